@@ -1,0 +1,3 @@
+"""revops: a Revenue Operations engine."""
+
+__version__ = "0.1.0"

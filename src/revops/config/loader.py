@@ -1,0 +1,140 @@
+"""Reading revops.yaml with errors that name the line and the key.
+
+PyYAML's composer knows where every node starts; we keep those marks beside the plain data so a
+pydantic error at `metrics.3.measure.column` can be reported as `revops.yaml:57: metrics[3]
+(win_rate).measure.column: …`. A config error is a user error, so it is one readable message,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from revops.config.models import OperatingModel
+
+Location = tuple[str | int, ...]
+
+
+class ConfigError(ValueError):
+    """revops.yaml is not valid; the message lists every problem with its line."""
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated operating model and where it came from."""
+
+    model: OperatingModel
+    path: Path
+    text: str
+
+    @property
+    def digest(self) -> str:
+        """A content hash: the identity of this exact version of the operating model."""
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+
+def _to_python(node: yaml.Node, path: Location, lines: dict[Location, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.safe_load(yaml.serialize(key_node))
+            if key in out:
+                raise ConfigError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+            out[key] = _to_python(value_node, (*path, key), lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(v, (*path, i), lines) for i, v in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, dict[Location, int]]:
+    """Parse YAML into plain data plus a map from each key path to its line number."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if node is None:
+        raise ConfigError(f"{source}: the file is empty")
+    lines: dict[Location, int] = {}
+    try:
+        data = _to_python(node, (), lines)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return data, lines
+
+
+def _strip_union_tags(loc: Location, data: Any) -> Location:
+    """Drop pydantic's discriminator steps (`metrics.3.ratio.numerator`): they are no keys."""
+    out: list[str | int] = []
+    node = data
+    for step in loc:
+        if isinstance(node, dict) and node.get("type") == step and out and isinstance(out[-1], int):
+            continue
+        out.append(step)
+        if isinstance(node, dict):
+            node = node.get(step)
+        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+            node = node[step]
+        else:
+            node = None
+    return tuple(out)
+
+
+def _describe(loc: Location, data: Any) -> str:
+    """`metrics[3] (win_rate).measure.column`: a key path as a person reads it."""
+    parts: list[str] = []
+    node = data
+    for step in loc:
+        if isinstance(step, int):
+            label = f"[{step}]"
+            node = node[step] if isinstance(node, list) and step < len(node) else None
+            if isinstance(node, dict) and "name" in node:
+                label += f" ({node['name']})"
+            parts.append(label)
+        else:
+            parts.append(("." if parts else "") + str(step))
+            node = node.get(step) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def _line_of(loc: Location, lines: dict[Location, int]) -> int:
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return 1
+
+
+def validate(data: Any, lines: dict[Location, int], source: str) -> OperatingModel:
+    """Validate parsed YAML, turning pydantic's errors into one message naming each line."""
+    try:
+        return OperatingModel.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = _strip_union_tags(tuple(err["loc"]), data)
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{source}:{_line_of(loc, lines)}: {_describe(loc, data)}: {msg}")
+        raise ConfigError("invalid operating model:\n  " + "\n  ".join(problems)) from None
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    """Read and validate an operating-model file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file (copy examples/revops.yaml to start)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+    data, lines = parse_yaml(text, str(p))
+    return LoadedConfig(validate(data, lines, str(p)), p, text)

@@ -1,0 +1,237 @@
+"""The operating model, as validated pydantic models.
+
+`revops.yaml` is parsed into `OperatingModel`. Every model forbids unknown keys, so a typo is an
+error that names its line rather than a setting that silently does nothing. Cross-references
+(a transition to an undeclared stage, a ratio over an unknown metric, a measure on a column the
+data model lacks) are checked here too, so a file that validates is one the engines can run.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from revops.warehouse import schema
+
+
+def schema_table(name: str) -> schema.Table:
+    """The data-model table, with a lookup failure as the ValueError pydantic reports."""
+    try:
+        return schema.table(name)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+
+
+def _check_column(table_name: str, column: str) -> None:
+    if column not in schema_table(table_name).column_names:
+        raise ValueError(f"table {table_name!r} has no column {column!r}")
+
+Owner = Literal["marketing_ops", "sales_ops", "revops"]
+Grain = Literal["day", "week", "month", "quarter", "year"]
+Aggregation = Literal["count", "count_distinct", "sum", "avg", "min", "max"]
+StageKind = Literal["funnel", "holding", "exit"]
+
+DIMENSIONS = ("channel", "campaign", "segment", "region", "owner", "opportunity_type")
+Dimension = Literal["channel", "campaign", "segment", "region", "owner", "opportunity_type"]
+
+
+class Model(BaseModel):
+    """Base for every config model: immutable and strict about unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Company(Model):
+    name: str
+    currency: str = "USD"
+    fiscal_year_start_month: int = Field(1, ge=1, le=12)
+    timezone: str = "UTC"
+
+
+class Stage(Model):
+    """A lifecycle stage. `required_fields` are persons columns that must be filled to enter."""
+
+    name: str
+    description: str = ""
+    kind: StageKind = "funnel"
+    required_fields: tuple[str, ...] = ()
+
+    @field_validator("required_fields")
+    @classmethod
+    def _fields_exist(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        persons = schema_table("persons")
+        for name in value:
+            if name not in persons.column_names:
+                raise ValueError(f"persons has no column {name!r}")
+        return value
+
+
+class Lifecycle(Model):
+    """The lifecycle map: ordered stages and the transitions allowed between them."""
+
+    stages: tuple[Stage, ...]
+    entry_stages: tuple[str, ...] = Field(
+        default=(), description="Stages a person may enter first; defaults to the first stage."
+    )
+    transitions: dict[str, tuple[str, ...]]
+
+    @model_validator(mode="after")
+    def _references(self) -> Lifecycle:
+        names = [s.name for s in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError("stage names must be unique")
+        known = set(names)
+        for src, targets in self.transitions.items():
+            for stage in (src, *targets):
+                if stage not in known:
+                    raise ValueError(f"transition names unknown stage {stage!r}")
+        for stage in self.entry_stages:
+            if stage not in known:
+                raise ValueError(f"entry stage {stage!r} is not a declared stage")
+        return self
+
+    def stage(self, name: str) -> Stage:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise KeyError(f"unknown lifecycle stage {name!r}")
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.stages)
+
+    @property
+    def first_stages(self) -> tuple[str, ...]:
+        return self.entry_stages or (self.stages[0].name,)
+
+    def allowed(self, from_stage: str | None, to_stage: str) -> bool:
+        if from_stage is None:
+            return to_stage in self.first_stages
+        return to_stage in self.transitions.get(from_stage, ())
+
+
+class Measure(Model):
+    """An aggregation over one table: `agg(column or expr)`, bucketed by `time`."""
+
+    table: str
+    agg: Aggregation
+    column: str | None = None
+    expr: str | None = Field(None, description="Row expression, e.g. days_between(a, b).")
+    time: str | None = Field(None, description="Time column; defaults to the table's.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Measure:
+        t = schema_table(self.table)
+        if self.column is not None and self.expr is not None:
+            raise ValueError("give either column or expr, not both")
+        if self.column is None and self.expr is None and self.agg != "count":
+            raise ValueError(f"agg {self.agg!r} needs a column or an expr")
+        if self.column is not None:
+            _check_column(self.table, self.column)
+        time = self.time or t.time_column
+        if time is None:
+            raise ValueError(f"table {self.table!r} has no default time column; set time")
+        _check_column(self.table, time)
+        return self
+
+    @property
+    def time_column(self) -> str:
+        return self.time or schema_table(self.table).time_column or ""
+
+
+class Event(Model):
+    """An event for conversion metrics: rows of `table` matching `filter`, at `time`."""
+
+    table: str
+    time: str | None = None
+    filter: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Event:
+        t = schema_table(self.table)
+        if (self.time or t.time_column) is None:
+            raise ValueError(f"table {self.table!r} has no default time column; set time")
+        return self
+
+    @property
+    def time_column(self) -> str:
+        return self.time or schema_table(self.table).time_column or ""
+
+
+class MetricBase(Model):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str = ""
+    description: str
+    owner: Owner
+    format: Literal["number", "currency", "percent", "days"] = "number"
+    dimensions: tuple[Dimension, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+
+class SimpleMetric(MetricBase):
+    type: Literal["simple"]
+    measure: Measure
+    filter: str | None = None
+
+
+class RatioMetric(MetricBase):
+    type: Literal["ratio"]
+    numerator: str
+    denominator: str
+
+
+class DerivedMetric(MetricBase):
+    type: Literal["derived"]
+    expr: str
+
+
+class ConversionMetric(MetricBase):
+    """Share of entities with a base event that reach the conversion event within the window.
+
+    Bucketed by the time of the base event (cohort view), as MetricFlow's conversion metrics.
+    """
+
+    type: Literal["conversion"]
+    entity: str
+    base: Event
+    conversion: Event
+    window_days: int = Field(gt=0)
+
+
+Metric = Annotated[
+    SimpleMetric | RatioMetric | DerivedMetric | ConversionMetric, Field(discriminator="type")
+]
+
+
+class OperatingModel(Model):
+    """The whole of revops.yaml."""
+
+    version: int = 1
+    company: Company
+    lifecycle: Lifecycle
+    metrics: tuple[Metric, ...]
+
+    @model_validator(mode="after")
+    def _metric_references(self) -> OperatingModel:
+        names = [m.name for m in self.metrics]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"metric names must be unique; repeated: {', '.join(dupes)}")
+        known = set(names)
+        for m in self.metrics:
+            if isinstance(m, RatioMetric):
+                for ref in (m.numerator, m.denominator):
+                    if ref not in known:
+                        raise ValueError(f"metric {m.name!r} refers to unknown metric {ref!r}")
+        return self
+
+    def metric(self, name: str) -> Metric:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        known = ", ".join(m.name for m in self.metrics)
+        raise KeyError(f"unknown metric {name!r}; known metrics: {known}")

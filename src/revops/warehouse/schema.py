@@ -1,0 +1,524 @@
+"""The canonical revenue data model: every table revops knows, declared once.
+
+Everything downstream reads this module: ingestion validates against it, the warehouse creates
+tables from it, the metric layer resolves dimensions through its relations, and
+`revops tables` / docs/data-model.md render it for analysts. Adding a column here is the whole
+change needed for it to be loadable, stored and documented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["string", "int", "float", "bool", "date", "timestamp"]
+
+SEGMENTS = ("smb", "mid_market", "enterprise")
+REGIONS = ("NA", "EMEA", "APAC", "LATAM")
+OPPORTUNITY_TYPES = ("new_business", "expansion", "renewal")
+TOUCH_TYPES = (
+    "web_visit",
+    "form_fill",
+    "content_download",
+    "demo_request",
+    "email_open",
+    "email_click",
+    "ad_click",
+    "event_attended",
+    "webinar_attended",
+    "chat",
+    "meeting",
+)
+ACTIVITY_TYPES = ("call", "email", "meeting", "task", "note")
+USER_ROLES = ("sdr", "ae", "am", "csm", "manager", "marketing", "ops", "executive")
+FORECAST_CATEGORIES = ("pipeline", "best_case", "commit", "omitted", "closed")
+PERSON_TYPES = ("lead", "contact")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One typed column. `enum` restricts values; `format` names an extra check (e.g. email)."""
+
+    name: str
+    type: ColumnType
+    description: str
+    required: bool = False
+    enum: tuple[str, ...] | None = None
+    format: Literal["email"] | None = None
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A foreign key, named so dimension paths can follow it (`account.segment`)."""
+
+    name: str
+    column: str
+    table: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A canonical table: typed columns, a primary key and its relations to other tables.
+
+    `time_column` is the default event time that metrics bucket by; `dimensions` maps the
+    metric dictionary's dimension names (channel, segment, region, …) to a column of this table
+    or to a dotted path through its relations.
+    """
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    relations: tuple[Relation, ...] = ()
+    time_column: str | None = None
+    dimensions: dict[str, str] = field(default_factory=dict)
+    system: bool = False
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"table {self.name!r} has no column {name!r}")
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def relation(self, name: str) -> Relation:
+        for rel in self.relations:
+            if rel.name == name:
+                return rel
+        raise KeyError(f"table {self.name!r} has no relation {name!r}")
+
+
+def _c(
+    name: str,
+    type_: ColumnType,
+    description: str,
+    *,
+    required: bool = False,
+    enum: tuple[str, ...] | None = None,
+    fmt: Literal["email"] | None = None,
+) -> Column:
+    return Column(name, type_, description, required=required, enum=enum, format=fmt)
+
+
+_ACCOUNT_DIMS = {"segment": "account.segment", "region": "account.region"}
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        name="users",
+        description="People who work leads and deals: reps, managers, CSMs, marketers.",
+        primary_key=("user_id",),
+        columns=(
+            _c("user_id", "string", "CRM user id.", required=True),
+            _c("name", "string", "Full name.", required=True),
+            _c("email", "string", "Work email.", fmt="email"),
+            _c("team", "string", "Team, e.g. 'EMEA Mid-Market AE'.", required=True),
+            _c("role", "string", "Role in the revenue team.", required=True, enum=USER_ROLES),
+            _c("region", "string", "Sales region.", enum=REGIONS),
+            _c("timezone", "string", "IANA timezone, e.g. 'Europe/Berlin'."),
+            _c("manager_id", "string", "The user's manager (users.user_id)."),
+            _c("territory_id", "string", "Territory the user covers."),
+            _c("is_active", "bool", "False once the user leaves; never routed to.", required=True),
+            _c("start_date", "date", "First day; quota ramp starts here."),
+        ),
+        relations=(
+            Relation("manager", "manager_id", "users"),
+            Relation("territory", "territory_id", "territories"),
+        ),
+        dimensions={"region": "region", "owner": "user_id"},
+    ),
+    Table(
+        name="territories",
+        description="Sales territories: a region, a segment and the countries they cover.",
+        primary_key=("territory_id",),
+        columns=(
+            _c("territory_id", "string", "Territory id.", required=True),
+            _c("name", "string", "Display name, e.g. 'NA Enterprise'.", required=True),
+            _c("region", "string", "Region.", required=True, enum=REGIONS),
+            _c("segment", "string", "Company-size segment.", enum=SEGMENTS),
+            _c("countries", "string", "ISO country codes covered, separated by '|'."),
+            _c("owner_id", "string", "Manager who owns the territory (users.user_id)."),
+        ),
+        relations=(Relation("owner", "owner_id", "users"),),
+        dimensions={"region": "region", "segment": "segment"},
+    ),
+    Table(
+        name="accounts",
+        description="Companies: prospects and customers.",
+        primary_key=("account_id",),
+        columns=(
+            _c("account_id", "string", "CRM account id.", required=True),
+            _c("name", "string", "Company name.", required=True),
+            _c("domain", "string", "Website domain, e.g. 'acme.com'."),
+            _c("industry", "string", "Industry."),
+            _c("employees", "int", "Employee count."),
+            _c("annual_revenue", "float", "Annual revenue in the company currency."),
+            _c("country", "string", "ISO 3166 alpha-2 country code."),
+            _c("region", "string", "Sales region.", enum=REGIONS),
+            _c("segment", "string", "Company-size segment.", enum=SEGMENTS),
+            _c("owner_id", "string", "Account owner (users.user_id)."),
+            _c("territory_id", "string", "Territory (territories.territory_id)."),
+            _c("parent_account_id", "string", "Parent in the account hierarchy."),
+            _c("created_at", "timestamp", "When the account was created.", required=True),
+        ),
+        relations=(
+            Relation("owner", "owner_id", "users"),
+            Relation("territory", "territory_id", "territories"),
+            Relation("parent", "parent_account_id", "accounts"),
+        ),
+        time_column="created_at",
+        dimensions={"segment": "segment", "region": "region", "owner": "owner_id"},
+    ),
+    Table(
+        name="persons",
+        description="Leads and contacts: every human in the funnel, one row each.",
+        primary_key=("person_id",),
+        columns=(
+            _c("person_id", "string", "Person id (lead or contact id).", required=True),
+            _c("email", "string", "Email address.", required=True, fmt="email"),
+            _c("first_name", "string", "First name."),
+            _c("last_name", "string", "Last name."),
+            _c("company", "string", "Company name as the person gave it."),
+            _c("title", "string", "Job title."),
+            _c("phone", "string", "Phone number."),
+            _c("country", "string", "ISO 3166 alpha-2 country code."),
+            _c("state", "string", "State or province."),
+            _c("employees", "int", "Company employee count as captured."),
+            _c("industry", "string", "Industry as captured."),
+            _c("source", "string", "Original source channel, e.g. 'paid_search'."),
+            _c("source_campaign_id", "string", "Campaign that created the person."),
+            _c("person_type", "string", "Lead or contact.", enum=PERSON_TYPES),
+            _c("account_id", "string", "Matched account (accounts.account_id)."),
+            _c("owner_id", "string", "Current owner (users.user_id)."),
+            _c("lifecycle_stage", "string", "Current lifecycle stage (see revops.yaml)."),
+            _c("created_at", "timestamp", "When the person was created.", required=True),
+            _c("updated_at", "timestamp", "Last modification in the source system."),
+        ),
+        relations=(
+            Relation("account", "account_id", "accounts"),
+            Relation("owner", "owner_id", "users"),
+            Relation("campaign", "source_campaign_id", "campaigns"),
+        ),
+        time_column="created_at",
+        dimensions={
+            "channel": "source",
+            "campaign": "source_campaign_id",
+            "owner": "owner_id",
+            **_ACCOUNT_DIMS,
+        },
+    ),
+    Table(
+        name="campaigns",
+        description="Marketing campaigns and programs.",
+        primary_key=("campaign_id",),
+        columns=(
+            _c("campaign_id", "string", "Campaign id.", required=True),
+            _c("name", "string", "Campaign name.", required=True),
+            _c("channel", "string", "Channel, e.g. 'paid_search', 'events'.", required=True),
+            _c("campaign_type", "string", "Type, e.g. 'webinar', 'trade_show'."),
+            _c("status", "string", "Planned, active or completed."),
+            _c("start_date", "date", "First day."),
+            _c("end_date", "date", "Last day."),
+            _c("budget", "float", "Planned budget."),
+        ),
+        time_column="start_date",
+        dimensions={"channel": "channel", "campaign": "campaign_id"},
+    ),
+    Table(
+        name="campaign_spend",
+        description="What was spent on a campaign, per day.",
+        primary_key=("campaign_id", "spend_date"),
+        columns=(
+            _c("campaign_id", "string", "Campaign (campaigns.campaign_id).", required=True),
+            _c("spend_date", "date", "Day of the spend.", required=True),
+            _c("amount", "float", "Amount spent in the company currency.", required=True),
+        ),
+        relations=(Relation("campaign", "campaign_id", "campaigns"),),
+        time_column="spend_date",
+        dimensions={"channel": "campaign.channel", "campaign": "campaign_id"},
+    ),
+    Table(
+        name="touchpoints",
+        description="Marketing interactions of a person: visits, form fills, clicks, events.",
+        primary_key=("touchpoint_id",),
+        columns=(
+            _c("touchpoint_id", "string", "Touchpoint id.", required=True),
+            _c("person_id", "string", "Who (persons.person_id).", required=True),
+            _c("occurred_at", "timestamp", "When.", required=True),
+            _c("channel", "string", "Channel.", required=True),
+            _c("touch_type", "string", "Kind of interaction.", required=True, enum=TOUCH_TYPES),
+            _c("utm_source", "string", "utm_source."),
+            _c("utm_medium", "string", "utm_medium."),
+            _c("utm_campaign", "string", "utm_campaign."),
+            _c("campaign_id", "string", "Campaign (campaigns.campaign_id)."),
+        ),
+        relations=(
+            Relation("person", "person_id", "persons"),
+            Relation("campaign", "campaign_id", "campaigns"),
+        ),
+        time_column="occurred_at",
+        dimensions={
+            "channel": "channel",
+            "campaign": "campaign_id",
+            "segment": "person.account.segment",
+            "region": "person.account.region",
+            "owner": "person.owner_id",
+        },
+    ),
+    Table(
+        name="activities",
+        description="Sales activities: calls, emails, meetings, tasks.",
+        primary_key=("activity_id",),
+        columns=(
+            _c("activity_id", "string", "Activity id.", required=True),
+            _c("activity_type", "string", "Kind.", required=True, enum=ACTIVITY_TYPES),
+            _c("occurred_at", "timestamp", "When.", required=True),
+            _c("user_id", "string", "Who did it (users.user_id)."),
+            _c("person_id", "string", "Person involved."),
+            _c("account_id", "string", "Account involved."),
+            _c("opportunity_id", "string", "Opportunity involved."),
+            _c("subject", "string", "Subject line."),
+            _c("outcome", "string", "Outcome, e.g. 'connected'."),
+        ),
+        relations=(
+            Relation("user", "user_id", "users"),
+            Relation("person", "person_id", "persons"),
+            Relation("account", "account_id", "accounts"),
+            Relation("opportunity", "opportunity_id", "opportunities"),
+        ),
+        time_column="occurred_at",
+        dimensions={"owner": "user_id", "region": "user.region", "segment": "account.segment"},
+    ),
+    Table(
+        name="opportunities",
+        description="Deals: new business, expansion and renewal.",
+        primary_key=("opportunity_id",),
+        columns=(
+            _c("opportunity_id", "string", "Opportunity id.", required=True),
+            _c("name", "string", "Deal name."),
+            _c("account_id", "string", "Account (accounts.account_id).", required=True),
+            _c("owner_id", "string", "Owner (users.user_id).", required=True),
+            _c("person_id", "string", "Primary contact (persons.person_id)."),
+            _c("opportunity_type", "string", "Motion.", required=True, enum=OPPORTUNITY_TYPES),
+            _c("stage", "string", "Current sales stage.", required=True),
+            _c("amount", "float", "Deal amount (ACV) in the company currency."),
+            _c("probability", "float", "Probability of winning, 0–100."),
+            _c("forecast_category", "string", "Forecast category.", enum=FORECAST_CATEGORIES),
+            _c("lead_source", "string", "Channel that sourced the deal."),
+            _c("campaign_id", "string", "Primary campaign (campaigns.campaign_id)."),
+            _c("created_date", "date", "When the opportunity was created.", required=True),
+            _c("close_date", "date", "Expected or actual close date.", required=True),
+            _c("is_closed", "bool", "True once won or lost.", required=True),
+            _c("is_won", "bool", "True when closed won.", required=True),
+        ),
+        relations=(
+            Relation("account", "account_id", "accounts"),
+            Relation("owner", "owner_id", "users"),
+            Relation("person", "person_id", "persons"),
+            Relation("campaign", "campaign_id", "campaigns"),
+        ),
+        time_column="created_date",
+        dimensions={
+            "channel": "lead_source",
+            "campaign": "campaign_id",
+            "owner": "owner_id",
+            "opportunity_type": "opportunity_type",
+            "segment": "account.segment",
+            "region": "owner.region",
+        },
+    ),
+    Table(
+        name="opportunity_stage_history",
+        description="Every stage change of every opportunity, with amount and close date then.",
+        primary_key=("history_id",),
+        columns=(
+            _c("history_id", "string", "History row id.", required=True),
+            _c("opportunity_id", "string", "Opportunity.", required=True),
+            _c("stage", "string", "Stage entered.", required=True),
+            _c("changed_at", "timestamp", "When the stage was entered.", required=True),
+            _c("amount", "float", "Amount at that moment."),
+            _c("close_date", "date", "Close date at that moment."),
+            _c("forecast_category", "string", "Forecast category then.", enum=FORECAST_CATEGORIES),
+            _c("probability", "float", "Probability then, 0–100."),
+        ),
+        relations=(Relation("opportunity", "opportunity_id", "opportunities"),),
+        time_column="changed_at",
+        dimensions={
+            "owner": "opportunity.owner_id",
+            "segment": "opportunity.account.segment",
+            "region": "opportunity.owner.region",
+            "opportunity_type": "opportunity.opportunity_type",
+        },
+    ),
+    Table(
+        name="lifecycle_events",
+        description="Requested lifecycle stage changes, as exported or sent in; the lifecycle "
+        "engine validates them into lifecycle_history.",
+        primary_key=("event_id",),
+        columns=(
+            _c("event_id", "string", "Event id.", required=True),
+            _c("person_id", "string", "Person.", required=True),
+            _c("stage", "string", "Stage requested.", required=True),
+            _c("occurred_at", "timestamp", "When.", required=True),
+            _c("source", "string", "What asked for it: 'scoring', 'rep', 'map_sync'…"),
+        ),
+        relations=(Relation("person", "person_id", "persons"),),
+        time_column="occurred_at",
+    ),
+    Table(
+        name="lifecycle_history",
+        description="Accepted lifecycle transitions, one row each; written by the lifecycle "
+        "engine.",
+        primary_key=("transition_id",),
+        columns=(
+            _c("transition_id", "string", "Transition id (the event id).", required=True),
+            _c("person_id", "string", "Person.", required=True),
+            _c("from_stage", "string", "Stage before (empty on entry)."),
+            _c("to_stage", "string", "Stage entered.", required=True),
+            _c("changed_at", "timestamp", "When.", required=True),
+            _c("source", "string", "What caused it."),
+        ),
+        relations=(Relation("person", "person_id", "persons"),),
+        time_column="changed_at",
+        dimensions={
+            "channel": "person.source",
+            "campaign": "person.source_campaign_id",
+            "owner": "person.owner_id",
+            "segment": "person.account.segment",
+            "region": "person.account.region",
+        },
+    ),
+    Table(
+        name="lifecycle_rejections",
+        description="Lifecycle events the engine refused, with the reason.",
+        primary_key=("event_id",),
+        columns=(
+            _c("event_id", "string", "Event id.", required=True),
+            _c("person_id", "string", "Person.", required=True),
+            _c("from_stage", "string", "Stage the person was in."),
+            _c("to_stage", "string", "Stage requested.", required=True),
+            _c("occurred_at", "timestamp", "When it was requested.", required=True),
+            _c("source", "string", "What asked for it."),
+            _c("reason", "string", "Why it was refused.", required=True),
+        ),
+        relations=(Relation("person", "person_id", "persons"),),
+        time_column="occurred_at",
+    ),
+    Table(
+        name="subscriptions",
+        description="Recurring revenue lines: one product for one account over a period.",
+        primary_key=("subscription_id",),
+        columns=(
+            _c("subscription_id", "string", "Subscription id.", required=True),
+            _c("account_id", "string", "Account.", required=True),
+            _c("product", "string", "Product or plan.", required=True),
+            _c("mrr", "float", "Monthly recurring revenue.", required=True),
+            _c("start_date", "date", "First day billed.", required=True),
+            _c("end_date", "date", "Last day billed; empty while active."),
+            _c("opportunity_id", "string", "Deal that created or changed it."),
+        ),
+        relations=(
+            Relation("account", "account_id", "accounts"),
+            Relation("opportunity", "opportunity_id", "opportunities"),
+        ),
+        time_column="start_date",
+        dimensions={**_ACCOUNT_DIMS, "owner": "account.owner_id"},
+    ),
+    Table(
+        name="quarantine",
+        description="Rows ingestion refused, with file, row number, field and reason. Nothing "
+        "is dropped silently: every refused row lands here with its raw values.",
+        primary_key=("load_id", "row_number"),
+        columns=(
+            _c("load_id", "string", "The load that refused the row.", required=True),
+            _c("target_table", "string", "Table the row was meant for.", required=True),
+            _c("file", "string", "Source file.", required=True),
+            _c("row_number", "int", "1-based data row number in the file.", required=True),
+            _c("field", "string", "First field that failed.", required=True),
+            _c("reason", "string", "Every failure in the row, separated by '; '.", required=True),
+            _c("raw", "string", "The raw row as JSON.", required=True),
+            _c("quarantined_at", "timestamp", "When.", required=True),
+        ),
+        system=True,
+    ),
+    Table(
+        name="load_log",
+        description="One row per ingestion run: what came in and where it went.",
+        primary_key=("load_id",),
+        columns=(
+            _c("load_id", "string", "Load id.", required=True),
+            _c("target_table", "string", "Table loaded.", required=True),
+            _c("file", "string", "Source file.", required=True),
+            _c("preset", "string", "Column preset used."),
+            _c("rows_in", "int", "Data rows read.", required=True),
+            _c("inserted", "int", "New rows.", required=True),
+            _c("updated", "int", "Rows that replaced an existing primary key.", required=True),
+            _c("quarantined", "int", "Rows sent to quarantine.", required=True),
+            _c("loaded_at", "timestamp", "When.", required=True),
+        ),
+        system=True,
+    ),
+)
+
+_BY_NAME = {t.name: t for t in TABLES}
+
+
+def table(name: str) -> Table:
+    """The declared table called `name`, or a KeyError listing the known ones."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        known = ", ".join(sorted(_BY_NAME))
+        raise KeyError(f"unknown table {name!r}; known tables: {known}") from None
+
+
+def business_tables() -> tuple[Table, ...]:
+    """Tables that hold company data (everything but the system bookkeeping tables)."""
+    return tuple(t for t in TABLES if not t.system)
+
+
+def resolve_path(start: str, path: str) -> list[tuple[Table, Relation]]:
+    """Follow a dotted dimension path (`person.account.segment`) to the relations it crosses.
+
+    Returns the relations hopped, in order; the last path element is a column of the final table.
+    """
+    hops: list[tuple[Table, Relation]] = []
+    current = table(start)
+    *rels, column = path.split(".")
+    for rel_name in rels:
+        rel = current.relation(rel_name)
+        hops.append((current, rel))
+        current = table(rel.table)
+    current.column(column)
+    return hops
+
+
+def render_markdown() -> str:
+    """The data model as Markdown: the analyst's reference (docs/data-model.md)."""
+    lines = [
+        "# The revops data model",
+        "",
+        "Generated from `src/revops/warehouse/schema.py` by `revops tables --markdown`; "
+        "do not edit by hand.",
+        "",
+    ]
+    for t in TABLES:
+        lines += [f"## `{t.name}`", "", t.description, ""]
+        lines.append(f"Primary key: {', '.join(f'`{k}`' for k in t.primary_key)}.")
+        if t.time_column:
+            lines.append(f"Metrics bucket it by `{t.time_column}`.")
+        if t.relations:
+            rels = ", ".join(f"`{r.column}` → `{r.table}` (as `{r.name}`)" for r in t.relations)
+            lines.append(f"Relations: {rels}.")
+        if t.dimensions:
+            dims = ", ".join(f"{k} = `{v}`" for k, v in t.dimensions.items())
+            lines.append(f"Dimensions: {dims}.")
+        lines += ["", "| column | type | required | rule | description |", "|---|---|---|---|---|"]
+        for c in t.columns:
+            rule = ", ".join(c.enum) if c.enum else (c.format or "")
+            req = "yes" if c.required else ""
+            lines.append(f"| `{c.name}` | {c.type} | {req} | {rule} | {c.description} |")
+        lines.append("")
+    return "\n".join(lines)

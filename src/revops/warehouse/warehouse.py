@@ -1,0 +1,281 @@
+"""The Warehouse: the one object that touches a database.
+
+Engines get Ibis tables from it and hand it Arrow tables to store; they never see SQL
+connections. The default is an embedded DuckDB file; a `postgresql://` URL points the very same
+code at PostgreSQL. Writes are atomic: `write_many` stages every batch, then applies them all in
+one transaction, so a failure leaves the warehouse exactly as it was.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlparse
+
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from ibis.backends import BaseBackend
+
+from revops.warehouse.schema import TABLES, Column, Table, table
+
+DEFAULT_URL = "out/revops.duckdb"
+WriteMode = Literal["upsert", "append", "replace"]
+
+_SQL_TYPES = {
+    "duckdb": {
+        "string": "VARCHAR",
+        "int": "BIGINT",
+        "float": "DOUBLE",
+        "bool": "BOOLEAN",
+        "date": "DATE",
+        "timestamp": "TIMESTAMP",
+    },
+    "postgres": {
+        "string": "TEXT",
+        "int": "BIGINT",
+        "float": "DOUBLE PRECISION",
+        "bool": "BOOLEAN",
+        "date": "DATE",
+        "timestamp": "TIMESTAMP",
+    },
+}
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+}
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse operation failed; nothing was written."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    inserted: int
+    updated: int
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows for one table and how to apply them."""
+
+    table: str
+    data: pa.Table
+    mode: WriteMode = "upsert"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def arrow_schema(t: Table) -> pa.Schema:
+    """The Arrow schema of a canonical table, in declared column order."""
+    return pa.schema([pa.field(c.name, ARROW_TYPES[c.type]) for c in t.columns])
+
+
+class Warehouse:
+    """One Ibis connection plus the canonical tables on it."""
+
+    def __init__(self, con: BaseBackend, url: str) -> None:
+        self.con = con
+        self.url = url
+        self.backend: Literal["duckdb", "postgres"] = (
+            "postgres" if con.name == "postgres" else "duckdb"
+        )
+
+    # -- connecting ---------------------------------------------------------------------------
+    @classmethod
+    def connect(cls, url: str | Path = DEFAULT_URL, *, create: bool = True) -> Warehouse:
+        """Open a warehouse from a file path, `duckdb://path`, `:memory:` or `postgresql://…`."""
+        text = str(url)
+        if text.startswith(("postgresql://", "postgres://")):
+            parts = urlparse(text)
+            con = ibis.postgres.connect(
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 5432,
+                user=unquote(parts.username) if parts.username else "postgres",
+                password=unquote(parts.password) if parts.password else None,
+                database=parts.path.lstrip("/") or "postgres",
+            )
+        else:
+            path = text.removeprefix("duckdb://")
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            con = ibis.duckdb.connect(path)
+        wh = cls(con, text)
+        if create:
+            wh.ensure_schema()
+        return wh
+
+    def close(self) -> None:
+        self.con.disconnect()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- DDL ----------------------------------------------------------------------------------
+    def ddl(self, t: Table, name: str | None = None, *, temporary: bool = False) -> str:
+        types = _SQL_TYPES[self.backend]
+        cols = [f"{_q(c.name)} {types[c.type]}" for c in t.columns]
+        if not temporary:
+            cols.append(f"PRIMARY KEY ({', '.join(_q(k) for k in t.primary_key)})")
+        kind = "TEMPORARY TABLE" if temporary else "TABLE"
+        return f"CREATE {kind} IF NOT EXISTS {_q(name or t.name)} ({', '.join(cols)})"
+
+    def ensure_schema(self) -> None:
+        """Create every canonical table that does not exist yet."""
+        with self.transaction() as run:
+            for t in TABLES:
+                run(self.ddl(t))
+
+    # -- reading ------------------------------------------------------------------------------
+    def table(self, name: str) -> ibis.Table:
+        """The Ibis table for a canonical (or derived) table."""
+        return self.con.table(name)
+
+    def execute(self, expr: ibis.Expr) -> Any:
+        return self.con.execute(expr)
+
+    def to_arrow(self, expr: ibis.Table) -> pa.Table:
+        return self.con.to_pyarrow(expr)
+
+    def count(self, name: str) -> int:
+        return int(self.con.execute(self.table(name).count()))
+
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
+        """Run one SQL statement and return its rows (for admin work and baselines only)."""
+        cur = self.con.raw_sql(query)
+        try:
+            return list(cur.fetchall())
+        finally:
+            if self.backend == "postgres":
+                cur.close()
+
+    # -- transactions -------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """Yield a `run(sql)` callable whose statements commit together or not at all."""
+        if self.backend == "duckdb":
+            raw = self.con.con
+            raw.execute("BEGIN TRANSACTION")
+            try:
+                yield lambda q: raw.execute(q)
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+        else:
+            pg = self.con.con
+            with pg.transaction(), pg.cursor() as cur:
+                yield lambda q: cur.execute(q)
+
+    # -- writing ------------------------------------------------------------------------------
+    def write(self, name: str, data: pa.Table, mode: WriteMode = "upsert") -> WriteResult:
+        """Write one table atomically; see `write_many`."""
+        return self.write_many([Batch(name, data, mode)])[0]
+
+    def write_many(self, batches: Sequence[Batch]) -> list[WriteResult]:
+        """Apply several batches in one transaction: all land, or none does.
+
+        `upsert` inserts new primary keys and replaces the rows of existing ones (the last row
+        of a key wins when a batch repeats it); `append` inserts only; `replace` empties the
+        table first. Columns missing from `data` are written as NULL.
+        """
+        staged = [(b, self._conform(table(b.table), b.data)) for b in batches]
+        results: list[WriteResult] = []
+        try:
+            with self.transaction() as run:
+                for i, (batch, data) in enumerate(staged):
+                    results.append(self._apply(run, table(batch.table), data, batch.mode, i))
+        except WarehouseError:
+            raise
+        except Exception as exc:
+            raise WarehouseError(f"write failed, nothing was changed: {exc}") from exc
+        return results
+
+    def _conform(self, t: Table, data: pa.Table) -> pa.Table:
+        """Cast to the canonical schema, adding missing columns as nulls, dropping repeats."""
+        arrays = []
+        for col in t.columns:
+            typ = ARROW_TYPES[col.type]
+            if col.name in data.column_names:
+                arrays.append(data.column(col.name).cast(typ))
+            else:
+                arrays.append(pa.nulls(data.num_rows, typ))
+        out = pa.Table.from_arrays(arrays, schema=arrow_schema(t))
+        return _last_per_key(out, t.primary_key)
+
+    def _apply(self, run: Any, t: Table, data: pa.Table, mode: WriteMode, i: int) -> WriteResult:
+        stage = f"_revops_stage_{t.name}_{i}"
+        self._stage(run, t, stage, data)
+        pk = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in t.primary_key)
+        if mode == "replace":
+            run(f"DELETE FROM {_q(t.name)}")
+            updated = 0
+        else:
+            updated = self._scalar(
+                run, f"SELECT count(*) FROM {_q(stage)} s JOIN {_q(t.name)} t ON {pk}"
+            )
+        cols = ", ".join(_q(c) for c in t.column_names)
+        insert = f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {_q(stage)}"
+        if mode == "upsert":
+            keys = ", ".join(_q(k) for k in t.primary_key)
+            rest = [c for c in t.column_names if c not in t.primary_key]
+            sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in rest)
+            insert += f" ON CONFLICT ({keys}) DO " + (f"UPDATE SET {sets}" if rest else "NOTHING")
+        run(insert)
+        run(f"DROP TABLE {_q(stage)}")
+        return WriteResult(inserted=data.num_rows - updated, updated=updated)
+
+    def _stage(self, run: Any, t: Table, stage: str, data: pa.Table) -> None:
+        if self.backend == "duckdb":
+            raw = self.con.con
+            view = f"{stage}_arrow"
+            raw.register(view, data)
+            try:
+                run(f"CREATE TEMPORARY TABLE {_q(stage)} AS SELECT * FROM {_q(view)}")
+            finally:
+                raw.unregister(view)
+            return
+        run(self.ddl(t, stage, temporary=True))
+        buf = io.BytesIO()
+        pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False))
+        cols = ", ".join(_q(c) for c in t.column_names)
+        cur = self.con.con.cursor()
+        with cur.copy(f"COPY {_q(stage)} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(buf.getvalue())
+
+    @staticmethod
+    def _scalar(run: Any, query: str) -> int:
+        return int(run(query).fetchone()[0])
+
+
+def _last_per_key(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:
+    """Keep the last row of each primary key: a file that repeats a key means 'latest wins'."""
+    if data.num_rows == 0:
+        return data
+    idx = pa.array(range(data.num_rows), pa.int64())
+    marked = data.append_column("__row", idx)
+    last = marked.group_by(list(keys), use_threads=False).aggregate([("__row", "max")])
+    if last.num_rows == data.num_rows:
+        return data
+    keep = pc.sort_indices(last.column("__row_max"))
+    return data.take(last.column("__row_max").take(keep))
+
+
+def column_sql_type(backend: str, col: Column) -> str:
+    return _SQL_TYPES[backend][col.type]

@@ -1,0 +1,81 @@
+"""Shared fixtures: one `warehouse` fixture that runs a test on DuckDB and on PostgreSQL.
+
+PostgreSQL is real: the server at $REVOPS_TEST_PG (default 127.0.0.1:5432, database `test`),
+started with pg_ctlcluster if it is installed but stopped. Each test session gets its own fresh
+database, dropped at the end. Outside CI a missing server skips the PostgreSQL half with a loud
+reason; under CI (CI=true) it is an error, so CI never passes by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from revops.warehouse import TABLES, Warehouse
+
+PG_ADMIN = os.environ.get("REVOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_reachable() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _start_pg() -> None:
+    if shutil.which("pg_ctlcluster") and Path("/etc/postgresql").exists():
+        for version in os.listdir("/etc/postgresql"):
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
+                check=False,
+                capture_output=True,
+            )
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session."""
+    if not _pg_reachable():
+        _start_pg()
+    if not _pg_reachable():
+        msg = f"PostgreSQL is not reachable at {PG_ADMIN} (run .ci/run, which installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    name = f"revops_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def warehouse(backend: str, request: pytest.FixtureRequest) -> Iterator[Warehouse]:
+    """An empty warehouse on each backend: in-memory DuckDB, or a clean PostgreSQL database."""
+    if backend == "duckdb":
+        wh = Warehouse.connect(":memory:")
+    else:
+        wh = Warehouse.connect(request.getfixturevalue("pg_url"))
+        with wh.transaction() as run:
+            for t in TABLES:
+                run(f'TRUNCATE TABLE "{t.name}"')
+    try:
+        yield wh
+    finally:
+        wh.close()

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from revops.warehouse import Batch, Warehouse, WarehouseError
+from revops.warehouse.schema import TABLES, render_markdown, resolve_path
+
+
+def _spend(ids: list[str | None], amounts: list[float]) -> pa.Table:
+    return pa.table(
+        {
+            "campaign_id": ids,
+            "spend_date": [dt.date(2024, 1, 1)] * len(ids),
+            "amount": amounts,
+        }
+    )
+
+
+def test_upsert_inserts_then_updates_and_last_row_of_a_key_wins(warehouse: Warehouse) -> None:
+    first = warehouse.write("campaign_spend", _spend(["c1", "c2", "c1"], [1.0, 2.0, 3.0]))
+    assert (first.inserted, first.updated) == (2, 0)
+    again = warehouse.write("campaign_spend", _spend(["c1", "c3"], [5.0, 7.0]))
+    assert (again.inserted, again.updated) == (1, 1)
+    rows = warehouse.execute(warehouse.table("campaign_spend").order_by("campaign_id"))
+    assert rows["amount"].tolist() == [5.0, 2.0, 7.0]
+
+
+def test_a_failing_batch_rolls_back_every_batch(warehouse: Warehouse) -> None:
+    warehouse.write("campaign_spend", _spend(["c1"], [1.0]))
+    with pytest.raises(WarehouseError, match="nothing was changed"):
+        warehouse.write_many(
+            [
+                Batch("campaign_spend", _spend(["c9"], [9.0])),
+                Batch("campaign_spend", _spend([None], [1.0])),
+            ]
+        )
+    assert warehouse.count("campaign_spend") == 1
+
+
+def test_replace_empties_the_table_first(warehouse: Warehouse) -> None:
+    warehouse.write("campaign_spend", _spend(["c1", "c2"], [1.0, 2.0]))
+    warehouse.write("campaign_spend", _spend(["c3"], [3.0]), mode="replace")
+    assert warehouse.execute(warehouse.table("campaign_spend"))["campaign_id"].tolist() == ["c3"]
+
+
+def test_every_relation_and_dimension_path_resolves() -> None:
+    for t in TABLES:
+        for rel in t.relations:
+            assert rel.column in t.column_names
+        for path in t.dimensions.values():
+            resolve_path(t.name, path)
+
+
+def test_the_analyst_reference_is_current() -> None:
+    from pathlib import Path
+
+    doc = Path(__file__).parents[2] / "docs" / "data-model.md"
+    assert doc.read_text() == render_markdown() + "\n", "run: revops tables --markdown"
