@@ -27,6 +27,7 @@ def _check_column(table_name: str, column: str) -> None:
     if column not in schema_table(table_name).column_names:
         raise ValueError(f"table {table_name!r} has no column {column!r}")
 
+
 Owner = Literal["marketing_ops", "sales_ops", "revops"]
 Grain = Literal["day", "week", "month", "quarter", "year"]
 Aggregation = Literal["count", "count_distinct", "sum", "avg", "min", "max"]

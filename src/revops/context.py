@@ -1,0 +1,105 @@
+"""The `RevOps` facade: one operating model plus one warehouse, shared by every front end.
+
+The CLI, the API and notebooks all go through this object, so a command is a few lines that
+call it and the engines never need to know who asked. Heavy engines are imported inside the
+methods that use them, which keeps `revops --help` fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from revops.config import DEFAULT_CONFIG, LoadedConfig, load_config
+from revops.config.models import Grain, OperatingModel
+from revops.warehouse import Warehouse
+from revops.warehouse.warehouse import DEFAULT_URL
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from revops.ingest import LoadReport
+    from revops.lifecycle import LifecycleReport
+
+ProgressFn = Callable[[int, int], None]
+
+
+def default_config_path() -> Path:
+    """./revops.yaml when the working directory has one, else the shipped example model."""
+    env = os.environ.get("REVOPS_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("revops.yaml")
+    return local if local.exists() else DEFAULT_CONFIG
+
+
+def default_warehouse_url() -> str:
+    return os.environ.get("REVOPS_WAREHOUSE", DEFAULT_URL)
+
+
+@dataclass
+class RevOps:
+    """An operating model bound to a warehouse."""
+
+    config: LoadedConfig
+    warehouse: Warehouse
+
+    @classmethod
+    def open(cls, config: str | Path | None = None, warehouse: str | None = None) -> RevOps:
+        loaded = load_config(config or default_config_path())
+        return cls(loaded, Warehouse.connect(warehouse or default_warehouse_url()))
+
+    @property
+    def model(self) -> OperatingModel:
+        return self.config.model
+
+    def close(self) -> None:
+        self.warehouse.close()
+
+    # -- engines ------------------------------------------------------------------------------
+    def load(
+        self,
+        path: Path,
+        table: str,
+        preset: str | None = None,
+        *,
+        progress: ProgressFn | None = None,
+        encoding: str = "utf-8",
+    ) -> LoadReport:
+        from revops.ingest import load_file
+
+        return load_file(self.warehouse, path, table, preset, progress=progress, encoding=encoding)
+
+    def run_lifecycle(self) -> LifecycleReport:
+        from revops.lifecycle import run_lifecycle
+
+        return run_lifecycle(self.warehouse, self.model.lifecycle)
+
+    def metric(
+        self,
+        name: str,
+        *,
+        by: Sequence[str] = (),
+        grain: Grain | None = "month",
+        start: date | None = None,
+        end: date | None = None,
+    ) -> pd.DataFrame:
+        from revops.metrics import compute
+
+        return compute(self.warehouse, self.model, name, by=by, grain=grain, start=start, end=end)
+
+    def all_metrics(
+        self, *, grain: Grain | None = "month", start: date | None = None, end: date | None = None
+    ) -> pd.DataFrame:
+        from revops.metrics import compute_all
+
+        return compute_all(self.warehouse, self.model, grain=grain, start=start, end=end)
+
+    def formula(self, name: str) -> str:
+        from revops.metrics import formula
+
+        return formula(self.model, name)

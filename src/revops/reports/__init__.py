@@ -1,0 +1,1 @@
+"""Reports people look at: offline HTML with inline SVG charts."""
