@@ -228,6 +228,10 @@ class OperatingModel(Model):
                 for ref in (m.numerator, m.denominator):
                     if ref not in known:
                         raise ValueError(f"metric {m.name!r} refers to unknown metric {ref!r}")
+        # Derived expressions and reference cycles; imported here as the metric layer imports us.
+        from revops.metrics.graph import check_references
+
+        check_references(self.metrics)
         return self
 
     def metric(self, name: str) -> Metric:

@@ -17,6 +17,8 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from revops.metrics.errors import MetricError
+
 FUNCTIONS = {"is_null": 1, "days_between": 2, "lower": 1, "coalesce": 2}
 _BOOL_NAMES = {"true": True, "false": False}
 _SECONDS_PER_DAY = 86400
@@ -38,7 +40,7 @@ _ARITH: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
 }
 
 
-class ExpressionError(ValueError):
+class ExpressionError(MetricError):
     """An expression in the metric dictionary is malformed or refers to something unknown."""
 
 
@@ -91,6 +93,10 @@ def _check(node: ast.expr, metric: str, text: str) -> None:
                 children.append(right)
             else:
                 raise _fail(metric, text, "only == != < <= > >= in and not in compare")
+    elif isinstance(node, ast.Attribute) or (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    ):
+        raise _fail(metric, text, "attribute access (x.y) is not allowed")
     elif isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else None
         if name not in FUNCTIONS:
@@ -124,9 +130,9 @@ def names(text: str, *, metric: str = "?") -> list[str]:
 def _days_between(a: ir.Value, b: ir.Value) -> ir.Value:
     """b − a in days: whole days for two dates, fractional days once a timestamp is involved."""
     if a.type().is_date() and b.type().is_date():
-        return b.delta(a, unit="day")  # type: ignore[attr-defined]
+        return b.delta(a, unit="day")
     a_ts, b_ts = a.cast("timestamp"), b.cast("timestamp")
-    seconds = b_ts.epoch_seconds() - a_ts.epoch_seconds()  # type: ignore[attr-defined]
+    seconds = b_ts.epoch_seconds() - a_ts.epoch_seconds()
     return seconds.cast("float64") / _SECONDS_PER_DAY
 
 
@@ -160,7 +166,8 @@ class _Compiler:
             return _ARITH[type(node.op)](self.value(node.left), self.value(node.right))
         if isinstance(node, ast.Compare):
             return self.compare(node)
-        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        assert isinstance(node, ast.Call)
+        assert isinstance(node.func, ast.Name)
         args = [self.value(a) for a in node.args]
         return self.call(node.func.id, args)
 
@@ -212,7 +219,7 @@ def compile_row(text: str, table: ir.Table, *, metric: str) -> ir.Value:
             )
         return table[name]
 
-    return _Compiler(text, metric, lookup).value(tree)  # type: ignore[no-any-return]
+    return _Compiler(text, metric, lookup).value(tree)
 
 
 def compile_filter(text: str, table: ir.Table, *, metric: str) -> ir.BooleanValue:
@@ -221,7 +228,7 @@ def compile_filter(text: str, table: ir.Table, *, metric: str) -> ir.BooleanValu
     compiled = compile_row(text, table, metric=metric)
     if not compiled.type().is_boolean():
         raise _fail(metric, text, f"{ast.unparse(tree)!r} is not true/false, so not a filter")
-    return compiled  # type: ignore[return-value]
+    return compiled
 
 
 def compile_metric_expr(text: str, values: Mapping[str, ir.Value], *, metric: str) -> ir.Value:
@@ -234,4 +241,4 @@ def compile_metric_expr(text: str, values: Mapping[str, ir.Value], *, metric: st
             raise _fail(metric, text, f"unknown metric {name!r}; available: {known}")
         return values[name]
 
-    return _Compiler(text, metric, lookup).value(tree)  # type: ignore[no-any-return]
+    return _Compiler(text, metric, lookup).value(tree)

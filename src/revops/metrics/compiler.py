@@ -1,0 +1,424 @@
+"""Compile a metric of the dictionary into one Ibis expression.
+
+Every metric becomes a single query the database runs — simple metrics an aggregate, ratio and
+derived metrics a union of their components' aggregates regrouped by period and dimensions,
+conversion metrics a windowed self-join — so nothing but the final rows ever reaches Python and
+the same code serves DuckDB and PostgreSQL. The result always has the columns `period` (only
+when a grain is given), the requested dimensions in the order asked, and `value` (float64).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from revops.config.models import (
+    ConversionMetric,
+    DerivedMetric,
+    Grain,
+    Metric,
+    OperatingModel,
+    RatioMetric,
+    SimpleMetric,
+)
+from revops.metrics import dimensions, periods
+from revops.metrics.errors import MetricError
+from revops.metrics.expressions import compile_filter, compile_metric_expr, compile_row
+from revops.metrics.graph import check_references, references
+
+Tables = dimensions.Tables
+
+
+def lookup(model: OperatingModel, name: str) -> Metric:
+    """The metric called `name`, as a MetricError listing the known ones when there is none."""
+    try:
+        return model.metric(name)
+    except KeyError as exc:
+        raise MetricError(exc.args[0]) from None
+
+
+def supported_dimensions(model: OperatingModel, name: str) -> tuple[str, ...]:
+    """The dimensions `name` can be cut by: declared in the config and resolvable in the data.
+
+    For ratio and derived metrics every component must support the dimension too.
+    """
+    metric = lookup(model, name)
+    if isinstance(metric, SimpleMetric):
+        possible = set(dimensions.resolvable(metric.measure.table))
+    elif isinstance(metric, ConversionMetric):
+        possible = set(dimensions.resolvable(metric.base.table))
+    else:
+        sets = [set(supported_dimensions(model, ref)) for ref in references(metric)]
+        possible = set.intersection(*sets) if sets else set()
+    return tuple(d for d in metric.dimensions if d in possible)
+
+
+def _dimension_paths(
+    model: OperatingModel, metric: Metric, table: str, by: Sequence[str]
+) -> dict[str, str]:
+    supported = supported_dimensions(model, metric.name)
+    paths = dimensions.resolvable(table)
+    return {d: paths[d] for d in by if d in supported}
+
+
+def check_dimensions(model: OperatingModel, name: str, by: Sequence[str]) -> None:
+    """Raise MetricError unless every dimension in `by` is supported by `name`, once each."""
+    supported = supported_dimensions(model, name)
+    bad = [d for d in by if d not in supported]
+    if bad:
+        listed = ", ".join(supported) or "none"
+        raise MetricError(
+            f"metric {name!r} cannot be cut by {', '.join(map(repr, bad))}; "
+            f"dimensions it supports: {listed}"
+        )
+    if len(set(by)) != len(by):
+        raise MetricError(f"metric {name!r}: a dimension is repeated in {list(by)}")
+
+
+def zero_when_empty(metric: Metric) -> bool:
+    """Whether a bucket with no rows means 0 (counts and sums) rather than 'no value'."""
+    return isinstance(metric, SimpleMetric) and metric.measure.agg in (
+        "count",
+        "count_distinct",
+        "sum",
+    )
+
+
+class _Context:
+    """The arguments shared by every component of one compilation."""
+
+    def __init__(
+        self,
+        model: OperatingModel,
+        tables: Tables,
+        by: Sequence[str],
+        grain: Grain | None,
+        start: dt.date | None,
+        end: dt.date | None,
+        *,
+        fuse: bool = False,
+    ) -> None:
+        self.model = model
+        self.tables = tables
+        self.by = tuple(by)
+        self.grain = grain
+        self.start = start
+        self.end = end
+        self.fuse = fuse
+        # One expression per metric and per fused scan, so a component used twice (bookings in
+        # win_rate_by_value and avg_deal_size) is the same subquery, which the SQL shares.
+        self.done: dict[str, ir.Table] = {}
+        self.scans: dict[tuple[str, str], ir.Table] = {}
+
+    @property
+    def keys(self) -> list[str]:
+        return (["period"] if self.grain else []) + list(self.by)
+
+    def base_rows(
+        self, metric: Metric | None, table_name: str, time_column: str, row_filter: str | None
+    ) -> tuple[ir.Table, dict[str, ir.Value]]:
+        """Rows of `table_name` in the window and passing the filter, plus the period column."""
+        rows = self.tables(table_name)
+        preds = periods.window(rows[time_column], self.start, self.end)
+        if row_filter:
+            preds.append(compile_filter(row_filter, rows, metric=metric.name if metric else "?"))
+        if preds:
+            rows = rows.filter(*preds)
+        keep: dict[str, ir.Value] = {}
+        if self.grain:
+            fy = self.model.company.fiscal_year_start_month
+            keep["period"] = periods.bucket(rows[time_column], self.grain, fy)
+        return rows, keep
+
+    def grouped(self, frame: ir.Table, **aggs: ir.Scalar) -> ir.Table:
+        keys = self.keys
+        return frame.group_by(keys).aggregate(**aggs) if keys else frame.aggregate(**aggs)
+
+    def compile(self, name: str) -> ir.Table:
+        if name not in self.done:
+            self.done[name] = self._compile(name)
+        return self.done[name]
+
+    def _compile(self, name: str) -> ir.Table:
+        metric = lookup(self.model, name)
+        if isinstance(metric, SimpleMetric):
+            return self.fused(metric) if self.fuse else self.simple(metric)
+        if isinstance(metric, ConversionMetric):
+            return self.conversion(metric)
+        assert isinstance(metric, RatioMetric | DerivedMetric)
+        if self.fuse and not self.by:
+            inlined = self.inline_over_scan(metric)
+            if inlined is not None:
+                return inlined
+        return self.combine(metric)
+
+    def simple(self, metric: SimpleMetric) -> ir.Table:
+        m = metric.measure
+        rows, keep = self.base_rows(metric, m.table, m.time_column, metric.filter)
+        if m.column is not None:
+            keep["_m"] = rows[m.column]
+        elif m.expr is not None:
+            keep["_m"] = compile_row(m.expr, rows, metric=metric.name)
+        paths = _dimension_paths(self.model, metric, m.table, self.by)
+        frame = dimensions.attach(m.table, rows, keep, paths, self.tables)
+        column = "_m" if "_m" in keep else None
+        return self.grouped(frame, value=aggregate(frame, m.agg, column).cast("float64"))
+
+    def fused(self, metric: SimpleMetric) -> ir.Table:
+        """`metric` read from one aggregate shared by every simple metric on the same table and
+        time column: a single scan with a filtered aggregation (FILTER (WHERE …)) per metric.
+
+        Each metric also counts the rows passing its filter, so a bucket where none does is left
+        out, exactly as the metric's own WHERE would leave it out.
+        """
+        m = metric.measure
+        key = (m.table, m.time_column)
+        if key not in self.scans:
+            self.scans[key] = self.scan(*key)
+        scan = self.scans[key]
+        rows = scan.filter(scan[f"_n_{metric.name}"] > 0) if metric.filter else scan
+        return rows.select(*self.keys, value=rows[f"_v_{metric.name}"])
+
+    def scan(self, table_name: str, time_column: str) -> ir.Table:
+        members = [
+            m
+            for m in self.model.metrics
+            if isinstance(m, SimpleMetric)
+            and (m.measure.table, m.measure.time_column) == (table_name, time_column)
+        ]
+        rows, keep = self.base_rows(None, table_name, time_column, None)
+        for metric in members:
+            m = metric.measure
+            if m.column is not None:
+                keep[f"_m_{metric.name}"] = rows[m.column]
+            elif m.expr is not None:
+                keep[f"_m_{metric.name}"] = compile_row(m.expr, rows, metric=metric.name)
+            if metric.filter:
+                keep[f"_f_{metric.name}"] = compile_filter(metric.filter, rows, metric=metric.name)
+        frame = rows.select(**keep)
+        aggs: dict[str, ir.Scalar] = {}
+        for metric in members:
+            where = frame[f"_f_{metric.name}"] if metric.filter else None
+            column = f"_m_{metric.name}" if f"_m_{metric.name}" in keep else None
+            value = aggregate(frame, metric.measure.agg, column, where)
+            aggs[f"_v_{metric.name}"] = value.cast("float64")
+            if where is not None:
+                aggs[f"_n_{metric.name}"] = frame.count(where=where)
+        return self.grouped(frame, **aggs)
+
+    def conversion(self, metric: ConversionMetric) -> ir.Table:
+        base, conv = metric.base, metric.conversion
+        rows, keep = self.base_rows(metric, base.table, base.time_column, base.filter)
+        keep["_e"] = rows[metric.entity]
+        keep["_t"] = rows[base.time_column].cast("timestamp")
+        paths = _dimension_paths(self.model, metric, base.table, self.by)
+        frame = dimensions.attach(base.table, rows, keep, paths, self.tables)
+        events = self.tables(conv.table)
+        if conv.filter:
+            events = events.filter(compile_filter(conv.filter, events, metric=metric.name))
+        events = events.select(
+            _ce=events[metric.entity], _ct=events[conv.time_column].cast("timestamp")
+        )
+        joined = frame.left_join(
+            events,
+            [
+                frame["_e"] == events["_ce"],
+                events["_ct"] >= frame["_t"],
+                events["_ct"] <= frame["_t"] + ibis.interval(days=metric.window_days),
+            ],
+        )
+        converted = joined["_e"].nunique(where=joined["_ce"].notnull())
+        based = joined["_e"].nunique()
+        return self.grouped(
+            joined, value=(converted.cast("float64") / based.nullif(0)).cast("float64")
+        )
+
+    def leaves(self, metric: Metric) -> set[tuple[str, str]]:
+        """The (table, time column) scans the simple metrics under `metric` read."""
+        if isinstance(metric, SimpleMetric):
+            return {(metric.measure.table, metric.measure.time_column)}
+        if isinstance(metric, ConversionMetric):
+            return {("", metric.name)}  # never shares a scan
+        out: set[tuple[str, str]] = set()
+        for ref in references(metric):
+            out |= self.leaves(lookup(self.model, ref))
+        return out
+
+    def inline_over_scan(self, metric: RatioMetric | DerivedMetric) -> ir.Table | None:
+        """A ratio/derived metric whose components all live in one fused scan, computed as
+        column arithmetic on that scan (no regrouping); None when they span several scans."""
+        scans = self.leaves(metric)
+        if len(scans) != 1:
+            return None
+        (key,) = scans
+        if key not in self.scans:
+            self.scans[key] = self.scan(*key)
+        scan = self.scans[key]
+        value, present = self.inline(metric, scan)
+        rows = scan.filter(present)
+        return rows.select(*self.keys, value=value.cast("float64"))
+
+    def inline(self, metric: Metric, scan: ir.Table) -> tuple[ir.Value, ir.BooleanValue]:
+        """(value, has-a-row) of `metric` as expressions over the columns of a fused scan."""
+        if isinstance(metric, SimpleMetric):
+            present = scan[f"_n_{metric.name}"] > 0 if metric.filter else ibis.literal(True)
+            return scan[f"_v_{metric.name}"], present
+        assert isinstance(metric, RatioMetric | DerivedMetric)
+        values: dict[str, ir.Value] = {}
+        raw: dict[str, ir.Value] = {}
+        anywhere: ir.BooleanValue | None = None
+        for ref in references(metric):
+            component = lookup(self.model, ref)
+            v, p = self.inline(component, scan)
+            raw[ref] = v
+            values[ref] = v.fill_null(0.0) if zero_when_empty(component) else v
+            anywhere = p if anywhere is None else anywhere | p
+        assert anywhere is not None
+        return self.evaluate(metric, values, raw), anywhere
+
+    def evaluate(
+        self,
+        metric: RatioMetric | DerivedMetric,
+        values: dict[str, ir.Value],
+        raw: dict[str, ir.Value],
+    ) -> ir.Value:
+        """A ratio (NULL without a denominator, even if the numerator defaults to 0) or the
+        derived expression, over aligned component values."""
+        if isinstance(metric, RatioMetric):
+            den: Any = raw[metric.denominator]
+            return values[metric.numerator] / den.nullif(0)
+        return compile_metric_expr(metric.expr, values, metric=metric.name)
+
+    def combine(self, metric: RatioMetric | DerivedMetric) -> ir.Table:
+        """Evaluate `expr` over the component metrics, aligned on period and dimensions.
+
+        The components are stacked (UNION ALL, one column each) and regrouped by the keys rather
+        than outer-joined: grouping treats NULL dimensions as equal, which a join does not, and
+        PostgreSQL cannot full-join on null-safe conditions. A component with no row in a bucket
+        counts as 0 when it is a count or sum, and as NULL otherwise.
+        """
+        refs = references(metric)
+        cols = {ref: f"_c{i}" for i, ref in enumerate(refs)}
+        null = ibis.null().cast("float64")
+        parts = []
+        for ref in refs:
+            sub = self.compile(ref)
+            parts.append(
+                sub.select(
+                    *self.keys, **{c: sub["value"] if r == ref else null for r, c in cols.items()}
+                )
+            )
+        stacked = ibis.union(*parts) if len(parts) > 1 else parts[0]
+        frame = self.grouped(stacked, **{c: stacked[c].max() for c in cols.values()})
+        raw = {ref: frame[col] for ref, col in cols.items()}
+        values = {
+            ref: v.fill_null(0.0) if zero_when_empty(lookup(self.model, ref)) else v
+            for ref, v in raw.items()
+        }
+        value = self.evaluate(metric, values, raw)
+        return frame.select(*self.keys, value=value.cast("float64"))
+
+
+def aggregate(
+    frame: ir.Table, agg: str, column: str | None, where: ir.BooleanValue | None = None
+) -> ir.Scalar:
+    """`agg` of `column` (or of rows, for a count without a column) over rows where `where`."""
+    if column is None:
+        return frame.count(where=where)
+    value: Any = frame[column]
+    if agg == "count":
+        return value.count(where=where)
+    if agg == "count_distinct":
+        return value.nunique(where=where)
+    method = {"sum": "sum", "avg": "mean", "min": "min", "max": "max"}[agg]
+    return getattr(value, method)(where=where)
+
+
+def compile_metric(
+    model: OperatingModel,
+    name: str,
+    tables: Tables,
+    *,
+    by: Sequence[str] = (),
+    grain: Grain | None = "month",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> ir.Table:
+    """The Ibis expression computing metric `name`: columns period?, *by, value.
+
+    `start` is inclusive and `end` exclusive, on the metric's time column (the base event's
+    time for conversion metrics). Rows come in no particular order.
+    """
+    try:
+        check_references(model.metrics)
+    except ValueError as exc:
+        raise MetricError(str(exc)) from None
+    check_dimensions(model, name, by)
+    return _Context(model, tables, by, grain, start, end).compile(name)
+
+
+def formula(model: OperatingModel, name: str) -> str:
+    """The metric's definition as one readable line, shown next to every number it produces."""
+    metric = lookup(model, name)
+    if isinstance(metric, RatioMetric):
+        return f"{metric.numerator} / {metric.denominator}"
+    if isinstance(metric, DerivedMetric):
+        return metric.expr
+    if isinstance(metric, ConversionMetric):
+        b, c = metric.base, metric.conversion
+        base = b.table + (f" where {b.filter}" if b.filter else "")
+        conv = c.table + (f" where {c.filter}" if c.filter else "")
+        return (
+            f"share of {metric.entity} in ({base}) reaching ({conv}) "
+            f"within {metric.window_days} days, by {b.time_column}"
+        )
+    m = metric.measure
+    if m.column is not None:
+        arg = f"{m.table}.{m.column}"
+    elif m.expr is not None:
+        arg = f"{m.expr} over {m.table}"
+    else:
+        arg = m.table
+    where = f" where {metric.filter}" if metric.filter else ""
+    return f"{m.agg}({arg}){where}, by {m.time_column}"
+
+
+def compile_dictionary(
+    model: OperatingModel,
+    tables: Tables,
+    *,
+    grain: Grain | None = "month",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> ir.Table:
+    """The whole dictionary as ONE query, long format: metric, period?, value.
+
+    Simple metrics on the same table and time column share one scan (see `_Context.fused`),
+    and ratio and derived metrics reuse those aggregates instead of recomputing them. Rows are
+    ordered as the dictionary lists its metrics, then by period.
+    """
+    try:
+        check_references(model.metrics)
+    except ValueError as exc:
+        raise MetricError(str(exc)) from None
+    ctx = _Context(model, tables, (), grain, start, end, fuse=True)
+    parts = []
+    for i, metric in enumerate(model.metrics):
+        result = ctx.compile(metric.name)
+        parts.append(
+            result.select(
+                ibis.literal(metric.name).name("metric"),
+                ibis.literal(i).name("_o"),
+                *ctx.keys,
+                result["value"],
+            )
+        )
+    stacked = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    return stacked.order_by(["_o", *ctx.keys]).drop("_o")
+
+
+__all__ = ["MetricError", "compile_metric", "formula", "supported_dimensions"]

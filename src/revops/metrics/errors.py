@@ -1,0 +1,7 @@
+"""The one exception type of the metric layer, so callers (CLI, reports) catch a single thing."""
+
+from __future__ import annotations
+
+
+class MetricError(ValueError):
+    """A metric cannot be computed as asked; the message says which metric and why."""
