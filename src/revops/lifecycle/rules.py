@@ -1,0 +1,138 @@
+"""The lifecycle rules, compiled once into integer tables, and the reason texts they produce.
+
+Both the batch engine and the single-event path decide with these same tables, so a rule can
+only ever be stated once. A rejection's reason is stored as text (people read it in reports),
+and its *kind* is recovered from the text's fixed prefix — `REASON_PREFIXES` is the single
+contract between the engine that writes reasons and the analytics that group them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Final, Literal
+
+from revops.config.models import Lifecycle
+
+ReasonKind = Literal[
+    "unknown_person", "unknown_stage", "first_stage", "not_allowed", "missing_fields"
+]
+
+UNKNOWN_PERSON: Final = "unknown person"
+
+# (kind, prefix): every reason text starts with exactly one of these prefixes.
+REASON_PREFIXES: Final[tuple[tuple[ReasonKind, str], ...]] = (
+    ("unknown_person", UNKNOWN_PERSON),
+    ("unknown_stage", "unknown stage "),
+    ("first_stage", "first stage must be one of: "),
+    ("not_allowed", "transition "),
+    ("missing_fields", "entering "),
+)
+REASON_KINDS: Final[tuple[ReasonKind, ...]] = tuple(kind for kind, _ in REASON_PREFIXES)
+
+
+def reason_kind(reason: str) -> ReasonKind:
+    """The rule a stored reason text names (the inverse of the reason builders below)."""
+    for kind, prefix in REASON_PREFIXES:
+        if reason.startswith(prefix):
+            return kind
+    raise ValueError(f"not a lifecycle rejection reason: {reason!r}")
+
+
+def unknown_stage_reason(stage: str | None) -> str:
+    return f"unknown stage {stage!r}"
+
+
+def first_stage_reason(first_stages: Sequence[str]) -> str:
+    return f"first stage must be one of: {', '.join(first_stages)}"
+
+
+def not_allowed_reason(from_stage: str, to_stage: str, targets: Sequence[str]) -> str:
+    allowed = ", ".join(targets) or "none"
+    return (
+        f"transition {from_stage} → {to_stage} is not allowed "
+        f"(allowed from {from_stage}: {allowed})"
+    )
+
+
+def missing_fields_reason(stage: str, required: Sequence[str], missing: Sequence[str]) -> str:
+    return f"entering {stage} requires {', '.join(required)}; missing: {', '.join(missing)}"
+
+
+@dataclass(frozen=True)
+class CompiledLifecycle:
+    """The lifecycle as integer codes, so the per-event state machine is list indexing only.
+
+    Stage codes `0 … n-1` are the configured stages in order and `none` (= n) is "no stage
+    yet". Codes above `none` are `foreign` current stages handed in from outside that the config
+    does not declare (e.g. a stage since removed from revops.yaml): like `Lifecycle.allowed`,
+    such a stage has no outgoing transitions, so the person's next event is rejected with a
+    reason that names it instead of being silently re-entered.
+
+    `allowed[from][to]` has one extra, all-False last column: an event for an undeclared stage
+    gets target code -1, which is therefore blocked from every state without a branch of its own.
+    """
+
+    lifecycle: Lifecycle
+    allowed: tuple[tuple[bool, ...], ...]
+    required_fields: tuple[str, ...]
+    required_mask: tuple[int, ...]
+    foreign: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.lifecycle.stage_names
+
+    @property
+    def none(self) -> int:
+        return len(self.names)
+
+    def with_foreign(self, stages: Iterable[str | None]) -> CompiledLifecycle:
+        """A copy that also codes the given undeclared current stages (see the class doc)."""
+        extra = sorted({s for s in stages if s is not None and s not in self.names})
+        if not extra:
+            return self
+        blocked = (False,) * (self.none + 1)
+        return replace(self, allowed=self.allowed + (blocked,) * len(extra), foreign=tuple(extra))
+
+    def state_code(self, stage: str | None) -> int:
+        """The code of a current stage; call `with_foreign` first for undeclared ones."""
+        if stage is None:
+            return self.none
+        if stage in self.names:
+            return self.names.index(stage)
+        return self.none + 1 + self.foreign.index(stage)
+
+    def state_names(self) -> list[str | None]:
+        """Stage name per state code: configured names, None for `none`, then foreign names."""
+        return [*self.names, None, *self.foreign]
+
+    def blocked_reason(self, from_code: int, to_code: int) -> str:
+        """Why the graph forbids from → to (the first-stage rule when there is no stage yet)."""
+        from_stage = self.state_names()[from_code]
+        if from_stage is None:
+            return first_stage_reason(self.lifecycle.first_stages)
+        targets = self.lifecycle.transitions.get(from_stage, ())
+        return not_allowed_reason(from_stage, self.names[to_code], targets)
+
+    def missing_reason(self, to_code: int, missing_mask: int) -> str:
+        """Why the person may not enter `to_code`: which of the stage's fields are empty."""
+        stage = self.lifecycle.stages[to_code]
+        missing = [
+            f for f in stage.required_fields if missing_mask >> self.required_fields.index(f) & 1
+        ]
+        return missing_fields_reason(stage.name, stage.required_fields, missing)
+
+
+def compile_lifecycle(lifecycle: Lifecycle) -> CompiledLifecycle:
+    """Turn the config into code tables: `allowed[from][to]` and a field bitmask per stage."""
+    names = lifecycle.stage_names
+    sources: list[str | None] = [*names, None]
+    rows = tuple((*(lifecycle.allowed(src, dst) for dst in names), False) for src in sources)
+    fields: list[str] = []
+    for stage in lifecycle.stages:
+        fields += [f for f in stage.required_fields if f not in fields]
+    masks = tuple(
+        sum(1 << fields.index(f) for f in set(stage.required_fields)) for stage in lifecycle.stages
+    )
+    return CompiledLifecycle(lifecycle, rows, tuple(fields), masks)

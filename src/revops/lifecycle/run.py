@@ -1,0 +1,121 @@
+"""The warehouse edge of the lifecycle engine: read events and persons, write history.
+
+The history is always recomputed from every event rather than patched, so the result depends
+only on the events and the lifecycle map: running twice yields identical tables, and a change
+to revops.yaml is applied to the past as well as the future. All three tables change in one
+transaction, so readers never see a history that disagrees with persons.lifecycle_stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from revops.config.models import Lifecycle
+from revops.lifecycle.engine import LifecycleResult, apply_events
+from revops.lifecycle.rules import REASON_KINDS, ReasonKind, reason_kind
+from revops.warehouse import Batch, Warehouse
+
+
+@dataclass(frozen=True)
+class LifecycleReport:
+    """What a run did: every event is accepted, rejected or a repeat, and nothing else.
+
+    `rejected_by_kind` counts by rule broken and lists every kind (zero when none);
+    `rejected_by_reason` counts by exact reason text, for the detail behind a kind;
+    `stage_counts` lists every configured stage in lifecycle order (zero when empty), then any
+    stage a person holds that the config lacks.
+    """
+
+    events: int
+    accepted: int
+    rejected: int
+    rejected_by_kind: dict[ReasonKind, int]
+    rejected_by_reason: dict[str, int]
+    repeats: int
+    persons_updated: int
+    stage_counts: dict[str, int]
+    persons_without_stage: int
+
+    def lines(self) -> list[str]:
+        """The report as short lines of text, for a terminal or a log."""
+        kinds = ", ".join(f"{k} {n}" for k, n in self.rejected_by_kind.items() if n)
+        stages = ", ".join(f"{s} {n}" for s, n in self.stage_counts.items())
+        return [
+            f"events read: {self.events}",
+            f"transitions accepted: {self.accepted}",
+            f"rejected: {self.rejected}" + (f" ({kinds})" if kinds else ""),
+            f"repeats ignored: {self.repeats}",
+            f"persons updated: {self.persons_updated}",
+            f"persons per stage: {stages}; without a stage: {self.persons_without_stage}",
+        ]
+
+
+def _counts(values: pa.ChunkedArray | pa.Array) -> dict[str | None, int]:
+    pairs = pc.value_counts(values).to_pylist()
+    return {p["values"]: p["counts"] for p in pairs}
+
+
+def summarize(
+    result: LifecycleResult, lifecycle: Lifecycle, persons_updated: int
+) -> LifecycleReport:
+    """Count a result into a report."""
+    by_reason = {str(r): n for r, n in _counts(result.rejections.column("reason")).items()}
+    by_kind = dict.fromkeys(REASON_KINDS, 0)
+    for reason, n in by_reason.items():
+        by_kind[reason_kind(reason)] += n
+    stages = _counts(result.stages.column("lifecycle_stage"))
+    without = stages.pop(None, 0)
+    ordered = {name: stages.pop(name, 0) for name in lifecycle.stage_names}
+    ordered.update({str(k): v for k, v in sorted(stages.items(), key=lambda kv: str(kv[0]))})
+    return LifecycleReport(
+        events=result.events,
+        accepted=result.accepted,
+        rejected=result.rejected,
+        rejected_by_kind=by_kind,
+        rejected_by_reason=dict(sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
+        repeats=result.repeats,
+        persons_updated=persons_updated,
+        stage_counts=ordered,
+        persons_without_stage=without,
+    )
+
+
+def _changed_persons(persons: pa.Table, stages: pa.Table) -> pa.Table:
+    """Full rows of the persons whose stage changes, carrying the new stage.
+
+    The warehouse's upsert writes whole rows (missing columns become NULL), so the other
+    columns are written back exactly as read; only rows that change are written at all, which
+    keeps a re-run a no-op and narrows the window in which a concurrent edit could be lost.
+    `stages` is aligned with `persons` row for row (the engine keeps the persons order).
+    """
+    old = persons.column("lifecycle_stage")
+    new = stages.column("lifecycle_stage")
+    both_valid_differ = pc.not_equal(old, new)
+    one_null = pc.xor(pc.is_valid(old), pc.is_valid(new))
+    changed = pc.fill_null(both_valid_differ, False)
+    changed = pc.or_(changed, one_null)
+    position = persons.column_names.index("lifecycle_stage")
+    return persons.filter(changed).set_column(position, "lifecycle_stage", new.filter(changed))
+
+
+def run_lifecycle(wh: Warehouse, lifecycle: Lifecycle) -> LifecycleReport:
+    """Recompute lifecycle_history, lifecycle_rejections and persons.lifecycle_stage.
+
+    The engine owns persons.lifecycle_stage: afterwards it is the last accepted stage of each
+    person, and NULL for a person with no accepted event, whatever it was before.
+    """
+    events = wh.to_arrow(wh.table("lifecycle_events"))
+    persons = wh.to_arrow(wh.table("persons"))
+    result = apply_events(events, persons, lifecycle)
+    changed = _changed_persons(persons, result.stages)
+    wh.write_many(
+        [
+            Batch("lifecycle_history", result.history, "replace"),
+            Batch("lifecycle_rejections", result.rejections, "replace"),
+            Batch("persons", changed, "upsert"),
+        ]
+    )
+    return summarize(result, lifecycle, changed.num_rows)
