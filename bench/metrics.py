@@ -89,9 +89,7 @@ def run_sql(db: Path) -> pd.DataFrame:
     con = duckdb.connect(str(db), read_only=True)
     frames = [con.sql(q).df().set_index("period") for q in SQL.values()]
     for name, (base, stage, days) in CONVERSIONS.items():
-        q = CONVERSION_SQL.format(
-            base=base, conv=STAGE_EVENT.format(stage), days=days, name=name
-        )
+        q = CONVERSION_SQL.format(base=base, conv=STAGE_EVENT.format(stage), days=days, name=name)
         frames.append(con.sql(q).df().set_index("period"))
     wide = pd.concat(frames, axis=1)
     # a missing count is zero opportunities; a missing ratio or average stays unknown
@@ -106,7 +104,7 @@ def run_sql(db: Path) -> pd.DataFrame:
 
 # -- vectorized pandas ---------------------------------------------------------------------------
 def _month(s: pd.Series) -> pd.Series:
-    return pd.to_datetime(s).dt.to_period("M").dt.to_timestamp()
+    return pd.Series(pd.to_datetime(s).dt.to_period("M").dt.to_timestamp(), index=s.index)
 
 
 def _conversion(base: pd.DataFrame, conv: pd.DataFrame, days: int) -> pd.Series:
@@ -296,8 +294,10 @@ def main() -> None:
     _compare(results)
 
     n_metrics = results["revops"]["metric"].nunique()
-    print(f"\nwhole dictionary ({n_metrics} metrics, monthly) at scale {args.scale:g}, "
-          f"best of {args.repeat}:")
+    print(
+        f"\nwhole dictionary ({n_metrics} metrics, monthly) at scale {args.scale:g}, "
+        f"best of {args.repeat}:"
+    )
     print(f"{'implementation':<28}{'seconds':>10}{'peak MB':>10}{'vs revops':>12}")
     labels = {
         "revops": "revops metric layer",

@@ -25,9 +25,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from revops.config import ConfigError, load_config
+from revops.config import load_config
 from revops.config.models import DIMENSIONS, Grain
 from revops.context import RevOps, default_config_path, default_warehouse_url
+from revops.errors import RevOpsError
 
 app = typer.Typer(help="revops: one operating model, one revenue warehouse.", no_args_is_help=True)
 metrics_app = typer.Typer(help="The metric dictionary.", no_args_is_help=True)
@@ -65,19 +66,8 @@ def _user_errors() -> Iterator[None]:
         yield
     except typer.Exit:
         raise
-    except Exception as exc:
+    except (RevOpsError, KeyError, FileNotFoundError) as exc:
         if _state["debug"]:
-            raise
-        known = (
-            "ConfigError",
-            "IngestError",
-            "WarehouseError",
-            "MetricError",
-            "KeyError",
-            "ValueError",
-            "FileNotFoundError",
-        )
-        if type(exc).__name__ not in known and not isinstance(exc, ConfigError):
             raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         console.print(f"[bold red]error:[/] {message}", highlight=False)
@@ -201,6 +191,37 @@ def lifecycle_run(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> N
     _print_lifecycle(report)
 
 
+@lifecycle_app.command("report")
+def lifecycle_report(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+    """Stage-to-stage conversion, time in stage and rejections, from the lifecycle history."""
+    with _open(config, warehouse) as ro:
+        frames = ro.lifecycle_analytics()
+    titles = {
+        "funnel": "Funnel conversion (persons reaching a stage who later reach the next)",
+        "time_in_stage": "Time in stage (days; finished stints)",
+        "rejections": "Rejected lifecycle events",
+    }
+    for key, df in frames.items():
+        _print_frame(df, titles[key])
+
+
+def _print_frame(df: Any, title: str) -> None:
+    out = Table(title=title, title_justify="left")
+    for col in df.columns:
+        out.add_column(str(col), justify="left" if df[col].dtype == object else "right")
+    for row in df.itertuples(index=False):
+        out.add_row(*(_cell(v) for v in row))
+    console.print(out)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return "–" if value != value else f"{value:,.3f}".rstrip("0").rstrip(".")
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def _print_lifecycle(report: Any) -> None:
     console.print(
         f"lifecycle: {report.events:,} events → {report.accepted:,} transitions, "
@@ -210,8 +231,12 @@ def _print_lifecycle(report: Any) -> None:
         out = Table(title="Rejections by reason", title_justify="left")
         out.add_column("reason")
         out.add_column("count", justify="right")
-        for reason, count in sorted(report.rejected_by_reason.items(), key=lambda kv: -kv[1]):
+        ranked = sorted(report.rejected_by_reason.items(), key=lambda kv: -kv[1])
+        for reason, count in ranked[:10]:
             out.add_row(reason, f"{count:,}")
+        if len(ranked) > 10:
+            rest = sum(count for _, count in ranked[10:])
+            out.add_row(f"… {len(ranked) - 10} other reasons", f"{rest:,}")
         console.print(out)
 
 
@@ -254,10 +279,9 @@ def metrics_show(
 
     with _open(config, warehouse) as ro:
         if grain not in ("day", "week", "month", "quarter", "year", "all"):
-            raise ValueError(f"unknown grain {grain!r}: use day, week, month, quarter, year, all")
+            raise RevOpsError(f"unknown grain {grain!r}: use day, week, month, quarter, year, all")
         g: Grain | None = None if grain == "all" else grain  # type: ignore[assignment]
-        first = date.fromisoformat(start) if start else None
-        last = date.fromisoformat(end) if end else None
+        first, last = _day(start, "--from"), _day(end, "--to")
         dims = by or []
         df = ro.metric(name, by=dims, grain=g, start=first, end=last)
         metric = ro.model.metric(name)
@@ -283,6 +307,15 @@ def metrics_show(
                     cells.append("(none)" if v is None else str(v))
             out.add_row(*cells)
         console.print(out)
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise RevOpsError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None
 
 
 # -- reports --------------------------------------------------------------------------------------

@@ -79,6 +79,23 @@ class RevOps:
 
         return run_lifecycle(self.warehouse, self.model.lifecycle)
 
+    def lifecycle_analytics(self) -> dict[str, pd.DataFrame]:
+        """Funnel conversion, time in stage and rejections, computed from the stored history."""
+        from revops.lifecycle import (
+            funnel_conversion,
+            rejection_summary,
+            time_in_stage_summary,
+        )
+
+        history = self.warehouse.table("lifecycle_history")
+        lifecycle = self.model.lifecycle
+        run = self.warehouse.execute
+        return {
+            "funnel": run(funnel_conversion(history, lifecycle)),
+            "time_in_stage": run(time_in_stage_summary(history, lifecycle)),
+            "rejections": run(rejection_summary(self.warehouse.table("lifecycle_rejections"))),
+        }
+
     def metric(
         self,
         name: str,

@@ -16,11 +16,12 @@ from revops.config import OperatingModel, load_config
 from revops.metrics import compute, compute_all
 from revops.warehouse import Warehouse
 
-JAN, FEB, MAR, MAY = (
+JAN, FEB, MAR, MAY, AUG = (
     dt.date(2024, 1, 1),
     dt.date(2024, 2, 1),
     dt.date(2024, 3, 1),
     dt.date(2024, 5, 1),
+    dt.date(2024, 8, 1),
 )
 NAN = math.nan
 MODEL: OperatingModel = load_config(Path(__file__).parents[2] / "examples" / "revops.yaml").model
@@ -31,6 +32,8 @@ MONTHLY: dict[str, dict[dt.date, float]] = {
     "mqls": {JAN: 3, FEB: 5, MAR: 1},  # P1 P2 P9 | P3 P5(twice, once) P6 P7 P8 | P4
     "sals": {JAN: 1, FEB: 2},  # P1 | P2 P5
     "sqls": {FEB: 4, MAY: 2},  # P1 P2 P5 P8 | P6 P3
+    "opportunity_persons": {FEB: 1},  # P1 enters Opportunity on 02-15
+    "customer_persons": {MAR: 1, AUG: 1},  # P1 on 03-10 | P2 on 08-20
     "opportunities_created": {JAN: 3, FEB: 3, MAR: 1},  # O1-O3 | O4-O6 | O7
     "pipeline_created": {JAN: 8000, FEB: 8500, MAR: 2500},  # 1000+2000+5000 | 3000+4000+1500
     "won_deals": {FEB: 1, MAR: 3},  # O1 | O3 O4 O7 (O5 is open, not closed)
@@ -61,6 +64,8 @@ OVERALL: dict[str, float] = {
     "mqls": 9,  # P1 P2 P3 P4 P5 P6 P7 P8 P9
     "sals": 3,
     "sqls": 6,
+    "opportunity_persons": 1,
+    "customer_persons": 2,
     "opportunities_created": 7,
     "pipeline_created": 19000,
     "won_deals": 4,

@@ -59,3 +59,28 @@ def test_the_analyst_reference_is_current() -> None:
 
     doc = Path(__file__).parents[2] / "docs" / "data-model.md"
     assert doc.read_text() == render_markdown() + "\n", "run: revops tables --markdown"
+
+
+def test_an_upsert_without_a_column_keeps_its_stored_values(warehouse: Warehouse) -> None:
+    full = pa.table(
+        {
+            "campaign_id": ["c1"],
+            "name": ["Spring webinar"],
+            "channel": ["webinar"],
+            "budget": [5000.0],
+        }
+    )
+    warehouse.write("campaigns", full)
+    partial = pa.table(
+        {
+            "campaign_id": ["c1", "c2"],
+            "name": ["Spring webinar 2026", "New"],
+            "channel": ["webinar", "events"],
+        }
+    )
+    result = warehouse.write("campaigns", partial)
+    assert (result.inserted, result.updated) == (1, 1)
+    rows = warehouse.execute(warehouse.table("campaigns").order_by("campaign_id"))
+    assert rows["name"].tolist() == ["Spring webinar 2026", "New"]
+    assert rows["budget"].tolist()[0] == 5000.0
+    assert rows["budget"].isna().tolist() == [False, True]

@@ -17,11 +17,12 @@ import yaml
 from pydantic import ValidationError
 
 from revops.config.models import OperatingModel
+from revops.errors import RevOpsError
 
 Location = tuple[str | int, ...]
 
 
-class ConfigError(ValueError):
+class ConfigError(RevOpsError, ValueError):
     """revops.yaml is not valid; the message lists every problem with its line."""
 
 

@@ -57,8 +57,12 @@ _SF_FORECAST = {
     "omitted": "omitted",
     "closed": "closed",
 }
-_SEGMENTS = {"smb": "smb", "mid-market": "mid_market", "mid market": "mid_market",
-             "enterprise": "enterprise"}
+_SEGMENTS = {
+    "smb": "smb",
+    "mid-market": "mid_market",
+    "mid market": "mid_market",
+    "enterprise": "enterprise",
+}
 
 SALESFORCE: dict[str, TablePreset] = {
     "accounts": TablePreset(
@@ -178,8 +182,16 @@ SALESFORCE: dict[str, TablePreset] = {
             "Subject": "subject",
             "CallDisposition": "outcome",
         },
-        {"activity_type": {"call": "call", "email": "email", "task": "task", "event": "meeting",
-                           "meeting": "meeting", "note": "note"}},
+        {
+            "activity_type": {
+                "call": "call",
+                "email": "email",
+                "task": "task",
+                "event": "meeting",
+                "meeting": "meeting",
+                "note": "note",
+            }
+        },
     ),
 }
 
@@ -238,8 +250,11 @@ HUBSPOT: dict[str, TablePreset] = {
             "Is Closed Won": "is_won",
         },
         {
-            "opportunity_type": {"newbusiness": "new_business", "existingbusiness": "expansion",
-                                 "renewal": "renewal"},
+            "opportunity_type": {
+                "newbusiness": "new_business",
+                "existingbusiness": "expansion",
+                "renewal": "renewal",
+            },
             "forecast_category": _SF_FORECAST,
             "lead_source": _CHANNELS,
         },

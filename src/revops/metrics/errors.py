@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from revops.errors import RevOpsError
 
-class MetricError(ValueError):
+
+class MetricError(RevOpsError, ValueError):
     """A metric cannot be computed as asked; the message says which metric and why."""

@@ -50,6 +50,13 @@ def _formatter(kind: str) -> FuncFormatter:
     return FuncFormatter(fmt)
 
 
+def _thin_ticks(ax: Any, labels: list[str], most: int = 12) -> None:
+    """Label at most `most` evenly spaced x positions, so month labels never overlap."""
+    step = max(1, -(-len(labels) // most))
+    ticks = list(range(0, len(labels), step))
+    ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=45, ha="right")
+
+
 def funnel_chart(stages: Sequence[str], counts: Sequence[float], title: str) -> str:
     """Horizontal funnel: one bar per stage, widest first, labelled with count and step rate."""
     with plt.rc_context(_STYLE):
@@ -76,28 +83,34 @@ def line_chart(
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(7, 2.8))
         for i, (name, values) in enumerate(series.items()):
-            ax.plot(list(x), list(values), label=name, color=PALETTE[i % len(PALETTE)], lw=1.8)
+            ax.plot(
+                range(len(x)), list(values), label=name, color=PALETTE[i % len(PALETTE)], lw=1.8
+            )
         ax.yaxis.set_major_formatter(_formatter(kind))
         ax.legend(frameon=False, ncols=min(len(series), 4), fontsize=8)
         ax.set_title(title, loc="left")
         ax.grid(axis="y", color="#e5e7eb")
-        fig.autofmt_xdate()
+        _thin_ticks(ax, list(x))
         return _svg(fig)
 
 
 def grouped_bars(
-    x: Sequence[str], series: Mapping[str, Sequence[float]], title: str, kind: str = "number"
+    x: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    title: str,
+    kind: str = "number",
+    width_inches: float = 14,
 ) -> str:
     """Side-by-side bars per x value (e.g. pipeline created vs bookings per month)."""
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(7, 2.8))
+        fig, ax = plt.subplots(figsize=(width_inches, 2.8))
         n = len(series)
         width = 0.8 / max(n, 1)
         positions = range(len(x))
         for i, (name, values) in enumerate(series.items()):
             offs = [p - 0.4 + width * (i + 0.5) for p in positions]
             ax.bar(offs, list(values), width=width, label=name, color=PALETTE[i % len(PALETTE)])
-        ax.set_xticks(list(positions), [str(v) for v in x], rotation=45, ha="right")
+        _thin_ticks(ax, list(x))
         ax.yaxis.set_major_formatter(_formatter(kind))
         ax.legend(frameon=False, fontsize=8)
         ax.set_title(title, loc="left")

@@ -18,13 +18,14 @@ from revops.reports import charts
 from revops.reports.formatting import format_value
 
 FUNNEL_STAGES: tuple[tuple[str, str], ...] = (
-    ("leads", "Leads"),
-    ("mqls", "MQLs"),
-    ("sals", "SALs"),
-    ("sqls", "SQLs"),
-    ("opportunities_created", "Opportunities"),
-    ("won_deals", "Won deals"),
+    ("leads", "Lead"),
+    ("mqls", "MQL"),
+    ("sals", "SAL"),
+    ("sqls", "SQL"),
+    ("opportunity_persons", "Opportunity"),
+    ("customer_persons", "Customer"),
 )
+TREND_MONTHS = 24
 HEADLINE = (
     "pipeline_created",
     "bookings",
@@ -89,7 +90,7 @@ def _series(monthly: pd.DataFrame, names: list[str]) -> tuple[list[str], dict[st
     wide = monthly[monthly["metric"].isin(names)].pivot_table(
         index="period", columns="metric", values="value", aggfunc="sum"
     )
-    wide = wide.sort_index().fillna(0.0)
+    wide = wide.sort_index().fillna(0.0).iloc[-TREND_MONTHS:]
     x = [pd.Timestamp(p).strftime("%Y-%m") for p in wide.index]
     return x, {n: wide[n].tolist() for n in names if n in wide.columns}
 
@@ -108,7 +109,7 @@ def write_funnel_report(ro: RevOps, path: Path) -> Path:
         "funnel": charts.funnel_chart(
             [labels[s.name] for s in summary.stages],
             [s.value or 0.0 for s in summary.stages],
-            "Funnel, all time",
+            "Lifecycle funnel, all time (persons)",
         )
     }
     x, series = _series(summary.monthly, ["leads", "mqls", "sqls"])
@@ -128,6 +129,8 @@ def write_funnel_report(ro: RevOps, path: Path) -> Path:
         lab, vals = _cut(ro, metric, dim)
         small.append(charts.bar_chart(lab, vals, title, kind))
 
+    lifecycle = {k: df.to_dict("records") for k, df in ro.lifecycle_analytics().items()}
+
     env = Environment(
         loader=PackageLoader("revops.reports", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -140,6 +143,7 @@ def write_funnel_report(ro: RevOps, path: Path) -> Path:
         summary=summary,
         svgs=svgs,
         small=small,
+        lifecycle=lifecycle,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")

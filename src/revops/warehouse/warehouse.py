@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from ibis.backends import BaseBackend
 
+from revops.errors import RevOpsError
 from revops.warehouse.schema import TABLES, Column, Table, table
 
 DEFAULT_URL = "out/revops.duckdb"
@@ -56,7 +57,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(RevOpsError, RuntimeError):
     """A warehouse operation failed; nothing was written."""
 
 
@@ -193,14 +194,18 @@ class Warehouse:
 
         `upsert` inserts new primary keys and replaces the rows of existing ones (the last row
         of a key wins when a batch repeats it); `append` inserts only; `replace` empties the
-        table first. Columns missing from `data` are written as NULL.
+        table first. Columns missing from `data` are NULL in new rows and left as they were in
+        existing rows, so an export that lacks an optional column never erases stored values.
         """
         staged = [(b, self._conform(table(b.table), b.data)) for b in batches]
         results: list[WriteResult] = []
         try:
             with self.transaction() as run:
                 for i, (batch, data) in enumerate(staged):
-                    results.append(self._apply(run, table(batch.table), data, batch.mode, i))
+                    present = frozenset(batch.data.column_names)
+                    results.append(
+                        self._apply(run, table(batch.table), data, batch.mode, i, present)
+                    )
         except WarehouseError:
             raise
         except Exception as exc:
@@ -219,7 +224,9 @@ class Warehouse:
         out = pa.Table.from_arrays(arrays, schema=arrow_schema(t))
         return _last_per_key(out, t.primary_key)
 
-    def _apply(self, run: Any, t: Table, data: pa.Table, mode: WriteMode, i: int) -> WriteResult:
+    def _apply(
+        self, run: Any, t: Table, data: pa.Table, mode: WriteMode, i: int, present: frozenset[str]
+    ) -> WriteResult:
         stage = f"_revops_stage_{t.name}_{i}"
         self._stage(run, t, stage, data)
         pk = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in t.primary_key)
@@ -234,7 +241,7 @@ class Warehouse:
         insert = f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {_q(stage)}"
         if mode == "upsert":
             keys = ", ".join(_q(k) for k in t.primary_key)
-            rest = [c for c in t.column_names if c not in t.primary_key]
+            rest = [c for c in t.column_names if c not in t.primary_key and c in present]
             sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in rest)
             insert += f" ON CONFLICT ({keys}) DO " + (f"UPDATE SET {sets}" if rest else "NOTHING")
         run(insert)

@@ -1,0 +1,156 @@
+"""Vectorized parsing of the date and time spellings that CRM and MAP exports actually use.
+
+Arrow's own string→timestamp cast is all-or-nothing and knows only ISO 8601, while a Salesforce
+report says `1/5/2024 3:07 PM` and one bad cell must not sink a whole file. So both accepted
+spellings are matched with RE2 (`extract_regex`) and the calendar arithmetic is done in numpy:
+each value either becomes microseconds since the epoch (UTC, naive) or is flagged invalid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# ISO 8601: a date, optionally a `T`- or space-separated time, fractional seconds, and `Z` or a
+# `±HH[:MM]` offset. It accepts everything Arrow's own ISO cast accepts (the fast path in
+# `parse_times`), so a value parses the same whether or not its neighbours forced the slow path.
+_ISO = (
+    r"^(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})"
+    r"(?:[Tt ](?P<h>\d{1,2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,9}))?)?)?"
+    r"\s*(?:(?P<z>[Zz])|(?P<tzs>[+-])(?P<tzh>\d{2}):?(?P<tzm>\d{2})?)?)?$"
+)
+# US as in Salesforce report exports: M/D/YYYY, optionally `[,] H:MM[:SS] [AM|PM]`.
+_US = (
+    r"^(?P<mo>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})"
+    r"(?:,?\s+(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?\s*(?P<ap>[AaPp][Mm])?)?$"
+)
+
+_ZONED = r"[Zz]$|[Tt ].*[+-]\d{2}(?::?\d{2})?$"
+
+_US_PER_SECOND = 1_000_000
+_US_PER_DAY = 86_400 * _US_PER_SECOND
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class ParsedTimes:
+    """Microseconds since 1970-01-01 UTC per input value; `ok` is False where it did not parse."""
+
+    micros: IntArray
+    ok: BoolArray
+
+
+def _int_field(parts: pa.StructArray, name: str, default: int = 0) -> IntArray:
+    """A numeric regex group as int64, `default` where the optional group did not participate."""
+    text = parts.field(name)
+    text = pc.if_else(pc.equal(text, ""), None, text)
+    values = pc.cast(text, pa.int64()).fill_null(default)
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _present(parts: pa.StructArray, name: str) -> BoolArray:
+    flags = pc.not_equal(parts.field(name), "").fill_null(False)
+    return np.asarray(flags.to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def _days_from_civil(y: IntArray, m: IntArray, d: IntArray) -> IntArray:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    y = y - (m <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    mp = np.where(m > 2, m - 3, m + 9)
+    doy = (153 * mp + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return np.asarray(era * 146097 + doe - 719468, dtype=np.int64)
+
+
+def _days_in_month(y: IntArray, m: IntArray) -> IntArray:
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    table = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+    return np.asarray(table[np.clip(m, 0, 12)] + ((m == 2) & leap), dtype=np.int64)
+
+
+def _assemble(parts: pa.StructArray, *, us_style: bool) -> ParsedTimes:
+    matched = np.asarray(parts.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    y, mo, d = (_int_field(parts, k) for k in ("y", "mo", "d"))
+    h, mi, s = (_int_field(parts, k) for k in ("h", "mi", "s"))
+    ok = matched & (y >= 1) & (mo >= 1) & (mo <= 12) & (d >= 1)
+    ok &= d <= _days_in_month(y, mo)
+    if us_style:
+        pm = np.asarray(
+            pc.equal(pc.utf8_lower(parts.field("ap")), "pm").to_numpy(zero_copy_only=False),
+            dtype=np.bool_,
+        )
+        has_ampm = _present(parts, "ap")
+        ok &= ~has_ampm | ((h >= 1) & (h <= 12))
+        h = np.where(has_ampm, h % 12 + np.where(pm, 12, 0), h)
+        fraction = np.zeros_like(y)
+        offset_min = np.zeros_like(y)
+    else:
+        digits = pc.utf8_slice_codeunits(pc.utf8_rpad(parts.field("f"), 6, "0"), 0, 6)
+        fraction = np.asarray(
+            pc.cast(digits, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False),
+            dtype=np.int64,
+        )
+        sign = np.where(
+            np.asarray(pc.equal(parts.field("tzs"), "-").to_numpy(zero_copy_only=False)), -1, 1
+        )
+        tzh, tzm = _int_field(parts, "tzh"), _int_field(parts, "tzm")
+        ok &= (tzh <= 23) & (tzm <= 59)
+        offset_min = sign * (tzh * 60 + tzm)
+    ok &= (h <= 23) & (mi <= 59) & (s <= 59)
+    seconds = h * 3600 + mi * 60 + s - offset_min * 60
+    days = _days_from_civil(np.where(ok, y, 1970), np.where(ok, mo, 1), np.where(ok, d, 1))
+    micros = days * _US_PER_DAY + seconds * _US_PER_SECOND + fraction
+    return ParsedTimes(np.where(ok, micros, 0), ok)
+
+
+def _arrow_iso(text: pa.Array) -> ParsedTimes | None:
+    """Arrow's C++ ISO 8601 cast: ten times faster than the regex path when a whole column is
+    clean, which is the common case for machine-written exports. Its accepted spellings are a
+    subset of `_ISO`, with identical values, so taking this path never changes an outcome."""
+    naive, zoned = pa.timestamp("us"), pa.timestamp("us", "UTC")
+    sample = pc.drop_null(text)[:1]
+    # A failed cast costs as much as a successful one, so try the likelier target first.
+    if len(sample) and pc.any(pc.match_substring_regex(sample, _ZONED)).as_py():
+        naive, zoned = zoned, naive
+    for target in (naive, zoned):
+        try:
+            parsed = pc.cast(text, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        ok = np.asarray(parsed.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+        micros = pc.cast(parsed, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        return ParsedTimes(np.asarray(micros, dtype=np.int64), ok)
+    return None
+
+
+def parse_times(text: pa.Array) -> ParsedTimes:
+    """Parse trimmed, non-empty strings; nulls come back with `ok` False (callers mask them)."""
+    fast = _arrow_iso(text)
+    if fast is not None:
+        return fast
+    iso = _assemble(pc.extract_regex(text, _ISO), us_style=False)
+    rest = np.flatnonzero(~iso.ok)
+    if rest.size == 0:
+        return iso
+    us = _assemble(pc.extract_regex(text.take(pa.array(rest)), _US), us_style=True)
+    micros, ok = iso.micros.copy(), iso.ok.copy()
+    micros[rest] = us.micros
+    ok[rest] = us.ok
+    return ParsedTimes(micros, ok)
+
+
+def micros_to_timestamps(micros: IntArray, valid: BoolArray) -> pa.Array:
+    return pa.array(micros, pa.timestamp("us"), mask=~valid)
+
+
+def micros_to_dates(micros: IntArray, valid: BoolArray) -> pa.Array:
+    days = np.floor_divide(micros, _US_PER_DAY).astype(np.int32)
+    return pa.array(days, pa.date32(), mask=~valid)

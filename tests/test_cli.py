@@ -1,0 +1,72 @@
+"""End to end through the CLI: the demo at small scale, then the commands a user runs next."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from revops.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo")
+    wh = str(out / "revops.duckdb")
+    result = runner.invoke(
+        app,
+        ["demo", "--scale", "0.03", "--out", str(out), "--warehouse", wh],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    return out, wh + "\n" + result.output
+
+
+def test_demo_prints_the_funnel_and_writes_an_offline_report(demo_run: tuple[Path, str]) -> None:
+    out, output = demo_run
+    for stage in ("Lead", "MQL", "SAL", "SQL", "Opportunity", "Customer"):
+        assert stage in output
+    assert "quarantined" in output
+    html = (out / "reports" / "funnel.html").read_text()
+    assert html.count("<svg") >= 7
+    # offline: nothing is fetched from anywhere
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "win_rate" in html
+    assert "won_deals / closed_deals" in html
+
+
+def test_metrics_show_cuts_by_a_dimension(demo_run: tuple[Path, str]) -> None:
+    out, _ = demo_run
+    wh = str(out / "revops.duckdb")
+    result = runner.invoke(
+        app, ["metrics", "show", "win_rate", "--by", "region", "--grain", "all", "-w", wh]
+    )
+    assert result.exit_code == 0, result.output
+    for region in ("NA", "EMEA", "APAC", "LATAM"):
+        assert region in result.output
+    assert "won_deals / closed_deals" in result.output
+
+
+def test_user_errors_are_one_red_line(demo_run: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = demo_run
+    wh = str(out / "revops.duckdb")
+    result = runner.invoke(app, ["metrics", "show", "nope", "-w", wh])
+    assert result.exit_code == 1
+    assert "unknown metric 'nope'" in result.output
+    assert "Traceback" not in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("foo,bar\n1,2\n")
+    result = runner.invoke(app, ["load", str(bad), "--table", "persons", "-w", wh])
+    assert result.exit_code == 1
+    assert "bad.csv" in result.output
+
+
+def test_metrics_list_shows_owner_and_formula() -> None:
+    result = runner.invoke(app, ["metrics", "list"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "sales_velocity" in result.output
+    assert "marketing_ops" in result.output
