@@ -34,9 +34,13 @@ SQL = {
         FROM persons GROUP BY 1""",
     "stages": """
         SELECT date_trunc('month', changed_at)::DATE AS period,
-               count(DISTINCT person_id) FILTER (WHERE to_stage = 'MQL')::DOUBLE AS mqls,
-               count(DISTINCT person_id) FILTER (WHERE to_stage = 'SAL')::DOUBLE AS sals,
-               count(DISTINCT person_id) FILTER (WHERE to_stage = 'SQL')::DOUBLE AS sqls
+               nullif(count(DISTINCT person_id) FILTER (WHERE to_stage = 'MQL'), 0)::DOUBLE AS mqls,
+               nullif(count(DISTINCT person_id) FILTER (WHERE to_stage = 'SAL'), 0)::DOUBLE AS sals,
+               nullif(count(DISTINCT person_id) FILTER (WHERE to_stage = 'SQL'), 0)::DOUBLE AS sqls,
+               nullif(count(DISTINCT person_id) FILTER (WHERE to_stage = 'Opportunity'), 0)::DOUBLE
+                 AS opportunity_persons,
+               nullif(count(DISTINCT person_id) FILTER (WHERE to_stage = 'Customer'), 0)::DOUBLE
+                 AS customer_persons
         FROM lifecycle_history GROUP BY 1""",
     "created": """
         SELECT date_trunc('month', created_date)::DATE AS period,
@@ -46,8 +50,9 @@ SQL = {
     "closed": """
         WITH c AS (
           SELECT date_trunc('month', close_date)::DATE AS period,
-                 count(*) FILTER (WHERE is_won)::DOUBLE AS won_deals,
-                 count(*) FILTER (WHERE is_closed)::DOUBLE AS closed_deals,
+                 -- a month with no matching deal has no value, as in the dictionary
+                 nullif(count(*) FILTER (WHERE is_won), 0)::DOUBLE AS won_deals,
+                 nullif(count(*) FILTER (WHERE is_closed), 0)::DOUBLE AS closed_deals,
                  sum(amount) FILTER (WHERE is_won) AS bookings,
                  sum(amount) FILTER (WHERE is_closed) AS closed_amount,
                  avg(close_date - created_date) FILTER (WHERE is_won) AS sales_cycle_days
@@ -124,7 +129,14 @@ def run_pandas(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     out: dict[str, pd.Series] = {}
     out["leads"] = persons.groupby(_month(persons["created_at"]))["person_id"].nunique()
     lh = lh.assign(period=_month(lh["changed_at"]))
-    for stage, name in (("MQL", "mqls"), ("SAL", "sals"), ("SQL", "sqls")):
+    stage_counts = (
+        ("MQL", "mqls"),
+        ("SAL", "sals"),
+        ("SQL", "sqls"),
+        ("Opportunity", "opportunity_persons"),
+        ("Customer", "customer_persons"),
+    )
+    for stage, name in stage_counts:
         out[name] = lh[lh["to_stage"] == stage].groupby("period")["person_id"].nunique()
     created = opps.groupby(_month(opps["created_date"]))
     out["opportunities_created"] = created.size()

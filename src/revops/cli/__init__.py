@@ -1,0 +1,39 @@
+"""The `revops` command line: thin commands over the `RevOps` facade, rendered with Rich.
+
+Each command group lives in its own module; this one assembles them. Errors a user can fix (a
+bad file, a bad config, an unknown metric) print as one red line and exit 1; `--debug` shows
+the traceback instead.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from revops.cli._common import state
+from revops.cli.data import config_app, load, tables
+from revops.cli.demo import demo
+from revops.cli.lifecycle import lifecycle_app
+from revops.cli.metrics import metrics_app
+from revops.cli.reports import report_app
+
+app = typer.Typer(help="revops: one operating model, one revenue warehouse.", no_args_is_help=True)
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    state["debug"] = debug
+
+
+app.command()(demo)
+app.command()(load)
+app.command()(tables)
+app.add_typer(metrics_app, name="metrics")
+app.add_typer(lifecycle_app, name="lifecycle")
+app.add_typer(config_app, name="config")
+app.add_typer(report_app, name="report")
+
+__all__ = ["app"]

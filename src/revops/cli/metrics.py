@@ -1,0 +1,92 @@
+"""`revops metrics`: the metric dictionary, listed and computed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from revops.cli._common import (
+    ConfigOpt,
+    WarehouseOpt,
+    console,
+    open_revops,
+    parse_day,
+    user_errors,
+)
+from revops.config import load_config
+from revops.config.models import DIMENSIONS, Grain
+from revops.context import default_config_path
+from revops.errors import RevOpsError
+
+metrics_app = typer.Typer(help="The metric dictionary.", no_args_is_help=True)
+
+
+# -- metrics ------------------------------------------------------------------------------------
+@metrics_app.command("list")
+def metrics_list(config: ConfigOpt = None) -> None:
+    """Every metric with its owner, formula and definition."""
+    from revops.metrics import formula
+
+    with user_errors():
+        model = load_config(config or default_config_path()).model
+        out = Table(title="Metric dictionary", title_justify="left", show_lines=False)
+        for col in ("metric", "owner", "type", "formula", "description"):
+            out.add_column(col, overflow="fold")
+        for m in model.metrics:
+            out.add_row(m.name, m.owner, m.type, formula(model, m.name), m.description)
+    console.print(out)
+
+
+@metrics_app.command("show")
+def metrics_show(
+    name: Annotated[str, typer.Argument(help="Metric name (see `revops metrics list`).")],
+    by: Annotated[
+        list[str] | None, typer.Option("--by", help=f"Dimension: {', '.join(DIMENSIONS)}.")
+    ] = None,
+    grain: Annotated[str, typer.Option(help="day, week, month, quarter, year or all.")] = "month",
+    start: Annotated[
+        str | None, typer.Option("--from", help="First day (YYYY-MM-DD), inclusive.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last day (YYYY-MM-DD), exclusive.")
+    ] = None,
+    sql: Annotated[bool, typer.Option("--sql", help="Print the compiled SQL too.")] = False,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Compute one metric, cut by dimensions over time."""
+    from revops.metrics import metric_sql
+    from revops.reports.formatting import format_value
+
+    with open_revops(config, warehouse) as ro:
+        if grain not in ("day", "week", "month", "quarter", "year", "all"):
+            raise RevOpsError(f"unknown grain {grain!r}: use day, week, month, quarter, year, all")
+        g: Grain | None = None if grain == "all" else grain  # type: ignore[assignment]
+        first, last = parse_day(start, "--from"), parse_day(end, "--to")
+        dims = by or []
+        df = ro.metric(name, by=dims, grain=g, start=first, end=last)
+        metric = ro.model.metric(name)
+        console.print(f"[bold]{metric.title}[/] ({metric.owner}): {metric.description}")
+        console.print(f"formula: [cyan]{ro.formula(name)}[/]", highlight=False)
+        if sql:
+            console.print(
+                metric_sql(ro.warehouse, ro.model, name, by=dims, grain=g, start=first, end=last),
+                highlight=False,
+            )
+        out = Table(title_justify="left")
+        for col in df.columns:
+            out.add_column(str(col), justify="right" if col == "value" else "left")
+        currency = ro.model.company.currency
+        for row in df.itertuples(index=False):
+            cells = []
+            for col, v in zip(df.columns, row, strict=True):
+                if col == "value":
+                    cells.append(format_value(v, metric.format, currency))
+                elif col == "period":
+                    cells.append(str(v)[:10])
+                else:
+                    cells.append("(none)" if v is None else str(v))
+            out.add_row(*cells)
+        console.print(out)
