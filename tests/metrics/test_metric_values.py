@@ -24,7 +24,7 @@ JAN, FEB, MAR, MAY, AUG = (
     dt.date(2024, 8, 1),
 )
 NAN = math.nan
-MODEL: OperatingModel = load_config(Path(__file__).parents[2] / "examples" / "revops.yaml").model
+SHIPPED: OperatingModel = load_config(Path(__file__).parents[2] / "examples" / "revops.yaml").model
 
 # grain=month, {period: value}. Arithmetic from the table in funnel_case.py.
 MONTHLY: dict[str, dict[dt.date, float]] = {
@@ -83,6 +83,12 @@ OVERALL: dict[str, float] = {
     "marketing_spend": 1050,
 }
 
+# The foundation's funnel dictionary; later engines hand-work their own metrics in their tests.
+FUNNEL_METRICS = tuple(MONTHLY)
+MODEL = SHIPPED.model_copy(
+    update={"metrics": tuple(m for m in SHIPPED.metrics if m.name in FUNNEL_METRICS)}
+)
+
 
 @pytest.fixture
 def wh(warehouse: Warehouse) -> Warehouse:
@@ -104,8 +110,9 @@ def assert_rows(df: pd.DataFrame, expected: list[tuple[Any, ...]]) -> None:
             assert g[-1] == pytest.approx(e[-1], rel=1e-12), g
 
 
-def test_every_metric_is_worked_out_by_hand() -> None:
-    assert set(MONTHLY) == set(OVERALL) == {m.name for m in MODEL.metrics}
+def test_every_funnel_metric_is_worked_out_by_hand() -> None:
+    assert set(MONTHLY) == set(OVERALL) == set(FUNNEL_METRICS)
+    assert set(FUNNEL_METRICS) <= {m.name for m in SHIPPED.metrics}
 
 
 @pytest.mark.parametrize("name", list(MONTHLY))
