@@ -16,6 +16,7 @@ from revops.cli.data import config_app, load, tables
 from revops.cli.demo import demo
 from revops.cli.lifecycle import lifecycle_app
 from revops.cli.metrics import metrics_app
+from revops.cli.quality import quality_app
 from revops.cli.reports import report_app
 
 app = typer.Typer(help="revops: one operating model, one revenue warehouse.", no_args_is_help=True)
@@ -35,5 +36,6 @@ app.add_typer(metrics_app, name="metrics")
 app.add_typer(lifecycle_app, name="lifecycle")
 app.add_typer(config_app, name="config")
 app.add_typer(report_app, name="report")
+app.add_typer(quality_app, name="quality")
 
 __all__ = ["app"]
