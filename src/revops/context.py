@@ -72,7 +72,15 @@ class RevOps:
     ) -> LoadReport:
         from revops.ingest import load_file
 
-        return load_file(self.warehouse, path, table, preset, progress=progress, encoding=encoding)
+        return load_file(
+            self.warehouse,
+            path,
+            table,
+            preset,
+            progress=progress,
+            encoding=encoding,
+            model=self.model,
+        )
 
     def run_lifecycle(self) -> LifecycleReport:
         from revops.lifecycle import run_lifecycle

@@ -11,13 +11,17 @@ from typing import Annotated
 
 import typer
 
+import revops.cli.dedupe  # registers `quality dedupe`
+import revops.cli.identity  # noqa: F401
 from revops.cli._common import state
+from revops.cli.attribution import attribution_app
 from revops.cli.data import config_app, load, tables
 from revops.cli.demo import demo
 from revops.cli.lifecycle import lifecycle_app
 from revops.cli.metrics import metrics_app
 from revops.cli.quality import quality_app
 from revops.cli.reports import report_app
+from revops.cli.revenue import revenue_app
 
 app = typer.Typer(help="revops: one operating model, one revenue warehouse.", no_args_is_help=True)
 
@@ -37,5 +41,7 @@ app.add_typer(lifecycle_app, name="lifecycle")
 app.add_typer(config_app, name="config")
 app.add_typer(report_app, name="report")
 app.add_typer(quality_app, name="quality")
+app.add_typer(revenue_app, name="revenue")
+app.add_typer(attribution_app, name="attribution")
 
 __all__ = ["app"]

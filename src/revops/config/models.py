@@ -12,6 +12,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from revops.config.attribution import AttributionConfig
+from revops.config.dedupe import DedupeConfig
+from revops.config.identity import MatchingConfig, MergeConfig
+from revops.config.quality import QualityConfig
+from revops.config.revenue import RevenueConfig
 from revops.warehouse import schema
 
 
@@ -215,6 +220,12 @@ class OperatingModel(Model):
     company: Company
     lifecycle: Lifecycle
     metrics: tuple[Metric, ...]
+    merge: MergeConfig = Field(default_factory=MergeConfig)
+    matching: MatchingConfig = Field(default_factory=MatchingConfig)
+    attribution: AttributionConfig = Field(default_factory=AttributionConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    revenue: RevenueConfig = Field(default_factory=RevenueConfig)
+    dedupe: DedupeConfig = Field(default_factory=DedupeConfig)
 
     @model_validator(mode="after")
     def _metric_references(self) -> OperatingModel:

@@ -23,7 +23,9 @@ Planted effects (see `PLANTED_EFFECTS` for the numbers a metric should show):
 - recent engagement matters: a touchpoint burst precedes each MQL;
 - dirty data: ~0.2% of persons have a bad email or an unparseable date, and ~1% of lifecycle
   events break the lifecycle map (skipped stages, MQL without a company), so ingestion's
-  quarantine and the lifecycle engine's rejections have something real to show.
+  quarantine and the lifecycle engine's rejections have something real to show;
+- identity: ~2% duplicate persons, ~1% duplicate accounts and unmatched leads, with the truth
+  written to `<out>/truth/*.csv` (not loaded) so dedupe and matching can be scored.
 """
 
 from __future__ import annotations
@@ -73,6 +75,10 @@ LAYOUT: dict[str, tuple[str | None, str]] = {
     "campaign_spend": ("marketo", "marketo_program_costs.csv"),
     "subscriptions": (None, "billing_subscriptions.parquet"),
     "lifecycle_events": (None, "lifecycle_events.jsonl"),
+    "product_usage": (None, "product_usage.csv"),
+    "support_tickets": (None, "support_tickets.csv"),
+    "invoices": (None, "billing_invoices.csv"),
+    "champion_changes": (None, "champion_changes.csv"),
 }
 
 _BAD_EMAILS = (
@@ -135,4 +141,14 @@ def generate(out_dir: Path, *, scale: float = 1.0, seed: int = 7) -> list[DemoFi
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     company = build(scale, seed)
+    _write_truth(company, out_dir / "truth")
     return [_write(company, table, out_dir) for table in LAYOUT]
+
+
+def _write_truth(company: Company, truth_dir: Path) -> None:
+    """The planted identity truth (duplicates, unmatched leads), beside but never loaded."""
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    for stem, frame in company.truth.items():
+        write_csv(
+            pa.Table.from_pandas(frame.astype(str), preserve_index=False), truth_dir / f"{stem}.csv"
+        )

@@ -7,13 +7,14 @@ numbers, Marketo GUIDs), numbered in creation order as a real system numbers the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from revops.demo import deals, funnel, marketing, people, revenue
+from revops.demo import deals, funnel, marketing, people, revenue, success
+from revops.demo import identity as identity_truth
 from revops.demo._common import (
     CHANNELS,
     END,
@@ -40,6 +41,7 @@ class Company:
     tables: dict[str, pd.DataFrame]
     dirty_persons: BoolArray  # aligned with tables["persons"] rows
     planted: dict[str, int]
+    truth: dict[str, pd.DataFrame] = field(default_factory=dict)  # <out>/truth/*.csv
 
 
 def _ids_in_order(prefix: str, order_key: np.ndarray) -> StrArray:
@@ -331,6 +333,12 @@ def build(scale: float, seed: int) -> Company:
         }
     )
 
+    # planted duplicates and unmatched leads, from their own random stream, with their truth
+    ident = identity_truth.plant(
+        seed, persons_df, accounts_df, path.dirty, account_ids[persons.company_account]
+    )
+    persons_df, accounts_df = ident.persons, ident.accounts
+    planted.update(ident.planted)
     tables = {
         "users": org.users,
         "territories": org.territories,
@@ -345,9 +353,11 @@ def build(scale: float, seed: int) -> Company:
         "lifecycle_events": events_df,
         "subscriptions": subs_df,
     }
+    # customer success signals, from their own random stream (other files stay byte-identical)
+    tables.update(success.build(np.random.default_rng([seed, 7007]), subs, account_ids))
     planted["dirty_persons"] = int(path.dirty.sum())
     frames = {k: _compact(v.reset_index(drop=True)) for k, v in tables.items()}
-    return Company(frames, path.dirty, planted)
+    return Company(frames, ident.dirty, planted, ident.truth)
 
 
 __all__ = ["Company", "build"]

@@ -109,4 +109,29 @@ PLANTED_EFFECTS: tuple[PlantedEffect, ...] = (
         "lifecycle_rejections (required field company missing)",
         "300 events at scale 1 (0.6% of persons ≈ 0.3% of events, at least 2)",
     ),
+    PlantedEffect(
+        "duplicate_persons",
+        "2% of persons (at least 4) re-entered as a new lead: email case, +alias or nickname "
+        "variants, first-name nicknames (50%), a last-name typo (35%), a company typo or "
+        "re-casing (35%), another source, no lifecycle events, account kept half the time. "
+        "Truth: truth/person_duplicates.csv.",
+        "revops quality evaluate (persons dedupe)",
+        "1,000 duplicate records at scale 1; dedupe P ≈ 0.80, R ≈ 0.94, F1 ≈ 0.86",
+    ),
+    PlantedEffect(
+        "duplicate_accounts",
+        "1% of accounts (at least 2) entered twice: 'ACME, INC.' / lower-case / typo names, "
+        "www. domain (60%) or none, no owner, no children. Truth: truth/account_duplicates.csv.",
+        "revops quality evaluate (accounts dedupe)",
+        "50 duplicate accounts at scale 1; dedupe recall ≈ 0.90",
+    ),
+    PlantedEffect(
+        "unmatched_leads",
+        "Leads without account_id (≈ 20% of persons, plus duplicates that lost theirs) whose "
+        "email domain or company name identifies their employer; 30% of their company names "
+        "re-cased or mistyped, ≈ 10% on free-mail addresses that must not match by domain. "
+        "Truth: truth/lead_accounts.csv.",
+        "revops quality evaluate (lead-to-account matching)",
+        "≈ 9,500 leads at scale 1; matching P = 1.00, R ≈ 0.997, F1 ≈ 0.999",
+    ),
 )

@@ -111,6 +111,7 @@ _C_TITLES = (
     "Chief Data Officer",
 )
 _PERSONAL = ("gmail.com", "outlook.com", "yahoo.com", "icloud.com")
+PERSONAL_DOMAINS = _PERSONAL  # free-mail domains persons use; identity truth needs them
 
 
 @dataclass

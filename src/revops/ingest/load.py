@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from revops.config.models import OperatingModel
 from revops.ingest.columns import plan_columns
 from revops.ingest.errors import IngestError
 from revops.ingest.presets import TablePreset, preset_for
@@ -118,8 +119,12 @@ def load_file(
     *,
     progress: Progress | None = None,
     encoding: str = "utf-8",
+    model: OperatingModel | None = None,
 ) -> LoadReport:
     """Load one export file into `table`, upserting good rows and quarantining bad ones.
+
+    With a `model`, its duplicate rules (dedupe.rules) screen persons and accounts rows: a
+    blocked row is quarantined, an allowed match is loaded and recorded in duplicate_alerts.
 
     Raises IngestError when the file as a whole cannot be loaded; nothing is written then.
     `progress(bytes_done, bytes_total)` is called while the file is read.
@@ -139,6 +144,24 @@ def load_file(
     file = str(path)
     quarantine = _quarantine(raw, checked, load_id, t, file, now)
     good = checked.good
+    alerts = None
+    if model is not None and model.dedupe.rules and t.name in ("persons", "accounts"):
+        from revops.identity.duplicate_rules import screen_load
+
+        screened = screen_load(
+            wh,
+            model,
+            t.name,
+            preset,
+            raw,
+            checked.bad_rows,
+            good,
+            quarantine,
+            load_id=load_id,
+            file=file,
+            now=now,
+        )
+        good, quarantine, alerts = screened.good, screened.quarantine, screened.alerts
     inserted = _expected_inserts(wh, t, good)
     log_row = pa.table(
         {
@@ -156,6 +179,8 @@ def load_file(
     batches = [Batch(t.name, good, "upsert")] if good.num_rows else []
     if quarantine.num_rows:
         batches.append(Batch("quarantine", quarantine, "append"))
+    if alerts is not None and alerts.num_rows:
+        batches.append(Batch("duplicate_alerts", alerts, "append"))
     batches.append(Batch("load_log", log_row, "append"))
     try:
         results = wh.write_many(batches)

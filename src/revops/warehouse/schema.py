@@ -33,6 +33,9 @@ ACTIVITY_TYPES = ("call", "email", "meeting", "task", "note")
 USER_ROLES = ("sdr", "ae", "am", "csm", "manager", "marketing", "ops", "executive")
 FORECAST_CATEGORIES = ("pipeline", "best_case", "commit", "omitted", "closed")
 PERSON_TYPES = ("lead", "contact")
+TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
+TICKET_STATUSES = ("open", "pending", "solved", "closed")
+ARR_MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation")
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,8 @@ TABLES: tuple[Table, ...] = (
             _c("lifecycle_stage", "string", "Current lifecycle stage (see revops.yaml)."),
             _c("created_at", "timestamp", "When the person was created.", required=True),
             _c("updated_at", "timestamp", "Last modification in the source system."),
+            _c("seniority", "string", "Seniority derived from the title by `quality fix`."),
+            _c("job_function", "string", "Job function derived from the title by `quality fix`."),
         ),
         relations=(
             Relation("account", "account_id", "accounts"),
@@ -425,6 +430,382 @@ TABLES: tuple[Table, ...] = (
         ),
         time_column="start_date",
         dimensions={**_ACCOUNT_DIMS, "owner": "account.owner_id"},
+    ),
+    # -- customer success sources (issue 7: revenue and retention) ----------------------------
+    Table(
+        name="product_usage",
+        description="Product usage per account and month, as the product analytics tool rolls "
+        "it up: the usage trend of customer health.",
+        primary_key=("account_id", "month"),
+        columns=(
+            _c("account_id", "string", "Account.", required=True),
+            _c("month", "date", "First day of the month.", required=True),
+            _c("active_users", "int", "Distinct users active in the month.", required=True),
+            _c("events", "int", "Product events in the month."),
+        ),
+        relations=(Relation("account", "account_id", "accounts"),),
+        time_column="month",
+        dimensions={**_ACCOUNT_DIMS, "owner": "account.owner_id"},
+    ),
+    Table(
+        name="support_tickets",
+        description="Support tickets (Zendesk-shaped): volume and severity feed customer health.",
+        primary_key=("ticket_id",),
+        columns=(
+            _c("ticket_id", "string", "Ticket id.", required=True),
+            _c("account_id", "string", "Account.", required=True),
+            _c("opened_at", "timestamp", "When the ticket was opened.", required=True),
+            _c("closed_at", "timestamp", "When it was closed; empty while open."),
+            _c("priority", "string", "Priority.", enum=TICKET_PRIORITIES),
+            _c("status", "string", "Status.", enum=TICKET_STATUSES),
+        ),
+        relations=(Relation("account", "account_id", "accounts"),),
+        time_column="opened_at",
+        dimensions={**_ACCOUNT_DIMS, "owner": "account.owner_id"},
+    ),
+    Table(
+        name="invoices",
+        description="Invoices from billing: late or missing payments feed customer health.",
+        primary_key=("invoice_id",),
+        columns=(
+            _c("invoice_id", "string", "Invoice id.", required=True),
+            _c("account_id", "string", "Account.", required=True),
+            _c("due_date", "date", "Payment due date.", required=True),
+            _c("paid_date", "date", "When it was paid; empty while unpaid."),
+            _c("amount", "float", "Amount invoiced.", required=True),
+        ),
+        relations=(Relation("account", "account_id", "accounts"),),
+        time_column="due_date",
+        dimensions={**_ACCOUNT_DIMS, "owner": "account.owner_id"},
+    ),
+    Table(
+        name="champion_changes",
+        description="Events where an account's champion (main sponsor) left or changed role.",
+        primary_key=("change_id",),
+        columns=(
+            _c("change_id", "string", "Event id.", required=True),
+            _c("account_id", "string", "Account.", required=True),
+            _c("changed_at", "timestamp", "When the change became known.", required=True),
+        ),
+        relations=(Relation("account", "account_id", "accounts"),),
+        time_column="changed_at",
+        dimensions={**_ACCOUNT_DIMS, "owner": "account.owner_id"},
+    ),
+    # -- derived by the revenue engine (revops.revenue) --------------------------------------
+    Table(
+        name="mrr_monthly",
+        description="MRR per account at each month end, written by the revenue engine. A row "
+        "exists when the account has MRR that month, had it the month before, or 12 months "
+        "before, so churn months and retention bases are rows too.",
+        primary_key=("account_id", "month"),
+        columns=(
+            _c("account_id", "string", "Account.", required=True),
+            _c(
+                "month", "date", "First day of the month; MRR is as of its last day.", required=True
+            ),
+            _c("mrr", "float", "MRR on the month's last day.", required=True),
+            _c("arr", "float", "ARR: 12 x mrr.", required=True),
+            _c("prior_mrr", "float", "MRR at the previous month end.", required=True),
+            _c("mrr_12m_ago", "float", "MRR at the month end 12 months earlier.", required=True),
+            _c(
+                "retained_mrr_12m",
+                "float",
+                "min(mrr, mrr_12m_ago): GRR's numerator.",
+                required=True,
+            ),
+            _c(
+                "first_month",
+                "date",
+                "The account's first month with MRR (its cohort).",
+                required=True,
+            ),
+        ),
+        relations=(Relation("account", "account_id", "accounts"),),
+        time_column="month",
+        dimensions={**_ACCOUNT_DIMS, "owner": "account.owner_id"},
+    ),
+    Table(
+        name="arr_movements",
+        description="The ARR waterfall: one movement per account and month, written by the "
+        "revenue engine. Opening ARR + the month's movements = closing ARR, to the cent.",
+        primary_key=("account_id", "month"),
+        columns=(
+            _c("account_id", "string", "Account.", required=True),
+            _c(
+                "month",
+                "date",
+                "First day of the month the change shows at its end.",
+                required=True,
+            ),
+            _c("movement", "string", "Kind of change.", required=True, enum=ARR_MOVEMENTS),
+            _c(
+                "amount",
+                "float",
+                "Signed ARR change (negative for contraction and churn).",
+                required=True,
+            ),
+            _c("prior_arr", "float", "ARR at the previous month end.", required=True),
+        ),
+        relations=(Relation("account", "account_id", "accounts"),),
+        time_column="month",
+        dimensions={**_ACCOUNT_DIMS, "owner": "account.owner_id"},
+    ),
+    Table(
+        name="unit_economics",
+        description="Unit economics per month (LTV, CAC, payback), written by the revenue engine "
+        "with the gross margin and sales spend from revops.yaml.",
+        primary_key=("month",),
+        columns=(
+            _c("month", "date", "First day of the month.", required=True),
+            _c("customers", "int", "Accounts with MRR at month end.", required=True),
+            _c("arpa", "float", "Average MRR per account at month end."),
+            _c("gross_margin", "float", "Gross margin used (revops.yaml)."),
+            _c("logo_churn_rate", "float", "Trailing monthly logo churn rate."),
+            _c("ltv", "float", "ARPA x gross margin / logo churn rate."),
+            _c("new_logos", "int", "New customers in the CAC window."),
+            _c("new_mrr", "float", "MRR of those new customers."),
+            _c("spend", "float", "Marketing + sales spend in the CAC window."),
+            _c("cac", "float", "spend / new_logos."),
+            _c("cac_payback_months", "float", "cac / (new MRR per new logo x gross margin)."),
+            _c("ltv_to_cac", "float", "ltv / cac."),
+        ),
+        time_column="month",
+    ),
+    Table(
+        name="health_scores",
+        description="Customer health per account and month end, written by the revenue engine "
+        "from the weighted components in revops.yaml; health_components explains each score.",
+        primary_key=("account_id", "month"),
+        columns=(
+            _c("account_id", "string", "Account.", required=True),
+            _c(
+                "month",
+                "date",
+                "First day of the month scored (as of its last day).",
+                required=True,
+            ),
+            _c("score", "float", "Weighted health score, 0-100.", required=True),
+            _c("trend_3m", "float", "Score change over the last 3 months (empty when new)."),
+        ),
+        relations=(Relation("account", "account_id", "accounts"),),
+        time_column="month",
+        dimensions={**_ACCOUNT_DIMS, "owner": "account.owner_id"},
+    ),
+    Table(
+        name="health_components",
+        description="Each component of each health score: the signal, the rule that fired and "
+        "the points it gave.",
+        primary_key=("account_id", "month", "component"),
+        columns=(
+            _c("account_id", "string", "Account.", required=True),
+            _c("month", "date", "First day of the month scored.", required=True),
+            _c("component", "string", "Component name (revops.yaml).", required=True),
+            _c("value", "float", "The signal's value."),
+            _c("score", "float", "Points the matching rule gave, 0-100.", required=True),
+            _c("weight", "float", "The component's weight.", required=True),
+            _c("reason", "string", "The matching rule's reason.", required=True),
+        ),
+        relations=(Relation("account", "account_id", "accounts"),),
+        time_column="month",
+        dimensions={**_ACCOUNT_DIMS, "owner": "account.owner_id"},
+    ),
+    Table(
+        name="quality_changes",
+        description="Every field value `revops quality fix` changed, with the value before, so "
+        "a fix run can be undone exactly.",
+        primary_key=("change_id",),
+        columns=(
+            _c("change_id", "string", "Run id and sequence number.", required=True),
+            _c("fix_run_id", "string", "The `quality fix` run.", required=True),
+            _c("table_name", "string", "Table changed.", required=True),
+            _c("record_id", "string", "Primary key of the changed row.", required=True),
+            _c("field", "string", "Column changed.", required=True),
+            _c("before", "string", "Value before the fix (empty when it was null)."),
+            _c("after", "string", "Value written by the fix."),
+            _c("rule", "string", "Normalization rule that made the change.", required=True),
+            _c("changed_at", "timestamp", "When the fix ran.", required=True),
+            _c("undone_at", "timestamp", "When `quality undo` restored the value, if it did."),
+        ),
+        time_column="changed_at",
+        system=True,
+    ),
+    Table(
+        name="quality_snapshots",
+        description="The data quality scorecard, one row per table, field and snapshot date, so "
+        "completeness, validity, uniqueness and match rate can be followed over time.",
+        primary_key=("snapshot_date", "table_name", "field_name"),
+        columns=(
+            _c("snapshot_date", "date", "Day of the snapshot.", required=True),
+            _c("table_name", "string", "Table measured.", required=True),
+            _c("field_name", "string", "Column measured.", required=True),
+            _c("rows", "int", "Rows in the table.", required=True),
+            _c("filled", "int", "Rows with a non-empty value.", required=True),
+            _c("valid", "int", "Filled rows passing every rule on the field; empty if none."),
+            _c("distinct_values", "int", "Distinct non-empty values.", required=True),
+            _c("expect_unique", "bool", "Values should be unique.", required=True),
+            _c("is_match_field", "bool", "A link whose fill rate is a match rate.", required=True),
+            _c("taken_at", "timestamp", "When the snapshot was taken.", required=True),
+        ),
+        time_column="snapshot_date",
+    ),
+    # -- written by identity resolution (revops.identity.merge / .matching) ------------------
+    Table(
+        name="merge_log",
+        description="Every merge of duplicate records, one row per merged record, with the "
+        "before-images and child re-parenting that `revops quality unmerge` needs to restore "
+        "the exact prior state.",
+        primary_key=("merge_id", "merged_id"),
+        columns=(
+            _c("merge_id", "string", "Merge id: one per command or cluster.", required=True),
+            _c("sequence", "int", "Order of the merge among all merges.", required=True),
+            _c("table_name", "string", "Merged table: persons or accounts.", required=True),
+            _c("survivor_id", "string", "Record that survived.", required=True),
+            _c("merged_id", "string", "Record merged in and removed.", required=True),
+            _c("merged_before", "string", "JSON of the merged record as it was.", required=True),
+            _c("survivor_before", "string", "JSON of the survivor before.", required=True),
+            _c("children", "string", "JSON {child table: [re-parented keys]}.", required=True),
+            _c("merged_at", "timestamp", "When the merge ran.", required=True),
+            _c("actor", "string", "Who or what merged."),
+            _c("undone_at", "timestamp", "When the merge was undone; empty while in force."),
+        ),
+        time_column="merged_at",
+        system=True,
+    ),
+    Table(
+        name="account_matches",
+        description="Lead-to-account matching output: the best account per person, with a "
+        "confidence and the reason; written by `revops quality match`.",
+        primary_key=("person_id",),
+        columns=(
+            _c("person_id", "string", "Person matched.", required=True),
+            _c("account_id", "string", "Best matching account.", required=True),
+            _c("confidence", "float", "Confidence of the match, 0–1.", required=True),
+            _c("reason", "string", "Evidence, e.g. 'domain acme.com'.", required=True),
+            _c("candidates", "int", "Accounts that matched before tie-breaking.", required=True),
+            _c("applied", "bool", "True when written to persons.account_id.", required=True),
+            _c("matched_at", "timestamp", "When the match ran.", required=True),
+        ),
+        time_column="matched_at",
+        system=True,
+    ),
+    Table(
+        name="dedupe_pairs",
+        description="Likely duplicate pairs from `revops quality dedupe`, with the Fellegi-Sunter "
+        "score and per-field evidence; pairs at or above the review threshold.",
+        primary_key=("target_table", "left_id", "right_id"),
+        columns=(
+            _c("target_table", "string", "persons or accounts.", required=True),
+            _c("left_id", "string", "One record's primary key.", required=True),
+            _c("right_id", "string", "The other record's primary key.", required=True),
+            _c("match_weight", "float", "log2 of prior odds times Bayes factor.", required=True),
+            _c("match_probability", "float", "Probability the two are one entity.", required=True),
+            _c("status", "string", "auto_merge or review.", required=True),
+            _c("evidence", "string", "JSON: each field's level and weight.", required=True),
+            _c("found_at", "timestamp", "When the dedupe ran.", required=True),
+        ),
+        system=True,
+    ),
+    Table(
+        name="dedupe_clusters",
+        description="Records that auto-merge pairs join into one entity (connected components).",
+        primary_key=("target_table", "record_id"),
+        columns=(
+            _c("target_table", "string", "persons or accounts.", required=True),
+            _c("cluster_id", "string", "Smallest record id in the cluster.", required=True),
+            _c("record_id", "string", "A member record's primary key.", required=True),
+            _c("cluster_size", "int", "Records in the cluster.", required=True),
+            _c("min_pair_probability", "float", "Weakest merge link.", required=True),
+            _c("found_at", "timestamp", "When the dedupe ran.", required=True),
+        ),
+        system=True,
+    ),
+    Table(
+        name="duplicate_alerts",
+        description="Rows a duplicate rule let in although they match a stored record.",
+        primary_key=("alert_id",),
+        columns=(
+            _c("alert_id", "string", "Load id and position.", required=True),
+            _c("load_id", "string", "The load that brought the row.", required=True),
+            _c("target_table", "string", "persons or accounts.", required=True),
+            _c("record_id", "string", "The new row's primary key.", required=True),
+            _c("matched_id", "string", "The stored record it matches.", required=True),
+            _c("rule", "string", "The duplicate rule that fired.", required=True),
+            _c("probability", "float", "Match probability.", required=True),
+            _c("created_at", "timestamp", "When.", required=True),
+        ),
+        system=True,
+    ),
+    Table(
+        name="sales_costs",
+        description="Sales cost (salaries, commissions, tools) per period, for CAC: marketing "
+        "spend plus these, per new customer.",
+        primary_key=("cost_date", "category"),
+        columns=(
+            _c(
+                "cost_date",
+                "date",
+                "Day the cost is booked (e.g. the first of the month).",
+                required=True,
+            ),
+            _c(
+                "category",
+                "string",
+                "Cost category, e.g. 'salaries', 'commissions'.",
+                required=True,
+            ),
+            _c("amount", "float", "Amount in the company currency.", required=True),
+        ),
+        time_column="cost_date",
+    ),
+    Table(
+        name="attribution_credits",
+        description="Credit of each touch for each conversion under each attribution model; "
+        "written by the attribution engine. Credits of one conversion sum to 1 per model.",
+        primary_key=("model", "conversion_id", "touchpoint_id"),
+        columns=(
+            _c("model", "string", "Attribution model, e.g. 'w_shaped', 'markov'.", required=True),
+            _c("conversion_type", "string", "mql, sql, opportunity or closed_won.", required=True),
+            _c(
+                "conversion_id",
+                "string",
+                "'<type>:<person, account or opportunity id>'.",
+                required=True,
+            ),
+            _c("level", "string", "person or account (account-based attribution)."),
+            _c("entity_id", "string", "The person or account that converted."),
+            _c("person_id", "string", "Person of the touch (persons.person_id)."),
+            _c("account_id", "string", "Account of that person (accounts.account_id)."),
+            _c(
+                "touchpoint_id",
+                "string",
+                "Touch credited (touchpoints.touchpoint_id).",
+                required=True,
+            ),
+            _c("channel", "string", "Channel of the touch.", required=True),
+            _c("campaign_id", "string", "Campaign of the touch (campaigns.campaign_id)."),
+            _c("occurred_at", "timestamp", "When the touch happened."),
+            _c("converted_at", "timestamp", "When the conversion happened.", required=True),
+            _c("lookback_days", "int", "Lookback window used."),
+            _c(
+                "credit",
+                "float",
+                "Share of the conversion (sums to 1 per conversion).",
+                required=True,
+            ),
+            _c("revenue_credit", "float", "credit x the conversion's revenue or pipeline."),
+        ),
+        relations=(
+            Relation("person", "person_id", "persons"),
+            Relation("account", "account_id", "accounts"),
+            Relation("campaign", "campaign_id", "campaigns"),
+        ),
+        time_column="converted_at",
+        dimensions={
+            "channel": "channel",
+            "campaign": "campaign_id",
+            "segment": "account.segment",
+            "region": "account.region",
+        },
     ),
     Table(
         name="quarantine",

@@ -1,0 +1,111 @@
+"""Running attribution against the warehouse: journeys in, credits out (the engine's I/O edge).
+
+`attribute` computes one model for one conversion type and returns the credits with the fitted
+channel-level model; `compare` runs many models over the same journeys; `write_credits` stores
+credits in `attribution_credits`, replacing earlier rows of the same model and conversion type in
+one transaction, so metrics over that table (attributed pipeline, ROAS…) always see one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+
+from revops.attribution.credit import credits, fit
+from revops.attribution.journeys import Inputs, build_journeys, load_inputs
+from revops.attribution.markov import MarkovResult
+from revops.attribution.scope import Scope
+from revops.attribution.shapley import ShapleyResult
+from revops.config.attribution import MODELS, AttributionConfig, ConversionType
+from revops.errors import RevOpsError
+from revops.warehouse import Warehouse
+from revops.warehouse.warehouse import Batch
+
+
+class AttributionError(RevOpsError, ValueError):
+    """An attribution request that cannot be run (unknown model, nothing to attribute)."""
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Credits of one model, with the scope they answer and the fit behind them."""
+
+    scope: Scope
+    credits: pd.DataFrame  # one row per (conversion, touch)
+    journeys: int  # converting journeys attributed
+    non_converting: int  # journeys in the null state (used by Markov)
+    fitted: MarkovResult | ShapleyResult | None
+
+    def by(self, dim: str = "channel") -> pd.DataFrame:
+        """Conversions and revenue credited per channel or campaign_id, largest first."""
+        col = "campaign_id" if dim == "campaign" else dim
+        g = self.credits.fillna({col: "(none)"}).groupby(col, as_index=False)
+        out = g.agg(conversions=("credit", "sum"), revenue=("revenue_credit", "sum"))
+        return out.sort_values("conversions", ascending=False, ignore_index=True)
+
+
+def _check(models: Sequence[str]) -> None:
+    for m in models:
+        if m not in MODELS:
+            raise AttributionError(f"unknown attribution model {m!r}; known: {', '.join(MODELS)}")
+
+
+def journeys_for(
+    inputs: Inputs, conversion: ConversionType, cfg: AttributionConfig
+) -> pd.DataFrame:
+    j = build_journeys(inputs, conversion, cfg)
+    if not j["converted"].any():
+        raise AttributionError(f"no {conversion} conversion has a touch in its lookback window")
+    return j
+
+
+def compare(
+    inputs: Inputs,
+    conversion: ConversionType,
+    cfg: AttributionConfig,
+    models: Sequence[str] | None = None,
+) -> dict[str, Attribution]:
+    """Every requested model (all configured ones by default) over the same journeys."""
+    names = tuple(models or cfg.models)
+    _check(names)
+    j = journeys_for(inputs, conversion, cfg)
+    heads = j[j["pos"] == 0]
+    n_conv = int(heads["converted"].sum())
+    out = {}
+    for m in names:
+        fitted = fit(j, m, cfg)
+        scope = Scope.of(cfg, conversion, (m,))
+        out[m] = Attribution(scope, credits(j, m, cfg, fitted), n_conv, len(heads) - n_conv, fitted)
+    return out
+
+
+def attribute(
+    wh: Warehouse, conversion: ConversionType, cfg: AttributionConfig, model: str
+) -> Attribution:
+    return compare(load_inputs(wh), conversion, cfg, [model])[model]
+
+
+def write_credits(wh: Warehouse, results: Sequence[Attribution], cfg: AttributionConfig) -> int:
+    """Store credits, replacing earlier rows of each (model, conversion type); returns rows."""
+    batches, rows = [], 0
+    table = wh.table("attribution_credits")
+    keep = table
+    for res in results:
+        model, conv = res.scope.models[0], res.scope.conversion
+        keep = keep.filter(~((keep.model == model) & (keep.conversion_type == conv)))
+    kept = wh.to_arrow(keep)
+    frames = [kept.to_pandas()] if kept.num_rows else []
+    for res in results:
+        c = res.credits.copy()
+        c["conversion_type"] = res.scope.conversion
+        c["level"] = cfg.level
+        c["lookback_days"] = res.scope.lookback_days
+        frames.append(c)
+        rows += len(c)
+    data = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
+    batches.append(Batch("attribution_credits", data, "replace"))
+    wh.write_many(batches)
+    return rows

@@ -1,0 +1,157 @@
+"""`revops quality merge | unmerge | match | evaluate`: identity resolution from the shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.table import Table
+
+from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, print_frame
+from revops.cli.quality import quality_app
+from revops.errors import RevOpsError
+
+
+def _value(v: Any) -> str:
+    return "–" if v is None or v == "" else str(v)
+
+
+def _print_plan(plan: Any) -> None:
+    out = Table(
+        title=f"{plan.table}: merge {', '.join(plan.merged_ids)} into {plan.survivor_id}",
+        title_justify="left",
+    )
+    for col in ("field", "survivor now", "after merge"):
+        out.add_column(col, overflow="fold")
+    for name, before, after in plan.changes():
+        out.add_row(name, _value(before), _value(after))
+    console.print(out)
+    counts = plan.child_counts()
+    moved = ", ".join(f"{n:,} {t}" for t, n in sorted(counts.items())) or "no child rows"
+    console.print(f"children re-parented to {plan.survivor_id}: {moved}")
+
+
+@quality_app.command("merge")
+def merge_cmd(
+    survivor_id: Annotated[str | None, typer.Argument(help="Record that survives.")] = None,
+    merged_ids: Annotated[list[str] | None, typer.Argument(help="Records merged into it.")] = None,
+    table: Annotated[str, typer.Option("--table", "-t", help="persons or accounts.")] = "persons",
+    auto: Annotated[
+        bool, typer.Option("--auto", help="Merge every auto-merge cluster found by dedupe.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
+    actor: Annotated[str | None, typer.Option(help="Who the merge is logged as.")] = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Merge duplicates with survivorship; children follow the survivor; logged for unmerge."""
+    from revops.identity.merge import MERGEABLE, apply_merges, auto_groups, plan_merges
+
+    with open_revops(config, warehouse) as ro:
+        if table not in MERGEABLE:
+            raise RevOpsError(f"--table must be one of {', '.join(MERGEABLE)}")
+        name: Literal["persons", "accounts"] = "persons" if table == "persons" else "accounts"
+        if auto:
+            from revops.identity.dedupe import find_duplicates
+
+            groups = auto_groups(
+                ro.warehouse, name, find_duplicates(ro.warehouse, ro.model, name).clusters
+            )
+        elif survivor_id and merged_ids:
+            groups = [(survivor_id, list(merged_ids))]
+        else:
+            raise RevOpsError("give SURVIVOR_ID and MERGED_ID…, or --auto")
+        plans = plan_merges(ro.warehouse, ro.model.merge, name, groups)
+        if dry_run or not auto:
+            for plan in plans[:50] if auto else plans:
+                _print_plan(plan)
+        if dry_run:
+            console.print(f"[yellow]dry run:[/] {len(plans):,} merge(s) planned, nothing written")
+            return
+        ids = apply_merges(ro.warehouse, plans, actor=actor or ro.model.merge.actor)
+    merged = sum(len(p.merged_ids) for p in plans)
+    console.print(f"[green]✓[/] {merged:,} {name} merged in {len(ids):,} merge(s)")
+    for merge_id in ids[:20]:
+        console.print(f"  {merge_id}  (undo: revops quality unmerge {merge_id})")
+
+
+@quality_app.command("unmerge")
+def unmerge_cmd(
+    merge_id: Annotated[str, typer.Argument(help="Merge id from `merge` or merge_log.")],
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Undo a merge: restore the records exactly and point their children back."""
+    from revops.identity.mergelog import unmerge
+
+    with open_revops(config, warehouse) as ro:
+        result = unmerge(ro.warehouse, merge_id)
+    moved = ", ".join(f"{n:,} {t}" for t, n in sorted(result.children.items())) or "no children"
+    console.print(
+        f"[green]✓[/] restored {', '.join(result.restored_ids)} beside {result.survivor_id}; "
+        f"moved back: {moved}"
+    )
+
+
+@quality_app.command("match")
+def match_cmd(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show matches; write nothing.")
+    ] = False,
+    top: Annotated[int, typer.Option("--top", "-n", help="Matches to show.")] = 20,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Match persons without an account to one, by email domain, company name and country."""
+    from revops.identity.matching import run_matching
+
+    with open_revops(config, warehouse) as ro:
+        run = run_matching(ro.warehouse, ro.model.matching, dry_run=dry_run)
+    frame = run.matches.to_pandas()
+    if not frame.empty:
+        kinds = frame["reason"].str.replace(r"^domain .*", "domain", regex=True)
+        kinds = kinds.str.replace(r"^fuzzy company [0-9.]+", "fuzzy company", regex=True)
+        summary = kinds.value_counts().rename_axis("evidence").reset_index(name="persons")
+        print_frame(summary, "Matches by evidence")
+        shown = frame.sort_values("confidence", ascending=False).head(top)
+        print_frame(
+            shown[["person_id", "account_id", "confidence", "reason", "candidates"]], "Top matches"
+        )
+    verb = "would be written" if dry_run else "written to persons.account_id"
+    console.print(
+        f"{len(frame):,} persons matched; {run.applied:,} confident matches {verb}"
+        + ("" if dry_run else "; all matches in account_matches")
+    )
+
+
+@quality_app.command("evaluate")
+def evaluate_cmd(
+    truth: Annotated[Path, typer.Option("--truth", help="Folder with the demo's truth/*.csv.")],
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Precision, recall and F1 of dedupe and matching against the demo's planted truth."""
+    import pandas as pd
+
+    from revops.identity.evaluate import evaluate
+
+    with open_revops(config, warehouse) as ro:
+        scores = evaluate(ro.warehouse, ro.model, truth)
+    frame = pd.DataFrame(
+        [
+            {
+                "task": s.name,
+                "precision": s.precision,
+                "recall": s.recall,
+                "f1": s.f1,
+                "correct": s.true_positives,
+                "predicted": s.predicted,
+                "planted": s.actual,
+            }
+            for s in scores
+        ]
+    )
+    print_frame(frame, "Identity resolution vs planted truth")

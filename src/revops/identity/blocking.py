@@ -1,0 +1,97 @@
+"""Blocking: the candidate pairs, as equi-joins on blocking keys executed by DuckDB.
+
+Comparing every pair of a million records is 5·10^11 comparisons; comparing only pairs that
+share a key of at least one rule (same email, same surname sound plus company prefix, …) is a
+hash join per rule. Keys shared by more than `max_block_size` records (a placeholder email, a
+switchboard number) are skipped: such a key identifies no one and would swamp the pair set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from revops.config.dedupe import BlockingRule, parse_key
+from revops.identity.normalize import block_value
+
+IntArray = npt.NDArray[np.int64]
+_SEP = "\x1f"
+
+
+def rule_keys(fields: Mapping[str, pa.Array], rule: BlockingRule) -> pa.Array:
+    """One key per record for `rule`: its key components joined; null if any is null."""
+    parts = []
+    for key in rule.keys:
+        function, field = parse_key(key)
+        parts.append(block_value(fields[field], function))
+    if len(parts) == 1:
+        return parts[0]
+    return pc.binary_join_element_wise(*parts, _SEP)
+
+
+def block_keys(fields: Mapping[str, pa.Array], rules: tuple[BlockingRule, ...]) -> pa.Table:
+    """A table with one key column per rule (`k0`, `k1`, …) and the record position `idx`."""
+    n = len(next(iter(fields.values())))
+    columns = {"idx": pa.array(np.arange(n, dtype=np.int64))}
+    for i, rule in enumerate(rules):
+        columns[f"k{i}"] = rule_keys(fields, rule)
+    return pa.table(columns)
+
+
+def _pairs_sql(n_rules: int, max_block: int, cross: bool) -> str:
+    """Per rule a self-join (l.idx < r.idx) or existing×incoming join; union, first rule kept."""
+    parts = []
+    for i in range(n_rules):
+        k = f"k{i}"
+        left, right = ("e", "n") if cross else ("keys", "keys")
+        order = "" if cross else " AND l.idx < r.idx"
+        parts.append(
+            f"SELECT l.idx AS left_idx, r.idx AS right_idx, {i} AS rule FROM {left} l "
+            f"JOIN {right} r ON l.{k} = r.{k}{order} "
+            f"WHERE l.{k} IN (SELECT {k} FROM {left} WHERE {k} IS NOT NULL "
+            f"GROUP BY {k} HAVING count(*) <= {max_block})"
+        )
+    union = " UNION ALL ".join(parts)
+    return (
+        f"SELECT left_idx, right_idx, min(rule) AS rule FROM ({union}) "
+        "GROUP BY left_idx, right_idx ORDER BY left_idx, right_idx"
+    )
+
+
+def _run(sql: str, tables: Mapping[str, pa.Table]) -> tuple[IntArray, IntArray, IntArray]:
+    con = duckdb.connect()
+    try:
+        for name, data in tables.items():
+            con.register(name, data)
+        out = con.execute(sql).fetch_arrow_table()
+    finally:
+        con.close()
+    return (
+        out.column("left_idx").to_numpy().astype(np.int64),
+        out.column("right_idx").to_numpy().astype(np.int64),
+        out.column("rule").to_numpy().astype(np.int64),
+    )
+
+
+def candidate_pairs(keys: pa.Table, max_block_size: int) -> tuple[IntArray, IntArray, IntArray]:
+    """Every pair (i < j) equal on all keys of some rule: positions and the first such rule."""
+    n_rules = keys.num_columns - 1
+    return _run(_pairs_sql(n_rules, max_block_size, cross=False), {"keys": keys})
+
+
+def cross_pairs(
+    existing: pa.Table, incoming: pa.Table, max_block_size: int
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Pairs (stored, new) sharing a key, as positions in the tables' `idx` column.
+
+    New rows are never compared with each other.
+
+    A key is skipped when more than `max_block_size` stored records share it.
+    """
+    n_rules = existing.num_columns - 1
+    return _run(_pairs_sql(n_rules, max_block_size, cross=True), {"e": existing, "n": incoming})

@@ -1,0 +1,158 @@
+"""The data quality scorecard: completeness, validity, uniqueness and match rate per field.
+
+One aggregate query per table measures every column; the result is stored in
+`quality_snapshots` under the snapshot date, so running the scorecard daily (or after each
+load) builds the trend. Rates are derived from stored counts, never stored themselves, which is
+what lets the metric dictionary's `dq_*` ratios re-aggregate them over any period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import pyarrow as pa
+
+from revops.config.models import OperatingModel
+from revops.quality.rules import RuleCheck, all_checks, count_true, filled
+from revops.warehouse import Warehouse, schema
+
+COUNTS = ("rows", "filled", "valid", "distinct_values")
+
+
+def _validity_checks(model: OperatingModel) -> dict[tuple[str, str], list[RuleCheck]]:
+    """Value rules per (table, field); 'required' rules measure completeness, not validity."""
+    out: dict[tuple[str, str], list[RuleCheck]] = {}
+    for c in all_checks(model, model.quality.scorecard.tables):
+        if not c.rule.startswith("required"):
+            out.setdefault((c.table, c.field), []).append(c)
+    return out
+
+
+def _measure_table(
+    wh: Warehouse, name: str, checks: dict[tuple[str, str], list[RuleCheck]]
+) -> pd.DataFrame:
+    t = wh.table(name)
+    # A warehouse created before a column was added to the data model simply lacks it.
+    columns = [c for c in schema.table(name).column_names if c in t.columns]
+    aggs: dict[str, ir.Value] = {"n": t.count()}
+    for i, col in enumerate(columns):
+        has = filled(t, col)
+        aggs[f"f{i}"] = count_true(has)
+        aggs[f"d{i}"] = t[col].nunique(where=has)
+        rules = checks.get((name, col))
+        if rules:
+            broken = ibis.literal(False)
+            for r in rules:
+                broken = broken | r.violation(t).fill_null(False)
+            aggs[f"v{i}"] = count_true(has & ~broken)
+    got = wh.execute(t.aggregate(**aggs)).iloc[0]
+    rows = []
+    for i, col in enumerate(columns):
+        valid = got.get(f"v{i}")
+        rows.append(
+            {
+                "table_name": name,
+                "field_name": col,
+                "rows": int(got["n"]),
+                "filled": int(got[f"f{i}"] or 0),
+                "valid": None if valid is None else int(valid or 0),
+                "distinct_values": int(got[f"d{i}"] or 0),
+            }
+        )
+    return pd.DataFrame(rows).astype(dict.fromkeys(COUNTS, "Int64"))
+
+
+def measure(wh: Warehouse, model: OperatingModel) -> pd.DataFrame:
+    """The scorecard counts for every field of the scorecard tables, as of now."""
+    sc = model.quality.scorecard
+    checks = _validity_checks(model)
+    frames = [_measure_table(wh, name, checks) for name in sc.tables]
+    df = pd.concat(frames, ignore_index=True)
+    refs = df["table_name"] + "." + df["field_name"]
+    keys = {f"{t}.{schema.table(t).primary_key[0]}" for t in sc.tables}
+    keys = {k for k in keys if len(schema.table(k.split(".")[0]).primary_key) == 1}
+    df["expect_unique"] = refs.isin(keys | set(sc.unique))
+    df["is_match_field"] = refs.isin(set(sc.match))
+    return with_rates(df)
+
+
+def with_rates(df: pd.DataFrame) -> pd.DataFrame:
+    """Add completeness, validity, uniqueness and match_rate (NaN where undefined)."""
+    out = df.copy()
+
+    def ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+        d = den.astype("float64")
+        return num.astype("float64") / d.where(d > 0)
+
+    out["completeness"] = ratio(out["filled"], out["rows"])
+    out["validity"] = ratio(out["valid"], out["filled"])
+    out["uniqueness"] = ratio(out["distinct_values"], out["filled"]).where(out["expect_unique"])
+    out["match_rate"] = out["completeness"].where(out["is_match_field"])
+    return out
+
+
+def take_snapshot(
+    wh: Warehouse,
+    model: OperatingModel,
+    *,
+    snapshot_date: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """Measure and store today's scorecard (re-running on the same day replaces it)."""
+    at = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    day = snapshot_date or at.date()
+    df = measure(wh, model)
+    data = pa.table(
+        {
+            "snapshot_date": pa.array([day] * len(df), pa.date32()),
+            "table_name": pa.array(df["table_name"].tolist(), pa.string()),
+            "field_name": pa.array(df["field_name"].tolist(), pa.string()),
+            **{c: pa.Array.from_pandas(df[c], type=pa.int64()) for c in COUNTS},
+            "expect_unique": pa.array(df["expect_unique"].tolist(), pa.bool_()),
+            "is_match_field": pa.array(df["is_match_field"].tolist(), pa.bool_()),
+            "taken_at": pa.array([at] * len(df), pa.timestamp("us")),
+        }
+    )
+    wh.write("quality_snapshots", data, "upsert")
+    return df.assign(snapshot_date=day)
+
+
+def trend(wh: Warehouse) -> pd.DataFrame:
+    """Overall completeness, validity, uniqueness and match rate per snapshot date."""
+    s = wh.table("quality_snapshots")
+
+    def share(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
+        return num.sum().cast("float64") / ibis.greatest(den.sum(), 1).cast("float64")
+
+    zero = ibis.literal(0)
+    checked = s.valid.notnull()
+    expr = (
+        s.group_by("snapshot_date")
+        .aggregate(
+            completeness=share(s.filled, s.rows),
+            validity=share(s.valid.fill_null(0), ibis.ifelse(checked, s.filled, zero)),
+            uniqueness=share(
+                ibis.ifelse(s.expect_unique, s.distinct_values, zero),
+                ibis.ifelse(s.expect_unique, s.filled, zero),
+            ),
+            match_rate=share(
+                ibis.ifelse(s.is_match_field, s.filled, zero),
+                ibis.ifelse(s.is_match_field, s.rows, zero),
+            ),
+        )
+        .order_by("snapshot_date")
+    )
+    return wh.execute(expr)
+
+
+def latest(wh: Warehouse) -> pd.DataFrame:
+    """The most recent stored snapshot, one row per table and field, with its rates."""
+    s = wh.table("quality_snapshots")
+    last = s.filter(s.snapshot_date == s.snapshot_date.max())
+    df = wh.execute(last.order_by(["table_name", "field_name"]))
+    if df.empty:
+        return df
+    return with_rates(df.astype(dict.fromkeys(COUNTS, "Int64")))

@@ -1,0 +1,199 @@
+"""The revenue report: ARR waterfall, NRR/GRR trend, cohort heatmap and the at-risk list.
+
+One offline HTML page (inline SVG charts) built from the revenue engine's tables, with the
+headline numbers taken from the metric dictionary and their formulas printed beside them, and
+the churn model's AUC on months it never saw next to the health score's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from revops.context import RevOps
+from revops.reports import charts
+from revops.reports.formatting import format_value
+from revops.revenue.cohorts import cohort_counts, cohort_table
+from revops.revenue.customers import RiskRun, assess_risk, score_customers
+from revops.revenue.retention import retention
+from revops.revenue.run import fetch
+from revops.revenue.waterfall import MOVEMENTS, waterfall
+
+TILES = ("arr", "nrr", "grr", "logo_churn_rate", "ltv", "cac_payback_months", "ltv_to_cac")
+COLORS = {"new": "#2563eb", "expansion": "#16a34a", "reactivation": "#0891b2",
+          "contraction": "#f97316", "churn": "#dc2626"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Tile:
+    label: str
+    text: str
+    formula: str
+
+
+def _bridge(wf: pd.DataFrame, title: str) -> str:
+    """The classic waterfall: opening ARR, each movement as a floating bar, closing ARR."""
+    import matplotlib.pyplot as plt
+
+    order = ["new", "expansion", "reactivation", "contraction", "churn"]
+    steps = [float(wf[m].sum()) for m in order]
+    opening, closing = float(wf["opening_arr"].iloc[0]), float(wf["closing_arr"].iloc[-1])
+    with plt.rc_context(charts._STYLE):
+        fig, ax = plt.subplots(figsize=(7, 3.8))
+        ax.bar(0, opening, color="#6b7280")
+        level = opening
+        for i, (name, step) in enumerate(zip(order, steps, strict=True), start=1):
+            ax.bar(i, step, bottom=level, color=COLORS[name])
+            ax.text(
+                i,
+                level + max(step, 0),
+                charts._formatter("currency")(step),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
+            level += step
+        ax.bar(len(order) + 1, closing, color="#111827")
+        ax.set_xticks(
+            range(len(order) + 2), ["opening", *order, "closing"], rotation=30, ha="right"
+        )
+        ax.yaxis.set_major_formatter(charts._formatter("currency"))
+        ax.margins(y=0.12)
+        ax.set_title(title, loc="left", pad=14)
+        return charts._svg(fig)
+
+
+def _movements_chart(wf: pd.DataFrame, title: str) -> str:
+    """Monthly movements stacked up (gains) and down (losses)."""
+    import matplotlib.pyplot as plt
+
+    x = [f"{m:%Y-%m}" for m in wf["month"]]
+    with plt.rc_context(charts._STYLE):
+        fig, ax = plt.subplots(figsize=(14, 3.2))
+        up = np.zeros(len(wf))
+        down = np.zeros(len(wf))
+        for name in ("new", "expansion", "reactivation", "contraction", "churn"):
+            values = wf[name].to_numpy(float)
+            base = np.where(values >= 0, up, down)
+            ax.bar(range(len(x)), values, bottom=base, color=COLORS[name], label=name)
+            up += np.maximum(values, 0)
+            down += np.minimum(values, 0)
+        ax.plot(
+            range(len(x)), up + down, color="#111827", marker="o", ms=3, lw=1, label="net new ARR"
+        )
+        ax.axhline(0, color="#9ca3af", lw=0.8)
+        charts._thin_ticks(ax, x, 24)
+        ax.yaxis.set_major_formatter(charts._formatter("currency"))
+        ax.legend(ncols=6, fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0))
+        ax.set_title(title, loc="left", pad=22)
+        return charts._svg(fig)
+
+
+def _heatmap(
+    grid: pd.DataFrame, title: str, size_label: str, ages: int = 24, cohorts: int = 24
+) -> str:
+    import matplotlib.pyplot as plt
+
+    cols = [str(a) for a in range(ages + 1) if str(a) in grid.columns]
+    data = grid[cols].iloc[-cohorts:]
+    with plt.rc_context(charts._STYLE):
+        fig, ax = plt.subplots(figsize=(14, 0.28 * len(data) + 1.2))
+        img = ax.imshow(data.to_numpy(float), aspect="auto", cmap="RdYlGn", vmin=0.5, vmax=1.1)
+        ax.set_xticks(range(len(cols)), cols)
+        sizes = grid["size"].iloc[-cohorts:]
+        ticks = [
+            f"{c:%Y-%m} ({size_label.format(n)})" for c, n in zip(data.index, sizes, strict=True)
+        ]
+        ax.set_yticks(range(len(data)), ticks)
+        for (i, j), v in np.ndenumerate(data.to_numpy(float)):
+            if v == v:
+                ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=6.5)
+        ax.set_xlabel("months since first month with MRR")
+        ax.set_title(title, loc="left")
+        fig.colorbar(img, ax=ax, fraction=0.02, pad=0.01)
+        return charts._svg(fig)
+
+
+def _tiles(ro: RevOps, month: dt.date) -> list[Tile]:
+    from revops.metrics import compute, formula
+
+    end = (pd.Timestamp(month) + pd.offsets.MonthBegin(1)).date()
+    tiles = []
+    for name in TILES:
+        m = ro.model.metric(name)
+        frame = compute(ro.warehouse, ro.model, name, grain="month", start=month, end=end)
+        value = (
+            float(frame["value"].iloc[0]) if len(frame) and frame["value"].notna().all() else None
+        )
+        text = (
+            format_value(value, m.format, ro.model.company.currency) if value is not None else "–"
+        )
+        if name == "cac_payback_months" and value is not None:
+            text = f"{value:.1f} months"
+        if name == "ltv_to_cac" and value is not None:
+            text = f"{value:.1f}×"
+        tiles.append(Tile(f"{m.title} ({month:%b %Y})", text, formula(ro.model, name)))
+    return tiles
+
+
+def write_revenue_report(ro: RevOps, path: Path, risk: RiskRun | None = None) -> Path:
+    """Render the revenue report to `path`; fits the risk models unless `risk` is given."""
+    wh = ro.warehouse
+    wf = fetch(wh, waterfall(wh.table("mrr_monthly")))
+    if wf.empty:
+        from revops.revenue import RevenueError
+
+        raise RevenueError("no revenue tables yet: run `revops revenue run` first")
+    wf["check"] = wf["opening_arr"] + wf[list(MOVEMENTS)].sum(axis=1) - wf["closing_arr"]
+    last12 = wf.iloc[-12:]
+    ret = fetch(wh, retention(wh.table("mrr_monthly"))).dropna(subset=["nrr"]).iloc[-24:]
+    counts = fetch(wh, cohort_counts(wh.table("mrr_monthly"), wh.table("accounts")))
+    risk = risk or assess_risk(wh, ro.model, score_customers(wh, ro.model))
+    latest = wf["month"].iloc[-1]
+    svgs: dict[str, Any] = {
+        "bridge": _bridge(last12, f"ARR bridge, {last12['month'].iloc[0]:%b %Y} to {latest:%b %Y}"),
+        "movements": _movements_chart(wf.iloc[-24:], "ARR movements per month"),
+        "retention": charts.line_chart(
+            [f"{m:%Y-%m}" for m in ret["month"]],
+            {"NRR": ret["nrr"].tolist(), "GRR": ret["grr"].tolist()},
+            "12-month net and gross revenue retention",
+            "percent",
+        ),
+        "logo_heat": _heatmap(
+            cohort_table(counts, "logo"), "Logo retention by start-month cohort", "{:,.0f} accounts"
+        ),
+        "revenue_heat": _heatmap(
+            cohort_table(counts, "revenue"),
+            "Revenue retention by start-month cohort (MRR vs month 0)",
+            "${:,.0f} MRR",
+        ),
+    }
+    env = Environment(
+        loader=PackageLoader("revops.reports", "templates"), autoescape=select_autoescape(["html"])
+    )
+    html = env.get_template("revenue.html").render(
+        company=ro.model.company.name,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        config_path=str(ro.config.path),
+        config_digest=ro.config.digest,
+        tiles=_tiles(ro, latest),
+        svgs=svgs,
+        waterfall=last12.to_dict("records"),
+        movements=MOVEMENTS,
+        max_gap=float(wf["check"].abs().max()),
+        months=len(wf),
+        risk=risk,
+        at_risk=risk.at_risk.head(40).to_dict("records"),
+        at_risk_count=len(risk.at_risk),
+        at_risk_arr=float(risk.at_risk["arr_at_risk"].sum()),
+        money=lambda v: format_value(float(v), "currency", ro.model.company.currency),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return path

@@ -1,0 +1,126 @@
+"""The customer side of the engine at its I/O edge: health history, risk models, at-risk list.
+
+Reads `mrr_monthly`, `arr_movements` and the customer-success tables through the `Warehouse`,
+hands frames to the pure modules (signals, health, churn_model, at_risk) and writes
+`health_scores` and `health_components` back in one transaction. Run `build_revenue` first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from revops.config.models import OperatingModel
+from revops.revenue.at_risk import at_risk_list
+from revops.revenue.churn_model import FittedModel
+from revops.revenue.errors import RevenueError
+from revops.revenue.expansion import fit_churn, fit_expansion
+from revops.revenue.health import components, scores
+from revops.revenue.run import fetch
+from revops.revenue.signals import SuccessData, month_index, signals
+from revops.warehouse import Warehouse
+from revops.warehouse.schema import table
+from revops.warehouse.warehouse import Batch, arrow_schema
+
+
+def load_success(wh: Warehouse) -> SuccessData:
+    def cols(name: str, *names: str) -> pd.DataFrame:
+        t = wh.table(name)
+        return pd.DataFrame(wh.execute(t.select(*names)))
+
+    acts = wh.table("activities")
+    return SuccessData(
+        usage=cols("product_usage", "account_id", "month", "active_users"),
+        tickets=cols("support_tickets", "account_id", "opened_at", "priority"),
+        invoices=cols("invoices", "account_id", "due_date", "paid_date"),
+        activities=pd.DataFrame(
+            wh.execute(acts.filter(acts.account_id.notnull()).select("account_id", "occurred_at"))
+        ),
+        champions=cols("champion_changes", "account_id", "changed_at"),
+    )
+
+
+def snapshots(wh: Warehouse) -> pd.DataFrame:
+    """Live account-months (MRR > 0) with MRR features: log_mrr, tenure, mrr_change_3m."""
+    m = wh.table("mrr_monthly")
+    rows = fetch(wh, m.filter(m.mrr > 0).select("account_id", "month", "mrr", "first_month"))
+    if rows.empty:
+        raise RevenueError("mrr_monthly is empty: run `revops revenue run` first")
+    midx = month_index(rows["month"])
+    rows["tenure"] = midx - month_index(rows["first_month"])
+    rows["log_mrr"] = np.log1p(rows["mrr"].to_numpy(float))
+    before = pd.DataFrame(
+        {"account_id": rows["account_id"], "k": midx + 3, "mrr_before": rows["mrr"]}
+    )
+    rows = rows.assign(k=midx).merge(before, on=["account_id", "k"], how="left")
+    rows["mrr_change_3m"] = (rows["mrr"] / rows["mrr_before"] - 1).fillna(0.0)
+    return rows.drop(columns=["k", "mrr_before"])
+
+
+@dataclass(frozen=True)
+class CustomerRun:
+    rows: pd.DataFrame  # every scored snapshot with signals, score and features
+    parts: pd.DataFrame  # health components
+
+
+def score_customers(wh: Warehouse, model: OperatingModel) -> CustomerRun:
+    """Score every live account at every month end from the first month with usage data."""
+    health = model.revenue.health
+    rows = snapshots(wh)
+    data = load_success(wh)
+    if len(data.usage):
+        first = min(month_index(data.usage["month"]))
+        rows = rows[month_index(rows["month"]) >= first].reset_index(drop=True)
+    rows = signals(rows, data, health.lookback_months)
+    parts = components(rows, health)
+    sc = scores(parts)
+    rows = rows.merge(sc, on=["account_id", "month"])
+    rows["trend_3m"] = rows["trend_3m"].astype(float)
+    return CustomerRun(rows, parts)
+
+
+def build_health(wh: Warehouse, model: OperatingModel) -> CustomerRun:
+    """`score_customers`, stored: health_scores and health_components, in one transaction."""
+    run = score_customers(wh, model)
+    sc = run.rows[["account_id", "month", "score", "trend_3m"]]
+    wh.write_many(
+        [
+            Batch("health_scores", _arrow(sc, "health_scores"), "replace"),
+            Batch("health_components", _arrow(run.parts, "health_components"), "replace"),
+        ]
+    )
+    return run
+
+
+def _arrow(frame: pd.DataFrame, name: str) -> pa.Table:
+    schema = arrow_schema(table(name))
+    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+
+
+@dataclass(frozen=True)
+class RiskRun:
+    churn: FittedModel
+    expansion: FittedModel
+    at_risk: pd.DataFrame
+    latest: pd.DataFrame
+
+
+def assess_risk(wh: Warehouse, model: OperatingModel, run: CustomerRun, seed: int = 0) -> RiskRun:
+    """Fit churn and expansion models on history, score the latest month, list accounts at risk."""
+    cfg = model.revenue
+    moves = fetch(wh, wh.table("arr_movements").select("account_id", "month", "movement"))
+    rows = run.rows.assign(trend_3m=run.rows["trend_3m"].fillna(0.0))
+    churn = fit_churn(rows, moves, cfg.churn_horizon_months, seed)
+    expansion = fit_expansion(rows, moves, cfg.churn_horizon_months, seed)
+    latest = rows[rows["month"] == rows["month"].max()].copy()
+    latest["churn_probability"] = churn.predict(latest)
+    latest["expansion_probability"] = expansion.predict(latest)
+    latest["trend_3m"] = run.rows.loc[latest.index, "trend_3m"]
+    accounts = pd.DataFrame(
+        wh.execute(wh.table("accounts").select("account_id", "name", "owner_id", "segment"))
+    )
+    users = pd.DataFrame(wh.execute(wh.table("users").select("user_id", "name")))
+    return RiskRun(churn, expansion, at_risk_list(latest, run.parts, accounts, users, cfg), latest)

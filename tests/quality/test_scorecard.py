@@ -1,0 +1,78 @@
+"""The scorecard and its dictionary metrics, by hand on quality_data's dataset (both backends).
+
+Scored: persons and accounts; persons.email expected unique; match link persons.account_id.
+  persons.email   filled 5, valid 2 (P2 case, P3 free mail, P4 syntax), distinct 4 (P1 = P5)
+  persons.phone   filled 4, valid 0 (none is E.164)
+  persons.country filled 4 (P4 empty), valid 2 (US, CA; USA and gb are not codes)
+  persons.state   filled 4, valid 3 (CA-XX fails; USA and an empty country are unchecked)
+  persons.source  filled 5, valid 3; persons.person_type (enum) filled 5, valid 5
+  accounts.country filled 2, valid 1; accounts.employees filled 3, valid 1
+  accounts.region / segment (enums) filled 0, valid 0
+  → validity = (2+0+2+3+3+5+1+1) / (5+4+4+4+5+5+2+3) = 17 / 32
+  uniqueness (person_id 5/5, email 4/5, account_id 3/3) = 12 / 13; match rate 2 / 5.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from quality_data import ACCOUNTS, PERSON_COLUMNS, PERSONS, load, model
+
+from revops.metrics import compute
+from revops.quality import fix, scorecard
+from revops.warehouse import Warehouse, schema
+
+
+def _completeness_by_hand() -> float:
+    """Filled cells over all cells, straight from the rows loaded (an independent count)."""
+    persons = schema.table("persons").column_names
+    filled = sum(v is not None for row in PERSONS for v in row) + len(PERSONS)  # + created_at
+    cells = len(PERSONS) * len(persons)
+    accounts = schema.table("accounts").column_names
+    filled += sum(v is not None for row in ACCOUNTS for v in row) + 2 * len(ACCOUNTS)
+    cells += len(ACCOUNTS) * len(accounts)
+    assert set(PERSON_COLUMNS) <= set(persons)
+    return filled / cells
+
+
+def test_field_rates_by_hand(warehouse: Warehouse) -> None:
+    load(warehouse)
+    df = scorecard.measure(warehouse, model()).set_index(["table_name", "field_name"])
+    email = df.loc[("persons", "email")]
+    assert (email.rows, email.filled, email.valid, email.distinct_values) == (5, 5, 2, 4)
+    assert email.uniqueness == pytest.approx(0.8)
+    assert df.loc[("persons", "phone"), "validity"] == 0.0
+    assert df.loc[("persons", "state"), "validity"] == pytest.approx(3 / 4)
+    assert df.loc[("persons", "account_id"), "match_rate"] == pytest.approx(0.4)
+    assert df.loc[("accounts", "employees"), "validity"] == pytest.approx(1 / 3)
+    assert df.loc[("persons", "title")].isna()["valid"]  # no rule on titles
+    assert df.loc[("persons", "person_id"), "expect_unique"]
+
+
+def test_snapshots_feed_the_dictionary_metrics_and_the_trend(warehouse: Warehouse) -> None:
+    load(warehouse)
+    m = model()
+    scorecard.take_snapshot(warehouse, m, snapshot_date=dt.date(2025, 3, 1))
+    values = {
+        name: float(compute(warehouse, m, name, grain=None)["value"].iloc[0])
+        for name in ("dq_completeness", "dq_validity", "dq_uniqueness", "dq_match_rate")
+    }
+    assert values["dq_validity"] == pytest.approx(17 / 32)
+    assert values["dq_uniqueness"] == pytest.approx(12 / 13)
+    assert values["dq_match_rate"] == pytest.approx(2 / 5)
+    assert values["dq_completeness"] == pytest.approx(_completeness_by_hand())
+
+    fix.apply(warehouse, m)  # phones, countries, states, email case, source map, titles
+    scorecard.take_snapshot(warehouse, m, snapshot_date=dt.date(2025, 3, 2))
+    scorecard.take_snapshot(warehouse, m, snapshot_date=dt.date(2025, 3, 2))  # same day: replaced
+    trend = scorecard.trend(warehouse)
+    assert [str(d)[:10] for d in trend["snapshot_date"]] == ["2025-03-01", "2025-03-02"]
+    assert trend["validity"].iloc[0] == pytest.approx(17 / 32)
+    # After the fix: email 3/5, phone 3/4, country 4/4, state 3/4 (XX), source 4/5,
+    # accounts.country 2/2: (3+3+4+3+4+5+2+1) / 32.
+    assert trend["validity"].iloc[1] == pytest.approx(25 / 32)
+    daily = compute(warehouse, m, "dq_validity", grain="day")
+    assert daily["value"].tolist() == pytest.approx([17 / 32, 25 / 32])
+    latest = scorecard.latest(warehouse).set_index(["table_name", "field_name"])
+    assert latest.loc[("persons", "seniority"), "completeness"] == pytest.approx(4 / 5)

@@ -1,0 +1,142 @@
+"""Customer health by hand: signals as of a month end, the rules that fire, the weighted score,
+its 3-month trend, the explanation, and the at-risk list built from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from revops.config import load_config
+from revops.config.revenue import HealthComponent, RevenueConfig
+from revops.revenue.at_risk import at_risk_list
+from revops.revenue.churn_model import labels
+from revops.revenue.health import components, explain, scores
+from revops.revenue.signals import SuccessData, signals
+
+MODEL = load_config(Path(__file__).parents[2] / "examples" / "revops.yaml").model
+D = dt.date
+T = pd.Timestamp
+
+
+def _data() -> SuccessData:
+    usage = [("A", D(2025, m, 1), 10 if m <= 3 else 6) for m in range(1, 7)]
+    usage += [("B", D(2025, m, 1), 5) for m in range(1, 7)]
+    return SuccessData(
+        usage=pd.DataFrame(usage, columns=["account_id", "month", "active_users"]),
+        tickets=pd.DataFrame(
+            [
+                ("A", T("2025-03-03"), "normal"),
+                ("A", T("2025-05-02"), "normal"),
+                ("A", T("2025-06-09"), "urgent"),
+            ],
+            columns=["account_id", "opened_at", "priority"],
+        ),
+        invoices=pd.DataFrame(
+            [
+                ("A", D(2025, 5, 1), D(2025, 5, 20)),
+                ("A", D(2025, 6, 25), None),
+                ("B", D(2025, 6, 1), D(2025, 6, 3)),
+            ],
+            columns=["account_id", "due_date", "paid_date"],
+        ),
+        activities=pd.DataFrame({"account_id": ["B"], "occurred_at": [T("2024-12-01")]}),
+        champions=pd.DataFrame({"account_id": ["A"], "changed_at": [T("2025-01-10")]}),
+    )
+
+
+@pytest.fixture
+def scored() -> tuple[pd.DataFrame, pd.DataFrame]:
+    snaps = pd.DataFrame(
+        {"account_id": ["A", "A", "B"], "month": [D(2025, 3, 1), D(2025, 6, 1), D(2025, 6, 1)]}
+    )
+    rows = signals(snaps, _data(), MODEL.revenue.health.lookback_months)
+    parts = components(rows, MODEL.revenue.health)
+    return rows, parts
+
+
+def test_signals_as_of_the_month_end(scored: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    rows, _ = scored
+    a_jun = rows.iloc[1]
+    assert a_jun["usage_trend"] == pytest.approx(6 / 10 - 1)  # Apr-Jun 6 vs Jan-Mar 10
+    assert a_jun["tickets"] == 3  # May normal 1 + June urgent 2; March is outside Apr-Jun
+    assert a_jun["engagement"] == 0
+    assert a_jun["late_payments"] == 1  # May invoice 19 days late; June's is not 15 days due yet
+    assert a_jun["champion_change"] == 0  # January is outside the lookback
+    a_mar = rows.iloc[0]
+    assert (a_mar["usage_trend"], a_mar["tickets"], a_mar["champion_change"]) == (0, 1, 1)
+
+
+def test_weighted_score_trend_and_explanation(scored: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    _, parts = scored
+    sc = scores(parts).set_index(["account_id", "month"])
+    # A in June: usage 0 x .35 + support 50 x .2 + engagement 30 x .1 + payments 40 x .15
+    # + champion 100 x .2 = 39; in March: 100 x .35 + 100 x .2 + 30 x .1 + 100 x .15 + 0 = 73
+    assert sc.loc[("A", D(2025, 6, 1)), "score"] == pytest.approx(39.0)
+    assert sc.loc[("A", D(2025, 3, 1)), "score"] == pytest.approx(73.0)
+    assert sc.loc[("A", D(2025, 6, 1)), "trend_3m"] == pytest.approx(-34.0)
+    assert sc.loc[("B", D(2025, 6, 1)), "score"] == pytest.approx(93.0)
+    assert np.isnan(sc.loc[("B", D(2025, 6, 1)), "trend_3m"])
+    lines = explain(parts, "A")
+    assert lines[0].startswith("usage: active users down over 25% in 3 months (signal -0.4, 0/100")
+    assert "-35.0 from the score" in lines[0]
+    assert any(line.startswith("payments: a late payment") for line in lines)
+
+
+def test_at_risk_list_has_reasons_owners_and_order(
+    scored: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    _, parts = scored
+    june = parts[parts["month"] == D(2025, 6, 1)]
+    latest = scores(june).assign(
+        mrr=[1000.0, 500.0], churn_probability=[0.2, 0.5], expansion_probability=[0.1, 0.3]
+    )
+    accounts = pd.DataFrame(
+        {"account_id": ["A", "B"], "name": ["Acme", "Bolt"], "owner_id": ["U1", None],
+         "segment": ["smb", "enterprise"]}
+    )  # fmt: skip
+    users = pd.DataFrame({"user_id": ["U1"], "name": ["Dana CSM"]})
+    out = at_risk_list(latest, june, accounts, users, MODEL.revenue)
+    # A: score 39 < 50 (probability 0.2); B: probability 0.5 >= 0.35 (score 93). By ARR at risk:
+    # B 6,000 x 0.5 = 3,000 before A 12,000 x 0.2 = 2,400.
+    assert list(out["account_id"]) == ["B", "A"]
+    assert list(out["arr_at_risk"]) == [3000.0, 2400.0]
+    assert list(out["owner"]) == ["unassigned", "Dana CSM"]
+    assert out.loc[1, "reasons"].split("; ")[0] == "active users down over 25% in 3 months"
+    assert out.loc[0, "reasons"] == "no touch from the team in the lookback"
+
+
+def test_churn_labels_look_ahead_only_within_the_horizon() -> None:
+    snaps = pd.DataFrame(
+        {"account_id": ["A", "A", "A", "B"],
+         "month": [D(2025, 1, 1), D(2025, 3, 1), D(2025, 4, 1), D(2025, 1, 1)]}
+    )  # fmt: skip
+    moves = pd.DataFrame(
+        {"account_id": ["A", "B"], "month": [D(2025, 4, 1), D(2025, 6, 1)],
+         "movement": ["churn", "expansion"]}
+    )  # fmt: skip
+    got = labels(snaps, moves, "churn", 3)
+    # Jan: Feb-Apr holds the April churn; Mar: Apr-Jun runs past April, the last snapshot
+    # month (the end of the data), so it is unknown; Apr: unknown too; B never churns
+    assert got.iloc[0] == 1
+    assert got.iloc[3] == 0
+    assert np.isnan(got.iloc[1])
+    assert np.isnan(got.iloc[2])
+
+
+def test_health_rules_must_end_with_a_catch_all() -> None:
+    with pytest.raises(ValidationError, match="last rule needs no 'below'"):
+        HealthComponent(
+            name="x", signal="tickets", weight=1, rules=[{"below": 3, "score": 1, "reason": "r"}]
+        )
+    with pytest.raises(ValidationError, match="must increase"):
+        HealthComponent(
+            name="x", signal="tickets", weight=1,
+            rules=[{"below": 3, "score": 1, "reason": "r"}, {"below": 1, "score": 1, "reason": "r"},
+                   {"score": 0, "reason": "r"}],
+        )  # fmt: skip
+    assert RevenueConfig().health.components[0].rule_for(-0.3).score == 0

@@ -1,0 +1,130 @@
+"""Hand-worked MRR, waterfall, retention, cohorts and unit economics on both backends, through
+the engine and through the metric dictionary (see revenue_book.py for the arithmetic)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from revenue_book import JAN25, load_book
+
+from revops.config import load_config
+from revops.config.models import OperatingModel
+from revops.metrics import compute
+from revops.revenue import build_revenue
+from revops.revenue.cohorts import cohort_counts, cohort_table
+from revops.revenue.retention import retention
+from revops.revenue.run import fetch
+from revops.revenue.waterfall import waterfall
+from revops.warehouse import Warehouse
+
+CONFIG = Path(__file__).parents[2] / "examples" / "revops.yaml"
+BASE = load_config(CONFIG).model
+
+
+def _model(**econ: object) -> OperatingModel:
+    data = BASE.model_dump(mode="json")
+    data["revenue"]["unit_economics"].update(econ)
+    return OperatingModel.model_validate(data)
+
+
+MODEL = _model(
+    gross_margin=0.8, sales_spend_per_month=500.0, cac_window_months=1, churn_window_months=1
+)
+
+
+@pytest.fixture
+def book(warehouse: Warehouse) -> Warehouse:
+    load_book(warehouse)
+    run = build_revenue(warehouse, MODEL)
+    assert (run.first_month, run.last_month) == (dt.date(2024, 1, 1), JAN25)
+    return warehouse
+
+
+def _metric(wh: Warehouse, name: str, month: dt.date = JAN25) -> float:
+    nxt = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    frame = compute(wh, MODEL, name, grain="month", start=month, end=nxt)
+    assert len(frame) == 1, frame
+    return float(frame["value"].iloc[0])
+
+
+def test_a_waterfall_month_with_all_five_movements(book: Warehouse) -> None:
+    wf = fetch(book, waterfall(book.table("mrr_monthly")))
+    jan = wf[wf["month"] == JAN25].iloc[0]
+    assert jan["opening_arr"] == pytest.approx(4560.0)
+    assert jan["new"] == pytest.approx(480.0)
+    assert jan["expansion"] == pytest.approx(600.0)
+    assert jan["contraction"] == pytest.approx(-960.0)
+    assert jan["churn"] == pytest.approx(-960.0)
+    assert jan["reactivation"] == pytest.approx(1080.0)
+    assert jan["closing_arr"] == pytest.approx(4800.0)
+    assert int(jan["customers"]) == 4
+    moves = fetch(book, book.table("arr_movements").filter(lambda t: t.month == JAN25))
+    got = dict(
+        zip(moves["account_id"], zip(moves["movement"], moves["amount"], strict=True), strict=True)
+    )
+    assert got == {
+        "A": ("expansion", 600.0),
+        "B": ("contraction", -960.0),
+        "C": ("churn", -960.0),
+        "D": ("reactivation", 1080.0),
+        "E": ("new", 480.0),
+    }
+
+
+def test_movement_metrics_in_the_dictionary(book: Warehouse) -> None:
+    expected = {
+        "mrr": 400.0,
+        "arr": 4800.0,
+        "opening_arr": 4560.0,
+        "new_arr": 480.0,
+        "expansion_arr": 600.0,
+        "contraction_arr": -960.0,
+        "churned_arr": -960.0,
+        "reactivation_arr": 1080.0,
+    }
+    for name, value in expected.items():
+        assert _metric(book, name) == pytest.approx(value), name
+    assert _metric(book, "mrr", dt.date(2024, 3, 1)) == pytest.approx(440.0)  # F never counts
+    # D is live at 2024-06-30 (its last billed day is the month end) and gone in July
+    assert _metric(book, "mrr", dt.date(2024, 6, 1)) == pytest.approx(440.0)
+    assert _metric(book, "mrr", dt.date(2024, 7, 1)) == pytest.approx(380.0)
+
+
+def test_nrr_grr_and_churn_rates_for_a_small_book(book: Warehouse) -> None:
+    assert _metric(book, "nrr") == pytest.approx(360 / 440)
+    assert _metric(book, "grr") == pytest.approx(280 / 440)
+    assert _metric(book, "logo_churn_rate") == pytest.approx(1 / 3)
+    assert _metric(book, "revenue_churn_rate") == pytest.approx(1920 / 4560)  # (B 80 + C 80)/380
+    engine = fetch(book, retention(book.table("mrr_monthly")))
+    jan = engine[engine["month"] == JAN25].iloc[0]
+    assert jan["nrr"] == pytest.approx(360 / 440)
+    assert jan["grr"] == pytest.approx(280 / 440)
+    assert jan["logo_churn_rate"] == pytest.approx(1 / 3)
+    assert jan["revenue_churn_rate"] == pytest.approx(160 / 380)
+
+
+def test_cohort_tables_by_start_month_and_segment(book: Warehouse) -> None:
+    counts = fetch(book, cohort_counts(book.table("mrr_monthly"), book.table("accounts")))
+    logo = cohort_table(counts, "logo")
+    jan24 = logo.loc[dt.date(2024, 1, 1)]
+    assert jan24["size"] == 4
+    assert [jan24[str(k)] for k in (0, 5, 6, 11, 12)] == pytest.approx([1, 1, 0.75, 0.75, 0.75])
+    revenue = cohort_table(counts, "revenue")
+    assert revenue.loc[dt.date(2024, 1, 1), "size"] == pytest.approx(440.0)
+    assert revenue.loc[dt.date(2024, 1, 1), "6"] == pytest.approx(380 / 440)
+    assert revenue.loc[dt.date(2024, 1, 1), "12"] == pytest.approx(360 / 440)
+    assert revenue.loc[JAN25, "0"] == pytest.approx(1.0)
+    assert revenue.loc[JAN25, "1"] != revenue.loc[JAN25, "1"]  # NaN: not observable yet
+    smb = cohort_table(counts, "logo", segment="smb")
+    assert smb.loc[dt.date(2024, 1, 1), "size"] == 3  # A, C, D
+    assert smb.loc[dt.date(2024, 1, 1), "12"] == pytest.approx(2 / 3)  # A and D live
+
+
+def test_unit_economics_by_hand(book: Warehouse) -> None:
+    # Jan 2025: ARPA 400/4 = 100; churn 1/3; LTV 100 x 0.8 / (1/3) = 240. CAC: (1,000 campaign
+    # + 500 sales) / 1 new logo (E; D is a reactivation) = 1,500; payback 1,500/(40 x 0.8).
+    assert _metric(book, "ltv") == pytest.approx(240.0)
+    assert _metric(book, "cac_payback_months") == pytest.approx(1500 / 32)
+    assert _metric(book, "ltv_to_cac") == pytest.approx(240 / 1500)
