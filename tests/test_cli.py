@@ -37,6 +37,10 @@ def test_demo_prints_the_funnel_and_writes_an_offline_report(demo_run: tuple[Pat
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "win_rate" in html
     assert "won_deals / closed_deals" in html
+    for name in ("quality", "revenue", "attribution"):
+        page = (out / "reports" / f"{name}.html").read_text()
+        assert "<svg" in page
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
 
 
 def test_metrics_show_cuts_by_a_dimension(demo_run: tuple[Path, str]) -> None:

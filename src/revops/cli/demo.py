@@ -20,7 +20,7 @@ from revops.cli._common import (
 )
 from revops.cli.data import print_load_reports
 from revops.cli.lifecycle import print_lifecycle_report
-from revops.context import default_warehouse_url
+from revops.context import RevOps, default_warehouse_url
 
 
 # -- demo ---------------------------------------------------------------------------------------
@@ -33,7 +33,7 @@ def demo(
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Generate the demo company, load it, run the lifecycle, compute the dictionary, report."""
+    """Generate the demo company, load it, run every engine and write the reports."""
     from revops.demo import generate
     from revops.reports.funnel import funnel_summary, write_funnel_report
 
@@ -58,10 +58,32 @@ def demo(
         print_lifecycle_report(lifecycle_report)
         with console.status("computing the metric dictionary"):
             summary = funnel_summary(ro)
-            report_path = write_funnel_report(ro, out / "reports" / "funnel.html")
-    print_funnel(summary)
-    console.print(f"report: [bold]{report_path}[/]   warehouse: [bold]{url}[/]")
+            written = [write_funnel_report(ro, out / "reports" / "funnel.html")]
+        print_funnel(summary)
+        written += _engine_reports(ro, out / "reports")
+    for path in written:
+        console.print(f"report: [bold]{path}[/]")
+    console.print(f"warehouse: [bold]{url}[/]")
     console.print(f"done in {time.perf_counter() - started:.1f} s")
+
+
+def _engine_reports(ro: RevOps, folder: Path) -> list[Path]:
+    """Run the engines that have a report on the demo company and write each report."""
+    from revops.quality import scorecard
+    from revops.reports.attribution import write_attribution_report
+    from revops.reports.quality import write_quality_report
+    from revops.reports.revenue import write_revenue_report
+    from revops.revenue import build_revenue
+
+    with console.status("data quality scorecard"):
+        scorecard.take_snapshot(ro.warehouse, ro.model)
+        paths = [write_quality_report(ro, folder / "quality.html")]
+    with console.status("revenue and retention"):
+        build_revenue(ro.warehouse, ro.model)
+        paths.append(write_revenue_report(ro, folder / "revenue.html"))
+    with console.status("multi-touch attribution"):
+        paths.append(write_attribution_report(ro, folder / "attribution.html"))
+    return paths
 
 
 def reset_warehouse(url: str) -> None:

@@ -209,7 +209,7 @@ def revenue_report(
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path(
-        "out/revenue_report.html"
+        "out/reports/revenue.html"
     ),
 ) -> None:
     """One offline HTML page: waterfall, NRR/GRR trend, cohort heatmap, at-risk list."""
