@@ -41,9 +41,12 @@ def test_run_states_its_scope_and_stores_credits(demo_wh: str) -> None:
     assert "removal_effect" in res.output
     with Warehouse.connect(demo_wh) as wh:
         df = wh.execute(wh.table("attribution_credits"))
-    per_conversion = df.groupby("conversion_id")["credit"].sum()
+    # the demo stored W-shaped credits for its report; this run adds Markov's beside them
+    per_conversion = df.groupby(["model", "conversion_type", "conversion_id"])["credit"].sum()
     assert (per_conversion - 1).abs().max() < 1e-9
-    assert set(df["model"]) == {"markov"}
+    markov = df[df["model"] == "markov"]
+    assert len(markov) > 0
+    assert set(markov["conversion_type"]) == {"sql"}
 
 
 def test_compare_and_performance(demo_wh: str) -> None:
@@ -74,16 +77,27 @@ def test_report_is_offline_and_scoped(demo_wh: str, tmp_path: Path) -> None:
     assert "Sourced vs influenced pipeline" in html
 
 
-def test_webinar_converts_best_per_journey_it_touches(demo_wh: str) -> None:
-    # The planted effect: webinar-sourced MQLs reach SQL about twice as often. Shapley credit
-    # per journey the channel touched puts webinar first for SQL conversions.
+def _credit_per_journey_touched(demo_wh: str, model: str, markov_order: int) -> pd.Series:
+    cfg = CFG.model_copy(update={"markov_order": markov_order})
     with Warehouse.connect(demo_wh) as wh:
         inputs = load_inputs(wh)
-    journeys = build_journeys(inputs, "sql", CFG)
+    journeys = build_journeys(inputs, "sql", cfg)
     reach = journeys.drop_duplicates(["conversion_id", "channel"]).groupby("channel").size()
-    fitted = compare(inputs, "sql", CFG, ["shapley"])["shapley"].fitted
+    fitted = compare(inputs, "sql", cfg, [model])[model].fitted
     assert fitted is not None
     per_journey = pd.Series(fitted.conversions, index=list(fitted.channels)) / reach
-    ranked = per_journey.sort_values(ascending=False)
+    return per_journey.sort_values(ascending=False)
+
+
+@pytest.mark.parametrize(
+    ("model", "order"),
+    [("shapley", CFG.markov_order)] + [("markov", k) for k in sorted({1, CFG.markov_order})],
+)
+def test_webinar_converts_best_per_journey_it_touches(demo_wh: str, model: str, order: int) -> None:
+    # The planted effect: webinar-sourced MQLs reach SQL about twice as often, and attending a
+    # webinar between MQL and SQL raises the odds of qualifying (demo/effects.py). Credit per
+    # journey the channel touched puts webinar first for SQL conversions, under Shapley and
+    # under Markov (order 1 and the configured order).
+    ranked = _credit_per_journey_touched(demo_wh, model, order)
     assert ranked.index[0] == "webinar", ranked.to_dict()
-    assert ranked.iloc[0] > 1.5 * ranked.iloc[1:].median()
+    assert ranked.iloc[0] > 1.5 * ranked.iloc[1:].median(), ranked.to_dict()

@@ -14,6 +14,8 @@ same `seed` and `scale` give byte-identical files. Scale 1 is ~5,000 accounts, ~
 Planted effects (see `PLANTED_EFFECTS` for the numbers a metric should show):
 
 - webinar-sourced MQLs convert to SQL about twice as often as the average channel;
+- attending a webinar between MQL and SQL raises the odds of qualifying, so webinar touches
+  sit close to conversion and the data-driven attribution models rank webinar first;
 - paid social has the highest cost per lead and the lowest conversion at every step;
 - enterprise deals are ~5× larger and take ~2× longer than the rest;
 - EMEA wins clearly fewer of its deals than NA;

@@ -102,7 +102,7 @@ def build(scale: float, seed: int) -> Company:
     campaign, created = marketing.pick_campaign(rng, camps, channel, created)
     order = np.argsort(created, kind="stable")
     persons = people.build_persons(rng, created[order], channel[order], campaign[order], accounts)
-    path = funnel.progress(rng, persons, accounts, org)
+    path = funnel.progress(rng, persons, accounts, org, np.random.default_rng([seed, 5005]))
 
     legacy = revenue.legacy_book(rng, accounts, org)
     new_biz = deals.new_business(rng, persons, path, accounts, org)
@@ -136,6 +136,7 @@ def build(scale: float, seed: int) -> Company:
             mql_person=mql["person"].to_numpy(),
             sal=path.sal,
             sql=path.sql,
+            webinar_at=path.webinar_at,
             include=~path.dirty,
         ),
     )

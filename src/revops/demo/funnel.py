@@ -1,7 +1,9 @@
 """The lifecycle funnel: when each person becomes MQL, SAL, SQL and Opportunity, and the events.
 
 Progression is a chain of logistic draws: fit and channel shift the odds (webinar MQLs qualify
-to SQL about twice as often as the average; paid social is the weakest at every step). Every
+to SQL about twice as often as the average; paid social is the weakest at every step), and so
+does attending a webinar between MQL and the SQL decision: that attendance is drawn here, raises
+the odds of qualifying, and becomes a webinar touchpoint inside the window. Every
 stage change becomes a lifecycle event that follows the transitions in examples/revops.yaml,
 and every person is given the fields the stage they enter requires. A small, counted set of
 events breaks the rules on purpose (see `effects.py`) so the lifecycle engine has real
@@ -43,7 +45,11 @@ STAGES = (
 )
 S = {name: i for i, name in enumerate(STAGES)}
 _MQL_SHIFT = np.array([0.0, 0.1, -0.7, -0.2, 0.2, 0.35, 0.2, 0.4, 0.3, -0.1])
-_SQL_SHIFT = np.array([-0.15, -0.05, -1.0, -0.25, 0.05, 1.65, 0.3, 0.45, 0.1, 0.0])
+_SQL_SHIFT = np.array([-0.15, -0.05, -1.0, -0.25, 0.05, 1.85, 0.3, 0.45, 0.1, 0.0])
+# planted: share of MQLs who attend a webinar (live or on demand) before the SQL decision, and
+# how much that attendance shifts the log-odds of qualifying to SQL
+WEBINAR_ATTEND = 0.22
+WEBINAR_SQL_LIFT = 1.3
 _SOURCES = {
     "Lead": "form",
     "MQL": "scoring",
@@ -70,6 +76,7 @@ class Funnel:
     dirty: BoolArray  # planted unloadable rows
     exit_stage: IntArray  # holding/exit stage after the last funnel step (-1 = none)
     exit_time: TimeArray
+    webinar_at: TimeArray  # webinar attended between MQL and the SQL decision (NaT = none)
 
 
 def _after(
@@ -81,8 +88,17 @@ def _after(
     return out
 
 
-def progress(rng: np.random.Generator, persons: Persons, accounts: Accounts, org: Org) -> Funnel:
-    """Draw every person's path through Lead → MQL → SAL → SQL → Opportunity."""
+def progress(
+    rng: np.random.Generator,
+    persons: Persons,
+    accounts: Accounts,
+    org: Org,
+    attend_rng: np.random.Generator,
+) -> Funnel:
+    """Draw every person's path through Lead → MQL → SAL → SQL → Opportunity.
+
+    `attend_rng` draws the webinar attendance between MQL and SQL on its own stream.
+    """
     n = persons.n
     ch = persons.channel
     fit = persons.fit
@@ -97,11 +113,24 @@ def progress(rng: np.random.Generator, persons: Persons, accounts: Accounts, org
     sal = np.full(n, NAT)
     sal[is_sal] = mql[is_sal] + days(rng.exponential(1.8, int(is_sal.sum())) + 0.05)
     sal[sal > END] = NAT
-    p_sql = sigmoid(logit(0.30) + 0.55 * fit + _SQL_SHIFT[ch])
+    # planted: attending a webinar after MQL raises the odds of qualifying, whatever the source
+    attends = reach & (attend_rng.random(n) < WEBINAR_ATTEND)
+    p_sql = sigmoid(logit(0.30) + 0.55 * fit + _SQL_SHIFT[ch] + WEBINAR_SQL_LIFT * attends)
     is_sql = ~np.isnat(sal) & (rng.random(n) < p_sql)
     sql = np.full(n, NAT)
     sql[is_sql] = sal[is_sql] + days(rng.gamma(2.0, 5.0, int(is_sql.sum())) + 0.5)
     sql[sql > END] = NAT
+    # the attendance falls between MQL and SQL, or within three weeks of MQL for the rest
+    frac = attend_rng.uniform(0.15, 0.95, n)
+    wait = days(attend_rng.uniform(0.5, 21.0, n))
+    webinar_at = np.full(n, NAT)
+    qualified = attends & ~np.isnat(sql)
+    webinar_at[qualified] = mql[qualified] + (
+        (sql[qualified] - mql[qualified]).astype(np.int64) * frac[qualified]
+    ).astype(np.int64).astype("m8[s]")
+    rest = attends & np.isnat(sql)
+    webinar_at[rest] = mql[rest] + wait[rest]
+    webinar_at[webinar_at > END] = NAT
     is_opp = ~np.isnat(sql) & (rng.random(n) < 0.72)
     opp = np.full(n, NAT)
     opp[is_opp] = sql[is_opp] + days(rng.exponential(4.0, int(is_opp.sum())) + 0.2)
@@ -152,7 +181,7 @@ def progress(rng: np.random.Generator, persons: Persons, accounts: Accounts, org
     idle = np.flatnonzero((last == S["Lead"]) & (exit_stage == -1))
     k = min(planted_count("dirty_persons", n), len(idle))
     dirty[rng.choice(idle, size=k, replace=False)] = True
-    return Funnel(mql, sal, sql, opp, sal_owner, matched, dirty, exit_stage, exit_time)
+    return Funnel(mql, sal, sql, opp, sal_owner, matched, dirty, exit_stage, exit_time, webinar_at)
 
 
 @dataclass(frozen=True)

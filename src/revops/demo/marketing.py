@@ -5,7 +5,8 @@ years; events and webinars happen on one day, so their leads and attendance clus
 Spend is set per lead at a channel-specific cost, which is how paid social ends up with the
 highest cost per lead. Touchpoints surround a person's milestones: a few anonymous visits before
 creation, the converting touch at creation, background engagement, and a burst in the two weeks
-before each MQL — the recency signal a scoring model should pick up.
+before each MQL — the recency signal a scoring model should pick up, and the webinar attended
+between MQL and SQL (drawn by the funnel, which it makes more likely to qualify).
 """
 
 from __future__ import annotations
@@ -308,6 +309,7 @@ class Milestones:
     mql_person: IntArray
     sal: TimeArray
     sql: TimeArray
+    webinar_at: TimeArray  # the webinar attended between MQL and SQL (NaT = none), funnel.py
     include: BoolArray  # False for the planted dirty rows, which have no activity
 
 
@@ -385,9 +387,19 @@ def build_touchpoints(rng: np.random.Generator, camps: Campaigns, ms: Milestones
     who, when = _burst(rng, sal_people, ms.sal[sal_people], 1.0, 1, 4.0, before=False)
     add(who, when, {"demo_request": 0.4, "meeting": 0.4, "web_visit": 0.2})
 
+    # the webinar attended between MQL and the SQL decision (planted, funnel.py): watched live
+    # or on demand, so it keeps its own time instead of moving to the webinar's day
+    attended = people[~np.isnat(ms.webinar_at[people])]
+    n_attended = len(attended)
+    who_parts.append(attended)
+    when_parts.append(ms.webinar_at[attended])
+    type_parts.append(np.full(n_attended, T["webinar_attended"], dtype=np.int64))
+
     who_all = np.concatenate(who_parts)
     when_all = np.concatenate(when_parts)
     type_all = np.concatenate(type_parts)
+    on_demand = np.zeros(len(who_all), dtype=bool)
+    on_demand[len(who_all) - n_attended :] = True
     # pre-creation touches may not precede the person's own earlier history by much
     when_all = np.maximum(when_all, ms.created[who_all] - 45 * DAY)
     ch_all = choice_by_group(rng, type_all, _TYPE_CHANNEL)
@@ -396,7 +408,9 @@ def build_touchpoints(rng: np.random.Generator, camps: Campaigns, ms: Milestones
     when_all = np.concatenate([ms.created[people], when_all])
     type_all = np.concatenate([_CREATION_TOUCH[ms.channel[people]], type_all])
     ch_all = np.concatenate([ms.channel[people], ch_all])
-    camp, when_all = pick_campaign(rng, camps, ch_all, when_all)
+    on_demand = np.concatenate([np.zeros(len(people), dtype=bool), on_demand])
+    camp, moved = pick_campaign(rng, camps, ch_all, when_all)
+    when_all = np.where(on_demand, when_all, moved)
     camp[: len(people)] = ms.campaign[people]
     when_all[: len(people)] = ms.created[people]
     inside = (when_all >= START) & (when_all <= END)
