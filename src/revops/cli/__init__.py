@@ -22,6 +22,8 @@ from revops.cli.metrics import metrics_app
 from revops.cli.quality import quality_app
 from revops.cli.reports import report_app
 from revops.cli.revenue import revenue_app
+from revops.cli.routing import routing_app
+from revops.cli.scoring import score_app
 
 app = typer.Typer(help="revops: one operating model, one revenue warehouse.", no_args_is_help=True)
 
@@ -43,5 +45,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(quality_app, name="quality")
 app.add_typer(revenue_app, name="revenue")
 app.add_typer(attribution_app, name="attribution")
+app.add_typer(score_app, name="score")
+app.add_typer(routing_app, name="route")
 
 __all__ = ["app"]

@@ -17,6 +17,8 @@ from revops.config.dedupe import DedupeConfig
 from revops.config.identity import MatchingConfig, MergeConfig
 from revops.config.quality import QualityConfig
 from revops.config.revenue import RevenueConfig
+from revops.config.routing import RoutingConfig
+from revops.config.scoring import ScoringConfig
 from revops.warehouse import schema
 
 
@@ -220,6 +222,8 @@ class OperatingModel(Model):
     company: Company
     lifecycle: Lifecycle
     metrics: tuple[Metric, ...]
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     merge: MergeConfig = Field(default_factory=MergeConfig)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
     attribution: AttributionConfig = Field(default_factory=AttributionConfig)

@@ -808,6 +808,50 @@ TABLES: tuple[Table, ...] = (
         },
     ),
     Table(
+        name="routing_decisions",
+        description="Every lead routing decision: the owner or queue, the winning rule, every "
+        "rule evaluated and why; written by `revops route`. Re-routing adds a row (replay_of).",
+        primary_key=("decision_id",),
+        columns=(
+            _c("decision_id", "string", "Decision id.", required=True),
+            _c("person_id", "string", "Person routed (persons.person_id).", required=True),
+            _c("owner_id", "string", "Owner assigned (users.user_id); null for a queue."),
+            _c("queue", "string", "Queue assigned when no owner was."),
+            _c("rule", "string", "Winning rule; null when no rule matched (fallback)."),
+            _c("pool", "string", "Round-robin pool the owner came from."),
+            _c("reason", "string", "Why the winner won.", required=True),
+            _c("evaluated", "string", "Every rule evaluated, as JSON.", required=True),
+            _c("decided_at", "timestamp", "Instant the decision was made for.", required=True),
+            _c("replay_of", "string", "Earlier decision this one re-routes."),
+        ),
+        relations=(
+            Relation("person", "person_id", "persons"),
+            Relation("owner", "owner_id", "users"),
+        ),
+        time_column="decided_at",
+        dimensions={"owner": "owner_id"},
+        system=True,
+    ),
+    Table(
+        name="lead_scores",
+        description="Lead scores per person and scoring time, written by `revops score "
+        "apply`: the rule-based fit, engagement and combined scores from revops.yaml and the "
+        "calibrated probability of the predictive model that produced them.",
+        primary_key=("person_id", "scored_at"),
+        columns=(
+            _c("person_id", "string", "Person.", required=True),
+            _c("scored_at", "timestamp", "As-of time of the score.", required=True),
+            _c("fit", "float", "Fit score: capped firmographic points.", required=True),
+            _c("engagement", "float", "Engagement: capped decayed touch points.", required=True),
+            _c("combined", "float", "fit + engagement.", required=True),
+            _c("is_mql_ready", "bool", "combined reaches the MQL threshold (and min_fit)."),
+            _c("predicted_sql_probability", "float", "Calibrated P(SQL within the window)."),
+            _c("model_version", "string", "Version of the model behind the probability."),
+        ),
+        relations=(Relation("person", "person_id", "persons"),),
+        time_column="scored_at",
+    ),
+    Table(
         name="quarantine",
         description="Rows ingestion refused, with file, row number, field and reason. Nothing "
         "is dropped silently: every refused row lands here with its raw values.",

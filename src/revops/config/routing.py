@@ -1,0 +1,252 @@
+"""The `routing:` section of revops.yaml: who gets a new lead, as an ordered rule set.
+
+Rules are checked top to bottom and the first one that matches and can name an owner or a queue
+wins. Every field a condition or territory reads is checked against the data model here, so a
+typo is a config error with its line rather than a rule that silently never matches.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from revops.warehouse import schema
+
+Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists", "missing", "contains"]
+PoolMode = Literal["order", "count"]
+RuleKind = Literal["condition", "account_owner", "territory"]
+
+
+class Model(BaseModel):
+    """Same contract as `config.models.Model`; repeated because models.py imports this module."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_field(path: str) -> None:
+    """`country` reads the lead (persons), `account.segment` the matched account."""
+    table, _, column = path.rpartition(".")
+    table_name = {"": "persons", "lead": "persons", "account": "accounts"}.get(table)
+    if table_name is None:
+        raise ValueError(f"field {path!r}: prefix must be 'lead.' or 'account.'")
+    if column not in schema.table(table_name).column_names:
+        raise ValueError(f"field {path!r}: table {table_name!r} has no column {column!r}")
+
+
+class Condition(Model):
+    """One test on a lead or account field; `value` is a list for `in` / `not_in`."""
+
+    field: str
+    op: Op = "eq"
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Condition:
+        check_field(self.field)
+        if self.op in ("in", "not_in") and not isinstance(self.value, list | tuple):
+            raise ValueError(f"op {self.op!r} needs a list value")
+        if self.op not in ("exists", "missing") and self.value is None:
+            raise ValueError(f"op {self.op!r} needs a value")
+        return self
+
+
+class Target(Model):
+    """Where a match sends the lead: exactly one of a named owner, a queue or a pool."""
+
+    owner: str | None = None
+    queue: str | None = None
+    pool: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Target:
+        if sum(x is not None for x in (self.owner, self.queue, self.pool)) != 1:
+            raise ValueError("give exactly one of owner, queue or pool")
+        return self
+
+
+class Territory(Target):
+    """A territory matches when every non-empty criterion does (account fields win over lead's).
+
+    The size band is `min_employees <= employees < max_employees`.
+    """
+
+    name: str
+    countries: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    industries: tuple[str, ...] = ()
+    min_employees: int | None = Field(None, ge=0)
+    max_employees: int | None = Field(None, ge=1)
+
+
+class Rule(Target):
+    """A rule: `condition` rules need `when`; `account_owner` routes to the account's owner;
+    `territory` routes by the first matching entry of `territories`.
+
+    `when` conditions apply to every kind (all must hold), so an account-owner rule can be
+    limited, e.g. to enterprise accounts. The target fields are unused by the other kinds.
+    """
+
+    name: str
+    kind: RuleKind = "condition"
+    when: tuple[Condition, ...] = ()
+    territories: tuple[Territory, ...] = ()
+
+    @model_validator(mode="after")
+    def _one(self) -> Rule:
+        targets = sum(x is not None for x in (self.owner, self.queue, self.pool))
+        if self.kind == "condition" and targets != 1:
+            raise ValueError(f"rule {self.name!r}: give exactly one of owner, queue or pool")
+        if self.kind != "condition" and targets:
+            raise ValueError(f"rule {self.name!r}: a {self.kind} rule takes no owner/queue/pool")
+        if self.kind == "territory" and not self.territories:
+            raise ValueError(f"rule {self.name!r}: a territory rule needs territories")
+        if self.kind != "territory" and self.territories:
+            raise ValueError(f"rule {self.name!r}: only territory rules take territories")
+        return self
+
+
+class WorkingHours(Model):
+    """Local working time of each member, in the member's own timezone; days 0 = Monday."""
+
+    days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    start: time = time(9)
+    end: time = time(17)
+
+    @model_validator(mode="after")
+    def _check(self) -> WorkingHours:
+        if not all(0 <= d <= 6 for d in self.days):
+            raise ValueError("days are 0 (Monday) to 6 (Sunday)")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class Member(Model):
+    """A pool member; caps override the pool's. Weights shape count-based pools only."""
+
+    user_id: str
+    weight: float = Field(1.0, gt=0)
+    daily_cap: int | None = Field(None, ge=0)
+    weekly_cap: int | None = Field(None, ge=0)
+
+
+class Pool(Model):
+    """A round-robin pool inside a team.
+
+    `order` hands leads out in member order, skipping anyone ineligible; `count` gives each lead
+    to the eligible member with the fewest assignments relative to weight (ties: member order).
+    Without `working_hours` members are reachable around the clock.
+    """
+
+    name: str
+    team: str | None = None
+    mode: PoolMode = "order"
+    members: tuple[Member, ...] = Field(min_length=1)
+    daily_cap: int | None = Field(None, ge=0)
+    weekly_cap: int | None = Field(None, ge=0)
+    working_hours: WorkingHours | None = None
+
+    @field_validator("members")
+    @classmethod
+    def _unique(cls, members: tuple[Member, ...]) -> tuple[Member, ...]:
+        ids = [m.user_id for m in members]
+        if len(set(ids)) != len(ids):
+            raise ValueError("pool members must be unique")
+        return members
+
+
+class OutOfOffice(Model):
+    """A user is out from `start` (inclusive) to `end` (exclusive); naive times are UTC."""
+
+    user_id: str
+    start: datetime
+    end: datetime
+
+    @model_validator(mode="after")
+    def _check(self) -> OutOfOffice:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+REJECTION_REASONS = (
+    "not_a_fit",
+    "duplicate",
+    "no_contact_info",
+    "competitor",
+    "student",
+    "spam",
+    "existing_opportunity",
+)
+
+
+class SlaTarget(Model):
+    """Speed-to-lead target of a priority: the first target whose conditions hold applies."""
+
+    priority: str
+    minutes: int = Field(gt=0, description="Business minutes from assignment to response.")
+    when: tuple[Condition, ...] = ()
+
+
+class SlaConfig(Model):
+    """Speed-to-lead: targets counted in the owner's business hours and timezone.
+
+    `rejection_reasons` is the fixed list a rep picks from when rejecting a lead (a free-text
+    reason cannot be reported on); after `escalate_after_breaches` breaches a lead is
+    reassigned.
+    """
+
+    targets: tuple[SlaTarget, ...] = ()
+    default_minutes: int = Field(24 * 60, gt=0)
+    business_hours: WorkingHours = Field(default_factory=WorkingHours)
+    rejection_reasons: tuple[str, ...] = Field(REJECTION_REASONS, min_length=1)
+    escalate_after_breaches: int = Field(2, ge=1)
+
+    @field_validator("business_hours")
+    @classmethod
+    def _some_days(cls, hours: WorkingHours) -> WorkingHours:
+        if not hours.days:
+            raise ValueError("business_hours needs at least one day, or no SLA could ever end")
+        return hours
+
+
+class RoutingConfig(Model):
+    """The routing rule set, its round-robin pools, the team calendar and speed-to-lead SLAs."""
+
+    fallback_queue: str = "unassigned"
+    default_timezone: str = "UTC"
+    holidays: tuple[date, ...] = ()
+    out_of_office: tuple[OutOfOffice, ...] = ()
+    paused: tuple[str, ...] = Field(default=(), description="Users taking no new leads.")
+    pools: tuple[Pool, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    sla: SlaConfig = Field(default_factory=SlaConfig)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _tz(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {name!r}") from None
+        return name
+
+    @model_validator(mode="after")
+    def _references(self) -> RoutingConfig:
+        pools = [p.name for p in self.pools]
+        if len(set(pools)) != len(pools):
+            raise ValueError("pool names must be unique")
+        names = [r.name for r in self.rules]
+        if len(set(names)) != len(names):
+            raise ValueError("rule names must be unique")
+        targets: list[Target] = list(self.rules)
+        for rule in self.rules:
+            targets.extend(rule.territories)
+        for t in targets:
+            if t.pool is not None and t.pool not in pools:
+                raise ValueError(f"unknown pool {t.pool!r}")
+        return self

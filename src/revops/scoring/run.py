@@ -1,0 +1,139 @@
+"""Scoring against the warehouse: read the history, train, write lead_scores, store models.
+
+The model and its validation report live in one joblib file in the output folder, next to a
+JSON copy of the report, so `score report` shows the figures the sales side validated without
+retraining and `score apply` stamps every score with the version that produced it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from revops.config.scoring import ScoringConfig
+from revops.scoring.model import History, ScoringError, TrainedModels, features, train
+from revops.scoring.rules import score_frame, to_naive_us
+from revops.warehouse import Warehouse
+
+MODEL_FILE = "lead_model.joblib"
+REPORT_FILE = "lead_model_report.json"
+_PERSON_COLS = (
+    "person_id", "title", "seniority", "job_function", "employees", "industry", "country",
+    "source", "created_at",
+)  # fmt: skip
+
+
+def load_history(wh: Warehouse) -> History:
+    """Persons, touches and stage changes, with the end of the data as the latest timestamp."""
+    persons = wh.to_arrow(wh.table("persons").select(*_PERSON_COLS)).to_pandas()
+    touches = wh.to_arrow(
+        wh.table("touchpoints").select("person_id", "touch_type", "occurred_at")
+    ).to_pandas()
+    stages = wh.to_arrow(
+        wh.table("lifecycle_history").select("person_id", "to_stage", "changed_at")
+    ).to_pandas()
+    stages["person_id"] = stages["person_id"].astype(str)
+    stages["changed_at"] = to_naive_us(stages["changed_at"])
+    if persons.empty:
+        raise ScoringError("the warehouse has no persons to score")
+    ends = [to_naive_us(persons["created_at"]).max()]
+    ends += [to_naive_us(touches["occurred_at"]).max()] if len(touches) else []
+    ends += [stages["changed_at"].to_numpy("datetime64[us]").max()] if len(stages) else []
+    return History(persons, touches, stages, max(ends))
+
+
+def check_stages(cfg: ScoringConfig, stage_names: set[str]) -> None:
+    """A target stage the lifecycle does not declare would silently never be reached."""
+    for t in cfg.model.targets:
+        unknown = sorted(set(t.stages) - stage_names)
+        if unknown:
+            raise ScoringError(f"scoring target {t.name!r}: unknown lifecycle stages {unknown}")
+
+
+def train_and_save(history: History, cfg: ScoringConfig, out: Path) -> TrainedModels:
+    """Train every target and write the joblib model and its JSON report into `out`."""
+    import joblib
+
+    version = datetime.now().strftime("lead-%Y%m%dT%H%M%S")
+    models = train(history, cfg, version)
+    out.mkdir(parents=True, exist_ok=True)
+    joblib.dump(models, out / MODEL_FILE)
+    (out / REPORT_FILE).write_text(json.dumps(report_dict(models), indent=2, default=str))
+    return models
+
+
+def report_dict(models: TrainedModels) -> dict[str, Any]:
+    """The validation figures, without the estimators: what `score report` prints."""
+    return {
+        "version": models.version,
+        "targets": {
+            name: {
+                "auc": t.auc,
+                "rule_auc": t.rule_auc,
+                "base_rate": t.base_rate,
+                "n_train": t.n_train,
+                "n_test": t.n_test,
+                "split": t.split,
+                "threshold": t.threshold,
+                "deciles": t.deciles,
+            }
+            for name, t in models.targets.items()
+        },
+        "skipped": models.skipped,
+    }
+
+
+def load_models(out: Path) -> TrainedModels:
+    import joblib
+
+    path = out / MODEL_FILE
+    if not path.exists():
+        raise ScoringError(f"no trained lead model at {path}; run `revops score train` first")
+    models = joblib.load(path)
+    if not isinstance(models, TrainedModels):
+        raise ScoringError(f"{path} is not a revops lead model")
+    return models
+
+
+def apply_scores(
+    wh: Warehouse,
+    cfg: ScoringConfig,
+    models: TrainedModels | None,
+    as_of: datetime | None = None,
+) -> pa.Table:
+    """Score every person as of `as_of` (default: the end of the data) into lead_scores.
+
+    Without a model the rule scores are still written, with an empty probability, so rule
+    scoring never waits for a trained model.
+    """
+    history = load_history(wh)
+    at = to_naive_us([as_of])[0] if as_of is not None else history.data_end
+    cut = np.full(len(history.persons), at)
+    rule = score_frame(history.persons, history.touches, cfg, cut).frame
+    frame = pd.DataFrame(
+        {
+            "person_id": rule["person_id"],
+            "scored_at": pd.Series(cut).astype("datetime64[us]"),
+            "fit": rule["fit"],
+            "engagement": rule["engagement"],
+            "combined": rule["combined"],
+            "is_mql_ready": rule["is_mql_ready"],
+        }
+    )
+    first = next(iter(models.targets.values()), None) if models else None
+    if models is not None and first is not None:
+        x = features(history, cfg, cut, models.categories)
+        frame["predicted_sql_probability"] = first.predict(x)
+        frame["model_version"] = models.version
+    else:
+        frame["predicted_sql_probability"] = np.nan
+        frame["model_version"] = None
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    wh.write("lead_scores", table)
+    return table
