@@ -12,10 +12,17 @@ from rich.table import Table
 
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day
 from revops.errors import RevOpsError
+from revops.lifecycle import EventOutcome
 from revops.routing import route_unassigned
+from revops.routing.sla_store import accept, detect_breaches, overdue, reject
 from revops.routing.store import latest_decisions
 
 routing_app = typer.Typer(help="Lead routing.", no_args_is_help=True)
+
+AtOpt = Annotated[
+    str | None,
+    typer.Option("--at", help="As of this instant (ISO, UTC if naive); default now."),
+]
 
 
 def _parse_at(text: str | None) -> datetime:
@@ -79,3 +86,75 @@ def route_explain(
 
 def raise_missing(person_id: str) -> NoReturn:
     raise RevOpsError(f"no routing decision for person {person_id!r}; run `revops route run`")
+
+
+@routing_app.command("accept")
+def route_accept(
+    person_id: Annotated[str, typer.Argument(help="persons.person_id")],
+    at: AtOpt = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Accept an assigned lead (SAL): close its SLA clock and move it to SAL."""
+    with open_revops(config, warehouse) as ro:
+        done = accept(ro.warehouse, ro.model, person_id, _parse_at(at))
+    _print_response(person_id, "accepted", done.met, done.lifecycle)
+
+
+@routing_app.command("reject")
+def route_reject(
+    person_id: Annotated[str, typer.Argument(help="persons.person_id")],
+    reason: Annotated[str, typer.Option("--reason", help="One of sla.rejection_reasons.")],
+    at: AtOpt = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Reject an assigned lead with a listed reason; it re-enters at the reason's stage."""
+    with open_revops(config, warehouse) as ro:
+        done = reject(ro.warehouse, ro.model, person_id, reason, _parse_at(at))
+    _print_response(person_id, f"rejected ({reason})", done.met, done.lifecycle)
+
+
+def _print_response(person_id: str, what: str, met: bool, lifecycle: EventOutcome | None) -> None:
+    console.print(f"{person_id} {what}, {'within' if met else 'after'} the SLA")
+    if lifecycle is None:
+        console.print("no lifecycle change for this reason")
+    elif lifecycle.status == "rejected":
+        console.print(f"lifecycle refused {lifecycle.to_stage}: {lifecycle.reason}")
+    else:
+        console.print(f"lifecycle stage: {lifecycle.stage} ({lifecycle.status})")
+
+
+@routing_app.command("breaches")
+def route_breaches(
+    escalate: Annotated[
+        bool,
+        typer.Option(
+            "--escalate", help="Record the breaches: re-arm the clock or re-route the lead."
+        ),
+    ] = False,
+    at: AtOpt = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """List running SLA clocks past due; with --escalate, record them and escalate."""
+    when = _parse_at(at)
+    with open_revops(config, warehouse) as ro:
+        late = overdue(ro.warehouse, when)
+        report = detect_breaches(ro.warehouse, ro.model, when) if escalate else None
+    out = Table(title="Overdue SLA clocks", title_justify="left")
+    for col in ("person", "owner", "priority", "due (UTC)", "breaches before"):
+        out.add_column(col)
+    for c in late:
+        out.add_row(
+            c["person_id"], c["owner_id"], c["priority"], str(c["due_at"]), str(c["breach_count"])
+        )
+    console.print(out)
+    if report is not None:
+        console.print(
+            f"breached {len(report.breached)}, re-armed {len(report.rearmed)}, "
+            f"escalated {len(report.escalated)}"
+        )
+        for r in report.escalated:
+            who = r.decision.owner_id or f"queue {r.decision.queue}"
+            console.print(f"{r.person_id} re-routed to {who}")

@@ -183,6 +183,17 @@ REJECTION_REASONS = (
     "existing_opportunity",
 )
 
+# Where a rejected lead goes next (stages of the shipped lifecycle map); see SlaConfig.reentry.
+REENTRY = {
+    "not_a_fit": "Disqualified",
+    "duplicate": "Disqualified",
+    "no_contact_info": "Nurture",
+    "competitor": "Disqualified",
+    "student": "Disqualified",
+    "spam": "Disqualified",
+    "existing_opportunity": "Recycled",
+}
+
 
 class SlaTarget(Model):
     """Speed-to-lead target of a priority: the first target whose conditions hold applies."""
@@ -197,7 +208,8 @@ class SlaConfig(Model):
 
     `rejection_reasons` is the fixed list a rep picks from when rejecting a lead (a free-text
     reason cannot be reported on); after `escalate_after_breaches` breaches a lead is
-    reassigned.
+    reassigned. `reentry` maps a rejection reason to the lifecycle stage the lead moves to
+    (recycle, nurture or disqualify), applied through the lifecycle's rules.
     """
 
     targets: tuple[SlaTarget, ...] = ()
@@ -205,6 +217,10 @@ class SlaConfig(Model):
     business_hours: WorkingHours = Field(default_factory=WorkingHours)
     rejection_reasons: tuple[str, ...] = Field(REJECTION_REASONS, min_length=1)
     escalate_after_breaches: int = Field(2, ge=1)
+    reentry: dict[str, str] = Field(
+        default_factory=lambda: dict(REENTRY),
+        description="Rejection reason → lifecycle stage the lead re-enters; unmapped: none.",
+    )
 
     @field_validator("business_hours")
     @classmethod
@@ -212,6 +228,13 @@ class SlaConfig(Model):
         if not hours.days:
             raise ValueError("business_hours needs at least one day, or no SLA could ever end")
         return hours
+
+    @model_validator(mode="after")
+    def _reentry_reasons(self) -> SlaConfig:
+        unknown = sorted(set(self.reentry) - set(self.rejection_reasons))
+        if unknown:
+            raise ValueError(f"reentry names reasons not in rejection_reasons: {unknown}")
+        return self
 
 
 class RoutingConfig(Model):

@@ -124,3 +124,11 @@ def breached(clock: Clock, now: datetime, response: Response | None = None) -> b
 def must_escalate(breaches: int, cfg: SlaConfig) -> bool:
     """After N breaches on one lead it is taken away and re-routed (see `store.reroute`)."""
     return breaches >= cfg.escalate_after_breaches
+
+
+def target_minutes(name: str, cfg: SlaConfig) -> int:
+    """The target minutes of a priority by name ('default' or unknown: the default target)."""
+    for t in cfg.targets:
+        if t.priority == name:
+            return t.minutes
+    return cfg.default_minutes

@@ -8,7 +8,7 @@ same warehouse gives the same owners, and `reroute` can re-run any set of leads.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -19,6 +19,7 @@ from revops.config.routing import RoutingConfig
 from revops.routing.calendar import aware
 from revops.routing.engine import Decision, compile_routing
 from revops.routing.round_robin import RoutingState, UserInfo
+from revops.routing.sla_store import clock_batches
 from revops.warehouse import Batch, Warehouse
 
 
@@ -86,8 +87,10 @@ def _route_and_store(
     persons: pa.Table,
     at: datetime,
     previous: dict[str, str],
+    superseded: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[RoutedLead]:
-    """Route `persons` in order from the stored state; decisions and owners land together."""
+    """Route `persons` in order from the stored state; decisions, owners and SLA clocks
+    (`sla_store.clock_batches`) land together."""
     router = compile_routing(cfg)
     state = routing_state(wh, cfg)
     rows = persons.to_pylist()
@@ -121,7 +124,9 @@ def _route_and_store(
     )
     owners = pa.array([o.decision.owner_id for o in out], pa.string())
     updated = persons.set_column(persons.column_names.index("owner_id"), "owner_id", owners)
-    wh.write_many([Batch("routing_decisions", table), Batch("persons", updated)])
+    leads = {r["person_id"]: r for r in rows}
+    clocks = clock_batches(wh, cfg, out, leads, accounts, at, superseded)
+    wh.write_many([Batch("routing_decisions", table), Batch("persons", updated), *clocks])
     return out
 
 
@@ -148,13 +153,20 @@ def latest_decisions(wh: Warehouse, person_ids: Sequence[str]) -> dict[str, dict
 
 
 def reroute(
-    wh: Warehouse, cfg: RoutingConfig, person_ids: Sequence[str], at: datetime
+    wh: Warehouse,
+    cfg: RoutingConfig,
+    person_ids: Sequence[str],
+    at: datetime,
+    superseded: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[RoutedLead]:
     """Re-route existing leads from the stored state; each new decision names the one it
-    replaces (replay_of), so the history of a lead's ownership is never overwritten."""
+    replaces (replay_of), so the history of a lead's ownership is never overwritten.
+
+    Running SLA clocks of the leads close; `superseded` (person_id → clock fields, used by
+    SLA escalation) is recorded on them in the same transaction."""
     if not person_ids:
         return []
     t = wh.table("persons")
     persons = _persons(wh, t.filter(t.person_id.isin(list(person_ids))))
     previous = {k: v["decision_id"] for k, v in latest_decisions(wh, person_ids).items()}
-    return _route_and_store(wh, cfg, persons, at, previous)
+    return _route_and_store(wh, cfg, persons, at, previous, superseded)

@@ -852,6 +852,41 @@ TABLES: tuple[Table, ...] = (
         time_column="scored_at",
     ),
     Table(
+        name="sla_clocks",
+        description="Speed-to-lead clocks: one per owner assignment (and one per re-arm after a "
+        "breach), with the deadline in the owner's business hours, the response and any "
+        "breach or escalation; written by `revops route`.",
+        primary_key=("clock_id",),
+        columns=(
+            _c("clock_id", "string", "Clock id.", required=True),
+            _c("person_id", "string", "Lead (persons.person_id).", required=True),
+            _c("decision_id", "string", "Routing decision that assigned the owner.", required=True),
+            _c("owner_id", "string", "Owner on the clock (users.user_id).", required=True),
+            _c("priority", "string", "SLA priority (target name, or 'default').", required=True),
+            _c("started_at", "timestamp", "Clock start (UTC).", required=True),
+            _c("due_at", "timestamp", "Deadline, in business hours (UTC).", required=True),
+            _c("responded_at", "timestamp", "When the owner accepted or rejected."),
+            _c("response", "string", "'accepted' or 'rejected'."),
+            _c("rejection_reason", "string", "Reason from the sla rejection_reasons list."),
+            _c("breached", "bool", "Responded late, or found open past due.", required=True),
+            _c(
+                "breach_count",
+                "int",
+                "Breaches of this owner on this lead so far, this clock included.",
+                required=True,
+            ),
+            _c("escalated_to", "string", "Owner (or 'queue:NAME') the lead was re-routed to."),
+            _c("closed_at", "timestamp", "When the clock stopped; empty while running."),
+        ),
+        relations=(
+            Relation("person", "person_id", "persons"),
+            Relation("owner", "owner_id", "users"),
+        ),
+        time_column="started_at",
+        dimensions={"owner": "owner_id"},
+        system=True,
+    ),
+    Table(
         name="quarantine",
         description="Rows ingestion refused, with file, row number, field and reason. Nothing "
         "is dropped silently: every refused row lands here with its raw values.",
