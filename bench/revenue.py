@@ -25,17 +25,6 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "revops.yaml"
-TABLES = {
-    "accounts",
-    "users",
-    "campaign_spend",
-    "subscriptions",
-    "activities",
-    "product_usage",
-    "support_tickets",
-    "invoices",
-    "champion_changes",
-}
 MOVES = ("new", "expansion", "contraction", "churn", "reactivation")
 
 
@@ -231,6 +220,7 @@ def compare(ours: dict[str, pd.DataFrame], base: dict[str, pd.DataFrame]) -> int
 def _setup(scale: float, db: Path) -> None:
     from revops.demo import generate
     from revops.ingest import load_file
+    from revops.revenue.run import INPUT_TABLES
     from revops.warehouse import Warehouse
 
     t0 = time.perf_counter()
@@ -238,7 +228,9 @@ def _setup(scale: float, db: Path) -> None:
     t1 = time.perf_counter()
     with Warehouse.connect(str(db)) as wh:
         rows = sum(
-            load_file(wh, f.path, f.table, f.preset).rows_in for f in files if f.table in TABLES
+            load_file(wh, f.path, f.table, f.preset).rows_in
+            for f in files
+            if f.table in INPUT_TABLES
         )
     print(
         f"setup at scale {scale:g}: generate {t1 - t0:.1f} s, "

@@ -13,22 +13,11 @@ from revops.demo import generate
 from revops.ingest import load_file
 from revops.metrics import compute
 from revops.revenue import build_revenue
-from revops.revenue.run import fetch
+from revops.revenue.run import INPUT_TABLES, fetch
 from revops.revenue.waterfall import MOVEMENTS, waterfall
 from revops.warehouse import Warehouse
 
 MODEL = load_config(Path(__file__).parents[2] / "examples" / "revops.yaml").model
-TABLES = {
-    "accounts",
-    "users",
-    "campaign_spend",
-    "subscriptions",
-    "activities",
-    "product_usage",
-    "support_tickets",
-    "invoices",
-    "champion_changes",
-}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +25,7 @@ def demo_wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     out = tmp_path_factory.mktemp("revdemo")
     wh = Warehouse.connect(":memory:")
     for f in generate(out, scale=0.1, seed=11):
-        if f.table in TABLES:
+        if f.table in INPUT_TABLES:
             report = load_file(wh, f.path, f.table, f.preset)
             assert report.quarantined == 0, (f.table, report)
     build_revenue(wh, MODEL)

@@ -24,8 +24,6 @@ NAT = np.datetime64("NaT", "s")
 DAY = np.timedelta64(86_400, "s")
 WINDOW_DAYS = 730
 
-REGIONS = ("NA", "EMEA", "APAC", "LATAM")
-SEGMENTS = ("smb", "mid_market", "enterprise")
 CHANNELS = (
     "paid_search",
     "organic_search",

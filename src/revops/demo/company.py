@@ -20,8 +20,6 @@ from revops.demo._common import (
     END,
     NAT,
     PRODUCTS,
-    REGIONS,
-    SEGMENTS,
     BoolArray,
     IntArray,
     StrArray,
@@ -32,7 +30,7 @@ from revops.demo._common import (
     sf_ids,
 )
 from revops.demo.org import build_org
-from revops.warehouse.schema import TOUCH_TYPES
+from revops.warehouse.schema import REGIONS, SEGMENTS, TOUCH_TYPES
 
 
 @dataclass(frozen=True)

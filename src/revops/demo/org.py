@@ -17,13 +17,12 @@ from revops.demo._common import (
     COUNTRIES,
     FIRST_NAMES,
     LAST_NAMES,
-    REGIONS,
-    SEGMENTS,
     IntArray,
     TimeArray,
     allocate,
     sf_ids,
 )
+from revops.warehouse.schema import REGIONS, SEGMENTS
 
 STAR_REP = "Maya Okafor"
 STAR_TERRITORY = ("NA", "mid_market")

@@ -20,7 +20,6 @@ from revops.demo._common import (
     COUNTRIES,
     FIRST_NAMES,
     LAST_NAMES,
-    REGIONS,
     STATES,
     BoolArray,
     FloatArray,
@@ -31,6 +30,7 @@ from revops.demo._common import (
     pick_among,
 )
 from revops.demo.org import Org, territory_number
+from revops.warehouse.schema import REGIONS
 
 INDUSTRIES = (
     "Software", "Financial Services", "Retail", "Healthcare", "Manufacturing", "Media",

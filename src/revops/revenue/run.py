@@ -21,6 +21,21 @@ from revops.revenue.waterfall import movements
 from revops.warehouse import Warehouse
 from revops.warehouse.warehouse import Batch
 
+# Every table the revenue engine reads: loading these is enough to run it.
+INPUT_TABLES = frozenset(
+    {
+        "accounts",
+        "users",
+        "campaign_spend",
+        "subscriptions",
+        "activities",
+        "product_usage",
+        "support_tickets",
+        "invoices",
+        "champion_changes",
+    }
+)
+
 
 @dataclass(frozen=True)
 class RevenueRun:
