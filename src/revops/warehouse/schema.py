@@ -887,6 +887,62 @@ TABLES: tuple[Table, ...] = (
         system=True,
     ),
     Table(
+        name="audit_log",
+        description="Append-only, hash-chained record of every change: config versions, "
+        "approvals, merges, erasures, routing overrides, access changes and API writes. "
+        "`revops audit verify` recomputes the chain.",
+        primary_key=("seq",),
+        columns=(
+            _c("seq", "int", "Position in the chain, from 1, without gaps.", required=True),
+            _c("at", "timestamp", "When (UTC).", required=True),
+            _c("actor", "string", "Who: user name, or key name and id.", required=True),
+            _c("action", "string", "What, e.g. 'config.applied', 'privacy.erased'.", required=True),
+            _c(
+                "subject",
+                "string",
+                "What it was done to (version, person id, key id).",
+                required=True,
+            ),
+            _c("details", "string", "Canonical JSON with the particulars.", required=True),
+            _c(
+                "prev_hash",
+                "string",
+                "Hash of the previous entry (64 zeros for the first).",
+                required=True,
+            ),
+            _c("hash", "string", "SHA-256 of this entry's fields and prev_hash.", required=True),
+        ),
+        time_column="at",
+        system=True,
+    ),
+    Table(
+        name="api_keys",
+        description="API keys, each scoped to one role. Only an argon2 hash of the key is stored.",
+        primary_key=("key_id",),
+        columns=(
+            _c("key_id", "string", "Public part of the key, used to find its row.", required=True),
+            _c("name", "string", "Who or what uses the key.", required=True),
+            _c("role", "string", "Role the key acts with.", required=True),
+            _c("key_hash", "string", "argon2id hash of the whole key.", required=True),
+            _c("created_at", "timestamp", "When created (UTC).", required=True),
+            _c("created_by", "string", "Who created it.", required=True),
+            _c("revoked_at", "timestamp", "When revoked; empty while valid."),
+        ),
+        system=True,
+    ),
+    Table(
+        name="access_grants",
+        description="Roles of CLI users (operating-system user names), managed by revops_admins.",
+        primary_key=("user_name",),
+        columns=(
+            _c("user_name", "string", "Operating-system user name.", required=True),
+            _c("role", "string", "Role granted.", required=True),
+            _c("granted_by", "string", "Who granted it.", required=True),
+            _c("granted_at", "timestamp", "When (UTC).", required=True),
+        ),
+        system=True,
+    ),
+    Table(
         name="quarantine",
         description="Rows ingestion refused, with file, row number, field and reason. Nothing "
         "is dropped silently: every refused row lands here with its raw values.",

@@ -1,0 +1,148 @@
+"""The audit log: append-only and hash-chained, so an edited or deleted entry is detectable.
+
+Each entry stores the SHA-256 of its own canonical content together with the previous entry's
+hash. Changing any field of any entry breaks its own hash; deleting one leaves a gap in the
+sequence and breaks the next entry's link. Removing entries from the end leaves a shorter but
+valid chain, which is why `head()` exists: keep the head hash somewhere else (a ticket, a
+chat message) and `verify(expect_head=...)` proves nothing was cut off since.
+
+Writers call `audit_batch` and pass the result to `Warehouse.write_many` with the change it
+records, so the change and its audit entry land together or not at all. The batch is appended,
+never upserted: two writers racing for the same sequence number make one of them fail, rather
+than fork the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from revops.warehouse import Batch, Warehouse
+from revops.warehouse.schema import table
+from revops.warehouse.warehouse import arrow_schema
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    details: str
+    prev_hash: str
+    hash: str
+
+
+def _canonical_details(details: Mapping[str, Any] | None) -> str:
+    return json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def entry_hash(
+    seq: int, at: datetime, actor: str, action: str, subject: str, details: str, prev: str
+) -> str:
+    """SHA-256 over every field of an entry and the previous entry's hash."""
+    content = json.dumps(
+        [
+            seq,
+            at.replace(tzinfo=None).isoformat(timespec="microseconds"),
+            actor,
+            action,
+            subject,
+            details,
+            prev,
+        ],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def head(wh: Warehouse) -> tuple[int, str]:
+    """The last sequence number and its hash; (0, GENESIS) for an empty log."""
+    rows = wh.sql('SELECT seq, hash FROM "audit_log" ORDER BY seq DESC LIMIT 1')
+    return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS)
+
+
+def audit_batch(
+    wh: Warehouse,
+    actor: str,
+    action: str,
+    subject: str,
+    details: Mapping[str, Any] | None = None,
+    *,
+    at: datetime | None = None,
+) -> Batch:
+    """The next audit entry, as a batch to write together with the change it records.
+
+    Entries are chained in the order they are created, so build one batch per write and write it
+    before building the next.
+    """
+    seq, prev = head(wh)
+    when = (at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    text = _canonical_details(details)
+    digest = entry_hash(seq + 1, when, actor, action, subject, text, prev)
+    row = {
+        "seq": [seq + 1],
+        "at": [when],
+        "actor": [actor],
+        "action": [action],
+        "subject": [subject],
+        "details": [text],
+        "prev_hash": [prev],
+        "hash": [digest],
+    }
+    return Batch("audit_log", pa.table(row, schema=arrow_schema(table("audit_log"))), "append")
+
+
+def record(
+    wh: Warehouse,
+    actor: str,
+    action: str,
+    subject: str,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Append one entry on its own (for actions that write nothing else)."""
+    wh.write_many([audit_batch(wh, actor, action, subject, details)])
+
+
+def entries(wh: Warehouse) -> list[AuditEntry]:
+    rows = wh.sql(
+        'SELECT seq, "at", actor, action, subject, details, prev_hash, hash '
+        'FROM "audit_log" ORDER BY seq'
+    )
+    return [AuditEntry(int(r[0]), r[1], *(str(v) for v in r[2:])) for r in rows]
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    entries: int
+    head_hash: str
+    problems: tuple[str, ...]
+
+
+def verify(wh: Warehouse, expect_head: str | None = None) -> Verification:
+    """Recompute the chain; every broken entry is named by its sequence number and why."""
+    problems: list[str] = []
+    prev, expected_seq = GENESIS, 1
+    log = entries(wh)
+    for e in log:
+        if e.seq != expected_seq:
+            problems.append(f"entry {expected_seq}..{e.seq - 1} missing (deleted)")
+        if e.prev_hash != prev:
+            problems.append(f"entry {e.seq} ({e.action}): link to the previous entry is broken")
+        digest = entry_hash(e.seq, e.at, e.actor, e.action, e.subject, e.details, e.prev_hash)
+        if digest != e.hash:
+            problems.append(f"entry {e.seq} ({e.action}): content does not match its hash")
+        prev, expected_seq = e.hash, e.seq + 1
+    if expect_head is not None and expect_head not in {e.hash for e in log}:
+        problems.append(f"expected head {expect_head[:12]}… is not in the log (entries removed)")
+    return Verification(not problems, len(log), prev, tuple(problems))
