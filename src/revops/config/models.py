@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from revops.config.attribution import AttributionConfig
 from revops.config.dedupe import DedupeConfig
 from revops.config.identity import MatchingConfig, MergeConfig
+from revops.config.pipeline import PipelineConfig
 from revops.config.quality import QualityConfig
 from revops.config.revenue import RevenueConfig
 from revops.config.routing import RoutingConfig
@@ -230,6 +231,7 @@ class OperatingModel(Model):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     revenue: RevenueConfig = Field(default_factory=RevenueConfig)
     dedupe: DedupeConfig = Field(default_factory=DedupeConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
     @model_validator(mode="after")
     def _metric_references(self) -> OperatingModel:

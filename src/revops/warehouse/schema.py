@@ -887,6 +887,63 @@ TABLES: tuple[Table, ...] = (
         system=True,
     ),
     Table(
+        name="quotas",
+        description="Quota per rep (or manager, region) per period, set by `revops quota set` or "
+        "loaded from the planning system.",
+        primary_key=("user_id", "period_start"),
+        columns=(
+            _c("user_id", "string", "Quota holder (users.user_id).", required=True),
+            _c("period_start", "date", "First day of the quota period.", required=True),
+            _c("period_end", "date", "Last day of the quota period.", required=True),
+            _c("amount", "float", "Bookings quota (ACV) for the period.", required=True),
+            _c("method", "string", "How it was set: top_down, bottom_up, loaded, adjusted."),
+            _c("set_at", "timestamp", "When it was set (UTC)."),
+        ),
+        relations=(Relation("user", "user_id", "users"),),
+        time_column="period_start",
+        dimensions={"owner": "user_id", "region": "user.region"},
+    ),
+    Table(
+        name="config_versions",
+        description="Every operating model ever applied, in full: `revops apply` adds a version, "
+        "`revops rollback` re-activates an earlier one as a new version. The newest is active.",
+        primary_key=("version",),
+        columns=(
+            _c("version", "int", "Version number, from 1 (0: the baseline file).", required=True),
+            _c("yaml", "string", "The operating model's full YAML text.", required=True),
+            _c("sha256", "string", "SHA-256 of the YAML text.", required=True),
+            _c("applied_at", "timestamp", "When it became active (UTC).", required=True),
+            _c("applied_by", "string", "Who applied it.", required=True),
+            _c("approved_by", "string", "Who approved the change.", required=True),
+            _c("reason", "string", "Why it changed.", required=True),
+            _c("source", "string", "The file it was read from."),
+            _c(
+                "rolled_back_from",
+                "int",
+                "For a rollback: the version that was active before it.",
+            ),
+            _c("restores", "int", "For a rollback: the earlier version whose text it restores."),
+        ),
+        time_column="applied_at",
+        system=True,
+    ),
+    Table(
+        name="api_idempotency",
+        description="Responses of the intake API by idempotency key, so a retried POST /leads "
+        "returns the first answer instead of creating the lead twice.",
+        primary_key=("idem_key",),
+        columns=(
+            _c("idem_key", "string", "API key id and the client's Idempotency-Key.", required=True),
+            _c("request_hash", "string", "SHA-256 of the request body.", required=True),
+            _c("status_code", "int", "HTTP status of the stored response.", required=True),
+            _c("response", "string", "The response body (JSON).", required=True),
+            _c("person_id", "string", "Person the request created or matched."),
+            _c("created_at", "timestamp", "When the first request was answered (UTC).", required=True),
+        ),
+        time_column="created_at",
+        system=True,
+    ),
+    Table(
         name="audit_log",
         description="Append-only, hash-chained record of every change: config versions, "
         "approvals, merges, erasures, routing overrides, access changes and API writes. "
