@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from revops.warehouse import Batch, Warehouse, WarehouseError
-from revops.warehouse.schema import TABLES, render_markdown, resolve_path
+from revops.warehouse.schema import TABLES, render_markdown, resolve_path, table
 
 
 def _spend(ids: list[str | None], amounts: list[float]) -> pa.Table:
@@ -84,3 +84,15 @@ def test_an_upsert_without_a_column_keeps_its_stored_values(warehouse: Warehouse
     assert rows["name"].tolist() == ["Spring webinar 2026", "New"]
     assert rows["budget"].tolist()[0] == 5000.0
     assert rows["budget"].isna().tolist() == [False, True]
+
+
+def test_connecting_adds_columns_the_data_model_gained(warehouse: Warehouse) -> None:
+    # A warehouse from an older revops: `campaigns` lacks a column the model now declares.
+    dropped = table("campaigns").columns[-1].name
+    with warehouse.transaction() as run:
+        run(f'ALTER TABLE "campaigns" DROP COLUMN "{dropped}"')
+    assert dropped not in warehouse.table("campaigns").columns
+    warehouse.ensure_schema()
+    assert dropped in warehouse.table("campaigns").columns
+    warehouse.ensure_schema()  # idempotent
+    assert list(warehouse.table("campaigns").columns) == list(table("campaigns").column_names)

@@ -120,7 +120,7 @@ class PredictiveConfig(Model):
 
     targets: tuple[Target, ...] = (
         Target(name="sql", stages=("SQL", "Opportunity", "Customer"), window_days=90),
-        Target(name="won", stages=("Customer",), window_days=270),
+        Target(name="won", stages=("Customer",), window_days=180),
     )
     feature_days: int = Field(7, ge=0)
     test_fraction: float = Field(0.3, gt=0, lt=1)

@@ -138,10 +138,30 @@ class Warehouse:
         return f"CREATE {kind} IF NOT EXISTS {_q(name or t.name)} ({', '.join(cols)})"
 
     def ensure_schema(self) -> None:
-        """Create every canonical table that does not exist yet."""
+        """Create every canonical table that does not exist yet, and add the columns the data
+        model gained since a table was created, so a warehouse built by an older revops keeps
+        loading and querying instead of failing on a missing column."""
+        present = self._existing_columns()
+        types = _SQL_TYPES[self.backend]
         with self.transaction() as run:
             for t in TABLES:
-                run(self.ddl(t))
+                if t.name not in present:
+                    run(self.ddl(t))
+                    continue
+                for col in t.columns:
+                    if col.name not in present[t.name]:
+                        add = f"ADD COLUMN {_q(col.name)} {types[col.type]}"
+                        run(f"ALTER TABLE {_q(t.name)} {add}")
+
+    def _existing_columns(self) -> dict[str, set[str]]:
+        rows = self.sql(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_catalog = current_database() AND table_schema = current_schema()"
+        )
+        out: dict[str, set[str]] = {}
+        for name, column in rows:
+            out.setdefault(str(name), set()).add(str(column))
+        return out
 
     # -- reading ------------------------------------------------------------------------------
     def table(self, name: str) -> ibis.Table:
