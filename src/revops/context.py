@@ -50,8 +50,21 @@ class RevOps:
 
     @classmethod
     def open(cls, config: str | Path | None = None, warehouse: str | None = None) -> RevOps:
-        loaded = load_config(config or default_config_path())
-        return cls(loaded, Warehouse.connect(warehouse or default_warehouse_url()))
+        """Bind a model to a warehouse. The model is `config` or $REVOPS_CONFIG when given;
+        otherwise the warehouse's active config version (`revops apply`), and without one
+        ./revops.yaml or the shipped example."""
+        explicit = config or os.environ.get("REVOPS_CONFIG")
+        loaded = load_config(explicit) if explicit else None
+        wh = Warehouse.connect(warehouse or default_warehouse_url())
+        if loaded is None:
+            from revops.governance.versions import active_config
+
+            try:
+                loaded = active_config(wh) or load_config(default_config_path())
+            except BaseException:
+                wh.close()
+                raise
+        return cls(loaded, wh)
 
     @property
     def model(self) -> OperatingModel:

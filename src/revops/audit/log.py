@@ -136,7 +136,9 @@ def verify(wh: Warehouse, expect_head: str | None = None) -> Verification:
     log = entries(wh)
     for e in log:
         if e.seq != expected_seq:
-            problems.append(f"entry {expected_seq}..{e.seq - 1} missing (deleted)")
+            first, last = expected_seq, e.seq - 1
+            gap = f"entry {first}" if first == last else f"entries {first}..{last}"
+            problems.append(f"{gap} missing (deleted)")
         if e.prev_hash != prev:
             problems.append(f"entry {e.seq} ({e.action}): link to the previous entry is broken")
         digest = entry_hash(e.seq, e.at, e.actor, e.action, e.subject, e.details, e.prev_hash)

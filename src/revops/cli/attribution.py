@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from revops.access import require
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, print_frame
 
 attribution_app = typer.Typer(help="Multi-touch attribution and marketing performance.")
@@ -44,6 +45,8 @@ def run(
     from revops.attribution import MarkovResult, ShapleyResult, attribute, write_credits
 
     with open_revops(config, warehouse) as ro:
+        if write:
+            require(ro.warehouse, "attribution.run")
         cfg = ro.model.attribution
         if order is not None:
             cfg = cfg.model_copy(update={"markov_order": order})

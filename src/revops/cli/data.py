@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from revops.access import require
 from revops.cli._common import (
     ConfigOpt,
     WarehouseOpt,
@@ -36,6 +37,7 @@ def load(
 ) -> None:
     """Load an export into the warehouse: validated, upserted by primary key, atomic."""
     with open_revops(config, warehouse) as ro, load_progress() as progress:
+        require(ro.warehouse, "data.load")
         task = progress.add_task(f"loading {file.name}", total=None)
         report = ro.load(
             file, table, preset, progress=bytes_callback(progress, task), encoding=encoding

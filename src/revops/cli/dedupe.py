@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
+from revops.access import require
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops
 from revops.cli.quality import quality_app
 
@@ -35,6 +36,7 @@ def dedupe(
         raise typer.Exit(1)
     name: Literal["persons", "accounts"] = "persons" if table == "persons" else "accounts"
     with open_revops(config, warehouse) as ro:
+        require(ro.warehouse, "identity.merge")
         result = find_duplicates(ro.warehouse, ro.model, name)
         save_result(ro.warehouse, name, result)
     clusters = result.clusters.to_pylist()

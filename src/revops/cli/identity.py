@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.table import Table
 
+from revops.access import require
+from revops.audit import record
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, print_frame
 from revops.cli.quality import quality_app
 from revops.errors import RevOpsError
@@ -51,6 +53,7 @@ def merge_cmd(
     from revops.identity.merge import MERGEABLE, apply_merges, auto_groups, plan_merges
 
     with open_revops(config, warehouse) as ro:
+        who = None if dry_run else require(ro.warehouse, "identity.merge")
         if table not in MERGEABLE:
             raise RevOpsError(f"--table must be one of {', '.join(MERGEABLE)}")
         name: Literal["persons", "accounts"] = "persons" if table == "persons" else "accounts"
@@ -71,7 +74,10 @@ def merge_cmd(
         if dry_run:
             console.print(f"[yellow]dry run:[/] {len(plans):,} merge(s) planned, nothing written")
             return
+        assert who is not None
         ids = apply_merges(ro.warehouse, plans, actor=actor or ro.model.merge.actor)
+        details = {"table": name, "merges": len(ids), "merge_ids": ids[:200]}
+        record(ro.warehouse, who.actor, "identity.merged", f"{len(ids)} {name} merge(s)", details)
     merged = sum(len(p.merged_ids) for p in plans)
     console.print(f"[green]✓[/] {merged:,} {name} merged in {len(ids):,} merge(s)")
     for merge_id in ids[:20]:
@@ -88,7 +94,10 @@ def unmerge_cmd(
     from revops.identity.mergelog import unmerge
 
     with open_revops(config, warehouse) as ro:
+        who = require(ro.warehouse, "identity.merge")
         result = unmerge(ro.warehouse, merge_id)
+        restored = {"restored": list(result.restored_ids), "survivor": result.survivor_id}
+        record(ro.warehouse, who.actor, "identity.unmerged", merge_id, restored)
     moved = ", ".join(f"{n:,} {t}" for t, n in sorted(result.children.items())) or "no children"
     console.print(
         f"[green]✓[/] restored {', '.join(result.restored_ids)} beside {result.survivor_id}; "
@@ -109,6 +118,8 @@ def match_cmd(
     from revops.identity.matching import run_matching
 
     with open_revops(config, warehouse) as ro:
+        if not dry_run:
+            require(ro.warehouse, "identity.merge")
         run = run_matching(ro.warehouse, ro.model.matching, dry_run=dry_run)
     frame = run.matches.to_pandas()
     if not frame.empty:

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from revops.access import require
 from revops.cli._common import (
     ConfigOpt,
     WarehouseOpt,
@@ -23,6 +24,7 @@ lifecycle_app = typer.Typer(help="The lifecycle engine.", no_args_is_help=True)
 def lifecycle_run(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
     """Apply lifecycle events: record valid transitions, reject the rest with a reason."""
     with open_revops(config, warehouse) as ro:
+        require(ro.warehouse, "lifecycle.run")
         report = ro.run_lifecycle()
     print_lifecycle_report(report)
 

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from revops.access import require
+from revops.audit import record
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, print_frame
 
 quality_app = typer.Typer(help="Data quality: rules, dedupe, merges, matching.")
@@ -66,7 +68,11 @@ def quality_fix(
     from revops.quality import fix
 
     with open_revops(config, warehouse) as ro:
+        who = None if dry_run else require(ro.warehouse, "quality.fix")
         result = fix.plan(ro.warehouse, ro.model) if dry_run else fix.apply(ro.warehouse, ro.model)
+        if who is not None and result.changes:
+            changed = {"values": len(result.changes)}
+            record(ro.warehouse, who.actor, "quality.fixed", str(result.run_id), changed)
     if not result.changes:
         console.print("[green]nothing to fix[/]: every value is already normalized")
         return
@@ -91,7 +97,10 @@ def quality_undo(
     from revops.quality.undo import undo
 
     with open_revops(config, warehouse) as ro:
+        who = require(ro.warehouse, "quality.fix")
         result = undo(ro.warehouse, run_id)
+        counts = {"restored": result.restored, "conflicts": result.conflicts}
+        record(ro.warehouse, who.actor, "quality.undone", run_id, counts)
     console.print(f"restored {result.restored:,} values of run [bold]{run_id}[/]")
     if result.conflicts:
         console.print(f"[yellow]{result.conflicts:,} values changed since the fix and were kept[/]")
@@ -138,6 +147,8 @@ def quality_scorecard(
     from revops.quality import scorecard
 
     with open_revops(config, warehouse) as ro:
+        if save:
+            require(ro.warehouse, "quality.fix")
         wh, model = ro.warehouse, ro.model
         now = scorecard.take_snapshot(wh, model) if save else scorecard.measure(wh, model)
         history = scorecard.trend(wh)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
+from revops.access import require
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day, print_frame
 from revops.errors import RevOpsError
 
@@ -36,6 +37,7 @@ def revenue_run(
     from revops.revenue.customers import build_health
 
     with open_revops(config, warehouse) as ro:
+        require(ro.warehouse, "revenue.run")
         run = build_revenue(ro.warehouse, ro.model, parse_day(as_of, "--as-of"))
         health = build_health(ro.warehouse, ro.model)
     console.print(

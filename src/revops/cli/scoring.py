@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
+from revops.access import require
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, print_frame
 
 score_app = typer.Typer(
@@ -30,6 +31,7 @@ def score_train(
     from revops.scoring.run import check_stages, load_history, report_dict, train_and_save
 
     with open_revops(config, warehouse) as ro:
+        require(ro.warehouse, "scoring.write")
         cfg = ro.model.scoring
         check_stages(cfg, {s.name for s in ro.model.lifecycle.stages})
         with console.status("training the lead model"):
@@ -55,6 +57,7 @@ def score_apply(
     from revops.scoring.run import apply_scores, load_models
 
     with open_revops(config, warehouse) as ro:
+        require(ro.warehouse, "scoring.write")
         try:
             at = datetime.fromisoformat(as_of) if as_of else None
         except ValueError:

@@ -1,0 +1,303 @@
+"""`revops plan | apply | history | rollback` and `revops audit verify | log`: change control.
+
+A change to the operating model is planned (what changes, and what it would do to the data),
+applied with an approver and a reason (revops_admin only), listed and rolled back; the audit
+log that records it all can be verified and read by anyone.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day
+
+if TYPE_CHECKING:
+    from revops.governance import Impact, ModelDiff
+
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+NewFile = Annotated[Path, typer.Argument(help="The proposed operating model (revops.yaml).")]
+
+
+def _fmt(value: float) -> str:
+    if value != value:  # NaN: no value under this model
+        return "–"
+    text = f"{value:,.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+# -- plan ---------------------------------------------------------------------------------------
+def plan(
+    new: NewFile,
+    days: Annotated[int, typer.Option(help="Re-route the leads of the last N days.")] = 30,
+    months: Annotated[int, typer.Option(help="Metric values over the last N months.")] = 6,
+    sample: Annotated[int, typer.Option(help="Re-routed leads to list.")] = 20,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Compare NEW with the active model and show its impact on the data in the warehouse."""
+    from revops.config import load_config
+    from revops.governance import diff_models, impact
+
+    with open_revops(config, warehouse) as ro:
+        proposed = load_config(new)
+        diff = diff_models(ro.model, proposed.model)
+        source = escape(str(ro.config.path))
+        console.print(f"plan: [bold]{escape(str(new))}[/] against the active model ({source})")
+        if diff.empty:
+            console.print("no changes")
+            return
+        effect = impact(ro.warehouse, ro.model, proposed.model, diff, days=days, months=months)
+    print_changes(diff)
+    print_impact(effect, sample)
+
+
+def print_changes(diff: ModelDiff) -> None:
+    out = Table(title=f"Changes ({len(diff.changes)})", title_justify="left")
+    out.add_column("area")
+    out.add_column("change", overflow="fold")
+    for area, changes in diff.by_area().items():
+        for c in changes:
+            out.add_row(area, Text(c.text()))  # config text may hold [brackets]
+    console.print(out)
+
+
+def print_impact(effect: Impact, sample: int) -> None:
+    if effect.stages is not None:
+        s = effect.stages
+        console.print(
+            f"lifecycle: [bold]{s.changed_count:,}[/] of {s.persons:,} persons would change stage"
+        )
+        if s.moves:
+            out = Table(title="Persons changing stage", title_justify="left")
+            for col in ("current stage", "new stage", "persons"):
+                out.add_column(col, justify="right" if col == "persons" else "left")
+            for a, b, n in s.moves:
+                out.add_row(Text(a or "(none)"), Text(b or "(none)"), f"{n:,}")
+            console.print(out)
+    if effect.routing is not None:
+        _print_routing(effect, sample)
+    for m in effect.metrics:
+        out = Table(title=f"Metric {m.name}", title_justify="left")
+        for col in ("month", "old", "new", "change"):
+            out.add_column(col, justify="left" if col == "month" else "right")
+        for period, old, new, change in m.values.itertuples(index=False, name=None):
+            out.add_row(str(period)[:7], _fmt(old), _fmt(new), _fmt(change))
+        console.print(out)
+        if m.old_formula == m.new_formula:
+            shown = escape(m.new_formula)
+            console.print(f"  formula (unchanged, built on a changed metric): {shown}")
+        else:
+            before = escape(m.old_formula or "(new metric)")
+            console.print(f"  old formula: {before}", highlight=False)
+            console.print(f"  new formula: {escape(m.new_formula)}", highlight=False)
+
+
+def _print_routing(effect: Impact, sample: int, top: int = 15) -> None:
+    r = effect.routing
+    assert r is not None
+    if r.since is None or r.until is None:
+        console.print("routing: no leads in the warehouse to re-route")
+        return
+    console.print(
+        f"routing: [bold]{len(r.rerouted):,}[/] of {r.leads:,} leads created "
+        f"{r.since:%Y-%m-%d %H:%M} – {r.until:%Y-%m-%d %H:%M} would route to a different owner"
+    )
+    if not r.rerouted:
+        return
+    rotation = sum(1 for x in r.rerouted if x.cause == "rotation")
+    console.print(
+        f"  {len(r.rerouted) - rotation:,} decided by a different rule; {rotation:,} by the same "
+        "rule but a different pool member (the round-robin turn moves with the leads before)"
+    )
+    rules = Table(title="Re-routed leads by rule: old → new", title_justify="left")
+    for col in ("old rule", "new rule", "leads"):
+        rules.add_column(col, justify="right" if col == "leads" else "left")
+    for a, b, n in r.by_rule():
+        rules.add_row(Text(a), Text(b), f"{n:,}")
+    console.print(rules)
+    flows = Table(title="Re-routed leads: from → to", title_justify="left")
+    for col in ("from (old rules)", "to (new rules)", "leads"):
+        flows.add_column(col, justify="right" if col == "leads" else "left")
+    pairs = r.flows()
+    for a, b, n in pairs[:top]:
+        flows.add_row(Text(a), Text(b), f"{n:,}")
+    if len(pairs) > top:
+        rest = sum(n for _, _, n in pairs[top:])
+        flows.add_row(f"… {len(pairs) - top} other pairs", "", f"{rest:,}")
+    console.print(flows)
+    shown = r.rerouted[:sample]
+    leads = Table(
+        title=f"Re-routed leads ({len(shown)} of {len(r.rerouted):,})", title_justify="left"
+    )
+    for col in ("person", "created", "old owner (rule)", "new owner (rule)"):
+        leads.add_column(col)
+    for x in shown:
+        leads.add_row(
+            Text(x.person_id),
+            f"{x.created_at:%Y-%m-%d %H:%M}",
+            Text(f"{x.old_owner} ({x.old_rule or 'fallback'})"),
+            Text(f"{x.new_owner} ({x.new_rule or 'fallback'})"),
+        )
+    console.print(leads)
+
+
+# -- apply, history, rollback -------------------------------------------------------------------
+def apply(
+    new: NewFile,
+    approved_by: Annotated[str, typer.Option("--approved-by", help="Who approved it.")] = "",
+    reason: Annotated[str, typer.Option("--reason", help="Why the model changes.")] = "",
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Activate NEW as the next operating-model version (revops_admin; approver and reason)."""
+    from revops.access import require
+    from revops.config import load_config
+    from revops.governance import versions
+
+    with open_revops(config, warehouse) as ro:
+        who = require(ro.warehouse, "config.apply")
+        proposed = load_config(new)
+        done = versions.apply(
+            ro.warehouse,
+            proposed,
+            actor=who.actor,
+            approved_by=approved_by,
+            reason=reason,
+            baseline=ro.config,
+        )
+    console.print(
+        f"[green]✓[/] version {done.version} active ({done.sha256[:12]}), "
+        f"approved by {done.approved_by}"
+    )
+
+
+def history(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+    """List operating-model versions, newest last; the newest is active."""
+    from revops.governance import versions
+
+    with open_revops(config, warehouse) as ro:
+        rows = versions.history(ro.warehouse)
+    if not rows:
+        console.print("no config versions yet: `revops apply FILE` records the first")
+        return
+    out = Table(title="Operating-model versions", title_justify="left")
+    for col in ("version", "applied (UTC)", "by", "approved by", "reason", "sha256", "note"):
+        out.add_column(col, overflow="fold")
+    for v in rows:
+        note = "active" if v is rows[-1] else ""
+        if v.restores is not None:
+            note = ", ".join(x for x in (note, f"rollback to {v.restores}") if x)
+        out.add_row(
+            str(v.version),
+            f"{v.applied_at:%Y-%m-%d %H:%M:%S}",
+            *(Text(x) for x in (v.applied_by, v.approved_by, v.reason)),
+            v.sha256[:12],
+            note,
+        )
+    console.print(out)
+
+
+def rollback(
+    version: Annotated[int, typer.Argument(help="The version to re-activate.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is rolled back.")] = "",
+    approved_by: Annotated[
+        str | None, typer.Option("--approved-by", help="Who approved it (default: you).")
+    ] = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Re-activate an earlier version as a new version (revops_admin; reason required)."""
+    from revops.access import require
+    from revops.governance import versions
+
+    with open_revops(config, warehouse) as ro:
+        who = require(ro.warehouse, "config.apply")
+        done = versions.rollback(
+            ro.warehouse, version, actor=who.actor, reason=reason, approved_by=approved_by
+        )
+    console.print(f"[green]✓[/] version {done.version} active: the text of version {version}")
+
+
+# -- audit --------------------------------------------------------------------------------------
+@audit_app.command("verify")
+def audit_verify(
+    expect_head: Annotated[
+        str | None,
+        typer.Option("--expect-head", help="A head hash kept elsewhere; fails if it is gone."),
+    ] = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Recompute the hash chain; exit 1 naming every edited, deleted or cut entry."""
+    from revops.audit import verify
+
+    with open_revops(config, warehouse) as ro:
+        result = verify(ro.warehouse, expect_head)
+    if result.ok:
+        console.print(
+            f"[green]✓[/] audit log intact: {result.entries:,} entries, head {result.head_hash}"
+        )
+        return
+    console.print(f"[bold red]audit log broken[/] ({result.entries:,} entries):")
+    for p in result.problems:
+        console.print(f"  {escape(p)}", highlight=False)
+    raise typer.Exit(1)
+
+
+@audit_app.command("log")
+def audit_log(
+    action: Annotated[
+        str | None, typer.Option("--action", help="Only this action, or a prefix ending in '.'.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only entries on or after (YYYY-MM-DD).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Newest N entries.")] = 50,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """List audit entries, oldest of the newest N first."""
+    from revops.audit import entries
+
+    start = parse_day(since, "--since")
+    with open_revops(config, warehouse) as ro:
+        log = entries(ro.warehouse)
+    if action is not None:
+        log = [
+            e
+            for e in log
+            if e.action == action or (action.endswith(".") and e.action.startswith(action))
+        ]
+    if start is not None:
+        log = [e for e in log if e.at >= datetime.combine(start, datetime.min.time())]
+    log = log[-limit:] if limit > 0 else log
+    out = Table(title=f"Audit log ({len(log)} entries)", title_justify="left")
+    for col in ("seq", "at (UTC)", "actor", "action", "subject", "details"):
+        out.add_column(col, overflow="fold")
+    for e in log:
+        details = json.loads(e.details) if e.details else {}
+        text = ", ".join(f"{k}={v}" for k, v in details.items())
+        out.add_row(
+            str(e.seq),
+            f"{e.at:%Y-%m-%d %H:%M:%S}",
+            *(Text(x) for x in (e.actor, e.action, e.subject, text[:120])),
+        )
+    console.print(out)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the change-control commands and the `audit` group to the main app."""
+    app.command()(plan)
+    app.command()(apply)
+    app.command()(history)
+    app.command()(rollback)
+    app.add_typer(audit_app, name="audit")
