@@ -26,6 +26,8 @@ Planted effects (see `PLANTED_EFFECTS` for the numbers a metric should show):
 - dirty data: ~0.2% of persons have a bad email or an unparseable date, and ~1% of lifecycle
   events break the lifecycle map (skipped stages, MQL without a company), so ingestion's
   quarantine and the lifecycle engine's rejections have something real to show;
+- consent: a ledger with marketing opt-ins (double opt-in: most confirmed, some left pending),
+  later opt-outs, do-not-contact requests and sales-call opt-ins (`demo.consent`);
 - identity: ~2% duplicate persons, ~1% duplicate accounts and unmatched leads, with the truth
   written to `<out>/truth/*.csv` (not loaded) so dedupe and matching can be scored.
 """
@@ -81,6 +83,7 @@ LAYOUT: dict[str, tuple[str | None, str]] = {
     "support_tickets": (None, "support_tickets.csv"),
     "invoices": (None, "billing_invoices.csv"),
     "champion_changes": (None, "champion_changes.csv"),
+    "consent_ledger": (None, "consent_ledger.csv"),
 }
 
 _BAD_EMAILS = (

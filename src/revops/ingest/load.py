@@ -143,7 +143,13 @@ def load_file(
     load_id = _new_load_id(now)
     file = str(path)
     quarantine = _quarantine(raw, checked, load_id, t, file, now)
-    good = checked.good
+    good, bad_rows = checked.good, checked.bad_rows
+    if t.name == "persons":  # erased persons stay erased: their rows go to quarantine, sans PII
+        from revops.privacy.tombstones import screen_erased
+
+        good, quarantine, bad_rows = screen_erased(
+            wh, raw, bad_rows, good, quarantine, load_id=load_id, file=file, now=now
+        )
     alerts = None
     if model is not None and model.dedupe.rules and t.name in ("persons", "accounts"):
         from revops.identity.duplicate_rules import screen_load
@@ -154,7 +160,7 @@ def load_file(
             t.name,
             preset,
             raw,
-            checked.bad_rows,
+            bad_rows,
             good,
             quarantine,
             load_id=load_id,

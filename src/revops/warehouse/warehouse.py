@@ -8,10 +8,12 @@ one transaction, so a failure leaves the warehouse exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
@@ -23,6 +25,7 @@ import pyarrow.csv as pacsv
 from ibis.backends import BaseBackend
 
 from revops.errors import RevOpsError
+from revops.warehouse.pii import PII_KEY_ENV, PiiCipher, cipher_from_env, column_label
 from revops.warehouse.schema import TABLES, Column, Table, table
 
 DEFAULT_URL = "out/revops.duckdb"
@@ -94,13 +97,30 @@ class Warehouse:
         self.backend: Literal["duckdb", "postgres"] = (
             "postgres" if con.name == "postgres" else "duckdb"
         )
+        self.pii: PiiCipher | None = None  # set by `enable_pii` once the key is verified
+        self._pii_udfs: dict[str, dict[str, Callable[..., Any]]] = {}
 
     # -- connecting ---------------------------------------------------------------------------
     @classmethod
-    def connect(cls, url: str | Path = DEFAULT_URL, *, create: bool = True) -> Warehouse:
-        """Open a warehouse from a file path, `duckdb://path`, `:memory:` or `postgresql://…`."""
+    def connect(
+        cls, url: str | Path = DEFAULT_URL, *, create: bool = True, pii_from_env: bool = True
+    ) -> Warehouse:
+        """Open a warehouse from a file path, `duckdb://path`, `:memory:` or `postgresql://…`.
+
+        With REVOPS_PII_KEY set its PII columns are encrypted (see `revops.warehouse.pii`);
+        `pii_from_env=False` ignores the variable, to read a plaintext warehouse while copying
+        it into an encrypted one (`revops.privacy.encrypt_copy`).
+        """
         text = str(url)
+        cipher = cipher_from_env() if pii_from_env else None
         if text.startswith(("postgresql://", "postgres://")):
+            if cipher is not None:
+                raise WarehouseError(
+                    f"{PII_KEY_ENV} is set, but PII column encryption needs Python UDFs to "
+                    "decrypt inside queries, which PostgreSQL cannot run; unset it and encrypt "
+                    "PostgreSQL at rest with the server's own means (pgcrypto for columns, or "
+                    "disk/TDE encryption such as an encrypted volume)"
+                )
             parts = urlparse(text)
             con = ibis.postgres.connect(
                 host=parts.hostname or "127.0.0.1",
@@ -115,9 +135,98 @@ class Warehouse:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             con = ibis.duckdb.connect(path)
         wh = cls(con, text)
-        if create:
-            wh.ensure_schema()
+        try:
+            if create:
+                wh.ensure_schema()
+            wh._check_pii_key(cipher)
+        except BaseException:
+            wh.close()
+            raise
         return wh
+
+    # -- PII encryption (see revops.warehouse.pii) --------------------------------------------
+    def _stored_key_checks(self) -> set[str]:
+        if "pii_keys" not in self._existing_columns():
+            return set()
+        return {str(r[0]) for r in self.sql('SELECT key_check FROM "pii_keys"')}
+
+    def _check_pii_key(self, cipher: PiiCipher | None) -> None:
+        """Turn PII mode on when the key matches the one the warehouse was encrypted with.
+
+        A warehouse without a registered key but with PII values already stored in clear is
+        refused: mixing plaintext and ciphertext in one column would break equality, and
+        encrypting in place would leave the old plaintext in freed file blocks.
+        """
+        stored = self._stored_key_checks()
+        if cipher is None:
+            if stored:
+                raise WarehouseError(
+                    f"this warehouse holds encrypted PII columns; set {PII_KEY_ENV} to the key "
+                    "it was encrypted with to open it"
+                )
+            return
+        if stored and cipher.key_check not in stored:
+            raise WarehouseError(
+                f"{PII_KEY_ENV} is not the key this warehouse's PII columns were encrypted with"
+            )
+        if not stored:
+            if self._has_plaintext_pii():
+                raise WarehouseError(
+                    f"{PII_KEY_ENV} is set, but this warehouse already holds PII in clear; "
+                    "enable PII encryption on a new warehouse and load the data into it "
+                    "(or unset the key)"
+                )
+            if "pii_keys" not in self._existing_columns():  # opened with create=False
+                raise WarehouseError(
+                    f"{PII_KEY_ENV} is set, but this warehouse has no pii_keys table to register "
+                    "the key in; open it once with schema creation (the default)"
+                )
+            now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+            with self.transaction() as run:
+                run(
+                    'INSERT INTO "pii_keys" (key_check, created_at) VALUES '
+                    f"('{cipher.key_check}', TIMESTAMP '{now}')"
+                )
+        self.enable_pii(cipher)
+
+    def _has_plaintext_pii(self) -> bool:
+        present = self._existing_columns()
+        for t in TABLES:
+            cols = [c.name for c in t.columns if c.pii and c.name in present.get(t.name, ())]
+            if cols:
+                cond = " OR ".join(f"{_q(c)} IS NOT NULL" for c in cols)
+                if self.sql(f"SELECT 1 FROM {_q(t.name)} WHERE {cond} LIMIT 1"):
+                    return True
+        return False
+
+    def enable_pii(self, cipher: PiiCipher) -> None:
+        """Encrypt PII columns on write and decrypt them in `table()` from now on.
+
+        One vectorized Arrow UDF per PII column (the column is the associated data), registered
+        on the DuckDB connection up front so SQL compiled from these expressions (the metric
+        layer runs `ibis.to_sql` text) finds them too. The key lives only in the UDF's closure.
+        """
+        self.pii = cipher
+        self._pii_udfs = {}
+        for t in TABLES:
+            for col in t.columns:
+                if col.pii:
+                    label = column_label(t.name, col.name)
+                    udf = _decrypting_udf(cipher, label)
+                    self._pii_udfs.setdefault(t.name, {})[col.name] = udf
+        self._register_pii_udfs()
+
+    def _register_pii_udfs(self) -> None:
+        import duckdb
+
+        raw = self.con.con
+        for udfs in self._pii_udfs.values():
+            for udf in udfs.values():
+                node = udf(ibis.literal("x")).op()
+                fn_name = type(node).__name__
+                with contextlib.suppress(duckdb.InvalidInputException):  # not registered yet
+                    raw.remove_function(fn_name)
+                raw.create_function(fn_name, node.__func__, ["VARCHAR"], "VARCHAR", type="arrow")
 
     def close(self) -> None:
         self.con.disconnect()
@@ -165,8 +274,12 @@ class Warehouse:
 
     # -- reading ------------------------------------------------------------------------------
     def table(self, name: str) -> ibis.Table:
-        """The Ibis table for a canonical (or derived) table."""
-        return self.con.table(name)
+        """The Ibis table for a canonical (or derived) table; PII columns come decrypted."""
+        t = self.con.table(name)
+        udfs = self._pii_udfs.get(name)
+        if not udfs:
+            return t
+        return t.mutate(**{c: udf(t[c]) for c, udf in udfs.items() if c in t.columns})
 
     def execute(self, expr: ibis.Expr) -> Any:
         return self.con.execute(expr)
@@ -242,7 +355,14 @@ class Warehouse:
             else:
                 arrays.append(pa.nulls(data.num_rows, typ))
         out = pa.Table.from_arrays(arrays, schema=arrow_schema(t))
-        return _last_per_key(out, t.primary_key)
+        out = _last_per_key(out, t.primary_key)
+        if self.pii is not None:  # before staging: plaintext never reaches the database
+            for i, col in enumerate(t.columns):
+                if col.pii:
+                    label = column_label(t.name, col.name)
+                    enc = self.pii.encrypt_column(out.column(i), label)
+                    out = out.set_column(i, col.name, enc)
+        return out
 
     def _apply(
         self, run: Any, t: Table, data: pa.Table, mode: WriteMode, i: int, present: frozenset[str]
@@ -315,6 +435,18 @@ def _last_per_key(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:
         return data
     keep = pc.sort_indices(last.column("__row_max"))
     return data.take(last.column("__row_max").take(keep))
+
+
+def _decrypting_udf(cipher: PiiCipher, label: str) -> Callable[..., Any]:
+    """An Ibis pyarrow scalar UDF decrypting one PII column, named after it."""
+    safe = "".join(ch if ch.isalnum() else "_" for ch in label)
+
+    def decrypt(value: str) -> str:
+        return cipher.decrypt_column(value, label)  # type: ignore[arg-type,return-value,unused-ignore]
+
+    decrypt.__name__ = f"revops_pii_{safe}"
+    udf: Callable[..., Any] = ibis.udf.scalar.pyarrow(decrypt, name=decrypt.__name__)
+    return udf
 
 
 def column_sql_type(backend: str, col: Column) -> str:
