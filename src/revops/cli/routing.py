@@ -10,6 +10,8 @@ from typing import Annotated, NoReturn
 import typer
 from rich.table import Table
 
+from revops.access import require
+from revops.audit import record
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day
 from revops.errors import RevOpsError
 from revops.lifecycle import EventOutcome
@@ -48,9 +50,13 @@ def route_run(
 ) -> None:
     """Route every person without an owner and store each decision with its reasons."""
     with open_revops(config, warehouse) as ro:
+        actor = require(ro.warehouse, "routing.run").actor
         routed = route_unassigned(
             ro.warehouse, ro.model.routing, _parse_at(at), parse_day(since, "--since")
         )
+        if routed:
+            details = {"since": since, "at": at, "leads": len(routed)}
+            record(ro.warehouse, actor, "routing.routed", f"{len(routed)} leads", details)
     counts = Counter(r.decision.owner_id or f"queue:{r.decision.queue}" for r in routed)
     console.print(f"routed {len(routed):,} persons")
     out = Table(title="Assignments", title_justify="left")
@@ -97,6 +103,7 @@ def route_accept(
 ) -> None:
     """Accept an assigned lead (SAL): close its SLA clock and move it to SAL."""
     with open_revops(config, warehouse) as ro:
+        require(ro.warehouse, "leads.respond")
         done = accept(ro.warehouse, ro.model, person_id, _parse_at(at))
     _print_response(person_id, "accepted", done.met, done.lifecycle)
 
@@ -111,6 +118,7 @@ def route_reject(
 ) -> None:
     """Reject an assigned lead with a listed reason; it re-enters at the reason's stage."""
     with open_revops(config, warehouse) as ro:
+        require(ro.warehouse, "leads.respond")
         done = reject(ro.warehouse, ro.model, person_id, reason, _parse_at(at))
     _print_response(person_id, f"rejected ({reason})", done.met, done.lifecycle)
 
@@ -140,8 +148,13 @@ def route_breaches(
     """List running SLA clocks past due; with --escalate, record them and escalate."""
     when = _parse_at(at)
     with open_revops(config, warehouse) as ro:
+        esc = require(ro.warehouse, "sla.escalate") if escalate else None
         late = overdue(ro.warehouse, when)
         report = detect_breaches(ro.warehouse, ro.model, when) if escalate else None
+        if esc is not None and report is not None and report.escalated:
+            moved = {"rerouted": [r.person_id for r in report.escalated][:200]}
+            subject = f"{len(report.escalated)} leads re-routed"
+            record(ro.warehouse, esc.actor, "routing.escalated", subject, moved)
     out = Table(title="Overdue SLA clocks", title_justify="left")
     for col in ("person", "owner", "priority", "due (UTC)", "breaches before"):
         out.add_column(col)

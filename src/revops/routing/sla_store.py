@@ -216,6 +216,7 @@ def _respond(
     outcome: Outcome,
     at: datetime,
     reason: str | None,
+    extra: Sequence[Batch] = (),
 ) -> SlaResponse:
     sla = model.routing.sla
     row = open_clocks(wh, [person_id]).get(person_id)
@@ -243,22 +244,35 @@ def _respond(
         event = LifecycleEvent(f"sla-{row['clock_id']}-{outcome}", person_id, stage, when, SOURCE)
         result, more = _lifecycle_batches(wh, model, event)
         batches.extend(more)
-    wh.write_many(batches)
+    wh.write_many([*batches, *extra])
     return SlaResponse(row["clock_id"], outcome, response.met, result)
 
 
-def accept(wh: Warehouse, model: OperatingModel, person_id: str, at: datetime) -> SlaResponse:
+def accept(
+    wh: Warehouse,
+    model: OperatingModel,
+    person_id: str,
+    at: datetime,
+    extra: Sequence[Batch] = (),
+) -> SlaResponse:
     """The owner accepts the lead: the clock closes and the lead moves to SAL (if the
-    lifecycle allows; otherwise the refusal lands in lifecycle_rejections), in one transaction."""
-    return _respond(wh, model, person_id, "accepted", at, None)
+    lifecycle allows; otherwise the refusal lands in lifecycle_rejections), in one transaction
+    (with `extra`, e.g. the caller's audit entry)."""
+    return _respond(wh, model, person_id, "accepted", at, None, extra)
 
 
 def reject(
-    wh: Warehouse, model: OperatingModel, person_id: str, reason: str, at: datetime
+    wh: Warehouse,
+    model: OperatingModel,
+    person_id: str,
+    reason: str,
+    at: datetime,
+    extra: Sequence[Batch] = (),
 ) -> SlaResponse:
     """The owner rejects the lead with a listed reason: the clock closes and the lead moves to
-    the reason's re-entry stage (sla.reentry) through the lifecycle, in one transaction."""
-    return _respond(wh, model, person_id, "rejected", at, reason)
+    the reason's re-entry stage (sla.reentry) through the lifecycle, in one transaction (with
+    `extra`, e.g. the caller's audit entry)."""
+    return _respond(wh, model, person_id, "rejected", at, reason, extra)
 
 
 def overdue(wh: Warehouse, at: datetime) -> list[dict[str, Any]]:

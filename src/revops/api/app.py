@@ -1,0 +1,63 @@
+"""The intake API application: `create_app(ro)` wires the service, routers and security.
+
+Every route authenticates with an API key except `GET /health` (a liveness probe, answering
+only whether the process serves) and the OpenAPI description and docs (`/openapi.json`,
+`/docs`), which describe the API but expose no data. `revops serve` runs this app with uvicorn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from revops.api import leads, sla
+from revops.api.models import Health
+from revops.api.service import Clock, IntakeService, Unavailable
+from revops.context import RevOps
+
+DESCRIPTION = """Real-time lead intake for revops.
+
+`POST /leads` validates a lead, finds an existing person with the same email, matches an
+account, routes it through the operating model's rules, scores it and starts its SLA clock,
+and answers with the owner and the reason. Every change lands in one transaction with its
+audit-log entry. Authenticate with an API key (`revops keys create NAME --role ROLE`) sent as
+`Authorization: Bearer <key>` or `X-API-Key: <key>`; the key's role decides what it may do.
+"""
+
+
+def create_app(ro: RevOps, *, clock: Clock | None = None) -> FastAPI:
+    """The app over `ro`'s warehouse; `clock` fixes "now" (tests and replays)."""
+    service = IntakeService(ro, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="revops intake API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.include_router(leads.router)
+    app.include_router(sla.router)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.get("/health", response_model=Health, tags=["health"])
+    async def health() -> Health:
+        """Liveness probe, unauthenticated: the process serves; writes waiting and commit
+        figures (counts and timings only, no data)."""
+        return Health(status="ok", pending_writes=service.pending, commits=service.stats.as_dict())
+
+    return app

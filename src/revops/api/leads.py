@@ -1,0 +1,206 @@
+"""`/leads`: intake, accept, reject, manual assignment and the full decision trail of a lead."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request
+from fastapi.responses import JSONResponse
+
+from revops.access import Principal
+from revops.api import operations
+from revops.api.auth import requires
+from revops.api.idempotency import IdempotencyConflict
+from revops.api.models import (
+    Assigned,
+    AssignIn,
+    LeadDetail,
+    LeadIn,
+    LeadOut,
+    Owner,
+    RejectIn,
+    Responded,
+)
+from revops.api.service import IntakeService
+
+router = APIRouter(prefix="/leads", tags=["leads"])
+
+PersonId = Annotated[str, Path(min_length=1, max_length=128, description="persons.person_id")]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, malformed, unknown or revoked API key."},
+    403: {"description": "The key's role may not do this."},
+}
+
+
+def service(request: Request) -> IntakeService:
+    svc: IntakeService = request.app.state.service
+    return svc
+
+
+def field_error(loc: list[str], message: str, kind: str = "value_error") -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, naming the field."""
+    return HTTPException(422, [{"loc": loc, "msg": message, "type": kind}])
+
+
+def known(svc: IntakeService, person_id: str) -> None:
+    if person_id not in svc.state().persons:
+        raise HTTPException(404, f"no person {person_id!r}")
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=LeadOut,
+    responses={
+        **_ERRORS,
+        200: {"model": LeadOut, "description": "The email belongs to an existing person."},
+        503: {"description": "The lead was not stored; retry with the same Idempotency-Key."},
+    },
+    summary="Take in a lead: dedupe, match, score, route and start its SLA clock",
+)
+async def create_lead(
+    lead: LeadIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("leads.create"))],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="Retrying with the same key and body returns the first answer.",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """201 with the new person's owner (or queue), the rule and reason, scores and SLA due
+    time; 200 with `duplicate_of` when the email is already known (nothing new is created)."""
+    try:
+        stored, replayed = await service(request).create_lead(lead, principal, idempotency_key)
+    except IdempotencyConflict:
+        raise field_error(
+            ["header", "Idempotency-Key"],
+            "this Idempotency-Key was already used with a different request body",
+            "idempotency_conflict",
+        ) from None
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+
+
+@router.get("/{person_id}", response_model=LeadDetail, responses=_ERRORS)
+async def get_lead(
+    person_id: PersonId,
+    request: Request,
+    _: Annotated[Principal, Depends(requires("read"))],
+) -> LeadDetail:
+    """The person, scores, every routing decision with each rule evaluated, SLA clocks,
+    lifecycle history and the audit entries about the lead."""
+    svc = service(request)
+    try:
+        return await svc.db(operations.detail, svc.wh, person_id)
+    except operations.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+async def _respond(
+    request: Request, person_id: str, outcome: str, reason: str | None, who: Principal
+) -> Responded:
+    svc = service(request)
+    known(svc, person_id)
+    try:
+        return await svc.db(
+            operations.respond,
+            svc.wh,
+            svc.model,
+            person_id,
+            outcome,
+            reason,
+            who.actor,
+            svc.clock(),
+        )
+    except operations.Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+@router.post(
+    "/{person_id}/accept",
+    response_model=Responded,
+    responses={
+        **_ERRORS,
+        404: {"description": "No such person."},
+        409: {"description": "No running SLA clock."},
+    },
+)
+async def accept_lead(
+    person_id: PersonId,
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("leads.respond"))],
+) -> Responded:
+    """The owner accepts: the SLA clock stops and the lead moves to SAL through the lifecycle."""
+    return await _respond(request, person_id, "accepted", None, principal)
+
+
+@router.post(
+    "/{person_id}/reject",
+    response_model=Responded,
+    responses={
+        **_ERRORS,
+        404: {"description": "No such person."},
+        409: {"description": "No running SLA clock."},
+    },
+)
+async def reject_lead(
+    person_id: PersonId,
+    body: RejectIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("leads.respond"))],
+) -> Responded:
+    """The owner rejects with a listed reason: the clock stops and the lead re-enters the
+    lifecycle at the reason's stage (routing.sla.reentry)."""
+    reasons = service(request).model.routing.sla.rejection_reasons
+    if body.reason not in reasons:
+        raise field_error(["body", "reason"], f"reason must be one of: {', '.join(reasons)}")
+    return await _respond(request, person_id, "rejected", body.reason, principal)
+
+
+@router.post(
+    "/{person_id}/assign",
+    response_model=Assigned,
+    responses={**_ERRORS, 404: {"description": "No such person."}},
+)
+async def assign_lead(
+    person_id: PersonId,
+    body: AssignIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("routing.override"))],
+) -> Assigned:
+    """Manual routing override (revops_admin): a new decision replacing the last one, a new
+    SLA clock for the new owner, recorded in the audit log with the reason."""
+    svc = service(request)
+    known(svc, person_id)
+    hot = svc.state()
+    user = hot.users.get(body.owner_id)
+    if user is None or not user.active:
+        raise field_error(["body", "owner_id"], f"{body.owner_id!r} is not an active user")
+    at = svc.clock()
+    try:
+        decision_id, previous, sla = await svc.db(
+            operations.assign,
+            svc.wh,
+            svc.model,
+            hot,
+            person_id,
+            body.owner_id,
+            body.reason,
+            principal.actor,
+            at,
+        )
+    except operations.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    svc.record_override(person_id, body.owner_id, body.reason, decision_id, at)
+    return Assigned(
+        person_id=person_id,
+        decision_id=decision_id,
+        owner=Owner(id=body.owner_id, name=user.name),
+        replaces=previous,
+        sla=sla,
+    )

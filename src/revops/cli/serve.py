@@ -1,0 +1,45 @@
+"""`revops serve`: the real-time intake API on the configured warehouse, with uvicorn.
+
+One process serves: DuckDB admits one writing process, and the server keeps its routing state
+in memory, so it must be the only writer while it runs (stop it before batch commands that
+write, or point both at PostgreSQL and run batch routing elsewhere only when it is stopped).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = False,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Serve POST /leads, accept/reject/assign, GET /leads/{id} and /sla/breaches.
+
+    Create a key first (`revops keys create NAME --role marketing_ops`); docs at /docs.
+    """
+    import uvicorn
+
+    from revops.api import create_app
+
+    with open_revops(config, warehouse) as ro:
+        app = create_app(ro)
+        console.print(f"revops intake API on http://{host}:{port} (docs: /docs)")
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            access_log=access_log,
+            log_level="warning",
+            loop="uvloop",
+            http="httptools",
+        )

@@ -1,0 +1,216 @@
+"""POST /leads end to end against the hand-built company (see conftest), on both backends.
+
+Hand-worked answers at Tuesday 2025-06-10 10:00 UTC:
+* max@globex.com, US, VP Sales, 500 employees, Software, demo request: domain globex.com →
+  Globex (smb, so `named_accounts` does not hold) → territory NA → pool na (order) → a.
+  Fit = mid_market 18 + core_industry 15 + vp 25 + core_market 5 = 63; engagement = a
+  demo_request touch of age 0 = 25; combined 88 ≥ 60 with fit ≥ 20 → MQL-ready, so the lead
+  enters Lead then MQL. SLA high_intent 15 business minutes, a in UTC → due 10:15.
+* the next US lead goes to b (order pool), the one after back to a.
+* x@acme.de → Acme (enterprise, owned) → owner own by `named_accounts`; default SLA 480
+  business minutes from Tue 10:00 UTC → Tue 7 h (420) + Wed 60 → Wed 10:00 UTC.
+* a DE lead with a free-mail address and no company → territory EMEA → c, in Berlin: Tue
+  12:00–17:00 local (300) + Wed 09:00–12:00 (180) → Wed 12:00 CEST = 10:00 UTC.
+* a student → queue nurture (no owner, no clock); FR matches nothing → fallback triage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from api_support import Api, lead
+
+from revops.audit import verify
+from revops.warehouse.warehouse import WarehouseError
+
+
+def post(api: Api, body: dict[str, Any], **headers: str) -> Any:
+    return api.client.post("/leads", json=body, headers=api.headers(**headers))
+
+
+def test_new_lead_gets_the_hand_worked_owner_scores_stage_and_clock(api: Api) -> None:
+    r = post(api, lead("max@globex.com"))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["created"]
+    assert body["duplicate_of"] is None
+    assert body["owner"] == {"id": "a", "name": "Alice Adams"}
+    assert body["rule"] == "territories"
+    assert body["reason"] == "in territory 'NA' → pool na (order) → a"
+    assert body["account"] == {
+        "account_id": "globex",
+        "name": "Globex",
+        "confidence": 0.97,
+        "reason": "domain globex.com",
+    }
+    assert body["scores"] == {
+        "fit": 63.0,
+        "engagement": 25.0,
+        "combined": 88.0,
+        "is_mql_ready": True,
+    }
+    assert body["lifecycle_stage"] == "MQL"
+    assert body["sla"] == {
+        "priority": "high_intent",
+        "started_at": "2025-06-10T10:00:00",
+        "due_at": "2025-06-10T10:15:00",
+    }
+    wh = api.ro.warehouse
+    pid = body["person_id"]
+    stored = wh.sql(
+        f"SELECT owner_id, account_id, lifecycle_stage FROM persons WHERE person_id = '{pid}'"
+    )
+    assert stored == [("a", "globex", "MQL")]
+    stages = wh.sql(
+        f"SELECT to_stage FROM lifecycle_history WHERE person_id = '{pid}' ORDER BY transition_id"
+    )
+    assert [s for (s,) in stages] == ["Lead", "MQL"]
+    assert wh.sql(f"SELECT count(*) FROM sla_clocks WHERE person_id = '{pid}'") == [(1,)]
+    assert wh.sql(f"SELECT combined FROM lead_scores WHERE person_id = '{pid}'") == [(88.0,)]
+
+
+def test_round_robin_named_accounts_territories_queues_and_fallback(api: Api) -> None:
+    owners = [post(api, lead(f"u{i}@globex.com")).json()["owner"]["id"] for i in range(3)]
+    assert owners == ["a", "b", "a"]
+
+    acme = post(api, {"email": "x@acme.de", "country": "DE"}).json()
+    assert (acme["owner"]["id"], acme["rule"]) == ("own", "named_accounts")
+    assert acme["reason"] == "account 'acme' is owned → owner own"
+    assert acme["sla"]["due_at"] == "2025-06-11T10:00:00"
+
+    emea = post(api, {"email": "k@gmail.com", "country": "DE"}).json()
+    assert emea["account"] is None
+    assert (emea["owner"]["id"], emea["sla"]["due_at"]) == ("c", "2025-06-11T10:00:00")
+
+    student = post(api, {"email": "s@uni.edu", "title": "Student", "country": "US"}).json()
+    assert (student["owner"], student["queue"], student["rule"], student["sla"]) == (
+        None,
+        "nurture",
+        "students",
+        None,
+    )
+    nowhere = post(api, {"email": "f@example.fr", "country": "FR"}).json()
+    assert (nowhere["queue"], nowhere["rule"], nowhere["reason"]) == (
+        "triage",
+        None,
+        "no rule matched",
+    )
+
+
+def test_duplicate_email_returns_the_existing_person(api: Api) -> None:
+    before = api.ro.warehouse.count("persons")
+    r = post(api, {"email": "  JANE@Acme.de ", "first_name": "Jane"})
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["person_id"], body["created"], body["duplicate_of"]) == ("p1", False, "p1")
+    assert body["owner"] == {"id": "own", "name": "Olga Owner"}
+    assert api.ro.warehouse.count("persons") == before
+
+    first = post(api, lead("new@globex.com")).json()
+    again = post(api, lead("NEW@globex.com")).json()
+    assert again["duplicate_of"] == first["person_id"]
+    assert (again["owner"], again["rule"], again["reason"]) == (
+        first["owner"],
+        first["rule"],
+        first["reason"],
+    )
+
+
+def test_idempotent_retry_writes_once_and_a_changed_body_is_refused(api: Api) -> None:
+    wh = api.ro.warehouse
+    persons, audit = wh.count("persons"), wh.count("audit_log")
+    first = post(api, lead("once@globex.com"), **{"Idempotency-Key": "form-42"})
+    retry = post(api, lead("once@globex.com"), **{"Idempotency-Key": "form-42"})
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert (wh.count("persons"), wh.count("audit_log")) == (persons + 1, audit + 1)
+    assert wh.count("api_idempotency") == 1
+
+    changed = post(api, lead("other@globex.com"), **{"Idempotency-Key": "form-42"})
+    assert changed.status_code == 422
+    assert changed.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert wh.count("persons") == persons + 1
+
+
+def test_bad_input_is_a_422_naming_the_field(api: Api) -> None:
+    cases = [
+        ({"first_name": "No Email"}, ["body", "email"], "missing"),
+        ({"email": "not-an-email"}, ["body", "email"], "value_error"),
+        ({"email": "a@b.com", "nickname": "x"}, ["body", "nickname"], "extra_forbidden"),
+        (
+            {"email": "a@b.com", "country": "Germany"},
+            ["body", "country"],
+            "string_pattern_mismatch",
+        ),
+        ({"email": "a@b.com", "employees": -3}, ["body", "employees"], "greater_than_equal"),
+        ({"email": "a@b.com", "form": "carrier_pigeon"}, ["body", "form"], "literal_error"),
+        ({"email": "a@b.com", "title": "CEO\x00"}, ["body", "title"], "value_error"),
+    ]
+    for body, loc, kind in cases:
+        r = post(api, body)
+        assert r.status_code == 422, body
+        error = r.json()["detail"][0]
+        assert (error["loc"], error["type"]) == (loc, kind), (body, error)
+    assert "valid email" in post(api, {"email": "nobody"}).json()["detail"][0]["msg"]
+    assert api.ro.warehouse.sql("SELECT count(*) FROM persons WHERE person_id LIKE 'api-%'") == [
+        (0,)
+    ]
+
+
+def test_group_commit_keeps_order_fairness_and_one_audit_chain(api: Api) -> None:
+    """Leads admitted while a group is being written share the next commit; round-robin turns
+    and the audit chain stay exactly as if they had been sent one by one."""
+    import asyncio
+
+    import httpx
+
+    async def burst() -> list[dict[str, Any]]:
+        transport = httpx.ASGITransport(app=api.client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            calls = [
+                c.post("/leads", json=lead(f"g{i}@globex.com"), headers=api.headers())
+                for i in range(24)
+            ]
+            return [r.json() for r in await asyncio.gather(*calls)]
+
+    answers = api.client.portal.call(burst)  # the app's own event loop
+    owners = [a["owner"]["id"] for a in answers]
+    assert sorted(owners) == ["a"] * 12 + ["b"] * 12
+    assert len({a["person_id"] for a in answers}) == 24
+    check = verify(api.ro.warehouse)
+    assert check.ok, check.problems
+
+
+def test_health_needs_no_key(api: Api) -> None:
+    r = api.client.get("/health")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok"
+
+
+def test_a_failed_commit_answers_503_writes_nothing_and_rolls_the_state_back(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wh = api.ro.warehouse
+    persons, audit = wh.count("persons"), wh.count("audit_log")
+    real = wh.write_many
+
+    def broken(batches: Any) -> Any:
+        monkeypatch.setattr(wh, "write_many", real)  # fail once
+        raise WarehouseError("write failed, nothing was changed: disk full")
+
+    monkeypatch.setattr(wh, "write_many", broken)
+    failed = post(api, lead("first@globex.com"), **{"Idempotency-Key": "k1"})
+    assert failed.status_code == 503
+    assert "not stored" in failed.json()["detail"]
+    assert failed.headers["Retry-After"] == "1"
+    assert (wh.count("persons"), wh.count("audit_log")) == (persons, audit)
+    # the failed lead took a's turn in memory only: after the rollback a is still next, and
+    # the retry with the same idempotency key is a fresh attempt, not a replay of the 503
+    retry = post(api, lead("first@globex.com"), **{"Idempotency-Key": "k1"})
+    assert retry.status_code == 201
+    assert retry.json()["owner"]["id"] == "a"
+    assert "Idempotent-Replayed" not in retry.headers
+    assert post(api, lead("second@globex.com")).json()["owner"]["id"] == "b"
