@@ -89,7 +89,7 @@ def test_unknown_column_in_a_filter(warehouse: Warehouse) -> None:
 )
 def test_broken_derived_metrics_are_refused_at_load_time(expr: str, message: str) -> None:
     text = CONFIG.read_text().replace(
-        '"opportunities_created * win_rate * avg_deal_size / sales_cycle_days"', repr(expr)
+        '"open_opportunities * win_rate * avg_deal_size / sales_cycle_days"', repr(expr)
     )
     with pytest.raises(ConfigError, match=message):
         validate(*parse_yaml(text, "revops.yaml"), "revops.yaml")
@@ -113,7 +113,7 @@ def test_formulas_read_as_definitions() -> None:
         "avg(days_between(created_date, close_date) over opportunities) where is_won, by close_date"
     )
     assert formula(MODEL, "sales_velocity") == (
-        "opportunities_created * win_rate * avg_deal_size / sales_cycle_days"
+        "open_opportunities * win_rate * avg_deal_size / sales_cycle_days"
     )
     assert formula(MODEL, "lead_to_mql") == (
         "share of person_id in (persons) reaching (lifecycle_history where to_stage == 'MQL') "

@@ -16,10 +16,11 @@ from revops.config import OperatingModel, load_config
 from revops.metrics import compute, compute_all
 from revops.warehouse import Warehouse
 
-JAN, FEB, MAR, MAY, AUG = (
+JAN, FEB, MAR, APR, MAY, AUG = (
     dt.date(2024, 1, 1),
     dt.date(2024, 2, 1),
     dt.date(2024, 3, 1),
+    dt.date(2024, 4, 1),
     dt.date(2024, 5, 1),
     dt.date(2024, 8, 1),
 )
@@ -45,9 +46,9 @@ MONTHLY: dict[str, dict[dt.date, float]] = {
     "avg_deal_size": {FEB: 1000 / 1, MAR: 10500 / 3},
     # O1 Jan 10 -> Feb 20 = 41 days | O3 45, O4 43, O7 24 days
     "sales_cycle_days": {FEB: 41, MAR: (45 + 43 + 24) / 3},
-    # opportunities_created * win_rate * avg_deal_size / sales_cycle_days; January has
-    # opportunities but nothing closed, so no win rate: NULL, not a missing row.
-    "sales_velocity": {JAN: NAN, FEB: 3 * 0.5 * 1000 / 41, MAR: 1 * 0.75 * 3500 / (112 / 3)},
+    # open_opportunities * win_rate * avg_deal_size / sales_cycle_days: Feb and Mar closed deals
+    # but none open is due then (0); April has O5 due but nothing closed, so no win rate: NULL.
+    "sales_velocity": {FEB: 0.0, MAR: 0.0, APR: NAN},
     # Jan: P1 P2 P3 convert, P4's MQL is 64 days later | Feb: P5 P6 P7 P8 all convert
     "lead_to_mql": {JAN: 3 / 4, FEB: 4 / 4},
     # Jan: P1 P2 of P1 P2 P9 | Feb: P5 P6 of P3 P5 P6 P7 P8 (P3 too late, P8's SQL came
@@ -56,6 +57,7 @@ MONTHLY: dict[str, dict[dt.date, float]] = {
     # Feb: P1 of P1 P2 P5 P8 (P2's Customer is 192 days later) | May: neither P3 nor P6
     "sql_to_won": {FEB: 1 / 4, MAY: 0.0},
     "marketing_spend": {JAN: 300, FEB: 350, MAR: 400},  # 100+200 | 300+50 | 400 (C3)
+    "open_opportunities": {APR: 1},  # O5, the one open deal, expected to close Apr 30
 }
 
 # grain=None: one number over all time.
@@ -76,11 +78,12 @@ OVERALL: dict[str, float] = {
     "win_rate_by_value": 11500 / 15000,
     "avg_deal_size": 11500 / 4,
     "sales_cycle_days": (41 + 45 + 43 + 24) / 4,
-    "sales_velocity": 7 * (4 / 6) * (11500 / 4) / ((41 + 45 + 43 + 24) / 4),
+    "sales_velocity": 1 * (4 / 6) * (11500 / 4) / ((41 + 45 + 43 + 24) / 4),
     "lead_to_mql": 7 / 8,
     "mql_to_sql": 4 / 9,  # P1 P2 P5 P6 of nine MQL persons
     "sql_to_won": 1 / 6,
     "marketing_spend": 1050,
+    "open_opportunities": 1,
 }
 
 # The foundation's funnel dictionary; later engines hand-work their own metrics in their tests.
@@ -204,11 +207,11 @@ def test_cut_by_region_through_relations(wh: Warehouse) -> None:
     assert_rows(
         compute(wh, MODEL, "sales_velocity", by=["region"], grain=None),
         [
-            # APAC: 2 created * 1/2 * 3000 / 43 days; EMEA: 3 * 1/2 * 2500 / 24; NA: 2 * 1 *
-            # 3000 / 43 (O1 41 and O3 45 days)
-            ("APAC", 2 * 0.5 * 3000 / 43),
-            ("EMEA", 3 * 0.5 * 2500 / 24),
-            ("NA", 2 * 1.0 * 3000 / 43),
+            # Only EMEA has an open deal (O5): 1 open * 1/2 (O7 won, O2 lost) * 2500 / 24 days
+            # (O7); APAC and NA have none open, so 0.
+            ("APAC", 0.0),
+            ("EMEA", 1 * 0.5 * 2500 / 24),
+            ("NA", 0.0),
         ],
     )
     # persons -> account -> region, with a second dimension in the same cut
@@ -235,7 +238,7 @@ def test_fiscal_quarters_start_in_february(wh: Warehouse) -> None:
     assert_rows(compute(wh, MODEL, "mql_to_sql", grain="quarter"), [(nov23, 2 / 3), (feb24, 2 / 6)])
     assert_rows(
         compute(wh, MODEL, "sales_velocity", grain="quarter"),
-        [(nov23, NAN), (feb24, 4 * (4 / 6) * (11500 / 4) / (153 / 4))],
+        [(feb24, 1 * (4 / 6) * (11500 / 4) / (153 / 4))],  # O5 is due Apr 30, in Feb–Apr
     )
     assert_rows(compute(wh, MODEL, "leads", grain="year"), [(dt.date(2023, 2, 1), 4), (feb24, 4)])
 

@@ -38,8 +38,59 @@ DEFAULT_STAGES = (
 )
 
 
+class Rule(Model):
+    enabled: bool = True
+
+
+class CloseDatePastRule(Rule):
+    """An open deal whose expected close date is more than `grace_days` behind the as-of date."""
+
+    grace_days: int = Field(0, ge=0)
+
+
+class NoActivityRule(Rule):
+    """No call, email, meeting or task on the deal for more than `days` (since creation if none)."""
+
+    days: int = Field(14, gt=0)
+
+
+class StuckInStageRule(Rule):
+    """Longer in the current stage than `multiple` × the stage's usual time.
+
+    The usual time is the `percentile` of completed stays in that stage known on the as-of date;
+    stages with fewer than `min_samples` completed stays have no usual time yet and never fire.
+    """
+
+    percentile: float = Field(90, gt=0, lt=100)
+    multiple: float = Field(1.0, gt=0)
+    min_samples: int = Field(20, ge=1)
+
+
+class PushedRule(Rule):
+    """The expected close date was moved later at least `min_pushes` times."""
+
+    min_pushes: int = Field(2, ge=1)
+
+
+class HygieneConfig(Model):
+    """The pipeline hygiene rules: each one a flag on open deals, evaluated as of a date."""
+
+    close_date_past: CloseDatePastRule = Field(default_factory=CloseDatePastRule)
+    no_activity: NoActivityRule = Field(default_factory=NoActivityRule)
+    missing_amount: Rule = Field(default_factory=Rule)
+    missing_next_step: Rule = Field(default_factory=Rule)
+    stuck_in_stage: StuckInStageRule = Field(default_factory=StuckInStageRule)
+    pushed_close_date: PushedRule = Field(default_factory=PushedRule)
+
+    @property
+    def enabled(self) -> tuple[str, ...]:
+        """Names of the enabled rules, in declaration order (the order reports show them in)."""
+        return tuple(name for name in type(self).model_fields if getattr(self, name).enabled)
+
+
 class PipelineConfig(Model):
     stages: tuple[SalesStage, ...] = DEFAULT_STAGES
+    hygiene: HygieneConfig = Field(default_factory=HygieneConfig)
 
     @model_validator(mode="after")
     def _stages(self) -> PipelineConfig:

@@ -215,6 +215,31 @@ def stage_history(rng: np.random.Generator, opps: Opps) -> History:
     return History(frame, stage[last], close_date[last])
 
 
+_NEXT_STEPS = (
+    ("Book discovery call", "Confirm budget owner"),
+    ("Schedule demo", "Map decision process"),
+    ("Technical validation", "Share solution design"),
+    ("Send revised proposal", "Pricing review with finance"),
+    ("Redline MSA with legal", "Signature by end of month"),
+)
+NEXT_STEP_MISSING = 0.15
+
+
+def next_steps(rng: np.random.Generator, final_stage: IntArray) -> np.ndarray:
+    """The rep's next step on open deals, left empty on ~15% of them (a hygiene gap to find).
+
+    Closed deals have none. Drawn from its own generator so adding the field changes no other
+    planted number.
+    """
+    pick = rng.integers(0, 2, len(final_stage))
+    missing = rng.random(len(final_stage)) < NEXT_STEP_MISSING
+    out = np.full(len(final_stage), None, dtype=object)
+    for stage, options in enumerate(_NEXT_STEPS):
+        rows = np.flatnonzero((final_stage == stage) & ~missing)
+        out[rows] = np.array(options, dtype=object)[pick[rows]]
+    return out
+
+
 _SUBJECTS = {
     "call": ("Call", "Discovery call", "Follow-up call", "Qualification call"),
     "email": (

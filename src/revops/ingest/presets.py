@@ -144,6 +144,7 @@ SALESFORCE: dict[str, TablePreset] = {
             "Amount": "amount",
             "Probability": "probability",
             "ForecastCategoryName": "forecast_category",
+            "NextStep": "next_step",
             "LeadSource": "lead_source",
             "CampaignId": "campaign_id",
             "CreatedDate": "created_date",

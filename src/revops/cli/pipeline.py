@@ -1,0 +1,198 @@
+"""`revops pipeline`: the sales pipeline as of any date, its analytics and its hygiene; and
+`revops report pipeline`. Read-only, except `run`, which rebuilds pipeline_changes."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day, print_frame
+from revops.cli.reports import report_app
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from revops.context import RevOps
+    from revops.pipeline.engine import PipelineEngine, SnapshotBy
+
+pipeline_app = typer.Typer(
+    help="Sales pipeline: point-in-time snapshots, conversion, velocity, coverage, hygiene.",
+    no_args_is_help=True,
+)
+
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="End of this day (YYYY-MM-DD); default: the newest stage change."),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since", help="Deals closed from this day count in win rates (default: a year)."
+    ),
+]
+
+
+def _engine(ro: RevOps) -> PipelineEngine:
+    from revops.pipeline.engine import PipelineEngine
+
+    return PipelineEngine(ro.warehouse, ro.model.pipeline)
+
+
+def _as_of(engine: PipelineEngine, text: str | None) -> date:
+    return parse_day(text, "--as-of") or engine.latest_day()
+
+
+def _pretty(df: pd.DataFrame) -> pd.DataFrame:
+    """Rates as percentages, days to one decimal, money to whole units; one row reads down."""
+    import pandas as pd
+
+    out = df.drop(columns=[c for c in ("rank", "in_total") if c in df.columns])
+    for col in out.columns:
+        if out[col].dtype.kind != "f":
+            continue
+        if any(k in col for k in ("rate", "conversion", "share")):
+            out[col] = out[col].map(lambda v: "–" if v != v else f"{v:.1%}")
+        elif "days" in col or col == "coverage":
+            out[col] = out[col].map(lambda v: "–" if v != v else f"{v:,.1f}")
+        else:
+            out[col] = out[col].map(lambda v: "–" if v != v else f"{v:,.0f}")
+    if len(out) == 1:
+        row = out.iloc[0]
+        return pd.DataFrame({"measure": list(out.columns), "value": [str(v) for v in row]})
+    return out
+
+
+_SHORT = {
+    "open_deals": "open",
+    "open_value": "value",
+    "flagged_deals": "flagged",
+    "clean_share": "clean share",
+    "value_at_risk": "at risk",
+    "close_date_past": "past close",
+    "no_activity": "idle",
+    "missing_amount": "no amount",
+    "missing_next_step": "no next step",
+    "stuck_in_stage": "stuck",
+    "pushed_close_date": "pushed",
+}
+
+
+@pipeline_app.command("run")
+def run(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+    """Rebuild pipeline_changes (skips, regressions, pushes) for the metric dictionary."""
+    from revops.access import require
+
+    with open_revops(config, warehouse) as ro:
+        require(ro.warehouse, "pipeline.write")
+        rows = _engine(ro).build_changes()
+    console.print(f"pipeline_changes: {rows:,} rows rebuilt from stage history")
+
+
+@pipeline_app.command("snapshot")
+def snapshot(
+    as_of: AsOfOpt = None,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", help="stage, owner, segment, region, opportunity_type or forecast_category."
+        ),
+    ] = "stage",
+    deals: Annotated[bool, typer.Option("--deals", help="List the open deals too.")] = False,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """The open pipeline as it stood at the end of a day, rebuilt from stage history."""
+    from revops.errors import RevOpsError
+
+    choices = ("stage", "owner", "segment", "region", "opportunity_type", "forecast_category")
+    with open_revops(config, warehouse) as ro:
+        if by not in choices:
+            raise RevOpsError(f"--by {by!r}: choose from {', '.join(choices)}")
+        engine = _engine(ro)
+        day = _as_of(engine, as_of)
+        key: SnapshotBy = by  # type: ignore[assignment]
+        frame = engine.snapshot(day, key)
+        listing = engine.deals(day) if deals else None
+    print_frame(_pretty(frame), f"Open pipeline as of {day} by {by}")
+    if listing is not None:
+        cols = ["opportunity_id", "owner_id", "stage", "amount", "close_date", "forecast_category"]
+        print_frame(listing[cols], f"Open deals as of {day}")
+
+
+@pipeline_app.command("metrics")
+def metrics(
+    as_of: AsOfOpt = None,
+    since: SinceOpt = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="owner, segment, region or opportunity_type."),
+    ] = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Conversion, time in stage, cycle, win rates, velocity, coverage, skips and regressions."""
+    with open_revops(config, warehouse) as ro:
+        engine = _engine(ro)
+        day = _as_of(engine, as_of)
+        m = engine.metrics(day, since=parse_day(since, "--since"), by=(by,) if by else ())
+    when = f"as of {m.as_of}"
+    print_frame(
+        _pretty(m.win_rates), f"Win rates, deal size and cycle (closed {m.since}–{m.as_of})"
+    )
+    print_frame(_pretty(m.velocity), f"Sales velocity per day {when}")
+    print_frame(_pretty(m.conversion), f"Stage-to-stage conversion {when}")
+    print_frame(_pretty(m.time_in_stage), f"Time in stage (days) {when}")
+    print_frame(_pretty(m.skips), f"Stage skips and regressions {when}")
+    if len(m.coverage):
+        print_frame(_pretty(m.coverage), f"Pipeline coverage {when}")
+        print_frame(_pretty(m.coverage_total), "Pipeline coverage, company")
+    else:
+        console.print(f"coverage: no quota in the quotas table covers {m.as_of}")
+
+
+@pipeline_app.command("hygiene")
+def hygiene(
+    as_of: AsOfOpt = None,
+    rep: Annotated[
+        str | None, typer.Option("--rep", help="Only this owner (users.user_id).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Flagged deals to list.")] = 30,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Per-rep hygiene scorecard and the flagged deals, each with the rule and its evidence."""
+    from revops.errors import RevOpsError
+
+    with open_revops(config, warehouse) as ro:
+        engine = _engine(ro)
+        result = engine.hygiene(_as_of(engine, as_of), rep=rep)
+        if rep is not None and result.scorecard.empty:
+            raise RevOpsError(f"--rep {rep!r} owns no open deal on {result.as_of}")
+    card = result.scorecard.drop(columns="owner_id").rename(columns=_SHORT)
+    print_frame(_pretty(card) if len(card) > 1 else card, f"Pipeline hygiene as of {result.as_of}")
+    cols = ["opportunity_id", "rep", "stage", "amount", "rule", "evidence"]
+    flags = result.flags.sort_values("amount", ascending=False, na_position="first")
+    print_frame(
+        _pretty(flags[cols].head(limit)),
+        f"Flagged deals ({len(flags):,} flags on {flags['opportunity_id'].nunique():,} deals)",
+    )
+
+
+@report_app.command("pipeline")
+def report_pipeline(
+    out: Annotated[Path, typer.Option(help="Where to write the HTML.")] = Path(
+        "out/reports/pipeline.html"
+    ),
+    as_of: AsOfOpt = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Write the pipeline report (offline HTML with charts)."""
+    from revops.reports.pipeline import write_pipeline_report
+
+    with open_revops(config, warehouse) as ro:
+        path = write_pipeline_report(ro, out, as_of=parse_day(as_of, "--as-of"))
+    console.print(f"wrote [bold]{path}[/]")
