@@ -1,0 +1,264 @@
+"""`revops forecast`: roll-ups, adjustments, manual probabilities, snapshots, methods, backtests."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from revops.access import require
+from revops.audit import record
+from revops.cli._common import (
+    ConfigOpt,
+    WarehouseOpt,
+    console,
+    open_revops,
+    parse_day,
+    print_frame,
+)
+from revops.errors import RevOpsError
+
+forecast_app = typer.Typer(help="Sales forecasting and backtesting.", no_args_is_help=True)
+
+PeriodOpt = Annotated[
+    str, typer.Option("--period", help="Fiscal quarter (2026Q4) or range (2026-08-01..2026-10-31).")
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="As of the end of this day (YYYY-MM-DD); default today."),
+]
+TypeOpt = Annotated[
+    str | None,
+    typer.Option("--type", help="new_business, expansion, renewal or all (default: every one)."),
+]
+
+
+def _day(text: str | None, option: str) -> date:
+    return parse_day(text, option) or date.today()
+
+
+@forecast_app.command("rollup")
+def rollup_cmd(
+    period: PeriodOpt,
+    as_of: AsOfOpt = None,
+    opportunity_type: TypeOpt = None,
+    level: Annotated[
+        str | None, typer.Option("--level", help="Only rep, manager, region or company.")
+    ] = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Calls by category, rep → manager → region → company, with adjustments beside them."""
+    from revops.pipeline.forecast import forecast_rollup, parse
+    from revops.pipeline.forecast.rollup import wide
+
+    with open_revops(config, warehouse) as ro:
+        p = parse(ro.model, period)
+        day = _day(as_of, "--as-of")
+        out = wide(forecast_rollup(ro.warehouse, ro.model, p, day, opportunity_type))
+    if level is not None:
+        out = out[out["level"] == level]
+    print_frame(out.drop(columns=["subject_id"]), f"Forecast {p.label} as of {day}")
+
+
+@forecast_app.command("adjust")
+def adjust_cmd(
+    period: PeriodOpt,
+    level: Annotated[str, typer.Option("--level", help="rep, manager, region or company.")],
+    subject: Annotated[str, typer.Option("--subject", help="user_id, region code or 'all'.")],
+    category: Annotated[str, typer.Option("--category", help="commit, best_case, pipeline, …")],
+    amount: Annotated[float, typer.Option("--amount", help="The manager's number.")],
+    note: Annotated[str, typer.Option("--note", help="Why (required).")],
+    opportunity_type: Annotated[
+        str, typer.Option("--type", help="Pipeline adjusted, or 'all'.")
+    ] = "all",
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Put a manager's number beside the rep's call (the call itself is kept)."""
+    from revops.pipeline.forecast import adjust, parse
+
+    with open_revops(config, warehouse) as ro:
+        actor = require(ro.warehouse, "forecast.adjust").actor
+        p = parse(ro.model, period)
+        adjust(
+            ro.warehouse,
+            period=p,
+            level=level,
+            subject_id=subject,
+            category=category,
+            amount=amount,
+            note=note,
+            actor=actor,
+            opportunity_type=opportunity_type,
+        )
+    console.print(
+        f"adjusted {p.label} {level} {subject} {opportunity_type} {category}: {amount:,.0f}"
+    )
+
+
+@forecast_app.command("probability")
+def probability_cmd(
+    opportunity_id: Annotated[str, typer.Argument(help="opportunities.opportunity_id")],
+    probability: Annotated[
+        float | None, typer.Argument(help="Win probability 0–100; omit with --clear.")
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="Why (required).")] = "",
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Back to the stage's probability.")
+    ] = False,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Set a deal's manual win probability; stage changes never overwrite it."""
+    from revops.pipeline.forecast import set_probability
+
+    with open_revops(config, warehouse) as ro:
+        if (probability is None) != clear:
+            raise RevOpsError("give a probability, or --clear to remove the manual one")
+        actor = require(ro.warehouse, "forecast.adjust").actor
+        set_probability(
+            ro.warehouse,
+            opportunity_id=opportunity_id,
+            probability=probability,
+            note=note,
+            actor=actor,
+        )
+    shown = "cleared" if probability is None else f"{probability:g}%"
+    console.print(f"{opportunity_id}: manual probability {shown}")
+
+
+@forecast_app.command("snapshot")
+def snapshot_cmd(
+    as_of: AsOfOpt = None,
+    backfill_from: Annotated[
+        str | None,
+        typer.Option("--backfill-from", help="Also every 7th day from this date (YYYY-MM-DD)."),
+    ] = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Store the pipeline as of a date (idempotent per date), optionally backfilling weeks."""
+    from revops.pipeline.forecast import snapshot
+    from revops.pipeline.forecast.snapshots import weekly_dates
+
+    with open_revops(config, warehouse) as ro:
+        actor = require(ro.warehouse, "forecast.write").actor
+        day = _day(as_of, "--as-of")
+        first = parse_day(backfill_from, "--backfill-from")
+        dates = sorted({day, *(weekly_dates(first, day) if first else [])})
+        rows = snapshot(ro.warehouse, ro.model, dates)
+        record(
+            ro.warehouse,
+            actor,
+            "forecast.snapshot",
+            f"{dates[0]}..{dates[-1]}",
+            {"dates": len(dates), "rows": rows},
+        )
+    console.print(f"stored {rows:,} snapshot rows for {len(dates)} date(s)")
+
+
+@forecast_app.command("changes")
+def changes_cmd(
+    start: Annotated[str, typer.Option("--from", help="Earlier snapshot date.")],
+    end: Annotated[str, typer.Option("--to", help="Later snapshot date.")],
+    period: Annotated[
+        str | None, typer.Option("--period", help="Only deals due in this period.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Rows of detail to show.")] = 30,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Deals added, won, lost, pushed, pulled in, resized or moved between two snapshots."""
+    from revops.pipeline.forecast import parse, snapshot_changes
+
+    with open_revops(config, warehouse) as ro:
+        a, b = _day(start, "--from"), _day(end, "--to")
+        p = parse(ro.model, period) if period else None
+        changed, summary = snapshot_changes(ro.warehouse, ro.model, a, b, p)
+    print_frame(summary, f"Changes {a} → {b}" + (f" in {p.label}" if p else ""))
+    shown = ["opportunity_id", "change", "opportunity_type", "stage_before", "stage_after"]
+    shown += ["amount_delta", "close_date_before", "close_date_after", "left_period"]
+    detail = changed[shown].head(limit)
+    print_frame(detail, f"First {min(limit, len(changed))} of {len(changed)} changes")
+
+
+@forecast_app.command("methods")
+def methods_cmd(
+    period: PeriodOpt,
+    as_of: AsOfOpt = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Each method's forecast of closed-won bookings, with its parts."""
+    from revops.pipeline.forecast import forecast_methods, parse
+
+    with open_revops(config, warehouse) as ro:
+        p = parse(ro.model, period)
+        day = _day(as_of, "--as-of")
+        res = forecast_methods(ro.warehouse, ro.model, p, day)
+    print_frame(
+        res.methods, f"Forecast {p.label} as of {day} (trained through {res.trained_through})"
+    )
+    print_frame(res.creation, "Pipeline not yet created (from past quarters at the same point)")
+    for method, reason in res.skipped.items():
+        console.print(f"[yellow]{method} left out:[/] {reason}")
+
+
+@forecast_app.command("backtest")
+def backtest_cmd(
+    last: Annotated[
+        int | None, typer.Option("--last", help="Only the last N backtestable quarters.")
+    ] = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Replay past quarters week by week; MAPE and bias per method per quarter (stored)."""
+    from revops.pipeline.forecast import run_backtest
+
+    with open_revops(config, warehouse) as ro:
+        require(ro.warehouse, "forecast.write")
+        res = run_backtest(ro.warehouse, ro.model, last=last)
+    print_frame(res.summary, "Backtest: MAPE and bias (mean signed % error) over the weeks")
+    for what, reason in res.skipped.items():
+        console.print(f"[yellow]{what} left out:[/] {reason}")
+
+
+@forecast_app.command("win-model")
+def win_model_cmd(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+    """Train the per-deal win model on early deals; AUC and calibration on later ones."""
+    from revops.pipeline.forecast import win_model_report
+
+    with open_revops(config, warehouse) as ro:
+        ev = win_model_report(ro.warehouse, ro.model)
+    console.print(
+        f"trained on {ev.model.n_rows:,} snapshot rows of {ev.model.n_deals:,} deals (periods "
+        f"through {ev.model.trained_through}); tested on {ev.n_test_rows:,} rows of "
+        f"{ev.n_test_deals:,} deals created from {ev.test_from}"
+    )
+    console.print(
+        f"AUC {ev.auc:.3f} (stage probability alone {ev.stage_auc:.3f}); Brier {ev.brier:.4f} "
+        f"(base rate alone {ev.base_brier:.4f})"
+    )
+    print_frame(ev.calibration, "Calibration by decile on later deals (10 = highest)")
+
+
+@forecast_app.command("report")
+def report_cmd(
+    period: PeriodOpt,
+    as_of: AsOfOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path(
+        "out/reports/forecast.html"
+    ),
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Offline HTML: methods, roll-up, backtest (run `forecast backtest` first), win model."""
+    from revops.pipeline.forecast import parse
+    from revops.reports.forecast import write_forecast_report
+
+    with open_revops(config, warehouse) as ro:
+        path = write_forecast_report(ro, out, parse(ro.model, period), _day(as_of, "--as-of"))
+    console.print(f"report: {path}")

@@ -1,0 +1,194 @@
+"""Backtesting: how wrong was each method, week by week, on quarters whose outcome we know?
+
+Each finished quarter is replayed as of every week of it. Before the quarter starts, the learned
+parts are trained only on rows whose period had ended (stage probabilities on the last
+`lookback_quarters`, the win model on all earlier quarters; `trained_through` records the last
+day they saw, always before the first as-of date), the not-yet-created part only on quarters
+that had ended by each as-of date. Every method's forecast is compared with the quarter's actual
+closed-won bookings: error = (forecast − actual) / actual. Per method and quarter the mean
+absolute error is the MAPE and the mean signed error the bias.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import pandas as pd
+
+from revops.config.forecast import FORECAST_METHODS
+from revops.config.models import OperatingModel
+from revops.pipeline.forecast.creation import not_yet_created
+from revops.pipeline.forecast.data import ForecastData
+from revops.pipeline.forecast.features import training_rows
+from revops.pipeline.forecast.methods import closed_won, combine, open_parts
+from revops.pipeline.forecast.periods import Period
+from revops.pipeline.forecast.replay import Replay
+from revops.pipeline.forecast.weighted import learn
+from revops.pipeline.forecast.win_model import WinModel, WinModelError, fit
+
+
+@dataclass
+class Trained:
+    """The learned parts for forecasts made on or after `before`, and what they saw."""
+
+    learned: dict[tuple[str, ...], pd.DataFrame] | None
+    model: WinModel | None
+    trained_through: date | None
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def train(replay: Replay, model: OperatingModel, before: date) -> Trained:
+    """Learn stage probabilities and fit the win model on rows known before `before`."""
+    cfg = model.forecast
+    done = [q for q in replay.quarters if q.end < before]
+    skipped: dict[str, str] = {}
+    if replay.rows.empty or not done:
+        reason = "no finished quarter before this date to learn from"
+        return Trained(None, None, None, {"stage_learned": reason, "win_model": reason})
+    recent = done[-cfg.lookback_quarters :]
+    rows = training_rows(replay.rows, before, lookback=recent[0])
+    learned = learn(rows, cfg.min_deals) if not rows.empty else None
+    if learned is None:
+        skipped["stage_learned"] = "no open deals in the lookback quarters"
+    all_rows = training_rows(replay.rows, before)
+    step = cfg.win_model.snapshot_days
+    days_in = (pd.to_datetime(all_rows["as_of"]) - pd.to_datetime(all_rows["period_start"])).dt.days
+    sample = all_rows[days_in % step < 7]
+    wm: WinModel | None = None
+    try:
+        if sample.empty:
+            raise WinModelError("no training rows")
+        wm = fit(
+            replay.x.loc[sample.index],
+            sample["won_in_period"].to_numpy(float),
+            sample,
+            cfg.win_model,
+        )
+    except WinModelError as exc:
+        skipped["win_model"] = str(exc)
+    seen = pd.to_datetime(all_rows["period_end"]).max() if not all_rows.empty else None
+    through = seen.date() if seen is not None and pd.notna(seen) else None
+    return Trained(learned, wm, through, skipped)
+
+
+@dataclass
+class BacktestResult:
+    weekly: pd.DataFrame  # one row per quarter, as-of week and method
+    summary: pd.DataFrame  # MAPE and bias per method per quarter, then 'overall'
+    skipped: dict[str, str]  # quarter or method → why it was left out
+
+
+def actual_bookings(closes: pd.DataFrame, period: Period) -> float:
+    """Closed-won bookings with a close date in the period (everything known now)."""
+    close = pd.to_datetime(closes["close_date"])
+    hit = (
+        closes["won"].astype(bool)
+        & (close >= pd.Timestamp(period.start))
+        & (close <= pd.Timestamp(period.end))
+    )
+    return float(closes.loc[hit, "amount"].sum())
+
+
+def quarter_forecasts(
+    replay: Replay, data: ForecastData, model: OperatingModel, q: Period, trained: Trained
+) -> pd.DataFrame:
+    """Each method's company-wide forecast for `q` as of each of its weeks."""
+    cfg = model.forecast
+    types = sorted(data.deals["opportunity_type"].dropna().unique())
+    earlier = [p for p in replay.quarters if p.end < q.start][-cfg.lookback_quarters :]
+    as_of = pd.to_datetime(replay.rows["as_of"]).dt.date if not replay.rows.empty else None
+    out = []
+    for day in q.weeks():
+        rows = replay.rows[as_of == day] if as_of is not None else replay.rows
+        x = replay.x.loc[rows.index] if not rows.empty else None
+        parts = open_parts(rows, cfg, model.pipeline, trained.learned, trained.model, x)
+        nyc = not_yet_created(data.deals, data.closes, q, day, earlier)
+        frame = combine(
+            closed_won(data.closes, q, day),
+            parts,
+            nyc.set_index("opportunity_type")["expected"],
+            types,
+        )
+        total = frame[frame["opportunity_type"] == "all"].assign(as_of=day)
+        out.append(total[["as_of", "method", "forecast"]])
+    return pd.concat(out, ignore_index=True)
+
+
+def backtest(
+    replay: Replay, data: ForecastData, model: OperatingModel, targets: list[Period] | None = None
+) -> BacktestResult:
+    """Replay every finished quarter that has enough earlier quarters to learn from."""
+    cfg = model.forecast
+    skipped: dict[str, str] = {}
+    quarters = replay.quarters
+    targets = targets or quarters[cfg.min_training_quarters :]
+    weekly = []
+    for q in targets:
+        name = q.label or str(q.start)
+        if quarters.index(q) < cfg.min_training_quarters:
+            skipped[name] = f"fewer than {cfg.min_training_quarters} earlier quarters to learn from"
+            continue
+        actual = actual_bookings(data.closes, q)
+        if actual <= 0:
+            skipped[name] = "nothing closed won in the quarter; percentage errors are undefined"
+            continue
+        trained = train(replay, model, q.start)
+        for method, reason in trained.skipped.items():
+            skipped[f"{name} {method}"] = reason
+        f = quarter_forecasts(replay, data, model, q, trained)
+        f = f.assign(
+            period_start=q.start,
+            period_end=q.end,
+            quarter=name,
+            actual=actual,
+            trained_through=trained.trained_through,
+        )
+        weekly.append(f)
+    if not weekly:
+        return BacktestResult(pd.DataFrame(), pd.DataFrame(), skipped)
+    w = pd.concat(weekly, ignore_index=True)
+    w["error_pct"] = (w["forecast"] - w["actual"]) / w["actual"]
+    w["abs_pct_error"] = w["error_pct"].abs()
+    return BacktestResult(w, summarize(w), skipped)
+
+
+def summarize(weekly: pd.DataFrame) -> pd.DataFrame:
+    """MAPE and bias per quarter and method, then one 'overall' row per method (all weeks)."""
+    g = weekly.groupby(["period_start", "quarter", "method"], sort=False).agg(
+        weeks=("as_of", "size"),
+        actual=("actual", "first"),
+        mape=("abs_pct_error", "mean"),
+        bias=("error_pct", "mean"),
+    )
+    g = g.reset_index()
+    overall = weekly.groupby("method", sort=False).agg(
+        weeks=("as_of", "size"), mape=("abs_pct_error", "mean"), bias=("error_pct", "mean")
+    )
+    overall = overall.reset_index().assign(quarter="overall", actual=float("nan"))
+    out = pd.concat([g.drop(columns="period_start"), overall], ignore_index=True)
+    rank = {m: i for i, m in enumerate(FORECAST_METHODS)}
+    out["_q"] = out["quarter"].eq("overall").astype(int)
+    out["_m"] = out["method"].map(rank)
+    order = out.sort_values(["_q", "quarter", "_m"], kind="stable")
+    return order.drop(columns=["_q", "_m"]).reset_index(drop=True)
+
+
+def stored_rows(weekly: pd.DataFrame, primary: str) -> pd.DataFrame:
+    """The weekly results as `forecast_backtests` rows."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return pd.DataFrame(
+        {
+            "period_start": weekly["period_start"],
+            "period_end": weekly["period_end"],
+            "as_of": weekly["as_of"],
+            "method": weekly["method"],
+            "forecast": weekly["forecast"].astype(float),
+            "actual": weekly["actual"].astype(float),
+            "error_pct": weekly["error_pct"].astype(float),
+            "abs_pct_error": weekly["abs_pct_error"].astype(float),
+            "is_primary": weekly["method"] == primary,
+            "trained_through": weekly["trained_through"],
+            "run_at": now,
+        }
+    )

@@ -1,0 +1,147 @@
+"""What the forecast engine reads from the warehouse, as plain frames (the I/O edge).
+
+Every forecast method and the backtest are pure functions of these frames plus the point-in-time
+pipeline from `pipeline_as_of`, so a replay as of a past week sees exactly the rows that existed
+then: deal states from stage history, closes with the moment they happened, activities with
+their time, overrides with the time they were set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import ibis
+import pandas as pd
+
+from revops.config.models import OperatingModel
+from revops.pipeline.snapshot import pipeline_as_of
+from revops.warehouse import Warehouse
+
+
+def cutoff(as_of: date) -> pd.Timestamp:
+    """The instant an as-of date ends: midnight after it (everything strictly before counts)."""
+    return pd.Timestamp(datetime.combine(as_of + timedelta(days=1), time()))
+
+
+@dataclass
+class ForecastData:
+    """The frames every method reads; `states` is filled per replay from stage history."""
+
+    deals: pd.DataFrame  # opportunity_id, owner_id, opportunity_type, created_date, segment
+    closes: pd.DataFrame  # opportunity_id, closed_at, close_date, won, amount, opportunity_type
+    pushes: pd.DataFrame  # opportunity_id, changed_at, pushes (cumulative up to that row)
+    activities: pd.DataFrame  # opportunity_id, occurred_at
+    users: pd.DataFrame  # user_id, name, manager_id, region
+    overrides: pd.DataFrame  # opportunity_id, probability, set_at
+    data_end: date
+
+
+def ts(values: pd.Series) -> pd.Series:
+    """Timestamps at one resolution (ns), so as-of joins never meet mismatched units."""
+    return pd.to_datetime(values).astype("datetime64[ns]")
+
+
+def _frame(wh: Warehouse, expr: ibis.Table) -> pd.DataFrame:
+    out: pd.DataFrame = wh.execute(expr)
+    return out
+
+
+def load(wh: Warehouse, model: OperatingModel) -> ForecastData:
+    """Read the deal facts once; nothing here depends on the as-of date."""
+    stages = model.pipeline
+    opp = wh.table("opportunities")
+    acc = wh.table("accounts").select("account_id", "segment")
+    deals = _frame(
+        wh,
+        opp.left_join(acc, "account_id").select(
+            "opportunity_id", "owner_id", "opportunity_type", "created_date", "segment"
+        ),
+    )
+    deals["created_date"] = ts(deals["created_date"])
+    hist = wh.table("opportunity_stage_history")
+    h = _frame(
+        wh,
+        hist.select("opportunity_id", "history_id", "stage", "changed_at", "amount", "close_date"),
+    )
+    h["changed_at"] = ts(h["changed_at"])
+    h["close_date"] = ts(h["close_date"])
+    h = h.sort_values(["opportunity_id", "changed_at", "history_id"], kind="stable")
+    prev_close = h.groupby("opportunity_id")["close_date"].shift()
+    h["pushed"] = (h["close_date"] > prev_close).astype(int)
+    h["pushes"] = h.groupby("opportunity_id")["pushed"].cumsum()
+    pushes = h[["opportunity_id", "changed_at", "pushes"]].drop_duplicates(
+        ["opportunity_id", "changed_at"], keep="last"
+    )
+    closed = h[h["stage"].isin(stages.won_stages + stages.lost_stages)]
+    last = closed.drop_duplicates("opportunity_id", keep="last")
+    closes = pd.DataFrame(
+        {
+            "opportunity_id": last["opportunity_id"].to_numpy(),
+            "closed_at": last["changed_at"].to_numpy(),
+            "close_date": last["close_date"].fillna(last["changed_at"].dt.normalize()).to_numpy(),
+            "won": last["stage"].isin(stages.won_stages).to_numpy(),
+            "amount": last["amount"].fillna(0.0).to_numpy(),
+        }
+    ).merge(deals[["opportunity_id", "opportunity_type"]], on="opportunity_id", how="left")
+    act = wh.table("activities")
+    acts = _frame(
+        wh, act.filter(act.opportunity_id.notnull()).select("opportunity_id", "occurred_at")
+    )
+    acts["occurred_at"] = ts(acts["occurred_at"])
+    users = _frame(wh, wh.table("users").select("user_id", "name", "manager_id", "region"))
+    ov = _frame(
+        wh, wh.table("deal_probability_overrides").select("opportunity_id", "probability", "set_at")
+    )
+    ov["set_at"] = ts(ov["set_at"])
+    end = h["changed_at"].max()
+    data_end = end.date() if pd.notna(end) else date.today()
+    return ForecastData(deals, closes, pushes, acts, users, ov, data_end)
+
+
+def states(
+    wh: Warehouse, model: OperatingModel, dates: Sequence[date], *, open_only: bool = True
+) -> pd.DataFrame:
+    """Every deal's state at the end of each date, from stage history, in one query."""
+    expr = pipeline_as_of(
+        wh.table("opportunity_stage_history"),
+        wh.table("opportunities"),
+        list(dates),
+        model.pipeline,
+        open_only=open_only,
+    )
+    out = _frame(wh, expr)
+    for col in ("as_of", "close_date", "created_date", "changed_at"):
+        out[col] = ts(out[col])
+    return out
+
+
+def with_overrides(frame: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
+    """Add `manual_probability`: the newest override set by each row's as-of date (0–1).
+
+    Overrides live in their own table, keyed by deal and time, so no reload of opportunities or
+    new stage-history row can touch them; an override row without a probability clears it.
+    """
+    out = frame.copy()
+    out["_cut"] = ts(out["as_of"]) + pd.Timedelta(days=1)
+    if overrides.empty:
+        out["manual_probability"] = float("nan")
+        return out.drop(columns="_cut")
+    ov = overrides.assign(set_at=ts(overrides["set_at"])).sort_values("set_at")
+    ov = ov[["opportunity_id", "set_at", "probability"]]
+    ov = ov.rename(columns={"probability": "manual_probability"})
+    left = out.reset_index().sort_values("_cut")
+    merged = pd.merge_asof(
+        left,
+        ov,
+        left_on="_cut",
+        right_on="set_at",
+        by="opportunity_id",
+        direction="backward",
+        allow_exact_matches=False,
+    )
+    merged = merged.sort_values("index").set_index("index")
+    merged.index.name = None
+    merged["manual_probability"] = merged["manual_probability"].astype(float) / 100.0
+    return merged.drop(columns=["_cut", "set_at"])

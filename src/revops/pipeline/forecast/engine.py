@@ -1,0 +1,149 @@
+"""The forecast engine's entry points: warehouse and operating model in, frames out.
+
+Front ends (CLI, API, notebooks) call these; each reads what it needs once, runs the pure
+functions of the sibling modules and, where it writes, writes in one atomic batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+import pyarrow as pa
+
+from revops.config.models import OperatingModel
+from revops.errors import RevOpsError
+from revops.pipeline.forecast import periods as P
+from revops.pipeline.forecast.adjustments import adjustments_frame
+from revops.pipeline.forecast.backtest import BacktestResult, backtest, stored_rows, train
+from revops.pipeline.forecast.changes import changes, summary
+from revops.pipeline.forecast.creation import not_yet_created
+from revops.pipeline.forecast.data import cutoff, load, states
+from revops.pipeline.forecast.methods import closed_won, combine, open_parts
+from revops.pipeline.forecast.replay import current_rows, finished_quarters, replay
+from revops.pipeline.forecast.rollup import deal_calls, rollup
+from revops.pipeline.forecast.snapshots import read_snapshot, take_snapshots
+from revops.pipeline.forecast.win_model import Evaluation, evaluate
+from revops.warehouse import Batch, Warehouse
+
+
+def parse(model: OperatingModel, text: str) -> P.Period:
+    """A period from the command line, under this model's fiscal calendar."""
+    return P.parse_period(
+        text, model.company.fiscal_year_start_month, model.forecast.fiscal_year_named_by
+    )
+
+
+def forecast_rollup(
+    wh: Warehouse,
+    model: OperatingModel,
+    period: P.Period,
+    as_of: date,
+    opportunity_type: str | None = None,
+) -> pd.DataFrame:
+    """The rep → manager → region → company roll-up, calls and adjustments side by side."""
+    frame = states(wh, model, [as_of], open_only=False)
+    calls = deal_calls(frame, period)
+    users: pd.DataFrame = wh.execute(
+        wh.table("users").select("user_id", "name", "manager_id", "region")
+    )
+    out = rollup(calls, users, adjustments_frame(wh), period, cutoff(as_of))
+    if opportunity_type is not None:
+        out = out[out["opportunity_type"] == opportunity_type].reset_index(drop=True)
+    return out
+
+
+@dataclass
+class MethodsResult:
+    methods: pd.DataFrame  # method × type: closed won, open part, not yet created, forecast
+    creation: pd.DataFrame  # the not-yet-created estimate and its parts
+    skipped: dict[str, str]
+    trained_through: date | None
+
+
+def forecast_methods(
+    wh: Warehouse, model: OperatingModel, period: P.Period, as_of: date
+) -> MethodsResult:
+    """Every method's forecast for `period` as of `as_of`, trained on what was known then."""
+    data = load(wh, model)
+    cfg = model.forecast
+    done = [q for q in finished_quarters(data, model) if q.end < as_of]
+    past = replay(wh, model, data, done)
+    trained = train(past, model, as_of)
+    rows, x = current_rows(wh, model, data, period, as_of)
+    types = sorted(data.deals["opportunity_type"].dropna().unique())
+    parts = open_parts(rows, cfg, model.pipeline, trained.learned, trained.model, x)
+    nyc = not_yet_created(data.deals, data.closes, period, as_of, done[-cfg.lookback_quarters :])
+    table = combine(
+        closed_won(data.closes, period, as_of),
+        parts,
+        nyc.set_index("opportunity_type")["expected"],
+        types,
+    )
+    return MethodsResult(table, nyc, trained.skipped, trained.trained_through)
+
+
+def run_backtest(
+    wh: Warehouse, model: OperatingModel, *, last: int | None = None, store: bool = True
+) -> BacktestResult:
+    """Backtest every finished quarter (or the `last` N) and store the weekly results."""
+    data = load(wh, model)
+    quarters = finished_quarters(data, model)
+    if len(quarters) <= model.forecast.min_training_quarters:
+        raise RevOpsError(
+            f"the history holds {len(quarters)} finished quarter(s); backtesting needs more than "
+            f"forecast.min_training_quarters ({model.forecast.min_training_quarters})"
+        )
+    targets = quarters[model.forecast.min_training_quarters :]
+    if last is not None:
+        targets = targets[-last:]
+    result = backtest(replay(wh, model, data, quarters), data, model, targets)
+    if store and not result.weekly.empty:
+        rows = stored_rows(result.weekly, model.forecast.primary_method)
+        wh.write_many(
+            [Batch("forecast_backtests", pa.Table.from_pandas(rows, preserve_index=False))]
+        )
+    return result
+
+
+def win_model_report(wh: Warehouse, model: OperatingModel) -> Evaluation:
+    """Train the win model on early deals and evaluate it on later deals it never saw."""
+    data = load(wh, model)
+    past = replay(wh, model, data, finished_quarters(data, model))
+    if past.rows.empty:
+        raise RevOpsError("no finished quarter with open deals: nothing to train the win model on")
+    step = model.forecast.win_model.snapshot_days
+    days_in = (
+        pd.to_datetime(past.rows["as_of"]) - pd.to_datetime(past.rows["period_start"])
+    ).dt.days
+    keep = days_in % step < 7
+    return evaluate(
+        past.rows[keep], past.x[keep], model.forecast.win_model, model.pipeline, data.data_end
+    )
+
+
+def snapshot(wh: Warehouse, model: OperatingModel, dates: list[date]) -> int:
+    """Store forecast snapshots for `dates`; re-running a date rewrites the same rows."""
+    data = load(wh, model)
+    return take_snapshots(wh, model, dates, data.overrides)
+
+
+def snapshot_changes(
+    wh: Warehouse,
+    model: OperatingModel,
+    start: date,
+    end: date,
+    period: P.Period | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Changes between two stored snapshots, as a table and a per-kind summary."""
+    before, after = read_snapshot(wh, start), read_snapshot(wh, end)
+    for day, frame in ((start, before), (end, after)):
+        if frame.empty:
+            raise RevOpsError(
+                f"no forecast snapshot for {day}; take one with `revops forecast snapshot "
+                f"--as-of {day}`"
+            )
+    order = {s.name: i for i, s in enumerate(model.pipeline.stages)}
+    changed = changes(before, after, period, order)
+    return changed, summary(changed)

@@ -1,0 +1,67 @@
+"""Open deals as of a date, placed in the period being forecast, with what was known then.
+
+Both learned methods (stage probabilities and the win model) look at the same rows: an open deal
+on an as-of date, the period it is forecast for, whether its close date falls inside, how far the
+period has run, and (for training) whether it closed won inside the period. Every feature uses
+only rows stamped before the as-of instant, which is what lets the backtest replay the past.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from revops.pipeline.forecast.periods import Period
+
+PHASES = ("early", "mid", "late")
+_DAY = pd.Timedelta(days=1)
+
+
+def place(frame: pd.DataFrame, period_for: Callable[[date], Period]) -> pd.DataFrame:
+    """Add period_start/period_end, due_in_period, phase and days_left to open-deal states."""
+    out = frame.copy()
+    as_of = pd.to_datetime(out["as_of"])
+    periods = {d: period_for(d) for d in as_of.dt.date.unique()}
+    day = as_of.dt.date
+    out["period_start"] = pd.to_datetime(day.map(lambda d: periods[d].start))
+    out["period_end"] = pd.to_datetime(day.map(lambda d: periods[d].end))
+    close = pd.to_datetime(out["close_date"])
+    out["due_in_period"] = (close >= out["period_start"]) & (close <= out["period_end"])
+    length = (out["period_end"] - out["period_start"]).dt.days + 1
+    elapsed = ((as_of - out["period_start"]).dt.days + 1).clip(lower=0) / length
+    out["phase"] = np.array(PHASES)[np.clip((elapsed * 3).astype(int), 0, 2)]
+    out["days_left"] = (out["period_end"] - as_of).dt.days.astype(float)
+    return out
+
+
+def label(frame: pd.DataFrame, closes: pd.DataFrame) -> pd.DataFrame:
+    """Add `won_in_period`: the deal closed won after the as-of date and by the period's end."""
+    c = closes[["opportunity_id", "closed_at", "close_date", "won"]].rename(
+        columns={"close_date": "final_close_date"}
+    )
+    out = frame.merge(c, on="opportunity_id", how="left")
+    cut = pd.to_datetime(out["as_of"]) + _DAY
+    final = pd.to_datetime(out["final_close_date"])
+    out["won_in_period"] = (
+        out["won"].eq(True)
+        & (pd.to_datetime(out["closed_at"]) >= cut)
+        & (final <= out["period_end"])
+    ).astype(float)
+    return out.drop(columns=["closed_at", "final_close_date", "won"])
+
+
+def training_rows(rows: pd.DataFrame, before: date, lookback: Period | None = None) -> pd.DataFrame:
+    """Labelled rows whose whole period ended before `before`: outcomes known by then.
+
+    This is the no-leak rule of the backtest: a row may train a forecast made on `before` only
+    if its as-of date and its period's last day (hence its label) both lie before that day.
+    With `lookback`, rows from periods starting before `lookback.start` are left out.
+    """
+    end = pd.to_datetime(rows["period_end"]).dt.date
+    keep = end < before
+    if lookback is not None:
+        keep &= pd.to_datetime(rows["period_start"]).dt.date >= lookback.start
+    return rows[keep]

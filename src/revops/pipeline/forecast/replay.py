@@ -1,0 +1,70 @@
+"""Replaying the past: open deals on every week of every finished quarter, placed and labelled.
+
+One `pipeline_as_of` query rebuilds each week's open pipeline from stage history; each row is
+placed in the quarter of its as-of date, labelled with whether it closed won by that quarter's
+end and given the win model's features (all computed from rows stamped before the as-of
+instant). The learned methods train on slices of these rows that `features.training_rows` allows,
+which is how the backtest guarantees it never learns from the future.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from revops.config.models import OperatingModel
+from revops.pipeline.forecast import periods as P
+from revops.pipeline.forecast.data import ForecastData, states, with_overrides
+from revops.pipeline.forecast.features import label, place
+from revops.pipeline.forecast.win_model import features
+from revops.warehouse import Warehouse
+
+
+def quarter_fn(model: OperatingModel) -> Callable[[date], P.Period]:
+    """The fiscal quarter of a day under this operating model."""
+    fy, naming = model.company.fiscal_year_start_month, model.forecast.fiscal_year_named_by
+    return lambda d: P.quarter_of(d, fy, naming)
+
+
+def finished_quarters(data: ForecastData, model: OperatingModel) -> list[P.Period]:
+    """Quarters lying wholly between the first deal's creation and the end of the data."""
+    if data.deals.empty:
+        return []
+    first = pd.to_datetime(data.deals["created_date"]).min().date()
+    fy, naming = model.company.fiscal_year_start_month, model.forecast.fiscal_year_named_by
+    return P.quarters_between(first, data.data_end, fy, naming)
+
+
+@dataclass
+class Replay:
+    """Labelled weekly open-deal rows of the given quarters, with win-model features."""
+
+    quarters: list[P.Period]
+    rows: pd.DataFrame
+    x: pd.DataFrame
+
+
+def replay(
+    wh: Warehouse, model: OperatingModel, data: ForecastData, quarters: Sequence[P.Period]
+) -> Replay:
+    """Every week of every quarter in `quarters`, in one point-in-time query."""
+    dates = sorted({d for q in quarters for d in q.weeks()})
+    if not dates:
+        return Replay(list(quarters), pd.DataFrame(), pd.DataFrame())
+    frame = states(wh, model, dates, open_only=True)
+    rows = label(place(frame, quarter_fn(model)), data.closes)
+    rows = with_overrides(rows, data.overrides).reset_index(drop=True)
+    x = features(rows, data, model.pipeline)
+    return Replay(list(quarters), rows, x)
+
+
+def current_rows(
+    wh: Warehouse, model: OperatingModel, data: ForecastData, period: P.Period, as_of: date
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Open deals as of `as_of`, placed in `period` (which may lie ahead), with features."""
+    frame = states(wh, model, [as_of], open_only=True)
+    rows = with_overrides(place(frame, lambda _d: period), data.overrides).reset_index(drop=True)
+    return rows, features(rows, data, model.pipeline)

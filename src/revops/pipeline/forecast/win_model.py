@@ -1,0 +1,278 @@
+"""Per-deal win probability: will this open deal close won inside the period?
+
+Rows are open deals on snapshot dates (see `features`), labelled by whether they closed won by
+the period's end. Features use only what was known on the snapshot date: stage and how long
+since it changed, age, amount, close-date pushes so far, days to the close date and to the end of
+the period, activity recency and volume, segment, type and the owner's win rate on deals closed
+before then. The model follows `revops.scoring.model`: gradient-boosted trees, calibrated on
+time-ordered folds; evaluation is on later deals it never saw (created after every training
+row's period ended), with AUC, Brier score and a calibration table by decile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from revops.config.forecast import WinModelConfig
+from revops.config.pipeline import PipelineConfig
+from revops.errors import RevOpsError
+from revops.pipeline.forecast.data import ForecastData, ts
+from revops.scoring.model import MIN_PER_CLASS
+from revops.warehouse.schema import OPPORTUNITY_TYPES, SEGMENTS
+
+FEATURES = (
+    "stage_order",
+    "age_days",
+    "log_amount",
+    "pushes",
+    "days_since_change",
+    "days_to_close",
+    "days_left",
+    "due_in_period",
+    "days_since_activity",
+    "activities_30d",
+    "segment",
+    "opportunity_type",
+    "owner_win_rate",
+)
+CATEGORICAL = ("segment", "opportunity_type")
+_PRIOR_DEALS = 10.0  # owner win rate shrinks toward the company rate with this many deals
+_DAY = pd.Timedelta(days=1)
+
+
+class WinModelError(RevOpsError):
+    """The win model cannot be trained or evaluated on this data."""
+
+
+def _asof_by(
+    left: pd.DataFrame, right: pd.DataFrame, left_on: str, right_on: str, by: str
+) -> pd.DataFrame:
+    """merge_asof keeping `left`'s row order (strictly earlier right rows only)."""
+    lt = left.reset_index().sort_values(left_on)
+    out = pd.merge_asof(
+        lt,
+        right.sort_values(right_on),
+        left_on=left_on,
+        right_on=right_on,
+        by=by,
+        direction="backward",
+        allow_exact_matches=False,
+    )
+    return out.sort_values("index").set_index("index")
+
+
+def features(rows: pd.DataFrame, data: ForecastData, stages: PipelineConfig) -> pd.DataFrame:
+    """Model inputs for placed open-deal rows; everything is as of each row's as-of instant."""
+    cut = ts(rows["as_of"]) + _DAY
+    base = rows.assign(_cut=cut, changed_at=ts(rows["changed_at"]))
+    order = {s.name: i for i, s in enumerate(stages.stages)}
+    x = pd.DataFrame(index=rows.index)
+    x["stage_order"] = rows["stage"].map(order).astype(float)
+    x["age_days"] = (cut - pd.to_datetime(rows["created_date"])).dt.days.astype(float)
+    x["log_amount"] = np.log1p(rows["amount"].fillna(0.0).clip(lower=0).astype(float))
+    x["days_since_change"] = (cut - pd.to_datetime(rows["changed_at"])).dt.days.astype(float)
+    x["days_to_close"] = (pd.to_datetime(rows["close_date"]) - cut).dt.days.astype(float)
+    x["days_left"] = rows["days_left"].astype(float)
+    x["due_in_period"] = rows["due_in_period"].astype(float)
+    # Pushes up to the history row in force (its changed_at is before the cut by construction).
+    p = base[["opportunity_id", "changed_at"]].merge(
+        data.pushes.assign(changed_at=ts(data.pushes["changed_at"])),
+        on=["opportunity_id", "changed_at"],
+        how="left",
+    )
+    x["pushes"] = p["pushes"].fillna(0.0).to_numpy(float)
+    # Activities strictly before the cut: last one and how many in the last 30 days.
+    acts = data.activities.assign(occurred_at=ts(data.activities["occurred_at"]))
+    acts = acts.sort_values("occurred_at")
+    acts["n"] = acts.groupby("opportunity_id").cumcount() + 1.0
+    a = acts.rename(columns={"occurred_at": "_t"})
+    now = _asof_by(base[["opportunity_id", "_cut"]], a, "_cut", "_t", "opportunity_id")
+    back = base[["opportunity_id", "_cut"]].assign(_cut=cut - pd.Timedelta(days=30))
+    then = _asof_by(back, a, "_cut", "_t", "opportunity_id")
+    x["days_since_activity"] = (cut - now["_t"]).dt.days.to_numpy(float)
+    x["activities_30d"] = now["n"].fillna(0.0).to_numpy() - then["n"].fillna(0.0).to_numpy()
+    deal = rows[["opportunity_id"]].merge(
+        data.deals[["opportunity_id", "segment"]], on="opportunity_id", how="left"
+    )
+    x["segment"] = _codes(deal["segment"], SEGMENTS)
+    x["opportunity_type"] = _codes(rows["opportunity_type"], OPPORTUNITY_TYPES)
+    x["owner_win_rate"] = owner_win_rate(base, data)
+    return x[list(FEATURES)]
+
+
+def _codes(values: pd.Series, levels: tuple[str, ...]) -> npt.NDArray[np.float64]:
+    codes = pd.Categorical(values.astype("string"), categories=list(levels)).codes.astype(float)
+    return np.where(codes < 0, np.nan, codes)
+
+
+def owner_win_rate(rows: pd.DataFrame, data: ForecastData) -> npt.NDArray[np.float64]:
+    """Owner's count win rate over deals closed before each row's cut, shrunk to the company's."""
+    c = data.closes.merge(data.deals[["opportunity_id", "owner_id"]], on="opportunity_id")
+    c = c.assign(closed_at=ts(c["closed_at"])).sort_values("closed_at")
+    c["n"] = c.groupby("owner_id").cumcount() + 1.0
+    c["w"] = c.groupby("owner_id")["won"].cumsum().astype(float)
+    c["all_n"] = np.arange(1, len(c) + 1, dtype=float)
+    c["all_w"] = c["won"].astype(float).cumsum()
+    left = rows[["owner_id", "_cut"]].assign(owner_id=rows["owner_id"].astype(str))
+    by_owner = _asof_by(
+        left,
+        c[["owner_id", "closed_at", "n", "w"]].assign(owner_id=c["owner_id"].astype(str)),
+        "_cut",
+        "closed_at",
+        "owner_id",
+    )
+    lt = left.reset_index().sort_values("_cut")
+    overall = (
+        pd.merge_asof(
+            lt,
+            c[["closed_at", "all_n", "all_w"]],
+            left_on="_cut",
+            right_on="closed_at",
+            direction="backward",
+            allow_exact_matches=False,
+        )
+        .sort_values("index")
+        .set_index("index")
+    )
+    company = (overall["all_w"].fillna(0.0) + 1.0) / (overall["all_n"].fillna(0.0) + 2.0)
+    n = by_owner["n"].fillna(0.0)
+    w = by_owner["w"].fillna(0.0)
+    rate = (w + _PRIOR_DEALS * company) / (n + _PRIOR_DEALS)
+    return rate.to_numpy(float)
+
+
+def _matrix(x: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Training matrix; a column with no value at all (say, no activities logged anywhere) is
+    set to 0, since the trees cannot bin an empty column and learn nothing from it anyway."""
+    m = x[list(FEATURES)].to_numpy(float)
+    empty = np.isnan(m).all(axis=0)
+    m[:, empty] = 0.0
+    return m
+
+
+@dataclass
+class WinModel:
+    """A fitted, calibrated classifier and the span of data it learned from."""
+
+    model: Any
+    trained_through: date
+    n_rows: int
+    n_deals: int
+    base_rate: float
+
+    def predict(self, x: pd.DataFrame) -> npt.NDArray[np.float64]:
+        from threadpoolctl import threadpool_limits
+
+        if x.empty:
+            return np.zeros(0)
+        with threadpool_limits(1):
+            proba = self.model.predict_proba(x[list(FEATURES)].to_numpy(float))
+        return np.asarray(proba[:, 1], dtype=np.float64)
+
+
+def fit(
+    x: pd.DataFrame, y: npt.NDArray[np.float64], rows: pd.DataFrame, cfg: WinModelConfig
+) -> WinModel:
+    """Train on rows in time order; calibration folds never look ahead of their training part."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import TimeSeriesSplit
+    from threadpoolctl import threadpool_limits
+
+    fewest = min(int(y.sum()), int(len(y) - y.sum()))
+    if fewest < MIN_PER_CLASS:
+        raise WinModelError(
+            f"not enough history for the win model: wins and non-wins must each occur at least "
+            f"{MIN_PER_CLASS} times among the training rows ({fewest} did)"
+        )
+    order = np.argsort(pd.to_datetime(rows["as_of"]).to_numpy(), kind="stable")
+    base = HistGradientBoostingClassifier(
+        max_iter=150,
+        learning_rate=0.05,
+        max_leaf_nodes=15,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        categorical_features=[c in CATEGORICAL for c in FEATURES],
+        random_state=cfg.seed,
+    )
+    model = CalibratedClassifierCV(base, method=cfg.calibration, cv=TimeSeriesSplit(n_splits=3))
+    with threadpool_limits(1):
+        try:
+            model.fit(_matrix(x)[order], y[order])
+        except ValueError as exc:
+            raise WinModelError(f"cannot train the win model: {exc}") from None
+    through = pd.to_datetime(rows["period_end"]).max().date()
+    return WinModel(model, through, len(y), int(rows["opportunity_id"].nunique()), float(y.mean()))
+
+
+def calibration_table(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> pd.DataFrame:
+    """Predicted against observed win rate per decile of predicted probability (10 = highest)."""
+    rank = pd.Series(p).rank(method="first").to_numpy()
+    dec = np.ceil(rank * 10 / len(p)).astype(int)
+    frame = pd.DataFrame({"decile": dec, "y": y, "p": p})
+    g = frame.groupby("decile").agg(
+        rows=("y", "size"), predicted=("p", "mean"), observed=("y", "mean"), wins=("y", "sum")
+    )
+    return g.reset_index().sort_values("decile", ascending=False).reset_index(drop=True)
+
+
+@dataclass
+class Evaluation:
+    """How a model trained on early deals did on later deals it never saw."""
+
+    model: WinModel
+    test_from: date
+    n_test_rows: int
+    n_test_deals: int
+    auc: float
+    brier: float
+    base_brier: float  # Brier of predicting the training base rate for every row
+    stage_auc: float  # AUC of the stage's default probability on the same rows
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def evaluate(
+    rows: pd.DataFrame,
+    x: pd.DataFrame,
+    cfg: WinModelConfig,
+    stages: PipelineConfig,
+    data_end: date,
+) -> Evaluation:
+    """Split by deal creation date: test on the latest `test_fraction` of deals, train on rows
+    of earlier deals whose period (hence label) ended before the first test deal was created."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    created = pd.to_datetime(rows["created_date"])
+    known = pd.to_datetime(rows["period_end"]).dt.date <= data_end
+    deal_created = created[known].drop_duplicates().sort_values()
+    if deal_created.empty:
+        raise WinModelError("no deal has a finished period to learn from")
+    ordered = deal_created.to_numpy()
+    at = min(len(ordered) - 1, int(len(ordered) * (1 - cfg.test_fraction)))
+    test_from = pd.Timestamp(ordered[at]).date()
+    test = known & (created.dt.date >= test_from)
+    train = known & (pd.to_datetime(rows["period_end"]).dt.date < test_from)
+    y = rows["won_in_period"].to_numpy(float)
+    if not train.any() or len(set(y[test.to_numpy()])) < 2:
+        raise WinModelError("too little history to hold out later deals for evaluation")
+    fitted = fit(x[train], y[train.to_numpy()], rows[train], cfg)
+    y_test = y[test.to_numpy()]
+    p_test = fitted.predict(x[test])
+    defaults = rows.loc[test, "stage"].map({s.name: s.probability / 100 for s in stages.stages})
+    return Evaluation(
+        model=fitted,
+        test_from=test_from,
+        n_test_rows=int(test.sum()),
+        n_test_deals=int(rows.loc[test, "opportunity_id"].nunique()),
+        auc=float(roc_auc_score(y_test, p_test)),
+        brier=float(brier_score_loss(y_test, p_test)),
+        base_brier=float(brier_score_loss(y_test, np.full(len(y_test), fitted.base_rate))),
+        stage_auc=float(roc_auc_score(y_test, defaults.fillna(0.0).to_numpy(float))),
+        calibration=calibration_table(y_test, p_test),
+    )

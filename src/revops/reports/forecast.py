@@ -1,0 +1,131 @@
+"""The forecast report: every method's number for a period, the roll-up, and how each method did.
+
+One offline HTML page: the methods side by side for the period as of a date, the region and
+company roll-up with managers' adjustments beside the reps' calls, the stored backtest (MAPE and
+bias per method per quarter, and how the error shrinks week by week through a quarter) and the
+win model's AUC and calibration on later deals it never saw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from revops.context import RevOps
+from revops.errors import RevOpsError
+from revops.pipeline.forecast import forecast_methods, forecast_rollup
+from revops.pipeline.forecast.backtest import summarize
+from revops.pipeline.forecast.periods import Period
+from revops.pipeline.forecast.rollup import wide
+from revops.pipeline.forecast.win_model import WinModelError
+from revops.reports import charts
+from revops.reports.formatting import format_value
+
+METHOD_LABELS = {
+    "category": "Category call (commit + share of best case)",
+    "stage_default": "Stage-weighted, CRM probabilities",
+    "stage_learned": "Stage-weighted, learned probabilities",
+    "win_model": "Per-deal win model",
+}
+
+
+def stored_backtest(ro: RevOps) -> pd.DataFrame:
+    """The weekly rows `revops forecast backtest` stored, with quarter labels."""
+    wh = ro.warehouse
+    weekly: pd.DataFrame = wh.execute(wh.table("forecast_backtests"))
+    if weekly.empty:
+        raise RevOpsError("no backtest stored yet: run `revops forecast backtest` first")
+    from revops.pipeline.forecast.periods import quarter_of
+
+    fy = ro.model.company.fiscal_year_start_month
+    naming = ro.model.forecast.fiscal_year_named_by
+    weekly["quarter"] = [
+        quarter_of(pd.Timestamp(d).date(), fy, naming).label for d in weekly["period_start"]
+    ]
+    return weekly.sort_values(["period_start", "as_of", "method"]).reset_index(drop=True)
+
+
+def _week_curve(weekly: pd.DataFrame) -> str:
+    """Mean absolute % error by week of the quarter, per method: accuracy as the quarter runs."""
+    w = weekly.assign(
+        week=(pd.to_datetime(weekly["as_of"]) - pd.to_datetime(weekly["period_start"])).dt.days // 7
+        + 1
+    )
+    g = w.groupby(["week", "method"])["abs_pct_error"].mean().unstack("method")
+    g = g.reindex(columns=[m for m in METHOD_LABELS if m in g.columns])
+    return charts.line_chart(
+        [f"wk {int(k)}" for k in g.index],
+        {m: g[m].tolist() for m in g.columns},
+        "Mean absolute % error by week of the quarter (all backtested quarters)",
+        "percent",
+    )
+
+
+def write_forecast_report(ro: RevOps, path: Path, period: Period, as_of: dt.date) -> Path:
+    """Render the forecast report for `period` as of `as_of` to `path`."""
+    wh, model = ro.warehouse, ro.model
+    weekly = stored_backtest(ro)
+    summary = summarize(weekly)
+    per_q = summary[summary["quarter"] != "overall"]
+    quarters = list(dict.fromkeys(per_q["quarter"]))
+    mape = per_q.pivot_table(index="quarter", columns="method", values="mape").reindex(quarters)
+    svgs = {
+        "mape": charts.grouped_bars(
+            quarters,
+            {m: mape[m].tolist() for m in METHOD_LABELS if m in mape.columns},
+            "MAPE per quarter and method (lower is better)",
+            "percent",
+        ),
+        "weeks": _week_curve(weekly),
+    }
+    methods = forecast_methods(wh, model, period, as_of)
+    totals = methods.methods[methods.methods["opportunity_type"] == "all"]
+    roll = wide(forecast_rollup(wh, model, period, as_of))
+    roll = roll[roll["level"].isin(["region", "company"]) & (roll["opportunity_type"] == "all")]
+    try:
+        from revops.pipeline.forecast import win_model_report
+
+        evaluation = win_model_report(wh, model)
+        win_error = ""
+    except (WinModelError, RevOpsError) as exc:
+        evaluation, win_error = None, str(exc)
+    env = Environment(
+        loader=PackageLoader("revops.reports", "templates"), autoescape=select_autoescape(["html"])
+    )
+    money = lambda v: format_value(float(v), "currency", model.company.currency)  # noqa: E731
+    html = env.get_template("forecast.html").render(
+        company=model.company.name,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        config_path=str(ro.config.path),
+        config_digest=ro.config.digest,
+        period=period,
+        as_of=as_of,
+        labels=METHOD_LABELS,
+        primary=model.forecast.primary_method,
+        totals=totals.to_dict("records"),
+        creation=methods.creation.to_dict("records"),
+        skipped=methods.skipped,
+        trained_through=methods.trained_through,
+        rollup=roll.to_dict("records"),
+        rollup_columns=[c for c in roll.columns if c not in ("level", "subject_id")],
+        summary=summary.to_dict("records"),
+        svgs=svgs,
+        ev=evaluation,
+        calibration=[] if evaluation is None else evaluation.calibration.to_dict("records"),
+        win_error=win_error,
+        money=money,
+        pct=lambda v: "–" if pd.isna(v) else f"{float(v) * 100:.1f}%",
+        cell=lambda v: (
+            "–"
+            if v is None or (isinstance(v, float) and pd.isna(v))
+            else money(v)
+            if isinstance(v, int | float)
+            else str(v)
+        ),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return path

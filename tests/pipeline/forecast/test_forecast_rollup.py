@@ -1,0 +1,104 @@
+"""Roll-up of the hand-worked team (see forecast_case) with a manager adjustment beside the call."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+
+import pandas as pd
+import pytest
+from forecast_case import example_model, load_team
+
+from revops.audit import entries, verify
+from revops.pipeline.forecast import ForecastInputError, adjust, forecast_rollup, parse
+from revops.warehouse import Warehouse
+
+AS_OF = date(2026, 3, 15)
+MODEL = example_model()
+
+
+def _cell(out: pd.DataFrame, level: str, subject: str, typ: str, cat: str) -> pd.Series:
+    hit = out[
+        (out.level == level)
+        & (out.subject_id == subject)
+        & (out.opportunity_type == typ)
+        & (out.category == cat)
+    ]
+    assert len(hit) == 1, (level, subject, typ, cat)
+    return hit.iloc[0]
+
+
+def test_rollup_by_level_with_adjustment(warehouse: Warehouse) -> None:
+    os.environ["REVOPS_USER"] = "forecast-tester"
+    load_team(warehouse)
+    period = parse(MODEL, "2026Q1")
+    assert (period.start, period.end) == (date(2026, 2, 1), date(2026, 4, 30))
+    # m1 thinks r2's best case is really 3k, and says why; made before the as-of date.
+    adjust(
+        warehouse,
+        period=period,
+        level="rep",
+        subject_id="r2",
+        category="best_case",
+        amount=3_000,
+        note="expansion budget frozen",
+        actor="m1",
+        opportunity_type="all",
+        at=datetime(2026, 3, 14, 12),
+    )
+    # An adjustment made after the as-of date must not show in the roll-up as of Mar 15.
+    adjust(
+        warehouse,
+        period=period,
+        level="company",
+        subject_id="all",
+        category="commit",
+        amount=1.0,
+        note="later",
+        actor="vp",
+        at=datetime(2026, 3, 20, 12),
+    )
+    out = forecast_rollup(warehouse, MODEL, period, AS_OF)
+    # rep r1: closed d1 10k, commit d2 20k; d6 lost, d7 created after the as-of date.
+    assert _cell(out, "rep", "r1", "all", "closed").call == 10_000
+    assert _cell(out, "rep", "r1", "all", "commit").call == 20_000
+    assert _cell(out, "rep", "r1", "all", "pipeline").call == 0
+    # rep r2: best case d3 8k (expansion), pipeline d4 5k; d5 is due next quarter.
+    r2_best = _cell(out, "rep", "r2", "all", "best_case")
+    assert r2_best.call == 8_000
+    assert r2_best.adjustment == 3_000
+    assert r2_best.adjusted == 3_000
+    assert r2_best.note == "expansion budget frozen"
+    assert _cell(out, "rep", "r2", "expansion", "best_case").call == 8_000
+    assert pd.isna(_cell(out, "rep", "r2", "expansion", "best_case").adjustment)
+    assert _cell(out, "rep", "r2", "all", "pipeline").call == 5_000
+    # m1 and vp see both reps: closed 10k, commit 20k, best case 8k, pipeline 5k.
+    for manager in ("m1", "vp"):
+        assert _cell(out, "manager", manager, "all", "closed").call == 10_000
+        assert _cell(out, "manager", manager, "all", "best_case").call == 8_000
+        assert _cell(out, "manager", manager, "all", "pipeline").call == 5_000
+    # regions follow the rep: NA = r1, EMEA = r2.
+    assert _cell(out, "region", "NA", "all", "commit").call == 20_000
+    assert _cell(out, "region", "EMEA", "all", "best_case").call == 8_000
+    assert _cell(out, "region", "EMEA", "new_business", "pipeline").call == 5_000
+    company = _cell(out, "company", "all", "all", "commit")
+    assert company.call == 20_000
+    assert pd.isna(company.adjustment)  # the Mar 20 adjustment came after the as-of date
+    later = forecast_rollup(warehouse, MODEL, period, date(2026, 3, 21))
+    assert _cell(later, "company", "all", "all", "commit").adjusted == 1.0
+    # Both adjustments are in the audit log, which still verifies.
+    assert [e.action for e in entries(warehouse)][-2:] == ["forecast.adjusted"] * 2
+    assert verify(warehouse).ok
+
+
+def test_adjustment_needs_a_note_and_a_known_subject(warehouse: Warehouse) -> None:
+    load_team(warehouse)
+    period = parse(MODEL, "2026Q1")
+    common = {"period": period, "category": "commit", "amount": 1.0, "actor": "m1"}
+    with pytest.raises(ForecastInputError, match="note"):
+        adjust(warehouse, level="rep", subject_id="r1", note=" ", **common)  # type: ignore[arg-type]
+    with pytest.raises(ForecastInputError, match="no user"):
+        adjust(warehouse, level="rep", subject_id="nobody", note="x", **common)  # type: ignore[arg-type]
+    with pytest.raises(ForecastInputError, match="region"):
+        adjust(warehouse, level="region", subject_id="MARS", note="x", **common)  # type: ignore[arg-type]
+    assert warehouse.count("forecast_adjustments") == 0
