@@ -1,0 +1,257 @@
+"""`revops territory | quota | comp`: territory design, quotas and capacity, compensation."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from revops.access import require
+from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day, print_frame
+from revops.errors import RevOpsError
+
+territory_app = typer.Typer(help="Balanced territory design.", no_args_is_help=True)
+quota_app = typer.Typer(help="Quotas, attainment and capacity planning.", no_args_is_help=True)
+comp_app = typer.Typer(help="Compensation: payouts, adjustments, locks.", no_args_is_help=True)
+
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Score history up to this day (YYYY-MM-DD).")
+]
+PeriodOpt = Annotated[
+    str, typer.Option("--period", help="YYYY-MM (comp); quotas: YYYY-Qn or YYYY.")
+]
+
+
+def _as_of(text: str | None) -> date:
+    return parse_day(text, "--as-of") or date.today()
+
+
+def _ratio(value: float) -> str:
+    return "∞" if value == float("inf") else f"{value:.2f}"
+
+
+# -- territories ------------------------------------------------------------------------------
+@territory_app.command("design")
+def territory_design(
+    as_of: AsOfOpt = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Solver seconds (default: config).")
+    ] = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Propose a balanced assignment of accounts to reps and store it (accounts unchanged)."""
+    from revops.planning.run import run_design
+
+    with open_revops(config, warehouse) as ro:
+        require(ro.warehouse, "territory.write")
+        design_id, design = run_design(ro.warehouse, ro.model, _as_of(as_of), time_limit)
+    out = Table(title=f"Territory design {design_id}", title_justify="left")
+    for col in ("", "potential max/min", "potential CV", "workload max/min", "workload CV"):
+        out.add_column(col, justify="right" if col else "left")
+    for label, s in (("before", design.before), ("after", design.after)):
+        out.add_row(
+            label,
+            _ratio(s.max_min),
+            f"{s.cv:.3f}",
+            _ratio(s.workload_max_min),
+            f"{s.workload_cv:.3f}",
+        )
+    console.print(out)
+    by_region = design.by_rep.groupby("region").agg(
+        reps=("user_id", "size"),
+        potential_min=("potential_after", "min"),
+        potential_max=("potential_after", "max"),
+    )
+    by_region["max/min in region"] = by_region["potential_max"] / by_region["potential_min"]
+    print_frame(
+        by_region.reset_index(),
+        "After, by region (the regional constraint bounds the global spread)",
+    )
+    console.print(
+        f"{design.moved:,} of {len(design.assignments):,} accounts move; solved in "
+        f"{design.solve_seconds:.1f} s ({design.solver_status}). "
+        f"Apply with: revops territory apply {design_id}",
+        highlight=False,
+    )
+
+
+@territory_app.command("apply")
+def territory_apply(
+    design_id: Annotated[str, typer.Argument(help="territory_designs.design_id")],
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Write a design's owners to accounts.owner_id (audited)."""
+    from revops.planning.store import apply_design
+
+    with open_revops(config, warehouse) as ro:
+        who = require(ro.warehouse, "territory.write")
+        moved = apply_design(ro.warehouse, design_id, who.actor)
+    console.print(f"applied {design_id}: {moved:,} accounts changed owner")
+
+
+# -- quotas -----------------------------------------------------------------------------------
+@quota_app.command("set")
+def quota_set(
+    period: PeriodOpt,
+    target: Annotated[
+        float | None, typer.Option("--target", help="Company bookings target for the period.")
+    ] = None,
+    method: Annotated[str, typer.Option("--method", help="top_down or bottom_up.")] = "top_down",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, do not write.")] = False,
+    as_of: AsOfOpt = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Set quotas top-down (target by capacity and ramp) or bottom-up (potential × capture)."""
+    from revops.planning.run import plan_quotas, write_quotas
+
+    with open_revops(config, warehouse) as ro:
+        who = None if dry_run else require(ro.warehouse, "quota.write")
+        plan = plan_quotas(ro.warehouse, ro.model, period, method, target, _as_of(as_of))
+        if plan.reconciliation is not None:
+            print_frame(plan.reconciliation, f"Top-down vs bottom-up, {period}")
+        else:
+            print_frame(plan.quotas, f"Quotas ({method}), {period}")
+        console.print(f"capture rate: {plan.capture_rate:.2%} of annual potential")
+        if who is not None:
+            n, replaced = write_quotas(ro.warehouse, plan, period, method, who.actor)
+            console.print(
+                f"wrote {n} quotas ({method}) for {period} ({plan.start} – {plan.end}); "
+                f"replaced {replaced} overlapping",
+                highlight=False,
+            )
+
+
+@quota_app.command("attainment")
+def quota_attainment(
+    period: PeriodOpt, config: ConfigOpt = None, warehouse: WarehouseOpt = None
+) -> None:
+    """Split-credited bookings ÷ quota per rep."""
+    from revops.planning.run import attainment_table
+
+    with open_revops(config, warehouse) as ro:
+        table = attainment_table(ro.warehouse, ro.model, period)
+    print_frame(table.sort_values("attainment", ascending=False), f"Quota attainment, {period}")
+
+
+@quota_app.command("capacity")
+def quota_capacity(
+    start: Annotated[str, typer.Option("--from", help="First month, YYYY-MM.")],
+    months: Annotated[int, typer.Option("--months", help="Horizon in months.")] = 12,
+    target: Annotated[
+        float | None, typer.Option("--target", help="Bookings target over the horizon.")
+    ] = None,
+    as_of: AsOfOpt = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Productive capacity by month (ramp, attrition) and the hires a target needs."""
+    from revops.planning.periods import parse_period
+    from revops.planning.run import capacity_table
+
+    if months < 1:
+        raise RevOpsError("--months must be at least 1")
+    with open_revops(config, warehouse) as ro:
+        first, _ = parse_period(start)
+        result = capacity_table(ro.warehouse, ro.model, first, months, target, _as_of(as_of))
+    print_frame(
+        result.plan, f"Capacity from {start} ({result.productivity:,.0f} per ramped rep-month)"
+    )
+    total = float(result.plan["capacity"].sum())
+    console.print(f"capacity over the horizon: {total:,.0f}")
+    if result.hires is not None:
+        console.print(f"hires needed from {start} to reach {target:,.0f}: {result.hires}")
+
+
+# -- compensation -----------------------------------------------------------------------------
+@comp_app.command("run")
+def comp_run(period: PeriodOpt, config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+    """Process (or reprocess) an open period into payout lines."""
+    from revops.planning.comp import run_period
+
+    with open_revops(config, warehouse) as ro:
+        who = require(ro.warehouse, "comp.write")
+        lines = run_period(ro.warehouse, ro.model, period, who.actor)
+    if lines.empty:
+        console.print(f"{period}: no one is on a compensation plan")
+        return
+    summary = lines.pivot_table(index="user_id", columns="kind", values="amount", aggfunc="sum")
+    summary = summary.fillna(0.0)
+    summary["total"] = summary.sum(axis=1)
+    print_frame(summary.reset_index(), f"Payouts {period} (open until `revops comp lock`)")
+
+
+@comp_app.command("adjust")
+def comp_adjust(
+    user_id: Annotated[str, typer.Argument(help="Rep (users.user_id).")],
+    amount: Annotated[float, typer.Argument(help="Signed amount.")],
+    period: PeriodOpt,
+    note: Annotated[str, typer.Option("--note", help="Why (required).")],
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Add a manual adjustment to an open period (audited)."""
+    from revops.planning.comp import adjust
+
+    with open_revops(config, warehouse) as ro:
+        who = require(ro.warehouse, "comp.write")
+        adj_id = adjust(ro.warehouse, period, user_id, amount, note, who.actor)
+    console.print(f"adjustment {adj_id}: {amount:+,.2f} for {user_id} in {period}")
+
+
+@comp_app.command("lock")
+def comp_lock(period: PeriodOpt, config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+    """Lock a period: it can never be reprocessed or adjusted again."""
+    from revops.planning.comp import lock
+
+    with open_revops(config, warehouse) as ro:
+        who = require(ro.warehouse, "comp.lock")
+        lock(ro.warehouse, period, who.actor)
+    console.print(f"{period} locked")
+
+
+@comp_app.command("statement")
+def comp_statement(
+    user_id: Annotated[str, typer.Argument(help="Rep (users.user_id).")],
+    period: PeriodOpt,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Every line of a rep's period with its source deal, totals and the bookings check."""
+    from revops.planning.comp import statement
+
+    with open_revops(config, warehouse) as ro:
+        st = statement(ro.warehouse, ro.model, period, user_id)
+    cols = [
+        "kind",
+        "opportunity_id",
+        "close_date",
+        "deal_amount",
+        "credit_pct",
+        "credited_amount",
+        "tier",
+        "rate",
+        "amount",
+        "note",
+    ]
+    lines = st.lines[cols].astype(object)
+    print_frame(lines.where(lines.notna(), None), f"Statement {user_id}, {period} ({st.status})")
+    if not st.adjustments.empty:
+        print_frame(st.adjustments[["adjustment_id", "amount", "note", "actor"]], "Adjustments")
+    totals = Table(title="Totals", title_justify="left")
+    totals.add_column("kind")
+    totals.add_column("amount", justify="right")
+    for kind, amount in st.totals.items():
+        totals.add_row(kind, f"{amount:,.2f}")
+    console.print(totals)
+    print_frame(st.reconciliation, "Reconciliation: credited bookings = deal amount × split share")
+    ok = "[green]reconciles[/]" if st.reconciles else "[bold red]does NOT reconcile[/]"
+    expected = float(st.reconciliation["expected"].sum())
+    credited = float(st.reconciliation["credited"].sum())
+    console.print(
+        f"bookings × split shares {expected:,.2f}; credited on lines {credited:,.2f}: {ok}"
+    )

@@ -1,0 +1,1 @@
+"""Sales planning: account potential, territory design, quotas, capacity and compensation."""

@@ -1,0 +1,287 @@
+"""Hand-worked comp statements: tiers with an accelerator, clawback, splits, SPIFFs, draws."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from revops.config.planning import CompensationConfig, CompPlan, Draw, Spiff, Tier
+from revops.errors import RevOpsError
+from revops.planning.comp.engine import LINE_COLUMNS, PeriodInputs, process_period, reconcile
+
+SEP = (date(2026, 9, 1), date(2026, 9, 30))
+USERS = pd.DataFrame(
+    {"user_id": ["U1", "U2"], "role": ["ae", "ae"], "start_date": [date(2020, 1, 6)] * 2}
+)
+TIERS = (
+    Tier(from_attainment=0.0, multiplier=0.5),  # decelerator below 50 %
+    Tier(from_attainment=0.5, multiplier=1.0),
+    Tier(from_attainment=1.0, multiplier=1.5),  # accelerator above 100 %
+)
+
+
+def _comp(**plan: object) -> CompensationConfig:
+    fields: dict[str, object] = {
+        "name": "ae",
+        "ote": 120_000,
+        "base_share": 0.5,
+        "base_rate": 0.10,
+        "tiers": TIERS,
+    }
+    fields.update(plan)
+    return CompensationConfig(
+        plans=(CompPlan.model_validate(fields),),
+        assignments=({"plan": "ae", "roles": ("ae",)},),
+    )
+
+
+def _deals(rows: list[tuple[str, str, str, float, date, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        rows,
+        columns=["opportunity_id", "account_id", "owner_id", "amount", "close_date", "segment"],
+    ).assign(opportunity_type="new_business")
+
+
+def _inputs(
+    deals: pd.DataFrame,
+    *,
+    period: tuple[date, date] = SEP,
+    quotas: dict[str, float] | None = None,
+    splits: pd.DataFrame | None = None,
+    churns: list[tuple[str, date]] = (),  # type: ignore[assignment]
+    prior: pd.DataFrame | None = None,
+) -> PeriodInputs:
+    return PeriodInputs(
+        period_start=period[0],
+        period_end=period[1],
+        deals=deals,
+        splits=splits
+        if splits is not None
+        else pd.DataFrame(columns=["opportunity_id", "user_id", "percent"]),
+        quotas=pd.Series(quotas or {"U1": 100_000.0, "U2": 100_000.0}),
+        reps=USERS,
+        churns=pd.DataFrame(churns, columns=["account_id", "churn_date"]),
+        prior_lines=prior if prior is not None else pd.DataFrame(columns=LINE_COLUMNS),
+    )
+
+
+def _mine(lines: pd.DataFrame, user: str = "U1") -> pd.DataFrame:
+    return lines[lines["user_id"] == user].reset_index(drop=True)
+
+
+def test_tiered_statement_with_accelerator_and_clawback() -> None:
+    # Quota 100,000, base rate 10 %; tiers 0–50 % × 0.5, 50–100 % × 1.0, 100 %+ × 1.5.
+    # D1 40,000 (Sep 5):  0 → 40k, all tier 1:      40,000 × 5 %  = 2,000
+    # D2 50,000 (Sep 12): 40k → 50k tier 1:         10,000 × 5 %  =   500
+    #                     50k → 90k tier 2:         40,000 × 10 % = 4,000
+    # D3 30,000 (Sep 20): 90k → 100k tier 2:        10,000 × 10 % = 1,000
+    #                     100k → 120k tier 3 (acc): 20,000 × 15 % = 3,000
+    # commission = 10,500. D0 (Aug 10, account A0) earned 1,000 commission + 500 SPIFF in
+    # August; A0 churns Sep 30, 51 days after close (window 90) → clawback −1,500.
+    # D9 (May 1, account A9) churns Sep 15, 137 days after close: outside the window, kept.
+    # base = 120,000 × 0.5 / 12 = 5,000.  total = 10,500 − 1,500 + 5,000 = 14,000.
+    deals = _deals(
+        [
+            ("D0", "A0", "U1", 20_000, date(2026, 8, 10), "smb"),
+            ("D9", "A9", "U1", 10_000, date(2026, 5, 1), "smb"),
+            ("D1", "A1", "U1", 40_000, date(2026, 9, 5), "smb"),
+            ("D2", "A2", "U1", 50_000, date(2026, 9, 12), "smb"),
+            ("D3", "A3", "U1", 30_000, date(2026, 9, 20), "smb"),
+        ]
+    )
+    prior = pd.DataFrame(
+        [
+            {
+                "line_id": "a",
+                "period_start": date(2026, 8, 1),
+                "user_id": "U1",
+                "kind": "commission",
+                "opportunity_id": "D0",
+                "amount": 1_000.0,
+            },
+            {
+                "line_id": "b",
+                "period_start": date(2026, 8, 1),
+                "user_id": "U1",
+                "kind": "spiff",
+                "opportunity_id": "D0",
+                "amount": 500.0,
+            },
+            {
+                "line_id": "c",
+                "period_start": date(2026, 5, 1),
+                "user_id": "U1",
+                "kind": "commission",
+                "opportunity_id": "D9",
+                "amount": 500.0,
+            },
+        ],
+        columns=LINE_COLUMNS,
+    )
+    churns = [("A0", date(2026, 9, 30)), ("A9", date(2026, 9, 15))]
+    lines = _mine(
+        process_period(_inputs(deals, churns=churns, prior=prior), _comp(clawback_days=90), USERS)
+    )
+    com = lines[lines["kind"] == "commission"]
+    got = zip(
+        com["opportunity_id"], com["tier"], com["credited_amount"], com["amount"], strict=True
+    )
+    assert list(got) == [
+        ("D1", 1, 40_000, 2_000),
+        ("D2", 1, 10_000, 500),
+        ("D2", 2, 40_000, 4_000),
+        ("D3", 2, 10_000, 1_000),
+        ("D3", 3, 20_000, 3_000),
+    ]
+    assert com["rate"].tolist() == pytest.approx([0.05, 0.05, 0.10, 0.10, 0.15])
+    claw = lines[lines["kind"] == "clawback"]
+    assert claw["opportunity_id"].tolist() == ["D0"]
+    assert claw["amount"].tolist() == [-1_500]
+    assert lines.loc[lines["kind"] == "base", "amount"].tolist() == [5_000]
+    assert lines["amount"].sum() == pytest.approx(14_000)
+    # reconciliation: credited bookings = 40k + 50k + 30k = bookings × 100 %
+    no_splits = pd.DataFrame(columns=["opportunity_id", "user_id", "percent"])
+    recon = reconcile(lines, deals, no_splits, SEP, ("new_business",), "U1")
+    assert recon["expected"].sum() == 120_000
+    assert (recon["diff"] == 0).all()
+
+
+def test_clawback_is_not_taken_twice() -> None:
+    deals = _deals([("D0", "A0", "U1", 20_000, date(2026, 8, 10), "smb")])
+    prior = pd.DataFrame(
+        [
+            {
+                "line_id": "a",
+                "period_start": date(2026, 8, 1),
+                "user_id": "U1",
+                "kind": "commission",
+                "opportunity_id": "D0",
+                "amount": 1_000.0,
+            },
+            {
+                "line_id": "b",
+                "period_start": date(2026, 8, 1),
+                "user_id": "U1",
+                "kind": "clawback",
+                "opportunity_id": "D0",
+                "amount": -1_000.0,
+            },
+        ],
+        columns=LINE_COLUMNS,
+    )
+    inputs = _inputs(deals, churns=[("A0", date(2026, 9, 3))], prior=prior)
+    lines = _mine(process_period(inputs, _comp(clawback_days=90), USERS))
+    assert "clawback" not in set(lines["kind"])
+
+
+def test_split_credit() -> None:
+    # D4 10,000 split 60/40: U1 credited 6,000, U2 4,000; single tier at 10 %: 600 and 400.
+    deals = _deals([("D4", "A4", "U1", 10_000, date(2026, 9, 8), "smb")])
+    splits = pd.DataFrame(
+        {"opportunity_id": ["D4", "D4"], "user_id": ["U1", "U2"], "percent": [60.0, 40.0]}
+    )
+    comp = _comp(tiers=(Tier(from_attainment=0, multiplier=1),))
+    lines = process_period(_inputs(deals, splits=splits), comp, USERS)
+    com = lines[lines["kind"] == "commission"].set_index("user_id")
+    assert com.loc["U1", "credited_amount"] == 6_000
+    assert com.loc["U2", "credited_amount"] == 4_000
+    assert com.loc["U1", "amount"] == 600
+    assert com.loc["U2", "amount"] == 400
+    recon = reconcile(lines, deals, splits, SEP, ("new_business",))
+    assert recon["expected"].sum() == 10_000  # bookings × (60 % + 40 %)
+    assert (recon["diff"] == 0).all()
+
+
+def test_splits_over_the_limit_are_rejected() -> None:
+    deals = _deals([("D4", "A4", "U1", 10_000, date(2026, 9, 8), "smb")])
+    splits = pd.DataFrame(
+        {"opportunity_id": ["D4", "D4"], "user_id": ["U1", "U2"], "percent": [70.0, 40.0]}
+    )
+    with pytest.raises(RevOpsError, match="D4: split credits add up to 110%"):
+        process_period(_inputs(deals, splits=splits), _comp(), USERS)
+
+
+def test_spiff_within_and_outside_dates() -> None:
+    # SPIFF 1,000 per enterprise deal closed Sep 10–Sep 30.
+    # D1 enterprise Sep 5: outside the dates. D2 enterprise Sep 12: inside → 1,000.
+    # D3 smb Sep 20: inside the dates but fails the condition.
+    spiff = Spiff(
+        name="ent_push",
+        start=date(2026, 9, 10),
+        end=date(2026, 9, 30),
+        amount=1_000,
+        when=({"field": "segment", "op": "eq", "value": "enterprise"},),
+    )
+    deals = _deals(
+        [
+            ("D1", "A1", "U1", 1_000, date(2026, 9, 5), "enterprise"),
+            ("D2", "A2", "U1", 1_000, date(2026, 9, 12), "enterprise"),
+            ("D3", "A3", "U1", 1_000, date(2026, 9, 20), "smb"),
+        ]
+    )
+    lines = _mine(process_period(_inputs(deals), _comp(spiffs=(spiff,)), USERS))
+    spiffs = lines[lines["kind"] == "spiff"]
+    assert spiffs["opportunity_id"].tolist() == ["D2"]
+    assert spiffs["amount"].tolist() == [1_000]
+
+
+def test_recoverable_draw_is_recovered_later() -> None:
+    # Draw 3,000 a month, recoverable; single tier at 10 %.
+    # August: 10,000 booked → 1,000 earned → draw top-up 2,000 (balance 2,000).
+    # September: 60,000 booked → 6,000 earned; 3,000 above the draw → recover min(2,000,
+    # 3,000) = 2,000. Variable paid in September = 6,000 − 2,000 = 4,000.
+    comp = _comp(tiers=(Tier(from_attainment=0, multiplier=1),), draw=Draw(amount=3_000))
+    deals = _deals(
+        [
+            ("D1", "A1", "U1", 10_000, date(2026, 8, 20), "smb"),
+            ("D2", "A2", "U1", 60_000, date(2026, 9, 20), "smb"),
+        ]
+    )
+    aug = process_period(_inputs(deals, period=(date(2026, 8, 1), date(2026, 8, 31))), comp, USERS)
+    aug_u1 = _mine(aug)
+    assert aug_u1.loc[aug_u1["kind"] == "draw", "amount"].tolist() == [2_000]
+    sep = _mine(process_period(_inputs(deals, prior=aug), comp, USERS))
+    assert sep.loc[sep["kind"] == "draw_recovery", "amount"].tolist() == [-2_000]
+    assert "draw" not in set(sep["kind"])
+    variable = sep.loc[sep["kind"] != "base", "amount"].sum()
+    assert variable == 4_000
+
+
+def test_non_recoverable_draw_is_never_recovered() -> None:
+    comp = _comp(
+        tiers=(Tier(from_attainment=0, multiplier=1),),
+        draw=Draw(amount=3_000, recoverable=False),
+    )
+    deals = _deals(
+        [
+            ("D1", "A1", "U1", 10_000, date(2026, 8, 20), "smb"),
+            ("D2", "A2", "U1", 60_000, date(2026, 9, 20), "smb"),
+        ]
+    )
+    aug = process_period(_inputs(deals, period=(date(2026, 8, 1), date(2026, 8, 31))), comp, USERS)
+    sep = _mine(process_period(_inputs(deals, prior=aug), comp, USERS))
+    assert "draw_recovery" not in set(sep["kind"])
+    assert sep.loc[sep["kind"] != "base", "amount"].sum() == 6_000
+
+
+def test_ramped_plan_quota_without_quota_rows() -> None:
+    # No quotas row: annual 1,200,000 / 12 = 100,000 × ramp month 2 (0.5) = 50,000.
+    # A 50,000 deal fills tiers 1 (25,000 × 5 %) and 2 (25,000 × 10 %) → 3,750.
+    users = pd.DataFrame({"user_id": ["U3"], "role": ["ae"], "start_date": [date(2026, 8, 17)]})
+    deals = _deals([("D1", "A1", "U3", 50_000, date(2026, 9, 9), "smb")])
+    comp = _comp(annual_quota=1_200_000, ramp=(0.25, 0.5, 0.75))
+    inputs = PeriodInputs(
+        SEP[0],
+        SEP[1],
+        deals,
+        pd.DataFrame(columns=["opportunity_id", "user_id", "percent"]),
+        pd.Series(dtype=float),
+        users,
+        pd.DataFrame(columns=["account_id", "churn_date"]),
+        pd.DataFrame(columns=LINE_COLUMNS),
+    )
+    lines = process_period(inputs, comp, users)
+    com = lines[lines["kind"] == "commission"]
+    assert com["amount"].sum() == pytest.approx(3_750)
