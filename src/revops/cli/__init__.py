@@ -14,16 +14,23 @@ import typer
 import revops.cli.dedupe  # registers `quality dedupe`
 import revops.cli.identity  # noqa: F401
 from revops.cli._common import state
+from revops.cli.access import register as register_access
 from revops.cli.attribution import attribution_app
 from revops.cli.data import config_app, load, tables
 from revops.cli.demo import demo
+from revops.cli.forecast import forecast_app
+from revops.cli.governance import register as register_governance
 from revops.cli.lifecycle import lifecycle_app
 from revops.cli.metrics import metrics_app
+from revops.cli.pipeline import pipeline_app  # also registers `report pipeline`
+from revops.cli.planning import comp_app, quota_app, territory_app
+from revops.cli.privacy import register as register_privacy
 from revops.cli.quality import quality_app
 from revops.cli.reports import report_app
 from revops.cli.revenue import revenue_app
 from revops.cli.routing import routing_app
 from revops.cli.scoring import score_app
+from revops.cli.serve import serve
 
 app = typer.Typer(help="revops: one operating model, one revenue warehouse.", no_args_is_help=True)
 
@@ -47,5 +54,14 @@ app.add_typer(revenue_app, name="revenue")
 app.add_typer(attribution_app, name="attribution")
 app.add_typer(score_app, name="score")
 app.add_typer(routing_app, name="route")
+app.add_typer(territory_app, name="territory")
+app.add_typer(quota_app, name="quota")
+app.add_typer(comp_app, name="comp")
+app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(forecast_app, name="forecast")
+app.command()(serve)
+register_access(app)
+register_governance(app)
+register_privacy(app)
 
 __all__ = ["app"]

@@ -14,8 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from revops.config.attribution import AttributionConfig
 from revops.config.dedupe import DedupeConfig
+from revops.config.forecast import ForecastConfig
 from revops.config.identity import MatchingConfig, MergeConfig
 from revops.config.pipeline import PipelineConfig
+from revops.config.planning import CompensationConfig, PlanningConfig
+from revops.config.privacy import PrivacyConfig
 from revops.config.quality import QualityConfig
 from revops.config.revenue import RevenueConfig
 from revops.config.routing import RoutingConfig
@@ -231,6 +234,10 @@ class OperatingModel(Model):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     revenue: RevenueConfig = Field(default_factory=RevenueConfig)
     dedupe: DedupeConfig = Field(default_factory=DedupeConfig)
+    forecast: ForecastConfig = Field(default_factory=ForecastConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    planning: PlanningConfig = Field(default_factory=PlanningConfig)
+    compensation: CompensationConfig = Field(default_factory=CompensationConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
     @model_validator(mode="after")

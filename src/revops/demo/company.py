@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from revops.demo import deals, funnel, marketing, people, revenue, success
+from revops.demo import consent, deals, funnel, marketing, people, revenue, success
 from revops.demo import identity as identity_truth
 from revops.demo._common import (
     CHANNELS,
@@ -244,6 +244,7 @@ def build(scale: float, seed: int) -> Company:
             "amount": opps.amount,
             "probability": deals.STAGE_PROBABILITY[final_stage],
             "forecast_category": deals.STAGE_FORECAST[final_stage],
+            "next_step": deals.next_steps(np.random.default_rng([seed, 6006]), final_stage),
             "lead_source": _lookup(np.array(CHANNELS), opps.source),
             "campaign_id": _lookup(campaign_ids, opps.campaign),
             "created_date": opps.created,
@@ -355,6 +356,8 @@ def build(scale: float, seed: int) -> Company:
     }
     # customer success signals, from their own random stream (other files stay byte-identical)
     tables.update(success.build(np.random.default_rng([seed, 7007]), subs, account_ids))
+    # consent ledger, from its own random stream too
+    tables["consent_ledger"] = consent.build(np.random.default_rng([seed, 8008]), persons_df)
     planted["dirty_persons"] = int(path.dirty.sum())
     frames = {k: _compact(v.reset_index(drop=True)) for k, v in tables.items()}
     return Company(frames, ident.dirty, planted, ident.truth)

@@ -32,10 +32,21 @@ TOUCH_TYPES = (
 ACTIVITY_TYPES = ("call", "email", "meeting", "task", "note")
 USER_ROLES = ("sdr", "ae", "am", "csm", "manager", "marketing", "ops", "executive")
 FORECAST_CATEGORIES = ("pipeline", "best_case", "commit", "omitted", "closed")
+FORECAST_LEVELS = ("rep", "manager", "region", "company")
 PERSON_TYPES = ("lead", "contact")
 TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
 TICKET_STATUSES = ("open", "pending", "solved", "closed")
 ARR_MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation")
+CONSENT_STATUSES = ("opt_in", "opt_out")
+LAWFUL_BASES = (
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interest",
+)
+DOUBLE_OPT_IN_STATES = ("pending", "confirmed", "not_required")
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,7 @@ class Column:
     required: bool = False
     enum: tuple[str, ...] | None = None
     format: Literal["email"] | None = None
+    pii: bool = False  # stored encrypted when REVOPS_PII_KEY is set (warehouse/pii.py)
 
 
 @dataclass(frozen=True)
@@ -102,8 +114,9 @@ def _c(
     required: bool = False,
     enum: tuple[str, ...] | None = None,
     fmt: Literal["email"] | None = None,
+    pii: bool = False,
 ) -> Column:
-    return Column(name, type_, description, required=required, enum=enum, format=fmt)
+    return Column(name, type_, description, required=required, enum=enum, format=fmt, pii=pii)
 
 
 _ACCOUNT_DIMS = {"segment": "account.segment", "region": "account.region"}
@@ -180,12 +193,12 @@ TABLES: tuple[Table, ...] = (
         primary_key=("person_id",),
         columns=(
             _c("person_id", "string", "Person id (lead or contact id).", required=True),
-            _c("email", "string", "Email address.", required=True, fmt="email"),
-            _c("first_name", "string", "First name."),
-            _c("last_name", "string", "Last name."),
+            _c("email", "string", "Email address.", required=True, fmt="email", pii=True),
+            _c("first_name", "string", "First name.", pii=True),
+            _c("last_name", "string", "Last name.", pii=True),
             _c("company", "string", "Company name as the person gave it."),
             _c("title", "string", "Job title."),
-            _c("phone", "string", "Phone number."),
+            _c("phone", "string", "Phone number.", pii=True),
             _c("country", "string", "ISO 3166 alpha-2 country code."),
             _c("state", "string", "State or province."),
             _c("employees", "int", "Company employee count as captured."),
@@ -284,7 +297,7 @@ TABLES: tuple[Table, ...] = (
             _c("person_id", "string", "Person involved."),
             _c("account_id", "string", "Account involved."),
             _c("opportunity_id", "string", "Opportunity involved."),
-            _c("subject", "string", "Subject line."),
+            _c("subject", "string", "Subject line.", pii=True),
             _c("outcome", "string", "Outcome, e.g. 'connected'."),
         ),
         relations=(
@@ -311,6 +324,7 @@ TABLES: tuple[Table, ...] = (
             _c("amount", "float", "Deal amount (ACV) in the company currency."),
             _c("probability", "float", "Probability of winning, 0–100."),
             _c("forecast_category", "string", "Forecast category.", enum=FORECAST_CATEGORIES),
+            _c("next_step", "string", "Agreed next step with the buyer; empty when none."),
             _c("lead_source", "string", "Channel that sourced the deal."),
             _c("campaign_id", "string", "Primary campaign (campaigns.campaign_id)."),
             _c("created_date", "date", "When the opportunity was created.", required=True),
@@ -620,8 +634,8 @@ TABLES: tuple[Table, ...] = (
             _c("table_name", "string", "Table changed.", required=True),
             _c("record_id", "string", "Primary key of the changed row.", required=True),
             _c("field", "string", "Column changed.", required=True),
-            _c("before", "string", "Value before the fix (empty when it was null)."),
-            _c("after", "string", "Value written by the fix."),
+            _c("before", "string", "Value before the fix (empty when it was null).", pii=True),
+            _c("after", "string", "Value written by the fix.", pii=True),
             _c("rule", "string", "Normalization rule that made the change.", required=True),
             _c("changed_at", "timestamp", "When the fix ran.", required=True),
             _c("undone_at", "timestamp", "When `quality undo` restored the value, if it did."),
@@ -661,8 +675,20 @@ TABLES: tuple[Table, ...] = (
             _c("table_name", "string", "Merged table: persons or accounts.", required=True),
             _c("survivor_id", "string", "Record that survived.", required=True),
             _c("merged_id", "string", "Record merged in and removed.", required=True),
-            _c("merged_before", "string", "JSON of the merged record as it was.", required=True),
-            _c("survivor_before", "string", "JSON of the survivor before.", required=True),
+            _c(
+                "merged_before",
+                "string",
+                "JSON of the merged record as it was.",
+                required=True,
+                pii=True,
+            ),
+            _c(
+                "survivor_before",
+                "string",
+                "JSON of the survivor before.",
+                required=True,
+                pii=True,
+            ),
             _c("children", "string", "JSON {child table: [re-parented keys]}.", required=True),
             _c("merged_at", "timestamp", "When the merge ran.", required=True),
             _c("actor", "string", "Who or what merged."),
@@ -819,8 +845,8 @@ TABLES: tuple[Table, ...] = (
             _c("queue", "string", "Queue assigned when no owner was."),
             _c("rule", "string", "Winning rule; null when no rule matched (fallback)."),
             _c("pool", "string", "Round-robin pool the owner came from."),
-            _c("reason", "string", "Why the winner won.", required=True),
-            _c("evaluated", "string", "Every rule evaluated, as JSON.", required=True),
+            _c("reason", "string", "Why the winner won.", required=True, pii=True),
+            _c("evaluated", "string", "Every rule evaluated, as JSON.", required=True, pii=True),
             _c("decided_at", "timestamp", "Instant the decision was made for.", required=True),
             _c("replay_of", "string", "Earlier decision this one re-routes."),
         ),
@@ -938,9 +964,373 @@ TABLES: tuple[Table, ...] = (
             _c("status_code", "int", "HTTP status of the stored response.", required=True),
             _c("response", "string", "The response body (JSON).", required=True),
             _c("person_id", "string", "Person the request created or matched."),
-            _c("created_at", "timestamp", "When the first request was answered (UTC).", required=True),
+            _c(
+                "created_at",
+                "timestamp",
+                "When the first request was answered (UTC).",
+                required=True,
+            ),
         ),
         time_column="created_at",
+        system=True,
+    ),
+    # -- privacy: consent, erasure tombstones, pseudonyms (revops.privacy) -------------------
+    Table(
+        name="consent_ledger",
+        description="Append-only consent events per person, purpose and channel: opt-ins, "
+        "opt-outs, double opt-in confirmations and do-not-contact flags. The current consent "
+        "state is derived from it (`revops privacy consent show`); every outgoing list is "
+        "filtered by that state.",
+        primary_key=("event_id",),
+        columns=(
+            _c("event_id", "string", "Event id.", required=True),
+            _c("person_id", "string", "Person (persons.person_id).", required=True),
+            _c(
+                "purpose",
+                "string",
+                "Purpose from revops.yaml privacy.purposes, or '*'.",
+                required=True,
+            ),
+            _c(
+                "channel",
+                "string",
+                "Channel from revops.yaml privacy.channels, or '*'.",
+                required=True,
+            ),
+            _c("status", "string", "opt_in or opt_out.", required=True, enum=CONSENT_STATUSES),
+            _c("lawful_basis", "string", "GDPR Art. 6 basis.", enum=LAWFUL_BASES),
+            _c("source", "string", "Where it was captured, e.g. 'web_form', 'preference_center'."),
+            _c(
+                "recorded_at",
+                "timestamp",
+                "When the person gave or withdrew it (UTC).",
+                required=True,
+            ),
+            _c(
+                "double_opt_in",
+                "string",
+                "pending, confirmed or not_required.",
+                enum=DOUBLE_OPT_IN_STATES,
+            ),
+            _c(
+                "do_not_contact",
+                "string",
+                "Reason for a global do-not-contact; it beats everything.",
+            ),
+        ),
+        relations=(Relation("person", "person_id", "persons"),),
+        time_column="recorded_at",
+    ),
+    Table(
+        name="privacy_tombstones",
+        description="Erased persons: salted SHA-256 hashes of the normalised email and phone, "
+        "so a later import of the same person is quarantined; no PII is kept.",
+        primary_key=("tombstone_id",),
+        columns=(
+            _c("tombstone_id", "string", "Tombstone id.", required=True),
+            _c("person_id", "string", "The anonymized person row kept for aggregates."),
+            _c("email_hash", "string", "Salted SHA-256 of the normalised email."),
+            _c("phone_hash", "string", "Salted SHA-256 of the phone's last ten digits."),
+            _c("erased_at", "timestamp", "When (UTC).", required=True),
+            _c("reason", "string", "Why, e.g. 'GDPR Art. 17 request'.", required=True),
+        ),
+        system=True,
+    ),
+    Table(
+        name="person_pseudonyms",
+        description="Keyed HMAC-SHA256 of each person's email and phone (key from "
+        "REVOPS_PSEUDONYM_KEY, never stored): joinable identifiers for analytics without PII; "
+        "refreshed by `revops privacy pseudonymize`.",
+        primary_key=("person_id",),
+        columns=(
+            _c("person_id", "string", "Person (persons.person_id).", required=True),
+            _c("email_hmac", "string", "HMAC-SHA256 of the normalised email."),
+            _c("phone_hmac", "string", "HMAC-SHA256 of the phone's last ten digits."),
+            _c("computed_at", "timestamp", "When computed (UTC).", required=True),
+        ),
+        relations=(Relation("person", "person_id", "persons"),),
+        system=True,
+    ),
+    # -- planning and compensation (revops.planning) -----------------------------------------
+    Table(
+        name="opportunity_splits",
+        description="Split credit: the share of a deal each rep is credited with. A deal with "
+        "no rows credits its owner in full; overlays may push the total above 100 when the "
+        "compensation section allows it.",
+        primary_key=("opportunity_id", "user_id"),
+        columns=(
+            _c("opportunity_id", "string", "Deal (opportunities.opportunity_id).", required=True),
+            _c("user_id", "string", "Credited rep (users.user_id).", required=True),
+            _c("percent", "float", "Credit share, 0–100.", required=True),
+        ),
+        relations=(
+            Relation("opportunity", "opportunity_id", "opportunities"),
+            Relation("user", "user_id", "users"),
+        ),
+        dimensions={"owner": "user_id"},
+    ),
+    Table(
+        name="territory_designs",
+        description="Territory design proposals from `revops territory design`: parameters, "
+        "solver status and the spread of potential and workload before and after.",
+        primary_key=("design_id",),
+        columns=(
+            _c("design_id", "string", "Design id.", required=True),
+            _c("created_at", "timestamp", "When it was solved (UTC).", required=True),
+            _c("status", "string", "proposed or applied.", required=True),
+            _c("solver_status", "string", "CP-SAT status per region, e.g. 'NA:OPTIMAL'."),
+            _c("solve_seconds", "float", "Wall time of the solver.", required=True),
+            _c("accounts", "int", "Accounts in scope.", required=True),
+            _c("reps", "int", "Reps in scope.", required=True),
+            _c("moved", "int", "Accounts whose owner changes.", required=True),
+            _c("spread_before", "float", "Max/min rep potential before.", required=True),
+            _c("spread_after", "float", "Max/min rep potential after.", required=True),
+            _c("cv_before", "float", "Coefficient of variation of rep potential before."),
+            _c("cv_after", "float", "Coefficient of variation of rep potential after."),
+            _c("workload_cv_before", "float", "CV of rep workload before."),
+            _c("workload_cv_after", "float", "CV of rep workload after."),
+            _c("parameters", "string", "The territory settings used, as JSON.", required=True),
+            _c("applied_at", "timestamp", "When `territory apply` wrote the owners."),
+            _c("applied_by", "string", "Who applied it."),
+        ),
+        time_column="created_at",
+        system=True,
+    ),
+    Table(
+        name="territory_assignments",
+        description="The account-to-rep assignment of each territory design, with the potential "
+        "and workload that drove it.",
+        primary_key=("design_id", "account_id"),
+        columns=(
+            _c("design_id", "string", "Design (territory_designs.design_id).", required=True),
+            _c("account_id", "string", "Account.", required=True),
+            _c("region", "string", "Account region.", enum=REGIONS),
+            _c("segment", "string", "Account segment.", enum=SEGMENTS),
+            _c("current_owner_id", "string", "Owner when the design was made."),
+            _c("owner_id", "string", "Proposed owner (users.user_id).", required=True),
+            _c("potential", "float", "Expected annual bookings of the account.", required=True),
+            _c("workload", "float", "Segment effort weight.", required=True),
+            _c("moved", "bool", "Proposed owner differs from the current one.", required=True),
+        ),
+        relations=(
+            Relation("account", "account_id", "accounts"),
+            Relation("owner", "owner_id", "users"),
+        ),
+        system=True,
+    ),
+    Table(
+        name="comp_periods",
+        description="Compensation periods (months): open periods can be reprocessed and "
+        "adjusted; a locked period never changes.",
+        primary_key=("period_start",),
+        columns=(
+            _c("period_start", "date", "First day of the month.", required=True),
+            _c("period_end", "date", "Last day of the month.", required=True),
+            _c("status", "string", "open or locked.", required=True, enum=("open", "locked")),
+            _c("runs", "int", "Times the period was processed.", required=True),
+            _c("processed_at", "timestamp", "Last processing (UTC).", required=True),
+            _c("locked_at", "timestamp", "When it was locked."),
+            _c("locked_by", "string", "Who locked it."),
+        ),
+        time_column="period_start",
+        system=True,
+    ),
+    Table(
+        name="comp_lines",
+        description="Payout statement lines of a period: one per deal and tier slice, SPIFF, "
+        "clawback, draw, draw recovery and base pay, each with its source deal and rate.",
+        primary_key=("line_id",),
+        columns=(
+            _c("line_id", "string", "Line id (period, rep, sequence).", required=True),
+            _c("period_start", "date", "Comp period.", required=True),
+            _c("user_id", "string", "Rep paid.", required=True),
+            _c("plan", "string", "Compensation plan.", required=True),
+            _c(
+                "kind",
+                "string",
+                "What the line pays.",
+                required=True,
+                enum=("base", "commission", "spiff", "clawback", "draw", "draw_recovery"),
+            ),
+            _c("opportunity_id", "string", "Source deal."),
+            _c("close_date", "date", "Source deal's close date."),
+            _c("deal_amount", "float", "Source deal's amount (ACV)."),
+            _c("credit_pct", "float", "Rep's split credit, 0–100."),
+            _c("credited_amount", "float", "Bookings credited on this line."),
+            _c("tier", "int", "Tier index (from 1) of a commission line."),
+            _c("rate", "float", "Commission rate applied."),
+            _c("amount", "float", "Payout of the line (negative for recoveries).", required=True),
+            _c("note", "string", "Why: tier bounds, SPIFF name, churn date."),
+        ),
+        relations=(
+            Relation("user", "user_id", "users"),
+            Relation("opportunity", "opportunity_id", "opportunities"),
+        ),
+        time_column="period_start",
+        dimensions={"owner": "user_id"},
+        system=True,
+    ),
+    Table(
+        name="comp_adjustments",
+        description="Manual payout adjustments of an open period, with who and why.",
+        primary_key=("adjustment_id",),
+        columns=(
+            _c("adjustment_id", "string", "Adjustment id.", required=True),
+            _c("period_start", "date", "Comp period.", required=True),
+            _c("user_id", "string", "Rep.", required=True),
+            _c("amount", "float", "Signed amount.", required=True),
+            _c("note", "string", "Reason.", required=True),
+            _c("actor", "string", "Who made it.", required=True),
+            _c("created_at", "timestamp", "When (UTC).", required=True),
+        ),
+        relations=(Relation("user", "user_id", "users"),),
+        time_column="period_start",
+        system=True,
+    ),
+    Table(
+        name="forecast_adjustments",
+        description="Manager adjustments to the forecast: a manager's number for one category of "
+        "a rep, manager or region in a period, with the note that justifies it. The rep's call "
+        "is never overwritten; the newest adjustment made by the as-of date applies.",
+        primary_key=(
+            "period_start",
+            "level",
+            "subject_id",
+            "opportunity_type",
+            "category",
+            "adjusted_at",
+        ),
+        columns=(
+            _c("period_start", "date", "First day of the forecast period.", required=True),
+            _c("period_end", "date", "Last day of the forecast period.", required=True),
+            _c("level", "string", "Roll-up level adjusted.", required=True, enum=FORECAST_LEVELS),
+            _c(
+                "subject_id",
+                "string",
+                "Rep or manager user_id, region code, or 'all'.",
+                required=True,
+            ),
+            _c(
+                "opportunity_type",
+                "string",
+                "Pipeline adjusted: an opportunity type, or 'all'.",
+                required=True,
+            ),
+            _c("category", "string", "Category adjusted.", required=True, enum=FORECAST_CATEGORIES),
+            _c("amount", "float", "The manager's number for the category.", required=True),
+            _c("note", "string", "Why: required.", required=True),
+            _c("adjusted_by", "string", "Who adjusted.", required=True),
+            _c("adjusted_at", "timestamp", "When (UTC).", required=True),
+        ),
+        time_column="period_start",
+        system=True,
+    ),
+    Table(
+        name="deal_probability_overrides",
+        description="Win probabilities set by hand on a deal. A stage change never overwrites "
+        "them: weighted forecasts use the newest override set by the as-of date instead of the "
+        "stage's probability; an override with no probability clears the earlier ones.",
+        primary_key=("opportunity_id", "set_at"),
+        columns=(
+            _c("opportunity_id", "string", "Opportunity.", required=True),
+            _c("probability", "float", "Win probability 0–100; empty clears the override."),
+            _c("set_by", "string", "Who set it.", required=True),
+            _c("set_at", "timestamp", "When (UTC).", required=True),
+            _c("note", "string", "Why.", required=True),
+        ),
+        relations=(Relation("opportunity", "opportunity_id", "opportunities"),),
+        time_column="set_at",
+        system=True,
+    ),
+    Table(
+        name="forecast_snapshots",
+        description="Weekly snapshots of the pipeline, one row per deal per snapshot date, taken "
+        "by `revops forecast snapshot` or backfilled from stage history; `forecast changes` "
+        "compares two of them.",
+        primary_key=("snapshot_date", "opportunity_id"),
+        columns=(
+            _c("snapshot_date", "date", "As of the end of this day.", required=True),
+            _c("opportunity_id", "string", "Opportunity.", required=True),
+            _c("owner_id", "string", "Owner (users.user_id)."),
+            _c("opportunity_type", "string", "Motion.", enum=OPPORTUNITY_TYPES),
+            _c("stage", "string", "Stage then.", required=True),
+            _c("amount", "float", "Amount then."),
+            _c("close_date", "date", "Close date then."),
+            _c("forecast_category", "string", "Category then.", enum=FORECAST_CATEGORIES),
+            _c("probability", "float", "Probability then (a manual override when one was set)."),
+            _c("is_open", "bool", "Open stage then.", required=True),
+            _c("is_won", "bool", "Won stage then.", required=True),
+        ),
+        relations=(
+            Relation("opportunity", "opportunity_id", "opportunities"),
+            Relation("owner", "owner_id", "users"),
+        ),
+        time_column="snapshot_date",
+        dimensions={"owner": "owner_id", "opportunity_type": "opportunity_type"},
+        system=True,
+    ),
+    Table(
+        name="forecast_backtests",
+        description="Each forecast method replayed as of every week of past quarters against "
+        "the bookings that closed: signed and absolute percentage error per week.",
+        primary_key=("period_start", "as_of", "method"),
+        columns=(
+            _c("period_start", "date", "First day of the quarter forecast.", required=True),
+            _c("period_end", "date", "Last day of the quarter.", required=True),
+            _c("as_of", "date", "The forecast was made as of the end of this day.", required=True),
+            _c("method", "string", "Forecast method.", required=True),
+            _c("forecast", "float", "Forecast closed-won bookings for the quarter.", required=True),
+            _c("actual", "float", "Closed-won bookings of the quarter.", required=True),
+            _c("error_pct", "float", "(forecast − actual) / actual.", required=True),
+            _c("abs_pct_error", "float", "|forecast − actual| / actual.", required=True),
+            _c("is_primary", "bool", "The operating model's primary method.", required=True),
+            _c("trained_through", "date", "Last day of data the learned parts saw."),
+            _c("run_at", "timestamp", "When the backtest ran (UTC).", required=True),
+        ),
+        time_column="period_start",
+        system=True,
+    ),
+    Table(
+        name="pipeline_changes",
+        description="Every stage-history row after a deal's first, classified against the "
+        "configured stage order: stage moves, skips, regressions, close-date pushes. Rebuilt from "
+        "opportunity_stage_history by `revops pipeline run`; the metric dictionary reads it.",
+        primary_key=("change_id",),
+        columns=(
+            _c("change_id", "string", "The history row (history_id).", required=True),
+            _c("opportunity_id", "string", "Opportunity.", required=True),
+            _c("changed_at", "timestamp", "When the row was written.", required=True),
+            _c("from_stage", "string", "Stage before this row.", required=True),
+            _c("to_stage", "string", "Stage in this row.", required=True),
+            _c("from_open", "bool", "True when the stage before was an open stage.", required=True),
+            _c("is_stage_change", "bool", "True when the stage changed.", required=True),
+            _c("is_skip", "bool", "Moved forward past at least one stage.", required=True),
+            _c("is_regression", "bool", "Moved back to an earlier open stage.", required=True),
+            _c("stages_skipped", "int", "Stages jumped over (0 unless a skip).", required=True),
+            _c("days_in_stage", "float", "Days spent in from_stage (stage changes only)."),
+            _c("is_push", "bool", "The expected close date moved later.", required=True),
+            _c("days_pushed", "int", "Days the close date moved later (0 unless a push)."),
+        ),
+        relations=(Relation("opportunity", "opportunity_id", "opportunities"),),
+        time_column="changed_at",
+        dimensions={
+            "owner": "opportunity.owner_id",
+            "segment": "opportunity.account.segment",
+            "region": "opportunity.owner.region",
+            "opportunity_type": "opportunity.opportunity_type",
+        },
+        system=True,
+    ),
+    Table(
+        name="pii_keys",
+        description="Which REVOPS_PII_KEY encrypts this warehouse's PII columns: an HMAC of a "
+        "fixed label under a key derived from it (never the key), so a missing or wrong key is "
+        "refused with a clear message.",
+        primary_key=("key_check",),
+        columns=(
+            _c("key_check", "string", "HMAC-SHA256 of a fixed label (hex).", required=True),
+            _c("created_at", "timestamp", "When PII encryption was enabled (UTC).", required=True),
+        ),
         system=True,
     ),
     Table(
@@ -1010,8 +1400,14 @@ TABLES: tuple[Table, ...] = (
             _c("file", "string", "Source file.", required=True),
             _c("row_number", "int", "1-based data row number in the file.", required=True),
             _c("field", "string", "First field that failed.", required=True),
-            _c("reason", "string", "Every failure in the row, separated by '; '.", required=True),
-            _c("raw", "string", "The raw row as JSON.", required=True),
+            _c(
+                "reason",
+                "string",
+                "Every failure in the row, separated by '; '.",
+                required=True,
+                pii=True,
+            ),
+            _c("raw", "string", "The raw row as JSON.", required=True, pii=True),
             _c("quarantined_at", "timestamp", "When.", required=True),
         ),
         system=True,
