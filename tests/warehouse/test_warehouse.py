@@ -96,3 +96,14 @@ def test_connecting_adds_columns_the_data_model_gained(warehouse: Warehouse) -> 
     assert dropped in warehouse.table("campaigns").columns
     warehouse.ensure_schema()  # idempotent
     assert list(warehouse.table("campaigns").columns) == list(table("campaigns").column_names)
+
+
+def test_a_batch_whose_first_chunk_is_empty_is_written(warehouse: Warehouse) -> None:
+    # pa.concat_tables([empty, rows]) leaves an empty first chunk; PostgreSQL's COPY once got
+    # stray bytes from it ("invalid byte sequence 0x00").
+    rows = _spend(["c1", "c2"], [10.0, 20.0])
+    chunked = pa.concat_tables([rows.slice(0, 0), rows])
+    assert chunked.column(0).num_chunks == 2
+    warehouse.write("campaign_spend", chunked)
+    total = warehouse.sql('SELECT sum(amount) FROM "campaign_spend"')[0][0]
+    assert total == 30.0

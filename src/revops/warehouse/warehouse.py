@@ -367,25 +367,26 @@ class Warehouse:
     def _apply(
         self, run: Any, t: Table, data: pa.Table, mode: WriteMode, i: int, present: frozenset[str]
     ) -> WriteResult:
-        stage = f"_revops_stage_{t.name}_{i}"
-        self._stage(run, t, stage, data)
-        pk = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in t.primary_key)
-        if mode == "replace":
-            self._empty(run, t)
-            updated = 0
-        else:
-            updated = self._scalar(
-                run, f"SELECT count(*) FROM {_q(stage)} s JOIN {_q(t.name)} t ON {pk}"
-            )
-        cols = ", ".join(_q(c) for c in t.column_names)
-        insert = f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {_q(stage)}"
-        if mode == "upsert":
-            keys = ", ".join(_q(k) for k in t.primary_key)
-            rest = [c for c in t.column_names if c not in t.primary_key and c in present]
-            sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in rest)
-            insert += f" ON CONFLICT ({keys}) DO " + (f"UPDATE SET {sets}" if rest else "NOTHING")
-        run(insert)
-        run(f"DROP TABLE {_q(stage)}")
+        with self._staged(run, t, f"_revops_stage_{t.name}_{i}", data) as stage:
+            if mode == "replace":
+                self._empty(run, t)
+                updated = 0
+            elif mode == "append":  # new keys only: a repeated key fails the whole write
+                updated = 0
+            else:
+                pk = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in t.primary_key)
+                updated = self._scalar(
+                    run, f"SELECT count(*) FROM {_q(stage)} s JOIN {_q(t.name)} t ON {pk}"
+                )
+            cols = ", ".join(_q(c) for c in t.column_names)
+            insert = f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {_q(stage)}"
+            if mode == "upsert":
+                keys = ", ".join(_q(k) for k in t.primary_key)
+                rest = [c for c in t.column_names if c not in t.primary_key and c in present]
+                sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in rest)
+                action = f"UPDATE SET {sets}" if rest else "NOTHING"
+                insert += f" ON CONFLICT ({keys}) DO {action}"
+            run(insert)
         return WriteResult(inserted=data.num_rows - updated, updated=updated)
 
     def _empty(self, run: Any, t: Table) -> None:
@@ -401,23 +402,31 @@ class Warehouse:
         else:
             run(f"DELETE FROM {_q(t.name)}")
 
-    def _stage(self, run: Any, t: Table, stage: str, data: pa.Table) -> None:
+    @contextmanager
+    def _staged(self, run: Any, t: Table, stage: str, data: pa.Table) -> Iterator[str]:
+        """The batch as a relation the write statements can read, for the length of the write.
+
+        DuckDB reads the Arrow table in place through a registered view: no copy, and no
+        temporary table whose creation and drop would cost more than the write itself for the
+        small batches of the intake API. PostgreSQL gets a temporary table filled by COPY.
+        """
         if self.backend == "duckdb":
             raw = self.con.con
-            view = f"{stage}_arrow"
-            raw.register(view, data)
+            raw.register(stage, data)
             try:
-                run(f"CREATE TEMPORARY TABLE {_q(stage)} AS SELECT * FROM {_q(view)}")
+                yield stage
             finally:
-                raw.unregister(view)
+                raw.unregister(stage)
             return
         run(self.ddl(t, stage, temporary=True))
         buf = io.BytesIO()
-        pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False))
+        pacsv.write_csv(data.combine_chunks(), buf, pacsv.WriteOptions(include_header=False))
         cols = ", ".join(_q(c) for c in t.column_names)
         cur = self.con.con.cursor()
         with cur.copy(f"COPY {_q(stage)} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(buf.getvalue())
+        yield stage
+        run(f"DROP TABLE {_q(stage)}")
 
     @staticmethod
     def _scalar(run: Any, query: str) -> int:
