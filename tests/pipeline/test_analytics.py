@@ -203,6 +203,21 @@ def test_coverage(warehouse: Warehouse, t: PipelineTables) -> None:
     assert total.coverage == approx(4 / 23)
 
 
+def test_coverage_of_the_next_quota_period(warehouse: Warehouse, t: PipelineTables) -> None:
+    # As of Mar 31 evening, Q1 has no selling day left; quota_day Apr 1 picks the Q2 quotas:
+    # only u1 holds one (50k). Nothing booked in Q2 yet; u1's open deals as of Mar 31 (o4, close
+    # Mar 20, no amount) close outside Q2 → open pipeline 0. u2's o3 (8k, May 31) has no quota.
+    rows = _by(_run(warehouse, coverage(t, STAGES, AS_OF, date(2026, 4, 1))), "user_id")
+    assert set(rows) == {"u1"}
+    r = rows["u1"]
+    assert (r["quota"], r["booked"], r["remaining"], r["open_pipeline"]) == (
+        50_000.0,
+        0.0,
+        50_000.0,
+        0.0,
+    )
+
+
 def test_pipeline_created(warehouse: Warehouse, t: PipelineTables) -> None:
     df = _run(warehouse, pipeline_created(t, STAGES, AS_OF, grain="month"))
     got = {_day(r["period"]): (r["created"], r["created_value"]) for r in df.to_dict("records")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +22,8 @@ from revops.cli._common import (
 from revops.cli.data import print_load_reports
 from revops.cli.lifecycle import print_lifecycle_report
 from revops.context import RevOps, default_warehouse_url
+
+DEMO_END = date(2026, 10, 31)  # the last day of the demo company's data
 
 
 # -- demo ---------------------------------------------------------------------------------------
@@ -83,7 +86,35 @@ def _engine_reports(ro: RevOps, folder: Path) -> list[Path]:
         paths.append(write_revenue_report(ro, folder / "revenue.html"))
     with console.status("multi-touch attribution"):
         paths.append(write_attribution_report(ro, folder / "attribution.html"))
+    with console.status("pipeline, quotas and hygiene"):
+        paths.append(_pipeline_report(ro, folder / "pipeline.html"))
+    with console.status("forecast backtest (last four quarters) and win model"):
+        paths.append(_forecast_report(ro, folder / "forecast.html"))
     return paths
+
+
+def _pipeline_report(ro: RevOps, path: Path) -> Path:
+    """Stage-change facts, bottom-up quotas for the last year and the next quarter, the report."""
+    from revops.access import cli_principal
+    from revops.pipeline.engine import PipelineEngine
+    from revops.planning.run import plan_quotas, write_quotas
+    from revops.reports.pipeline import write_pipeline_report
+
+    PipelineEngine(ro.warehouse, ro.model.pipeline).build_changes()
+    actor = cli_principal(ro.warehouse).actor
+    for quarter in ("2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"):
+        plan = plan_quotas(ro.warehouse, ro.model, quarter, "bottom_up", None, DEMO_END)
+        write_quotas(ro.warehouse, plan, quarter, "bottom_up", actor)
+    return write_pipeline_report(ro, path)
+
+
+def _forecast_report(ro: RevOps, path: Path) -> Path:
+    """Backtest the last four quarters, then forecast the quarter after the data ends."""
+    from revops.pipeline.forecast import parse, run_backtest
+    from revops.reports.forecast import write_forecast_report
+
+    run_backtest(ro.warehouse, ro.model, last=4)
+    return write_forecast_report(ro, path, parse(ro.model, "2026Q4"), DEMO_END)
 
 
 def reset_warehouse(url: str) -> None:

@@ -327,17 +327,22 @@ def skips_and_regressions(
 
 
 # -- coverage -------------------------------------------------------------------------------------
-def coverage(t: PipelineTables, stages: PipelineConfig, as_of: date) -> ir.Table:
+def coverage(
+    t: PipelineTables, stages: PipelineConfig, as_of: date, quota_day: date | None = None
+) -> ir.Table:
     """Pipeline coverage per quota holder on `as_of`, and for the company.
 
-    For each quota whose period contains `as_of`: remaining quota = quota − bookings won in the
-    period up to `as_of` (floored at zero); open pipeline = open deals of the holder whose close
-    date (as known then) falls in the period; coverage = open pipeline ÷ remaining quota.
-    Managers' quotas are shown but left out of the company row when a direct report also holds
-    a quota that period, so a team is not counted twice. Columns: user_id, period_start,
-    period_end, quota, booked, remaining, open_pipeline, coverage, in_total.
+    `quota_day` picks the quota period (default: the one containing `as_of`); on a quarter's
+    last evening nothing is left to sell in it, so reports pass the next day to show the
+    coming quarter's coverage. For each quota whose period contains that day: remaining quota
+    = quota − bookings won in the period up to `as_of` (floored at zero); open pipeline = open
+    deals of the holder whose close date (as known then) falls in the period; coverage = open
+    pipeline ÷ remaining quota. Managers' quotas are shown but left out of the company row when
+    a direct report also holds a quota that period, so a team is not counted twice. Columns:
+    user_id, period_start, period_end, quota, booked, remaining, open_pipeline, coverage,
+    in_total.
     """
-    day = ibis.literal(as_of)
+    day = ibis.literal(quota_day or as_of)
     q = t.quotas.filter((t.quotas.period_start <= day) & (t.quotas.period_end >= day))
     q = q.select("user_id", "period_start", "period_end", quota=q.amount)
 

@@ -112,11 +112,16 @@ class PipelineEngine:
         return self.wh.execute(snap.order_by(snap.amount.desc()))
 
     def metrics(
-        self, as_of: date, *, since: date | None = None, by: tuple[str, ...] = ()
+        self,
+        as_of: date,
+        *,
+        since: date | None = None,
+        by: tuple[str, ...] = (),
+        quota_day: date | None = None,
     ) -> PipelineMetrics:
         t, cfg, run = self.t, self.config, self.wh.execute
         start = since or as_of - timedelta(days=an.DEFAULT_LOOKBACK_DAYS)
-        cov = an.coverage(t, cfg, as_of)
+        cov = an.coverage(t, cfg, as_of, quota_day)
         names = t.users.select(user_id=t.users.user_id, name=t.users.name)
         named = cov.left_join(names, "user_id").select("name", *cov.columns)
         return PipelineMetrics(

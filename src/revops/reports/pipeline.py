@@ -44,7 +44,8 @@ def pipeline_report_data(ro: RevOps, as_of: dt.date | None = None) -> PipelineRe
     start = day - dt.timedelta(weeks=WEEKS - 1)
     return PipelineReportData(
         as_of=day,
-        metrics=engine.metrics(day),
+        # Coverage of the period that still has selling days: the next day's quota period.
+        metrics=engine.metrics(day, quota_day=day + dt.timedelta(days=1)),
         hygiene=engine.hygiene(day),
         weekly=engine.over_time(start, day),
         created=engine.created(day, grain="month", since=day - dt.timedelta(days=730)),
@@ -131,7 +132,7 @@ def _tiles(data: PipelineReportData, currency: str) -> list[dict[str, str]]:
     ]
     coverage = _first(m.coverage_total, "coverage") if len(m.coverage) else None
     if coverage is None:
-        tiles.append(("Pipeline coverage", "–", f"no quota covers {data.as_of}"))
+        tiles.append(("Pipeline coverage", "–", "no quota for the days after the as-of date"))
     else:
         tiles.append(
             ("Pipeline coverage", f"{coverage:.2f}×", "open pipeline due ÷ quota still to book")
