@@ -84,3 +84,38 @@ def test_encrypt_copy_turns_a_plaintext_warehouse_into_an_encrypted_one(
     with pytest.raises(WarehouseError, match="holds encrypted PII"):
         encrypt_copy(target, tmp_path / "again.duckdb", actor="dpo")
     assert not (tmp_path / "again.duckdb").exists()
+
+
+def test_encrypt_copy_command_needs_an_admin_and_leaves_no_plaintext(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from revops.access import cli_principal, grant
+    from revops.cli import app
+
+    monkeypatch.delenv("REVOPS_PII_KEY", raising=False)
+    monkeypatch.setenv("REVOPS_USER", "ada")
+    source = tmp_path / "plain.duckdb"
+    with Warehouse.connect(source) as wh:
+        build(wh)
+        grant(wh, cli_principal(wh), "vic", "viewer")  # ada bootstraps as revops_admin
+    monkeypatch.setenv("REVOPS_PII_KEY", KEY)
+    runner = CliRunner()
+
+    monkeypatch.setenv("REVOPS_USER", "vic")
+    refused = runner.invoke(app, ["privacy", "encrypt-copy", str(source), str(tmp_path / "v")])
+    assert refused.exit_code == 1
+    assert "may not privacy.encrypt" in refused.output
+    assert not (tmp_path / "v").exists()
+
+    monkeypatch.setenv("REVOPS_USER", "ada")
+    target = tmp_path / "encrypted.duckdb"
+    done = runner.invoke(app, ["privacy", "encrypt-copy", str(source), str(target)])
+    assert done.exit_code == 0, done.output
+    data = target.read_bytes().lower()
+    for needle in NEEDLES[:4]:
+        assert needle not in data, needle
+    with Warehouse.connect(target) as wh:
+        assert verify(wh).ok
+        assert entries(wh)[-1].action == "privacy.pii_encrypted"

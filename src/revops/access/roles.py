@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "config.apply": _ADMIN,
     "privacy.export": _ADMIN,
     "privacy.erase": _ADMIN,
+    "privacy.encrypt": _ADMIN,
     "privacy.pseudonymize": _OPS,
     "access.manage": _ADMIN,
 }

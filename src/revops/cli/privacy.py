@@ -141,6 +141,27 @@ def privacy_erase(
         console.print(f"[yellow]warning:[/] {warning}")
 
 
+@privacy_app.command("encrypt-copy")
+def privacy_encrypt_copy(
+    source: Annotated[str, typer.Argument(help="The plaintext DuckDB warehouse file.")],
+    target: Annotated[Path, typer.Argument(help="The new, encrypted warehouse file.")],
+) -> None:
+    """Copy a plaintext warehouse into a new file with PII columns encrypted (REVOPS_PII_KEY).
+
+    A copy, not an in-place change: rewriting rows in place would leave the plaintext in the
+    old file's free blocks. Delete the old file once the copy is checked.
+    """
+    from revops.cli._common import user_errors
+    from revops.privacy import encrypt_copy
+    from revops.warehouse import Warehouse
+
+    with user_errors():
+        with Warehouse.connect(source, create=False, pii_from_env=False) as wh:
+            actor = require(wh, "privacy.encrypt").actor
+        copied = encrypt_copy(source, target, actor=actor)
+    console.print(f"[green]✓[/] {sum(copied.values()):,} rows in {len(copied)} tables → {target}")
+
+
 @privacy_app.command("pseudonymize")
 def privacy_pseudonymize(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
     """Recompute person_pseudonyms (HMAC, key from REVOPS_PSEUDONYM_KEY) and analytics_persons."""
