@@ -223,21 +223,12 @@ def comp_statement(
 ) -> None:
     """Every line of a rep's period with its source deal, totals and the bookings check."""
     from revops.planning.comp import statement
+    from revops.planning.comp.engine import LINE_COLUMNS
 
     with open_revops(config, warehouse) as ro:
         st = statement(ro.warehouse, ro.model, period, user_id)
-    cols = [
-        "kind",
-        "opportunity_id",
-        "close_date",
-        "deal_amount",
-        "credit_pct",
-        "credited_amount",
-        "tier",
-        "rate",
-        "amount",
-        "note",
-    ]
+    # Every line column except the keys the heading already names (id, period, rep, plan).
+    cols = LINE_COLUMNS[LINE_COLUMNS.index("kind") :]
     lines = st.lines[cols].astype(object)
     print_frame(lines.where(lines.notna(), None), f"Statement {user_id}, {period} ({st.status})")
     if not st.adjustments.empty:
