@@ -39,6 +39,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 from revops.config.routing import RoutingConfig
 from revops.routing import RoutingState, UserInfo
 from revops.routing.engine import Router, compile_routing
@@ -315,6 +317,19 @@ def wait_up(port: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> d
     raise RuntimeError("revops serve did not come up")
 
 
+async def watch_lag(port: int, out: list[int]) -> None:
+    """Sample /health's journal lag while the load runs (in a thread: urllib blocks)."""
+    import urllib.request
+
+    def one() -> int:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+            return int(json.loads(r.read())["journal_lag_groups"])
+
+    while True:
+        await asyncio.sleep(0.25)
+        out.append(await asyncio.to_thread(one))
+
+
 @contextmanager
 def postgres_database(admin_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database on the server of `admin_url`, dropped afterwards."""
@@ -350,19 +365,23 @@ def server_bench(rate: float, seconds: float, scale: float, port: int, pg: str |
                 "--warehouse",
                 str(wh),
             ],
+            env={**os.environ, "REVOPS_JOURNAL_DIR": str(folder / "journals")},
         )
         try:
             wait_up(port, proc)
             n = int(rate * seconds)
             payloads = bodies(n + 500, domains)
 
-            async def drive() -> tuple[list[float], Counter[int], float, int]:
+            async def drive() -> tuple[list[float], Counter[int], float, int, list[int]]:
                 client = Client("127.0.0.1", port, token)
                 await load(client, payloads[:500], 100.0)  # warm-up: key check, code paths
+                lags: list[int] = []
+                watch = asyncio.create_task(watch_lag(port, lags))
                 lat, errors, elapsed = await load(client, payloads[500:], rate)
-                return lat, errors, elapsed, client.opened
+                watch.cancel()
+                return lat, errors, elapsed, client.opened, lags
 
-            lat, errors, elapsed, opened = asyncio.run(drive())
+            lat, errors, elapsed, opened, lags = uvloop.run(drive())
             health = wait_up(port, proc)
         finally:
             proc.terminate()
@@ -379,9 +398,17 @@ def server_bench(rate: float, seconds: float, scale: float, port: int, pg: str |
     print(f"  errors       {sum(errors.values()):8d}      {kinds}")
     c = health["commits"]
     print(
-        f"  server: {c['commits']:.0f} group commits, {c['leads_per_commit']:.1f} leads each, "
-        f"settle {c['settle_ms_per_commit']:.1f} ms + write {c['write_ms_per_commit']:.1f} ms "
-        "per commit"
+        f"  journal: {c['commits']:.0f} fsyncs, {c['leads_per_commit']:.1f} leads each, "
+        f"settle {c['settle_ms_per_commit']:.1f} ms + encode/write/fsync "
+        f"{c['journal_ms_per_commit']:.1f} ms per group (max {c['settle_ms_max']:.1f} + "
+        f"{c['journal_ms_max']:.1f}), {c['journal_bytes_per_commit'] / 1024:.0f} KiB per group"
+    )
+    print(
+        f"  warehouse: {c['applies']:.0f} applies, {c['groups_per_apply']:.1f} groups each, "
+        f"{c['apply_ms_per_apply']:.1f} ms per apply, {c['apply_failures']:.0f} failures; "
+        f"lag (groups journaled, not applied) sampled every 0.25 s: "
+        f"median {statistics.median(lags or [0]):.0f}, max {max(lags or [0])}, "
+        f"after the run {health['journal_lag_groups']}"
     )
 
 

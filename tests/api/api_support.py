@@ -144,6 +144,13 @@ class Api:
     keys: dict[str, str]
     now: list[datetime] = field(default_factory=lambda: [NOW])
 
+    @property
+    def wh(self) -> Warehouse:
+        """The warehouse once every answered lead is applied from the journal: a test reads
+        it only then, as the API's own reads do (and never while the applier writes)."""
+        self.client.portal.call(self.client.app.state.service.caught_up)  # type: ignore[attr-defined]
+        return self.ro.warehouse
+
     def headers(self, role: str = "revops_admin", **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[role]}", **extra}
 

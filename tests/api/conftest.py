@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from api_support import EXAMPLE, KEY_ROWS, NOW, ROUTING, TOKENS, Api, seed
@@ -17,7 +18,7 @@ from revops.warehouse import Warehouse
 
 
 @pytest.fixture
-def api(warehouse: Warehouse) -> Iterator[Api]:
+def api(warehouse: Warehouse, tmp_path: Path) -> Iterator[Api]:
     seed(warehouse)
     loaded = load_config(EXAMPLE)
     ro = RevOps(
@@ -27,6 +28,6 @@ def api(warehouse: Warehouse) -> Iterator[Api]:
     keys = dict(TOKENS)
     now = [NOW]
     clock: Callable[[], datetime] = lambda: now[0]  # noqa: E731
-    app = create_app(ro, clock=clock)
+    app = create_app(ro, clock=clock, journal=tmp_path / "journal")
     with TestClient(app) as client:
         yield Api(client, ro, keys, now)

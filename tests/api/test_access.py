@@ -46,18 +46,17 @@ def call(api: Api, route: str, person_id: str, role: str, n: int) -> Any:
 @pytest.mark.parametrize("route", list(ALLOWED))
 def test_every_role_against_every_route(api: Api, route: str) -> None:
     """Each role acts on a lead of its own, so one role's accept cannot spoil the next's."""
-    wh = api.ro.warehouse
     for n, role in enumerate(ROLES):
         seeded = api.client.post("/leads", json=lead(f"seed{n}@globex.com"), headers=api.headers())
         person_id = seeded.json()["person_id"]
-        audit_before = wh.count("audit_log")
+        audit_before = api.wh.count("audit_log")
         r = call(api, route, person_id, role, n)
         if role in ALLOWED[route]:
             assert 200 <= r.status_code < 300, (route, role, r.text)
         else:
             assert r.status_code == 403, (route, role, r.text)
             assert f"has role {role}" in r.json()["detail"]
-            assert wh.count("audit_log") == audit_before
+            assert api.wh.count("audit_log") == audit_before
 
 
 def test_missing_malformed_unknown_wrong_and_revoked_keys_are_401(api: Api) -> None:
@@ -76,10 +75,10 @@ def test_missing_malformed_unknown_wrong_and_revoked_keys_are_401(api: Api) -> N
     assert c.get("/leads/p1").status_code == 401
 
     viewer = api.keys["viewer"]
-    revoke_key(api.ro.warehouse, viewer.split("_")[1], "test")
+    revoke_key(api.wh, viewer.split("_")[1], "test")
     assert c.get("/leads/p1", headers={"X-API-Key": viewer}).status_code == 401
     assert c.get("/leads/p1", headers={"X-API-Key": api.keys["sales_ops"]}).status_code == 200
-    assert api.ro.warehouse.count("persons") == 1
+    assert api.wh.count("persons") == 1
 
 
 def test_openapi_declares_both_key_schemes_and_every_route_uses_them(api: Api) -> None:

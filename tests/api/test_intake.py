@@ -16,11 +16,14 @@ Hand-worked answers at Tuesday 2025-06-10 10:00 UTC:
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
 from api_support import Api, lead
 
+from revops.api.journal import JournalError
 from revops.audit import verify
 from revops.warehouse.warehouse import WarehouseError
 
@@ -56,18 +59,17 @@ def test_new_lead_gets_the_hand_worked_owner_scores_stage_and_clock(api: Api) ->
         "started_at": "2025-06-10T10:00:00",
         "due_at": "2025-06-10T10:15:00",
     }
-    wh = api.ro.warehouse
     pid = body["person_id"]
-    stored = wh.sql(
+    stored = api.wh.sql(
         f"SELECT owner_id, account_id, lifecycle_stage FROM persons WHERE person_id = '{pid}'"
     )
     assert stored == [("a", "globex", "MQL")]
-    stages = wh.sql(
+    stages = api.wh.sql(
         f"SELECT to_stage FROM lifecycle_history WHERE person_id = '{pid}' ORDER BY transition_id"
     )
     assert [s for (s,) in stages] == ["Lead", "MQL"]
-    assert wh.sql(f"SELECT count(*) FROM sla_clocks WHERE person_id = '{pid}'") == [(1,)]
-    assert wh.sql(f"SELECT combined FROM lead_scores WHERE person_id = '{pid}'") == [(88.0,)]
+    assert api.wh.sql(f"SELECT count(*) FROM sla_clocks WHERE person_id = '{pid}'") == [(1,)]
+    assert api.wh.sql(f"SELECT combined FROM lead_scores WHERE person_id = '{pid}'") == [(88.0,)]
 
 
 def test_round_robin_named_accounts_territories_queues_and_fallback(api: Api) -> None:
@@ -99,13 +101,13 @@ def test_round_robin_named_accounts_territories_queues_and_fallback(api: Api) ->
 
 
 def test_duplicate_email_returns_the_existing_person(api: Api) -> None:
-    before = api.ro.warehouse.count("persons")
+    before = api.wh.count("persons")
     r = post(api, {"email": "  JANE@Acme.de ", "first_name": "Jane"})
     assert r.status_code == 200
     body = r.json()
     assert (body["person_id"], body["created"], body["duplicate_of"]) == ("p1", False, "p1")
     assert body["owner"] == {"id": "own", "name": "Olga Owner"}
-    assert api.ro.warehouse.count("persons") == before
+    assert api.wh.count("persons") == before
 
     first = post(api, lead("new@globex.com")).json()
     again = post(api, lead("NEW@globex.com")).json()
@@ -118,21 +120,20 @@ def test_duplicate_email_returns_the_existing_person(api: Api) -> None:
 
 
 def test_idempotent_retry_writes_once_and_a_changed_body_is_refused(api: Api) -> None:
-    wh = api.ro.warehouse
-    persons, audit = wh.count("persons"), wh.count("audit_log")
+    persons, audit = api.wh.count("persons"), api.wh.count("audit_log")
     first = post(api, lead("once@globex.com"), **{"Idempotency-Key": "form-42"})
     retry = post(api, lead("once@globex.com"), **{"Idempotency-Key": "form-42"})
     assert first.status_code == retry.status_code == 201
     assert retry.json() == first.json()
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
-    assert (wh.count("persons"), wh.count("audit_log")) == (persons + 1, audit + 1)
-    assert wh.count("api_idempotency") == 1
+    assert (api.wh.count("persons"), api.wh.count("audit_log")) == (persons + 1, audit + 1)
+    assert api.wh.count("api_idempotency") == 1
 
     changed = post(api, lead("other@globex.com"), **{"Idempotency-Key": "form-42"})
     assert changed.status_code == 422
     assert changed.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
-    assert wh.count("persons") == persons + 1
+    assert api.wh.count("persons") == persons + 1
 
 
 def test_bad_input_is_a_422_naming_the_field(api: Api) -> None:
@@ -155,9 +156,7 @@ def test_bad_input_is_a_422_naming_the_field(api: Api) -> None:
         error = r.json()["detail"][0]
         assert (error["loc"], error["type"]) == (loc, kind), (body, error)
     assert "valid email" in post(api, {"email": "nobody"}).json()["detail"][0]["msg"]
-    assert api.ro.warehouse.sql("SELECT count(*) FROM persons WHERE person_id LIKE 'api-%'") == [
-        (0,)
-    ]
+    assert api.wh.sql("SELECT count(*) FROM persons WHERE person_id LIKE 'api-%'") == [(0,)]
 
 
 def test_group_commit_keeps_order_fairness_and_one_audit_chain(api: Api) -> None:
@@ -180,7 +179,7 @@ def test_group_commit_keeps_order_fairness_and_one_audit_chain(api: Api) -> None
     owners = [a["owner"]["id"] for a in answers]
     assert sorted(owners) == ["a"] * 12 + ["b"] * 12
     assert len({a["person_id"] for a in answers}) == 24
-    check = verify(api.ro.warehouse)
+    check = verify(api.wh)
     assert check.ok, check.problems
 
 
@@ -190,23 +189,24 @@ def test_health_needs_no_key(api: Api) -> None:
     assert r.json()["status"] == "ok"
 
 
-def test_a_failed_commit_answers_503_writes_nothing_and_rolls_the_state_back(
+def test_a_failed_journal_write_answers_503_writes_nothing_and_rolls_the_state_back(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    wh = api.ro.warehouse
-    persons, audit = wh.count("persons"), wh.count("audit_log")
-    real = wh.write_many
+    service = api.client.app.state.service  # type: ignore[attr-defined]
+    persons, audit = api.wh.count("persons"), api.wh.count("audit_log")
+    journal = service.journal
+    real = journal.append
 
-    def broken(batches: Any) -> Any:
-        monkeypatch.setattr(wh, "write_many", real)  # fail once
-        raise WarehouseError("write failed, nothing was changed: disk full")
+    def broken(number: int, batches: Any) -> Any:
+        monkeypatch.setattr(journal, "append", real)  # fail once
+        raise JournalError("cannot write the intake journal: [Errno 28] No space left on device")
 
-    monkeypatch.setattr(wh, "write_many", broken)
+    monkeypatch.setattr(journal, "append", broken)
     failed = post(api, lead("first@globex.com"), **{"Idempotency-Key": "k1"})
     assert failed.status_code == 503
     assert "not stored" in failed.json()["detail"]
     assert failed.headers["Retry-After"] == "1"
-    assert (wh.count("persons"), wh.count("audit_log")) == (persons, audit)
+    assert (api.wh.count("persons"), api.wh.count("audit_log")) == (persons, audit)
     # the failed lead took a's turn in memory only: after the rollback a is still next, and
     # the retry with the same idempotency key is a fresh attempt, not a replay of the 503
     retry = post(api, lead("first@globex.com"), **{"Idempotency-Key": "k1"})
@@ -214,3 +214,86 @@ def test_a_failed_commit_answers_503_writes_nothing_and_rolls_the_state_back(
     assert retry.json()["owner"]["id"] == "a"
     assert "Idempotent-Replayed" not in retry.headers
     assert post(api, lead("second@globex.com")).json()["owner"]["id"] == "b"
+    check = verify(api.wh)
+    assert check.ok, check.problems
+
+
+def test_a_failed_apply_keeps_the_answer_retries_and_shows_in_health(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lead is durable in the journal, so it is answered; the warehouse write is retried
+    (with backoff) until it lands, exactly once, and /health shows the lag meanwhile."""
+    wh = api.ro.warehouse
+    persons = api.wh.count("persons")
+    real = wh.write_many
+    gate = threading.Event()
+
+    def broken(batches: Any) -> Any:
+        if not gate.is_set():
+            raise WarehouseError("write failed, nothing was changed: connection lost")
+        return real(batches)
+
+    monkeypatch.setattr(wh, "write_many", broken)
+    r = post(api, lead("durable@globex.com"))
+    assert r.status_code == 201
+    health: dict[str, Any] = {}
+    for _ in range(200):  # until the applier has failed at least once
+        health = api.client.get("/health").json()
+        if health["last_apply_error"]:
+            break
+        time.sleep(0.01)
+    assert health["journal_lag_groups"] == 1
+    assert "connection lost" in health["last_apply_error"]
+    assert health["commits"]["apply_failures"] >= 1
+    gate.set()
+    pid = r.json()["person_id"]
+    assert api.wh.sql(f"SELECT count(*) FROM persons WHERE person_id = '{pid}'") == [(1,)]
+    assert api.wh.count("persons") == persons + 1
+    health = api.client.get("/health").json()
+    assert (health["journal_lag_groups"], health["last_apply_error"]) == (0, None)
+
+
+def test_an_erased_person_is_refused_and_nothing_is_written(
+    warehouse: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+    from datetime import datetime
+
+    import pyarrow as pa
+    from api_support import EXAMPLE, KEY_ROWS, NOW, ROUTING, TOKENS, seed
+    from fastapi.testclient import TestClient
+
+    from revops.api import create_app
+    from revops.config import load_config
+    from revops.context import RevOps
+    from revops.privacy.identifiers import normalize_email, salted_hash
+
+    monkeypatch.setenv("REVOPS_PRIVACY_SALT", "api-test-salt")
+    seed(warehouse)
+    warehouse.write("api_keys", KEY_ROWS)
+    # The tombstone an erasure of gone@globex.com leaves: only the salted hash of the email.
+    digest = salted_hash(b"api-test-salt", normalize_email("gone@globex.com"))
+    tomb = {
+        "tombstone_id": ["t1"],
+        "email_hash": [digest],
+        "erased_at": [datetime(2025, 1, 1)],
+        "reason": ["GDPR Art. 17"],
+    }
+    warehouse.write("privacy_tombstones", pa.table(tomb))
+    loaded = load_config(EXAMPLE)
+    ro = RevOps(
+        replace(loaded, model=loaded.model.model_copy(update={"routing": ROUTING})), warehouse
+    )
+    app = create_app(ro, clock=lambda: NOW, journal=tmp_path / "journal")
+    headers = {"Authorization": f"Bearer {TOKENS['revops_admin']}"}
+    with TestClient(app) as client:
+        before = warehouse.count("persons")
+        refused = client.post("/leads", json=lead(" Gone@Globex.com"), headers=headers)
+        assert refused.status_code == 422
+        detail = refused.json()["detail"][0]
+        assert detail["loc"] == ["body", "email"]
+        assert detail["type"] == "erased_person"
+        assert (
+            client.post("/leads", json=lead("kept@globex.com"), headers=headers).status_code == 201
+        )
+    assert warehouse.count("persons") == before + 1

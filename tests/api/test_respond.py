@@ -132,6 +132,6 @@ def test_get_lead_shows_the_full_trail_and_the_chain_verifies(api: Api) -> None:
     assert [h["to_stage"] for h in detail["lifecycle"]] == ["Lead", "MQL", "SAL"]
     assert [a["action"] for a in detail["audit"]] == ["leads.created", "leads.accepted"]
     assert api.client.get("/leads/missing", headers=api.headers()).status_code == 404
-    check = verify(api.ro.warehouse)
+    check = verify(api.wh)
     assert check.ok, check.problems
-    assert entries(api.ro.warehouse)[-1].subject == pid
+    assert entries(api.wh)[-1].subject == pid

@@ -18,6 +18,7 @@ import ibis
 from revops.config.models import OperatingModel
 from revops.identity.freemail import free_mail_domains
 from revops.identity.matching import normalize_company, registrable_domain
+from revops.privacy.tombstones import TombstoneScreen
 from revops.routing.engine import Router, compile_routing
 from revops.routing.round_robin import RoutingState
 from revops.routing.store import routing_state
@@ -53,6 +54,9 @@ class HotState:
     by_domain: dict[str, list[str]] = field(default_factory=dict)
     by_name: dict[str, list[str]] = field(default_factory=dict)
     free_domains: frozenset[str] = frozenset()
+    tombstones: TombstoneScreen = field(
+        default_factory=lambda: TombstoneScreen(frozenset(), frozenset(), None)
+    )
 
 
 def email_key(email: str) -> str:
@@ -105,6 +109,7 @@ def load_hot_state(wh: Warehouse, model: OperatingModel) -> HotState:
         persons,
         accounts,
         free_domains=frozenset(free_mail_domains()),
+        tombstones=TombstoneScreen.load(wh),
     )
     for account_id, a in accounts.items():
         add_account_keys(hot, account_id, a)

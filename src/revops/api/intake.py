@@ -5,11 +5,11 @@ Two halves, so the request path stays short and the batch code is reused:
 * `admit` (per request, on the event loop, in memory only): duplicate check by email, account
   match, routing. These are sequential by nature (each decision moves the round-robin state)
   and take microseconds against the hot state.
-* `settle` (per group commit, in the writer thread): scores with the batch scoring code
-  (`score_frame`) and applies the lifecycle with the batch engine (`apply_events`) over every
-  lead of the group at once, starts the SLA clocks and builds the rows. Routing reads no score,
-  so scoring after routing changes no decision, and the vectorized code costs about the same for
-  forty leads as for one.
+* `settle` (per journal group, in the journal thread): scores each lead with the scoring rules
+  (`api.scores`, the batch rules in plain Python, checked against `score_frame`), applies the
+  lifecycle with the batch engine (`apply_events`) over every lead of the group at once, starts
+  the SLA clocks and builds the rows. Routing reads no score, so scoring after routing changes
+  no decision. This runs before the journal fsync, on the answer path, so it must stay cheap.
 """
 
 from __future__ import annotations
@@ -20,21 +20,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from revops.api.hot import HotState, Routed, email_key
 from revops.api.models import AccountMatch, LeadIn, LeadOut, Owner, Scores, Sla
+from revops.api.scores import score_lead
 from revops.config.identity import MatchingConfig
 from revops.config.models import OperatingModel
+from revops.errors import RevOpsError
 from revops.identity.matching import normalize_company, registrable_domain
 from revops.lifecycle.engine import apply_events, required_columns
 from revops.routing.calendar import aware
 from revops.routing.engine import Decision
 from revops.routing.sla import start_clock
 from revops.routing.sla_store import clock_id
-from revops.scoring.rules import score_frame, to_naive_us
 from revops.warehouse import Batch
 
 SOURCE = "api"
@@ -110,8 +109,14 @@ def match_account(hot: HotState, lead: LeadIn, cfg: MatchingConfig) -> Match | N
     return Match(best, round(min(confidence, 1.0), 4), reason, len(ids))
 
 
+class ErasedPerson(RevOpsError):
+    """The lead matches an erasure tombstone (HTTP 422 on the email)."""
+
+
 def admit(hot: HotState, lead: LeadIn, model: OperatingModel, at: datetime) -> Admitted:
     """Dedupe, match and route one lead against the hot state, advancing it."""
+    if hot.tombstones.erased(lead.email, lead.phone):
+        raise ErasedPerson("this person asked to be erased; revops does not store them again")
     key = email_key(lead.email)
     existing = hot.emails.get(key)
     if existing is not None:
@@ -159,20 +164,6 @@ class Settled:
 
     batches: list[Batch]
     answers: list[LeadOut]
-
-
-def _scores(created: Sequence[Admitted], model: OperatingModel) -> pd.DataFrame:
-    persons = pd.DataFrame([a.person for a in created])
-    touches = pd.DataFrame(
-        [
-            {"person_id": a.person_id, "touch_type": a.form, "occurred_at": naive(a.at)}
-            for a in created
-            if a.form
-        ],
-        columns=["person_id", "touch_type", "occurred_at"],
-    )
-    as_of = to_naive_us([naive(a.at) for a in created])
-    return score_frame(persons, touches, model.scoring, np.asarray(as_of)).frame
 
 
 def _lifecycle(
@@ -228,15 +219,10 @@ def settle(hot: HotState, admitted: Sequence[Admitted], model: OperatingModel) -
     stages: dict[str, str | None] = {}
     clocks: dict[str, Sla] = {}
     if created:
-        frame = _scores(created, model)
-        for row in frame[["person_id", "fit", "engagement", "combined", "is_mql_ready"]].itertuples(
-            index=False
-        ):
-            scores[str(row[0])] = Scores(
-                fit=float(row[1]),
-                engagement=float(row[2]),
-                combined=float(row[3]),
-                is_mql_ready=bool(row[4]),
+        for a in created:
+            s = score_lead(a.person or {}, a.form, model.scoring)
+            scores[a.person_id] = Scores(
+                fit=s.fit, engagement=s.engagement, combined=s.combined, is_mql_ready=s.is_mql_ready
             )
         events, history, rejections, stages = _lifecycle(
             created, [scores[a.person_id].is_mql_ready for a in created], model

@@ -11,6 +11,7 @@ from revops.access import Principal
 from revops.api import operations
 from revops.api.auth import requires
 from revops.api.idempotency import IdempotencyConflict
+from revops.api.intake import ErasedPerson
 from revops.api.models import (
     Assigned,
     AssignIn,
@@ -82,6 +83,8 @@ async def create_lead(
             "this Idempotency-Key was already used with a different request body",
             "idempotency_conflict",
         ) from None
+    except ErasedPerson as exc:
+        raise field_error(["body", "email"], str(exc), "erased_person") from None
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
 
@@ -96,7 +99,7 @@ async def get_lead(
     lifecycle history and the audit entries about the lead."""
     svc = service(request)
     try:
-        return await svc.db(operations.detail, svc.wh, person_id)
+        return await svc.read(operations.detail, svc.wh, person_id)
     except operations.NotFound as exc:
         raise HTTPException(404, str(exc)) from None
 
@@ -107,7 +110,7 @@ async def _respond(
     svc = service(request)
     known(svc, person_id)
     try:
-        return await svc.db(
+        return await svc.exclusive(
             operations.respond,
             svc.wh,
             svc.model,
@@ -183,7 +186,7 @@ async def assign_lead(
         raise field_error(["body", "owner_id"], f"{body.owner_id!r} is not an active user")
     at = svc.clock()
     try:
-        decision_id, previous, sla = await svc.db(
+        decision_id, previous, sla = await svc.exclusive(
             operations.assign,
             svc.wh,
             svc.model,

@@ -192,5 +192,13 @@ class Health(BaseModel):
     status: Literal["ok"]
     pending_writes: int
     commits: dict[str, float] = Field(
-        description="Group commits so far: count, leads, leads per commit, ms per commit."
+        description="Journal groups so far (count, leads, leads per group, settle and journal "
+        "ms per group) and warehouse applies (count, groups per apply, ms per apply)."
+    )
+    journal_lag_groups: int = Field(
+        description="Groups answered and durable in the journal but not yet in the warehouse."
+    )
+    last_apply_error: str | None = Field(
+        description="Why the last warehouse apply failed, while it is being retried; null when "
+        "the last apply succeeded."
     )

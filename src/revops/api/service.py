@@ -1,29 +1,45 @@
-"""The intake service: hot state, one warehouse thread and a group-commit writer.
+"""The intake service: hot state, a write-ahead journal and one warehouse thread.
+
+The answer to `POST /leads` must come in milliseconds, and a warehouse commit of an intake
+group costs tens of them (about ten tables, each a statement). So the database is taken off
+the answer path: leads are admitted on the event loop (in memory, microseconds) and queued; the
+journal writer takes everything queued, settles it (scores, lifecycle, clocks, audit entries),
+appends it to the write-ahead journal with one fsync and answers. While one group is being
+journaled the next gathers. A background applier takes every journaled group waiting and writes
+them to the warehouse in ONE `write_many`, together with the last applied group number
+(`intake_journal_state`), then lets the journal forget them. At startup the journal is replayed
+from the group after the stored one, so an acknowledged lead is never lost nor applied twice.
 
 DuckDB allows one writing process and its connection must not be used from two threads at
-once, so every warehouse call of the server runs on one dedicated thread, in order. Leads are
-admitted on the event loop (in memory, microseconds) and queued; the writer takes everything
-queued, settles it (scores, lifecycle, clocks) and writes it in one `write_many`, and each
-request is answered once its group has committed. While one group is being written the next one
-gathers, so under load a commit serves many leads and the commit cost is shared; with one
-client the group is one lead and nothing waits on a timer.
+once, so every warehouse call runs on one dedicated thread, in order; the journal has its own
+thread. Reads (`GET /leads/{id}`, breaches) first wait until everything journaled before them is
+applied, so they see every lead already answered; accept, reject and assign also hold the audit
+chain while they write directly, since their audit entries chain after the journaled ones.
 
-If a commit fails, no answer claims success: the hot state is rebuilt from the warehouse (new
-leads wait for it), then the leads of that group and any admitted after it (their round-robin
-turns assumed the failed ones) fail with 503, so a retry meets the true state.
+Audit entries get their sequence numbers and hashes when a group is built, chained from a head
+kept in memory, so groups chain correctly before they are applied.
+
+If a journal write fails, no answer claims success: once the applier has caught up, the hot
+state is rebuilt from the warehouse (new leads wait for it), then the leads of that group and
+any admitted after it (their round-robin turns assumed the failed ones) fail with 503, so a
+retry meets the true state. If a warehouse apply fails, the journal keeps the groups and the
+applier retries with backoff; `/health` shows the lag and the error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -33,8 +49,9 @@ from revops.api.auth import Authenticator
 from revops.api.hot import HotState, Routed, load_hot_state
 from revops.api.idempotency import IdempotencyStore, Stored, request_hash, scoped
 from revops.api.intake import Admitted, admit, naive, settle
+from revops.api.journal import Group, Journal, default_path, journal_id
 from revops.api.models import LeadIn, LeadOut
-from revops.audit.log import GENESIS, entry_hash
+from revops.audit.log import entry_hash, head
 from revops.context import RevOps
 from revops.errors import RevOpsError
 from revops.warehouse import Batch, Warehouse
@@ -43,6 +60,9 @@ from revops.warehouse.warehouse import arrow_schema
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
+STATE_TABLE = "intake_journal_state"
+DUCKDB_THREADS = 1  # for the server's connection; see IntakeService.start
+APPLY_INTERVAL = 0.1  # seconds between warehouse applies under load, unless a read waits
 
 
 class Unavailable(RevOpsError):
@@ -58,15 +78,17 @@ class AuditNote:
     at: datetime
 
 
-def audit_chain(wh: Warehouse, notes: Sequence[AuditNote]) -> Batch:
-    """Several audit entries chained after the current head, as one append batch.
+def audit_chain(
+    start: tuple[int, str], notes: Sequence[AuditNote]
+) -> tuple[Batch, tuple[int, str]]:
+    """Several audit entries chained after `start` (seq, hash), as one append batch, and the
+    new head.
 
-    `revops.audit.audit_batch` makes one entry from the stored head; a group commit writes many
-    at once, so they are chained here with the same `entry_hash`, and `audit.verify` checks
-    them like any other.
+    `revops.audit.audit_batch` makes one entry from the stored head; a group is journaled long
+    before it is stored, so entries are chained here from the head the service keeps in
+    memory, with the same `entry_hash`, and `audit.verify` checks them like any other.
     """
-    rows = wh.sql('SELECT seq, hash FROM "audit_log" ORDER BY seq DESC LIMIT 1')
-    seq, prev = (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS)
+    seq, prev = start
     out: list[dict[str, Any]] = []
     for n in notes:
         seq += 1
@@ -86,26 +108,85 @@ def audit_chain(wh: Warehouse, notes: Sequence[AuditNote]) -> Batch:
             }
         )
         prev = digest
-    return Batch("audit_log", pa.Table.from_pylist(out, arrow_schema(table("audit_log"))), "append")
+    batch = Batch(
+        "audit_log", pa.Table.from_pylist(out, arrow_schema(table("audit_log"))), "append"
+    )
+    return batch, (seq, prev)
+
+
+def applied_group(wh: Warehouse, jid: str) -> int:
+    """The last journal group stored in the warehouse (0 if none)."""
+    rows = wh.sql(
+        f"SELECT applied_group FROM \"{STATE_TABLE}\" WHERE journal_id = '{jid}'"  # hex digest
+    )
+    return int(rows[0][0]) if rows else 0
+
+
+def merge(groups: Sequence[Group]) -> list[Batch]:
+    """The batches of several groups as few as possible: one per (table, mode, columns), in
+    order of first appearance. Within one transaction the result is the same as writing the
+    groups one after another (an upsert keeps the last row of a key, as a later group would)."""
+    parts: dict[tuple[str, str, tuple[str, ...]], list[pa.Table]] = {}
+    for g in groups:
+        for b in g.batches:
+            parts.setdefault((b.table, b.mode, tuple(b.data.column_names)), []).append(b.data)
+    out: list[Batch] = []
+    for (name, mode, _), tables in parts.items():
+        data = (
+            tables[0]
+            if len(tables) == 1
+            else pa.concat_tables(tables, promote_options="permissive")
+        )
+        out.append(Batch(name, data, mode))  # type: ignore[arg-type]
+    return out
+
+
+def apply_groups(wh: Warehouse, jid: str, groups: Sequence[Group], at: datetime) -> None:
+    """Write `groups` and the new applied group number in one transaction."""
+    state = pa.table(
+        {
+            "journal_id": [jid],
+            "applied_group": pa.array([groups[-1].number], pa.int64()),
+            "applied_at": pa.array([naive(at)], pa.timestamp("us")),
+        }
+    )
+    wh.write_many([*merge(groups), Batch(STATE_TABLE, state)])
 
 
 @dataclass
 class CommitStats:
-    """Where the write path's time goes: group commits, leads per commit, seconds spent."""
+    """Where the write path's time goes: journal groups (settle, fsync) and warehouse applies."""
 
-    commits: int = 0
+    commits: int = 0  # groups journaled
     leads: int = 0
     settle_seconds: float = 0.0
-    write_seconds: float = 0.0
+    journal_seconds: float = 0.0
+    journal_bytes: int = 0
+    settle_max: float = 0.0
+    journal_max: float = 0.0
+    applies: int = 0
+    applied_groups: int = 0
+    apply_seconds: float = 0.0
+    apply_failures: int = 0
+    recovered_groups: int = 0
 
     def as_dict(self) -> dict[str, float]:
         n = max(self.commits, 1)
+        a = max(self.applies, 1)
         return {
             "commits": self.commits,
             "leads": self.leads,
             "leads_per_commit": round(self.leads / n, 2),
             "settle_ms_per_commit": round(1000 * self.settle_seconds / n, 2),
-            "write_ms_per_commit": round(1000 * self.write_seconds / n, 2),
+            "journal_ms_per_commit": round(1000 * self.journal_seconds / n, 2),
+            "journal_bytes_per_commit": round(self.journal_bytes / n, 1),
+            "settle_ms_max": round(1000 * self.settle_max, 2),
+            "journal_ms_max": round(1000 * self.journal_max, 2),
+            "applies": self.applies,
+            "groups_per_apply": round(self.applied_groups / a, 2),
+            "apply_ms_per_apply": round(1000 * self.apply_seconds / a, 2),
+            "apply_failures": self.apply_failures,
+            "recovered_groups": self.recovered_groups,
         }
 
 
@@ -119,57 +200,187 @@ class _Job:
     future: asyncio.Future[Stored]
 
 
+@dataclass
+class _Journaled:
+    group: Group
+    answers: list[Stored]
+    head: tuple[int, str]
+    settle_seconds: float
+    journal_seconds: float
+    size: int
+
+
+@dataclass
+class _Progress:
+    """Journaled and applied group numbers, and a condition to wait for the applier."""
+
+    journaled: int = 0
+    applied: int = 0
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+
 class IntakeService:
     """Everything the routers call; one per app, started and stopped by its lifespan."""
 
-    def __init__(self, ro: RevOps, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        ro: RevOps,
+        clock: Clock | None = None,
+        journal: Path | None = None,
+        *,
+        wait_seconds: float = 10.0,
+        apply_interval: float = APPLY_INTERVAL,
+    ) -> None:
         self.ro = ro
         self.wh = ro.warehouse
         self.model = ro.model
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="revops-warehouse")
+        self.journal_executor = ThreadPoolExecutor(1, thread_name_prefix="revops-journal")
         self.auth = Authenticator(self.wh, self.db)
         self.hot: HotState | None = None
         self.idempotency = IdempotencyStore()
         self.generation = 0
+        self.journal_id = journal_id(self.wh.url)
+        self._journal_path = journal if journal is not None else default_path(self.wh.url)
+        self._temp_journal: Any = None
+        self.journal: Journal | None = None
+        self.audit_head: tuple[int, str] = (0, "")
+        self.wait_seconds = wait_seconds
+        self.apply_interval = apply_interval
+        self._urgent = asyncio.Event()
+        self.last_apply_error: str | None = None
         self._pending: list[_Job] = []
+        self._unapplied: list[Group] = []
         self._wake: asyncio.Event | None = None
+        self._apply_wake: asyncio.Event | None = None
         self._ready = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._chain: asyncio.Lock | None = None
+        self._progress: _Progress | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._busy = False
         self.stats = CommitStats()
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
+        """Replay the journal into the warehouse, load the hot state, start writer and applier."""
+        if self.wh.backend == "duckdb":
+            # DuckDB runs a query on every core by default; an apply would then take both
+            # cores of a small server from the threads answering requests. One is enough for
+            # the applier (its batches are small) and leaves the rest to the answer path.
+            await self.db(self.wh.sql, f"SET threads = {DUCKDB_THREADS}")
+        path = self._journal_path
+        if path is None:  # an in-memory warehouse: a journal that lives as long as it does
+            self._temp_journal = tempfile.TemporaryDirectory(prefix="revops-journal-")
+            path = Path(self._temp_journal.name)
+        self.journal, last = await self.db(self._recover, path)
+        self._progress = _Progress(last, last)
         self.hot = await self.db(load_hot_state, self.wh, self.model)
         self.idempotency = await self.db(IdempotencyStore.load, self.wh)
+        self.audit_head = await self.db(head, self.wh)
+        # The hot state is hundreds of thousands of long-lived objects; a full collection
+        # walking them all stalls every request for tens of milliseconds. Freezing moves them
+        # out of the collector's generations (they are still freed normally when released).
+        gc.collect()
+        gc.freeze()
         self._wake = asyncio.Event()
+        self._apply_wake = asyncio.Event()
+        self._chain = asyncio.Lock()
         self._ready = asyncio.Event()
         self._ready.set()
-        self._task = asyncio.create_task(self._run(), name="revops-group-commit")
+        self._tasks = [
+            asyncio.create_task(self._run(), name="revops-journal-writer"),
+            asyncio.create_task(self._apply_loop(), name="revops-journal-applier"),
+        ]
 
     async def stop(self) -> None:
-        """Write what is queued, then stop the writer and the warehouse thread."""
+        """Journal what is queued, apply what is journaled (while the warehouse takes it), then
+        stop; anything left unapplied stays in the journal for the next start."""
         self._closing = True
-        if self._task is not None:
+        if self._tasks:
             if self._wake is not None:
                 self._wake.set()
             while self._pending or self._busy:  # the writer task drains the queue
                 await asyncio.sleep(0.005)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(Unavailable):
+                await self.caught_up()
+            for task in self._tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.executor.shutdown(wait=True)
+        self.journal_executor.shutdown(wait=True)
+        if self.journal is not None:
+            self.journal.close()
+        if self._temp_journal is not None:
+            self._temp_journal.cleanup()
+
+    def _recover(self, path: Path) -> tuple[Journal, int]:
+        """Open the journal and apply every group after the stored one (warehouse thread)."""
+        applied = applied_group(self.wh, self.journal_id)
+        journal, groups = Journal.open(path, self.journal_id)
+        todo = [g for g in groups if g.number > applied]
+        if todo:
+            apply_groups(self.wh, self.journal_id, todo, self.clock())
+            self.stats.recovered_groups += len(todo)
+        last = max(applied, journal.last)
+        journal.last = last  # numbering continues after anything ever applied
+        journal.release(last)
+        return journal, last
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
+    @property
+    def lag(self) -> int:
+        """Groups journaled (answered) but not yet in the warehouse."""
+        p = self._progress
+        return 0 if p is None else p.journaled - p.applied
+
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the warehouse thread, after everything queued before it."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, partial(fn, *args))
+
+    async def caught_up(self) -> None:
+        """Wait until every group journaled so far is in the warehouse (503 if it stalls)."""
+        p = self._progress
+        if p is None:
+            return
+        target = p.journaled
+        if p.applied < target:
+            self._urgent.set()  # the applier stops gathering and writes now
+
+        async def reached() -> None:
+            async with p.changed:
+                await p.changed.wait_for(lambda: p.applied >= target)
+
+        try:
+            await asyncio.wait_for(reached(), self.wait_seconds)
+        except TimeoutError:
+            raise Unavailable(
+                f"the warehouse is {p.journaled - p.applied} journal groups behind "
+                f"({self.last_apply_error or 'still applying'}); retry"
+            ) from None
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a read on the warehouse thread once every lead answered so far is applied."""
+        await self.caught_up()
+        return await self.db(fn, *args)
+
+    async def exclusive(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a direct write (accept, reject, assign) that appends to the audit log itself:
+        no group is journaled meanwhile and all earlier ones are applied first, so its entry
+        chains after theirs; the head is re-read after it."""
+        assert self._chain is not None
+        async with self._chain:
+            await self.caught_up()
+            try:
+                return await self.db(fn, *args)
+            finally:
+                self.audit_head = await self.db(head, self.wh)
 
     def state(self) -> HotState:
         if self.hot is None:
@@ -189,7 +400,11 @@ class IntakeService:
                 return stored, True
         if self._closing:
             raise Unavailable("the server is shutting down; retry")
-        await self._ready.wait()
+        if not self._ready.is_set():
+            try:
+                await asyncio.wait_for(self._ready.wait(), self.wait_seconds)
+            except TimeoutError:
+                raise Unavailable("the intake service is reloading its state; retry") from None
         admitted = admit(self.state(), lead, self.model, self.clock())
         loop = asyncio.get_running_loop()
         job = _Job(admitted, principal.actor, idem, digest, self.generation, loop.create_future())
@@ -225,46 +440,57 @@ class IntakeService:
                     self._busy = False
 
     async def _flush(self) -> None:
-        jobs, self._pending = self._pending, []
-        stale = [j for j in jobs if j.generation != self.generation]
-        jobs = [j for j in jobs if j.generation == self.generation]
-        _fail(stale, Unavailable("the lead was admitted against state that was rolled back"))
-        if not jobs:
-            return
-        try:
-            answers = await self.db(self._write, jobs)
-        except Exception as exc:
-            await self._reload()  # before answering, so a prompt retry meets a sound state
-            _fail(jobs, Unavailable(f"the lead was not stored: {exc}"))
-            return
-        for job, answer in zip(jobs, answers, strict=True):
-            stored = Stored(job.digest, answer.status_code, answer.body)
+        assert self._chain is not None
+        assert self._progress is not None
+        async with self._chain:
+            jobs, self._pending = self._pending, []
+            stale = [j for j in jobs if j.generation != self.generation]
+            jobs = [j for j in jobs if j.generation == self.generation]
+            _fail(stale, Unavailable("the lead was admitted against state that was rolled back"))
+            if not jobs:
+                return
+            number = self._progress.journaled + 1
+            loop = asyncio.get_running_loop()
+            try:
+                done = await loop.run_in_executor(
+                    self.journal_executor, self._journal_group, number, jobs
+                )
+            except Exception as exc:
+                await self._reload()  # before answering, so a prompt retry meets a sound state
+                _fail(jobs, Unavailable(f"the lead was not stored: {exc}"))
+                return
+            self.audit_head = done.head
+            self._unapplied.append(done.group)
+            async with self._progress.changed:
+                self._progress.journaled = number
+        self.stats.commits += 1
+        self.stats.leads += len(jobs)
+        self.stats.settle_seconds += done.settle_seconds
+        self.stats.journal_seconds += done.journal_seconds
+        self.stats.journal_bytes += done.size
+        self.stats.settle_max = max(self.stats.settle_max, done.settle_seconds)
+        self.stats.journal_max = max(self.stats.journal_max, done.journal_seconds)
+        if self._apply_wake is not None:
+            self._apply_wake.set()
+        for job, stored in zip(jobs, done.answers, strict=True):
             if job.idem_key is not None:
                 self.idempotency.done[job.idem_key] = stored
             if not job.future.done():
                 job.future.set_result(stored)
 
-    async def _reload(self) -> None:
-        """Rebuild the hot state from the warehouse; leads arriving meanwhile wait for it."""
-        self.generation += 1
-        self.hot = None
-        self._ready.clear()
-        try:
-            self.hot = await self.db(load_hot_state, self.wh, self.model)
-        except Exception:  # leads get 503 until a later failure's reload succeeds
-            self.hot = None
-        finally:
-            self._ready.set()
-
-    def _write(self, jobs: Sequence[_Job]) -> list[Stored]:
-        """Settle and write one group (warehouse thread): all of it lands, or none."""
+    def _journal_group(self, number: int, jobs: Sequence[_Job]) -> _Journaled:
+        """Settle one group and make it durable in the journal (journal thread)."""
+        assert self.journal is not None
         hot = self.state()
         started = time.perf_counter()
         settled = settle(hot, [j.admitted for j in jobs], self.model)
-        settled_at = time.perf_counter()
-        answers = [_stored(a) for a in settled.answers]
+        answers = [
+            Stored(j.digest, 201 if a.created else 200, a.model_dump(mode="json"))
+            for j, a in zip(jobs, settled.answers, strict=True)
+        ]
         notes = [_note(j, a) for j, a in zip(jobs, settled.answers, strict=True)]
-        batches = [*settled.batches, audit_chain(self.wh, notes)]
+        audit, new_head = audit_chain(self.audit_head, notes)
+        batches = [*settled.batches, audit]
         idem = [
             {
                 "idem_key": j.idem_key,
@@ -279,16 +505,77 @@ class IntakeService:
         ]
         if idem:
             batches.append(Batch("api_idempotency", pa.Table.from_pylist(idem), "append"))
-        self.wh.write_many(batches)
-        self.stats.commits += 1
-        self.stats.leads += len(jobs)
-        self.stats.settle_seconds += settled_at - started
-        self.stats.write_seconds += time.perf_counter() - settled_at
-        return answers
+        settled_at = time.perf_counter()
+        size = self.journal.append(number, batches)
+        return _Journaled(
+            Group(number, tuple(batches), len(jobs)),
+            answers,
+            new_head,
+            settled_at - started,
+            time.perf_counter() - settled_at,
+            size,
+        )
 
+    async def _apply_loop(self) -> None:
+        """Write journaled groups to the warehouse, all waiting ones at once; retry failures
+        with backoff (the journal keeps them), never dropping or reordering a group."""
+        assert self._apply_wake is not None
+        assert self._progress is not None
+        delay = 0.05
+        while True:
+            await self._apply_wake.wait()
+            self._apply_wake.clear()
+            while self._unapplied:
+                self._urgent.clear()
+                groups = list(self._unapplied)
+                started = time.perf_counter()
+                try:
+                    await self.db(self._apply, groups)
+                except Exception as exc:
+                    self.last_apply_error = f"{type(exc).__name__}: {exc}"
+                    self.stats.apply_failures += 1
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                delay = 0.05
+                self.last_apply_error = None
+                del self._unapplied[: len(groups)]
+                self.stats.applies += 1
+                self.stats.applied_groups += len(groups)
+                self.stats.apply_seconds += time.perf_counter() - started
+                async with self._progress.changed:
+                    self._progress.applied = groups[-1].number
+                    self._progress.changed.notify_all()
+                if self.apply_interval and not self._closing:
+                    # gather more groups per apply (its cost is mostly per statement, not per
+                    # lead), unless a read is waiting for the warehouse to catch up
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._urgent.wait(), self.apply_interval)
 
-def _stored(answer: LeadOut) -> Stored:
-    return Stored("", 201 if answer.created else 200, answer.model_dump(mode="json"))
+    def _apply(self, groups: Sequence[Group]) -> None:
+        """Apply and then let the journal forget (warehouse thread)."""
+        assert self.journal is not None
+        apply_groups(self.wh, self.journal_id, groups, self.clock())
+        self.journal.release(groups[-1].number)
+
+    async def _reload(self) -> None:
+        """Rebuild the hot state from the warehouse once every journaled group is in it; leads
+        arriving meanwhile wait for it (or get 503 if it takes too long)."""
+        self.generation += 1
+        self.hot = None
+        self._ready.clear()
+        delay = 0.05
+        try:
+            while not self._closing:
+                try:  # the state must include every journaled group: wait for the applier
+                    await self.caught_up()
+                    self.hot = await self.db(load_hot_state, self.wh, self.model)
+                    return
+                except Exception:  # the warehouse is down: leads get 503 meanwhile; retry
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+        finally:
+            self._ready.set()
 
 
 def _note(job: _Job, answer: LeadOut) -> AuditNote:

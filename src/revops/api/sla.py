@@ -50,4 +50,4 @@ async def list_breaches(
                 }
             ],
         )
-    return await svc.db(operations.breaches, svc.wh, when)
+    return await svc.read(operations.breaches, svc.wh, when)

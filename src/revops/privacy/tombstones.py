@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -58,6 +59,36 @@ def erased_mask(
 
 def is_erased(wh: Warehouse, email: str | None, phone: str | None = None) -> bool:
     return erased_mask(wh, [email], [phone])[0]
+
+
+@dataclass(frozen=True)
+class TombstoneScreen:
+    """The tombstones held in memory, for a process that judges one record at a time.
+
+    The intake API answers in milliseconds and cannot read the table per lead; it loads this
+    once with its other hot state. An erasure runs while no server holds a DuckDB warehouse (it
+    rewrites the file), so the server's next start sees it.
+    """
+
+    emails: frozenset[str]
+    phones: frozenset[str]
+    salt: bytes | None
+
+    @classmethod
+    def load(cls, wh: Warehouse) -> TombstoneScreen:
+        emails, phones = _hashes(wh)
+        salt = tombstone_salt(wh.url) if emails or phones else None
+        return cls(emails, phones, salt)
+
+    def erased(self, email: str | None, phone: str | None = None) -> bool:
+        """Same rule as `erased_mask`: the email decides; the phone only without an email."""
+        if self.salt is None:
+            return False
+        eh = salted_hash(self.salt, normalize_email(email))
+        if eh is not None:
+            return eh in self.emails
+        ph = salted_hash(self.salt, normalize_phone(phone))
+        return ph is not None and ph in self.phones
 
 
 def screen_erased(

@@ -1334,6 +1334,25 @@ TABLES: tuple[Table, ...] = (
         system=True,
     ),
     Table(
+        name="intake_journal_state",
+        description="How far the intake API's write-ahead journal has been applied: the last "
+        "group written to the warehouse, updated in the same transaction as that group, so a "
+        "restart replays only later groups and never applies one twice.",
+        primary_key=("journal_id",),
+        columns=(
+            _c(
+                "journal_id",
+                "string",
+                "The journal (a digest of the warehouse URL).",
+                required=True,
+            ),
+            _c("applied_group", "int", "Highest journal group number applied.", required=True),
+            _c("applied_at", "timestamp", "When that group was applied (UTC).", required=True),
+        ),
+        time_column="applied_at",
+        system=True,
+    ),
+    Table(
         name="audit_log",
         description="Append-only, hash-chained record of every change: config versions, "
         "approvals, merges, erasures, routing overrides, access changes and API writes. "

@@ -1,0 +1,317 @@
+"""The write-ahead journal: records, torn tails, segments, and crash recovery of the service.
+
+A "crash" is simulated by journaling a group and stopping the service without letting the
+applier write it (its tasks are cancelled and the journal closed, as a killed process leaves
+them); a new service over the same warehouse and journal must then apply it, exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import zlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from api_support import EXAMPLE, NOW, ROUTING, lead, seed
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from revops.access import Principal
+from revops.api.journal import MAGIC, Group, Journal, JournalError, encode, scan
+from revops.api.models import LeadIn
+from revops.api.service import IntakeService, applied_group, apply_groups, merge
+from revops.audit import verify
+from revops.config import load_config
+from revops.context import RevOps
+from revops.errors import RevOpsError
+from revops.warehouse import Batch, Warehouse
+
+ADMIN = Principal("form", "revops_admin", "k1")
+
+
+def batches(n: int) -> list[Batch]:
+    rows = [{"person_id": f"p{n}-{i}", "email": f"x{n}-{i}@globex.com"} for i in range(n + 1)]
+    return [
+        Batch("persons", pa.Table.from_pylist(rows)),
+        Batch("lifecycle_events", pa.table({"event_id": [f"e{n}"]}), "append"),
+    ]
+
+
+def test_records_round_trip_and_carry_a_crc_over_the_payload() -> None:
+    record = encode(7, "abc", batches(2))
+    assert record[:4] == MAGIC
+    length = int.from_bytes(record[4:8], "little")
+    crc = int.from_bytes(record[8:12], "little")
+    assert length == len(record) - 12
+    assert crc == zlib.crc32(record[12:])
+    (found,), end = scan(record)
+    assert end == len(record)
+    number, jid, got = found
+    assert (number, jid) == (7, "abc")
+    assert [(b.table, b.mode) for b in got] == [
+        ("persons", "upsert"),
+        ("lifecycle_events", "append"),
+    ]
+    assert got[0].data.equals(batches(2)[0].data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cut=st.integers(min_value=1, max_value=10_000), flip=st.booleans())
+def test_a_torn_or_corrupt_tail_is_cut_off_at_the_last_whole_record(cut: int, flip: bool) -> None:
+    """Two whole records then a damaged third: exactly the first two survive, whatever the
+    damage (cut anywhere inside the third, or one byte of its payload changed)."""
+    first, second, third = (encode(n, "j", batches(n)) for n in (1, 2, 3))
+    if flip:
+        at = 12 + cut % (len(third) - 12)
+        third = third[:at] + bytes([third[at] ^ 0xFF]) + third[at + 1 :]
+    else:
+        third = third[: cut % len(third)]
+    records, end = scan(first + second + third)
+    assert [r[0] for r in records] == [1, 2]
+    assert end == len(first) + len(second)
+
+
+def test_open_discards_a_torn_tail_and_numbering_continues(tmp_path: Path) -> None:
+    journal, groups = Journal.open(tmp_path, "j")
+    assert groups == []
+    journal.append(1, batches(1))
+    journal.append(2, batches(2))
+    journal.close()
+    (segment,) = tmp_path.glob("*.wal")
+    whole = segment.stat().st_size
+    with open(segment, "ab") as f:
+        f.write(encode(3, "j", batches(3))[:-5])  # the process died mid-write: never answered
+    journal, groups = Journal.open(tmp_path, "j")
+    assert [g.number for g in groups] == [1, 2]
+    assert segment.stat().st_size == whole
+    assert journal.last == 2
+    with pytest.raises(JournalError, match="not after"):
+        journal.append(2, batches(1))
+    journal.append(3, batches(3))
+    journal.close()
+    assert [g.number for g in Journal.open(tmp_path, "j")[1]] == [1, 2, 3]
+
+
+def test_segments_roll_over_and_applied_ones_are_deleted(tmp_path: Path) -> None:
+    journal, _ = Journal.open(tmp_path, "j", segment_bytes=1)  # a new segment per group
+    for n in range(1, 5):
+        journal.append(n, batches(n))
+    assert journal.segments == 4
+    journal.release(2)
+    assert len(list(tmp_path.glob("*.wal"))) == 2
+    assert [g.number for g in Journal.open(tmp_path, "j")[1]] == [3, 4]
+    journal.release(4)  # all applied: the current segment is emptied, not deleted
+    journal.close()
+    assert [p.stat().st_size for p in tmp_path.glob("*.wal")] == [0]
+    reopened, groups = Journal.open(tmp_path, "j")
+    assert (groups, reopened.last) == ([], 0)
+
+
+def test_damage_before_the_last_segment_or_a_foreign_journal_refuses_to_start(
+    tmp_path: Path,
+) -> None:
+    journal, _ = Journal.open(tmp_path / "a", "j", segment_bytes=1)
+    for n in range(1, 4):
+        journal.append(n, batches(n))
+    journal.close()
+    first = sorted((tmp_path / "a").glob("*.wal"))[0]
+    first.write_bytes(first.read_bytes()[:-3])
+    with pytest.raises(JournalError, match="damaged"):
+        Journal.open(tmp_path / "a", "j")
+    other, _ = Journal.open(tmp_path / "b", "j")
+    other.append(1, batches(1))
+    other.close()
+    with pytest.raises(JournalError, match="another warehouse"):
+        Journal.open(tmp_path / "b", "k")
+
+
+def test_merge_concatenates_by_table_mode_and_columns_in_first_seen_order() -> None:
+    merged = merge([Group(1, tuple(batches(1))), Group(2, tuple(batches(2)))])
+    assert [(b.table, b.mode, b.data.num_rows) for b in merged] == [
+        ("persons", "upsert", 2 + 3),
+        ("lifecycle_events", "append", 2),
+    ]
+
+
+def test_apply_records_the_group_in_the_same_transaction(warehouse: Warehouse) -> None:
+    apply_groups(warehouse, "j", [Group(1, tuple(batches(1))), Group(2, tuple(batches(2)))], NOW)
+    assert applied_group(warehouse, "j") == 2
+    assert applied_group(warehouse, "other") == 0
+    assert warehouse.count("persons") == 5
+    bad = Batch("persons", pa.table({"email": ["no-key@x.com"]}))  # no primary key: fails
+    with pytest.raises(RevOpsError):
+        apply_groups(warehouse, "j", [Group(3, (bad,))], NOW)
+    assert applied_group(warehouse, "j") == 2
+    assert warehouse.count("persons") == 5
+
+
+# -- the service: kill between the journal fsync and the apply, then restart ----------------------
+def ticking() -> Callable[[], datetime]:
+    """A clock a second later at each call, so restored round-robin turns (replayed from the
+    stored decisions in time order) are not ties between equal timestamps."""
+    calls = itertools.count()
+    return lambda: NOW + timedelta(seconds=next(calls))
+
+
+TICK = ticking()  # shared by a crashed service and its restart
+
+
+def revops(wh: Warehouse) -> RevOps:
+    loaded = load_config(EXAMPLE)
+    return RevOps(replace(loaded, model=loaded.model.model_copy(update={"routing": ROUTING})), wh)
+
+
+async def crash_after_journaling(ro: RevOps, folder: Path, emails: list[str]) -> list[Any]:
+    """Start, take leads, answer them from the journal, and die before the applier writes."""
+    svc = IntakeService(ro, TICK, folder)
+    await svc.start()
+
+    def never(groups: Any) -> None:
+        raise OSError("killed")
+
+    svc._apply = never  # type: ignore[method-assign]
+    answers = [
+        (await svc.create_lead(LeadIn.model_validate(lead(e)), ADMIN, f"idem-{e}"))[0]
+        for e in emails
+    ]
+    for task in svc._tasks:
+        task.cancel()
+    svc.executor.shutdown(wait=True)
+    svc.journal_executor.shutdown(wait=True)
+    assert svc.journal is not None
+    svc.journal.close()
+    return answers
+
+
+async def restart(ro: RevOps, folder: Path) -> IntakeService:
+    svc = IntakeService(ro, TICK, folder)
+    await svc.start()
+    return svc
+
+
+def test_a_lead_journaled_but_not_applied_is_in_the_warehouse_after_restart_once(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    seed(warehouse)
+    ro = revops(warehouse)
+    folder = tmp_path / "journal"
+
+    async def scenario() -> tuple[list[Any], dict[str, float], Any]:
+        answers = await crash_after_journaling(ro, folder, ["a1@globex.com", "a2@globex.com"])
+        assert warehouse.count("persons") == 1  # only the seeded person: nothing applied
+        svc = await restart(ro, folder)
+        stats = svc.stats.as_dict()
+        # the restarted service continues the round robin and the audit chain
+        third, _ = await svc.create_lead(LeadIn.model_validate(lead("a3@globex.com")), ADMIN, None)
+        replay, replayed = await svc.create_lead(
+            LeadIn.model_validate(lead("a1@globex.com")), ADMIN, "idem-a1@globex.com"
+        )
+        assert replayed
+        assert replay.body == answers[0].body
+        await svc.stop()
+        return [*answers, third], stats, svc
+
+    answers, stats, svc = asyncio.run(scenario())
+    assert stats["recovered_groups"] == 2
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    assert [a.body["owner"]["id"] for a in answers] == ["a", "b", "a"]
+    for a in answers:
+        pid = a.body["person_id"]
+        assert warehouse.sql(f"SELECT count(*) FROM persons WHERE person_id = '{pid}'") == [(1,)]
+        assert warehouse.sql(f"SELECT count(*) FROM audit_log WHERE subject = '{pid}'") == [(1,)]
+    assert warehouse.count("api_idempotency") == 2
+    check = verify(warehouse)
+    assert check.ok, check.problems
+    assert applied_group(warehouse, svc.journal_id) == 3
+    assert [p.stat().st_size for p in folder.glob("*.wal")] == [0]
+
+    async def again() -> None:  # a third start finds nothing to do
+        svc = await restart(ro, folder)
+        assert svc.stats.recovered_groups == 0
+        await svc.stop()
+
+    asyncio.run(again())
+    assert warehouse.count("persons") == 4
+
+
+def test_a_group_already_applied_is_never_applied_again(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """Died after the warehouse commit but before the journal forgot the group: the stored
+    applied_group makes the restart skip it."""
+    seed(warehouse)
+    ro = revops(warehouse)
+    folder = tmp_path / "journal"
+    asyncio.run(crash_after_journaling(ro, folder, ["b1@globex.com"]))
+    journal, groups = Journal.open(folder, IntakeService(ro).journal_id)
+    journal.close()
+    apply_groups(warehouse, journal.jid, groups, NOW)  # the commit that happened before death
+    audit = warehouse.count("audit_log")
+
+    async def scenario() -> float:
+        svc = await restart(ro, folder)
+        await svc.stop()
+        return svc.stats.recovered_groups
+
+    assert asyncio.run(scenario()) == 0
+    assert warehouse.count("persons") == 2
+    assert warehouse.count("audit_log") == audit
+    check = verify(warehouse)
+    assert check.ok, check.problems
+
+
+def test_a_torn_group_was_never_answered_and_is_ignored_on_restart(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    seed(warehouse)
+    ro = revops(warehouse)
+    folder = tmp_path / "journal"
+    asyncio.run(crash_after_journaling(ro, folder, ["c1@globex.com"]))
+    (segment,) = folder.glob("*.wal")
+    record = segment.read_bytes()
+    with open(segment, "ab") as f:  # a second group half written when the process died
+        f.write(record[: len(record) // 2])
+
+    async def scenario() -> float:
+        svc = await restart(ro, folder)
+        await svc.stop()
+        return svc.stats.recovered_groups
+
+    assert asyncio.run(scenario()) == 1
+    assert warehouse.count("persons") == 2
+    check = verify(warehouse)
+    assert check.ok, check.problems
+
+
+def test_reads_wait_for_the_applier(warehouse: Warehouse, tmp_path: Path) -> None:
+    """A read issued after an answer sees the lead even while the apply is slow."""
+    seed(warehouse)
+    ro = revops(warehouse)
+
+    async def scenario() -> int:
+        svc = IntakeService(ro, lambda: NOW, tmp_path / "journal")
+        await svc.start()
+        real = svc._apply
+
+        def slow(groups: Any) -> None:
+            import time
+
+            time.sleep(0.2)
+            real(groups)
+
+        svc._apply = slow  # type: ignore[method-assign]
+        stored, _ = await svc.create_lead(LeadIn.model_validate(lead("r@globex.com")), ADMIN, None)
+        pid = stored.body["person_id"]
+        rows = await svc.read(
+            warehouse.sql, f"SELECT count(*) FROM persons WHERE person_id = '{pid}'"
+        )
+        await svc.stop()
+        return int(rows[0][0])
+
+    assert asyncio.run(scenario()) == 1
