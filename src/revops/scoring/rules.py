@@ -1,8 +1,9 @@
 """Rule-based lead scores: fit from firmographics, engagement from decayed touches.
 
 One implementation serves the nightly batch (`score_rules`, a whole persons table at once) and
-the future real-time intake API (`score_one`, one person), so the two can never disagree: the
-single-person call builds a one-row table and runs the same vectorized code. Every group's sum
+single-person questions (`score_one`, which builds a one-row table and runs the same vectorized
+code, so the two can never disagree). The intake API scores in plain Python for speed
+(`revops.api.scores`), and a test keeps it equal to this code on generated leads. Every group's sum
 is capped so one loud signal cannot carry a lead over the MQL line on its own, and the points
 of every rule that fired are kept so a rep can see why a lead scored what it did.
 """
@@ -153,7 +154,7 @@ def score_one(
     cfg: ScoringConfig,
     as_of: datetime,
 ) -> ScoreBreakdown:
-    """Score one person (the real-time path) with the batch code, and say which rules fired."""
+    """Score one person with the batch code, and say which rules fired."""
     p = pd.DataFrame([dict(person)])
     t = pd.DataFrame(
         [dict(x, person_id=person["person_id"]) for x in touches],
