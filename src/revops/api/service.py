@@ -51,12 +51,10 @@ from revops.api.idempotency import IdempotencyStore, Stored, request_hash, scope
 from revops.api.intake import Admitted, admit, naive, settle
 from revops.api.journal import Group, Journal, default_path, journal_id
 from revops.api.models import LeadIn, LeadOut
-from revops.audit.log import entry_hash, head
+from revops.audit.log import AuditNote, chain_batch, head
 from revops.context import RevOps
 from revops.errors import RevOpsError
 from revops.warehouse import Batch, Warehouse
-from revops.warehouse.schema import table
-from revops.warehouse.warehouse import arrow_schema
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -67,51 +65,6 @@ APPLY_INTERVAL = 0.1  # seconds between warehouse applies under load, unless a r
 
 class Unavailable(RevOpsError):
     """The write failed or the service is restarting its state; the client may retry."""
-
-
-@dataclass(frozen=True)
-class AuditNote:
-    actor: str
-    action: str
-    subject: str
-    details: dict[str, Any]
-    at: datetime
-
-
-def audit_chain(
-    start: tuple[int, str], notes: Sequence[AuditNote]
-) -> tuple[Batch, tuple[int, str]]:
-    """Several audit entries chained after `start` (seq, hash), as one append batch, and the
-    new head.
-
-    `revops.audit.audit_batch` makes one entry from the stored head; a group is journaled long
-    before it is stored, so entries are chained here from the head the service keeps in
-    memory, with the same `entry_hash`, and `audit.verify` checks them like any other.
-    """
-    seq, prev = start
-    out: list[dict[str, Any]] = []
-    for n in notes:
-        seq += 1
-        when = naive(n.at)
-        details = json.dumps(n.details, sort_keys=True, separators=(",", ":"), default=str)
-        digest = entry_hash(seq, when, n.actor, n.action, n.subject, details, prev)
-        out.append(
-            {
-                "seq": seq,
-                "at": when,
-                "actor": n.actor,
-                "action": n.action,
-                "subject": n.subject,
-                "details": details,
-                "prev_hash": prev,
-                "hash": digest,
-            }
-        )
-        prev = digest
-    batch = Batch(
-        "audit_log", pa.Table.from_pylist(out, arrow_schema(table("audit_log"))), "append"
-    )
-    return batch, (seq, prev)
 
 
 def applied_group(wh: Warehouse, jid: str) -> int:
@@ -489,7 +442,7 @@ class IntakeService:
             for j, a in zip(jobs, settled.answers, strict=True)
         ]
         notes = [_note(j, a) for j, a in zip(jobs, settled.answers, strict=True)]
-        audit, new_head = audit_chain(self.audit_head, notes)
+        audit, new_head = chain_batch(self.audit_head, notes)
         batches = [*settled.batches, audit]
         idem = [
             {

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +71,54 @@ def head(wh: Warehouse) -> tuple[int, str]:
     return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS)
 
 
+@dataclass(frozen=True)
+class AuditNote:
+    """What an entry says, before it is placed in the chain."""
+
+    actor: str
+    action: str
+    subject: str
+    details: Mapping[str, Any] | None
+    at: datetime
+
+
+def _naive_utc(at: datetime) -> datetime:
+    """Stored timestamps are naive UTC; a naive input already is."""
+    return at if at.tzinfo is None else at.astimezone(UTC).replace(tzinfo=None)
+
+
+def chain_batch(
+    start: tuple[int, str], notes: Sequence[AuditNote]
+) -> tuple[Batch, tuple[int, str]]:
+    """Entries chained after `start` (seq, hash), as one append batch, and the new head.
+
+    `audit_batch` starts from the stored head; the intake API starts from the head it keeps in
+    memory, because it chains groups long before they are stored.
+    """
+    seq, prev = start
+    rows: list[dict[str, Any]] = []
+    for n in notes:
+        seq += 1
+        when = _naive_utc(n.at)
+        text = _canonical_details(n.details)
+        digest = entry_hash(seq, when, n.actor, n.action, n.subject, text, prev)
+        rows.append(
+            {
+                "seq": seq,
+                "at": when,
+                "actor": n.actor,
+                "action": n.action,
+                "subject": n.subject,
+                "details": text,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    data = pa.Table.from_pylist(rows, arrow_schema(table("audit_log")))
+    return Batch("audit_log", data, "append"), (seq, prev)
+
+
 def audit_batch(
     wh: Warehouse,
     actor: str,
@@ -85,21 +133,8 @@ def audit_batch(
     Entries are chained in the order they are created, so build one batch per write and write it
     before building the next.
     """
-    seq, prev = head(wh)
-    when = (at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-    text = _canonical_details(details)
-    digest = entry_hash(seq + 1, when, actor, action, subject, text, prev)
-    row = {
-        "seq": [seq + 1],
-        "at": [when],
-        "actor": [actor],
-        "action": [action],
-        "subject": [subject],
-        "details": [text],
-        "prev_hash": [prev],
-        "hash": [digest],
-    }
-    return Batch("audit_log", pa.table(row, schema=arrow_schema(table("audit_log"))), "append")
+    note = AuditNote(actor, action, subject, details, at or datetime.now(UTC))
+    return chain_batch(head(wh), [note])[0]
 
 
 def record(

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from revops.ingest.dates import micros_to_dates, micros_to_timestamps, parse_times
 from revops.warehouse.schema import ColumnType
+from revops.warehouse.warehouse import ARROW_TYPES
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -27,15 +28,6 @@ _INT_NOISE = r",|\.0*$|^\+"
 _FLOAT = r"^[+-]?(?:(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
 _TRUE = pa.array(["true", "1", "yes"])
 _FALSE = pa.array(["false", "0", "no"])
-
-TARGET_TYPES: dict[ColumnType, pa.DataType] = {
-    "string": pa.string(),
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "bool": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-}
 
 
 @dataclass(frozen=True)
@@ -186,7 +178,7 @@ def coerce(arr: pa.Array, type_: ColumnType) -> Coerced:
     (validation does that before value maps run); any other type is rendered as text first
     unless it is directly compatible."""
     if pa.types.is_null(arr.type):
-        return _no_failures(pa.nulls(len(arr), TARGET_TYPES[type_]))
+        return _no_failures(pa.nulls(len(arr), ARROW_TYPES[type_]))
     typed = _typed(arr, type_)
     if typed is not None:
         return typed
