@@ -38,6 +38,8 @@ from revops.routing.sla import (
     target_minutes,
 )
 from revops.warehouse import Batch, Warehouse
+from revops.warehouse.schema import table
+from revops.warehouse.warehouse import arrow_schema
 
 if TYPE_CHECKING:
     from revops.routing.store import RoutedLead
@@ -45,24 +47,7 @@ if TYPE_CHECKING:
 ACCEPTED_STAGE = "SAL"
 SOURCE = "sla"
 
-CLOCK_SCHEMA = pa.schema(
-    [
-        ("clock_id", pa.string()),
-        ("person_id", pa.string()),
-        ("decision_id", pa.string()),
-        ("owner_id", pa.string()),
-        ("priority", pa.string()),
-        ("started_at", pa.timestamp("us")),
-        ("due_at", pa.timestamp("us")),
-        ("responded_at", pa.timestamp("us")),
-        ("response", pa.string()),
-        ("rejection_reason", pa.string()),
-        ("breached", pa.bool_()),
-        ("breach_count", pa.int64()),
-        ("escalated_to", pa.string()),
-        ("closed_at", pa.timestamp("us")),
-    ]
-)
+CLOCK_SCHEMA = arrow_schema(table("sla_clocks"))
 
 
 def _naive(at: datetime) -> datetime:

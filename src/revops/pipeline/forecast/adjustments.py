@@ -22,7 +22,9 @@ from revops.warehouse.schema import (
     FORECAST_LEVELS,
     OPPORTUNITY_TYPES,
     REGIONS,
+    table,
 )
+from revops.warehouse.warehouse import arrow_schema
 
 
 class ForecastInputError(RevOpsError, ValueError):
@@ -119,15 +121,7 @@ def set_probability(
         "set_at": at or _now(),
         "note": note.strip(),
     }
-    schema = pa.schema(
-        [
-            ("opportunity_id", pa.string()),
-            ("probability", pa.float64()),
-            ("set_by", pa.string()),
-            ("set_at", pa.timestamp("us")),
-            ("note", pa.string()),
-        ]
-    )
+    schema = arrow_schema(table("deal_probability_overrides"))
     data = pa.Table.from_pylist([row], schema=schema)
     wh.write_many(
         [
