@@ -13,7 +13,6 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import pyarrow as pa
 from argon2 import PasswordHasher
@@ -24,6 +23,7 @@ from revops.access.roles import ROLES, Role
 from revops.audit import audit_batch
 from revops.errors import RevOpsError
 from revops.warehouse import Batch, Warehouse
+from revops.warehouse.clock import utc_now
 
 PREFIX = "rvk"
 _hasher = PasswordHasher()
@@ -40,10 +40,6 @@ class NewKey:
     principal: Principal
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def create_key(wh: Warehouse, name: str, role: Role, created_by: str) -> NewKey:
     """Create a key for `name` with `role`; the token is returned once and never stored."""
     if role not in ROLES:
@@ -55,7 +51,7 @@ def create_key(wh: Warehouse, name: str, role: Role, created_by: str) -> NewKey:
         "name": [name],
         "role": [role],
         "key_hash": [_hasher.hash(token)],
-        "created_at": [_now()],
+        "created_at": [utc_now()],
         "created_by": [created_by],
         "revoked_at": [None],
     }
@@ -72,7 +68,7 @@ def revoke_key(wh: Warehouse, key_id: str, revoked_by: str) -> None:
     rows = wh.sql(f"SELECT key_id FROM \"api_keys\" WHERE key_id = '{_safe_id(key_id)}'")
     if not rows:
         raise RevOpsError(f"no API key with id {key_id!r}")
-    change = pa.table({"key_id": [key_id], "revoked_at": [_now()]})
+    change = pa.table({"key_id": [key_id], "revoked_at": [utc_now()]})
     wh.write_many(
         [
             Batch("api_keys", change, "upsert"),

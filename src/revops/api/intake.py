@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -30,20 +30,15 @@ from revops.config.models import OperatingModel
 from revops.errors import RevOpsError
 from revops.identity.matching import normalize_company, registrable_domain
 from revops.lifecycle.engine import apply_events, required_columns
-from revops.routing.calendar import aware
 from revops.routing.engine import Decision
 from revops.routing.sla import start_clock
 from revops.routing.sla_store import clock_id
 from revops.warehouse import Batch
+from revops.warehouse.clock import naive_utc
 
 SOURCE = "api"
 ENTRY_STAGE = "Lead"
 MQL_STAGE = "MQL"
-
-
-def naive(at: datetime) -> datetime:
-    """Naive UTC, as every timestamp in the warehouse is stored."""
-    return aware(at).astimezone(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -122,7 +117,7 @@ def admit(hot: HotState, lead: LeadIn, model: OperatingModel, at: datetime) -> A
     if existing is not None:
         return Admitted(existing, at, None, hot.persons.get(existing, Routed(None)))
     person_id = f"api-{uuid.uuid4().hex[:20]}"
-    when = naive(at)
+    when = naive_utc(at)
     person: dict[str, Any] = {
         "person_id": person_id,
         "email": lead.email,
@@ -178,7 +173,7 @@ def _lifecycle(
                     "event_id": f"{a.person_id}-{n}-{stage.lower()}",
                     "person_id": a.person_id,
                     "stage": stage,
-                    "occurred_at": naive(a.at),
+                    "occurred_at": naive_utc(a.at),
                     "source": SOURCE,
                 }
             )
@@ -247,7 +242,9 @@ def _clocks(
         tz = user.timezone if user else cfg.default_timezone
         clock = start_clock(a.person_id, owner, a.person, account, tz, cfg.sla, a.at, cfg.holidays)
         out[a.person_id] = Sla(
-            priority=clock.priority, started_at=naive(clock.started_at), due_at=naive(clock.due_at)
+            priority=clock.priority,
+            started_at=naive_utc(clock.started_at),
+            due_at=naive_utc(clock.due_at),
         )
         rows.append(
             {
@@ -256,8 +253,8 @@ def _clocks(
                 "decision_id": a.routed.decision_id,
                 "owner_id": owner,
                 "priority": clock.priority,
-                "started_at": naive(clock.started_at),
-                "due_at": naive(clock.due_at),
+                "started_at": naive_utc(clock.started_at),
+                "due_at": naive_utc(clock.due_at),
                 "breached": False,
                 "breach_count": 0,
             }
@@ -285,20 +282,20 @@ def _rows(
             "pool": a.decision.pool,
             "reason": a.decision.reason,
             "evaluated": a.decision.evaluated_json(),
-            "decided_at": naive(a.at),
+            "decided_at": naive_utc(a.at),
         }
         for a in created
         if a.decision is not None
     ]
     lead_scores = [
-        {"person_id": a.person_id, "scored_at": naive(a.at), **scores[a.person_id].model_dump()}
+        {"person_id": a.person_id, "scored_at": naive_utc(a.at), **scores[a.person_id].model_dump()}
         for a in created
     ]
     touches = [
         {
             "touchpoint_id": f"{a.person_id}-intake",
             "person_id": a.person_id,
-            "occurred_at": naive(a.at),
+            "occurred_at": naive_utc(a.at),
             "channel": (a.person or {}).get("source") or "web",
             "touch_type": a.form,
             "campaign_id": (a.person or {}).get("source_campaign_id"),
@@ -314,7 +311,7 @@ def _rows(
             "reason": a.match.reason,
             "candidates": a.match.candidates,
             "applied": (a.person or {}).get("account_id") == a.match.account_id,
-            "matched_at": naive(a.at),
+            "matched_at": naive_utc(a.at),
         }
         for a in created
         if a.match is not None

@@ -16,7 +16,6 @@ from typing import Any
 import pyarrow as pa
 
 from revops.api.hot import HotState
-from revops.api.intake import naive
 from revops.api.models import Breach, Breaches, LeadDetail, Responded, Sla
 from revops.audit import audit_batch
 from revops.config.models import OperatingModel
@@ -26,6 +25,7 @@ from revops.routing.engine import Decision
 from revops.routing.sla_store import accept, clock_batches, overdue, reject
 from revops.routing.store import RoutedLead
 from revops.warehouse import Batch, Warehouse
+from revops.warehouse.clock import naive_utc
 
 OVERRIDE_RULE = "manual_override"
 
@@ -121,7 +121,7 @@ def assign(
         "pool": None,
         "reason": why,
         "evaluated": "[]",
-        "decided_at": naive(at),
+        "decided_at": naive_utc(at),
         "replay_of": previous,
     }
     details = {
@@ -176,7 +176,7 @@ def detail(wh: Warehouse, person_id: str) -> LeadDetail:
 def breaches(wh: Warehouse, at: datetime) -> Breaches:
     """Running SLA clocks past due at `at`; read only (`revops route breaches --escalate`
     records breaches and escalates)."""
-    when = naive(at)
+    when = naive_utc(at)
     out = [
         Breach(
             clock_id=c["clock_id"],

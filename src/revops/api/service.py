@@ -48,13 +48,14 @@ from revops.access import Principal
 from revops.api.auth import Authenticator
 from revops.api.hot import HotState, Routed, load_hot_state
 from revops.api.idempotency import IdempotencyStore, Stored, request_hash, scoped
-from revops.api.intake import Admitted, admit, naive, settle
+from revops.api.intake import Admitted, admit, settle
 from revops.api.journal import Group, Journal, default_path, journal_id
 from revops.api.models import LeadIn, LeadOut
 from revops.audit.log import AuditNote, chain_batch, head
 from revops.context import RevOps
 from revops.errors import RevOpsError
 from revops.warehouse import Batch, Warehouse
+from revops.warehouse.clock import naive_utc
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -100,7 +101,7 @@ def apply_groups(wh: Warehouse, jid: str, groups: Sequence[Group], at: datetime)
         {
             "journal_id": [jid],
             "applied_group": pa.array([groups[-1].number], pa.int64()),
-            "applied_at": pa.array([naive(at)], pa.timestamp("us")),
+            "applied_at": pa.array([naive_utc(at)], pa.timestamp("us")),
         }
     )
     wh.write_many([*merge(groups), Batch(STATE_TABLE, state)])
@@ -451,7 +452,7 @@ class IntakeService:
                 "status_code": s.status_code,
                 "response": json.dumps(s.body, separators=(",", ":")),
                 "person_id": s.body["person_id"],
-                "created_at": naive(j.admitted.at),
+                "created_at": naive_utc(j.admitted.at),
             }
             for j, s in zip(jobs, answers, strict=True)
             if j.idem_key is not None

@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from revops.warehouse import Batch, Warehouse
+from revops.warehouse.clock import naive_utc
 from revops.warehouse.schema import table
 from revops.warehouse.warehouse import arrow_schema
 
@@ -82,11 +83,6 @@ class AuditNote:
     at: datetime
 
 
-def _naive_utc(at: datetime) -> datetime:
-    """Stored timestamps are naive UTC; a naive input already is."""
-    return at if at.tzinfo is None else at.astimezone(UTC).replace(tzinfo=None)
-
-
 def chain_batch(
     start: tuple[int, str], notes: Sequence[AuditNote]
 ) -> tuple[Batch, tuple[int, str]]:
@@ -99,7 +95,7 @@ def chain_batch(
     rows: list[dict[str, Any]] = []
     for n in notes:
         seq += 1
-        when = _naive_utc(n.at)
+        when = naive_utc(n.at)
         text = _canonical_details(n.details)
         digest = entry_hash(seq, when, n.actor, n.action, n.subject, text, prev)
         rows.append(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,6 +28,7 @@ from revops.config import ConfigError, LoadedConfig
 from revops.config.loader import parse_yaml, validate
 from revops.errors import RevOpsError
 from revops.warehouse import Batch, Warehouse
+from revops.warehouse.clock import utc_now
 from revops.warehouse.schema import table
 from revops.warehouse.warehouse import arrow_schema
 
@@ -122,10 +123,6 @@ def active_config(wh: Warehouse) -> LoadedConfig | None:
         ) from None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _write(
     wh: Warehouse,
     v: Version,
@@ -198,7 +195,7 @@ def apply(
                 0,
                 baseline.text,
                 sha256(baseline.text),
-                _now(),
+                utc_now(),
                 actor,
                 BASELINE_APPROVER,
                 "the operating model in use before change control",
@@ -212,7 +209,7 @@ def apply(
         )
     number = 1 if current is None else current.version + 1
     version = Version(
-        number, new.text, digest, _now(), actor, approver, why, str(new.path), None, None
+        number, new.text, digest, utc_now(), actor, approver, why, str(new.path), None, None
     )
     previous = {"previous": current.version if current is not None else None}
     return _write(wh, version, "config.applied", actor, previous)
@@ -236,7 +233,7 @@ def rollback(
         current.version + 1,
         restored.yaml,
         restored.sha256,
-        _now(),
+        utc_now(),
         actor,
         _require_text(approved_by or actor, "--approved-by"),
         why,

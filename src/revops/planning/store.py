@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict
-from datetime import UTC, datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -20,6 +19,7 @@ from revops.config.planning import TerritoryConfig
 from revops.errors import RevOpsError
 from revops.planning.territories import Design
 from revops.warehouse import Batch, Warehouse
+from revops.warehouse.clock import utc_now
 
 
 def load_reps(wh: Warehouse, roles: tuple[str, ...]) -> pd.DataFrame:
@@ -41,16 +41,12 @@ def load_reps(wh: Warehouse, roles: tuple[str, ...]) -> pd.DataFrame:
     return wh.execute(expr)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def save_design(wh: Warehouse, design: Design, cfg: TerritoryConfig) -> str:
     """Store a proposal (summary and every account's proposed owner); returns its id."""
-    design_id = f"TD-{_now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    design_id = f"TD-{utc_now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     summary = {
         "design_id": [design_id],
-        "created_at": [_now()],
+        "created_at": [utc_now()],
         "status": ["proposed"],
         "solver_status": [design.solver_status],
         "solve_seconds": [design.solve_seconds],
@@ -110,7 +106,7 @@ def apply_design(wh: Warehouse, design_id: str, actor: str) -> int:
         {
             "design_id": [design_id],
             "status": ["applied"],
-            "applied_at": [_now()],
+            "applied_at": [utc_now()],
             "applied_by": [actor],
         }
     )

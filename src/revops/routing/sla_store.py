@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -38,6 +38,7 @@ from revops.routing.sla import (
     target_minutes,
 )
 from revops.warehouse import Batch, Warehouse
+from revops.warehouse.clock import naive_utc
 from revops.warehouse.schema import table
 from revops.warehouse.warehouse import arrow_schema
 
@@ -50,13 +51,9 @@ SOURCE = "sla"
 CLOCK_SCHEMA = arrow_schema(table("sla_clocks"))
 
 
-def _naive(at: datetime) -> datetime:
-    return aware(at).astimezone(UTC).replace(tzinfo=None)
-
-
 def clock_id(decision_id: str, started_at: datetime) -> str:
     """Same decision and start → same id, so re-running a batch rewrites the same clock."""
-    key = f"{decision_id}|{_naive(started_at).isoformat()}"
+    key = f"{decision_id}|{naive_utc(started_at).isoformat()}"
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:20]
 
 
@@ -97,7 +94,7 @@ def clock_batches(
     and `escalated_to` set to the new owner or queue when given); a clock starts for every
     decision that names an owner. `leads` maps person_id to the persons row routed.
     """
-    when = _naive(at)
+    when = naive_utc(at)
     extra = superseded or {}
     by_person = {r.person_id: r for r in routed}
     rows: list[dict[str, Any]] = []
@@ -128,8 +125,8 @@ def _new_row(clock: Clock, decision_id: str, breach_count: int) -> dict[str, Any
         "decision_id": decision_id,
         "owner_id": clock.owner_id,
         "priority": clock.priority,
-        "started_at": _naive(clock.started_at),
-        "due_at": _naive(clock.due_at),
+        "started_at": naive_utc(clock.started_at),
+        "due_at": naive_utc(clock.due_at),
         "breached": False,
         "breach_count": breach_count,
     }
@@ -211,7 +208,7 @@ def _respond(
         person_id, row["owner_id"], row["priority"], aware(row["started_at"]), aware(row["due_at"])
     )
     response = respond(clock, outcome, at, sla, reason)
-    when = _naive(at)
+    when = naive_utc(at)
     late = not response.met
     closed = {
         **row,
@@ -263,7 +260,7 @@ def reject(
 def overdue(wh: Warehouse, at: datetime) -> list[dict[str, Any]]:
     """Running clocks past their deadline at `at`, most overdue first."""
     t = wh.table("sla_clocks")
-    expr = t.filter(t.closed_at.isnull(), t.due_at < _naive(at))
+    expr = t.filter(t.closed_at.isnull(), t.due_at < naive_utc(at))
     return wh.to_arrow(expr.order_by(["due_at", "clock_id"])).to_pylist()
 
 
@@ -293,7 +290,7 @@ def detect_breaches(wh: Warehouse, model: OperatingModel, at: datetime) -> Breac
         if must_escalate(count, cfg.sla):
             escalate[c["person_id"]] = {"breached": True, "breach_count": count}
             continue
-        rows.append({**c, "breached": True, "breach_count": count, "closed_at": _naive(at)})
+        rows.append({**c, "breached": True, "breach_count": count, "closed_at": naive_utc(at)})
         start = aware(c["due_at"])
         tz = zones.get(c["owner_id"], cfg.default_timezone)
         minutes = target_minutes(c["priority"], cfg.sla)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -21,6 +21,7 @@ from revops.routing.engine import Decision, compile_routing
 from revops.routing.round_robin import RoutingState, UserInfo
 from revops.routing.sla_store import clock_batches
 from revops.warehouse import Batch, Warehouse
+from revops.warehouse.clock import naive_utc
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,6 @@ class RoutedLead:
     person_id: str
     decision: Decision
     replay_of: str | None
-
-
-def _naive_utc(at: datetime) -> datetime:
-    return aware(at).astimezone(UTC).replace(tzinfo=None)
 
 
 def load_users(wh: Warehouse, cfg: RoutingConfig) -> list[UserInfo]:
@@ -64,7 +61,7 @@ def routing_state(wh: Warehouse, cfg: RoutingConfig) -> RoutingState:
 
 def _decision_id(person_id: str, at: datetime, replay_of: str | None) -> str:
     """Same person, instant and predecessor → same id, so re-running a batch is idempotent."""
-    key = f"{person_id}|{_naive_utc(at).isoformat()}|{replay_of or ''}"
+    key = f"{person_id}|{naive_utc(at).isoformat()}|{replay_of or ''}"
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:20]
 
 
@@ -104,7 +101,7 @@ def _route_and_store(
         out.append(RoutedLead(did, r["person_id"], decision, replay_of))
     if not out:
         return out
-    decided = _naive_utc(at)
+    decided = naive_utc(at)
     table = pa.Table.from_pylist(
         [
             {

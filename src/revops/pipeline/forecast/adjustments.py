@@ -8,7 +8,7 @@ in the same transaction.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -17,6 +17,7 @@ from revops.audit import audit_batch
 from revops.errors import RevOpsError
 from revops.pipeline.forecast.periods import Period
 from revops.warehouse import Batch, Warehouse
+from revops.warehouse.clock import utc_now
 from revops.warehouse.schema import (
     FORECAST_CATEGORIES,
     FORECAST_LEVELS,
@@ -29,10 +30,6 @@ from revops.warehouse.warehouse import arrow_schema
 
 class ForecastInputError(RevOpsError, ValueError):
     """An adjustment or override that cannot be recorded as given."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _exists(wh: Warehouse, table: str, column: str, value: str) -> bool:
@@ -85,7 +82,7 @@ def adjust(
         "amount": float(amount),
         "note": note.strip(),
         "adjusted_by": actor,
-        "adjusted_at": at or _now(),
+        "adjusted_at": at or utc_now(),
     }
     data = pa.Table.from_pylist([row])
     subject = f"{period.label or period.start}/{level}/{subject_id}/{opportunity_type}/{category}"
@@ -118,7 +115,7 @@ def set_probability(
         "opportunity_id": opportunity_id,
         "probability": None if probability is None else float(probability),
         "set_by": actor,
-        "set_at": at or _now(),
+        "set_at": at or utc_now(),
         "note": note.strip(),
     }
     schema = arrow_schema(table("deal_probability_overrides"))

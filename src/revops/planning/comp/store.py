@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pandas as pd
 import pyarrow as pa
@@ -21,12 +21,9 @@ from revops.planning.comp.engine import LINE_COLUMNS, PeriodInputs, process_peri
 from revops.planning.periods import month_end, parse_period
 from revops.planning.quotas import prorated_quota
 from revops.warehouse import Batch, Warehouse
+from revops.warehouse.clock import utc_now
 from revops.warehouse.schema import table
 from revops.warehouse.warehouse import arrow_schema
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def parse_month(text: str) -> tuple[date, date]:
@@ -133,7 +130,7 @@ def run_period(wh: Warehouse, model: OperatingModel, period: str, actor: str) ->
         "period_end": [end],
         "status": ["open"],
         "runs": [int(runs[0][0]) + 1 if runs else 1],
-        "processed_at": [_now()],
+        "processed_at": [utc_now()],
     }
     schema = arrow_schema(table("comp_lines"))
     parts = [
@@ -167,7 +164,7 @@ def adjust(wh: Warehouse, period: str, user_id: str, amount: float, note: str, a
         "amount": [float(amount)],
         "note": [note],
         "actor": [actor],
-        "created_at": [_now()],
+        "created_at": [utc_now()],
     }
     details = {"user_id": user_id, "amount": amount, "note": note}
     wh.write_many(
@@ -190,7 +187,7 @@ def lock(wh: Warehouse, period: str, actor: str) -> None:
     row = {
         "period_start": [start],
         "status": ["locked"],
-        "locked_at": [_now()],
+        "locked_at": [utc_now()],
         "locked_by": [actor],
     }
     wh.write_many(
