@@ -6,6 +6,7 @@ import re
 from datetime import date, timedelta
 
 from revops.errors import RevOpsError
+from revops.pipeline.forecast.periods import quarter
 
 
 def month_start(day: date) -> date:
@@ -35,8 +36,8 @@ def parse_period(text: str, fiscal_start_month: int = 1) -> tuple[date, date]:
             start = date(int(m[1]), int(m[2]), 1)
             return start, month_end(start)
     elif m := re.fullmatch(r"(\d{4})-?[Qq]([1-4])", t):
-        start = add_months(date(int(m[1]), fiscal_start_month, 1), 3 * (int(m[2]) - 1))
-        return start, month_end(add_months(start, 2))
+        q = quarter(int(m[1]), int(m[2]), fiscal_start_month)  # the forecast's fiscal quarters
+        return q.start, q.end
     elif re.fullmatch(r"\d{4}", t):
         start = date(int(t), fiscal_start_month, 1)
         return start, month_end(add_months(start, 11))
