@@ -56,6 +56,7 @@ def _simple(name: str, agg: str, filt: str, column: str | None = None) -> dict[s
         "description": f"{name}, for the governance tests.",
         "owner": "sales_ops",
         "type": "simple",
+        "over_time": "flow",
         "measure": measure,
         "filter": filt,
     }
@@ -80,6 +81,7 @@ OLD: dict[str, Any] = {
             "description": "Won over closed.",
             "owner": "sales_ops",
             "type": "ratio",
+            "over_time": "flow",
             "numerator": "won",
             "denominator": "closed",
         },

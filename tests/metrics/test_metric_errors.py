@@ -26,21 +26,26 @@ def _with_metrics(*extra: dict[str, Any]) -> OperatingModel:
 
 
 def _metric(name: str, **kw: Any) -> dict[str, Any]:
-    return {"name": name, "description": "test", "owner": "revops", **kw}
+    return {"name": name, "description": "test", "owner": "revops", "over_time": "flow", **kw}
 
 
-def test_unknown_dimension_names_the_metric_and_what_it_supports(warehouse: Warehouse) -> None:
+def test_unknown_dimension_names_the_metric_and_what_is_available(warehouse: Warehouse) -> None:
     with pytest.raises(MetricError) as err:
         compute(warehouse, MODEL, "marketing_spend", by=["region"])
     assert str(err.value) == (
-        "metric 'marketing_spend' cannot be cut by 'region'; dimensions it supports: "
-        "channel, campaign"
+        "metric 'marketing_spend' cannot use 'region': campaign_spend has no column 'region'; "
+        "available: channel, campaign, campaign_id, spend_date, amount, campaign.campaign_id, "
+        "campaign.name, campaign.channel, campaign.campaign_type, campaign.status, "
+        "campaign.start_date, campaign.end_date, campaign.budget"
     )
-    with pytest.raises(MetricError, match="cannot be cut by 'colour'"):
+    assert "\n" not in str(err.value)
+    with pytest.raises(MetricError, match="persons has no column 'colour'; available: channel"):
         compute(warehouse, MODEL, "leads", by=["colour"])
+    with pytest.raises(MetricError, match="persons has no column 'colour'"):
+        compute(warehouse, MODEL, "leads", where="colour == 'red'")
 
 
-def test_a_ratio_supports_only_what_all_its_components_support() -> None:
+def test_a_ratio_is_cut_only_by_what_all_its_components_resolve() -> None:
     assert supported_dimensions(MODEL, "leads") == (
         "channel", "campaign", "segment", "region", "owner",
     )  # fmt: skip
@@ -50,8 +55,16 @@ def test_a_ratio_supports_only_what_all_its_components_support() -> None:
                 denominator="leads", dimensions=["channel", "region"]),
     )  # fmt: skip
     assert supported_dimensions(model, "spend_per_lead") == ("channel",)
-    with pytest.raises(MetricError, match="'spend_per_lead' cannot be cut by 'region'"):
+    with pytest.raises(
+        MetricError,
+        match="'spend_per_lead' \\(through 'marketing_spend'\\) cannot use 'region'",
+    ):
         metric_sql_for(model, "spend_per_lead", by=["region"])
+    # `industry` is one relation away from opportunities (account.industry), from persons too
+    # (their own column): both components resolve it, each on its own table.
+    assert "industry" in metric_sql_for(MODEL, "win_rate", by=["industry"])
+    with pytest.raises(MetricError, match="'period' is a result column"):
+        metric_sql_for(MODEL, "leads", by=["period"])
 
 
 def metric_sql_for(model: OperatingModel, name: str, **kw: Any) -> str:

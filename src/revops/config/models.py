@@ -42,6 +42,10 @@ def _check_column(table_name: str, column: str) -> None:
 Owner = Literal["marketing_ops", "sales_ops", "revops"]
 Grain = Literal["day", "week", "month", "quarter", "year"]
 Aggregation = Literal["count", "count_distinct", "sum", "avg", "min", "max"]
+# How a metric aggregates over time (MetricFlow's non-additive dimensions): a flow adds up the
+# events of the period; a stock is a state, read at the period's last (or first) point in time
+# and never summed across it (ARR at quarter end is March's ARR, not Jan + Feb + Mar).
+OverTime = Literal["flow", "stock_last", "stock_first"]
 StageKind = Literal["funnel", "holding", "exit"]
 
 DIMENSIONS = ("channel", "campaign", "segment", "region", "owner", "opportunity_type")
@@ -178,6 +182,10 @@ class MetricBase(Model):
     owner: Owner
     format: Literal["number", "currency", "percent", "days"] = "number"
     dimensions: tuple[Dimension, ...] = ()
+    over_time: OverTime = Field(
+        description="flow (the period's events add up) or stock_last / stock_first (the value "
+        "at the period's last / first point in time, never summed over time)."
+    )
 
     @property
     def title(self) -> str:
@@ -188,6 +196,12 @@ class SimpleMetric(MetricBase):
     type: Literal["simple"]
     measure: Measure
     filter: str | None = None
+    no_rows: Literal["zero", "missing"] | None = Field(
+        None,
+        description="What a period (or dimension value) without any row means inside a ratio or "
+        "derived metric: zero (no won deal: 0 bookings) or missing (no spend row: the cost is "
+        "unknown, so cost per lead is n/a). Defaults to zero for counts and sums.",
+    )
 
 
 class RatioMetric(MetricBase):

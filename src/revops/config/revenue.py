@@ -125,10 +125,9 @@ class UnitEconomics(Model):
     gross_margin: float = Field(
         0.78, gt=0, le=1, description="Gross margin of subscription revenue."
     )
-    sales_spend_per_month: float = Field(
-        0.0, ge=0, description="Fully loaded sales cost per month, added to campaign spend for CAC."
+    cac_window_months: int = Field(
+        3, gt=0, description="Trailing months of the dictionary's CAC used for CAC payback."
     )
-    cac_window_months: int = Field(3, gt=0, description="Trailing months of spend and new logos.")
     churn_window_months: int = Field(12, gt=0, description="Trailing months of logo churn for LTV.")
 
 

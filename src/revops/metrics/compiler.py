@@ -27,8 +27,15 @@ from revops.config.models import (
 )
 from revops.metrics import dimensions, periods
 from revops.metrics.errors import MetricError
-from revops.metrics.expressions import compile_filter, compile_metric_expr, compile_row
+from revops.metrics.expressions import (
+    compile_filter,
+    compile_metric_expr,
+    compile_predicate,
+    compile_row,
+    names,
+)
 from revops.metrics.graph import check_references, references
+from revops.warehouse import schema
 
 Tables = dimensions.Tables
 
@@ -42,9 +49,10 @@ def lookup(model: OperatingModel, name: str) -> Metric:
 
 
 def supported_dimensions(model: OperatingModel, name: str) -> tuple[str, ...]:
-    """The dimensions `name` can be cut by: declared in the config and resolvable in the data.
+    """The named dimensions `name` is featured with: declared in the config and resolvable.
 
-    For ratio and derived metrics every component must support the dimension too.
+    Any other column reachable through the data model's relations can cut it too (see
+    `dimensions.resolve`); this is the short list reports and `metrics list` offer.
     """
     metric = lookup(model, name)
     if isinstance(metric, SimpleMetric):
@@ -57,35 +65,70 @@ def supported_dimensions(model: OperatingModel, name: str) -> tuple[str, ...]:
     return tuple(d for d in metric.dimensions if d in possible)
 
 
-def _dimension_paths(
-    model: OperatingModel, metric: Metric, table: str, by: Sequence[str]
-) -> dict[str, str]:
-    supported = supported_dimensions(model, metric.name)
-    paths = dimensions.resolvable(table)
-    return {d: paths[d] for d in by if d in supported}
+def base_table(metric: SimpleMetric | ConversionMetric) -> str:
+    return metric.measure.table if isinstance(metric, SimpleMetric) else metric.base.table
 
 
-def check_dimensions(model: OperatingModel, name: str, by: Sequence[str]) -> None:
-    """Raise MetricError unless every dimension in `by` is supported by `name`, once each."""
-    supported = supported_dimensions(model, name)
-    bad = [d for d in by if d not in supported]
-    if bad:
-        listed = ", ".join(supported) or "none"
-        raise MetricError(
-            f"metric {name!r} cannot be cut by {', '.join(map(repr, bad))}; "
-            f"dimensions it supports: {listed}"
-        )
+def leaf_tables(model: OperatingModel, name: str) -> list[tuple[str, str]]:
+    """(metric, table) of every simple/conversion metric `name` is computed from."""
+    metric = lookup(model, name)
+    if isinstance(metric, SimpleMetric | ConversionMetric):
+        return [(metric.name, base_table(metric))]
+    out: list[tuple[str, str]] = []
+    for ref in references(metric):
+        out += [leaf for leaf in leaf_tables(model, ref) if leaf not in out]
+    return out
+
+
+_RESERVED = ("period", "value", "rows", "missing", "metric")
+
+
+def check_dimensions(
+    model: OperatingModel,
+    name: str,
+    by: Sequence[str],
+    tables: Tables | None = None,
+    where: str | None = None,
+) -> None:
+    """Raise MetricError unless every dimension in `by` and every column `where` names resolves
+    on every table `name` is computed from (with the columns `tables` has), once each."""
+    columns = _columns(tables)
     if len(set(by)) != len(by):
         raise MetricError(f"metric {name!r}: a dimension is repeated in {list(by)}")
+    bad = [d for d in by if d in _RESERVED]
+    if bad:
+        raise MetricError(f"metric {name!r}: {bad[0]!r} is a result column, not a dimension")
+    wanted = list(by) + (names(where, metric=name, paths=True) if where else [])
+    for leaf, table in leaf_tables(model, name):
+        for d in wanted:
+            try:
+                dimensions.resolve(table, d, columns)
+            except KeyError as exc:
+                via = f" (through {leaf!r})" if leaf != name else ""
+                raise MetricError(f"metric {name!r}{via} cannot use {d!r}: {exc.args[0]}") from None
+
+
+def _columns(tables: Tables | None) -> dimensions.Columns:
+    if tables is None:
+        return lambda t: schema.table(t).column_names
+    return lambda t: tuple(tables(t).columns)
 
 
 def zero_when_empty(metric: Metric) -> bool:
-    """Whether a bucket with no rows means 0 (counts and sums) rather than 'no value'."""
-    return isinstance(metric, SimpleMetric) and metric.measure.agg in (
-        "count",
-        "count_distinct",
-        "sum",
-    )
+    """Whether a bucket with no rows means 0 (counts and sums) rather than 'no value'.
+
+    A simple metric may declare `no_rows: missing` (cost tables: no spend row means the cost
+    is unknown, not zero). Rows that exist but lack the value are never zero: they make the
+    aggregate missing and are counted in `missing`.
+    """
+    if not isinstance(metric, SimpleMetric):
+        return False
+    if metric.no_rows is not None:
+        return metric.no_rows == "zero"
+    return metric.measure.agg in ("count", "count_distinct", "sum")
+
+
+_INT = "int64"
 
 
 class _Context:
@@ -101,6 +144,7 @@ class _Context:
         end: dt.date | None,
         *,
         fuse: bool = False,
+        where: str | None = None,
     ) -> None:
         self.model = model
         self.tables = tables
@@ -109,30 +153,65 @@ class _Context:
         self.start = start
         self.end = end
         self.fuse = fuse
+        self.where = where
+        self.columns = _columns(tables)
         # One expression per metric and per fused scan, so a component used twice (bookings in
-        # win_rate_by_value and avg_deal_size) is the same subquery, which the SQL shares.
+        # win_rate_by_value and quota_attainment) is the same subquery, which the SQL shares.
         self.done: dict[str, ir.Table] = {}
-        self.scans: dict[tuple[str, str], ir.Table] = {}
+        self.scans: dict[tuple[str, str, str], ir.Table] = {}
 
     @property
     def keys(self) -> list[str]:
         return (["period"] if self.grain else []) + list(self.by)
 
     def base_rows(
-        self, metric: Metric | None, table_name: str, time_column: str, row_filter: str | None
+        self,
+        metric: Metric | None,
+        table_name: str,
+        time_column: str,
+        row_filter: str | None,
+        over_time: str = "flow",
     ) -> tuple[ir.Table, dict[str, ir.Value]]:
-        """Rows of `table_name` in the window and passing the filter, plus the period column."""
+        """Rows of `table_name` in the window and passing the filter, plus the period column.
+
+        For a stock only the rows at the bucket's last (first) point in time are kept — the
+        point is found over all the table's rows in the bucket, before any filter, so a filter
+        that matches nothing there gives 0 rather than reaching for another date.
+        """
         rows = self.tables(table_name)
         preds = periods.window(rows[time_column], self.start, self.end)
-        if row_filter:
-            preds.append(compile_filter(row_filter, rows, metric=metric.name if metric else "?"))
         if preds:
             rows = rows.filter(*preds)
+        fy = self.model.company.fiscal_year_start_month
+        if over_time != "flow":
+            time = rows[time_column]
+            group = [periods.bucket(time, self.grain, fy)] if self.grain else []
+            window = ibis.window(group_by=group) if group else ibis.window()
+            edge = time.max() if over_time == "stock_last" else time.min()
+            rows = rows.mutate(_edge=edge.over(window))
+            rows = rows.filter(rows[time_column] == rows["_edge"]).drop("_edge")
+        if row_filter:
+            rows = rows.filter(
+                compile_filter(row_filter, rows, metric=metric.name if metric else "?")
+            )
         keep: dict[str, ir.Value] = {}
         if self.grain:
-            fy = self.model.company.fiscal_year_start_month
             keep["period"] = periods.bucket(rows[time_column], self.grain, fy)
         return rows, keep
+
+    def with_dimensions(
+        self, metric: Metric, table: str, rows: ir.Table, keep: dict[str, ir.Value]
+    ) -> ir.Table:
+        """`rows` projected to `keep`, the requested dimensions, and filtered by `--where`."""
+        paths = {d: dimensions.resolve(table, d, self.columns) for d in self.by}
+        wanted = names(self.where, metric=metric.name, paths=True) if self.where else []
+        extra = {f"_w{i}": dimensions.resolve(table, n, self.columns) for i, n in enumerate(wanted)}
+        frame = dimensions.attach(table, rows, keep, {**paths, **extra}, self.tables)
+        if self.where:
+            cols = {n: frame[f"_w{i}"] for i, n in enumerate(wanted)}
+            frame = frame.filter(compile_predicate(self.where, cols, metric=metric.name))
+            frame = frame.drop(*extra)
+        return frame
 
     def grouped(self, frame: ir.Table, **aggs: ir.Scalar) -> ir.Table:
         keys = self.keys
@@ -158,39 +237,55 @@ class _Context:
 
     def simple(self, metric: SimpleMetric) -> ir.Table:
         m = metric.measure
-        rows, keep = self.base_rows(metric, m.table, m.time_column, metric.filter)
+        rows, keep = self.base_rows(
+            metric, m.table, m.time_column, metric.filter, metric.over_time
+        )
         if m.column is not None:
             keep["_m"] = rows[m.column]
         elif m.expr is not None:
             keep["_m"] = compile_row(m.expr, rows, metric=metric.name)
-        paths = _dimension_paths(self.model, metric, m.table, self.by)
-        frame = dimensions.attach(m.table, rows, keep, paths, self.tables)
+        frame = self.with_dimensions(metric, m.table, rows, keep)
         column = "_m" if "_m" in keep else None
-        return self.grouped(frame, value=aggregate(frame, m.agg, column).cast("float64"))
+        return self.grouped(
+            frame,
+            value=aggregate(frame, m.agg, column).cast("float64"),
+            rows=frame.count().cast(_INT),
+            missing=_missing(frame, column).cast(_INT),
+        )
 
     def fused(self, metric: SimpleMetric) -> ir.Table:
-        """`metric` read from one aggregate shared by every simple metric on the same table and
-        time column: a single scan with a filtered aggregation (FILTER (WHERE …)) per metric.
+        """`metric` read from one aggregate shared by every simple metric on the same table,
+        time column and time aggregation: a single scan with a filtered aggregation
+        (FILTER (WHERE …)) per metric.
 
         Each metric also counts the rows passing its filter, so a bucket where none does is left
         out, exactly as the metric's own WHERE would leave it out.
         """
-        m = metric.measure
-        key = (m.table, m.time_column)
+        scan = self.scan_of(metric)
+        n = scan[f"_n_{metric.name}"]
+        rows = scan.filter(n > 0) if metric.filter else scan
+        return rows.select(
+            *self.keys,
+            value=rows[f"_v_{metric.name}"],
+            rows=rows[f"_n_{metric.name}"],
+            missing=rows[f"_x_{metric.name}"],
+        )
+
+    def scan_of(self, metric: SimpleMetric) -> ir.Table:
+        key = (metric.measure.table, metric.measure.time_column, metric.over_time)
         if key not in self.scans:
             self.scans[key] = self.scan(*key)
-        scan = self.scans[key]
-        rows = scan.filter(scan[f"_n_{metric.name}"] > 0) if metric.filter else scan
-        return rows.select(*self.keys, value=rows[f"_v_{metric.name}"])
+        return self.scans[key]
 
-    def scan(self, table_name: str, time_column: str) -> ir.Table:
+    def scan(self, table_name: str, time_column: str, over_time: str) -> ir.Table:
         members = [
             m
             for m in self.model.metrics
             if isinstance(m, SimpleMetric)
-            and (m.measure.table, m.measure.time_column) == (table_name, time_column)
+            and (m.measure.table, m.measure.time_column, m.over_time)
+            == (table_name, time_column, over_time)
         ]
-        rows, keep = self.base_rows(None, table_name, time_column, None)
+        rows, keep = self.base_rows(None, table_name, time_column, None, over_time)
         for metric in members:
             m = metric.measure
             if m.column is not None:
@@ -206,8 +301,8 @@ class _Context:
             column = f"_m_{metric.name}" if f"_m_{metric.name}" in keep else None
             value = aggregate(frame, metric.measure.agg, column, where)
             aggs[f"_v_{metric.name}"] = value.cast("float64")
-            if where is not None:
-                aggs[f"_n_{metric.name}"] = frame.count(where=where)
+            aggs[f"_n_{metric.name}"] = frame.count(where=where).cast(_INT)
+            aggs[f"_x_{metric.name}"] = _missing(frame, column, where).cast(_INT)
         return self.grouped(frame, **aggs)
 
     def conversion(self, metric: ConversionMetric) -> ir.Table:
@@ -215,8 +310,7 @@ class _Context:
         rows, keep = self.base_rows(metric, base.table, base.time_column, base.filter)
         keep["_e"] = rows[metric.entity]
         keep["_t"] = rows[base.time_column].cast("timestamp")
-        paths = _dimension_paths(self.model, metric, base.table, self.by)
-        frame = dimensions.attach(base.table, rows, keep, paths, self.tables)
+        frame = self.with_dimensions(metric, base.table, rows, keep)
         events = self.tables(conv.table)
         if conv.filter:
             events = events.filter(compile_filter(conv.filter, events, metric=metric.name))
@@ -234,16 +328,20 @@ class _Context:
         converted = joined["_e"].nunique(where=joined["_ce"].notnull())
         based = joined["_e"].nunique()
         return self.grouped(
-            joined, value=(converted.cast("float64") / based.nullif(0)).cast("float64")
+            joined,
+            value=(converted.cast("float64") / based.nullif(0)).cast("float64"),
+            rows=based.cast(_INT),
+            missing=ibis.literal(0).cast(_INT),
         )
 
-    def leaves(self, metric: Metric) -> set[tuple[str, str]]:
-        """The (table, time column) scans the simple metrics under `metric` read."""
+    def leaves(self, metric: Metric) -> set[tuple[str, str, str]]:
+        """The (table, time column, over time) scans the simple metrics under `metric` read."""
         if isinstance(metric, SimpleMetric):
-            return {(metric.measure.table, metric.measure.time_column)}
+            m = metric.measure
+            return {(m.table, m.time_column, metric.over_time)}
         if isinstance(metric, ConversionMetric):
-            return {("", metric.name)}  # never shares a scan
-        out: set[tuple[str, str]] = set()
+            return {("", metric.name, "")}  # never shares a scan
+        out: set[tuple[str, str, str]] = set()
         for ref in references(metric):
             out |= self.leaves(lookup(self.model, ref))
         return out
@@ -258,27 +356,38 @@ class _Context:
         if key not in self.scans:
             self.scans[key] = self.scan(*key)
         scan = self.scans[key]
-        value, present = self.inline(metric, scan)
+        value, present, missing = self.inline(metric, scan)
         rows = scan.filter(present)
-        return rows.select(*self.keys, value=value.cast("float64"))
+        return rows.select(
+            *self.keys,
+            value=value.cast("float64"),
+            rows=ibis.null().cast(_INT),
+            missing=missing.cast(_INT),
+        )
 
-    def inline(self, metric: Metric, scan: ir.Table) -> tuple[ir.Value, ir.BooleanValue]:
-        """(value, has-a-row) of `metric` as expressions over the columns of a fused scan."""
+    def inline(
+        self, metric: Metric, scan: ir.Table
+    ) -> tuple[ir.Value, ir.BooleanValue, ir.IntegerValue]:
+        """(value, has-a-row, missing) of `metric` as expressions over a fused scan's columns."""
         if isinstance(metric, SimpleMetric):
-            present = scan[f"_n_{metric.name}"] > 0 if metric.filter else ibis.literal(True)
-            return scan[f"_v_{metric.name}"], present
+            n = scan[f"_n_{metric.name}"]
+            present = n > 0 if metric.filter else ibis.literal(True)
+            value = scan[f"_v_{metric.name}"]
+            if zero_when_empty(metric):
+                value = ibis.ifelse(n == 0, ibis.literal(0.0), value)
+            return value, present, scan[f"_x_{metric.name}"]
         assert isinstance(metric, RatioMetric | DerivedMetric)
         values: dict[str, ir.Value] = {}
         raw: dict[str, ir.Value] = {}
         anywhere: ir.BooleanValue | None = None
+        missing: Any = ibis.literal(0).cast(_INT)
         for ref in references(metric):
-            component = lookup(self.model, ref)
-            v, p = self.inline(component, scan)
-            raw[ref] = v
-            values[ref] = v.fill_null(0.0) if zero_when_empty(component) else v
+            v, p, x = self.inline(lookup(self.model, ref), scan)
+            raw[ref] = values[ref] = v
             anywhere = p if anywhere is None else anywhere | p
+            missing = missing + x
         assert anywhere is not None
-        return self.evaluate(metric, values, raw), anywhere
+        return self.evaluate(metric, values, raw), anywhere, missing
 
     def evaluate(
         self,
@@ -299,28 +408,50 @@ class _Context:
         The components are stacked (UNION ALL, one column each) and regrouped by the keys rather
         than outer-joined: grouping treats NULL dimensions as equal, which a join does not, and
         PostgreSQL cannot full-join on null-safe conditions. A component with no row in a bucket
-        counts as 0 when it is a count or sum, and as NULL otherwise.
+        counts as 0 when it is a count or sum (unless it declares `no_rows: missing`), and as
+        NULL otherwise; a component whose rows all lack the value stays NULL.
         """
         refs = references(metric)
         cols = {ref: f"_c{i}" for i, ref in enumerate(refs)}
         null = ibis.null().cast("float64")
+        nint = ibis.null().cast(_INT)
         parts = []
         for ref in refs:
             sub = self.compile(ref)
             parts.append(
                 sub.select(
-                    *self.keys, **{c: sub["value"] if r == ref else null for r, c in cols.items()}
+                    *self.keys,
+                    **{c: sub["value"] if r == ref else null for r, c in cols.items()},
+                    **{f"{c}r": sub["rows"] if r == ref else nint for r, c in cols.items()},
+                    **{f"{c}x": sub["missing"] if r == ref else nint for r, c in cols.items()},
                 )
             )
         stacked = ibis.union(*parts) if len(parts) > 1 else parts[0]
-        frame = self.grouped(stacked, **{c: stacked[c].max() for c in cols.values()})
+        aggs = {c: stacked[c].max() for c in stacked.columns if c.startswith("_c")}
+        frame = self.grouped(stacked, **aggs)
         raw = {ref: frame[col] for ref, col in cols.items()}
-        values = {
-            ref: v.fill_null(0.0) if zero_when_empty(lookup(self.model, ref)) else v
-            for ref, v in raw.items()
-        }
+        values = {}
+        for ref, col in cols.items():
+            absent = frame[f"{col}r"].isnull()
+            v = raw[ref]
+            values[ref] = ibis.ifelse(absent, 0.0, v) if zero_when_empty(lookup(self.model, ref)) else v
+        missing: Any = ibis.literal(0).cast(_INT)
+        for col in cols.values():
+            missing = missing + frame[f"{col}x"].fill_null(0)
         value = self.evaluate(metric, values, raw)
-        return frame.select(*self.keys, value=value.cast("float64"))
+        return frame.select(
+            *self.keys, value=value.cast("float64"), rows=nint, missing=missing.cast(_INT)
+        )
+
+
+def _missing(
+    frame: ir.Table, column: str | None, where: ir.BooleanValue | None = None
+) -> ir.Scalar:
+    """Rows (passing `where`) whose measured value is missing: reported, never counted as 0."""
+    if column is None:
+        return ibis.literal(0)
+    isnull = frame[column].isnull()
+    return frame.count(where=isnull if where is None else isnull & where)
 
 
 def aggregate(
@@ -347,18 +478,24 @@ def compile_metric(
     grain: Grain | None = "month",
     start: dt.date | None = None,
     end: dt.date | None = None,
+    where: str | None = None,
 ) -> ir.Table:
-    """The Ibis expression computing metric `name`: columns period?, *by, value.
+    """The Ibis expression computing metric `name`: columns period?, *by, value, rows, missing.
 
     `start` is inclusive and `end` exclusive, on the metric's time column (the base event's
-    time for conversion metrics). Rows come in no particular order.
+    time for conversion metrics). A stock is read at each bucket's last (or first) point in
+    time; with no grain, at the range's. `where` filters rows at query time with the
+    dictionary's expression grammar, its names resolved like dimensions. `missing` counts the
+    rows without a value (summed over components); `rows` counts a simple metric's rows (the
+    base entities of a conversion; NULL for ratio and derived metrics). Rows come in no
+    particular order.
     """
     try:
         check_references(model.metrics)
     except ValueError as exc:
         raise MetricError(str(exc)) from None
-    check_dimensions(model, name, by)
-    return _Context(model, tables, by, grain, start, end).compile(name)
+    check_dimensions(model, name, by, tables, where)
+    return _Context(model, tables, by, grain, start, end, where=where).compile(name)
 
 
 def formula(model: OperatingModel, name: str) -> str:
@@ -395,7 +532,7 @@ def compile_dictionary(
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> ir.Table:
-    """The whole dictionary as ONE query, long format: metric, period?, value.
+    """The whole dictionary as ONE query, long format: metric, period?, value, rows, missing.
 
     Simple metrics on the same table and time column share one scan (see `_Context.fused`),
     and ratio and derived metrics reuse those aggregates instead of recomputing them. Rows are
@@ -415,6 +552,8 @@ def compile_dictionary(
                 ibis.literal(i).name("_o"),
                 *ctx.keys,
                 result["value"],
+                result["rows"],
+                result["missing"],
             )
         )
     stacked = ibis.union(*parts) if len(parts) > 1 else parts[0]

@@ -48,24 +48,39 @@ def _fail(metric: str, text: str, why: str) -> ExpressionError:
     return ExpressionError(f"metric {metric!r}: expression {text!r}: {why}")
 
 
-def parse(text: str, *, metric: str = "?") -> ast.expr:
-    """Parse and whitelist-check an expression; the returned tree only holds allowed nodes."""
+def parse(text: str, *, metric: str = "?", paths: bool = False) -> ast.expr:
+    """Parse and whitelist-check an expression; the returned tree only holds allowed nodes.
+
+    With `paths`, a dotted name (`account.industry`) is one column name, a path through the data
+    model's relations; it is looked up as that string, never as a Python attribute.
+    """
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise _fail(metric, text, f"not a valid expression ({exc.msg})") from None
-    _check(tree.body, metric, text)
+    _check(tree.body, metric, text, paths)
     return tree.body
+
+
+def dotted(node: ast.expr) -> str | None:
+    """`a.b.c` for an attribute chain over a plain name, else None."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or not parts:
+        return None
+    return ".".join([node.id, *reversed(parts)])
 
 
 def _is_literal(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, int | float | str | bool)
 
 
-def _check(node: ast.expr, metric: str, text: str) -> None:
+def _check(node: ast.expr, metric: str, text: str, paths: bool = False) -> None:
     """Reject every node outside the language, naming the construct that was used."""
     children: list[ast.expr]
-    if isinstance(node, ast.Name):
+    if isinstance(node, ast.Name) or (paths and dotted(node) is not None):
         return
     if isinstance(node, ast.Constant):
         if not _is_literal(node):
@@ -108,18 +123,28 @@ def _check(node: ast.expr, metric: str, text: str) -> None:
     else:
         raise _fail(metric, text, f"{type(node).__name__} syntax is not allowed")
     for child in children:
-        _check(child, metric, text)
+        _check(child, metric, text, paths)
 
 
-def names(text: str, *, metric: str = "?") -> list[str]:
+def names(text: str, *, metric: str = "?", paths: bool = False) -> list[str]:
     """The column or metric names an expression refers to, in order of first use."""
-    tree = parse(text, metric=metric)
+    tree = parse(text, metric=metric, paths=paths)
     functions = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     out: list[str] = []
+    inner = {
+        id(sub)
+        for n in ast.walk(tree)
+        if paths and isinstance(n, ast.Attribute)
+        for sub in ast.walk(n.value)
+    }
     for node in ast.walk(tree):
-        if (
+        path = dotted(node) if paths and id(node) not in inner else None
+        if path is not None and path not in out:
+            out.append(path)
+        elif (
             isinstance(node, ast.Name)
             and id(node) not in functions
+            and id(node) not in inner
             and node.id not in _BOOL_NAMES
             and node.id not in out
         ):
@@ -145,6 +170,9 @@ class _Compiler:
         self.lookup = lookup
 
     def value(self, node: ast.expr) -> Any:
+        path = dotted(node)
+        if path is not None:
+            return self.lookup(path)
         if isinstance(node, ast.Name):
             if node.id in _BOOL_NAMES:
                 return ibis.literal(_BOOL_NAMES[node.id])
@@ -242,3 +270,21 @@ def compile_metric_expr(text: str, values: Mapping[str, ir.Value], *, metric: st
         return values[name]
 
     return _Compiler(text, metric, lookup).value(tree)
+
+
+def compile_predicate(
+    text: str, columns: Mapping[str, ir.Value], *, metric: str = "?"
+) -> ir.BooleanValue:
+    """Compile a query-time filter (`--where`) over named values, dotted paths allowed: the
+    same grammar as the dictionary's filters, compiled to Ibis, never pasted into SQL."""
+    tree = parse(text, metric=metric, paths=True)
+
+    def lookup(name: str) -> ir.Value:
+        if name not in columns:
+            raise _fail(metric, text, f"unknown column {name!r}; available: {', '.join(columns)}")
+        return columns[name]
+
+    compiled = _Compiler(text, metric, lookup).value(tree)
+    if not compiled.type().is_boolean():
+        raise _fail(metric, text, f"{ast.unparse(tree)!r} is not true/false, so not a filter")
+    return compiled

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from revops.config.models import DerivedMetric, Metric, RatioMetric
+from revops.config.models import ConversionMetric, DerivedMetric, Metric, RatioMetric
 from revops.metrics.expressions import names
 
 
@@ -45,3 +45,38 @@ def check_references(metrics: Sequence[Metric]) -> None:
 
     for m in metrics:
         visit(m.name, ())
+    check_over_time(metrics)
+
+
+def is_stock(metric: Metric) -> bool:
+    return metric.over_time != "flow"
+
+
+def check_over_time(metrics: Sequence[Metric]) -> None:
+    """Raise ValueError where a metric's declared time aggregation contradicts its parts.
+
+    A stock built from a flow would hide a sum over the period inside a point-in-time value; a
+    metric made only of stocks declared a flow invites summing it over time. Both are refused.
+    Flows over stocks (churned / opening customers) are rates over the period, and allowed.
+    """
+    by_name = {m.name: m for m in metrics}
+    for m in metrics:
+        if isinstance(m, ConversionMetric) and is_stock(m):
+            raise ValueError(
+                f"metric {m.name!r} is a conversion, a flow of base events: over_time: flow"
+            )
+        parts = [by_name[r] for r in references(m)]
+        if not parts:
+            continue
+        flows = [p.name for p in parts if not is_stock(p)]
+        if is_stock(m) and flows:
+            raise ValueError(
+                f"metric {m.name!r} is declared a stock ({m.over_time}) but {', '.join(flows)} "
+                "is a flow summed over the period; declare it over_time: flow"
+            )
+        if not is_stock(m) and not flows:
+            raise ValueError(
+                f"metric {m.name!r} is computed from stocks only "
+                f"({', '.join(p.name for p in parts)}); declare it over_time: stock_last or "
+                "stock_first, so it is never summed over time"
+            )

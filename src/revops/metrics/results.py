@@ -10,7 +10,7 @@ as much as running it at demo scale, and reports ask for the same numbers again 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache, lru_cache
 
 import ibis
@@ -31,11 +31,45 @@ _IBIS_TYPES = {
 }
 
 
+Extras = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+
+
 @cache
 def declared_table(name: str) -> ir.Table:
     """An unbound Ibis table with the declared schema of `name`: enough to compile SQL."""
     t = schema.table(name)
     return ibis.table({c.name: _IBIS_TYPES[c.type] for c in t.columns}, name=name)
+
+
+def _tables(extras: Extras) -> Callable[[str], ir.Table]:
+    """Declared tables plus the custom columns the live warehouse has on them."""
+    added = dict(extras)
+
+    def table(name: str) -> ir.Table:
+        if name not in added:
+            return declared_table(name)
+        t = schema.table(name)
+        cols = {c.name: _IBIS_TYPES[c.type] for c in t.columns}
+        return ibis.table({**cols, **dict(added[name])}, name=name)
+
+    return table
+
+
+def custom_columns(wh: Warehouse) -> Extras:
+    """(table, ((column, type), …)) for every column a canonical table has in the warehouse but
+    not in the data model: custom fields, added by source mappings (ALTER TABLE ADD COLUMN)."""
+    rows = wh.sql(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema = current_schema()"
+    )
+    declared = {t.name: set(t.column_names) for t in schema.TABLES}
+    tables = sorted({str(t) for t, c in rows if str(t) in declared and str(c) not in declared[str(t)]})
+    out = []
+    for name in tables:
+        live = wh.con.table(name).schema()
+        extra = tuple((c, str(live[c])) for c in live.names if c not in declared[name])
+        out.append((name, extra))
+    return tuple(out)
 
 
 @lru_cache(maxsize=256)
@@ -47,9 +81,13 @@ def _metric_sql(
     grain: Grain | None,
     start: dt.date | None,
     end: dt.date | None,
+    where: str | None = None,
+    extras: Extras = (),
 ) -> str:
     model = OperatingModel.model_validate_json(model_json)
-    expr = compile_metric(model, name, declared_table, by=by, grain=grain, start=start, end=end)
+    expr = compile_metric(
+        model, name, _tables(extras), by=by, grain=grain, start=start, end=end, where=where
+    )
     keys = (["period"] if grain else []) + list(by)
     return str(ibis.to_sql(expr.order_by(keys) if keys else expr, dialect=dialect))
 
@@ -72,9 +110,17 @@ def metric_sql(
     grain: Grain | None = "month",
     start: dt.date | None = None,
     end: dt.date | None = None,
+    where: str | None = None,
 ) -> str:
-    """The SQL `compute` runs for these arguments, in the warehouse's own dialect."""
-    return _metric_sql(wh.backend, model.model_dump_json(), name, tuple(by), grain, start, end)
+    """The SQL `compute` runs for these arguments, in the warehouse's own dialect.
+
+    Cutting or filtering (`by`, `where`) reads the live table schemas first, so a custom column
+    the warehouse has is usable; the plain metric compiles against the data model alone.
+    """
+    extras = custom_columns(wh) if by or where else ()
+    return _metric_sql(
+        wh.backend, model.model_dump_json(), name, tuple(by), grain, start, end, where, extras
+    )
 
 
 def compute(
@@ -86,9 +132,12 @@ def compute(
     grain: Grain | None = "month",
     start: dt.date | None = None,
     end: dt.date | None = None,
+    where: str | None = None,
 ) -> pd.DataFrame:
-    """Metric `name` as a DataFrame (period?, *by, value), sorted by period then dimensions."""
-    sql = metric_sql(wh, model, name, by=by, grain=grain, start=start, end=end)
+    """Metric `name` as a DataFrame (period?, *by, value, rows, missing), sorted by period then
+    dimensions. `value` is NaN where it is unknown (no denominator, no cost data, every row
+    without a value), never 0; `missing` counts the rows that had no value."""
+    sql = metric_sql(wh, model, name, by=by, grain=grain, start=start, end=end, where=where)
     return frame(wh.execute(wh.con.sql(sql)))
 
 
@@ -100,7 +149,8 @@ def compute_all(
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Every metric of the dictionary in long format: metric, period (with a grain), value.
+    """Every metric of the dictionary in long format: metric, period (with a grain), value,
+    rows and missing (see `compute`).
 
     One query for the whole dictionary (see `compile_dictionary`), in dictionary order.
     """
@@ -109,12 +159,17 @@ def compute_all(
 
 
 def frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Normalise a result: `period` as datetime.date, missing dimensions as None, float values."""
+    """Normalise a result: `period` as datetime.date, missing dimensions as None, float values,
+    integer missing counts and nullable integer row counts."""
     out = df.reset_index(drop=True)
     if "period" in out.columns:
         out["period"] = pd.to_datetime(out["period"]).dt.date
     for col in out.columns:
-        if col not in ("period", "value", "metric"):
+        if col not in ("period", "value", "metric", "rows", "missing"):
             out[col] = out[col].astype(object).where(out[col].notna(), None)
     out["value"] = out["value"].astype("float64")
+    if "missing" in out.columns:
+        out["missing"] = out["missing"].fillna(0).astype("int64")
+    if "rows" in out.columns:
+        out["rows"] = out["rows"].astype("Int64")
     return out
