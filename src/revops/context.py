@@ -125,10 +125,13 @@ class RevOps:
         grain: Grain | None = "month",
         start: date | None = None,
         end: date | None = None,
+        where: str | None = None,
     ) -> pd.DataFrame:
         from revops.metrics import compute
 
-        return compute(self.warehouse, self.model, name, by=by, grain=grain, start=start, end=end)
+        return compute(
+            self.warehouse, self.model, name, by=by, grain=grain, start=start, end=end, where=where
+        )
 
     def all_metrics(
         self, *, grain: Grain | None = "month", start: date | None = None, end: date | None = None

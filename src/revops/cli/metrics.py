@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Hashable, Mapping
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -16,7 +17,7 @@ from revops.cli._common import (
     user_errors,
 )
 from revops.config import load_config
-from revops.config.models import DIMENSIONS, Grain
+from revops.config.models import DIMENSIONS, Grain, Metric, SimpleMetric
 from revops.context import default_config_path
 from revops.errors import RevOpsError
 
@@ -43,7 +44,20 @@ def metrics_list(config: ConfigOpt = None) -> None:
 def metrics_show(
     name: Annotated[str, typer.Argument(help="Metric name (see `revops metrics list`).")],
     by: Annotated[
-        list[str] | None, typer.Option("--by", help=f"Dimension: {', '.join(DIMENSIONS)}.")
+        list[str] | None,
+        typer.Option(
+            "--by",
+            help=f"Dimension: {', '.join(DIMENSIONS)}, any column of the metric's table "
+            "(custom fields too) or a path through its relations (account.industry).",
+        ),
+    ] = None,
+    where: Annotated[
+        str | None,
+        typer.Option(
+            "--where",
+            help="Filter rows first, in the dictionary's expression language: "
+            "\"region == 'NA' and account.industry in ['saas', 'fintech']\".",
+        ),
     ] = None,
     grain: Annotated[str, typer.Option(help="day, week, month, quarter, year or all.")] = "month",
     start: Annotated[
@@ -66,27 +80,56 @@ def metrics_show(
         g: Grain | None = None if grain == "all" else grain  # type: ignore[assignment]
         first, last = parse_day(start, "--from"), parse_day(end, "--to")
         dims = by or []
-        df = ro.metric(name, by=dims, grain=g, start=first, end=last)
+        df = ro.metric(name, by=dims, grain=g, start=first, end=last, where=where)
         metric = ro.model.metric(name)
         console.print(f"[bold]{metric.title}[/] ({metric.owner}): {metric.description}")
         console.print(f"formula: [cyan]{ro.formula(name)}[/]", highlight=False)
         if sql:
             console.print(
-                metric_sql(ro.warehouse, ro.model, name, by=dims, grain=g, start=first, end=last),
+                metric_sql(
+                    ro.warehouse,
+                    ro.model,
+                    name,
+                    by=dims,
+                    grain=g,
+                    start=first,
+                    end=last,
+                    where=where,
+                ),
                 highlight=False,
             )
+        if where:
+            console.print(f"where: [cyan]{where}[/]", highlight=False)
         out = Table(title_justify="left")
-        for col in df.columns:
+        shown = [c for c in df.columns if c not in ("rows", "missing")]
+        for col in shown:
             out.add_column(str(col), justify="right" if col == "value" else "left")
         currency = ro.model.company.currency
-        for row in df.itertuples(index=False):
+        for row in df.to_dict("records"):
             cells = []
-            for col, v in zip(df.columns, row, strict=True):
+            for col in shown:
+                v = row[col]
                 if col == "value":
-                    cells.append(format_value(v, metric.format, currency))
+                    text = format_value(v, metric.format, currency)
+                    cells.append(("n/a" if text == "–" else text) + missing_note(row, metric))
                 elif col == "period":
                     cells.append(str(v)[:10])
                 else:
                     cells.append("(none)" if v is None else str(v))
             out.add_row(*cells)
         console.print(out)
+
+
+def missing_note(row: Mapping[Hashable, Any], metric: Metric) -> str:
+    """' (2 of 14 opportunities without amount)' when rows lacked the value, else ''."""
+    import pandas as pd
+
+    missing = row.get("missing")
+    if missing is None or pd.isna(missing) or not int(missing):
+        return ""
+    rows = row.get("rows")
+    if isinstance(metric, SimpleMetric) and rows is not None and not pd.isna(rows):
+        m = metric.measure
+        what = m.column or "a value"
+        return f" ({missing} of {rows} {m.table} without {what})"
+    return f" ({missing} input rows without a value)"

@@ -206,6 +206,8 @@ class _Context:
         paths = {d: dimensions.resolve(table, d, self.columns) for d in self.by}
         wanted = names(self.where, metric=metric.name, paths=True) if self.where else []
         extra = {f"_w{i}": dimensions.resolve(table, n, self.columns) for i, n in enumerate(wanted)}
+        if not keep and extra:
+            keep = {"_row": ibis.literal(1)}  # the frame keeps a column once `_w…` are dropped
         frame = dimensions.attach(table, rows, keep, {**paths, **extra}, self.tables)
         if self.where:
             cols = {n: frame[f"_w{i}"] for i, n in enumerate(wanted)}
@@ -237,9 +239,7 @@ class _Context:
 
     def simple(self, metric: SimpleMetric) -> ir.Table:
         m = metric.measure
-        rows, keep = self.base_rows(
-            metric, m.table, m.time_column, metric.filter, metric.over_time
-        )
+        rows, keep = self.base_rows(metric, m.table, m.time_column, metric.filter, metric.over_time)
         if m.column is not None:
             keep["_m"] = rows[m.column]
         elif m.expr is not None:
@@ -434,7 +434,9 @@ class _Context:
         for ref, col in cols.items():
             absent = frame[f"{col}r"].isnull()
             v = raw[ref]
-            values[ref] = ibis.ifelse(absent, 0.0, v) if zero_when_empty(lookup(self.model, ref)) else v
+            values[ref] = (
+                ibis.ifelse(absent, 0.0, v) if zero_when_empty(lookup(self.model, ref)) else v
+            )
         missing: Any = ibis.literal(0).cast(_INT)
         for col in cols.values():
             missing = missing + frame[f"{col}x"].fill_null(0)

@@ -138,7 +138,9 @@ def names(text: str, *, metric: str = "?", paths: bool = False) -> list[str]:
         for sub in ast.walk(n.value)
     }
     for node in ast.walk(tree):
-        path = dotted(node) if paths and id(node) not in inner else None
+        path = (
+            dotted(node) if paths and isinstance(node, ast.expr) and id(node) not in inner else None
+        )
         if path is not None and path not in out:
             out.append(path)
         elif (

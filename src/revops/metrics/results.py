@@ -63,7 +63,9 @@ def custom_columns(wh: Warehouse) -> Extras:
         "WHERE table_catalog = current_database() AND table_schema = current_schema()"
     )
     declared = {t.name: set(t.column_names) for t in schema.TABLES}
-    tables = sorted({str(t) for t, c in rows if str(t) in declared and str(c) not in declared[str(t)]})
+    tables = sorted(
+        {str(t) for t, c in rows if str(t) in declared and str(c) not in declared[str(t)]}
+    )
     out = []
     for name in tables:
         live = wh.con.table(name).schema()
