@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from revenue_book import JAN25, load_book
 
@@ -29,14 +30,31 @@ def _model(**econ: object) -> OperatingModel:
     return OperatingModel.model_validate(data)
 
 
-MODEL = _model(
-    gross_margin=0.8, sales_spend_per_month=500.0, cac_window_months=1, churn_window_months=1
-)
+MODEL = _model(gross_margin=0.8, cac_window_months=1, churn_window_months=1)
+
+
+def _acquisition(wh: Warehouse) -> None:
+    """Sales cost of Jan 2025 and E's new-business win, so the dictionary's CAC has its inputs."""
+    day = dt.date(2025, 1, 10)
+    wh.write("sales_costs", pa.table({"cost_date": [JAN25], "category": ["salaries"],
+                                      "amount": [500.0]}))  # fmt: skip
+    wh.write(
+        "opportunities",
+        pa.table(
+            {
+                "opportunity_id": ["OE"], "account_id": ["E"], "owner_id": ["U1"],
+                "opportunity_type": ["new_business"], "stage": ["Closed Won"],
+                "amount": [480.0], "created_date": [day], "close_date": [day],
+                "is_closed": [True], "is_won": [True],
+            }
+        ),
+    )  # fmt: skip
 
 
 @pytest.fixture
 def book(warehouse: Warehouse) -> Warehouse:
     load_book(warehouse)
+    _acquisition(warehouse)
     run = build_revenue(warehouse, MODEL)
     assert (run.first_month, run.last_month) == (dt.date(2024, 1, 1), JAN25)
     return warehouse
@@ -123,8 +141,19 @@ def test_cohort_tables_by_start_month_and_segment(book: Warehouse) -> None:
 
 
 def test_unit_economics_by_hand(book: Warehouse) -> None:
-    # Jan 2025: ARPA 400/4 = 100; churn 1/3; LTV 100 x 0.8 / (1/3) = 240. CAC: (1,000 campaign
-    # + 500 sales) / 1 new logo (E; D is a reactivation) = 1,500; payback 1,500/(40 x 0.8).
+    # Jan 2025: ARPA 400/4 = 100; churn 1/3; LTV 100 x 0.8 / (1/3) = 240. CAC, the dictionary's:
+    # (1,000 campaign + 500 sales_costs) / 1 new customer (E's new-business win) = 1,500;
+    # payback 1,500/(40 x 0.8) with E's 40 of new MRR (D is a reactivation).
     assert _metric(book, "ltv") == pytest.approx(240.0)
     assert _metric(book, "cac_payback_months") == pytest.approx(1500 / 32)
     assert _metric(book, "ltv_to_cac") == pytest.approx(240 / 1500)
+    assert _metric(book, "cac") == pytest.approx(1500)  # one CAC: the engine's is the dictionary's
+
+
+def test_cac_is_unknown_without_sales_cost_data(warehouse: Warehouse) -> None:
+    load_book(warehouse)  # campaign spend, but no sales_costs rows
+    build_revenue(warehouse, MODEL)
+    econ = fetch(warehouse, warehouse.table("unit_economics"))
+    jan = econ[econ["month"] == JAN25].iloc[0]
+    assert jan[["cac", "cac_payback_months", "ltv_to_cac"]].isna().all()
+    assert jan["ltv"] == pytest.approx(240.0)  # LTV needs no cost data

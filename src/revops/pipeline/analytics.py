@@ -127,7 +127,9 @@ def win_rates(
     c = _with_dims(c, t, by)
     cycle = days_between(c.created_date.cast("timestamp"), c.closed_at)
     won_cycle = ibis.cases((c.won, cycle), else_=ibis.null("float64"))
-    amount = c.amount.fill_null(0.0)
+    # A deal without an amount is missing from the values (counted in *_missing_amount), never
+    # a 0 that would drag the average deal size down.
+    amount, unknown = c.amount, c.amount.isnull()
     agg = _aggregate(
         c,
         by,
@@ -135,16 +137,20 @@ def win_rates(
         won=count_true(c.won),
         closed_value=amount.sum(),
         won_value=amount.sum(where=c.won),
+        won_priced=amount.count(where=c.won),
+        closed_missing_amount=count_true(unknown),
+        won_missing_amount=count_true(unknown & c.won),
         cycle_days_mean=won_cycle.mean(),
         cycle_days_median=won_cycle.quantile(0.5),
         cycle_days_p90=won_cycle.quantile(0.9),
     )
-    agg = agg.mutate(won_value=agg.won_value.fill_null(0.0))
+    # no won deal at all is $0 won; won deals that all lack an amount are an unknown value
+    agg = agg.mutate(won_value=ibis.ifelse(agg.won == 0, 0.0, agg.won_value))
     return agg.mutate(
         win_rate=agg.won.cast("float64") / agg.closed.nullif(0),
         win_rate_value=agg.won_value / agg.closed_value.nullif(0),
-        avg_deal_size=agg.won_value / agg.won.nullif(0),
-    )
+        avg_deal_size=agg.won_value / agg.won_priced.nullif(0),
+    ).drop("won_priced")
 
 
 def open_pipeline(
@@ -155,7 +161,11 @@ def open_pipeline(
     snap = pipeline_as_of(t.history, t.opportunities, [as_of], stages, open_only=True)
     snap = _with_dims(snap, t, by)
     return _aggregate(
-        snap, by, open_deals=snap.count(), open_value=snap.amount.fill_null(0.0).sum()
+        snap,
+        by,
+        open_deals=snap.count(),
+        open_value=snap.amount.sum(),
+        open_missing_amount=count_true(snap.amount.isnull()),
     )
 
 
@@ -213,7 +223,9 @@ def pipeline_created(
     j = _with_dims(j, t, by)
     j = j.mutate(period=j.created_date.truncate(_unit(grain)))
     return j.group_by(["period", *by]).aggregate(
-        created=j.count(), created_value=j.amount.fill_null(0.0).sum()
+        created=j.count(),
+        created_value=j.amount.sum(),
+        created_missing_amount=count_true(j.amount.isnull()),
     )
 
 
@@ -356,8 +368,9 @@ def coverage(
             won.closed_at >= q.period_start.cast("timestamp"),
         ],
     )
+    # no won deal is 0 booked; won deals whose amounts are all missing leave it unknown
     booked = qb.group_by(["user_id", "period_start", "period_end", "quota"]).aggregate(
-        booked=qb.amount.fill_null(0.0).sum()
+        booked=ibis.ifelse(qb.opportunity_id.count() == 0, 0.0, qb.amount.sum())
     )
 
     snap = pipeline_as_of(t.history, t.opportunities, [as_of], stages, open_only=True)
@@ -370,7 +383,7 @@ def coverage(
         ],
     )
     pipe = qp.group_by(["user_id", "period_start"]).aggregate(
-        open_pipeline=qp.amount.fill_null(0.0).sum()
+        open_pipeline=ibis.ifelse(qp.opportunity_id.count() == 0, 0.0, qp.amount.sum())
     )
 
     j = booked.join(pipe, ["user_id", "period_start"])
@@ -423,5 +436,7 @@ def pipeline_over_time(
     if by != "stage":
         snap = _with_dims(snap, t, check_by([by]))
     return snap.group_by(["as_of", snap[by].name("key")]).aggregate(
-        deals=snap.count(), value=snap.amount.fill_null(0.0).sum()
+        deals=snap.count(),
+        value=snap.amount.sum(),
+        missing_amount=count_true(snap.amount.isnull()),
     )

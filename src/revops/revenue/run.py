@@ -84,7 +84,7 @@ def build_revenue(wh: Warehouse, model: OperatingModel, as_of: dt.date | None = 
     expr = mrr.monthly(wh.table("subscriptions"), cal)
     monthly = wh.to_arrow(expr)
     moves = wh.to_arrow(movements(expr))
-    econ = unit_economics(wh, monthly, model.revenue.unit_economics, first, last)
+    econ = unit_economics(wh, monthly, model, first, last)
     wh.write_many(
         [
             Batch("mrr_monthly", monthly, "replace"),

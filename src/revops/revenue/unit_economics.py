@@ -6,11 +6,15 @@ Formulas (monthly units; window sums smooth a noisy month):
   `churn_window_months`;
 - LTV = ARPA x gross margin / logo churn (the expected gross profit of an account, with churn
   as the monthly hazard); empty when nobody churned in the window;
-- CAC = (campaign spend + `sales_spend_per_month` x months) / new logos, over the trailing
-  `cac_window_months`;
+- CAC is the metric dictionary's `cac` ((marketing_spend + sales_cost) / new_customers) over the
+  trailing `cac_window_months`: its components' monthly values from the dictionary, summed over
+  the window, so there is one CAC (with a window of one month it is the dictionary's monthly
+  figure exactly; a window counts an account winning two new-business deals in different
+  months of it twice). No cost row in a month of the window (campaign spend or sales_costs)
+  leaves CAC, payback and LTV:CAC empty: unknown cost is not free;
 - CAC payback months = CAC / (new MRR per new logo x gross margin);
 - LTV:CAC = LTV / CAC.
-The gross margin and sales spend come from `revenue.unit_economics` in revops.yaml.
+The gross margin and windows come from `revenue.unit_economics` in revops.yaml.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from revops.config.models import OperatingModel
 from revops.config.revenue import UnitEconomics
 from revops.revenue import mrr
 from revops.warehouse import Warehouse
@@ -28,24 +33,30 @@ from revops.warehouse.schema import table
 from revops.warehouse.warehouse import arrow_schema
 
 
-def monthly_spend(wh: Warehouse) -> pd.Series:
-    """Campaign spend per month (index: first day of month)."""
-    cs = wh.table("campaign_spend")
-    expr = cs.group_by(month=cs.spend_date.truncate("M").cast("date")).aggregate(
-        amount=cs.amount.sum()
-    )
-    frame = wh.execute(expr)
-    return pd.Series(
-        frame["amount"].to_numpy(dtype=float),
-        index=[mrr.month_start(pd.Timestamp(d).date()) for d in frame["month"]],
-        dtype=float,
-    )
+CAC_PARTS = ("marketing_spend", "sales_cost", "new_customers")
+
+
+def dictionary_costs(wh: Warehouse, model: OperatingModel) -> pd.DataFrame:
+    """The dictionary's CAC components per month (index: first day of month; NaN where a cost
+    table has no row that month)."""
+    from revops.metrics import compute
+
+    cols = {}
+    for name in CAC_PARTS:
+        frame = compute(wh, model, name, grain="month")
+        cols[name] = pd.Series(
+            frame["value"].to_numpy(dtype=float),
+            index=[mrr.month_start(pd.Timestamp(d).date()) for d in frame["period"]],
+            dtype=float,
+        )
+    return pd.DataFrame(cols)
 
 
 def compute(
-    monthly: pd.DataFrame, spend: pd.Series, cfg: UnitEconomics, months: list[dt.date]
+    monthly: pd.DataFrame, costs: pd.DataFrame, cfg: UnitEconomics, months: list[dt.date]
 ) -> pd.DataFrame:
-    """The `unit_economics` rows for `months` from `mrr_monthly` rows and spend per month."""
+    """The `unit_economics` rows for `months` from `mrr_monthly` rows and the dictionary's CAC
+    components per month (`dictionary_costs`)."""
     m = monthly.assign(
         month=pd.to_datetime(monthly["month"]), first_month=pd.to_datetime(monthly["first_month"])
     )
@@ -59,8 +70,10 @@ def compute(
     new = m[(m["prior_mrr"] == 0) & (m["mrr"] > 0) & (m["month"] == m["first_month"])]
     g["new_logos"] = new.groupby("month")["account_id"].nunique()
     g["new_mrr"] = new.groupby("month")["mrr"].sum()
-    g["spend"] = spend.reindex(months).fillna(0.0).to_numpy() + cfg.sales_spend_per_month
     g = g.fillna(0.0)
+    parts = costs.reindex(columns=list(CAC_PARTS)).reindex(months)
+    # a month with no new customer is 0 of them; a month with no cost row is an unknown cost
+    parts["new_customers"] = parts["new_customers"].fillna(0.0)
     cw, sw = cfg.churn_window_months, cfg.cac_window_months
     churn = g["churned"].rolling(cw, min_periods=1).sum() / g["opening"].rolling(
         cw, min_periods=1
@@ -68,10 +81,13 @@ def compute(
     arpa = g["mrr"] / g["customers"].replace(0, np.nan)
     new_logos = g["new_logos"].rolling(sw, min_periods=1).sum()
     new_mrr = g["new_mrr"].rolling(sw, min_periods=1).sum()
-    spend_w = g["spend"].rolling(sw, min_periods=1).sum()
+    window = parts.rolling(sw, min_periods=1).sum()
+    costs_known = parts[["marketing_spend", "sales_cost"]].notna().all(axis=1).astype(float)
+    known = costs_known.rolling(sw, min_periods=1).min() == 1
+    spend_w = (window["marketing_spend"] + window["sales_cost"]).where(known)
     gm = cfg.gross_margin
     ltv = arpa * gm / churn.replace(0, np.nan)
-    cac = spend_w / new_logos.replace(0, np.nan)
+    cac = spend_w / window["new_customers"].replace(0, np.nan)
     payback = cac / (new_mrr / new_logos.replace(0, np.nan) * gm)
     return pd.DataFrame(
         {
@@ -83,8 +99,8 @@ def compute(
             "ltv": ltv.to_numpy(),
             "new_logos": new_logos.astype("int64").to_numpy(),
             "new_mrr": new_mrr.to_numpy(),
-            "spend": spend_w.to_numpy(),
-            "cac": cac.to_numpy(),
+            "spend": spend_w.to_numpy(dtype=float),
+            "cac": cac.to_numpy(dtype=float),
             "cac_payback_months": payback.to_numpy(),
             "ltv_to_cac": (ltv / cac).to_numpy(),
         }
@@ -92,10 +108,11 @@ def compute(
 
 
 def unit_economics(
-    wh: Warehouse, monthly: pa.Table, cfg: UnitEconomics, first: dt.date, last: dt.date
+    wh: Warehouse, monthly: pa.Table, model: OperatingModel, first: dt.date, last: dt.date
 ) -> pa.Table:
-    """`compute` over the warehouse's spend and the given `mrr_monthly` rows, as Arrow."""
-    frame = compute(monthly.to_pandas(), monthly_spend(wh), cfg, mrr.months(first, last))
+    """`compute` over the dictionary's CAC components and the given `mrr_monthly` rows."""
+    cfg = model.revenue.unit_economics
+    frame = compute(monthly.to_pandas(), dictionary_costs(wh, model), cfg, mrr.months(first, last))
     frame = frame.replace([np.inf, -np.inf], np.nan)
     return pa.Table.from_pandas(
         frame, schema=arrow_schema(table("unit_economics")), preserve_index=False

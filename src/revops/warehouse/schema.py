@@ -579,7 +579,7 @@ TABLES: tuple[Table, ...] = (
             _c("new_logos", "int", "New customers in the CAC window."),
             _c("new_mrr", "float", "MRR of those new customers."),
             _c("spend", "float", "Marketing + sales spend in the CAC window."),
-            _c("cac", "float", "spend / new_logos."),
+            _c("cac", "float", "The dictionary's cac over the window: spend / new customers."),
             _c("cac_payback_months", "float", "cac / (new MRR per new logo x gross margin)."),
             _c("ltv_to_cac", "float", "ltv / cac."),
         ),
