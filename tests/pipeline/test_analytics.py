@@ -184,15 +184,18 @@ def test_coverage(warehouse: Warehouse, t: PipelineTables) -> None:
     rows = _by(_run(warehouse, coverage(t, STAGES, AS_OF)), "user_id")
     # Q1 quotas (the Q2 quota of u1 does not contain Mar 31).
     # u1: 30k − booked 17k (o1 12k + o5 5k) = 13k remaining; open closing in Q1: o4, no
-    #     amount → coverage 0.
+    #     amount → open pipeline unknown (never 0), so no coverage.
     # u2: 10k − 0 = 10k remaining; open closing in Q1: o7 4k (o3 closes May 31) → 0.4.
     # m1: manages u1 and u2, who hold quotas: shown, left out of the total.
     got = {
         u: (r["quota"], r["booked"], r["remaining"], r["open_pipeline"], r["in_total"])
         for u, r in rows.items()
     }
+    u1 = got.pop("u1")
+    assert u1[3] != u1[3]  # NaN: o4's amount is missing
+    assert u1[:3] + u1[4:] == (30_000.0, 17_000.0, 13_000.0, True)
+    assert rows["u1"]["coverage"] != rows["u1"]["coverage"]
     assert got == {
-        "u1": (30_000.0, 17_000.0, 13_000.0, 0.0, True),
         "u2": (10_000.0, 0.0, 10_000.0, 4_000.0, True),
         "m1": (40_000.0, 0.0, 40_000.0, 0.0, False),
     }
