@@ -7,6 +7,9 @@
 Each runs in its own subprocess so its peak memory (max RSS) is its own. The three results are
 compared value by value before any figure is printed: a baseline that computes something else
 is no baseline. Usage: python bench/metrics.py [--scale 10] [--repeat 3]
+
+`--check` builds a tiny company (scale 0.01) in a temporary folder, runs the three in this
+process and exits 1 unless they agree value for value (CI runs it: tests/test_bench.py).
 """
 
 from __future__ import annotations
@@ -53,14 +56,16 @@ SQL = {
                  -- a month with no matching deal has no value, as in the dictionary
                  nullif(count(*) FILTER (WHERE is_won), 0)::DOUBLE AS won_deals,
                  nullif(count(*) FILTER (WHERE is_closed), 0)::DOUBLE AS closed_deals,
+                 nullif(count(*) FILTER (WHERE NOT is_closed), 0)::DOUBLE AS open_opportunities,
                  sum(amount) FILTER (WHERE is_won) AS bookings,
                  sum(amount) FILTER (WHERE is_closed) AS closed_amount,
+                 -- over the won deals with an amount: a missing amount is not a $0 deal
+                 avg(amount) FILTER (WHERE is_won) AS avg_deal_size,
                  avg(close_date - created_date) FILTER (WHERE is_won) AS sales_cycle_days
           FROM opportunities GROUP BY 1)
         SELECT *,
                coalesce(won_deals, 0) / nullif(closed_deals, 0) AS win_rate,
-               coalesce(bookings, 0) / nullif(closed_amount, 0) AS win_rate_by_value,
-               coalesce(bookings, 0) / nullif(won_deals, 0) AS avg_deal_size
+               coalesce(bookings, 0) / nullif(closed_amount, 0) AS win_rate_by_value
         FROM c""",
     "spend": """
         SELECT date_trunc('month', spend_date)::DATE AS period, sum(amount) AS marketing_spend
@@ -97,9 +102,10 @@ def run_sql(db: Path) -> pd.DataFrame:
         q = CONVERSION_SQL.format(base=base, conv=STAGE_EVENT.format(stage), days=days, name=name)
         frames.append(con.sql(q).df().set_index("period"))
     wide = pd.concat(frames, axis=1)
-    # a missing count is zero opportunities; a missing ratio or average stays unknown
+    # open deals by expected close month; a month with none has 0 (a count), while a missing
+    # ratio or average stays unknown
     wide["sales_velocity"] = (
-        wide["opportunities_created"].fillna(0)
+        wide["open_opportunities"].fillna(0)
         * wide["win_rate"]
         * wide["avg_deal_size"]
         / wide["sales_cycle_days"]
@@ -147,7 +153,9 @@ def run_pandas(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
     won, closed = opps[opps["is_won"]].groupby("period"), opps[opps["is_closed"]].groupby("period")
     out["won_deals"], out["closed_deals"] = won.size(), closed.size()
+    out["open_opportunities"] = opps[~opps["is_closed"]].groupby("period").size()
     out["bookings"], out["closed_amount"] = won["amount"].sum(), closed["amount"].sum()
+    out["avg_deal_size"] = won["amount"].mean()
     out["sales_cycle_days"] = won["cycle"].mean()
     out["marketing_spend"] = spend.groupby(_month(spend["spend_date"]))["amount"].sum()
     stage_events = {
@@ -167,12 +175,10 @@ def run_pandas(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     wide["win_rate_by_value"] = wide["bookings"].fillna(0) / wide["closed_amount"].where(
         wide["closed_amount"] != 0
     )
-    wide["avg_deal_size"] = wide["bookings"].fillna(0) / wide["won_deals"].where(
-        wide["won_deals"] != 0
-    )
-    # a missing count is zero opportunities; a missing ratio or average stays unknown
+    # open deals by expected close month; a month with none has 0 (a count), while a missing
+    # ratio or average stays unknown
     wide["sales_velocity"] = (
-        wide["opportunities_created"].fillna(0)
+        wide["open_opportunities"].fillna(0)
         * wide["win_rate"]
         * wide["avg_deal_size"]
         / wide["sales_cycle_days"]
@@ -277,17 +283,41 @@ def _compare(results: dict[str, pd.DataFrame]) -> set[str]:
     return baseline_metrics
 
 
+def check() -> None:
+    """Tiny company, the three implementations in this process, exit 1 unless they agree."""
+    import tempfile
+
+    import duckdb
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "revops.duckdb"
+        _setup(0.01, db)
+        con = duckdb.connect(str(db), read_only=True)
+        names = ("persons", "lifecycle_history", "opportunities", "campaign_spend")
+        tables = {n: con.table(n).df() for n in names}
+        con.close()
+        results = {"revops": run_revops(db), "sql": run_sql(db), "pandas": run_pandas(tables)}
+    agreed = _compare(results)
+    if len(agreed) < 20:
+        sys.exit(f"only {len(agreed)} metrics compared")
+    print(f"check passed: {len(agreed)} metrics agree across revops, SQL and pandas")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true", help="Regenerate the data set.")
+    parser.add_argument("--check", action="store_true", help="Tiny agreement check (CI).")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(args.child, args.db, args.repeat, args.result)
+        return
+    if args.check:
+        check()
         return
 
     work = ROOT / "out" / "bench" / f"scale{args.scale:g}"
