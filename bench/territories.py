@@ -16,11 +16,18 @@ the global spread cannot fall below the regions' differences in potential per re
 workload CV, the accounts moved and the wall time.
 
 Usage: python bench/territories.py [--scale 1] [--time-limit 20]
+
+`--check` (CI, a few seconds, scale 0.1): every account assigned once to a rep of its own
+region, each rep's potential after the MIP and the greedy baseline recomputed independently
+from the assignments (and the CV from those), moves under the cap, and the MIP spread no worse
+than before; exit 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 import time
 from datetime import date, timedelta
 
@@ -78,11 +85,50 @@ def row(name: str, d: Design, seconds: float, keys: list[str]) -> dict[str, obje
     }
 
 
+def check() -> None:
+    import numpy as np
+
+    cfg = PlanningConfig()
+    accounts, reps = inputs(0.1, cfg)
+    tcfg = cfg.territories.model_copy(update={"time_limit_seconds": 3.0})
+    failures = []
+    region = dict(zip(reps["user_id"], reps["region"], strict=True))
+    for name, d in (
+        ("MIP", design_territories(accounts, reps, tcfg)),
+        ("greedy", greedy_design(accounts, reps, tcfg)),
+    ):
+        a = d.assignments
+        if sorted(a["account_id"]) != sorted(accounts["account_id"]):
+            failures.append(f"{name}: accounts not assigned exactly once")
+        if (a["owner_id"].map(region) != a["region"]).any():
+            failures.append(f"{name}: an account left its region")
+        ours = a.groupby("owner_id")["potential"].sum()
+        theirs = d.by_rep.set_index("user_id")["potential_after"]
+        if not np.allclose(theirs, ours.reindex(theirs.index).fillna(0.0), rtol=1e-9):
+            failures.append(f"{name}: per-rep potential differs from the assignments")
+        values = theirs.to_numpy(float)
+        if abs(values.std() / values.mean() - d.after.cv) > 1e-9:
+            failures.append(f"{name}: reported CV differs from the per-rep potential")
+        if int(a["moved"].sum()) != d.moved:
+            failures.append(f"{name}: moved count differs from the assignments")
+        if name == "MIP":
+            cap = math.floor((tcfg.max_moves or 1.0) * len(accounts)) + len(reps)
+            if d.moved > cap or d.after.cv > d.before.cv + 1e-9:
+                failures.append(f"MIP: {d.moved} moved (cap {cap}) or spread grew")
+    if failures:
+        sys.exit("check failed: " + "; ".join(failures))
+    print("check passed: assignments, per-rep potential and spread agree for MIP and greedy")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--time-limit", type=float, default=20.0)
+    parser.add_argument("--check", action="store_true", help="Tiny agreement check (CI).")
     args = parser.parse_args()
+    if args.check:
+        check()
+        return
     cfg = PlanningConfig()
     started = time.perf_counter()
     accounts, reps = inputs(args.scale, cfg)
