@@ -1,6 +1,6 @@
 """The Splink 5 (DuckDB backend) side of `bench/dedupe.py`; runs in its own virtual environment.
 
-Usage: python dedupe_splink.py INPUT.csv OUTPUT.csv. Comparisons and blocking mirror the
+Usage: python _dedupe_splink.py INPUT.csv OUTPUT.csv. Comparisons and blocking mirror the
 revops settings of the benchmark; u by random sampling, λ from deterministic rules, m by EM
 sessions on two blocking rules, as in Splink's own FEBRL tutorials. Prints one JSON line with
 the seconds from reading the CSV to scored pairs (imports excluded, as for revops).
