@@ -10,6 +10,9 @@
 
 Usage: python bench/quality.py [--warehouse PATH] [--scale 1]; without a warehouse a demo
 company is generated and loaded into a temporary directory first (`revops demo`).
+
+`--check` (CI, a few seconds): on a tiny company, the rule counts of `quality check` must equal
+the row-by-row baseline's and the planned fixes the per-row normalizers'; exit 1 otherwise.
 """
 
 from __future__ import annotations
@@ -127,11 +130,42 @@ def per_row_plan(wh: Warehouse, model: OperatingModel) -> set[tuple[str, str, st
     return out
 
 
+def run_check() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _company import tiny_company
+
+    model = load_config(DEFAULT_CONFIG).model
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "w.duckdb"
+        tiny_company(db)
+        wh = Warehouse.connect(db)
+        got = {(v.table, v.field, v.rule): v.violations for v in check(wh, model).results}
+        baseline = python_check(wh, model)
+        mine = {(c.table, c.record_id, c.field, c.after) for c in fix.plan(wh, model).changes}
+        naive = per_row_plan(wh, model)
+        wh.close()
+    failures = []
+    if got != baseline:
+        diff = {k: (got.get(k), baseline.get(k)) for k in got.keys() | baseline.keys()
+                if got.get(k) != baseline.get(k)}  # fmt: skip
+        failures.append(f"check counts differ from the row-by-row baseline: {diff}")
+    if mine != naive:
+        failures.append(f"fix plans differ: {len(mine ^ naive)} changes")
+    if failures:
+        sys.exit("check failed: " + "; ".join(failures))
+    total = sum(got.values())
+    print(f"check passed: {len(got)} rules ({total:,} violations) and {len(mine):,} fixes agree")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--warehouse", type=Path)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--check", action="store_true", help="Tiny agreement check (CI).")
     args = parser.parse_args()
+    if args.check:
+        run_check()
+        return
     model = load_config(DEFAULT_CONFIG).model
     tmp = tempfile.TemporaryDirectory()
     path = args.warehouse
