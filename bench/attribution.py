@@ -185,7 +185,9 @@ def check() -> None:
             failures.append(f"{name} credits sum to {credits.sum():.6f}, not {total:.0f}")
     if failures:
         sys.exit("check failed: " + "; ".join(failures))
-    print(f"check passed: Markov within {worst:.2%} of ChannelAttribution; credits sum to {total:.0f}")
+    print(
+        f"check passed: Markov within {worst:.2%} of ChannelAttribution; credits sum to {total:.0f}"
+    )
 
 
 def main() -> None:

@@ -9,6 +9,10 @@
    predictions and seconds, in the same run.
 
 Usage: python bench/revenue.py [--scale 10] [--repeat 3] [--rebuild]
+
+`--check` (CI, a few seconds): on a tiny company (scale 0.02) revops' revenue figures must equal
+the pandas implementation's value for value, and our BG/NBD and Gamma-Gamma parameters on CDNOW
+must be within 1e-3 (relative) of lifetimes'; exit 1 otherwise.
 """
 
 from __future__ import annotations
@@ -352,12 +356,58 @@ def bench_clv(repeat: int) -> None:
     print(f"fit seconds (best of {repeat}): revops {t_ours:.3f}, lifetimes {t_ref:.3f}")
 
 
+def check() -> None:
+    import contextlib
+    import io
+    import tempfile
+
+    import lifetimes
+    from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
+
+    from revops.revenue.clv import fit_bgnbd, fit_gamma_gamma
+    from revops.warehouse import Warehouse
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "revops.duckdb"
+        with contextlib.redirect_stdout(io.StringIO()):
+            _setup(0.02, db)
+        with Warehouse.connect(str(db)) as wh:
+            subs = wh.execute(wh.table("subscriptions"))
+            accounts = wh.execute(wh.table("accounts").select("account_id", "segment"))
+        first = _ordinal(pd.to_datetime(subs["start_date"]).min())
+        last = _ordinal(
+            max(pd.to_datetime(subs["start_date"]).max(), pd.to_datetime(subs["end_date"]).max())
+        )
+        checked = compare(revops_revenue(str(db)), pandas_revenue(subs, accounts, first, last))
+    d = load_cdnow_summary_data_with_monetary_value()
+    x, tx, t = (d[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    buyers = d[d["frequency"] > 0]
+    bg = fit_bgnbd(x, tx, t)
+    gg = fit_gamma_gamma(
+        buyers["frequency"].to_numpy(float), buyers["monetary_value"].to_numpy(float)
+    )
+    ref = lifetimes.BetaGeoFitter(penalizer_coef=0.0).fit(d["frequency"], d["recency"], d["T"])
+    gref = lifetimes.GammaGammaFitter(penalizer_coef=0.0).fit(
+        buyers["frequency"], buyers["monetary_value"]
+    )
+    params = [(n, getattr(bg, n), ref.params_[n]) for n in ("r", "alpha", "a", "b")]
+    params += [(n, getattr(gg, n), gref.params_[n]) for n in ("p", "q", "v")]
+    worst = max(abs(ours - theirs) / abs(theirs) for _, ours, theirs in params)
+    if worst > 1e-3:
+        sys.exit(f"check failed: CLV parameters differ from lifetimes by {worst:.1e} (> 1e-3)")
+    print(f"check passed: {checked:,} revenue values agree; CLV parameters within {worst:.1e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="Tiny agreement check (CI).")
     parser.add_argument("--scale", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rebuild", action="store_true", help="Regenerate the data set.")
     args = parser.parse_args()
+    if args.check:
+        check()
+        return
     work = ROOT / "out" / "bench" / f"revenue{args.scale:g}"
     db = work / "revops.duckdb"
     if args.rebuild or not db.exists():
