@@ -19,6 +19,9 @@ seconds are the best of `--repeat` runs, peak RSS is the process's high-water ma
 them and growth is that peak over the resident size before them.
 
 Usage: python bench/pipeline.py [--scale 10] [--repeat 3] [--weeks 104]
+
+`--check` (CI, a few seconds): the three implementations at scale 0.1 over 13 weeks, in this
+process; exit 1 unless they agree on every week's open deals and amount.
 """
 
 from __future__ import annotations
@@ -222,8 +225,60 @@ def _spawn(name: str, workdir: Path, weeks: int, repeat: int) -> dict[str, Any]:
     return result
 
 
+def _write(workdir: Path, opps: pd.DataFrame, history: pd.DataFrame) -> None:
+    from revops.warehouse import Batch, Warehouse
+
+    wh = Warehouse.connect(str(workdir / "bench.duckdb"))
+    wh.write_many(
+        [
+            Batch("opportunities", pa.Table.from_pandas(opps, preserve_index=False)),
+            Batch("opportunity_stage_history", pa.Table.from_pandas(history, preserve_index=False)),
+        ]
+    )
+    wh.close()
+
+
+def _disagreeing(totals: dict[str, list[list[Any]]]) -> list[str]:
+    """The implementations whose weekly (date, deals, amount) differ from revops'."""
+    ref = totals["revops"]
+    return [
+        name
+        for name, got in totals.items()
+        if not (
+            len(got) == len(ref)
+            and all(
+                a[0] == b[0] and a[1] == b[1] and abs(a[2] - b[2]) <= 1e-6 * max(1.0, abs(b[2]))
+                for a, b in zip(got, ref, strict=True)
+            )
+        )
+    ]
+
+
+def check() -> None:
+    with tempfile.TemporaryDirectory(prefix="revops-bench-pipeline-") as tmp:
+        workdir = Path(tmp)
+        opps, history = build(0.1)
+        _write(workdir, opps, history)
+        dates = weekly(13)
+        outs = {
+            "revops": revops_snapshots(str(workdir / "bench.duckdb"), dates)(),
+            "pandas_intervals": pandas_intervals(history, dates),
+            "pandas_per_date": pandas_per_date(history, dates),
+        }
+    totals = {
+        name: [[d.isoformat(), int(n), float(v)] for d, n, v in out.itertuples(index=False)]
+        for name, out in outs.items()
+    }
+    bad = _disagreeing(totals)
+    if bad or not totals["revops"]:
+        sys.exit(f"check failed: {', '.join(bad) or 'no weeks'} disagree with revops")
+    deals = sum(n for _, n, _ in totals["revops"])
+    print(f"check passed: three implementations agree on 13 weeks ({deals:,} open deal-weeks)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--check", action="store_true", help="Tiny agreement check (CI).")
     ap.add_argument("--scale", type=float, default=10.0)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--weeks", type=int, default=104)
@@ -233,23 +288,15 @@ def main() -> None:
     if args.part:
         part(args.part, args.workdir, args.weeks, args.repeat)
         return
-
-    from revops.warehouse import Batch, Warehouse
+    if args.check:
+        check()
+        return
 
     with tempfile.TemporaryDirectory(prefix="revops-bench-pipeline-") as tmp:
         workdir = Path(tmp)
         t0 = time.perf_counter()
         opps, history = build(args.scale)
-        wh = Warehouse.connect(str(workdir / "bench.duckdb"))
-        wh.write_many(
-            [
-                Batch("opportunities", pa.Table.from_pandas(opps, preserve_index=False)),
-                Batch(
-                    "opportunity_stage_history", pa.Table.from_pandas(history, preserve_index=False)
-                ),
-            ]
-        )
-        wh.close()
+        _write(workdir, opps, history)
         history.to_parquet(workdir / "history.parquet")
         print(
             f"data: {len(opps):,} opportunities, {len(history):,} stage-history rows "
@@ -262,14 +309,8 @@ def main() -> None:
         }
 
     ref = results["revops"]["totals"]
-    for name, res in results.items():
-        got = res["totals"]
-        same = len(got) == len(ref) and all(
-            a[0] == b[0] and a[1] == b[1] and abs(a[2] - b[2]) <= 1e-6 * max(1.0, abs(b[2]))
-            for a, b in zip(got, ref, strict=True)
-        )
-        if not same:
-            raise SystemExit(f"{name} disagrees with revops on the weekly open-pipeline totals")
+    for name in _disagreeing({name: res["totals"] for name, res in results.items()}):
+        raise SystemExit(f"{name} disagrees with revops on the weekly open-pipeline totals")
     snapshot_rows = sum(n for _, n, _ in ref)
     scanned = len(history) * args.weeks
     print(f"all three agree on every week: {snapshot_rows:,} open deal-weeks in total")
