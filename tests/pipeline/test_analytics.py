@@ -102,7 +102,8 @@ def test_open_pipeline_by_owner(warehouse: Warehouse, t: PipelineTables) -> None
     # u1: o4 (no amount: its value is unknown, reported missing, never 0); u2: o3 8k + o7 4k.
     got = {k: (v["open_deals"], v["open_value"], v["open_missing_amount"]) for k, v in rows.items()}
     assert got["u2"] == (2, 12_000.0, 0)
-    assert got["u1"][0] == 1 and got["u1"][2] == 1
+    assert got["u1"][0] == 1
+    assert got["u1"][2] == 1
     assert got["u1"][1] != got["u1"][1]  # NaN
 
 

@@ -32,7 +32,6 @@ from revops.warehouse import Warehouse
 from revops.warehouse.schema import table
 from revops.warehouse.warehouse import arrow_schema
 
-
 CAC_PARTS = ("marketing_spend", "sales_cost", "new_customers")
 
 
