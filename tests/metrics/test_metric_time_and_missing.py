@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from revops.config import OperatingModel, load_config
 from revops.metrics import MetricError, compute, compute_all
-from revops.metrics.values import Period, last_full_period, period_value, tile
+from revops.metrics.values import Period, last_full_period, period_value, sum_over_time, tile
 from revops.warehouse import Warehouse
 
 MODEL: OperatingModel = load_config(Path(__file__).parents[2] / "examples" / "revops.yaml").model
@@ -108,6 +108,15 @@ def test_the_operating_model_refuses_to_sum_a_stock_over_time() -> None:
     del data["metrics"][0]["over_time"]
     with pytest.raises(ValidationError, match="over_time"):
         OperatingModel.model_validate(data)  # every metric declares it
+
+
+def test_summing_periods_is_refused_for_a_stock_and_a_ratio() -> None:
+    assert sum_over_time(MODEL, "bookings", [1000.0, 2500.0]) == 3500.0
+    assert sum_over_time(MODEL, "bookings", [1000.0, None, 2500.0]) is None  # unknown, not less
+    with pytest.raises(MetricError, match="'arr' is a stock \\(stock_last\\): it is never summed"):
+        sum_over_time(MODEL, "arr", [1.0, 2.0])
+    with pytest.raises(MetricError, match="'win_rate' is not a count or a sum"):
+        sum_over_time(MODEL, "win_rate", [0.5, 0.5])
 
 
 def test_every_shipped_metric_declares_its_time_aggregation() -> None:

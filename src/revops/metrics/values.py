@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from revops.config.models import (
@@ -21,6 +22,7 @@ from revops.config.models import (
     SimpleMetric,
 )
 from revops.metrics.compiler import lookup, zero_when_empty
+from revops.metrics.errors import MetricError
 from revops.metrics.graph import references
 from revops.metrics.results import compute
 from revops.warehouse import Warehouse
@@ -98,6 +100,28 @@ class Tile:
     def relative_change(self) -> float | None:
         a, b = self.current.value, self.previous.value
         return None if a is None or b is None or b == 0 else (a - b) / abs(b)
+
+
+def sum_over_time(model: OperatingModel, name: str, values: Iterable[float | None]) -> float | None:
+    """Add up per-period values of an additive flow (a count or a sum; None if any period is
+    unknown); for anything else the
+    total over a range is not a sum, so this refuses with a one-line MetricError: a stock is
+    read at the range's end, a ratio or average is recomputed over it (`period_value`)."""
+    metric = lookup(model, name)
+    if metric.over_time != "flow":
+        raise MetricError(
+            f"metric {name!r} is a stock ({metric.over_time}): it is never summed over time; "
+            "ask period_value for the whole range (its value at the range's end)"
+        )
+    if not (isinstance(metric, SimpleMetric) and metric.measure.agg in ("count", "sum")):
+        raise MetricError(
+            f"metric {name!r} is not a count or a sum: its total is not the sum of its periods; "
+            "ask period_value for the whole range"
+        )
+    listed = list(values)
+    if any(v is None or math.isnan(v) for v in listed):
+        return None  # one unknown period makes the total unknown, never a smaller number
+    return float(sum(v for v in listed if v is not None))
 
 
 def period_value(wh: Warehouse, model: OperatingModel, name: str, period: Period) -> PeriodValue:
