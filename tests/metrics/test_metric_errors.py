@@ -60,9 +60,11 @@ def test_a_ratio_is_cut_only_by_what_all_its_components_resolve() -> None:
         match="'spend_per_lead' \\(through 'marketing_spend'\\) cannot use 'region'",
     ):
         metric_sql_for(model, "spend_per_lead", by=["region"])
-    # `industry` is one relation away from opportunities (account.industry), from persons too
-    # (their own column): both components resolve it, each on its own table.
-    assert "industry" in metric_sql_for(MODEL, "win_rate", by=["industry"])
+    # opportunities reach `industry` through two relations (account and person): a bare name is
+    # ambiguous and the error says which paths to choose from; the dotted path works.
+    with pytest.raises(MetricError, match=r"say account\.industry or person\.industry"):
+        metric_sql_for(MODEL, "win_rate", by=["industry"])
+    assert "industry" in metric_sql_for(MODEL, "win_rate", by=["account.industry"])
     with pytest.raises(MetricError, match="'period' is a result column"):
         metric_sql_for(MODEL, "leads", by=["period"])
 
