@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
+import stat
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +18,8 @@ from revops.access import require
 from revops.audit import audit_batch, record
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, print_frame
 from revops.errors import RevOpsError
+from revops.privacy.crypto import write_owner_only
+from revops.privacy.export import csv_cell
 
 privacy_app = typer.Typer(help="Consent, data subject rights and pseudonyms.", no_args_is_help=True)
 consent_app = typer.Typer(help="The consent ledger.", no_args_is_help=True)
@@ -198,17 +200,15 @@ def audience_export(
         assert not isinstance(chosen, list)
         cols = ["person_id", "email", "first_name", "last_name", "country"]
         rows = ro.warehouse.to_arrow(chosen.select(*cols).order_by("person_id")).to_pylist()
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=cols)
+        writer.writeheader()
+        writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
+        write_owner_only(out, buf.getvalue().encode("utf-8"))
         details = {"purpose": purpose, "channel": channel, "rows": len(rows), "file": str(out)}
         record(ro.warehouse, actor, "audience.exported", f"{purpose}/{channel}", details)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=cols)
-    writer.writeheader()
-    writer.writerows(rows)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        fh.write(buf.getvalue())
-    console.print(f"[green]✓[/] {len(rows):,} consented persons written to {out}")
+    mode = stat.S_IMODE(out.stat().st_mode)
+    console.print(f"[green]✓[/] {len(rows):,} consented persons written to {out} (mode {mode:04o})")
 
 
 def _read_ids(path: Path) -> list[str]:

@@ -40,19 +40,58 @@ class LoadedConfig:
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
 
 
-def _to_python(node: yaml.Node, path: Location, lines: dict[Location, int]) -> Any:
+# A YAML alias is a reference: `b: *a` repeats node `a` without copying it, so nested aliases
+# ("billion laughs") make a few hundred bytes expand into billions of nodes, and an alias inside
+# its own anchor is a cycle. Plain data is built by walking every reference, so the walk counts
+# the nodes it produces and refuses past this budget (the shipped operating model has a few
+# thousand), and refuses a node that contains itself.
+MAX_NODES = 100_000
+
+
+class _Walk:
+    def __init__(self) -> None:
+        self.nodes = 0
+        # scalars are built by the safe loader's own constructor (the tags were resolved when
+        # composing), not by re-serializing and re-parsing each one, which costs ~0.1 ms a value
+        self.scalars = yaml.constructor.SafeConstructor()
+        self.open: set[int] = set()  # collections being expanded: one seen again is a cycle
+
+
+def _to_python(
+    node: yaml.Node, path: Location, lines: dict[Location, int], walk: _Walk | None = None
+) -> Any:
+    walk = walk or _Walk()
+    walk.nodes += 1
+    if walk.nodes > MAX_NODES:
+        raise ConfigError(
+            f"line {node.start_mark.line + 1}: aliases expand to more than {MAX_NODES:,} "
+            "values; refusing (an alias bomb?)"
+        )
     lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node))
-            if key in out:
-                raise ConfigError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
-            out[key] = _to_python(value_node, (*path, key), lines)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(v, (*path, i), lines) for i, v in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        if id(node) in walk.open:
+            raise ConfigError(
+                f"line {node.start_mark.line + 1}: an alias refers to a node that contains it "
+                "(a recursive alias); refusing"
+            )
+        walk.open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [_to_python(v, (*path, i), lines, walk) for i, v in enumerate(node.value)]
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = _to_python(key_node, (*path, "<key>"), {}, walk)
+                if isinstance(key, dict | list):
+                    raise ConfigError(
+                        f"line {key_node.start_mark.line + 1}: a key must be a plain value"
+                    )
+                if key in out:
+                    raise ConfigError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+                out[key] = _to_python(value_node, (*path, key), lines, walk)
+            return out
+        finally:
+            walk.open.discard(id(node))
+    return walk.scalars.construct_object(node)
 
 
 def parse_yaml(text: str, source: str) -> tuple[Any, dict[Location, int]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import stat
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -31,14 +32,41 @@ def _fernet(secret: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
+def write_owner_only(path: Path, data: bytes) -> None:
+    """Write `data` to `path` readable by its owner only, whatever was there before.
+
+    `os.open(..., 0o600)` alone applies the mode only to a file it creates: an existing 0644
+    file would keep its mode, and a symlink planted at `path` would be followed to wherever it
+    points. So the final component is opened with O_NOFOLLOW (a symlink is refused), the
+    descriptor must be a regular file, its mode is forced with fchmod before anything is
+    written, and it is truncated only then.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if path.is_symlink():
+            raise RevOpsError(f"{path} is a symbolic link; refusing to write through it") from None
+        raise RevOpsError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RevOpsError(f"{path} is not a regular file; refusing to write to it")
+        os.fchmod(fd, 0o600)
+        os.ftruncate(fd, 0)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_private(path: Path, data: bytes) -> bool:
     """Write `data` to `path`, encrypted when the key is set; returns whether it was."""
     secret = encryption_key()
     payload = _fernet(secret).encrypt(data) if secret else data
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(payload)
+    write_owner_only(path, payload)
     return secret is not None
 
 

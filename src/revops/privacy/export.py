@@ -35,6 +35,21 @@ def export_subject(wh: Warehouse, email: str) -> dict[str, Any]:
     }
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value safe to put in a CSV cell a spreadsheet will open (OWASP CSV injection).
+
+    A cell starting with = + - @ tab or carriage return is read as a formula by Excel, LibreOffice
+    and Google Sheets (`=HYPERLINK(...)` leaks data on a click); a leading single quote makes it
+    text. Non-text values pass unchanged.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def to_json(document: dict[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True, default=str)
 
