@@ -41,5 +41,9 @@ def test_ordinary_aliases_still_work() -> None:
     assert data["other"] == {"x": 1, "y": [2, 3]}
     assert data["list"] == [data["base"], data["base"]]
     values, _ = parse_yaml("a: 1\nb: 2.5\nc: yes\nd: null\ne: 2024-01-01\nf: '007'\n", "r.yaml")
-    assert values["a"] == 1 and values["b"] == 2.5 and values["c"] is True
-    assert values["d"] is None and str(values["e"]) == "2024-01-01" and values["f"] == "007"
+    assert values["a"] == 1
+    assert values["b"] == 2.5
+    assert values["c"] is True
+    assert values["d"] is None
+    assert str(values["e"]) == "2024-01-01"
+    assert values["f"] == "007"

@@ -41,7 +41,8 @@ def test_csv_cells_starting_with_formula_characters_are_text(raw: str, safe: str
 
 
 def test_csv_cell_leaves_non_text_alone() -> None:
-    assert csv_cell(None) is None and csv_cell(-5) == -5
+    assert csv_cell(None) is None
+    assert csv_cell(-5) == -5
 
 
 def test_existing_file_is_forced_to_0600(tmp_path: Path) -> None:
