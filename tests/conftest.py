@@ -60,6 +60,13 @@ def pg_url() -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit anchors of PostgreSQL warehouses (kept in the state directory) per test: every
+    test truncates the session database, which an anchor from an earlier test would flag."""
+    monkeypatch.setenv("REVOPS_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

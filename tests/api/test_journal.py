@@ -23,10 +23,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from revops.access import Principal
-from revops.api.journal import MAGIC, Group, Journal, JournalError, encode, scan
+from revops.api.journal import MAGIC, Group, Journal, JournalError, encode, journal_id, scan
 from revops.api.models import LeadIn
-from revops.api.service import IntakeService, applied_group, apply_groups, merge
-from revops.audit import verify
+from revops.api.recovery import applied_group, apply_groups, locked, merge, replay_journal
+from revops.api.service import IntakeService
+from revops.audit import entries, record, verify
 from revops.config import load_config
 from revops.context import RevOps
 from revops.errors import RevOpsError
@@ -186,6 +187,8 @@ async def crash_after_journaling(ro: RevOps, folder: Path, emails: list[str]) ->
     svc.journal_executor.shutdown(wait=True)
     assert svc.journal is not None
     svc.journal.close()
+    assert svc._lock is not None
+    svc._lock.__exit__(None, None, None)  # a dead process's lock is released by the kernel
     return answers
 
 
@@ -315,3 +318,46 @@ def test_reads_wait_for_the_applier(warehouse: Warehouse, tmp_path: Path) -> Non
         return int(rows[0][0])
 
     assert asyncio.run(scenario()) == 1
+
+
+def test_an_audit_write_between_the_crash_and_the_restart_does_not_strand_leads(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """The attack: kill the server, run `revops keys create` (an audit entry), restart. The
+    journaled entries were numbered from the server's head, which the CLI entry took."""
+    seed(warehouse)
+    ro = revops(warehouse)
+    folder = tmp_path / "journal"
+
+    async def scenario() -> list[Any]:
+        answers = await crash_after_journaling(ro, folder, ["b1@globex.com", "b2@globex.com"])
+        record(warehouse, "cli", "access.key_created", "k9", {"role": "viewer"})
+        svc = await restart(ro, folder)
+        await svc.stop()
+        return answers
+
+    answers = asyncio.run(scenario())
+    for a in answers:
+        pid = a.body["person_id"]
+        assert warehouse.sql(f"SELECT count(*) FROM persons WHERE person_id = '{pid}'") == [(1,)]
+    check = verify(warehouse)
+    assert check.ok, check.problems
+    actions = [e.action for e in entries(warehouse)]
+    assert actions[-3:] == ["access.key_created", "leads.created", "leads.created"]
+
+
+def test_a_cli_command_replays_a_dead_servers_journal_unless_a_server_holds_it(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    seed(warehouse)
+    folder = tmp_path / "journal"
+    journal, _ = Journal.open(folder, journal_id(warehouse.url))
+    journal.append(1, batches(1))
+    journal.close()
+    with locked(folder) as mine:  # a live server holds the lock: the CLI leaves it alone
+        assert mine
+        assert replay_journal(warehouse, folder) == 0
+    assert warehouse.count("persons") == 1
+    assert replay_journal(warehouse, folder) == 1
+    assert warehouse.count("persons") == 3
+    assert replay_journal(warehouse, folder) == 0  # nothing left

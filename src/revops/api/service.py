@@ -49,62 +49,23 @@ from revops.api.auth import Authenticator
 from revops.api.hot import HotState, Routed, load_hot_state
 from revops.api.idempotency import IdempotencyStore, Stored, request_hash, scoped
 from revops.api.intake import Admitted, admit, settle
-from revops.api.journal import Group, Journal, default_path, journal_id
+from revops.api.journal import Group, Journal, JournalError, default_path, journal_id
 from revops.api.models import LeadIn, LeadOut
+from revops.api.recovery import apply_groups, locked, recover
 from revops.audit.log import AuditNote, chain_batch, head
 from revops.context import RevOps
 from revops.errors import RevOpsError
-from revops.warehouse import Batch, Warehouse
+from revops.warehouse import Batch
 from revops.warehouse.clock import naive_utc
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-STATE_TABLE = "intake_journal_state"
 DUCKDB_THREADS = 1  # for the server's connection; see IntakeService.start
 APPLY_INTERVAL = 0.1  # seconds between warehouse applies under load, unless a read waits
 
 
 class Unavailable(RevOpsError):
     """The write failed or the service is restarting its state; the client may retry."""
-
-
-def applied_group(wh: Warehouse, jid: str) -> int:
-    """The last journal group stored in the warehouse (0 if none)."""
-    rows = wh.sql(
-        f"SELECT applied_group FROM \"{STATE_TABLE}\" WHERE journal_id = '{jid}'"  # hex digest
-    )
-    return int(rows[0][0]) if rows else 0
-
-
-def merge(groups: Sequence[Group]) -> list[Batch]:
-    """The batches of several groups as few as possible: one per (table, mode, columns), in
-    order of first appearance. Within one transaction the result is the same as writing the
-    groups one after another (an upsert keeps the last row of a key, as a later group would)."""
-    parts: dict[tuple[str, str, tuple[str, ...]], list[pa.Table]] = {}
-    for g in groups:
-        for b in g.batches:
-            parts.setdefault((b.table, b.mode, tuple(b.data.column_names)), []).append(b.data)
-    out: list[Batch] = []
-    for (name, mode, _), tables in parts.items():
-        data = (
-            tables[0]
-            if len(tables) == 1
-            else pa.concat_tables(tables, promote_options="permissive")
-        )
-        out.append(Batch(name, data, mode))  # type: ignore[arg-type]
-    return out
-
-
-def apply_groups(wh: Warehouse, jid: str, groups: Sequence[Group], at: datetime) -> None:
-    """Write `groups` and the new applied group number in one transaction."""
-    state = pa.table(
-        {
-            "journal_id": [jid],
-            "applied_group": pa.array([groups[-1].number], pa.int64()),
-            "applied_at": pa.array([naive_utc(at)], pa.timestamp("us")),
-        }
-    )
-    wh.write_many([*merge(groups), Batch(STATE_TABLE, state)])
 
 
 @dataclass
@@ -198,6 +159,7 @@ class IntakeService:
         self.journal_id = journal_id(self.wh.url)
         self._journal_path = journal if journal is not None else default_path(self.wh.url)
         self._temp_journal: Any = None
+        self._lock: contextlib.AbstractContextManager[bool] | None = None
         self.journal: Journal | None = None
         self.audit_head: tuple[int, str] = (0, "")
         self.wait_seconds = wait_seconds
@@ -228,6 +190,10 @@ class IntakeService:
         if path is None:  # an in-memory warehouse: a journal that lives as long as it does
             self._temp_journal = tempfile.TemporaryDirectory(prefix="revops-journal-")
             path = Path(self._temp_journal.name)
+        self._lock = locked(path)
+        if not self._lock.__enter__():
+            self._lock = None
+            raise JournalError(f"another intake server is using the journal {path}; stop it first")
         self.journal, last = await self.db(self._recover, path)
         self._progress = _Progress(last, last)
         self.hot = await self.db(load_hot_state, self.wh, self.model)
@@ -267,20 +233,16 @@ class IntakeService:
         self.journal_executor.shutdown(wait=True)
         if self.journal is not None:
             self.journal.close()
+        if self._lock is not None:
+            self._lock.__exit__(None, None, None)
+            self._lock = None
         if self._temp_journal is not None:
             self._temp_journal.cleanup()
 
     def _recover(self, path: Path) -> tuple[Journal, int]:
         """Open the journal and apply every group after the stored one (warehouse thread)."""
-        applied = applied_group(self.wh, self.journal_id)
-        journal, groups = Journal.open(path, self.journal_id)
-        todo = [g for g in groups if g.number > applied]
-        if todo:
-            apply_groups(self.wh, self.journal_id, todo, self.clock())
-            self.stats.recovered_groups += len(todo)
-        last = max(applied, journal.last)
-        journal.last = last  # numbering continues after anything ever applied
-        journal.release(last)
+        journal, last, applied = recover(self.wh, path, self.clock())
+        self.stats.recovered_groups += applied
         return journal, last
 
     @property

@@ -5,10 +5,13 @@ from revops.audit.log import (
     AuditNote,
     Verification,
     audit_batch,
+    audited,
     chain_batch,
     entries,
     head,
+    rechain,
     record,
+    rows_of,
     verify,
 )
 
@@ -17,9 +20,12 @@ __all__ = [
     "AuditNote",
     "Verification",
     "audit_batch",
+    "audited",
     "chain_batch",
     "entries",
     "head",
+    "rechain",
     "record",
+    "rows_of",
     "verify",
 ]

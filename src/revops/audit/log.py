@@ -2,9 +2,10 @@
 
 Each entry stores the SHA-256 of its own canonical content together with the previous entry's
 hash. Changing any field of any entry breaks its own hash; deleting one leaves a gap in the
-sequence and breaks the next entry's link. Removing entries from the end leaves a shorter but
-valid chain, which is why `head()` exists: keep the head hash somewhere else (a ticket, a
-chat message) and `verify(expect_head=...)` proves nothing was cut off since.
+sequence and breaks the next entry's link. Removing entries from the end
+leaves a shorter but valid chain, and a chain rewritten from some entry on is valid too, which
+is why every write also records the head outside the warehouse (`revops.audit.anchor`) and
+`verify` checks against it; `verify(expect_head=...)` checks a head kept by hand as well.
 
 Writers call `audit_batch` and pass the result to `Warehouse.write_many` with the change it
 records, so the change and its audit entry land together or not at all. The batch is appended,
@@ -16,13 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
+from revops.audit.anchor import read_anchor
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import naive_utc
 from revops.warehouse.schema import table
@@ -133,6 +136,38 @@ def audit_batch(
     return chain_batch(head(wh), [note])[0]
 
 
+@contextmanager
+def audited(
+    wh: Warehouse,
+    actor: str,
+    action: str,
+    describe: Callable[[Sequence[Batch]], tuple[str, Mapping[str, Any]]],
+) -> Iterator[None]:
+    """Add an audit entry to the next `write_many` on `wh` inside the block.
+
+    An engine such as `apply_merges` writes its change in one `write_many` it builds itself;
+    recording the entry after it returns would be a second transaction, and a crash between
+    the two leaves a change nobody audited. `describe(batches)` names the subject and details
+    from the batches about to be written (e.g. their merge ids), and the entry is chained and
+    committed with them. A block that writes nothing records nothing.
+    """
+
+    def hook(batches: Sequence[Batch]) -> list[Batch]:
+        subject, details = describe(batches)
+        return [audit_batch(wh, actor, action, subject, details)]
+
+    wh.audit_hook = hook
+    try:
+        yield
+    finally:
+        wh.audit_hook = None
+
+
+def rows_of(batches: Sequence[Batch], name: str) -> list[dict[str, Any]]:
+    """Every row the batches write to table `name` (for `audited`'s describe functions)."""
+    return [r for b in batches if b.table == name for r in b.data.to_pylist()]
+
+
 def record(
     wh: Warehouse,
     actor: str,
@@ -158,10 +193,18 @@ class Verification:
     entries: int
     head_hash: str
     problems: tuple[str, ...]
+    anchored: int | None = None  # the anchored head's seq that was checked, if any
 
 
-def verify(wh: Warehouse, expect_head: str | None = None) -> Verification:
-    """Recompute the chain; every broken entry is named by its sequence number and why."""
+def verify(
+    wh: Warehouse, expect_head: str | None = None, *, use_anchor: bool = True
+) -> Verification:
+    """Recompute the chain; every broken entry is named by its sequence number and why.
+
+    With `use_anchor` (the default) the head last recorded outside the warehouse
+    (`revops.audit.anchor`) must still be in the log with the same hash: otherwise entries
+    were cut off the end or the chain was rewritten from some entry on.
+    """
     problems: list[str] = []
     prev, expected_seq = GENESIS, 1
     log = entries(wh)
@@ -178,4 +221,34 @@ def verify(wh: Warehouse, expect_head: str | None = None) -> Verification:
         prev, expected_seq = e.hash, e.seq + 1
     if expect_head is not None and expect_head not in {e.hash for e in log}:
         problems.append(f"expected head {expect_head[:12]}… is not in the log (entries removed)")
-    return Verification(not problems, len(log), prev, tuple(problems))
+    anchored = None
+    if use_anchor and (anchor := read_anchor(wh.url)) is not None:
+        anchored = anchor.seq
+        by_seq = {e.seq: e.hash for e in log}
+        if anchor.seq < 0:
+            problems.append(f"the audit anchor {anchor.path} is unreadable")
+        elif anchor.seq not in by_seq:
+            problems.append(
+                f"the anchored head, entry {anchor.seq} ({anchor.hash[:12]}…, {anchor.path}), "
+                "is not in the log: entries were cut off"
+            )
+        elif by_seq[anchor.seq] != anchor.hash:
+            problems.append(
+                f"entry {anchor.seq} differs from the anchored head ({anchor.hash[:12]}…, "
+                f"{anchor.path}): the log was rewritten"
+            )
+    return Verification(not problems, len(log), prev, tuple(problems), anchored)
+
+
+def rechain(start: tuple[int, str], batch: Batch) -> tuple[Batch, tuple[int, str]]:
+    """The audit rows of `batch` renumbered and re-hashed after `start`, in their order.
+
+    The intake API chains its entries when it journals a group, from the head it keeps in
+    memory; by the time the group is applied (or replayed after a crash) another writer may
+    have appended entries, so the rows are chained again from the stored head at apply time.
+    """
+    notes = [
+        AuditNote(r["actor"], r["action"], r["subject"], json.loads(r["details"]), r["at"])
+        for r in batch.data.to_pylist()
+    ]
+    return chain_batch(start, notes)

@@ -55,9 +55,22 @@ def open_revops(config: Path | None, warehouse: str | None) -> Iterator[RevOps]:
     with user_errors():
         ro = RevOps.open(config, warehouse)
         try:
+            _replay_journal(ro)
             yield ro
         finally:
             ro.close()
+
+
+def _replay_journal(ro: RevOps) -> None:
+    """Apply leads a killed intake server answered but never stored, before anything else."""
+    from revops.api.recovery import replay_pending
+
+    groups = replay_pending(ro.warehouse)
+    if groups:
+        console.print(
+            f"[yellow]applied {groups} intake journal group(s)[/] a stopped server had "
+            "acknowledged but not stored"
+        )
 
 
 def load_progress() -> Progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -9,10 +10,11 @@ import typer
 from rich.table import Table
 
 from revops.access import require
-from revops.audit import record
+from revops.audit import audited, rows_of
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, print_frame
 from revops.cli.quality import quality_app
 from revops.errors import RevOpsError
+from revops.warehouse import Batch
 
 
 def _value(v: Any) -> str:
@@ -75,9 +77,14 @@ def merge_cmd(
             console.print(f"[yellow]dry run:[/] {len(plans):,} merge(s) planned, nothing written")
             return
         assert who is not None
-        ids = apply_merges(ro.warehouse, plans, actor=actor or ro.model.merge.actor)
-        details = {"table": name, "merges": len(ids), "merge_ids": ids[:200]}
-        record(ro.warehouse, who.actor, "identity.merged", f"{len(ids)} {name} merge(s)", details)
+
+        def merges_of(batches: Sequence[Batch]) -> tuple[str, dict[str, Any]]:
+            found = sorted({str(r["merge_id"]) for r in rows_of(batches, "merge_log")})
+            details = {"table": name, "merges": len(found), "merge_ids": found[:200]}
+            return f"{len(found)} {name} merge(s)", details
+
+        with audited(ro.warehouse, who.actor, "identity.merged", merges_of):
+            ids = apply_merges(ro.warehouse, plans, actor=actor or ro.model.merge.actor)
     merged = sum(len(p.merged_ids) for p in plans)
     console.print(f"[green]✓[/] {merged:,} {name} merged in {len(ids):,} merge(s)")
     for merge_id in ids[:20]:
@@ -95,9 +102,13 @@ def unmerge_cmd(
 
     with open_revops(config, warehouse) as ro:
         who = require(ro.warehouse, "identity.merge")
-        result = unmerge(ro.warehouse, merge_id)
-        restored = {"restored": list(result.restored_ids), "survivor": result.survivor_id}
-        record(ro.warehouse, who.actor, "identity.unmerged", merge_id, restored)
+
+        def restored(batches: Sequence[Batch]) -> tuple[str, dict[str, Any]]:
+            ids = [str(r["merged_id"]) for r in rows_of(batches, "merge_log")]
+            return merge_id, {"restored": ids}
+
+        with audited(ro.warehouse, who.actor, "identity.unmerged", restored):
+            result = unmerge(ro.warehouse, merge_id)
     moved = ", ".join(f"{n:,} {t}" for t, n in sorted(result.children.items())) or "no children"
     console.print(
         f"[green]✓[/] restored {', '.join(result.restored_ids)} beside {result.survivor_id}; "

@@ -6,14 +6,16 @@ The group is defined here; the rule commands live in this module, and the identi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from revops.access import require
-from revops.audit import record
+from revops.audit import audited, rows_of
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, print_frame
+from revops.warehouse import Batch
 
 quality_app = typer.Typer(help="Data quality: rules, dedupe, merges, matching.")
 
@@ -68,11 +70,18 @@ def quality_fix(
     from revops.quality import fix
 
     with open_revops(config, warehouse) as ro:
-        who = None if dry_run else require(ro.warehouse, "quality.fix")
-        result = fix.plan(ro.warehouse, ro.model) if dry_run else fix.apply(ro.warehouse, ro.model)
-        if who is not None and result.changes:
-            changed = {"values": len(result.changes)}
-            record(ro.warehouse, who.actor, "quality.fixed", str(result.run_id), changed)
+        if dry_run:
+            result = fix.plan(ro.warehouse, ro.model)
+        else:
+            who = require(ro.warehouse, "quality.fix")
+
+            def fixed(batches: Sequence[Batch]) -> tuple[str, dict[str, Any]]:
+                changes = rows_of(batches, "quality_changes")
+                run = str(changes[0]["fix_run_id"]) if changes else ""
+                return run, {"values": len(changes)}
+
+            with audited(ro.warehouse, who.actor, "quality.fixed", fixed):
+                result = fix.apply(ro.warehouse, ro.model)
     if not result.changes:
         console.print("[green]nothing to fix[/]: every value is already normalized")
         return
@@ -98,9 +107,12 @@ def quality_undo(
 
     with open_revops(config, warehouse) as ro:
         who = require(ro.warehouse, "quality.fix")
-        result = undo(ro.warehouse, run_id)
-        counts = {"restored": result.restored, "conflicts": result.conflicts}
-        record(ro.warehouse, who.actor, "quality.undone", run_id, counts)
+
+        def undone(batches: Sequence[Batch]) -> tuple[str, dict[str, Any]]:
+            return run_id, {"restored": len(rows_of(batches, "quality_changes"))}
+
+        with audited(ro.warehouse, who.actor, "quality.undone", undone):
+            result = undo(ro.warehouse, run_id)
     console.print(f"restored {result.restored:,} values of run [bold]{run_id}[/]")
     if result.conflicts:
         console.print(f"[yellow]{result.conflicts:,} values changed since the fix and were kept[/]")

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
 
 from revops.access import require
-from revops.audit import record
+from revops.audit import audited, record, rows_of
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day
 from revops.errors import RevOpsError
 from revops.lifecycle import EventOutcome
 from revops.routing import route_unassigned
 from revops.routing.sla_store import accept, detect_breaches, overdue, reject
 from revops.routing.store import latest_decisions
+from revops.warehouse import Batch
 
 routing_app = typer.Typer(help="Lead routing.", no_args_is_help=True)
 
@@ -51,12 +53,15 @@ def route_run(
     """Route every person without an owner and store each decision with its reasons."""
     with open_revops(config, warehouse) as ro:
         actor = require(ro.warehouse, "routing.run").actor
-        routed = route_unassigned(
-            ro.warehouse, ro.model.routing, _parse_at(at), parse_day(since, "--since")
-        )
-        if routed:
-            details = {"since": since, "at": at, "leads": len(routed)}
-            record(ro.warehouse, actor, "routing.routed", f"{len(routed)} leads", details)
+
+        def described(batches: Sequence[Batch]) -> tuple[str, dict[str, Any]]:
+            n = len(rows_of(batches, "routing_decisions"))
+            return f"{n} leads", {"since": since, "at": at, "leads": n}
+
+        with audited(ro.warehouse, actor, "routing.routed", described):
+            routed = route_unassigned(
+                ro.warehouse, ro.model.routing, _parse_at(at), parse_day(since, "--since")
+            )
     counts = Counter(r.decision.owner_id or f"queue:{r.decision.queue}" for r in routed)
     console.print(f"routed {len(routed):,} persons")
     out = Table(title="Assignments", title_justify="left")

@@ -99,6 +99,9 @@ class Warehouse:
         )
         self.pii: PiiCipher | None = None  # set by `enable_pii` once the key is verified
         self._pii_udfs: dict[str, dict[str, Callable[..., Any]]] = {}
+        # `revops.audit.audited`: batches added to the next write, so an engine's change and
+        # the audit entry about it commit in one transaction (see `write_many`)
+        self.audit_hook: Callable[[Sequence[Batch]], list[Batch]] | None = None
 
     # -- connecting ---------------------------------------------------------------------------
     @classmethod
@@ -330,6 +333,9 @@ class Warehouse:
         table first. Columns missing from `data` are NULL in new rows and left as they were in
         existing rows, so an export that lacks an optional column never erases stored values.
         """
+        hook, self.audit_hook = self.audit_hook, None
+        if hook is not None:
+            batches = [*batches, *hook(batches)]
         staged = [(b, self._conform(table(b.table), b.data)) for b in batches]
         results: list[WriteResult] = []
         try:
@@ -343,6 +349,12 @@ class Warehouse:
             raise
         except Exception as exc:
             raise WarehouseError(f"write failed, nothing was changed: {exc}") from exc
+        audit = [b.data for b in batches if b.table == "audit_log" and b.data.num_rows]
+        if audit:  # keep the chain's head outside the warehouse too (revops.audit.anchor)
+            from revops.audit.anchor import anchor_head
+
+            last = audit[-1].slice(audit[-1].num_rows - 1).to_pylist()[0]
+            anchor_head(self.url, int(last["seq"]), str(last["hash"]))
         return results
 
     def _conform(self, t: Table, data: pa.Table) -> pa.Table:
