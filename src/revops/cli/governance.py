@@ -243,8 +243,10 @@ def audit_verify(
     with open_revops(config, warehouse) as ro:
         result = verify(ro.warehouse, expect_head)
     if result.ok:
+        anchored = "" if result.anchored is None else f", anchored head {result.anchored} found"
         console.print(
             f"[green]✓[/] audit log intact: {result.entries:,} entries, head {result.head_hash}"
+            f"{anchored}"
         )
         return
     console.print(f"[bold red]audit log broken[/] ({result.entries:,} entries):")
