@@ -361,3 +361,24 @@ def test_a_cli_command_replays_a_dead_servers_journal_unless_a_server_holds_it(
     assert replay_journal(warehouse, folder) == 1
     assert warehouse.count("persons") == 3
     assert replay_journal(warehouse, folder) == 0  # nothing left
+
+
+def test_with_the_pii_key_the_journal_holds_no_plaintext(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REVOPS_PII_KEY", "k" * 32)
+    journal, _ = Journal.open(tmp_path, "j")
+    journal.append(1, batches(2))
+    journal.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("*.wal"))
+    assert raw.startswith(b"RVJE")
+    assert b"globex.com" not in raw
+    assert b"persons" not in raw
+    (group,) = Journal.open(tmp_path, "j")[1]
+    assert group.batches[0].data.column("email").to_pylist()[0] == "x2-0@globex.com"
+    monkeypatch.setenv("REVOPS_PII_KEY", "w" * 32)
+    with pytest.raises(JournalError, match="does not decrypt"):
+        Journal.open(tmp_path, "j")
+    monkeypatch.delenv("REVOPS_PII_KEY")
+    with pytest.raises(JournalError, match="encrypted; set REVOPS_PII_KEY"):
+        Journal.open(tmp_path, "j")

@@ -17,6 +17,13 @@ up. A record is self-describing and checksummed:
     magic "RVJ1" | payload length (u32) | CRC32 of payload (u32) | payload
     payload = group (u64) | journal id | batch count (u16) | per batch: table, mode, Arrow IPC
 
+With `REVOPS_PII_KEY` set (the warehouse's PII columns are encrypted) the payload is sealed
+with AES-256-GCM under a key derived from it (HKDF, its own label), magic "RVJE" and a random
+96-bit nonce before the encrypted payload; the CRC covers what is on disk. A journal holds every
+field of every lead it has not yet applied, so it must not be the one place they sit in clear.
+Erasure leaves nothing in it either: every CLI command (`revops privacy erase` too) first
+applies a pending journal, which then deletes or empties its segments.
+
 A record cut short or failing its checksum at the end of the last segment is a write that was
 never acknowledged (the process died during it) and is discarded; anywhere else it is damage,
 and the service refuses to start rather than silently lose acknowledged leads.
@@ -36,12 +43,20 @@ from typing import cast
 from urllib.parse import urlparse
 
 import pyarrow as pa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from revops.errors import RevOpsError
 from revops.warehouse import Batch
+from revops.warehouse.pii import PII_KEY_ENV
 from revops.warehouse.warehouse import WriteMode
 
 MAGIC = b"RVJ1"
+SEALED = b"RVJE"  # an AES-GCM sealed payload: nonce (12 bytes) | ciphertext and tag
+_NONCE = 12
+_KEY_INFO = b"revops intake journal aes-gcm v1"
 _HEAD = struct.Struct("<4sII")  # magic, payload length, crc32
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
@@ -92,8 +107,20 @@ def _text(value: str) -> bytes:
     return _U16.pack(len(raw)) + raw
 
 
-def encode(number: int, jid: str, batches: Sequence[Batch]) -> bytes:
-    """One record: header and checksummed payload holding every batch as an Arrow IPC stream."""
+def journal_cipher() -> AESGCM | None:
+    """The cipher sealing journal records, from REVOPS_PII_KEY; None when it is unset."""
+    secret = os.environ.get(PII_KEY_ENV)
+    if not secret:
+        return None
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_KEY_INFO).derive(
+        secret.encode()
+    )
+    return AESGCM(key)
+
+
+def encode(number: int, jid: str, batches: Sequence[Batch], cipher: AESGCM | None = None) -> bytes:
+    """One record: header and checksummed payload holding every batch as an Arrow IPC stream,
+    sealed when `cipher` is given."""
     parts = [_U64.pack(number), _text(jid), _U16.pack(len(batches))]
     for b in batches:
         sink = pa.BufferOutputStream()
@@ -102,7 +129,12 @@ def encode(number: int, jid: str, batches: Sequence[Batch]) -> bytes:
         ipc = sink.getvalue().to_pybytes()
         parts += [_text(b.table), _text(b.mode), _U32.pack(len(ipc)), ipc]
     payload = b"".join(parts)
-    return _HEAD.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+    magic = MAGIC
+    if cipher is not None:
+        nonce = os.urandom(_NONCE)
+        payload = nonce + cipher.encrypt(nonce, payload, SEALED)
+        magic = SEALED
+    return _HEAD.pack(magic, len(payload), zlib.crc32(payload)) + payload
 
 
 class _Reader:
@@ -136,18 +168,32 @@ def decode_payload(payload: bytes) -> tuple[int, str, list[Batch]]:
     return number, jid, batches
 
 
-def scan(data: bytes) -> tuple[list[tuple[int, str, list[Batch]]], int]:
-    """The whole records of `data` in order, and the offset where the valid part ends."""
+def scan(
+    data: bytes, cipher: AESGCM | None = None
+) -> tuple[list[tuple[int, str, list[Batch]]], int]:
+    """The whole records of `data` in order, and the offset where the valid part ends. A
+    sealed record that `cipher` cannot open (no key, a wrong one) raises `JournalError`."""
     out: list[tuple[int, str, list[Batch]]] = []
     at = 0
     while at + _HEAD.size <= len(data):
         magic, length, crc = _HEAD.unpack_from(data, at)
         start, end = at + _HEAD.size, at + _HEAD.size + length
-        if magic != MAGIC or end > len(data):
+        if magic not in (MAGIC, SEALED) or end > len(data):
             break
         payload = data[start:end]
         if zlib.crc32(payload) != crc:
             break
+        if magic == SEALED:
+            if cipher is None:
+                raise JournalError(
+                    f"the intake journal is encrypted; set {PII_KEY_ENV} to replay it"
+                )
+            try:
+                payload = cipher.decrypt(payload[:_NONCE], payload[_NONCE:], SEALED)
+            except InvalidTag:
+                raise JournalError(
+                    f"the intake journal does not decrypt with this {PII_KEY_ENV}"
+                ) from None
         try:
             out.append(decode_payload(payload))
         except Exception:  # a checksummed record that does not parse is damage too
@@ -183,6 +229,7 @@ class Journal:
         self._current: _Segment | None = None
         self._fd: int | None = None
         self._broken: str | None = None
+        self.cipher = journal_cipher()
 
     @classmethod
     def open(
@@ -202,7 +249,7 @@ class Journal:
         files = sorted(folder.glob(f"*{SUFFIX}"))
         for i, path in enumerate(files):
             data = path.read_bytes()
-            records, end = scan(data)
+            records, end = scan(data, journal.cipher)
             if end < len(data):
                 if i < len(files) - 1:
                     raise JournalError(
@@ -235,7 +282,7 @@ class Journal:
 
     def append(self, number: int, batches: Sequence[Batch]) -> int:
         """Write group `number` and fsync it; the bytes written. On failure nothing remains."""
-        record = encode(number, self.jid, batches)
+        record = encode(number, self.jid, batches, self.cipher)
         with self._lock:
             if self._broken is not None:
                 raise JournalError(f"the intake journal is unusable: {self._broken}")

@@ -62,9 +62,13 @@ def open_revops(config: Path | None, warehouse: str | None) -> Iterator[RevOps]:
 
 
 def _replay_journal(ro: RevOps) -> None:
-    """Apply leads a killed intake server answered but never stored, before anything else."""
+    """Finish what a killed process left: an erasure's storage purge, and leads an intake
+    server answered but never stored; before the command does anything else."""
     from revops.api.recovery import replay_pending
+    from revops.privacy.erase import resume_purge
 
+    if warning := resume_purge(ro.warehouse):
+        console.print(f"[yellow]warning:[/] {warning}")
     groups = replay_pending(ro.warehouse)
     if groups:
         console.print(

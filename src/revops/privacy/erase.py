@@ -18,6 +18,7 @@ old tuples may survive in WAL segments and backups until those are recycled (see
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -28,13 +29,15 @@ from typing import Any
 import pyarrow as pa
 
 from revops.audit import audit_batch
+from revops.audit.anchor import STATE_ENV, warehouse_id
 from revops.errors import RevOpsError
+from revops.privacy.crypto import write_owner_only
 from revops.privacy.identifiers import normalize_phone, salted_hash
 from revops.privacy.scrub import FREE_TEXT, PII_COLUMNS, scrub_json, scrub_text
 from revops.privacy.secrets import tombstone_salt
 from revops.privacy.subjects import Subject, find_subject, rows_about
 from revops.warehouse import Batch, Warehouse
-from revops.warehouse.schema import table
+from revops.warehouse.schema import TABLES, table
 from revops.warehouse.warehouse import arrow_schema
 
 ERASED_DOMAIN = "erased.invalid"
@@ -88,7 +91,7 @@ def anonymize_row(name: str, row: dict[str, Any], subject: Subject) -> dict[str,
 def _tombstones(
     wh: Warehouse, subject: Subject, reason: str, now: datetime
 ) -> tuple[str, pa.Table]:
-    salt = tombstone_salt(wh.url)
+    salt = tombstone_salt(wh.url, lambda: wh.count("privacy_tombstones"))
     email_hash = salted_hash(salt, subject.email)
     phone_hashes = sorted(
         {h for p in subject.phones if (h := salted_hash(salt, normalize_phone(p))) is not None}
@@ -146,8 +149,13 @@ def erase(wh: Warehouse, email: str, *, reason: str, actor: str) -> ErasureRepor
     details = {"tombstone_id": tombstone_id, "rows_changed": changed, "reason": reason}
     subject_ref = ",".join(subject.person_ids) or f"tombstone:{tombstone_id}"
     batches.append(audit_batch(wh, actor, "privacy.erased", subject_ref, details))
+    marker = pending_path(wh.url)
+    if marker is not None:  # a kill from here to the end of the purge is finished on next open
+        write_owner_only(marker, json.dumps({"tables": sorted(changed)}).encode())
     wh.write_many(batches)
     storage = purge_old_versions(wh, sorted(changed))
+    if marker is not None:
+        marker.unlink(missing_ok=True)
     warnings: tuple[str, ...] = ()
     if audit_pii:
         warnings = (
@@ -179,8 +187,45 @@ def purge_old_versions(wh: Warehouse, tables: list[str]) -> str:
     return "database file rewritten (COPY FROM DATABASE) and swapped in"
 
 
+def pending_path(url: str) -> Path | None:
+    """The marker of an erasure whose storage purge has not finished: beside a DuckDB file, or
+    in the state directory for PostgreSQL; None in memory."""
+    if url.startswith(("postgresql://", "postgres://")):
+        base = os.environ.get(STATE_ENV) or str(Path.home() / ".local" / "state" / "revops")
+        return Path(base) / f"erasure-pending-{warehouse_id(url)}"
+    path = url.removeprefix("duckdb://")
+    return None if path == ":memory:" else Path(f"{path}.erasure-pending")
+
+
+def resume_purge(wh: Warehouse) -> str | None:
+    """Finish the storage purge of an erasure killed after its commit (or before it: a purge
+    of an unchanged database is harmless); a warning saying so, or None if nothing was left."""
+    marker = pending_path(wh.url)
+    path = wh.url.removeprefix("duckdb://")
+    leftover = Path(f"{path}.rewrite") if wh.backend == "duckdb" else None
+    if not (marker is not None and marker.exists()) and not (leftover and leftover.exists()):
+        return None
+    try:
+        tables = list(json.loads(marker.read_text())["tables"]) if marker else []
+    except (OSError, ValueError, KeyError, TypeError):
+        tables = []
+    if leftover is not None:
+        leftover.unlink(missing_ok=True)  # a partial copy: the rewrite starts over
+    purge_old_versions(wh, tables or [t.name for t in TABLES])
+    if marker is not None:
+        marker.unlink(missing_ok=True)
+    return (
+        "an erasure was interrupted before old row versions were purged from storage; "
+        "the purge was finished now"
+    )
+
+
 def rewrite_duckdb(wh: Warehouse, path: Path) -> None:
     """Copy the live database into a fresh file and replace the old file with it.
+
+    Crash-safe: the copy is fsynced before it atomically replaces the file (and the folder is
+    fsynced after), so a kill leaves either the old file or the new one, plus possibly a
+    partial `.rewrite` copy that `resume_purge` deletes before rewriting again.
 
     PII columns are copied as the ciphertext they are stored as (REVOPS_PII_KEY), so the
     rewrite never holds plaintext either.
@@ -196,7 +241,17 @@ def rewrite_duckdb(wh: Warehouse, path: Path) -> None:
         raw.execute(f'COPY FROM DATABASE "{current}" TO revops_rewrite')
     finally:
         raw.execute("DETACH revops_rewrite")
+    _fsync(fresh)
     wh.con.disconnect()
     os.replace(fresh, path)
     Path(str(path) + ".wal").unlink(missing_ok=True)
+    _fsync(path.parent)
     wh.con = Warehouse.connect(str(path), create=False).con
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -8,8 +8,8 @@
   DuckDB file (`<warehouse>.privacy-salt`, mode 0600), never inside it: a copy of the warehouse
   alone cannot be used to test guessed emails against the tombstones. PostgreSQL warehouses have
   no file to sit beside, so there the variable is required. Losing the salt makes old tombstones
-  unmatchable (re-imports of erased persons would no longer be blocked): back it up with the
-  other secrets.
+  unmatchable, so a missing file beside a warehouse that has tombstones is refused rather than
+  replaced: back it up with the other secrets.
 - `REVOPS_ENCRYPTION_KEY`: encrypts what revops writes outside the warehouse that carries PII
   (privacy export files). PII columns *inside* the warehouse are encrypted under a separate
   key, `REVOPS_PII_KEY` (see `revops.warehouse.pii`), so an export recipient's key never opens
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from revops.errors import RevOpsError
@@ -59,8 +60,13 @@ def salt_path(url: str) -> Path | None:
     return None if path == ":memory:" else Path(path + ".privacy-salt")
 
 
-def tombstone_salt(url: str) -> bytes:
-    """The tombstone salt for the warehouse at `url` (see the module docstring)."""
+def tombstone_salt(url: str, tombstones: Callable[[], int] = lambda: 0) -> bytes:
+    """The tombstone salt for the warehouse at `url` (see the module docstring).
+
+    A salt is generated only for a warehouse with no tombstones (`tombstones()` counts them):
+    if the file went missing (a warehouse copied without it), a fresh salt would make every
+    tombstone unmatchable and silently let erased persons load again, so that is refused.
+    """
     env = os.environ.get(SALT_ENV)
     if env:
         return env.encode()
@@ -73,6 +79,11 @@ def tombstone_salt(url: str) -> bytes:
     if path is None:  # in-memory DuckDB: lives as long as the process, and so does the salt
         return _memory_salts.setdefault(url, secrets.token_hex(32).encode())
     if not path.exists():
+        if (stones := tombstones()) > 0:
+            raise MissingSecret(
+                f"{path} is missing but the warehouse holds {stones} erasure tombstones made "
+                f"with it; restore the file (or set {SALT_ENV}) before loading or erasing"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:

@@ -44,7 +44,7 @@ def erased_mask(
     email_hashes, phone_hashes = _hashes(wh)
     if not email_hashes and not phone_hashes:
         return [False] * len(emails)
-    salt = tombstone_salt(wh.url)
+    salt = tombstone_salt(wh.url, lambda: wh.count("privacy_tombstones"))
     phone_list = list(phones) if phones is not None else [None] * len(emails)
     out = []
     for email, phone in zip(emails, phone_list, strict=True):
@@ -77,7 +77,11 @@ class TombstoneScreen:
     @classmethod
     def load(cls, wh: Warehouse) -> TombstoneScreen:
         emails, phones = _hashes(wh)
-        salt = tombstone_salt(wh.url) if emails or phones else None
+        salt = (
+            tombstone_salt(wh.url, lambda: wh.count("privacy_tombstones"))
+            if emails or phones
+            else None
+        )
         return cls(emails, phones, salt)
 
     def erased(self, email: str | None, phone: str | None = None) -> bool:
