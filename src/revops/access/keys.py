@@ -123,3 +123,36 @@ class KeyVerifier:
     def forget(self) -> None:
         """Drop every remembered key (after a revocation in this process)."""
         self._seen.clear()
+
+
+@dataclass
+class FailureLimiter:
+    """Failed authentications per (key id, client address), in a sliding window.
+
+    An argon2 check costs tens of milliseconds of CPU on purpose; a caller sending a known key
+    id with wrong secrets could otherwise buy that much server time per request. After `limit`
+    failures within `window_seconds` the pair is refused (429) until the oldest failure ages
+    out, without reading the key or running argon2. A right secret is never refused for the
+    failures of others: its successful check is cached by token and answered before this.
+    """
+
+    limit: int = 5
+    window_seconds: float = 60.0
+    max_pairs: int = 100_000  # memory bound: the oldest pairs are dropped first
+    _fails: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+
+    def retry_after(self, key_id: str, client: str, now: float) -> float | None:
+        """Seconds until the pair may try again, or None if it may now."""
+        times = self._fails.get((key_id, client))
+        if not times:
+            return None
+        times[:] = [t for t in times if t > now - self.window_seconds]
+        if len(times) < self.limit:
+            return None
+        return max(times[0] + self.window_seconds - now, 0.001)
+
+    def failed(self, key_id: str, client: str, now: float) -> None:
+        if len(self._fails) >= self.max_pairs:
+            for old in list(self._fails)[: self.max_pairs // 10]:
+                del self._fails[old]
+        self._fails.setdefault((key_id, client), []).append(now)

@@ -7,17 +7,26 @@ only whether the process serves) and the OpenAPI description and docs (`/openapi
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Path as PathParam
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
+from revops.access import Principal, revoke_key
 from revops.api import leads, sla
+from revops.api.auth import requires
 from revops.api.models import Health
 from revops.api.service import Clock, IntakeService, Unavailable
 from revops.context import RevOps
+from revops.errors import RevOpsError
 
 DESCRIPTION = """Real-time lead intake for revops.
 
@@ -29,6 +38,11 @@ and every read waits for that. Authenticate with an API key (`revops keys create
 ROLE`) sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`; the key's role decides what
 it may do.
 """
+
+
+class Revoked(BaseModel):
+    key_id: str
+    revoked: bool
 
 
 def create_app(ro: RevOps, *, clock: Clock | None = None, journal: Path | None = None) -> FastAPI:
@@ -54,9 +68,40 @@ def create_app(ro: RevOps, *, clock: Clock | None = None, journal: Path | None =
     app.include_router(leads.router)
     app.include_router(sla.router)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        """FastAPI's 422 without the rejected input: its default echoes the input, which may
+        be a lone surrogate (valid JSON `"\\ud800"`, no UTF-8 encoding) or NaN / 1e400 (no
+        JSON encoding), and either made the error answer itself a 500."""
+        errors = [{k: v for k, v in e.items() if k not in ("input", "ctx")} for e in exc.errors()]
+        body = {"detail": jsonable_encoder(errors)}
+        text = json.dumps(body, ensure_ascii=True, allow_nan=False, default=str)
+        return Response(text, status_code=422, media_type="application/json")
+
     @app.exception_handler(Unavailable)
     async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.delete(
+        "/keys/{key_id}",
+        response_model=Revoked,
+        tags=["keys"],
+        responses={404: {"description": "No such key."}},
+    )
+    async def revoke(
+        key_id: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9]{1,64}$")],
+        principal: Principal = Depends(requires("access.manage")),
+    ) -> Revoked:
+        """Revoke an API key now (audited). A running server on DuckDB holds the warehouse
+        file, so this is how a key is revoked without stopping it; `revops keys revoke` does
+        the same when no server runs."""
+        try:
+            await service.exclusive(revoke_key, service.wh, key_id, principal.actor)
+        except RevOpsError as exc:
+            raise HTTPException(404, str(exc)) from None
+        finally:
+            service.auth.forget(key_id)
+        return Revoked(key_id=key_id, revoked=True)
 
     @app.get("/health", response_model=Health, tags=["health"])
     async def health() -> Health:

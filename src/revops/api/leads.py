@@ -26,7 +26,15 @@ from revops.api.service import IntakeService
 
 router = APIRouter(prefix="/leads", tags=["leads"])
 
-PersonId = Annotated[str, Path(min_length=1, max_length=128, description="persons.person_id")]
+PersonId = Annotated[  # no control characters: a NUL cuts the SQL literal it ends up in
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="persons.person_id",
+    ),
+]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, malformed, unknown or revoked API key."},
     403: {"description": "The key's role may not do this."},
