@@ -69,7 +69,7 @@ def keys_revoke(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Revoke a key. A server on PostgreSQL stops accepting it within its 30-second key cache;
-    a DuckDB file is locked by a running server, so stop it first."""
+    a DuckDB file is locked by a running server: revoke there with `DELETE /keys/{key_id}`."""
     with open_revops(config, warehouse) as ro:
         who = require(ro.warehouse, "access.manage")
         revoke_key(ro.warehouse, key_id, who.actor)

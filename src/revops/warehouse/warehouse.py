@@ -136,7 +136,16 @@ class Warehouse:
             path = text.removeprefix("duckdb://")
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            con = ibis.duckdb.connect(path)
+            try:
+                con = ibis.duckdb.connect(path)
+            except Exception as exc:  # duckdb.IOException: another process holds the file
+                if "lock" not in str(exc).lower():
+                    raise
+                raise WarehouseError(
+                    f"{path} is in use by another process (a running `revops serve`, or "
+                    "another command); wait for it or stop it (a key can be revoked on a "
+                    "running server with DELETE /keys/{key_id})"
+                ) from None
         wh = cls(con, text)
         try:
             if create:
