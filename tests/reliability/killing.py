@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import os
 import signal
 import sys
@@ -70,10 +71,10 @@ def _arm(point: str | None, counter: Path | None) -> None:
     Warehouse.transaction = counted  # type: ignore[method-assign]
     Warehouse.write_many = write_many  # type: ignore[method-assign]
     if kind in ("rewrite", "copy"):
-        import revops.privacy.erase as erase
+        erase = importlib.import_module("revops.privacy.erase")  # the package exports erase()
 
         if kind == "rewrite":
-            erase.os.replace = lambda *a, **k: _die()  # type: ignore[assignment]
+            erase._fsync = lambda *a, **k: _die()  # the copy is complete, not yet swapped in
         else:
             original_rewrite = erase.rewrite_duckdb
 
