@@ -24,7 +24,7 @@ from revops.warehouse import Batch, Warehouse
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "privacy"))
 
-import privacy_world  # noqa: E402
+import privacy_world
 
 NEEDLES = [n.encode() for n in (privacy_world.EMAIL.lower(), *privacy_world.NEEDLES)]
 PHASES = ("commit:1", "after:1", "copy", "rewrite")
@@ -65,7 +65,12 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     journal.append(1, [Batch("persons", pa.Table.from_pylist([lead]))])
     journal.close()
     export = folder / "subject.json.enc"
-    assert run_cli(["privacy", "export", privacy_world.EMAIL, "--out", str(export), "-w", str(wh_path)]) == 0
+    assert (
+        run_cli(
+            ["privacy", "export", privacy_world.EMAIL, "--out", str(export), "-w", str(wh_path)]
+        )
+        == 0
+    )
     assert residues(folder), "the world must hold her, or the scan proves nothing"
     yield folder
     mp.undo()
