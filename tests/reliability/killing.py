@@ -61,10 +61,10 @@ def _arm(point: str | None, counter: Path | None) -> None:
         if here and kind == "after":
             _die()
 
-    def write_many(self: Warehouse, batches: Any) -> Any:
+    def write_many(self: Warehouse, batches: Any, **kw: Any) -> Any:
         writing[0] = True
         try:
-            return original_write(self, batches)
+            return original_write(self, batches, **kw)
         finally:
             writing[0] = False
 

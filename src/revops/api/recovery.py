@@ -75,7 +75,7 @@ def apply_groups(wh: Warehouse, jid: str, groups: Sequence[Group], at: datetime)
     for i, b in enumerate(batches):
         if b.table == "audit_log":
             batches[i], new_head = rechain(new_head, b)
-    wh.write_many([*batches, Batch(STATE_TABLE, state)])
+    wh.write_many([*batches, Batch(STATE_TABLE, state)], counts=False)
     return new_head
 
 
