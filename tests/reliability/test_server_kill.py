@@ -72,11 +72,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_kill_then_cli_write_then_restart_loses_no_answered_lead(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("REVOPS_USER", "ops")
-    path = tmp_path / "w.duckdb"
+def kill_write_restart(folder: Path, leads: int = LEADS) -> dict[str, int]:
+    """The scenario of the module docstring (REVOPS_USER set by the caller): answered leads
+    lost, applied more than once, and whether the chain verifies (1) with its anchor."""
+    path = folder / "w.duckdb"
     with Warehouse.connect(str(path)) as wh:
         seed(wh)
         wh.write("api_keys", KEY_ROWS)
@@ -86,12 +85,12 @@ def test_kill_then_cli_write_then_restart_loses_no_answered_lead(
     acked: list[str] = []
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
-            for i in range(LEADS):
+            for i in range(leads):
                 r = client.post("/leads", json=lead(f"k{i}@globex.com"))
                 assert r.status_code == 201
                 acked.append(r.json()["person_id"])
     finally:
-        os.kill(pid, signal.SIGKILL)  # right after the last answer: some groups are unapplied
+        os.kill(pid, signal.SIGKILL)  # right after the last answer: groups are unapplied
         os.waitpid(pid, 0)
     journal = Path(f"{path}.intake-journal")
     assert sum(p.stat().st_size for p in journal.glob("*.wal")) > 0  # answered, not applied
@@ -101,16 +100,23 @@ def test_kill_then_cli_write_then_restart_loses_no_answered_lead(
     pid = serve(path, port)  # the restart must come up (it refused to, before)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
-            for person_id in acked:
-                assert client.get(f"/leads/{person_id}").status_code == 200
+            found = sum(client.get(f"/leads/{p}").status_code == 200 for p in acked)
     finally:
         os.kill(pid, signal.SIGTERM)
         os.waitpid(pid, 0)
     with Warehouse.connect(str(path), create=False) as wh:
         stored = {r[0] for r in wh.sql('SELECT person_id FROM "persons"')}
-        assert set(acked) <= stored
-        created = wh.sql("SELECT count(*) FROM \"audit_log\" WHERE action = 'leads.created'")
-        assert created == [(LEADS,)]  # each answered lead applied exactly once
+        (created,) = wh.sql("SELECT count(*) FROM \"audit_log\" WHERE action = 'leads.created'")
         check = verify(wh)
-    assert check.ok, check.problems
-    assert check.anchored is not None
+    return {
+        "lost": len(set(acked) - stored) + (len(acked) - found),
+        "applied_twice": created[0] - len(acked),
+        "chain_ok": int(check.ok and check.anchored is not None),
+    }
+
+
+def test_kill_then_cli_write_then_restart_loses_no_answered_lead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REVOPS_USER", "ops")
+    assert kill_write_restart(tmp_path) == {"lost": 0, "applied_twice": 0, "chain_ok": 1}
