@@ -293,9 +293,8 @@ def main() -> None:
     print(f"  count violations            {loads.get('count violations', 0):6d}")
     for command, ratio in survived.items():
         print(f"  kills survived: {command:<12}{ratio:>6}")
-    print(
-        f"  acknowledged leads lost     {lost['lost']:6d}   (applied twice: {lost['applied_twice']})"
-    )
+    twice = lost["applied_twice"]
+    print(f"  acknowledged leads lost     {lost['lost']:6d}   (applied twice: {twice})")
     print(f"  audit chain after restart   {'ok' if lost['chain_ok'] else 'BROKEN':>6}")
     print(f"  erasure residues found      {residues:6d}   ({1 + len(phases)} erasures scanned)")
     print(f"  schemathesis 5xx            {errors:6d}   of {requests:,} requests")
