@@ -14,8 +14,12 @@ from each request's scheduled send time, so a stalled server cannot hide queuein
 (no coordinated omission). The client is raw asyncio HTTP/1.1 over a keep-alive connection
 pool, far cheaper than an HTTP library, since it shares the machine with the server.
 
-Usage: python bench/routing.py [--leads 100000] [--baseline 5000]
+Part 3. The cost of one intake apply (an upsert of 200 persons) into tables of 10k, 100k and
+1M rows, with the inserted/updated count join the applier used to run (baseline) and without.
+
+Usage: python bench/routing.py [--leads 100000] [--baseline 5000] [--check]
                                [--rate 500] [--seconds 10] [--scale 0.1] [--no-server]
+                               [--apply-sizes 10000,100000,1000000]
                                [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 
 `--check` (CI, a few seconds): part 1 only, 2,000 leads, the first 500 also through the
@@ -415,6 +419,54 @@ def server_bench(rate: float, seconds: float, scale: float, port: int, pg: str |
     )
 
 
+def apply_growth(sizes: list[int], batch: int = 200, repeats: int = 5) -> None:
+    """Part 3: what one intake apply costs as the warehouse grows. The applier upserts each
+    group's persons; telling inserted from updated rows took a join of the batch with the
+    whole table (the baseline, `counts=True`); the applier now skips it (`counts=False`).
+    Both must leave the same table."""
+    import pyarrow as pa
+
+    from revops.warehouse import Batch, Warehouse
+
+    what = f"upsert {batch} persons into a table of N (DuckDB file, median of {repeats})"
+    print(f"\nintake apply: {what}")
+    with tempfile.TemporaryDirectory(prefix="revops-apply-") as tmp:
+        for size in sizes:
+            times: dict[bool, float] = {}
+            finals = []
+            for counts in (True, False):
+                with Warehouse.connect(str(Path(tmp) / f"w{size}{counts}.duckdb")) as wh:
+                    base = pa.table(
+                        {
+                            "person_id": [f"p{i}" for i in range(size)],
+                            "email": [f"p{i}@x.io" for i in range(size)],
+                            "created_at": pa.array([datetime(2025, 1, 1)] * size),
+                        }
+                    )
+                    wh.write_many([Batch("persons", base, "append")])
+                    runs = []
+                    for r in range(repeats):
+                        ids = [f"p{i}" for i in range(r * batch, r * batch + batch // 2)]
+                        ids += [f"n{r}-{i}" for i in range(batch // 2)]  # half new, half known
+                        data = pa.table(
+                            {
+                                "person_id": ids,
+                                "email": [f"{i}@y.io" for i in ids],
+                                "created_at": pa.array([datetime(2025, 2, 1)] * batch),
+                            }
+                        )
+                        t0 = time.perf_counter()
+                        wh.write_many([Batch("persons", data)], counts=counts)
+                        runs.append(time.perf_counter() - t0)
+                    times[counts] = statistics.median(runs)
+                    finals.append(wh.sql('SELECT count(*), count(DISTINCT email) FROM "persons"'))
+            assert finals[0] == finals[1], "the two applies left different tables"
+            print(
+                f"  N={size:>9,}  with count join {1000 * times[True]:7.1f} ms   "
+                f"without {1000 * times[False]:7.1f} ms   (same table: {finals[0][0][0]:,} rows)"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--leads", type=int, default=100_000)
@@ -430,6 +482,11 @@ def main() -> None:
         help="also run the server part on PostgreSQL (a fresh database on this server)",
     )
     ap.add_argument("--check", action="store_true", help="Tiny agreement check (CI).")
+    ap.add_argument(
+        "--apply-sizes",
+        default="10000,100000,1000000",
+        help="table sizes for the intake apply part (comma-separated)",
+    )
     args = ap.parse_args()
     if args.check:
         args.leads, args.baseline, args.no_server = 2_000, 500, True
@@ -446,6 +503,7 @@ def main() -> None:
     report("recompile per decision", slow)
     ratio = statistics.median(slow) / statistics.median(fast)
     print(f"median speed-up: {ratio:.1f}x; decisions agree on the first {args.baseline:,} leads")
+    apply_growth([int(n) for n in args.apply_sizes.split(",") if n])
     if not args.no_server:
         server_bench(args.rate, args.seconds, args.scale, args.port, None)
         if args.postgres:
