@@ -16,8 +16,10 @@ thread. Reads (`GET /leads/{id}`, breaches) first wait until everything journale
 applied, so they see every lead already answered; accept, reject and assign also hold the audit
 chain while they write directly, since their audit entries chain after the journaled ones.
 
-Audit entries get their sequence numbers and hashes when a group is built, chained from a head
-kept in memory, so groups chain correctly before they are applied.
+Audit entries get provisional sequence numbers and hashes when a group is built, chained from a
+head kept in memory; every apply (and a replay after a crash) chains them again from the head
+stored in the warehouse (`revops.api.recovery`), since another writer may have appended
+entries meanwhile. A running server holds an exclusive lock on its journal folder.
 
 If a journal write fails, no answer claims success: once the applier has caught up, the hot
 state is rebuilt from the warehouse (new leads wait for it), then the leads of that group and
