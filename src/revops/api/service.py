@@ -196,7 +196,12 @@ class IntakeService:
         if not self._lock.__enter__():
             self._lock = None
             raise JournalError(f"another intake server is using the journal {path}; stop it first")
-        self.journal, last = await self.db(self._recover, path)
+        try:
+            self.journal, last = await self.db(self._recover, path)
+        except BaseException:  # e.g. a damaged journal: release it for the next attempt
+            self._lock.__exit__(None, None, None)
+            self._lock = None
+            raise
         self._progress = _Progress(last, last)
         self.hot = await self.db(load_hot_state, self.wh, self.model)
         self.idempotency = await self.db(IdempotencyStore.load, self.wh)
