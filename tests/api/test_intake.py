@@ -228,10 +228,10 @@ def test_a_failed_apply_keeps_the_answer_retries_and_shows_in_health(
     real = wh.write_many
     gate = threading.Event()
 
-    def broken(batches: Any) -> Any:
+    def broken(batches: Any, **kw: Any) -> Any:
         if not gate.is_set():
             raise WarehouseError("write failed, nothing was changed: connection lost")
-        return real(batches)
+        return real(batches, **kw)
 
     monkeypatch.setattr(wh, "write_many", broken)
     r = post(api, lead("durable@globex.com"))
