@@ -31,7 +31,6 @@ and the service refuses to start rather than silently lose acknowledged leads.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 import threading
@@ -40,7 +39,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
-from urllib.parse import urlparse
 
 import pyarrow as pa
 from cryptography.exceptions import InvalidTag
@@ -48,6 +46,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from revops.audit.anchor import warehouse_id
 from revops.errors import RevOpsError
 from revops.warehouse import Batch
 from revops.warehouse.pii import PII_KEY_ENV
@@ -79,11 +78,9 @@ class Group:
 
 
 def journal_id(url: str) -> str:
-    """A short digest naming the warehouse (its URL without the password)."""
-    parts = urlparse(url)
-    if parts.password:
-        url = url.replace(f":{parts.password}@", "@", 1)
-    return hashlib.sha256(url.encode()).hexdigest()[:16]
+    """A short digest naming the warehouse: the same id the audit anchor uses, so the journal,
+    the anchor and the erasure marker of one warehouse share one name."""
+    return warehouse_id(url)
 
 
 def default_path(url: str) -> Path | None:
