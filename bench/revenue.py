@@ -242,7 +242,9 @@ def _setup(scale: float, db: Path) -> None:
     )
 
 
-def bench_revenue(db: Path, repeat: int) -> None:
+def _baseline_inputs(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, int, int]:
+    """What the pandas baseline reads: subscriptions, account segments, and the first and last
+    day (as ordinals) any subscription touches."""
     from revops.warehouse import Warehouse
 
     with Warehouse.connect(str(db)) as wh:
@@ -252,6 +254,11 @@ def bench_revenue(db: Path, repeat: int) -> None:
     last = _ordinal(
         max(pd.to_datetime(subs["start_date"]).max(), pd.to_datetime(subs["end_date"]).max())
     )
+    return subs, accounts, first, last
+
+
+def bench_revenue(db: Path, repeat: int) -> None:
+    subs, accounts, first, last = _baseline_inputs(db)
     t_ours, ours = _best(lambda: revops_revenue(str(db)), repeat)
     t_only, only = _best(lambda: revops_compute_only(str(db)), repeat)
     t_pd, base = _best(lambda: pandas_revenue(subs, accounts, first, last), repeat)
@@ -365,19 +372,12 @@ def check() -> None:
     from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
 
     from revops.revenue.clv import fit_bgnbd, fit_gamma_gamma
-    from revops.warehouse import Warehouse
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "revops.duckdb"
         with contextlib.redirect_stdout(io.StringIO()):
             _setup(0.02, db)
-        with Warehouse.connect(str(db)) as wh:
-            subs = wh.execute(wh.table("subscriptions"))
-            accounts = wh.execute(wh.table("accounts").select("account_id", "segment"))
-        first = _ordinal(pd.to_datetime(subs["start_date"]).min())
-        last = _ordinal(
-            max(pd.to_datetime(subs["start_date"]).max(), pd.to_datetime(subs["end_date"]).max())
-        )
+        subs, accounts, first, last = _baseline_inputs(db)
         checked = compare(revops_revenue(str(db)), pandas_revenue(subs, accounts, first, last))
     d = load_cdnow_summary_data_with_monetary_value()
     x, tx, t = (d[c].to_numpy(float) for c in ("frequency", "recency", "T"))
