@@ -53,6 +53,13 @@ def _row(i: int) -> str:
     return f"b{i},b{i}@initech.com,Bea,Bad{i},2025-01-02 10:00:00\n"
 
 
+def _write_csv_with_cell(path: Path, rows: int, line: int, first_name: str) -> None:
+    """A CSV of `rows` good rows whose row `line` has `first_name` in place of "Bea"."""
+    lines = [_row(j) for j in range(rows)]
+    lines[line] = lines[line].replace("Bea", first_name, 1)
+    path.write_text(HEADER + "".join(lines))
+
+
 def bad_files(folder: Path, n: int, seed: int = 7) -> list[tuple[Path, int | None]]:
     """`n` bad files in `folder` and the data rows each holds (None: no count is defined)."""
     rng = random.Random(seed)
@@ -92,9 +99,7 @@ def bad_files(folder: Path, n: int, seed: int = 7) -> list[tuple[Path, int | Non
             path.write_bytes(body + b"x1,x@y.io,\xff\xfe,Z,2025-01-01\n")
         elif kind == "unbalanced_quote":
             path, count = folder / f"f{i}.csv", rows
-            lines = [_row(j) for j in range(rows)]
-            lines[1] = lines[1].replace("Bea", '"Bea', 1)
-            path.write_text(HEADER + "".join(lines))
+            _write_csv_with_cell(path, rows, line=1, first_name='"Bea')
         elif kind == "blank_lines":
             path, count = folder / f"f{i}.csv", rows
             path.write_text(HEADER + "".join(_row(j) + "   \n\n" for j in range(rows)))
@@ -114,14 +119,10 @@ def bad_files(folder: Path, n: int, seed: int = 7) -> list[tuple[Path, int | Non
         elif kind == "huge_cell":
             path, count = folder / f"f{i}.csv", rows
             big = "A" * rng.choice([1 << 20, 5 << 20])
-            lines = [_row(j) for j in range(rows)]
-            lines[0] = lines[0].replace("Bea", big, 1)
-            path.write_text(HEADER + "".join(lines))
+            _write_csv_with_cell(path, rows, line=0, first_name=big)
         elif kind == "nul_byte":
             path, count = folder / f"f{i}.csv", rows
-            lines = [_row(j) for j in range(rows)]
-            lines[0] = lines[0].replace("Bea", "B\x00ea", 1)
-            path.write_text(HEADER + "".join(lines))
+            _write_csv_with_cell(path, rows, line=0, first_name="B\x00ea")
         elif kind == "random_bytes":
             path, count = folder / f"f{i}.csv", None
             path.write_bytes(HEADER.encode() + rng.randbytes(rng.randint(10, 3000)))
