@@ -64,6 +64,10 @@ class RevOps:
             except BaseException:
                 wh.close()
                 raise
+        if loaded.model.automations.rules:  # events commit with the writes that cause them
+            from revops.automation.outbox import install
+
+            install(wh, loaded.model)
         return cls(loaded, wh)
 
     @property

@@ -49,6 +49,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "routing.run": _OPS,
     "routing.override": _ADMIN,
     "sla.escalate": _OPS,
+    "automation.run": _OPS,
+    "tasks.update": _OPS,
     "config.plan": _ANYONE,
     "config.apply": _ADMIN,
     "privacy.export": _ADMIN,

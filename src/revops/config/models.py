@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from revops.config.attribution import AttributionConfig
+from revops.config.automation import AutomationConfig
 from revops.config.dedupe import DedupeConfig
 from revops.config.forecast import ForecastConfig
 from revops.config.identity import MatchingConfig, MergeConfig
@@ -253,6 +254,22 @@ class OperatingModel(Model):
     planning: PlanningConfig = Field(default_factory=PlanningConfig)
     compensation: CompensationConfig = Field(default_factory=CompensationConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    automations: AutomationConfig = Field(default_factory=AutomationConfig)
+
+    @model_validator(mode="after")
+    def _automation_consent(self) -> OperatingModel:
+        """Every consent an action waits on names a purpose and channel of `privacy:`."""
+        for rule in self.automations.rules:
+            for a in rule.actions:
+                need = a.required_consent()
+                if need is None:
+                    continue
+                try:
+                    self.privacy.purpose(need.purpose)
+                    self.privacy.check_channel(need.channel)
+                except KeyError as exc:
+                    raise ValueError(f"automation {rule.name!r}: {exc.args[0]}") from None
+        return self
 
     @model_validator(mode="after")
     def _metric_references(self) -> OperatingModel:

@@ -1321,6 +1321,143 @@ TABLES: tuple[Table, ...] = (
         },
         system=True,
     ),
+    # -- automation: outbox, deliveries, tasks, nurture lists, dispatcher lease (revops.automation)
+    Table(
+        name="automation_events",
+        description="Every time an automation fired: the trigger, the record and when; written "
+        "in the same transaction as the change that caused it (or by `revops automate run` for "
+        "time-based triggers). The event id is derived from the automation and the source row, "
+        "so an event is recorded once however often triggers are evaluated.",
+        primary_key=("event_id",),
+        columns=(
+            _c(
+                "event_id",
+                "string",
+                "Event id (digest of automation and source key).",
+                required=True,
+            ),
+            _c("automation", "string", "Automation name (revops.yaml).", required=True),
+            _c("trigger", "string", "Trigger type.", required=True),
+            _c("record_table", "string", "persons, accounts or opportunities.", required=True),
+            _c("record_id", "string", "The record it fired on.", required=True),
+            _c("source_key", "string", "The source row that fired it.", required=True),
+            _c("owner_id", "string", "Owner of the record at the time (users.user_id)."),
+            _c("occurred_at", "timestamp", "When the change happened (UTC).", required=True),
+            _c("detected_at", "timestamp", "When the event was recorded (UTC).", required=True),
+            _c("details", "string", "Trigger particulars as JSON.", required=True),
+        ),
+        time_column="detected_at",
+        dimensions={"owner": "owner_id"},
+        system=True,
+    ),
+    Table(
+        name="automation_actions",
+        description="The transactional outbox: one row per action of an event, with its "
+        "idempotency key (the action id), delivery status, attempts and the next retry.",
+        primary_key=("action_id",),
+        columns=(
+            _c(
+                "action_id",
+                "string",
+                "Action id; sent to receivers as the idempotency key.",
+                required=True,
+            ),
+            _c("event_id", "string", "Event (automation_events.event_id).", required=True),
+            _c("automation", "string", "Automation name.", required=True),
+            _c("position", "int", "Place of the action in the automation's list.", required=True),
+            _c(
+                "kind",
+                "string",
+                "task, escalation, nurture, webhook, chat or email.",
+                required=True,
+            ),
+            _c("target", "string", "Endpoint, program or assignee it goes to."),
+            _c("payload", "string", "What is delivered, as JSON.", required=True),
+            _c(
+                "status",
+                "string",
+                "pending, delivered, dead (retries exhausted), blocked (consent) or skipped.",
+                required=True,
+            ),
+            _c("attempts", "int", "Delivery attempts so far.", required=True),
+            _c("next_attempt_at", "timestamp", "Earliest next attempt (UTC), while pending."),
+            _c("last_error", "string", "Why the last attempt failed, or why it was not sent."),
+            _c("created_at", "timestamp", "When it was queued (UTC).", required=True),
+            _c("delivered_at", "timestamp", "When a receiver accepted it (UTC)."),
+        ),
+        time_column="created_at",
+        system=True,
+    ),
+    Table(
+        name="automation_attempts",
+        description="Every delivery attempt of an outbox action: outcome, HTTP status or SMTP "
+        "reply, error and duration.",
+        primary_key=("action_id", "attempt"),
+        columns=(
+            _c("action_id", "string", "Action.", required=True),
+            _c("attempt", "int", "Attempt number, from 1.", required=True),
+            _c("at", "timestamp", "When it was made (UTC).", required=True),
+            _c("ok", "bool", "The receiver accepted it.", required=True),
+            _c("status_code", "int", "HTTP status or SMTP reply code; empty when none came."),
+            _c("error", "string", "What went wrong."),
+            _c("duration_ms", "float", "How long the attempt took.", required=True),
+            _c("dispatcher", "string", "Which dispatcher made it.", required=True),
+        ),
+        time_column="at",
+        system=True,
+    ),
+    Table(
+        name="tasks",
+        description="Tasks for owners and their managers, created by automations: due in the "
+        "assignee's business hours; `revops tasks list | done`.",
+        primary_key=("task_id",),
+        columns=(
+            _c("task_id", "string", "Task id (the action id that created it).", required=True),
+            _c("assignee_id", "string", "Who should do it (users.user_id).", required=True),
+            _c("kind", "string", "task or escalation.", required=True),
+            _c("title", "string", "What to do.", required=True),
+            _c("record_table", "string", "persons, accounts or opportunities.", required=True),
+            _c("record_id", "string", "The record it is about.", required=True),
+            _c("automation", "string", "Automation that created it.", required=True),
+            _c("created_at", "timestamp", "When (UTC).", required=True),
+            _c(
+                "due_at", "timestamp", "Due, in the assignee's business hours (UTC).", required=True
+            ),
+            _c("done_at", "timestamp", "When it was marked done; empty while open."),
+            _c("done_by", "string", "Who marked it done."),
+        ),
+        relations=(Relation("assignee", "assignee_id", "users"),),
+        time_column="created_at",
+        dimensions={"owner": "assignee_id"},
+        system=True,
+    ),
+    Table(
+        name="nurture_memberships",
+        description="Persons enrolled in nurture programs by automations, for export to the "
+        "marketing-automation system (which stays the sender); consent checked at enrolment.",
+        primary_key=("program", "person_id"),
+        columns=(
+            _c("program", "string", "Nurture program (list) name.", required=True),
+            _c("person_id", "string", "Person enrolled.", required=True),
+            _c("action_id", "string", "Outbox action that enrolled them.", required=True),
+            _c("enrolled_at", "timestamp", "When (UTC).", required=True),
+        ),
+        relations=(Relation("person", "person_id", "persons"),),
+        time_column="enrolled_at",
+        system=True,
+    ),
+    Table(
+        name="automation_leases",
+        description="Dispatcher leases: the one dispatcher allowed to send until `expires_at`, "
+        "so two dispatchers never send the same action.",
+        primary_key=("name",),
+        columns=(
+            _c("name", "string", "Lease name.", required=True),
+            _c("holder", "string", "Dispatcher holding it.", required=True),
+            _c("expires_at", "timestamp", "When it lapses unless renewed (UTC).", required=True),
+        ),
+        system=True,
+    ),
     Table(
         name="pii_keys",
         description="Which REVOPS_PII_KEY encrypts this warehouse's PII columns: an HMAC of a "

@@ -102,6 +102,9 @@ class Warehouse:
         # `revops.audit.audited`: batches added to the next write, so an engine's change and
         # the audit entry about it commit in one transaction (see `write_many`)
         self.audit_hook: Callable[[Sequence[Batch]], list[Batch]] | None = None
+        # standing hooks (the automation outbox): each sees every write's batches and may add
+        # batches to it, so events commit in the same transaction as the change behind them
+        self.write_hooks: list[Callable[[Sequence[Batch]], list[Batch]]] = []
 
     # -- connecting ---------------------------------------------------------------------------
     @classmethod
@@ -349,6 +352,8 @@ class Warehouse:
         hook, self.audit_hook = self.audit_hook, None
         if hook is not None:
             batches = [*batches, *hook(batches)]
+        for standing in self.write_hooks:
+            batches = [*batches, *standing(batches)]
         staged = [(b, self._conform(table(b.table), b.data)) for b in batches]
         results: list[WriteResult] = []
         try:

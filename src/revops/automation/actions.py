@@ -1,0 +1,274 @@
+"""Actions: what an event's automation does, as outbox rows and the local records they make.
+
+Local actions are applied in the transaction that records the event: a task (due in the
+assignee's business hours), an escalation task for the owner's manager, a nurture-list
+membership. Outbound actions (webhook, chat, email) are queued as `pending` for the dispatcher.
+Every action first passes consent when it needs it; one refused is stored as `blocked`, one
+that cannot be done (no manager, no address) as `skipped` with the reason, never dropped.
+
+A new kind (e.g. writing a field back to the CRM) is one more entry in `OUTBOUND` with its
+payload builder here and its sender in `revops.automation.channels`: the outbox, retries,
+idempotency keys, consent and audit are shared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from revops.automation.sources import Tables
+from revops.config.automation import Action, Automation
+from revops.config.models import OperatingModel
+from revops.privacy.consent import contactable
+from revops.routing.sla import business_deadline
+from revops.warehouse import Warehouse
+from revops.warehouse.clock import naive_utc
+
+OUTBOUND = ("webhook", "chat", "email")
+_FIELD = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def action_id(event_id: str, position: int) -> str:
+    """The idempotency key receivers dedupe on: fixed by the event and the action's place."""
+    return hashlib.sha256(f"{event_id}:{position}".encode()).hexdigest()[:32]
+
+
+def render(template: str, values: Mapping[str, Any]) -> str:
+    """`{name}` replaced by its value; unknown names stay as written. No attribute access or
+    format specs, so a template in revops.yaml can only read the event's own fields."""
+
+    def sub(m: re.Match[str]) -> str:
+        v = values.get(m.group(1))
+        return m.group(0) if v is None and m.group(1) not in values else _text(v)
+
+    return _FIELD.sub(sub, template)
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, datetime):
+        return v.isoformat(sep=" ", timespec="minutes")
+    return str(v)
+
+
+@dataclass
+class Planned:
+    """The rows an evaluation writes besides its events."""
+
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    memberships: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class People:
+    """What actions need to know about users: timezone, manager and email."""
+
+    timezone: dict[str, str]
+    manager: dict[str, str]
+    email: dict[str, str]
+
+    @classmethod
+    def read(cls, wh: Warehouse, tables: Tables) -> People:
+        u = tables("users")
+        rows = wh.to_arrow(u.select("user_id", "timezone", "manager_id", "email")).to_pylist()
+        pick = lambda col: {r["user_id"]: r[col] for r in rows if r[col]}  # noqa: E731
+        return cls(pick("timezone"), pick("manager_id"), pick("email"))
+
+
+def _consented(
+    wh: Warehouse,
+    tables: Tables,
+    model: OperatingModel,
+    needs: set[tuple[str, str]],
+    person_ids: Sequence[str],
+) -> dict[tuple[str, str], set[str]]:
+    """Per (purpose, channel): which of `person_ids` may be contacted now."""
+    out: dict[tuple[str, str], set[str]] = {}
+    if not person_ids:
+        return {n: set() for n in needs}
+    import ibis
+
+    chosen = ibis.memtable(pa.table({"person_id": pa.array(sorted(set(person_ids)), pa.string())}))
+    for purpose, channel in sorted(needs):
+        ok = contactable(
+            tables("persons"),
+            tables("consent_ledger"),
+            tables("privacy_tombstones"),
+            model.privacy,
+            purpose,
+            channel,
+        )
+        ok = ok.filter(ok.person_id.isin(chosen.person_id))
+        out[(purpose, channel)] = set(wh.to_arrow(ok).column("person_id").to_pylist())
+    return out
+
+
+def plan_actions(
+    wh: Warehouse,
+    tables: Tables,
+    model: OperatingModel,
+    events: Sequence[Mapping[str, Any]],
+    at: datetime,
+) -> Planned:
+    """Outbox rows, tasks and nurture memberships for `events` (dicts of automation_events
+    columns, `details` still a dict), as of `at`."""
+    at = naive_utc(at)
+    people = People.read(wh, tables)
+    rules = {r.name: r for r in model.automations.rules}
+    needs = {
+        (c.purpose, c.channel)
+        for r in rules.values()
+        for a in r.actions
+        if (c := a.required_consent()) is not None
+    }
+    persons = [e["record_id"] for e in events if e["record_table"] == "persons"]
+    allowed = _consented(wh, tables, model, needs, persons) if needs else {}
+    out = Planned()
+    for e in events:
+        rule = rules[e["automation"]]
+        for position, a in enumerate(rule.actions):
+            _plan_one(out, model, people, allowed, rule, a, position, e, at)
+    return out
+
+
+def _values(e: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "automation": e["automation"],
+        "trigger": e["trigger"],
+        "record_id": e["record_id"],
+        "record_table": e["record_table"],
+        "owner_id": e["owner_id"],
+        "occurred_at": e["occurred_at"],
+        **e["details"],
+    }
+
+
+def _plan_one(
+    out: Planned,
+    model: OperatingModel,
+    people: People,
+    allowed: Mapping[tuple[str, str], set[str]],
+    rule: Automation,
+    a: Action,
+    position: int,
+    e: Mapping[str, Any],
+    at: datetime,
+) -> None:
+    aid = action_id(e["event_id"], position)
+    values = _values(e)
+    row: dict[str, Any] = {
+        "action_id": aid,
+        "event_id": e["event_id"],
+        "automation": rule.name,
+        "position": position,
+        "kind": a.type,
+        "target": None,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": None,
+        "last_error": None,
+        "created_at": at,
+        "delivered_at": None,
+    }
+    payload: dict[str, Any] = {}
+
+    def finish(status: str, error: str | None = None) -> None:
+        row.update(status=status, last_error=error, payload=json.dumps(payload, default=str))
+        if status == "pending":
+            row["next_attempt_at"] = at
+        if status == "delivered":
+            row["delivered_at"] = at
+        out.actions.append(row)
+
+    need = a.required_consent()
+    if need is not None:
+        key = (need.purpose, need.channel)
+        if e["record_table"] != "persons" or e["record_id"] not in allowed.get(key, set()):
+            finish("blocked", f"no consent for {need.purpose} over {need.channel}")
+            return
+    owner = e["owner_id"]
+    if a.type in ("task", "escalation"):
+        assignee = people.manager.get(owner or "") if a.type == "escalation" else owner
+        if a.type == "task" and a.assignee == "manager":
+            assignee = people.manager.get(owner or "")
+        row["target"] = assignee
+        assert a.title is not None
+        payload = {"title": render(a.title, values), "assignee_id": assignee}
+        if assignee is None:
+            who = "the owner's manager" if a.type == "escalation" else "an owner"
+            finish("skipped", f"{e['record_table']} {e['record_id']} has no {who}")
+            return
+        tz = people.timezone.get(assignee, model.routing.default_timezone)
+        hours = model.routing.sla.business_hours
+        minutes = round(a.due_in_hours * 60)
+        due = business_deadline(at, minutes, tz, hours, model.routing.holidays)
+        payload["due_at"] = naive_utc(due)
+        out.tasks.append(
+            {
+                "task_id": aid,
+                "assignee_id": assignee,
+                "kind": a.type,
+                "title": payload["title"],
+                "record_table": e["record_table"],
+                "record_id": e["record_id"],
+                "automation": rule.name,
+                "created_at": at,
+                "due_at": naive_utc(due),
+                "done_at": None,
+                "done_by": None,
+            }
+        )
+        finish("delivered")
+        return
+    if a.type == "nurture":
+        row["target"] = a.program
+        payload = {"program": a.program, "person_id": e["record_id"]}
+        out.memberships.append(
+            {
+                "program": a.program,
+                "person_id": e["record_id"],
+                "action_id": aid,
+                "enrolled_at": at,
+            }
+        )
+        finish("delivered")
+        return
+    row["target"] = a.endpoint
+    if a.type == "webhook":
+        payload = {
+            "id": aid,
+            "event_id": e["event_id"],
+            "automation": rule.name,
+            "trigger": e["trigger"],
+            "record": {"table": e["record_table"], "id": e["record_id"]},
+            "owner_id": owner,
+            "occurred_at": e["occurred_at"],
+            "details": e["details"],
+        }
+    elif a.type == "chat":
+        assert a.text is not None
+        payload = {"text": render(a.text, values)}
+    else:
+        assert a.subject is not None
+        assert a.text is not None
+        recipient = owner if a.to == "owner" else people.manager.get(owner or "")
+        address = people.email.get(recipient or "")
+        row["target"] = address
+        payload = {
+            "to": address,
+            "subject": render(a.subject, values),
+            "text": render(a.text, values),
+        }
+        if address is None:
+            finish("skipped", f"the record's {a.to} has no email address")
+            return
+    finish("pending")

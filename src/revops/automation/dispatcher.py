@@ -1,0 +1,199 @@
+"""The dispatcher: sends pending outbox actions, retries with backoff, dead-letters the rest.
+
+At-least-once sending plus an idempotency key per action gives effectively-once delivery: an
+action is marked delivered only after its receiver accepted it, in a write that also stores the
+attempt and (for a final outcome) the audit entry. A dispatcher killed between the send and
+that write leaves the action pending; the next pass sends it again with the same key, and the
+receiver drops the repeat. Nothing is lost, and nothing reaches a deduplicating receiver twice.
+
+One dispatcher at a time: each pass (and each send) first takes or renews a lease row in the
+warehouse, so `automate watch` on two machines, or `run` from cron beside a `watch`, never send
+the same action concurrently. A dispatcher that cannot renew its lease stops sending.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from revops.audit.log import audit_batch
+from revops.automation.channels import Outcome, deliver
+from revops.automation.outbox import ACTOR
+from revops.config.automation import Dispatch
+from revops.config.models import OperatingModel
+from revops.warehouse import Batch, Warehouse
+from revops.warehouse.clock import utc_now
+from revops.warehouse.schema import table
+from revops.warehouse.warehouse import arrow_schema
+
+LEASE = "dispatcher"
+Clock = Callable[[], datetime]
+
+
+def holder_id() -> str:
+    """Who holds the lease: host, process and a random part (a restarted pid is someone else)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _ts(at: datetime) -> str:
+    return f"TIMESTAMP '{at.isoformat(sep=' ')}'"
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def acquire(wh: Warehouse, holder: str, seconds: float, now: datetime, name: str = LEASE) -> bool:
+    """Take the lease, or renew it, unless another holder's lease is still running.
+
+    A conditional UPDATE in one transaction: on PostgreSQL a second dispatcher racing for an
+    expired lease re-reads the row after the first commits and no longer matches.
+    """
+    until = now + timedelta(seconds=seconds)
+    with wh.transaction() as run:
+        run(
+            'INSERT INTO "automation_leases" (name, holder, expires_at) VALUES '
+            f"({_lit(name)}, {_lit(holder)}, {_ts(until)}) ON CONFLICT (name) DO NOTHING"
+        )
+        run(
+            f'UPDATE "automation_leases" SET holder = {_lit(holder)}, expires_at = {_ts(until)} '
+            f"WHERE name = {_lit(name)} AND (holder = {_lit(holder)} OR expires_at < {_ts(now)})"
+        )
+        row = run(f'SELECT holder FROM "automation_leases" WHERE name = {_lit(name)}').fetchone()
+    return row is not None and str(row[0]) == holder
+
+
+def release(wh: Warehouse, holder: str, name: str = LEASE) -> None:
+    with wh.transaction() as run:
+        run(
+            f'DELETE FROM "automation_leases" WHERE name = {_lit(name)} AND holder = {_lit(holder)}'
+        )
+
+
+def backoff(cfg: Dispatch, action_id: str, attempt: int) -> float:
+    """Seconds to wait after failed attempt `attempt` (from 1): exponential, capped, with a
+    jitter factor in [0.5, 1) drawn from the seed, the action and the attempt."""
+    base = min(cfg.max_backoff_seconds, cfg.backoff_seconds * 2 ** (attempt - 1))
+    rng = random.Random(f"{cfg.seed}:{action_id}:{attempt}")  # noqa: S311 - jitter, not crypto
+    return base * (0.5 + 0.5 * rng.random())
+
+
+def due(wh: Warehouse, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Pending outbound actions whose next attempt is due, oldest first."""
+    t = wh.table("automation_actions")
+    expr = t.filter(t.status == "pending", t.next_attempt_at <= now)
+    expr = expr.order_by(["next_attempt_at", "created_at", "action_id"]).limit(limit)
+    return list(wh.to_arrow(expr).to_pylist())
+
+
+def outcome_batches(
+    wh: Warehouse, action: dict[str, Any], out: Outcome, holder: str, cfg: Dispatch, now: datetime
+) -> list[Batch]:
+    """The action's new state, the attempt, and on a final outcome its audit entry."""
+    attempt = int(action["attempts"]) + 1
+    row = {**action, "attempts": attempt, "last_error": out.error}
+    if out.ok:
+        row.update(status="delivered", delivered_at=now, next_attempt_at=None)
+    elif out.retry and attempt < cfg.max_attempts:
+        wait = backoff(cfg, action["action_id"], attempt)
+        row.update(next_attempt_at=now + timedelta(seconds=wait))
+    else:
+        row.update(status="dead", next_attempt_at=None)
+    tried = {
+        "action_id": action["action_id"],
+        "attempt": attempt,
+        "at": now,
+        "ok": out.ok,
+        "status_code": out.status_code,
+        "error": out.error,
+        "duration_ms": out.duration_ms,
+        "dispatcher": holder,
+    }
+    writes = [
+        Batch(
+            "automation_actions",
+            pa.Table.from_pylist([row], arrow_schema(table("automation_actions"))),
+        ),
+        Batch(
+            "automation_attempts",
+            pa.Table.from_pylist([tried], arrow_schema(table("automation_attempts"))),
+            "append",
+        ),
+    ]
+    if row["status"] != "pending":
+        details = {
+            "kind": action["kind"],
+            "target": action["target"],
+            "attempts": attempt,
+            "error": out.error,
+        }
+        verb = "automation.delivered" if out.ok else "automation.dead"
+        writes.append(audit_batch(wh, ACTOR, verb, action["action_id"], details, at=now))
+    return writes
+
+
+@dataclass
+class PassReport:
+    leased: bool = True
+    queued_events: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+
+
+def dispatch(
+    wh: Warehouse,
+    model: OperatingModel,
+    holder: str,
+    *,
+    clock: Clock = utc_now,
+    report: PassReport | None = None,
+) -> PassReport:
+    """Send every due action once (up to `batch_size`), holding the lease throughout."""
+    cfg = model.automations.dispatch
+    out = report or PassReport()
+    if not acquire(wh, holder, cfg.lease_seconds, clock()):
+        out.leased = False
+        return out
+    for action in due(wh, clock(), cfg.batch_size):
+        if not acquire(wh, holder, cfg.lease_seconds, clock()):  # lost it: stop sending
+            out.leased = False
+            break
+        payload = json.loads(action["payload"])
+        result = deliver(
+            model.automations, action["kind"], action["target"], action["action_id"], payload
+        )
+        writes = outcome_batches(wh, action, result, holder, cfg, clock())
+        wh.write_many(writes)
+        status = writes[0].data.column("status")[0].as_py()
+        if status == "delivered":
+            out.delivered += 1
+        elif status == "dead":
+            out.dead += 1
+        else:
+            out.retrying += 1
+    return out
+
+
+def run_pass(
+    wh: Warehouse, model: OperatingModel, holder: str, *, clock: Clock = utc_now
+) -> PassReport:
+    """One cron-friendly pass: record new events (time-based triggers too), then send."""
+    from revops.automation.outbox import queue
+
+    report = PassReport()
+    cfg = model.automations.dispatch
+    if not acquire(wh, holder, cfg.lease_seconds, clock()):
+        report.leased = False
+        return report
+    report.queued_events = len(queue(wh, model, clock()).events)
+    return dispatch(wh, model, holder, clock=clock, report=report)

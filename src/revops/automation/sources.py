@@ -1,0 +1,66 @@
+"""The tables triggers read: the stored ones, or the stored ones with a pending write laid over.
+
+A trigger evaluated inside a write (the transactional outbox, `revops.automation.outbox`) must
+see the rows about to be committed, or an event about a lead created in that very write could
+not read the lead. `overlaid` answers each table as the stored rows whose keys the write does
+not touch plus the write's rows, so the same trigger and condition code serves both modes.
+Columns a partial upsert leaves out read as missing in the overlay (not as the stored value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from revops.warehouse import Batch, Warehouse
+from revops.warehouse.schema import table
+from revops.warehouse.warehouse import ARROW_TYPES, arrow_schema
+
+Tables = Callable[[str], ir.Table]
+
+
+def stored(wh: Warehouse) -> Tables:
+    return wh.table
+
+
+def _canonical(name: str, data: pa.Table) -> pa.Table:
+    t = table(name)
+    arrays = [
+        data.column(c.name).cast(ARROW_TYPES[c.type])
+        if c.name in data.column_names
+        else pa.nulls(data.num_rows, ARROW_TYPES[c.type])
+        for c in t.columns
+    ]
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(t))
+
+
+def overlaid(wh: Warehouse, batches: Sequence[Batch]) -> Tables:
+    """Each table as it will read once `batches` commit (last batch of a key wins)."""
+    pending: dict[str, list[Batch]] = {}
+    for b in batches:
+        pending.setdefault(b.table, []).append(b)
+    cache: dict[str, ir.Table] = {}
+
+    def lookup(name: str) -> ir.Table:
+        if name not in pending:
+            return wh.table(name)
+        if name in cache:
+            return cache[name]
+        t = table(name)
+        replaced = any(b.mode == "replace" for b in pending[name])
+        rows = pa.concat_tables([_canonical(name, b.data) for b in pending[name]])
+        new = ibis.memtable(rows)
+        if replaced:
+            cache[name] = new
+            return new
+        base = wh.table(name).select(*t.column_names)
+        keys = new.select(*t.primary_key).distinct().mutate(_hit=ibis.literal(1))
+        joined = base.left_join(keys, list(t.primary_key))
+        kept = joined.filter(joined._hit.isnull()).select(*(base[c] for c in t.column_names))
+        cache[name] = kept.union(new)
+        return cache[name]
+
+    return lookup

@@ -1,0 +1,213 @@
+"""Triggers: which source rows fire an automation, as Ibis expressions over warehouse tables.
+
+Each trigger turns its source table into candidate events with the same columns: the record
+(`record_id`), its owner at the time, when the change happened (`occurred_at`), the columns that
+identify the source row (`KEYS`, joined into the event's source key, so one row fires one event
+however often triggers run) and a few particulars for messages. Only changes within
+`lookback_hours` before `at` fire, so loading last year's history fires nothing.
+
+Implemented: lifecycle stage change, score crossing a threshold, SLA due soon and breached,
+deal pushed and regressed, health at risk (entering it), consent change. Left out for want of a
+stored source: renewal due (subscriptions keep no renewal date while active), deal stalled and
+hygiene flags (computed on request, never stored as events) and forecast call changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from revops.automation.sources import Tables
+from revops.config.automation import Trigger
+
+# The source table each trigger type reads; the outbox hook runs a trigger only when a write
+# touches its source.
+SOURCES: dict[str, str] = {
+    "lifecycle_stage_change": "lifecycle_history",
+    "score_threshold": "lead_scores",
+    "sla_due_soon": "sla_clocks",
+    "sla_breached": "sla_clocks",
+    "deal_pushed": "pipeline_changes",
+    "deal_regressed": "pipeline_changes",
+    "health_at_risk": "health_scores",
+    "consent_change": "consent_ledger",
+}
+# Columns identifying the source row of each trigger's candidates.
+KEYS: dict[str, tuple[str, ...]] = {
+    "lifecycle_stage_change": ("source_row",),
+    "score_threshold": ("record_id", "scored_at"),
+    "sla_due_soon": ("source_row",),
+    "sla_breached": ("source_row",),
+    "deal_pushed": ("source_row",),
+    "deal_regressed": ("source_row",),
+    "health_at_risk": ("record_id", "month"),
+    "consent_change": ("source_row",),
+}
+
+
+def _owner(tables: Tables, name: str, pk: str, rows: ir.Table, column: str) -> ir.Table:
+    """`rows` with the owner of the record in `column` (from table `name`)."""
+    rec = tables(name)
+    owners = rec.select(_rid=rec[pk], owner_id=rec.owner_id)
+    joined = rows.left_join(owners, rows[column] == owners._rid)
+    return joined.drop("_rid")
+
+
+def _window(t: ir.Table, column: str, at: datetime, trigger: Trigger) -> ir.BooleanValue:
+    since = at - timedelta(hours=trigger.lookback_hours)
+    return (t[column] >= ibis.literal(since)) & (t[column] <= ibis.literal(at))
+
+
+def lifecycle_stage_change(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
+    h = tables("lifecycle_history")
+    cond = _window(h, "changed_at", at, trigger)
+    if trigger.to_stage is not None:
+        cond &= h.to_stage == trigger.to_stage
+    if trigger.from_stage is not None:
+        cond &= h.from_stage == trigger.from_stage
+    rows = h.filter(cond).select(
+        record_id=h.person_id,
+        source_row=h.transition_id,
+        occurred_at=h.changed_at,
+        from_stage=h.from_stage,
+        to_stage=h.to_stage,
+    )
+    return _owner(tables, "persons", "person_id", rows, "record_id")
+
+
+def score_threshold(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
+    """A score reaching the threshold from below (or on the person's first score)."""
+    s = tables("lead_scores")
+    assert trigger.threshold is not None
+    w = ibis.window(group_by=s.person_id, order_by=s.scored_at)
+    scored = s.mutate(_value=s[trigger.score], _prev=s[trigger.score].lag().over(w))
+    limit = ibis.literal(trigger.threshold)
+    cond = _window(scored, "scored_at", at, trigger) & (scored._value >= limit)
+    cond &= scored._prev.isnull() | (scored._prev < limit)
+    rows = scored.filter(cond).select(
+        record_id=scored.person_id,
+        scored_at=scored.scored_at,
+        occurred_at=scored.scored_at,
+        score=scored._value,
+        previous=scored._prev,
+    )
+    return _owner(tables, "persons", "person_id", rows, "record_id")
+
+
+def _clock_rows(c: ir.Table, cond: ir.BooleanValue, breach: ir.Value) -> ir.Table:
+    return c.filter(cond).select(
+        record_id=c.person_id,
+        source_row=c.clock_id,
+        owner_id=c.owner_id,
+        occurred_at=c.due_at,
+        due_at=c.due_at,
+        priority=c.priority,
+        breach=breach,
+    )
+
+
+def sla_breached(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
+    """A clock flagged breached, or still running past its deadline (no follow-up): the owner's
+    Nth breach on the lead, N counted as `route breaches` will count it."""
+    c = tables("sla_clocks")
+    running_late = c.closed_at.isnull() & c.responded_at.isnull() & (c.due_at < ibis.literal(at))
+    flagged = c.breached.fill_null(False)
+    number = ibis.ifelse(flagged, c.breach_count, c.breach_count + 1)
+    cond = (flagged | running_late) & (number >= trigger.min_breaches)
+    return _clock_rows(c, cond & _window(c, "due_at", at, trigger), number)
+
+
+def sla_due_soon(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
+    c = tables("sla_clocks")
+    assert trigger.within_minutes is not None
+    until = at + timedelta(minutes=trigger.within_minutes)
+    running = c.closed_at.isnull() & c.responded_at.isnull()
+    cond = running & (c.due_at >= ibis.literal(at)) & (c.due_at <= ibis.literal(until))
+    return _clock_rows(c, cond, c.breach_count)
+
+
+def _deal_change(tables: Tables, trigger: Trigger, at: datetime, flag: str) -> ir.Table:
+    p = tables("pipeline_changes")
+    cond = p[flag].fill_null(False) & _window(p, "changed_at", at, trigger)
+    rows = p.filter(cond).select(
+        record_id=p.opportunity_id,
+        source_row=p.change_id,
+        occurred_at=p.changed_at,
+        from_stage=p.from_stage,
+        to_stage=p.to_stage,
+        days_pushed=p.days_pushed,
+    )
+    return _owner(tables, "opportunities", "opportunity_id", rows, "record_id")
+
+
+def deal_pushed(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
+    return _deal_change(tables, trigger, at, "is_push")
+
+
+def deal_regressed(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
+    return _deal_change(tables, trigger, at, "is_regression")
+
+
+def health_at_risk(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
+    """An account entering at-risk: its score falls below `below` (or its 3-month trend drops
+    by `drop` or more) at a month end where the month before it did not. The event happens at
+    the scored month's end, so the lookback must span the time the revenue run takes to land."""
+    h = tables("health_scores")
+    risky = ibis.literal(False)
+    if trigger.below is not None:
+        risky |= h.score < trigger.below
+    if trigger.drop is not None:
+        risky |= h.trend_3m <= -trigger.drop
+    w = ibis.window(group_by=h.account_id, order_by=h.month)
+    scored = h.mutate(_risky=risky.fill_null(False))
+    scored = scored.mutate(_before=scored._risky.lag().over(w).fill_null(False))
+    month_end = (scored.month.cast("timestamp") + ibis.interval(months=1)).name("occurred_at")
+    scored = scored.mutate(occurred_at=month_end)
+    cond = scored._risky & ~scored._before & _window(scored, "occurred_at", at, trigger)
+    rows = scored.filter(cond).select(
+        record_id=scored.account_id,
+        month=scored.month,
+        occurred_at=scored.occurred_at,
+        score=scored.score,
+        trend_3m=scored.trend_3m,
+    )
+    return _owner(tables, "accounts", "account_id", rows, "record_id")
+
+
+def consent_change(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
+    ledger = tables("consent_ledger")
+    cond = _window(ledger, "recorded_at", at, trigger)
+    if trigger.purpose is not None:
+        cond &= ledger.purpose.isin([trigger.purpose, "*"])
+    if trigger.status is not None:
+        cond &= ledger.status == trigger.status
+    rows = ledger.filter(cond).select(
+        record_id=ledger.person_id,
+        source_row=ledger.event_id,
+        occurred_at=ledger.recorded_at,
+        purpose=ledger.purpose,
+        channel=ledger.channel,
+        status=ledger.status,
+    )
+    return _owner(tables, "persons", "person_id", rows, "record_id")
+
+
+CANDIDATES: dict[str, Callable[[Tables, Trigger, datetime], ir.Table]] = {
+    "lifecycle_stage_change": lifecycle_stage_change,
+    "score_threshold": score_threshold,
+    "sla_due_soon": sla_due_soon,
+    "sla_breached": sla_breached,
+    "deal_pushed": deal_pushed,
+    "deal_regressed": deal_regressed,
+    "health_at_risk": health_at_risk,
+    "consent_change": consent_change,
+}
+
+
+def candidates(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
+    """Rows that fire `trigger` as of `at` (naive UTC): record_id, owner_id, occurred_at, the
+    trigger's key columns and particulars."""
+    return CANDIDATES[trigger.type](tables, trigger, at)
