@@ -41,6 +41,7 @@ class HttpReceiver:
         self.store: dict[str, Any] = {}
         self.received: Counter[str] = Counter()
         self.failures: list[str] = []  # "500", "503", "stall", "400" for the next requests
+        self.fail_keys: dict[str, str] = {}  # idempotency key -> status, on every request
         self.bad_signatures = 0
         self.stall_seconds = stall_seconds
         self.lock = threading.Lock()
@@ -55,6 +56,7 @@ class HttpReceiver:
                 key = self.headers.get("X-Revops-Idempotency-Key", "")
                 with receiver.lock:
                     fail = receiver.failures.pop(0) if receiver.failures else None
+                    fail = receiver.fail_keys.get(key, fail)
                 if fail == "stall":
                     time.sleep(receiver.stall_seconds)
                     fail = None

@@ -174,6 +174,7 @@ def _plan_one(
         "target": None,
         "status": "pending",
         "attempts": 0,
+        "retries": 0,
         "next_attempt_at": None,
         "last_error": None,
         "created_at": at,

@@ -110,6 +110,7 @@ def outcome_batches(
         row.update(status="dead", next_attempt_at=None)
     tried = {
         "action_id": action["action_id"],
+        "retry": action["retries"],
         "attempt": attempt,
         "at": now,
         "ok": out.ok,

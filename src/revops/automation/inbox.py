@@ -47,6 +47,7 @@ def retry(wh: Warehouse, actor: str, action_ids: list[str], at: datetime) -> lis
     when = naive_utc(at)
     for r in rows:
         r.update(status="pending", attempts=0, next_attempt_at=when, last_error=None)
+        r["retries"] = int(r["retries"]) + 1
     if not rows:
         return []
     ids = [r["action_id"] for r in rows]

@@ -1379,7 +1379,8 @@ TABLES: tuple[Table, ...] = (
                 "pending, delivered, dead (retries exhausted), blocked (consent) or skipped.",
                 required=True,
             ),
-            _c("attempts", "int", "Delivery attempts so far.", required=True),
+            _c("attempts", "int", "Delivery attempts since queued or last retried.", required=True),
+            _c("retries", "int", "Times it was put back from the dead-letter list.", required=True),
             _c("next_attempt_at", "timestamp", "Earliest next attempt (UTC), while pending."),
             _c("last_error", "string", "Why the last attempt failed, or why it was not sent."),
             _c("created_at", "timestamp", "When it was queued (UTC).", required=True),
@@ -1392,9 +1393,10 @@ TABLES: tuple[Table, ...] = (
         name="automation_attempts",
         description="Every delivery attempt of an outbox action: outcome, HTTP status or SMTP "
         "reply, error and duration.",
-        primary_key=("action_id", "attempt"),
+        primary_key=("action_id", "retry", "attempt"),
         columns=(
             _c("action_id", "string", "Action.", required=True),
+            _c("retry", "int", "The action's retries at the time (0 before any).", required=True),
             _c("attempt", "int", "Attempt number, from 1.", required=True),
             _c("at", "timestamp", "When it was made (UTC).", required=True),
             _c("ok", "bool", "The receiver accepted it.", required=True),
