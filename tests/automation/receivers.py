@@ -44,6 +44,7 @@ class HttpReceiver:
         self.fail_keys: dict[str, str] = {}  # idempotency key -> status, on every request
         self.bad_signatures = 0
         self.stall_seconds = stall_seconds
+        self.delay_seconds = 0.0  # every request takes this long before it is stored
         self.lock = threading.Lock()
         receiver = self
 
@@ -57,6 +58,7 @@ class HttpReceiver:
                 with receiver.lock:
                     fail = receiver.failures.pop(0) if receiver.failures else None
                     fail = receiver.fail_keys.get(key, fail)
+                time.sleep(receiver.delay_seconds)
                 if fail == "stall":
                     time.sleep(receiver.stall_seconds)
                     fail = None

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
+from conftest import at, build_model, mql_history, seed
+from receivers import HttpReceiver, SmtpReceiver, free_port
 
 from revops.automation import dispatch, inbox, queue
 from revops.automation.dispatcher import acquire, backoff, release
@@ -16,9 +18,6 @@ from revops.automation.signing import sign, verify
 from revops.config.automation import Dispatch
 from revops.config.models import OperatingModel
 from revops.warehouse import Warehouse
-
-from conftest import at, build_model, mql_history, seed
-from receivers import HttpReceiver, SmtpReceiver, free_port
 
 
 @pytest.fixture

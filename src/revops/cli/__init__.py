@@ -16,6 +16,7 @@ import revops.cli.identity  # noqa: F401
 from revops.cli._common import state
 from revops.cli.access import register as register_access
 from revops.cli.attribution import attribution_app
+from revops.cli.automation import register as register_automation
 from revops.cli.data import config_app, load, tables
 from revops.cli.demo import demo
 from revops.cli.forecast import forecast_app
@@ -63,5 +64,6 @@ app.command()(serve)
 register_access(app)
 register_governance(app)
 register_privacy(app)
+register_automation(app)
 
 __all__ = ["app"]
