@@ -11,14 +11,13 @@ import time
 from pathlib import Path
 
 import yaml
+from conftest import at, build_model, model_dict, mql_history, seed
+from receivers import HttpReceiver
 from typer.testing import CliRunner
 
 from revops.automation import inbox, queue
 from revops.cli import app
 from revops.warehouse import Warehouse
-
-from conftest import at, build_model, mql_history, model_dict, seed
-from receivers import HttpReceiver
 
 REVOPS = str(Path(sys.executable).parent / "revops")
 
@@ -101,7 +100,8 @@ def test_cli_commands(tmp_path: Path, http_receiver: HttpReceiver, hook_secret: 
         return " ".join(result.output.split())  # Rich wraps at the terminal width
 
     listed = ok("automate", "list")
-    assert "mql_no_followup" in listed and "pending 6" in listed
+    assert "mql_no_followup" in listed
+    assert "pending 6" in listed
     assert "no automation would fire" in ok("automate", "dry-run", "--at", "2025-06-02T15:00")
     http_receiver.fail_keys = {ids[0]: "400"}
     assert "delivered 5, retrying 0, dead 1" in ok("automate", "run")
