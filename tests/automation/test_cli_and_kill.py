@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import yaml
-from conftest import at, build_model, model_dict, mql_history, seed
+from auto_case import at, build_model, model_dict, mql_history, seed
 from receivers import HttpReceiver
 from typer.testing import CliRunner
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import at, build_model, mql_history, seed
+from auto_case import at, build_model, mql_history, seed
 from receivers import HttpReceiver, SmtpReceiver, free_port
 
 from revops.automation import dispatch, inbox, queue

@@ -15,7 +15,7 @@ from collections import Counter
 
 import pyarrow as pa
 import pytest
-from conftest import at, build_model, mql_history, seed
+from auto_case import at, build_model, mql_history, seed
 from receivers import HttpReceiver, SmtpReceiver
 
 from revops.automation import inbox, install, queue, run_pass

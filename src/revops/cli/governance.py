@@ -39,7 +39,11 @@ def plan(
     new: NewFile,
     days: Annotated[int, typer.Option(help="Re-route the leads of the last N days.")] = 30,
     months: Annotated[int, typer.Option(help="Metric values over the last N months.")] = 6,
-    sample: Annotated[int, typer.Option(help="Re-routed leads to list.")] = 20,
+    sample: Annotated[int, typer.Option(help="Re-routed leads (and records) to list.")] = 20,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Evaluate automations as of this instant (ISO, UTC); now."),
+    ] = None,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -55,9 +59,24 @@ def plan(
         if diff.empty:
             console.print("no changes")
             return
-        effect = impact(ro.warehouse, ro.model, proposed.model, diff, days=days, months=months)
+        when = _plan_at(at)
+        effect = impact(
+            ro.warehouse, ro.model, proposed.model, diff, days=days, months=months, at=when
+        )
     print_changes(diff)
     print_impact(effect, sample)
+
+
+def _plan_at(text: str | None) -> datetime | None:
+    from revops.errors import RevOpsError
+    from revops.warehouse.clock import naive_utc
+
+    if text is None:
+        return None
+    try:
+        return naive_utc(datetime.fromisoformat(text))
+    except ValueError:
+        raise RevOpsError(f"--at {text!r} is not a timestamp; use YYYY-MM-DDTHH:MM") from None
 
 
 def print_changes(diff: ModelDiff) -> None:
@@ -85,6 +104,20 @@ def print_impact(effect: Impact, sample: int) -> None:
             console.print(out)
     if effect.routing is not None:
         _print_routing(effect, sample)
+    for auto in effect.automations:
+        what = ", ".join(f"{kind} {status} {n:,}" for kind, status, n in auto.actions) or "nothing"
+        console.print(
+            f"automation [bold]{escape(auto.name)}[/]: would fire on {len(auto.events):,} records "
+            f"as of {auto.at:%Y-%m-%d %H:%M} ({what})"
+        )
+        for e in auto.events[:sample]:
+            console.print(
+                f"  {e['record_table']} {e['record_id']}  owner {e['owner_id'] or '–'}  "
+                f"at {e['occurred_at']}",
+                highlight=False,
+            )
+        if len(auto.events) > sample:
+            console.print(f"  … {len(auto.events) - sample:,} more")
     for m in effect.metrics:
         out = Table(title=f"Metric {m.name}", title_justify="left")
         for col in ("month", "old", "new", "change"):

@@ -60,6 +60,7 @@ class ModelDiff:
     removed_metrics: tuple[str, ...]
     lifecycle_changed: bool
     routing_changed: bool
+    changed_automations: tuple[str, ...] = ()  # added or changed, enabled in the new model
 
     @property
     def empty(self) -> bool:
@@ -326,4 +327,20 @@ def diff_models(old: OperatingModel, new: OperatingModel) -> ModelDiff:
         removed_metrics=tuple(m.name for m in old.metrics if m.name not in set(new_names)),
         lifecycle_changed=old.lifecycle != new.lifecycle,
         routing_changed=old.routing != new.routing,
+        changed_automations=_changed_automations(old, new),
+    )
+
+
+def _changed_automations(old: OperatingModel, new: OperatingModel) -> tuple[str, ...]:
+    """Automations that would fire differently: new ones, and ones whose definition or
+    delivery settings changed (only enabled ones fire at all)."""
+    before = {r.name: r for r in old.automations.rules}
+    delivery_changed = (old.automations.endpoints, old.automations.smtp) != (
+        new.automations.endpoints,
+        new.automations.smtp,
+    )
+    return tuple(
+        r.name
+        for r in new.automations.rules
+        if r.enabled and (before.get(r.name) != r or delivery_changed)
     )

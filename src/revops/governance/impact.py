@@ -10,7 +10,9 @@ by running the real engines under both models side by side, in memory, writing n
   and the new rules, each lead at the instant it arrived, from the routing state rebuilt from
   stored decisions; a lead whose owner or queue differs is re-routed;
 - metrics: every changed or added metric (and every metric built on a changed one) computed
-  monthly over the last `months` under both dictionaries.
+  monthly over the last `months` under both dictionaries;
+- automations: every new or changed automation evaluated over the stored tables, listing the
+  records it would fire on and what its actions would do (consent-blocked ones included).
 
 "Recent" and "last months" are anchored at the newest lead in the warehouse, not the wall
 clock, so a plan against an export taken last month still looks at the latest data.
@@ -21,7 +23,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -246,12 +248,54 @@ def metric_impact(
 
 
 # -- the whole plan ------------------------------------------------------------------------------
+# -- automations ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AutomationImpact:
+    """The records a new or changed automation would fire on, and what its actions would do."""
+
+    name: str
+    at: datetime
+    events: tuple[dict[str, Any], ...]
+    actions: tuple[tuple[str, str, int], ...]  # (kind, status, count)
+
+
+def automation_impact(
+    wh: Warehouse, new: OperatingModel, names: Sequence[str], at: datetime
+) -> list[AutomationImpact]:
+    """Evaluate the named automations of `new` over the stored data as of `at`, writing
+    nothing. Events already recorded (same automation name and source row) do not fire again,
+    exactly as after `apply`."""
+    from revops.automation.outbox import evaluate
+    from revops.automation.sources import stored
+
+    rules = [r for r in new.automations.rules if r.name in set(names)]
+    if not rules:
+        return []
+    queued = evaluate(wh, new, stored(wh), rules, at)
+    owner = {e["event_id"]: e["automation"] for e in queued.events}
+    out = []
+    for r in rules:
+        events = tuple(e for e in queued.events if e["automation"] == r.name)
+        counts = Counter(
+            (a["kind"], a["status"])
+            for a in queued.planned.actions
+            if owner[a["event_id"]] == r.name
+        )
+        out.append(
+            AutomationImpact(
+                r.name, at, events, tuple((k, s, n) for (k, s), n in sorted(counts.items()))
+            )
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class Impact:
     stages: StageImpact | None  # None: the lifecycle is unchanged
     routing: RoutingImpact | None  # None: routing is unchanged
     metrics: tuple[MetricImpact, ...]
     metric_window: tuple[date, date] | None
+    automations: tuple[AutomationImpact, ...] = ()
 
 
 def impact(
@@ -262,8 +306,13 @@ def impact(
     *,
     days: int = 30,
     months: int = 6,
+    at: datetime | None = None,
 ) -> Impact:
-    """The effect of `new` on the stored data, for the areas `diff` says changed."""
+    """The effect of `new` on the stored data, for the areas `diff` says changed.
+
+    Automations fire on changes within their lookback before `at` (naive UTC; default now),
+    the moment `apply` would switch them on.
+    """
     from revops.errors import RevOpsError
 
     if days <= 0 or months <= 0:
@@ -276,4 +325,6 @@ def impact(
     names = (*diff.changed_metrics, *diff.added_metrics)
     window = month_window((anchor or datetime.now()).date(), months) if names else None
     metrics = metric_impact(wh, old, new, names, *window) if window else []
-    return Impact(stages, routing, tuple(metrics), window)
+    when = at or datetime.now(UTC).replace(tzinfo=None)
+    fired = automation_impact(wh, new, diff.changed_automations, when)
+    return Impact(stages, routing, tuple(metrics), window, tuple(fired))
