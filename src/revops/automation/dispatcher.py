@@ -25,7 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from revops.audit.log import audit_batch
+from revops.audit.log import AuditNote, chain_batch, head
 from revops.automation.channels import Outcome, deliver
 from revops.automation.outbox import ACTOR
 from revops.config.automation import Dispatch
@@ -95,10 +95,20 @@ def due(wh: Warehouse, now: datetime, limit: int) -> list[dict[str, Any]]:
     return list(wh.to_arrow(expr).to_pylist())
 
 
-def outcome_batches(
-    wh: Warehouse, action: dict[str, Any], out: Outcome, holder: str, cfg: Dispatch, now: datetime
-) -> list[Batch]:
-    """The action's new state, the attempt, and on a final outcome its audit entry."""
+@dataclass(frozen=True)
+class Recorded:
+    """One attempt's effect: the action's new row, the attempt row, and for a final outcome
+    the audit note."""
+
+    action: dict[str, Any]
+    attempt: dict[str, Any]
+    note: AuditNote | None
+
+
+def outcome(
+    action: dict[str, Any], out: Outcome, holder: str, cfg: Dispatch, now: datetime
+) -> Recorded:
+    """What attempt `attempts + 1` of `action` changes: delivered, retried later or dead."""
     attempt = int(action["attempts"]) + 1
     row = {**action, "attempts": attempt, "last_error": out.error}
     if out.ok:
@@ -119,17 +129,7 @@ def outcome_batches(
         "duration_ms": out.duration_ms,
         "dispatcher": holder,
     }
-    writes = [
-        Batch(
-            "automation_actions",
-            pa.Table.from_pylist([row], arrow_schema(table("automation_actions"))),
-        ),
-        Batch(
-            "automation_attempts",
-            pa.Table.from_pylist([tried], arrow_schema(table("automation_attempts"))),
-            "append",
-        ),
-    ]
+    note = None
     if row["status"] != "pending":
         details = {
             "kind": action["kind"],
@@ -138,7 +138,30 @@ def outcome_batches(
             "error": out.error,
         }
         verb = "automation.delivered" if out.ok else "automation.dead"
-        writes.append(audit_batch(wh, ACTOR, verb, action["action_id"], details, at=now))
+        note = AuditNote(ACTOR, verb, action["action_id"], details, now)
+    return Recorded(row, tried, note)
+
+
+def outcome_batches(wh: Warehouse, done: list[Recorded]) -> list[Batch]:
+    """The writes recording `done`, audit entries chained after the stored head."""
+    writes = [
+        Batch(
+            "automation_actions",
+            pa.Table.from_pylist(
+                [d.action for d in done], arrow_schema(table("automation_actions"))
+            ),
+        ),
+        Batch(
+            "automation_attempts",
+            pa.Table.from_pylist(
+                [d.attempt for d in done], arrow_schema(table("automation_attempts"))
+            ),
+            "append",
+        ),
+    ]
+    notes = [d.note for d in done if d.note is not None]
+    if notes:
+        writes.append(chain_batch(head(wh), notes)[0])
     return writes
 
 
@@ -150,6 +173,16 @@ class PassReport:
     retrying: int = 0
     dead: int = 0
 
+    def count(self, done: list[Recorded]) -> None:
+        for d in done:
+            status = d.action["status"]
+            if status == "delivered":
+                self.delivered += 1
+            elif status == "dead":
+                self.dead += 1
+            else:
+                self.retrying += 1
+
 
 def dispatch(
     wh: Warehouse,
@@ -159,29 +192,39 @@ def dispatch(
     clock: Clock = utc_now,
     report: PassReport | None = None,
 ) -> PassReport:
-    """Send every due action once (up to `batch_size`), holding the lease throughout."""
+    """Send every due action once (up to `batch_size`), holding the lease throughout.
+
+    Outcomes are recorded `record_every` at a time: a dispatcher killed before recording
+    re-sends at most that many actions, with the same keys, on its next pass. The lease is
+    renewed whenever half of it has run, and a dispatcher that cannot renew it stops sending.
+    """
     cfg = model.automations.dispatch
     out = report or PassReport()
-    if not acquire(wh, holder, cfg.lease_seconds, clock()):
+    start = clock()
+    if not acquire(wh, holder, cfg.lease_seconds, start):
         out.leased = False
         return out
-    for action in due(wh, clock(), cfg.batch_size):
-        if not acquire(wh, holder, cfg.lease_seconds, clock()):  # lost it: stop sending
-            out.leased = False
-            break
+    renew_at = start + timedelta(seconds=cfg.lease_seconds / 2)
+    done: list[Recorded] = []
+    for action in due(wh, start, cfg.batch_size):
+        now = clock()
+        if now >= renew_at:
+            if not acquire(wh, holder, cfg.lease_seconds, now):  # lost it: stop sending
+                out.leased = False
+                break
+            renew_at = now + timedelta(seconds=cfg.lease_seconds / 2)
         payload = json.loads(action["payload"])
         result = deliver(
             model.automations, action["kind"], action["target"], action["action_id"], payload
         )
-        writes = outcome_batches(wh, action, result, holder, cfg, clock())
-        wh.write_many(writes)
-        status = writes[0].data.column("status")[0].as_py()
-        if status == "delivered":
-            out.delivered += 1
-        elif status == "dead":
-            out.dead += 1
-        else:
-            out.retrying += 1
+        done.append(outcome(action, result, holder, cfg, clock()))
+        if len(done) >= cfg.record_every:
+            wh.write_many(outcome_batches(wh, done))
+            out.count(done)
+            done = []
+    if done:
+        wh.write_many(outcome_batches(wh, done))
+        out.count(done)
     return out
 
 

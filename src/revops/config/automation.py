@@ -189,9 +189,18 @@ class Dispatch(Model):
     max_backoff_seconds: float = Field(600.0, gt=0)
     timeout_seconds: float = Field(5.0, gt=0)
     batch_size: int = Field(100, ge=1)
+    # outcomes recorded per write: a killed dispatcher re-sends at most this many (same keys)
+    record_every: int = Field(20, ge=1)
     lease_seconds: float = Field(30.0, gt=0)
     poll_seconds: float = Field(2.0, gt=0)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_send(self) -> Dispatch:
+        # the lease is renewed when half of it has run, before a send that may take a timeout
+        if self.timeout_seconds >= self.lease_seconds / 2:
+            raise ValueError("lease_seconds must be more than twice timeout_seconds")
+        return self
 
 
 class Automation(Model):
