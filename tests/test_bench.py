@@ -16,7 +16,7 @@ SCRIPTS = sorted(p for p in BENCH.glob("*.py") if not p.name.startswith("_"))
 
 
 def test_the_bench_folder_is_found() -> None:
-    assert {"metrics.py", "dedupe.py"} <= {p.name for p in SCRIPTS}
+    assert {"metrics.py", "dedupe.py", "automation.py"} <= {p.name for p in SCRIPTS}
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.stem for p in SCRIPTS])
