@@ -65,7 +65,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 return
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 key = self.headers.get("X-Revops-Idempotency-Key", "")
                 with lock:
@@ -197,6 +197,11 @@ def run_baseline(folder: Path, persons: int, size: int) -> tuple[set[str], float
     finally:
         wh.close()
         receiver.close()
+
+
+def lag_of(receiver: Receiver, written: dict[str, float]) -> list[float]:
+    """Seconds from the start of each record's causing write to its arrival."""
+    return [receiver.arrived[k] - written[b["record"]["id"]] for k, b in receiver.bodies.items()]
 
 
 def p(values: list[float], q: float) -> float:
