@@ -7,9 +7,9 @@ however often triggers run) and a few particulars for messages. Only changes wit
 `lookback_hours` before `at` fire, so loading last year's history fires nothing.
 
 Implemented: lifecycle stage change, score crossing a threshold, SLA due soon and breached,
-deal pushed and regressed, health at risk (entering it), consent change. Left out for want of a
-stored source: renewal due (subscriptions keep no renewal date while active), deal stalled and
-hygiene flags (computed on request, never stored as events) and forecast call changes.
+deal pushed, regressed and stalled, a deal's forecast call changing, health at risk (entering
+it), consent change. Left out for want of a stored source: renewal due (subscriptions keep no
+renewal date while active) and hygiene flags (computed on request, never stored).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ SOURCES: dict[str, str] = {
     "sla_breached": "sla_clocks",
     "deal_pushed": "pipeline_changes",
     "deal_regressed": "pipeline_changes",
+    "deal_stalled": "opportunity_stage_history",
+    "forecast_call_change": "opportunity_stage_history",
     "health_at_risk": "health_scores",
     "consent_change": "consent_ledger",
 }
@@ -43,6 +45,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "sla_breached": ("source_row",),
     "deal_pushed": ("source_row",),
     "deal_regressed": ("source_row",),
+    "deal_stalled": ("record_id", "last_change"),
+    "forecast_call_change": ("source_row",),
     "health_at_risk": ("record_id", "month"),
     "consent_change": ("source_row",),
 }
@@ -151,6 +155,49 @@ def deal_regressed(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
     return _deal_change(tables, trigger, at, "is_regression")
 
 
+def deal_stalled(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
+    """An open deal whose stage has not changed for `days`: it fires when the quiet spell
+    reaches `days` (within the lookback), once per spell."""
+    assert trigger.days is not None
+    h = tables("opportunity_stage_history")
+    o = tables("opportunities")
+    last = h.group_by(h.opportunity_id).aggregate(last_change=h.changed_at.max())
+    quiet = last.mutate(occurred_at=last.last_change + ibis.interval(days=trigger.days))
+    open_deals = o.filter(~o.is_closed.fill_null(False)).select(
+        _oid=o.opportunity_id, owner_id=o.owner_id, stage=o.stage
+    )
+    joined = quiet.join(open_deals, quiet.opportunity_id == open_deals._oid)
+    cond = _window(joined, "occurred_at", at, trigger)
+    return joined.filter(cond).select(
+        record_id=joined.opportunity_id,
+        last_change=joined.last_change,
+        owner_id=joined.owner_id,
+        occurred_at=joined.occurred_at,
+        stage=joined.stage,
+    )
+
+
+def forecast_call_change(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
+    """A deal's forecast category differing from its previous stage-history row."""
+    h = tables("opportunity_stage_history")
+    w = ibis.window(group_by=h.opportunity_id, order_by=[h.changed_at, h.history_id])
+    calls = h.mutate(_before=h.forecast_category.lag().over(w))
+    changed = calls._before.notnull() & calls.forecast_category.notnull()
+    cond = changed & (calls.forecast_category != calls._before)
+    cond &= _window(calls, "changed_at", at, trigger)
+    if trigger.to_category is not None:
+        cond &= calls.forecast_category == trigger.to_category
+    rows = calls.filter(cond).select(
+        record_id=calls.opportunity_id,
+        source_row=calls.history_id,
+        occurred_at=calls.changed_at,
+        from_category=calls._before,
+        to_category=calls.forecast_category,
+        amount=calls.amount,
+    )
+    return _owner(tables, "opportunities", "opportunity_id", rows, "record_id")
+
+
 def health_at_risk(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
     """An account entering at-risk: its score falls below `below` (or its 3-month trend drops
     by `drop` or more) at a month end where the month before it did not. The event happens at
@@ -202,6 +249,8 @@ CANDIDATES: dict[str, Callable[[Tables, Trigger, datetime], ir.Table]] = {
     "sla_breached": sla_breached,
     "deal_pushed": deal_pushed,
     "deal_regressed": deal_regressed,
+    "deal_stalled": deal_stalled,
+    "forecast_call_change": forecast_call_change,
     "health_at_risk": health_at_risk,
     "consent_change": consent_change,
 }

@@ -24,6 +24,8 @@ TriggerType = Literal[
     "sla_breached",
     "deal_pushed",
     "deal_regressed",
+    "deal_stalled",
+    "forecast_call_change",
     "health_at_risk",
     "consent_change",
 ]
@@ -39,6 +41,8 @@ RECORD_TABLES: dict[str, str] = {
     "sla_breached": "persons",
     "deal_pushed": "opportunities",
     "deal_regressed": "opportunities",
+    "deal_stalled": "opportunities",
+    "forecast_call_change": "opportunities",
     "health_at_risk": "accounts",
     "consent_change": "persons",
 }
@@ -66,6 +70,8 @@ class Trigger(Model):
     within_minutes: int | None = Field(None, gt=0)  # sla_due_soon
     below: float | None = None  # health_at_risk: score below this
     drop: float | None = Field(None, gt=0)  # health_at_risk: or fell this much over 3 months
+    days: int | None = Field(None, gt=0)  # deal_stalled: no stage change for this many days
+    to_category: str | None = None  # forecast_call_change: only calls moved to this category
     purpose: str | None = None  # consent_change
     status: Literal["opt_in", "opt_out"] | None = None  # consent_change
     lookback_hours: float = Field(24.0, gt=0)
@@ -80,6 +86,8 @@ class Trigger(Model):
             "sla_breached": {"min_breaches"},
             "deal_pushed": set(),
             "deal_regressed": set(),
+            "deal_stalled": {"days"},
+            "forecast_call_change": {"to_category"},
             "health_at_risk": {"below", "drop"},
             "consent_change": {"purpose", "status"},
         }[self.type]
@@ -90,6 +98,8 @@ class Trigger(Model):
             raise ValueError("trigger 'score_threshold' needs a threshold")
         if self.type == "sla_due_soon" and self.within_minutes is None:
             raise ValueError("trigger 'sla_due_soon' needs within_minutes")
+        if self.type == "deal_stalled" and self.days is None:
+            raise ValueError("trigger 'deal_stalled' needs days")
         if self.type == "health_at_risk" and self.below is None and self.drop is None:
             raise ValueError("trigger 'health_at_risk' needs below, drop or both")
         return self
