@@ -40,7 +40,7 @@ def test_sigkill_mid_batch_loses_nothing(
 ) -> None:
     db, cfg, ids = prepared(tmp_path, http_receiver.url)
     assert len(ids) == 6
-    http_receiver.delay_seconds = 0.3
+    http_receiver.delay_seconds = 0.5
     args = ["automate", "watch", "--interval", "0.1", "-c", str(cfg), "-w", str(db)]
     child = subprocess.Popen([REVOPS, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
