@@ -247,3 +247,52 @@ def test_trigger_fires_on_the_hand_worked_rows(
     events = detect(company, stored(company), [rule], AT)
     assert sorted((e["record_id"], e["source_key"]) for e in events) == expected
     assert {e["owner_id"] for e in events} <= {"a"}
+
+
+def test_the_write_hook_fires_on_the_written_rows_only(company: Warehouse) -> None:
+    """Inside a write, only the rows being written fire (timestamp and date keys included);
+    the stored p2 crossing fires nothing until a pass looks at it."""
+    from auto_case import SHIPPED
+
+    from revops.automation import install
+    from revops.config import load_config
+    from revops.config.automation import AutomationConfig
+    from revops.config.models import OperatingModel
+
+    rules = AutomationConfig.model_validate(
+        {
+            "rules": [
+                {
+                    "name": "hot",
+                    "trigger": {"type": "score_threshold", "threshold": 60},
+                    "actions": [{"type": "task", "title": "x"}],
+                },
+                {
+                    "name": "risk",
+                    "trigger": {"type": "health_at_risk", "below": 50, "lookback_hours": 1000},
+                    "actions": [{"type": "task", "title": "y"}],
+                },
+            ]
+        }
+    )
+    shipped: OperatingModel = load_config(SHIPPED).model
+    install(company, shipped.model_copy(update={"automations": rules}), clock=lambda: AT)
+    crossing = {"person_id": "p3", "scored_at": datetime(2025, 6, 4, 11, 30, 0, 250000)}
+    write(
+        company,
+        "persons",
+        [
+            {
+                "person_id": "p3",
+                "email": "p3@x.test",
+                "owner_id": "a",
+                "created_at": datetime(2025, 6, 1),
+            }
+        ],
+    )
+    write(company, "lead_scores", [crossing | {"fit": 61.0, "engagement": 0.0, "combined": 61.0}])
+    write(
+        company, "health_scores", [{"account_id": "acc", "month": date(2025, 5, 1), "score": 30.0}]
+    )
+    fired = company.sql("SELECT automation, source_key FROM automation_events ORDER BY automation")
+    assert fired == [("hot", "p3|2025-06-04T11:30:00.250000"), ("risk", "acc|2025-05-01")]

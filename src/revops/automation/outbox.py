@@ -30,7 +30,7 @@ from revops.audit.log import AuditNote, chain_batch, head
 from revops.automation import sources
 from revops.automation.actions import Planned, plan_actions
 from revops.automation.conditions import matching
-from revops.automation.triggers import KEYS, SOURCES, candidates
+from revops.automation.triggers import KEYS, SOURCE_KEYS, SOURCES, candidates
 from revops.config.automation import Automation
 from revops.config.models import OperatingModel
 from revops.warehouse import Batch, Warehouse
@@ -52,17 +52,44 @@ def _key_text(v: Any) -> str:
     return str(v)
 
 
+def _source_key(row: Mapping[str, Any], trigger: str) -> str:
+    return "|".join(_key_text(row[k]) for k in KEYS[trigger])
+
+
+def written_keys(written: Sequence[Batch], rules: Sequence[Automation]) -> dict[str, set[str]]:
+    """Per trigger type of `rules`: the source keys of the rows `written` holds, built from the
+    source-table columns the way `detect` builds them from candidates."""
+    out: dict[str, set[str]] = {}
+    for rule in rules:
+        trig = rule.trigger.type
+        columns = SOURCE_KEYS[trig]
+        if columns is None or trig in out:
+            continue
+        keys: set[str] = set()
+        for b in written:
+            if b.table == SOURCES[trig] and b.data.num_rows:
+                data = sources.canonical(b.table, b.data).select(list(columns)).to_pylist()
+                keys.update("|".join(_key_text(r[c]) for c in columns) for r in data)
+        out[trig] = keys
+    return out
+
+
 def detect(
     wh: Warehouse,
     tables: sources.Tables,
     rules: Sequence[Automation],
     at: datetime,
+    only: Mapping[str, set[str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Events `rules` fire as of `at` whose condition holds (recorded or not)."""
+    """Events `rules` fire as of `at` whose condition holds (recorded or not); with `only`
+    (trigger type → source keys), just those a given set of source rows fires."""
     out: list[dict[str, Any]] = []
     for rule in rules:
         trig = rule.trigger
         rows = wh.to_arrow(candidates(tables, trig, at)).to_pylist()
+        if only is not None and trig.type in only:
+            keep = only[trig.type]
+            rows = [r for r in rows if _source_key(r, trig.type) in keep]
         if rule.when is not None and rows:
             ok = matching(
                 wh,
@@ -74,7 +101,7 @@ def detect(
             )
             rows = [r for r in rows if r["record_id"] in ok]
         for r in rows:
-            key = "|".join(_key_text(r[k]) for k in KEYS[trig.type])
+            key = _source_key(r, trig.type)
             details = {k: v for k, v in r.items() if k not in _CORE and k != "source_row"}
             out.append(
                 {
@@ -161,9 +188,10 @@ def evaluate(
     tables: sources.Tables,
     rules: Sequence[Automation],
     at: datetime,
+    only: Mapping[str, set[str]] | None = None,
 ) -> Queued:
     """New events of `rules` as of `at`, and what their actions will do; nothing written."""
-    found = unrecorded(wh, detect(wh, tables, rules, at))
+    found = unrecorded(wh, detect(wh, tables, rules, at, only))
     planned = plan_actions(wh, tables, model, found, at) if found else Planned()
     return Queued(tuple(found), planned)
 
@@ -210,7 +238,8 @@ class OutboxHook:
         if not rules:
             return []
         at = naive_utc(self.clock())
-        queued = evaluate(self.wh, self.model, sources.overlaid(self.wh, written), rules, at)
+        tables = sources.overlaid(self.wh, written)
+        queued = evaluate(self.wh, self.model, tables, rules, at, written_keys(written, rules))
         start = _audit_tail(written) or head(self.wh)
         return batches(queued, start, at)[0]
 

@@ -26,7 +26,8 @@ def stored(wh: Warehouse) -> Tables:
     return wh.table
 
 
-def _canonical(name: str, data: pa.Table) -> pa.Table:
+def canonical(name: str, data: pa.Table) -> pa.Table:
+    """`data` with exactly the canonical columns and types of table `name` (missing: null)."""
     t = table(name)
     arrays = [
         data.column(c.name).cast(ARROW_TYPES[c.type])
@@ -51,7 +52,7 @@ def overlaid(wh: Warehouse, batches: Sequence[Batch]) -> Tables:
             return cache[name]
         t = table(name)
         replaced = any(b.mode == "replace" for b in pending[name])
-        rows = pa.concat_tables([_canonical(name, b.data) for b in pending[name]])
+        rows = pa.concat_tables([canonical(name, b.data) for b in pending[name]])
         new = ibis.memtable(rows)
         if replaced:
             cache[name] = new

@@ -51,6 +51,21 @@ KEYS: dict[str, tuple[str, ...]] = {
     "consent_change": ("source_row",),
 }
 
+# The source-table columns whose values make up KEYS, in order: the outbox hook keeps only the
+# candidates a write's own rows produce (None: a time-based trigger with no such row).
+SOURCE_KEYS: dict[str, tuple[str, ...] | None] = {
+    "lifecycle_stage_change": ("transition_id",),
+    "score_threshold": ("person_id", "scored_at"),
+    "sla_due_soon": ("clock_id",),
+    "sla_breached": ("clock_id",),
+    "deal_pushed": ("change_id",),
+    "deal_regressed": ("change_id",),
+    "deal_stalled": None,
+    "forecast_call_change": ("history_id",),
+    "health_at_risk": ("account_id", "month"),
+    "consent_change": ("event_id",),
+}
+
 
 def _owner(tables: Tables, name: str, pk: str, rows: ir.Table, column: str) -> ir.Table:
     """`rows` with the owner of the record in `column` (from table `name`)."""
