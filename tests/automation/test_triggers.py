@@ -232,6 +232,13 @@ CASES = [
     ({"type": "score_threshold", "threshold": 60}, [("p2", "p2|2025-06-04T08:00:00")]),
     ({"type": "consent_change", "status": "opt_out"}, [("p1", "e1")]),
     ({"type": "consent_change", "status": "opt_in"}, []),
+    (
+        {"type": "hygiene_flag", "rule": "missing_amount"},
+        [
+            ("o1", "o1|missing_amount|None|None|Proposal"),
+            ("o2", "o2|missing_amount|None|None|Discovery"),
+        ],
+    ),
     ({"type": "sla_due_soon", "within_minutes": 60}, [("p1", "k1")]),
     ({"type": "sla_due_soon", "within_minutes": 15}, []),
 ]

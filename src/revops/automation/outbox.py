@@ -33,6 +33,7 @@ from revops.automation.conditions import matching
 from revops.automation.triggers import KEYS, SOURCE_KEYS, SOURCES, candidates
 from revops.config.automation import Automation
 from revops.config.models import OperatingModel
+from revops.config.pipeline import PipelineConfig
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import naive_utc, utc_now
 from revops.warehouse.schema import table
@@ -80,13 +81,14 @@ def detect(
     rules: Sequence[Automation],
     at: datetime,
     only: Mapping[str, set[str]] | None = None,
+    pipeline: PipelineConfig | None = None,
 ) -> list[dict[str, Any]]:
     """Events `rules` fire as of `at` whose condition holds (recorded or not); with `only`
     (trigger type → source keys), just those a given set of source rows fires."""
     out: list[dict[str, Any]] = []
     for rule in rules:
         trig = rule.trigger
-        rows = wh.to_arrow(candidates(tables, trig, at)).to_pylist()
+        rows = wh.to_arrow(candidates(tables, trig, at, pipeline)).to_pylist()
         if only is not None and trig.type in only:
             keep = only[trig.type]
             rows = [r for r in rows if _source_key(r, trig.type) in keep]
@@ -191,7 +193,7 @@ def evaluate(
     only: Mapping[str, set[str]] | None = None,
 ) -> Queued:
     """New events of `rules` as of `at`, and what their actions will do; nothing written."""
-    found = unrecorded(wh, detect(wh, tables, rules, at, only))
+    found = unrecorded(wh, detect(wh, tables, rules, at, only, model.pipeline))
     planned = plan_actions(wh, tables, model, found, at) if found else Planned()
     return Queued(tuple(found), planned)
 
@@ -230,7 +232,9 @@ class OutboxHook:
         self.clock = clock
         self.by_source: dict[str, list[Automation]] = {}
         for rule in enabled(model):
-            self.by_source.setdefault(SOURCES[rule.trigger.type], []).append(rule)
+            source = SOURCES[rule.trigger.type]
+            if source is not None:
+                self.by_source.setdefault(source, []).append(rule)
 
     def __call__(self, written: Sequence[Batch]) -> list[Batch]:
         touched = {b.table for b in written if b.data.num_rows}

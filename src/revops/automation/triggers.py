@@ -7,9 +7,10 @@ however often triggers run) and a few particulars for messages. Only changes wit
 `lookback_hours` before `at` fire, so loading last year's history fires nothing.
 
 Implemented: lifecycle stage change, score crossing a threshold, SLA due soon and breached,
-deal pushed, regressed and stalled, a deal's forecast call changing, health at risk (entering
-it), consent change. Left out for want of a stored source: renewal due (subscriptions keep no
-renewal date while active) and hygiene flags (computed on request, never stored).
+deal pushed, regressed and stalled, a deal's forecast call changing, a pipeline hygiene flag
+raised (the rules of `pipeline.hygiene`, evaluated as of the day), health at risk (entering it),
+consent change. Left out for want of a stored source: renewal due (subscriptions keep no renewal
+date while active).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import ibis.expr.types as ir
 
 from revops.automation.sources import Tables
 from revops.config.automation import Trigger
+from revops.config.pipeline import PipelineConfig
 
 # The source table each trigger type reads; the outbox hook runs a trigger only when a write
-# touches its source.
-SOURCES: dict[str, str] = {
+# touches its source. Hygiene flags are evaluated by passes only: they read the whole pipeline.
+SOURCES: dict[str, str | None] = {
     "lifecycle_stage_change": "lifecycle_history",
     "score_threshold": "lead_scores",
     "sla_due_soon": "sla_clocks",
@@ -34,6 +36,7 @@ SOURCES: dict[str, str] = {
     "deal_regressed": "pipeline_changes",
     "deal_stalled": "opportunity_stage_history",
     "forecast_call_change": "opportunity_stage_history",
+    "hygiene_flag": None,
     "health_at_risk": "health_scores",
     "consent_change": "consent_ledger",
 }
@@ -47,6 +50,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "deal_regressed": ("source_row",),
     "deal_stalled": ("record_id", "last_change"),
     "forecast_call_change": ("source_row",),
+    "hygiene_flag": ("record_id", "rule", "close_date", "last_activity_at", "stage"),
     "health_at_risk": ("record_id", "month"),
     "consent_change": ("source_row",),
 }
@@ -62,6 +66,7 @@ SOURCE_KEYS: dict[str, tuple[str, ...] | None] = {
     "deal_regressed": ("change_id",),
     "deal_stalled": None,
     "forecast_call_change": ("history_id",),
+    "hygiene_flag": None,
     "health_at_risk": ("account_id", "month"),
     "consent_change": ("event_id",),
 }
@@ -213,6 +218,31 @@ def forecast_call_change(tables: Tables, trigger: Trigger, at: datetime) -> ir.T
     return _owner(tables, "opportunities", "opportunity_id", rows, "record_id")
 
 
+def hygiene_flag(
+    tables: Tables, trigger: Trigger, at: datetime, pipeline: PipelineConfig
+) -> ir.Table:
+    """A hygiene rule firing on an open deal as of `at`'s day. One event per episode: the key
+    holds the close date, last activity and stage, so a deal flagged again after any of them
+    changed (a new close date now past, new silence, a new stage to be stuck in) fires again."""
+    from revops.pipeline.analytics import PipelineTables
+    from revops.pipeline.hygiene import deal_flags, flag_rows
+
+    flags = flag_rows(deal_flags(PipelineTables.read(tables), pipeline, at.date()), pipeline)
+    if trigger.rule is not None:
+        flags = flags.filter(flags.rule == trigger.rule)
+    return flags.select(
+        record_id=flags.opportunity_id,
+        rule=flags.rule,
+        close_date=flags.close_date,
+        last_activity_at=flags.last_activity_at,
+        stage=flags.stage,
+        owner_id=flags.owner_id,
+        occurred_at=ibis.literal(at),
+        value=flags.value,
+        threshold=flags.threshold,
+    )
+
+
 def health_at_risk(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
     """An account entering at-risk: its score falls below `below` (or its 3-month trend drops
     by `drop` or more) at a month end where the month before it did not. The event happens at
@@ -271,7 +301,11 @@ CANDIDATES: dict[str, Callable[[Tables, Trigger, datetime], ir.Table]] = {
 }
 
 
-def candidates(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
+def candidates(
+    tables: Tables, trigger: Trigger, at: datetime, pipeline: PipelineConfig | None = None
+) -> ir.Table:
     """Rows that fire `trigger` as of `at` (naive UTC): record_id, owner_id, occurred_at, the
-    trigger's key columns and particulars."""
+    trigger's key columns and particulars. `pipeline` holds the hygiene rules."""
+    if trigger.type == "hygiene_flag":
+        return hygiene_flag(tables, trigger, at, pipeline or PipelineConfig())
     return CANDIDATES[trigger.type](tables, trigger, at)

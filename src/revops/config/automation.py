@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from revops.config.pipeline import HygieneConfig
 from revops.warehouse import schema
 
 TriggerType = Literal[
@@ -26,6 +27,7 @@ TriggerType = Literal[
     "deal_regressed",
     "deal_stalled",
     "forecast_call_change",
+    "hygiene_flag",
     "health_at_risk",
     "consent_change",
 ]
@@ -43,6 +45,7 @@ RECORD_TABLES: dict[str, str] = {
     "deal_regressed": "opportunities",
     "deal_stalled": "opportunities",
     "forecast_call_change": "opportunities",
+    "hygiene_flag": "opportunities",
     "health_at_risk": "accounts",
     "consent_change": "persons",
 }
@@ -72,6 +75,7 @@ class Trigger(Model):
     drop: float | None = Field(None, gt=0)  # health_at_risk: or fell this much over 3 months
     days: int | None = Field(None, gt=0)  # deal_stalled: no stage change for this many days
     to_category: str | None = None  # forecast_call_change: only calls moved to this category
+    rule: str | None = None  # hygiene_flag: only this rule of pipeline.hygiene
     purpose: str | None = None  # consent_change
     status: Literal["opt_in", "opt_out"] | None = None  # consent_change
     lookback_hours: float = Field(24.0, gt=0)
@@ -88,6 +92,7 @@ class Trigger(Model):
             "deal_regressed": set(),
             "deal_stalled": {"days"},
             "forecast_call_change": {"to_category"},
+            "hygiene_flag": {"rule"},
             "health_at_risk": {"below", "drop"},
             "consent_change": {"purpose", "status"},
         }[self.type]
@@ -98,6 +103,9 @@ class Trigger(Model):
             raise ValueError("trigger 'score_threshold' needs a threshold")
         if self.type == "sla_due_soon" and self.within_minutes is None:
             raise ValueError("trigger 'sla_due_soon' needs within_minutes")
+        if self.rule is not None and self.rule not in HygieneConfig.model_fields:
+            rules = ", ".join(HygieneConfig.model_fields)
+            raise ValueError(f"unknown hygiene rule {self.rule!r}; rules: {rules}")
         if self.type == "deal_stalled" and self.days is None:
             raise ValueError("trigger 'deal_stalled' needs days")
         if self.type == "health_at_risk" and self.below is None and self.drop is None:
