@@ -98,3 +98,11 @@ def test_errors_name_the_line(tmp_path: Path) -> None:
     ) as info:
         load_config(path)
     assert f"revops.yaml:{line}:" in str(info.value)
+
+
+def test_templates_read_only_the_events_own_fields() -> None:
+    from revops.automation.actions import render
+
+    values = {"record_id": "p1", "score": 41.5, "owner_id": None}
+    text = "{record_id} at {score} for {owner_id}; {record_id.__class__} {nope} {0}"
+    assert render(text, values) == "p1 at 41.5 for –; {record_id.__class__} {nope} {0}"
