@@ -88,7 +88,7 @@ def _engine_reports(ro: RevOps, folder: Path) -> list[Path]:
         paths.append(write_attribution_report(ro, folder / "attribution.html"))
     with console.status("pipeline, quotas and hygiene"):
         paths.append(_pipeline_report(ro, folder / "pipeline.html"))
-    with console.status("forecast backtest (last four quarters) and win model"):
+    with console.status("forecast backtest and win model"):
         paths.append(_forecast_report(ro, folder / "forecast.html"))
     return paths
 
@@ -109,11 +109,11 @@ def _pipeline_report(ro: RevOps, path: Path) -> Path:
 
 
 def _forecast_report(ro: RevOps, path: Path) -> Path:
-    """Backtest the last four quarters, then forecast the quarter after the data ends."""
+    """Backtest the configured quarters, then forecast the quarter holding the data's end."""
     from revops.pipeline.forecast import parse, run_backtest
     from revops.reports.forecast import write_forecast_report
 
-    run_backtest(ro.warehouse, ro.model, last=4)
+    run_backtest(ro.warehouse, ro.model)  # forecast.backtest_quarters, as the CLI
     return write_forecast_report(ro, path, parse(ro.model, "2026Q4"), DEMO_END)
 
 

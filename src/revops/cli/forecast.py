@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,10 @@ from revops.cli._common import (
 )
 from revops.errors import RevOpsError
 
+if TYPE_CHECKING:
+    from revops.pipeline.forecast.recommend import Call
+    from revops.warehouse import Warehouse
+
 forecast_app = typer.Typer(help="Sales forecasting and backtesting.", no_args_is_help=True)
 
 PeriodOpt = Annotated[
@@ -27,7 +31,10 @@ PeriodOpt = Annotated[
 ]
 AsOfOpt = Annotated[
     str | None,
-    typer.Option("--as-of", help="As of the end of this day (YYYY-MM-DD); default today."),
+    typer.Option(
+        "--as-of",
+        help="As of the end of this day (YYYY-MM-DD); default the warehouse's latest data date.",
+    ),
 ]
 TypeOpt = Annotated[
     str | None,
@@ -35,8 +42,27 @@ TypeOpt = Annotated[
 ]
 
 
-def _day(text: str | None, option: str) -> date:
-    return parse_day(text, option) or date.today()
+def _day(text: str | None, option: str, wh: Warehouse) -> date:
+    """The date given, or the warehouse's latest data date (said on the console)."""
+    given = parse_day(text, option)
+    if given is not None:
+        return given
+    from revops.pipeline.forecast.data import latest_data_date
+
+    day = latest_data_date(wh)
+    console.print(f"[dim]{option} {day}: the warehouse's latest data date[/]")
+    return day
+
+
+def _print_call(call: Call | None, note: str, money: str) -> None:
+    """The recommended call, its band and why, or why there is none."""
+    if call is None:
+        console.print(f"[yellow]no recommended call:[/] {note}")
+        return
+    console.print(
+        f"[bold]recommended call {money} {call.forecast:,.0f}[/] ({call.method}; likely "
+        f"{call.low:,.0f} – {call.high:,.0f}): {call.reason}"
+    )
 
 
 @forecast_app.command("rollup")
@@ -51,16 +77,21 @@ def rollup_cmd(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Calls by category, rep → manager → region → company, with adjustments beside them."""
-    from revops.pipeline.forecast import forecast_rollup, parse
+    from revops.pipeline.forecast import forecast_methods, forecast_rollup, parse
     from revops.pipeline.forecast.rollup import wide
 
     with open_revops(config, warehouse) as ro:
         p = parse(ro.model, period)
-        day = _day(as_of, "--as-of")
+        day = _day(as_of, "--as-of", ro.warehouse)
         out = wide(forecast_rollup(ro.warehouse, ro.model, p, day, opportunity_type))
+        show_call = level in (None, "company") and opportunity_type in (None, "all")
+        res = forecast_methods(ro.warehouse, ro.model, p, day) if show_call else None
+        currency = ro.model.company.currency
     if level is not None:
         out = out[out["level"] == level]
     print_frame(out.drop(columns=["subject_id"]), f"Forecast {p.label} as of {day}")
+    if res is not None:
+        _print_call(res.call, res.call_note + " (company level, all types)", currency)
 
 
 @forecast_app.command("adjust")
@@ -146,7 +177,7 @@ def snapshot_cmd(
 
     with open_revops(config, warehouse) as ro:
         actor = require(ro.warehouse, "forecast.write").actor
-        day = _day(as_of, "--as-of")
+        day = _day(as_of, "--as-of", ro.warehouse)
         first = parse_day(backfill_from, "--backfill-from")
         dates = sorted({day, *(weekly_dates(first, day) if first else [])})
         rows = snapshot(ro.warehouse, ro.model, dates)
@@ -175,7 +206,7 @@ def changes_cmd(
     from revops.pipeline.forecast import parse, snapshot_changes
 
     with open_revops(config, warehouse) as ro:
-        a, b = _day(start, "--from"), _day(end, "--to")
+        a, b = _day(start, "--from", ro.warehouse), _day(end, "--to", ro.warehouse)
         p = parse(ro.model, period) if period else None
         changed, summary = snapshot_changes(ro.warehouse, ro.model, a, b, p)
     print_frame(summary, f"Changes {a} → {b}" + (f" in {p.label}" if p else ""))
@@ -197,11 +228,13 @@ def methods_cmd(
 
     with open_revops(config, warehouse) as ro:
         p = parse(ro.model, period)
-        day = _day(as_of, "--as-of")
+        day = _day(as_of, "--as-of", ro.warehouse)
         res = forecast_methods(ro.warehouse, ro.model, p, day)
+        currency = ro.model.company.currency
     print_frame(
         res.methods, f"Forecast {p.label} as of {day} (trained through {res.trained_through})"
     )
+    _print_call(res.call, res.call_note, currency)
     print_frame(res.creation, "Pipeline not yet created (from past quarters at the same point)")
     for method, reason in res.skipped.items():
         console.print(f"[yellow]{method} left out:[/] {reason}")
@@ -210,7 +243,12 @@ def methods_cmd(
 @forecast_app.command("backtest")
 def backtest_cmd(
     last: Annotated[
-        int | None, typer.Option("--last", help="Only the last N backtestable quarters.")
+        int | None,
+        typer.Option(
+            "--last",
+            help="Replay the last N backtestable quarters (0: all); default "
+            "forecast.backtest_quarters. Only the configured window is stored.",
+        ),
     ] = None,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
@@ -221,7 +259,19 @@ def backtest_cmd(
     with open_revops(config, warehouse) as ro:
         require(ro.warehouse, "forecast.write")
         res = run_backtest(ro.warehouse, ro.model, last=last)
+        configured = ro.model.forecast.backtest_quarters
     print_frame(res.summary, "Backtest: MAPE and bias (mean signed % error) over the weeks")
+    if not res.recommended.empty:
+        picks = res.recommended.drop_duplicates(["quarter", "phase"])
+        print_frame(
+            picks[["quarter", "phase", "chosen"]],
+            "Recommended call: the candidate chosen on earlier quarters only, per phase",
+        )
+    if last is not None and last != configured:
+        console.print(
+            f"[yellow]not stored:[/] --last {last} differs from forecast.backtest_quarters "
+            f"({configured}), which forecast_accuracy and the recommended call read"
+        )
     for what, reason in res.skipped.items():
         console.print(f"[yellow]{what} left out:[/] {reason}")
 
@@ -260,5 +310,6 @@ def report_cmd(
     from revops.reports.forecast import write_forecast_report
 
     with open_revops(config, warehouse) as ro:
-        path = write_forecast_report(ro, out, parse(ro.model, period), _day(as_of, "--as-of"))
+        day = _day(as_of, "--as-of", ro.warehouse)
+        path = write_forecast_report(ro, out, parse(ro.model, period), day)
     console.print(f"report: {path}")

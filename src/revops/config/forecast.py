@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ForecastMethod = Literal["category", "stage_default", "stage_learned", "win_model"]
 FORECAST_METHODS: tuple[ForecastMethod, ...] = (
@@ -59,4 +59,21 @@ class ForecastConfig(Model):
     min_training_quarters: int = Field(
         2, ge=1, description="Completed quarters needed before a quarter is backtested."
     )
+    backtest_quarters: int = Field(
+        4,
+        ge=0,
+        description="The last N backtestable quarters every backtest replays (0: all of them); "
+        "one setting, so forecast_accuracy is the same whoever ran the backtest.",
+    )
+    band_quantiles: tuple[float, float] = Field(
+        (0.1, 0.9),
+        description="Quantiles of the backtest's errors that bound the recommended call's band.",
+    )
     win_model: WinModelConfig = Field(default_factory=WinModelConfig)
+
+    @field_validator("band_quantiles")
+    @classmethod
+    def _band_inside_zero_one(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= v[0] < v[1] <= 1:
+            raise ValueError("band_quantiles must be two quantiles 0 ≤ low < high ≤ 1")
+        return v

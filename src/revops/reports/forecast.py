@@ -106,6 +106,8 @@ def write_forecast_report(ro: RevOps, path: Path, period: Period, as_of: dt.date
         labels=METHOD_LABELS,
         primary=model.forecast.primary_method,
         totals=totals.to_dict("records"),
+        call=methods.call,
+        call_note=methods.call_note,
         creation=methods.creation.to_dict("records"),
         skipped=methods.skipped,
         trained_through=methods.trained_through,

@@ -113,10 +113,17 @@ def test_not_yet_created_by_hand() -> None:
 
 def test_backtest_replays_without_leaks(warehouse: Warehouse) -> None:
     load_synthetic(warehouse)
-    result = run_backtest(warehouse, MODEL, last=2)
+    two = MODEL.forecast.model_copy(update={"backtest_quarters": 2})
+    result = run_backtest(warehouse, MODEL.model_copy(update={"forecast": two}))
     w = result.weekly
     assert len(set(w["quarter"])) == 2
-    assert set(w["method"]) == {"category", "stage_default", "stage_learned", "win_model"}
+    methods = {"category", "stage_default", "stage_learned", "win_model"}
+    assert set(w["method"]) == {*methods, "recommended"}
+    # The recommendation is chosen on earlier quarters only: none for the first one.
+    first = min(w["period_start"])
+    assert set(w.loc[w["method"] == "recommended", "period_start"]) == {max(w["period_start"])}
+    assert not result.recommended.empty
+    assert (result.recommended["period_start"] > first).all()
     # No leak: everything the learned parts saw ended before the quarter's first as-of date.
     seen = pd.to_datetime(w["trained_through"]).dt.date
     assert (seen < w["as_of"]).all()
@@ -137,8 +144,11 @@ def test_backtest_replays_without_leaks(warehouse: Warehouse) -> None:
         warehouse.execute(
             warehouse.table("forecast_backtests").filter(lambda t: t.is_primary).count()
         )
-        == len(w) // 4
+        == (w["method"] == "stage_learned").sum()
     )
+    # Only the configured window is stored: another --last shows but leaves the table alone.
+    run_backtest(warehouse, MODEL, last=1)
+    assert warehouse.count("forecast_backtests") == len(w)
     assert (pd.to_datetime(w["period_end"]) - pd.to_datetime(w["period_start"])).min() >= timedelta(
         days=88
     )

@@ -111,14 +111,17 @@ def test_backtest_methods_and_report(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with Warehouse.connect(path) as wh:
         load_synthetic(wh)
     w = ("--warehouse", path)
-    out = _run("backtest", "--last", "1", *w)
+    out = _run("backtest", *w)
     assert "overall" in out
     assert "stage_learned" in out
-    out = _run("methods", "--period", "2026Q1", "--as-of", "2026-02-15", *w)
+    out = _run("methods", "--period", "2026Q1", *w)
     assert "win_model" in out
+    assert "the warehouse's latest data date" in out
+    assert "recommended call" in out
     html_path = tmp_path / "forecast.html"
     _run("report", "--period", "2026Q1", "--as-of", "2026-02-15", "--out", str(html_path), *w)
     html = html_path.read_text()
     assert html.count("<svg") == 2
     assert "Win model on later deals" in html
     assert "MAPE" in html
+    assert "Recommended call" in html

@@ -11,6 +11,7 @@ from forecast_case import example_model, load_team
 
 from revops.audit import entries, verify
 from revops.pipeline.forecast import ForecastInputError, adjust, forecast_rollup, parse
+from revops.pipeline.forecast.data import latest_data_date
 from revops.warehouse import Warehouse
 
 AS_OF = date(2026, 3, 15)
@@ -86,8 +87,26 @@ def test_rollup_by_level_with_adjustment(warehouse: Warehouse) -> None:
     assert pd.isna(company.adjustment)  # the Mar 20 adjustment came after the as-of date
     later = forecast_rollup(warehouse, MODEL, period, date(2026, 3, 21))
     assert _cell(later, "company", "all", "all", "commit").adjusted == 1.0
+    # The data ends on Mar 20 (d7's first row); a manager typing a number in long after that
+    # is adjusting the present, so the view as of the data's last date shows it, Mar 15 not.
+    assert latest_data_date(warehouse) == date(2026, 3, 20)
+    adjust(
+        warehouse,
+        period=period,
+        level="company",
+        subject_id="all",
+        category="commit",
+        amount=2.0,
+        note="typed in after the export",
+        actor="vp",
+        at=datetime(2026, 12, 1, 9),
+    )
+    present = forecast_rollup(warehouse, MODEL, period, date(2026, 3, 20))
+    assert _cell(present, "company", "all", "all", "commit").adjusted == 2.0
+    past = forecast_rollup(warehouse, MODEL, period, AS_OF)
+    assert pd.isna(_cell(past, "company", "all", "all", "commit").adjustment)
     # Both adjustments are in the audit log, which still verifies.
-    assert [e.action for e in entries(warehouse)][-2:] == ["forecast.adjusted"] * 2
+    assert [e.action for e in entries(warehouse)][-3:] == ["forecast.adjusted"] * 3
     assert verify(warehouse).ok
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from forecast_case import example_model, load_synthetic
 
 from revops.config.forecast import WinModelConfig
 from revops.config.pipeline import PipelineConfig
+from revops.pipeline.forecast import parse
+from revops.pipeline.forecast.data import load
+from revops.pipeline.forecast.replay import current_rows
 from revops.pipeline.forecast.win_model import FEATURES, calibration_table, evaluate
+from revops.warehouse import Batch, Warehouse
 
 
 def _synthetic(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -70,3 +76,76 @@ def test_calibration_table_by_hand() -> None:
     assert cal["rows"].tolist() == [1] * 10
     assert cal["predicted"].tolist() == list(p[::-1])
     assert cal["observed"].tolist() == list(y[::-1])
+
+
+def test_features_know_nothing_after_the_as_of_date(warehouse: Warehouse) -> None:
+    """Leakage audit: rewrite everything after the as-of date and no feature may move."""
+    load_synthetic(warehouse)
+    model = example_model()
+    as_of = date(2025, 3, 15)
+    period = parse(model, "2025Q1")
+
+    def x_as_of() -> pd.DataFrame:
+        rows, x = current_rows(warehouse, model, load(warehouse, model), period, as_of)
+        assert not rows.empty
+        return x.set_axis(rows["opportunity_id"].to_numpy()).sort_index()
+
+    before = x_as_of()
+    # The future turns out differently: every deal open on the day gets a later history row
+    # (won, ten times the amount, close date moved), a burst of activities, and an override.
+    cut = datetime(2025, 3, 16)
+    ids = list(before.index)
+    n = len(ids)
+    warehouse.write_many(
+        [
+            Batch(
+                "opportunity_stage_history",
+                pa.table(
+                    {
+                        "history_id": [f"future-{i}" for i in ids],
+                        "opportunity_id": ids,
+                        "stage": ["Closed Won"] * n,
+                        "changed_at": [cut + timedelta(hours=1)] * n,
+                        "amount": [1e7] * n,
+                        "close_date": [date(2025, 3, 17)] * n,
+                        "forecast_category": ["closed"] * n,
+                        "probability": [100.0] * n,
+                    }
+                ),
+                "append",
+            ),
+            Batch(
+                "activities",
+                pa.table(
+                    {
+                        "activity_id": [f"act-{i}" for i in ids],
+                        "opportunity_id": ids,
+                        "activity_type": ["meeting"] * n,
+                        "occurred_at": [cut + timedelta(minutes=5)] * n,
+                    }
+                ),
+                "append",
+            ),
+        ]
+    )
+    after = x_as_of()
+    pd.testing.assert_frame_equal(before, after)
+    # The rewrite is real: a day later most of those deals have left the open pipeline.
+    later, _ = current_rows(warehouse, model, load(warehouse, model), period, date(2025, 3, 16))
+    assert len(set(ids) & set(later["opportunity_id"])) < n / 4
+    # Control: the same kind of row stamped on the as-of day does move the features.
+    warehouse.write(
+        "activities",
+        pa.table(
+            {
+                "activity_id": ["act-past"],
+                "opportunity_id": [ids[0]],
+                "activity_type": ["meeting"],
+                "occurred_at": [datetime(2025, 3, 15, 10)],
+            }
+        ),
+        "append",
+    )
+    seen = x_as_of()
+    assert seen.loc[ids[0], "activities_30d"] == 1.0
+    assert seen.loc[ids[0], "days_since_activity"] == 0.0

@@ -77,6 +77,7 @@ class BacktestResult:
     weekly: pd.DataFrame  # one row per quarter, as-of week and method
     summary: pd.DataFrame  # MAPE and bias per method per quarter, then 'overall'
     skipped: dict[str, str]  # quarter or method → why it was left out
+    recommended: pd.DataFrame = field(default_factory=pd.DataFrame)  # walk-forward choice rows
 
 
 def actual_bookings(closes: pd.DataFrame, period: Period) -> float:

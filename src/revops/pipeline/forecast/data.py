@@ -25,6 +25,36 @@ def cutoff(as_of: date) -> pd.Timestamp:
     return pd.Timestamp(datetime.combine(as_of + timedelta(days=1), time()))
 
 
+def latest_data_date(wh: Warehouse) -> date:
+    """The last day the warehouse holds deal history for: every as-of date's default.
+
+    A warehouse loaded from exports ends on the export's day, not today; defaulting to today would
+    forecast from a pipeline frozen weeks ago as if nothing had happened since.
+    """
+    hist = wh.table("opportunity_stage_history")
+    end = wh.execute(hist.changed_at.max())
+    return pd.Timestamp(end).date() if end is not None and pd.notna(end) else date.today()
+
+
+def human_inputs_until(as_of: date, data_end: date) -> pd.Timestamp | None:
+    """Until when adjustments and manual probabilities count in a view as of `as_of`.
+
+    Each counts from its own timestamp. As of the data's last date or later the view is the
+    present, so every input recorded so far counts (None: no limit), even one typed in after
+    the export was taken.
+    """
+    return None if as_of >= data_end else cutoff(as_of)
+
+
+def present_overrides(overrides: pd.DataFrame, as_of: date, data_end: date) -> pd.DataFrame:
+    """Overrides as a view as of `as_of` sees them: in the present, later ones count too."""
+    if human_inputs_until(as_of, data_end) is not None or overrides.empty:
+        return overrides
+    last = cutoff(as_of) - pd.Timedelta(microseconds=1)
+    ordered = overrides.assign(set_at=ts(overrides["set_at"])).sort_values("set_at", kind="stable")
+    return ordered.assign(set_at=ordered["set_at"].where(ordered["set_at"] <= last, last))
+
+
 @dataclass
 class ForecastData:
     """The frames every method reads; `states` is filled per replay from stage history."""
@@ -128,7 +158,7 @@ def with_overrides(frame: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame
     if overrides.empty:
         out["manual_probability"] = float("nan")
         return out.drop(columns="_cut")
-    ov = overrides.assign(set_at=ts(overrides["set_at"])).sort_values("set_at")
+    ov = overrides.assign(set_at=ts(overrides["set_at"])).sort_values("set_at", kind="stable")
     ov = ov[["opportunity_id", "set_at", "probability"]]
     ov = ov.rename(columns={"probability": "manual_probability"})
     left = out.reset_index().sort_values("_cut")

@@ -16,11 +16,32 @@ from revops.config.models import OperatingModel
 from revops.errors import RevOpsError
 from revops.pipeline.forecast import periods as P
 from revops.pipeline.forecast.adjustments import adjustments_frame
-from revops.pipeline.forecast.backtest import BacktestResult, backtest, stored_rows, train
+from revops.pipeline.forecast.backtest import (
+    BacktestResult,
+    backtest,
+    stored_rows,
+    summarize,
+    train,
+)
 from revops.pipeline.forecast.changes import changes, summary
 from revops.pipeline.forecast.creation import not_yet_created
-from revops.pipeline.forecast.data import cutoff, load, states
+from revops.pipeline.forecast.data import (
+    human_inputs_until,
+    latest_data_date,
+    load,
+    states,
+)
 from revops.pipeline.forecast.methods import closed_won, combine, open_parts
+from revops.pipeline.forecast.recommend import (
+    RECOMMENDED,
+    Call,
+    Choice,
+    candidates,
+    choose,
+    phase_of,
+    recommend,
+    walk_forward,
+)
 from revops.pipeline.forecast.replay import current_rows, finished_quarters, replay
 from revops.pipeline.forecast.rollup import deal_calls, rollup
 from revops.pipeline.forecast.snapshots import read_snapshot, take_snapshots
@@ -42,13 +63,18 @@ def forecast_rollup(
     as_of: date,
     opportunity_type: str | None = None,
 ) -> pd.DataFrame:
-    """The rep → manager → region → company roll-up, calls and adjustments side by side."""
+    """The rep → manager → region → company roll-up, calls and adjustments side by side.
+
+    Adjustments count from their own timestamp; as of the data's last date (the present, as far
+    as the warehouse knows) every adjustment recorded so far counts.
+    """
     frame = states(wh, model, [as_of], open_only=False)
     calls = deal_calls(frame, period)
     users: pd.DataFrame = wh.execute(
         wh.table("users").select("user_id", "name", "manager_id", "region")
     )
-    out = rollup(calls, users, adjustments_frame(wh), period, cutoff(as_of))
+    until = human_inputs_until(as_of, latest_data_date(wh))
+    out = rollup(calls, users, adjustments_frame(wh), period, until)
     if opportunity_type is not None:
         out = out[out["opportunity_type"] == opportunity_type].reset_index(drop=True)
     return out
@@ -60,6 +86,26 @@ class MethodsResult:
     creation: pd.DataFrame  # the not-yet-created estimate and its parts
     skipped: dict[str, str]
     trained_through: date | None
+    call: Call | None = None  # the recommended call, when a backtest is stored
+    call_note: str = ""  # why there is no recommended call
+
+
+def stored_backtest(wh: Warehouse) -> pd.DataFrame:
+    """The methods' weekly backtest rows stored by the last backtest (not the recommendation)."""
+    t = wh.table("forecast_backtests")
+    weekly: pd.DataFrame = wh.execute(t.filter(t.method != RECOMMENDED))
+    if weekly.empty:
+        return weekly
+    weekly["quarter"] = weekly["period_start"].astype(str)
+    return weekly
+
+
+def choices(wh: Warehouse, model: OperatingModel) -> dict[str, Choice]:
+    """Per phase of the quarter, the candidate with the best stored backtest."""
+    weekly = stored_backtest(wh)
+    if weekly.empty:
+        return {}
+    return choose(candidates(weekly), model.forecast.band_quantiles)
 
 
 def forecast_methods(
@@ -81,13 +127,28 @@ def forecast_methods(
         nyc.set_index("opportunity_type")["expected"],
         types,
     )
-    return MethodsResult(table, nyc, trained.skipped, trained.trained_through)
+    result = MethodsResult(table, nyc, trained.skipped, trained.trained_through)
+    picks = choices(wh, model)
+    if not picks:
+        result.call_note = "no backtest stored: run `revops forecast backtest` first"
+        return result
+    phase = phase_of(pd.Series([as_of]), pd.Series([period.start]), pd.Series([period.end]))[0]
+    totals = table[table["opportunity_type"] == "all"].set_index("method")["forecast"]
+    result.call = recommend({str(k): float(v) for k, v in totals.items()}, phase, picks)
+    if result.call is None:
+        result.call_note = f"the backtest has no {phase}-quarter weeks for today's methods"
+    return result
 
 
 def run_backtest(
     wh: Warehouse, model: OperatingModel, *, last: int | None = None, store: bool = True
 ) -> BacktestResult:
-    """Backtest every finished quarter (or the `last` N) and store the weekly results."""
+    """Backtest the last `forecast.backtest_quarters` quarters (or `last`) with the recommended
+    call's walk-forward rows beside the methods'.
+
+    Only the configured window is stored (replacing the previous run), so `forecast_accuracy`
+    and the recommended call do not depend on who ran the backtest or with which `--last`.
+    """
     data = load(wh, model)
     quarters = finished_quarters(data, model)
     if len(quarters) <= model.forecast.min_training_quarters:
@@ -96,14 +157,20 @@ def run_backtest(
             f"forecast.min_training_quarters ({model.forecast.min_training_quarters})"
         )
     targets = quarters[model.forecast.min_training_quarters :]
-    if last is not None:
-        targets = targets[-last:]
+    configured = model.forecast.backtest_quarters
+    window = configured if last is None else last
+    if window:
+        targets = targets[-window:]
     result = backtest(replay(wh, model, data, quarters), data, model, targets)
-    if store and not result.weekly.empty:
-        rows = stored_rows(result.weekly, model.forecast.primary_method)
-        wh.write_many(
-            [Batch("forecast_backtests", pa.Table.from_pandas(rows, preserve_index=False))]
-        )
+    if result.weekly.empty:
+        return result
+    rec = walk_forward(result.weekly, model.forecast.band_quantiles)
+    weekly = pd.concat([result.weekly, rec.drop(columns=["phase", "chosen"])], ignore_index=True)
+    result = BacktestResult(weekly, summarize(weekly), result.skipped, rec)
+    if store and window == configured:
+        rows = stored_rows(weekly, model.forecast.primary_method)
+        table = pa.Table.from_pandas(rows, preserve_index=False)
+        wh.write_many([Batch("forecast_backtests", table, "replace")])
     return result
 
 

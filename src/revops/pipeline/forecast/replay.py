@@ -17,7 +17,12 @@ import pandas as pd
 
 from revops.config.models import OperatingModel
 from revops.pipeline.forecast import periods as P
-from revops.pipeline.forecast.data import ForecastData, states, with_overrides
+from revops.pipeline.forecast.data import (
+    ForecastData,
+    present_overrides,
+    states,
+    with_overrides,
+)
 from revops.pipeline.forecast.features import label, place
 from revops.pipeline.forecast.win_model import features
 from revops.warehouse import Warehouse
@@ -66,5 +71,6 @@ def current_rows(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Open deals as of `as_of`, placed in `period` (which may lie ahead), with features."""
     frame = states(wh, model, [as_of], open_only=True)
-    rows = with_overrides(place(frame, lambda _d: period), data.overrides).reset_index(drop=True)
+    overrides = present_overrides(data.overrides, as_of, data.data_end)
+    rows = with_overrides(place(frame, lambda _d: period), overrides).reset_index(drop=True)
     return rows, features(rows, data, model.pipeline)
