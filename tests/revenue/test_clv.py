@@ -6,6 +6,8 @@ process (it is a dev dependency); the data are the CDNOW files in its installed 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lifetimes
 import lifetimes.datasets as datasets
 import numpy as np
@@ -68,7 +70,7 @@ def test_bgnbd_and_gamma_gamma_match_lifetimes_on_cdnow(cdnow: pd.DataFrame) -> 
 def test_rfm_summary_matches_lifetimes() -> None:
     tx = datasets.load_transaction_data().assign(amount=1.0)
     end = pd.Timestamp("2014-12-31")
-    ours = rfm_summary(tx, "id", "date", "amount", end, period_days=1.0)
+    ours = rfm_summary(tx, "id", "date", "amount", end, freq="D")
     ref = lifetimes.utils.summary_data_from_transaction_data(
         tx, "id", "date", observation_period_end=end, freq="D"
     )
@@ -79,3 +81,55 @@ def test_rfm_summary_matches_lifetimes() -> None:
     assert ours["frequency"].max() > 1
     for col in ("frequency", "recency", "T"):
         assert np.allclose(ours[col].to_numpy(), ref[col].to_numpy()), col
+
+
+def cdnow_transactions() -> pd.DataFrame:
+    """The CDNOW master file lifetimes ships: id, YYYYMMDD, CDs bought, dollars."""
+    path = Path(datasets.__file__).parent / "CDNOW_master.txt"
+    tx = pd.read_csv(path, sep=r"\s+", header=0, names=["id", "date", "cds", "amount"])
+    return tx.assign(date=pd.to_datetime(tx["date"].astype(str), format="%Y%m%d"))
+
+
+@pytest.mark.parametrize("end", ["1997-09-30", "1998-06-30"])
+def test_weekly_rfm_matches_lifetimes_on_cdnow(end: str) -> None:
+    """Weekly periods, as lifetimes cuts them: every figure equal for every CDNOW customer."""
+    tx = cdnow_transactions()
+    ours = rfm_summary(tx, "id", "date", "amount", pd.Timestamp(end), freq="W")
+    ref = lifetimes.utils.summary_data_from_transaction_data(
+        tx, "id", "date", "amount", observation_period_end=end, freq="W"
+    )
+    ours, ref = ours.sort_index(), ref.sort_index()
+    assert list(ours.index) == list(ref.index)
+    assert len(ours) > 20_000
+    for col in ("frequency", "recency", "T", "monetary_value"):
+        assert np.allclose(ours[col].to_numpy(), ref[col].to_numpy()), col
+
+
+def test_weekly_rfm_by_hand() -> None:
+    """Weeks run Monday to Sunday; figures count whole weeks between week starts.
+
+    Customer a buys Wed 2024-01-03 (10), Fri 2024-01-05 (5, same week), Mon 2024-01-15 (7) and
+    Tue 2024-01-23 (9). The observation ends Wed 2024-01-24, in the week of Mon 2024-01-22, so T
+    counts to that Monday. a: the first week (Jan 1) is acquisition (15 = 10 + 5, not a repeat);
+    repeats in the weeks of Jan 15 and Jan 22 → frequency 2, recency 3 weeks (Jan 1 → Jan 22),
+    T 3, monetary value (7 + 9) / 2 = 8. b buys Sun 2024-01-21 (4, week of Jan 15) and Sat
+    2024-01-27 (6): after the end day but in its week, so it counts, as in lifetimes →
+    frequency 1, recency 1, T 1, monetary 6.
+    """
+    tx = pd.DataFrame(
+        {
+            "c": ["a", "a", "a", "a", "b", "b"],
+            "d": [
+                "2024-01-03",
+                "2024-01-05",
+                "2024-01-15",
+                "2024-01-23",
+                "2024-01-21",
+                "2024-01-27",
+            ],
+            "v": [10.0, 5.0, 7.0, 9.0, 4.0, 6.0],
+        }
+    )
+    out = rfm_summary(tx, "c", "d", "v", pd.Timestamp("2024-01-24"), freq="W")
+    assert out.loc["a"].to_dict() == {"frequency": 2, "recency": 3, "T": 3, "monetary_value": 8}
+    assert out.loc["b"].to_dict() == {"frequency": 1, "recency": 1, "T": 1, "monetary_value": 6}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from revenue_book import JAN25, load_book
@@ -17,6 +19,7 @@ from revops.revenue import build_revenue
 from revops.revenue.cohorts import cohort_counts, cohort_table
 from revops.revenue.retention import retention
 from revops.revenue.run import fetch
+from revops.revenue.unit_economics import bounded_ltv
 from revops.revenue.waterfall import waterfall
 from revops.warehouse import Warehouse
 
@@ -140,13 +143,38 @@ def test_cohort_tables_by_start_month_and_segment(book: Warehouse) -> None:
     assert smb.loc[dt.date(2024, 1, 1), "12"] == pytest.approx(2 / 3)  # A and D live
 
 
+def _ltv(margin: float, churn: float, months: int = 60, discount: float = 0.10) -> float:
+    """The bounded LTV summed month by month, as a person would on paper."""
+    return sum(
+        margin * (1 - churn) ** (m - 1) / (1 + discount) ** (m / 12) for m in range(1, months + 1)
+    )
+
+
+LTV = _ltv(100 * 0.8, 1 / 3)  # ≈ 234.4: 240 unbounded, less a discount of 10% a year
+
+
+def test_bounded_ltv_by_hand() -> None:
+    churn = pd.Series([1 / 3, 0.0, 0.02, np.nan])
+    out = bounded_ltv(pd.Series([80.0, 80.0, 80.0, 80.0]), churn, 60, 0.10)
+    assert out[0] == pytest.approx(LTV)
+    assert 234 < LTV < 235
+    # Nobody churned: 60 discounted months, not infinity. 2% a month: well under 80 / 0.02.
+    assert out[1] == pytest.approx(_ltv(80, 0.0))
+    assert out[1] < 60 * 80
+    assert out[2] == pytest.approx(_ltv(80, 0.02))
+    assert out[2] < 80 / 0.02
+    assert np.isnan(out[3])  # unknown churn stays unknown
+    assert bounded_ltv(pd.Series([10.0]), pd.Series([0.0]), 12, 0.0)[0] == pytest.approx(120)
+
+
 def test_unit_economics_by_hand(book: Warehouse) -> None:
-    # Jan 2025: ARPA 400/4 = 100; churn 1/3; LTV 100 x 0.8 / (1/3) = 240. CAC, the dictionary's:
+    # Jan 2025: ARPA 400/4 = 100; churn 1/3; LTV over 60 months at 10% a year ≈ 234.4 (240 if
+    # unbounded and undiscounted: 100 x 0.8 / (1/3)). CAC, the dictionary's:
     # (1,000 campaign + 500 sales_costs) / 1 new customer (E's new-business win) = 1,500;
     # payback 1,500/(40 x 0.8) with E's 40 of new MRR (D is a reactivation).
-    assert _metric(book, "ltv") == pytest.approx(240.0)
+    assert _metric(book, "ltv") == pytest.approx(LTV)
     assert _metric(book, "cac_payback_months") == pytest.approx(1500 / 32)
-    assert _metric(book, "ltv_to_cac") == pytest.approx(240 / 1500)
+    assert _metric(book, "ltv_to_cac") == pytest.approx(LTV / 1500)
     assert _metric(book, "cac") == pytest.approx(1500)  # one CAC: the engine's is the dictionary's
 
 
@@ -156,4 +184,4 @@ def test_cac_is_unknown_without_sales_cost_data(warehouse: Warehouse) -> None:
     econ = fetch(warehouse, warehouse.table("unit_economics"))
     jan = econ[econ["month"] == JAN25].iloc[0]
     assert jan[["cac", "cac_payback_months", "ltv_to_cac"]].isna().all()
-    assert jan["ltv"] == pytest.approx(240.0)  # LTV needs no cost data
+    assert jan["ltv"] == pytest.approx(LTV)  # LTV needs no cost data

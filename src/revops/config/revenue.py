@@ -129,6 +129,12 @@ class UnitEconomics(Model):
         3, gt=0, description="Trailing months of the dictionary's CAC used for CAC payback."
     )
     churn_window_months: int = Field(12, gt=0, description="Trailing months of logo churn for LTV.")
+    ltv_horizon_months: int = Field(
+        60, gt=0, le=240, description="Months of gross profit LTV counts (it is bounded)."
+    )
+    ltv_discount_rate: float = Field(
+        0.10, ge=0, lt=1, description="Annual rate LTV discounts future months at."
+    )
 
 
 class RevenueConfig(Model):

@@ -16,6 +16,7 @@ the end of observation, in one time unit (e.g. weeks); `monetary_value` = mean r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -149,28 +150,38 @@ def rfm_summary(
     time: str,
     amount: str,
     observation_end: pd.Timestamp,
-    period_days: float = 7.0,
+    freq: Literal["D", "W"] = "W",
 ) -> pd.DataFrame:
-    """frequency, recency, T and monetary_value per customer from raw transactions.
+    """frequency, recency, T and monetary_value per customer, exactly as `lifetimes` has them.
 
-    Purchases on the same day count once (their amounts add up); the first purchase is the
-    acquisition and neither a repeat nor part of the monetary value, as in lifetimes.
+    Every date is first moved to the start of its period (a day, or a pandas week: Monday to
+    Sunday), the observation end included; purchases in one period count once (their amounts
+    add up); a purchase in the observation end's period counts even after the end day, as in
+    `lifetimes.utils.summary_data_from_transaction_data`. The first period's purchase is the
+    acquisition, neither a repeat nor part of the monetary value. recency and T are whole
+    periods between period starts, so weekly figures are integers, as the BG/NBD fit expects.
     """
+    unit_days = 7 if freq == "W" else 1
+
+    def start(values: pd.Series) -> pd.Series:
+        return pd.to_datetime(values).dt.to_period(freq).dt.start_time
+
+    end = pd.Timestamp(observation_end).to_period(freq).start_time
     t = transactions[[customer, time, amount]].copy()
-    t[time] = pd.to_datetime(t[time]).dt.normalize()
-    t = t[t[time] <= observation_end]
-    daily = pd.DataFrame(t.groupby([customer, time], as_index=False)[amount].sum())
-    daily = daily.sort_values([customer, time])
-    first = daily.groupby(customer)[time].transform("min")
-    daily["repeat"] = daily[time] > first
-    g = daily.groupby(customer)
+    t[time] = start(t[time])
+    t = t[t[time] <= end]
+    periods = pd.DataFrame(t.groupby([customer, time], as_index=False)[amount].sum())
+    periods = periods.sort_values([customer, time])
+    first = periods.groupby(customer)[time].transform("min")
+    periods["repeat"] = periods[time] > first
+    g = periods.groupby(customer)
     out = pd.DataFrame(
         {
             "frequency": g["repeat"].sum().astype(float),
-            "recency": (g[time].max() - g[time].min()).dt.days / period_days,
-            "T": (observation_end - g[time].min()).dt.days / period_days,
+            "recency": (g[time].max() - g[time].min()).dt.days / unit_days,
+            "T": (end - g[time].min()).dt.days / unit_days,
         }
     )
-    repeats = daily[daily["repeat"]].groupby(customer)[amount].mean()
+    repeats = periods[periods["repeat"]].groupby(customer)[amount].mean()
     out["monetary_value"] = repeats.reindex(out.index).fillna(0.0)
-    return out
+    return out.astype(float)

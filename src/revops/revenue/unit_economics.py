@@ -4,8 +4,11 @@ Formulas (monthly units; window sums smooth a noisy month):
 - ARPA = MRR at month end / accounts with MRR;
 - logo churn = churned accounts / accounts at the previous month end, summed over the trailing
   `churn_window_months`;
-- LTV = ARPA x gross margin / logo churn (the expected gross profit of an account, with churn
-  as the monthly hazard); empty when nobody churned in the window;
+- LTV = the gross profit an account is expected to bring over `ltv_horizon_months`, surviving
+  the monthly logo churn c and discounted at `ltv_discount_rate` a year:
+  Σ_{m=1..H} ARPA x gross margin x (1 − c)^(m−1) / (1 + d)^(m/12). Unbounded (ARPA x margin / c)
+  it grows without limit as churn falls and is infinite when nobody churned; bounded, a quiet
+  window gives H discounted months, and no account at the start of the window leaves it empty;
 - CAC is the metric dictionary's `cac` ((marketing_spend + sales_cost) / new_customers) over the
   trailing `cac_window_months`: its components' monthly values from the dictionary, summed over
   the window, so there is one CAC (with a window of one month it is the dictionary's monthly
@@ -51,6 +54,21 @@ def dictionary_costs(wh: Warehouse, model: OperatingModel) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+def bounded_ltv(
+    margin_per_month: pd.Series, churn: pd.Series, horizon_months: int, annual_discount: float
+) -> pd.Series:
+    """Σ_{m=1..H} margin x (1 − churn)^(m−1) / (1 + d)^(m/12), in closed form.
+
+    With v = (1 + d)^(−1/12) and q = (1 − churn) v the sum is margin x v (1 − q^H) / (1 − q);
+    q = 1 (no churn, no discount) is H months of margin.
+    """
+    v = (1 + annual_discount) ** (-1 / 12)
+    q = (1 - churn) * v
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(np.isclose(q, 1.0), horizon_months, (1 - q**horizon_months) / (1 - q))
+    return margin_per_month * v * pd.Series(factor, index=churn.index)
+
+
 def compute(
     monthly: pd.DataFrame, costs: pd.DataFrame, cfg: UnitEconomics, months: list[dt.date]
 ) -> pd.DataFrame:
@@ -85,7 +103,7 @@ def compute(
     known = costs_known.rolling(sw, min_periods=1).min() == 1
     spend_w = (window["marketing_spend"] + window["sales_cost"]).where(known)
     gm = cfg.gross_margin
-    ltv = arpa * gm / churn.replace(0, np.nan)
+    ltv = bounded_ltv(arpa * gm, churn, cfg.ltv_horizon_months, cfg.ltv_discount_rate)
     cac = spend_w / window["new_customers"].replace(0, np.nan)
     payback = cac / (new_mrr / new_logos.replace(0, np.nan) * gm)
     return pd.DataFrame(

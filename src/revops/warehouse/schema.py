@@ -575,7 +575,7 @@ TABLES: tuple[Table, ...] = (
             _c("arpa", "float", "Average MRR per account at month end."),
             _c("gross_margin", "float", "Gross margin used (revops.yaml)."),
             _c("logo_churn_rate", "float", "Trailing monthly logo churn rate."),
-            _c("ltv", "float", "ARPA x gross margin / logo churn rate."),
+            _c("ltv", "float", "ARPA x gross margin over the LTV horizon, churned and discounted."),
             _c("new_logos", "int", "New customers in the CAC window."),
             _c("new_mrr", "float", "MRR of those new customers."),
             _c("spend", "float", "Marketing + sales spend in the CAC window."),
