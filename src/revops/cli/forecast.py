@@ -293,6 +293,14 @@ def win_model_cmd(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> N
         f"(base rate alone {ev.base_brier:.4f})"
     )
     print_frame(ev.calibration, "Calibration by decile on later deals (10 = highest)")
+    rel = ev.reliability
+    if rel is not None:
+        console.print(rel.summary())
+        print_frame(rel.table, "Reliability on the later half of the test rows (before)")
+        if rel.recalibrated:
+            print_frame(rel.table_after, "Reliability after recalibration")
+    if ev.auc <= ev.stage_auc:
+        console.print("[yellow]the win model does not beat the stage probability out of time[/]")
 
 
 @forecast_app.command("report")

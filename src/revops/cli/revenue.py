@@ -190,6 +190,14 @@ def revenue_at_risk(
             f"{m.label} model: AUC {m.auc:.3f} on {m.n_test:,} later snapshots it never saw "
             f"(health score alone: {m.baseline_auc:.3f})"
         )
+        if m.calibration is not None:
+            console.print(f"  {m.calibration.summary()}")
+            if m.calibration.recalibrated:
+                print_frame(m.calibration.table_after, f"{m.label}: reliability after")
+        if m.auc <= m.baseline_auc:
+            console.print(
+                f"  [yellow]{m.label} model does not beat the health score out of time[/]"
+            )
     cols = [
         "account",
         "owner",

@@ -149,3 +149,17 @@ def test_features_know_nothing_after_the_as_of_date(warehouse: Warehouse) -> Non
     seen = x_as_of()
     assert seen.loc[ids[0], "activities_30d"] == 1.0
     assert seen.loc[ids[0], "days_since_activity"] == 0.0
+
+
+def test_reliability_is_reported_on_later_rows() -> None:
+    rows, x = _synthetic(3000, seed=11)
+    ev = evaluate(rows, x, WinModelConfig(), PipelineConfig(), date(2027, 1, 1))
+    rel = ev.reliability
+    assert rel is not None
+    assert rel.rows_calibration + rel.rows_evaluation == ev.n_test_rows
+    assert rel.table["rows"].sum() == rel.rows_evaluation
+    assert rel.brier < rel.base_brier
+    # 450 rows a half: an ECE of a few points is what chance gives a calibrated model, so the
+    # model is mended only beyond that.
+    assert rel.ece_chance > 0.02
+    assert rel.recalibrated == (rel.ece_calibration_slice > rel.ece_chance)

@@ -22,6 +22,7 @@ import pandas as pd
 from revops.config.forecast import WinModelConfig
 from revops.config.pipeline import PipelineConfig
 from revops.errors import RevOpsError
+from revops.models.calibration import CalibrationReport, assess
 from revops.pipeline.forecast.data import ForecastData, ts
 from revops.scoring.model import MIN_PER_CLASS
 from revops.warehouse.schema import OPPORTUNITY_TYPES, SEGMENTS
@@ -235,6 +236,7 @@ class Evaluation:
     base_brier: float  # Brier of predicting the training base rate for every row
     stage_auc: float  # AUC of the stage's default probability on the same rows
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reliability: CalibrationReport | None = None  # Brier, ECE, reliability; recalibrated if off
 
 
 def evaluate(
@@ -275,4 +277,7 @@ def evaluate(
         base_brier=float(brier_score_loss(y_test, np.full(len(y_test), fitted.base_rate))),
         stage_auc=float(roc_auc_score(y_test, defaults.fillna(0.0).to_numpy(float))),
         calibration=calibration_table(y_test, p_test),
+        reliability=assess(
+            "win model", y_test, p_test, pd.to_datetime(rows.loc[test, "as_of"]).to_numpy()
+        ),
     )

@@ -1,0 +1,1 @@
+"""What every probability model shares: how well its probabilities match what happened."""

@@ -1,0 +1,196 @@
+"""Calibration of probability models, measured on a later period and mended when it is off.
+
+AUC says whether a model ranks well; a revenue leader multiplies its probabilities by money
+(ARR at risk, weighted pipeline), so they must also mean what they say. For every probability
+model the engines report, on rows later than anything the model trained on:
+
+- the Brier score, mean (p − y)², against the base rate's;
+- the expected calibration error (ECE): Σ_b n_b / N × |observed_b − predicted_b| over ten
+  equal-width bins of predicted probability;
+- the reliability table behind the ECE.
+
+Recalibration is honest only out of time, so the later rows are split in time order: the first
+half (the calibration slice) decides whether the model needs mending (ECE above
+`ECE_THRESHOLD` and above what chance alone gives a calibrated model on that many rows: the
+95th percentile of ECE over outcomes drawn from the model's own probabilities, so a small slice
+is not "mended" into noise) and fits the mapping (isotonic regression, or Platt's logistic fit
+on the log-odds when the slice is small); the second half (the evaluation slice) is scored
+before and after. The mapping then applies to every prediction the model makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+Array = npt.NDArray[np.float64]
+ECE_THRESHOLD = 0.02
+BINS = 10
+_ISOTONIC_FROM = 1_000  # rows in the calibration slice needed for isotonic; fewer → Platt
+_EPS = 1e-6
+_CHANCE_DRAWS = 200
+
+
+def brier(y: Sequence[float] | Array, p: Sequence[float] | Array) -> float:
+    """Mean squared difference between probability and outcome (0 is perfect)."""
+    yy, pp = np.asarray(y, float), np.asarray(p, float)
+    return float(np.mean((pp - yy) ** 2))
+
+
+def _bins(p: Array, bins: int) -> npt.NDArray[np.int64]:
+    """Equal-width bins over [0, 1]; a probability of exactly 1 falls in the top bin."""
+    return np.minimum((p * bins).astype(np.int64), bins - 1)
+
+
+def reliability(
+    y: Sequence[float] | Array, p: Sequence[float] | Array, bins: int = BINS
+) -> pd.DataFrame:
+    """Rows, mean predicted and observed rate per non-empty bin of predicted probability."""
+    yy, pp = np.asarray(y, float), np.asarray(p, float)
+    b = _bins(pp, bins)
+    frame = pd.DataFrame({"bin": b, "y": yy, "p": pp})
+    g = frame.groupby("bin").agg(
+        rows=("y", "size"), predicted=("p", "mean"), observed=("y", "mean")
+    )
+    g = g.reset_index()
+    g.insert(1, "range", [f"{k / bins:.1f}–{(k + 1) / bins:.1f}" for k in g["bin"]])
+    g["gap"] = g["observed"] - g["predicted"]
+    return g
+
+
+def ece(y: Sequence[float] | Array, p: Sequence[float] | Array, bins: int = BINS) -> float:
+    """Expected calibration error: the row-weighted mean |observed − predicted| over bins."""
+    table = reliability(y, p, bins)
+    if table.empty:
+        return float("nan")
+    weight = table["rows"] / table["rows"].sum()
+    return float((weight * (table["observed"] - table["predicted"]).abs()).sum())
+
+
+Method = Literal["none", "isotonic", "platt"]
+
+
+@dataclass(frozen=True)
+class Recalibrator:
+    """A monotone map from a model's probability to a calibrated one (identity for 'none')."""
+
+    method: Method
+    fitted: Any = None
+
+    def __call__(self, p: Sequence[float] | Array) -> Array:
+        pp = np.asarray(p, float)
+        if self.method == "none" or pp.size == 0:
+            return pp
+        if self.method == "isotonic":
+            return np.asarray(self.fitted.predict(pp), float)
+        return np.asarray(self.fitted.predict_proba(_logit(pp))[:, 1], float)
+
+
+def _logit(p: Array) -> Array:
+    q = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(q / (1 - q)).reshape(-1, 1)
+
+
+def fit_recalibrator(y: Array, p: Array, method: Method | None = None) -> Recalibrator:
+    """Isotonic regression with enough rows, else Platt scaling on the log-odds."""
+    chosen: Method = method or ("isotonic" if len(y) >= _ISOTONIC_FROM else "platt")
+    if chosen == "none" or len(set(np.asarray(y).tolist())) < 2:
+        return Recalibrator("none")
+    if chosen == "isotonic":
+        from sklearn.isotonic import IsotonicRegression
+
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        return Recalibrator("isotonic", iso.fit(p, y))
+    from sklearn.linear_model import LogisticRegression
+
+    return Recalibrator("platt", LogisticRegression(C=1e6).fit(_logit(p), y))
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """How calibrated a model was on later rows, and after mending, if it needed it."""
+
+    model: str
+    rows_calibration: int
+    rows_evaluation: int
+    base_rate: float
+    brier: float
+    base_brier: float
+    ece: float
+    ece_calibration_slice: float
+    ece_chance: float  # what chance alone gives a calibrated model on the calibration slice
+    recalibrator: Recalibrator
+    brier_after: float
+    ece_after: float
+    table: pd.DataFrame  # reliability of the raw model on the evaluation slice
+    table_after: pd.DataFrame
+
+    @property
+    def recalibrated(self) -> bool:
+        return self.recalibrator.method != "none"
+
+    def summary(self) -> str:
+        """One line for a closing note or a CLI."""
+        head = (
+            f"{self.model}: Brier {self.brier:.4f} (base rate alone {self.base_brier:.4f}), "
+            f"ECE {self.ece:.3f} on {self.rows_evaluation:,} later rows"
+        )
+        if not self.recalibrated:
+            return (
+                head + f"; ECE {self.ece_calibration_slice:.3f} ≤ {ECE_THRESHOLD} before it, kept"
+            )
+        return head + (
+            f"; recalibrated ({self.recalibrator.method}, fitted on the {self.rows_calibration:,} "
+            f"rows before): Brier {self.brier_after:.4f}, ECE {self.ece_after:.3f}"
+        )
+
+
+def chance_ece(p: Array, seed: int = 0, draws: int = _CHANCE_DRAWS) -> float:
+    """The ECE a perfectly calibrated model would still show on these rows 95% of the time."""
+    if p.size == 0:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    sims = [ece((rng.uniform(size=p.size) < p).astype(float), p) for _ in range(draws)]
+    return float(np.quantile(sims, 0.95))
+
+
+def assess(
+    name: str,
+    y: Sequence[float] | Array,
+    p: Sequence[float] | Array,
+    order: Sequence[Any] | npt.NDArray[Any],
+    threshold: float = ECE_THRESHOLD,
+) -> CalibrationReport:
+    """Split later rows in time (`order`) into a calibration and an evaluation half; recalibrate
+    on the first when its ECE exceeds `threshold`; score the second before and after."""
+    yy, pp = np.asarray(y, float), np.asarray(p, float)
+    idx = np.argsort(np.asarray(order), kind="stable")
+    half = len(idx) // 2
+    cal, ev = idx[:half], idx[half:]
+    cal_ece = ece(yy[cal], pp[cal]) if half else float("nan")
+    chance = chance_ece(pp[cal])
+    needs = half > 0 and cal_ece > max(threshold, chance)
+    rec = fit_recalibrator(yy[cal], pp[cal]) if needs else Recalibrator("none")
+    after = rec(pp[ev])
+    base = float(yy[cal].mean()) if half else float(yy.mean())
+    return CalibrationReport(
+        model=name,
+        rows_calibration=int(half),
+        rows_evaluation=len(ev),
+        base_rate=base,
+        brier=brier(yy[ev], pp[ev]),
+        base_brier=brier(yy[ev], np.full(len(ev), base)),
+        ece=ece(yy[ev], pp[ev]),
+        ece_calibration_slice=cal_ece,
+        ece_chance=chance,
+        recalibrator=rec,
+        brier_after=brier(yy[ev], after),
+        ece_after=ece(yy[ev], after),
+        table=reliability(yy[ev], pp[ev]),
+        table_after=reliability(yy[ev], after),
+    )
