@@ -152,3 +152,57 @@ def test_potential_by_hand() -> None:
 def test_capacity_series() -> None:
     start, end = parse_period("2026-09")
     assert capacity(REPS, start, end, RAMP).tolist() == [1.0, 0.75, 0.0]
+
+
+def test_top_down_follows_potential_by_hand() -> None:
+    # Q3 2026 capacity A 3, B 1.5, C 0 (as above); potential A 1.2M, B 0.6M, C 0.9M.
+    # α = 1: weights A 3 × 1.2M = 3.6M, B 1.5 × 0.6M = 0.9M, C 0 → A 300k × 3.6/4.5 = 240k,
+    # B 60k, C 0. A territory twice as rich, at equal capacity, carries twice the quota.
+    start, end = parse_period("2026-Q3")
+    pot = pd.Series({"A": 1_200_000.0, "B": 600_000.0, "C": 900_000.0})
+    q = top_down(300_000, REPS, start, end, RAMP, pot).set_index("user_id")
+    assert q["quota"].tolist() == pytest.approx([240_000, 60_000, 0])
+    assert set(q["basis"]) == {"capacity × potential"}
+    # α = 0.5 blends with the mean potential of reps with capacity (A, B: 0.9M):
+    # A 3 × (0.45M + 0.6M) = 3.15M, B 1.5 × (0.45M + 0.3M) = 1.125M → A 300k × 3.15/4.275.
+    half = top_down(300_000, REPS, start, end, RAMP, pot, 0.5).set_index("user_id")
+    assert half.loc["A", "quota"] == pytest.approx(300_000 * 3.15 / 4.275)
+    # α = 0 is capacity alone: 200k / 100k / 0, as without potential.
+    flat = top_down(300_000, REPS, start, end, RAMP, pot, 0.0).set_index("user_id")
+    assert flat["quota"].tolist() == pytest.approx([200_000, 100_000, 0])
+    # Equal capacity, unequal potential → proportionally unequal quotas.
+    veterans = pd.DataFrame(
+        {"user_id": ["X", "Y"], "region": ["NA", "NA"], "start_date": [date(2020, 1, 1)] * 2}
+    )
+    rich = top_down(100_000, veterans, start, end, RAMP, pd.Series({"X": 3.0, "Y": 1.0}))
+    assert rich["quota"].tolist() == pytest.approx([75_000, 25_000])
+
+
+def test_bottom_up_is_ramped_bounded_and_explained_by_hand() -> None:
+    # Four ramped reps, a quarter (capacity 3 each), capture 25 %/year:
+    # yields = potential × .25 × 3 / 12: W 16k → 1k, X 400k → 25k, Y 480k → 30k, Z 2.304M → 144k.
+    # Team yield per capacity month = 200k / 12 ≈ 16,667; × 3 months = 50k a rep.
+    # Bounds 0.5–2: floor 25k, ceiling 100k → W raised to 25k, Z capped at 100k, X, Y as yielded.
+    start, end = parse_period("2026-Q3")
+    reps = pd.DataFrame(
+        {
+            "user_id": ["W", "X", "Y", "Z"],
+            "region": ["NA"] * 4,
+            "start_date": [date(2020, 1, 1)] * 4,
+        }
+    )
+    pot = pd.Series({"W": 16_000.0, "X": 400_000.0, "Y": 480_000.0, "Z": 2_304_000.0})
+    cap = capacity(reps, start, end, RAMP)
+    out = bottom_up(reps, pot, 0.25, start, end, cap, (0.5, 2.0)).set_index("user_id")
+    assert out["yield"].tolist() == pytest.approx([1_000, 25_000, 30_000, 144_000])
+    assert out["quota"].tolist() == pytest.approx([25_000, 25_000, 30_000, 100_000])
+    assert out.loc["W", "basis"].startswith("raised to 0.5×")
+    assert out.loc["Z", "basis"].startswith("capped at 2×")
+    assert out.loc["Y", "basis"] == "territory yield"
+    # A rep still ramping yields (and is held) in proportion to capacity: B (1.5) half of A (3).
+    ramped = bottom_up(REPS, pd.Series({"A": 1.2e6, "B": 1.2e6}), 0.25, start, end,
+                       capacity(REPS, start, end, RAMP))  # fmt: skip
+    assert ramped.set_index("user_id")["quota"].tolist() == pytest.approx([75_000, 37_500, 0])
+    rec = reconcile(top_down(300_000, reps, start, end, RAMP, pot), out.reset_index())
+    assert "bottom_up_basis" in rec.columns
+    assert rec.set_index("user_id").loc["TOTAL", "bottom_up"] == pytest.approx(180_000)

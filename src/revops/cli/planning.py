@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,20 +12,35 @@ from revops.access import require
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day, print_frame
 from revops.errors import RevOpsError
 
+if TYPE_CHECKING:
+    from revops.warehouse import Warehouse
+
 territory_app = typer.Typer(help="Balanced territory design.", no_args_is_help=True)
 quota_app = typer.Typer(help="Quotas, attainment and capacity planning.", no_args_is_help=True)
 comp_app = typer.Typer(help="Compensation: payouts, adjustments, locks.", no_args_is_help=True)
 
 AsOfOpt = Annotated[
-    str | None, typer.Option("--as-of", help="Score history up to this day (YYYY-MM-DD).")
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Score history up to this day (YYYY-MM-DD); default the latest data date.",
+    ),
 ]
 PeriodOpt = Annotated[
     str, typer.Option("--period", help="YYYY-MM (comp); quotas: YYYY-Qn or YYYY.")
 ]
 
 
-def _as_of(text: str | None) -> date:
-    return parse_day(text, "--as-of") or date.today()
+def _as_of(text: str | None, wh: Warehouse) -> date:
+    """The date given, or the warehouse's latest deal-history date (said on the console)."""
+    given = parse_day(text, "--as-of")
+    if given is not None:
+        return given
+    from revops.pipeline.forecast.data import latest_data_date
+
+    day = latest_data_date(wh)
+    console.print(f"[dim]--as-of {day}: the warehouse's latest data date[/]")
+    return day
 
 
 def _ratio(value: float) -> str:
@@ -47,7 +62,9 @@ def territory_design(
 
     with open_revops(config, warehouse) as ro:
         require(ro.warehouse, "territory.write")
-        design_id, design = run_design(ro.warehouse, ro.model, _as_of(as_of), time_limit)
+        design_id, design = run_design(
+            ro.warehouse, ro.model, _as_of(as_of, ro.warehouse), time_limit
+        )
     out = Table(title=f"Territory design {design_id}", title_justify="left")
     for col in ("", "potential max/min", "potential CV", "workload max/min", "workload CV"):
         out.add_column(col, justify="right" if col else "left")
@@ -111,7 +128,9 @@ def quota_set(
 
     with open_revops(config, warehouse) as ro:
         who = None if dry_run else require(ro.warehouse, "quota.write")
-        plan = plan_quotas(ro.warehouse, ro.model, period, method, target, _as_of(as_of))
+        plan = plan_quotas(
+            ro.warehouse, ro.model, period, method, target, _as_of(as_of, ro.warehouse)
+        )
         if plan.reconciliation is not None:
             print_frame(plan.reconciliation, f"Top-down vs bottom-up, {period}")
         else:
@@ -157,7 +176,9 @@ def quota_capacity(
         raise RevOpsError("--months must be at least 1")
     with open_revops(config, warehouse) as ro:
         first, _ = parse_period(start)
-        result = capacity_table(ro.warehouse, ro.model, first, months, target, _as_of(as_of))
+        result = capacity_table(
+            ro.warehouse, ro.model, first, months, target, _as_of(as_of, ro.warehouse)
+        )
     print_frame(
         result.plan, f"Capacity from {start} ({result.productivity:,.0f} per ramped rep-month)"
     )

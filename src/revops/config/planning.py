@@ -108,6 +108,18 @@ class QuotaConfig(Model):
         None, gt=0, description="Share of potential booked per year; None: measured history."
     )
     capture_lookback_days: int = Field(365, gt=0)
+    potential_weight: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Top-down: 1 shares the target by capacity × territory potential, 0 by "
+        "capacity alone, in between a blend with the team's mean potential.",
+    )
+    bottom_up_bounds: tuple[float, float] | None = Field(
+        (0.5, 2.0),
+        description="Bottom-up quotas are held between these multiples of the team's yield "
+        "per capacity month × the rep's capacity; null: the raw territory yield.",
+    )
     opportunity_types: tuple[str, ...] = Field(
         ("new_business", "expansion"), description="Deal types that count as bookings."
     )
@@ -116,6 +128,9 @@ class QuotaConfig(Model):
     def _check(self) -> QuotaConfig:
         if any(not 0 <= r <= 1 for r in self.ramp):
             raise ValueError("quotas.ramp values must lie in [0, 1]")
+        b = self.bottom_up_bounds
+        if b is not None and not 0 <= b[0] <= 1 <= b[1]:
+            raise ValueError("quotas.bottom_up_bounds must be [low ≤ 1, high ≥ 1], low ≥ 0")
         for t in self.opportunity_types:
             if t not in OPPORTUNITY_TYPES:
                 raise ValueError(f"quotas.opportunity_types: unknown type {t!r}")

@@ -1,11 +1,18 @@
 """Quota setting: top-down from a company target, bottom-up from territory potential, and the
 reconciliation of the two that a planning meeting argues over.
 
-Top-down spreads the target over reps by *capacity*: the sum over the period's months of the
-rep's ramp fraction (0 before the start date, the ramp curve in the first months, then 1), so
-a rep in month 2 of a 25/50/75 % ramp carries a quarter of a veteran's quota that month.
-Bottom-up asks what each rep's accounts can yield: potential × capture rate × months / 12, where
-the capture rate is the share of potential the company actually booked over the lookback.
+Top-down spreads the target over reps by *capacity* × *territory potential*. Capacity is the
+sum over the period's months of the rep's ramp fraction (0 before the start date, the ramp curve
+in the first months, then 1), so a rep in month 2 of a 25/50/75 % ramp carries a quarter of a
+veteran's quota that month. Potential is what the rep's accounts could buy in a year; with
+`potential_weight` α the rep's weight is capacity × ((1 − α) × the team's mean potential + α ×
+their own), so α = 1 shares the target in proportion to potential (a territory twice as rich
+carries twice the quota) and α = 0 ignores it (equal quotas for equal capacity).
+Bottom-up asks what each rep's accounts can yield: potential × capture rate × capacity / 12, where
+the capture rate is the share of potential the company actually booked over the lookback. A
+territory far poorer or richer than the rest gives a quota nobody would sign (a few thousand, or
+millions), so with `bounds` (lo, hi) each quota is held between lo and hi × the team's yield per
+capacity month × the rep's capacity, and the `basis` column says which reps were held and why.
 """
 
 from __future__ import annotations
@@ -35,18 +42,41 @@ def _day(value: object) -> date | None:
 
 
 def top_down(
-    target: float, reps: pd.DataFrame, start: date, end: date, ramp: tuple[float, ...]
+    target: float,
+    reps: pd.DataFrame,
+    start: date,
+    end: date,
+    ramp: tuple[float, ...],
+    potential: pd.Series | None = None,
+    potential_weight: float = 1.0,
 ) -> pd.DataFrame:
-    """user_id, region, capacity, quota: the target shared in proportion to capacity."""
+    """user_id, region, capacity, potential, weight, quota: the target shared by weight.
+
+    Without `potential` (or with weight 0) the weight is capacity alone. If every rep with
+    capacity has zero potential, the target is shared by capacity and `basis` says so.
+    """
     if target <= 0:
         raise RevOpsError(f"quota target must be positive, got {target}")
     cap = capacity(reps, start, end, ramp)
-    total = float(cap.sum())
-    if total <= 0:
+    if float(cap.sum()) <= 0:
         raise RevOpsError("no rep carries quota capacity in the period (all still at ramp 0)")
     out = reps[["user_id", "region"]].copy()
+    ids = out["user_id"].astype(str)
     out["capacity"] = cap.to_numpy()
-    out["quota"] = target * out["capacity"] / total
+    pot = ids.map(potential if potential is not None else {}).fillna(0.0).astype(float)
+    out["potential"] = pot.to_numpy() if potential is not None else float("nan")
+    out["weight"] = out["capacity"]
+    out["basis"] = "capacity"
+    if potential is not None and potential_weight > 0:
+        mean = float(pot[out["capacity"] > 0].mean())
+        blended = (1 - potential_weight) * mean + potential_weight * pot
+        weight = out["capacity"] * blended.to_numpy()
+        if float(weight.sum()) > 0:
+            out["weight"] = weight
+            out["basis"] = "capacity × potential"
+        else:
+            out["basis"] = "capacity (no rep with capacity has potential)"
+    out["quota"] = target * out["weight"] / float(out["weight"].sum())
     return out.reset_index(drop=True)
 
 
@@ -58,13 +88,42 @@ def capture_rate(bookings: float, potential: float) -> float:
 
 
 def bottom_up(
-    reps: pd.DataFrame, rep_potential: pd.Series, rate: float, start: date, end: date
+    reps: pd.DataFrame,
+    rep_potential: pd.Series,
+    rate: float,
+    start: date,
+    end: date,
+    cap: pd.Series | None = None,
+    bounds: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
-    """user_id, region, potential, quota = potential × rate × months / 12."""
+    """user_id, region, potential, capacity, yield, quota, basis.
+
+    yield = potential × rate × capacity / 12 (capacity defaults to the period's months, a
+    ramped rep); with `bounds` the quota is the yield held inside the band described above.
+    """
     months = len(months_between(start, end))
     out = reps[["user_id", "region"]].copy()
     out["potential"] = out["user_id"].map(rep_potential).fillna(0.0).astype(float)
-    out["quota"] = out["potential"] * rate * months / 12
+    ids = out["user_id"].astype(str)
+    out["capacity"] = (
+        ids.map(cap).fillna(0.0).astype(float).to_numpy() if cap is not None else float(months)
+    )
+    out["yield"] = out["potential"] * rate * out["capacity"] / 12
+    out["quota"] = out["yield"]
+    out["basis"] = "territory yield"
+    total_cap = float(out["capacity"].sum())
+    if bounds is not None and total_cap > 0:
+        per_month = float(out["yield"].sum()) / total_cap
+        low = bounds[0] * per_month * out["capacity"]
+        high = bounds[1] * per_month * out["capacity"]
+        out["quota"] = out["yield"].clip(lower=low, upper=high)
+        raised, capped = out["yield"] < low, out["yield"] > high
+        out.loc[raised, "basis"] = (
+            f"raised to {bounds[0]:g}× the team's yield per capacity month: territory too poor"
+        )
+        out.loc[capped, "basis"] = (
+            f"capped at {bounds[1]:g}× the team's yield per capacity month: territory too rich"
+        )
     return out.reset_index(drop=True)
 
 
@@ -75,7 +134,8 @@ def reconcile(top: pd.DataFrame, bottom: pd.DataFrame) -> pd.DataFrame:
     asked for bookings the accounts do not hold: fix the territory or the target.
     """
     t = top[["user_id", "region", "quota"]].rename(columns={"quota": "top_down"})
-    b = bottom[["user_id", "quota"]].rename(columns={"quota": "bottom_up"})
+    cols = ["user_id", "quota", *(["basis"] if "basis" in bottom.columns else [])]
+    b = bottom[cols].rename(columns={"quota": "bottom_up", "basis": "bottom_up_basis"})
     out = t.merge(b, on="user_id", how="outer")
     total = pd.DataFrame(
         [
@@ -84,6 +144,7 @@ def reconcile(top: pd.DataFrame, bottom: pd.DataFrame) -> pd.DataFrame:
                 "region": "",
                 "top_down": out["top_down"].sum(),
                 "bottom_up": out["bottom_up"].sum(),
+                **({"bottom_up_basis": ""} if "bottom_up_basis" in out.columns else {}),
             }
         ]
     )

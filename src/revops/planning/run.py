@@ -23,6 +23,7 @@ from revops.planning.potential import load_potential
 from revops.planning.quotas import (
     attainment,
     bottom_up,
+    capacity,
     capture_rate,
     prorated_quota,
     quota_rows,
@@ -99,8 +100,13 @@ def plan_quotas(
         booked = _bookings(wh, qcfg.opportunity_types, since, as_of)["credited_amount"].sum()
         annual = float(booked) * 365 / qcfg.capture_lookback_days
         rate = capture_rate(annual, float(potential.sum()))
-    bottom = bottom_up(reps, potential, rate, start, end)
-    top = top_down(target, reps, start, end, qcfg.ramp) if target is not None else None
+    cap = capacity(reps, start, end, qcfg.ramp)
+    bottom = bottom_up(reps, potential, rate, start, end, cap, qcfg.bottom_up_bounds)
+    top = (
+        top_down(target, reps, start, end, qcfg.ramp, potential, qcfg.potential_weight)
+        if target is not None
+        else None
+    )
     if method == "top_down":
         if top is None:
             raise RevOpsError("--method top_down needs --target")
@@ -110,7 +116,7 @@ def plan_quotas(
     else:
         raise RevOpsError(f"unknown quota method {method!r}; use top_down or bottom_up")
     recon = reconcile(top, bottom) if top is not None else None
-    return QuotaPlan(chosen[["user_id", "region", "quota"]], recon, rate, start, end)
+    return QuotaPlan(chosen[["user_id", "region", "quota", "basis"]], recon, rate, start, end)
 
 
 def write_quotas(
