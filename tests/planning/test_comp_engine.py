@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
@@ -285,3 +286,123 @@ def test_ramped_plan_quota_without_quota_rows() -> None:
     lines = process_period(inputs, comp, users)
     com = lines[lines["kind"] == "commission"]
     assert com["amount"].sum() == pytest.approx(3_750)
+
+
+# -- quarter plans: advances, true-up, caps ------------------------------------------------------
+# Q3 2026 = Jul–Sep (fiscal year from January). U1's quarter quota 300,000 (quotas table);
+# base rate 10 %, tiers 0–50 % × 0.5, 50–100 % × 1, 100 %+ × 1.5, advances at 50 %.
+Q3_DEALS = [
+    ("D1", "A1", "U1", 100_000, date(2026, 7, 10), "smb"),
+    ("D2", "A2", "U1", 150_000, date(2026, 8, 20), "smb"),
+    ("D3", "A3", "U1", 110_000, date(2026, 9, 15), "smb"),
+]
+MONTHS = [
+    (date(2026, 7, 1), date(2026, 7, 31)),
+    (date(2026, 8, 1), date(2026, 8, 31)),
+    (date(2026, 9, 1), date(2026, 9, 30)),
+]
+QUOTA_ROWS = pd.DataFrame(
+    {
+        "user_id": ["U1", "U2"],
+        "period_start": [date(2026, 7, 1)] * 2,
+        "period_end": [date(2026, 9, 30)] * 2,
+        "amount": [300_000.0, 300_000.0],
+    }
+)
+
+
+def _quarter(
+    comp: CompensationConfig,
+    deals: pd.DataFrame,
+    splits: pd.DataFrame | None = None,
+    churns: list[tuple[str, date]] = (),  # type: ignore[assignment]
+) -> list[pd.DataFrame]:
+    """Run Jul, Aug and Sep in order, each seeing the months before as prior lines."""
+    out: list[pd.DataFrame] = []
+    for month in MONTHS:
+        prior = pd.concat(out, ignore_index=True) if out else None
+        base = _inputs(deals, period=month, splits=splits, churns=churns, prior=prior)
+        inputs = replace(base, quota_rows=QUOTA_ROWS)
+        out.append(process_period(inputs, comp, USERS))
+    return out
+
+
+def _sum(lines: pd.DataFrame, kind: str, user: str = "U1") -> float:
+    mine = lines[(lines["user_id"] == user) & (lines["kind"] == kind)]
+    return round(float(mine["amount"].sum()), 2)
+
+
+def test_quarter_with_advances_and_a_true_up_by_hand() -> None:
+    # Jul: D1 100k → advance 100k × 10 % × 50 % = 5,000.  Aug: D2 150k → advance 7,500.
+    # Sep, the quarter's last month: the tiers run over the quarter's 360k against 300k:
+    #   D1   0 → 100k tier 1 (× 0.5): 100k × 5 % = 5,000
+    #   D2 100 → 150k tier 1: 50k × 5 % = 2,500;  150 → 250k tier 2: 100k × 10 % = 10,000
+    #   D3 250 → 300k tier 2: 50k × 10 % = 5,000;  300 → 360k tier 3: 60k × 15 % = 9,000
+    # commission 31,500; true-ups D1 −5,000, D2 −7,500 → September's variable pay 19,000, and the
+    # quarter's 5,000 + 7,500 + 19,000 = 31,500: what the tiers say, whatever the month split.
+    comp = _comp(plan_period="quarter", advance_share=0.5)
+    jul, aug, sep = _quarter(comp, _deals(Q3_DEALS))
+    assert _sum(jul, "advance") == 5_000
+    assert _sum(jul, "commission") == 0
+    assert _sum(aug, "advance") == 7_500
+    assert _sum(sep, "commission") == 31_500
+    assert _sum(sep, "true_up") == -12_500
+    per_deal = sep[sep["user_id"] == "U1"].groupby("opportunity_id")["amount"].sum()
+    assert per_deal.to_dict() == {"D1": 0.0, "D2": 5_000.0, "D3": 14_000.0}
+    variable = sum(
+        _sum(m, k) for m in (jul, aug, sep) for k in ("advance", "commission", "true_up")
+    )
+    assert variable == 31_500
+    assert "tier 3 (100%–∞ of quota 300,000.00) × 1.5" in set(sep["note"])
+    # Base pay is monthly whatever the plan period: 120,000 × 50 % / 12.
+    assert _sum(jul, "base") == _sum(sep, "base") == 5_000
+
+
+def test_capped_deal_and_period_cap_by_hand() -> None:
+    # Deal cap 13,000: D3 earned 14,000 → cap −1,000 on D3 (D2 12,500 is under it).
+    comp = _comp(plan_period="quarter", advance_share=0.5, deal_cap=13_000)
+    *_, sep = _quarter(comp, _deals(Q3_DEALS))
+    cap = sep[sep["kind"] == "cap"]
+    assert cap["opportunity_id"].tolist() == ["D3"]
+    assert cap["amount"].tolist() == [-1_000]
+    assert "deal cap 13,000.00" in cap["note"].iloc[0]
+    # Period cap 1× variable at target: 120,000 × 50 % × 3 / 12 = 15,000 a quarter. The quarter
+    # earned 31,500 → cap −16,500 in September; the quarter pays exactly 15,000.
+    comp = _comp(plan_period="quarter", advance_share=0.5, period_cap=1.0)
+    jul, aug, sep = _quarter(comp, _deals(Q3_DEALS))
+    assert _sum(sep, "cap") == -16_500
+    paid = sum(_sum(m, k) for m in (jul, aug, sep) for k in ("advance", "commission", "true_up"))
+    assert paid + _sum(sep, "cap") == 15_000
+    # A cap of 0.5× (7,500) stops the advances too: August's 7,500 would make 12,500.
+    comp = _comp(plan_period="quarter", advance_share=0.5, period_cap=0.5)
+    jul, aug, sep = _quarter(comp, _deals(Q3_DEALS))
+    assert _sum(aug, "cap") == -5_000
+    total = sum(
+        _sum(m, k) for m in (jul, aug, sep) for k in ("advance", "commission", "true_up", "cap")
+    )
+    assert total == 7_500
+
+
+def test_split_deal_in_a_quarter_plan() -> None:
+    # D2 split 60/40 with U2: U1 credited 90k, U2 60k. U1's quarter: 100k + 90k + 110k = 300k:
+    #   D1 0 → 100k × 5 % = 5,000; D2 100 → 150k × 5 % = 2,500, 150 → 190k × 10 % = 4,000;
+    #   D3 190 → 300k × 10 % = 11,000 → 22,500. U2: 60k, all tier 1: 60k × 5 % = 3,000.
+    splits = pd.DataFrame(
+        {"opportunity_id": ["D2", "D2"], "user_id": ["U1", "U2"], "percent": [60.0, 40.0]}
+    )
+    comp = _comp(plan_period="quarter", advance_share=0.5)
+    _, aug, sep = _quarter(comp, _deals(Q3_DEALS), splits)
+    assert _sum(aug, "advance", "U2") == 60_000 * 0.05  # advance on its 40 %: 3,000
+    assert _sum(sep, "commission") == 22_500
+    assert _sum(sep, "commission", "U2") == 3_000
+    assert _sum(sep, "true_up", "U2") == -3_000
+
+
+def test_clawback_after_advance_and_true_up() -> None:
+    # A1 churns Sep 30, 82 days after D1 closed (window 90): D1 paid a 5,000 advance in July,
+    # then 5,000 commission − 5,000 true-up in September → 5,000 is clawed back.
+    comp = _comp(plan_period="quarter", advance_share=0.5, clawback_days=90)
+    *_, sep = _quarter(comp, _deals(Q3_DEALS), churns=[("A1", date(2026, 9, 30))])
+    claw = sep[sep["kind"] == "clawback"]
+    assert claw["opportunity_id"].tolist() == ["D1"]
+    assert claw["amount"].tolist() == [-5_000]

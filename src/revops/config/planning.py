@@ -233,6 +233,23 @@ class CompPlan(Model):
     spiffs: tuple[Spiff, ...] = ()
     clawback_days: int | None = Field(None, gt=0)
     draw: Draw | None = None
+    plan_period: Literal["month", "quarter", "year"] = Field(
+        "month",
+        description="Attainment, tiers and caps run over this period (fiscal); months before "
+        "its end pay advances, its last month the true-up.",
+    )
+    advance_share: float = Field(
+        1.0, ge=0, le=1, description="Advances pay this share of the base rate on credited ACV."
+    )
+    deal_cap: float | None = Field(
+        None, gt=0, description="Most commission one credited deal can earn in its period."
+    )
+    period_cap: float | None = Field(
+        None,
+        gt=0,
+        description="Most commission a plan period can pay, as a multiple of its variable pay "
+        "at target (OTE × (1 − base share) × months / 12).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> CompPlan:

@@ -1137,8 +1137,9 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         name="comp_lines",
-        description="Payout statement lines of a period: one per deal and tier slice, SPIFF, "
-        "clawback, draw, draw recovery and base pay, each with its source deal and rate.",
+        description="Payout statement lines of a period: one per deal and tier slice, advance, "
+        "true-up, cap, SPIFF, clawback, draw, draw recovery and base pay, each with its source "
+        "deal and rate.",
         primary_key=("line_id",),
         columns=(
             _c("line_id", "string", "Line id (period, rep, sequence).", required=True),
@@ -1150,7 +1151,17 @@ TABLES: tuple[Table, ...] = (
                 "string",
                 "What the line pays.",
                 required=True,
-                enum=("base", "commission", "spiff", "clawback", "draw", "draw_recovery"),
+                enum=(
+                    "base",
+                    "commission",
+                    "spiff",
+                    "clawback",
+                    "draw",
+                    "draw_recovery",
+                    "advance",
+                    "true_up",
+                    "cap",
+                ),
             ),
             _c("opportunity_id", "string", "Source deal."),
             _c("close_date", "date", "Source deal's close date."),

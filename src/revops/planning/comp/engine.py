@@ -19,6 +19,16 @@ line. For each rep on a plan, in order:
 
 The period quota is the quotas table's (prorated to the month), else the plan's annual quota /
 12 × its ramp fraction. With a zero quota (ramp month 0) bookings earn the base rate.
+
+A plan whose `plan_period` is a quarter or a year measures attainment over that (fiscal) period,
+not the month, so a big month cannot run up accelerators a quarter would not reach: in the
+months before the period's last, each credited deal pays an *advance* (credited ACV × base rate
+× `advance_share`); in the last month the period's deals are paid by the tiers against the
+period quota (the commission lines above, over every deal of the period) and each advance is
+taken back by a *true-up* line on the same deal, so a deal's lines always sum to what it earned.
+`deal_cap` bounds one credited deal's commission and `period_cap` the period's (a multiple of
+its variable pay at target); whatever a cap removes is a `cap` line saying which cap, so a
+payout above a cap is never silent.
 """
 
 from __future__ import annotations
@@ -32,7 +42,15 @@ import pandas as pd
 
 from revops.config.planning import CompensationConfig, CompPlan, DealCondition
 from revops.errors import RevOpsError
-from revops.planning.periods import ramp_fraction, tenure_month
+from revops.planning.periods import (
+    add_months,
+    month_end,
+    month_start,
+    months_between,
+    ramp_fraction,
+    tenure_month,
+)
+from revops.planning.quotas import prorated_quota
 
 LINE_COLUMNS = [
     "line_id",
@@ -50,7 +68,8 @@ LINE_COLUMNS = [
     "amount",
     "note",
 ]
-VARIABLE_KINDS = ("commission", "spiff", "clawback")
+VARIABLE_KINDS = ("commission", "spiff", "clawback", "advance", "true_up", "cap")
+EARNED_KINDS = ("commission", "spiff", "advance", "true_up", "cap")  # what a clawback reverses
 
 
 @dataclass(frozen=True)
@@ -72,6 +91,8 @@ class PeriodInputs:
     reps: pd.DataFrame
     churns: pd.DataFrame
     prior_lines: pd.DataFrame
+    quota_rows: pd.DataFrame | None = None  # the quotas table, for quarter and year plans
+    fiscal_start_month: int = 1
 
 
 def plan_of(users: pd.DataFrame, comp: CompensationConfig) -> dict[str, CompPlan]:
@@ -158,6 +179,37 @@ def period_quota(
     return plan.annual_quota / 12 * ramp_fraction(start_date, inputs.period_start, plan.ramp)
 
 
+def plan_period(
+    plan: CompPlan, month: tuple[date, date], fiscal_start_month: int = 1
+) -> tuple[date, date]:
+    """The plan period holding the month processed (fiscal quarters and years)."""
+    first = month_start(month[0])
+    if plan.plan_period == "month":
+        return month
+    into_year = (first.month - fiscal_start_month) % 12
+    length = 3 if plan.plan_period == "quarter" else 12
+    start = add_months(first, -(into_year % length))
+    return start, month_end(add_months(start, length - 1))
+
+
+def plan_period_quota(
+    user_id: str, plan: CompPlan, inputs: PeriodInputs, span: tuple[date, date], start: date | None
+) -> float:
+    """The quota of a quarter or year plan: the quotas table over the span, else the plan's
+    annual quota / 12 × the ramp fraction of each of its months."""
+    rows = inputs.quota_rows
+    if rows is not None and not rows.empty:
+        mine = rows[rows["user_id"].astype(str) == user_id]
+        q = prorated_quota(mine, *span).get(user_id)
+        if q is not None and q > 0:
+            return float(q)
+    if plan.annual_quota is None:
+        return 0.0
+    return sum(
+        plan.annual_quota / 12 * ramp_fraction(start, m, plan.ramp) for m in months_between(*span)
+    )
+
+
 class _Lines:
     """Accumulates one rep's lines with sequential ids."""
 
@@ -230,6 +282,86 @@ def _commission(out: _Lines, plan: CompPlan, quota: float, rep_credits: pd.DataF
             remaining -= take
 
 
+def _deal_cols(deal: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "opportunity_id": deal["opportunity_id"],
+        "close_date": deal["close_date"],
+        "deal_amount": float(deal["amount"]),
+        "credit_pct": float(deal["credit_pct"]),
+    }
+
+
+def _advances(out: _Lines, plan: CompPlan, rep_credits: pd.DataFrame, end: date) -> None:
+    """Months before the plan period's last: each credited deal pays its advance."""
+    rate = plan.rate * plan.advance_share
+    deal: dict[str, Any]
+    for deal in rep_credits.to_dict("records"):  # type: ignore[assignment]
+        credited = float(deal["credited_amount"])
+        out.add(
+            "advance",
+            credited * rate,
+            f"advance at {plan.advance_share:.0%} of the base rate {plan.rate:.2%}; "
+            f"trued up by the tiers on {end}",
+            credited_amount=credited,
+            rate=rate,
+            **_deal_cols(deal),
+        )
+
+
+def _true_ups(out: _Lines, prior: pd.DataFrame, span: tuple[date, date]) -> None:
+    """The period's last month: take back each deal's advances (the tiers now pay it)."""
+    ps = pd.to_datetime(prior["period_start"]).dt.date if not prior.empty else None
+    if ps is None:
+        return
+    paid = prior[(prior["kind"] == "advance") & (ps >= span[0]) & (ps <= span[1])]
+    for opp, amount in paid.groupby("opportunity_id", sort=True)["amount"].sum().items():
+        if abs(amount) > 0.005:
+            out.add(
+                "true_up",
+                -float(amount),
+                f"true-up: advances paid on this deal in {span[0]:%Y-%m}..{span[1]:%Y-%m}",
+                opportunity_id=opp,
+            )
+
+
+def _caps(out: _Lines, plan: CompPlan, span: tuple[date, date], prior: pd.DataFrame) -> None:
+    """Cut what exceeds the deal and period caps, one `cap` line each, saying which cap.
+
+    What the plan period has paid so far (earlier months' advances and caps) counts too, so
+    advances cannot run past a cap that the true-up would only enforce later.
+    """
+    kinds = ("commission", "advance", "true_up", "cap")
+    ps = pd.to_datetime(prior["period_start"]).dt.date if not prior.empty else None
+    before = prior[(ps >= span[0]) & (ps <= span[1])] if ps is not None else prior
+    now = pd.DataFrame(out.rows, columns=LINE_COLUMNS)
+    pays = [f[f["kind"].isin(kinds)] for f in (before, now)]
+    n = len(out.rows)
+    if plan.deal_cap is not None:
+        per_deal = pd.Series(0.0, index=pd.Index([], dtype=object))
+        for pay in pays:
+            deal_sums = pay.dropna(subset=["opportunity_id"]).groupby("opportunity_id")["amount"]
+            per_deal = per_deal.add(deal_sums.sum().astype(float), fill_value=0.0)
+        for opp, amount in per_deal[per_deal > plan.deal_cap + 0.005].sort_index().items():
+            out.add(
+                "cap",
+                plan.deal_cap - float(amount),
+                f"deal cap {plan.deal_cap:,.2f}: {float(amount):,.2f} earned on the deal",
+                opportunity_id=opp,
+            )
+    if plan.period_cap is None:
+        return
+    months = len(months_between(*span))
+    limit = plan.period_cap * plan.variable_annual * months / 12
+    total = sum(float(p["amount"].sum()) for p in pays) + sum(r["amount"] for r in out.rows[n:])
+    if total > limit + 0.005:
+        out.add(
+            "cap",
+            limit - total,
+            f"period cap {plan.period_cap:g}× variable at target = {limit:,.2f} for "
+            f"{span[0]:%Y-%m}..{span[1]:%Y-%m}: {total:,.2f} earned",
+        )
+
+
 def _spiffs(out: _Lines, plan: CompPlan, rep_credits: pd.DataFrame) -> None:
     deal: dict[str, Any]
     for deal in rep_credits.to_dict("records"):  # type: ignore[assignment]
@@ -271,7 +403,7 @@ def _clawbacks(out: _Lines, plan: CompPlan, inputs: PeriodInputs, prior: pd.Data
         ]
         for deal in deals.itertuples(index=False):
             lines = paid[paid["opportunity_id"] == deal.opportunity_id]
-            earned = float(lines.loc[lines["kind"].isin(["commission", "spiff"]), "amount"].sum())
+            earned = float(lines.loc[lines["kind"].isin(EARNED_KINDS), "amount"].sum())
             clawed = float(lines.loc[lines["kind"] == "clawback", "amount"].sum())
             due = earned + clawed  # clawed is negative
             if due > 0.005:
@@ -329,17 +461,35 @@ def process_period(
     starts = dict(zip(inputs.reps["user_id"].astype(str), inputs.reps["start_date"], strict=True))
     prior = inputs.prior_lines
     rows: list[dict[str, Any]] = []
+    spans: dict[tuple[date, date], pd.DataFrame] = {}
     for user_id in sorted(plans):
         plan = plans[user_id]
         start = _as_date(starts.get(user_id))
-        mine = credited[
-            (credited["user_id"] == user_id)
-            & credited["opportunity_type"].isin(plan.opportunity_types)
-            & (credited["credited_amount"] > 0)
-        ]
+
+        def rep_deals(frame: pd.DataFrame, plan: CompPlan = plan, uid: str = user_id) -> Any:
+            return frame[
+                (frame["user_id"] == uid)
+                & frame["opportunity_type"].isin(plan.opportunity_types)
+                & (frame["credited_amount"] > 0)
+            ]
+
+        mine = rep_deals(credited)
         out = _Lines(inputs.period_start, user_id, plan.name)
         rep_prior = prior[prior["user_id"] == user_id]
-        _commission(out, plan, period_quota(user_id, plan, inputs, start), mine)
+        span = plan_period(
+            plan, (inputs.period_start, inputs.period_end), inputs.fiscal_start_month
+        )
+        if plan.plan_period == "month":
+            _commission(out, plan, period_quota(user_id, plan, inputs, start), mine)
+        elif inputs.period_end < span[1]:
+            _advances(out, plan, mine, span[1])
+        else:
+            if span not in spans:
+                spans[span] = _credited(inputs, comp, span)
+            quota = plan_period_quota(user_id, plan, inputs, span, start)
+            _commission(out, plan, quota, rep_deals(spans[span]))
+            _true_ups(out, rep_prior, span)
+        _caps(out, plan, span, rep_prior)
         _spiffs(out, plan, mine)
         _clawbacks(out, plan, inputs, rep_prior)
         if start is None or start <= inputs.period_end:
@@ -349,12 +499,29 @@ def process_period(
     return pd.DataFrame(rows, columns=LINE_COLUMNS)
 
 
+def _credited(inputs: PeriodInputs, comp: CompensationConfig, span: tuple[date, date]) -> Any:
+    """Credited deals closed in `span` (up to the month processed), in close-date order."""
+    deals = inputs.deals
+    hit = deals[(deals["close_date"] >= span[0]) & (deals["close_date"] <= inputs.period_end)]
+    out = credits(hit, inputs.splits, comp.max_split_percent).merge(
+        hit, on="opportunity_id", how="left"
+    )
+    return out.sort_values(["close_date", "opportunity_id", "user_id"], kind="stable")
+
+
 def _as_date(value: object) -> date | None:
     if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, pd.Timestamp):
         return value.date()
     return value if isinstance(value, date) else None
+
+
+def covered(plan: CompPlan, month: tuple[date, date], fiscal_start_month: int) -> tuple[date, date]:
+    """Close dates a month's commission or advance lines pay: the month, or in the last month
+    of a quarter or year plan the whole plan period so far (the tiers pay all of it then)."""
+    span = plan_period(plan, month, fiscal_start_month)
+    return (span[0], month[1]) if month[1] >= span[1] else month
 
 
 def reconcile(
@@ -367,9 +534,10 @@ def reconcile(
 ) -> pd.DataFrame:
     """Per deal and rep: bookings × split share, worked out afresh, against the lines.
 
-    `expected` credits every won deal of `types` closed in the period from the deals and splits
-    tables (independently of the lines); `credited` sums the deal's commission slices. A deal
-    the engine skipped, or credited twice, shows as a non-zero `diff`.
+    `expected` credits every won deal of `types` closed in `period` (see `covered`) from the
+    deals and splits tables (independently of the lines); `credited` sums the deal's commission
+    slices and advances. A deal the engine skipped, or credited twice, shows as a non-zero
+    `diff`.
     """
     won = deals[
         deals["opportunity_type"].isin(types)
@@ -378,7 +546,7 @@ def reconcile(
         & (deals["amount"] > 0)
     ]
     expect = credits(won, splits, math.inf).rename(columns={"credited_amount": "expected"})
-    com = lines[lines["kind"] == "commission"]
+    com = lines[lines["kind"].isin(["commission", "advance"])]
     got = com.groupby(["opportunity_id", "user_id"], as_index=False)["credited_amount"].sum()
     out = expect.merge(got, on=["opportunity_id", "user_id"], how="outer")
     if user_id is not None:

@@ -17,7 +17,13 @@ import pyarrow as pa
 from revops.audit import audit_batch
 from revops.config.models import OperatingModel
 from revops.errors import RevOpsError
-from revops.planning.comp.engine import LINE_COLUMNS, PeriodInputs, process_period, reconcile
+from revops.planning.comp.engine import (
+    LINE_COLUMNS,
+    PeriodInputs,
+    covered,
+    process_period,
+    reconcile,
+)
 from revops.planning.periods import month_end, parse_period
 from revops.planning.quotas import prorated_quota
 from revops.warehouse import Batch, Warehouse
@@ -98,7 +104,9 @@ def _lines(wh: Warehouse) -> pd.DataFrame:
     return lines
 
 
-def inputs_for(wh: Warehouse, start: date, end: date) -> tuple[PeriodInputs, pd.DataFrame]:
+def inputs_for(
+    wh: Warehouse, start: date, end: date, fiscal_start_month: int = 1
+) -> tuple[PeriodInputs, pd.DataFrame]:
     users = wh.execute(wh.table("users").select("user_id", "role", "start_date"))
     users["start_date"] = pd.to_datetime(users["start_date"]).dt.date
     quotas = wh.execute(wh.table("quotas"))
@@ -112,6 +120,8 @@ def inputs_for(wh: Warehouse, start: date, end: date) -> tuple[PeriodInputs, pd.
         reps=users,
         churns=load_churns(wh),
         prior_lines=lines[lines["period_start"] < start],
+        quota_rows=quotas,
+        fiscal_start_month=fiscal_start_month,
     )
     return inputs, users
 
@@ -120,7 +130,7 @@ def run_period(wh: Warehouse, model: OperatingModel, period: str, actor: str) ->
     """Process (or reprocess) an open period; returns its lines."""
     start, end = parse_month(period)
     _require_open(wh, start, must_exist=False)
-    inputs, users = inputs_for(wh, start, end)
+    inputs, users = inputs_for(wh, start, end, model.company.fiscal_year_start_month)
     lines = process_period(inputs, model.compensation, users)
     kept = _lines(wh)
     kept = kept[kept["period_start"] != start]
@@ -236,5 +246,6 @@ def statement(wh: Warehouse, model: OperatingModel, period: str, user_id: str) -
     adj = wh.table("comp_adjustments")
     adjustments = wh.execute(adj.filter(adj.period_start == start, adj.user_id == user_id))
     splits = wh.execute(wh.table("opportunity_splits"))
-    recon = reconcile(mine, load_deals(wh), splits, (start, end), plan.opportunity_types, user_id)
+    window = covered(plan, (start, end), model.company.fiscal_year_start_month)
+    recon = reconcile(mine, load_deals(wh), splits, window, plan.opportunity_types, user_id)
     return Statement(user_id, start, status, mine.reset_index(drop=True), adjustments, recon)
