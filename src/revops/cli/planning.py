@@ -207,8 +207,8 @@ def comp_run(period: PeriodOpt, config: ConfigOpt = None, warehouse: WarehouseOp
     for cap in lines[lines["kind"] == "cap"].itertuples(index=False):
         deal = f" on {cap.opportunity_id}" if isinstance(cap.opportunity_id, str) else ""
         console.print(
-            f"[yellow]warning:[/] {cap.user_id}{deal} exceeded a cap; cut {-cap.amount:,.2f} "
-            f"({cap.note})"
+            f"[yellow]warning:[/] {cap.user_id}{deal} exceeded a cap; cut "
+            f"{-float(cap.amount):,.2f} ({cap.note})"
         )
 
 
