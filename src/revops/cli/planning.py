@@ -204,11 +204,11 @@ def comp_run(period: PeriodOpt, config: ConfigOpt = None, warehouse: WarehouseOp
     summary = summary.fillna(0.0)
     summary["total"] = summary.sum(axis=1)
     print_frame(summary.reset_index(), f"Payouts {period} (open until `revops comp lock`)")
-    for cap in lines[lines["kind"] == "cap"].itertuples(index=False):
-        deal = f" on {cap.opportunity_id}" if isinstance(cap.opportunity_id, str) else ""
+    for cap in lines[lines["kind"] == "cap"].to_dict("records"):
+        deal = f" on {cap['opportunity_id']}" if isinstance(cap["opportunity_id"], str) else ""
         console.print(
-            f"[yellow]warning:[/] {cap.user_id}{deal} exceeded a cap; cut "
-            f"{-float(cap.amount):,.2f} ({cap.note})"
+            f"[yellow]warning:[/] {cap['user_id']}{deal} exceeded a cap; cut "
+            f"{-float(cap['amount']):,.2f} ({cap['note']})"
         )
 
 
