@@ -1,18 +1,19 @@
 """Roles and what each may do: the one table that decides who can change what.
 
-Four roles, as a RevOps team is organised: marketing_ops owns campaigns, consent and scoring;
+Five roles, as a RevOps team is organised: marketing_ops owns campaigns, consent and scoring;
 sales_ops owns pipeline, forecasts, territories and compensation; revops_admin owns what spans
-both (the operating model, routing, access, erasure); a viewer reads. Every write in the CLI and
-the API names one action below, so a role decision is a one-line change here, reviewed like any
-other change to the operating rules.
+both (the operating model, routing, access, erasure); finance reads every pay statement (see
+`records`: everyone else reads their own and their team's); a viewer reads. Every write in the
+CLI and the API names one action below, so a role decision is a one-line change here, reviewed
+like any other change to the operating rules.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-Role = Literal["viewer", "marketing_ops", "sales_ops", "revops_admin"]
-ROLES: tuple[Role, ...] = ("viewer", "marketing_ops", "sales_ops", "revops_admin")
+Role = Literal["viewer", "marketing_ops", "sales_ops", "revops_admin", "finance"]
+ROLES: tuple[Role, ...] = ("viewer", "marketing_ops", "sales_ops", "revops_admin", "finance")
 
 _MARKETING: frozenset[Role] = frozenset({"marketing_ops", "revops_admin"})
 _SALES: frozenset[Role] = frozenset({"sales_ops", "revops_admin"})
@@ -44,6 +45,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "quota.write": _SALES,
     "comp.write": _SALES,
     "comp.lock": _ADMIN,
+    "comp.read_all": frozenset({"revops_admin", "finance"}),
     "revenue.run": _OPS,
     # revops: what spans both sides
     "routing.run": _OPS,

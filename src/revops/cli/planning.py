@@ -248,11 +248,19 @@ def comp_statement(
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Every line of a rep's period with its source deal, totals and the bookings check."""
+    """Every line of a rep's period with its source deal, totals and the bookings check.
+
+    A rep reads their own statements, a manager their team's, revops_admin and finance all;
+    every read is audited.
+    """
+    from revops.access import cli_principal
+    from revops.access.records import check_statement_read
     from revops.planning.comp import statement
     from revops.planning.comp.engine import LINE_COLUMNS
 
     with open_revops(config, warehouse) as ro:
+        who = cli_principal(ro.warehouse, bootstrap=False)
+        check_statement_read(ro.warehouse, who, period, user_id)
         st = statement(ro.warehouse, ro.model, period, user_id)
     # Every line column except the keys the heading already names (id, period, rep, plan).
     cols = LINE_COLUMNS[LINE_COLUMNS.index("kind") :]
