@@ -8,7 +8,14 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from revops.config.planning import CompensationConfig, CompPlan, Draw, Spiff, Tier
+from revops.config.planning import (
+    ActivityMeasure,
+    CompensationConfig,
+    CompPlan,
+    Draw,
+    Spiff,
+    Tier,
+)
 from revops.errors import RevOpsError
 from revops.planning.comp.engine import LINE_COLUMNS, PeriodInputs, process_period, reconcile
 
@@ -406,3 +413,65 @@ def test_clawback_after_advance_and_true_up() -> None:
     claw = sep[sep["kind"] == "clawback"]
     assert claw["opportunity_id"].tolist() == ["D1"]
     assert claw["amount"].tolist() == [-5_000]
+
+
+MEETINGS = ActivityMeasure(
+    name="meetings_held", activity_type="meeting", weight=1.0, target_per_month=12
+)
+
+
+def test_sdr_meetings_plan_by_hand() -> None:
+    # SDR S1: OTE 90,000, base 65 % → variable 31,500 a year, 7,875 a quarter; one measure,
+    # meetings held, target 12 a month = 36 in Q3; tiers 0–50 % × 0.5, 50–100 % × 1, 100 %+ × 1.5.
+    # July 10 meetings, August 15, September 20 (plus 5 calls and a meeting in October that do
+    # not count) → 45 of 36 = 125 %: 0.5 × 0.5 + 0.5 × 1 + 0.25 × 1.5 = 1.125 → 8,859.375.
+    # Nothing is paid before the quarter's last month; the SDR owns no deals.
+    plan = CompPlan(
+        name="sdr",
+        ote=90_000,
+        base_share=0.65,
+        bookings_weight=0,
+        plan_period="quarter",
+        tiers=TIERS,
+        activity_measures=(MEETINGS,),
+    )
+    comp = CompensationConfig(plans=(plan,), assignments=({"plan": "sdr", "users": ("S1",)},))
+    users = pd.DataFrame({"user_id": ["S1"], "role": ["sdr"], "start_date": [date(2020, 1, 6)]})
+    when = (
+        [date(2026, 7, 3)] * 10 + [date(2026, 8, 3)] * 15 + [date(2026, 9, 3)] * 20
+        + [date(2026, 10, 1)]
+    )  # fmt: skip
+    acts = pd.DataFrame(
+        {
+            "user_id": "S1",
+            "activity_type": ["meeting"] * len(when) + ["call"] * 5,
+            "outcome": None,
+            "occurred_at": pd.to_datetime(when + [date(2026, 9, 4)] * 5),
+        }
+    )
+    deals = _deals([("D1", "A1", "U1", 10_000, date(2026, 9, 2), "smb")])
+    out = []
+    for month in MONTHS:
+        prior = pd.concat(out, ignore_index=True) if out else None
+        base = _inputs(deals, period=month, prior=prior)
+        out.append(process_period(replace(base, reps=users, activities=acts), comp, users))
+    jul, aug, sep = out
+    assert _sum(jul, "commission", "S1") == _sum(aug, "commission", "S1") == 0
+    pay = sep[(sep["kind"] == "commission") & (sep["user_id"] == "S1")]
+    assert len(pay) == 1
+    assert pay["credited_amount"].iloc[0] == 45
+    assert pay["amount"].iloc[0] == pytest.approx(7_875 * 1.125, abs=0.01)
+    assert "meetings_held: 45 meetings of 36 (125%)" in pay["note"].iloc[0]
+    assert _sum(sep, "base", "S1") == pytest.approx(90_000 * 0.65 / 12)
+
+
+def test_measure_weights_must_add_up() -> None:
+    with pytest.raises(ValueError, match=r"add up to 1\.5, not 1"):
+        CompPlan(
+            name="x",
+            ote=1,
+            base_rate=0.1,
+            activity_measures=(
+                {"name": "m", "activity_type": "meeting", "weight": 0.5, "target_per_month": 1},
+            ),
+        )

@@ -13,7 +13,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from revops.warehouse.schema import OPPORTUNITY_TYPES, SEGMENTS, USER_ROLES, table
+from revops.warehouse.schema import (
+    ACTIVITY_TYPES,
+    OPPORTUNITY_TYPES,
+    SEGMENTS,
+    USER_ROLES,
+    table,
+)
 
 
 class Model(BaseModel):
@@ -215,6 +221,26 @@ class Draw(Model):
     months: int | None = Field(None, gt=0)
 
 
+class ActivityMeasure(Model):
+    """A count measure, such as the meetings an SDR held, paid at the plan period's end.
+
+    It carries `weight` of the plan's variable pay at target: attainment = count / (target per
+    month × months), paid through the plan's tiers (so decelerators and accelerators apply).
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    activity_type: str
+    outcome: str | None = Field(None, description="Count only activities with this outcome.")
+    weight: float = Field(gt=0, le=1)
+    target_per_month: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> ActivityMeasure:
+        if self.activity_type not in ACTIVITY_TYPES:
+            raise ValueError(f"measure {self.name!r}: unknown activity type {self.activity_type!r}")
+        return self
+
+
 class CompPlan(Model):
     """One compensation plan: pay mix, what counts, rates, and the special terms."""
 
@@ -250,6 +276,10 @@ class CompPlan(Model):
         description="Most commission a plan period can pay, as a multiple of its variable pay "
         "at target (OTE × (1 − base share) × months / 12).",
     )
+    bookings_weight: float = Field(
+        1.0, ge=0, le=1, description="Share of variable pay at target the bookings measure carries."
+    )
+    activity_measures: tuple[ActivityMeasure, ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> CompPlan:
@@ -263,16 +293,23 @@ class CompPlan(Model):
                 raise ValueError(f"plan {self.name!r}: unknown opportunity type {t!r}")
         if any(not 0 <= r <= 1 for r in self.ramp):
             raise ValueError(f"plan {self.name!r}: ramp values must lie in [0, 1]")
-        if self.base_rate is None and self.annual_quota is None:
+        if self.bookings_weight > 0 and self.base_rate is None and self.annual_quota is None:
             raise ValueError(f"plan {self.name!r}: give base_rate, or annual_quota to derive it")
+        weights = self.bookings_weight + sum(m.weight for m in self.activity_measures)
+        if abs(weights - 1) > 1e-9:
+            raise ValueError(
+                f"plan {self.name!r}: bookings_weight and the activity measures' weights add up "
+                f"to {weights:g}, not 1"
+            )
         return self
 
     @property
     def rate(self) -> float:
-        """Commission per credited ACV at 100%: base_rate, or variable at target / quota."""
+        """Commission per credited ACV at 100%: base_rate, or the bookings measure's share of
+        variable at target / quota."""
         if self.base_rate is not None:
             return self.base_rate
-        return self.variable_annual / (self.annual_quota or 1.0)
+        return self.variable_annual * self.bookings_weight / (self.annual_quota or 1.0)
 
     @property
     def variable_annual(self) -> float:

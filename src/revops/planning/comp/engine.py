@@ -93,6 +93,7 @@ class PeriodInputs:
     prior_lines: pd.DataFrame
     quota_rows: pd.DataFrame | None = None  # the quotas table, for quarter and year plans
     fiscal_start_month: int = 1
+    activities: pd.DataFrame | None = None  # user_id, activity_type, outcome, occurred_at
 
 
 def plan_of(users: pd.DataFrame, comp: CompensationConfig) -> dict[str, CompPlan]:
@@ -362,6 +363,47 @@ def _caps(out: _Lines, plan: CompPlan, span: tuple[date, date], prior: pd.DataFr
         )
 
 
+def tiered(attainment: float, plan: CompPlan) -> float:
+    """Σ over the plan's tiers of the attainment inside each × its multiplier (marginal)."""
+    bounds = [t.from_attainment for t in plan.tiers] + [math.inf]
+    return sum(
+        max(0.0, min(attainment, bounds[i + 1]) - bounds[i]) * t.multiplier
+        for i, t in enumerate(plan.tiers)
+    )
+
+
+def _activity_measures(
+    out: _Lines, plan: CompPlan, inputs: PeriodInputs, span: tuple[date, date]
+) -> None:
+    """At the plan period's end: each activity measure's count against its target, tiered."""
+    acts = inputs.activities
+    months = len(months_between(*span))
+    for m in plan.activity_measures:
+        count = 0
+        if acts is not None and not acts.empty:
+            day = pd.to_datetime(acts["occurred_at"]).dt.date
+            hit = (
+                (acts["user_id"].astype(str) == out.user_id)
+                & (acts["activity_type"] == m.activity_type)
+                & (day >= span[0])
+                & (day <= span[1])
+            )
+            if m.outcome is not None:
+                hit &= acts["outcome"] == m.outcome
+            count = int(hit.sum())
+        target = m.target_per_month * months
+        at_target = plan.variable_annual * m.weight * months / 12
+        att = count / target
+        out.add(
+            "commission",
+            at_target * tiered(att, plan),
+            f"{m.name}: {count} {m.activity_type}s of {target:g} ({att:.0%}) through the tiers, "
+            f"× {at_target:,.2f} at target ({m.weight:.0%} of variable)",
+            credited_amount=float(count),
+            rate=at_target / target,
+        )
+
+
 def _spiffs(out: _Lines, plan: CompPlan, rep_credits: pd.DataFrame) -> None:
     deal: dict[str, Any]
     for deal in rep_credits.to_dict("records"):  # type: ignore[assignment]
@@ -479,9 +521,12 @@ def process_period(
         span = plan_period(
             plan, (inputs.period_start, inputs.period_end), inputs.fiscal_start_month
         )
-        if plan.plan_period == "month":
+        last_month = inputs.period_end >= span[1]
+        if plan.rate <= 0:
+            pass  # no bookings measure (an activity-only plan, say an SDR's)
+        elif plan.plan_period == "month":
             _commission(out, plan, period_quota(user_id, plan, inputs, start), mine)
-        elif inputs.period_end < span[1]:
+        elif not last_month:
             _advances(out, plan, mine, span[1])
         else:
             if span not in spans:
@@ -489,6 +534,8 @@ def process_period(
             quota = plan_period_quota(user_id, plan, inputs, span, start)
             _commission(out, plan, quota, rep_deals(spans[span]))
             _true_ups(out, rep_prior, span)
+        if last_month:
+            _activity_measures(out, plan, inputs, span)
         _caps(out, plan, span, rep_prior)
         _spiffs(out, plan, mine)
         _clawbacks(out, plan, inputs, rep_prior)
@@ -546,7 +593,7 @@ def reconcile(
         & (deals["amount"] > 0)
     ]
     expect = credits(won, splits, math.inf).rename(columns={"credited_amount": "expected"})
-    com = lines[lines["kind"].isin(["commission", "advance"])]
+    com = lines[lines["kind"].isin(["commission", "advance"]) & lines["opportunity_id"].notna()]
     got = com.groupby(["opportunity_id", "user_id"], as_index=False)["credited_amount"].sum()
     out = expect.merge(got, on=["opportunity_id", "user_id"], how="outer")
     if user_id is not None:

@@ -21,6 +21,7 @@ from revops.planning.comp.engine import (
     LINE_COLUMNS,
     PeriodInputs,
     covered,
+    plan_period,
     process_period,
     reconcile,
 )
@@ -104,8 +105,23 @@ def _lines(wh: Warehouse) -> pd.DataFrame:
     return lines
 
 
+def load_activities(wh: Warehouse, start: date, end: date) -> pd.DataFrame:
+    """Activities by a user in [start, end], for activity measures (meetings held, …)."""
+    act = wh.table("activities")
+    day = act.occurred_at.date()
+    expr = act.filter(act.user_id.notnull(), day >= start, day <= end).select(
+        "user_id", "activity_type", "outcome", "occurred_at"
+    )
+    out: pd.DataFrame = wh.execute(expr)
+    return out
+
+
 def inputs_for(
-    wh: Warehouse, start: date, end: date, fiscal_start_month: int = 1
+    wh: Warehouse,
+    start: date,
+    end: date,
+    fiscal_start_month: int = 1,
+    activities_from: date | None = None,
 ) -> tuple[PeriodInputs, pd.DataFrame]:
     users = wh.execute(wh.table("users").select("user_id", "role", "start_date"))
     users["start_date"] = pd.to_datetime(users["start_date"]).dt.date
@@ -122,6 +138,7 @@ def inputs_for(
         prior_lines=lines[lines["period_start"] < start],
         quota_rows=quotas,
         fiscal_start_month=fiscal_start_month,
+        activities=None if activities_from is None else load_activities(wh, activities_from, end),
     )
     return inputs, users
 
@@ -130,7 +147,10 @@ def run_period(wh: Warehouse, model: OperatingModel, period: str, actor: str) ->
     """Process (or reprocess) an open period; returns its lines."""
     start, end = parse_month(period)
     _require_open(wh, start, must_exist=False)
-    inputs, users = inputs_for(wh, start, end, model.company.fiscal_year_start_month)
+    fy = model.company.fiscal_year_start_month
+    measured = [p for p in model.compensation.plans if p.activity_measures]
+    since = min((plan_period(p, (start, end), fy)[0] for p in measured), default=None)
+    inputs, users = inputs_for(wh, start, end, fy, since)
     lines = process_period(inputs, model.compensation, users)
     kept = _lines(wh)
     kept = kept[kept["period_start"] != start]
