@@ -63,6 +63,8 @@ def _print_call(call: Call | None, note: str, money: str) -> None:
         f"[bold]recommended call {money} {call.forecast:,.0f}[/] ({call.method}; likely "
         f"{call.low:,.0f} – {call.high:,.0f}): {call.reason}"
     )
+    if call.caveat:
+        console.print(f"[yellow]caveat:[/] {call.caveat}")
 
 
 @forecast_app.command("rollup")

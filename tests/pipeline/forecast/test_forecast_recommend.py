@@ -72,6 +72,10 @@ def test_band_from_error_quantiles() -> None:
     assert call.forecast == 180.0
     assert call.low == pytest.approx(200.0)
     assert call.high == pytest.approx(200.0)
+    assert not call.caveat
+    ahead = recommend({"a": 180.0}, "mid", {"mid": mid}, days_ahead=30)
+    assert ahead is not None
+    assert "starts in 30 day(s)" in ahead.caveat
     assert recommend({"b": 1.0}, "mid", {"mid": mid}) is None
     assert recommend({"a": 1.0}, "late", {"mid": mid}) is None
 

@@ -134,7 +134,8 @@ def forecast_methods(
         return result
     phase = phase_of(pd.Series([as_of]), pd.Series([period.start]), pd.Series([period.end]))[0]
     totals = table[table["opportunity_type"] == "all"].set_index("method")["forecast"]
-    result.call = recommend({str(k): float(v) for k, v in totals.items()}, phase, picks)
+    ahead = max(0, (period.start - as_of).days - 1)
+    result.call = recommend({str(k): float(v) for k, v in totals.items()}, phase, picks, ahead)
     if result.call is None:
         result.call_note = f"the backtest has no {phase}-quarter weeks for today's methods"
     return result

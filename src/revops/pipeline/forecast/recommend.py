@@ -140,10 +140,18 @@ class Call:
     low: float
     high: float
     reason: str
+    caveat: str = ""
 
 
-def recommend(totals: dict[str, float], phase: str, picks: dict[str, Choice]) -> Call | None:
-    """The call from today's method totals, using the candidate chosen for today's phase."""
+def recommend(
+    totals: dict[str, float], phase: str, picks: dict[str, Choice], days_ahead: int = 0
+) -> Call | None:
+    """The call from today's method totals, using the candidate chosen for today's phase.
+
+    A period that has not started (`days_ahead` > 0) gets the early-third choice with a caveat:
+    the backtest scores forecasts from a quarter's first day on, so for a forecast made ahead
+    of it the band is narrower than the error to expect.
+    """
     choice = picks.get(phase)
     if choice is None:
         return None
@@ -152,4 +160,10 @@ def recommend(totals: dict[str, float], phase: str, picks: dict[str, Choice]) ->
         return None
     value = float(np.mean([totals[p] for p in parts]))
     low, high = choice.band(value)
-    return Call(phase, choice.method, value, low, high, choice.reason())
+    caveat = (
+        f"the period starts in {days_ahead} day(s): the backtest scored forecasts made from a "
+        "quarter's first day on, so this band understates the error of a forecast made ahead"
+        if days_ahead > 0
+        else ""
+    )
+    return Call(phase, choice.method, value, low, high, choice.reason(), caveat)
