@@ -141,8 +141,9 @@ class CalibrationReport:
             f"ECE {self.ece:.3f} on {self.rows_evaluation:,} later rows"
         )
         if not self.recalibrated:
-            return (
-                head + f"; ECE {self.ece_calibration_slice:.3f} ≤ {ECE_THRESHOLD} before it, kept"
+            return head + (
+                f"; kept: ECE {self.ece_calibration_slice:.3f} on the rows before is within "
+                f"{ECE_THRESHOLD} or what chance gives a calibrated model ({self.ece_chance:.3f})"
             )
         return head + (
             f"; recalibrated ({self.recalibrator.method}, fitted on the {self.rows_calibration:,} "
