@@ -434,8 +434,9 @@ def _clawbacks(out: _Lines, plan: CompPlan, inputs: PeriodInputs, prior: pd.Data
     if churns.empty:
         return
     current = pd.DataFrame(out.rows, columns=LINE_COLUMNS)
-    parts = [f for f in (prior, current) if not f.empty]
-    paid = pd.concat(parts, ignore_index=True) if len(parts) > 1 else (parts or [current])[0]
+    cols = {"opportunity_id": object, "kind": object, "amount": float}
+    parts = [f[list(cols)].astype(cols) for f in (prior, current) if not f.empty]
+    paid = pd.concat(parts, ignore_index=True) if parts else current[list(cols)]
     window = timedelta(days=plan.clawback_days)
     for account_id, churned in zip(churns["account_id"], churns["churn_date"], strict=True):
         deals = inputs.deals[
