@@ -220,7 +220,9 @@ def _solve_group(
         )
     value, bound = solver.Objective().Value(), solver.Objective().BestBound()
     if status == pywraplp.Solver.FEASIBLE and value > 0:
-        name += f" gap {max(0.0, (value - bound) / value):.0%}"  # how far from proven optimal
+        # how far from proven optimal, relative and in objective units (the objective is a
+        # deviation from perfect balance, so near 0 a tiny absolute gap is a large share)
+        name += f" gap {max(0.0, (value - bound) / value):.1%} ({value:.4f} vs bound {bound:.4f})"
     counts = {k: round(v.solution_value()) for k, v in x.items()}
     return _deal(acc, counts, rep_ids), name
 
