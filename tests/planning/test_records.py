@@ -128,3 +128,41 @@ def test_a_reps_key_cannot_read_another_reps_statement_in_the_api(tmp_path: Path
     assert len(refused) == 1
     assert refused[0].actor.startswith("U2 (key ")
     wh.close()
+
+
+def test_dispute_blocks_the_lock_until_approved(wh_path: str) -> None:
+    """A rep disputes their statement; the period cannot lock; an adjustment and an approval
+    settle it; a rerun that changes the total makes the approval stale."""
+    assert _cli(["comp", "run", "--period", "2026-09"], wh_path, "planner")[0] == 0
+    code, out = _cli(["comp", "dispute", "U2", "--period", "2026-09", "--note", "x"], wh_path, "U1")
+    assert code == 1
+    assert "may not dispute U2's statement" in out
+    code, out = _cli(
+        ["comp", "dispute", "U1", "--period", "2026-09", "--note", "O2 split is 60/40"],
+        wh_path,
+        "U1",
+    )
+    assert code == 0, out
+    code, out = _cli(["comp", "lock", "--period", "2026-09"], wh_path, "planner")
+    assert code == 1
+    assert "open disputes (U1)" in out
+    code, out = _cli(["comp", "approve", "U1", "--period", "2026-09"], wh_path, "U1")
+    assert code == 1  # a rep cannot approve their own pay
+    adjust = ["comp", "adjust", "U1", "--period", "2026-09", "--note"]
+    assert _cli([*adjust, "split", "250"], wh_path, "planner")[0] == 0
+    code, out = _cli(["comp", "approve", "U1", "--period", "2026-09"], wh_path, "planner")
+    assert code == 0, out
+    code, out = _cli(["comp", "statement", "U1", "--period", "2026-09"], wh_path, "U1")
+    assert "(open, approved)" in out
+    assert _cli([*adjust, "late fix", "75"], wh_path, "planner")[0] == 0
+    code, out = _cli(["comp", "statement", "U1", "--period", "2026-09"], wh_path, "U1")
+    assert "approved (stale: total changed)" in out
+    code, out = _cli(["comp", "lock", "--period", "2026-09"], wh_path, "planner")
+    assert code == 0, out
+    with Warehouse.connect(wh_path) as wh:
+        events = wh.execute(wh.table("comp_statement_events")).sort_values("created_at")
+        assert events["state"].tolist() == ["disputed", "approved"]
+        assert events["actor"].tolist() == ["U1", "planner"]
+        log = [e.action for e in entries(wh)]
+    assert "comp.disputed" in log
+    assert "comp.approved" in log

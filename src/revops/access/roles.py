@@ -46,6 +46,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "comp.write": _SALES,
     "comp.lock": _ADMIN,
     "comp.read_all": frozenset({"revops_admin", "finance"}),
+    "comp.approve": frozenset({"revops_admin", "finance"}),
+    "comp.dispute": _ANYONE,  # and only on a statement the principal may read (records)
     "revenue.run": _OPS,
     # revops: what spans both sides
     "routing.run": _OPS,

@@ -241,6 +241,46 @@ def comp_lock(period: PeriodOpt, config: ConfigOpt = None, warehouse: WarehouseO
     console.print(f"{period} locked")
 
 
+@comp_app.command("approve")
+def comp_approve(
+    user_id: Annotated[str, typer.Argument(help="Rep (users.user_id).")],
+    period: PeriodOpt,
+    note: Annotated[str, typer.Option("--note", help="Optional remark.")] = "",
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Approve a rep's statement for payment (revops_admin, finance); settles a dispute."""
+    from revops.planning.comp.approval import record
+
+    with open_revops(config, warehouse) as ro:
+        who = require(ro.warehouse, "comp.approve")
+        total = record(ro.warehouse, period, user_id, "approved", note, who.actor)
+    console.print(f"{user_id} {period}: approved at {total:,.2f}")
+
+
+@comp_app.command("dispute")
+def comp_dispute(
+    user_id: Annotated[str, typer.Argument(help="Rep (users.user_id).")],
+    period: PeriodOpt,
+    note: Annotated[str, typer.Option("--note", help="What is wrong (required).")],
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Dispute a statement you may read (your own, your team's); the period cannot lock."""
+    from revops.access.records import statement_visibility, users_frame
+    from revops.planning.comp.approval import record
+
+    with open_revops(config, warehouse) as ro:
+        who = require(ro.warehouse, "comp.dispute")
+        vis = statement_visibility(who, users_frame(ro.warehouse))
+        if not vis.allows(user_id):
+            raise RevOpsError(f"{who.actor} may not dispute {user_id}'s statement: {vis.why}")
+        total = record(ro.warehouse, period, user_id, "disputed", note, who.actor)
+    console.print(
+        f"{user_id} {period}: disputed at {total:,.2f}; the period cannot lock until settled"
+    )
+
+
 @comp_app.command("statement")
 def comp_statement(
     user_id: Annotated[str, typer.Argument(help="Rep (users.user_id).")],
@@ -262,10 +302,17 @@ def comp_statement(
         who = cli_principal(ro.warehouse, bootstrap=False)
         check_statement_read(ro.warehouse, who, period, user_id)
         st = statement(ro.warehouse, ro.model, period, user_id)
+        from revops.planning.comp.approval import states
+
+        state = states(ro.warehouse, period)
+        mine = state[state["user_id"] == user_id]
+    shown = "not yet approved" if mine.empty else str(mine["state"].iloc[0])
     # Every line column except the keys the heading already names (id, period, rep, plan).
     cols = LINE_COLUMNS[LINE_COLUMNS.index("kind") :]
     lines = st.lines[cols].astype(object)
-    print_frame(lines.where(lines.notna(), None), f"Statement {user_id}, {period} ({st.status})")
+    print_frame(
+        lines.where(lines.notna(), None), f"Statement {user_id}, {period} ({st.status}, {shown})"
+    )
     if not st.adjustments.empty:
         print_frame(st.adjustments[["adjustment_id", "amount", "note", "actor"]], "Adjustments")
     totals = Table(title="Totals", title_justify="left")

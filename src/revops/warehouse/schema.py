@@ -1182,6 +1182,31 @@ TABLES: tuple[Table, ...] = (
         system=True,
     ),
     Table(
+        name="comp_statement_events",
+        description="Approvals and disputes of a rep's statement for a period, append-only: "
+        "the latest event is the statement's state; a period with an open dispute cannot lock.",
+        primary_key=("event_id",),
+        columns=(
+            _c("event_id", "string", "Event id.", required=True),
+            _c("period_start", "date", "Comp period.", required=True),
+            _c("user_id", "string", "Rep whose statement it is.", required=True),
+            _c(
+                "state",
+                "string",
+                "approved or disputed.",
+                required=True,
+                enum=("approved", "disputed"),
+            ),
+            _c("total", "float", "The statement's total when the event was recorded."),
+            _c("note", "string", "Why."),
+            _c("actor", "string", "Who.", required=True),
+            _c("created_at", "timestamp", "When (UTC).", required=True),
+        ),
+        relations=(Relation("user", "user_id", "users"),),
+        time_column="period_start",
+        system=True,
+    ),
+    Table(
         name="comp_adjustments",
         description="Manual payout adjustments of an open period, with who and why.",
         primary_key=("adjustment_id",),

@@ -208,9 +208,17 @@ def adjust(wh: Warehouse, period: str, user_id: str, amount: float, note: str, a
 
 def lock(wh: Warehouse, period: str, actor: str) -> None:
     """Lock a processed period for good (audited)."""
+    from revops.planning.comp.approval import open_disputes
+
     start, _ = parse_month(period)
     _require_open(wh, start, must_exist=True)
     _require_earlier_locked(wh, start)
+    disputed = open_disputes(wh, period)
+    if disputed:
+        raise RevOpsError(
+            f"comp period {start:%Y-%m} has open disputes ({', '.join(disputed)}): adjust or "
+            "re-run, then approve those statements before locking"
+        )
     total = wh.sql(
         f"SELECT coalesce(sum(amount), 0) FROM comp_lines WHERE period_start = DATE '{start}'"
     )
