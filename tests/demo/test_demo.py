@@ -18,7 +18,7 @@ import pytest
 
 from revops.config import load_config
 from revops.demo import PLANTED_EFFECTS, DemoFile, generate, planted_count
-from revops.ingest.presets import preset_for
+from revops.demo.writers import demo_mapping, export_columns
 from revops.warehouse.schema import table as schema_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,21 +80,19 @@ def test_columns_are_exactly_the_export_columns(demo: dict) -> None:
                 assert {"event_id", "person_id", "stage"} <= keys
                 continue
         else:
-            mapping = preset_for(f.preset, table)
-            assert mapping is not None
-            expected = list(mapping.columns)
+            expected = list(export_columns(demo_mapping(f.preset, table)))
         assert list(frame.columns) == expected, table
 
 
 def _canonical(demo: dict, table: str, column: str) -> pd.Series:
     """A column's values after the preset's value map, as ingestion will see them."""
     f, frame = demo[table]
-    mapping = preset_for(f.preset, table)
-    if mapping is None:
+    if f.preset is None:
         return frame[column]
-    export = {v: k for k, v in mapping.columns.items()}[column]
+    mapping = demo_mapping(f.preset, table)
+    export = {v: k for k, v in export_columns(mapping).items()}[column]
     values = frame[export].dropna()
-    labels = mapping.values.get(column, {})
+    labels = {k.lower(): v for k, v in mapping.values.get(column, {}).items()}
     return values.map(lambda v: labels.get(str(v).lower(), v))
 
 
@@ -127,8 +125,8 @@ def test_enum_values_pass_the_data_model(demo: dict) -> None:
 
 def test_required_fields_and_emails(demo: dict) -> None:
     for table, (f, frame) in demo.items():
-        mapping = preset_for(f.preset, table)
-        names = {v: k for k, v in mapping.columns.items()} if mapping else {}
+        mapping = demo_mapping(f.preset, table) if f.preset else None
+        names = {v: k for k, v in export_columns(mapping).items()} if mapping else {}
         for col in schema_table(table).columns:
             name = names.get(col.name, col.name)
             if col.required and name in frame:
@@ -240,9 +238,9 @@ def _replay(demo: dict) -> dict[str, int]:
     model = load_config(ROOT / "examples" / "revops.yaml").model.lifecycle
     persons = _frame(demo, "persons")
     f = demo["persons"][0]
-    mapping = preset_for(f.preset, "persons")
-    assert mapping is not None
-    canon = persons.rename(columns=mapping.columns).set_index("person_id")
+    assert f.preset is not None
+    columns = export_columns(demo_mapping(f.preset, "persons"))
+    canon = persons.rename(columns=columns).set_index("person_id")
     filled = canon.notna()
     events = _frame(demo, "lifecycle_events")
     events = events.assign(t=pd.to_datetime(events["occurred_at"])).sort_values(["t", "event_id"])

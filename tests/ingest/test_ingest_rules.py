@@ -248,7 +248,7 @@ def test_unknown_table_preset_and_system_tables(warehouse: Warehouse, tmp_path: 
     path = write(tmp_path, "s.csv", SPEND_HEADER + "c1,2024-01-01,5\n")
     with pytest.raises(IngestError, match="unknown table 'spend'"):
         load_file(warehouse, path, "spend")
-    with pytest.raises(IngestError, match="unknown preset 'pipedrive'"):
+    with pytest.raises(IngestError, match="unknown source 'pipedrive'"):
         load_file(warehouse, path, "campaign_spend", "pipedrive")
     with pytest.raises(IngestError, match="has no mapping for table 'campaign_spend'"):
         load_file(warehouse, path, "campaign_spend", "salesforce")

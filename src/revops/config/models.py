@@ -24,6 +24,7 @@ from revops.config.quality import QualityConfig
 from revops.config.revenue import RevenueConfig
 from revops.config.routing import RoutingConfig
 from revops.config.scoring import ScoringConfig
+from revops.config.sources import SourceObject, check_timezone, effective
 from revops.warehouse import schema
 
 
@@ -63,7 +64,13 @@ class Company(Model):
     name: str
     currency: str = "USD"
     fiscal_year_start_month: int = Field(1, ge=1, le=12)
-    timezone: str = "UTC"
+    timezone: str = "UTC"  # the zone of naive timestamps in exports, unless a source says
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        check_timezone(value)
+        return value
 
 
 class Stage(Model):
@@ -255,6 +262,14 @@ class OperatingModel(Model):
     compensation: CompensationConfig = Field(default_factory=CompensationConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     automations: AutomationConfig = Field(default_factory=AutomationConfig)
+    # source system → object → mapping: the shipped mapping files with this file's `sources:`
+    # laid over them (see revops.config.sources)
+    sources: dict[str, dict[str, SourceObject]] = Field(default_factory=dict, validate_default=True)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _over_shipped(cls, value: object) -> object:
+        return effective(value)
 
     @model_validator(mode="after")
     def _automation_consent(self) -> OperatingModel:

@@ -73,7 +73,7 @@ LAYOUT: dict[str, tuple[str | None, str]] = {
     "campaigns": ("salesforce", "salesforce_campaigns.csv"),
     "opportunities": ("salesforce", "salesforce_opportunities.csv"),
     "opportunity_stage_history": ("salesforce", "salesforce_opportunity_history.csv"),
-    "activities": ("salesforce", "salesforce_activities.csv"),
+    "activities": ("salesforce.Task", "salesforce_activities.csv"),
     "persons": ("hubspot", "hubspot_contacts.csv"),
     "touchpoints": ("marketo", "marketo_activities.csv"),
     "campaign_spend": ("marketo", "marketo_program_costs.csv"),

@@ -1,11 +1,13 @@
 """Writing the company out as the source systems would export it.
 
-Column names come from `revops.ingest.presets` (so the files load with those presets), and the
-values are what those systems put in an export: Salesforce picklist labels ("New Business",
+Column names come from the shipped source mappings (`revops/config/mappings/*.yaml`, so the
+files load through them; the first export column listed for a canonical column is written), and
+the values are what those systems put in an export: Salesforce picklist labels ("New Business",
 "Best Case"), ISO datetimes with milliseconds and `Z`, `true`/`false`; HubSpot's "Original
-Source" labels and `YYYY-MM-DD HH:MM` dates; Marketo activity names ("Visit Webpage") and `Z`
-timestamps. Tables no CRM owns keep canonical names: territories (CSV), subscriptions (Parquet,
-from billing) and lifecycle events (JSON lines). Output is byte-for-byte deterministic.
+Source" labels and naive `YYYY-MM-DD HH:MM` times in the portal's time zone (the demo company's,
+America/New_York); Marketo activity names ("Visit Webpage") and `Z` timestamps. Tables no CRM
+owns keep canonical names: territories (CSV), subscriptions (Parquet, from billing) and
+lifecycle events (JSON lines). Output is byte-for-byte deterministic.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from revops.ingest.presets import preset_for
+from revops.config.sources import SourceObject, find_object, shipped_sources
 from revops.warehouse.schema import table as schema_table
 
 CHANNEL_LABELS = {
@@ -90,6 +92,24 @@ LABELS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
 _KIND_OVERRIDES = {"salesforce": {"CreatedDate": "timestamp", "ActivityDate": "date"}}
 
 
+# the demo company's time zone (config/default.yaml company.timezone): HubSpot writes local time
+HUBSPOT_TIMEZONE = "America/New_York"
+
+
+def demo_mapping(preset: str, table: str) -> SourceObject:
+    """The shipped mapping a demo file follows (`salesforce.Task`, or a system and a table)."""
+    return find_object(shipped_sources(), preset, table)[1]
+
+
+def export_columns(mapping: SourceObject) -> dict[str, str]:
+    """Export column → canonical column, the first export column listed per canonical one."""
+    out: dict[str, str] = {}
+    for source, canonical in mapping.columns.items():
+        if canonical not in out.values():
+            out[source] = canonical
+    return out
+
+
 def _text(values: np.ndarray, missing: np.ndarray) -> pa.Array:
     """A numpy text array as an Arrow string array, `missing` rows as nulls."""
     return pa.array(values.astype(str), type=pa.string(), mask=missing)
@@ -105,6 +125,9 @@ _TIME_FORMATS = {
 
 def format_timestamps(values: pd.Series, style: str) -> pa.Array:
     """Datetimes as `style` exports them; missing values become nulls."""
+    if style == "hubspot":
+        utc = pd.to_datetime(values).dt.tz_localize("UTC")
+        values = utc.dt.tz_convert(HUBSPOT_TIMEZONE).dt.tz_localize(None)
     arr = pa.array(values.to_numpy(dtype="datetime64[s]"), type=pa.timestamp("s"))
     return pc.strftime(arr, format=_TIME_FORMATS[style])
 
@@ -134,18 +157,18 @@ def _format(values: pd.Series, kind: str, style: str) -> pa.Array:
 
 def export_frame(frame: pd.DataFrame, table: str, preset: str) -> pa.Table:
     """A canonical frame as `preset` would export `table`: its columns, labels and formats."""
-    mapping = preset_for(preset, table)
-    assert mapping is not None
+    columns = export_columns(demo_mapping(preset, table))
+    system = preset.partition(".")[0]
     spec = schema_table(table)
-    labels = LABELS.get(preset, {}).get(table, {})
+    labels = LABELS.get(system, {}).get(table, {})
     arrays: list[pa.Array] = []
-    for export_name, canonical in mapping.columns.items():
-        kind = _KIND_OVERRIDES.get(preset, {}).get(export_name, spec.column(canonical).type)
+    for export_name, canonical in columns.items():
+        kind = _KIND_OVERRIDES.get(system, {}).get(export_name, spec.column(canonical).type)
         values = frame[canonical]
         if canonical in labels:
             values = values.astype(object).map(labels[canonical])
-        arrays.append(_format(values, kind, preset))
-    return pa.Table.from_arrays(arrays, names=list(mapping.columns))
+        arrays.append(_format(values, kind, system))
+    return pa.Table.from_arrays(arrays, names=list(columns))
 
 
 def canonical_frame(frame: pd.DataFrame, table: str) -> pa.Table:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from revops.config.sources import SourceObject, shipped_sources
 from revops.ingest.errors import IngestError
-from revops.ingest.presets import PRESETS, TablePreset
 from revops.warehouse.schema import Table
 
 
@@ -24,7 +24,7 @@ class ColumnPlan:
     ignored: tuple[str, ...]
 
 
-def _lookup(preset: TablePreset | None, t: Table) -> tuple[dict[str, str], dict[str, str]]:
+def _lookup(preset: SourceObject | None, t: Table) -> tuple[dict[str, str], dict[str, str]]:
     exact = dict(preset.columns) if preset else {}
     for name in t.column_names:
         exact.setdefault(name, name)
@@ -35,7 +35,7 @@ def _lookup(preset: TablePreset | None, t: Table) -> tuple[dict[str, str], dict[
 
 
 def plan_columns(
-    path: Path, columns: tuple[str, ...], t: Table, preset: TablePreset | None, preset_name: str
+    path: Path, columns: tuple[str, ...], t: Table, preset: SourceObject | None, preset_name: str
 ) -> ColumnPlan:
     """Map the file's `columns` onto `t`, or refuse the file (IngestError) when that is hopeless."""
     exact, folded = _lookup(preset, t)
@@ -64,7 +64,7 @@ def _missing_message(
     t: Table,
     missing: list[str],
     columns: tuple[str, ...],
-    preset: TablePreset | None,
+    preset: SourceObject | None,
     preset_name: str,
 ) -> str:
     export = {canonical: source for source, canonical in (preset.columns if preset else {}).items()}
@@ -88,11 +88,11 @@ def _guess_preset(columns: tuple[str, ...], table: str) -> str | None:
     """The preset whose export names cover most of the file's columns, if any covers half."""
     have = {c.strip().casefold() for c in columns}
     best, best_hits = None, 0
-    for name, tables in PRESETS.items():
-        mapping = tables.get(table)
-        if mapping is None:
-            continue
-        hits = len(have & {s.casefold() for s in mapping.columns})
-        if hits > best_hits:
-            best, best_hits = name, hits
+    for name, objects in shipped_sources().items():
+        for mapping in objects.values():
+            if mapping.table != table:
+                continue
+            hits = len(have & {s.casefold() for s in mapping.columns})
+            if hits > best_hits:
+                best, best_hits = name, hits
     return best if best_hits * 2 >= max(len(have), 1) else None

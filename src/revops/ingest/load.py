@@ -19,12 +19,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from revops.config.models import OperatingModel
+from revops.config.sources import SourceObject, find_object, shipped_sources
 from revops.ingest.columns import plan_columns
 from revops.ingest.errors import IngestError
-from revops.ingest.presets import TablePreset, preset_for
+from revops.ingest.mapping import Mapped, map_raw
 from revops.ingest.raw import Progress, RawData
 from revops.ingest.readers import read_file
 from revops.ingest.report import LoadReport
+from revops.ingest.sourced import sourced_batches
 from revops.ingest.validate import Validated, validate
 from revops.warehouse import Batch, Table, Warehouse, WarehouseError
 from revops.warehouse import table as table_def
@@ -42,14 +44,44 @@ def _target(name: str) -> Table:
     return t
 
 
-def _mapping(preset: str | None, table: str) -> TablePreset | None:
+def _mapping(
+    preset: str | None, table: str, model: OperatingModel | None
+) -> tuple[str, SourceObject | None]:
+    """The source object `preset` names (`salesforce`, `salesforce.Lead`), from the operating
+    model's `sources:` when there is one, else from the shipped mapping files."""
+    if preset is None:
+        return "", None
+    sources = model.sources if model is not None else shipped_sources()
     try:
-        return preset_for(preset, table)
+        return find_object(sources, preset, table)
     except ValueError as exc:
         raise IngestError(str(exc)) from None
 
 
-def _text_fields(t: Table, mapping: TablePreset | None) -> frozenset[str]:
+def _users(wh: Warehouse, mapping: SourceObject | None, raw: RawData) -> pa.Table | None:
+    """user_id, name and email of every user, when the mapping resolves owners by name/email."""
+    owner = mapping.owner if mapping else None
+    if owner is None or owner.by == "id" or owner.column not in raw.columns:
+        return None
+    return wh.to_arrow(wh.table("users").select("user_id", "name", "email"))
+
+
+def _map(
+    wh: Warehouse,
+    raw: RawData,
+    mapping: SourceObject | None,
+    t: Table,
+    name: str,
+    model: OperatingModel | None,
+) -> Mapped:
+    if mapping is None:
+        return Mapped(raw, (), 0, None)
+    zone = model.company.timezone if model is not None else "UTC"
+    users = _users(wh, mapping, raw)
+    return map_raw(raw, mapping, t, system=name, timezone=zone, users=users)
+
+
+def _text_fields(t: Table, mapping: SourceObject | None) -> frozenset[str]:
     """File column names (canonical or preset) that feed the table's text columns."""
     text = {c.name for c in t.columns if c.type == "string"}
     exported = mapping.columns.items() if mapping else ()
@@ -132,10 +164,12 @@ def load_file(
     started = time.perf_counter()
     path = Path(path)
     t = _target(table)
-    mapping = _mapping(preset, table)
+    source_name, mapping = _mapping(preset, table, model)
     raw = read_file(
         path, encoding=encoding, progress=progress, text_fields=_text_fields(t, mapping)
     )
+    mapped = _map(wh, raw, mapping, t, source_name, model)
+    raw = mapped.raw
     plan = plan_columns(path, raw.columns, t, mapping, preset or "")
     checked = validate(raw.data, plan, t, mapping)
 
@@ -175,7 +209,7 @@ def load_file(
             "target_table": [t.name],
             "file": [file],
             "preset": pa.array([preset], pa.string()),
-            "rows_in": [raw.rows_in],
+            "rows_in": [raw.rows_in + mapped.deleted_rows],
             "inserted": [inserted],
             "updated": [good.num_rows - inserted],
             "quarantined": [quarantine.num_rows],
@@ -188,6 +222,7 @@ def load_file(
     if alerts is not None and alerts.num_rows:
         batches.append(Batch("duplicate_alerts", alerts, "append"))
     batches.append(Batch("load_log", log_row, "append"))
+    batches += sourced_batches(wh, mapped, good, t, source_name, load_id=load_id, now=now)
     try:
         results = wh.write_many(batches)
     except WarehouseError as exc:
@@ -210,7 +245,8 @@ def load_file(
         file=file,
         table=t.name,
         preset=preset,
-        rows_in=raw.rows_in,
+        rows_in=raw.rows_in + mapped.deleted_rows,
+        deleted=mapped.deleted_rows,
         inserted=inserted,
         updated=good.num_rows - inserted,
         quarantined=quarantine.num_rows,

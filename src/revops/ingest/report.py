@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 class LoadReport:
     """The outcome of one `load_file`.
 
-    Invariant: `rows_in == inserted + updated + quarantined`. A primary key repeated inside the
-    file counts its later rows as `updated` (each replaced the one before it, "latest wins"), so
-    every input row is accounted for exactly once. `problems` counts failures by
-    (field, kind); a row failing on two fields counts under both, so its values can sum to more
-    than `quarantined`. Row-level failures use the pseudo-fields "(row)" and "(json)".
+    Invariant: `rows_in == inserted + updated + quarantined + deleted`; `deleted` rows were
+    flagged deleted in the export (IsDeleted): never loaded, and stored copies removed. A
+    primary key repeated inside the file counts its later rows as `updated` (each replaced the
+    one before it, "latest wins"), so every input row is accounted for exactly once. `problems`
+    counts failures by (field, kind); a row failing on two fields counts under both, so its
+    values can sum to more than `quarantined`. Row-level failures use the pseudo-fields "(row)"
+    and "(json)".
     """
 
     load_id: str
@@ -25,6 +27,7 @@ class LoadReport:
     inserted: int
     updated: int
     quarantined: int
+    deleted: int = 0
     problems: Mapping[tuple[str, str], int] = field(default_factory=dict)
     ignored_columns: tuple[str, ...] = ()
     seconds: float = 0.0
@@ -39,7 +42,9 @@ class LoadReport:
         lines = [
             f"{self.file} → {self.table}{via}: {self.rows_in:,} rows in, "
             f"{self.inserted:,} inserted, {self.updated:,} updated, "
-            f"{self.quarantined:,} quarantined [load {self.load_id}]"
+            f"{self.quarantined:,} quarantined"
+            + (f", {self.deleted:,} deleted" if self.deleted else "")
+            + f" [load {self.load_id}]"
         ]
         if self.problems:
             top = sorted(self.problems.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -16,9 +16,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from revops.config.sources import SourceObject
 from revops.ingest.coerce import as_text, clean_text, coerce, plain, to_bools
 from revops.ingest.columns import ColumnPlan
-from revops.ingest.presets import TablePreset
 from revops.warehouse.schema import Column, Table
 
 BoolArray = npt.NDArray[np.bool_]
@@ -132,7 +132,7 @@ def _reasons(failures: list[Failure], bad_rows: IntArray) -> tuple[list[str], li
     return pc.coalesce(*fields).to_pylist(), joined.to_pylist()
 
 
-def validate(data: pa.Table, plan: ColumnPlan, t: Table, preset: TablePreset | None) -> Validated:
+def validate(data: pa.Table, plan: ColumnPlan, t: Table, preset: SourceObject | None) -> Validated:
     """Check `data` (file columns) against table `t`, mapping columns through `plan`."""
     n = data.num_rows
     columns: dict[str, pa.Array] = {}

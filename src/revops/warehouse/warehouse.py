@@ -29,7 +29,7 @@ from revops.warehouse.pii import PII_KEY_ENV, PiiCipher, cipher_from_env, column
 from revops.warehouse.schema import TABLES, Column, Table, table
 
 DEFAULT_URL = "out/revops.duckdb"
-WriteMode = Literal["upsert", "append", "replace"]
+WriteMode = Literal["upsert", "append", "replace", "delete"]
 
 _SQL_TYPES = {
     "duckdb": {
@@ -342,8 +342,10 @@ class Warehouse:
 
         `upsert` inserts new primary keys and replaces the rows of existing ones (the last row
         of a key wins when a batch repeats it); `append` inserts only; `replace` empties the
-        table first. Columns missing from `data` are NULL in new rows and left as they were in
-        existing rows, so an export that lacks an optional column never erases stored values.
+        table first; `delete` removes the stored rows whose keys the batch holds (its count is
+        returned as `updated`). Columns missing from `data` are NULL in new rows and left as
+        they were in existing rows, so an export that lacks an optional column never erases
+        stored values.
 
         Telling inserted from updated rows of an upsert costs a join of the batch with the
         whole table; a caller that ignores the split (the intake API's applier, every 100 ms)
@@ -405,6 +407,14 @@ class Warehouse:
         counts: bool = True,
     ) -> WriteResult:
         with self._staged(run, t, f"_revops_stage_{t.name}_{i}", data) as stage:
+            if mode == "delete":  # rows whose primary key is in the batch are removed
+                pk = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in t.primary_key)
+                gone = self._scalar(
+                    run, f"SELECT count(*) FROM {_q(stage)} s JOIN {_q(t.name)} t ON {pk}"
+                )
+                match = f"SELECT 1 FROM {_q(stage)} s WHERE {pk}"
+                run(f"DELETE FROM {_q(t.name)} t WHERE EXISTS ({match})")
+                return WriteResult(inserted=0, updated=gone)
             if mode == "replace":
                 self._empty(run, t)
                 updated = 0

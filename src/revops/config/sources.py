@@ -1,0 +1,220 @@
+"""Source mappings: how each source system's export of each object lands in the data model.
+
+A mapping is data in the operating model, not code. revops ships one file per source system
+(`config/mappings/<system>.yaml`, written from the vendor's documentation of its export format);
+the `sources:` section of revops.yaml extends or overrides it per system and object, key by
+key: a key given there replaces the shipped one, a key set to null removes it, and a new system
+or object is simply added. `revops sources show salesforce.Lead` prints the result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from revops.warehouse import schema
+
+MAPPINGS_DIR = Path(__file__).with_name("mappings")
+CustomType = Literal["string", "int", "float", "bool", "date", "timestamp"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Deleted(_Model):
+    """Rows whose `column` holds one of `values` (case-insensitive) are deletions, never rows."""
+
+    column: str
+    values: tuple[str, ...] = ("true",)
+
+
+class Owner(_Model):
+    """The export column naming the owner, and whether it gives the user's id, email or name.
+
+    An email or a name is resolved against the users table at load; a value that matches no
+    user (or two) quarantines the row with that reason rather than storing a name as an id.
+    """
+
+    column: str
+    by: Literal["id", "email", "name"] = "id"
+    target: str = "owner_id"
+
+
+class CustomField(_Model):
+    """An export column outside the data model, kept as a typed column of the target table."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    type: CustomType = "string"
+
+
+class Closed(_Model):
+    """Stage labels that close a deal, for exports without IsClosed/IsWon flags (HubSpot)."""
+
+    won: tuple[str, ...] = ()
+    lost: tuple[str, ...] = ()
+
+
+class StageDate(_Model):
+    """A date column that says when a record entered a lifecycle stage (HubSpot's `Became a
+    Lead Date`, Salesforce Lead `ConvertedDate`); `when` names a column that must be filled
+    too (ConvertedOpportunityId: converted with an opportunity)."""
+
+    column: str
+    stage: str
+    when: str | None = None
+
+
+class SourceObject(_Model):
+    """One object of one source system (Salesforce `Lead`, HubSpot `contacts`).
+
+    `columns` maps export column → canonical column; `values` maps, per canonical column,
+    export labels → canonical values (matched case-insensitively, applied before validation);
+    `timezone` is the zone of naive timestamps (None: `company.timezone`); `split` names
+    canonical columns whose export cell is a list (`a;b`) and its separator: the first element
+    is kept; `lifecycle` lists the date columns that say when a stage was entered; `combine`
+    fills a canonical column the export lacks from several columns joined by a space
+    (Salesforce User's FirstName and LastName make `name`).
+    """
+
+    table: str
+    columns: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
+    timezone: str | None = None
+    deleted: Deleted | None = None
+    owner: Owner | None = None
+    custom: dict[str, CustomField] = Field(default_factory=dict)
+    split: dict[str, str] = Field(default_factory=dict)
+    closed: Closed | None = None
+    lifecycle: tuple[StageDate, ...] = ()
+    combine: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @field_validator("table")
+    @classmethod
+    def _known_table(cls, value: str) -> str:
+        try:
+            t = schema.table(value)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
+        if t.system:
+            raise ValueError(f"{value} is written by revops itself; no source maps into it")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_timezone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _canonical_columns(self) -> SourceObject:
+        t = schema.table(self.table)
+        names = set(t.column_names)
+        for source, canonical in self.columns.items():
+            if canonical not in names:
+                raise ValueError(f"columns.{source}: {self.table} has no column {canonical!r}")
+        for canonical in [*self.values, *self.split, *self.combine]:
+            if canonical not in names:
+                raise ValueError(f"{self.table} has no column {canonical!r}")
+        for source, field in self.custom.items():
+            if field.name in names:
+                raise ValueError(
+                    f"custom.{source}: {field.name!r} is a canonical column of {self.table}; "
+                    "map it under columns instead"
+                )
+        if self.owner is not None and self.owner.target not in names:
+            raise ValueError(f"owner.target: {self.table} has no column {self.owner.target!r}")
+        return self
+
+    def export_names(self) -> dict[str, str]:
+        """Canonical column → export column, for writers that produce this export."""
+        return {canonical: source for source, canonical in self.columns.items()}
+
+
+def check_timezone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name, e.g. 'America/New_York')"
+        ) from None
+
+
+Sources = dict[str, dict[str, SourceObject]]
+
+
+def shipped() -> dict[str, Any]:
+    """The shipped mapping files as plain data: system → object → mapping."""
+    out: dict[str, Any] = {}
+    for path in sorted(MAPPINGS_DIR.glob("*.yaml")):
+        out[path.stem] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return out
+
+
+def overlay(base: Any, override: Any) -> Any:
+    """`override` laid over `base`, key by key; a None value removes the key."""
+    if not isinstance(base, dict) or not isinstance(override, dict):
+        return override
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = overlay(base.get(key), value)
+    return merged
+
+
+def effective(user: Any) -> Any:
+    """The user's `sources:` section laid over the shipped mappings (plain data, unvalidated)."""
+    return overlay(shipped(), user or {})
+
+
+_SHIPPED: Sources | None = None
+
+
+def shipped_sources() -> Sources:
+    """The shipped mappings, validated once (for loads run without an operating model)."""
+    global _SHIPPED
+    if _SHIPPED is None:
+        data = shipped()
+        _SHIPPED = {
+            system: {name: SourceObject.model_validate(obj) for name, obj in objects.items()}
+            for system, objects in data.items()
+        }
+    return _SHIPPED
+
+
+def find_object(sources: Sources, preset: str, table: str | None) -> tuple[str, SourceObject]:
+    """The object `preset` names: `system.Object`, or `system` plus the target table.
+
+    Raises ValueError naming what exists when nothing, or more than one object, fits.
+    """
+    system, _, name = preset.partition(".")
+    try:
+        objects = sources[system]
+    except KeyError:
+        known = ", ".join(sorted(sources))
+        raise ValueError(f"unknown source {system!r}; known: {known}") from None
+    if name:
+        if name not in objects:
+            raise ValueError(
+                f"source {system!r} has no object {name!r}; it maps: {', '.join(objects)}"
+            )
+        found = objects[name]
+        if table is not None and found.table != table:
+            raise ValueError(f"{system}.{name} loads into {found.table}, not {table}")
+        return f"{system}.{name}", found
+    hits = [n for n, o in objects.items() if o.table == table]
+    if len(hits) == 1:
+        return f"{system}.{hits[0]}", objects[hits[0]]
+    if not hits:
+        maps = ", ".join(sorted({o.table for o in objects.values()}))
+        raise ValueError(f"source {system!r} has no mapping for table {table!r}; it maps: {maps}")
+    choices = " or ".join(f"{system}.{h}" for h in hits)
+    raise ValueError(f"source {system!r} maps {table} from {', '.join(hits)}; say {choices}")

@@ -1,0 +1,307 @@
+"""`map_raw`: a source mapping applied to a raw batch, before validation. Pure: tables in, out.
+
+What a mapping does beyond renaming columns happens here, on the export's own columns, so
+validation then judges canonical values exactly as it judges a hand-made file:
+- deleted rows (`IsDeleted = true`) leave the batch; their ids come back so stored records
+  can be removed (they are never counted);
+- list cells (`Associated Company IDs` = `a;b`) keep their first element;
+- owners given by name or email become user ids, or the row is refused with the reason;
+- a missing column is combined from others (User FirstName + LastName → name);
+- deals without closed flags get them from the stage labels of `closed`;
+- naive timestamps are read in the source's time zone and rewritten in UTC (`…Z`);
+- `lifecycle` stage dates become lifecycle events.
+
+Time zone rule around DST changes (zoneinfo, fold=0): a local time that does not exist (the
+hour skipped in spring) is read with the offset before the change, i.e. shifted forward by the
+gap (02:30 on the US spring-forward day is 03:30 EDT); a local time that occurs twice (the hour
+repeated in autumn) is the first occurrence (daylight time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from revops.config.sources import SourceObject
+from revops.ingest.coerce import clean_text, plain
+from revops.ingest.dates import parse_times
+from revops.ingest.raw import BrokenRow, IntArray, RawData
+from revops.warehouse.schema import Table
+
+_ZONED = r"[Zz]$|[Tt ].*[+-]\d{2}(?::?\d{2})?$"
+_US_PER_SECOND = 1_000_000
+_US_PER_HOUR = 3600 * _US_PER_SECOND
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """The batch ready for validation, the ids it deletes, and the lifecycle events it implies.
+
+    `raw.rows_in + deleted_rows` is the rows the reader produced: deleted rows are accounted
+    for, never silently dropped.
+    """
+
+    raw: RawData
+    deleted_ids: tuple[str, ...]
+    deleted_rows: int
+    lifecycle_events: pa.Table | None
+
+
+def _present(raw: RawData, canonical: str, source: SourceObject) -> str | None:
+    """The file column feeding `canonical`: a mapped export column, else the canonical name."""
+    for col in raw.columns:
+        if source.columns.get(col.strip()) == canonical:
+            return col
+    return canonical if canonical in raw.columns else None
+
+
+def _text(raw: RawData, column: str) -> pa.Array:
+    return clean_text(plain(raw.data.column(column)).cast(pa.string()))
+
+
+def _keep(raw: RawData, keep: np.ndarray, broken: list[BrokenRow]) -> RawData:
+    data = raw.data.filter(pa.array(keep))
+    numbers = raw.row_numbers[keep]
+    positions = np.flatnonzero(keep).astype(np.int64)
+    render = raw.raw_json
+
+    def raw_json(indices: IntArray) -> list[str]:
+        return render(positions[indices])
+
+    merged = tuple(sorted((*raw.broken, *broken), key=lambda b: b.row_number))
+    return RawData(raw.columns, data, numbers, merged, raw_json)
+
+
+def _set(raw: RawData, name: str, values: pa.Array) -> RawData:
+    data = raw.data
+    if name in data.column_names:
+        data = data.set_column(data.column_names.index(name), name, values)
+        columns = raw.columns
+    else:
+        data = data.append_column(name, values)
+        columns = (*raw.columns, name)
+    return replace(raw, data=data, columns=columns)
+
+
+def _drop_deleted(raw: RawData, source: SourceObject, t: Table) -> tuple[RawData, tuple[str, ...]]:
+    if source.deleted is None or source.deleted.column not in raw.columns:
+        return raw, ()
+    flags = pc.utf8_lower(_text(raw, source.deleted.column))
+    marked = pc.is_in(flags, value_set=pa.array([v.lower() for v in source.deleted.values]))
+    deleted = np.asarray(marked.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.bool_)
+    if not deleted.any():
+        return raw, ()
+    id_col = _present(raw, t.primary_key[0], source)
+    ids: tuple[str, ...] = ()
+    if id_col is not None:
+        found = _text(raw, id_col).filter(pa.array(deleted)).drop_null().to_pylist()
+        ids = tuple(str(v) for v in found)
+    return _keep(raw, ~deleted, []), ids
+
+
+def _split_lists(raw: RawData, source: SourceObject) -> RawData:
+    for canonical, separator in source.split.items():
+        col = _present(raw, canonical, source)
+        if col is None:
+            continue
+        parts = pc.split_pattern(_text(raw, col), separator, max_splits=1)
+        first = clean_text(pc.utf8_trim_whitespace(pc.list_element(parts, 0)))
+        raw = _set(raw, col, first)
+    return raw
+
+
+def _combine(raw: RawData, source: SourceObject) -> RawData:
+    for canonical, parts in source.combine.items():
+        if _present(raw, canonical, source) is not None or not all(p in raw.columns for p in parts):
+            continue
+        texts = [_text(raw, p) for p in parts]
+        joined = pc.binary_join_element_wise(*texts, " ", null_handling="skip")
+        raw = _set(raw, canonical, clean_text(joined))
+    return raw
+
+
+def _resolve_owner(raw: RawData, source: SourceObject, users: pa.Table | None) -> RawData:
+    owner = source.owner
+    if owner is None or owner.column not in raw.columns:
+        return raw
+    values = _text(raw, owner.column)
+    if owner.by == "id":
+        return _set(raw, owner.target, values)
+    lookup: dict[str, list[str]] = {}
+    if users is not None and users.num_rows:
+        for uid, key in zip(
+            users.column("user_id").to_pylist(), users.column(owner.by).to_pylist(), strict=True
+        ):
+            if key:
+                lookup.setdefault(str(key).strip().casefold(), []).append(str(uid))
+    resolved: list[str | None] = []
+    bad: list[tuple[int, str]] = []
+    for i, value in enumerate(values.to_pylist()):
+        if value is None:
+            resolved.append(None)
+            continue
+        hits = lookup.get(value.casefold(), [])
+        if len(hits) == 1:
+            resolved.append(hits[0])
+        else:
+            resolved.append(None)
+            why = "matches no user" if not hits else f"matches {len(hits)} users"
+            bad.append((i, f"{owner.column}: {value!r} {why} by {owner.by} (load users first)"))
+    raw = _set(raw, owner.target, pa.array(resolved, pa.string()))
+    if not bad:
+        return raw
+    rows = np.array([i for i, _ in bad], dtype=np.int64)
+    texts = raw.raw_json(rows)
+    broken = [
+        BrokenRow(int(raw.row_numbers[i]), owner.target, "owner", reason, text)
+        for (i, reason), text in zip(bad, texts, strict=True)
+    ]
+    keep = np.ones(raw.data.num_rows, dtype=np.bool_)
+    keep[rows] = False
+    return _keep(raw, keep, broken)
+
+
+def _closed_flags(raw: RawData, source: SourceObject) -> RawData:
+    closed = source.closed
+    stage = _present(raw, "stage", source)
+    if closed is None or stage is None:
+        return raw
+    text = pc.utf8_lower(_text(raw, stage))
+    won = pc.is_in(text, value_set=pa.array([s.lower() for s in closed.won], pa.string()))
+    lost = pc.is_in(text, value_set=pa.array([s.lower() for s in closed.lost], pa.string()))
+    flags = {"is_won": won, "is_closed": pc.or_(won, lost)}
+    for name, flag in flags.items():
+        if _present(raw, name, source) is None:
+            raw = _set(raw, name, pc.if_else(flag.fill_null(False), "true", "false"))
+    return raw
+
+
+def utc_offsets(local_micros: np.ndarray, zone: str) -> np.ndarray:
+    """Per naive local time (µs since epoch), its UTC offset in µs by the DST rule above.
+
+    Offsets are looked up once per distinct local hour; an hour whose start and end disagree
+    (a change inside it, as in 30-minute zones) is looked up per value.
+    """
+    tz = ZoneInfo(zone)
+
+    def offset(micros: int) -> int:
+        local = _EPOCH + dt.timedelta(microseconds=micros)
+        delta = local.replace(tzinfo=tz, fold=0).utcoffset() or dt.timedelta(0)
+        return int(delta / dt.timedelta(microseconds=1))
+
+    hours = np.floor_divide(local_micros, _US_PER_HOUR)
+    unique, inverse = np.unique(hours, return_inverse=True)
+    starts = [offset(int(h) * _US_PER_HOUR) for h in unique]
+    ends = [offset(int(h) * _US_PER_HOUR + _US_PER_HOUR - 1) for h in unique]
+    out = np.asarray(starts, dtype=np.int64)[inverse]
+    for k in np.flatnonzero(np.asarray(starts) != np.asarray(ends)):
+        rows = np.flatnonzero(inverse == k)
+        out[rows] = [offset(int(m)) for m in local_micros[rows]]
+    return out
+
+
+def localize(text: pa.Array, zone: str) -> pa.Array:
+    """Naive timestamps in `text` read in `zone`, written back as UTC ISO text with `Z`.
+
+    Values with an offset or `Z`, and values that do not parse, are left as they are
+    (validation judges the latter).
+    """
+    text = clean_text(text)
+    zoned = pc.match_substring_regex(text, _ZONED).fill_null(True)
+    naive_idx = np.flatnonzero(~np.asarray(zoned.to_numpy(zero_copy_only=False), dtype=np.bool_))
+    if naive_idx.size == 0:
+        return text
+    naive = text.take(pa.array(naive_idx))
+    parsed = parse_times(naive)
+    ok = parsed.ok
+    if not ok.any():
+        return text
+    micros = parsed.micros[ok]
+    utc = micros - utc_offsets(micros, zone)
+    stamps = pa.array(utc, pa.timestamp("us"))
+    rendered = pc.strftime(stamps, format="%Y-%m-%dT%H:%M:%S", locale="C")
+    out = np.asarray(text.to_pylist(), dtype=object)
+    out[naive_idx[ok]] = [f"{v}Z" for v in rendered.to_pylist()]
+    return pa.array(out.tolist(), pa.string())
+
+
+def _timestamp_columns(source: SourceObject, t: Table, raw: RawData) -> list[str]:
+    cols = []
+    for c in t.columns:
+        if c.type == "timestamp":
+            found = _present(raw, c.name, source)
+            if found is not None:
+                cols.append(found)
+    cols += [s.column for s in source.lifecycle if s.column in raw.columns]
+    return list(dict.fromkeys(cols))
+
+
+def _localize_all(raw: RawData, source: SourceObject, t: Table, zone: str) -> RawData:
+    for col in _timestamp_columns(source, t, raw):
+        arr = plain(raw.data.column(col))
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            raw = _set(raw, col, localize(arr.cast(pa.string()), zone))
+    return raw
+
+
+def _lifecycle(raw: RawData, source: SourceObject, t: Table, system: str) -> pa.Table | None:
+    id_col = _present(raw, t.primary_key[0], source)
+    if not source.lifecycle or id_col is None:
+        return None
+    ids = _text(raw, id_col)
+    parts = []
+    for i, rule in enumerate(source.lifecycle):
+        if rule.column not in raw.columns:
+            continue
+        when = _text(raw, rule.column)
+        mask = pc.and_(ids.is_valid(), when.is_valid())
+        if rule.when is not None:
+            if rule.when not in raw.columns:
+                continue
+            mask = pc.and_(mask, _text(raw, rule.when).is_valid())
+        person = ids.filter(mask)
+        event = pc.binary_join_element_wise(f"{system}:", person, f":{i:02d}", "")
+        parts.append(
+            pa.table(
+                {
+                    "event_id": event,
+                    "person_id": person,
+                    "stage": pa.array([rule.stage] * len(person), pa.string()),
+                    "occurred_at": when.filter(mask),
+                    "source": pa.array([f"import:{system}"] * len(person), pa.string()),
+                }
+            )
+        )
+    return pa.concat_tables(parts) if parts else None
+
+
+def map_raw(
+    raw: RawData,
+    source: SourceObject,
+    t: Table,
+    *,
+    system: str,
+    timezone: str,
+    users: pa.Table | None = None,
+) -> Mapped:
+    """Apply `source` to one raw batch; see the module docstring for each step.
+
+    `system` names the mapping (`hubspot.contacts`) in event ids and sources; `timezone` is the
+    zone of naive timestamps when the mapping names none; `users` (user_id, email, name) is
+    needed only to resolve owners given by name or email.
+    """
+    rows_before = raw.rows_in
+    raw, deleted = _drop_deleted(raw, source, t)
+    raw = _split_lists(raw, source)
+    raw = _combine(raw, source)
+    raw = _closed_flags(raw, source)
+    raw = _localize_all(raw, source, t, source.timezone or timezone)
+    raw = _resolve_owner(raw, source, users)
+    events = _lifecycle(raw, source, t, system)
+    return Mapped(raw, deleted, rows_before - raw.rows_in, events)
