@@ -67,6 +67,7 @@ def history(*rows: tuple[str, str, str | None, str, float]) -> pa.Table:
             "to_stage": [r[3] for r in rows],
             "changed_at": pa.array([at(r[4]) for r in rows], pa.timestamp("us")),
             "source": ["test"] * len(rows),
+            "skipped": pa.nulls(len(rows), pa.string()),
         },
         schema=arrow_schema(schema.table("lifecycle_history")),
     )

@@ -44,6 +44,7 @@ def test_happy_path_through_every_funnel_stage(lifecycle: Lifecycle) -> None:
         "to_stage": "Lead",
         "changed_at": at(0),
         "source": "src-e0",
+        "skipped": None,
     }
 
 
@@ -208,6 +209,7 @@ def test_persons_without_events_have_no_stage_and_nothing_is_empty_safe(
         "to_stage",
         "changed_at",
         "source",
+        "skipped",
     ]
 
 
@@ -259,3 +261,23 @@ def test_apply_event_reports_each_outcome(lifecycle: Lifecycle) -> None:
 def test_reason_kind_refuses_text_that_is_not_a_reason() -> None:
     with pytest.raises(ValueError, match="not a lifecycle rejection reason"):
         reason_kind("because")
+
+
+def test_imported_events_may_skip_funnel_stages_and_record_them(lifecycle: Lifecycle) -> None:
+    # A HubSpot contact with a Lead date and an SQL date but no MQL date: the CRM moved it
+    # Lead → SQL. Imported (source import:…), the move is accepted and MQL and SAL are recorded
+    # as skipped on it, never entered; the same move from any other source is refused.
+    evs = events(("e1", "p1", "Lead", 0), ("e2", "p1", "SQL", 3), ("e3", "p2", "MQL", 1))
+    evs = evs.set_column(4, "source", pa.array(["import:hubspot"] * 3))
+    result = apply_events(evs, persons(p1={}, p2={}), lifecycle)
+    rows = {r["transition_id"]: r for r in result.history.to_pylist()}
+    assert (rows["e2"]["from_stage"], rows["e2"]["to_stage"]) == ("Lead", "SQL")
+    assert rows["e2"]["skipped"] == "MQL|SAL"
+    assert rows["e1"]["skipped"] is None
+    # a first stage past Lead: Lead is recorded as skipped, not invented
+    assert (rows["e3"]["from_stage"], rows["e3"]["skipped"]) == (None, "Lead")
+    assert stage_of(result.stages, "p1") == "SQL"
+    native = apply_events(
+        events(("e1", "p1", "Lead", 0), ("e2", "p1", "SQL", 3)), persons(p1={}), lifecycle
+    )
+    assert native.rejected == 1

@@ -96,24 +96,27 @@ def _codes(values: pa.ChunkedArray, known: pa.Array) -> IntArray:
 
 def _walk(
     state: list[int],
-    allowed: tuple[tuple[bool, ...], ...],
+    graphs: tuple[tuple[tuple[bool, ...], ...], ...],
     persons: list[int],
     targets: list[int],
     fields_ok: list[bool],
+    kinds: list[int],
 ) -> tuple[bytearray, list[int]]:
     """The state machine. Per event: the outcome code and the person's stage code before it.
 
-    This is the whole of the sequential work, kept free of attribute lookups and calls.
+    `graphs[kinds[j]]` is the transition table event j is judged by (0: `allowed`, 1:
+    `forward`, for imported events). This is the whole of the sequential work, kept free of
+    attribute lookups and calls.
     """
     outcome = bytearray(len(persons))  # zero-filled: ACCEPTED unless set otherwise
     before = [0] * len(persons)
     repeat, blocked, missing = REPEAT, BLOCKED, MISSING  # locals: no global lookups per event
-    for j, (p, s, ok) in enumerate(zip(persons, targets, fields_ok, strict=True)):
+    for j, (p, s, ok, k) in enumerate(zip(persons, targets, fields_ok, kinds, strict=True)):
         cur = state[p]
         before[j] = cur
         if s == cur:
             outcome[j] = repeat
-        elif not allowed[cur][s]:
+        elif not graphs[k][cur][s]:
             outcome[j] = blocked
         elif not ok:
             outcome[j] = missing
@@ -174,6 +177,25 @@ def _missing(
     return missing
 
 
+IMPORTED_PREFIX = "import:"
+
+
+def _skipped(rules: CompiledLifecycle, before: IntArray, target: IntArray) -> pa.Array:
+    """Per accepted transition, the funnel stages it skipped (only imported ones skip any)."""
+    out: list[str | None] = [None] * len(before)
+    if len(before):
+        jumped = ~np.asarray(rules.allowed, dtype=np.bool_)[before, target]
+        for i in np.flatnonzero(jumped).tolist():
+            out[i] = rules.skipped(int(before[i]), int(target[i]))
+    return pa.array(out, pa.string())
+
+
+def _imported(events: pa.Table) -> npt.NDArray[np.bool_]:
+    """Events from a CRM export (source `import:<system>`), which may skip funnel stages."""
+    flags = pc.starts_with(events.column("source").cast(pa.string()), IMPORTED_PREFIX)
+    return np.asarray(flags.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
 def _processing_order(events: pa.Table, person: IntArray) -> IntArray:
     """Row positions sorted by person, then (occurred_at, event_id): the order of decisions."""
     keys = pa.table(
@@ -192,6 +214,7 @@ def _decide(
     target: IntArray,
     missing: IntArray,
     order: IntArray,
+    imported: npt.NDArray[np.bool_],
 ) -> tuple[npt.NDArray[np.int8], IntArray]:
     """Outcome code and prior stage code per event, in input order; `state` ends final.
 
@@ -201,10 +224,11 @@ def _decide(
     seq = order[person[order] >= 0]
     walked, walked_before = _walk(
         state,
-        rules.allowed,
+        (rules.allowed, rules.forward),
         person[seq].tolist(),
         target[seq].tolist(),
         (missing[seq] == 0).tolist(),
+        imported[seq].astype(np.int64).tolist(),
     )
     outcome = np.full(len(person), UNKNOWN_PERSON_CODE, dtype=np.int8)
     outcome[seq] = np.frombuffer(bytes(walked), dtype=np.int8)
@@ -242,7 +266,7 @@ def apply_events(
     missing = _missing(rules, persons, person, target)
     state = _initial_state(rules, persons, current)
     order = _processing_order(events, person)
-    outcome, before = _decide(rules, state, person, target, missing, order)
+    outcome, before = _decide(rules, state, person, target, missing, order, _imported(events))
 
     names = pa.array(rules.state_names(), pa.string())
     acc = np.flatnonzero(outcome == ACCEPTED)
@@ -254,6 +278,7 @@ def apply_events(
             "to_stage": events.column("stage").take(acc),
             "changed_at": events.column("occurred_at").take(acc),
             "source": events.column("source").take(acc),
+            "skipped": _skipped(rules, before[acc], target[acc]),
         }
     )
     rej = np.flatnonzero((outcome != ACCEPTED) & (outcome != REPEAT))

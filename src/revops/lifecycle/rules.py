@@ -71,6 +71,10 @@ class CompiledLifecycle:
 
     `allowed[from][to]` has one extra, all-False last column: an event for an undeclared stage
     gets target code -1, which is therefore blocked from every state without a branch of its own.
+
+    `forward[from][to]` is `allowed` plus every move to a later funnel stage (from no stage or
+    an earlier funnel stage): what an event imported from a CRM export may do, since the CRM
+    already accepted it and a stage it has no date for was skipped there (see `skipped`).
     """
 
     lifecycle: Lifecycle
@@ -78,6 +82,7 @@ class CompiledLifecycle:
     required_fields: tuple[str, ...]
     required_mask: tuple[int, ...]
     foreign: tuple[str, ...] = ()
+    forward: tuple[tuple[bool, ...], ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -92,8 +97,22 @@ class CompiledLifecycle:
         extra = sorted({s for s in stages if s is not None and s not in self.names})
         if not extra:
             return self
-        blocked = (False,) * (self.none + 1)
-        return replace(self, allowed=self.allowed + (blocked,) * len(extra), foreign=tuple(extra))
+        blocked = ((False,) * (self.none + 1),) * len(extra)
+        return replace(
+            self,
+            allowed=self.allowed + blocked,
+            forward=self.forward + blocked,
+            foreign=tuple(extra),
+        )
+
+    def skipped(self, from_code: int, to_code: int) -> str | None:
+        """The funnel stages an imported from → to move passed over, '|'-joined (None: none)."""
+        if self.allowed[from_code][to_code]:
+            return None
+        funnel = [i for i, s in enumerate(self.lifecycle.stages) if s.kind == "funnel"]
+        start = funnel.index(from_code) + 1 if from_code in funnel else 0
+        between = [self.names[i] for i in funnel[start:] if i < to_code]
+        return "|".join(between) or None
 
     def state_code(self, stage: str | None) -> int:
         """The code of a current stage; call `with_foreign` first for undeclared ones."""
@@ -135,4 +154,17 @@ def compile_lifecycle(lifecycle: Lifecycle) -> CompiledLifecycle:
     masks = tuple(
         sum(1 << fields.index(f) for f in set(stage.required_fields)) for stage in lifecycle.stages
     )
-    return CompiledLifecycle(lifecycle, rows, tuple(fields), masks)
+    funnel = [s.kind == "funnel" for s in lifecycle.stages]
+    forward = tuple(
+        tuple(
+            allowed
+            or (
+                dst < len(names)
+                and funnel[dst]
+                and (src == len(names) or (src < len(names) and funnel[src] and dst > src))
+            )
+            for dst, allowed in enumerate(row)
+        )
+        for src, row in enumerate(rows)
+    )
+    return CompiledLifecycle(lifecycle, rows, tuple(fields), masks, forward=forward)
