@@ -8,7 +8,7 @@ column that matches nothing refuses the whole file, because every row would fail
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from revops.config.sources import SourceObject, shipped_sources
@@ -22,6 +22,7 @@ class ColumnPlan:
 
     sources: dict[str, str]
     ignored: tuple[str, ...]
+    custom: dict[str, str] = field(default_factory=dict)  # custom field name → file column
 
 
 def _lookup(preset: SourceObject | None, t: Table) -> tuple[dict[str, str], dict[str, str]]:
@@ -41,10 +42,14 @@ def plan_columns(
     exact, folded = _lookup(preset, t)
     sources: dict[str, str] = {}
     ignored: list[str] = []
+    custom_fields = preset.custom if preset else {}
+    custom: dict[str, str] = {}
     for col in columns:
         key = col.strip()
         canonical = exact.get(key) or folded.get(key.casefold())
-        if canonical is None:
+        if canonical is None and key in custom_fields:
+            custom[custom_fields[key].name] = col
+        elif canonical is None:
             ignored.append(col)
         elif canonical in sources:
             raise IngestError(
@@ -56,7 +61,7 @@ def plan_columns(
     missing = [c.name for c in t.columns if c.required and c.name not in sources]
     if missing:
         raise IngestError(_missing_message(path, t, missing, columns, preset, preset_name))
-    return ColumnPlan(sources, tuple(ignored))
+    return ColumnPlan(sources, tuple(ignored), custom)
 
 
 def _missing_message(

@@ -216,7 +216,8 @@ def load_file(
             "loaded_at": pa.array([now], pa.timestamp("us")),
         }
     )
-    batches = [Batch(t.name, good, "upsert")] if good.num_rows else []
+    custom = tuple(plan.custom)
+    batches = [Batch(t.name, good, "upsert", custom)] if good.num_rows else []
     if quarantine.num_rows:
         batches.append(Batch("quarantine", quarantine, "append"))
     if alerts is not None and alerts.num_rows:

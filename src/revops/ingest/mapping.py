@@ -8,7 +8,8 @@ validation then judges canonical values exactly as it judges a hand-made file:
 - owners given by name or email become user ids, or the row is refused with the reason;
 - a missing column is combined from others (User FirstName + LastName → name);
 - deals without closed flags get them from the stage labels of `closed`;
-- naive timestamps are read in the source's time zone and rewritten in UTC (`…Z`);
+- naive timestamps with a time of day are read in the source's time zone and rewritten in UTC
+  (`…Z`); a bare date stays the day it names (midnight UTC);
 - `lifecycle` stage dates become lifecycle events.
 
 Time zone rule around DST changes (zoneinfo, fold=0): a local time that does not exist (the
@@ -209,12 +210,15 @@ def utc_offsets(local_micros: np.ndarray, zone: str) -> np.ndarray:
 def localize(text: pa.Array, zone: str) -> pa.Array:
     """Naive timestamps in `text` read in `zone`, written back as UTC ISO text with `Z`.
 
-    Values with an offset or `Z`, and values that do not parse, are left as they are
+    Values with an offset or `Z`, values without a time of day (a date names a day, not an
+    instant: Salesforce Task.ActivityDate), and values that do not parse are left as they are
     (validation judges the latter).
     """
     text = clean_text(text)
     zoned = pc.match_substring_regex(text, _ZONED).fill_null(True)
-    naive_idx = np.flatnonzero(~np.asarray(zoned.to_numpy(zero_copy_only=False), dtype=np.bool_))
+    timed = pc.match_substring_regex(text, r"\d:\d\d").fill_null(False)
+    local = pc.and_(pc.invert(zoned), timed)
+    naive_idx = np.flatnonzero(np.asarray(local.to_numpy(zero_copy_only=False), dtype=np.bool_))
     if naive_idx.size == 0:
         return text
     naive = text.take(pa.array(naive_idx))

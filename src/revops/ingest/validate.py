@@ -143,6 +143,12 @@ def validate(data: pa.Table, plan: ColumnPlan, t: Table, preset: SourceObject | 
         values, found = _check_column(col, data.column(source), value_map)
         columns[canonical] = values
         failures.extend(found)
+    for name, source in plan.custom.items():
+        declared = next(f for f in preset.custom.values() if f.name == name) if preset else None
+        custom_col = Column(name, declared.type if declared else "string", "custom field")
+        values, found = _check_column(custom_col, data.column(source), None)
+        columns[name] = values
+        failures.extend(found)
     bad = np.zeros(n, dtype=np.bool_)
     problems: Counter[tuple[str, str]] = Counter()
     for f in failures:

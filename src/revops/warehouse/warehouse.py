@@ -12,10 +12,10 @@ import contextlib
 import io
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import unquote, urlparse
 
 import ibis
@@ -26,7 +26,7 @@ from ibis.backends import BaseBackend
 
 from revops.errors import RevOpsError
 from revops.warehouse.pii import PII_KEY_ENV, PiiCipher, cipher_from_env, column_label
-from revops.warehouse.schema import TABLES, Column, Table, table
+from revops.warehouse.schema import TABLES, Column, ColumnType, Table, table
 
 DEFAULT_URL = "out/revops.duckdb"
 WriteMode = Literal["upsert", "append", "replace", "delete"]
@@ -77,6 +77,8 @@ class Batch:
     table: str
     data: pa.Table
     mode: WriteMode = "upsert"
+    # columns of `data` beyond the data model to store as custom columns (created if missing)
+    custom: tuple[str, ...] = ()
 
 
 def _q(name: str) -> str:
@@ -356,15 +358,15 @@ class Warehouse:
             batches = [*batches, *hook(batches)]
         for standing in self.write_hooks:
             batches = [*batches, *standing(batches)]
-        staged = [(b, self._conform(table(b.table), b.data)) for b in batches]
+        shapes = [with_custom(table(b.table), b.data, b.custom) for b in batches]
+        staged = [(b, t, self._conform(t, b.data)) for b, t in zip(batches, shapes, strict=True)]
         results: list[WriteResult] = []
         try:
             with self.transaction() as run:
-                for i, (batch, data) in enumerate(staged):
+                for i, (batch, t, data) in enumerate(staged):
                     present = frozenset(batch.data.column_names)
-                    results.append(
-                        self._apply(run, table(batch.table), data, batch.mode, i, present, counts)
-                    )
+                    self._add_custom(run, t)
+                    results.append(self._apply(run, t, data, batch.mode, i, present, counts))
         except WarehouseError:
             raise
         except Exception as exc:
@@ -376,6 +378,15 @@ class Warehouse:
             last = audit[-1].slice(audit[-1].num_rows - 1).to_pylist()[0]
             anchor_head(self.url, int(last["seq"]), str(last["hash"]))
         return results
+
+    def _add_custom(self, run: Any, t: Table) -> None:
+        """Create the custom columns (beyond the data model) a batch brings, inside its write."""
+        canonical = set(table(t.name).column_names)
+        types = _SQL_TYPES[self.backend]
+        for col in t.columns:
+            if col.name not in canonical:
+                add = f"ADD COLUMN IF NOT EXISTS {_q(col.name)} {types[col.type]}"
+                run(f"ALTER TABLE {_q(t.name)} {add}")
 
     def _conform(self, t: Table, data: pa.Table) -> pa.Table:
         """Cast to the canonical schema, adding missing columns as nulls, dropping repeats."""
@@ -478,6 +489,20 @@ class Warehouse:
     @staticmethod
     def _scalar(run: Any, query: str) -> int:
         return int(run(query).fetchone()[0])
+
+
+_TYPE_OF_ARROW = {str(v): k for k, v in ARROW_TYPES.items()}
+
+
+def with_custom(t: Table, data: pa.Table, custom: tuple[str, ...]) -> Table:
+    """`t` plus the batch's `custom` columns: fields a source mapping keeps beyond the data
+    model (typed at ingestion), stored as extra columns so metrics can cut and filter by them."""
+    extra = [
+        Column(f.name, cast(ColumnType, _TYPE_OF_ARROW[str(f.type)]), "Custom field.")
+        for f in data.schema
+        if f.name in custom and f.name not in t.column_names and str(f.type) in _TYPE_OF_ARROW
+    ]
+    return replace(t, columns=t.columns + tuple(extra)) if extra else t
 
 
 def _last_per_key(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:
