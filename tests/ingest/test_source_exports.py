@@ -289,3 +289,22 @@ def test_hubspot_deals_pipelines_and_figures(warehouse: Warehouse) -> None:
     ]
     avg = value(warehouse, m, "avg_deal_size")
     assert (avg["value"].tolist(), avg["missing"].tolist()) == ([18_000], [1])
+
+
+def test_a_delete_for_a_stored_record_removes_it_with_an_audited_tombstone(
+    warehouse: Warehouse, tmp_path: Any
+) -> None:
+    load_org(warehouse)
+    # A later export: Acme Corp deleted in Salesforce (IsDeleted=true), Globex unchanged.
+    text = (SF / "Account.csv").read_text(encoding="utf-8").splitlines()
+    header, acme, globex = text[0], text[1], text[2]
+    later = tmp_path / "Account.csv"
+    later.write_text("\n".join([header, acme.replace(",false,", ",true,", 1), globex]) + "\n")
+    report = load(warehouse, later, "accounts", "salesforce", SF_MODEL)
+    assert counts(report) == (2, 0, 0, 1)
+    ids = [r[0] for r in warehouse.sql("SELECT account_id FROM accounts ORDER BY 1")]
+    assert ids == ["0015g00000A2AAA", "0015g00000A3AAA", "0015g00000A4AAA"]
+    tomb = warehouse.sql("SELECT target_table, record_id, source, load_id FROM source_deletions")
+    assert tomb == [("accounts", "0015g00000A1AAA", "salesforce.Account", report.load_id)]
+    audit = warehouse.sql("SELECT action, subject FROM audit_log WHERE action = 'source.delete'")
+    assert audit == [("source.delete", "accounts")]

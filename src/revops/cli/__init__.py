@@ -32,6 +32,7 @@ from revops.cli.revenue import revenue_app
 from revops.cli.routing import routing_app
 from revops.cli.scoring import score_app
 from revops.cli.serve import serve
+from revops.cli.sources import sources_app
 
 app = typer.Typer(help="revops: one operating model, one revenue warehouse.", no_args_is_help=True)
 
@@ -49,6 +50,7 @@ app.command()(tables)
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(lifecycle_app, name="lifecycle")
 app.add_typer(config_app, name="config")
+app.add_typer(sources_app, name="sources")
 app.add_typer(report_app, name="report")
 app.add_typer(quality_app, name="quality")
 app.add_typer(revenue_app, name="revenue")
