@@ -308,3 +308,27 @@ def test_a_delete_for_a_stored_record_removes_it_with_an_audited_tombstone(
     assert tomb == [("accounts", "0015g00000A1AAA", "salesforce.Account", report.load_id)]
     audit = warehouse.sql("SELECT action, subject FROM audit_log WHERE action = 'source.delete'")
     assert audit == [("source.delete", "accounts")]
+
+
+def test_amounts_in_several_currencies_are_converted_at_dated_rates(warehouse: Warehouse) -> None:
+    load(warehouse, SF / "currency_rates.csv", "currency_rates", None, SF_MODEL)
+    report = load(
+        warehouse, SF / "Opportunity_multicurrency.csv", "opportunities", "salesforce", SF_MODEL
+    )
+    # JPY has no rate at all; GBP has none on or before 2023-12-31: both refused with why
+    assert counts(report) == (5, 3, 2, 0)
+    reasons = [r[0] for r in warehouse.sql("SELECT reason FROM quarantine ORDER BY row_number")]
+    assert reasons == [
+        "Amount: no JPY→USD rate on or before 2024-04-01 in currency_rates",
+        "Amount: no GBP→USD rate on or before 2023-12-31 in currency_rates",
+    ]
+    rows = warehouse.sql(
+        "SELECT opportunity_id, amount, currency, original_amount FROM opportunities ORDER BY 1"
+    )
+    # EUR 10,000 closing 2024-03-31 takes the 2024-01-01 rate (1.10); closing 2024-04-01, the
+    # 2024-04-01 rate (1.08); USD is the company currency
+    assert rows == [
+        ("0065g00000M1AAA", pytest.approx(11_000), "EUR", 10_000),
+        ("0065g00000M2AAA", pytest.approx(10_800), "EUR", 10_000),
+        ("0065g00000M3AAA", 5_000, "USD", 5_000),
+    ]

@@ -68,6 +68,16 @@ class StageDate(_Model):
     when: str | None = None
 
 
+class Currency(_Model):
+    """Amounts in several currencies: `column` holds each row's ISO code; `amounts` are
+    converted to the company currency at the latest `currency_rates` rate on or before the
+    row's `date` column (original amount and code kept in `original_amount` / `currency`)."""
+
+    column: str
+    amounts: tuple[str, ...] = ("amount",)
+    date: str = "close_date"
+
+
 class SourceObject(_Model):
     """One object of one source system (Salesforce `Lead`, HubSpot `contacts`).
 
@@ -91,6 +101,7 @@ class SourceObject(_Model):
     closed: Closed | None = None
     lifecycle: tuple[StageDate, ...] = ()
     combine: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    currency: Currency | None = None
 
     @field_validator("table")
     @classmethod
@@ -117,7 +128,8 @@ class SourceObject(_Model):
         for source, canonical in self.columns.items():
             if canonical not in names:
                 raise ValueError(f"columns.{source}: {self.table} has no column {canonical!r}")
-        for canonical in [*self.values, *self.split, *self.combine]:
+        converted = [*self.currency.amounts, self.currency.date] if self.currency else []
+        for canonical in [*self.values, *self.split, *self.combine, *converted]:
             if canonical not in names:
                 raise ValueError(f"{self.table} has no column {canonical!r}")
         for source, field in self.custom.items():

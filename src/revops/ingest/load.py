@@ -22,7 +22,7 @@ from revops.config.models import OperatingModel
 from revops.config.sources import SourceObject, find_object, shipped_sources
 from revops.ingest.columns import plan_columns
 from revops.ingest.errors import IngestError
-from revops.ingest.mapping import Mapped, map_raw
+from revops.ingest.mapping import Mapped, Rates, map_raw
 from revops.ingest.raw import Progress, RawData
 from revops.ingest.readers import read_file
 from revops.ingest.report import LoadReport
@@ -78,7 +78,15 @@ def _map(
         return Mapped(raw, (), 0, None)
     zone = model.company.timezone if model is not None else "UTC"
     users = _users(wh, mapping, raw)
-    return map_raw(raw, mapping, t, system=name, timezone=zone, users=users)
+    rates = _rates(wh, mapping, raw, model.company.currency if model is not None else "USD")
+    return map_raw(raw, mapping, t, system=name, timezone=zone, users=users, rates=rates)
+
+
+def _rates(wh: Warehouse, mapping: SourceObject, raw: RawData, company: str) -> Rates | None:
+    """The dated currency rates, when the export has a currency column to convert."""
+    if mapping.currency is None or mapping.currency.column not in raw.columns:
+        return None
+    return Rates.of(company, wh.to_arrow(wh.table("currency_rates")))
 
 
 def _text_fields(t: Table, mapping: SourceObject | None) -> frozenset[str]:

@@ -10,6 +10,9 @@ validation then judges canonical values exactly as it judges a hand-made file:
 - deals without closed flags get them from the stage labels of `closed`;
 - naive timestamps with a time of day are read in the source's time zone and rewritten in UTC
   (`…Z`); a bare date stays the day it names (midnight UTC);
+- amounts in another currency are converted to the company currency at the latest dated rate
+  (`currency_rates`) on or before the row's date, keeping the original amount and code; a row
+  with no such rate is refused with the reason, never loaded unconverted;
 - `lifecycle` stage dates become lifecycle events.
 
 Time zone rule around DST changes (zoneinfo, fold=0): a local time that does not exist (the
@@ -20,6 +23,7 @@ repeated in autumn) is the first occurrence (daylight time).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
@@ -29,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from revops.config.sources import SourceObject
-from revops.ingest.coerce import clean_text, plain
+from revops.ingest.coerce import clean_text, coerce, plain
 from revops.ingest.dates import parse_times
 from revops.ingest.raw import BrokenRow, IntArray, RawData
 from revops.warehouse.schema import Table
@@ -183,6 +187,95 @@ def _closed_flags(raw: RawData, source: SourceObject) -> RawData:
     return raw
 
 
+@dataclass(frozen=True)
+class Rates:
+    """Dated rates per currency (sorted by date) and the company currency they convert into."""
+
+    company: str
+    by_currency: dict[str, tuple[list[dt.date], list[float]]]
+
+    @classmethod
+    def of(cls, company: str, table: pa.Table | None) -> Rates:
+        out: dict[str, tuple[list[dt.date], list[float]]] = {}
+        rows = (
+            table.sort_by([("currency", "ascending"), ("rate_date", "ascending")])
+            if table
+            else None
+        )
+        for r in rows.to_pylist() if rows is not None else []:
+            dates, values = out.setdefault(str(r["currency"]).upper(), ([], []))
+            dates.append(r["rate_date"])
+            values.append(float(r["rate"]))
+        return cls(company.upper(), out)
+
+    def rate(self, currency: str, day: dt.date) -> float | None:
+        if currency == self.company:
+            return 1.0
+        found = self.by_currency.get(currency)
+        if found is None:
+            return None
+        i = bisect.bisect_right(found[0], day) - 1
+        return found[1][i] if i >= 0 else None
+
+
+def _convert_currency(raw: RawData, source: SourceObject, rates: Rates | None) -> RawData:
+    spec = source.currency
+    if spec is None or rates is None or spec.column not in raw.columns:
+        return raw
+    codes = pc.utf8_upper(_text(raw, spec.column)).fill_null(rates.company)
+    date_col = _present(raw, spec.date, source)
+    days = coerce(_text(raw, date_col), "date").values.to_pylist() if date_col else None
+    raw = _set(raw, "currency", codes)
+    bad: list[tuple[int, str]] = []
+    for canonical in spec.amounts:
+        col = _present(raw, canonical, source)
+        if col is None:
+            continue
+        parsed = coerce(_text(raw, col), "float")
+        amounts = parsed.values.to_pylist()
+        converted: list[float | None] = []
+        for i, (amount, code) in enumerate(zip(amounts, codes.to_pylist(), strict=True)):
+            day = days[i] if days else None
+            rate = (
+                rates.rate(code, day)
+                if day is not None
+                else (1.0 if code == rates.company else None)
+            )
+            if amount is None:
+                converted.append(None)
+            elif rate is None:
+                converted.append(None)
+                when = f"on or before {day}" if day else "(the row has no date)"
+                bad.append((i, f"{col}: no {code}→{rates.company} rate {when} in currency_rates"))
+            else:
+                converted.append(amount * rate)
+        keep_text = (
+            pc.if_else(parsed.invalid, _text(raw, col), None) if parsed.invalid.any() else None
+        )
+        if canonical == "amount":
+            raw = _set(raw, "original_amount", parsed.values)
+        values = pa.array(converted, pa.float64())
+        raw = _set(
+            raw,
+            col,
+            values if keep_text is None else pc.coalesce(keep_text, values.cast(pa.string())),
+        )
+    if not bad:
+        return raw
+    rows = np.array(sorted({i for i, _ in bad}), dtype=np.int64)
+    first: dict[int, str] = {}
+    for i, reason in bad:
+        first.setdefault(i, reason)
+    texts = raw.raw_json(rows)
+    broken = [
+        BrokenRow(int(raw.row_numbers[i]), "amount", "currency", first[int(i)], text)
+        for i, text in zip(rows.tolist(), texts, strict=True)
+    ]
+    keep = np.ones(raw.data.num_rows, dtype=np.bool_)
+    keep[rows] = False
+    return _keep(raw, keep, broken)
+
+
 def utc_offsets(local_micros: np.ndarray, zone: str) -> np.ndarray:
     """Per naive local time (µs since epoch), its UTC offset in µs by the DST rule above.
 
@@ -293,12 +386,13 @@ def map_raw(
     system: str,
     timezone: str,
     users: pa.Table | None = None,
+    rates: Rates | None = None,
 ) -> Mapped:
     """Apply `source` to one raw batch; see the module docstring for each step.
 
     `system` names the mapping (`hubspot.contacts`) in event ids and sources; `timezone` is the
     zone of naive timestamps when the mapping names none; `users` (user_id, email, name) is
-    needed only to resolve owners given by name or email.
+    needed only to resolve owners given by name or email; `rates` only to convert currencies.
     """
     rows_before = raw.rows_in
     raw, deleted = _drop_deleted(raw, source, t)
@@ -307,5 +401,6 @@ def map_raw(
     raw = _closed_flags(raw, source)
     raw = _localize_all(raw, source, t, source.timezone or timezone)
     raw = _resolve_owner(raw, source, users)
+    raw = _convert_currency(raw, source, rates)
     events = _lifecycle(raw, source, t, system)
     return Mapped(raw, deleted, rows_before - raw.rows_in, events)

@@ -322,6 +322,8 @@ TABLES: tuple[Table, ...] = (
             _c("opportunity_type", "string", "Motion.", required=True, enum=OPPORTUNITY_TYPES),
             _c("stage", "string", "Current sales stage.", required=True),
             _c("amount", "float", "Deal amount (ACV) in the company currency."),
+            _c("currency", "string", "ISO code of the amount as the source wrote it."),
+            _c("original_amount", "float", "The amount in that currency, before conversion."),
             _c("probability", "float", "Probability of winning, 0–100."),
             _c("forecast_category", "string", "Forecast category.", enum=FORECAST_CATEGORIES),
             _c("next_step", "string", "Agreed next step with the buyer; empty when none."),
@@ -347,6 +349,19 @@ TABLES: tuple[Table, ...] = (
             "segment": "account.segment",
             "region": "owner.region",
         },
+    ),
+    Table(
+        name="currency_rates",
+        description="Dated exchange rates: how much one unit of a currency is worth in the "
+        "company currency from `rate_date` on; loads convert amounts with the latest rate on or "
+        "before the deal's close date.",
+        primary_key=("currency", "rate_date"),
+        columns=(
+            _c("currency", "string", "ISO 4217 code, e.g. 'EUR'.", required=True),
+            _c("rate_date", "date", "First day the rate applies.", required=True),
+            _c("rate", "float", "Company-currency units per unit of `currency`.", required=True),
+        ),
+        time_column="rate_date",
     ),
     Table(
         name="opportunity_stage_history",
