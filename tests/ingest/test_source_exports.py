@@ -332,3 +332,26 @@ def test_amounts_in_several_currencies_are_converted_at_dated_rates(warehouse: W
         ("0065g00000M2AAA", pytest.approx(10_800), "EUR", 10_000),
         ("0065g00000M3AAA", 5_000, "USD", 5_000),
     ]
+
+
+MK = CASES / "marketo_instance"
+
+
+def test_marketo_activity_channel_comes_from_its_program(warehouse: Warehouse) -> None:
+    m = SF_MODEL
+    assert counts(load(warehouse, MK / "programs.csv", "campaigns", "marketo", m)) == (3, 3, 0, 0)
+    assert counts(load(warehouse, MK / "leads.csv", "persons", "marketo", m)) == (3, 3, 0, 0)
+    report = load(warehouse, MK / "activities.csv", "touchpoints", "marketo", m)
+    # the activity log has no channel: each activity takes its program's; a-0006 names
+    # program 9999, which does not exist, so it has no channel and is refused
+    assert counts(report) == (6, 5, 1, 0)
+    rows = warehouse.sql("SELECT touchpoint_id, touch_type, channel FROM touchpoints ORDER BY 1")
+    assert rows == [
+        ("a-0001", "form_fill", "webinar"), ("a-0002", "webinar_attended", "webinar"),
+        ("a-0003", "event_attended", "events"), ("a-0004", "ad_click", "paid_search"),
+        ("a-0005", "web_visit", "paid_search"),
+    ]  # fmt: skip
+    [(row, fld)] = warehouse.sql(
+        f"SELECT row_number, field FROM quarantine WHERE load_id = '{report.load_id}'"
+    )
+    assert (row, fld) == (6, "channel")

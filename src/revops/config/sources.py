@@ -102,6 +102,9 @@ class SourceObject(_Model):
     lifecycle: tuple[StageDate, ...] = ()
     combine: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     currency: Currency | None = None
+    # canonical column → relation of the table: filled from the related record when the export
+    # lacks it (Marketo activities carry no channel; their program, a campaign, has one)
+    related: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("table")
     @classmethod
@@ -138,6 +141,13 @@ class SourceObject(_Model):
                     f"custom.{source}: {field.name!r} is a canonical column of {self.table}; "
                     "map it under columns instead"
                 )
+        for canonical, relation in self.related.items():
+            try:
+                target = schema.table(t.relation(relation).table)
+            except KeyError as exc:
+                raise ValueError(f"related.{canonical}: {exc.args[0]}") from None
+            if canonical not in names or canonical not in target.column_names:
+                raise ValueError(f"related.{canonical}: {target.name} has no {canonical!r}")
         if self.owner is not None and self.owner.target not in names:
             raise ValueError(f"owner.target: {self.table} has no column {self.owner.target!r}")
         return self

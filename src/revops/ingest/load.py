@@ -19,14 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from revops.config.models import OperatingModel
-from revops.config.sources import SourceObject, find_object, shipped_sources
+from revops.config.sources import SourceObject
 from revops.ingest.columns import plan_columns
 from revops.ingest.errors import IngestError
-from revops.ingest.mapping import Mapped, Rates, map_raw
 from revops.ingest.raw import Progress, RawData
 from revops.ingest.readers import read_file
 from revops.ingest.report import LoadReport
-from revops.ingest.sourced import sourced_batches
+from revops.ingest.sourced import find_mapping, map_source, sourced_batches
 from revops.ingest.validate import Validated, validate
 from revops.warehouse import Batch, Table, Warehouse, WarehouseError
 from revops.warehouse import table as table_def
@@ -42,51 +41,6 @@ def _target(name: str) -> Table:
     if t.system:
         raise IngestError(f"{name} is a system table written by revops itself; it cannot be loaded")
     return t
-
-
-def _mapping(
-    preset: str | None, table: str, model: OperatingModel | None
-) -> tuple[str, SourceObject | None]:
-    """The source object `preset` names (`salesforce`, `salesforce.Lead`), from the operating
-    model's `sources:` when there is one, else from the shipped mapping files."""
-    if preset is None:
-        return "", None
-    sources = model.sources if model is not None else shipped_sources()
-    try:
-        return find_object(sources, preset, table)
-    except ValueError as exc:
-        raise IngestError(str(exc)) from None
-
-
-def _users(wh: Warehouse, mapping: SourceObject | None, raw: RawData) -> pa.Table | None:
-    """user_id, name and email of every user, when the mapping resolves owners by name/email."""
-    owner = mapping.owner if mapping else None
-    if owner is None or owner.by == "id" or owner.column not in raw.columns:
-        return None
-    return wh.to_arrow(wh.table("users").select("user_id", "name", "email"))
-
-
-def _map(
-    wh: Warehouse,
-    raw: RawData,
-    mapping: SourceObject | None,
-    t: Table,
-    name: str,
-    model: OperatingModel | None,
-) -> Mapped:
-    if mapping is None:
-        return Mapped(raw, (), 0, None)
-    zone = model.company.timezone if model is not None else "UTC"
-    users = _users(wh, mapping, raw)
-    rates = _rates(wh, mapping, raw, model.company.currency if model is not None else "USD")
-    return map_raw(raw, mapping, t, system=name, timezone=zone, users=users, rates=rates)
-
-
-def _rates(wh: Warehouse, mapping: SourceObject, raw: RawData, company: str) -> Rates | None:
-    """The dated currency rates, when the export has a currency column to convert."""
-    if mapping.currency is None or mapping.currency.column not in raw.columns:
-        return None
-    return Rates.of(company, wh.to_arrow(wh.table("currency_rates")))
 
 
 def _text_fields(t: Table, mapping: SourceObject | None) -> frozenset[str]:
@@ -172,11 +126,11 @@ def load_file(
     started = time.perf_counter()
     path = Path(path)
     t = _target(table)
-    source_name, mapping = _mapping(preset, table, model)
+    source_name, mapping = find_mapping(preset, table, model)
     raw = read_file(
         path, encoding=encoding, progress=progress, text_fields=_text_fields(t, mapping)
     )
-    mapped = _map(wh, raw, mapping, t, source_name, model)
+    mapped = map_source(wh, raw, mapping, t, source_name, model)
     raw = mapped.raw
     plan = plan_columns(path, raw.columns, t, mapping, preset or "")
     checked = validate(raw.data, plan, t, mapping)

@@ -8,6 +8,8 @@ validation then judges canonical values exactly as it judges a hand-made file:
 - owners given by name or email become user ids, or the row is refused with the reason;
 - a missing column is combined from others (User FirstName + LastName → name);
 - deals without closed flags get them from the stage labels of `closed`;
+- a column the export lacks is taken from the related record (`related:`: a Marketo
+  activity's channel is its program's);
 - naive timestamps with a time of day are read in the source's time zone and rewritten in UTC
   (`…Z`); a bare date stays the day it names (midnight UTC);
 - amounts in another currency are converted to the company currency at the latest dated rate
@@ -42,6 +44,10 @@ _ZONED = r"[Zz]$|[Tt ].*[+-]\d{2}(?::?\d{2})?$"
 _US_PER_SECOND = 1_000_000
 _US_PER_HOUR = 3600 * _US_PER_SECOND
 _EPOCH = dt.datetime(1970, 1, 1)
+
+
+# canonical column → (related key, value) pairs read from the related table
+Related = dict[str, pa.Table]
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,19 @@ def _resolve_owner(raw: RawData, source: SourceObject, users: pa.Table | None) -
     keep = np.ones(raw.data.num_rows, dtype=np.bool_)
     keep[rows] = False
     return _keep(raw, keep, broken)
+
+
+def _fill_related(raw: RawData, source: SourceObject, t: Table, related: Related) -> RawData:
+    for canonical, lookup in related.items():
+        fk = _present(raw, t.relation(source.related[canonical]).column, source)
+        if fk is None:
+            continue
+        hit = pc.index_in(_text(raw, fk), value_set=lookup.column(0).cast(pa.string()))
+        found = pc.take(lookup.column(1).cast(pa.string()), hit)
+        own = _present(raw, canonical, source)
+        values = found if own is None else pc.coalesce(_text(raw, own), found)
+        raw = _set(raw, own or canonical, values)
+    return raw
 
 
 def _closed_flags(raw: RawData, source: SourceObject) -> RawData:
@@ -387,18 +406,21 @@ def map_raw(
     timezone: str,
     users: pa.Table | None = None,
     rates: Rates | None = None,
+    related: Related | None = None,
 ) -> Mapped:
     """Apply `source` to one raw batch; see the module docstring for each step.
 
     `system` names the mapping (`hubspot.contacts`) in event ids and sources; `timezone` is the
     zone of naive timestamps when the mapping names none; `users` (user_id, email, name) is
-    needed only to resolve owners given by name or email; `rates` only to convert currencies.
+    needed only to resolve owners given by name or email; `rates` only to convert currencies;
+    `related` only to fill columns from related records (`related:`).
     """
     rows_before = raw.rows_in
     raw, deleted = _drop_deleted(raw, source, t)
     raw = _split_lists(raw, source)
     raw = _combine(raw, source)
     raw = _closed_flags(raw, source)
+    raw = _fill_related(raw, source, t, related or {})
     raw = _localize_all(raw, source, t, source.timezone or timezone)
     raw = _resolve_owner(raw, source, users)
     raw = _convert_currency(raw, source, rates)

@@ -1,7 +1,8 @@
-"""What a source mapping adds to a load's write besides its rows: deletions and lifecycle events.
+"""A source mapping at the load's edges: finding it, feeding `map_raw` what it needs from the
+warehouse (users, currency rates), and what it adds to the load's write besides its rows.
 
-Both join the load's one transaction, so a load either lands with its deletions, tombstones,
-audit entry and events, or not at all.
+Deletions and lifecycle events join the load's one transaction, so a load either lands with its
+deletions, tombstones, audit entry and events, or not at all.
 """
 
 from __future__ import annotations
@@ -12,9 +13,68 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from revops.config.models import OperatingModel
+from revops.config.sources import SourceObject, find_object, shipped_sources
 from revops.ingest.coerce import coerce
-from revops.ingest.mapping import Mapped
+from revops.ingest.errors import IngestError
+from revops.ingest.mapping import Mapped, Rates, map_raw
+from revops.ingest.raw import RawData
 from revops.warehouse import Batch, Table, Warehouse
+from revops.warehouse import table as table_def
+
+
+def find_mapping(
+    preset: str | None, table: str, model: OperatingModel | None
+) -> tuple[str, SourceObject | None]:
+    """The source object `preset` names (`salesforce`, `salesforce.Lead`), from the operating
+    model's `sources:` when there is one, else from the shipped mapping files."""
+    if preset is None:
+        return "", None
+    sources = model.sources if model is not None else shipped_sources()
+    try:
+        return find_object(sources, preset, table)
+    except ValueError as exc:
+        raise IngestError(str(exc)) from None
+
+
+def _users(wh: Warehouse, mapping: SourceObject | None, raw: RawData) -> pa.Table | None:
+    """user_id, name and email of every user, when the mapping resolves owners by name/email."""
+    owner = mapping.owner if mapping else None
+    if owner is None or owner.by == "id" or owner.column not in raw.columns:
+        return None
+    return wh.to_arrow(wh.table("users").select("user_id", "name", "email"))
+
+
+def map_source(
+    wh: Warehouse,
+    raw: RawData,
+    mapping: SourceObject | None,
+    t: Table,
+    name: str,
+    model: OperatingModel | None,
+) -> Mapped:
+    """`map_raw` with what it needs from the warehouse and the operating model."""
+    if mapping is None:
+        return Mapped(raw, (), 0, None)
+    zone = model.company.timezone if model is not None else "UTC"
+    users = _users(wh, mapping, raw)
+    rates = _rates(wh, mapping, raw, model.company.currency if model is not None else "USD")
+    related = {}
+    for canonical, relation in mapping.related.items():
+        rel = t.relation(relation)
+        target = wh.table(rel.table)
+        key = table_def(rel.table).primary_key[0]
+        related[canonical] = wh.to_arrow(target.select(key, canonical))
+    return map_raw(
+        raw, mapping, t, system=name, timezone=zone, users=users, rates=rates, related=related
+    )
+
+
+def _rates(wh: Warehouse, mapping: SourceObject, raw: RawData, company: str) -> Rates | None:
+    """The dated currency rates, when the export has a currency column to convert."""
+    if mapping.currency is None or mapping.currency.column not in raw.columns:
+        return None
+    return Rates.of(company, wh.to_arrow(wh.table("currency_rates")))
 
 
 def _stored(wh: Warehouse, t: Table, ids: tuple[str, ...]) -> list[str]:
