@@ -355,3 +355,27 @@ def test_marketo_activity_channel_comes_from_its_program(warehouse: Warehouse) -
         f"SELECT row_number, field FROM quarantine WHERE load_id = '{report.load_id}'"
     )
     assert (row, fld) == (6, "channel")
+
+
+def test_salesforce_contact_roles_put_contacts_in_the_opportunity_stage(
+    warehouse: Warehouse,
+) -> None:
+    m = SF_MODEL
+    load(warehouse, SF / "User.csv", "users", "salesforce", m)
+    load(warehouse, SF / "Account.csv", "accounts", "salesforce", m)
+    contacts = load(warehouse, SF / "Contact.csv", "persons", "salesforce.Contact", m)
+    assert counts(contacts) == (4, 3, 0, 1)
+    roles = load(warehouse, SF / "OpportunityContactRole.csv", "lifecycle_events", "salesforce", m)
+    assert counts(roles) == (4, 3, 0, 1)  # the deleted role (of a deleted contact) is no event
+    report = run_lifecycle(warehouse, m.lifecycle)
+    assert (report.events, report.accepted, report.rejected) == (3, 3, 0)
+    rows = warehouse.sql(
+        "SELECT person_id, from_stage, to_stage, changed_at, skipped FROM lifecycle_history "
+        "ORDER BY 1"
+    )
+    # a contact first seen on a deal enters at Opportunity; the stages before were skipped
+    assert rows[0] == (
+        "0035g00000C1AAA", None, "Opportunity", dt.datetime(2024, 1, 10, 14, 5),
+        "Lead|MQL|SAL|SQL",
+    )  # fmt: skip
+    assert value(warehouse, m, "opportunity_persons")["value"].tolist() == [3]

@@ -105,6 +105,9 @@ class SourceObject(_Model):
     # canonical column → relation of the table: filled from the related record when the export
     # lacks it (Marketo activities carry no channel; their program, a campaign, has one)
     related: dict[str, str] = Field(default_factory=dict)
+    # canonical column → the value every row has when the export has no column for it
+    # (OpportunityContactRole rows are all "entered Opportunity" lifecycle events)
+    constants: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("table")
     @classmethod
@@ -132,7 +135,8 @@ class SourceObject(_Model):
             if canonical not in names:
                 raise ValueError(f"columns.{source}: {self.table} has no column {canonical!r}")
         converted = [*self.currency.amounts, self.currency.date] if self.currency else []
-        for canonical in [*self.values, *self.split, *self.combine, *converted]:
+        filled = [*self.split, *self.combine, *self.constants]
+        for canonical in [*self.values, *filled, *converted]:
             if canonical not in names:
                 raise ValueError(f"{self.table} has no column {canonical!r}")
         for source, field in self.custom.items():

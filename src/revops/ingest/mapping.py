@@ -6,7 +6,8 @@ validation then judges canonical values exactly as it judges a hand-made file:
   can be removed (they are never counted);
 - list cells (`Associated Company IDs` = `a;b`) keep their first element;
 - owners given by name or email become user ids, or the row is refused with the reason;
-- a missing column is combined from others (User FirstName + LastName → name);
+- a missing column is combined from others (User FirstName + LastName → name) or set to a
+  constant (`constants:`);
 - deals without closed flags get them from the stage labels of `closed`;
 - a column the export lacks is taken from the related record (`related:`: a Marketo
   activity's channel is its program's);
@@ -188,6 +189,13 @@ def _fill_related(raw: RawData, source: SourceObject, t: Table, related: Related
         own = _present(raw, canonical, source)
         values = found if own is None else pc.coalesce(_text(raw, own), found)
         raw = _set(raw, own or canonical, values)
+    return raw
+
+
+def _constants(raw: RawData, source: SourceObject) -> RawData:
+    for canonical, value in source.constants.items():
+        if _present(raw, canonical, source) is None:
+            raw = _set(raw, canonical, pa.array([value] * raw.data.num_rows, pa.string()))
     return raw
 
 
@@ -419,6 +427,7 @@ def map_raw(
     raw, deleted = _drop_deleted(raw, source, t)
     raw = _split_lists(raw, source)
     raw = _combine(raw, source)
+    raw = _constants(raw, source)
     raw = _closed_flags(raw, source)
     raw = _fill_related(raw, source, t, related or {})
     raw = _localize_all(raw, source, t, source.timezone or timezone)
