@@ -29,7 +29,13 @@ def load(
     file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON lines file.")],
     table: Annotated[str, typer.Option("--table", "-t", help="Canonical table to load into.")],
     preset: Annotated[
-        str | None, typer.Option("--preset", "-p", help="salesforce, hubspot or marketo.")
+        str | None,
+        typer.Option(
+            "--preset",
+            "-p",
+            help="Source mapping: a system (salesforce, hubspot, marketo) or system.Object "
+            "(salesforce.Lead); see `revops sources list`.",
+        ),
     ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8",
     config: ConfigOpt = None,

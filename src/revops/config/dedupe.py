@@ -108,8 +108,9 @@ class DedupeSettings(Model):
 class DuplicateRule(Model):
     """At entry, a new row matching a stored one with p ≥ threshold is allowed (alert) or blocked.
 
-    `sources` limits the rule to loads with one of these presets, or rows whose `source`
-    (lead source) is one of them; empty means every load. The first rule that applies wins.
+    `sources` limits the rule to loads through one of these source systems or objects
+    (`salesforce`, `salesforce.Lead`), or rows whose `source` (lead source) is one of them;
+    empty means every load. The first rule that applies wins.
     """
 
     name: str

@@ -43,7 +43,10 @@ CHECK_SCHEMA = pa.schema(
 
 
 def _applies(rule: DuplicateRule, preset: str | None, source: str | None) -> bool:
-    return not rule.sources or preset in rule.sources or source in rule.sources
+    """A rule naming `salesforce` covers every Salesforce object (`salesforce.Lead`) too."""
+    system = preset.partition(".")[0] if preset else None
+    named = preset in rule.sources or system in rule.sources
+    return not rule.sources or named or source in rule.sources
 
 
 def check_new_records(

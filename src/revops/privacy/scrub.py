@@ -28,15 +28,17 @@ FREE_TEXT: dict[str, tuple[str, ...]] = {"activities": ("subject",)}
 
 @cache
 def pii_keys(target_table: str) -> frozenset[str]:
-    """Canonical and export (preset) names of the identifying columns of `target_table`."""
-    from revops.ingest.presets import PRESETS
+    """Canonical and export (shipped source mapping) names of the identifying columns of
+    `target_table`, so quarantined raw rows in any export's own column names are scrubbed."""
+    from revops.config.sources import shipped_sources
 
     canonical = set(PII_COLUMNS.get(target_table, ()))
     names = set(canonical)
-    for tables in PRESETS.values():
-        preset = tables.get(target_table)
-        if preset is not None:
-            names |= {src for src, dst in preset.columns.items() if dst in canonical}
+    for objects in shipped_sources().values():
+        for mapping in objects.values():
+            if mapping.table == target_table:
+                names |= {src for src, dst in mapping.columns.items() if dst in canonical}
+                names |= {src for dst, srcs in mapping.combine.items() for src in srcs}
     return frozenset(n.lower() for n in names)
 
 
