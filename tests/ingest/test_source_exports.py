@@ -379,3 +379,27 @@ def test_salesforce_contact_roles_put_contacts_in_the_opportunity_stage(
         "Lead|MQL|SAL|SQL",
     )  # fmt: skip
     assert value(warehouse, m, "opportunity_persons")["value"].tolist() == [3]
+
+
+def test_salesforce_campaign_members_are_touchpoints_with_the_campaigns_channel(
+    warehouse: Warehouse,
+) -> None:
+    m = SF_MODEL
+    load(warehouse, SF / "Campaign.csv", "campaigns", "salesforce", m)
+    report = load(warehouse, SF / "CampaignMember.csv", "touchpoints", "salesforce", m)
+    # M4 is deleted; M3 was only "Sent" an email, which is no interaction: refused with why
+    assert counts(report) == (4, 2, 1, 1)
+    rows = warehouse.sql(
+        "SELECT touchpoint_id, person_id, touch_type, channel, occurred_at FROM touchpoints "
+        "ORDER BY 1"
+    )
+    assert rows == [
+        # a lead's response, at FirstRespondedDate; the channel is the campaign's Type
+        ("00v5g00000M1AAA", "00Q5g00000L5AAA", "event_attended", "webinar",
+         dt.datetime(2024, 3, 14, 16, 0)),
+        # a member with both ids is the contact
+        ("00v5g00000M2AAA", "0035g00000C1AAA", "form_fill", "events",
+         dt.datetime(2024, 4, 11, 9, 30)),
+    ]  # fmt: skip
+    [reason] = [r[0] for r in warehouse.sql("SELECT reason FROM quarantine")]
+    assert reason.startswith("touch_type: 'Sent' is not one of web_visit")

@@ -101,6 +101,9 @@ class SourceObject(_Model):
     closed: Closed | None = None
     lifecycle: tuple[StageDate, ...] = ()
     combine: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # canonical column → export columns, the first filled one wins (CampaignMember's person is
+    # its ContactId, else its LeadId)
+    first_of: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     currency: Currency | None = None
     # canonical column → relation of the table: filled from the related record when the export
     # lacks it (Marketo activities carry no channel; their program, a campaign, has one)
@@ -135,7 +138,7 @@ class SourceObject(_Model):
             if canonical not in names:
                 raise ValueError(f"columns.{source}: {self.table} has no column {canonical!r}")
         converted = [*self.currency.amounts, self.currency.date] if self.currency else []
-        filled = [*self.split, *self.combine, *self.constants]
+        filled = [*self.split, *self.combine, *self.first_of, *self.constants]
         for canonical in [*self.values, *filled, *converted]:
             if canonical not in names:
                 raise ValueError(f"{self.table} has no column {canonical!r}")

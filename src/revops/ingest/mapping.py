@@ -6,8 +6,8 @@ validation then judges canonical values exactly as it judges a hand-made file:
   can be removed (they are never counted);
 - list cells (`Associated Company IDs` = `a;b`) keep their first element;
 - owners given by name or email become user ids, or the row is refused with the reason;
-- a missing column is combined from others (User FirstName + LastName → name) or set to a
-  constant (`constants:`);
+- a missing column is combined from others (User FirstName + LastName → name), taken from
+  the first filled of several (`first_of:`) or set to a constant (`constants:`);
 - deals without closed flags get them from the stage labels of `closed`;
 - a column the export lacks is taken from the related record (`related:`: a Marketo
   activity's channel is its program's);
@@ -189,6 +189,14 @@ def _fill_related(raw: RawData, source: SourceObject, t: Table, related: Related
         own = _present(raw, canonical, source)
         values = found if own is None else pc.coalesce(_text(raw, own), found)
         raw = _set(raw, own or canonical, values)
+    return raw
+
+
+def _first_of(raw: RawData, source: SourceObject) -> RawData:
+    for canonical, parts in source.first_of.items():
+        present = [p for p in parts if p in raw.columns]
+        if _present(raw, canonical, source) is None and present:
+            raw = _set(raw, canonical, pc.coalesce(*[_text(raw, p) for p in present]))
     return raw
 
 
@@ -427,6 +435,7 @@ def map_raw(
     raw, deleted = _drop_deleted(raw, source, t)
     raw = _split_lists(raw, source)
     raw = _combine(raw, source)
+    raw = _first_of(raw, source)
     raw = _constants(raw, source)
     raw = _closed_flags(raw, source)
     raw = _fill_related(raw, source, t, related or {})
