@@ -119,6 +119,9 @@ def load_file(
 
     With a `model`, its duplicate rules (dedupe.rules) screen persons and accounts rows: a
     blocked row is quarantined, an allowed match is loaded and recorded in duplicate_alerts.
+    `preset` names a source mapping (`hubspot`, `salesforce.Lead`): the model's `sources:`,
+    else the shipped mapping files; without a model, naive times are read as UTC and amounts
+    converted into USD.
 
     Raises IngestError when the file as a whole cannot be loaded; nothing is written then.
     `progress(bytes_done, bytes_total)` is called while the file is read.
