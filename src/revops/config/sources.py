@@ -9,6 +9,7 @@ or object is simply added. `revops sources show salesforce.Lead` prints the resu
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -178,8 +179,13 @@ def check_timezone(name: str) -> None:
 Sources = dict[str, dict[str, SourceObject]]
 
 
+@cache
 def shipped() -> dict[str, Any]:
-    """The shipped mapping files as plain data: system → object → mapping."""
+    """The shipped mapping files as plain data: system → object → mapping.
+
+    Read once per process (parsing them is half the cost of validating an operating model);
+    callers only read the result (`overlay` builds new dicts, never edits its inputs).
+    """
     out: dict[str, Any] = {}
     for path in sorted(MAPPINGS_DIR.glob("*.yaml")):
         out[path.stem] = yaml.safe_load(path.read_text(encoding="utf-8"))
