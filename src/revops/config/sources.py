@@ -210,19 +210,13 @@ def effective(user: Any) -> Any:
     return overlay(shipped(), user or {})
 
 
-_SHIPPED: Sources | None = None
-
-
+@cache
 def shipped_sources() -> Sources:
     """The shipped mappings, validated once (for loads run without an operating model)."""
-    global _SHIPPED
-    if _SHIPPED is None:
-        data = shipped()
-        _SHIPPED = {
-            system: {name: SourceObject.model_validate(obj) for name, obj in objects.items()}
-            for system, objects in data.items()
-        }
-    return _SHIPPED
+    return {
+        system: {name: SourceObject.model_validate(obj) for name, obj in objects.items()}
+        for system, objects in shipped().items()
+    }
 
 
 def find_object(sources: Sources, preset: str, table: str | None) -> tuple[str, SourceObject]:
