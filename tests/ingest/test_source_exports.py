@@ -15,6 +15,7 @@ import pytest
 import yaml
 from ingest_helpers import CASES
 
+from revops.audit.log import verify
 from revops.config import DEFAULT_CONFIG, OperatingModel
 from revops.ingest import load_file
 from revops.ingest.report import LoadReport
@@ -308,6 +309,8 @@ def test_a_delete_for_a_stored_record_removes_it_with_an_audited_tombstone(
     assert tomb == [("accounts", "0015g00000A1AAA", "salesforce.Account", report.load_id)]
     audit = warehouse.sql("SELECT action, subject FROM audit_log WHERE action = 'source.delete'")
     assert audit == [("source.delete", "accounts")]
+    checked = verify(warehouse)
+    assert checked.ok, checked.problems
 
 
 def test_amounts_in_several_currencies_are_converted_at_dated_rates(warehouse: Warehouse) -> None:
