@@ -368,6 +368,7 @@ def test_salesforce_contact_roles_put_contacts_in_the_opportunity_stage(
     load(warehouse, SF / "Account.csv", "accounts", "salesforce", m)
     contacts = load(warehouse, SF / "Contact.csv", "persons", "salesforce.Contact", m)
     assert counts(contacts) == (4, 3, 0, 1)
+    assert warehouse.sql("SELECT DISTINCT person_type FROM persons") == [("contact",)]
     roles = load(warehouse, SF / "OpportunityContactRole.csv", "lifecycle_events", "salesforce", m)
     assert counts(roles) == (4, 3, 0, 1)  # the deleted role (of a deleted contact) is no event
     report = run_lifecycle(warehouse, m.lifecycle)
