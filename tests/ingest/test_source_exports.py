@@ -160,7 +160,10 @@ def test_salesforce_lead_funnel_and_conversion(warehouse: Warehouse) -> None:
     report = run_lifecycle(warehouse, SF_MODEL.lifecycle)
     # Events from Lead.csv: every lead is a Lead at CreatedDate (7); L1, L2, L3 converted
     # (SQL at ConvertedDate); L1 and L2 with an opportunity (Opportunity): 7 + 3 + 2 = 12.
-    assert (report.events, report.accepted, report.rejected) == (12, 12, 0)
+    # Opportunity.csv adds Customer for the primary contacts of the won O1 and O2, contacts
+    # this test does not load: 2 more events, refused as unknown persons.
+    assert (report.events, report.accepted, report.rejected) == (14, 12, 2)
+    assert report.rejected_by_kind["unknown_person"] == 2
     m = SF_MODEL
     funnel = {name: value(warehouse, m, name)["value"].tolist() for name in ("leads", "sqls")}
     assert funnel == {"leads": [7], "sqls": [3]}
@@ -366,16 +369,18 @@ def test_salesforce_contact_roles_put_contacts_in_the_opportunity_stage(
     m = SF_MODEL
     load(warehouse, SF / "User.csv", "users", "salesforce", m)
     load(warehouse, SF / "Account.csv", "accounts", "salesforce", m)
+    load(warehouse, SF / "Opportunity.csv", "opportunities", "salesforce", m)
     contacts = load(warehouse, SF / "Contact.csv", "persons", "salesforce.Contact", m)
     assert counts(contacts) == (4, 3, 0, 1)
     assert warehouse.sql("SELECT DISTINCT person_type FROM persons") == [("contact",)]
     roles = load(warehouse, SF / "OpportunityContactRole.csv", "lifecycle_events", "salesforce", m)
     assert counts(roles) == (4, 3, 0, 1)  # the deleted role (of a deleted contact) is no event
     report = run_lifecycle(warehouse, m.lifecycle)
-    assert (report.events, report.accepted, report.rejected) == (3, 3, 0)
+    # 3 contact roles, and 2 won deals whose primary contact becomes a Customer at CloseDate
+    assert (report.events, report.accepted, report.rejected) == (5, 5, 0)
     rows = warehouse.sql(
         "SELECT person_id, from_stage, to_stage, changed_at, skipped FROM lifecycle_history "
-        "ORDER BY 1"
+        "WHERE to_stage = 'Opportunity' ORDER BY 1"
     )
     # a contact first seen on a deal enters at Opportunity; the stages before were skipped
     assert rows[0] == (
@@ -383,6 +388,14 @@ def test_salesforce_contact_roles_put_contacts_in_the_opportunity_stage(
         "Lead|MQL|SAL|SQL",
     )  # fmt: skip
     assert value(warehouse, m, "opportunity_persons")["value"].tolist() == [3]
+    customers = warehouse.sql(
+        "SELECT person_id, from_stage, changed_at FROM lifecycle_history "
+        "WHERE to_stage = 'Customer' ORDER BY 1"
+    )
+    assert customers == [
+        ("0035g00000C1AAA", "Opportunity", dt.datetime(2024, 3, 15)),
+        ("0035g00000C2AAA", "Opportunity", dt.datetime(2024, 4, 20)),
+    ]
 
 
 def test_salesforce_campaign_members_are_touchpoints_with_the_campaigns_channel(

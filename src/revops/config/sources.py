@@ -60,13 +60,17 @@ class Closed(_Model):
 
 
 class StageDate(_Model):
-    """A date column that says when a record entered a lifecycle stage (HubSpot's `Became a
-    Lead Date`, Salesforce Lead `ConvertedDate`); `when` names a column that must be filled
-    too (ConvertedOpportunityId: converted with an opportunity)."""
+    """A date column that says when a person entered a lifecycle stage (HubSpot's `Became a
+    Lead Date`, Salesforce Lead `ConvertedDate`). `when` names a column that must be filled
+    too (ConvertedOpportunityId: converted with an opportunity), or equal `equals` (IsWon =
+    true); `person` names the column holding the person's id when it is not the record's own
+    (a won Opportunity makes its ContactId a Customer)."""
 
     column: str
     stage: str
     when: str | None = None
+    equals: str | None = None
+    person: str | None = None
 
 
 class Currency(_Model):

@@ -389,24 +389,29 @@ def _lifecycle(raw: RawData, source: SourceObject, t: Table, system: str) -> pa.
     ids = _text(raw, id_col)
     parts = []
     for i, rule in enumerate(source.lifecycle):
-        if rule.column not in raw.columns:
+        needed = [c for c in (rule.column, rule.when, rule.person) if c is not None]
+        if any(c not in raw.columns for c in needed):
             continue
         when = _text(raw, rule.column)
-        mask = pc.and_(ids.is_valid(), when.is_valid())
+        people = _text(raw, rule.person) if rule.person else ids
+        mask = pc.and_(pc.and_(ids.is_valid(), people.is_valid()), when.is_valid())
         if rule.when is not None:
-            if rule.when not in raw.columns:
-                continue
-            mask = pc.and_(mask, _text(raw, rule.when).is_valid())
-        person = ids.filter(mask)
-        event = pc.binary_join_element_wise(f"{system}:", person, f":{i:02d}", "")
+            flag = _text(raw, rule.when)
+            if rule.equals is not None:
+                flag = pc.if_else(pc.equal(pc.utf8_lower(flag), rule.equals.lower()), flag, None)
+            mask = pc.and_(mask, flag.is_valid())
+        record = ids.filter(mask)
+        event = pc.binary_join_element_wise(f"{system}:", record, f":{i:02d}", "")
+        n = len(record)
         parts.append(
             pa.table(
                 {
                     "event_id": event,
-                    "person_id": person,
-                    "stage": pa.array([rule.stage] * len(person), pa.string()),
+                    "person_id": people.filter(mask),
+                    "stage": pa.array([rule.stage] * n, pa.string()),
                     "occurred_at": when.filter(mask),
-                    "source": pa.array([f"import:{system}"] * len(person), pa.string()),
+                    "source": pa.array([f"import:{system}"] * n, pa.string()),
+                    "record": record,
                 }
             )
         )

@@ -118,7 +118,7 @@ def deletion_batches(
 
 
 def lifecycle_batch(events: pa.Table | None, good: pa.Table, t: Table) -> list[Batch]:
-    """Lifecycle events of the rows that loaded, with times typed and kept in order.
+    """Lifecycle events of the records that loaded, with times typed and kept in order.
 
     A stage dated before the stage listed ahead of it (a Salesforce ConvertedDate is a date,
     midnight, while CreatedDate on the same day has a time) is moved to that earlier stage's
@@ -126,8 +126,8 @@ def lifecycle_batch(events: pa.Table | None, good: pa.Table, t: Table) -> list[B
     """
     if events is None or events.num_rows == 0 or t.primary_key[0] not in good.column_names:
         return []
-    loaded = pc.is_in(events.column("person_id"), value_set=good.column(t.primary_key[0]))
-    events = events.filter(loaded)
+    loaded = pc.is_in(events.column("record"), value_set=good.column(t.primary_key[0]))
+    events = events.filter(loaded).drop_columns(["record"])
     parsed = coerce(events.column("occurred_at").combine_chunks(), "timestamp")
     events = events.set_column(3, "occurred_at", parsed.values).filter(
         pa.array(~parsed.invalid & np.asarray(parsed.values.is_valid()))
