@@ -39,7 +39,8 @@ def canonical(name: str, data: pa.Table) -> pa.Table:
 
 
 def overlaid(wh: Warehouse, batches: Sequence[Batch]) -> Tables:
-    """Each table as it will read once `batches` commit (last batch of a key wins)."""
+    """Each table as it will read once `batches` commit (last batch of a key wins; a `delete`
+    batch removes its keys and adds no row)."""
     pending: dict[str, list[Batch]] = {}
     for b in batches:
         pending.setdefault(b.table, []).append(b)
@@ -52,13 +53,15 @@ def overlaid(wh: Warehouse, batches: Sequence[Batch]) -> Tables:
             return cache[name]
         t = table(name)
         replaced = any(b.mode == "replace" for b in pending[name])
-        rows = pa.concat_tables([canonical(name, b.data) for b in pending[name]])
-        new = ibis.memtable(rows)
+        every = pa.concat_tables([canonical(name, b.data) for b in pending[name]])
+        written = [canonical(name, b.data) for b in pending[name] if b.mode != "delete"]
+        new = ibis.memtable(pa.concat_tables(written) if written else every.slice(0, 0))
         if replaced:
             cache[name] = new
             return new
         base = wh.table(name).select(*t.column_names)
-        keys = new.select(*t.primary_key).distinct().mutate(_hit=ibis.literal(1))
+        touched = ibis.memtable(every.select(list(t.primary_key)))
+        keys = touched.distinct().mutate(_hit=ibis.literal(1))
         joined = base.left_join(keys, list(t.primary_key))
         kept = joined.filter(joined._hit.isnull()).select(*(base[c] for c in t.column_names))
         cache[name] = kept.union(new)
