@@ -259,11 +259,14 @@ class _Context:
         (FILTER (WHERE …)) per metric.
 
         Each metric also counts the rows passing its filter, so a bucket where none does is left
-        out, exactly as the metric's own WHERE would leave it out.
+        out, exactly as the metric's own WHERE would leave it out. Without keys (no grain, no
+        dimension) the metric's own query is a global aggregate, which always has its one row
+        (a count of 0, a sum of NULL): so does the fused one, or the batch and the metric alone
+        would disagree (n/a vs 0) over a window where its filter matches nothing.
         """
         scan = self.scan_of(metric)
         n = scan[f"_n_{metric.name}"]
-        rows = scan.filter(n > 0) if metric.filter else scan
+        rows = scan.filter(n > 0) if metric.filter and self.keys else scan
         return rows.select(
             *self.keys,
             value=rows[f"_v_{metric.name}"],
@@ -371,7 +374,7 @@ class _Context:
         """(value, has-a-row, missing) of `metric` as expressions over a fused scan's columns."""
         if isinstance(metric, SimpleMetric):
             n = scan[f"_n_{metric.name}"]
-            present = n > 0 if metric.filter else ibis.literal(True)
+            present = n > 0 if metric.filter and self.keys else ibis.literal(True)
             value = scan[f"_v_{metric.name}"]
             if zero_when_empty(metric):
                 value = ibis.ifelse(n == 0, ibis.literal(0.0), value)
