@@ -41,12 +41,20 @@ def test_run_states_its_scope_and_stores_credits(demo_wh: str) -> None:
     assert "removal_effect" in res.output
     with Warehouse.connect(demo_wh) as wh:
         df = wh.execute(wh.table("attribution_credits"))
-    # the demo stored W-shaped credits for its report; this run adds Markov's beside them
-    per_conversion = df.groupby(["model", "conversion_type", "conversion_id"])["credit"].sum()
+    # the demo stored W-shaped credits for its report: each conversion's sum to 1
+    rules = df[df["model"] != "markov"]
+    per_conversion = rules.groupby(["model", "conversion_type", "conversion_id"])["credit"].sum()
     assert (per_conversion - 1).abs().max() < 1e-9
+    # this run adds Markov's beside them: per channel, the chain's credits the run printed
     markov = df[df["model"] == "markov"]
-    assert len(markov) > 0
     assert set(markov["conversion_type"]) == {"sql"}
+    assert markov["credit"].sum() == pytest.approx(markov["conversion_id"].nunique(), abs=1e-6)
+    with Warehouse.connect(demo_wh) as wh:
+        fitted = compare(load_inputs(wh), "sql", CFG, ["markov"])["markov"].fitted
+    assert fitted is not None
+    chain = dict(zip(fitted.channels, fitted.conversions, strict=True))
+    stored = markov.groupby("channel")["credit"].sum().to_dict()
+    assert stored == pytest.approx({c: v for c, v in chain.items() if v > 0}, abs=1e-9)
 
 
 def test_compare_and_performance(demo_wh: str) -> None:

@@ -6,11 +6,18 @@ shared among the distinct channels of its own journey in proportion to the model
 weight, and a channel's share is split equally over its touches in that journey:
 
 * Shapley: equal weights per distinct channel. For v(S) = conversions of journeys whose channel
-  set is a subset of S this is exactly each journey's Shapley share, so per-channel sums of the
-  stored credits equal the Shapley values.
-* Markov: weights are the channels' removal effects. The stored credits of a conversion sum to 1
-  like every model's, and their per-channel sums are close to, but not the same as, the chain's
-  own per-channel credits (`MarkovResult.conversions`), which `revops attribution run` prints.
+  set is a subset of S this is exactly each journey's Shapley share.
+* Markov: weights are the channels' removal effects (of conversions for `credit`, of value for
+  `revenue_credit`).
+
+Those shares place credit on touches; the model decides how much each channel gets. So every
+channel's touch credits are then scaled to sum to the model's own channel credit
+(`conversions` for `credit`, `value` for `revenue_credit`, of MarkovResult or ShapleyResult):
+summed per channel the stored rows are the chain's (or the Shapley values') figures, which
+`revops attribution run` prints. For exact Shapley the scale is 1; for Markov a conversion's
+credits sum to about, not exactly, 1, and the total over all conversions is still their
+number. A channel the chain credits but that has no touch in a converting journey (it only
+leads walks towards converting states) has nowhere to put its credit: `unplaced` names it.
 """
 
 from __future__ import annotations
@@ -109,21 +116,54 @@ def credits(
     cfg: AttributionConfig,
     fitted: MarkovResult | ShapleyResult | None = None,
 ) -> pd.DataFrame:
-    """Per-touch credits of `model` for every converting journey; each conversion sums to 1."""
+    """Per-touch credits of `model` for every converting journey. A rule-based model's credits
+    of each conversion sum to 1; a data-driven model's sum per channel to its channel credits."""
     conv = journeys[journeys["converted"].astype(bool)].reset_index(drop=True)
     if model in RULE_MODELS:
-        w = _rule_weights(conv, model, cfg)
+        w = v = _rule_weights(conv, model, cfg)
     elif model in DATA_DRIVEN_MODELS:
         fitted = fitted or fit(journeys, model, cfg)
         if isinstance(fitted, MarkovResult):
             effects = dict(zip(fitted.channels, fitted.removal_effects, strict=True))
+            values = dict(zip(fitted.channels, fitted.value_removal_effects, strict=True))
             w = _channel_weighted(conv, lambda c: float(effects.get(c, 0.0)))
+            v = _channel_weighted(conv, lambda c: float(values.get(c, 0.0)))
         else:
-            w = _channel_weighted(conv, lambda c: 1.0)
+            w = v = _channel_weighted(conv, lambda c: 1.0)
     else:
         raise ValueError(f"unknown attribution model {model!r}")
+    revenue = v * conv["revenue"].to_numpy(dtype=np.float64)
+    if isinstance(fitted, MarkovResult | ShapleyResult):
+        w = _to_channel_totals(conv["channel"], w, _totals(fitted, "conversions"))
+        revenue = _to_channel_totals(conv["channel"], revenue, _totals(fitted, "value"))
     out = conv[CREDIT_COLUMNS].copy()
     out["model"] = model
     out["credit"] = w
-    out["revenue_credit"] = w * conv["revenue"].to_numpy(dtype=np.float64)
+    out["revenue_credit"] = revenue
+    return out
+
+
+def _totals(fitted: MarkovResult | ShapleyResult, which: str) -> dict[str, float]:
+    values = getattr(fitted, which)
+    return {c: float(v) for c, v in zip(fitted.channels, values, strict=True)}
+
+
+def _to_channel_totals(
+    channel: pd.Series, share: np.ndarray, totals: dict[str, float]
+) -> np.ndarray:
+    """`share` rescaled so each channel's touches sum to its total (0 where it has no share)."""
+    key = channel.astype(str).to_numpy()
+    sums = pd.Series(share).groupby(key).transform("sum").to_numpy()
+    target = pd.Series(key).map(totals).fillna(0.0).to_numpy(dtype=np.float64)
+    scaled = share * target / np.where(sums > 0, sums, 1.0)
+    return np.asarray(np.where(sums > 0, scaled, 0.0), dtype=np.float64)
+
+
+def unplaced(credits: pd.DataFrame, fitted: MarkovResult | ShapleyResult) -> dict[str, float]:
+    """Channels the model credits (conversions) that no stored touch carries, with the amount."""
+    placed = credits.groupby(credits["channel"].astype(str))["credit"].sum()
+    out = {}
+    for c, total in _totals(fitted, "conversions").items():
+        if total > 0 and float(placed.get(c, 0.0)) == 0.0:
+            out[c] = total
     return out

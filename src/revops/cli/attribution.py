@@ -79,6 +79,15 @@ def run(
         elif isinstance(fitted, ShapleyResult):
             how = "exact" if fitted.exact else f"sampled, {fitted.samples} permutations"
             console.print(f"Shapley values {how}", highlight=False)
+        if isinstance(fitted, MarkovResult | ShapleyResult):
+            from revops.attribution.credit import unplaced
+
+            for channel, amount in unplaced(res.credits, fitted).items():
+                console.print(
+                    f"[yellow]{channel}: {amount:,.2f} conversions credited by the model, "
+                    "but no converting journey has a touch of it to carry them[/]",
+                    highlight=False,
+                )
         if write:
             rows = write_credits(ro.warehouse, [res], cfg)
             console.print(f"stored {rows:,} credit rows in attribution_credits", highlight=False)

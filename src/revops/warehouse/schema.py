@@ -807,7 +807,8 @@ TABLES: tuple[Table, ...] = (
     Table(
         name="attribution_credits",
         description="Credit of each touch for each conversion under each attribution model; "
-        "written by the attribution engine. Credits of one conversion sum to 1 per model.",
+        "written by the attribution engine. A rule model's credits of one conversion sum to 1; "
+        "Markov's and Shapley's sum per channel to the model's channel credits.",
         primary_key=("model", "conversion_id", "touchpoint_id"),
         columns=(
             _c("model", "string", "Attribution model, e.g. 'w_shaped', 'markov'.", required=True),
@@ -836,7 +837,8 @@ TABLES: tuple[Table, ...] = (
             _c(
                 "credit",
                 "float",
-                "Share of the conversion (sums to 1 per conversion).",
+                "Share of the conversion (rule models: sums to 1 per conversion; data-driven: "
+                "per channel, to the model's channel credit).",
                 required=True,
             ),
             _c("revenue_credit", "float", "credit x the conversion's revenue or pipeline."),
