@@ -56,3 +56,14 @@ def test_each_metric_alone_equals_the_batch(
         _same(alone, mine, keys, metric.name)
     if grain is None:  # one row per metric, even where nothing matched
         assert list(batch["metric"]) == [m.name for m in MODEL.metrics]
+
+
+def test_a_ratio_over_a_window_with_no_numerator_row_is_zero(warehouse: Warehouse) -> None:
+    """1–15 Feb 2024 closes O2 (lost, 2,000) and wins nothing: bookings over no rows is $0, so
+    win rate by value is 0 / 2,000 = 0, alone and in the batch, not n/a."""
+    load(warehouse)
+    start, end = dt.date(2024, 2, 1), dt.date(2024, 2, 15)
+    alone = compute(warehouse, MODEL, "win_rate_by_value", grain=None, start=start, end=end)
+    batch = compute_all(warehouse, MODEL, grain=None, start=start, end=end)
+    assert alone["value"].tolist() == [0.0]
+    assert batch.loc[batch["metric"] == "win_rate_by_value", "value"].tolist() == [0.0]

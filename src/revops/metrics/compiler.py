@@ -435,7 +435,8 @@ class _Context:
         raw = {ref: frame[col] for ref, col in cols.items()}
         values = {}
         for ref, col in cols.items():
-            absent = frame[f"{col}r"].isnull()
+            # no row in the bucket, or (without keys) the global aggregate's row over no rows
+            absent = frame[f"{col}r"].isnull() | (frame[f"{col}r"] == 0)
             v = raw[ref]
             values[ref] = (
                 ibis.ifelse(absent, 0.0, v) if zero_when_empty(lookup(self.model, ref)) else v
