@@ -86,3 +86,22 @@ def warehouse(backend: str, request: pytest.FixtureRequest) -> Iterator[Warehous
         yield wh
     finally:
         wh.close()
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`revops demo` at small scale, once per session: (output folder, warehouse path followed
+    by the demo's printed output). Tests read it and never write to its warehouse."""
+    from typer.testing import CliRunner
+
+    from revops.cli import app
+
+    out = tmp_path_factory.mktemp("demo")
+    wh = str(out / "revops.duckdb")
+    result = CliRunner().invoke(
+        app,
+        ["demo", "--scale", "0.03", "--out", str(out), "--warehouse", wh],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    return out, wh + "\n" + result.output

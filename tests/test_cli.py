@@ -1,29 +1,16 @@
-"""End to end through the CLI: the demo at small scale, then the commands a user runs next."""
+"""End to end through the CLI: the demo at small scale (the session's `demo_run`, conftest.py),
+then the commands a user runs next."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from revops.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("demo")
-    wh = str(out / "revops.duckdb")
-    result = runner.invoke(
-        app,
-        ["demo", "--scale", "0.03", "--out", str(out), "--warehouse", wh],
-        env={"COLUMNS": "200"},
-    )
-    assert result.exit_code == 0, result.output
-    return out, wh + "\n" + result.output
 
 
 def test_demo_prints_the_funnel_and_writes_an_offline_report(demo_run: tuple[Path, str]) -> None:

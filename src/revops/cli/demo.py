@@ -59,11 +59,14 @@ def demo(
         with console.status("running the lifecycle"):
             lifecycle_report = ro.run_lifecycle()
         print_lifecycle_report(lifecycle_report)
+        written = _engine_reports(ro, out / "reports")
+        # Last: the funnel's dictionary reads what every engine above writes (attribution
+        # credits, quotas, revenue tables, backtests); before them it would show ROAS and
+        # coverage from missing inputs.
         with console.status("computing the metric dictionary"):
             summary = funnel_summary(ro)
-            written = [write_funnel_report(ro, out / "reports" / "funnel.html")]
+            written.insert(0, write_funnel_report(ro, out / "reports" / "funnel.html"))
         print_funnel(summary)
-        written += _engine_reports(ro, out / "reports")
     for path in written:
         console.print(f"report: [bold]{path}[/]")
     console.print(f"warehouse: [bold]{url}[/]")
@@ -144,9 +147,11 @@ def print_funnel(summary: Any) -> None:
         out.add_row(s.label, s.text, step)
         previous = s.value
     console.print(out)
-    head = Table(title="Headline metrics", title_justify="left")
-    for col in ("metric", "value", "formula", "owner"):
-        head.add_column(col, justify="right" if col == "value" else "left")
+    period, previous = summary.period, summary.period.previous()
+    head = Table(title=f"Headline metrics, {period.label}", title_justify="left")
+    for col in ("metric", period.label, previous.label, "change", "formula"):
+        head.add_column(col, justify="left" if col in ("metric", "formula") else "right")
     for m in summary.headline:
-        head.add_row(m.label, m.text, m.formula, m.owner)
+        text = f"{m.text} ({m.reason})" if m.reason else m.text
+        head.add_row(m.label, text, m.previous_text, m.change_text, m.formula)
     console.print(head)

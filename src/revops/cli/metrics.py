@@ -71,7 +71,9 @@ def metrics_show(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Compute one metric, cut by dimensions over time."""
-    from revops.metrics import metric_sql
+    import pandas as pd
+
+    from revops.metrics import metric_sql, settled
     from revops.reports.formatting import format_value
 
     with open_revops(config, warehouse) as ro:
@@ -109,9 +111,10 @@ def metrics_show(
             cells = []
             for col in shown:
                 v = row[col]
-                if col == "value":
-                    text = format_value(v, metric.format, currency)
-                    cells.append(("n/a" if text == "–" else text) + missing_note(row, metric))
+                if col == "value":  # a sum over no rows is $0, as in every report
+                    rows = None if pd.isna(row.get("rows")) else int(row["rows"])
+                    text = format_value(settled(ro.model, name, v, rows), metric.format, currency)
+                    cells.append(text + missing_note(row, metric))
                 elif col == "period":
                     cells.append(str(v)[:10])
                 else:

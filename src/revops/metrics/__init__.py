@@ -24,8 +24,10 @@ from revops.metrics.values import (
     Tile,
     last_full_period,
     period_value,
+    settled,
     sum_over_time,
     tile,
+    why_missing,
 )
 
 __all__ = [
@@ -42,7 +44,9 @@ __all__ = [
     "last_full_period",
     "metric_sql",
     "period_value",
+    "settled",
     "sum_over_time",
     "supported_dimensions",
     "tile",
+    "why_missing",
 ]

@@ -152,7 +152,17 @@ def _one(
     missing = int(df["missing"].iloc[0]) if len(df) else 0
     if math.isnan(raw) and not rows and zero_when_empty(lookup(model, name)):
         return 0.0, 0, 0
-    return (None if math.isnan(raw) else raw), rows, missing
+    return settled(model, name, raw, rows), rows, missing
+
+
+def settled(model: OperatingModel, name: str, raw: float, rows: int | None) -> float | None:
+    """A computed value as a figure: None for NaN, except a count or sum over no rows at all,
+    which is 0 (no won deal: $0 of bookings) unless the metric declares `no_rows: missing`.
+    Whoever reads a whole-dictionary result applies this too, so it shows `period_value`'s
+    number."""
+    if math.isnan(raw):
+        return 0.0 if not rows and zero_when_empty(lookup(model, name)) else None
+    return raw
 
 
 def why_missing(wh: Warehouse, model: OperatingModel, name: str, period: Period) -> str:

@@ -14,11 +14,13 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from revops.context import RevOps
+from revops.metrics import Period
 from revops.reports import charts
 from revops.reports.formatting import format_value
+from revops.reports.periods import Figure, dictionary_figures, report_period
 
 FUNNEL_STAGES: tuple[tuple[str, str], ...] = (
-    ("leads", "Lead"),
+    ("lead_persons", "Lead"),
     ("mqls", "MQL"),
     ("sals", "SAL"),
     ("sqls", "SQL"),
@@ -32,58 +34,40 @@ HEADLINE = (
     "win_rate",
     "avg_deal_size",
     "sales_cycle_days",
-    "sales_velocity",
+    "arr",
     "mql_to_sql",
     "sql_to_won",
 )
 
 
 @dataclass(frozen=True)
-class MetricValue:
-    name: str
-    label: str
-    value: float | None
-    text: str
-    formula: str
-    owner: str
-    description: str
-    type: str
-
-
-@dataclass(frozen=True)
 class FunnelSummary:
-    stages: list[MetricValue]
-    headline: list[MetricValue]
-    dictionary: list[MetricValue]
+    """The funnel stages over all time (persons reaching each stage: flows, so they add up),
+    the headline and the whole dictionary for one stated period beside the period before."""
+
+    period: Period
+    stages: list[Figure]
+    headline: list[Figure]
+    dictionary: list[Figure]
     monthly: pd.DataFrame  # metric, period, value
 
 
 def funnel_summary(ro: RevOps) -> FunnelSummary:
-    """All-time values of every metric plus the monthly series, with formulas attached."""
+    """The stage counts, the period's figures and the monthly series, formulas attached."""
+    period = report_period(ro)
     totals = ro.all_metrics(grain=None)
     by_name = dict(zip(totals["metric"], totals["value"], strict=True))
-    currency = ro.model.company.currency
-    values = []
-    for m in ro.model.metrics:
-        raw = by_name.get(m.name)
+    stages = []
+    for name, label in FUNNEL_STAGES:
+        raw = by_name.get(name)
         value = None if raw is None or pd.isna(raw) else float(raw)
-        values.append(
-            MetricValue(
-                m.name,
-                m.title,
-                value,
-                format_value(value, m.format, currency),
-                ro.formula(m.name),
-                m.owner,
-                m.description,
-                m.type,
-            )
-        )
-    lookup = {v.name: v for v in values}
-    stages = [lookup[name] for name, _ in FUNNEL_STAGES if name in lookup]
+        text = format_value(value, "number")
+        stages.append(Figure(name, label, value, None, text, "", "", ro.formula(name), None))
+    dictionary = dictionary_figures(ro, period)
+    lookup = {f.name: f for f in dictionary}
     headline = [lookup[name] for name in HEADLINE if name in lookup]
     monthly = ro.all_metrics(grain="month")
-    return FunnelSummary(stages, headline, values, monthly)
+    return FunnelSummary(period, stages, headline, dictionary, monthly)
 
 
 def _series(monthly: pd.DataFrame, names: list[str]) -> tuple[list[str], dict[str, list[float]]]:
@@ -104,25 +88,24 @@ def _cut(ro: RevOps, metric: str, dim: str) -> tuple[list[str], list[float]]:
 def write_funnel_report(ro: RevOps, path: Path) -> Path:
     """Render the funnel report to `path` (one self-contained HTML file)."""
     summary = funnel_summary(ro)
-    labels = dict(FUNNEL_STAGES)
     svgs: dict[str, str] = {
         "funnel": charts.funnel_chart(
-            [labels[s.name] for s in summary.stages],
-            [s.value or 0.0 for s in summary.stages],
+            [s.label for s in summary.stages],
+            [s.value or 0.0 for s in summary.stages],  # a stage nobody reached: 0 persons
             "Lifecycle funnel, all time (persons)",
         )
     }
-    x, series = _series(summary.monthly, ["leads", "mqls", "sqls"])
-    svgs["volume"] = charts.line_chart(x, series, "Leads, MQLs and SQLs per month")
+    x, series = _series(summary.monthly, ["lead_persons", "mqls", "sqls"])
+    svgs["volume"] = charts.line_chart(x, series, "Leads, MQLs and SQLs entering per month")
     x, series = _series(summary.monthly, ["pipeline_created", "bookings"])
     svgs["pipeline"] = charts.grouped_bars(
         x, series, "Pipeline created vs bookings per month", "currency"
     )
     cuts = [
-        ("mql_to_sql", "channel", "MQL→SQL conversion by channel", "percent"),
-        ("win_rate", "region", "Win rate by region", "percent"),
-        ("avg_deal_size", "segment", "Average deal size by segment", "currency"),
-        ("sales_cycle_days", "segment", "Sales cycle (days) by segment", "number"),
+        ("mql_to_sql", "channel", "MQL→SQL conversion by channel, all time", "percent"),
+        ("win_rate", "region", "Win rate by region, all time", "percent"),
+        ("avg_deal_size", "segment", "Average deal size by segment, all time", "currency"),
+        ("sales_cycle_days", "segment", "Sales cycle (days) by segment, all time", "number"),
     ]
     small = []
     for metric, dim, title, kind in cuts:
@@ -143,6 +126,7 @@ def write_funnel_report(ro: RevOps, path: Path) -> Path:
         summary=summary,
         svgs=svgs,
         small=small,
+        metrics={m.name: m for m in ro.model.metrics},
         lifecycle=lifecycle,
     )
     path.parent.mkdir(parents=True, exist_ok=True)

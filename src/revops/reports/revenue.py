@@ -17,8 +17,10 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from revops.context import RevOps
+from revops.metrics import Period
 from revops.reports import charts
 from revops.reports.formatting import format_value
+from revops.reports.periods import figure, report_period
 from revops.revenue.cohorts import cohort_counts, cohort_table
 from revops.revenue.customers import RiskRun, assess_risk, score_customers
 from revops.revenue.retention import retention
@@ -32,8 +34,10 @@ COLORS = {"new": "#2563eb", "expansion": "#16a34a", "reactivation": "#0891b2",
 
 @dataclass(frozen=True)
 class Tile:
+    name: str
     label: str
     text: str
+    note: str  # the previous period and the change, or why there is no value
     formula: str
 
 
@@ -120,26 +124,23 @@ def _heatmap(
         return charts._svg(fig)
 
 
-def _tiles(ro: RevOps, month: dt.date) -> list[Tile]:
-    from revops.metrics import compute, formula
-
-    end = (pd.Timestamp(month) + pd.offsets.MonthBegin(1)).date()
+def _tiles(ro: RevOps, period: Period) -> list[Tile]:
+    """The headline metrics for the report's stated period, beside the one before."""
     tiles = []
     for name in TILES:
-        m = ro.model.metric(name)
-        frame = compute(ro.warehouse, ro.model, name, grain="month", start=month, end=end)
-        value = (
-            float(frame["value"].iloc[0]) if len(frame) and frame["value"].notna().all() else None
-        )
-        text = (
-            format_value(value, m.format, ro.model.company.currency) if value is not None else "–"
-        )
-        if name == "cac_payback_months" and value is not None:
-            text = f"{value:.1f} months"
-        if name == "ltv_to_cac" and value is not None:
-            text = f"{value:.1f}×"
-        tiles.append(Tile(f"{m.title} ({month:%b %Y})", text, formula(ro.model, name)))
+        f = figure(ro, name, period)
+        text, before = f.text, f.previous_text
+        if name == "cac_payback_months":
+            text, before = _suffix(f.value, " months"), _suffix(f.previous, " months")
+        if name == "ltv_to_cac":
+            text, before = _suffix(f.value, "×"), _suffix(f.previous, "×")
+        note = f.reason or f"{period.previous().label}: {before} · change {f.change_text}"
+        tiles.append(Tile(name, f"{f.label} ({period.label})", text, note, f.formula))
     return tiles
+
+
+def _suffix(value: float | None, unit: str) -> str:
+    return "n/a" if value is None else f"{value:.1f}{unit}"
 
 
 def write_revenue_report(ro: RevOps, path: Path, risk: RiskRun | None = None) -> Path:
@@ -182,7 +183,7 @@ def write_revenue_report(ro: RevOps, path: Path, risk: RiskRun | None = None) ->
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         config_path=str(ro.config.path),
         config_digest=ro.config.digest,
-        tiles=_tiles(ro, latest),
+        tiles=_tiles(ro, report_period(ro)),
         svgs=svgs,
         waterfall=last12.to_dict("records"),
         movements=MOVEMENTS,
