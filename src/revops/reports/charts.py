@@ -41,10 +41,11 @@ def _formatter(kind: str) -> FuncFormatter:
     def fmt(value: float, _pos: int | None = None) -> str:
         if kind == "percent":
             return f"{value:.0%}"
-        if kind == "currency":
-            if abs(value) >= 1e6:
-                return f"${value / 1e6:.1f}M"
-            return f"${value / 1e3:.0f}k" if abs(value) >= 1e3 else f"${value:.0f}"
+        if kind == "currency":  # the sign before the symbol: −$3.2M, never $-3.2M
+            sign, size = ("\u2212" if value < 0 else ""), abs(value)
+            if size >= 1e6:
+                return f"{sign}${size / 1e6:.1f}M"
+            return f"{sign}${size / 1e3:.0f}k" if size >= 1e3 else f"{sign}${size:.0f}"
         return f"{value:,.0f}"
 
     return FuncFormatter(fmt)

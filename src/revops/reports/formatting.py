@@ -11,6 +11,7 @@ def format_value(value: float | None, kind: str, currency: str = "USD") -> str:
     """`value` in the dictionary's format; a missing value is n/a, never 0."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
+    value = value + 0.0  # -0.0 (a negated zero) reads as 0
     if kind == "percent":
         return f"{value:.1%}".replace("-", MINUS)
     if kind == "currency":

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from revops.config.models import ConversionMetric
 from revops.context import RevOps
 from revops.metrics import (
     Period,
@@ -63,10 +64,23 @@ class Figure:
     change_text: str
     formula: str
     reason: str | None
+    note: str | None = None  # a caveat on a value that is there (a cohort still maturing)
 
 
 def _text(ro: RevOps, name: str, value: float | None) -> str:
     return format_value(value, ro.model.metric(name).format, ro.model.company.currency)
+
+
+def maturing(ro: RevOps, name: str, period: Period, end: dt.date | None) -> str | None:
+    """For a conversion metric whose window runs past the data's end: the cohort of `period`
+    has not had its full window to convert yet, so its rate is a floor, not the rate."""
+    metric = ro.model.metric(name)
+    if not isinstance(metric, ConversionMetric) or end is None:
+        return None
+    closes = period.end - dt.timedelta(days=1) + dt.timedelta(days=metric.window_days)
+    if closes <= end:
+        return None
+    return f"still maturing: its {metric.window_days}-day window runs to {closes:%d %b %Y}"
 
 
 def figure(ro: RevOps, name: str, period: Period) -> Figure:
@@ -83,6 +97,7 @@ def figure(ro: RevOps, name: str, period: Period) -> Figure:
         format_change(t.current.value, t.previous.value, m.format, ro.model.company.currency),
         formula(ro.model, name),
         t.current.reason,
+        maturing(ro, name, period, data_end(ro)),
     )
 
 
@@ -97,6 +112,7 @@ def dictionary_figures(ro: RevOps, period: Period) -> list[Figure]:
     prev = _values(ro, before)
     out = []
     currency = ro.model.company.currency
+    end = data_end(ro)
     for m in ro.model.metrics:
         value, previous = cur.get(m.name), prev.get(m.name)
         reason = None if value is not None else why_missing(ro.warehouse, ro.model, m.name, period)
@@ -111,6 +127,7 @@ def dictionary_figures(ro: RevOps, period: Period) -> list[Figure]:
                 format_change(value, previous, m.format, currency),
                 formula(ro.model, m.name),
                 reason,
+                maturing(ro, m.name, period, end),
             )
         )
     return out
