@@ -40,7 +40,7 @@ def test_snapshot_frames(engine: PipelineEngine) -> None:
 def test_metrics_bundle(engine: PipelineEngine) -> None:
     m = engine.metrics(AS_OF)
     assert m.since == date(2025, 3, 31)
-    assert m.velocity["velocity_per_day"].iloc[0] == approx(17_000 / 54.875)
+    assert m.velocity["velocity_per_day"].iloc[0] == approx(17_000 / 54.5)
     assert dict(zip(m.coverage["user_id"], m.coverage["name"], strict=True))["u2"] == "Ugo Two"
     assert m.coverage_total["coverage"].iloc[0] == approx(4 / 23)
 

@@ -116,7 +116,7 @@ def win_rates(
     [since, as_of] (default: the year to `as_of`).
 
     Columns: *by, closed, won, closed_value, won_value, win_rate, win_rate_value, avg_deal_size,
-    cycle_days_mean, cycle_days_median, cycle_days_p90 (days from creation to the win).
+    cycle_days_mean, cycle_days_median, cycle_days_p90 (whole days from creation to the win).
     """
     by = check_by(by)
     start = since or as_of - timedelta(days=DEFAULT_LOOKBACK_DAYS)
@@ -125,7 +125,9 @@ def win_rates(
     created = t.opportunities.select("opportunity_id", "created_date")
     c = c.join(created, "opportunity_id")
     c = _with_dims(c, t, by)
-    cycle = days_between(c.created_date.cast("timestamp"), c.closed_at)
+    # Whole days from the creation date to the day of the win, as the dictionary's
+    # sales_cycle_days counts them (created_date to close_date): one figure, one number.
+    cycle = days_between(c.created_date.cast("timestamp"), c.closed_at.truncate("D"))
     won_cycle = ibis.cases((c.won, cycle), else_=ibis.null("float64"))
     # A deal without an amount is missing from the values (counted in *_missing_amount), never
     # a 0 that would drag the average deal size down.
