@@ -37,4 +37,8 @@ def format_change(
 
 
 def _signed(x: float, spec: str) -> str:
-    return ("+" if x > 0 else MINUS if x < 0 else "") + format(abs(x), spec)
+    """`x` with its sign, none when it rounds to zero (never "−0.0")."""
+    text = format(abs(x), spec)
+    if float(text) == 0:
+        return text
+    return ("+" if x > 0 else MINUS) + text
