@@ -6,14 +6,16 @@ Fri 20:50 UTC (16:50 in New York) in creation order:
   p1 demo_request (high_intent, 15 min) → a: 10 min Fri + 5 Mon → Mon 06-09 09:05 NY = 13:05 UTC
   p2 event (1440 min)                   → b: Fri is over; Mon, Tue, Wed 480 each → Wed 17:00 UTC
   p3 paid (default 480 min)             → a: 10 min Fri + 470 Mon → Mon 16:50 NY = 20:50 UTC
-  p4 paid, no lifecycle stage           → b: Mon 09:00 + 480 → Mon 17:00 UTC
+  p4 paid                               → b: Mon 09:00 + 480 → Mon 17:00 UTC
 Then: p1 accepted Mon 13:00 UTC (on time, 3850 wall minutes after assignment), p4 accepted
-Mon 16:00 (on time, 4030 minutes; the lifecycle refuses SAL as a first stage), p3 rejected
+Mon 16:00 (on time, 4030 minutes), p3 rejected
 Mon 21:00 as a student (10 minutes late, 4330 minutes) → Disqualified. p2 is never answered:
 at Wed 17:30 its first breach re-arms b's clock from the missed deadline (Thu, Fri, Mon →
 Mon 06-16 17:00 UTC); at Mon 06-16 18:00 the second breach escalates: re-routed to a (the pool's
 next member), whose new clock runs Mon 14:00–17:00 NY (180), Tue, Wed (480 each), Thu 300 →
 Thu 06-19 14:00 NY = 18:00 UTC.
+An acceptance the lifecycle refuses (p4 moved to Nurture first: Nurture → SAL is not a
+transition) is an error and records nothing: the clock keeps running.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ from revops.config.routing import RoutingConfig
 from revops.errors import RevOpsError
 from revops.metrics import compute
 from revops.routing import route_unassigned
-from revops.routing.sla_store import accept, detect_breaches, open_clocks, reject
+from revops.routing.sla_store import (
+    LifecycleRefused,
+    accept,
+    detect_breaches,
+    open_clocks,
+    reject,
+)
 from revops.warehouse import Warehouse
 
 SHIPPED = load_config(Path(__file__).parents[2] / "examples" / "revops.yaml").model
@@ -92,7 +100,7 @@ def seed(wh: Warehouse) -> None:
                         ("p1", "demo_request", "MQL"),
                         ("p2", "event", "MQL"),
                         ("p3", "paid", "MQL"),
-                        ("p4", "paid", None),
+                        ("p4", "paid", "MQL"),
                     ]
                 )
             ]
@@ -157,12 +165,15 @@ def test_accept_moves_the_lead_to_sal_in_one_go(warehouse: Warehouse) -> None:
     with pytest.raises(RevOpsError, match="no running SLA clock"):
         accept(warehouse, MODEL, "p1", utc(9, 14))
 
-    refused = accept(warehouse, MODEL, "p4", utc(9, 16))
-    assert refused.met
-    assert refused.lifecycle is not None
-    assert refused.lifecycle.status == "rejected"
-    assert [r["person_id"] for r in rows(warehouse, "lifecycle_rejections")] == ["p4"]
-    assert stage(warehouse, "p4") is None
+    warehouse.write("persons", pa.table({"person_id": ["p4"], "lifecycle_stage": ["Nurture"]}))
+    before = clocks(warehouse)
+    with pytest.raises(LifecycleRefused, match="p4: not accepted, the lifecycle refuses SAL"):
+        accept(warehouse, MODEL, "p4", utc(9, 16))
+    assert clocks(warehouse) == before  # nothing half-applied: p4's clock still runs
+    assert "p4" in open_clocks(warehouse, ["p4"])
+    assert rows(warehouse, "lifecycle_rejections") == []
+    assert [e["stage"] for e in rows(warehouse, "lifecycle_events")] == ["SAL"]
+    assert stage(warehouse, "p4") == "Nurture"
 
 
 def test_reject_needs_a_listed_reason_and_applies_the_reentry_stage(

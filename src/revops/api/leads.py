@@ -128,6 +128,9 @@ async def _respond(
             who.actor,
             svc.clock(),
         )
+    except operations.Refused as exc:
+        detail = {"error": "LifecycleRefused", "message": str(exc)}
+        raise HTTPException(409, detail) from None
     except operations.Conflict as exc:
         raise HTTPException(409, str(exc)) from None
 
@@ -138,7 +141,7 @@ async def _respond(
     responses={
         **_ERRORS,
         404: {"description": "No such person."},
-        409: {"description": "No running SLA clock."},
+        409: {"description": "No running SLA clock, or the lifecycle refuses the stage."},
     },
 )
 async def accept_lead(
@@ -156,7 +159,7 @@ async def accept_lead(
     responses={
         **_ERRORS,
         404: {"description": "No such person."},
-        409: {"description": "No running SLA clock."},
+        409: {"description": "No running SLA clock, or the lifecycle refuses the stage."},
     },
 )
 async def reject_lead(

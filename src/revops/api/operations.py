@@ -22,7 +22,13 @@ from revops.config.models import OperatingModel
 from revops.errors import RevOpsError
 from revops.routing.calendar import aware
 from revops.routing.engine import Decision
-from revops.routing.sla_store import accept, clock_batches, overdue, reject
+from revops.routing.sla_store import (
+    LifecycleRefused,
+    accept,
+    clock_batches,
+    overdue,
+    reject,
+)
 from revops.routing.store import RoutedLead
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import naive_utc
@@ -36,6 +42,10 @@ class NotFound(RevOpsError):
 
 class Conflict(RevOpsError):
     """The lead is not in a state that allows this (e.g. no running SLA clock)."""
+
+
+class Refused(Conflict):
+    """The lifecycle refuses the stage the answer asks for; nothing was recorded."""
 
 
 def _rows(wh: Warehouse, name: str, column: str, value: str, order: list[str]) -> list[Any]:
@@ -72,6 +82,8 @@ def respond(
             done = accept(wh, model, person_id, at, extra=[note])
         else:
             done = reject(wh, model, person_id, str(reason), at, extra=[note])
+    except LifecycleRefused as exc:
+        raise Refused(str(exc)) from None
     except RevOpsError as exc:
         raise Conflict(str(exc)) from None
     life = done.lifecycle

@@ -132,8 +132,6 @@ def _print_response(person_id: str, what: str, met: bool, lifecycle: EventOutcom
     console.print(f"{person_id} {what}, {'within' if met else 'after'} the SLA")
     if lifecycle is None:
         console.print("no lifecycle change for this reason")
-    elif lifecycle.status == "rejected":
-        console.print(f"lifecycle refused {lifecycle.to_stage}: {lifecycle.reason}")
     else:
         console.print(f"lifecycle stage: {lifecycle.stage} ({lifecycle.status})")
 

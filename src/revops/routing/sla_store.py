@@ -132,6 +132,10 @@ def _new_row(clock: Clock, decision_id: str, breach_count: int) -> dict[str, Any
     }
 
 
+class LifecycleRefused(RevOpsError):
+    """The lifecycle would refuse the stage a response asks for: nothing is recorded."""
+
+
 @dataclass(frozen=True)
 class SlaResponse:
     """What an acceptance or rejection did: the clock closed, on time or not, and the
@@ -225,6 +229,12 @@ def _respond(
     if stage is not None:
         event = LifecycleEvent(f"sla-{row['clock_id']}-{outcome}", person_id, stage, when, SOURCE)
         result, more = _lifecycle_batches(wh, model, event)
+        if result.status == "rejected":
+            # An answer the lifecycle refuses is no answer: the clock keeps running, so the
+            # owner can fix the lead (or reject it) and the SLA still measures the wait.
+            raise LifecycleRefused(
+                f"{person_id}: not {outcome}, the lifecycle refuses {stage}: {result.reason}"
+            )
         batches.extend(more)
     wh.write_many([*batches, *extra])
     return SlaResponse(row["clock_id"], outcome, response.met, result)
@@ -237,9 +247,9 @@ def accept(
     at: datetime,
     extra: Sequence[Batch] = (),
 ) -> SlaResponse:
-    """The owner accepts the lead: the clock closes and the lead moves to SAL (if the
-    lifecycle allows; otherwise the refusal lands in lifecycle_rejections), in one transaction
-    (with `extra`, e.g. the caller's audit entry)."""
+    """The owner accepts the lead: the clock closes and the lead moves to SAL, in one
+    transaction (with `extra`, e.g. the caller's audit entry). If the lifecycle refuses SAL,
+    `LifecycleRefused` is raised and nothing is written."""
     return _respond(wh, model, person_id, "accepted", at, None, extra)
 
 
@@ -253,7 +263,8 @@ def reject(
 ) -> SlaResponse:
     """The owner rejects the lead with a listed reason: the clock closes and the lead moves to
     the reason's re-entry stage (sla.reentry) through the lifecycle, in one transaction (with
-    `extra`, e.g. the caller's audit entry)."""
+    `extra`, e.g. the caller's audit entry); `LifecycleRefused` (nothing written) when the
+    lifecycle refuses that stage."""
     return _respond(wh, model, person_id, "rejected", at, reason, extra)
 
 
