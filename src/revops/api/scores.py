@@ -6,7 +6,8 @@ rule) costs about half a millisecond per lead, and that time sits on the answer 
 journal fsync. An intake lead is simple: its fields are known values, and its only touch is the
 form it came from, at age zero (decay 1). So the same rules are evaluated here directly, with
 the same semantics (numeric bounds `min <= x < max` on a number, case-insensitive exact values,
-whole-word `contains`, group caps, MQL = combined >= threshold and fit >= min_fit), and
+whole-word `contains`, group caps, MQL = combined >= threshold or a fast-track form, and
+fit >= min_fit; account fields read from the person mapping under `account.x`), and
 tests/api/test_scores.py checks them against `score_frame` on generated leads.
 """
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from revops.config.scoring import FitRule, ScoringConfig
+from revops.config.scoring import FitRule, ScoringConfig, frame_column
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ def score_lead(person: Mapping[str, Any], form: str | None, cfg: ScoringConfig) 
     for group in cfg.fit:
         total = 0.0
         for rule in group.rules:
-            total += rule.points if fires(rule, person.get(rule.field)) else 0.0
+            total += rule.points if fires(rule, person.get(frame_column(rule.field))) else 0.0
         fit += min(total, group.cap)
     engagement = 0.0
     for egroup in cfg.engagement.groups:
@@ -78,5 +79,6 @@ def score_lead(person: Mapping[str, Any], form: str | None, cfg: ScoringConfig) 
             total += points if form == touch_type else 0.0
         engagement += min(total, egroup.cap)
     combined = fit + engagement
-    ready = combined >= cfg.mql_threshold and fit >= cfg.min_fit
+    fast = form is not None and form in cfg.fast_track
+    ready = (combined >= cfg.mql_threshold or fast) and fit >= cfg.min_fit
     return Scored(fit, engagement, combined, bool(ready))

@@ -35,7 +35,7 @@ def score_train(
         cfg = ro.model.scoring
         check_stages(cfg, {s.name for s in ro.model.lifecycle.stages})
         with console.status("training the lead model"):
-            models = train_and_save(load_history(ro.warehouse), cfg, out)
+            models = train_and_save(load_history(ro.warehouse, cfg), cfg, out)
     print_report(report_dict(models))
     console.print(f"model: [bold]{out}[/]")
 
@@ -54,7 +54,7 @@ def score_apply(
 ) -> None:
     """Score every person into lead_scores (rule scores and the model's probability)."""
     from revops.errors import RevOpsError
-    from revops.scoring.run import apply_scores, load_models
+    from revops.scoring.run import load_models, score_all
 
     with open_revops(config, warehouse) as ro:
         require(ro.warehouse, "scoring.write")
@@ -63,8 +63,8 @@ def score_apply(
         except ValueError:
             raise RevOpsError(f"--as-of {as_of!r} is not an ISO date or time") from None
         models = None if rules_only else load_models(out)
-        table = apply_scores(ro.warehouse, ro.model.scoring, models, at)
-    df = table.to_pandas()
+        done = score_all(ro.warehouse, ro.model.scoring, models, at, ro.model.lifecycle)
+    df = done.table.to_pandas()
     summary = pd.DataFrame(
         {
             "persons": [len(df)],
@@ -75,6 +75,15 @@ def score_apply(
         }
     )
     print_frame(summary, f"lead_scores written ({df['model_version'].iloc[0] or 'rules only'})")
+    moves = done.moves
+    if moves is not None:
+        stages = ro.model.scoring.stages
+        console.print(
+            f"lifecycle: {moves.events.num_rows:,} stage changes asked; "
+            f"{moves.accepted(stages.mql):,} became {stages.mql}, "
+            f"{moves.accepted(stages.recycle_to):,} {stages.recycle_to}, "
+            f"{moves.refused:,} refused by the lifecycle (see lifecycle_rejections)"
+        )
 
 
 @score_app.command("report")

@@ -14,15 +14,39 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from revops.warehouse import schema
 
-FitField = Literal[
-    "industry", "employees", "country", "title", "seniority", "job_function", "source"
-]
+CUSTOM = "custom."
+
+
+def check_fit_field(path: str) -> bool:
+    """Whether a fit field is numeric; raise when it names no column.
+
+    `title` reads the person, `account.industry` the person's matched account and
+    `custom.NAME` a column a source mapping added to persons (checked when scores are
+    computed: the data model cannot know it). A custom field is read as text, or as a number
+    by a min/max rule.
+    """
+    if path.startswith(CUSTOM) and len(path) > len(CUSTOM):
+        return False
+    table, _, column = path.rpartition(".")
+    name = {"": "persons", "account": "accounts"}.get(table)
+    if name is None:
+        raise ValueError(f"fit field {path!r}: prefix must be 'account.' or 'custom.'")
+    t = schema.table(name)
+    if column not in t.column_names:
+        raise ValueError(f"fit field {path!r}: table {name!r} has no column {column!r}")
+    return t.column(column).type in ("int", "float")
 
 
 class Model(BaseModel):
     """Same contract as `config.models.Model`; repeated because models.py imports this module."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def frame_column(field: str) -> str:
+    """The column a fit field is read from: `custom.x` is the persons column `x`; `title` and
+    `account.industry` keep their names (loaders join account fields under that name)."""
+    return field.removeprefix(CUSTOM)
 
 
 class FitRule(Model):
@@ -34,7 +58,7 @@ class FitRule(Model):
     """
 
     name: str
-    field: FitField
+    field: str
     points: float
     values: tuple[str, ...] | None = None
     contains: tuple[str, ...] | None = None
@@ -52,8 +76,9 @@ class FitRule(Model):
             raise ValueError(
                 f"fit rule {self.name!r} needs exactly one of values, contains or min/max"
             )
-        numeric = schema.table("persons").column(self.field).type == "int"
-        if kinds[2] and not numeric:
+        numeric = check_fit_field(self.field)
+        custom = self.field.startswith(CUSTOM)
+        if kinds[2] and not numeric and not custom:
             raise ValueError(f"fit rule {self.name!r}: min/max needs a numeric field")
         if numeric and not kinds[2]:
             raise ValueError(f"fit rule {self.name!r}: {self.field} takes min/max")
@@ -135,14 +160,52 @@ class PredictiveConfig(Model):
         return self
 
 
+class StageRules(Model):
+    """How scores move lifecycle stages (always through the lifecycle's own rules).
+
+    A person in one of `qualify_from` whose score is MQL-ready is asked to move to `mql`; from
+    a holding stage (Nurture, Recycled) only after a touch later than entering it, so a
+    returning lead re-qualifies but a parked one is not re-qualified on old activity. A person
+    in one of `recycle_from` whose fit falls below `recycle_below_fit` is asked to move to
+    `recycle_to` (no recycling when it is unset).
+    """
+
+    mql: str = "MQL"
+    qualify_from: tuple[str, ...] = ("Lead", "Recycled", "Nurture")
+    holding: tuple[str, ...] = ("Recycled", "Nurture")
+    recycle_below_fit: float | None = None
+    recycle_from: tuple[str, ...] = ("MQL",)
+    recycle_to: str = "Recycled"
+
+
 class ScoringConfig(Model):
-    """Fit + engagement = combined; `mql_threshold` on combined (and `min_fit`) marks MQL-ready."""
+    """Fit + engagement = combined; `mql_threshold` on combined (and `min_fit`) marks MQL-ready.
+
+    `fast_track` touch types (a demo request, say) make a lead MQL-ready on their own within
+    `fast_track_days`, as long as fit reaches `min_fit`: someone asking to talk to sales should
+    not wait for engagement points.
+    """
 
     fit: tuple[FitGroup, ...] = ()
     engagement: EngagementConfig = Field(default_factory=EngagementConfig)
     mql_threshold: float = 60.0
     min_fit: float = 0.0
+    fast_track: tuple[str, ...] = ()
+    fast_track_days: float = Field(30.0, gt=0)
+    stages: StageRules = Field(default_factory=StageRules)
     model: PredictiveConfig = Field(default_factory=PredictiveConfig)
+
+    @property
+    def fit_fields(self) -> tuple[str, ...]:
+        """Every field a fit rule reads, in rule order, once each."""
+        return tuple(dict.fromkeys(r.field for g in self.fit for r in g.rules))
+
+    @model_validator(mode="after")
+    def _fast_track_types(self) -> ScoringConfig:
+        unknown = sorted(set(self.fast_track) - set(schema.TOUCH_TYPES))
+        if unknown:
+            raise ValueError(f"fast_track: unknown touch types {unknown}")
+        return self
 
     @model_validator(mode="after")
     def _unique_groups(self) -> ScoringConfig:

@@ -21,7 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from revops.config.scoring import FitRule, ScoringConfig
+from revops.config.scoring import FitRule, ScoringConfig, frame_column
 
 FloatArray = npt.NDArray[np.float64]
 TimeArray = npt.NDArray[np.datetime64]
@@ -99,7 +99,8 @@ def score_frame(
     for group in cfg.fit:
         total = np.zeros(n)
         for rule in group.rules:
-            col = persons[rule.field] if rule.field in persons else pd.Series([None] * n)
+            name = frame_column(rule.field)
+            col = persons[name] if name in persons else pd.Series([None] * n)
             pts = np.where(_rule_mask(rule, col.reset_index(drop=True)), rule.points, 0.0)
             fired.append((FiredRule("fit", group.name, rule.name, rule.points), pts))
             total += pts
@@ -128,10 +129,15 @@ def score_frame(
         out[f"points_{egroup.name}"] = capped
         engagement += capped
 
+    fast = np.zeros(n, dtype=bool)
+    if cfg.fast_track and len(t_idx):
+        recent = valid & (age <= cfg.fast_track_days) & np.isin(t_type, list(cfg.fast_track))
+        fast = np.bincount(t_idx, weights=recent.astype(float), minlength=n) > 0
     out["fit"] = fit
     out["engagement"] = engagement
     out["combined"] = fit + engagement
-    out["is_mql_ready"] = (out["combined"] >= cfg.mql_threshold) & (fit >= cfg.min_fit)
+    enough = (out["combined"] >= cfg.mql_threshold) | fast
+    out["is_mql_ready"] = enough & (fit >= cfg.min_fit)
     order = ["person_id", "fit", "engagement", "combined"]
     frame = pd.DataFrame(out)
     rest = [c for c in frame.columns if c not in order and c != "is_mql_ready"]

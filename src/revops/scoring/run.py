@@ -8,6 +8,7 @@ retraining and `score apply` stamps every score with the version that produced i
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from revops.config.scoring import ScoringConfig
+from revops.config.models import Lifecycle
+from revops.config.scoring import ScoringConfig, frame_column
 from revops.scoring.model import History, ScoringError, TrainedModels, features, train
 from revops.scoring.rules import score_frame, to_naive_us
-from revops.warehouse import Warehouse
+from revops.scoring.stages import StageMoves, stage_moves
+from revops.warehouse import Batch, Warehouse
 
 MODEL_FILE = "lead_model.joblib"
 REPORT_FILE = "lead_model_report.json"
@@ -29,9 +32,28 @@ _PERSON_COLS = (
 )  # fmt: skip
 
 
-def load_history(wh: Warehouse) -> History:
+def load_persons(wh: Warehouse, cfg: ScoringConfig | None = None) -> pd.DataFrame:
+    """Persons with the columns scoring reads: the model's, and every fit field (custom fields
+    by their column, account fields joined from the matched account as `account.x`)."""
+    fields = cfg.fit_fields if cfg is not None else ()
+    own = [frame_column(f) for f in fields if not f.startswith("account.")]
+    cols = list(dict.fromkeys([*_PERSON_COLS, "account_id", *own]))
+    p = wh.table("persons")
+    absent = [c for c in cols if c not in p.columns]
+    if absent:
+        raise ScoringError(f"fit rules read persons columns the warehouse lacks: {absent}")
+    expr = p.select(*cols)
+    linked = [f for f in fields if f.startswith("account.")]
+    if linked:
+        a = wh.table("accounts")
+        picked = a.select(a.account_id.name("_account"), *[a[f[8:]].name(f) for f in linked])
+        expr = expr.left_join(picked, expr.account_id == picked._account).drop("_account")
+    return wh.to_arrow(expr).to_pandas()
+
+
+def load_history(wh: Warehouse, cfg: ScoringConfig | None = None) -> History:
     """Persons, touches and stage changes, with the end of the data as the latest timestamp."""
-    persons = wh.to_arrow(wh.table("persons").select(*_PERSON_COLS)).to_pandas()
+    persons = load_persons(wh, cfg)
     touches = wh.to_arrow(
         wh.table("touchpoints").select("person_id", "touch_type", "occurred_at")
     ).to_pandas()
@@ -101,18 +123,39 @@ def load_models(out: Path) -> TrainedModels:
     return models
 
 
+@dataclass(frozen=True)
+class ScoreRun:
+    """The lead_scores rows written and, when the lifecycle was given, the stage moves."""
+
+    table: pa.Table
+    moves: StageMoves | None
+
+
 def apply_scores(
     wh: Warehouse,
     cfg: ScoringConfig,
     models: TrainedModels | None,
     as_of: datetime | None = None,
 ) -> pa.Table:
-    """Score every person as of `as_of` (default: the end of the data) into lead_scores.
+    """Score every person as of `as_of` into lead_scores, moving no stage (see `score_all`)."""
+    return score_all(wh, cfg, models, as_of).table
+
+
+def score_all(
+    wh: Warehouse,
+    cfg: ScoringConfig,
+    models: TrainedModels | None,
+    as_of: datetime | None = None,
+    lifecycle: Lifecycle | None = None,
+) -> ScoreRun:
+    """Score every person as of `as_of` (default: the end of the data) into lead_scores and,
+    with `lifecycle`, ask it for the stages the scores call for (`scoring.stages`), all in one
+    transaction.
 
     Without a model the rule scores are still written, with an empty probability, so rule
     scoring never waits for a trained model.
     """
-    history = load_history(wh)
+    history = load_history(wh, cfg)
     at = to_naive_us([as_of])[0] if as_of is not None else history.data_end
     cut = np.full(len(history.persons), at)
     rule = score_frame(history.persons, history.touches, cfg, cut).frame
@@ -135,5 +178,9 @@ def apply_scores(
         frame["predicted_sql_probability"] = np.nan
         frame["model_version"] = None
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    wh.write("lead_scores", table)
-    return table
+    moves = None
+    if lifecycle is not None:
+        when = pd.Timestamp(at).to_pydatetime()
+        moves = stage_moves(wh, cfg, lifecycle, frame, when)
+    wh.write_many([Batch("lead_scores", table), *(moves.batches if moves else [])])
+    return ScoreRun(table, moves)
