@@ -295,7 +295,7 @@ def test_cli_breaches_reject_and_accept(tmp_path: Path) -> None:
         result = runner.invoke(app, [*cmd, *args], env=env)
         return result.exit_code, result.output
 
-    assert run("route", "run", "--at", "2025-06-04T14:00")[0] == 0
+    assert run("route", "run", "--since", "2025-06-01", "--at", "2025-06-04T14:00")[0] == 0
     code, out = run("route", "breaches", "--at", "2025-06-05T15:00")
     assert code == 0, out
     assert "us" in out

@@ -16,9 +16,9 @@ from revops.audit import audited, record, rows_of
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day
 from revops.errors import RevOpsError
 from revops.lifecycle import EventOutcome
-from revops.routing import route_unassigned
+from revops.people import user_names
 from revops.routing.sla_store import accept, detect_breaches, overdue, reject
-from revops.routing.store import latest_decisions
+from revops.routing.store import latest_decisions, route_new
 from revops.warehouse import Batch
 
 routing_app = typer.Typer(help="Lead routing.", no_args_is_help=True)
@@ -41,7 +41,12 @@ def _parse_at(text: str | None) -> datetime:
 @routing_app.command("run")
 def route_run(
     since: Annotated[
-        str | None, typer.Option("--since", help="Only persons created on or after (YYYY-MM-DD).")
+        str | None,
+        typer.Option(
+            "--since",
+            help="Route persons who became routable on or after this day (YYYY-MM-DD), "
+            "instead of since the last run.",
+        ),
     ] = None,
     at: Annotated[
         str | None,
@@ -50,7 +55,9 @@ def route_run(
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Route every person without an owner and store each decision with its reasons."""
+    """Route persons who became routable (routing.routable_stages) since the last run."""
+    day = parse_day(since, "--since")
+    start = datetime.combine(day, datetime.min.time()) if day is not None else None
     with open_revops(config, warehouse) as ro:
         actor = require(ro.warehouse, "routing.run").actor
 
@@ -59,11 +66,18 @@ def route_run(
             return f"{n} leads", {"since": since, "at": at, "leads": n}
 
         with audited(ro.warehouse, actor, "routing.routed", described):
-            routed = route_unassigned(
-                ro.warehouse, ro.model.routing, _parse_at(at), parse_day(since, "--since")
-            )
-    counts = Counter(r.decision.owner_id or f"queue:{r.decision.queue}" for r in routed)
-    console.print(f"routed {len(routed):,} persons")
+            run = route_new(ro.warehouse, ro.model.routing, _parse_at(at), start)
+        names = user_names(ro.warehouse)
+    stages = ", ".join(ro.model.routing.routable_stages)
+    console.print(
+        f"routed {len(run.routed):,} persons who became {stages} after {run.since:%Y-%m-%d %H:%M}"
+        f" up to {run.until:%Y-%m-%d %H:%M} UTC (the next run starts there)",
+        highlight=False,
+    )
+    counts = Counter(
+        names.get(r.decision.owner_id or "", r.decision.owner_id or f"queue:{r.decision.queue}")
+        for r in run.routed
+    )
     out = Table(title="Assignments", title_justify="left")
     out.add_column("owner or queue")
     out.add_column("leads", justify="right")

@@ -26,8 +26,16 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Facts about the lead's arrival that are no persons column: the touch type that made it
+# routable (the API's `form`; in `route run`, the person's latest touch).
+LEAD_FACTS = ("touch_type",)
+
+
 def check_field(path: str) -> None:
-    """`country` reads the lead (persons), `account.segment` the matched account."""
+    """`country` reads the lead (persons), `account.segment` the matched account,
+    `touch_type` the touch that made the lead routable."""
+    if path in LEAD_FACTS:
+        return
     table, _, column = path.rpartition(".")
     table_name = {"": "persons", "lead": "persons", "account": "accounts"}.get(table)
     if table_name is None:
@@ -238,9 +246,18 @@ class SlaConfig(Model):
 
 
 class RoutingConfig(Model):
-    """The routing rule set, its round-robin pools, the team calendar and speed-to-lead SLAs."""
+    """The routing rule set, its round-robin pools, the team calendar and speed-to-lead SLAs.
+
+    `route run` routes persons who entered one of `routable_stages` since its last run (a
+    watermark in the warehouse); on a first run it looks back `first_run_lookback_hours`, so
+    history is routed only when `--since` asks. A lead whose owner is active and available
+    stays with them (`keep_active_owner`); otherwise the rules decide.
+    """
 
     fallback_queue: str = "unassigned"
+    routable_stages: tuple[str, ...] = Field(("MQL",), min_length=1)
+    first_run_lookback_hours: int = Field(24, ge=0)
+    keep_active_owner: bool = True
     default_timezone: str = "UTC"
     holidays: tuple[date, ...] = ()
     out_of_office: tuple[OutOfOffice, ...] = ()

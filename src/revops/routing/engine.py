@@ -20,6 +20,8 @@ from revops.routing.round_robin import Calendar, CompiledPool, RoutingState, una
 from revops.routing.rules import Compiled, Record, compile_condition, first_failure
 from revops.routing.territories import CompiledTerritory, match
 
+EXISTING_OWNER = "existing_owner"
+
 
 @dataclass(frozen=True, slots=True)
 class RuleTrace:
@@ -76,6 +78,15 @@ class Router:
     ) -> Decision:
         at = aware(at)
         trail: list[RuleTrace] = []
+        owner = lead.get("owner_id")
+        if self.cfg.keep_active_owner and owner:
+            blocked = unavailable(state, str(owner), at)
+            if blocked is None:
+                reason = f"owner {owner} is active and available → keeps the lead"
+                trail.append(RuleTrace(EXISTING_OWNER, True, reason))
+                new = state.assign(str(owner), at, None, None)
+                return Decision(str(owner), None, EXISTING_OWNER, None, reason, tuple(trail), new)
+            trail.append(RuleTrace(EXISTING_OWNER, False, f"owner {blocked}"))
         for rule in self.rules:
             why_not = first_failure(rule.when, lead, account)
             if why_not is not None:

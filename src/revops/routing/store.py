@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -85,12 +85,16 @@ def _route_and_store(
     at: datetime,
     previous: dict[str, str],
     superseded: Mapping[str, Mapping[str, Any]] | None = None,
+    facts: Mapping[str, Mapping[str, Any]] | None = None,
+    also: Sequence[Batch] = (),
 ) -> list[RoutedLead]:
     """Route `persons` in order from the stored state; decisions, owners and SLA clocks
-    (`sla_store.clock_batches`) land together."""
+    (`sla_store.clock_batches`) land together, with `also`. `facts` adds per person what
+    rules may read besides persons columns (`config.routing.LEAD_FACTS`)."""
     router = compile_routing(cfg)
     state = routing_state(wh, cfg)
-    rows = persons.to_pylist()
+    extra = facts or {}
+    rows = [{**r, **extra.get(r["person_id"], {})} for r in persons.to_pylist()]
     accounts = _accounts(wh, (r["account_id"] for r in rows))
     out: list[RoutedLead] = []
     for r in rows:
@@ -100,6 +104,8 @@ def _route_and_store(
         did = _decision_id(r["person_id"], at, replay_of)
         out.append(RoutedLead(did, r["person_id"], decision, replay_of))
     if not out:
+        if also:
+            wh.write_many(list(also))
         return out
     decided = naive_utc(at)
     table = pa.Table.from_pylist(
@@ -123,7 +129,7 @@ def _route_and_store(
     updated = persons.set_column(persons.column_names.index("owner_id"), "owner_id", owners)
     leads = {r["person_id"]: r for r in rows}
     clocks = clock_batches(wh, cfg, out, leads, accounts, at, superseded)
-    wh.write_many([Batch("routing_decisions", table), Batch("persons", updated), *clocks])
+    wh.write_many([Batch("routing_decisions", table), Batch("persons", updated), *clocks, *also])
     return out
 
 
@@ -138,6 +144,94 @@ def route_unassigned(
     if since is not None:
         expr = expr.filter(t.created_at >= datetime.combine(since, datetime.min.time()))
     return _route_and_store(wh, cfg, _persons(wh, expr), at, {})
+
+
+WATERMARK = "route_run"
+
+
+@dataclass(frozen=True)
+class RouteRun:
+    """What `route run` did: the window it routed and the decisions it stored."""
+
+    since: datetime
+    until: datetime
+    routed: list[RoutedLead]
+
+
+def watermark(wh: Warehouse, name: str = WATERMARK) -> datetime | None:
+    """How far routing runs have routed (None before the first run)."""
+    t = wh.table("routing_watermarks")
+    rows = wh.to_arrow(t.filter(t.name == name).select("watermark_at")).to_pylist()
+    return rows[0]["watermark_at"] if rows else None
+
+
+def routable_since(
+    wh: Warehouse, cfg: RoutingConfig, since: datetime, until: datetime, inclusive: bool = False
+) -> tuple[pa.Table, dict[str, dict[str, Any]]]:
+    """Persons who entered a routable stage in (since, until] ([since, until] if
+    `inclusive`), not already being worked.
+
+    The entry time is the latest lifecycle_history change into their current (routable)
+    stage, or their creation when the history has none. A person with a running SLA clock,
+    or routed at or after that entry, is left alone. Also each person's latest touch type up
+    to `until` (the `touch_type` fact rules and SLA targets may read).
+    """
+    stages = list(cfg.routable_stages)
+    p = wh.table("persons")
+    h = wh.table("lifecycle_history")
+    h = h.filter(h.to_stage.isin(stages), h.changed_at <= until)
+    entered = h.group_by(h.person_id.name("_h")).aggregate(_entered=h.changed_at.max())
+    expr = p.filter(p.lifecycle_stage.isin(stages))
+    expr = expr.left_join(entered, expr.person_id == entered._h).drop("_h")
+    expr = expr.mutate(_became=expr._entered.fill_null(expr.created_at))
+    after = expr._became >= since if inclusive else expr._became > since
+    expr = expr.filter(after, expr._became <= until)
+    c = wh.table("sla_clocks")
+    expr = expr.filter(~expr.person_id.isin(c.filter(c.closed_at.isnull()).person_id))
+    d = wh.table("routing_decisions")
+    last = d.group_by(d.person_id.name("_d")).aggregate(_decided=d.decided_at.max())
+    expr = expr.left_join(last, expr.person_id == last._d).drop("_d")
+    expr = expr.filter(expr._decided.isnull() | (expr._decided < expr._became))
+    found = wh.to_arrow(
+        expr.order_by(["_became", "person_id"]).drop("_entered", "_became", "_decided")
+    )
+    ids = found.column("person_id").to_pylist()
+    facts: dict[str, dict[str, Any]] = {pid: {"touch_type": None} for pid in ids}
+    if ids:
+        t = wh.table("touchpoints")
+        t = t.filter(t.person_id.isin(ids), t.occurred_at <= until)
+        for r in wh.to_arrow(
+            t.order_by(["occurred_at", "touchpoint_id"]).select("person_id", "touch_type")
+        ).to_pylist():
+            facts[r["person_id"]]["touch_type"] = r["touch_type"]
+    return found, facts
+
+
+def route_new(
+    wh: Warehouse, cfg: RoutingConfig, at: datetime, since: datetime | None = None
+) -> RouteRun:
+    """Route every person who became routable since the last run (or `since`), at `at`.
+
+    Without a stored watermark the first run looks back `first_run_lookback_hours`: history
+    is routed only when asked. The watermark moves to `at` in the decisions' transaction, so
+    a second run right after routes nothing.
+    """
+    until = naive_utc(at)
+    start = naive_utc(aware(since)) if since is not None else watermark(wh)
+    if start is None:
+        start = until - timedelta(hours=cfg.first_run_lookback_hours)
+    persons, facts = routable_since(wh, cfg, start, until, inclusive=since is not None)
+    mark = pa.Table.from_pylist(
+        [{"name": WATERMARK, "watermark_at": until, "updated_at": naive_utc(datetime.now(UTC))}]
+    )
+    previous = {
+        k: v["decision_id"]
+        for k, v in latest_decisions(wh, persons.column("person_id").to_pylist()).items()
+    }
+    routed = _route_and_store(
+        wh, cfg, persons, at, previous, facts=facts, also=[Batch("routing_watermarks", mark)]
+    )
+    return RouteRun(start, until, routed)
 
 
 def latest_decisions(wh: Warehouse, person_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -882,6 +882,69 @@ TABLES: tuple[Table, ...] = (
         system=True,
     ),
     Table(
+        name="routing_watermarks",
+        description="How far `revops route run` has routed: persons who became routable after "
+        "the watermark are routed by the next run, so a run never re-routes history.",
+        primary_key=("name",),
+        columns=(
+            _c(
+                "name",
+                "string",
+                "Which run the watermark belongs to (e.g. 'route_run').",
+                required=True,
+            ),
+            _c("watermark_at", "timestamp", "Routable up to this instant: done.", required=True),
+            _c("updated_at", "timestamp", "When the run that set it ran.", required=True),
+        ),
+        system=True,
+    ),
+    Table(
+        name="rep_operations",
+        description="Operational changes to reps outside operating-model versions: pause, "
+        "unpause, out of office and capacity; each audited. Routing applies the latest "
+        "pause/unpause and capacity per rep and every out-of-office range.",
+        primary_key=("operation_id",),
+        columns=(
+            _c("operation_id", "string", "Operation id.", required=True),
+            _c("user_id", "string", "The rep (users.user_id).", required=True),
+            _c("operation", "string", "pause, unpause, ooo or capacity.", required=True),
+            _c("starts_at", "timestamp", "Out of office from (UTC)."),
+            _c("ends_at", "timestamp", "Out of office until, exclusive (UTC)."),
+            _c("daily_cap", "int", "Capacity: leads per local day (empty: the pool's)."),
+            _c("weekly_cap", "int", "Capacity: leads per ISO week (empty: the pool's)."),
+            _c("reason", "string", "Why."),
+            _c("actor", "string", "Who recorded it.", required=True),
+            _c("recorded_at", "timestamp", "When it was recorded (UTC).", required=True),
+        ),
+        relations=(Relation("user", "user_id", "users"),),
+        time_column="recorded_at",
+        system=True,
+    ),
+    Table(
+        name="sla_escalations",
+        description="Each escalation step of a breached SLA clock: a reminder to the owner, "
+        "then to the owner's manager, then a re-route (routing.sla.escalation).",
+        primary_key=("escalation_id",),
+        columns=(
+            _c("escalation_id", "string", "Escalation id.", required=True),
+            _c("clock_id", "string", "The breached clock (sla_clocks.clock_id).", required=True),
+            _c("person_id", "string", "The lead.", required=True),
+            _c("step", "string", "remind_owner, remind_manager or reroute.", required=True),
+            _c(
+                "breach_count",
+                "int",
+                "Breaches on the lead when the step was taken.",
+                required=True,
+            ),
+            _c("notified_user_id", "string", "Who was reminded (users.user_id)."),
+            _c("rerouted_to", "string", "New owner or 'queue:NAME' of a re-route."),
+            _c("escalated_at", "timestamp", "When (UTC).", required=True),
+        ),
+        relations=(Relation("person", "person_id", "persons"),),
+        time_column="escalated_at",
+        system=True,
+    ),
+    Table(
         name="lead_scores",
         description="Lead scores per person and scoring time, written by `revops score "
         "apply`: the rule-based fit, engagement and combined scores from revops.yaml and the "
