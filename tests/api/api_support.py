@@ -62,7 +62,7 @@ ROUTING = RoutingConfig.model_validate(
                 {
                     "priority": "high_intent",
                     "minutes": 15,
-                    "when": [{"field": "source", "op": "in", "value": ["demo_request"]}],
+                    "when": [{"field": "touch_type", "op": "in", "value": ["demo_request"]}],
                 }
             ],
         },
@@ -166,7 +166,7 @@ def lead(email: str, **more: Any) -> dict[str, Any]:
         "employees": 500,
         "industry": "Software",
         "country": "US",
-        "source": "demo_request",
+        "source": "paid_search",
         "form": "demo_request",
         **more,
     }

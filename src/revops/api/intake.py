@@ -14,6 +14,7 @@ Two halves, so the request path stays short and the batch code is reused:
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ from revops.config.models import OperatingModel
 from revops.errors import RevOpsError
 from revops.identity.matching import normalize_company, registrable_domain
 from revops.lifecycle.engine import apply_events, required_columns
+from revops.quality.normalize import country as country_code
+from revops.quality.normalize import picklist_key
+from revops.quality.reference import country_codes
 from revops.routing.engine import Decision
 from revops.routing.sla import start_clock
 from revops.routing.sla_store import clock_id
@@ -37,6 +41,7 @@ from revops.warehouse import Batch
 from revops.warehouse.clock import naive_utc
 
 SOURCE = "api"
+_SEPARATORS = re.compile(r"[\s\-]+")
 ENTRY_STAGE = "Lead"
 MQL_STAGE = "MQL"
 
@@ -108,6 +113,44 @@ class ErasedPerson(RevOpsError):
     """The lead matches an erasure tombstone (HTTP 422 on the email)."""
 
 
+class FieldRefused(RevOpsError):
+    """A field the operating model cannot take (HTTP 422 naming the field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def clean(lead: LeadIn, model: OperatingModel) -> LeadIn:
+    """The lead in the warehouse's vocabulary, or `FieldRefused`.
+
+    The country becomes its ISO alpha-2 code (from a code in any case, alpha-3, a name or an
+    alias of quality.country_aliases). The source must be a channel of the channel taxonomy
+    (quality.utm.channels; 'Paid Search' spells paid_search): an unknown source would become a
+    new channel in attribution and every report that groups by channel.
+    """
+    changes: dict[str, Any] = {}
+    if lead.country is not None:
+        aliases = {picklist_key(k): v for k, v in model.quality.country_aliases.items()}
+        code = country_code(lead.country, aliases)
+        if code not in country_codes():
+            raise FieldRefused(
+                "country", f"{lead.country!r} is not an ISO 3166 country code or name"
+            )
+        changes["country"] = code
+    if lead.source is not None:
+        source = _SEPARATORS.sub("_", lead.source.strip().lower())
+        utm = model.quality.utm
+        if utm is not None and source not in utm.channels:
+            raise FieldRefused(
+                "source",
+                f"{lead.source!r} is not a channel of the operating model (quality.utm.channels): "
+                + ", ".join(utm.channels),
+            )
+        changes["source"] = source
+    return lead.model_copy(update=changes) if changes else lead
+
+
 def admit(hot: HotState, lead: LeadIn, model: OperatingModel, at: datetime) -> Admitted:
     """Dedupe, match and route one lead against the hot state, advancing it."""
     if hot.tombstones.erased(lead.email, lead.phone):
@@ -143,7 +186,7 @@ def admit(hot: HotState, lead: LeadIn, model: OperatingModel, at: datetime) -> A
     if match is not None and match.confidence >= model.matching.write_threshold:
         person["account_id"] = match.account_id
         account = hot.accounts[match.account_id]
-    decision = hot.router.route(person, account, hot.routing, at)
+    decision = hot.router.route({**person, "touch_type": lead.form}, account, hot.routing, at)
     hot.routing = decision.state
     person["owner_id"] = decision.owner_id
     decision_id = uuid.uuid4().hex[:20]
@@ -240,7 +283,8 @@ def _clocks(
         account = hot.accounts.get(a.person.get("account_id") or "")
         user = hot.users.get(owner)
         tz = user.timezone if user else cfg.default_timezone
-        clock = start_clock(a.person_id, owner, a.person, account, tz, cfg.sla, a.at, cfg.holidays)
+        facts = {**a.person, "touch_type": a.form}
+        clock = start_clock(a.person_id, owner, facts, account, tz, cfg.sla, a.at, cfg.holidays)
         out[a.person_id] = Sla(
             priority=clock.priority,
             started_at=naive_utc(clock.started_at),

@@ -11,7 +11,7 @@ from revops.access import Principal
 from revops.api import operations
 from revops.api.auth import requires
 from revops.api.idempotency import IdempotencyConflict
-from revops.api.intake import ErasedPerson
+from revops.api.intake import ErasedPerson, FieldRefused, clean
 from revops.api.models import (
     Assigned,
     AssignIn,
@@ -83,8 +83,13 @@ async def create_lead(
 ) -> JSONResponse:
     """201 with the new person's owner (or queue), the rule and reason, scores and SLA due
     time; 200 with `duplicate_of` when the email is already known (nothing new is created)."""
+    svc = service(request)
     try:
-        stored, replayed = await service(request).create_lead(lead, principal, idempotency_key)
+        lead = clean(lead, svc.model)
+    except FieldRefused as exc:
+        raise field_error(["body", exc.field], str(exc)) from None
+    try:
+        stored, replayed = await svc.create_lead(lead, principal, idempotency_key)
     except IdempotencyConflict:
         raise field_error(
             ["header", "Idempotency-Key"],

@@ -55,12 +55,16 @@ Email = Annotated[
 ]
 Country = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Z]{2}$"),
-    Field(description="ISO 3166 alpha-2 country code, upper case, e.g. 'DE'."),
+    StringConstraints(strip_whitespace=True, min_length=2, max_length=60),
+    AfterValidator(_printable),
+    Field(
+        description="ISO 3166 country: a code in any case ('de'), alpha-3 or a name "
+        "('Germany', or an alias of quality.country_aliases); stored as the alpha-2 code."
+    ),
 ]
 Code = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$"),
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _\-]{0,63}$"),
 ]
 TouchType = Literal[TOUCH_TYPES]  # type: ignore[valid-type]
 
@@ -83,7 +87,9 @@ class LeadIn(Strict):
     employees: int | None = Field(None, ge=0, le=10_000_000, description="Company head count.")
     industry: Text | None = None
     source: Code | None = Field(
-        None, description="Lead source channel, e.g. 'demo_request', 'paid_search', 'event'."
+        None,
+        description="Lead source: a channel of the operating model's channel taxonomy "
+        "(quality.utm.channels), e.g. 'paid_search' or 'Paid Search'; anything else is a 422.",
     )
     campaign_id: Text | None = None
     form: TouchType | None = Field(
@@ -116,13 +122,27 @@ class Sla(BaseModel):
     due_at: datetime
 
 
+class StageChange(BaseModel):
+    from_stage: str | None
+    to_stage: str
+    status: Literal["accepted", "repeat", "rejected"]
+    reason: str | None = None
+
+
 class LeadOut(BaseModel):
     """What happened to a lead: created or matched, where it went and why, when it is due."""
 
     person_id: str
     created: bool
     duplicate_of: str | None = Field(
-        None, description="The existing person this email belongs to (nothing new was created)."
+        None, description="The existing person this email belongs to (no new person)."
+    )
+    touch_id: str | None = Field(
+        None, description="The touchpoint recorded for this request (returning persons too)."
+    )
+    stage_changes: list[StageChange] = Field(
+        default_factory=list,
+        description="Stage changes this request asked the lifecycle for, and its answers.",
     )
     owner: Owner | None
     queue: str | None

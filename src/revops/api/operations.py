@@ -29,7 +29,7 @@ from revops.routing.sla_store import (
     overdue,
     reject,
 )
-from revops.routing.store import RoutedLead
+from revops.routing.store import RoutedLead, lead_facts
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import naive_utc
 
@@ -123,7 +123,8 @@ def assign(
     routed = RoutedLead(decision_id, person_id, decision, previous)
     account_id = person.get("account_id") or ""
     accounts = {account_id: hot.accounts[account_id]} if account_id in hot.accounts else {}
-    clocks = clock_batches(wh, model.routing, [routed], {person_id: person}, accounts, at)
+    facts = {**person, **lead_facts(wh, [person_id], at)[person_id]}
+    clocks = clock_batches(wh, model.routing, [routed], {person_id: facts}, accounts, at)
     row = {
         "decision_id": decision_id,
         "person_id": person_id,

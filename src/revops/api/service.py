@@ -47,6 +47,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from revops.access import Principal
+from revops.api import reengage
 from revops.api.auth import Authenticator
 from revops.api.hot import HotState, Routed, load_hot_state
 from revops.api.idempotency import IdempotencyStore, Stored, request_hash, scoped
@@ -329,6 +330,8 @@ class IntakeService:
             except TimeoutError:
                 raise Unavailable("the intake service is reloading its state; retry") from None
         admitted = admit(self.state(), lead, self.model, self.clock())
+        if not admitted.created:
+            return await self.returning(lead, admitted, principal, idem, digest), False
         loop = asyncio.get_running_loop()
         job = _Job(admitted, principal.actor, idem, digest, self.generation, loop.create_future())
         if idem is not None:
@@ -338,6 +341,63 @@ class IntakeService:
             self._wake.set()
         try:
             return await asyncio.shield(job.future), False
+        finally:
+            if idem is not None:
+                self.idempotency.inflight.pop(idem, None)
+
+    async def returning(
+        self,
+        lead: LeadIn,
+        admitted: Admitted,
+        principal: Principal,
+        idem: str | None,
+        digest: str,
+    ) -> Stored:
+        """A known person's new request (`api.reengage`): touch, re-score, re-qualify, route.
+
+        Its reads and write bracket an in-memory routing decision, so it runs like the other
+        direct writes: no group journals meanwhile and every earlier one is applied first. If
+        the write fails, the hot state is rebuilt (the decision advanced it) and the answer is
+        a 503 the client may retry.
+        """
+        assert self._chain is not None
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Stored] = loop.create_future()
+        if idem is not None:
+            self.idempotency.inflight[idem] = (digest, future)
+        try:
+            async with self._chain:
+                await self.caught_up()
+                ctx = await self.db(reengage.load_context, self.wh, admitted.person_id)
+                done = reengage.plan(self.state(), ctx, lead, self.model, admitted.at)
+                stored = Stored(digest, 200, done.answer.model_dump(mode="json"))
+                row = None
+                if idem is not None:
+                    row = {
+                        "idem_key": idem,
+                        "request_hash": digest,
+                        "status_code": 200,
+                        "response": json.dumps(stored.body, separators=(",", ":")),
+                        "person_id": admitted.person_id,
+                        "created_at": naive_utc(admitted.at),
+                    }
+                try:
+                    await self.db(reengage.write, self.wh, done, principal.actor, admitted.at, row)
+                except Exception as exc:
+                    await self._reload()
+                    raise Unavailable(f"the request was not stored: {exc}") from None
+                finally:
+                    self.audit_head = await self.db(head, self.wh)
+            self.state().persons[admitted.person_id] = done.routed
+            if idem is not None:
+                self.idempotency.done[idem] = stored
+            future.set_result(stored)
+            return stored
+        except BaseException as exc:
+            if not future.done():
+                future.set_exception(exc)
+                future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
         finally:
             if idem is not None:
                 self.idempotency.inflight.pop(idem, None)

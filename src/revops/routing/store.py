@@ -195,16 +195,23 @@ def routable_since(
     found = wh.to_arrow(
         expr.order_by(["_became", "person_id"]).drop("_entered", "_became", "_decided")
     )
-    ids = found.column("person_id").to_pylist()
-    facts: dict[str, dict[str, Any]] = {pid: {"touch_type": None} for pid in ids}
-    if ids:
+    return found, lead_facts(wh, found.column("person_id").to_pylist(), until)
+
+
+def lead_facts(
+    wh: Warehouse, person_ids: Sequence[str], until: datetime
+) -> dict[str, dict[str, Any]]:
+    """What rules and SLA targets may read besides persons columns (`LEAD_FACTS`): each
+    person's latest touch type up to `until`."""
+    facts: dict[str, dict[str, Any]] = {pid: {"touch_type": None} for pid in person_ids}
+    if person_ids:
         t = wh.table("touchpoints")
-        t = t.filter(t.person_id.isin(ids), t.occurred_at <= until)
+        t = t.filter(t.person_id.isin(list(person_ids)), t.occurred_at <= naive_utc(until))
         for r in wh.to_arrow(
             t.order_by(["occurred_at", "touchpoint_id"]).select("person_id", "touch_type")
         ).to_pylist():
             facts[r["person_id"]]["touch_type"] = r["touch_type"]
-    return found, facts
+    return facts
 
 
 def route_new(
@@ -260,4 +267,5 @@ def reroute(
     t = wh.table("persons")
     persons = _persons(wh, t.filter(t.person_id.isin(list(person_ids))))
     previous = {k: v["decision_id"] for k, v in latest_decisions(wh, person_ids).items()}
-    return _route_and_store(wh, cfg, persons, at, previous, superseded)
+    facts = lead_facts(wh, person_ids, at)
+    return _route_and_store(wh, cfg, persons, at, previous, superseded, facts)
