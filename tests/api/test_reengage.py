@@ -150,7 +150,5 @@ def test_source_must_be_a_channel_of_the_taxonomy(api: Api) -> None:
     )
     assert spelled.status_code == 201, spelled.text
     pid = spelled.json()["person_id"]
-    assert api.wh.sql(f"SELECT source FROM persons WHERE person_id = '{pid}'") == [
-        ("paid_search",)
-    ]
+    assert api.wh.sql(f"SELECT source FROM persons WHERE person_id = '{pid}'") == [("paid_search",)]
     assert api.wh.sql("SELECT count(*) FROM persons WHERE email = 'p@globex.com'") == [(0,)]

@@ -28,9 +28,7 @@ from revops.warehouse import Warehouse
 CFG = RoutingConfig.model_validate(
     {
         "fallback_queue": "triage",
-        "pools": [
-            {"name": "p", "daily_cap": 2, "members": [{"user_id": "a"}, {"user_id": "b"}]}
-        ],
+        "pools": [{"name": "p", "daily_cap": 2, "members": [{"user_id": "a"}, {"user_id": "b"}]}],
         "rules": [{"name": "everyone", "pool": "p"}],
         "sla": {
             "default_minutes": 480,

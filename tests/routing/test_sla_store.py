@@ -229,6 +229,39 @@ def test_breaches_rearm_then_escalate_by_rerouting(warehouse: Warehouse) -> None
     ]
     new = open_clocks(warehouse, ["p2"])["p2"]
     assert (new["owner_id"], new["started_at"], new["due_at"]) == ("a", utc(16, 18), utc(19, 18))
+    steps = sorted(rows(warehouse, "sla_escalations"), key=lambda r: r["breach_count"])
+    assert [
+        (r["person_id"], r["step"], r["breach_count"], r["notified_user_id"], r["rerouted_to"])
+        for r in steps
+    ] == [("p2", "remind_owner", 1, "b", None), ("p2", "reroute", 2, None, "a")]
+
+
+def test_escalation_reminds_the_owner_then_the_manager_then_reroutes(
+    warehouse: Warehouse,
+) -> None:
+    """escalation [remind_owner, remind_manager, reroute]; b's manager is a. p2 (b's, due Wed
+    06-11 17:00): breach 1 at Wed 17:30 reminds b (re-armed: due Mon 06-16 17:00); breach 2
+    at Mon 18:00 reminds a, b's manager (re-armed from Mon 17:00 by 1440 business minutes:
+    Tue, Wed, Thu → Thu 06-19 17:00); breach 3 at Thu 18:00 re-routes it to a."""
+    sla = CFG.sla.model_copy(update={"escalation": ("remind_owner", "remind_manager", "reroute")})
+    model = MODEL.model_copy(update={"routing": CFG.model_copy(update={"sla": sla})})
+    seed(warehouse)
+    warehouse.write("users", pa.table({"user_id": ["b"], "manager_id": ["a"]}))
+    route_unassigned(warehouse, model.routing, FRI)
+    for pid in ("p1", "p3", "p4"):
+        accept(warehouse, model, pid, utc(9, 10))
+    assert detect_breaches(warehouse, model, utc(11, 17, 30)).reminded == ("p2",)
+    second = detect_breaches(warehouse, model, utc(16, 18))
+    assert (second.reminded, second.escalated) == (("p2",), ())
+    assert open_clocks(warehouse, ["p2"])["p2"]["due_at"] == utc(19, 17)
+    third = detect_breaches(warehouse, model, utc(19, 18))
+    assert [(r.person_id, r.decision.owner_id) for r in third.escalated] == [("p2", "a")]
+    steps = sorted(rows(warehouse, "sla_escalations"), key=lambda r: r["breach_count"])
+    assert [(r["step"], r["notified_user_id"], r["rerouted_to"]) for r in steps] == [
+        ("remind_owner", "b", None),
+        ("remind_manager", "a", None),
+        ("reroute", None, "a"),
+    ]
     t = warehouse.table("persons")
     assert warehouse.to_arrow(t.filter(t.person_id == "p2")).to_pylist()[0]["owner_id"] == "a"
 
@@ -300,6 +333,9 @@ def test_cli_breaches_reject_and_accept(tmp_path: Path) -> None:
     assert code == 0, out
     assert "us" in out
     assert "2025-06-05 14:00:00" in out
+    assert "total overdue: 1" in out
+    code, out = run("route", "breaches", "--page", "2", "--at", "2025-06-05T15:00")
+    assert (code, "us" in out, "total overdue: 1" in out) == (0, False, True)
     code, out = run("route", "reject", "us", "--reason", "meh", "--at", "2025-06-05T13:00")
     assert code == 1
     assert "rejection reason 'meh' is not one of" in out
@@ -309,4 +345,4 @@ def test_cli_breaches_reject_and_accept(tmp_path: Path) -> None:
     assert "lifecycle stage: SAL (accepted)" in out
     code, out = run("route", "breaches", "--escalate", "--at", "2025-06-05T15:00")
     assert code == 0, out
-    assert "breached 0, re-armed 0, escalated 0" in out
+    assert "breached 0, re-armed 0, reminded 0, escalated 0" in out

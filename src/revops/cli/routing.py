@@ -155,36 +155,57 @@ def route_breaches(
     escalate: Annotated[
         bool,
         typer.Option(
-            "--escalate", help="Record the breaches: re-arm the clock or re-route the lead."
+            "--escalate",
+            help="Record the breaches and take each lead's next escalation step "
+            "(routing.sla.escalation: remind the owner, the manager, then re-route).",
         ),
     ] = False,
+    page: Annotated[int, typer.Option("--page", min=1, help="Page of the list to show.")] = 1,
+    page_size: Annotated[int, typer.Option("--page-size", min=1, help="Rows per page.")] = 50,
     at: AtOpt = None,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """List running SLA clocks past due; with --escalate, record them and escalate."""
+    """List running SLA clocks past due, most overdue first, a page at a time, with the total;
+    with --escalate, record them and escalate."""
     when = _parse_at(at)
     with open_revops(config, warehouse) as ro:
         esc = require(ro.warehouse, "sla.escalate") if escalate else None
         late = overdue(ro.warehouse, when)
+        names = user_names(ro.warehouse)
         report = detect_breaches(ro.warehouse, ro.model, when) if escalate else None
         if esc is not None and report is not None and report.escalated:
             moved = {"rerouted": [r.person_id for r in report.escalated][:200]}
             subject = f"{len(report.escalated)} leads re-routed"
             record(ro.warehouse, esc.actor, "routing.escalated", subject, moved)
-    out = Table(title="Overdue SLA clocks", title_justify="left")
+    pages = max(1, -(-len(late) // page_size))
+    shown = late[(page - 1) * page_size : page * page_size]
+    out = Table(
+        title=f"Overdue SLA clocks at {naive_text(when)} UTC: {len(late):,} "
+        f"(page {page} of {pages}, {page_size} a page)",
+        title_justify="left",
+    )
     for col in ("person", "owner", "priority", "due (UTC)", "breaches before"):
         out.add_column(col)
-    for c in late:
+    for c in shown:
         out.add_row(
-            c["person_id"], c["owner_id"], c["priority"], str(c["due_at"]), str(c["breach_count"])
+            c["person_id"],
+            names.get(c["owner_id"], c["owner_id"]),
+            c["priority"],
+            str(c["due_at"]),
+            str(c["breach_count"]),
         )
     console.print(out)
+    console.print(f"total overdue: {len(late):,}")
     if report is not None:
         console.print(
             f"breached {len(report.breached)}, re-armed {len(report.rearmed)}, "
-            f"escalated {len(report.escalated)}"
+            f"reminded {len(report.reminded)}, escalated {len(report.escalated)}"
         )
-        for r in report.escalated:
+        for r in report.escalated[:page_size]:
             who = r.decision.owner_id or f"queue {r.decision.queue}"
-            console.print(f"{r.person_id} re-routed to {who}")
+            console.print(f"{r.person_id} re-routed to {names.get(who, who)}")
+
+
+def naive_text(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")

@@ -203,6 +203,9 @@ REENTRY = {
 }
 
 
+EscalationStep = Literal["remind_owner", "remind_manager", "reroute"]
+
+
 class SlaTarget(Model):
     """Speed-to-lead target of a priority: the first target whose conditions hold applies."""
 
@@ -225,6 +228,12 @@ class SlaConfig(Model):
     business_hours: WorkingHours = Field(default_factory=WorkingHours)
     rejection_reasons: tuple[str, ...] = Field(REJECTION_REASONS, min_length=1)
     escalate_after_breaches: int = Field(2, ge=1)
+    escalation: tuple[EscalationStep, ...] | None = Field(
+        None,
+        description="The step each breach on a lead takes, in order (the last repeats): "
+        "remind the owner (their clock re-arms), remind their manager (re-arms too), or "
+        "re-route. Unset: remind the owner until escalate_after_breaches, then re-route.",
+    )
     reentry: dict[str, str] = Field(
         default_factory=lambda: dict(REENTRY),
         description="Rejection reason → lifecycle stage the lead re-enters; unmapped: none.",
@@ -236,6 +245,20 @@ class SlaConfig(Model):
         if not hours.days:
             raise ValueError("business_hours needs at least one day, or no SLA could ever end")
         return hours
+
+    @property
+    def steps(self) -> tuple[EscalationStep, ...]:
+        """The escalation step of breach n (1-based) is steps[min(n, len) - 1]."""
+        if self.escalation is not None:
+            return self.escalation
+        step: EscalationStep = "remind_owner"
+        return (*[step] * (self.escalate_after_breaches - 1), "reroute")
+
+    @model_validator(mode="after")
+    def _escalation_ends(self) -> SlaConfig:
+        if self.escalation is not None and self.escalation[-1:] != ("reroute",):
+            raise ValueError("escalation must end with reroute, or a lead could wait forever")
+        return self
 
     @model_validator(mode="after")
     def _reentry_reasons(self) -> SlaConfig:

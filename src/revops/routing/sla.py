@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from revops.config.routing import SlaConfig, WorkingHours
+from revops.config.routing import EscalationStep, SlaConfig, WorkingHours
 from revops.errors import RevOpsError
 from revops.routing.calendar import aware, local_time, zone
 from revops.routing.rules import Record, compile_condition, first_failure
@@ -121,9 +121,15 @@ def breached(clock: Clock, now: datetime, response: Response | None = None) -> b
     return aware(now) > clock.due_at
 
 
+def escalation_step(breaches: int, cfg: SlaConfig) -> EscalationStep:
+    """The step the `breaches`-th breach on a lead takes (the configured list's last repeats)."""
+    steps = cfg.steps
+    return steps[min(max(breaches, 1), len(steps)) - 1]
+
+
 def must_escalate(breaches: int, cfg: SlaConfig) -> bool:
-    """After N breaches on one lead it is taken away and re-routed (see `store.reroute`)."""
-    return breaches >= cfg.escalate_after_breaches
+    """Whether that breach takes the lead away to be re-routed (see `store.reroute`)."""
+    return escalation_step(breaches, cfg) == "reroute"
 
 
 def target_minutes(name: str, cfg: SlaConfig) -> int:

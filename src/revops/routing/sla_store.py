@@ -3,12 +3,12 @@
 A clock starts whenever routing assigns a lead to an owner (`clock_batches`, written in the
 routing decision's own transaction). The owner answers with `accept` (the lead becomes SAL) or
 `reject` (with a listed reason; the lead re-enters the lifecycle at the configured stage); both
-go through the lifecycle rules (`apply_event`) and are written in one transaction with the
-clock. `detect_breaches` flags open clocks past due: the owner gets a fresh clock of the same
-target, counted from the missed deadline, until the breaches on the lead reach
-`escalate_after_breaches`, when the lead is re-routed (`store.reroute`, the breaching owner
-paused for it) and the escalation is recorded on the breached clock. Each call advances each
-overdue clock by one breach.
+go through the lifecycle rules (`apply_event`) first, and an answer the lifecycle refuses is
+refused whole (`LifecycleRefused`), else written in one transaction with the clock.
+`detect_breaches` flags open clocks past due and takes each breach's escalation step: a
+reminder to the owner, then to the manager (the owner's clock re-arms from the missed
+deadline each time), then a re-route (`store.reroute`, the breaching owner paused for it),
+each step recorded in sla_escalations. Each call advances each overdue clock by one breach.
 
 Timestamps are stored as naive UTC, like every other table of the warehouse.
 """
@@ -32,7 +32,7 @@ from revops.routing.sla import (
     Clock,
     Outcome,
     business_deadline,
-    must_escalate,
+    escalation_step,
     respond,
     start_clock,
     target_minutes,
@@ -49,6 +49,7 @@ ACCEPTED_STAGE = "SAL"
 SOURCE = "sla"
 
 CLOCK_SCHEMA = arrow_schema(table("sla_clocks"))
+ESCALATION_SCHEMA = arrow_schema(table("sla_escalations"))
 
 
 def clock_id(decision_id: str, started_at: datetime) -> str:
@@ -277,30 +278,59 @@ def overdue(wh: Warehouse, at: datetime) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class BreachReport:
-    """Clocks found breached; the persons whose owner got a fresh clock; the re-routings."""
+    """Clocks found breached; the persons whose owner got a fresh clock; those reminded (owner
+    or manager, recorded in sla_escalations); the re-routings."""
 
     breached: tuple[str, ...]
     rearmed: tuple[str, ...]
     escalated: tuple[RoutedLead, ...]
+    reminded: tuple[str, ...] = ()
+
+
+def _managers(wh: Warehouse) -> dict[str, str | None]:
+    rows = wh.to_arrow(wh.table("users").select("user_id", "manager_id")).to_pylist()
+    return {r["user_id"]: r["manager_id"] for r in rows}
+
+
+def _escalation_row(
+    c: Mapping[str, Any], step: str, count: int, at: datetime, **more: Any
+) -> dict[str, Any]:
+    key = f"{c['clock_id']}|{step}|{count}"
+    return {
+        "escalation_id": hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:20],
+        "clock_id": c["clock_id"],
+        "person_id": c["person_id"],
+        "step": step,
+        "breach_count": count,
+        "notified_user_id": more.get("notified"),
+        "rerouted_to": more.get("rerouted_to"),
+        "escalated_at": naive_utc(at),
+    }
 
 
 def detect_breaches(wh: Warehouse, model: OperatingModel, at: datetime) -> BreachReport:
-    """Flag every running clock past due at `at` as breached; re-arm it for the same owner
-    (from the missed deadline) or, at `escalate_after_breaches`, re-route the lead."""
+    """Flag every running clock past due at `at` as breached and take the breach's step
+    (`routing.sla.escalation`): remind the owner or their manager (the owner's clock re-arms
+    from the missed deadline) or re-route the lead. Every step lands in sla_escalations."""
     from revops.routing.store import reroute  # store writes clocks through this module
 
     cfg = model.routing
     holidays: tuple[date, ...] = cfg.holidays
     zones = _timezones(wh, cfg)
+    managers = _managers(wh)
     rows: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
     rearmed: list[str] = []
     escalate: dict[str, dict[str, Any]] = {}
     late = overdue(wh, at)
     for c in late:
         count = c["breach_count"] + 1
-        if must_escalate(count, cfg.sla):
+        step = escalation_step(count, cfg.sla)
+        if step == "reroute":
             escalate[c["person_id"]] = {"breached": True, "breach_count": count}
             continue
+        notified = c["owner_id"] if step == "remind_owner" else managers.get(c["owner_id"])
+        steps.append(_escalation_row(c, step, count, at, notified=notified))
         rows.append({**c, "breached": True, "breach_count": count, "closed_at": naive_utc(at)})
         start = aware(c["due_at"])
         tz = zones.get(c["owner_id"], cfg.default_timezone)
@@ -310,7 +340,8 @@ def detect_breaches(wh: Warehouse, model: OperatingModel, at: datetime) -> Breac
         rows.append(_new_row(clock, c["decision_id"], count))
         rearmed.append(c["person_id"])
     if rows:
-        wh.write_many([Batch("sla_clocks", _table(rows))])
+        escalations = pa.Table.from_pylist(steps, ESCALATION_SCHEMA)
+        wh.write_many([Batch("sla_clocks", _table(rows)), Batch("sla_escalations", escalations)])
     by_owner: dict[str, list[str]] = {}
     for c in late:
         if c["person_id"] in escalate:
@@ -320,4 +351,22 @@ def detect_breaches(wh: Warehouse, model: OperatingModel, at: datetime) -> Breac
         # the owner who breached takes none of these leads back: paused for this re-route
         away = cfg.model_copy(update={"paused": (*cfg.paused, owner)})
         escalated += reroute(wh, away, sorted(pids), at, superseded=escalate)
-    return BreachReport(tuple(c["clock_id"] for c in late), tuple(rearmed), tuple(escalated))
+    if escalated:
+        clocks = {c["person_id"]: c for c in late}
+        moved = [
+            _escalation_row(
+                clocks[r.person_id],
+                "reroute",
+                escalate[r.person_id]["breach_count"],
+                at,
+                rerouted_to=r.decision.owner_id or f"queue:{r.decision.queue}",
+            )
+            for r in escalated
+        ]
+        wh.write_many([Batch("sla_escalations", pa.Table.from_pylist(moved, ESCALATION_SCHEMA))])
+    return BreachReport(
+        tuple(c["clock_id"] for c in late),
+        tuple(rearmed),
+        tuple(escalated),
+        tuple(s["person_id"] for s in steps),
+    )
