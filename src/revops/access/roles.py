@@ -55,6 +55,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "sla.escalate": _OPS,
     "automation.run": _OPS,
     "tasks.update": _OPS,
+    "reps.manage": _SALES,
     "config.plan": _ANYONE,
     "config.apply": _ADMIN,
     "privacy.export": _ADMIN,

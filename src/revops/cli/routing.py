@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -16,9 +17,12 @@ from revops.audit import audited, record, rows_of
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day
 from revops.errors import RevOpsError
 from revops.lifecycle import EventOutcome
-from revops.people import user_names
+from revops.people import resolve_user, user_names
+from revops.routing.reps import Operation, operation
+from revops.routing.reps import record as record_operation
+from revops.routing.round_robin import unavailable
 from revops.routing.sla_store import accept, detect_breaches, overdue, reject
-from revops.routing.store import latest_decisions, route_new
+from revops.routing.store import latest_decisions, route_new, routing_state
 from revops.warehouse import Batch
 
 routing_app = typer.Typer(help="Lead routing.", no_args_is_help=True)
@@ -209,3 +213,110 @@ def route_breaches(
 
 def naive_text(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+# -- rep operations: audited, outside operating-model versions ---------------------------------
+UserArg = Annotated[str, typer.Argument(help="The rep: user id, email or unique name.")]
+ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why (kept in the audit log).")]
+
+
+def _rep_operation(
+    config: Path | None,
+    warehouse: str | None,
+    user: str,
+    op: Operation,
+    at: str | None,
+    **fields: Any,
+) -> None:
+    with open_revops(config, warehouse) as ro:
+        actor = require(ro.warehouse, "reps.manage").actor
+        user_id = resolve_user(ro.warehouse, user)
+        row = operation(user_id, op, actor, _parse_at(at), **fields)
+        record_operation(ro.warehouse, row, actor)
+        name = user_names(ro.warehouse).get(user_id, user_id)
+    console.print(f"{name} ({user_id}): {op} recorded; routing applies it from now on")
+
+
+@routing_app.command("pause")
+def route_pause(
+    user: UserArg,
+    reason: ReasonOpt = None,
+    at: AtOpt = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Stop routing new leads to a rep (no new operating-model version needed)."""
+    _rep_operation(config, warehouse, user, "pause", at, reason=reason)
+
+
+@routing_app.command("unpause")
+def route_unpause(
+    user: UserArg,
+    reason: ReasonOpt = None,
+    at: AtOpt = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Route new leads to a paused rep again (also one paused in the operating model)."""
+    _rep_operation(config, warehouse, user, "unpause", at, reason=reason)
+
+
+@routing_app.command("ooo")
+def route_ooo(
+    user: UserArg,
+    start: Annotated[str, typer.Option("--from", help="Out from (ISO, UTC if naive).")],
+    end: Annotated[str, typer.Option("--until", help="Back at (ISO, exclusive).")],
+    reason: ReasonOpt = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Record a rep's out-of-office range: routing skips them inside it."""
+    starts, ends = _parse_at(start), _parse_at(end)
+    _rep_operation(
+        config, warehouse, user, "ooo", None, starts_at=starts, ends_at=ends, reason=reason
+    )
+
+
+@routing_app.command("capacity")
+def route_capacity(
+    user: UserArg,
+    daily: Annotated[int | None, typer.Option("--daily", min=0, help="Leads a day.")] = None,
+    weekly: Annotated[int | None, typer.Option("--weekly", min=0, help="Leads a week.")] = None,
+    reason: ReasonOpt = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Set a rep's caps, replacing their pools' caps for them."""
+    _rep_operation(
+        config, warehouse, user, "capacity", None, daily_cap=daily, weekly_cap=weekly, reason=reason
+    )
+
+
+@routing_app.command("reps")
+def route_reps(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+    """Every pool member: paused, out of office now, caps in force."""
+    with open_revops(config, warehouse) as ro:
+        state = routing_state(ro.warehouse, ro.model.routing)
+        names = user_names(ro.warehouse)
+    now = datetime.now(UTC)
+    out = Table(title="Reps in routing pools", title_justify="left")
+    for col in ("rep", "pool", "status", "daily cap", "weekly cap"):
+        out.add_column(col)
+    for pool in ro.model.routing.pools:
+        for m in pool.members:
+            why = unavailable(state, m.user_id, now) or "available"
+            daily, weekly = state.caps.get(
+                m.user_id,
+                (
+                    m.daily_cap if m.daily_cap is not None else pool.daily_cap,
+                    m.weekly_cap if m.weekly_cap is not None else pool.weekly_cap,
+                ),
+            )
+            out.add_row(
+                names.get(m.user_id, m.user_id),
+                pool.name,
+                why.removeprefix(f"{m.user_id}: "),
+                "" if daily is None else str(daily),
+                "" if weekly is None else str(weekly),
+            )
+    console.print(out)

@@ -61,6 +61,9 @@ class RoutingState:
     pointers: Mapping[str, int] = field(default_factory=dict)
     pool_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     tallies: Mapping[str, Tally] = field(default_factory=dict)
+    caps: Mapping[str, tuple[int | None, int | None]] = field(
+        default_factory=dict
+    )  # (daily, weekly) per user from rep operations, replacing the pool's
 
     @classmethod
     def initial(cls, users: Iterable[UserInfo], cfg: RoutingConfig) -> RoutingState:
@@ -162,10 +165,11 @@ class CompiledPool:
         if not is_working(local, self.hours):
             return f"{m.user_id}: outside working hours"
         tally = state.tallies.get(m.user_id, _NO_TALLY)
-        if m.daily_cap is not None and tally.on(day) >= m.daily_cap:
-            return f"{m.user_id}: daily cap {m.daily_cap} reached"
-        if m.weekly_cap is not None and tally.in_week(week_of(day)) >= m.weekly_cap:
-            return f"{m.user_id}: weekly cap {m.weekly_cap} reached"
+        daily, weekly = state.caps.get(m.user_id, (m.daily_cap, m.weekly_cap))
+        if daily is not None and tally.on(day) >= daily:
+            return f"{m.user_id}: daily cap {daily} reached"
+        if weekly is not None and tally.in_week(week_of(day)) >= weekly:
+            return f"{m.user_id}: weekly cap {weekly} reached"
         return None
 
     def pick(

@@ -18,6 +18,7 @@ import pyarrow as pa
 from revops.config.routing import RoutingConfig
 from revops.routing.calendar import aware
 from revops.routing.engine import Decision, compile_routing
+from revops.routing.reps import apply_operations, load_operations
 from revops.routing.round_robin import RoutingState, UserInfo
 from revops.routing.sla_store import clock_batches
 from revops.warehouse import Batch, Warehouse
@@ -43,8 +44,9 @@ def load_users(wh: Warehouse, cfg: RoutingConfig) -> list[UserInfo]:
 
 
 def routing_state(wh: Warehouse, cfg: RoutingConfig) -> RoutingState:
-    """The state now: users and calendar, advanced by every stored decision in order."""
-    state = RoutingState.initial(load_users(wh, cfg), cfg)
+    """The state now: users, calendar and rep operations (`reps`), advanced by every stored
+    decision in order."""
+    state = apply_operations(RoutingState.initial(load_users(wh, cfg), cfg), load_operations(wh))
     t = wh.table("routing_decisions")
     done = wh.to_arrow(
         t.filter(t.owner_id.notnull())
