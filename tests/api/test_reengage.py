@@ -152,3 +152,37 @@ def test_source_must_be_a_channel_of_the_taxonomy(api: Api) -> None:
     pid = spelled.json()["person_id"]
     assert api.wh.sql(f"SELECT source FROM persons WHERE person_id = '{pid}'") == [("paid_search",)]
     assert api.wh.sql("SELECT count(*) FROM persons WHERE email = 'p@globex.com'") == [(0,)]
+
+
+def test_reps_pause_and_capacity_take_effect_without_a_config_version(api: Api) -> None:
+    """Pausing a (sales_ops) sends the next US lead to b; a viewer may not pause."""
+    denied = api.client.post("/reps/a/pause", json={}, headers=api.headers("viewer"))
+    assert denied.status_code == 403
+    r = api.client.post("/reps/a/pause", json={"reason": "sick"}, headers=api.headers("sales_ops"))
+    assert r.status_code == 200, r.text
+    assert (r.json()["paused"], r.json()["name"]) == (True, "Alice Adams")
+    owners = [
+        api.client.post("/leads", json=lead(f"r{i}@globex.com"), headers=api.headers()).json()
+        for i in range(2)
+    ]
+    assert [o["owner"]["id"] for o in owners] == ["b", "b"]
+    cap = api.client.post(
+        "/reps/b/capacity", json={"daily_cap": 2}, headers=api.headers("sales_ops")
+    )
+    assert cap.json()["daily_cap"] == 2
+    third = api.client.post("/leads", json=lead("r3@globex.com"), headers=api.headers()).json()
+    assert (third["owner"], third["queue"]) == (None, "triage")  # a paused, b at 2 of 2
+    listed = {r["user_id"]: r for r in api.client.get("/reps", headers=api.headers()).json()}
+    assert (listed["a"]["paused"], listed["b"]["daily_cap"]) == (True, 2)
+    wh = api.wh
+    assert wh.sql("SELECT operation FROM rep_operations ORDER BY recorded_at, operation") == [
+        ("capacity",),
+        ("pause",),
+    ]
+    assert wh.count("config_versions") == 0
+    bad = api.client.post(
+        "/reps/a/ooo",
+        json={"starts_at": "2025-06-11T10:00:00", "ends_at": "2025-06-10T10:00:00"},
+        headers=api.headers("sales_ops"),
+    )
+    assert bad.status_code == 422

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from revops.access import Principal, revoke_key
-from revops.api import comp, leads, sla
+from revops.api import comp, leads, reps, sla
 from revops.api.auth import requires
 from revops.api.models import Health
 from revops.api.service import Clock, IntakeService, Unavailable
@@ -68,6 +68,7 @@ def create_app(ro: RevOps, *, clock: Clock | None = None, journal: Path | None =
     app.include_router(leads.router)
     app.include_router(sla.router)
     app.include_router(comp.router)
+    app.include_router(reps.router)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
