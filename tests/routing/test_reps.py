@@ -117,3 +117,9 @@ def test_cli_pause_ooo_capacity_by_name_and_audited(tmp_path: Path) -> None:
             ("reps.capacity", "u2"),
         }
         assert wh.count("config_versions") == 0
+    result = runner.invoke(app, ["config", "validate", str(cfg), "-w", url], env={"COLUMNS": "400"})
+    assert result.exit_code == 1
+    assert "routing names users the warehouse does not know: 0055g00N00000GzAEI (pool na_sdr)" in (
+        result.output
+    )
+    assert "0055g00N00000H1AEI (pool na_sdr, out_of_office)" in result.output

@@ -19,7 +19,9 @@ from revops.cli._common import (
     user_errors,
 )
 from revops.config import load_config
-from revops.context import default_config_path
+from revops.config.routing import RoutingConfig
+from revops.context import default_config_path, default_warehouse_url
+from revops.errors import RevOpsError
 
 config_app = typer.Typer(help="The operating model (revops.yaml).", no_args_is_help=True)
 
@@ -97,12 +99,39 @@ def tables(
 
 
 @config_app.command("validate")
-def config_validate(path: Annotated[Path | None, typer.Argument()] = None) -> None:
-    """Validate an operating-model file and summarize it."""
+def config_validate(
+    path: Annotated[Path | None, typer.Argument()] = None, warehouse: WarehouseOpt = None
+) -> None:
+    """Validate an operating-model file and summarize it; with a warehouse holding users,
+    every user id routing names must be one of them."""
     with user_errors():
         loaded = load_config(path or default_config_path())
+        _check_users(loaded.model.routing, warehouse)
     m = loaded.model
     console.print(
         f"[green]valid[/]: {loaded.path} (version {loaded.digest}): "
         f"{len(m.lifecycle.stages)} lifecycle stages, {len(m.metrics)} metrics"
     )
+
+
+def _check_users(routing: RoutingConfig, warehouse: str | None) -> None:
+    """Unknown user ids in pools, owners and the calendar are errors once users are loaded;
+    without a warehouse (or users) they cannot be checked, and the output says so."""
+    url = warehouse or default_warehouse_url()
+    local = not url.startswith(("postgresql://", "postgres://"))
+    if local and not Path(url.removeprefix("duckdb://")).exists():
+        console.print(f"[yellow]users not checked[/]: no warehouse at {url}")
+        return
+    from revops.people import user_names
+    from revops.warehouse import Warehouse
+
+    with Warehouse.connect(url) as wh:
+        known = user_names(wh)
+    if not known:
+        console.print("[yellow]users not checked[/]: the warehouse has no users yet")
+        return
+    refs = routing.user_references()
+    unknown = sorted(u for u in refs if u not in known)
+    if unknown:
+        where = "; ".join(f"{u} ({', '.join(refs[u])})" for u in unknown)
+        raise RevOpsError(f"routing names users the warehouse does not know: {where}")

@@ -289,6 +289,24 @@ class RoutingConfig(Model):
     rules: tuple[Rule, ...] = ()
     sla: SlaConfig = Field(default_factory=SlaConfig)
 
+    def user_references(self) -> dict[str, list[str]]:
+        """Every user id the routing names, with where: pools, owners, calendar."""
+        refs: dict[str, list[str]] = {}
+        for p in self.pools:
+            for m in p.members:
+                refs.setdefault(m.user_id, []).append(f"pool {p.name}")
+        for r in self.rules:
+            if r.owner is not None:
+                refs.setdefault(r.owner, []).append(f"rule {r.name}")
+            for t in r.territories:
+                if t.owner is not None:
+                    refs.setdefault(t.owner, []).append(f"territory {t.name}")
+        for o in self.out_of_office:
+            refs.setdefault(o.user_id, []).append("out_of_office")
+        for u in self.paused:
+            refs.setdefault(u, []).append("paused")
+        return refs
+
     @field_validator("default_timezone")
     @classmethod
     def _tz(cls, name: str) -> str:
