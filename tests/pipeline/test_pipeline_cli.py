@@ -61,7 +61,7 @@ def test_bad_input_is_one_red_line(db: str) -> None:
     assert result.exit_code == 1
     assert "is not a date" in result.output
     result = runner.invoke(app, ["pipeline", "hygiene", "--rep", "zz", "-w", db], env=ENV)
-    assert "owns no open deal" in result.output
+    assert "no user 'zz' (by id, email or name)" in result.output
 
 
 def test_report_is_offline_html(db: str, tmp_path: Path) -> None:

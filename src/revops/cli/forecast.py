@@ -100,7 +100,12 @@ def rollup_cmd(
 def adjust_cmd(
     period: PeriodOpt,
     level: Annotated[str, typer.Option("--level", help="rep, manager, region or company.")],
-    subject: Annotated[str, typer.Option("--subject", help="user_id, region code or 'all'.")],
+    subject: Annotated[
+        str,
+        typer.Option(
+            "--subject", help="A rep or manager (id, email or name), a region code or 'all'."
+        ),
+    ],
     category: Annotated[str, typer.Option("--category", help="commit, best_case, pipeline, …")],
     amount: Annotated[float, typer.Option("--amount", help="The manager's number.")],
     note: Annotated[str, typer.Option("--note", help="Why (required).")],
@@ -116,6 +121,10 @@ def adjust_cmd(
     with open_revops(config, warehouse) as ro:
         actor = require(ro.warehouse, "forecast.adjust").actor
         p = parse(ro.model, period)
+        if level in ("rep", "manager"):
+            from revops.people import resolve_user
+
+            subject = resolve_user(ro.warehouse, subject)
         adjust(
             ro.warehouse,
             period=p,

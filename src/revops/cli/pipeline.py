@@ -157,7 +157,7 @@ def metrics(
 def hygiene(
     as_of: AsOfOpt = None,
     rep: Annotated[
-        str | None, typer.Option("--rep", help="Only this owner (users.user_id).")
+        str | None, typer.Option("--rep", help="Only this owner: user id, email or name.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Flagged deals to list.")] = 30,
     config: ConfigOpt = None,
@@ -168,6 +168,10 @@ def hygiene(
 
     with open_revops(config, warehouse) as ro:
         engine = _engine(ro)
+        if rep is not None:
+            from revops.people import resolve_user
+
+            rep = resolve_user(ro.warehouse, rep)
         result = engine.hygiene(_as_of(engine, as_of), rep=rep)
         if rep is not None and result.scorecard.empty:
             raise RevOpsError(f"--rep {rep!r} owns no open deal on {result.as_of}")

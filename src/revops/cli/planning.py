@@ -283,7 +283,7 @@ def comp_dispute(
 
 @comp_app.command("statement")
 def comp_statement(
-    user_id: Annotated[str, typer.Argument(help="Rep (users.user_id).")],
+    user_id: Annotated[str, typer.Argument(help="Rep: user id, email or unique name.")],
     period: PeriodOpt,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
@@ -295,10 +295,12 @@ def comp_statement(
     """
     from revops.access import cli_principal
     from revops.access.records import check_statement_read
+    from revops.people import resolve_user
     from revops.planning.comp import statement
     from revops.planning.comp.engine import LINE_COLUMNS
 
     with open_revops(config, warehouse) as ro:
+        user_id = resolve_user(ro.warehouse, user_id)
         who = cli_principal(ro.warehouse, bootstrap=False)
         check_statement_read(ro.warehouse, who, period, user_id)
         st = statement(ro.warehouse, ro.model, period, user_id)
