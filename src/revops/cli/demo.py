@@ -59,6 +59,7 @@ def demo(
         with console.status("running the lifecycle"):
             lifecycle_report = ro.run_lifecycle()
         print_lifecycle_report(lifecycle_report)
+        desk = _lead_desk(ro)
         written = _engine_reports(ro, out / "reports")
         # Last: the funnel's dictionary reads what every engine above writes (attribution
         # credits, quotas, revenue tables, backtests); before them it would show ROAS and
@@ -67,10 +68,31 @@ def demo(
             summary = funnel_summary(ro)
             written.insert(0, write_funnel_report(ro, out / "reports" / "funnel.html"))
         print_funnel(summary)
+    console.print(desk, highlight=False)
     for path in written:
         console.print(f"report: [bold]{path}[/]")
     console.print(f"warehouse: [bold]{url}[/]")
     console.print(f"done in {time.perf_counter() - started:.1f} s")
+
+
+def _lead_desk(ro: RevOps) -> str:
+    """Replay the lead desk from the lifecycle (`routing.backfill`): each MQL routed when it
+    qualified and answered when the lifecycle says; the closing note's lead figures."""
+    from revops.metrics import compute
+    from revops.routing.backfill import backfill_desk
+
+    with console.status("lead desk: routing each MQL when it qualified, answers from the history"):
+        desk = backfill_desk(ro.warehouse, ro.model)
+    figures = {
+        name: compute(ro.warehouse, ro.model, name, grain=None)["value"].iloc[0]
+        for name in ("mqls", "acceptance_rate", "speed_to_lead_minutes")
+    }
+    return (
+        f"lead desk: {desk.routed:,} MQLs routed when they qualified; "
+        f"{figures['mqls']:,.0f} MQLs, SAL acceptance rate {figures['acceptance_rate']:.1%} "
+        f"({desk.accepted:,} accepted, {desk.rejected:,} rejected, {desk.running:,} unanswered), "
+        f"speed to lead {figures['speed_to_lead_minutes']:,.0f} minutes"
+    )
 
 
 def _engine_reports(ro: RevOps, folder: Path) -> list[Path]:

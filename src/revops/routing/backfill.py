@@ -1,0 +1,171 @@
+"""The lead desk's past, rebuilt from the lifecycle: who got each MQL, when they answered.
+
+A company moving onto revops has years of MQLs and SALs in its CRM but no routing decisions
+or SLA clocks, so speed-to-lead and acceptance rate would read empty, or (routing the backlog
+today) absurd. `backfill_desk` replays the desk instead: each MQL is routed at the instant it
+became MQL, through the same rules and pools (caps counted on that day, working hours of that
+hour), its clock starts then, and the lifecycle says how it was answered: accepted when the
+person reached SAL (at that time), rejected when it left for a holding or exit stage first
+(the reason mapped back from `sla.reentry`), running otherwise. Decision and clock ids are
+derived from the person and instant, so the same history gives the same desk. The routing
+watermark is set to the end of the data, so `route run` then handles only what is new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from revops.config.models import OperatingModel
+from revops.routing.calendar import aware
+from revops.routing.engine import compile_routing
+from revops.routing.round_robin import RoutingState
+from revops.routing.sla import start_clock
+from revops.routing.sla_store import ACCEPTED_STAGE, CLOCK_SCHEMA, clock_id
+from revops.routing.store import WATERMARK, _accounts, _decision_id, load_users
+from revops.warehouse import Batch, Warehouse
+from revops.warehouse.clock import naive_utc
+
+
+@dataclass(frozen=True)
+class DeskReport:
+    routed: int
+    accepted: int
+    rejected: int
+    running: int
+
+
+def _first_after(
+    changes: list[tuple[datetime, str]], after: datetime, stages: set[str]
+) -> tuple[datetime, str] | None:
+    for when, stage in changes:
+        if when > after and stage in stages:
+            return when, stage
+    return None
+
+
+def backfill_desk(wh: Warehouse, model: OperatingModel) -> DeskReport:
+    """Route every MQL of the history at its MQL time, start and answer its clock (see the
+    module docstring); writes decisions, clocks and the watermark in one transaction.
+    persons.owner_id is left as the CRM has it: the desk's owner is on the decision.
+    """
+    cfg = model.routing
+    mql = model.scoring.stages.mql
+    h = wh.table("lifecycle_history")
+    rows = wh.to_arrow(
+        h.select("person_id", "to_stage", "changed_at").order_by(
+            ["changed_at", "person_id", "to_stage"]
+        )
+    ).to_pylist()
+    changes: dict[str, list[tuple[datetime, str]]] = {}
+    for r in rows:
+        changes.setdefault(r["person_id"], []).append((r["changed_at"], r["to_stage"]))
+    moments = sorted((r["changed_at"], r["person_id"]) for r in rows if r["to_stage"] == mql)
+    ids = sorted({pid for _, pid in moments})
+    p = wh.table("persons")
+    persons = {r["person_id"]: r for r in wh.to_arrow(p.filter(p.person_id.isin(ids))).to_pylist()}
+    t = wh.table("touchpoints")
+    touches: dict[str, list[tuple[datetime, str]]] = {}
+    for r in wh.to_arrow(
+        t.filter(t.person_id.isin(ids))
+        .order_by(["occurred_at", "touchpoint_id"])
+        .select("person_id", "occurred_at", "touch_type")
+    ).to_pylist():
+        touches.setdefault(r["person_id"], []).append((r["occurred_at"], r["touch_type"]))
+    accounts = _accounts(wh, (r["account_id"] for r in persons.values()))
+    zones = {u.user_id: u.timezone for u in load_users(wh, cfg)}
+    reasons: dict[str, str] = {}  # stage → the first rejection reason leading there
+    for reason, target in cfg.sla.reentry.items():
+        reasons.setdefault(target, reason)
+    router = compile_routing(cfg)
+    # the desk's own history from its start: stored decisions (a previous backfill) are
+    # replaced, not replayed, so running it again gives the same desk
+    state = RoutingState.initial(load_users(wh, cfg), cfg)
+    decisions: list[dict[str, Any]] = []
+    clocks: list[dict[str, Any]] = []
+    owners: dict[str, str | None] = {}
+    counts = {"accepted": 0, "rejected": 0, "running": 0}  # running: unanswered
+    for when, pid in moments:
+        person = persons.get(pid)
+        if person is None:
+            continue
+        before = [k for at, k in touches.get(pid, []) if at <= when]
+        lead = {**person, "owner_id": owners.get(pid), "touch_type": before[-1] if before else None}
+        account = accounts.get(person["account_id"] or "")
+        at = aware(when)
+        d = router.route(lead, account, state, at)
+        state = d.state
+        did = _decision_id(pid, at, None)
+        decisions.append(
+            {
+                "decision_id": did,
+                "person_id": pid,
+                "owner_id": d.owner_id,
+                "queue": d.queue,
+                "rule": d.rule,
+                "pool": d.pool,
+                "reason": d.reason,
+                "evaluated": d.evaluated_json(),
+                "decided_at": when,
+                "replay_of": None,
+            }
+        )
+        owners[pid] = d.owner_id or owners.get(pid)
+        if d.owner_id is None:
+            continue
+        tz = zones.get(d.owner_id, cfg.default_timezone)
+        clock = start_clock(pid, d.owner_id, lead, account, tz, cfg.sla, at, cfg.holidays)
+        row: dict[str, Any] = {
+            "clock_id": clock_id(did, clock.started_at),
+            "person_id": pid,
+            "decision_id": did,
+            "owner_id": d.owner_id,
+            "priority": clock.priority,
+            "started_at": when,
+            "due_at": naive_utc(clock.due_at),
+            "breached": False,
+            "breach_count": 0,
+        }
+        answer = _first_after(changes[pid], when, {ACCEPTED_STAGE, *reasons, mql})
+        if answer is None:
+            counts["running"] += 1
+        elif answer[1] == mql:  # qualified again before anyone answered: a new clock takes over
+            row["closed_at"] = answer[0]
+            counts["running"] += 1
+        else:
+            responded, stage = answer
+            accepted = stage == ACCEPTED_STAGE
+            late = responded > row["due_at"]
+            row |= {
+                "responded_at": responded,
+                "response": "accepted" if accepted else "rejected",
+                "rejection_reason": None if accepted else reasons[stage],
+                "breached": late,
+                "breach_count": int(late),
+                "closed_at": responded,
+            }
+            counts["accepted" if accepted else "rejected"] += 1
+        clocks.append(row)
+    end = _data_end(wh)
+    mark = {"name": WATERMARK, "watermark_at": end, "updated_at": naive_utc(datetime.now(UTC))}
+    batches = [Batch("routing_watermarks", pa.Table.from_pylist([mark]))]
+    if decisions:
+        batches.append(Batch("routing_decisions", pa.Table.from_pylist(decisions)))
+    if clocks:
+        batches.append(Batch("sla_clocks", pa.Table.from_pylist(clocks, CLOCK_SCHEMA)))
+    wh.write_many(batches)
+    return DeskReport(len(decisions), counts["accepted"], counts["rejected"], counts["running"])
+
+
+def _data_end(wh: Warehouse) -> datetime:
+    """The latest instant the data knows (creations, touches, stage changes)."""
+    ends = [
+        wh.execute(wh.table("persons").created_at.max()),
+        wh.execute(wh.table("touchpoints").occurred_at.max()),
+        wh.execute(wh.table("lifecycle_history").changed_at.max()),
+    ]
+    known = [naive_utc(aware(e)) for e in ends if e is not None and str(e) != "NaT"]
+    return max(known) if known else naive_utc(datetime.now(UTC))
