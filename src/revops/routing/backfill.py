@@ -5,8 +5,9 @@ or SLA clocks, so speed-to-lead and acceptance rate would read empty, or (routin
 today) absurd. `backfill_desk` replays the desk instead: each MQL is routed at the instant it
 became MQL, through the same rules and pools (caps counted on that day, working hours of that
 hour), its clock starts then, and the lifecycle says how it was answered: accepted when the
-person reached SAL (at that time), rejected when it left for a holding or exit stage first
-(the reason mapped back from `sla.reentry`), running otherwise. Decision and clock ids are
+person reached SAL (at that time), rejected when it was disqualified first (the reason mapped
+back from `sla.reentry`), closed unanswered when marketing took it back first (Nurture,
+Recycled, a new MQL), running otherwise. Decision and clock ids are
 derived from the person and instant, so the same history gives the same desk. The routing
 watermark is set to the end of the data, so `route run` then handles only what is new.
 """
@@ -28,6 +29,8 @@ from revops.routing.sla_store import ACCEPTED_STAGE, CLOCK_SCHEMA, clock_id
 from revops.routing.store import WATERMARK, _accounts, _decision_id, load_users
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import naive_utc
+
+DISQUALIFIED = "Disqualified"  # the one exit a rep decides: a rejection
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def backfill_desk(wh: Warehouse, model: OperatingModel) -> DeskReport:
     decisions: list[dict[str, Any]] = []
     clocks: list[dict[str, Any]] = []
     owners: dict[str, str | None] = {}
-    counts = {"accepted": 0, "rejected": 0, "running": 0}  # running: unanswered
+    counts = {"accepted": 0, "rejected": 0, "running": 0}  # running: never answered
     for when, pid in moments:
         person = persons.get(pid)
         if person is None:
@@ -132,7 +135,9 @@ def backfill_desk(wh: Warehouse, model: OperatingModel) -> DeskReport:
         answer = _first_after(changes[pid], when, {ACCEPTED_STAGE, *reasons, mql})
         if answer is None:
             counts["running"] += 1
-        elif answer[1] == mql:  # qualified again before anyone answered: a new clock takes over
+        elif answer[1] not in (ACCEPTED_STAGE, DISQUALIFIED):
+            # qualified again, or marketing took it back (nurture, recycle) before anyone
+            # answered: the clock stops without an answer
             row["closed_at"] = answer[0]
             counts["running"] += 1
         else:
