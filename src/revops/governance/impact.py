@@ -143,7 +143,9 @@ def reroute_leads(
     r_old, r_new = compile_routing(old[0]), compile_routing(new[0])
     s_old, s_new = old[1], new[1]
     out: list[Reroute] = []
-    for lead in leads:
+    for arrived in leads:
+        # as each lead arrived: before any owner, so the rules (not keep_active_owner) decide
+        lead = {**arrived, "owner_id": None}
         account = accounts.get(lead.get("account_id") or "")
         at = lead["created_at"]
         a = r_old.route(lead, account, s_old, at)
