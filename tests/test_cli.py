@@ -6,11 +6,28 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from revops.cli import app
 
 runner = CliRunner()
+
+
+def test_demo_closes_with_the_lead_desk(demo_run: tuple[Path, str]) -> None:
+    """The desk replayed from the lifecycle: MQLs, SAL acceptance rate and speed to lead."""
+    _, output = demo_run
+    text = " ".join(output.split())
+    found = re.search(
+        r"lead desk: ([\d,]+) MQLs routed when they qualified; ([\d,]+) MQLs, SAL acceptance "
+        r"rate ([\d.]+)% \(([\d,]+) accepted, ([\d,]+) rejected, [\d,]+ unanswered\), speed to "
+        r"lead ([\d,]+) minutes",
+        text,
+    )
+    assert found is not None, text[-600:]
+    accepted, rejected = (int(found[i].replace(",", "")) for i in (4, 5))
+    assert float(found[3]) == pytest.approx(100 * accepted / (accepted + rejected), abs=0.05)
+    assert int(found[6].replace(",", "")) > 0
 
 
 def test_demo_prints_the_funnel_and_writes_an_offline_report(demo_run: tuple[Path, str]) -> None:
