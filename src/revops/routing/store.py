@@ -269,5 +269,6 @@ def reroute(
     t = wh.table("persons")
     persons = _persons(wh, t.filter(t.person_id.isin(list(person_ids))))
     previous = {k: v["decision_id"] for k, v in latest_decisions(wh, person_ids).items()}
-    facts = lead_facts(wh, person_ids, at)
+    # re-routing decides the owner afresh: the current one does not keep the lead by default
+    facts = {k: {**v, "owner_id": None} for k, v in lead_facts(wh, person_ids, at).items()}
     return _route_and_store(wh, cfg, persons, at, previous, superseded, facts)
