@@ -22,6 +22,8 @@ import pyarrow as pa
 import pytest
 from api_support import Api, lead
 
+from revops.quality.utm import audit as utm_audit
+
 
 def seed_nora(api: Api) -> None:
     wh = api.ro.warehouse
@@ -131,15 +133,22 @@ def test_country_names_and_codes_are_normalized(api: Api, given: str, stored: st
     assert api.wh.sql(f"SELECT country FROM persons WHERE person_id = '{pid}'") == [(stored,)]
 
 
-def test_source_must_be_a_channel_of_the_taxonomy(api: Api) -> None:
-    bad = api.client.post(
+def test_an_unknown_source_is_channel_other_and_flagged_by_the_utm_audit(api: Api) -> None:
+    """'carrier_pigeon' is no channel: the lead is kept (201) under channel 'other', never a new
+    channel, and the value given is the touch's utm_source, which the UTM audit flags."""
+    odd = api.client.post(
         "/leads", json=lead("p@globex.com", source="carrier_pigeon"), headers=api.headers()
     )
-    assert bad.status_code == 422
-    (error,) = bad.json()["detail"]
-    assert error["loc"] == ["body", "source"]
-    assert "'carrier_pigeon' is not a channel" in error["msg"]
-    assert "paid_search" in error["msg"]
+    assert odd.status_code == 201, odd.text
+    pid = odd.json()["person_id"]
+    assert api.wh.sql(f"SELECT source FROM persons WHERE person_id = '{pid}'") == [("other",)]
+    assert api.wh.sql(f"SELECT channel, utm_source FROM touchpoints WHERE person_id = '{pid}'") == [
+        ("other", "carrier_pigeon")
+    ]
+    flagged = utm_audit(api.wh, api.ro.model.quality.utm).values
+    row = flagged[(flagged["field"] == "utm_source") & (flagged["value"] == "carrier_pigeon")]
+    assert row["issue"].tolist() == ["unknown"]
+    assert "carrier_pigeon" not in set(flagged.loc[flagged["field"] == "channel", "value"])
     nowhere = api.client.post(
         "/leads", json={"email": "q@example.org", "country": "Narnia"}, headers=api.headers()
     )
@@ -151,7 +160,6 @@ def test_source_must_be_a_channel_of_the_taxonomy(api: Api) -> None:
     assert spelled.status_code == 201, spelled.text
     pid = spelled.json()["person_id"]
     assert api.wh.sql(f"SELECT source FROM persons WHERE person_id = '{pid}'") == [("paid_search",)]
-    assert api.wh.sql("SELECT count(*) FROM persons WHERE email = 'p@globex.com'") == [(0,)]
 
 
 def test_reps_pause_and_capacity_take_effect_without_a_config_version(api: Api) -> None:

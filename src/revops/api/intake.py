@@ -65,6 +65,7 @@ class Admitted:
     match: Match | None = None
     decision: Decision | None = None
     form: str | None = None
+    unknown_source: str | None = None  # a source outside the channel taxonomy, as given
 
     @property
     def created(self) -> bool:
@@ -126,8 +127,10 @@ def clean(lead: LeadIn, model: OperatingModel) -> LeadIn:
 
     The country becomes its ISO alpha-2 code (from a code in any case, alpha-3, a name or an
     alias of quality.country_aliases). The source must be a channel of the channel taxonomy
-    (quality.utm.channels; 'Paid Search' spells paid_search): an unknown source would become a
-    new channel in attribution and every report that groups by channel.
+    (quality.utm.channels; 'Paid Search' spells paid_search). An unknown source becomes channel
+    'other', never a new channel in attribution and every report that groups by channel, and
+    the value given is kept as the touch's utm_source for the UTM audit to flag: a web form
+    with a stray tag still delivers its lead.
     """
     changes: dict[str, Any] = {}
     if lead.country is not None:
@@ -142,12 +145,9 @@ def clean(lead: LeadIn, model: OperatingModel) -> LeadIn:
         source = _SEPARATORS.sub("_", lead.source.strip().lower())
         utm = model.quality.utm
         if utm is not None and source not in utm.channels:
-            raise FieldRefused(
-                "source",
-                f"{lead.source!r} is not a channel of the operating model (quality.utm.channels): "
-                + ", ".join(utm.channels),
-            )
-        changes["source"] = source
+            lead = lead.with_unknown_source(lead.source)
+        else:
+            changes["source"] = source
     return lead.model_copy(update=changes) if changes else lead
 
 
@@ -193,7 +193,7 @@ def admit(hot: HotState, lead: LeadIn, model: OperatingModel, at: datetime) -> A
     routed = Routed(decision.owner_id, decision.queue, decision.rule, decision.reason, decision_id)
     hot.emails[key] = person_id
     hot.persons[person_id] = routed
-    return Admitted(person_id, at, person, routed, match, decision, lead.form)
+    return Admitted(person_id, at, person, routed, match, decision, lead.form, lead.unknown_source)
 
 
 @dataclass(frozen=True)
@@ -343,6 +343,7 @@ def _rows(
             "channel": (a.person or {}).get("source") or "web",
             "touch_type": a.form,
             "campaign_id": (a.person or {}).get("source_campaign_id"),
+            "utm_source": a.unknown_source,
         }
         for a in created
         if a.form

@@ -11,10 +11,12 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 
 from revops.ingest.validate import EMAIL
 from revops.warehouse.schema import TOUCH_TYPES
+
+OTHER_CHANNEL = "other"  # where a source outside the channel taxonomy goes
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -89,12 +91,27 @@ class LeadIn(Strict):
     source: Code | None = Field(
         None,
         description="Lead source: a channel of the operating model's channel taxonomy "
-        "(quality.utm.channels), e.g. 'paid_search' or 'Paid Search'; anything else is a 422.",
+        "(quality.utm.channels), e.g. 'paid_search' or 'Paid Search'. Anything else is stored "
+        "as channel 'other' with the value given kept as the touch's utm_source, which the UTM "
+        "audit (`revops quality utm`) flags as unknown: never a new channel, never a lost lead.",
     )
     campaign_id: Text | None = None
     form: TouchType | None = Field(
         None, description="What the lead did (a touch type); it counts toward engagement."
     )
+    # The source as sent when it was not a channel (set by intake.clean): kept as the touch's
+    # utm_source so the UTM audit shows it. Private, so it is never read from a request.
+    _unknown_source: str | None = PrivateAttr(default=None)
+
+    @property
+    def unknown_source(self) -> str | None:
+        return self._unknown_source
+
+    def with_unknown_source(self, given: str) -> LeadIn:
+        """This lead with source 'other', remembering what was given."""
+        copy = self.model_copy(update={"source": OTHER_CHANNEL})
+        copy._unknown_source = given
+        return copy
 
 
 class Owner(BaseModel):

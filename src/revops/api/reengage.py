@@ -154,6 +154,7 @@ def plan(hot: HotState, ctx: Context, lead: LeadIn, model: OperatingModel, at: d
         "channel": lead.source or person.get("source") or "direct",
         "touch_type": touch_type,
         "campaign_id": lead.campaign_id,
+        "utm_source": lead.unknown_source,
     }
     account = ctx.account
     linked = {f"account.{k}": v for k, v in (account or {}).items()}
