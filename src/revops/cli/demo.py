@@ -35,15 +35,25 @@ def demo(
     ),
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace a warehouse that holds data the demo did not create."
+        ),
+    ] = False,
 ) -> None:
-    """Generate the demo company, load it, run every engine and write the reports."""
+    """Generate the demo company, load it, run every engine and write the reports.
+
+    The demo writes its own warehouse: it replaces one it created (or an empty one) and refuses
+    any other that holds data unless `--force`."""
     from revops.demo import generate
+    from revops.demo.claim import claim
     from revops.reports.funnel import funnel_summary, write_funnel_report
 
     started = time.perf_counter()
     url = warehouse or default_warehouse_url()
     with user_errors():
-        reset_warehouse(url)
+        claim(url, seed=seed, scale=scale, force=force)
         with console.status(f"generating the demo company (scale {scale:g}, seed {seed})"):
             files = generate(out / "demo", scale=scale, seed=seed)
         console.print(f"[green]✓[/] generated {len(files)} export files in {out / 'demo'}")
@@ -140,22 +150,6 @@ def _forecast_report(ro: RevOps, path: Path) -> Path:
 
     run_backtest(ro.warehouse, ro.model)  # forecast.backtest_quarters, as the CLI
     return write_forecast_report(ro, path, parse(ro.model, "2026Q4"), DEMO_END)
-
-
-def reset_warehouse(url: str) -> None:
-    """The demo always starts from an empty warehouse so its numbers are reproducible."""
-    from revops.warehouse import TABLES, Warehouse
-
-    if url.startswith(("postgresql://", "postgres://")):
-        wh = Warehouse.connect(url)
-        with wh.transaction() as run:
-            for t in TABLES:
-                run(f'TRUNCATE TABLE "{t.name}"')
-        wh.close()
-        return
-    path = Path(url.removeprefix("duckdb://"))
-    for p in (path, path.with_suffix(path.suffix + ".wal")):
-        p.unlink(missing_ok=True)
 
 
 def print_funnel(summary: Any) -> None:

@@ -1693,6 +1693,19 @@ TABLES: tuple[Table, ...] = (
         system=True,
     ),
     Table(
+        name="demo_origin",
+        description="Written by `revops demo` into a warehouse it created: the demo may "
+        "replace a warehouse holding this row, and refuses any other that holds data.",
+        primary_key=("generator",),
+        columns=(
+            _c("generator", "string", "Always 'revops demo'.", required=True),
+            _c("seed", "int", "Random seed of the generated company.", required=True),
+            _c("scale", "float", "Size multiplier of the generated company.", required=True),
+            _c("created_at", "timestamp", "When the demo created the warehouse.", required=True),
+        ),
+        system=True,
+    ),
+    Table(
         name="load_log",
         description="One row per ingestion run: what came in and where it went.",
         primary_key=("load_id",),
