@@ -68,7 +68,8 @@ def test_a_foreign_warehouse_is_refused_and_left_as_it_was(url: str) -> None:
     _someones_data(url)
     with pytest.raises(ForeignWarehouseError, match="--force") as err:
         claim(url, seed=7, scale=0.01)
-    assert "access_grants" in str(err.value) and "accounts" in str(err.value)
+    assert "access_grants" in str(err.value)
+    assert "accounts" in str(err.value)
     assert "\n" not in str(err.value)
     assert _counts(url) == {"access_grants": 1, "accounts": 1, "demo_origin": 0}
 
