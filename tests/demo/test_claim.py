@@ -84,7 +84,8 @@ def test_the_cli_refuses_in_one_line_before_generating(url: str, tmp_path: Path)
     )
     assert result.exit_code == 1
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error:")
     assert "did not create" in result.output
     assert "Traceback" not in result.output
     assert not (out / "demo").exists()  # nothing generated either
