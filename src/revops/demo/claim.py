@@ -10,8 +10,10 @@ driver directly, before any schema is created in it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
@@ -35,72 +37,62 @@ def _duckdb_path(url: str) -> Path:
     return Path(url.removeprefix("duckdb://"))
 
 
-def _tables_with_rows(url: str) -> tuple[bool, list[str]]:
-    """(holds the demo's marker row, canonical tables holding at least one row)."""
-    names = [t.name for t in TABLES]
-    if _is_postgres(url):
-        import psycopg
+def _held(execute: Callable[[str], Any]) -> list[str]:
+    """Canonical tables holding at least one row, through one driver's `execute(sql)`."""
+    present = {
+        str(r[0])
+        for r in execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).fetchall()
+    }
+    return [
+        t.name
+        for t in TABLES
+        if t.name in present and execute(f'SELECT 1 FROM "{t.name}" LIMIT 1').fetchone()
+    ]
 
-        parts = urlparse(url)
-        with psycopg.connect(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
-            user=unquote(parts.username) if parts.username else "postgres",
-            password=unquote(parts.password) if parts.password else None,
-            dbname=parts.path.lstrip("/") or "postgres",
-            autocommit=True,
-        ) as con:
-            present = {
-                str(r[0])
-                for r in con.execute(
-                    "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = current_schema()"
-                ).fetchall()
-            }
-            held = [
-                n
-                for n in names
-                if n in present and con.execute(f'SELECT 1 FROM "{n}" LIMIT 1').fetchone()
-            ]
-    else:
-        import duckdb
 
-        path = _duckdb_path(url)
-        if not path.exists():
-            return False, []
-        try:
-            con = duckdb.connect(str(path), read_only=True)
-        except duckdb.Error as exc:
-            if "lock" in str(exc).lower():
-                raise ForeignWarehouseError(
-                    f"{path} is in use by another process; stop it or pass another --warehouse"
-                ) from None
+def _postgres_held(url: str) -> list[str]:
+    import psycopg
+
+    parts = urlparse(url)
+    with psycopg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=unquote(parts.username) if parts.username else "postgres",
+        password=unquote(parts.password) if parts.password else None,
+        dbname=parts.path.lstrip("/") or "postgres",
+        autocommit=True,
+    ) as con:
+        return _held(con.execute)
+
+
+def _duckdb_held(path: Path) -> list[str]:
+    import duckdb
+
+    if not path.exists():
+        return []
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        if "lock" in str(exc).lower():
             raise ForeignWarehouseError(
-                f"{path} exists and is not a DuckDB warehouse; the demo will not overwrite it "
-                "(pass another --warehouse, or --force to replace it)"
+                f"{path} is in use by another process; stop it or pass another --warehouse"
             ) from None
-        try:
-            present = {
-                str(r[0])
-                for r in con.execute(
-                    "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = current_schema()"
-                ).fetchall()
-            }
-            held = [
-                n
-                for n in names
-                if n in present and con.execute(f'SELECT 1 FROM "{n}" LIMIT 1').fetchone()
-            ]
-        finally:
-            con.close()
-    return MARKER in held, held
+        raise ForeignWarehouseError(
+            f"{path} exists and is not a DuckDB warehouse; the demo will not overwrite it "
+            "(pass another --warehouse, or --force to replace it)"
+        ) from None
+    try:
+        return _held(con.execute)
+    finally:
+        con.close()
 
 
 def check_ownership(url: str) -> None:
     """Refuse (ForeignWarehouseError, one line) a warehouse that holds rows but no demo marker."""
-    ours, held = _tables_with_rows(url)
-    if ours or not held:
+    held = _postgres_held(url) if _is_postgres(url) else _duckdb_held(_duckdb_path(url))
+    if MARKER in held or not held:
         return
     shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
     raise ForeignWarehouseError(
