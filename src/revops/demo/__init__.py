@@ -2,14 +2,26 @@
 
 `generate(out_dir)` writes the company as its source systems would export it — Salesforce
 (users, accounts, opportunities, stage history, activities, campaigns), HubSpot (contacts),
-Marketo (activities, program costs), a billing system (subscriptions, Parquet), the marketing
-automation's lifecycle event stream (JSON lines) and a territory sheet — so the whole pipeline,
-from ingestion to reports, runs on realistic files instead of toy tables.
+Marketo (activities, program costs), a billing system (subscriptions, Parquet), finance (sales
+costs), the marketing automation's lifecycle event stream (JSON lines) and a territory sheet —
+so the whole pipeline, from ingestion to reports, runs on realistic files instead of toy tables.
 
 The history covers 2024-11-01 to 2026-10-31 (plus the deals that built the starting customer
 base), independent of today's date. Generation is vectorized with numpy and deterministic: the
 same `seed` and `scale` give byte-identical files. Scale 1 is ~5,000 accounts, ~50,000 persons,
 ~500,000 touchpoints, ~6,000 opportunities and ~100,000 activities.
+
+Headline figures fall where public SaaS benchmark surveys put a healthy company (at scale 1,
+seed 7, read from the metric dictionary at 2026-10; `tests/demo/test_headline.py` holds them):
+NRR ≈ 119% and GRR ≈ 92% (100–125% and 85–95%: SaaS Capital's 2019 B2B SaaS retention
+benchmarks and the KeyBanc Capital Markets 2019 private SaaS company survey, ~$28k median ACV);
+LTV:CAC ≈ 4.9× (3–6×: the 3:1 rule of David Skok's "SaaS Metrics 2.0", ~3–5× in the same
+surveys); new-business win rate ≈ 25% (20–35%, the range sales benchmark reports give for
+mid-market B2B SaaS); sales and marketing near half of revenue (Bessemer Venture Partners,
+"Scaling to $100 Million", 2021). Bookings reconcile with ARR movements: a deal at an account
+that already bought is an expansion (cross-sell, `deals.cross_sell`), so new-business bookings ≈
+new ARR and expansion bookings ≈ expansion ARR; `sales_costs` gives CAC its real inputs
+(`demo.costs`).
 
 Planted effects (see `PLANTED_EFFECTS` for the numbers a metric should show):
 
@@ -77,6 +89,7 @@ LAYOUT: dict[str, tuple[str | None, str]] = {
     "persons": ("hubspot", "hubspot_contacts.csv"),
     "touchpoints": ("marketo", "marketo_activities.csv"),
     "campaign_spend": ("marketo", "marketo_program_costs.csv"),
+    "sales_costs": (None, "finance_sales_costs.csv"),
     "subscriptions": (None, "billing_subscriptions.parquet"),
     "lifecycle_events": (None, "lifecycle_events.jsonl"),
     "product_usage": (None, "product_usage.csv"),

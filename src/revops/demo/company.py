@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from revops.demo import consent, deals, funnel, marketing, people, revenue, success
+from revops.demo import consent, costs, deals, funnel, marketing, people, revenue, success
 from revops.demo import identity as identity_truth
 from revops.demo._common import (
     CHANNELS,
@@ -105,7 +105,7 @@ def build(scale: float, seed: int) -> Company:
 
     legacy = revenue.legacy_book(rng, accounts, org)
     new_biz = deals.new_business(rng, persons, path, accounts, org)
-    first = deals.Opps.concat([legacy, new_biz])
+    first = deals.cross_sell(deals.Opps.concat([legacy, new_biz]))
     won = np.flatnonzero(first.outcome == deals.OUTCOME_WON)
     subs, follow_on = revenue.contracts(rng, first.take(won), won, accounts, org, len(first))
     opps = deals.Opps.concat([first, follow_on])
@@ -356,6 +356,8 @@ def build(scale: float, seed: int) -> Company:
     }
     # customer success signals, from their own random stream (other files stay byte-identical)
     tables.update(success.build(np.random.default_rng([seed, 7007]), subs, account_ids))
+    # the go-to-market team's costs (CAC's inputs), from their own random stream too
+    tables["sales_costs"] = costs.build(np.random.default_rng([seed, 9009]), org.users, opps_df)
     # consent ledger, from its own random stream too
     tables["consent_ledger"] = consent.build(np.random.default_rng([seed, 8008]), persons_df)
     planted["dirty_persons"] = int(path.dirty.sum())
