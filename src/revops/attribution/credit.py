@@ -106,7 +106,12 @@ def fit(
     if model == "markov":
         return markov(journey_paths(journeys), cfg.markov_order)
     if model == "shapley":
-        return shapley(journey_paths(journeys), cfg.shapley_exact_max_channels, cfg.shapley_samples)
+        return shapley(
+            journey_paths(journeys),
+            cfg.shapley_exact_max_channels,
+            cfg.shapley_samples,
+            seed=cfg.seed,
+        )
     return None
 
 

@@ -49,7 +49,8 @@ def load_inputs(wh: Warehouse) -> Inputs:
     """Read the columns journeys need (the only I/O of journey building)."""
 
     def frame(table: str, cols: list[str]) -> pd.DataFrame:
-        df: pd.DataFrame = wh.to_arrow(wh.table(table).select(cols)).to_pandas()
+        # in the order of the selected columns (ids first): the same data, the same journeys
+        df: pd.DataFrame = wh.to_arrow(wh.table(table).select(cols).order_by(cols)).to_pandas()
         return df
 
     return Inputs(

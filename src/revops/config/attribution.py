@@ -81,6 +81,7 @@ class AttributionConfig(Model):
     markov_order: int = Field(1, ge=1, le=4)
     shapley_exact_max_channels: int = Field(14, ge=1, le=20)
     shapley_samples: int = Field(2000, gt=0)
+    seed: int = Field(7, description="Seed of the sampled Shapley values: same data, same credits.")
     models: tuple[str, ...] = MODELS
 
     @model_validator(mode="after")

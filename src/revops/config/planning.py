@@ -93,6 +93,9 @@ class TerritoryConfig(Model):
     solver: Literal["SCIP", "CP_SAT"] = Field(
         "SCIP", description="OR-Tools MIP backend; the LP relaxation of this model is tight."
     )
+    seed: int = Field(
+        7, description="Solver random seed (one thread): the same data give the same design."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TerritoryConfig:

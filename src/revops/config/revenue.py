@@ -144,3 +144,6 @@ class RevenueConfig(Model):
     health: Health = Health()
     churn_horizon_months: int = Field(3, gt=0, description="Churn the risk model predicts ahead.")
     at_risk_probability: float = Field(0.35, gt=0, lt=1)
+    seed: int = Field(
+        7, description="Seed of the churn and expansion models: same data, same at-risk list."
+    )

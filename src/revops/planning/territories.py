@@ -31,7 +31,6 @@ moved share of each group's accounts (accounts whose owner is not a rep there al
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -167,7 +166,15 @@ def _solve_group(
     if solver is None:
         raise RevOpsError(f"territory design: OR-Tools has no {cfg.solver} solver here")
     solver.SetTimeLimit(round(time_limit * 1000))
-    solver.SetNumThreads(max(1, min(4, os.cpu_count() or 1)))
+    # one thread and a fixed seed: parallel search may return a different one of several equal
+    # optima from run to run; this way the same data give the same design (within the limit)
+    solver.SetNumThreads(1)
+    params = {
+        "SCIP": f"randomization/randomseedshift = {cfg.seed}",
+        "CP_SAT": f"random_seed:{cfg.seed}",
+    }
+    if not solver.SetSolverSpecificParametersAsString(params[cfg.solver]):
+        raise RevOpsError(f"territory design: {cfg.solver} refused its random seed")
     rep_index = {r: i for i, r in enumerate(rep_ids)}
     x: dict[tuple[int, int], pywraplp.Variable] = {}
     p_load: list[list[tuple[float, pywraplp.Variable]]] = [[] for _ in rep_ids]

@@ -30,8 +30,11 @@ _STYLE: Any = {
 
 
 def _svg(fig: Figure) -> str:
+    """The figure as inline SVG, the same bytes for the same figure: a fixed hash salt for the
+    element ids matplotlib derives, and no creation date in the metadata."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    with plt.rc_context({"svg.hashsalt": "revops"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg") :]

@@ -8,7 +8,6 @@ travels further than a terminal, and values may be emails or phone numbers.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,11 +61,7 @@ def trend_chart(dates: Sequence[str], series: dict[str, list[float]]) -> str:
             ax.spines[side].set_visible(False)
         ax.legend(frameon=False, ncols=4, fontsize=8, loc="lower left")
         ax.set_title("Data quality over time (all scored fields)", loc="left", fontweight="bold")
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", bbox_inches="tight")
-        plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
+        return charts._svg(fig)
 
 
 def _cells(row: dict[Any, Any]) -> list[dict[str, str]]:

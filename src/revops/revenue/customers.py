@@ -46,7 +46,8 @@ def load_success(wh: Warehouse) -> SuccessData:
 def snapshots(wh: Warehouse) -> pd.DataFrame:
     """Live account-months (MRR > 0) with MRR features: log_mrr, tenure, mrr_change_3m."""
     m = wh.table("mrr_monthly")
-    rows = fetch(wh, m.filter(m.mrr > 0).select("account_id", "month", "mrr", "first_month"))
+    live = m.filter(m.mrr > 0).select("account_id", "month", "mrr", "first_month")
+    rows = fetch(wh, live.order_by(["account_id", "month"]))
     if rows.empty:
         raise RevenueError("mrr_monthly is empty: run `revops revenue run` first")
     midx = month_index(rows["month"])
@@ -108,13 +109,16 @@ class RiskRun:
     latest: pd.DataFrame
 
 
-def assess_risk(wh: Warehouse, model: OperatingModel, run: CustomerRun, seed: int = 0) -> RiskRun:
-    """Fit churn and expansion models on history, score the latest month, list accounts at risk."""
+def assess_risk(wh: Warehouse, model: OperatingModel, run: CustomerRun) -> RiskRun:
+    """Fit churn and expansion models on history, score the latest month, list accounts at risk.
+
+    Both models are seeded from `revenue.seed` and read their rows in (account, month) order,
+    so the same data give the same probabilities and the same list."""
     cfg = model.revenue
     moves = fetch(wh, wh.table("arr_movements").select("account_id", "month", "movement"))
     rows = run.rows.assign(trend_3m=run.rows["trend_3m"].fillna(0.0))
-    churn = fit_churn(rows, moves, cfg.churn_horizon_months, seed)
-    expansion = fit_expansion(rows, moves, cfg.churn_horizon_months, seed)
+    churn = fit_churn(rows, moves, cfg.churn_horizon_months, cfg.seed)
+    expansion = fit_expansion(rows, moves, cfg.churn_horizon_months, cfg.seed)
     latest = rows[rows["month"] == rows["month"].max()].copy()
     latest["churn_probability"] = churn.predict(latest)
     latest["expansion_probability"] = expansion.predict(latest)

@@ -48,17 +48,23 @@ def load_persons(wh: Warehouse, cfg: ScoringConfig | None = None) -> pd.DataFram
         a = wh.table("accounts")
         picked = a.select(a.account_id.name("_account"), *[a[f[8:]].name(f) for f in linked])
         expr = expr.left_join(picked, expr.account_id == picked._account).drop("_account")
-    return wh.to_arrow(expr).to_pandas()
+    return wh.to_arrow(expr.order_by("person_id")).to_pandas()
 
 
 def load_history(wh: Warehouse, cfg: ScoringConfig | None = None) -> History:
     """Persons, touches and stage changes, with the end of the data as the latest timestamp."""
+    # ordered reads: the model's training split and boosting see rows in a stated order, so the
+    # same data give the same scores (a database returns rows in any order)
     persons = load_persons(wh, cfg)
     touches = wh.to_arrow(
-        wh.table("touchpoints").select("person_id", "touch_type", "occurred_at")
+        wh.table("touchpoints")
+        .select("person_id", "touch_type", "occurred_at")
+        .order_by(["person_id", "occurred_at", "touch_type"])
     ).to_pandas()
     stages = wh.to_arrow(
-        wh.table("lifecycle_history").select("person_id", "to_stage", "changed_at")
+        wh.table("lifecycle_history")
+        .select("person_id", "to_stage", "changed_at")
+        .order_by(["person_id", "changed_at", "to_stage"])
     ).to_pandas()
     stages["person_id"] = stages["person_id"].astype(str)
     stages["changed_at"] = to_naive_us(stages["changed_at"])

@@ -73,8 +73,11 @@ def ts(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values).astype("datetime64[ns]")
 
 
-def _frame(wh: Warehouse, expr: ibis.Table) -> pd.DataFrame:
-    out: pd.DataFrame = wh.execute(expr)
+def _frame(wh: Warehouse, expr: ibis.Table, key: Sequence[str]) -> pd.DataFrame:
+    """`expr` in the order of `key`: a database returns rows in any order, and the win model's
+    training (gradient boosting, calibration folds) depends on row order, so every read is
+    ordered to keep the same data giving the same forecast."""
+    out: pd.DataFrame = wh.execute(expr.order_by(list(key)))
     return out
 
 
@@ -88,12 +91,14 @@ def load(wh: Warehouse, model: OperatingModel) -> ForecastData:
         opp.left_join(acc, "account_id").select(
             "opportunity_id", "owner_id", "opportunity_type", "created_date", "segment"
         ),
+        ["opportunity_id"],
     )
     deals["created_date"] = ts(deals["created_date"])
     hist = wh.table("opportunity_stage_history")
     h = _frame(
         wh,
         hist.select("opportunity_id", "history_id", "stage", "changed_at", "amount", "close_date"),
+        ["opportunity_id", "changed_at", "history_id"],
     )
     h["changed_at"] = ts(h["changed_at"])
     h["close_date"] = ts(h["close_date"])
@@ -117,12 +122,18 @@ def load(wh: Warehouse, model: OperatingModel) -> ForecastData:
     ).merge(deals[["opportunity_id", "opportunity_type"]], on="opportunity_id", how="left")
     act = wh.table("activities")
     acts = _frame(
-        wh, act.filter(act.opportunity_id.notnull()).select("opportunity_id", "occurred_at")
+        wh,
+        act.filter(act.opportunity_id.notnull()).select("opportunity_id", "occurred_at"),
+        ["opportunity_id", "occurred_at"],
     )
     acts["occurred_at"] = ts(acts["occurred_at"])
-    users = _frame(wh, wh.table("users").select("user_id", "name", "manager_id", "region"))
+    users = _frame(
+        wh, wh.table("users").select("user_id", "name", "manager_id", "region"), ["user_id"]
+    )
     ov = _frame(
-        wh, wh.table("deal_probability_overrides").select("opportunity_id", "probability", "set_at")
+        wh,
+        wh.table("deal_probability_overrides").select("opportunity_id", "probability", "set_at"),
+        ["opportunity_id", "set_at"],
     )
     ov["set_at"] = ts(ov["set_at"])
     end = h["changed_at"].max()
@@ -141,7 +152,7 @@ def states(
         model.pipeline,
         open_only=open_only,
     )
-    out = _frame(wh, expr)
+    out = _frame(wh, expr, ["as_of", "opportunity_id"])
     for col in ("as_of", "close_date", "created_date", "changed_at"):
         out[col] = ts(out[col])
     return out
