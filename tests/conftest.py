@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -88,20 +88,35 @@ def warehouse(backend: str, request: pytest.FixtureRequest) -> Iterator[Warehous
         wh.close()
 
 
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """`revops demo` at small scale, once per session: (output folder, warehouse path followed
-    by the demo's printed output). Tests read it and never write to its warehouse."""
+DEMO_SCALE = 0.03  # the small demo the CLI and determinism tests share
+
+
+def run_demo(out: Path) -> str:
+    """`revops demo` at DEMO_SCALE into `out` (warehouse out/revops.duckdb); its output."""
     from typer.testing import CliRunner
 
     from revops.cli import app
 
-    out = tmp_path_factory.mktemp("demo")
     wh = str(out / "revops.duckdb")
     result = CliRunner().invoke(
         app,
-        ["demo", "--scale", "0.03", "--out", str(out), "--warehouse", wh],
+        ["demo", "--scale", str(DEMO_SCALE), "--out", str(out), "--warehouse", wh],
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
-    return out, wh + "\n" + result.output
+    return result.output
+
+
+@pytest.fixture(scope="session")
+def demo_runner() -> Callable[[Path], str]:
+    """`run_demo`, for tests that need a second demo run beside the session's."""
+    return run_demo
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`revops demo` at small scale, once per session: (output folder, warehouse path followed
+    by the demo's printed output). Tests read it and never write to its warehouse."""
+    out = tmp_path_factory.mktemp("demo")
+    output = run_demo(out)
+    return out, str(out / "revops.duckdb") + "\n" + output

@@ -1,0 +1,89 @@
+"""Same seed, same numbers: `revops demo` run twice from the same seed and operating model gives
+the same warehouse, table by table and row by row, and the same reports.
+
+Only declared run metadata may differ (when a row was written, the load's random id, the file's
+folder, the audit chain hashing those times), and the reports' generation timestamp. Floats are
+compared to 1e-12 relative: DuckDB sums in parallel, so the last bit of a sum of many floats can
+depend on thread scheduling; anything a model, sampler or tie decides differs far more.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+# table -> columns that record the run, not the company: when, which load, which folder
+RUN_METADATA = {
+    "access_grants": {"granted_at"},
+    "audit_log": {"at", "prev_hash", "hash"},  # the chain hashes `at`
+    "demo_origin": {"created_at"},
+    "forecast_backtests": {"run_at"},
+    "load_log": {"load_id", "loaded_at"},
+    "quality_snapshots": {"taken_at"},
+    "quarantine": {"load_id", "quarantined_at"},
+    "quotas": {"set_at"},
+}
+GENERATED = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
+
+
+@pytest.fixture(scope="module")
+def runs(
+    demo_run: tuple[Path, str],
+    demo_runner: Callable[[Path], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, Path]:
+    """The session's small demo and a second run from the same seed and operating model."""
+    second = tmp_path_factory.mktemp("second")
+    demo_runner(second)
+    return demo_run[0], second
+
+
+def _tables(path: Path) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
+        frames = {n: con.execute(f'SELECT * FROM "{n}"').df() for n in names}
+    out = {}
+    for name, frame in frames.items():
+        frame = frame.drop(columns=sorted(RUN_METADATA.get(name, set())))
+        if "file" in frame.columns:  # each run writes its exports to its own folder
+            frame["file"] = [Path(str(f)).name for f in frame["file"]]
+        key = list(frame.columns)
+        out[name] = frame.sort_values(key, kind="stable", na_position="last").reset_index(drop=True)
+    return out
+
+
+def _assert_same(name: str, a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert list(a.columns) == list(b.columns), name
+    assert len(a) == len(b), (name, len(a), len(b))
+    for col in a.columns:
+        x, y = a[col], b[col]
+        if pd.api.types.is_float_dtype(x) and pd.api.types.is_float_dtype(y):
+            same = np.isclose(x.to_numpy(), y.to_numpy(), rtol=1e-12, atol=0.0, equal_nan=True)
+        else:
+            same = (x.astype(str) == y.astype(str)).to_numpy()
+        assert same.all(), f"{name}.{col} differs in {int((~same).sum())} of {len(a)} rows"
+
+
+def test_every_table_is_the_same(runs: tuple[Path, Path]) -> None:
+    first, second = (_tables(r / "revops.duckdb") for r in runs)
+    assert set(first) == set(second)
+    filled = [n for n, f in first.items() if len(f)]
+    # the demo runs every engine with a report: their tables are among those compared
+    assert {"mrr_monthly", "attribution_credits", "forecast_backtests", "quotas"} <= set(filled)
+    for name in sorted(first):
+        _assert_same(name, first[name], second[name])
+
+
+def test_every_report_is_the_same_but_its_timestamp(runs: tuple[Path, Path]) -> None:
+    pages = sorted(p.name for p in (runs[0] / "reports").glob("*.html"))
+    assert len(pages) == 6
+    for page in pages:
+        a, b = ((r / "reports" / page).read_text() for r in runs)
+        assert GENERATED.search(a), page
+        assert GENERATED.sub("", a) == GENERATED.sub("", b), page
