@@ -122,8 +122,8 @@ def _scope(
 def _buckets(acc: pd.DataFrame, tolerance: float, max_size: int) -> pd.Series:
     """Bucket number per account: same current owner and segment, potentials within tolerance."""
     order = acc.sort_values(
-        ["current_owner_id", "segment", "potential"],
-        ascending=[True, True, False],
+        ["current_owner_id", "segment", "potential", "account_id"],
+        ascending=[True, True, False, True],
         na_position="last",
     )
     bucket = np.empty(len(acc), dtype=np.int64)
@@ -241,7 +241,7 @@ def _deal(acc: pd.DataFrame, counts: dict[tuple[int, int], int], rep_ids: list[s
     dealt round-robin over reps with counts left, which spreads the bucket's small differences.
     """
     owner = pd.Series(index=acc.index, dtype=object)
-    ordered = acc.sort_values("potential", ascending=False)
+    ordered = acc.sort_values(["potential", "account_id"], ascending=[False, True])
     for bi, members in ordered.groupby(ordered["bucket"].astype(int), sort=True):
         left = {ri: counts.get((int(str(bi)), ri), 0) for ri in range(len(rep_ids))}
         cur = members["current_owner_id"].iloc[0]

@@ -59,7 +59,7 @@ def lost_points(parts: pd.DataFrame) -> pd.DataFrame:
     total = parts.groupby(["account_id", "month"])["weight"].transform("sum")
     lost = parts.assign(lost=(100 - parts["score"]) * parts["weight"] / total)
     return lost[lost["lost"] > 0].sort_values(
-        ["account_id", "month", "lost"], ascending=[True, True, False]
+        ["account_id", "month", "lost", "component"], ascending=[True, True, False, True]
     )
 
 
@@ -72,7 +72,8 @@ def explain(parts: pd.DataFrame, account_id: str) -> list[str]:
     total = latest["weight"].sum()
     latest = latest.assign(lost=(100 - latest["score"]) * latest["weight"] / total)
     lines = []
-    for row in latest.sort_values("lost", ascending=False).itertuples():
+    ranked = latest.sort_values(["lost", "component"], ascending=[False, True])
+    for row in ranked.itertuples():
         lines.append(
             f"{row.component}: {row.reason} (signal {row.value:g}, {row.score:g}/100 points, "
             f"weight {row.weight:g}, -{row.lost:.1f} from the score)"
