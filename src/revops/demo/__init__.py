@@ -15,7 +15,7 @@ Headline figures fall where public SaaS benchmark surveys put a healthy company 
 seed 7, read from the metric dictionary at 2026-10; `tests/demo/test_headline.py` holds them):
 NRR ≈ 119% and GRR ≈ 92% (100–125% and 85–95%: SaaS Capital's 2019 B2B SaaS retention
 benchmarks and the KeyBanc Capital Markets 2019 private SaaS company survey, ~$28k median ACV);
-LTV:CAC ≈ 4.9× (3–6×: the 3:1 rule of David Skok's "SaaS Metrics 2.0", ~3–5× in the same
+LTV:CAC ≈ 4.3× (3–6×: the 3:1 rule of David Skok's "SaaS Metrics 2.0", ~3–5× in the same
 surveys); new-business win rate ≈ 25% (20–35%, the range sales benchmark reports give for
 mid-market B2B SaaS); sales and marketing near half of revenue (Bessemer Venture Partners,
 "Scaling to $100 Million", 2021). Bookings reconcile with ARR movements: a deal at an account

@@ -23,7 +23,7 @@ from revops.demo._common import END, START
 
 # fully loaded monthly cost of one CRM user (salary, benefits, payroll tax, equipment), USD
 MONTHLY_COST = {
-    "ae": 23_000.0,
+    "ae": 25_000.0,
     "sdr": 10_000.0,
     "manager": 26_000.0,
     "executive": 40_000.0,
@@ -33,11 +33,11 @@ MONTHLY_COST = {
 # people without a CRM seat, per seat of the role they support: solutions engineers beside the
 # AEs, and the marketing team (content, design, events, demand generation) beside its users
 UNSEATED = {
-    "ae": ("solutions_engineers", 0.5, 19_000.0),
-    "marketing": ("marketing_team", 3.0, 13_000.0),
+    "ae": ("solutions_engineers", 0.75, 19_000.0),
+    "marketing": ("marketing_team", 4.0, 13_000.0),
 }
 TRAVEL = {"ae": 2_500.0, "manager": 2_000.0, "executive": 3_000.0}  # T&E a month
-COMMISSION_RATE = 0.12  # of won new-business and expansion bookings, paid in the close month
+COMMISSION_RATE = 0.14  # of won new-business and expansion bookings, paid in the close month
 TOOLS_PER_SEAT = 350.0  # CRM, sales engagement, data providers, per go-to-market seat a month
 
 
