@@ -45,7 +45,7 @@ _REGION_WIN = np.array([0.25, -0.8, 0.0, -0.15])
 _CHANNEL_WIN = np.array([0.0, 0.05, -0.5, -0.1, 0.1, 0.2, 0.3, 0.4, 0.1, 0.0])
 STAR_BOOST = 1.6
 OUTCOME_OPEN, OUTCOME_WON, OUTCOME_LOST = 0, 1, 2
-CROSS_SELL_SHARE = 0.3  # a cross-sell at a customer, as a share of a new logo's deal size
+CROSS_SELL_SHARE = 0.25  # a cross-sell at a customer, as a share of a new logo's deal size
 
 
 @dataclass
@@ -125,7 +125,7 @@ def new_business(
     fit = persons.fit[person]
     channel = persons.channel[person]
     score = (
-        logit(0.27)
+        logit(0.36)
         + _REGION_WIN[accounts.region[account]]
         + 0.35 * fit
         + _CHANNEL_WIN[channel]

@@ -67,26 +67,26 @@ PLANTED_EFFECTS: tuple[PlantedEffect, ...] = (
         "enterprise_deals",
         "Enterprise new-business deals are about five times larger and take twice as long.",
         "avg_deal_size and sales_cycle_days by segment (new_business)",
-        "won enterprise deals ≈ 4.7× the average size of SMB+mid-market ones; cycle ≈ 100 vs "
+        "won enterprise deals ≈ 4.5× the average size of SMB+mid-market ones; cycle ≈ 99 vs "
         "≈ 53 days (≈ 1.9×)",
     ),
     PlantedEffect(
         "emea_win_rate",
         "EMEA closes clearly fewer of its new-business deals than NA.",
         "win_rate by region (new_business)",
-        "EMEA ≈ 16% vs NA ≈ 37% (APAC ≈ 26%, LATAM ≈ 22%)",
+        "EMEA ≈ 21% vs NA ≈ 46% (APAC ≈ 31%, LATAM ≈ 31%)",
     ),
     PlantedEffect(
         "star_rep",
         "One AE, Maya Okafor (NA Mid-Market), wins far more of her deals than her peers.",
         "win_rate by owner (new_business)",
-        "≈ 65% vs a median rep of ≈ 21%; nobody else above ≈ 50%",
+        "≈ 70% vs a median rep of ≈ 30%; nobody else above ≈ 60%",
     ),
     PlantedEffect(
         "embedded_bi_churn",
         "Embedded BI contracts are lost at renewal far more often than the other products.",
         "renewal win rate by product (opportunity name); subscriptions ending without successor",
-        "Embedded BI renewals lost ≈ 53% vs 9–14% for the others (in every segment: SMB "
+        "Embedded BI renewals lost ≈ 47% vs 8–12% for the others (in every segment: SMB "
         "customers leave ≈ 2.6× and enterprise ≈ 0.5× as often as mid-market)",
     ),
     PlantedEffect(
