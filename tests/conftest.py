@@ -79,9 +79,21 @@ def warehouse(backend: str, request: pytest.FixtureRequest) -> Iterator[Warehous
         wh = Warehouse.connect(":memory:")
     else:
         wh = Warehouse.connect(request.getfixturevalue("pg_url"))
+        canonical = {(t.name, c.name) for t in TABLES for c in t.columns}
+        extra = [
+            (table, column)
+            for table, column in wh.sql(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema()"
+            )
+            if (table, column) not in canonical and table in {t.name for t in TABLES}
+        ]
         with wh.transaction() as run:
             for t in TABLES:
                 run(f'TRUNCATE TABLE "{t.name}"')
+            # custom columns an earlier test's load added: the session database is shared
+            for table, column in extra:
+                run(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
     try:
         yield wh
     finally:
