@@ -4,8 +4,9 @@
 1. Bad files: generated CSV, JSON lines and Parquet files of the kinds that broke loading
    (nested JSON, lone surrogates, invalid UTF-8, unbalanced quotes, blank lines, overflowing
    timestamps, a huge cell or id, NUL bytes, random bytes), each loaded by `revops load` in a
-   subprocess: tracebacks printed, and loads where rows in != inserted + updated + quarantined
-   (from load_log) or where the reported rows in differ from the data rows written.
+   subprocess: tracebacks printed, and loads where rows in != inserted + updated + unchanged +
+   quarantined + repeated ids (from load_log) or where the reported rows in differ from the
+   data rows written.
 2. Kills: each writing command SIGKILLed inside and right after each of its write
    transactions (tests/reliability/test_kills.py): kills after which the warehouse was exactly
    before or after and the anchored audit chain verified.
@@ -18,8 +19,7 @@
 There is no baseline to agree with: the agreement check is that every figure is zero.
 `--check` runs a tiny version (two files, one command, a normal erasure, three leads, one
 example per operation and mode; about 30 s of CPU, mostly fixed start-up) and exits non-zero when a
-kill, lead, residue or 5xx figure is not zero; the loader's figures (tracebacks, counts) are
-printed but not checked, as ingestion hardening is separate work (issue 14 item 9).
+traceback, count violation, kill, lead, residue or 5xx figure is not zero.
 
 Usage: python bench/reliability.py [--check] [--files 60] [--examples 30]
 """
@@ -159,13 +159,12 @@ def load_files(folder: Path, n: int) -> dict[str, int]:
 
             con = duckdb.connect(str(wh), read_only=True)
             logged = con.execute(
-                'SELECT rows_in, inserted, updated, quarantined FROM "load_log"'
+                "SELECT rows_in, inserted + updated + unchanged + quarantined + duplicates + deleted "
+                'FROM "load_log"'
             ).fetchall()
             con.close()
-            for rows_in, inserted, updated, quarantined in logged:
-                if rows_in != inserted + updated + quarantined or (
-                    count is not None and rows_in != count
-                ):
+            for rows_in, accounted in logged:
+                if rows_in != accounted or (count is not None and rows_in != count):
                     figures["count violations"] += 1
     return dict(figures)
 
@@ -301,10 +300,10 @@ def main() -> None:
     print(f"  schemathesis 5xx            {errors:6d}   of {requests:,} requests")
     print(f"  ({time.perf_counter() - started:.0f} s)")
     failed_kills = any(r.split("/")[0] != r.split("/")[1] for r in survived.values())
-    # the loader's figures belong to the ingestion work (engineer B); the check fails on them
-    # only where this suite's own fixes are concerned
     bad = (
-        failed_kills
+        loads.get("tracebacks", 0)
+        or loads.get("count violations", 0)
+        or failed_kills
         or lost["lost"]
         or lost["applied_twice"]
         or not lost["chain_ok"]
@@ -313,8 +312,11 @@ def main() -> None:
     )
     if args.check:
         if bad:
-            sys.exit("check failed: a kill, lead, residue or 5xx figure is not zero")
-        print("check passed: every kill survived, no lead lost, no residue, no 5xx")
+            sys.exit("check failed: a load, kill, lead, residue or 5xx figure is not zero")
+        print(
+            "check passed: no traceback or count violation, every kill survived, "
+            "no lead lost, no residue, no 5xx"
+        )
 
 
 if __name__ == "__main__":

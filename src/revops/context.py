@@ -21,9 +21,11 @@ from revops.warehouse.warehouse import DEFAULT_URL
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from revops.ingest import LoadReport
     from revops.lifecycle import LifecycleReport
+    from revops.warehouse import Batch
 
 ProgressFn = Callable[[int, int], None]
 
@@ -86,6 +88,7 @@ class RevOps:
         *,
         progress: ProgressFn | None = None,
         encoding: str = "utf-8",
+        replay: Callable[[str, pa.Table], Sequence[Batch]] | None = None,
     ) -> LoadReport:
         from revops.ingest import load_file
 
@@ -97,6 +100,7 @@ class RevOps:
             progress=progress,
             encoding=encoding,
             model=self.model,
+            replay=replay,
         )
 
     def run_lifecycle(self) -> LifecycleReport:

@@ -131,3 +131,22 @@ def test_run_matching_writes_confident_matches_only(warehouse: Warehouse) -> Non
     }
     assert rows == {"p1": "A", "p2": "B", "p3": "C", "p4": None, "p5": "B", "p6": None}
     assert warehouse.count("account_matches") == 3
+
+
+def test_no_fuzzy_candidate_leaves_the_exact_matches_standing() -> None:
+    """Issue 12: with a domain match for one person and no fuzzy candidate for the other (its
+    company shares no first word or country with any account), matching crashed with an
+    IndexError; p1 matches Acme by domain and p2 ("Zeta", country FR) stays unmatched."""
+    persons = pa.table(
+        {
+            "person_id": ["p1", "p2"],
+            "email": ["ann@acme.com", "zed@gmail.com"],
+            "company": [None, "Zeta"],
+            "country": ["US", "FR"],
+        }
+    )
+    accounts = _accounts().filter(pa.array([True, False, False, False, False]))
+    out = match_accounts(persons, accounts, MatchingConfig(), now=T)
+    assert out.select(["person_id", "account_id", "reason"]).to_pylist() == [
+        {"person_id": "p1", "account_id": "A", "reason": "domain acme.com"}
+    ]

@@ -143,8 +143,9 @@ def test_marketo_activities_jsonl(warehouse: Warehouse) -> None:
 
 def test_marketo_program_costs_repeats_count_as_updates(warehouse: Warehouse) -> None:
     report = load_file(warehouse, CASES / "marketo_program_costs.csv", "campaign_spend", "marketo")
-    # Rows 3 and 4 share a key: the later one replaces the earlier, and is counted as updated.
-    assert (report.rows_in, report.inserted, report.updated, report.quarantined) == (5, 3, 1, 1)
+    # Rows 3 and 4 share a key: the later one is loaded, the earlier reported as a repeat.
+    assert (report.rows_in, report.inserted, report.updated, report.quarantined) == (5, 3, 0, 1)
+    assert (report.duplicates, report.duplicate_ids) == (1, (("1043/2024-01-15", (3, 4)),))
     rows = warehouse.sql("SELECT campaign_id, spend_date, amount FROM campaign_spend ORDER BY 1, 2")
     assert rows == [
         ("1042", dt.date(2024, 1, 1), 1500.0),

@@ -16,21 +16,21 @@ from revops.warehouse.warehouse import Warehouse as WarehouseClass
 SPEND = SPEND_HEADER + "c1,2024-01-01,5\nc2,2024-01-01,6\nc3,2024-01-01,oops\nc4,2024-01-01,8\n"
 
 
-def test_loading_the_same_file_twice_updates_instead_of_duplicating(
-    warehouse: Warehouse, tmp_path: Path
-) -> None:
+def test_reloading_an_unchanged_file_changes_nothing(warehouse: Warehouse, tmp_path: Path) -> None:
     path = write(tmp_path, "spend.csv", SPEND)
     first = load_file(warehouse, path, "campaign_spend")
     second = load_file(warehouse, path, "campaign_spend")
-    assert (first.inserted, first.updated, first.quarantined) == (3, 0, 1)
-    assert (second.inserted, second.updated, second.quarantined) == (0, 3, 1)
+    assert (first.inserted, first.updated, first.unchanged, first.quarantined) == (3, 0, 0, 1)
+    assert (second.inserted, second.updated, second.unchanged, second.quarantined) == (0, 0, 3, 1)
     assert warehouse.count("campaign_spend") == 3
     assert first.load_id != second.load_id
-    # Each load records its own refusals and its own log row.
-    assert warehouse.count("quarantine") == 2
+    # The refused row is still reported, but not filed in quarantine a second time.
+    assert second.known_quarantined == 1
+    assert warehouse.count("quarantine") == 1
     assert warehouse.sql(
-        "SELECT rows_in, inserted, updated, quarantined FROM load_log ORDER BY loaded_at, load_id"
-    ) == [(4, 3, 0, 1), (4, 0, 3, 1)]
+        "SELECT rows_in, inserted, updated, unchanged, quarantined FROM load_log "
+        "ORDER BY loaded_at, load_id"
+    ) == [(4, 3, 0, 0, 1), (4, 0, 0, 3, 1)]
 
 
 def test_reloading_an_export_with_a_single_column_key(warehouse: Warehouse) -> None:
@@ -38,7 +38,7 @@ def test_reloading_an_export_with_a_single_column_key(warehouse: Warehouse) -> N
     first = load_file(warehouse, path, "accounts", "salesforce")
     second = load_file(warehouse, path, "accounts", "salesforce")
     assert (first.inserted, first.updated) == (3, 0)
-    assert (second.inserted, second.updated, second.quarantined) == (0, 3, 3)
+    assert (second.inserted, second.updated, second.unchanged, second.quarantined) == (0, 0, 3, 3)
     assert warehouse.count("accounts") == 3
 
 
@@ -48,14 +48,16 @@ def test_overlapping_files_count_new_and_replaced_keys(
     load_file(warehouse, write(tmp_path, "a.csv", SPEND), "campaign_spend")
     text = SPEND_HEADER + "c2,2024-01-01,60\nc4,2024-01-01,80\nc5,2024-01-01,9\nc5,2024-01-01,10\n"
     report = load_file(warehouse, write(tmp_path, "b.csv", text), "campaign_spend")
-    # c2, c4 replace stored rows; c5 is new; its second row replaces the first (latest wins).
-    assert (report.rows_in, report.inserted, report.updated, report.quarantined) == (4, 1, 3, 0)
+    # c2, c4 change stored rows; c5 is new; its second row wins, the first is reported.
+    assert (report.rows_in, report.inserted, report.updated, report.quarantined) == (4, 1, 2, 0)
+    assert (report.duplicates, report.duplicate_ids) == (1, (("c5/2024-01-01", (3, 4)),))
+    assert "c5/2024-01-01 (rows 3, 4)" in report.summary()
     assert column(warehouse, "campaign_spend", "amount", "campaign_id") == [5.0, 60.0, 80.0, 10.0]
     logged = warehouse.sql(
-        f"SELECT target_table, file, preset, rows_in, inserted, updated, quarantined "
+        f"SELECT target_table, file, preset, rows_in, inserted, updated, quarantined, duplicates "
         f"FROM load_log WHERE load_id = '{report.load_id}'"
     )
-    assert logged == [("campaign_spend", str(tmp_path / "b.csv"), None, 4, 1, 3, 0)]
+    assert logged == [("campaign_spend", str(tmp_path / "b.csv"), None, 4, 1, 2, 0, 1)]
 
 
 def test_quarantine_rows_carry_the_load_the_file_and_the_time(
@@ -118,12 +120,12 @@ def test_an_interrupted_read_writes_nothing(warehouse: Warehouse, tmp_path: Path
 def test_report_invariant_and_summary(warehouse: Warehouse, tmp_path: Path) -> None:
     report = load_file(warehouse, write(tmp_path, "spend.csv", SPEND), "campaign_spend")
     assert isinstance(report, LoadReport)
-    assert report.rows_in == report.inserted + report.updated + report.quarantined
+    assert report.rows_in == report.loaded + report.quarantined + report.duplicates
     assert report.loaded == 3
     assert report.problems == {("amount", "float"): 1}
     assert report.seconds > 0
     summary = report.summary()
-    assert "4 rows in, 3 inserted, 0 updated, 1 quarantined" in summary
+    assert "4 rows in, 3 inserted, 0 updated, 0 unchanged, 1 quarantined" in summary
     assert "amount (float) × 1" in summary
     with pytest.raises(AttributeError):
         report.inserted = 9  # type: ignore[misc]

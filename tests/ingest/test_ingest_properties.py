@@ -66,15 +66,16 @@ def test_rows_in_equals_loaded_plus_quarantined(case: tuple[list[list[str]], set
         report = load_file(wh, path, "persons")
 
         assert report.rows_in == len(data)
-        assert report.inserted + report.updated + report.quarantined == report.rows_in
+        assert report.loaded + report.quarantined + report.duplicates == report.rows_in
         assert report.quarantined == len(bad)
         numbers = [r[0] for r in wh.sql("SELECT row_number FROM quarantine ORDER BY 1")]
         assert numbers == sorted(bad)
 
-        # Last good row per key wins, and only good rows are stored.
+        # Last good row per key wins, only good rows are stored, each repeat is reported.
         latest: dict[str, str] = {}
         for number, row in enumerate(data, start=1):
             if number not in bad:
                 latest[row[0]] = row[1]
         assert dict(wh.sql("SELECT person_id, email FROM persons")) == latest
         assert report.inserted == len(latest)
+        assert report.duplicates == len(data) - len(bad) - len(latest)

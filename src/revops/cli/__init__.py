@@ -27,6 +27,7 @@ from revops.cli.pipeline import pipeline_app  # also registers `report pipeline`
 from revops.cli.planning import comp_app, quota_app, territory_app
 from revops.cli.privacy import register as register_privacy
 from revops.cli.quality import quality_app
+from revops.cli.quarantine import quarantine_app
 from revops.cli.reports import report_app
 from revops.cli.revenue import revenue_app
 from revops.cli.routing import routing_app
@@ -53,6 +54,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(sources_app, name="sources")
 app.add_typer(report_app, name="report")
 app.add_typer(quality_app, name="quality")
+app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(revenue_app, name="revenue")
 app.add_typer(attribution_app, name="attribution")
 app.add_typer(score_app, name="score")

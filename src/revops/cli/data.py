@@ -51,16 +51,19 @@ def load(
             file, table, preset, progress=bytes_callback(progress, task), encoding=encoding
         )
     print_load_reports([report])
+    for line in report.summary().splitlines()[1:]:
+        console.print(line, markup=False, highlight=False)
     if report.quarantined:
         console.print(
-            f"[yellow]{report.quarantined:,} rows quarantined[/]: see table `quarantine` "
-            f"(load_id {report.load_id})"
+            f"[yellow]{report.quarantined:,} rows quarantined[/]: "
+            f"revops quarantine list --load {report.load_id}"
         )
 
 
 def print_load_reports(reports: list[Any]) -> None:
     out = Table(title="Load summary", title_justify="left")
-    for col in ("file", "table", "rows in", "inserted", "updated", "quarantined"):
+    columns = ("file", "table", "rows in", "inserted", "updated", "unchanged", "quarantined")
+    for col in (*columns, "repeated ids"):
         out.add_column(col, justify="left" if col in ("file", "table") else "right")
     for r in reports:
         out.add_row(
@@ -69,7 +72,9 @@ def print_load_reports(reports: list[Any]) -> None:
             f"{r.rows_in:,}",
             f"{r.inserted:,}",
             f"{r.updated:,}",
+            f"{r.unchanged:,}",
             f"[yellow]{r.quarantined:,}[/]" if r.quarantined else "0",
+            f"[yellow]{r.duplicates:,}[/]" if r.duplicates else "0",
         )
     console.print(out)
 

@@ -101,6 +101,20 @@ class MatchRun:
     applied: int
 
 
+def _no_candidates() -> pd.DataFrame:
+    """An empty candidate frame with integer positions: concatenated with non-empty ones it
+    keeps `person` and `account` integer, so they can still index numpy arrays."""
+    return pd.DataFrame(
+        {
+            "person": pd.Series(dtype="int64"),
+            "account": pd.Series(dtype="int64"),
+            "kind": pd.Series(dtype="object"),
+            "score": pd.Series(dtype="float64"),
+            "key": pd.Series(dtype="object"),
+        }
+    )
+
+
 def _candidates_exact(left: pd.Series, right: pd.Series, kind: str) -> pd.DataFrame:
     """(person, account) pairs whose keys are equal and non-empty."""
     lf = pd.DataFrame({"person": np.arange(len(left)), "key": left.to_numpy()})
@@ -141,7 +155,7 @@ def _candidates_fuzzy(
             hits = pd.DataFrame({"name": uniq[rows], "account": cand[cols], "score": best[rows]})
             frames.append(group[["person", "name"]].merge(hits, on="name"))
     if not frames:
-        return pd.DataFrame(columns=["person", "account", "kind", "score", "key"])
+        return _no_candidates()
     out = pd.concat(frames, ignore_index=True)
     out["score"] = out["score"] / 100.0
     top = out.groupby("person")["score"].transform("max")

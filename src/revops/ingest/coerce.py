@@ -163,14 +163,34 @@ def _typed(arr: pa.Array, type_: ColumnType) -> Coerced | None:
     if type_ == "bool" and pa.types.is_boolean(t):
         return _no_failures(arr)
     if type_ in ("timestamp", "date") and (pa.types.is_timestamp(t) or pa.types.is_date(t)):
-        # Casting a zoned timestamp to a naive one keeps the UTC instant: what the model stores.
-        micros = pc.cast(pc.cast(arr, pa.timestamp("us"), safe=False), pa.int64())
-        ok = to_bools(micros.is_valid())
-        values_np = np.asarray(micros.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
-        if type_ == "date":
-            return _no_failures(micros_to_dates(values_np, ok))
-        return _no_failures(micros_to_timestamps(values_np, ok))
+        return _typed_time(arr, type_)
     return None
+
+
+# Years 1 to 9999 in microseconds since 1970: what Python, DuckDB and PostgreSQL all represent.
+_MIN_US = -62_135_596_800_000_000
+_MAX_US = 253_402_300_799_999_999
+_PER_US = {"s": (1_000_000, 1), "ms": (1_000, 1), "us": (1, 1), "ns": (1, 1_000)}
+
+
+def _typed_time(arr: pa.Array, type_: ColumnType) -> Coerced:
+    """A typed timestamp or date column in microseconds, each value out of range flagged.
+
+    Casting with `safe=False` would wrap an overflowing value into some other date (1970, or
+    year 248073); the value is scaled in integers instead and judged against years 1–9999.
+    Casting a zoned timestamp to a naive one keeps the UTC instant: what the model stores."""
+    if pa.types.is_date(arr.type):
+        arr = pc.cast(arr, pa.timestamp("s"))
+    unit = arr.type.unit
+    raw = np.asarray(pc.cast(arr, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+    mul, div = _PER_US[unit]
+    lo, hi = _MIN_US // mul * div, _MAX_US // mul * div
+    fits = (raw >= lo) & (raw <= hi)
+    present = to_bools(arr.is_valid())
+    ok = present & fits
+    micros = np.where(ok, raw, 0) * mul // div
+    values = micros_to_dates(micros, ok) if type_ == "date" else micros_to_timestamps(micros, ok)
+    return Coerced(values, present & ~fits)
 
 
 def coerce(arr: pa.Array, type_: ColumnType) -> Coerced:

@@ -4,14 +4,21 @@ Row numbers need care, because Arrow skips rows it cannot split into the right n
 and numbers nothing it returns. The reader runs single-threaded since only then does Arrow tell
 the record number of each skipped row (`InvalidRow.number`). That number counts records, not
 physical lines, so quoted multi-line values and skipped blank lines cannot shift it; the valid
-rows then take the numbers the skipped ones did not, in order.
+rows then take the numbers the skipped ones did not, in order. Two kinds of skipped record are
+not one row: a whitespace-only line is no row at all (it is counted as a blank line), and a
+record holding an odd number of quotes is an unbalanced quote that swallowed the lines after it,
+each of which was a row of the file and is quarantined as one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +28,7 @@ import pyarrow.csv as pacsv
 from revops.ingest.errors import IngestError
 from revops.ingest.raw import (
     BrokenRow,
+    IntArray,
     Progress,
     RawData,
     decode_error,
@@ -52,6 +60,27 @@ def _open(
         ),
     )
     return disk, reader
+
+
+@contextlib.contextmanager
+def _decode_errors_kept(found: list[BaseException]) -> Iterator[None]:
+    """Arrow decodes a skipped row's text before calling our handler; bytes that are not
+    valid in the encoding raise inside Arrow's callback, where Python can only print them
+    ("Exception ignored in …", a traceback on the user's screen). They are collected here
+    instead, and the file is refused with one line naming the line and byte."""
+    previous = sys.unraisablehook
+
+    def keep(info: Any) -> None:
+        if isinstance(info.exc_value, UnicodeDecodeError):
+            found.append(info.exc_value)
+        else:
+            previous(info)
+
+    sys.unraisablehook = keep
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _unreadable(path: Path, encoding: str, exc: Exception) -> IngestError:
@@ -108,6 +137,65 @@ def _broken(number: int, text: str, actual: int, names: tuple[str, ...]) -> Brok
     )
 
 
+def _swallowed(first: int, text: str, names: tuple[str, ...]) -> list[BrokenRow]:
+    """The rows an unbalanced quote in row `first` ran over, one per physical line."""
+    lines = text.split("\n")[1:]
+    return [
+        BrokenRow(
+            row_number=first + i,
+            field="(row)",
+            kind="unbalanced_quote",
+            reason=f"inside the unbalanced quote opened in row {first}",
+            raw=json.dumps({"_line": line}, ensure_ascii=False),
+        )
+        for i, line in enumerate(lines, start=1)
+    ]
+
+
+def _number_rows(
+    path: Path, data_rows: int, invalid: list[tuple[int, str, int]], names: tuple[str, ...]
+) -> tuple[IntArray, tuple[BrokenRow, ...], int]:
+    """Row numbers of the parsed rows, the broken rows, and the blank lines skipped."""
+    records = data_rows + len(invalid)
+    rows_per = np.ones(records, dtype=np.int64)  # how many file rows each data record is
+    skipped = np.zeros(records, dtype=np.bool_)
+    kinds: dict[int, tuple[str, str, int]] = {}
+    for number, text, actual in invalid:
+        i = number - 2  # record 1 is the header
+        if not 0 <= i < records or skipped[i]:
+            raise IngestError(f"{path}: could not number the rows reliably near record {number}")
+        skipped[i] = True
+        if not text.strip():
+            rows_per[i], kinds[i] = 0, ("blank", text, actual)
+        elif text.count('"') % 2 and "\n" in text:
+            rows_per[i], kinds[i] = text.count("\n") + 1, ("quote", text, actual)
+        else:
+            kinds[i] = ("fields", text, actual)
+    first = np.concatenate([[1], 1 + np.cumsum(rows_per)[:-1]]).astype(np.int64)
+    broken: list[BrokenRow] = []
+    for i, (kind, text, actual) in sorted(kinds.items()):
+        if kind == "blank":
+            continue
+        row = int(first[i])
+        if kind == "quote":
+            head = text.split("\n", 1)[0]
+            broken.append(
+                BrokenRow(
+                    row,
+                    "(row)",
+                    "unbalanced_quote",
+                    f"a quote opened in this row is never closed; it ran over the next "
+                    f"{text.count(chr(10))} rows",
+                    json.dumps({"_line": head}, ensure_ascii=False),
+                )
+            )
+            broken.extend(_swallowed(row, text, names))
+        else:
+            broken.append(_broken(row, text, actual, names))
+    blank = sum(1 for kind, _, _ in kinds.values() if kind == "blank")
+    return first[~skipped], tuple(broken), blank
+
+
 def read_csv(path: Path, encoding: str, progress: Progress | None) -> RawData:
     """Read a .csv or .csv.gz file; see the module docstring for how rows are numbered."""
     invalid: list[tuple[int, str, int]] = []
@@ -118,36 +206,29 @@ def read_csv(path: Path, encoding: str, progress: Progress | None) -> RawData:
 
     total = path.stat().st_size
     batches: list[pa.RecordBatch] = []
+    undecodable: list[BaseException] = []
     try:
-        names = _header(path, encoding)
-        refuse_duplicates(path, names)
-        disk, reader = _open(path, encoding, dict.fromkeys(names, pa.string()), on_invalid)
-        try:
-            # The reader reads ahead by up to ~40 MiB, so the file position says little about
-            # how far parsing got; the text behind the parsed rows does. The end is reported
-            # only at the end (by read_file).
-            parsed, ratio = 0, _disk_ratio(path, total)
-            for batch in reader:
-                batches.append(batch)
-                parsed += _text_bytes(batch)
-                if progress is not None:
-                    progress(max(0, min(int(parsed * ratio), total - 1)), total)
-            schema = reader.schema
-        finally:
-            disk.close()
+        with _decode_errors_kept(undecodable):
+            names = _header(path, encoding)
+            refuse_duplicates(path, names)
+            disk, reader = _open(path, encoding, dict.fromkeys(names, pa.string()), on_invalid)
+            try:
+                # The reader reads ahead by up to ~40 MiB, so the file position says little
+                # about how far parsing got; the text behind the parsed rows does. The end is
+                # reported only at the end (by read_file).
+                parsed, ratio = 0, _disk_ratio(path, total)
+                for batch in reader:
+                    batches.append(batch)
+                    parsed += _text_bytes(batch)
+                    if progress is not None:
+                        progress(max(0, min(int(parsed * ratio), total - 1)), total)
+                schema = reader.schema
+            finally:
+                disk.close()
+        if undecodable:
+            raise undecodable[0]
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise _unreadable(path, encoding, exc) from exc
     data = pa.Table.from_batches(batches, schema=schema)
-
-    # Records are numbered from the header (record 1), so data row = record number - 1.
-    rows_in = data.num_rows + len(invalid)
-    taken = np.zeros(rows_in + 1, dtype=np.bool_)
-    broken = []
-    for number, text, actual in invalid:
-        row_number = number - 1
-        if not 1 <= row_number <= rows_in or taken[row_number]:
-            raise IngestError(f"{path}: could not number the rows reliably near record {number}")
-        taken[row_number] = True
-        broken.append(_broken(row_number, text, actual, names))
-    row_numbers = np.flatnonzero(~taken[1:]).astype(np.int64) + 1
-    return RawData(names, data, row_numbers, tuple(broken), rows_to_json(data))
+    row_numbers, broken, blank = _number_rows(path, data.num_rows, invalid, names)
+    return RawData(names, data, row_numbers, broken, rows_to_json(data), blank)

@@ -46,7 +46,22 @@ def _as_text(value: Any) -> str | None:
     """A JSON value as the text a CSV cell would hold, so both formats validate the same way."""
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False)
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except RecursionError:  # cannot happen for a value json.loads returned, but never a crash
+        return None
+
+
+def _lone_surrogate(obj: dict[str, Any]) -> str | None:
+    """The first key whose value (or the key itself) holds a lone UTF-16 surrogate escape such
+    as "\\ud800": JSON allows writing one, but it is no character and no database can store it."""
+    for key, value in obj.items():
+        for part in (key, value if isinstance(value, str) else _as_text(value) or ""):
+            try:
+                part.encode("utf-8")
+            except UnicodeEncodeError:
+                return key
+    return None
 
 
 def _from_lines(lines: list[bytes]) -> RawData:
@@ -56,20 +71,26 @@ def _from_lines(lines: list[bytes]) -> RawData:
     numbers: list[int] = []
     broken: list[BrokenRow] = []
     for number, line in enumerate(lines, start=1):
-        text = line.decode("utf-8")
+        text, field = line.decode("utf-8"), "(json)"
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             reason = f"malformed JSON: {exc.msg} (column {exc.colno})"
+        except RecursionError:
+            reason = "malformed JSON: nested too deeply"
         else:
-            if isinstance(obj, dict):
+            if not isinstance(obj, dict):
+                reason = f"line is a JSON {type(obj).__name__}, expected an object"
+            elif (bad := _lone_surrogate(obj)) is not None:
+                field = bad
+                reason = f"{bad}: a \\u escape is a lone surrogate, not a character"
+            else:
                 records.append(obj)
                 kept.append(line)
                 numbers.append(number)
                 continue
-            reason = f"line is a JSON {type(obj).__name__}, expected an object"
         raw = json.dumps({"_line": text}, ensure_ascii=False)
-        broken.append(BrokenRow(number, "(json)", "json", reason, raw))
+        broken.append(BrokenRow(number, field, "json", reason, raw))
     keys = list(dict.fromkeys(k for rec in records for k in rec))
     columns = {k: pa.array([_as_text(rec.get(k)) for rec in records], pa.string()) for k in keys}
     # A placeholder column keeps the row count right even if every object is `{}`.
@@ -93,6 +114,21 @@ def _lines_as_json(lines: list[bytes]) -> Callable[[IntArray], list[str]]:
     return render
 
 
+_ARROW_MAX_DEPTH = 64
+
+
+def _too_deep(data: bytes) -> bool:
+    """Whether brackets nest deeper than Arrow's JSON parser may go: it recurses per level
+    and crashes the process (SIGSEGV) at a depth of about 100,000, where Python's parser
+    raises RecursionError, which quarantines the line. Brackets inside strings count too; that
+    only sends an odd file down the slower per-line path."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    step = np.zeros(len(raw), dtype=np.int8)
+    step[(raw == ord("[")) | (raw == ord("{"))] = 1
+    step[(raw == ord("]")) | (raw == ord("}"))] = -1
+    return bool(len(raw)) and int(np.cumsum(step, dtype=np.int32).max()) > _ARROW_MAX_DEPTH
+
+
 def _mangled(table: pa.Table, text_fields: frozenset[str]) -> bool:
     """Arrow turns date-like strings into timestamps; for a text column that changes the value
     ('2024-01-05' would come back as '2024-01-05 00:00:00'), so such files take the exact path."""
@@ -114,6 +150,10 @@ def read_jsonl(
     lines = [line for line in data.split(b"\n") if line.strip()]
     if not lines:
         raise IngestError(f"{path}: the file is empty (no JSON lines)")
+    if _too_deep(data):
+        raw = _from_lines(lines)
+        refuse_duplicates(path, raw.columns)
+        return raw
     try:
         table = pajson.read_json(
             io.BytesIO(b"\n".join(lines)),

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from revops.ingest.errors import IngestError
 
@@ -50,6 +51,7 @@ class RawData:
     row_numbers: IntArray
     broken: tuple[BrokenRow, ...]
     raw_json: Callable[[IntArray], list[str]]
+    blank_lines: int = 0  # whitespace-only lines: not rows, but reported
 
     @property
     def rows_in(self) -> int:
@@ -110,10 +112,23 @@ def rows_to_json(data: pa.Table) -> Callable[[IntArray], list[str]]:
     """A `raw_json` for readers whose parsed columns are the raw values themselves."""
 
     def render(indices: IntArray) -> list[str]:
-        rows = data.take(pa.array(indices, pa.int64())).to_pylist()
+        rows = _printable(data.take(pa.array(indices, pa.int64()))).to_pylist()
         return [json.dumps(row, ensure_ascii=False, default=str) for row in rows]
 
     return render
+
+
+def _printable(rows: pa.Table) -> pa.Table:
+    """Times as Arrow prints them: Python's datetime cannot hold a year past 9999, which is
+    exactly what an overflowing timestamp in a quarantined row may hold."""
+    for i, field in enumerate(rows.schema):
+        if pa.types.is_timestamp(field.type) or pa.types.is_date(field.type):
+            try:
+                text = pc.cast(rows.column(i), pa.string())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                text = pc.cast(pc.cast(rows.column(i), pa.int64()), pa.string())
+            rows = rows.set_column(i, field.name, text)
+    return rows
 
 
 def refuse_duplicates(path: Path, names: tuple[str, ...]) -> None:

@@ -32,6 +32,12 @@ EMAIL = rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,}}$"
 
 _DISPLAY_MAX = 80
 
+# No real CRM id is longer than a few dozen characters, and index keys must stay small (a
+# PostgreSQL B-tree entry cannot exceed ~2.7 kB); no real text field needs more than a MiB. A
+# longer value is one bad cell: its row is quarantined, never the whole file refused.
+KEY_MAX = 1_000
+TEXT_MAX = 1 << 20
+
 _TYPE_PROBLEM = {
     "int": "is not a valid integer",
     "float": "is not a valid number",
@@ -71,20 +77,42 @@ def _value_map(text: pa.Array, mapping: dict[str, str]) -> pa.Array:
     return pc.coalesce(pc.take(targets, hit), text)
 
 
+def _cell_failures(col: Column, arr: pa.Array, limit: int) -> tuple[pa.Array, list[Failure]]:
+    """Text no database can store whole: a NUL character (PostgreSQL refuses it in text) or a
+    value longer than `limit` characters. Those cells are nulled so nothing later trips on
+    them; their rows are quarantined."""
+    if not pa.types.is_string(arr.type):
+        return arr, []
+    failures = []
+    nul = to_bools(pc.fill_null(pc.match_substring(arr, "\x00"), False))
+    if nul.any():
+        failures.append(Failure(col.name, "nul", nul, "contains a NUL character (\\0)", arr))
+    long = to_bools(pc.fill_null(pc.greater(pc.utf8_length(arr), limit), False))
+    if long.any():
+        problem = f"is longer than the limit of {limit:,} characters"
+        failures.append(Failure(col.name, "too_long", long, problem, arr))
+    if failures:
+        bad = nul | long
+        arr = pc.if_else(pa.array(bad), pa.nulls(len(arr), pa.string()), arr)
+    return arr, failures
+
+
 def _check_column(
-    col: Column, source: pa.Array, values_map: dict[str, str] | None
+    col: Column, source: pa.Array, values_map: dict[str, str] | None, limit: int = TEXT_MAX
 ) -> tuple[pa.Array, list[Failure]]:
     """One column's canonical values and failures. The value map runs before type coercion so
     a preset can translate labels like "Yes" or "New Business" before they are judged."""
     arr = plain(source)
     if pa.types.is_string(arr.type) or values_map or pa.types.is_null(arr.type):
         arr = clean_text(arr)
+    arr, failures = _cell_failures(col, arr, limit)
     if values_map:
         arr = _value_map(arr, values_map)
     present = to_bools(arr.is_valid())
+    for f in failures:  # a nulled bad cell was there: not also "required value is empty"
+        present |= f.mask
     coerced = coerce(arr, col.type)
     values = coerced.values
-    failures: list[Failure] = []
     if col.required and not present.all():
         failures.append(Failure(col.name, "required", ~present, "", None))
     if coerced.invalid.any():
@@ -109,7 +137,7 @@ def _check_column(
 
 
 def _shown(arr: pa.Array) -> pa.Array:
-    text = as_text(arr)
+    text = pc.replace_substring(as_text(arr), "\x00", "\\0")
     long = pc.greater(pc.utf8_length(text), _DISPLAY_MAX)
     cut = pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, _DISPLAY_MAX), "…", "")
     return pc.if_else(long, cut, text)
@@ -137,10 +165,12 @@ def validate(data: pa.Table, plan: ColumnPlan, t: Table, preset: SourceObject | 
     n = data.num_rows
     columns: dict[str, pa.Array] = {}
     failures: list[Failure] = []
+    keys = set(t.primary_key) | {r.column for r in t.relations}
     for canonical, source in plan.sources.items():
         col = t.column(canonical)
         value_map = preset.values.get(canonical) if preset else None
-        values, found = _check_column(col, data.column(source), value_map)
+        limit = KEY_MAX if canonical in keys else TEXT_MAX
+        values, found = _check_column(col, data.column(source), value_map, limit)
         columns[canonical] = values
         failures.extend(found)
     for name, source in plan.custom.items():

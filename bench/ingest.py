@@ -1,0 +1,215 @@
+"""Benchmark: `revops load` end to end against pandas read_csv plus the same validation.
+
+1. For each size (100k, 1M, 3M rows by default) a persons CSV in a Salesforce-like shape is
+   generated (fixed seed; about 1% of rows carry a bad email or date). `revops load` runs
+   through the `RevOps` facade with the shipped operating model (so its duplicate rules screen
+   the rows) into a fresh DuckDB file, in a subprocess of its own; the baseline reads the same
+   file with pandas (`dtype=str`) and runs revops's own column validation on it, in another
+   subprocess. Both must agree on how many rows are good and how many are refused before any
+   time is printed. Peak memory is each subprocess's maximum resident set size.
+2. 100k new rows loaded into a warehouse already holding a demo-sized population (51,000
+   persons from the same generator, other ids, names that collide) against into an empty one.
+
+The baseline writes nothing, while `revops load` also stores every row durably, files the
+quarantine and screens duplicates; that is the comparison the issue asks for.
+
+Usage: python bench/ingest.py [--sizes 100000,1000000,3000000] [--stored 51000]
+`--check` (CI, a few seconds): 3,000 rows; the answers must agree; exit 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+HERE = Path(__file__).resolve()
+
+_SYLLABLES = ["ka", "lo", "mi", "ren", "sto", "val", "dri", "un", "bel", "cor"]
+# 1,000 surnames, 100 first names and 900 company stems: blocks about as small as real ones
+LAST = [(a + b + c).title() for a in _SYLLABLES for b in _SYLLABLES for c in _SYLLABLES]
+FIRST = [(a + b).title() for a in _SYLLABLES for b in _SYLLABLES]
+COMPANY = [f"{(a + b).title()} {c}" for a in _SYLLABLES for b in _SYLLABLES for c in "ABCDEFGHI"]
+TITLES = ["VP Sales", "CTO", "Software Engineer", "Marketing Manager", "Head of Ops"]
+SOURCES = ["paid_search", "events", "organic", "webinar", "referral"]
+
+
+def generate(path: Path, rows: int, *, start: int = 0, seed: int = 7) -> None:
+    """A persons export, written in blocks so generating 3M rows stays small in memory."""
+    rng = np.random.default_rng(seed)
+    block = 250_000
+    with pacsv.CSVWriter(path, _schema()) as out:
+        for lo in range(start, start + rows, block):
+            out.write_table(_block(rng, np.arange(lo, min(lo + block, start + rows))))
+
+
+def _schema() -> pa.Schema:
+    names = ["person_id", "email", "first_name", "last_name", "company", "title", "phone"]
+    names += ["country", "employees", "source", "person_type", "created_at"]
+    return pa.schema([(n, pa.string()) for n in names])
+
+
+def _pick(rng: np.random.Generator, values: list[str], n: int) -> pa.Array:
+    return pa.array(np.asarray(values, dtype=object)[rng.integers(0, len(values), n)])
+
+
+def _block(rng: np.random.Generator, ids: np.ndarray) -> pa.Table:
+    n = len(ids)
+    first, last = _pick(rng, FIRST, n), _pick(rng, LAST, n)
+    company = ids % 5000
+    phones = rng.integers(0, 10_000_000, n)
+    bad = rng.random(n) < 0.01
+    bad_email = bad & (rng.random(n) < 0.5)
+    emails = [f"p{i}@co{c}.com" for i, c in zip(ids.tolist(), company.tolist(), strict=True)]
+    email = np.where(bad_email, "not-an-email", np.asarray(emails, dtype=object))
+    day = 1 + ids % 28
+    stamps = [
+        f"2025-{1 + i % 12:02d}-{d:02d} 10:{i % 60:02d}:00" for i, d in zip(ids, day, strict=True)
+    ]
+    created = np.where(bad & ~bad_email, "2025-02-30", np.asarray(stamps, dtype=object))
+    return pa.table(
+        {
+            "person_id": pa.array([f"P{i:09d}" for i in ids.tolist()]),
+            "email": pa.array(email.tolist(), pa.string()),
+            "first_name": first,
+            "last_name": last,
+            "company": pa.array([f"{COMPANY[c % 900]} {c // 900}" for c in company.tolist()]),
+            "title": _pick(rng, TITLES, n),
+            "phone": pa.array(
+                [f"+1 415 {p // 10000:03d} {p % 10000:04d}" for p in phones.tolist()]
+            ),
+            "country": _pick(rng, ["US", "DE", "FR", "GB", "CA"], n),
+            "employees": pa.array([str(i % 3000) for i in ids.tolist()]),
+            "source": _pick(rng, SOURCES, n),
+            "person_type": _pick(rng, ["lead", "contact"], n),
+            "created_at": pa.array(created.tolist(), pa.string()),
+        },
+        schema=_schema(),
+    )
+
+
+# -- the two contestants, each run in its own process -------------------------------------
+def run_revops(*pairs: str) -> dict[str, float]:
+    """Load each (file, warehouse) pair in turn; the last load's figures. Only the load is
+    timed: opening a warehouse (creating its schema the first time) is not loading."""
+    from revops.context import RevOps
+
+    os.environ.setdefault("REVOPS_USER", "bench")
+    answer: dict[str, float] = {}
+    for file, warehouse in zip(pairs[::2], pairs[1::2], strict=True):
+        ro = RevOps.open(warehouse=warehouse)
+        try:
+            start = time.perf_counter()
+            report = ro.load(Path(file), "persons")
+            seconds = time.perf_counter() - start
+        finally:
+            ro.close()
+        good = report.inserted + report.updated + report.unchanged + report.duplicates
+        answer = {"seconds": seconds, "good": good, "refused": report.quarantined}
+    return answer
+
+
+def run_pandas(file: str) -> dict[str, float]:
+    import pandas as pd
+
+    from revops.ingest.columns import plan_columns
+    from revops.ingest.validate import validate
+    from revops.warehouse import table
+
+    start = time.perf_counter()
+    frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+    data = pa.Table.from_pandas(frame, preserve_index=False)
+    t = table("persons")
+    checked = validate(
+        data, plan_columns(Path(file), tuple(data.column_names), t, None, ""), t, None
+    )
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "good": checked.good.num_rows, "refused": len(checked.bad_rows)}
+
+
+def measured(*args: str) -> tuple[dict[str, float], float]:
+    """Run this script's `--run …` mode in a child; its answer and its peak memory in MB
+    (the child's own maximum resident set size)."""
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE), "--run", *args], stdout=subprocess.PIPE, text=True
+    )
+    out, _ = proc.communicate()
+    if proc.returncode:
+        sys.exit(f"{args[0]} failed (exit {proc.returncode})")
+    answer = json.loads(out.strip().splitlines()[-1])
+    return answer, float(answer.pop("peak_mb"))
+
+
+def _peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def compare(folder: Path, rows: int) -> tuple[float, float, float, float]:
+    file = folder / f"persons_{rows}.csv"
+    generate(file, rows)
+    revops, revops_mb = measured("revops", str(file), str(folder / f"w{rows}.duckdb"))
+    pandas, pandas_mb = measured("pandas", str(file))
+    if (revops["good"], revops["refused"]) != (pandas["good"], pandas["refused"]):
+        sys.exit(f"answers differ at {rows:,} rows: revops {revops}, pandas {pandas}")
+    file.unlink()
+    return revops["seconds"], pandas["seconds"], revops_mb, pandas_mb
+
+
+def into_stored(folder: Path, rows: int, stored: int) -> tuple[float, float]:
+    """Seconds to load `rows` new persons into an empty warehouse, then into one holding
+    `stored` persons (loaded first, not timed)."""
+    new = folder / "new.csv"
+    generate(new, rows, start=10_000_000, seed=11)
+    empty, _ = measured("revops", str(new), str(folder / "empty.duckdb"))
+    base = folder / "stored.csv"
+    generate(base, stored, start=20_000_000, seed=11)
+    full = str(folder / "full.duckdb")
+    loaded, _ = measured("revops", str(base), full, str(new), full)
+    if loaded["good"] + loaded["refused"] != rows or empty["good"] + empty["refused"] != rows:
+        sys.exit("a load lost rows")
+    return empty["seconds"], loaded["seconds"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--check", action="store_true", help="tiny run; exit 1 unless answers agree")
+    ap.add_argument("--sizes", default="100000,1000000,3000000")
+    ap.add_argument("--stored", type=int, default=51_000)
+    ap.add_argument("--run", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.run:
+        kind, *rest = args.run
+        answer = run_revops(*rest) if kind == "revops" else run_pandas(*rest)
+        print(json.dumps({**answer, "peak_mb": _peak_mb()}))
+        return
+    sizes = [3_000] if args.check else [int(s) for s in args.sizes.split(",")]
+    stored = 2_000 if args.check else args.stored
+    with tempfile.TemporaryDirectory(prefix="revops-bench-ingest-") as tmp:
+        folder = Path(tmp)
+        print("rows        revops s   pandas+validate s   speed-up   revops MB   pandas MB")
+        for rows in sizes:
+            r, p, r_mb, p_mb = compare(folder, rows)
+            print(f"{rows:>9,}  {r:9.2f}  {p:18.2f}  {p / r:8.2f}x  {r_mb:10.0f}  {p_mb:10.0f}")
+        new = min(sizes[0], 100_000)
+        empty, full = into_stored(folder, new, stored)
+        print(
+            f"{new:,} new rows: into an empty warehouse {empty:.2f} s, into one holding "
+            f"{stored:,} persons {full:.2f} s ({full / empty:.2f}x)"
+        )
+    if args.check:
+        print("check passed: revops load and pandas + validation agree on good and refused rows")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""`revops quarantine`: review refused rows and load them again once fixed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from revops.access import require
+from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops
+from revops.cli.data import print_load_reports
+
+quarantine_app = typer.Typer(
+    help="Rows ingestion refused: list, show, export, replay.", no_args_is_help=True
+)
+
+LoadArg = Annotated[str, typer.Argument(help="The load id (see `revops quarantine list`).")]
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    load_id: Annotated[str | None, typer.Option("--load", help="Only this load.")] = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Loads with quarantined rows: how many, how many still wait, the commonest field."""
+    from revops.ingest.quarantine import pending_loads
+
+    with open_revops(config, warehouse) as ro:
+        loads = [p for p in pending_loads(ro.warehouse) if load_id in (None, p.load_id)]
+    out = Table(title="Quarantine", title_justify="left")
+    for col in ("load", "table", "file", "rows", "pending", "commonest field"):
+        out.add_column(col, justify="right" if col in ("rows", "pending") else "left")
+    for p in loads:
+        out.add_row(
+            p.load_id, p.table, Path(p.file).name, f"{p.rows:,}", f"{p.pending:,}", p.top_field
+        )
+    console.print(out)
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    load_id: LoadArg,
+    limit: Annotated[int, typer.Option(help="Rows shown.")] = 50,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """One load's pending rows: row number, field, every reason, the raw values."""
+    from revops.ingest.quarantine import load_rows
+
+    with open_revops(config, warehouse) as ro:
+        require(ro.warehouse, "data.load")  # raw rows hold PII: loaders only
+        rows = load_rows(ro.warehouse, load_id)
+    out = Table(title=f"Quarantine of load {load_id}", title_justify="left")
+    for col in ("row", "field", "reason", "raw"):
+        out.add_column(col)
+    for r in rows.slice(0, limit).to_pylist():
+        raw = json.dumps(json.loads(r["raw"]), ensure_ascii=False)
+        out.add_row(str(r["row_number"]), r["field"], r["reason"], raw[:200])
+    console.print(out)
+    if rows.num_rows > limit:
+        console.print(f"{rows.num_rows - limit:,} more; `revops quarantine export` writes them all")
+
+
+@quarantine_app.command("export")
+def quarantine_export(
+    load_id: LoadArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write (mode 0600).")],
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Write a load's pending rows as an editable CSV; fix it, then `quarantine replay --file`."""
+    from revops.ingest.quarantine import load_rows, to_csv
+    from revops.privacy.crypto import write_private
+
+    with open_revops(config, warehouse) as ro:
+        require(ro.warehouse, "data.load")
+        rows = load_rows(ro.warehouse, load_id)
+        encrypted = write_private(out, to_csv(rows))
+    how = "encrypted, " if encrypted else ""
+    console.print(f"wrote {rows.num_rows:,} rows to {out} ({how}mode 0600)")
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    load_id: LoadArg,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="The exported CSV, fixed.")
+    ] = None,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Load a load's pending rows again: as stored (after fixing the cause elsewhere) or from
+    a fixed export. Rows that load are marked replayed; the others keep waiting."""
+    from revops.ingest.quarantine import replay
+
+    with open_revops(config, warehouse) as ro:
+        require(ro.warehouse, "data.load")
+        report = replay(ro.warehouse, load_id, ro.load, file)
+    print_load_reports([report])
+    taken = report.loaded
+    console.print(f"{taken:,} rows taken in; {report.quarantined:,} still wait in load {load_id}")
