@@ -159,8 +159,8 @@ def load_files(folder: Path, n: int) -> dict[str, int]:
 
             con = duckdb.connect(str(wh), read_only=True)
             logged = con.execute(
-                "SELECT rows_in, inserted + updated + unchanged + quarantined + duplicates + deleted "
-                'FROM "load_log"'
+                "SELECT rows_in, inserted + updated + unchanged + quarantined + duplicates "
+                '+ deleted FROM "load_log"'
             ).fetchall()
             con.close()
             for rows_in, accounted in logged:
