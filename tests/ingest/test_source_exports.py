@@ -52,7 +52,8 @@ def load(
     wh: Warehouse, path: Any, table: str, preset: str | None, model: OperatingModel
 ) -> LoadReport:
     report = load_file(wh, path, table, preset, model=model)
-    assert report.rows_in == report.inserted + report.updated + report.quarantined + report.deleted
+    accounted = report.loaded + report.quarantined + report.duplicates + report.deleted
+    assert report.rows_in == accounted
     return report
 
 
