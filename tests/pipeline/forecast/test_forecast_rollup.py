@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime
 
 import pandas as pd
@@ -29,8 +28,11 @@ def _cell(out: pd.DataFrame, level: str, subject: str, typ: str, cat: str) -> pd
     return hit.iloc[0]
 
 
-def test_rollup_by_level_with_adjustment(warehouse: Warehouse) -> None:
-    os.environ["REVOPS_USER"] = "forecast-tester"
+def test_rollup_by_level_with_adjustment(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # set for this test only: a leaked REVOPS_USER made later CLI tests act as a viewer
+    monkeypatch.setenv("REVOPS_USER", "forecast-tester")
     load_team(warehouse)
     period = parse(MODEL, "2026Q1")
     assert (period.start, period.end) == (date(2026, 2, 1), date(2026, 4, 30))
