@@ -34,8 +34,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     old.write_text(yaml.safe_dump(OLD, sort_keys=False))
     new.write_text(yaml.safe_dump(new_dict(), sort_keys=False))
     persons = root / "persons.csv"
-    persons.write_text("person_id,email,created_at\nx1,x1@example.com,2025-01-01T00:00:00\n")
-    return {"root": str(root), "old": str(old), "new": str(new), "csv": str(persons)}
+    persons.write_text(
+        "person_id,email,title,created_at\nx1,x1@example.com,CFO,2025-01-01T00:00:00\n"
+    )
+    events = root / "events.csv"  # x1 becomes an MQL, so route run has someone to route
+    events.write_text(
+        "event_id,person_id,stage,occurred_at\n"
+        "e1,x1,Lead,2025-01-01T00:00:00\ne2,x1,MQL,2025-01-02T00:00:00\n"
+    )
+    return {
+        "root": str(root),
+        "old": str(old),
+        "new": str(new),
+        "csv": str(persons),
+        "events": str(events),
+    }
 
 
 def _warehouse(site: dict[str, str], name: str, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -123,9 +136,12 @@ def test_allowed_roles_do_the_work_and_it_is_audited(
     url = _warehouse(site, "work", monkeypatch)
     code, out = _run(["load", site["csv"], "--table", "persons"], "mo", url, site)
     assert code == 0, out
+    code, out = _run(["load", site["events"], "--table", "lifecycle_events"], "mo", url, site)
+    assert code == 0, out
     code, out = _run(["lifecycle", "run"], "so", url, site)
     assert code == 0, out
-    code, out = _run(["route", "run"], "so", url, site)
+    # the MQL is from 2025: route run reaches back to it only when told to
+    code, out = _run(["route", "run", "--since", "2025-01-01"], "so", url, site)
     assert code == 0, out
     assert "routed 1 persons" in out
     code, out = _run(
