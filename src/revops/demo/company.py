@@ -241,7 +241,9 @@ def build(scale: float, seed: int) -> Company:
             "person_id": _lookup(person_ids, opps.person),
             "opportunity_type": kind,
             "stage": np.array(deals.STAGE_NAMES)[final_stage],
-            "amount": opps.amount,
+            # an open deal still in an early stage carries its first estimate, as its last
+            # OpportunityHistory row does (a CRM writes a history row on every amount change)
+            "amount": history.final_amount,
             "probability": deals.STAGE_PROBABILITY[final_stage],
             "forecast_category": deals.STAGE_FORECAST[final_stage],
             "next_step": deals.next_steps(np.random.default_rng([seed, 6006]), final_stage),

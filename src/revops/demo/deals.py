@@ -183,6 +183,7 @@ class History:
     frame: pd.DataFrame  # opp, stage, changed_at, amount, close_date, forecast, probability
     final_stage: IntArray
     final_close: TimeArray
+    final_amount: FloatArray  # the deal's amount now: its last history row's, as in a CRM
 
 
 def stage_history(rng: np.random.Generator, opps: Opps) -> History:
@@ -238,7 +239,7 @@ def stage_history(rng: np.random.Generator, opps: Opps) -> History:
         }
     )
     last = np.cumsum(length) - 1
-    return History(frame, stage[last], close_date[last])
+    return History(frame, stage[last], close_date[last], amount[last])
 
 
 _NEXT_STEPS = (
