@@ -80,13 +80,14 @@ def warehouse(backend: str, request: pytest.FixtureRequest) -> Iterator[Warehous
     else:
         wh = Warehouse.connect(request.getfixturevalue("pg_url"))
         canonical = {(t.name, c.name) for t in TABLES for c in t.columns}
+        names = {t.name for t in TABLES}
         extra = [
             (table, column)
             for table, column in wh.sql(
                 "SELECT table_name, column_name FROM information_schema.columns "
                 "WHERE table_schema = current_schema()"
             )
-            if (table, column) not in canonical and table in {t.name for t in TABLES}
+            if table in names and (table, column) not in canonical
         ]
         with wh.transaction() as run:
             for t in TABLES:
