@@ -78,3 +78,6 @@ def test_metrics_list_shows_owner_and_formula() -> None:
     assert result.exit_code == 0, result.output
     assert "sales_velocity" in result.output
     assert "marketing_ops" in result.output
+    # the figures no metric computes are declared with their engine and formula
+    assert "Computed elsewhere" in result.output
+    assert "revops pipeline hygiene" in result.output

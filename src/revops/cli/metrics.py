@@ -37,7 +37,17 @@ def metrics_list(config: ConfigOpt = None) -> None:
             out.add_column(col, overflow="fold")
         for m in model.metrics:
             out.add_row(m.name, m.owner, m.type, formula(model, m.name), m.description)
+        other = Table(
+            title="Computed elsewhere (shown by reports and commands; no metric computes them)",
+            title_justify="left",
+        )
+        for col in ("figure", "owner", "computed by", "formula"):
+            other.add_column(col, overflow="fold")
+        for f in model.computed_elsewhere:
+            other.add_row(f.name, f.owner, f.computed_by, f.formula)
     console.print(out)
+    if model.computed_elsewhere:
+        console.print(other)
 
 
 @metrics_app.command("show")

@@ -241,6 +241,22 @@ Metric = Annotated[
 ]
 
 
+class ElsewhereFigure(Model):
+    """A figure shown by a report, the CLI or the API that no dictionary metric computes: a model's
+    output (a forecast, a credit, an AUC) or a point-in-time rebuild from history. Declaring it
+    beside the metrics keeps one place that says, for every number shown, who owns it and how it
+    is computed; the report prints this formula under it."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    owner: Owner
+    computed_by: str = Field(description="The command (and engine) that computes it.")
+    formula: str = Field(description="How, in words a reader of the report can check.")
+    shown_in: tuple[str, ...] = Field(
+        (), description="Where it is shown: report names, CLI commands."
+    )
+
+
 class OperatingModel(Model):
     """The whole of revops.yaml."""
 
@@ -248,6 +264,7 @@ class OperatingModel(Model):
     company: Company
     lifecycle: Lifecycle
     metrics: tuple[Metric, ...]
+    computed_elsewhere: tuple[ElsewhereFigure, ...] = ()
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     merge: MergeConfig = Field(default_factory=MergeConfig)
@@ -302,7 +319,22 @@ class OperatingModel(Model):
         from revops.metrics.graph import check_references
 
         check_references(self.metrics)
+        elsewhere = [f.name for f in self.computed_elsewhere]
+        clash = sorted({n for n in elsewhere if n in known or elsewhere.count(n) > 1})
+        if clash:
+            raise ValueError(
+                "computed_elsewhere names must be unique and not metric names; repeated: "
+                + ", ".join(clash)
+            )
         return self
+
+    def elsewhere(self, name: str) -> ElsewhereFigure:
+        """The declared non-dictionary figure `name` (KeyError naming the known ones)."""
+        for f in self.computed_elsewhere:
+            if f.name == name:
+                return f
+        known = ", ".join(f.name for f in self.computed_elsewhere)
+        raise KeyError(f"no figure {name!r} in computed_elsewhere; declared: {known}")
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:
