@@ -1,10 +1,15 @@
 """The pipeline report: the pipeline as it stood every week, how deals move through it, and how
 clean it is, as one offline HTML page.
 
-Every number is point-in-time: the weekly chart is 104 snapshots rebuilt from stage history, and
-the tiles, tables and hygiene are as of one date (default: the newest stage change), using only
-what was known that day. `pipeline_report_data` gathers the numbers (reusable elsewhere);
-`write_pipeline_report` renders them.
+The flows (win rates, deal size, sales cycle, by type and segment) are the metric dictionary's
+over a stated period, the last full fiscal quarter before the as-of date, beside the quarter
+before it, so `revops metrics show` prints the same numbers; coverage is the dictionary's for
+the next quarter and velocity the dictionary's over all closed deals. What the dictionary
+cannot compute (the weekly chart rebuilt from stage history, stage conversion, hygiene, the
+per-rep coverage table) is point-in-time as of one date (default: the newest stage change) and
+declared under `computed_elsewhere` in the operating model, whose formula is printed with it.
+`pipeline_report_data` gathers the numbers (reusable elsewhere); `write_pipeline_report`
+renders them.
 """
 
 from __future__ import annotations
@@ -20,37 +25,113 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from revops.context import RevOps
+from revops.metrics import Period, compute, formula, last_full_period, settled
+from revops.metrics.compiler import lookup, zero_when_empty
 from revops.pipeline.engine import Hygiene, PipelineEngine, PipelineMetrics
 from revops.pipeline.hygiene import RULE_LABELS
 from revops.reports import charts
 from revops.reports.formatting import format_value
+from revops.reports.periods import Figure, data_end, figure
 
 WEEKS = 104
+# The quarter's flows, each the dictionary's; tiles show the first four.
+FLOWS = (
+    "new_business_win_rate",
+    "win_rate",
+    "avg_deal_size",
+    "sales_cycle_days",
+    "bookings",
+    "win_rate_by_value",
+)
+BY_TYPE = ("closed_deals", "won_deals", "win_rate", "win_rate_by_value", "avg_deal_size",
+           "sales_cycle_days", "bookings")  # fmt: skip
+VELOCITY = ("open_opportunities", "win_rate", "avg_deal_size", "sales_cycle_days",
+            "sales_velocity")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class PipelineReportData:
     as_of: dt.date
+    period: Period  # the last full fiscal quarter before the day after `as_of`
+    flows: dict[str, Figure]  # FLOWS over `period`, beside the quarter before
+    coverage: Figure  # the dictionary's pipeline_coverage for the quarter after `period`
+    velocity: Figure  # the dictionary's sales_velocity over every closed deal
+    by_type: pd.DataFrame  # opportunity_type, BY_TYPE over `period`
+    by_segment: pd.DataFrame  # segment, win_rate and avg_deal_size over `period`
+    velocity_by_segment: pd.DataFrame  # segment, VELOCITY over every closed deal
     metrics: PipelineMetrics
     hygiene: Hygiene
     weekly: pd.DataFrame  # as_of, key (stage), deals, value
     created: pd.DataFrame  # period, created, created_value
-    by_segment: PipelineMetrics
+
+
+def _cut(ro: RevOps, names: Sequence[str], by: str, period: Period | None) -> pd.DataFrame:
+    """Dictionary metrics `names` cut by `by` over `period` (all time when None), one column
+    each. A value of `by` a count or sum has no row for is 0 there (no won deal: 0 won), as
+    `period_value` settles it; anything else without a value stays NaN (n/a)."""
+    start, end = (period.start, period.end) if period else (None, None)
+    series = {}
+    for name in names:
+        df = compute(ro.warehouse, ro.model, name, by=[by], grain=None, start=start, end=end)
+        series[name] = df.set_index(by)["value"]
+    keys = pd.Index(sorted({k for s in series.values() for k in s.index}, key=str), name=by)
+    wide = pd.DataFrame(
+        {
+            name: s.reindex(keys, fill_value=0.0)
+            if zero_when_empty(lookup(ro.model, name))
+            else s.reindex(keys)
+            for name, s in series.items()
+        },
+        index=keys,
+    )
+    return wide.reset_index()
 
 
 def pipeline_report_data(ro: RevOps, as_of: dt.date | None = None) -> PipelineReportData:
     engine = PipelineEngine(ro.warehouse, ro.model.pipeline)
     day = as_of or engine.latest_day()
     start = day - dt.timedelta(weeks=WEEKS - 1)
+    fy = ro.model.company.fiscal_year_start_month
+    # The quarter ends where the data ends (its newest event of any kind, as the other reports'
+    # periods), or where the asked as-of date does: a last stage change a day before the data's
+    # end must not slide the report back a whole quarter.
+    end = day if as_of is not None else max(day, data_end(ro) or day)
+    period = last_full_period(end + dt.timedelta(days=1), "quarter", fy)
+    coming = _next_quarter(period)
     return PipelineReportData(
         as_of=day,
-        # Coverage of the period that still has selling days: the next day's quota period.
-        metrics=engine.metrics(day, quota_day=day + dt.timedelta(days=1)),
+        period=period,
+        flows={name: figure(ro, name, period) for name in FLOWS},
+        coverage=figure(ro, "pipeline_coverage", coming),
+        velocity=_all_time(ro, "sales_velocity"),
+        by_type=_cut(ro, BY_TYPE, "opportunity_type", period),
+        by_segment=_cut(ro, ("win_rate", "avg_deal_size"), "segment", period),
+        velocity_by_segment=_cut(ro, VELOCITY, "segment", None),
+        # Coverage per rep of the quarter still to sell in, the one the coverage tile shows.
+        metrics=engine.metrics(day, quota_day=max(coming.start, day + dt.timedelta(days=1))),
         hygiene=engine.hygiene(day),
         weekly=engine.over_time(start, day),
         created=engine.created(day, grain="month", since=day - dt.timedelta(days=730)),
-        by_segment=engine.metrics(day, by=("segment",)),
     )
+
+
+def _next_quarter(period: Period) -> Period:
+    """The quarter after `period`: the one still to sell in on the as-of evening."""
+    month = period.end.year * 12 + period.end.month - 1 + 3
+    return Period(period.end, dt.date(month // 12, month % 12 + 1, 1), "quarter")
+
+
+def _all_time(ro: RevOps, name: str) -> Figure:
+    """Metric `name` over every row (no period, so no previous one), as `revops metrics show
+    NAME --grain all` prints it."""
+    df = compute(ro.warehouse, ro.model, name, grain=None)
+    raw = float(df["value"].iloc[0]) if len(df) else float("nan")
+    rows = None if df.empty or pd.isna(df["rows"].iloc[0]) else int(df["rows"].iloc[0])
+    value = settled(ro.model, name, raw, rows)
+    m = ro.model.metric(name)
+    text = format_value(value, m.format, ro.model.company.currency)
+    reason = None if value is not None else f"{name}: no value over all closed deals"
+    return Figure(name, m.title, value, None, text, "", "", formula(ro.model, name), reason)
 
 
 def stacked_area(
@@ -100,55 +181,69 @@ def _first(df: pd.DataFrame, col: str) -> float | None:
     return float(df[col].iloc[0])
 
 
-def _tiles(data: PipelineReportData, currency: str) -> list[dict[str, str]]:
-    """Headline tiles: value, then the definition or scope printed under it."""
-    m = data.metrics
-    w, v = m.win_rates, m.velocity
+def _tiles(ro: RevOps, data: PipelineReportData) -> list[dict[str, str]]:
+    """Headline tiles: label, value, a note (the quarter before and the change, or why there is
+    no value) and the formula, from the dictionary or its `computed_elsewhere` declaration."""
+    currency = ro.model.company.currency
 
     def money(x: float | None) -> str:
         return format_value(x, "currency", currency)
 
+    def elsewhere(name: str) -> str:
+        return ro.model.elsewhere(name).formula
+
+    v = data.metrics.velocity
     open_deals = int(_first(v, "open_deals") or 0)
-    velocity = _first(v, "velocity_per_day")
     tiles = [
-        ("Open pipeline", money(_first(v, "open_value")), f"{open_deals:,} open deals"),
-        ("Win rate", format_value(_first(w, "win_rate"), "percent"), "won / closed deals"),
-        (
-            "Win rate (value)",
-            format_value(_first(w, "win_rate_value"), "percent"),
-            "won amount / closed amount",
-        ),
-        ("Average deal size", money(_first(w, "avg_deal_size")), "won amount / won deals"),
-        (
-            "Sales cycle",
-            format_value(_first(w, "cycle_days_mean"), "days"),
-            "created → won, mean of won deals",
-        ),
-        (
-            "Sales velocity",
-            money(velocity) + ("/day" if velocity is not None else ""),
-            "open deals × win rate × deal size ÷ cycle",
-        ),
+        {
+            "metric": "open_pipeline",
+            "label": f"Open pipeline (end of {data.as_of})",
+            "text": money(_first(v, "open_value")),
+            "note": f"{open_deals:,} open deals",
+            "formula": elsewhere("open_pipeline_as_of"),
+        }
     ]
-    coverage = _first(m.coverage_total, "coverage") if len(m.coverage) else None
-    if coverage is None:
-        tiles.append(("Pipeline coverage", "–", "no quota for the days after the as-of date"))
-    else:
+    for name in FLOWS[:4]:
+        f = data.flows[name]
+        note = f.reason or f"{data.period.previous().label}: {f.previous_text} · {f.change_text}"
+        label = f"{f.label} ({data.period.label})"
         tiles.append(
-            ("Pipeline coverage", f"{coverage:.2f}×", "open pipeline due ÷ quota still to book")
+            {"metric": name, "label": label, "text": f.text, "note": note, "formula": f.formula}
         )
+    cov = data.coverage
+    tiles.append(
+        {
+            "metric": "pipeline_coverage",
+            "label": f"Pipeline coverage ({_next_quarter(data.period).label})",
+            "text": "n/a" if cov.value is None else f"{cov.value:.2f}×",
+            "note": cov.reason or "the quarter still to sell in",
+            "formula": cov.formula,
+        }
+    )
+    vel = data.velocity
+    tiles.append(
+        {
+            "metric": "sales_velocity",
+            "label": "Sales velocity (open deals now, rates of all closed deals)",
+            "text": vel.text + ("/day" if vel.value is not None else ""),
+            "note": vel.reason or "",
+            "formula": vel.formula,
+        }
+    )
     card = data.hygiene.scorecard
     total = int(card["open_deals"].sum()) if len(card) else 0
     clean = 1 - float(card["flagged_deals"].sum()) / total if total else None
-    at_risk = float(card["value_at_risk"].sum()) if len(card) else 0.0
+    at_risk = float(card["value_at_risk"].sum()) if len(card) else None
     tiles.append(
-        (
-            "Clean pipeline",
-            format_value(clean, "percent"),
-            f"open deals with no hygiene flag; {money(at_risk)} at risk",
-        )
+        {
+            "metric": "clean_pipeline_share",
+            "label": f"Clean pipeline (end of {data.as_of})",
+            "text": format_value(clean, "percent"),
+            "note": f"{money(at_risk)} of open pipeline flagged",
+            "formula": elsewhere("clean_pipeline_share"),
+        }
     )
-    return [{"label": a, "text": b, "formula": c} for a, b, c in tiles]
+    return tiles
 
 
 def write_pipeline_report(ro: RevOps, path: Path, *, as_of: dt.date | None = None) -> Path:
@@ -175,17 +270,18 @@ def write_pipeline_report(ro: RevOps, path: Path, *, as_of: dt.date | None = Non
         "Days in stage (completed stays)",
         width_inches=5.5,
     )
-    seg = data.by_segment.win_rates.sort_values("segment")
+    seg = data.by_segment.dropna(subset=["win_rate"])  # a segment with no close: no bar
     svgs["win_segment"] = charts.bar_chart(
         list(seg["segment"].fillna("(none)")),
-        seg["win_rate"].fillna(0.0).tolist(),
-        "Win rate by segment",
+        seg["win_rate"].tolist(),
+        f"Win rate by segment, {data.period.label}",
         "percent",
     )
+    seg = data.by_segment.dropna(subset=["avg_deal_size"])
     svgs["deal_segment"] = charts.bar_chart(
         list(seg["segment"].fillna("(none)")),
-        seg["avg_deal_size"].fillna(0.0).tolist(),
-        "Average deal size by segment",
+        seg["avg_deal_size"].tolist(),
+        f"Average deal size by segment, {data.period.label}",
         "currency",
     )
     created = data.created
@@ -210,20 +306,25 @@ def write_pipeline_report(ro: RevOps, path: Path, *, as_of: dt.date | None = Non
     env.filters["money"] = lambda v: format_value(v, "currency", currency)
     env.filters["pct"] = lambda v: format_value(v, "percent")
     env.filters["days"] = lambda v: "–" if v is None else f"{v:,.1f}"
+    env.filters["count"] = lambda v: "n/a" if v is None else f"{v:,.0f}"
+    env.filters["cycle"] = lambda v: "n/a" if v is None else f"{v:,.1f}"  # a dictionary figure
     html = env.get_template("pipeline.html").render(
         company=ro.model.company.name,
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         config_digest=ro.config.digest,
         config_path=str(ro.config.path),
         as_of=data.as_of,
-        since=m.since,
+        period=data.period,
         weeks=WEEKS,
-        tiles=_tiles(data, currency),
+        tiles=_tiles(ro, data),
         svgs=svgs,
+        by_type=_records(data.by_type),
+        figure_formula=lambda name: formula(ro.model, name),
+        declared=lambda name: ro.model.elsewhere(name).formula,
         conversion=_records(m.conversion),
         time_in_stage=_records(m.time_in_stage),
         skips=_records(m.skips),
-        velocity=_records(data.by_segment.velocity.sort_values("segment")),
+        velocity=_records(data.velocity_by_segment),
         coverage=_records(m.coverage),
         coverage_total=_records(m.coverage_total),
         scorecard=_records(card),
