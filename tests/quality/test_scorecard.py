@@ -66,7 +66,7 @@ def test_snapshots_feed_the_dictionary_metrics_and_the_trend(warehouse: Warehous
     fix.apply(warehouse, m)  # phones, countries, states, email case, source map, titles
     scorecard.take_snapshot(warehouse, m, snapshot_date=dt.date(2025, 3, 2))
     scorecard.take_snapshot(warehouse, m, snapshot_date=dt.date(2025, 3, 2))  # same day: replaced
-    trend = scorecard.trend(warehouse)
+    trend = scorecard.trend(warehouse, m)
     assert [str(d)[:10] for d in trend["snapshot_date"]] == ["2025-03-01", "2025-03-02"]
     assert trend["validity"].iloc[0] == pytest.approx(17 / 32)
     # After the fix: email 3/5, phone 3/4, country 4/4, state 3/4 (XX), source 4/5,

@@ -163,7 +163,7 @@ def quality_scorecard(
             require(ro.warehouse, "quality.fix")
         wh, model = ro.warehouse, ro.model
         now = scorecard.take_snapshot(wh, model) if save else scorecard.measure(wh, model)
-        history = scorecard.trend(wh)
+        history = scorecard.trend(wh, model)
         if html is not None:
             from revops.reports.quality import write_quality_report
 

@@ -120,32 +120,28 @@ def take_snapshot(
     return df.assign(snapshot_date=day)
 
 
-def trend(wh: Warehouse) -> pd.DataFrame:
-    """Overall completeness, validity, uniqueness and match rate per snapshot date."""
-    s = wh.table("quality_snapshots")
+# The scorecard's overall rates and the dictionary metric each one is.
+RATE_METRICS = {
+    "completeness": "dq_completeness",
+    "validity": "dq_validity",
+    "uniqueness": "dq_uniqueness",
+    "match_rate": "dq_match_rate",
+}
 
-    def share(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
-        return num.sum().cast("float64") / ibis.greatest(den.sum(), 1).cast("float64")
 
-    zero = ibis.literal(0)
-    checked = s.valid.notnull()
-    expr = (
-        s.group_by("snapshot_date")
-        .aggregate(
-            completeness=share(s.filled, s.rows),
-            validity=share(s.valid.fill_null(0), ibis.ifelse(checked, s.filled, zero)),
-            uniqueness=share(
-                ibis.ifelse(s.expect_unique, s.distinct_values, zero),
-                ibis.ifelse(s.expect_unique, s.filled, zero),
-            ),
-            match_rate=share(
-                ibis.ifelse(s.is_match_field, s.filled, zero),
-                ibis.ifelse(s.is_match_field, s.rows, zero),
-            ),
-        )
-        .order_by("snapshot_date")
-    )
-    return wh.execute(expr)
+def trend(wh: Warehouse, model: OperatingModel) -> pd.DataFrame:
+    """Overall completeness, validity, uniqueness and match rate per snapshot date: the
+    dictionary's dq_* metrics by day, so the trend, the report's tiles and `revops metrics show`
+    are one number (NaN where a rate has no denominator, never 0)."""
+    from revops.metrics import compute
+
+    out: pd.DataFrame | None = None
+    for key, name in RATE_METRICS.items():
+        df = compute(wh, model, name, grain="day")
+        df = df[["period", "value"]].rename(columns={"period": "snapshot_date", "value": key})
+        out = df if out is None else out.merge(df, on="snapshot_date", how="outer")
+    assert out is not None
+    return out.sort_values("snapshot_date").reset_index(drop=True)
 
 
 def latest(wh: Warehouse) -> pd.DataFrame:

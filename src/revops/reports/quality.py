@@ -17,6 +17,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from revops.context import RevOps
+from revops.metrics import compute
 from revops.quality import scorecard
 from revops.quality.check import check
 from revops.quality.utm import audit
@@ -76,16 +77,24 @@ def _cells(row: dict[Any, Any]) -> list[dict[str, str]]:
 def report_context(ro: RevOps) -> dict[str, Any]:
     """Everything the template shows, as plain data."""
     wh, model = ro.warehouse, ro.model
-    history = scorecard.trend(wh)
+    history = scorecard.trend(wh, model)
     latest = scorecard.latest(wh)
     if latest.empty:
         latest = scorecard.measure(wh, model)
-    known = {m.name for m in model.metrics}
     tiles = []
-    for key, label, metric in RATES:
-        value = None if history.empty else history[key].iloc[-1]
-        formula = ro.formula(metric) if metric in known else ""
-        tiles.append({"label": label, "text": format_value(value, "percent"), "formula": formula})
+    for _key, label, metric in RATES:
+        # the dictionary's figure (a stock: the latest snapshot's), as `metrics show` prints it
+        frame = compute(wh, model, metric, grain=None)
+        raw = float(frame["value"].iloc[0]) if len(frame) else math.nan
+        value = None if math.isnan(raw) else raw
+        tiles.append(
+            {
+                "metric": metric,
+                "label": label,
+                "text": format_value(value, "percent"),
+                "formula": ro.formula(metric),
+            }
+        )
     dates = [pd.Timestamp(d).strftime("%Y-%m-%d") for d in history["snapshot_date"]]
     series = {label: history[key].astype(float).tolist() for key, label, _ in RATES}
     fields = [
