@@ -144,7 +144,8 @@ def _pipeline_report(ro: RevOps, path: Path) -> Path:
 
 
 def _forecast_report(ro: RevOps, path: Path) -> Path:
-    """Backtest the configured quarters, then forecast the quarter holding the data's end."""
+    """Backtest the configured quarters, then forecast the quarter after the data's end (nothing
+    of it has closed yet: each method's closed part is $0)."""
     from revops.pipeline.forecast import parse, run_backtest
     from revops.reports.forecast import write_forecast_report
 

@@ -185,6 +185,7 @@ def revenue_at_risk(
 
     with open_revops(config, warehouse) as ro:
         risk = assess_risk(ro.warehouse, ro.model, score_customers(ro.warehouse, ro.model))
+        currency = ro.model.company.currency
     for m in (risk.churn, risk.expansion):
         console.print(
             f"{m.label} model: AUC {m.auc:.3f} on {m.n_test:,} later snapshots it never saw "
@@ -208,7 +209,11 @@ def revenue_at_risk(
         "arr_at_risk",
         "reasons",
     ]
-    print_frame(risk.at_risk[cols].head(limit), f"At risk: {len(risk.at_risk):,} accounts")
+    from revops.reports.formatting import format_value
+
+    total = format_value(float(risk.at_risk["arr_at_risk"].sum()), "currency", currency)
+    title = f"At risk: {len(risk.at_risk):,} accounts, {total} ARR at risk (probability × ARR)"
+    print_frame(risk.at_risk[cols].head(limit), title)
     if csv is not None:
         risk.at_risk.to_csv(csv, index=False)
         console.print(f"[green]✓[/] wrote {csv}")

@@ -4,6 +4,10 @@ One offline HTML page: the methods side by side for the period as of a date, the
 company roll-up with managers' adjustments beside the reps' calls, the stored backtest (MAPE and
 bias per method per quarter, and how the error shrinks week by week through a quarter) and the
 win model's AUC and calibration on later deals it never saw.
+
+These are the forecast engine's figures, declared under `computed_elsewhere` in the operating
+model (their formulas are printed here) and the same numbers `revops forecast methods | rollup`
+print; the one dictionary figure, forecast_accuracy, is the dictionary's.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from revops.context import RevOps
 from revops.errors import RevOpsError
+from revops.metrics import compute, formula
 from revops.pipeline.forecast import forecast_methods, forecast_rollup
 from revops.pipeline.forecast.backtest import summarize
 from revops.pipeline.forecast.periods import Period
@@ -92,6 +97,8 @@ def write_forecast_report(ro: RevOps, path: Path, period: Period, as_of: dt.date
         win_error = ""
     except (WinModelError, RevOpsError) as exc:
         evaluation, win_error = None, str(exc)
+    accuracy = compute(wh, model, "forecast_accuracy", grain=None)
+    raw = float(accuracy["value"].iloc[0]) if len(accuracy) else float("nan")
     env = Environment(
         loader=PackageLoader("revops.reports", "templates"), autoescape=select_autoescape(["html"])
     )
@@ -118,6 +125,9 @@ def write_forecast_report(ro: RevOps, path: Path, period: Period, as_of: dt.date
         ev=evaluation,
         calibration=[] if evaluation is None else evaluation.calibration.to_dict("records"),
         win_error=win_error,
+        accuracy=format_value(None if raw != raw else raw, "percent"),
+        accuracy_formula=formula(model, "forecast_accuracy"),
+        declared={f.name: f.formula for f in model.computed_elsewhere},
         money=money,
         pct=lambda v: "–" if pd.isna(v) else f"{float(v) * 100:.1f}%",
         cell=lambda v: (

@@ -17,13 +17,12 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from revops.context import RevOps
-from revops.metrics import Period
+from revops.metrics import Period, compute
 from revops.reports import charts
 from revops.reports.formatting import format_value
 from revops.reports.periods import figure, report_period
 from revops.revenue.cohorts import cohort_counts, cohort_table
 from revops.revenue.customers import RiskRun, assess_risk, score_customers
-from revops.revenue.retention import retention
 from revops.revenue.run import fetch
 from revops.revenue.waterfall import MOVEMENTS, waterfall
 
@@ -153,7 +152,14 @@ def write_revenue_report(ro: RevOps, path: Path, risk: RiskRun | None = None) ->
         raise RevenueError("no revenue tables yet: run `revops revenue run` first")
     wf["check"] = wf["opening_arr"] + wf[list(MOVEMENTS)].sum(axis=1) - wf["closing_arr"]
     last12 = wf.iloc[-12:]
-    ret = fetch(wh, retention(wh.table("mrr_monthly"))).dropna(subset=["nrr"]).iloc[-24:]
+    # the dictionary's nrr and grr per month (the tiles' figures), not a second computation
+    ret = pd.DataFrame(
+        {
+            name: compute(wh, ro.model, name, grain="month").set_index("period")["value"]
+            for name in ("nrr", "grr")
+        }
+    )
+    ret = ret.dropna(subset=["nrr"]).iloc[-24:].rename_axis("month").reset_index()
     counts = fetch(wh, cohort_counts(wh.table("mrr_monthly"), wh.table("accounts")))
     risk = risk or assess_risk(wh, ro.model, score_customers(wh, ro.model))
     latest = wf["month"].iloc[-1]
@@ -193,6 +199,7 @@ def write_revenue_report(ro: RevOps, path: Path, risk: RiskRun | None = None) ->
         at_risk=risk.at_risk.head(40).to_dict("records"),
         at_risk_count=len(risk.at_risk),
         at_risk_arr=float(risk.at_risk["arr_at_risk"].sum()),
+        at_risk_formula=ro.model.elsewhere("arr_at_risk").formula,
         money=lambda v: format_value(float(v), "currency", ro.model.company.currency),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
