@@ -6,7 +6,13 @@ and the revenue report's tiles show the stated period (the last full month of th
 funnel chart counts the same persons as the lifecycle conversion table beside it; the
 pipeline report's open pipeline is `revops pipeline snapshot`'s on the same evening; and the
 demo writes the funnel report only after the attribution credits and quotas it reads exist.
-The API shows no metric-dictionary figure, so it has nothing to reconcile.
+The pipeline report's quarter tiles, by-type table, coverage and velocity are `metrics show`'s;
+the quality tiles are the dq_* metrics; the forecast report's methods, call, roll-up and
+accuracy are `revops forecast methods | rollup` and `metrics show forecast_accuracy`; the
+revenue report's ARR at risk and waterfall are `revops revenue at-risk` and the ARR movement
+metrics; the attribution report's per-channel credits are `revops attribution compare`'s.
+The API shows no report figure (its comp statements are the compensation engine's), so it has
+nothing to reconcile; every figure no metric computes is declared under `computed_elsewhere`.
 """
 
 from __future__ import annotations
@@ -51,10 +57,12 @@ def _dictionary(page: str) -> dict[str, str]:
     return {name: _text(value.split("<br>")[0]) for name, value in cells}
 
 
-def _cli(demo_run: tuple[Path, str], name: str) -> str:
+def _cli(demo_run: tuple[Path, str], name: str, period: tuple[date, date] | None = PERIOD) -> str:
+    """`revops metrics show NAME --grain all` over `period` (all rows when None): its value."""
     wh = demo_run[1].split("\n", 1)[0]
-    start, end = (d.isoformat() for d in PERIOD)
-    args = ["metrics", "show", name, "--grain", "all", "--from", start, "--to", end, "-w", wh]
+    args = ["metrics", "show", name, "--grain", "all", "-w", wh]
+    if period is not None:
+        args += ["--from", period[0].isoformat(), "--to", period[1].isoformat()]
     res = runner.invoke(app, args, env=ENV)
     assert res.exit_code == 0, res.output
     body = res.output.splitlines()[-2]  # the value row of the result table
@@ -68,7 +76,8 @@ def test_the_period_is_stated(demo_run: tuple[Path, str]) -> None:
     assert "All time</th>" not in funnel
     for name, _ in _tiles(revenue).items():
         assert f'data-metric="{name}"><div class="label">' in revenue
-    assert revenue.count(f"({PERIOD_LABEL})") >= len(_tiles(revenue))
+    # every tile but ARR at risk (the risk model's list now) states the period
+    assert revenue.count(f"({PERIOD_LABEL})") >= len(_tiles(revenue)) - 1
     assert "Sep 2026:" in funnel  # the previous period beside it
     assert "Sep 2026:" in revenue
 
@@ -115,7 +124,7 @@ def test_funnel_chart_counts_the_table_s_persons(demo_run: tuple[Path, str]) -> 
 def test_open_pipeline_is_the_snapshot_s(demo_run: tuple[Path, str]) -> None:
     wh = demo_run[1].split("\n", 1)[0]
     page = _text(_page(demo_run, "pipeline"))
-    shown = re.search(r"Open pipeline \$([\d,]+) ([\d,]+) open deals", page)
+    shown = re.search(r"Open pipeline \(end of [\d-]+\) \$([\d,]+) ([\d,]+) open deals", page)
     as_of = re.search(r"as of the end of (\d{4}-\d\d-\d\d)", page)
     assert shown
     assert as_of
@@ -132,7 +141,7 @@ def test_open_pipeline_of_the_dictionary_is_the_snapshot_s(demo_run: tuple[Path,
     """The CRM's open pipeline (opportunities.amount) and the one rebuilt from stage history as
     of the data's end are one figure: each open deal's amount is its last history row's."""
     page = _text(_page(demo_run, "pipeline"))
-    shown = re.search(r"Open pipeline (\$[\d,]+)", page)
+    shown = re.search(r"Open pipeline \(end of [\d-]+\) (\$[\d,]+)", page)
     assert shown
     wh = demo_run[1].split("\n", 1)[0]
     res = runner.invoke(app, ["metrics", "show", "open_pipeline", "--grain", "all", "-w", wh])
@@ -183,3 +192,202 @@ def test_markov_and_shapley_rows_are_the_models_own_credits(demo_run: tuple[Path
     for i, channel in enumerate(channels):
         assert rows["markov"][i] == own[channel][0], channel
         assert rows["shapley"][i] == own[channel][1], channel
+
+
+# -- pipeline, quality, forecast, revenue and attribution reports ---------------------------------
+QUARTER = (date(2026, 8, 1), date(2026, 11, 1))  # the last full fiscal quarter (FY from Feb)
+NEXT_QUARTER = (date(2026, 11, 1), date(2027, 2, 1))
+
+
+def _wh(demo_run: tuple[Path, str]) -> str:
+    return demo_run[1].split("\n", 1)[0]
+
+
+def _run(*args: str) -> str:
+    res = runner.invoke(app, list(args), env=ENV)
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def _number(text: str) -> float:
+    return float(re.sub(r"[^\d.−-]", "", text).replace("−", "-"))
+
+
+def test_pipeline_tiles_are_the_dictionary_s(demo_run: tuple[Path, str]) -> None:
+    page = _page(demo_run, "pipeline")
+    tiles = _tiles(page)
+    assert "Aug 2026–Oct 2026" in page
+    for name in ("new_business_win_rate", "win_rate", "avg_deal_size", "sales_cycle_days"):
+        assert tiles[name] == _cli(demo_run, name, QUARTER), name
+    coverage = _cli(demo_run, "pipeline_coverage", NEXT_QUARTER)
+    assert tiles["pipeline_coverage"] == ("n/a" if coverage == "n/a" else f"{coverage}×")
+    assert tiles["sales_velocity"] == _cli(demo_run, "sales_velocity", None) + "/day"
+
+
+def test_pipeline_by_type_table_is_the_dictionary_s(demo_run: tuple[Path, str]) -> None:
+    page = _page(demo_run, "pipeline")
+    table = page[page.index('<table id="by-type">') :]
+    table = table[: table.index("</table>")]
+    rows = {
+        kind: [_text(c) for c in re.findall(r'<td class="num">(.*?)</td>', cells)]
+        for kind, cells in re.findall(r'<tr data-type="(\w+)">(.*?)</tr>', table, re.S)
+    }
+    assert {"new_business", "expansion", "renewal"} <= set(rows)
+    start, end = (d.isoformat() for d in QUARTER)
+    for i, name in enumerate(("closed_deals", "won_deals", "win_rate", "win_rate_by_value")):
+        out = _run("metrics", "show", name, "--by", "opportunity_type", "--grain", "all",
+                   "--from", start, "--to", end, "-w", _wh(demo_run))  # fmt: skip
+        for kind, cells in rows.items():
+            shown = re.search(rf"│ {kind}\s+│\s+(\S+)", out)
+            if shown is None and name in ("closed_deals", "won_deals"):
+                assert cells[i] == "0", (name, kind)  # a count over no rows is 0, never n/a
+                continue
+            assert shown, (name, kind, out)
+            assert cells[i] == shown.group(1), (name, kind)
+    # the new-business row is the new_business_win_rate tile
+    assert rows["new_business"][2] == _tiles(page)["new_business_win_rate"]
+
+
+def test_pipeline_coverage_tile_is_the_engine_s_company_row(demo_run: tuple[Path, str]) -> None:
+    """The dictionary's coverage of the next quarter (quota pipeline over quota still to book)
+    is the pipeline engine's company row on the data's last evening."""
+    # as of the next quarter's first day, the engine's quota period is that quarter
+    out = _run("pipeline", "metrics", "--as-of", NEXT_QUARTER[0].isoformat(), "-w", _wh(demo_run))
+    company = out[out.index("Pipeline coverage, company") :]
+    engine = re.search(r"│ coverage\s+│ ([\d.]+)", company)
+    assert engine, company
+    tile = _tiles(_page(demo_run, "pipeline"))["pipeline_coverage"]
+    assert _number(tile) == pytest.approx(float(engine.group(1)), abs=0.05)
+
+
+def test_point_in_time_win_rates_are_the_dictionary_s_on_the_last_day(
+    demo_run: tuple[Path, str],
+) -> None:
+    """`revops pipeline metrics` (rebuilt from stage history as known on the as-of day) prints
+    the dictionary's win rate, deal size and cycle over the same closing days."""
+    out = _run("pipeline", "metrics", "-w", _wh(demo_run))
+    head = re.search(r"closed (\d{4}-\d\d-\d\d)–(\d{4}-\d\d-\d\d)", out)
+    assert head
+    since, as_of = date.fromisoformat(head.group(1)), date.fromisoformat(head.group(2))
+    window = (since, date.fromordinal(as_of.toordinal() + 1))
+
+    def shown(measure: str) -> str:
+        found = re.search(rf"│ {measure}\s+│ (\S+)", out)
+        assert found, measure
+        return found.group(1)
+
+    assert shown("win_rate") == _cli(demo_run, "win_rate", window)
+    assert shown("win_rate_value") == _cli(demo_run, "win_rate_by_value", window)
+    assert _number(shown("avg_deal_size")) == _number(_cli(demo_run, "avg_deal_size", window))
+    assert _number(shown("cycle_days_mean")) == pytest.approx(
+        _number(_cli(demo_run, "sales_cycle_days", window)), abs=0.05
+    )
+
+
+def test_quality_tiles_are_the_dictionary_s(demo_run: tuple[Path, str]) -> None:
+    tiles = _tiles(_page(demo_run, "quality"))
+    assert set(tiles) == {"dq_completeness", "dq_validity", "dq_uniqueness", "dq_match_rate"}
+    for name, value in tiles.items():
+        assert value == _cli(demo_run, name, None), name
+
+
+def test_forecast_report_is_the_forecast_cli_s(demo_run: tuple[Path, str]) -> None:
+    page = _page(demo_run, "forecast")
+    head = re.search(r"Forecast (\d{4}Q\d) \(.*?\) as of (\d{4}-\d\d-\d\d)", page)
+    assert head
+    period, as_of = head.groups()
+    wh = _wh(demo_run)
+    out = _run("forecast", "methods", "--period", period, "--as-of", as_of, "-w", wh)
+    cli = {
+        method: round(float(value.replace(",", "")))
+        for method, value in re.findall(r"│ (\w+)\s+│ all\s+│.*?│\s+([\d,.]+) │\n", out)
+    }
+    found = re.findall(r'data-method="(\w+)">.*?<div class="value">(.*?)</div>', page, re.S)
+    report = {method: int(_number(value)) for method, value in found}
+    assert report
+    assert report == cli
+    call = re.search(r'<b id="recommended-call">\$([\d,]+)</b>', page)
+    cli_call = re.search(r"recommended call USD ([\d,]+)", out)
+    assert (call is None) == (cli_call is None)
+    if call and cli_call:
+        assert call.group(1) == cli_call.group(1)
+    # the company roll-up row, and its categories add up to the dictionary's open pipeline
+    roll = _run("forecast", "rollup", "--period", period, "--as-of", as_of, "--level",
+                "company", "--type", "all", "-w", wh)  # fmt: skip
+    cli_row = re.search(r"│ company │ all\s+│ all\s+│(.*?)\n", roll)
+    assert cli_row
+    cli_cells = [round(float(c.strip().replace(",", ""))) for c in cli_row.group(1).split("│")[:-1]]
+    row = re.search(r'<tr data-level="company">(.*?)</tr>', page, re.S)
+    assert row
+    cells = [_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
+    money = [int(_number(c)) for c in cells if c.startswith("$")]
+    assert money == cli_cells[: len(money)]
+    assert period == "2026Q4"  # the demo forecasts the quarter after its data: NEXT_QUARTER
+    open_pipeline = _number(_cli(demo_run, "open_pipeline", NEXT_QUARTER))
+    assert sum(money[:3]) == open_pipeline  # pipeline + best case + commit
+
+
+def test_forecast_accuracy_is_the_dictionary_s(demo_run: tuple[Path, str]) -> None:
+    page = _page(demo_run, "forecast")
+    shown = re.search(r'data-metric="forecast_accuracy">(.*?)</b>', page)
+    assert shown
+    assert shown.group(1) == _cli(demo_run, "forecast_accuracy", None)
+
+
+def test_revenue_at_risk_and_waterfall_are_the_cli_s(demo_run: tuple[Path, str]) -> None:
+    page = _page(demo_run, "revenue")
+    wh = _wh(demo_run)
+    out = _run("revenue", "at-risk", "--limit", "1", "-w", wh)
+    total = re.search(r"At risk: ([\d,]+) accounts, (\$[\d,]+) ARR at risk", out)
+    assert total
+    assert _tiles(page)["arr_at_risk"] == total.group(2)
+    assert f"{total.group(1)} accounts on the at-risk list" in page
+    # the waterfall's last month is the dictionary's ARR movements for that month
+    table = page[page.index("ARR waterfall, last 12 months") :]
+    last = re.findall(
+        r"<tr><td>(\d{4}-\d\d)</td>(.*?)</tr>", table[: table.index("</table>")], re.S
+    )
+    month, cells = last[-1]
+    assert month == "2026-10"
+    values = [_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", cells, re.S)]
+    names = ("opening_arr", "new_arr", "expansion_arr", "contraction_arr", "churned_arr",
+             "reactivation_arr", "arr")  # fmt: skip
+    for name, value in zip(names, values, strict=False):
+        assert _number(value) == pytest.approx(_number(_cli(demo_run, name)), abs=1), name
+
+
+def test_attribution_credits_are_attribution_compare_s(demo_run: tuple[Path, str]) -> None:
+    page = _page(demo_run, "attribution")
+    head = page[page.index("All models per channel") :]
+    head = head[: head.index("</table>")]
+    channels = [_text(c) for c in re.findall(r'<th class="num">(.*?)</th>', head)]
+    rows = {
+        m: [_number(_text(v)) for v in re.findall(r'<td class="num">(.*?)</td>', cells)]
+        for m, cells in re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", head, re.S)
+    }
+    out = _run("attribution", "compare", "-w", _wh(demo_run))
+    checked = 0
+    for table in out.split("Conversions credited per channel: ")[1:]:
+        header = re.search(r"┃ channel\s+┃(.*?)\n", table)
+        assert header
+        models = [m.strip() for m in header.group(1).split("┃")[:-1]]
+        for channel, cells in re.findall(r"│ (\w+)\s+│(.*?)\n", table):
+            values = [float(c.strip().replace(",", "")) for c in cells.split("│")[:-1]]
+            for model, value in zip(models, values, strict=True):
+                i = channels.index(channel)
+                assert rows[model][i] == pytest.approx(value, abs=0.05), (model, channel)
+                checked += 1
+    assert checked >= len(channels) * 5
+
+
+def test_every_declared_elsewhere_figure_is_owned_and_explained() -> None:
+    from revops.config import DEFAULT_CONFIG, load_config
+
+    model = load_config(DEFAULT_CONFIG).model
+    names = {f.name for f in model.computed_elsewhere}
+    assert {"clean_pipeline_share", "forecast_by_method", "arr_at_risk"} <= names
+    assert names.isdisjoint(m.name for m in model.metrics)
+    for f in model.computed_elsewhere:
+        assert f.computed_by.startswith("revops "), f.name
+        assert f.formula, f.name
+        assert f.shown_in, f.name
