@@ -154,3 +154,24 @@ def test_sourced_and_influenced_pipeline(wh: Warehouse) -> None:
     assert got["influenced_amount"].to_dict() == pytest.approx(
         {"paid_search": 15000, "webinar": 15000, "email": 10000, "paid_social": 10000}
     )
+
+
+def test_a_channel_without_spend_has_no_return_on_it(wh: Warehouse) -> None:
+    """paid_social earned 3,000 of attributed revenue; without its spend rows, its ROAS and ROI
+    are n/a (unknown cost), never 0 or infinite, while the other channels keep theirs."""
+    inputs = load_inputs(wh)
+    stored = [
+        compare(inputs, c, CFG, ["w_shaped"])["w_shaped"] for c in ("opportunity", "closed_won")
+    ]
+    write_credits(wh, stored, CFG)
+    with wh.transaction() as execute:
+        execute(
+            "DELETE FROM campaign_spend WHERE campaign_id IN "
+            "(SELECT campaign_id FROM campaigns WHERE channel = 'paid_social')"
+        )
+    assert _all_time(wh, "attributed_revenue", "channel")["paid_social"] == pytest.approx(3000)
+    for name in ("roas", "roi", "cost_per_lead"):
+        df = compute(wh, MODEL, name, by=["channel"], grain=None).set_index("channel")["value"]
+        assert "paid_social" not in df.index or df["paid_social"] != df["paid_social"], name
+        assert all(v != float("inf") for v in df), name
+    assert _all_time(wh, "roas", "channel")["paid_search"] == pytest.approx(3500 / 1500)
