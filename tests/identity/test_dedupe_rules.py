@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from revops.config import DEFAULT_CONFIG, load_config
 from revops.config.dedupe import DedupeConfig, DuplicateRule
 from revops.config.models import OperatingModel
-from revops.identity.duplicate_rules import check_new_records
+from revops.identity import fellegi_sunter as fs
+from revops.identity.blocking import block_keys, cross_pairs
+from revops.identity.compare import comparison_matrix
+from revops.identity.dedupe import prepare
+from revops.identity.duplicate_rules import _fit, _reachable, check_new_records
 from revops.ingest import load_file
 from revops.warehouse import Warehouse
 
@@ -201,3 +207,41 @@ def test_check_new_records_reports_one_row_per_incoming_record(stored: Warehouse
 def test_no_rules_no_screening(stored: Warehouse, tmp_path: Path) -> None:
     report = load_file(stored, _write(tmp_path / "new.csv", _incoming()), "persons", model=_model())
     assert (report.inserted, report.quarantined) == (3, 0)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(floor=st.floats(0.01, 0.99), seed=st.integers(0, 10_000))
+def test_pairs_dropped_before_comparison_could_not_reach_the_threshold(
+    floor: float, seed: int
+) -> None:
+    """The equality bound only drops pairs whose scored probability is below the lowest rule
+    threshold: screening every pair the blocking keys give finds the same matches."""
+    rng = random.Random(seed)
+    stored = _stored_rows()
+    incoming = []
+    for i, row in enumerate(rng.sample(stored, 40)):
+        first = _typo(row[2], rng) if rng.random() < 0.5 else row[2]
+        email = row[1] if rng.random() < 0.5 else f"x{i}@elsewhere.org"
+        phone = row[5] if rng.random() < 0.5 else ""
+        incoming.append([f"n{i}", email, first, row[3], row[4], phone, "event", row[7]])
+    header = ["id", *HEADER[1:]]
+    rows = [dict(zip(header, r, strict=True)) for r in stored + incoming]
+    settings_ = load_config(DEFAULT_CONFIG).model.dedupe.settings("persons")
+    both = pa.Table.from_pylist(rows).select(["id", *settings_.fields])
+    params = _fit(both, settings_)
+    assert params is not None
+    prep = prepare(both, settings_)
+    keys = block_keys(prep.fields, settings_.blocking)
+    n_old = len(stored)
+    left, right, _ = cross_pairs(keys.slice(0, n_old), keys.slice(n_old), 5000)
+    kinds = [c.kind for c in settings_.comparisons]
+    prob = fs.probabilities(
+        fs.match_weights(comparison_matrix(prep.encoded, kinds, left, right), params)
+    )
+    kept_l, kept_r = _reachable(prep, params, floor, left, right)
+    kept = set(zip(kept_l.tolist(), kept_r.tolist(), strict=True))
+    reaching = {
+        (a, b) for a, b, p in zip(left.tolist(), right.tolist(), prob, strict=True) if p >= floor
+    }
+    assert reaching <= kept
+    assert len(kept) == len(kept_l) <= len(left)  # each pair once

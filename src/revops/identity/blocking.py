@@ -44,7 +44,7 @@ def block_keys(fields: Mapping[str, pa.Array], rules: tuple[BlockingRule, ...]) 
 
 
 def _pairs_sql(n_rules: int, max_block: int, cross: bool) -> str:
-    """Per rule a self-join (l.idx < r.idx) or existing×incoming join; union, first rule kept."""
+    """Per rule a self-join (l.idx < r.idx) or existing×incoming join, all unioned."""
     parts = []
     for i in range(n_rules):
         k = f"k{i}"
@@ -56,7 +56,11 @@ def _pairs_sql(n_rules: int, max_block: int, cross: bool) -> str:
             f"WHERE l.{k} IN (SELECT {k} FROM {left} WHERE {k} IS NOT NULL "
             f"GROUP BY {k} HAVING count(*) <= {max_block})"
         )
-    union = " UNION ALL ".join(parts)
+    return " UNION ALL ".join(parts)
+
+
+def _distinct_sql(union: str) -> str:
+    """Each pair once, with the first rule that produced it, ordered."""
     return (
         f"SELECT left_idx, right_idx, min(rule) AS rule FROM ({union}) "
         "GROUP BY left_idx, right_idx ORDER BY left_idx, right_idx"
@@ -72,26 +76,30 @@ def _run(sql: str, tables: Mapping[str, pa.Table]) -> tuple[IntArray, IntArray, 
     finally:
         con.close()
     return (
-        out.column("left_idx").to_numpy().astype(np.int64),
-        out.column("right_idx").to_numpy().astype(np.int64),
-        out.column("rule").to_numpy().astype(np.int64),
+        out.column("left_idx").to_numpy().astype(np.int64, copy=False),
+        out.column("right_idx").to_numpy().astype(np.int64, copy=False),
+        out.column("rule").to_numpy().astype(np.int64, copy=False),
     )
 
 
 def candidate_pairs(keys: pa.Table, max_block_size: int) -> tuple[IntArray, IntArray, IntArray]:
     """Every pair (i < j) equal on all keys of some rule: positions and the first such rule."""
     n_rules = keys.num_columns - 1
-    return _run(_pairs_sql(n_rules, max_block_size, cross=False), {"keys": keys})
+    return _run(_distinct_sql(_pairs_sql(n_rules, max_block_size, cross=False)), {"keys": keys})
 
 
 def cross_pairs(
-    existing: pa.Table, incoming: pa.Table, max_block_size: int
+    existing: pa.Table, incoming: pa.Table, max_block_size: int, *, distinct: bool = True
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Pairs (stored, new) sharing a key, as positions in the tables' `idx` column.
 
     New rows are never compared with each other.
 
-    A key is skipped when more than `max_block_size` stored records share it.
+    A key is skipped when more than `max_block_size` stored records share it. With
+    `distinct=False` a pair sharing keys of several rules comes once per rule, unordered: the
+    caller that filters most pairs away first (duplicate rules at entry) dedupes the few left,
+    instead of the database grouping millions of pairs.
     """
-    n_rules = existing.num_columns - 1
-    return _run(_pairs_sql(n_rules, max_block_size, cross=True), {"e": existing, "n": incoming})
+    n_rules = sum(1 for name in existing.column_names if name[0] == "k" and name[1:].isdigit())
+    union = _pairs_sql(n_rules, max_block_size, cross=True)
+    return _run(_distinct_sql(union) if distinct else union, {"e": existing, "n": incoming})

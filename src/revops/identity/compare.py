@@ -69,6 +69,13 @@ def encode(values: pa.Array) -> tuple[IntArray, list[str]]:
     return codes, enc.dictionary.to_pylist()
 
 
+def _loosest(bands: tuple[Band, ...], scorer: Callable[..., Any]) -> float:
+    """The band cutoff of `scorer` that lets the most pairs through."""
+    cuts = [b.cutoff for b in bands if b.scorer is scorer]
+    distance = next(b.distance for b in bands if b.scorer is scorer)
+    return max(cuts) if distance else min(cuts)
+
+
 def compare_codes(
     codes: tuple[IntArray, list[str]], kind: CompareKind, left: IntArray, right: IntArray
 ) -> LevelArray:
@@ -93,7 +100,13 @@ def compare_codes(
         # Bands run from most to least similar; assign the loosest first, tighter overwrite.
         for rank, band in reversed(list(enumerate(bands))):
             if band.scorer not in scores:
-                scores[band.scorer] = process.cpdist(a, b, scorer=band.scorer, workers=-1)
+                # The loosest band of a scorer is its cutoff: anything beyond is "different",
+                # and rapidfuzz stops early on such pairs (emails and phones, unique per
+                # record, are mostly that), so levels are the same at a fraction of the cost.
+                cutoff = _loosest(bands, band.scorer)
+                scores[band.scorer] = process.cpdist(
+                    a, b, scorer=band.scorer, score_cutoff=cutoff, workers=-1
+                )
             score = scores[band.scorer]
             hit = score <= band.cutoff if band.distance else score >= band.cutoff
             levels[hit] = top - 1 - rank

@@ -21,7 +21,6 @@ from revops.config.dedupe import DedupeSettings
 from revops.config.models import OperatingModel
 from revops.identity import fellegi_sunter as fs
 from revops.identity.blocking import block_keys, candidate_pairs
-from revops.identity.clusters import cluster_pairs
 from revops.identity.compare import comparison_matrix, encode, level_labels
 from revops.identity.normalize import normalize
 from revops.warehouse import Warehouse
@@ -182,6 +181,8 @@ def dedupe_frame(records: pa.Table, settings: DedupeSettings) -> DedupeResult:
         schema=PAIR_SCHEMA,
     )
     merge = prob >= settings.auto_merge_threshold
+    from revops.identity.clusters import cluster_pairs  # scipy: 1 s to import, needed here only
+
     clusters = cluster_pairs(prep.ids, left[merge], right[merge], prob[merge])
     return DedupeResult(
         pairs,

@@ -20,9 +20,9 @@ import pyarrow.compute as pc
 from revops.config.dedupe import DedupeSettings, DuplicateRule
 from revops.config.models import OperatingModel
 from revops.identity import fellegi_sunter as fs
-from revops.identity.blocking import block_keys, candidate_pairs, cross_pairs
+from revops.identity.blocking import IntArray, block_keys, candidate_pairs, cross_pairs
 from revops.identity.compare import comparison_matrix
-from revops.identity.dedupe import fit_candidates, prepare, read_records
+from revops.identity.dedupe import Prepared, fit_candidates, prepare, read_records
 from revops.warehouse import Warehouse
 from revops.warehouse import table as table_def
 
@@ -60,7 +60,9 @@ def check_new_records(
     """One row per incoming record: its best stored match, and the rule and action that fire.
 
     `records` has the table's columns (its primary key, or `id`). `matched_id`, `rule` and
-    `action` are null when no rule fires; `probability` is the best match's, or null.
+    `action` are null when no rule fires. `probability` is the best match's among the pairs
+    that could reach the lowest rule threshold (see `_bound`), or null when there is none:
+    only those pairs are scored, which is what keeps a load into a full warehouse cheap.
     """
     pk = table_def(table).primary_key[0]
     settings = model.dedupe.settings(table)
@@ -70,7 +72,7 @@ def check_new_records(
     stored = read_records(wh, model, table) if rules and n_new else None
     new_ids = pc.cast(records.column(id_col), pa.string()).combine_chunks()
     best_p = np.full(n_new, np.nan)
-    best_id: list[str | None] = [None] * n_new
+    best_id = np.full(n_new, None, dtype=object)
     if stored is not None and stored.num_rows:
         incoming = pa.table(
             {"id": new_ids}
@@ -80,53 +82,108 @@ def check_new_records(
             }
         )
         both = pa.concat_tables([stored, incoming.cast(stored.schema)])
-        prep = prepare(both, settings)
-        n_old = stored.num_rows
-        keys = block_keys(prep.fields, settings.blocking)
-        left, right, _ = cross_pairs(
-            keys.slice(0, n_old), keys.slice(n_old), settings.max_block_size
-        )
-        ids = prep.ids
-        other = ~np.asarray(  # a row updating this very record is not its duplicate
-            pc.equal(ids.take(pa.array(left)), ids.take(pa.array(right))).to_numpy(False), bool
-        )
-        left, right = left[other], right[other]
-        params = _fit(both, settings) if len(left) else None
+        params = _fit(both, settings)
         if params is not None:
-            kinds = [c.kind for c in settings.comparisons]
-            levels = comparison_matrix(prep.encoded, kinds, left, right)
-            prob = fs.probabilities(fs.match_weights(levels, params))
-            new = right - n_old
-            order = np.lexsort((-prob, new))  # per new row, its most probable match first
-            first = order[np.r_[True, new[order][1:] != new[order][:-1]]]
-            best_p[new[first]] = prob[first]
-            matched = ids.take(pa.array(left[first])).to_pylist()
-            for i, match in zip(new[first].tolist(), matched, strict=True):
-                best_id[i] = match
-    sources = (
-        records.column("source").to_pylist() if "source" in records.column_names else [None] * n_new
-    )
-    out_rule: list[str | None] = []
-    out_action: list[str | None] = []
-    out_match: list[str | None] = []
-    for i in range(n_new):
-        fired = next(
-            (
-                r
-                for r in rules
-                if _applies(r, preset, sources[i])
-                and not np.isnan(best_p[i])
-                and best_p[i] >= r.threshold
-            ),
-            None,
-        )
-        out_rule.append(fired.name if fired else None)
-        out_action.append(fired.action if fired else None)
-        out_match.append(best_id[i] if fired else None)
-    probability = pa.array([None if np.isnan(p) else float(p) for p in best_p], pa.float64())
+            prep = prepare(both, settings)
+            n_old = stored.num_rows
+            keys = block_keys(prep.fields, settings.blocking)
+            left, right, _ = cross_pairs(
+                keys.slice(0, n_old), keys.slice(n_old), settings.max_block_size, distinct=False
+            )
+            left, right = _reachable(prep, params, min(r.threshold for r in rules), left, right)
+            ids = prep.ids
+            other = ~np.asarray(  # a row updating this very record is not its duplicate
+                pc.equal(ids.take(pa.array(left)), ids.take(pa.array(right))).to_numpy(False),
+                bool,
+            )
+            left, right = left[other], right[other]
+            if len(left):
+                kinds = [c.kind for c in settings.comparisons]
+                levels = comparison_matrix(prep.encoded, kinds, left, right)
+                prob = fs.probabilities(fs.match_weights(levels, params))
+                new = right - n_old
+                order = np.lexsort((-prob, new))  # per new row, its most probable match first
+                first = order[np.r_[True, new[order][1:] != new[order][:-1]]]
+                best_p[new[first]] = prob[first]
+                best_id[new[first]] = ids.take(pa.array(left[first])).to_numpy(False)
+    out_rule, out_action, out_match = _fire(rules, preset, records, best_p, best_id)
+    probability = pa.array(best_p, pa.float64(), from_pandas=True)  # NaN: no match, null
     return pa.table(
         [new_ids, pa.array(out_match, pa.string()), probability, out_rule, out_action],
         schema=CHECK_SCHEMA,
+    )
+
+
+def _reachable(
+    prep: Prepared,
+    params: fs.FellegiSunterParams,
+    floor: float,
+    left: IntArray,
+    right: IntArray,
+) -> tuple[IntArray, IntArray]:
+    """The distinct pairs whose match probability could reach `floor`, judged by equality alone.
+
+    Each compared field adds its exact weight when the two values are equal, nothing when one
+    is missing, and otherwise at most the best weight of its other levels (what the string
+    comparison could still find). A pair whose sum stays below `floor` cannot reach any rule's
+    threshold whatever the comparison finds, so it is dropped before the costly comparison:
+    most pairs a blocking key produces differ on everything but that key."""
+    if 0 < floor < 1:
+        lam = params.lambda_
+        # float sums differ in the last bits by summation order: keep pairs at the edge
+        need = float(np.log2(floor / (1 - floor)) - np.log2(lam / (1 - lam))) - 1e-6
+        best = [max(0.0, *c.weights) for c in params.comparisons]  # what a field can add
+        bound = np.zeros(len(left))
+        for f, ((codes, _), comp) in enumerate(zip(prep.encoded, params.comparisons, strict=True)):
+            lc, rc = codes[left], codes[right]
+            w = comp.weights
+            near = np.where(lc == rc, w[-1], max(w[:-1]))
+            bound += np.where((lc < 0) | (rc < 0), 0.0, near)
+            # fields not yet looked at add at most their best: drop what cannot get there
+            keep = bound + sum(best[f + 1 :]) >= need
+            left, right, bound = left[keep], right[keep], bound[keep]
+    if len(left) == 0:
+        return left, right
+    width = int(right.max()) + 1
+    pair = np.unique(left * width + right)  # a pair found by several blocking rules, once
+    return pair // width, pair % width
+
+
+def _fire(
+    rules: list[DuplicateRule],
+    preset: str | None,
+    records: pa.Table,
+    best_p: np.ndarray,
+    best_id: np.ndarray,
+) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Per record the first rule that covers it and whose threshold its best match reaches:
+    that rule's name and action and the match, or nulls."""
+    n = len(best_p)
+    source = records.column("source") if "source" in records.column_names else None
+    rule = np.full(n, None, dtype=object)
+    action = np.full(n, None, dtype=object)
+    open_ = ~np.isnan(best_p)
+    fired = np.zeros(n, dtype=np.bool_)
+    for r in rules:
+        if not open_.any():
+            break
+        if _applies(r, preset, None):
+            covers = np.ones(n, dtype=np.bool_)
+        elif source is None:
+            covers = np.zeros(n, dtype=np.bool_)
+        else:
+            hit = pc.is_in(source, value_set=pa.array(list(r.sources), source.type))
+            covers = np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), np.bool_)
+        fires = open_ & covers & (np.nan_to_num(best_p, nan=-1.0) >= r.threshold)
+        rule[fires], action[fires] = r.name, r.action
+        open_ &= ~fires
+        fired |= fires
+    match = best_id.copy()
+    match[~fired] = None
+    return (
+        pa.array(rule, pa.string()),
+        pa.array(action, pa.string()),
+        pa.array(match, pa.string()),
     )
 
 
