@@ -132,15 +132,20 @@ def _reachable(
         lam = params.lambda_
         # float sums differ in the last bits by summation order: keep pairs at the edge
         need = float(np.log2(floor / (1 - floor)) - np.log2(lam / (1 - lam))) - 1e-6
-        best = [max(0.0, *c.weights) for c in params.comparisons]  # what a field can add
+        comps = params.comparisons
+        best = [max(0.0, *c.weights) for c in comps]  # the most a field can add
+        # Fields whose values, when not equal, fall furthest short of their best go first:
+        # they drop the most pairs, so the later fields look at fewer.
+        order = sorted(range(len(comps)), key=lambda f: max(comps[f].weights[:-1]) - best[f])
         bound = np.zeros(len(left))
-        for f, ((codes, _), comp) in enumerate(zip(prep.encoded, params.comparisons, strict=True)):
+        for done, f in enumerate(order, start=1):
+            codes = prep.encoded[f][0]
             lc, rc = codes[left], codes[right]
-            w = comp.weights
+            w = comps[f].weights
             near = np.where(lc == rc, w[-1], max(w[:-1]))
             bound += np.where((lc < 0) | (rc < 0), 0.0, near)
             # fields not yet looked at add at most their best: drop what cannot get there
-            keep = bound + sum(best[f + 1 :]) >= need
+            keep = bound + sum(best[g] for g in order[done:]) >= need
             left, right, bound = left[keep], right[keep], bound[keep]
     if len(left) == 0:
         return left, right
