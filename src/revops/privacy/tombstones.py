@@ -114,6 +114,8 @@ def screen_erased(
     """
     if good.num_rows == 0 or "email" not in good.column_names:
         return good, quarantine, bad_rows
+    if not any(_hashes(wh)):  # nobody erased: no need to turn every row into Python strings
+        return good, quarantine, bad_rows
     phones = good.column("phone").to_pylist() if "phone" in good.column_names else None
     mask = np.array(erased_mask(wh, good.column("email").to_pylist(), phones), dtype=np.bool_)
     if not mask.any():
