@@ -2,9 +2,12 @@
 blocked, as Salesforce duplicate rules do.
 
 New rows are compared only with stored records that share a blocking key with them, so the check
-costs a join, not a scan. The model (m, u, λ) is fitted on a bounded random sample of stored plus
-incoming records, the population the rows are about to join; rows of one load are not compared
-with each other (a later `revops quality dedupe` finds those).
+costs a join, not a scan, and of those pairs only the ones whose equal fields could carry them to
+a rule's threshold are string-compared (`_reachable`): blocking keys shared by many records give
+millions of pairs that differ on everything but the key. The model (m, u, λ) is fitted on a
+bounded random sample of stored plus incoming records, the population the rows are about to
+join, so its cost does not grow with what is stored; rows of one load are not compared with
+each other (a later `revops quality dedupe` finds those).
 """
 
 from __future__ import annotations
