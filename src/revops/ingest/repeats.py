@@ -31,7 +31,7 @@ class Repeats:
 def find_repeats(good: pa.Table, keys: tuple[str, ...], row_numbers: IntArray) -> Repeats:
     """Rows of `good` whose key a later row repeats. `row_numbers[i]` is row i's number in
     the file, for the sample."""
-    if good.num_rows == 0:
+    if good.num_rows == 0 or _all_distinct(good, keys):
         return Repeats(np.zeros(0, np.int64), ())
     marked = good.select(list(keys)).append_column("__pos", pa.array(np.arange(good.num_rows)))
     last = marked.group_by(list(keys), use_threads=False).aggregate([("__pos", "max")])
@@ -41,6 +41,14 @@ def find_repeats(good: pa.Table, keys: tuple[str, ...], row_numbers: IntArray) -
     keep[last.column("__pos_max").to_numpy()] = True
     superseded = np.flatnonzero(~keep).astype(np.int64)
     return Repeats(superseded, _sample(good, keys, row_numbers, superseded))
+
+
+def _all_distinct(data: pa.Table, keys: tuple[str, ...]) -> bool:
+    """Whether no key repeats, by counting distinct values of a one-column key: a hash set,
+    far smaller than grouping every row (a 3M-row file: 330 MB) for the usual file with none."""
+    if len(keys) != 1:
+        return False
+    return int(pc.count_distinct(data.column(keys[0]), mode="all").as_py()) == data.num_rows
 
 
 def _sample(
