@@ -1,9 +1,15 @@
-"""Shared fixtures: one `warehouse` fixture that runs a test on DuckDB and on PostgreSQL.
+"""Shared fixtures: one `warehouse` fixture that runs a test on DuckDB and on PostgreSQL, and
+`any_warehouse` that runs the shared backend suite (tests/warehouse/test_backends.py) on DuckDB,
+PostgreSQL and Apache Spark.
 
 PostgreSQL is real: the server at $REVOPS_TEST_PG (default 127.0.0.1:5432, database `test`),
 started with pg_ctlcluster if it is installed but stopped. Each test session gets its own fresh
 database, dropped at the end. Outside CI a missing server skips the PostgreSQL half with a loud
 reason; under CI (CI=true) it is an error, so CI never passes by skipping.
+
+Spark is real too: local mode (`local[2]`, two shuffle partitions, no UI), one session for the
+whole test run because starting the JVM costs seconds, a warehouse directory under tmp, and a
+fresh catalog database per test. Without Java or pyspark the Spark half skips, except under CI.
 """
 
 from __future__ import annotations
@@ -72,9 +78,84 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def spark_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Spark warehouse of this test run: one local session, started on first use (the
+    first connection creates the tables) and stopped at the end."""
+    missing = None
+    if shutil.which("java") is None:
+        missing = "Java is not installed (run .ci/run, which installs openjdk-17-jre-headless)"
+    else:
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            missing = "pyspark is not installed (pip install -e '.[dev]')"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"Spark tests cannot run: {missing}")
+        pytest.skip(f"Spark tests cannot run: {missing}")
+    wd = tmp_path_factory.mktemp("spark")
+    yield f"spark-local:{wd}?master=local[2]&partitions=2&database=revops_test"
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+
+
+def reset_spark(wh: Warehouse) -> None:
+    """Empty the tables a test filled, so the next test starts from an empty warehouse.
+
+    A fresh catalog database per test would cost creating every table (seconds each time), so
+    the tests share one and the tables holding data files are re-created empty instead.
+    """
+    from revops.warehouse.schema import table
+
+    location = Path(wh.spark.conf.get("spark.sql.warehouse.dir").removeprefix("file:"))
+    database = wh.con.current_database
+    filled = {
+        d.name
+        for d in (location / f"{database}.db").glob("*")
+        if d.is_dir() and any(f.name.startswith("part-") for f in d.iterdir())
+    }
+    names = {t.name for t in TABLES}
+    for name in sorted((filled | wh.written) & names):
+        wh.spark.sql(f"DROP TABLE IF EXISTS `{name}`")
+        wh.spark.sql(wh.ddl(table(name)))
+
+
+@pytest.fixture(
+    params=[
+        "duckdb",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("spark", marks=pytest.mark.spark),
+    ]
+)
+def any_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def any_warehouse(any_backend: str, request: pytest.FixtureRequest) -> Iterator[Warehouse]:
+    """An empty warehouse on DuckDB, PostgreSQL or Spark (the shared backend suite)."""
+    if any_backend != "spark":
+        yield from _warehouse(any_backend, request)
+        return
+    wh = Warehouse.connect(request.getfixturevalue("spark_url"))
+    try:
+        yield wh
+    finally:
+        reset_spark(wh)
+        wh.close()
+
+
 @pytest.fixture
 def warehouse(backend: str, request: pytest.FixtureRequest) -> Iterator[Warehouse]:
     """An empty warehouse on each backend: in-memory DuckDB, or a clean PostgreSQL database."""
+    yield from _warehouse(backend, request)
+
+
+def _warehouse(backend: str, request: pytest.FixtureRequest) -> Iterator[Warehouse]:
     if backend == "duckdb":
         wh = Warehouse.connect(":memory:")
     else:

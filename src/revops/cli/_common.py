@@ -31,7 +31,13 @@ ConfigOpt = Annotated[
 ]
 WarehouseOpt = Annotated[
     str | None,
-    typer.Option("--warehouse", "-w", help="DuckDB file or postgresql:// URL.", show_default=False),
+    typer.Option(
+        "--warehouse",
+        "-w",
+        help="DuckDB file, postgresql:// URL, or a Spark location: spark-local:/dir, "
+        "spark://host:7077?warehouse_dir=..., sc://host (docs/spark.md).",
+        show_default=False,
+    ),
 ]
 
 

@@ -58,14 +58,9 @@ def _tables(extras: Extras) -> Callable[[str], ir.Table]:
 def custom_columns(wh: Warehouse) -> Extras:
     """(table, ((column, type), …)) for every column a canonical table has in the warehouse but
     not in the data model: custom fields, added by source mappings (ALTER TABLE ADD COLUMN)."""
-    rows = wh.sql(
-        "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_catalog = current_database() AND table_schema = current_schema()"
-    )
+    present = wh.columns()
     declared = {t.name: set(t.column_names) for t in schema.TABLES}
-    tables = sorted(
-        {str(t) for t, c in rows if str(t) in declared and str(c) not in declared[str(t)]}
-    )
+    tables = sorted(t for t, cols in present.items() if t in declared and cols - declared[t])
     out = []
     for name in tables:
         live = wh.con.table(name).schema()
@@ -121,7 +116,7 @@ def metric_sql(
     """
     extras = custom_columns(wh) if by or where else ()
     return _metric_sql(
-        wh.backend, model.model_dump_json(), name, tuple(by), grain, start, end, where, extras
+        wh.dialect, model.model_dump_json(), name, tuple(by), grain, start, end, where, extras
     )
 
 
@@ -156,7 +151,7 @@ def compute_all(
 
     One query for the whole dictionary (see `compile_dictionary`), in dictionary order.
     """
-    sql = _dictionary_sql(wh.backend, model.model_dump_json(), grain, start, end)
+    sql = _dictionary_sql(wh.dialect, model.model_dump_json(), grain, start, end)
     return frame(wh.execute(wh.con.sql(sql)))
 
 

@@ -2,8 +2,10 @@
 
 Engines get Ibis tables from it and hand it Arrow tables to store; they never see SQL
 connections. The default is an embedded DuckDB file; a `postgresql://` URL points the very same
-code at PostgreSQL. Writes are atomic: `write_many` stages every batch, then applies them all in
-one transaction, so a failure leaves the warehouse exactly as it was.
+code at PostgreSQL, and a `spark-local:`, `spark://` or `sc://` location at Apache Spark
+(`revops.warehouse.spark`). Writes are atomic: `write_many` stages every batch, then applies them
+all in one transaction, so a failure leaves the warehouse exactly as it was (on Spark, which has
+no transactions, by staging copies and swapping them in: see `revops.warehouse.spark`).
 """
 
 from __future__ import annotations
@@ -27,10 +29,15 @@ from ibis.backends import BaseBackend
 from revops.errors import RevOpsError
 from revops.warehouse.pii import PII_KEY_ENV, PiiCipher, cipher_from_env, column_label
 from revops.warehouse.schema import TABLES, Column, ColumnType, Table, table
+from revops.warehouse.spark import SQL_TYPES as SPARK_TYPES
+from revops.warehouse.spark import is_spark_url
 
 DEFAULT_URL = "out/revops.duckdb"
 _SCHEMA_LOCK = 0x7265766F7073  # "revops": the advisory lock serializing schema creation
 WriteMode = Literal["upsert", "merge", "append", "replace", "delete"]
+Backend = Literal["duckdb", "postgres", "spark"]
+# the sqlglot/Ibis dialect each backend compiles to
+DIALECTS: dict[str, str] = {"duckdb": "duckdb", "postgres": "postgres", "spark": "pyspark"}
 
 _SQL_TYPES = {
     "duckdb": {
@@ -49,6 +56,7 @@ _SQL_TYPES = {
         "date": "DATE",
         "timestamp": "TIMESTAMP",
     },
+    "spark": SPARK_TYPES,
 }
 
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -101,9 +109,8 @@ class Warehouse:
     def __init__(self, con: BaseBackend, url: str) -> None:
         self.con = con
         self.url = url
-        self.backend: Literal["duckdb", "postgres"] = (
-            "postgres" if con.name == "postgres" else "duckdb"
-        )
+        names: dict[str, Backend] = {"postgres": "postgres", "pyspark": "spark"}
+        self.backend: Backend = names.get(con.name, "duckdb")
         self.pii: PiiCipher | None = None  # set by `enable_pii` once the key is verified
         self._pii_udfs: dict[str, dict[str, Callable[..., Any]]] = {}
         # `revops.audit.audited`: batches added to the next write, so an engine's change and
@@ -112,13 +119,15 @@ class Warehouse:
         # standing hooks (the automation outbox): each sees every write's batches and may add
         # batches to it, so events commit in the same transaction as the change behind them
         self.write_hooks: list[Callable[[Sequence[Batch]], list[Batch]]] = []
+        self.written: set[str] = set()  # tables this connection wrote to (test clean-up)
 
     # -- connecting ---------------------------------------------------------------------------
     @classmethod
     def connect(
         cls, url: str | Path = DEFAULT_URL, *, create: bool = True, pii_from_env: bool = True
     ) -> Warehouse:
-        """Open a warehouse from a file path, `duckdb://path`, `:memory:` or `postgresql://…`.
+        """Open a warehouse from a file path, `duckdb://path`, `:memory:`, `postgresql://…` or a
+        Spark location (`spark-local:/dir`, `spark://host:7077?warehouse_dir=…`, `sc://host`).
 
         With REVOPS_PII_KEY set its PII columns are encrypted (see `revops.warehouse.pii`);
         `pii_from_env=False` ignores the variable, to read a plaintext warehouse while copying
@@ -142,6 +151,15 @@ class Warehouse:
                 password=unquote(parts.password) if parts.password else None,
                 database=parts.path.lstrip("/") or "postgres",
             )
+        elif is_spark_url(text):
+            if cipher is not None:
+                raise WarehouseError(
+                    f"{PII_KEY_ENV} is set, but PII column encryption is not supported on Spark; "
+                    "unset it and encrypt the warehouse storage with the cluster's own means"
+                )
+            from revops.warehouse import spark
+
+            con = spark.connect(text)
         else:
             path = text.removeprefix("duckdb://")
             if path != ":memory:":
@@ -250,8 +268,21 @@ class Warehouse:
                     raw.remove_function(fn_name)
                 raw.create_function(fn_name, node.__func__, ["VARCHAR"], "VARCHAR", type="arrow")
 
+    @property
+    def dialect(self) -> str:
+        """The SQL dialect Ibis compiles to for this warehouse (`ibis.to_sql(dialect=...)`)."""
+        return DIALECTS[self.backend]
+
+    @property
+    def spark(self) -> Any:
+        """The SparkSession of a Spark warehouse (admin work and tests)."""
+        return self.con._session
+
     def close(self) -> None:
-        self.con.disconnect()
+        # A Spark session is the process's one JVM-side session: stopping it here would make
+        # the next RevOps.open in this process pay Spark's start-up again, so it lives on.
+        if self.backend != "spark":
+            self.con.disconnect()
 
     def __enter__(self) -> Warehouse:
         return self
@@ -262,6 +293,13 @@ class Warehouse:
     # -- DDL ----------------------------------------------------------------------------------
     def ddl(self, t: Table, name: str | None = None, *, temporary: bool = False) -> str:
         types = _SQL_TYPES[self.backend]
+        if self.backend == "spark":  # no keys, no temporary tables: Parquet-backed catalog tables
+            from revops.warehouse.spark import q
+
+            cols = [f"{q(c.name)} {types[c.type]}" for c in t.columns]
+            return (
+                f"CREATE TABLE IF NOT EXISTS {q(name or t.name)} ({', '.join(cols)}) USING parquet"
+            )
         cols = [f"{_q(c.name)} {types[c.type]}" for c in t.columns]
         if not temporary:
             cols.append(f"PRIMARY KEY ({', '.join(_q(k) for k in t.primary_key)})")
@@ -272,6 +310,9 @@ class Warehouse:
         """Create every canonical table that does not exist yet, and add the columns the data
         model gained since a table was created, so a warehouse built by an older revops keeps
         loading and querying instead of failing on a missing column."""
+        if self.backend == "spark":
+            self._ensure_spark_schema()
+            return
         present = self._existing_columns()
         if all(c.name in present.get(t.name, ()) for t in TABLES for c in t.columns):
             return
@@ -292,7 +333,43 @@ class Warehouse:
                         add = f"ADD COLUMN {_q(col.name)} {types[col.type]}"
                         run(f"ALTER TABLE {_q(t.name)} {add}")
 
+    def _ensure_spark_schema(self) -> None:
+        """Spark: finish an interrupted write's swap first, then create and widen tables.
+
+        Reading every table's columns costs a metastore round trip per table (seconds for the
+        whole model), so the data model's fingerprint is kept as a table property and the
+        columns are only read when it changed.
+        """
+        from revops.warehouse import spark
+
+        session = self.spark
+        present = spark.recover(session, spark.table_names(session))
+        fingerprint = spark.fingerprint(TABLES)
+        if {t.name for t in TABLES} <= present and spark.schema_mark(session, present) == (
+            fingerprint
+        ):
+            return
+        for t in TABLES:
+            if t.name not in present:
+                session.sql(self.ddl(t))
+                continue
+            have = {c for c, _ in spark.columns(session, t.name)}
+            missing = [c for c in t.columns if c.name not in have]
+            if missing:
+                cols = ", ".join(f"{spark.q(c.name)} {spark.SQL_TYPES[c.type]}" for c in missing)
+                session.sql(f"ALTER TABLE {spark.q(t.name)} ADD COLUMNS ({cols})")
+        spark.set_schema_mark(session, fingerprint)
+
+    def columns(self) -> dict[str, set[str]]:
+        """The columns of every table in the warehouse, by table (custom columns included)."""
+        return self._existing_columns()
+
     def _existing_columns(self, run: Any = None) -> dict[str, set[str]]:
+        if self.backend == "spark":
+            from revops.warehouse import spark
+
+            names = spark.table_names(self.spark)
+            return {n: {c for c, _ in spark.columns(self.spark, n)} for n in names}
         query = (
             "SELECT table_name, column_name FROM information_schema.columns "
             "WHERE table_catalog = current_database() AND table_schema = current_schema()"
@@ -322,7 +399,16 @@ class Warehouse:
         return int(self.con.execute(self.table(name).count()))
 
     def sql(self, query: str) -> list[tuple[Any, ...]]:
-        """Run one SQL statement and return its rows (for admin work and baselines only)."""
+        """Run one SQL statement and return its rows (for admin work and baselines only).
+
+        Statements are written in the DuckDB/PostgreSQL dialect with double-quoted identifiers;
+        on Spark they are translated (sqlglot) first, since Spark SQL reads "x" as a string.
+        """
+        if self.backend == "spark":
+            import sqlglot
+
+            text = sqlglot.transpile(query, read="duckdb", write="spark")[0]
+            return [tuple(r) for r in self.spark.sql(text).collect()]
         cur = self.con.raw_sql(query)
         try:
             return list(cur.fetchall())
@@ -334,6 +420,11 @@ class Warehouse:
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         """Yield a `run(sql)` callable whose statements commit together or not at all."""
+        if self.backend == "spark":
+            raise WarehouseError(
+                "Spark has no transactions; this command needs a DuckDB or PostgreSQL "
+                "warehouse (docs/spark.md lists what runs on Spark)"
+            )
         if self.backend == "duckdb":
             raw = self.con.con
             raw.execute("BEGIN TRANSACTION")
@@ -387,21 +478,12 @@ class Warehouse:
         shapes = [with_custom(table(b.table), b.data, b.custom) for b in batches]
         staged = [(b, t, self._conform(t, b.data)) for b, t in zip(batches, shapes, strict=True)]
         results: list[WriteResult] = []
+        self.written.update(b.table for b in batches)
         try:
-            with self.transaction() as run:
-                for i, (batch, t, data) in enumerate(staged):
-                    present = frozenset(batch.data.column_names)
-                    self._add_custom(run, t)
-                    if batch.mode == "merge":
-                        results.append(self._merge(run, t, data, i, present, batch.newer))
-                    else:
-                        results.append(self._apply(run, t, data, batch.mode, i, present, counts))
-                for j, batch in enumerate(then(list(results)) if then else (), len(staged)):
-                    t = with_custom(table(batch.table), batch.data, batch.custom)
-                    data = self._conform(t, batch.data)
-                    present = frozenset(batch.data.column_names)
-                    self._add_custom(run, t)
-                    results.append(self._apply(run, t, data, batch.mode, j, present, counts))
+            if self.backend == "spark":
+                results = self._write_spark(staged, counts, then)
+            else:
+                self._write_sql(staged, counts, then, results)
         except WarehouseError:
             raise
         except Exception as exc:
@@ -412,6 +494,59 @@ class Warehouse:
 
             last = audit[-1].slice(audit[-1].num_rows - 1).to_pylist()[0]
             anchor_head(self.url, int(last["seq"]), str(last["hash"]))
+        return results
+
+    def _write_sql(
+        self,
+        staged: list[tuple[Batch, Table, pa.Table]],
+        counts: bool,
+        then: Callable[[list[WriteResult]], Sequence[Batch]] | None,
+        results: list[WriteResult],
+    ) -> None:
+        """DuckDB and PostgreSQL: every batch in one database transaction."""
+        with self.transaction() as run:
+            for i, (batch, t, data) in enumerate(staged):
+                present = frozenset(batch.data.column_names)
+                self._add_custom(run, t)
+                if batch.mode == "merge":
+                    results.append(self._merge(run, t, data, i, present, batch.newer))
+                else:
+                    results.append(self._apply(run, t, data, batch.mode, i, present, counts))
+            for j, batch in enumerate(then(list(results)) if then else (), len(staged)):
+                t = with_custom(table(batch.table), batch.data, batch.custom)
+                data = self._conform(t, batch.data)
+                present = frozenset(batch.data.column_names)
+                self._add_custom(run, t)
+                results.append(self._apply(run, t, data, batch.mode, j, present, counts))
+
+    def _write_spark(
+        self,
+        staged: list[tuple[Batch, Table, pa.Table]],
+        counts: bool,
+        then: Callable[[list[WriteResult]], Sequence[Batch]] | None,
+    ) -> list[WriteResult]:
+        """Spark: stage every batch's table as a copy, then swap the copies in (see
+        `revops.warehouse.spark`); a failure before the swap leaves every table as it was."""
+        from revops.warehouse import spark
+
+        def step(batch: Batch, t: Table, data: pa.Table) -> spark.Step:
+            present = frozenset(batch.data.column_names)
+            return spark.Step(t, data, batch.mode, present, batch.newer)
+
+        write = spark.Write(self.spark, counts)
+        try:
+            results = [WriteResult(*write.apply(step(*s))) for s in staged]
+            for batch in then(list(results)) if then else ():
+                t = with_custom(table(batch.table), batch.data, batch.custom)
+                data = self._conform(t, batch.data)
+                results.append(WriteResult(*write.apply(step(batch, t, data))))
+            write.swap()
+        except spark.SparkWriteError as exc:
+            write.discard()
+            raise WarehouseError(f"write failed, nothing was changed: {exc}") from None
+        except BaseException:
+            write.discard()
+            raise
         return results
 
     def _add_custom(self, run: Any, t: Table) -> None:
