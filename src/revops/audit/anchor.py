@@ -60,7 +60,7 @@ def anchor_path(url: str) -> Path | None:
     """Where the head of the warehouse at `url` is kept; None for an in-memory DuckDB."""
     if os.environ.get(FILE_ENV):
         return Path(os.environ[FILE_ENV])
-    if url.startswith(("postgresql://", "postgres://")):
+    if url.startswith(("postgresql://", "postgres://", "spark-local:", "spark://", "sc://")):
         base = os.environ.get(STATE_ENV) or str(Path.home() / ".local" / "state" / "revops")
         return Path(base) / f"audit-anchor-{warehouse_id(url)}"
     path = url.removeprefix("duckdb://")

@@ -123,7 +123,9 @@ def _check_users(routing: RoutingConfig, warehouse: str | None) -> None:
     """Unknown user ids in pools, owners and the calendar are errors once users are loaded;
     without a warehouse (or users) they cannot be checked, and the output says so."""
     url = warehouse or default_warehouse_url()
-    local = not url.startswith(("postgresql://", "postgres://"))
+    from revops.warehouse.spark import is_spark_url
+
+    local = not url.startswith(("postgresql://", "postgres://")) and not is_spark_url(url)
     if local and not Path(url.removeprefix("duckdb://")).exists():
         console.print(f"[yellow]users not checked[/]: no warehouse at {url}")
         return
