@@ -198,6 +198,7 @@ def test_load_then_metrics_show_through_the_cli(any_warehouse: Warehouse, tmp_pa
         "o1,a1,u1,new_business,Closed Won,2026-01-05,2026-03-20,true,true,12000\n"
         "o2,a1,u2,expansion,Proposal,2026-02-01,2026-05-31,false,false,8000\n"
         "o3,a2,u1,new_business,Closed Lost,2026-01-10,2026-02-15,true,false,5000\n"
+        "o4,a2,u1,new_business,Proposal,2026-13-01,2026-03-20,false,false,100\n"
     )
     url = any_warehouse.url
     if any_warehouse.backend == "duckdb":  # an in-memory DuckDB is private to its connection
@@ -208,6 +209,10 @@ def test_load_then_metrics_show_through_the_cli(any_warehouse: Warehouse, tmp_pa
         app, ["load", str(csv), "--table", "opportunities", "--warehouse", url], env=env
     )
     assert loaded.exit_code == 0, loaded.output
+    assert "1 rows quarantined" in loaded.output  # o4: there is no month 13
+    pending = runner.invoke(app, ["quarantine", "list", "--warehouse", url], env=env)
+    assert pending.exit_code == 0, pending.output
+    assert "created_date" in pending.output
     shown = runner.invoke(
         app,
         ["metrics", "show", "pipeline_created", "--warehouse", url, "--config", str(EXAMPLE)],

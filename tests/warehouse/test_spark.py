@@ -123,3 +123,17 @@ def test_the_next_connection_finishes_a_swap_cut_in_half(any_warehouse: Warehous
     assert got == [{"account_id": "a1", "name": "Acme"}]
     assert "_revops_old_accounts" not in names
     assert "_revops_next_accounts_7" not in names
+
+
+def test_the_demo_refuses_a_spark_warehouse_in_one_line(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from revops.cli import app
+
+    url = f"spark-local:{tmp_path}/wh"
+    result = CliRunner().invoke(
+        app, ["demo", "--out", str(tmp_path / "out"), "--warehouse", url], env={"COLUMNS": "300"}
+    )
+    assert result.exit_code == 1
+    assert "the demo runs on DuckDB or PostgreSQL only" in result.output
+    assert "Traceback" not in result.output

@@ -119,6 +119,13 @@ def _empty(url: str) -> None:
 
 def claim(url: str, *, seed: int, scale: float, force: bool = False) -> None:
     """Make `url` an empty warehouse marked as the demo's; refuse a foreign one unless `force`."""
+    from revops.warehouse.spark import is_spark_url
+
+    if is_spark_url(url):  # engines the demo runs need transactions (docs/spark.md)
+        raise ForeignWarehouseError(
+            f"{url}: the demo runs on DuckDB or PostgreSQL only; on Spark, `revops load` your "
+            "exports and run the engines docs/spark.md lists"
+        )
     if not force:
         check_ownership(url)
     _empty(url)

@@ -49,7 +49,7 @@ def pending_loads(wh: Warehouse) -> list[Pending]:
         'SELECT load_id, target_table, "file", count(*), '
         "count(*) FILTER (WHERE replayed_by IS NULL), mode(field) "
         'FROM "quarantine" GROUP BY 1, 2, 3 ORDER BY 1 DESC'
-        if wh.backend == "duckdb"
+        if wh.backend != "postgres"  # DuckDB's, which Warehouse.sql translates for Spark
         else 'SELECT load_id, target_table, "file", count(*), '
         "count(*) FILTER (WHERE replayed_by IS NULL), mode() WITHIN GROUP (ORDER BY field) "
         'FROM "quarantine" GROUP BY 1, 2, 3 ORDER BY 1 DESC'

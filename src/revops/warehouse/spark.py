@@ -160,6 +160,7 @@ def session_for(loc: SparkLocation) -> SparkSession:
         .config("spark.sql.warehouse.dir", loc.warehouse_dir)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")  # stage bars would garble the CLI's
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.catalogImplementation", "hive")
     )
