@@ -148,7 +148,8 @@ def session_for(loc: SparkLocation) -> SparkSession:
                 f"Spark Connect needs pyspark's connect extras: pip install 'pyspark[connect]' "
                 f"({exc})"
             ) from None
-    active = SparkSession.getActiveSession()
+    # the active session is per thread; the instantiated one is the process's (a server thread)
+    active = SparkSession.getActiveSession() or getattr(SparkSession, "_instantiatedSession", None)
     if active is not None:
         _check_same(active, loc)
         return active
@@ -381,8 +382,8 @@ class Write:
             if step.newer is not None and step.newer in step.present:
                 change += f" AND NOT coalesce(s.{q(step.newer)} < t.{q(step.newer)}, FALSE)"
             joined = f"FROM {s} s JOIN {q(src)} t ON {pk}"
-            matched = self.scalar(f"SELECT count(*) {joined}")
-            updated = self.scalar(f"SELECT count(*) {joined} WHERE {change}") if matched else 0
+            both = self.sql(f"SELECT count(*), count_if({change}) {joined}").collect()[0]
+            matched, updated = int(both[0]), int(both[1] or 0)  # one job for both counts
             hit = " AND ".join(f"t.{q(k)} IS NOT NULL" for k in t.primary_key)
             new = ", ".join(
                 f"CASE WHEN {hit} AND NOT ({change}) THEN t.{q(c)} ELSE {pick(c)} END AS {q(c)}"
