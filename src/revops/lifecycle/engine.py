@@ -69,6 +69,12 @@ def required_columns(lifecycle: Lifecycle) -> tuple[str, ...]:
     return ("person_id", *compile_lifecycle(lifecycle).required_fields)
 
 
+def filled_masks(persons: pa.Table, lifecycle: Lifecycle) -> IntArray:
+    """Per person, the bitmask of required fields filled, exactly as `apply_events` reads them:
+    two persons with the same mask and the same events get the same outcome."""
+    return _filled_mask(persons, compile_lifecycle(lifecycle).required_fields)
+
+
 def _is_filled(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
     """Non-null and, for text, not blank: a field of spaces does not qualify anyone."""
     valid = pc.is_valid(column)
