@@ -305,7 +305,13 @@ class Journal:
 
     def release(self, applied: int) -> None:
         """Forget every group <= `applied` (they are in the warehouse): delete whole segments,
-        truncate the current one when all of it is applied."""
+        truncate the current one when all of it is applied.
+
+        The truncation's fsync runs after the lock is let go (on a duplicate of the file
+        descriptor): appends wait for the lock, and an fsync there would put a second fsync on
+        the answer path of every lead arriving meanwhile.
+        """
+        sync: int | None = None
         with self._lock:
             keep: list[_Segment] = []
             for s in self._closed:
@@ -322,8 +328,13 @@ class Journal:
                         os.fsync(f.fileno())
                 else:
                     os.ftruncate(self._fd, 0)
-                    os.fsync(self._fd)
+                    sync = os.dup(self._fd)
                 current.size, current.first = 0, 0
+        if sync is not None:
+            try:
+                os.fsync(sync)
+            finally:
+                os.close(sync)
 
     def close(self) -> None:
         with self._lock:

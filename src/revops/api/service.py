@@ -64,7 +64,11 @@ from revops.warehouse.clock import naive_utc
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 DUCKDB_THREADS = 1  # for the server's connection; see IntakeService.start
-APPLY_INTERVAL = 0.1  # seconds between warehouse applies under load, unless a read waits
+# Seconds between warehouse applies under load, unless a read waits. An apply costs about
+# 25 ms of CPU whatever its size (a statement per table, the audit anchor) plus about 0.15 ms
+# per lead: at 500 leads/s, applying every 0.1 s spent 0.65 ms of CPU per lead, half of the
+# server's; every second, 0.2 ms. Reads never see the lag (they make the applier write first).
+APPLY_INTERVAL = 1.0
 
 
 class Unavailable(RevOpsError):

@@ -7,11 +7,14 @@ write, or point both at PostgreSQL and run batch routing elsewhere only when it 
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops
+
+SWITCH_INTERVAL = 0.001  # seconds; see serve()
 
 
 def serve(
@@ -34,6 +37,10 @@ def serve(
     with open_revops(config, warehouse) as ro:
         app = create_app(ro)
         console.print(f"revops intake API on http://{host}:{port} (docs: /docs)")
+        # The journal and warehouse threads run Python between their fsyncs and statements;
+        # by default a thread keeps the GIL for 5 ms while the event loop, which answers,
+        # waits for it. A 1 ms switch interval bounds that wait per request.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         uvicorn.run(
             app,
             host=host,
