@@ -6,19 +6,27 @@ leads in sequence, threading the state. Each decision is timed alone; median and
 printed. The baseline builds the router from the config for every lead, which is what an engine
 that re-reads its rules per decision pays; both must pick the same owners.
 
-Part 2. A demo company (`revops demo --scale S`) in a temporary folder, a marketing_ops key,
-and `revops serve` (uvicorn) in a subprocess on 127.0.0.1 with the DuckDB file. After a warm-up,
-an open-loop client sends `POST /leads` at a fixed rate for a fixed time, each with a unique
-email (a mix of demo account domains, free mail and unknown companies). Latency is measured
-from each request's scheduled send time, so a stalled server cannot hide queueing delay
-(no coordinated omission). The client is raw asyncio HTTP/1.1 over a keep-alive connection
-pool, far cheaper than an HTTP library, since it shares the machine with the server.
+Part 2. A demo company (`revops demo --scale S`, or a copy of `--warehouse FILE`) in a
+temporary folder, a marketing_ops key, and `revops serve` (uvicorn) in a subprocess on
+127.0.0.1 with the DuckDB file. After a warm-up, an open-loop client sends `POST /leads` at a
+fixed rate for a fixed time, each with a unique email (a mix of demo account domains, free mail
+and unknown companies). Latency is measured from each request's scheduled send time, so a
+stalled server cannot hide queueing delay (no coordinated omission). The client is raw asyncio
+HTTP/1.1 over a keep-alive connection pool, far cheaper than an HTTP library, since it shares
+the machine with the server. Phases: the first rate; then `--grow` more leads posted through
+the same API (closed loop) and the first rate again, so p99 before and after growth compare;
+then every further rate (1,000 req/s by default). Each phase prints the server's CPU per lead,
+the load average before and after it, an fsync probe of the journal's disk just before it, and
+the baseline measured in the same run right after it: a minimal FastAPI app (one pydantic
+model, no I/O) under the same uvicorn settings at the same rate, the floor that HTTP and
+scheduling on this machine leave.
 
 Part 3. The cost of one intake apply (an upsert of 200 persons) into tables of 10k, 100k and
 1M rows, with the inserted/updated count join the applier used to run (baseline) and without.
 
 Usage: python bench/routing.py [--leads 100000] [--baseline 5000] [--check]
-                               [--rate 500] [--seconds 10] [--scale 0.1] [--no-server]
+                               [--rates 500,1000] [--seconds 60] [--grow 100000]
+                               [--scale 1] [--warehouse out/demo.duckdb] [--no-server]
                                [--apply-sizes 10000,100000,1000000]
                                [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 
@@ -33,6 +41,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,6 +51,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -252,27 +262,27 @@ async def load(
     """Send `payloads` at `rate` per second, open loop; latencies (ms) from scheduled time."""
     latencies: list[float] = []
     errors: Counter[int] = Counter()  # status (0: no response) → count, for non-2xx answers
-    loop = asyncio.get_running_loop()
-    start = loop.time() + 0.05
+    clock = time.perf_counter  # uvloop's loop.time() moves in whole milliseconds
+    start = clock() + 0.05
 
     async def one(at: float, body: bytes) -> None:
         try:
             status = await client.post("/leads", body)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             status = 0
-        latencies.append((loop.time() - at) * 1000)
+        latencies.append((clock() - at) * 1000)
         if status not in (200, 201):
             errors[status] += 1
 
     tasks = []
     for i, body in enumerate(payloads):
         at = start + i / rate
-        delay = at - loop.time()
+        delay = at - clock()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(at, body)))
     await asyncio.gather(*tasks)
-    return latencies, errors, loop.time() - start
+    return latencies, errors, clock() - start
 
 
 def revops_cli() -> str:
@@ -324,19 +334,6 @@ def wait_up(port: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> d
     raise RuntimeError("revops serve did not come up")
 
 
-async def watch_lag(port: int, out: list[int]) -> None:
-    """Sample /health's journal lag while the load runs (in a thread: urllib blocks)."""
-    import urllib.request
-
-    def one() -> int:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-            return int(json.loads(r.read())["journal_lag_groups"])
-
-    while True:
-        await asyncio.sleep(0.25)
-        out.append(await asyncio.to_thread(one))
-
-
 @contextmanager
 def postgres_database(admin_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database on the server of `admin_url`, dropped afterwards."""
@@ -352,57 +349,242 @@ def postgres_database(admin_url: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def server_bench(rate: float, seconds: float, scale: float, port: int, pg: str | None) -> None:
+MINIMAL_APP = """
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+
+class Lead(BaseModel):
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    title: str | None = None
+    country: str | None = None
+    employees: int | None = None
+    industry: str | None = None
+    source: str | None = None
+    form: str | None = None
+
+
+app = FastAPI()
+
+
+@app.post("/leads", status_code=201)
+async def leads(lead: Lead) -> dict[str, str]:
+    return {"email": lead.email}
+
+
+@app.get("/health")
+async def health() -> dict[str, int]:
+    return {"journal_lag_groups": 0}
+"""
+
+
+def fsync_probe(folder: Path, n: int = 200, size: int = 30_000) -> tuple[float, float]:
+    """Median and p99 (ms) of appending `size` bytes and fsyncing, in `folder`: the floor the
+    journal's group commit stands on, on this disk, at this moment."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "fsync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    times = []
+    try:
+        for _ in range(n):
+            os.write(fd, b"x" * size)
+            t0 = time.perf_counter()
+            os.fsync(fd)
+            times.append(1000 * (time.perf_counter() - t0))
+    finally:
+        os.close(fd)
+        path.unlink()
+    return statistics.median(times), statistics.quantiles(times, n=100)[98]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_avg() -> str:
+    return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+@dataclass
+class Phase:
+    name: str
+    rate: float
+    latencies: list[float]
+    errors: Counter[int]
+    elapsed: float
+    cpu_ms_per_lead: float
+    load_before: str
+    load_after: str
+    fsync: tuple[float, float]
+
+
+async def measure(
+    name: str,
+    client: Client,
+    payloads: list[bytes],
+    rate: float,
+    pid: int,
+    probe_dir: Path,
+) -> Phase:
+    """One open-loop phase, with the fsync probe just before it and the server's CPU during."""
+    fsync = fsync_probe(probe_dir)
+    before, cpu0 = load_avg(), cpu_seconds(pid)
+    lat, errors, elapsed = await load(client, payloads, rate)
+    cpu = cpu_seconds(pid) - cpu0
+    return Phase(
+        name, rate, lat, errors, elapsed, 1000 * cpu / len(payloads), before, load_avg(), fsync
+    )
+
+
+async def grow(client: Client, payloads: list[bytes], concurrency: int) -> Counter[int]:
+    """Post `payloads` closed loop, `concurrency` at a time: the warehouse grows by them."""
+    errors: Counter[int] = Counter()
+    queue = iter(payloads)
+
+    async def worker() -> None:
+        for body in queue:
+            try:
+                status = await client.post("/leads", body)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                status = 0
+            if status not in (200, 201):
+                errors[status] += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return errors
+
+
+def print_phase(p: Phase, base: Phase | None) -> None:
+    q = statistics.quantiles(p.latencies, n=100)
+    kinds = ", ".join(f"{n} × {s or 'no response'}" for s, n in sorted(p.errors.items()))
+    goal = f"goal < {GOAL_P99_MS:.0f} ms" if p.rate == GOAL_RPS else "reported"
+    print(f"{p.name}: open loop at {p.rate:.0f} req/s, {len(p.latencies):,} requests")
+    print(f"  achieved     {len(p.latencies) / p.elapsed:8.1f} req/s")
+    print(f"  p50          {statistics.median(p.latencies):8.1f} ms")
+    print(f"  p99          {q[98]:8.1f} ms      {goal}")
+    print(f"  max          {max(p.latencies):8.1f} ms")
+    print(f"  errors       {sum(p.errors.values()):8d}      {kinds}")
+    print(f"  server CPU   {p.cpu_ms_per_lead:8.2f} ms per lead")
+    print(f"  fsync        median {p.fsync[0]:.1f} ms, p99 {p.fsync[1]:.1f} ms (30 KB, probe)")
+    print(f"  load average {p.load_before} before, {p.load_after} after (uptime)")
+    if base is not None:
+        b = statistics.quantiles(base.latencies, n=100)
+        print(
+            f"  baseline: minimal FastAPI app, same uvicorn settings and rate: "
+            f"p50 {statistics.median(base.latencies):.1f} ms, p99 {b[98]:.1f} ms, "
+            f"{sum(base.errors.values())} errors, CPU {base.cpu_ms_per_lead:.2f} ms per "
+            f"request (load {base.load_before})"
+        )
+
+
+def start_server(args: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(args, env=env)
+    try:
+        wait_up(port, proc)
+    except BaseException:
+        proc.terminate()
+        proc.wait(timeout=30)
+        raise
+    return proc
+
+
+def server_bench(
+    rates: list[float],
+    seconds: float,
+    scale: float,
+    port: int,
+    pg: str | None,
+    warehouse: str | None = None,
+    growth: int = 0,
+    concurrency: int = 64,
+) -> None:
+    """Part 2: phases at `rates[0]`, then (with `growth`) that many leads posted and the first
+    rate again, then every further rate; each with a minimal FastAPI app's figures at the same
+    rate measured in the same run (the floor of HTTP and scheduling on this machine)."""
     with tempfile.TemporaryDirectory(prefix="revops-bench-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
         t0 = time.perf_counter()
         url = stack.enter_context(postgres_database(pg)) if pg else str(folder / "revops.duckdb")
         backend = "PostgreSQL" if pg else "DuckDB file"
-        wh = build_demo(folder, scale, url)
+        if warehouse and not pg:
+            for f in Path(warehouse).parent.glob(Path(warehouse).name + "*"):
+                if f.is_file() and not f.name.endswith(".intake-journal"):
+                    shutil.copy(f, folder / f.name.replace(Path(warehouse).name, "revops.duckdb"))
+            wh, made = url, f"copied from {warehouse}"
+        else:
+            wh, made = build_demo(folder, scale, url), f"demo company at scale {scale} built"
         token, domains = bench_key_and_domains(wh)
-        print(f"\ndemo company at scale {scale} built in {time.perf_counter() - t0:.0f} s")
-        proc = subprocess.Popen(
-            [
-                revops_cli(),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--warehouse",
-                str(wh),
-            ],
-            env={**os.environ, "REVOPS_JOURNAL_DIR": str(folder / "journals")},
+        persons = _count_persons(wh)
+        print(f"\n{made} in {time.perf_counter() - t0:.0f} s: {persons:,} persons, {backend}")
+        env = {**os.environ, "REVOPS_JOURNAL_DIR": str(folder / "journals")}
+        (folder / "minimal_app.py").write_text(MINIMAL_APP)
+        base_cmd = [sys.executable, "-m", "uvicorn", "minimal_app:app", "--app-dir", tmp]
+        base_cmd += ["--host", "127.0.0.1", "--port", str(port + 10), "--log-level", "warning"]
+        base_cmd += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+        serve = [revops_cli(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        serve += ["--warehouse", str(wh)]
+        payloads = iter(
+            bodies(500 + growth + int(sum(rates) * seconds + rates[0] * seconds), domains)
         )
+
+        def take(n: int) -> list[bytes]:
+            return [next(payloads) for _ in range(n)]
+
+        plan: list[tuple[str, float]] = [("before growth", rates[0])]
+        if growth:
+            plan += [("grow", 0.0), (f"after {growth:,} more leads", rates[0])]
+        plan += [(f"at {r:.0f} req/s", r) for r in rates[1:]]
+        journal_dir = folder / "journals"
+        proc = start_server(serve, port, env)
+
+        async def drive() -> list[Phase]:
+            client = Client("127.0.0.1", port, token)
+            await load(client, take(500), 100.0)  # warm-up: key check, code paths
+            phases: list[Phase] = []
+            for name, rate in plan:
+                if name == "grow":
+                    t1, load0 = time.perf_counter(), load_avg()
+                    errs = await grow(client, take(growth), concurrency)
+                    took = time.perf_counter() - t1
+                    print(
+                        f"\ngrew the warehouse by {growth:,} leads through POST /leads "
+                        f"({concurrency} at a time) in {took:.0f} s = {growth / took:.0f} req/s, "
+                        f"{sum(errs.values())} errors; load {load0} before, {load_avg()} after"
+                    )
+                    continue
+                n = int(rate * seconds)
+                phase = await measure(name, client, take(n), rate, proc.pid, journal_dir)
+                baseline = start_server(base_cmd, port + 10, env)
+                try:
+                    base_client = Client("127.0.0.1", port + 10, token)
+                    base = await measure(
+                        "baseline",
+                        base_client,
+                        bodies(n, domains, seed=13),
+                        rate,
+                        baseline.pid,
+                        journal_dir,
+                    )
+                finally:
+                    baseline.terminate()
+                    baseline.wait(timeout=30)
+                phases.append(phase)
+                print()
+                print_phase(phase, base)
+            return phases
+
         try:
-            wait_up(port, proc)
-            n = int(rate * seconds)
-            payloads = bodies(n + 500, domains)
-
-            async def drive() -> tuple[list[float], Counter[int], float, int, list[int]]:
-                client = Client("127.0.0.1", port, token)
-                await load(client, payloads[:500], 100.0)  # warm-up: key check, code paths
-                lags: list[int] = []
-                watch = asyncio.create_task(watch_lag(port, lags))
-                lat, errors, elapsed = await load(client, payloads[500:], rate)
-                watch.cancel()
-                return lat, errors, elapsed, client.opened, lags
-
-            lat, errors, elapsed, opened, lags = uvloop.run(drive())
+            phases = uvloop.run(drive())
             health = wait_up(port, proc)
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
-    q = statistics.quantiles(lat, n=100)
-    achieved = len(lat) / elapsed
-    print(f"POST /leads, open loop at {rate:.0f} req/s for {seconds:.0f} s ({len(lat):,} requests,")
-    print(f"  {opened} connections, {backend}, one uvicorn process, same 2-core machine)")
-    print(f"  achieved     {achieved:8.1f} req/s   goal {GOAL_RPS} req/s")
-    print(f"  p50          {statistics.median(lat):8.1f} ms")
-    print(f"  p99          {q[98]:8.1f} ms      goal < {GOAL_P99_MS:.0f} ms")
-    print(f"  max          {max(lat):8.1f} ms")
-    kinds = ", ".join(f"{n} × {s or 'no response'}" for s, n in sorted(errors.items()))
-    print(f"  errors       {sum(errors.values()):8d}      {kinds}")
+            proc.wait(timeout=60)
+        print(f"\nafter the run: {_count_persons(wh):,} persons ({backend})")
     c = health["commits"]
     print(
         f"  journal: {c['commits']:.0f} fsyncs, {c['leads_per_commit']:.1f} leads each, "
@@ -413,10 +595,18 @@ def server_bench(rate: float, seconds: float, scale: float, port: int, pg: str |
     print(
         f"  warehouse: {c['applies']:.0f} applies, {c['groups_per_apply']:.1f} groups each, "
         f"{c['apply_ms_per_apply']:.1f} ms per apply, {c['apply_failures']:.0f} failures; "
-        f"lag (groups journaled, not applied) sampled every 0.25 s: "
-        f"median {statistics.median(lags or [0]):.0f}, max {max(lags or [0])}, "
-        f"after the run {health['journal_lag_groups']}"
+        f"lag after the run {health['journal_lag_groups']} groups"
     )
+    if growth and len(phases) >= 2:
+        p = [statistics.quantiles(ph.latencies, n=100)[98] for ph in phases[:2]]
+        print(f"  p99 at {rates[0]:.0f} req/s: {p[0]:.1f} ms before growth, {p[1]:.1f} ms after")
+
+
+def _count_persons(wh: str) -> int:
+    from revops.warehouse import Warehouse
+
+    with Warehouse.connect(str(wh)) as w:
+        return int(w.sql('SELECT count(*) FROM "persons"')[0][0])
 
 
 def apply_growth(sizes: list[int], batch: int = 200, repeats: int = 5) -> None:
@@ -471,9 +661,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--leads", type=int, default=100_000)
     ap.add_argument("--baseline", type=int, default=5_000)
-    ap.add_argument("--rate", type=float, default=GOAL_RPS, help="POST /leads per second")
-    ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--scale", type=float, default=0.1, help="demo company scale")
+    ap.add_argument(
+        "--rates",
+        default=f"{GOAL_RPS},1000",
+        help="POST /leads per second, comma-separated: the first is measured before and after "
+        "growth, the others after",
+    )
+    ap.add_argument("--seconds", type=float, default=60.0, help="per measured phase")
+    ap.add_argument("--scale", type=float, default=1.0, help="demo company scale")
+    ap.add_argument(
+        "--warehouse",
+        metavar="FILE",
+        help="copy this DuckDB demo warehouse instead of building one (e.g. out/demo.duckdb)",
+    )
+    ap.add_argument(
+        "--grow", type=int, default=100_000, help="leads posted between the first two phases"
+    )
+    ap.add_argument("--concurrency", type=int, default=64, help="requests in flight while growing")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--no-server", action="store_true", help="only the in-process part")
     ap.add_argument(
@@ -505,9 +709,19 @@ def main() -> None:
     print(f"median speed-up: {ratio:.1f}x; decisions agree on the first {args.baseline:,} leads")
     apply_growth([int(n) for n in args.apply_sizes.split(",") if n])
     if not args.no_server:
-        server_bench(args.rate, args.seconds, args.scale, args.port, None)
+        rates = [float(r) for r in args.rates.split(",") if r]
+        server_bench(
+            rates,
+            args.seconds,
+            args.scale,
+            args.port,
+            None,
+            args.warehouse,
+            args.grow,
+            args.concurrency,
+        )
         if args.postgres:
-            server_bench(args.rate, args.seconds, args.scale, args.port + 1, args.postgres)
+            server_bench(rates, args.seconds, args.scale, args.port + 1, args.postgres)
 
 
 if __name__ == "__main__":
