@@ -482,6 +482,15 @@ def print_phase(p: Phase, base: Phase | None) -> None:
         )
 
 
+def settled(port: int, proc: subprocess.Popen[bytes], timeout: float = 600) -> int:
+    """Wait until the server has applied everything it journaled (so a phase does not pay for
+    the one before it); the seconds waited."""
+    t0 = time.monotonic()
+    while wait_up(port, proc)["journal_lag_groups"] and time.monotonic() - t0 < timeout:
+        time.sleep(0.5)
+    return round(time.monotonic() - t0)
+
+
 def start_server(args: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(args, env=env)
     try:
@@ -554,9 +563,11 @@ def server_bench(
                     print(
                         f"\ngrew the warehouse by {growth:,} leads through POST /leads "
                         f"({concurrency} at a time) in {took:.0f} s = {growth / took:.0f} req/s, "
-                        f"{sum(errs.values())} errors; load {load0} before, {load_avg()} after"
+                        f"{sum(errs.values())} errors; load {load0} before, {load_avg()} after; "
+                        f"applied to the warehouse {settled(port, proc)} s later"
                     )
                     continue
+                settled(port, proc)
                 n = int(rate * seconds)
                 phase = await measure(name, client, take(n), rate, proc.pid, journal_dir)
                 baseline = start_server(base_cmd, port + 10, env)
