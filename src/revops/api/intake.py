@@ -160,7 +160,7 @@ def _country_aliases(aliases: Mapping[str, str]) -> dict[str, str]:
     if hit is None or hit[0] is not aliases:
         hit = (aliases, {picklist_key(k): v for k, v in aliases.items()})
         if len(_ALIASES) >= 16:
-            _ALIASES.pop(next(iter(_ALIASES)), None)
+            _ALIASES.clear()
         _ALIASES[id(aliases)] = hit
     return hit[1]
 

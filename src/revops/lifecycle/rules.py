@@ -159,7 +159,7 @@ def compile_lifecycle(lifecycle: Lifecycle) -> CompiledLifecycle:
         return hit[1]
     compiled = _compile(lifecycle)
     if len(_COMPILED) >= _COMPILED_KEEP:
-        _COMPILED.pop(next(iter(_COMPILED)), None)
+        _COMPILED.clear()  # a handful of configs per process; no iteration across threads
     _COMPILED[id(lifecycle)] = (lifecycle, compiled)
     return compiled
 
