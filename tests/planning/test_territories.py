@@ -144,3 +144,27 @@ def test_spread_counts_reps_without_accounts() -> None:
     accounts = _accounts([("a", "NA", "R1", 10)])
     stats = spread(accounts, _reps([("R1", "NA"), ("R2", "NA")]), "owner_id")
     assert stats.max_min == float("inf")
+
+
+def test_gap_bound_and_workload_cut_by_hand() -> None:
+    # R1 owns three accounts of potential 10 and workload 1; R2 owns none. Mean 15 potential
+    # and 1.5 workload per rep. One move gives 20/10 and 2/1: each deviation is 1/3 of the
+    # mean, so the value is 1/3 + 0.5 × 1/3 + 1 % × 1 move = 0.51, and that is optimal (no
+    # move: 1 + 0.5; two moves: the same deviations and one more move).
+    # The LP relaxation moves 1.5 accounts and balances both exactly (0.015); workloads are
+    # whole numbers, so some rep carries 2 and the cut lifts the workload deviation to 1/3:
+    # bound 0.5 × 1/3 + 1 % × 1.5 = 0.181667.
+    accounts = _accounts([("a", "NA", "R1", 10), ("b", "NA", "R1", 10), ("c", "NA", "R1", 10)])
+    reps = _reps([("R1", "NA"), ("R2", "NA")])
+    cfg = TerritoryConfig(workload_weight=0.5, move_penalty=1.0, max_moves=None, bucket_tolerance=0)
+    # a target gap of 100 % accepts the LP-rounded design and reports the LP bound as is
+    loose = design_territories(accounts, reps, cfg.model_copy(update={"target_gap": 1.0}))
+    value, bound = loose.bounds["NA"]
+    assert value == pytest.approx(0.51)
+    assert bound == pytest.approx(0.5 / 3 + 0.015)
+    assert "WITHIN TARGET gap 64.4%" in loose.solver_status
+    # the shipped 1 % target sends it on to the full MIP, which proves 0.51 optimal
+    tight = design_territories(accounts, reps, cfg)
+    assert tight.bounds["NA"] == pytest.approx((0.51, 0.51))
+    assert tight.solver_status.startswith("NA:OPTIMAL gap 0.0%")
+    assert tight.moved == 1

@@ -90,8 +90,13 @@ class TerritoryConfig(Model):
     )
     max_bucket_size: int = Field(40, ge=1)
     time_limit_seconds: float = Field(20.0, gt=0)
+    target_gap: float = Field(
+        0.01,
+        ge=0,
+        description="Optimality gap the LP-rounded design may leave before the full MIP runs.",
+    )
     solver: Literal["SCIP", "CP_SAT"] = Field(
-        "SCIP", description="OR-Tools MIP backend; the LP relaxation of this model is tight."
+        "SCIP", description="OR-Tools MIP backend (the LP bound always comes from GLOP)."
     )
     seed: int = Field(
         7, description="Solver random seed (one thread): the same data give the same design."
