@@ -121,5 +121,13 @@ def print_report(report: dict[str, Any]) -> None:
             f"{th['leads_above']:,.0f} leads above convert vs {th['conversion_below']:.1%} of "
             f"{th['leads_below']:,.0f} below"
         )
+        cal = t.get("calibration")
+        if cal is None:
+            console.print("calibration: not measured (model stored before it was; retrain)")
+        else:
+            console.print(f"calibration: {cal['summary']}")
+            print_frame(pd.DataFrame(cal["table"]), f"{name} reliability (raw)")
+            if cal["recalibrated"]:
+                print_frame(pd.DataFrame(cal["table_after"]), f"{name} reliability (recalibrated)")
     for name, why in report.get("skipped", {}).items():
         console.print(f"[yellow]{name} skipped:[/] {why}")

@@ -21,6 +21,7 @@ import pandas as pd
 
 from revops.config.scoring import ScoringConfig, Target
 from revops.errors import RevOpsError
+from revops.models.calibration import CalibrationReport, assess
 from revops.scoring.rules import TimeArray, score_frame, to_naive_us
 
 CATEGORICAL = ("industry", "country", "source", "title")
@@ -146,13 +147,23 @@ class FittedTarget:
     deciles: list[dict[str, float]]
     threshold: dict[str, float]
     base_rate: float
+    # Brier, ECE and reliability on the test leads, and the out-of-time recalibration (if the
+    # ECE called for one); None in models stored before it was measured
+    calibration: CalibrationReport | None = None
 
-    def predict(self, x: pd.DataFrame) -> npt.NDArray[np.float64]:
+    def raw(self, x: pd.DataFrame) -> npt.NDArray[np.float64]:
+        """The classifier's own probability, before any out-of-time recalibration."""
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):
             proba = self.model.predict_proba(x[self.columns].to_numpy(float))
         return np.asarray(proba[:, 1], dtype=np.float64)
+
+    def predict(self, x: pd.DataFrame) -> npt.NDArray[np.float64]:
+        """Calibrated probability: the raw one through the recalibration fitted out of time."""
+        p = self.raw(x)
+        report = getattr(self, "calibration", None)
+        return p if report is None else report.recalibrator(p)
 
 
 @dataclass
@@ -255,6 +266,9 @@ def fit_target(
         ],
         threshold=threshold,
         base_rate=float(y_test.mean()),
+        # in lead-cut order: the earlier half decides and fits any recalibration, the later
+        # half is scored before and after (revops.models.calibration)
+        calibration=assess(f"{target.name} model", y_test, p_test, tcut),
     )
 
 

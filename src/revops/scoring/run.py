@@ -110,10 +110,28 @@ def report_dict(models: TrainedModels) -> dict[str, Any]:
                 "split": t.split,
                 "threshold": t.threshold,
                 "deciles": t.deciles,
+                "calibration": _calibration(t),
             }
             for name, t in models.targets.items()
         },
         "skipped": models.skipped,
+    }
+
+
+def _calibration(t: Any) -> dict[str, Any] | None:
+    """Brier, ECE and the reliability tables before and after recalibration, or None."""
+    c = getattr(t, "calibration", None)
+    if c is None:
+        return None
+    return {
+        "summary": c.summary(),
+        "brier": c.brier,
+        "ece": c.ece,
+        "recalibrated": c.recalibrated,
+        "brier_after": c.brier_after,
+        "ece_after": c.ece_after,
+        "table": c.table.to_dict("records"),
+        "table_after": c.table_after.to_dict("records"),
     }
 
 
