@@ -1,4 +1,5 @@
-"""Record-level visibility of pay statements: who may read whose.
+"""Record-level visibility: whose pay statements, deals, accounts, persons and forecasts a
+principal may read. The CLI, the API and the web pages all ask this module.
 
 A role says what a principal may do; a pay statement also depends on whose it is. A rep reads
 their own statements, a manager those of everyone below them in `users.manager_id`, and the
@@ -84,3 +85,28 @@ def check_statement_read(wh: Warehouse, principal: Principal, period: str, user_
             f"{principal.actor} (role {principal.role}) may not read {user_id}'s statement: "
             f"{vis.why}"
         )
+
+
+def record_visibility(principal: Principal, users: pd.DataFrame) -> Visibility:
+    """Whose deals, accounts, persons and forecasts a principal may read, by owner.
+
+    A rep (the principal is a user) reads what they and their team own; revops_admin and
+    finance, and people who are not reps (operations staff, viewers), read every record.
+    Compensation is stricter (`statement_visibility`): a viewer who is not a rep reads none.
+    """
+    if can(principal, "comp.read_all"):
+        return Visibility(True, frozenset(), f"role {principal.role} reads every record")
+    me = rep_id(principal, users)
+    if me is None:
+        return Visibility(True, frozenset(), f"{principal.name} is not a rep: every record")
+    mine = frozenset({me, *team(me, users)})
+    why = f"{me} reads their own records" + (" and their team's" if len(mine) > 1 else "")
+    return Visibility(False, mine, why)
+
+
+def visible_rows(frame: pd.DataFrame, owner_column: str, vis: Visibility) -> pd.DataFrame:
+    """The rows of `frame` whose `owner_column` the visibility allows (all for everyone)."""
+    if vis.everyone:
+        return frame
+    keep = frame[owner_column].astype(object).map(lambda o: isinstance(o, str) and o in vis.reps)
+    return frame[keep.astype(bool)]

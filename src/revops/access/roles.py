@@ -63,6 +63,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "privacy.encrypt": _ADMIN,
     "privacy.pseudonymize": _OPS,
     "access.manage": _ADMIN,
+    # the monthly funnel council's notes and action items (web workspace)
+    "council.write": _OPS,
 }
 
 

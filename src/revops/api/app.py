@@ -1,6 +1,7 @@
 """The intake API application: `create_app(ro)` wires the service, routers and security.
 
-Every route authenticates with an API key except `GET /health` (a liveness probe, answering
+Every API route authenticates with an API key (the web workspace's pages, `revops.web`, with a
+person's session) except `GET /health` (a liveness probe, answering
 only whether the process serves) and the OpenAPI description and docs (`/openapi.json`,
 `/docs`), which describe the API but expose no data. `revops serve` runs this app with uvicorn.
 """
@@ -69,6 +70,9 @@ def create_app(ro: RevOps, *, clock: Clock | None = None, journal: Path | None =
     app.include_router(sla.router)
     app.include_router(comp.router)
     app.include_router(reps.router)
+    from revops.web import install  # the web workspace's pages, on the same app and service
+
+    install(app)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -34,6 +34,7 @@ from revops.cli.routing import routing_app
 from revops.cli.scoring import score_app
 from revops.cli.serve import serve
 from revops.cli.sources import sources_app
+from revops.cli.users import register as register_users
 
 app = typer.Typer(help="revops: one operating model, one revenue warehouse.", no_args_is_help=True)
 
@@ -69,5 +70,6 @@ register_access(app)
 register_governance(app)
 register_privacy(app)
 register_automation(app)
+register_users(app)
 
 __all__ = ["app"]

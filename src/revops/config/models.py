@@ -8,6 +8,7 @@ data model lacks) are checked here too, so a file that validates is one the engi
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -194,6 +195,19 @@ class MetricBase(Model):
         description="flow (the period's events add up) or stock_last / stock_first (the value "
         "at the period's last / first point in time, never summed over time)."
     )
+
+    targets: dict[str, float] = Field(
+        default_factory=dict,
+        description="Target per month (YYYY-MM → value), shown in the monthly funnel council pack.",
+    )
+
+    @field_validator("targets")
+    @classmethod
+    def _target_months(cls, value: dict[str, float]) -> dict[str, float]:
+        for month in value:
+            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+                raise ValueError(f"target month {month!r} is not YYYY-MM")
+        return value
 
     @property
     def title(self) -> str:

@@ -141,3 +141,9 @@ def _values(ro: RevOps, frame: pd.DataFrame) -> dict[str, float | None]:
             ro.model, str(name), float(v), None if pd.isna(rows) else int(rows)
         )
     return out
+
+
+def dictionary_values(ro: RevOps, period: Period) -> dict[str, float | None]:
+    """Every metric of the dictionary over `period` (one query), settled as the tiles show it."""
+    frame = compute_all(ro.warehouse, ro.model, grain=None, start=period.start, end=period.end)
+    return _values(ro, frame)

@@ -1658,6 +1658,81 @@ TABLES: tuple[Table, ...] = (
         system=True,
     ),
     Table(
+        name="user_passwords",
+        description="Sign-in passwords of people, for the web workspace: only an argon2id hash is "
+        "stored, set with `revops users passwd`. API keys stay for machines.",
+        primary_key=("login",),
+        columns=(
+            _c("login", "string", "Email (lower case) the person signs in with.", required=True),
+            _c("password_hash", "string", "argon2id hash of the password.", required=True),
+            _c("set_at", "timestamp", "When set (UTC).", required=True),
+            _c("set_by", "string", "Who set it.", required=True),
+        ),
+        system=True,
+    ),
+    Table(
+        name="web_sessions",
+        description="Server-side sessions of the web workspace. The cookie carries a random id; "
+        "only its SHA-256 is stored, with the session's CSRF token and expiry.",
+        primary_key=("session_hash",),
+        columns=(
+            _c("session_hash", "string", "SHA-256 (hex) of the session id.", required=True),
+            _c("login", "string", "Who signed in.", required=True),
+            _c(
+                "csrf_token",
+                "string",
+                "Token every POST form of the session carries.",
+                required=True,
+            ),
+            _c("created_at", "timestamp", "When signed in (UTC).", required=True),
+            _c(
+                "expires_at",
+                "timestamp",
+                "When the session ends at the latest (UTC).",
+                required=True,
+            ),
+            _c("ended_at", "timestamp", "When signed out; empty while open."),
+        ),
+        system=True,
+    ),
+    Table(
+        name="council_notes",
+        description="Notes of the monthly funnel council, one row per note, by the month "
+        "discussed.",
+        primary_key=("note_id",),
+        columns=(
+            _c("note_id", "string", "Random id.", required=True),
+            _c("month", "string", "Council month (YYYY-MM).", required=True),
+            _c("body", "string", "The note.", required=True),
+            _c("author", "string", "Who wrote it.", required=True),
+            _c("created_at", "timestamp", "When (UTC).", required=True),
+        ),
+        time_column="created_at",
+        system=True,
+    ),
+    Table(
+        name="council_actions",
+        description="Action items of the monthly funnel council: an open item is carried to "
+        "every later council until it is closed.",
+        primary_key=("action_id",),
+        columns=(
+            _c("action_id", "string", "Random id.", required=True),
+            _c("month", "string", "Council month that opened it (YYYY-MM).", required=True),
+            _c("title", "string", "What is to be done.", required=True),
+            _c("owner", "string", "Who owns it.", required=True),
+            _c("due", "date", "When it is due.", required=True),
+            _c(
+                "closed_month",
+                "string",
+                "Council month that closed it (YYYY-MM); empty while open.",
+            ),
+            _c("created_by", "string", "Who recorded it.", required=True),
+            _c("created_at", "timestamp", "When recorded (UTC).", required=True),
+        ),
+        time_column="created_at",
+        system=True,
+    ),
+    Table(
         name="access_grants",
         description="Roles of CLI users (operating-system user names), managed by revops_admins.",
         primary_key=("user_name",),

@@ -1,0 +1,83 @@
+"""Passwords of people: set by a revops_admin, stored only as an argon2id hash.
+
+People sign in to the web workspace with their email and a password; machines keep API keys.
+A person's role is their grant (`access_grants`) under their email or their `users.user_id`,
+and a viewer without one. A wrong email and a wrong password fail alike, and an unknown email
+still costs one argon2 check, so the answer time does not tell which emails have passwords.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from revops.access.grants import grants
+from revops.access.principal import Principal, authorize
+from revops.access.roles import Role
+from revops.audit import audit_batch
+from revops.errors import RevOpsError
+from revops.warehouse import Batch, Warehouse
+from revops.warehouse.clock import utc_now
+
+MIN_LENGTH = 12
+_hasher = PasswordHasher()
+_DUMMY = _hasher.hash("revops: no such login, compared to keep the timing flat")
+
+
+def normal_login(login: str) -> str:
+    """Logins are emails, compared without case or surrounding space."""
+    return login.strip().lower()
+
+
+def set_password(wh: Warehouse, by: Principal, login: str, password: str) -> None:
+    """Set `login`'s password (revops_admin only); audited, without the password."""
+    authorize(by, "access.manage")
+    who = normal_login(login)
+    if "@" not in who:
+        raise RevOpsError(f"login {login!r} is not an email address")
+    if len(password) < MIN_LENGTH:
+        raise RevOpsError(f"password too short: at least {MIN_LENGTH} characters")
+    row = {
+        "login": [who],
+        "password_hash": [_hasher.hash(password)],
+        "set_at": [utc_now()],
+        "set_by": [by.actor],
+    }
+    wh.write_many(
+        [
+            Batch("user_passwords", pa.table(row), "upsert"),
+            audit_batch(wh, by.actor, "access.password_set", who),
+        ]
+    )
+
+
+def role_of(wh: Warehouse, login: str) -> Role:
+    """The person's grant under their email or their user id; viewer without one."""
+    who = normal_login(login)
+    known = {name.lower(): role for name, role in grants(wh).items()}
+    if who in known:
+        return known[who]
+    rows = wh.sql('SELECT user_id, email FROM "users" WHERE email IS NOT NULL')
+    for uid, email in rows:
+        if str(email).lower() == who and str(uid).lower() in known:
+            return known[str(uid).lower()]
+    return "viewer"
+
+
+def check_password(wh: Warehouse, login: str, password: str) -> Principal | None:
+    """The principal `login` signs in as, or None for a wrong email or password."""
+    who = normal_login(login)
+    rows = wh.sql(f"SELECT password_hash FROM \"user_passwords\" WHERE login = '{_quoted(who)}'")
+    stored = str(rows[0][0]) if rows else _DUMMY
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if not rows:
+        return None
+    return Principal(who, role_of(wh, who))
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")

@@ -1,0 +1,550 @@
+"""What each page shows, computed on the warehouse thread: pure functions of the warehouse, the
+operating model, who asks and the page's filters, returning the template's context.
+
+Every figure is the metric dictionary's: a tile is `compute` over the month with no grain (what
+`revops metrics show NAME --grain all --from … --to …` prints), a breakdown the same with
+`--by`, the records behind a number `metrics.drill`'s rows, which are the rows the metric
+aggregates. Nothing here recomputes a number another way. Records, forecasts and pay follow
+the one rule in `access.records`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import pandas as pd
+
+from revops.access.principal import Principal
+from revops.access.records import (
+    check_statement_read,
+    record_visibility,
+    statement_visibility,
+    users_frame,
+    visible_rows,
+)
+from revops.audit import audit_batch
+from revops.config.models import DIMENSIONS, Metric, OperatingModel
+from revops.context import RevOps
+from revops.errors import RevOpsError
+from revops.metrics import MetricError, Period, compute, formula, settled, supported_dimensions
+from revops.metrics.compiler import leaf_tables
+from revops.metrics.drill import OWNER, components, drillable, rows_behind
+from revops.metrics.results import custom_columns
+from revops.reports.formatting import format_change, format_value
+from revops.reports.funnel import HEADLINE
+from revops.reports.periods import report_period
+from revops.warehouse import schema
+from revops.web.grid import Cell, Grid, text_cell
+from revops.web.svg import bars
+
+# Which page a metric belongs on: the area of the table it is computed from.
+AREA_TABLES: dict[str, tuple[str, ...]] = {
+    "funnel": ("persons", "lifecycle_history", "sla_clocks"),
+    "pipeline": ("opportunities", "pipeline_changes"),
+    "revenue": ("mrr_monthly", "arr_movements", "unit_economics", "sales_costs"),
+    "attribution": ("attribution_credits", "campaign_spend"),
+    "quality": ("quality_snapshots",),
+    "forecast": ("forecast_backtests", "quotas"),
+}
+RECORD_KINDS = {"opportunities": "deal", "persons": "person", "accounts": "account"}
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,80}$")
+ROW_LIMIT = 500
+
+
+def area_of(model: OperatingModel, name: str) -> str:
+    tables = [t for _, t in leaf_tables(model, name)]
+    for area, owned in AREA_TABLES.items():
+        if tables and tables[0] in owned:
+            return area
+    return "funnel" if any(t in AREA_TABLES["funnel"] for t in tables) else "pipeline"
+
+
+def area_metrics(model: OperatingModel, area: str) -> list[Metric]:
+    if area not in AREA_TABLES:
+        raise RevOpsError(f"no page {area!r}")
+    return [m for m in model.metrics if area_of(model, m.name) == area]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A page's filters: the month, a dimension equal to a value, a free expression, a cut."""
+
+    month: str
+    dim: str = ""
+    value: str = ""
+    where: str = ""
+    by: str = ""
+
+    def expression(self) -> str | None:
+        parts = []
+        if self.dim and self.value:
+            if not _NAME.match(self.dim):
+                raise RevOpsError(f"{self.dim!r} is not a dimension name")
+            parts.append(f"{self.dim} == {self.value!r}")
+        if self.where.strip():
+            parts.append(f"({self.where.strip()})" if parts else self.where.strip())
+        return " and ".join(parts) or None
+
+    def query(self, **change: str) -> str:
+        values = {
+            "month": self.month,
+            "dim": self.dim,
+            "value": self.value,
+            "where": self.where,
+            "by": self.by,
+        }
+        values.update(change)
+        return urlencode({k: v for k, v in values.items() if v})
+
+
+def month_of(period: Period) -> str:
+    return f"{period.start:%Y-%m}"
+
+
+def parse_month(ro: RevOps, month: str | None) -> Period:
+    from revops.web.council import month_period
+
+    return month_period(month) if month else report_period(ro)
+
+
+def _fmt(ro: RevOps, name: str, v: float | None) -> str:
+    return format_value(v, ro.model.metric(name).format, ro.model.company.currency)
+
+
+def figure(ro: RevOps, name: str, period: Period, where: str | None) -> float | None:
+    """Metric `name` over `period` with the filter: the dictionary's number, settled."""
+    df = compute(
+        ro.warehouse, ro.model, name, grain=None, start=period.start, end=period.end, where=where
+    )
+    if df.empty:
+        return settled(ro.model, name, math.nan, 0)
+    rows = df["rows"].iloc[0]
+    return settled(ro.model, name, float(df["value"].iloc[0]), None if pd.isna(rows) else int(rows))
+
+
+@dataclass(frozen=True)
+class TileView:
+    name: str
+    title: str
+    owner: str
+    text: str
+    previous_text: str
+    change_text: str
+    formula: str
+    href: str
+    error: str | None = None
+
+
+def tiles(ro: RevOps, names: list[str], period: Period, f: Filters) -> tuple[list[TileView], Grid]:
+    where = f.expression()
+    out: list[TileView] = []
+    grid = Grid(
+        "figures",
+        f"Figures, {period.label}",
+        ["metric", "owner", "month", "value", "previous", "change", "formula"],
+    )
+    currency = ro.model.company.currency
+    for name in names:
+        m = ro.model.metric(name)
+        href = f"/metric/{name}?{f.query()}"
+        try:
+            now = figure(ro, name, period, where)
+            before = figure(ro, name, period.previous(), where)
+        except (MetricError, RevOpsError) as exc:
+            out.append(TileView(name, m.title, m.owner, "n/a", "n/a", "", "", href, str(exc)))
+            continue
+        change = format_change(now, before, m.format, currency)
+        t = TileView(
+            name,
+            m.title,
+            m.owner,
+            _fmt(ro, name, now),
+            _fmt(ro, name, before),
+            change,
+            formula(ro.model, name),
+            href,
+        )
+        out.append(t)
+        grid.rows.append(
+            [
+                Cell(name, m.title, href),
+                text_cell(m.owner),
+                text_cell(month_of(period)),
+                Cell(now, t.text, numeric=True),
+                Cell(before, t.previous_text, numeric=True),
+                text_cell(change),
+                text_cell(t.formula),
+            ]
+        )
+    return out, grid
+
+
+def home(ro: RevOps, me: Principal) -> dict[str, Any]:
+    period = report_period(ro)
+    f = Filters(month_of(period))
+    shown, grid = tiles(ro, [n for n in HEADLINE if _has(ro.model, n)], period, f)
+    return {"period": period, "tiles": shown, "grids": [grid], "filters": f}
+
+
+def _has(model: OperatingModel, name: str) -> bool:
+    return any(m.name == name for m in model.metrics)
+
+
+def dimension_choices(ro: RevOps, names: list[str]) -> list[str]:
+    """The dictionary's dimensions and the custom fields of the tables these metrics read."""
+    out = list(DIMENSIONS)
+    tables = {t for n in names for _, t in leaf_tables(ro.model, n)}
+    for table, extra in custom_columns(ro.warehouse):
+        if table in tables:
+            out += [c for c, _ in extra if c not in out]
+    return out
+
+
+def _rep_filter(me: Principal, ro: RevOps) -> str | None:
+    """For a rep: `owner in [...]`, their own and their team's forecast; None for everyone."""
+    vis = record_visibility(me, users_frame(ro.warehouse))
+    if vis.everyone:
+        return None
+    return f"owner in {sorted(vis.reps)!r}"
+
+
+def area_page(ro: RevOps, me: Principal, area: str, f: Filters) -> dict[str, Any]:
+    period = parse_month(ro, f.month)
+    f = Filters(month_of(period), f.dim, f.value, f.where, f.by)
+    names = [m.name for m in area_metrics(ro.model, area)]
+    note = ""
+    if area == "forecast":
+        own = _rep_filter(me, ro)
+        if own:  # a rep's forecast page is their own (and their team's)
+            f = Filters(f.month, f.dim, f.value, f"{own} and ({f.where})" if f.where else own, f.by)
+            note = "Showing your own and your team's forecast only."
+    shown, grid = tiles(ro, names, period, f)
+    return {
+        "area": area,
+        "period": period,
+        "tiles": shown,
+        "grids": [grid],
+        "filters": f,
+        "dimensions": dimension_choices(ro, names),
+        "note": note,
+    }
+
+
+def breakdown(ro: RevOps, name: str, period: Period, f: Filters, by: str) -> tuple[Grid, Any]:
+    """`name` by `by` over the month: the table, its bars; each row links to its records."""
+    df = compute(
+        ro.warehouse,
+        ro.model,
+        name,
+        by=[by],
+        grain=None,
+        start=period.start,
+        end=period.end,
+        where=f.expression(),
+    )
+    grid = Grid("breakdown", f"{ro.model.metric(name).title} by {by}", [by, "value", "rows"])
+    labels, values, texts, hrefs = [], [], [], []
+    for row in df.to_dict("records"):
+        key = row[by]
+        rows = None if pd.isna(row["rows"]) else int(row["rows"])
+        v = settled(ro.model, name, float(row["value"]), rows)
+        label = "(none)" if key is None else str(key)
+        href = None
+        if key is not None:
+            q = Filters(f.month, by, str(key), f.expression() or "", "").query()
+            href = (
+                f"/metric/{name}/records?{q}"
+                if drillable(ro.model, name)
+                else (f"/metric/{name}?{q}")
+            )
+        text = _fmt(ro, name, v)
+        grid.rows.append([text_cell(key, href), Cell(v, text, numeric=True), text_cell(rows)])
+        labels.append(label)
+        values.append(v)
+        texts.append(text)
+        hrefs.append(href)
+    return grid, bars(labels, values, texts, hrefs) if labels else None
+
+
+def metric_page(ro: RevOps, me: Principal, name: str, f: Filters) -> dict[str, Any]:
+    m = ro.model.metric(name)
+    period = parse_month(ro, f.month)
+    f = Filters(month_of(period), f.dim, f.value, f.where, f.by)
+    where = f.expression()
+    dims = list(supported_dimensions(ro.model, name))
+    by = f.by or (dims[0] if dims else "")
+    now = figure(ro, name, period, where)
+    before = figure(ro, name, period.previous(), where)
+    grids: list[Grid] = []
+    chart = None
+    if by:
+        grid, chart = breakdown(ro, name, period, f, by)
+        grids.append(grid)
+    parts = components(ro.model, name) if not drillable(ro.model, name) else []
+    return {
+        "metric": m,
+        "area": area_of(ro.model, name),
+        "period": period,
+        "filters": Filters(f.month, f.dim, f.value, f.where, by),
+        "where": where,
+        "value_text": _fmt(ro, name, now),
+        "previous_text": _fmt(ro, name, before),
+        "change_text": format_change(now, before, m.format, ro.model.company.currency),
+        "formula": formula(ro.model, name),
+        "components": [(p, ro.model.metric(p).title, formula(ro.model, p)) for p in parts],
+        "drillable": drillable(ro.model, name),
+        "dimensions": dimension_choices(ro, [name]),
+        "by": by,
+        "chart": chart,
+        "grids": grids,
+    }
+
+
+def _names(ro: RevOps) -> dict[str, str]:
+    users = ro.warehouse.execute(ro.warehouse.table("users").select("user_id", "name"))
+    return {str(u): str(n) for u, n in zip(users["user_id"], users["name"], strict=True)}
+
+
+def _link(table: str, column: str) -> str | None:
+    """The record page a column's value opens: the table's own key, or a relation's target."""
+    t = schema.table(table)
+    if table in RECORD_KINDS and column == t.primary_key[0]:
+        return table
+    for rel in t.relations:
+        if rel.column == column and rel.table in RECORD_KINDS:
+            return rel.table
+    return None
+
+
+def record_grid(
+    key: str, title: str, table: str, frame: pd.DataFrame, names: dict[str, str]
+) -> Grid:
+    columns = [c for c in frame.columns if c != OWNER]
+    grid = Grid(key, title, columns)
+    for row in frame.head(ROW_LIMIT).to_dict("records"):
+        cells = []
+        for c in columns:
+            v = row[c]
+            target = _link(table, c)
+            if isinstance(v, pd.Timestamp):
+                v = v.to_pydatetime()
+            href = f"/records/{target}/{v}" if target and isinstance(v, str) else None
+            shown = names.get(v, v) if c.endswith("owner_id") and isinstance(v, str) else v
+            cell = text_cell(shown, href)
+            cells.append(Cell(v, cell.text, href, isinstance(v, int | float)))
+        grid.rows.append(cells)
+    if len(frame) > ROW_LIMIT:
+        grid.note = f"first {ROW_LIMIT} of {len(frame)} rows shown; the CSV has them all"
+    return grid
+
+
+def records_page(ro: RevOps, me: Principal, name: str, f: Filters) -> dict[str, Any]:
+    """The rows behind `name` for the month and filters, those the principal may read."""
+    m = ro.model.metric(name)
+    period = parse_month(ro, f.month)
+    f = Filters(month_of(period), f.dim, f.value, f.where, f.by)
+    where = f.expression()
+    table, frame = rows_behind(
+        ro.warehouse, ro.model, name, start=period.start, end=period.end, where=where
+    )
+    vis = record_visibility(me, users_frame(ro.warehouse))
+    total = len(frame)
+    if OWNER in frame.columns:
+        frame = visible_rows(frame, OWNER, vis)
+    grid = record_grid("records", f"{table} rows behind {m.title}", table, frame, _names(ro))
+    hidden = total - len(frame)
+    return {
+        "metric": m,
+        "period": period,
+        "filters": f,
+        "where": where,
+        "table": table,
+        "formula": formula(ro.model, name),
+        "value_text": _fmt(ro, name, figure(ro, name, period, where)),
+        "grids": [grid],
+        "hidden": hidden,
+        "why": vis.why,
+    }
+
+
+_HISTORY: dict[str, tuple[tuple[str, str, str], ...]] = {
+    # record table -> (history table, its key column, title)
+    "opportunities": (
+        ("opportunity_stage_history", "opportunity_id", "Stage history"),
+        ("pipeline_changes", "opportunity_id", "Pipeline changes"),
+        ("opportunity_splits", "opportunity_id", "Splits"),
+    ),
+    "persons": (
+        ("lifecycle_history", "person_id", "Lifecycle history"),
+        ("touchpoints", "person_id", "Touchpoints"),
+        ("opportunities", "person_id", "Deals"),
+    ),
+    "accounts": (
+        ("opportunities", "account_id", "Deals"),
+        ("persons", "account_id", "Persons"),
+        ("arr_movements", "account_id", "ARR movements"),
+    ),
+}
+
+
+def record_page(ro: RevOps, me: Principal, kind: str, record_id: str) -> dict[str, Any]:
+    """One deal, person or account with its history; a record the principal may not read is
+    answered as missing (so its existence is not told either)."""
+    if kind not in RECORD_KINDS:
+        raise RevOpsError(f"no record kind {kind!r}")
+    wh = ro.warehouse
+    t = schema.table(kind)
+    pk = t.primary_key[0]
+    rows = wh.execute(wh.table(kind).filter(wh.table(kind)[pk] == record_id))
+    vis = record_visibility(me, users_frame(wh))
+    if rows.empty or (not vis.everyone and not rows["owner_id"].isin(list(vis.reps)).any()):
+        raise LookupError(f"no {RECORD_KINDS[kind]} {record_id!r} you may read")
+    names = _names(ro)
+    fields = Grid("record", f"{RECORD_KINDS[kind].capitalize()} {record_id}", ["field", "value"])
+    for c, v in rows.iloc[0].items():
+        target = _link(kind, str(c)) if str(c) != pk else None
+        href = f"/records/{target}/{v}" if target and isinstance(v, str) else None
+        shown = names.get(v, v) if str(c).endswith("owner_id") and isinstance(v, str) else v
+        fields.rows.append([text_cell(c), Cell(v, text_cell(shown).text, href)])
+    grids = [fields]
+    for i, (table, column, title) in enumerate(_HISTORY[kind]):
+        h = wh.table(table)
+        frame = wh.execute(h.filter(h[column] == record_id))
+        if "owner_id" in frame.columns and not vis.everyone:
+            frame = visible_rows(frame, "owner_id", vis)
+        grids.append(record_grid(f"history{i}", title, table, frame, names))
+    return {"kind": RECORD_KINDS[kind], "record_id": record_id, "grids": grids}
+
+
+# -- compensation ------------------------------------------------------------------------------
+def comp_page(ro: RevOps, me: Principal, month: str | None) -> dict[str, Any]:
+    """The statements of the month the principal may read (a listing, audited), with totals."""
+    wh = ro.warehouse
+    period = parse_month(ro, month)
+    users = users_frame(wh)
+    vis = statement_visibility(me, users)
+    table = wh.table("comp_lines")
+    month_lines = table.filter(table.period_start == period.start)
+    frame = wh.execute(
+        month_lines.group_by("user_id")
+        .aggregate(lines=month_lines.count(), amount=month_lines.amount.sum())
+        .order_by("user_id")
+    )
+    frame = frame[frame["user_id"].map(vis.allows).astype(bool)]
+    names = _names(ro)
+    currency = ro.model.company.currency
+    grid = Grid("statements", f"Statements, {period.label}", ["user_id", "rep", "lines", "amount"])
+    q = urlencode({"month": month_of(period)})
+    for row in frame.to_dict("records"):
+        uid = str(row["user_id"])
+        href = f"/comp/{uid}?{q}"
+        grid.rows.append(
+            [
+                Cell(uid, uid, href),
+                text_cell(names.get(uid, uid)),
+                Cell(int(row["lines"]), f"{int(row['lines'])}", numeric=True),
+                Cell(
+                    float(row["amount"]),
+                    format_value(float(row["amount"]), "currency", currency),
+                    numeric=True,
+                ),
+            ]
+        )
+    listed = [r[0].raw for r in grid.rows]
+    details = {"period": month_of(period), "reps": listed, "why": vis.why}
+    wh.write_many([audit_batch(wh, me.actor, "comp.statements_listed", month_of(period), details)])
+    return {"period": period, "grids": [grid], "why": vis.why, "filters": Filters(month_of(period))}
+
+
+def statement_page(ro: RevOps, me: Principal, user_id: str, month: str | None) -> dict[str, Any]:
+    """One rep's statement; the read (or the refusal, as PermissionDenied) is audited."""
+    from revops.planning.comp import statement
+
+    period = parse_month(ro, month)
+    key = month_of(period)
+    check_statement_read(ro.warehouse, me, key, user_id)
+    st = statement(ro.warehouse, ro.model, key, user_id)
+    names = _names(ro)
+    lines = record_grid("lines", "Lines", "comp_lines", st.lines, names)
+    totals = Grid("totals", "Totals", ["total", "amount"])
+    currency = ro.model.company.currency
+    for k, v in st.totals.items():
+        totals.rows.append(
+            [text_cell(k), Cell(v, format_value(v, "currency", currency), numeric=True)]
+        )
+    return {
+        "user_id": user_id,
+        "rep": names.get(user_id, user_id),
+        "period": period,
+        "period_status": st.status,
+        "reconciles": st.reconciles,
+        "grids": [totals, lines],
+        "filters": Filters(key),
+    }
+
+
+# -- the council -------------------------------------------------------------------------------
+def council_context(ro: RevOps, month: str | None) -> dict[str, Any]:
+    """The pack for the month, its notes and its action items (those carried over included)."""
+    from revops.web.council import actions, council_pack, notes
+    from revops.web.svg import sparkline
+
+    period = parse_month(ro, month)
+    key = month_of(period)
+    pack = council_pack(ro, period)
+    grid = Grid(
+        "pack",
+        f"Funnel council pack, {period.label}",
+        ["metric", "owner", "month", "value", "previous_month", "change", "same_month_last_year",
+         "change_vs_last_year", "target", "vs_target"],
+    )  # fmt: skip
+    sparks = {}
+    q = urlencode({"month": key})
+    for r in pack.rows:
+        grid.rows.append(
+            [
+                Cell(r.name, r.title, f"/metric/{r.name}?{q}"),
+                text_cell(r.owner),
+                text_cell(key),
+                Cell(r.value, r.text, numeric=True),
+                Cell(r.previous, r.previous_text, numeric=True),
+                text_cell(r.change_text),
+                Cell(r.last_year, r.last_year_text, numeric=True),
+                text_cell(r.year_change_text),
+                Cell(r.target, r.target_text, numeric=True),
+                text_cell(r.target_gap_text),
+            ]
+        )
+        sparks[r.name] = sparkline(r.trend)
+    items = actions(ro.warehouse, key)
+    act = Grid("actions", "Action items", ["opened", "title", "owner", "due", "status"])
+    for a in items:
+        status = (
+            "closed" if a.closed_month == key else ("carried over" if a.carried(key) else "open")
+        )
+        act.rows.append(
+            [text_cell(a.month), text_cell(a.title), text_cell(a.owner), text_cell(a.due),
+             text_cell(status)]
+        )  # fmt: skip
+    written = notes(ro.warehouse, key)
+    note_grid = Grid("notes", "Notes", ["author", "at", "note"])
+    for n in written:
+        note_grid.rows.append(
+            [text_cell(n.author), text_cell(f"{n.created_at:%Y-%m-%d %H:%M}"), text_cell(n.body)]
+        )
+    return {
+        "period": period,
+        "month": key,
+        "previous_month": month_of(period.previous()),
+        "next_month": f"{period.end:%Y-%m}",
+        "pack": pack,
+        "sparks": sparks,
+        "actions": items,
+        "notes": written,
+        "grids": [grid, act, note_grid],
+        "filters": Filters(key),
+    }
