@@ -23,7 +23,7 @@ from revops.context import RevOps
 from revops.errors import RevOpsError
 from revops.metrics import Period, compute_all, formula, settled, why_missing
 from revops.reports.formatting import format_change, format_value
-from revops.reports.periods import dictionary_values
+from revops.reports.periods import data_end, dictionary_values, maturing
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import utc_now
 
@@ -68,6 +68,7 @@ class PackRow:
     target_gap_text: str
     formula: str
     reason: str | None
+    note: str | None  # a cohort still maturing (reports.periods.maturing)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def council_pack(ro: RevOps, period: Period) -> Pack:
         series.setdefault(str(name), {})[p] = settled(ro.model, str(name), float(v), n)
     currency = ro.model.company.currency
     key = f"{period.start:%Y-%m}"
+    end = data_end(ro)
     out = []
     for m in ro.model.metrics:
         value, prev, ly = now.get(m.name), before.get(m.name), year.get(m.name)
@@ -124,6 +126,7 @@ def council_pack(ro: RevOps, period: Period) -> Pack:
                 ),
                 formula=formula(ro.model, m.name),
                 reason=reason,
+                note=maturing(ro, m.name, period, end),
             )
         )
     return Pack(period, [f"{d:%Y-%m}" for d in months], out)

@@ -24,11 +24,28 @@ class Cell:
 
 @dataclass
 class Grid:
+    """A table. `hidden` columns and rows past `limit` are left off the page, never the CSV."""
+
     key: str
     title: str
     header: list[str]
     rows: list[list[Cell]] = field(default_factory=list)
     note: str = ""
+    hidden: frozenset[str] = frozenset()
+    limit: int | None = None
+
+    def _shown(self) -> list[int]:
+        return [i for i, h in enumerate(self.header) if h not in self.hidden]
+
+    def shown_header(self) -> list[tuple[str, bool]]:
+        """(column, numeric) of the columns on the page."""
+        first = self.rows[0] if self.rows else []
+        return [(self.header[i], bool(first) and first[i].numeric) for i in self._shown()]
+
+    def shown_rows(self) -> list[list[Cell]]:
+        keep = self._shown()
+        rows = self.rows if self.limit is None else self.rows[: self.limit]
+        return [[r[i] for i in keep] for r in rows]
 
     def csv(self) -> str:
         """The table as CSV: raw values, a missing one as an empty field (never 0)."""

@@ -10,6 +10,7 @@ the one rule in `access.records`.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass
@@ -30,13 +31,21 @@ from revops.audit import audit_batch
 from revops.config.models import DIMENSIONS, Metric, OperatingModel
 from revops.context import RevOps
 from revops.errors import RevOpsError
-from revops.metrics import MetricError, Period, compute, formula, settled, supported_dimensions
+from revops.metrics import (
+    MetricError,
+    Period,
+    compute,
+    formula,
+    settled,
+    supported_dimensions,
+    why_missing,
+)
 from revops.metrics.compiler import leaf_tables
 from revops.metrics.drill import OWNER, components, drillable, rows_behind
 from revops.metrics.results import custom_columns
 from revops.reports.formatting import format_change, format_value
 from revops.reports.funnel import HEADLINE
-from revops.reports.periods import report_period
+from revops.reports.periods import data_end, maturing, report_period
 from revops.warehouse import schema
 from revops.web.grid import Cell, Grid, text_cell
 from revops.web.svg import bars
@@ -57,6 +66,8 @@ ROW_LIMIT = 500
 
 def area_of(model: OperatingModel, name: str) -> str:
     tables = [t for _, t in leaf_tables(model, name)]
+    if any(t in AREA_TABLES["forecast"] for t in tables):  # quota attainment, coverage
+        return "forecast"
     for area, owned in AREA_TABLES.items():
         if tables and tables[0] in owned:
             return area
@@ -137,6 +148,7 @@ class TileView:
     formula: str
     href: str
     error: str | None = None
+    note: str | None = None  # a cohort still maturing (see reports.periods.maturing)
 
 
 def tiles(ro: RevOps, names: list[str], period: Period, f: Filters) -> tuple[list[TileView], Grid]:
@@ -148,6 +160,7 @@ def tiles(ro: RevOps, names: list[str], period: Period, f: Filters) -> tuple[lis
         ["metric", "owner", "month", "value", "previous", "change", "formula"],
     )
     currency = ro.model.company.currency
+    end = data_end(ro)
     for name in names:
         m = ro.model.metric(name)
         href = f"/metric/{name}?{f.query()}"
@@ -158,6 +171,9 @@ def tiles(ro: RevOps, names: list[str], period: Period, f: Filters) -> tuple[lis
             out.append(TileView(name, m.title, m.owner, "n/a", "n/a", "", "", href, str(exc)))
             continue
         change = format_change(now, before, m.format, currency)
+        reason = None
+        if now is None and where is None:
+            reason = why_missing(ro.warehouse, ro.model, name, period)
         t = TileView(
             name,
             m.title,
@@ -167,6 +183,8 @@ def tiles(ro: RevOps, names: list[str], period: Period, f: Filters) -> tuple[lis
             change,
             formula(ro.model, name),
             href,
+            error=reason,
+            note=maturing(ro, name, period, end),
         )
         out.append(t)
         grid.rows.append(
@@ -223,15 +241,54 @@ def area_page(ro: RevOps, me: Principal, area: str, f: Filters) -> dict[str, Any
             f = Filters(f.month, f.dim, f.value, f"{own} and ({f.where})" if f.where else own, f.by)
             note = "Showing your own and your team's forecast only."
     shown, grid = tiles(ro, names, period, f)
+    grids = [grid]
+    if area == "forecast":
+        grids.append(forecast_grid(ro, me, period))
     return {
         "area": area,
         "period": period,
         "tiles": shown,
-        "grids": [grid],
+        "grids": grids,
         "filters": f,
         "dimensions": dimension_choices(ro, names),
         "note": note,
     }
+
+
+def forecast_grid(ro: RevOps, me: Principal, period: Period) -> Grid:
+    """The forecast engine's roll-up for the fiscal quarter holding the month, as of the
+    data's last day (`revops forecast rollup`): a rep sees their own and their team's rows,
+    not the region and company totals, which hold everyone's deals."""
+    from revops.pipeline.forecast import forecast_rollup, parse
+    from revops.pipeline.forecast.data import latest_data_date
+    from revops.pipeline.forecast.rollup import wide
+
+    fy = ro.model.company.fiscal_year_start_month
+    into = (period.start.month - fy) % 3
+    index = period.start.year * 12 + period.start.month - 1 - into
+    first = dt.date(index // 12, index % 12 + 1, 1)
+    after = dt.date((index + 3) // 12, (index + 3) % 12 + 1, 1)
+    span = parse(ro.model, f"{first}..{after - dt.timedelta(days=1)}")
+    day = latest_data_date(ro.warehouse)
+    frame = wide(forecast_rollup(ro.warehouse, ro.model, span, day))
+    vis = record_visibility(me, users_frame(ro.warehouse))
+    if not vis.everyone:
+        mine = frame["level"].isin(["rep", "manager"]) & frame["subject_id"].isin(list(vis.reps))
+        frame = frame[mine]
+    title = f"Forecast roll-up, {first:%b}–{after - dt.timedelta(days=1):%b %Y}, as of {day}"
+    grid = Grid("rollup", title, [str(c) for c in frame.columns])
+    currency = ro.model.company.currency
+    for row in frame.to_dict("records"):
+        cells = []
+        for v in row.values():
+            if isinstance(v, float):
+                text = "" if math.isnan(v) else format_value(v, "currency", currency)
+                cells.append(Cell(v, text, numeric=True))
+            else:
+                cells.append(text_cell(v))
+        grid.rows.append(cells)
+    grid.hidden = frozenset({"subject_id"})
+    return grid
 
 
 def breakdown(ro: RevOps, name: str, period: Period, f: Filters, by: str) -> tuple[Grid, Any]:
@@ -304,9 +361,26 @@ def metric_page(ro: RevOps, me: Principal, name: str, f: Filters) -> dict[str, A
     }
 
 
-def _names(ro: RevOps) -> dict[str, str]:
-    users = ro.warehouse.execute(ro.warehouse.table("users").select("user_id", "name"))
-    return {str(u): str(n) for u, n in zip(users["user_id"], users["name"], strict=True)}
+@dataclass(frozen=True)
+class Names:
+    """What people read instead of ids: users' and accounts' names."""
+
+    users: dict[str, str]
+    accounts: dict[str, str]
+
+
+def _names(ro: RevOps) -> Names:
+    wh = ro.warehouse
+    users = wh.execute(wh.table("users").select("user_id", "name"))
+    accounts = wh.execute(wh.table("accounts").select("account_id", "name"))
+    return Names(
+        {str(u): str(n) for u, n in zip(users["user_id"], users["name"], strict=True)},
+        {
+            str(a): str(n)
+            for a, n in zip(accounts["account_id"], accounts["name"], strict=True)
+            if isinstance(n, str)
+        },
+    )
 
 
 def _link(table: str, column: str) -> str | None:
@@ -320,26 +394,64 @@ def _link(table: str, column: str) -> str | None:
     return None
 
 
-def record_grid(
-    key: str, title: str, table: str, frame: pd.DataFrame, names: dict[str, str]
-) -> Grid:
+MONEY = frozenset({"amount", "deal_amount", "credited_amount", "mrr", "arr", "original_amount"})
+SHOWN_COLUMNS = 10
+
+
+def record_grid(key: str, title: str, table: str, frame: pd.DataFrame, names: Names) -> Grid:
+    """Rows of `table` as a grid: names shown for owners and accounts (ids stay in the CSV),
+    money rounded, and on the page only the first rows and the most telling columns."""
     columns = [c for c in frame.columns if c != OWNER]
-    grid = Grid(key, title, columns)
-    for row in frame.head(ROW_LIMIT).to_dict("records"):
+    grid = Grid(key, title, columns, limit=ROW_LIMIT)
+    for row in frame.to_dict("records"):
         cells = []
         for c in columns:
             v = row[c]
-            target = _link(table, c)
             if isinstance(v, pd.Timestamp):
                 v = v.to_pydatetime()
+            target = _link(table, c)
             href = f"/records/{target}/{v}" if target and isinstance(v, str) else None
-            shown = names.get(v, v) if c.endswith("owner_id") and isinstance(v, str) else v
-            cell = text_cell(shown, href)
-            cells.append(Cell(v, cell.text, href, isinstance(v, int | float)))
+            cells.append(_record_cell(c, v, href, names))
         grid.rows.append(cells)
+    grid.hidden = _hidden(table, columns, frame)
     if len(frame) > ROW_LIMIT:
         grid.note = f"first {ROW_LIMIT} of {len(frame)} rows shown; the CSV has them all"
     return grid
+
+
+def _record_cell(column: str, v: Any, href: str | None, names: Names) -> Cell:
+    if isinstance(v, str) and (column.endswith("owner_id") or column == "user_id"):
+        return Cell(v, names.users.get(v, text_cell(v).text), href)
+    if column == "account_id" and isinstance(v, str):
+        return Cell(v, names.accounts.get(v, v), href)
+    if isinstance(v, bool):
+        return Cell(v, "yes" if v else "no", href)
+    if isinstance(v, dt.datetime):
+        midnight = v.time() == dt.time(0)
+        return Cell(v, f"{v:%Y-%m-%d}" if midnight else f"{v:%Y-%m-%d %H:%M}", href)
+    if isinstance(v, int | float) and not (isinstance(v, float) and math.isnan(v)):
+        text = format_value(float(v), "currency" if column in MONEY else "number")
+        return Cell(v, text, href, numeric=True)
+    return text_cell(v, href)
+
+
+def _hidden(table: str, columns: list[str], frame: pd.DataFrame) -> frozenset[str]:
+    """Columns left off the page: those empty in every row, then past `SHOWN_COLUMNS` the
+    least telling (the key, a name, dates and amounts first)."""
+    head = frame.head(ROW_LIMIT)
+    filled = [c for c in columns if head[c].notna().any()]
+    t = schema.table(table)
+    typed = {col.name: col.type for col in t.columns}
+
+    def rank(c: str) -> int:
+        if c in t.primary_key or c == "name":
+            return 0
+        if typed.get(c) in ("date", "timestamp") or c in MONEY or c in ("stage", "to_stage"):
+            return 1
+        return 2 if c.endswith("_id") else 3
+
+    keep = set(sorted(filled, key=lambda c: (rank(c), columns.index(c)))[:SHOWN_COLUMNS])
+    return frozenset(c for c in columns if c not in keep)
 
 
 def records_page(ro: RevOps, me: Principal, name: str, f: Filters) -> dict[str, Any]:
@@ -408,15 +520,17 @@ def record_page(ro: RevOps, me: Principal, kind: str, record_id: str) -> dict[st
     for c, v in rows.iloc[0].items():
         target = _link(kind, str(c)) if str(c) != pk else None
         href = f"/records/{target}/{v}" if target and isinstance(v, str) else None
-        shown = names.get(v, v) if str(c).endswith("owner_id") and isinstance(v, str) else v
-        fields.rows.append([text_cell(c), Cell(v, text_cell(shown).text, href)])
+        cell = _record_cell(str(c), v, href, names)
+        fields.rows.append([text_cell(c), Cell(v, cell.text, href)])
     grids = [fields]
     for i, (table, column, title) in enumerate(_HISTORY[kind]):
         h = wh.table(table)
         frame = wh.execute(h.filter(h[column] == record_id))
         if "owner_id" in frame.columns and not vis.everyone:
             frame = visible_rows(frame, "owner_id", vis)
-        grids.append(record_grid(f"history{i}", title, table, frame, names))
+        grid = record_grid(f"history{i}", title, table, frame, names)
+        grid.hidden = grid.hidden | {column}  # the record's own id, on every row
+        grids.append(grid)
     return {"kind": RECORD_KINDS[kind], "record_id": record_id, "grids": grids}
 
 
@@ -445,7 +559,7 @@ def comp_page(ro: RevOps, me: Principal, month: str | None) -> dict[str, Any]:
         grid.rows.append(
             [
                 Cell(uid, uid, href),
-                text_cell(names.get(uid, uid)),
+                text_cell(names.users.get(uid, uid)),
                 Cell(int(row["lines"]), f"{int(row['lines'])}", numeric=True),
                 Cell(
                     float(row["amount"]),
@@ -470,6 +584,7 @@ def statement_page(ro: RevOps, me: Principal, user_id: str, month: str | None) -
     st = statement(ro.warehouse, ro.model, key, user_id)
     names = _names(ro)
     lines = record_grid("lines", "Lines", "comp_lines", st.lines, names)
+    lines.hidden = lines.hidden | {"line_id", "period_start", "user_id"}  # the page's heading
     totals = Grid("totals", "Totals", ["total", "amount"])
     currency = ro.model.company.currency
     for k, v in st.totals.items():
@@ -478,7 +593,7 @@ def statement_page(ro: RevOps, me: Principal, user_id: str, month: str | None) -
         )
     return {
         "user_id": user_id,
-        "rep": names.get(user_id, user_id),
+        "rep": names.users.get(user_id, user_id),
         "period": period,
         "period_status": st.status,
         "reconciles": st.reconciles,
