@@ -114,7 +114,7 @@ def council_pack(ro: RevOps, period: Period) -> Pack:
                 previous=prev,
                 last_year=ly,
                 target=target,
-                trend=[series.get(m.name, {}).get(d) for d in months],
+                trend=[_month(ro, series, m.name, d) for d in months],
                 text=text(value),
                 previous_text=text(prev),
                 last_year_text=text(ly),
@@ -130,6 +130,15 @@ def council_pack(ro: RevOps, period: Period) -> Pack:
             )
         )
     return Pack(period, [f"{d:%Y-%m}" for d in months], out)
+
+
+def _month(
+    ro: RevOps, series: dict[str, dict[dt.date, float | None]], name: str, month: dt.date
+) -> float | None:
+    """The month's value; a month without rows is what the month's own figure says it is
+    (0 for a count or sum, unless the metric declares `no_rows: missing`), not a gap."""
+    found = series.get(name, {})
+    return found[month] if month in found else settled(ro.model, name, math.nan, 0)
 
 
 # -- notes and action items ---------------------------------------------------------------------
