@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from revops.api import create_app
 from revops.cli import app
 from revops.config import DEFAULT_CONFIG, load_config
+from revops.context import RevOps
 from revops.reports.formatting import format_value
 
 CASES = [
@@ -53,3 +54,18 @@ def test_page_figures_equal_the_clis(tmp_path: Path) -> None:
         assert r.exit_code == 0, r.output
         shown = format_value(value, model.metric(metric).format, model.company.currency)
         assert re.search(rf"│\s*{re.escape(shown)}\s*│", r.output), (metric, shown, r.output)
+
+
+def test_a_custom_field_filters_and_cuts_a_page(ro: RevOps, client: TestClient) -> None:
+    # a field a source mapping added to the CRM's deals: not in the data model
+    with ro.warehouse.transaction() as run:
+        run('ALTER TABLE "opportunities" ADD COLUMN "deal_tier" VARCHAR')
+        run("UPDATE \"opportunities\" SET deal_tier = 'gold' WHERE opportunity_id IN ('O1', 'O3')")
+    sign_in(client, "admin@x.com")
+    page = client.get("/view/pipeline?month=2026-10")
+    assert '<option value="deal_tier"' in page.text
+    r = client.get("/view/pipeline?month=2026-10&dim=deal_tier&value=gold&csv=figures")
+    rows = {row["metric"]: row for row in csv.DictReader(io.StringIO(r.text))}
+    assert float(rows["bookings"]["value"]) == 70_000  # O1 40,000 + O3 30,000
+    r = client.get("/metric/bookings?month=2026-10&by=deal_tier&csv=breakdown")
+    assert r.text.splitlines() == ["deal_tier,value,rows", "gold,70000.0,2", ",20000.0,1"]
