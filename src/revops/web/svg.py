@@ -18,7 +18,7 @@ def _known(v: float | None) -> bool:
     return v is not None and not math.isnan(v)
 
 
-def sparkline(values: Sequence[float | None], width: int = 120, height: int = 28) -> Markup:
+def sparkline(values: Sequence[float | None], width: int = 96, height: int = 26) -> Markup:
     """A line through the known values, gaps where unknown, the last point marked."""
     known = [v for v in values if v is not None and not math.isnan(v)]
     if len(values) < 2 or not known:
