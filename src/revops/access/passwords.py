@@ -65,17 +65,28 @@ def role_of(wh: Warehouse, login: str) -> Role:
     return "viewer"
 
 
+def stored_hash(wh: Warehouse, login: str) -> str | None:
+    """The login's argon2 hash, or None without a password."""
+    who = _quoted(normal_login(login))
+    rows = wh.sql(f"SELECT password_hash FROM \"user_passwords\" WHERE login = '{who}'")
+    return str(rows[0][0]) if rows else None
+
+
+def matches(stored: str | None, password: str) -> bool:
+    """Whether `password` is the one behind `stored`; without a hash a dummy one is checked,
+    so an unknown login costs the same argon2 time as a wrong password."""
+    try:
+        _hasher.verify(stored or _DUMMY, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return stored is not None
+
+
 def check_password(wh: Warehouse, login: str, password: str) -> Principal | None:
     """The principal `login` signs in as, or None for a wrong email or password."""
+    if not matches(stored_hash(wh, login), password):
+        return None
     who = normal_login(login)
-    rows = wh.sql(f"SELECT password_hash FROM \"user_passwords\" WHERE login = '{_quoted(who)}'")
-    stored = str(rows[0][0]) if rows else _DUMMY
-    try:
-        _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    if not rows:
-        return None
     return Principal(who, role_of(wh, who))
 
 
