@@ -110,7 +110,7 @@ def test_filter_by_region_drill_to_the_deals_and_export_csv(browser: Any, server
     assert "O3" not in deals  # Bo's, EMEA
     assert "O4" not in deals  # lost: not a booking
     go(b, b.find_element(By.LINK_TEXT, "O1"))
-    assert b.find_element(By.TAG_NAME, "h1").text == "Deal O1"
+    assert b.find_element(By.TAG_NAME, "h1").text == "Deal Deal O1 (O1)"
     assert "Stage history" in b.page_source
     # the breakdown's CSV equals the dictionary's numbers for the same metric and filter
     b.get(server.url + f"/metric/bookings?month={MONTH}&by=region")

@@ -520,7 +520,7 @@ def record_page(ro: RevOps, me: Principal, kind: str, record_id: str) -> dict[st
     for c, v in rows.iloc[0].items():
         target = _link(kind, str(c)) if str(c) != pk else None
         href = f"/records/{target}/{v}" if target and isinstance(v, str) else None
-        cell = _record_cell(str(c), v, href, names)
+        cell = text_cell(v) if str(c) == pk else _record_cell(str(c), v, href, names)
         fields.rows.append([text_cell(c), Cell(v, cell.text, href)])
     grids = [fields]
     for i, (table, column, title) in enumerate(_HISTORY[kind]):
@@ -531,7 +531,9 @@ def record_page(ro: RevOps, me: Principal, kind: str, record_id: str) -> dict[st
         grid = record_grid(f"history{i}", title, table, frame, names)
         grid.hidden = grid.hidden | {column}  # the record's own id, on every row
         grids.append(grid)
-    return {"kind": RECORD_KINDS[kind], "record_id": record_id, "grids": grids}
+    name = rows.iloc[0].get("name")
+    label = f"{name} ({record_id})" if isinstance(name, str) and name else record_id
+    return {"kind": RECORD_KINDS[kind], "record_id": record_id, "label": label, "grids": grids}
 
 
 # -- compensation ------------------------------------------------------------------------------
