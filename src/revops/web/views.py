@@ -426,7 +426,7 @@ def _record_cell(column: str, v: Any, href: str | None, names: Names) -> Cell:
         return Cell(v, names.accounts.get(v, v), href)
     if isinstance(v, bool):
         return Cell(v, "yes" if v else "no", href)
-    if isinstance(v, dt.datetime):
+    if isinstance(v, dt.datetime) and not pd.isna(v):  # NaT is a datetime too
         midnight = v.time() == dt.time(0)
         return Cell(v, f"{v:%Y-%m-%d}" if midnight else f"{v:%Y-%m-%d %H:%M}", href)
     if isinstance(v, int | float) and not (isinstance(v, float) and math.isnan(v)):
