@@ -14,7 +14,7 @@ from revops.metrics.drill import rows_behind
 from revops.warehouse import Warehouse
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "web"))
-import fixture
+import web_fixture as fixture
 
 OCT = {"start": dt.date(2026, 10, 1), "end": dt.date(2026, 11, 1)}
 

@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import company, csrf_of, sign_in
 from fastapi.testclient import TestClient
-from fixture import ADMIN, PASSWORD
 from typer.testing import CliRunner
+from web_fixture import ADMIN, PASSWORD
+from web_support import company, csrf_of, sign_in
 
 from revops.access import Principal
 from revops.access.passwords import check_password, set_password

@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from browser import chromium
-from conftest import Served
-from fixture import MONTH, PASSWORD
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
+from web_browser import chromium
+from web_fixture import MONTH, PASSWORD
+from web_support import Served
 
 pytestmark = pytest.mark.slow
 

@@ -3,8 +3,8 @@ and a person who is not a rep reads none."""
 
 from __future__ import annotations
 
-from conftest import sign_in
 from fastapi.testclient import TestClient
+from web_support import sign_in
 
 from revops.audit import entries
 from revops.context import RevOps

@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import company
-from fixture import ADMIN, MONTH
 from typer.testing import CliRunner
+from web_fixture import ADMIN, MONTH
+from web_support import company
 
 from revops.access import Principal
 from revops.cli import app

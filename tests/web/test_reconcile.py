@@ -8,9 +8,9 @@ import io
 import re
 from pathlib import Path
 
-from conftest import company, sign_in
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
+from web_support import company, sign_in
 
 from revops.api import create_app
 from revops.cli import app
