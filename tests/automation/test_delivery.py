@@ -13,7 +13,7 @@ from auto_case import at, build_model, mql_history, seed
 from receivers import HttpReceiver, SmtpReceiver, free_port
 
 from revops.automation import dispatch, inbox, queue
-from revops.automation.dispatcher import acquire, backoff, release
+from revops.automation.dispatcher import abandoned, acquire, backoff, holder_id, release
 from revops.automation.signing import sign, verify
 from revops.config.automation import Dispatch
 from revops.config.models import OperatingModel
@@ -160,3 +160,27 @@ def test_signatures_reject_tampering_and_replays() -> None:
     assert not verify(b"s3cret", "1000000", body + b" ", sig, now=1_000_100)
     assert not verify(b"other", "1000000", body, sig, now=1_000_100)
     assert not verify(b"s3cret", "1000000", body, sig, now=1_000_000 + 301)  # replayed late
+
+
+def test_a_dead_holders_lease_is_taken_over_at_once(warehouse: Warehouse) -> None:
+    """A lease whose holder process on this host is gone is free before it lapses; one held by
+    a live process, or by a holder on another host, is not."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "print(1)"], stdout=subprocess.DEVNULL)
+    child.wait()
+    mine = holder_id()
+    host, _, started, tail = mine.split(":")
+    dead = f"{host}:{child.pid}:{started}:{tail}"
+    elsewhere = f"other-host:{child.pid}:{started}:{tail}"
+    assert abandoned(dead)
+    assert not abandoned(mine)
+    assert not abandoned(elsewhere)
+    t0 = datetime(2025, 6, 2, 12)
+    assert acquire(warehouse, elsewhere, 30, t0)
+    assert not acquire(warehouse, mine, 30, t0 + timedelta(seconds=1))  # cannot tell: wait
+    release(warehouse, elsewhere)
+    assert acquire(warehouse, dead, 30, t0)
+    assert acquire(warehouse, mine, 30, t0 + timedelta(seconds=1))  # not 30 s later
+    assert not acquire(warehouse, dead, 30, t0 + timedelta(seconds=2))

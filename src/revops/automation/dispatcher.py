@@ -9,6 +9,12 @@ receiver drops the repeat. Nothing is lost, and nothing reaches a deduplicating 
 One dispatcher at a time: each pass (and each send) first takes or renews a lease row in the
 warehouse, so `automate watch` on two machines, or `run` from cron beside a `watch`, never send
 the same action concurrently. A dispatcher that cannot renew its lease stops sending.
+
+A dispatcher that died (SIGKILL, a crash, a reboot) leaves its lease behind. Its holder id
+names the host, the process id and the process's start time, so a dispatcher on the same host
+sees that the holder's process is gone (no such pid, or a pid reused by a later process) and
+takes the lease over at once instead of waiting out `lease_seconds`. A holder on another host
+cannot be checked from here: its lease is waited out.
 """
 
 from __future__ import annotations
@@ -39,9 +45,38 @@ LEASE = "dispatcher"
 Clock = Callable[[], datetime]
 
 
+def _started(pid: int) -> str | None:
+    """The start time of process `pid` in clock ticks since boot (Linux /proc), or None when
+    there is no such process or no /proc to ask."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # field 22; the command name (field 2) is parenthesised and may hold spaces
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
 def holder_id() -> str:
-    """Who holds the lease: host, process and a random part (a restarted pid is someone else)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """Who holds the lease: host, process id, process start time (so a reused pid is someone
+    else) and a random part (two dispatchers in one process are two holders)."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_started(pid) or '-'}:{uuid.uuid4().hex[:8]}"
+
+
+def abandoned(holder: str) -> bool:
+    """Whether `holder` is a dispatcher on this host whose process no longer runs: it can hold
+    no lease any more. False whenever that cannot be known (another host, an id of another
+    shape, no /proc): such a lease is waited out."""
+    parts = holder.split(":")
+    if len(parts) != 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid, started = int(parts[1]), parts[2]
+    if started == "-" or _started(os.getpid()) is None:
+        return False
+    if pid == os.getpid():
+        return False
+    return _started(pid) != started
 
 
 def _ts(at: datetime) -> str:
@@ -53,13 +88,21 @@ def _lit(text: str) -> str:
 
 
 def acquire(wh: Warehouse, holder: str, seconds: float, now: datetime, name: str = LEASE) -> bool:
-    """Take the lease, or renew it, unless another holder's lease is still running.
+    """Take the lease, or renew it, unless another holder's lease is still running (a lease
+    whose holder's process is gone, see `abandoned`, is not running).
 
     A conditional UPDATE in one transaction: on PostgreSQL a second dispatcher racing for an
     expired lease re-reads the row after the first commits and no longer matches.
     """
     until = now + timedelta(seconds=seconds)
     with wh.transaction() as run:
+        row = run(f'SELECT holder FROM "automation_leases" WHERE name = {_lit(name)}').fetchone()
+        if row is not None and str(row[0]) != holder and abandoned(str(row[0])):
+            # its process is gone: the lease is free now, not when it lapses
+            run(
+                f'DELETE FROM "automation_leases" WHERE name = {_lit(name)} '
+                f"AND holder = {_lit(str(row[0]))}"
+            )
         run(
             'INSERT INTO "automation_leases" (name, holder, expires_at) VALUES '
             f"({_lit(name)}, {_lit(holder)}, {_ts(until)}) ON CONFLICT (name) DO NOTHING"
