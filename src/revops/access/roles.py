@@ -54,6 +54,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "routing.override": _ADMIN,
     "sla.escalate": _OPS,
     "automation.run": _OPS,
+    "sync.write": _OPS,
     "tasks.update": _OPS,
     "reps.manage": _SALES,
     "config.plan": _ANYONE,

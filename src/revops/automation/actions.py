@@ -6,9 +6,9 @@ membership. Outbound actions (webhook, chat, email) are queued as `pending` for 
 Every action first passes consent when it needs it; one refused is stored as `blocked`, one
 that cannot be done (no manager, no address) as `skipped` with the reason, never dropped.
 
-A new kind (e.g. writing a field back to the CRM) is one more entry in `OUTBOUND` with its
-payload builder here and its sender in `revops.automation.channels`: the outbox, retries,
-idempotency keys, consent and audit are shared.
+A new kind is one more entry in `OUTBOUND` with its payload builder here and its sender in
+`revops.automation.channels`: the outbox, retries, idempotency keys, consent and audit are
+shared. Write-back files (`revops.automation.writeback`) are queued as `sync` actions that way.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from revops.automation.signing import IDEMPOTENCY, SIGNATURE, TIMESTAMP, sign
 from revops.config.automation import AutomationConfig
 
 _RETRY_STATUS = frozenset({408, 425, 429})
+SYNC_OBJECT = "X-Revops-Object"  # the system object a write-back file is for
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,20 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Out
 def send_http(
     cfg: AutomationConfig, kind: str, endpoint: str, action_id: str, payload: dict[str, Any]
 ) -> Outcome:
-    """POST the payload as JSON; a webhook is signed with its endpoint's secret."""
+    """POST the payload as JSON (a write-back file as the CSV itself); a webhook is signed with
+    its endpoint's secret, a write-back file too when its endpoint has one."""
     ep = cfg.endpoint(endpoint)
-    body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-    headers = {"Content-Type": "application/json", IDEMPOTENCY: action_id}
-    if kind == "webhook":
+    if kind == "sync":
+        body = str(payload["csv"]).encode()
+        headers = {
+            "Content-Type": "text/csv; charset=utf-8",
+            IDEMPOTENCY: action_id,
+            SYNC_OBJECT: f"{payload['system']}.{payload['object']}",
+        }
+    else:
+        body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", IDEMPOTENCY: action_id}
+    if kind == "webhook" or (kind == "sync" and ep.secret_env):
         secret = os.environ.get(ep.secret_env or "")
         if not secret:
             return Outcome(False, True, None, f"${ep.secret_env} is not set: cannot sign", 0.0)
@@ -117,7 +127,7 @@ def send_email(cfg: AutomationConfig, action_id: str, payload: dict[str, Any]) -
 def deliver(
     cfg: AutomationConfig, kind: str, target: str | None, action_id: str, payload: dict[str, Any]
 ) -> Outcome:
-    """One attempt at an outbound action of `kind` (webhook, chat or email)."""
+    """One attempt at an outbound action of `kind` (webhook, chat, email or sync)."""
     if kind == "email":
         return send_email(cfg, action_id, payload)
     if target is None:

@@ -35,6 +35,7 @@ from revops.cli.scoring import score_app
 from revops.cli.serve import serve
 from revops.cli.sources import sources_app
 from revops.cli.users import register as register_users
+from revops.cli.sync import register as register_sync
 
 app = typer.Typer(help="revops: one operating model, one revenue warehouse.", no_args_is_help=True)
 
@@ -71,5 +72,6 @@ register_governance(app)
 register_privacy(app)
 register_automation(app)
 register_users(app)
+register_sync(app)
 
 __all__ = ["app"]

@@ -263,6 +263,8 @@ class AutomationConfig(Model):
     endpoints: tuple[Endpoint, ...] = ()
     smtp: Smtp | None = None
     dispatch: Dispatch = Field(default_factory=Dispatch)
+    # source system → endpoint that `revops sync push` delivers its write-back files to
+    sync: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self) -> AutomationConfig:
@@ -274,6 +276,12 @@ class AutomationConfig(Model):
             if dupes:
                 raise ValueError(f"{label} names must be unique; repeated: {', '.join(dupes)}")
         known = {e.name: e for e in self.endpoints}
+        for system, name in self.sync.items():
+            if name not in known:
+                raise ValueError(
+                    f"sync.{system}: unknown endpoint {name!r}; "
+                    f"endpoints: {', '.join(known) or '(none)'}"
+                )
         for rule in self.rules:
             for a in rule.actions:
                 if a.endpoint is not None and a.endpoint not in known:

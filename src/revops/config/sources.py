@@ -83,6 +83,44 @@ class Currency(_Model):
     date: str = "close_date"
 
 
+# The fields revops owns (computes or decides), per table: what write-back can send. A field
+# that is a column of the table is read from it; the others are derived (latest score, latest
+# SLA clock, latest routing decision, latest health month); see revops.automation.writeback.
+OWNED: dict[str, tuple[str, ...]] = {
+    "persons": (
+        "owner_id",
+        "lifecycle_stage",
+        "fit",
+        "engagement",
+        "combined",
+        "predicted_sql_probability",
+        "sla_status",
+        "routing_reason",
+    ),
+    "accounts": ("owner_id", "territory_id", "at_risk", "health_score"),
+    "opportunities": ("owner_id", "stage"),
+}
+
+
+class WriteBack(_Model):
+    """How revops writes the fields it owns back into this object, in the system's own import
+    format: `key` is the import column matching records (the id, or an external id such as an
+    email), `fields` maps owned fields (`OWNED`) to import columns, `values` translates a
+    field's canonical values to the system's (HubSpot's `marketingqualifiedlead`), and `blank`
+    is what clears a field (Salesforce's `#N/A`; None: the system cannot clear by import).
+
+    A field that is a column of the table must be read back by this same mapping (`columns`
+    maps its import column to it, `values` its import values to the canonical ones), so a
+    write-back file re-imported through the preset leaves the warehouse as it was; the other
+    fields are revops's own output and are skipped when an export carrying them is loaded.
+    """
+
+    key: str
+    fields: dict[str, str]
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
+    blank: str | None = None
+
+
 class SourceObject(_Model):
     """One object of one source system (Salesforce `Lead`, HubSpot `contacts`).
 
@@ -116,6 +154,8 @@ class SourceObject(_Model):
     # canonical column → the value every row has when the export has no column for it
     # (OpportunityContactRole rows are all "entered Opportunity" lifecycle events)
     constants: dict[str, str] = Field(default_factory=dict)
+    # the fields revops writes back into this object, and their import columns
+    writeback: WriteBack | None = None
 
     @field_validator("table")
     @classmethod
@@ -162,7 +202,47 @@ class SourceObject(_Model):
                 raise ValueError(f"related.{canonical}: {target.name} has no {canonical!r}")
         if self.owner is not None and self.owner.target not in names:
             raise ValueError(f"owner.target: {self.table} has no column {self.owner.target!r}")
+        if self.writeback is not None:
+            self._check_writeback(self.writeback, names)
         return self
+
+    def _check_writeback(self, wb: WriteBack, names: set[str]) -> None:
+        """Every field is owned, and a column field reads back as written (the round trip)."""
+        if wb.key not in self.columns:
+            raise ValueError(f"writeback.key: {wb.key!r} is not one of this object's columns")
+        owned = OWNED.get(self.table, ())
+        for field, column in wb.fields.items():
+            if field not in owned:
+                raise ValueError(
+                    f"writeback.fields.{field}: revops owns no such field of {self.table}; "
+                    f"it owns {', '.join(owned) or 'none'}"
+                )
+            if field in names and self.columns.get(column) != field:
+                raise ValueError(
+                    f"writeback.fields.{field}: import column {column!r} must map back to "
+                    f"{field} under columns, or a re-import would not read it"
+                )
+            if field not in names and column in self.columns:
+                raise ValueError(
+                    f"writeback.fields.{field}: {column!r} already loads {self.columns[column]}"
+                )
+        for field, mapped in wb.values.items():
+            if field not in wb.fields:
+                raise ValueError(f"writeback.values.{field}: not a written-back field")
+            back = {k.casefold(): v for k, v in self.values.get(field, {}).items()}
+            for canonical, written in mapped.items():
+                if field in names and back.get(written.casefold(), written) != canonical:
+                    raise ValueError(
+                        f"writeback.values.{field}: {written!r} would load as "
+                        f"{back.get(written.casefold(), written)!r}, not {canonical!r}"
+                    )
+
+    def writeback_columns(self) -> frozenset[str]:
+        """Import columns of fields revops writes back but no table column holds: an export
+        carrying them loads without them (they are revops's own output)."""
+        if self.writeback is None:
+            return frozenset()
+        return frozenset(c for c in self.writeback.fields.values() if c not in self.columns)
 
     def export_names(self) -> dict[str, str]:
         """Canonical column → export column, for writers that produce this export."""

@@ -3,7 +3,11 @@
 Matching is exact first, then case-insensitive (exports drift: HubSpot writes both "Company
 name" and "Company Name"). A canonical column name is accepted even under a preset, so a file
 tidied by hand still loads. Columns that match nothing are ignored but reported; a required
-column that matches nothing refuses the whole file, because every row would fail the same way.
+column that matches nothing refuses the whole file, because every row would fail the same way,
+unless the file is an update file (`updates=True`: a write-back file re-imported carries the id
+and a few fields only); then the missing columns are returned and `load_file` accepts the file
+only if every row names a stored record. Import columns of fields revops owns but no table
+column holds (a preset's `writeback:`) are revops's own output: skipped, not reported.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class ColumnPlan:
     sources: dict[str, str]
     ignored: tuple[str, ...]
     custom: dict[str, str] = field(default_factory=dict)  # custom field name → file column
+    missing: tuple[str, ...] = ()  # required columns absent (an update file's)
 
 
 def _lookup(preset: SourceObject | None, t: Table) -> tuple[dict[str, str], dict[str, str]]:
@@ -36,7 +41,13 @@ def _lookup(preset: SourceObject | None, t: Table) -> tuple[dict[str, str], dict
 
 
 def plan_columns(
-    path: Path, columns: tuple[str, ...], t: Table, preset: SourceObject | None, preset_name: str
+    path: Path,
+    columns: tuple[str, ...],
+    t: Table,
+    preset: SourceObject | None,
+    preset_name: str,
+    *,
+    updates: bool = False,
 ) -> ColumnPlan:
     """Map the file's `columns` onto `t`, or refuse the file (IngestError) when that is hopeless."""
     exact, folded = _lookup(preset, t)
@@ -44,11 +55,14 @@ def plan_columns(
     ignored: list[str] = []
     custom_fields = preset.custom if preset else {}
     custom: dict[str, str] = {}
+    owned = preset.writeback_columns() if preset else frozenset()
     for col in columns:
         key = col.strip()
         canonical = exact.get(key) or folded.get(key.casefold())
         if canonical is None and key in custom_fields:
             custom[custom_fields[key].name] = col
+        elif canonical is None and key in owned:
+            continue
         elif canonical is None:
             ignored.append(col)
         elif canonical in sources:
@@ -59,9 +73,10 @@ def plan_columns(
         else:
             sources[canonical] = col
     missing = [c.name for c in t.columns if c.required and c.name not in sources]
-    if missing:
+    keyed = all(k in sources for k in t.primary_key)
+    if missing and not (updates and keyed):
         raise IngestError(_missing_message(path, t, missing, columns, preset, preset_name))
-    return ColumnPlan(sources, tuple(ignored), custom)
+    return ColumnPlan(sources, tuple(ignored), custom, tuple(missing))
 
 
 def _missing_message(

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from revops.config.models import OperatingModel
 from revops.config.sources import SourceObject
-from revops.ingest.columns import plan_columns
+from revops.ingest.columns import ColumnPlan, plan_columns
 from revops.ingest.errors import IngestError
 from revops.ingest.fixes import keep_fixes
 from revops.ingest.raw import IntArray, Progress, RawData
@@ -113,6 +113,29 @@ def _stored(wh: Warehouse, t: Table, good: pa.Table) -> np.ndarray:
     stored = wh.to_arrow(wh.table(t.name).select(key)).column(0)
     found = pc.is_in(good.column(key), value_set=stored.cast(good.schema.field(key).type))
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def _updates_only(
+    wh: Warehouse, path: Path, t: Table, plan: ColumnPlan, checked: Validated, raw: RawData
+) -> None:
+    """A file without some required columns can only update stored records (a write-back
+    file re-imported); refuse it, naming the first row that would insert, before any write."""
+    good = checked.good
+    if good.num_rows == 0:
+        return
+    keys = list(t.primary_key)
+    stored = wh.to_arrow(wh.table(t.name).select(*keys))
+    have = {tuple(r.values()) for r in stored.select(keys).to_pylist()}
+    rows = good.select(keys).to_pylist()
+    numbers = raw.row_numbers[_kept(raw.data.num_rows, checked.bad_rows)]
+    for number, row in zip(numbers.tolist(), rows, strict=True):
+        if tuple(row.values()) not in have:
+            where = ", ".join(f"{k} {v!r}" for k, v in row.items())
+            raise IngestError(
+                f"{path}: row {number}: {where} is not in {t.name}, and the file has no "
+                f"{', '.join(plan.missing)} to create it (a file without required columns "
+                "only updates stored records)"
+            )
 
 
 def _screen(
@@ -208,8 +231,10 @@ def load_file(
     )
     mapped = map_source(wh, raw, mapping, t, source_name, model)
     raw = mapped.raw
-    plan = plan_columns(path, raw.columns, t, mapping, preset or "")
+    plan = plan_columns(path, raw.columns, t, mapping, preset or "", updates=True)
     checked = validate(raw.data, plan, t, mapping)
+    if plan.missing:
+        _updates_only(wh, path, t, plan, checked, raw)
 
     now = datetime.now(UTC).replace(tzinfo=None)
     load_id = _new_load_id(now)

@@ -2,6 +2,7 @@
 
 What a mapping does beyond renaming columns happens here, on the export's own columns, so
 validation then judges canonical values exactly as it judges a hand-made file:
+- a write-back file's blank marker (`#N/A`) in a written-back column is an empty cell;
 - deleted rows (`IsDeleted = true`) leave the batch; their ids come back so stored records
   can be removed (they are never counted);
 - list cells (`Associated Company IDs` = `a;b`) keep their first element;
@@ -99,6 +100,24 @@ def _set(raw: RawData, name: str, values: pa.Array) -> RawData:
         data = data.append_column(name, values)
         columns = (*raw.columns, name)
     return replace(raw, data=data, columns=columns)
+
+
+def _blanks(raw: RawData, source: SourceObject) -> RawData:
+    """A write-back file's blank marker (Salesforce `#N/A`: clear the field) reads as empty in
+    the columns revops writes back, so a re-imported file stores the blank it meant."""
+    wb = source.writeback
+    if wb is None or wb.blank is None:
+        return raw
+    for column in wb.fields.values():
+        for col in raw.columns:
+            if col.strip() == column:
+                text = _text(raw, col)
+                raw = _set(
+                    raw,
+                    col,
+                    pc.if_else(pc.equal(text, wb.blank), pa.scalar(None, pa.string()), text),
+                )
+    return raw
 
 
 def _drop_deleted(raw: RawData, source: SourceObject, t: Table) -> tuple[RawData, tuple[str, ...]]:
@@ -437,6 +456,7 @@ def map_raw(
     `related` only to fill columns from related records (`related:`).
     """
     rows_before = raw.rows_in
+    raw = _blanks(raw, source)
     raw, deleted = _drop_deleted(raw, source, t)
     raw = _split_lists(raw, source)
     raw = _combine(raw, source)

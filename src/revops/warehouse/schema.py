@@ -1490,7 +1490,7 @@ TABLES: tuple[Table, ...] = (
             _c(
                 "kind",
                 "string",
-                "task, escalation, nurture, webhook, chat or email.",
+                "task, escalation, nurture, webhook, chat, email or sync (a write-back file).",
                 required=True,
             ),
             _c("target", "string", "Endpoint, program or assignee it goes to."),
@@ -1580,6 +1580,43 @@ TABLES: tuple[Table, ...] = (
             _c("holder", "string", "Dispatcher holding it.", required=True),
             _c("expires_at", "timestamp", "When it lapses unless renewed (UTC).", required=True),
         ),
+        system=True,
+    ),
+    Table(
+        name="sync_ledger",
+        description="Write-back: the last value of each field revops owns (owner, lifecycle "
+        "stage, scores, territory, at-risk flag, SLA status, routing reason) handed to each "
+        "system's import, per record; a value that differs from it is a change to sync.",
+        primary_key=("system", "object", "record_id", "field"),
+        columns=(
+            _c("system", "string", "Source system (salesforce, hubspot, marketo).", required=True),
+            _c("object", "string", "Its object (Lead, contacts).", required=True),
+            _c("record_id", "string", "The record (its table's primary key).", required=True),
+            _c("field", "string", "The owned field (fit, owner_id, at_risk).", required=True),
+            _c("value", "string", "The value as written to the import file; empty: blank."),
+            _c("run_id", "string", "The sync run that wrote it (sync_runs.run_id).", required=True),
+            _c("synced_at", "timestamp", "When (UTC).", required=True),
+        ),
+        time_column="synced_at",
+        system=True,
+    ),
+    Table(
+        name="sync_runs",
+        description="Write-back runs: one import file per system object, exported to a folder "
+        "or pushed to an endpoint through the outbox (action_id).",
+        primary_key=("run_id",),
+        columns=(
+            _c("run_id", "string", "Run id.", required=True),
+            _c("system", "string", "Source system.", required=True),
+            _c("object", "string", "Its object.", required=True),
+            _c("mode", "string", "export (a file) or push (an outbox action).", required=True),
+            _c("records", "int", "Records in the file.", required=True),
+            _c("changes", "int", "Field values that changed since the last sync.", required=True),
+            _c("file", "string", "The file written (export)."),
+            _c("action_id", "string", "The outbox action delivering it (push)."),
+            _c("created_at", "timestamp", "When (UTC).", required=True),
+        ),
+        time_column="created_at",
         system=True,
     ),
     Table(
