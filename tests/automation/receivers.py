@@ -1,6 +1,7 @@
 """Real receivers on 127.0.0.1 for delivery tests: an HTTP server and an SMTP server.
 
-The HTTP receiver stores each request body under its idempotency key (once: a repeat is
+The HTTP receiver stores each request body (JSON, or a write-back CSV with the object it is
+for) under its idempotency key (once: a repeat is
 acknowledged and dropped, as a deduplicating receiver does), verifies webhook signatures with
 its own HMAC code, and can be told to fail the next requests with a status or by stalling past
 the client's timeout. The SMTP receiver (aiosmtpd) stores messages by Message-ID and can refuse
@@ -78,7 +79,14 @@ class HttpReceiver:
                         return
                 with receiver.lock:
                     receiver.received[key] += 1
-                    receiver.store.setdefault(key, json.loads(body))
+                    if self.headers.get("Content-Type", "").startswith("text/csv"):
+                        stored: Any = {
+                            "object": self.headers.get("X-Revops-Object"),
+                            "csv": body.decode("utf-8"),
+                        }
+                    else:
+                        stored = json.loads(body)
+                    receiver.store.setdefault(key, stored)
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"ok")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +24,9 @@ from revops.cli.lifecycle import print_lifecycle_report
 from revops.context import RevOps, default_warehouse_url
 
 DEMO_END = date(2026, 10, 31)  # the last day of the demo company's data
+# When the demo happens: its automations see the company as of that evening (not the wall
+# clock, so the same seed records the same events)
+DEMO_NOW = datetime(2026, 10, 31, 18, 0)
 
 
 # -- demo ---------------------------------------------------------------------------------------
@@ -58,6 +61,10 @@ def demo(
             files = generate(out / "demo", scale=scale, seed=seed)
         console.print(f"[green]✓[/] generated {len(files)} export files in {out / 'demo'}")
     with open_revops(config, url) as ro:
+        if ro.model.automations.rules:
+            from revops.automation import install
+
+            install(ro.warehouse, ro.model, clock=lambda: DEMO_NOW)
         reports = []
         with load_progress() as progress:
             for f in files:
@@ -78,11 +85,38 @@ def demo(
             summary = funnel_summary(ro)
             written.insert(0, write_funnel_report(ro, out / "reports" / "funnel.html"))
         print_funnel(summary)
+        automated = _automations(ro)
     console.print(desk, highlight=False)
+    if automated:
+        console.print(automated, highlight=False)
     for path in written:
         console.print(f"report: [bold]{path}[/]")
     console.print(f"warehouse: [bold]{url}[/]")
     console.print(f"done in {time.perf_counter() - started:.1f} s")
+
+
+def _automations(ro: RevOps) -> str | None:
+    """One pass of the operating model's automations as of DEMO_NOW (time-based triggers too),
+    on top of the events the demo's own writes recorded; nothing is sent (`revops automate run`
+    sends). The closing note's automation line."""
+    from revops.automation import queue
+    from revops.automation.outbox import count_by_status
+
+    if not ro.model.automations.rules:
+        return None
+    with console.status("automations as of the demo's last evening"):
+        queue(ro.warehouse, ro.model, DEMO_NOW)
+    wh = ro.warehouse
+    events = wh.count("automation_events")
+    a = wh.table("automation_actions")
+    kinds = wh.to_arrow(a.group_by("kind").aggregate(n=a.count())).to_pylist()
+    by_kind = ", ".join(f"{r['n']:,} {r['kind']}" for r in sorted(kinds, key=lambda r: r["kind"]))
+    status = count_by_status(wh)
+    return (
+        f"automations: {events:,} events as of {DEMO_NOW:%Y-%m-%d %H:%M} UTC; actions "
+        f"{by_kind or 'none'}; {status.get('pending', 0):,} waiting for `revops automate run`, "
+        f"{status.get('blocked', 0):,} blocked by consent"
+    )
 
 
 def _lead_desk(ro: RevOps) -> str:

@@ -82,7 +82,14 @@ class Trigger(Model):
 
     @model_validator(mode="after")
     def _parameters(self) -> Trigger:
-        given = {k for k in self.model_fields_set if k not in ("type", "lookback_hours")}
+        # a parameter counts as given when set to something other than its default: a model
+        # dumped in full (JSON to a worker process) sets every field to its default
+        fields = type(self).model_fields
+        given = {
+            k
+            for k in self.model_fields_set
+            if k not in ("type", "lookback_hours") and getattr(self, k) != fields[k].default
+        }
         allowed = {
             "lifecycle_stage_change": {"to_stage", "from_stage"},
             "score_threshold": {"score", "threshold"},
