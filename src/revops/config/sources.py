@@ -5,6 +5,10 @@ A mapping is data in the operating model, not code. revops ships one file per so
 the `sources:` section of revops.yaml extends or overrides it per system and object, key by
 key: a key given there replaces the shipped one, a key set to null removes it, and a new system
 or object is simply added. `revops sources show salesforce.Lead` prints the result.
+
+The same mapping says how revops writes back (`writeback:`, see `WriteBack`): the import file
+`revops sync` writes for an object uses the import columns and values this mapping reads, so
+a write-back file loaded through its preset stores what the warehouse already holds.
 """
 
 from __future__ import annotations
