@@ -34,8 +34,8 @@ from revops.cli.routing import routing_app
 from revops.cli.scoring import score_app
 from revops.cli.serve import serve
 from revops.cli.sources import sources_app
-from revops.cli.users import register as register_users
 from revops.cli.sync import register as register_sync
+from revops.cli.users import register as register_users
 
 app = typer.Typer(help="revops: one operating model, one revenue warehouse.", no_args_is_help=True)
 
