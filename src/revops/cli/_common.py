@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -18,8 +19,11 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
+from revops.cli.output import Format as Format
+from revops.cli.output import FormatOpt as FormatOpt
+from revops.cli.output import Kind as Kind
+from revops.cli.output import Output, current_output, output
 from revops.context import RevOps
 from revops.errors import RevOpsError
 
@@ -60,6 +64,8 @@ def user_errors() -> Iterator[None]:
 def open_revops(config: Path | None, warehouse: str | None) -> Iterator[RevOps]:
     with user_errors():
         ro = RevOps.open(config, warehouse)
+        if (out := current_output()) is not None:
+            out.currency = ro.model.company.currency
         try:
             _replay_journal(ro)
             yield ro
@@ -102,21 +108,83 @@ def bytes_callback(progress: Progress, task: Any) -> Callable[[int, int], None]:
     return update
 
 
-def print_frame(df: Any, title: str) -> None:
-    out = Table(title=title, title_justify="left")
-    for col in df.columns:
-        out.add_column(str(col), justify="left" if df[col].dtype == object else "right")
-    for row in df.itertuples(index=False):
-        out.add_row(*(_cell(v) for v in row))
-    console.print(out)
+def reading(fmt: Format) -> AbstractContextManager[Output]:
+    """The output of a read command in the format asked for (`revops.cli.output`): enter it
+    before opening the warehouse, so every message but the data goes to stderr in csv/json."""
+    return output(fmt, console)
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return "–" if value != value else f"{value:,.3f}".rstrip("0").rstrip(".")
-    return f"{value:,}" if isinstance(value, int) else str(value)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def formatted(command: F) -> F:
+    """Run a read command inside `reading(fmt)`, `fmt` being its `--format` option (every
+    read command declares `fmt: FormatOpt = Format.table`)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with reading(kwargs.get("fmt", Format.table)):
+            return command(*args, **kwargs)
+
+    return cast(F, run)
+
+
+@contextmanager
+def working(what: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with the elapsed time while a long step runs, and a callback the engine calls
+    with each phase it enters; nothing at all when the output is not a terminal. The engines
+    never print: they take the callback."""
+    if not console.is_terminal:
+        yield lambda _phase: None
+        return
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(what, total=None)
+        yield lambda phase: bar.update(task, description=f"{what}: {phase}")
+
+
+def print_frame(
+    df: Any,
+    title: str,
+    *,
+    name: str | None = None,
+    kinds: Mapping[str, Kind] | None = None,
+    keep: Sequence[str] = (),
+    hidden: Sequence[str] = (),
+    transpose: bool = False,
+) -> None:
+    """One table of the running command, in its format (a table at once outside `reading`)."""
+    out = current_output() or Output(console=console)
+    out.table(df, title, name=name, kinds=kinds, keep=keep, hidden=hidden, transpose=transpose)
+
+
+def with_user_names(df: Any, wh: Any, **columns: str) -> Any:
+    """`df` with each user id column's name beside it (`owner_id="owner"`): tables show
+    people, csv and json keep both."""
+    from revops.people import user_names
+
+    return with_names(df, user_names(wh), **columns)
+
+
+def with_names(df: Any, names: Mapping[str, str], **columns: str) -> Any:
+    """`with_user_names` with the names already read (id → name)."""
+    out = df.copy()
+    for id_col, name_col in columns.items():
+        if id_col not in out.columns:
+            continue
+        at = list(out.columns).index(id_col) + 1
+        values = [None if v is None or v != v else names.get(v, v) for v in out[id_col]]
+        if name_col in out.columns:
+            out[name_col] = values
+        else:
+            out.insert(at, name_col, values)
+    return out
 
 
 def parse_day(text: str | None, option: str) -> date | None:

@@ -10,11 +10,19 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from revops.access import ROLES, create_key, grant, grants, require, revoke_key
 from revops.access.roles import Role
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    print_frame,
+)
 from revops.errors import RevOpsError
 
 keys_app = typer.Typer(help="API keys for the intake API (revops_admin).", no_args_is_help=True)
@@ -46,7 +54,10 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+@formatted
+def keys_list(
+    fmt: FormatOpt = Format.table, config: ConfigOpt = None, warehouse: WarehouseOpt = None
+) -> None:
     """Every key: id, name, role, who created it and when, and whether it is revoked."""
     with open_revops(config, warehouse) as ro:
         require(ro.warehouse, "access.manage")
@@ -54,12 +65,14 @@ def keys_list(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
             'SELECT key_id, name, role, created_by, created_at, revoked_at FROM "api_keys" '
             "ORDER BY created_at, key_id"
         )
-    out = Table(title="API keys", title_justify="left")
-    for col in ("id", "name", "role", "created by", "created (UTC)", "revoked (UTC)"):
-        out.add_column(col)
-    for key_id, name, role, by, at, revoked in rows:
-        out.add_row(key_id, name, role, by, f"{at:%Y-%m-%d %H:%M}", f"{revoked or '–'}")
-    console.print(out)
+    fields = ("key_id", "name", "role", "created_by", "created_utc", "revoked_utc")
+    print_frame(
+        [dict(zip(fields, row, strict=True)) for row in rows],
+        "API keys",
+        name="keys",
+        kinds={"created_utc": "date", "revoked_utc": "date", "key_id": "text"},
+        keep=("key_id", "name", "role"),
+    )
 
 
 @keys_app.command("revoke")
@@ -91,17 +104,16 @@ def access_grant(
 
 
 @access_app.command("list")
-def access_list(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+@formatted
+def access_list(
+    fmt: FormatOpt = Format.table, config: ConfigOpt = None, warehouse: WarehouseOpt = None
+) -> None:
     """CLI users and their roles (anyone without a grant is a viewer)."""
     with open_revops(config, warehouse) as ro:
         require(ro.warehouse, "read")
         known = grants(ro.warehouse)
-    out = Table(title="CLI grants", title_justify="left")
-    out.add_column("user")
-    out.add_column("role")
-    for user, role in known.items():
-        out.add_row(user, role)
-    console.print(out)
+    rows = [{"user": user, "role": role} for user, role in known.items()]
+    print_frame(rows, "CLI grants", name="grants", kinds={"user": "text", "role": "text"})
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,16 @@ from typing import Annotated, Literal
 import typer
 
 from revops.access import require
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, print_frame
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    print_frame,
+)
 
 attribution_app = typer.Typer(help="Multi-touch attribution and marketing performance.")
 
@@ -30,6 +39,7 @@ def _scope(text: str) -> None:
 
 
 @attribution_app.command("run")
+@formatted
 def run(
     model: Annotated[str | None, typer.Option("--model", help="Model (default: config).")] = None,
     conversion: ConversionOpt = None,
@@ -38,6 +48,7 @@ def run(
     order: Annotated[
         int | None, typer.Option("--order", min=1, max=4, help="Markov order (default: config).")
     ] = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -94,9 +105,11 @@ def run(
 
 
 @attribution_app.command("compare")
+@formatted
 def compare_models(
     by: ByOpt = "channel",
     conversion: ConversionOpt = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -119,8 +132,10 @@ def compare_models(
 
 
 @attribution_app.command("performance")
+@formatted
 def performance(
     by: ByOpt = "channel",
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:

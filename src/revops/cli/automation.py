@@ -13,13 +13,21 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from revops.access import require
 from revops.audit import record
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    print_frame,
+)
 from revops.errors import RevOpsError
+from revops.people import user_names
 
 automate_app = typer.Typer(
     help="Automations: triggers → actions, delivered once.", no_args_is_help=True
@@ -119,7 +127,10 @@ def automate_watch(
 
 
 @automate_app.command("list")
-def automate_list(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+@formatted
+def automate_list(
+    fmt: FormatOpt = Format.table, config: ConfigOpt = None, warehouse: WarehouseOpt = None
+) -> None:
     """The automations of the operating model, and the outbox by status."""
     from revops.automation.outbox import count_by_status
 
@@ -131,19 +142,24 @@ def automate_list(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> N
                 'SELECT automation, count(*) FROM "automation_events" GROUP BY automation'
             )
         )
-    out = Table(title=f"Automations ({len(rules)})", title_justify="left")
-    for col in ("name", "trigger", "when", "actions", "events"):
-        out.add_column(col, justify="right" if col == "events" else "left")
-    for r in rules:
-        actions = ", ".join(a.type for a in r.actions)
-        name = r.name if r.enabled else f"{r.name} (disabled)"
-        out.add_row(name, r.trigger.type, Text(r.when or "–"), actions, f"{fired.get(r.name, 0):,}")
-    console.print(out)
+    rows = [
+        {
+            "name": r.name,
+            "enabled": "yes" if r.enabled else "no",
+            "trigger": r.trigger.type,
+            "when": r.when,
+            "actions": ", ".join(a.type for a in r.actions),
+            "events": int(fired.get(r.name, 0)),
+        }
+        for r in rules
+    ]
+    print_frame(rows, f"Automations ({len(rules)})", name="automations", kinds={"events": "count"})
     summary = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "empty"
     console.print(f"outbox: {summary}")
 
 
 @automate_app.command("history")
+@formatted
 def automate_history(
     status: Annotated[
         str | None,
@@ -151,6 +167,7 @@ def automate_history(
     ] = None,
     automation: Annotated[str | None, typer.Option(help="Only this automation.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -159,23 +176,26 @@ def automate_history(
 
     with open_revops(config, warehouse) as ro:
         rows = inbox.actions(ro.warehouse, status=status, automation=automation, limit=limit)
-    out = Table(title=f"Actions ({len(rows)})", title_justify="left")
-    out.add_column("action (idempotency key)", no_wrap=True)
-    for col in ("automation", "kind", "target", "status", "tries"):
-        out.add_column(col)
-    out.add_column("last error / delivered", overflow="fold")
-    for r in rows:
-        note = str(r["delivered_at"]) if r["status"] == "delivered" else (r["last_error"] or "")
-        out.add_row(
-            r["action_id"],
-            r["automation"],
-            r["kind"],
-            Text(str(r["target"] or "–")),
-            r["status"],
-            str(r["attempts"]),
-            Text(note),
-        )
-    console.print(out)
+    shown = [
+        {
+            "action_id": r["action_id"],
+            "automation": r["automation"],
+            "kind": r["kind"],
+            "target": r["target"],
+            "status": r["status"],
+            "tries": r["attempts"],
+            "delivered_at": r["delivered_at"],
+            "last_error": r["last_error"],
+        }
+        for r in rows
+    ]
+    print_frame(
+        shown,
+        f"Actions ({len(rows)})",
+        name="actions",
+        kinds={"tries": "count", "delivered_at": "date"},
+        keep=("action_id", "status"),
+    )
 
 
 @automate_app.command("retry")
@@ -280,9 +300,11 @@ def automate_export_list(
 
 
 @tasks_app.command("list")
+@formatted
 def tasks_list(
     assignee: Annotated[str | None, typer.Option(help="Only this user's tasks.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Done tasks too.")] = False,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -291,21 +313,27 @@ def tasks_list(
 
     with open_revops(config, warehouse) as ro:
         rows = inbox.tasks(ro.warehouse, assignee=assignee, open_only=not all_)
-    out = Table(title=f"Tasks ({len(rows)})", title_justify="left")
-    out.add_column("task", no_wrap=True)
-    for col in ("assignee", "kind", "due (UTC)", "record", "title", "done"):
-        out.add_column(col, overflow="fold")
-    for r in rows:
-        out.add_row(
-            r["task_id"],
-            r["assignee_id"],
-            r["kind"],
-            str(r["due_at"])[:16],
-            f"{r['record_table']} {r['record_id']}",
-            Text(r["title"]),
-            str(r["done_at"] or "")[:16],
-        )
-    console.print(out)
+        names = user_names(ro.warehouse)
+    shown = [
+        {
+            "task_id": r["task_id"],
+            "assignee_id": r["assignee_id"],
+            "assignee": names.get(r["assignee_id"], r["assignee_id"]),
+            "kind": r["kind"],
+            "due_utc": r["due_at"],
+            "record": f"{r['record_table']} {r['record_id']}",
+            "title": r["title"],
+            "done_at": r["done_at"],
+        }
+        for r in rows
+    ]
+    print_frame(
+        shown,
+        f"Tasks ({len(rows)})",
+        name="tasks",
+        kinds={"due_utc": "date", "done_at": "date"},
+        keep=("task_id", "assignee", "due_utc", "title"),
+    )
 
 
 @tasks_app.command("done")

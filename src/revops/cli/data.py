@@ -11,11 +11,15 @@ from rich.table import Table
 from revops.access import require
 from revops.cli._common import (
     ConfigOpt,
+    Format,
+    FormatOpt,
     WarehouseOpt,
     bytes_callback,
     console,
+    formatted,
     load_progress,
     open_revops,
+    print_frame,
     user_errors,
 )
 from revops.config import load_config
@@ -80,8 +84,10 @@ def print_load_reports(reports: list[Any]) -> None:
 
 
 # -- tables / config ------------------------------------------------------------------------------
+@formatted
 def tables(
     markdown: Annotated[bool, typer.Option(help="Print the data model as Markdown.")] = False,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """The canonical data model: tables, keys and relations."""
     from revops.warehouse.schema import TABLES, render_markdown
@@ -89,18 +95,23 @@ def tables(
     if markdown:
         print(render_markdown())
         return
-    out = Table(title="Canonical tables", title_justify="left")
-    for col in ("table", "primary key", "columns", "relations", "description"):
-        out.add_column(col)
-    for t in TABLES:
-        out.add_row(
-            t.name,
-            ", ".join(t.primary_key),
-            str(len(t.columns)),
-            ", ".join(f"{r.column}→{r.table}" for r in t.relations),
-            t.description,
-        )
-    console.print(out)
+    rows = [
+        {
+            "table": t.name,
+            "primary_key": ", ".join(t.primary_key),
+            "columns": len(t.columns),
+            "relations": ", ".join(f"{r.column}→{r.table}" for r in t.relations),
+            "description": t.description,
+        }
+        for t in TABLES
+    ]
+    print_frame(
+        rows,
+        "Canonical tables",
+        name="tables",
+        kinds={"columns": "count"},
+        keep=("table", "primary_key", "description"),
+    )
 
 
 @config_app.command("validate")

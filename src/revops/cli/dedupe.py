@@ -6,10 +6,19 @@ import json
 from typing import Annotated, Literal
 
 import typer
-from rich.table import Table
 
 from revops.access import require
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    print_frame,
+    working,
+)
 from revops.cli.quality import quality_app
 
 
@@ -19,11 +28,13 @@ def _evidence_text(evidence: str) -> str:
 
 
 @quality_app.command("dedupe")
+@formatted
 def dedupe(
     table: Annotated[
         str, typer.Option("--table", "-t", help="persons or accounts.", show_default=False)
     ],
     top: Annotated[int, typer.Option("--top", "-n", help="Clusters to show.")] = 20,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -37,8 +48,11 @@ def dedupe(
     name: Literal["persons", "accounts"] = "persons" if table == "persons" else "accounts"
     with open_revops(config, warehouse) as ro:
         require(ro.warehouse, "identity.merge")
-        result = find_duplicates(ro.warehouse, ro.model, name)
-        save_result(ro.warehouse, name, result)
+        with working(f"finding duplicate {name}") as step:
+            step("scoring candidate pairs")
+            result = find_duplicates(ro.warehouse, ro.model, name)
+            step("storing pairs and clusters")
+            save_result(ro.warehouse, name, result)
     clusters = result.clusters.to_pylist()
     pairs = result.pairs.to_pylist()
     n_clusters = len({c["cluster_id"] for c in clusters})
@@ -55,18 +69,23 @@ def dedupe(
         by_cluster.setdefault(c["cluster_id"], []).append(c["record_id"])
     weakest = {c["cluster_id"]: c["min_pair_probability"] for c in clusters}
     shown = sorted(by_cluster, key=lambda k: (-len(by_cluster[k]), weakest[k], k))[:top]
-    out = Table(title=f"Duplicate clusters in {name}", title_justify="left", show_lines=True)
-    for col in ("cluster", "records", "pair", "p", "evidence"):
-        out.add_column(col, overflow="fold")
-    for cid in shown:
-        members = set(by_cluster[cid])
-        for pair in pairs:
-            if pair["left_id"] in members and pair["right_id"] in members:
-                out.add_row(
-                    cid,
-                    str(len(members)),
-                    f"{pair['left_id']} ~ {pair['right_id']}",
-                    f"{pair['match_probability']:.3f}",
-                    _evidence_text(pair["evidence"]),
-                )
-    console.print(out)
+    rows = [
+        {
+            "cluster_id": cid,
+            "records": len(by_cluster[cid]),
+            "left_id": pair["left_id"],
+            "right_id": pair["right_id"],
+            "match_probability": pair["match_probability"],
+            "evidence": _evidence_text(pair["evidence"]),
+        }
+        for cid in shown
+        for pair in pairs
+        if pair["left_id"] in by_cluster[cid] and pair["right_id"] in by_cluster[cid]
+    ]
+    print_frame(
+        rows,
+        f"Duplicate clusters in {name}",
+        name="clusters",
+        kinds={"cluster_id": "text", "left_id": "text", "right_id": "text", "records": "count"},
+        keep=("cluster_id", "left_id", "right_id", "match_probability"),
+    )

@@ -12,8 +12,11 @@ from revops.access import require
 from revops.audit import record
 from revops.cli._common import (
     ConfigOpt,
+    Format,
+    FormatOpt,
     WarehouseOpt,
     console,
+    formatted,
     open_revops,
     parse_day,
     print_frame,
@@ -68,6 +71,7 @@ def _print_call(call: Call | None, note: str, money: str) -> None:
 
 
 @forecast_app.command("rollup")
+@formatted
 def rollup_cmd(
     period: PeriodOpt,
     as_of: AsOfOpt = None,
@@ -75,6 +79,7 @@ def rollup_cmd(
     level: Annotated[
         str | None, typer.Option("--level", help="Only rep, manager, region or company.")
     ] = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -203,6 +208,7 @@ def snapshot_cmd(
 
 
 @forecast_app.command("changes")
+@formatted
 def changes_cmd(
     start: Annotated[str, typer.Option("--from", help="Earlier snapshot date.")],
     end: Annotated[str, typer.Option("--to", help="Later snapshot date.")],
@@ -210,6 +216,7 @@ def changes_cmd(
         str | None, typer.Option("--period", help="Only deals due in this period.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Rows of detail to show.")] = 30,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -228,9 +235,11 @@ def changes_cmd(
 
 
 @forecast_app.command("methods")
+@formatted
 def methods_cmd(
     period: PeriodOpt,
     as_of: AsOfOpt = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -252,6 +261,7 @@ def methods_cmd(
 
 
 @forecast_app.command("backtest")
+@formatted
 def backtest_cmd(
     last: Annotated[
         int | None,
@@ -261,6 +271,7 @@ def backtest_cmd(
             "forecast.backtest_quarters. Only the configured window is stored.",
         ),
     ] = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -288,7 +299,10 @@ def backtest_cmd(
 
 
 @forecast_app.command("win-model")
-def win_model_cmd(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+@formatted
+def win_model_cmd(
+    fmt: FormatOpt = Format.table, config: ConfigOpt = None, warehouse: WarehouseOpt = None
+) -> None:
     """Train the per-deal win model on early deals; AUC and calibration on later ones."""
     from revops.pipeline.forecast import win_model_report
 

@@ -17,7 +17,17 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    parse_day,
+    print_frame,
+)
 
 if TYPE_CHECKING:
     from revops.governance import Impact, ModelDiff
@@ -213,7 +223,10 @@ def apply(
     )
 
 
-def history(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+@formatted
+def history(
+    fmt: FormatOpt = Format.table, config: ConfigOpt = None, warehouse: WarehouseOpt = None
+) -> None:
     """List operating-model versions, newest last; the newest is active."""
     from revops.governance import versions
 
@@ -222,21 +235,29 @@ def history(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
     if not rows:
         console.print("no config versions yet: `revops apply FILE` records the first")
         return
-    out = Table(title="Operating-model versions", title_justify="left")
-    for col in ("version", "applied (UTC)", "by", "approved by", "reason", "sha256", "note"):
-        out.add_column(col, overflow="fold")
+    shown = []
     for v in rows:
         note = "active" if v is rows[-1] else ""
         if v.restores is not None:
             note = ", ".join(x for x in (note, f"rollback to {v.restores}") if x)
-        out.add_row(
-            str(v.version),
-            f"{v.applied_at:%Y-%m-%d %H:%M:%S}",
-            *(Text(x) for x in (v.applied_by, v.approved_by, v.reason)),
-            v.sha256[:12],
-            note,
+        shown.append(
+            {
+                "version": v.version,
+                "applied_utc": v.applied_at,
+                "by": v.applied_by,
+                "approved_by": v.approved_by,
+                "reason": v.reason,
+                "sha256": v.sha256,
+                "note": note,
+            }
         )
-    console.print(out)
+    print_frame(
+        shown,
+        "Operating-model versions",
+        name="versions",
+        kinds={"version": "text", "applied_utc": "date", "sha256": "text"},
+        keep=("version", "applied_utc", "by", "reason", "note"),
+    )
 
 
 def rollback(
@@ -289,6 +310,7 @@ def audit_verify(
 
 
 @audit_app.command("log")
+@formatted
 def audit_log(
     action: Annotated[
         str | None, typer.Option("--action", help="Only this action, or a prefix ending in '.'.")
@@ -297,6 +319,7 @@ def audit_log(
         str | None, typer.Option("--since", help="Only entries on or after (YYYY-MM-DD).")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Newest N entries.")] = 50,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -315,18 +338,26 @@ def audit_log(
     if start is not None:
         log = [e for e in log if e.at >= datetime.combine(start, datetime.min.time())]
     log = log[-limit:] if limit > 0 else log
-    out = Table(title=f"Audit log ({len(log)} entries)", title_justify="left")
-    for col in ("seq", "at (UTC)", "actor", "action", "subject", "details"):
-        out.add_column(col, overflow="fold")
+    rows = []
     for e in log:
         details = json.loads(e.details) if e.details else {}
-        text = ", ".join(f"{k}={v}" for k, v in details.items())
-        out.add_row(
-            str(e.seq),
-            f"{e.at:%Y-%m-%d %H:%M:%S}",
-            *(Text(x) for x in (e.actor, e.action, e.subject, text[:120])),
+        rows.append(
+            {
+                "seq": e.seq,
+                "at_utc": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "subject": e.subject,
+                "details": ", ".join(f"{k}={v}" for k, v in details.items()),
+            }
         )
-    console.print(out)
+    print_frame(
+        rows,
+        f"Audit log ({len(log)} entries)",
+        name="audit",
+        kinds={"seq": "text", "at_utc": "date"},
+        keep=("seq", "at_utc", "actor", "action", "subject"),
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,16 @@ from rich.table import Table
 
 from revops.access import require
 from revops.audit import audited, rows_of
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, print_frame
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    print_frame,
+)
 from revops.cli.quality import quality_app
 from revops.errors import RevOpsError
 from revops.warehouse import Batch
@@ -117,11 +126,13 @@ def unmerge_cmd(
 
 
 @quality_app.command("match")
+@formatted
 def match_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show matches; write nothing.")
     ] = False,
     top: Annotated[int, typer.Option("--top", "-n", help="Matches to show.")] = 20,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -150,8 +161,10 @@ def match_cmd(
 
 
 @quality_app.command("evaluate")
+@formatted
 def evaluate_cmd(
     truth: Annotated[Path, typer.Option("--truth", help="Folder with the demo's truth/*.csv.")],
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:

@@ -10,8 +10,11 @@ from rich.table import Table
 from revops.access import require
 from revops.cli._common import (
     ConfigOpt,
+    Format,
+    FormatOpt,
     WarehouseOpt,
     console,
+    formatted,
     open_revops,
     print_frame,
 )
@@ -30,7 +33,10 @@ def lifecycle_run(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> N
 
 
 @lifecycle_app.command("report")
-def lifecycle_report(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+@formatted
+def lifecycle_report(
+    fmt: FormatOpt = Format.table, config: ConfigOpt = None, warehouse: WarehouseOpt = None
+) -> None:
     """Stage-to-stage conversion, time in stage and rejections, from the lifecycle history."""
     with open_revops(config, warehouse) as ro:
         frames = ro.lifecycle_analytics()

@@ -6,14 +6,18 @@ from collections.abc import Hashable, Mapping
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from revops.cli._common import (
     ConfigOpt,
+    Format,
+    FormatOpt,
+    Kind,
     WarehouseOpt,
     console,
+    formatted,
     open_revops,
     parse_day,
+    print_frame,
     user_errors,
 )
 from revops.config import load_config
@@ -26,31 +30,51 @@ metrics_app = typer.Typer(help="The metric dictionary.", no_args_is_help=True)
 
 # -- metrics ------------------------------------------------------------------------------------
 @metrics_app.command("list")
-def metrics_list(config: ConfigOpt = None) -> None:
+@formatted
+def metrics_list(fmt: FormatOpt = Format.table, config: ConfigOpt = None) -> None:
     """Every metric with its owner, formula and definition."""
     from revops.metrics import formula
 
     with user_errors():
         model = load_config(config or default_config_path()).model
-        out = Table(title="Metric dictionary", title_justify="left", show_lines=False)
-        for col in ("metric", "owner", "type", "formula", "description"):
-            out.add_column(col, overflow="fold")
-        for m in model.metrics:
-            out.add_row(m.name, m.owner, m.type, formula(model, m.name), m.description)
-        other = Table(
-            title="Computed elsewhere (shown by reports and commands; no metric computes them)",
-            title_justify="left",
+        rows = [
+            {
+                "metric": m.name,
+                "owner": m.owner,
+                "type": m.type,
+                "format": m.format,
+                "formula": formula(model, m.name),
+                "description": m.description,
+            }
+            for m in model.metrics
+        ]
+        other = [
+            {
+                "figure": f.name,
+                "owner": f.owner,
+                "computed_by": f.computed_by,
+                "formula": f.formula,
+            }
+            for f in model.computed_elsewhere
+        ]
+    print_frame(
+        rows,
+        "Metric dictionary",
+        name="metrics",
+        hidden=("format",),
+        keep=("metric", "owner", "formula"),
+    )
+    if other:
+        print_frame(
+            other,
+            "Computed elsewhere (shown by reports and commands; no metric computes them)",
+            name="computed_elsewhere",
+            keep=("figure", "owner", "computed_by", "formula"),
         )
-        for col in ("figure", "owner", "computed by", "formula"):
-            other.add_column(col, overflow="fold")
-        for f in model.computed_elsewhere:
-            other.add_row(f.name, f.owner, f.computed_by, f.formula)
-    console.print(out)
-    if model.computed_elsewhere:
-        console.print(other)
 
 
 @metrics_app.command("show")
+@formatted
 def metrics_show(
     name: Annotated[str, typer.Argument(help="Metric name (see `revops metrics list`).")],
     by: Annotated[
@@ -77,6 +101,7 @@ def metrics_show(
         str | None, typer.Option("--to", help="Last day (YYYY-MM-DD), exclusive.")
     ] = None,
     sql: Annotated[bool, typer.Option("--sql", help="Print the compiled SQL too.")] = False,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -84,7 +109,6 @@ def metrics_show(
     import pandas as pd
 
     from revops.metrics import metric_sql, settled
-    from revops.reports.formatting import format_value
 
     with open_revops(config, warehouse) as ro:
         if grain not in ("day", "week", "month", "quarter", "year", "all"):
@@ -112,25 +136,46 @@ def metrics_show(
             )
         if where:
             console.print(f"where: [cyan]{where}[/]", highlight=False)
-        out = Table(title_justify="left")
-        shown = [c for c in df.columns if c not in ("rows", "missing")]
-        for col in shown:
-            out.add_column(str(col), justify="right" if col == "value" else "left")
-        currency = ro.model.company.currency
+        records = []
         for row in df.to_dict("records"):
-            cells = []
-            for col in shown:
-                v = row[col]
-                if col == "value":  # a sum over no rows is $0, as in every report
-                    rows = None if pd.isna(row.get("rows")) else int(row["rows"])
-                    text = format_value(settled(ro.model, name, v, rows), metric.format, currency)
-                    cells.append(text + missing_note(row, metric))
-                elif col == "period":
-                    cells.append(str(v)[:10])
-                else:
-                    cells.append("(none)" if v is None else str(v))
-            out.add_row(*cells)
-        console.print(out)
+            rows = None if pd.isna(row.get("rows")) else int(row["rows"])
+            line = {str(k): v for k, v in row.items() if k not in ("value", "rows", "missing")}
+            # a sum over no rows is $0, as in every report
+            line["value"] = settled(ro.model, name, row["value"], rows)
+            line["rows"] = rows
+            line["missing"] = None if pd.isna(row.get("missing")) else int(row["missing"])
+            line["note"] = missing_note(row, metric).strip(" ()") or None
+            records.append(line)
+        if all(r["note"] is None for r in records):
+            for r in records:
+                del r["note"]
+        print_frame(
+            records,
+            metric.title,
+            name=name,
+            kinds={
+                "value": metric_kind(metric),
+                "period": "date",
+                "rows": "count",
+                "missing": "count",
+                **dict.fromkeys(dims, "text"),
+            },
+            hidden=("rows", "missing"),
+            keep=("period", *dims, "value"),
+        )
+
+
+def metric_kind(metric: Metric) -> Kind:
+    """The dictionary's `format` of a metric as a column kind of `revops.cli.output`: a
+    number that counts rows reads as an integer."""
+    if metric.format == "currency":
+        return "money"
+    if metric.format == "percent":
+        return "ratio"
+    if metric.format == "days":
+        return "days"
+    counted = isinstance(metric, SimpleMetric) and metric.measure.agg.startswith("count")
+    return "count" if counted else "number"
 
 
 def missing_note(row: Mapping[Hashable, Any], metric: Metric) -> str:

@@ -9,7 +9,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day, print_frame
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    open_revops,
+    parse_day,
+    print_frame,
+    reading,
+    with_user_names,
+)
 from revops.cli.reports import report_app
 
 if TYPE_CHECKING:
@@ -46,23 +57,8 @@ def _as_of(engine: PipelineEngine, text: str | None) -> date:
 
 
 def _pretty(df: pd.DataFrame) -> pd.DataFrame:
-    """Rates as percentages, days to one decimal, money to whole units; one row reads down."""
-    import pandas as pd
-
-    out = df.drop(columns=[c for c in ("rank", "in_total") if c in df.columns])
-    for col in out.columns:
-        if out[col].dtype.kind != "f":
-            continue
-        if any(k in col for k in ("rate", "conversion", "share")):
-            out[col] = out[col].map(lambda v: "–" if v != v else f"{v:.1%}")
-        elif "days" in col or col == "coverage":
-            out[col] = out[col].map(lambda v: "–" if v != v else f"{v:,.1f}")
-        else:
-            out[col] = out[col].map(lambda v: "–" if v != v else f"{v:,.0f}")
-    if len(out) == 1:
-        row = out.iloc[0]
-        return pd.DataFrame({"measure": list(out.columns), "value": [str(v) for v in row]})
-    return out
+    """Without the helper columns (rank, in_total) the engine keeps for its own use."""
+    return df.drop(columns=[c for c in ("rank", "in_total") if c in df.columns])
 
 
 _SHORT = {
@@ -78,6 +74,9 @@ _SHORT = {
     "stuck_in_stage": "stuck",
     "pushed_close_date": "pushed",
 }
+
+
+_COUNTED = ("open", "flagged", "past close", "idle", "no amount", "no next step", "stuck", "pushed")
 
 
 @pipeline_app.command("run")
@@ -101,6 +100,7 @@ def snapshot(
         ),
     ] = "stage",
     deals: Annotated[bool, typer.Option("--deals", help="List the open deals too.")] = False,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -108,18 +108,23 @@ def snapshot(
     from revops.errors import RevOpsError
 
     choices = ("stage", "owner", "segment", "region", "opportunity_type", "forecast_category")
-    with open_revops(config, warehouse) as ro:
+    with reading(fmt), open_revops(config, warehouse) as ro:
         if by not in choices:
             raise RevOpsError(f"--by {by!r}: choose from {', '.join(choices)}")
         engine = _engine(ro)
         day = _as_of(engine, as_of)
         key: SnapshotBy = by  # type: ignore[assignment]
         frame = engine.snapshot(day, key)
-        listing = engine.deals(day) if deals else None
-    print_frame(_pretty(frame), f"Open pipeline as of {day} by {by}")
-    if listing is not None:
-        cols = ["opportunity_id", "owner_id", "stage", "amount", "close_date", "forecast_category"]
-        print_frame(listing[cols], f"Open deals as of {day}")
+        if by == "owner":
+            frame = with_user_names(
+                frame.rename(columns={"owner": "owner_id"}), ro.warehouse, owner_id="owner"
+            )
+        print_frame(_pretty(frame), f"Open pipeline as of {day} by {by}", name="pipeline")
+        if deals:
+            cols = ["opportunity_id", "owner_id", "stage", "amount", "close_date"]
+            cols += ["forecast_category"]
+            listing = with_user_names(engine.deals(day)[cols], ro.warehouse, owner_id="owner")
+            print_frame(listing, f"Open deals as of {day}", name="deals")
 
 
 @pipeline_app.command("metrics")
@@ -130,27 +135,50 @@ def metrics(
         str | None,
         typer.Option("--by", help="owner, segment, region or opportunity_type."),
     ] = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Conversion, time in stage, cycle, win rates, velocity, coverage, skips and regressions."""
-    with open_revops(config, warehouse) as ro:
+    with reading(fmt) as out, open_revops(config, warehouse) as ro:
         engine = _engine(ro)
         day = _as_of(engine, as_of)
         m = engine.metrics(day, since=parse_day(since, "--since"), by=(by,) if by else ())
-    when = f"as of {m.as_of}"
-    print_frame(
-        _pretty(m.win_rates), f"Win rates, deal size and cycle (closed {m.since}–{m.as_of})"
-    )
-    print_frame(_pretty(m.velocity), f"Sales velocity per day {when}")
-    print_frame(_pretty(m.conversion), f"Stage-to-stage conversion {when}")
-    print_frame(_pretty(m.time_in_stage), f"Time in stage (days) {when}")
-    print_frame(_pretty(m.skips), f"Stage skips and regressions {when}")
-    if len(m.coverage):
-        print_frame(_pretty(m.coverage), f"Pipeline coverage {when}")
-        print_frame(_pretty(m.coverage_total), "Pipeline coverage, company")
-    else:
-        console.print(f"coverage: no quota in the quotas table covers {m.as_of}")
+
+        def named(frame: pd.DataFrame) -> pd.DataFrame:
+            if by != "owner" or "owner" not in frame.columns:
+                return frame
+            ids = frame.rename(columns={"owner": "owner_id"})
+            return with_user_names(ids, ro.warehouse, owner_id="owner")
+
+        frames = {
+            "win_rates": m.win_rates,
+            "velocity": m.velocity,
+            "conversion": m.conversion,
+            "time_in_stage": m.time_in_stage,
+            "skips": m.skips,
+            "coverage": m.coverage,
+            "coverage_total": m.coverage_total,
+        }
+        frames = {k: named(v) for k, v in frames.items()}
+        when = f"as of {m.as_of}"
+        titles = {
+            "win_rates": f"Win rates, deal size and cycle (closed {m.since}–{m.as_of})",
+            "velocity": f"Sales velocity per day {when}",
+            "conversion": f"Stage-to-stage conversion {when}",
+            "time_in_stage": f"Time in stage (days) {when}",
+            "skips": f"Stage skips and regressions {when}",
+            "coverage": f"Pipeline coverage {when}",
+            "coverage_total": "Pipeline coverage, company",
+        }
+        for key, frame in frames.items():
+            if key.startswith("coverage") and not len(m.coverage):
+                continue
+            first = [str(c) for c in frame.columns[:1] if c != "quota"]
+            keep = (*first, "owner", "stage", "coverage", "open_pipeline", "win_rate")
+            print_frame(_pretty(frame), titles[key], name=key, transpose=True, keep=keep)
+        if not len(m.coverage):
+            out.note(f"coverage: no quota in the quotas table covers {m.as_of}")
 
 
 @pipeline_app.command("hygiene")
@@ -160,13 +188,14 @@ def hygiene(
         str | None, typer.Option("--rep", help="Only this owner: user id, email or name.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Flagged deals to list.")] = 30,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Per-rep hygiene scorecard and the flagged deals, each with the rule and its evidence."""
     from revops.errors import RevOpsError
 
-    with open_revops(config, warehouse) as ro:
+    with reading(fmt), open_revops(config, warehouse) as ro:
         engine = _engine(ro)
         if rep is not None:
             from revops.people import resolve_user
@@ -175,14 +204,24 @@ def hygiene(
         result = engine.hygiene(_as_of(engine, as_of), rep=rep)
         if rep is not None and result.scorecard.empty:
             raise RevOpsError(f"--rep {rep!r} owns no open deal on {result.as_of}")
-    card = result.scorecard.drop(columns="owner_id").rename(columns=_SHORT)
-    print_frame(_pretty(card) if len(card) > 1 else card, f"Pipeline hygiene as of {result.as_of}")
-    cols = ["opportunity_id", "rep", "stage", "amount", "rule", "evidence"]
-    flags = result.flags.sort_values("amount", ascending=False, na_position="first")
-    print_frame(
-        _pretty(flags[cols].head(limit)),
-        f"Flagged deals ({len(flags):,} flags on {flags['opportunity_id'].nunique():,} deals)",
-    )
+        card = result.scorecard.rename(columns=_SHORT)
+        print_frame(
+            _pretty(card),
+            f"Pipeline hygiene as of {result.as_of}",
+            name="scorecard",
+            hidden=("owner_id",),
+            kinds={c: "count" for c in _COUNTED if c in card.columns},
+            transpose=True,
+        )
+        cols = ["opportunity_id", "owner_id", "rep", "stage", "amount", "rule", "evidence"]
+        flags = result.flags.sort_values("amount", ascending=False, na_position="first")
+        print_frame(
+            _pretty(flags[[c for c in cols if c in flags.columns]].head(limit)),
+            f"Flagged deals ({len(flags):,} flags on {flags['opportunity_id'].nunique():,} deals)",
+            name="flags",
+            hidden=("owner_id",),
+            keep=("opportunity_id", "rep"),
+        )
 
 
 @report_app.command("pipeline")

@@ -6,11 +6,23 @@ from datetime import date
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from revops.access import require
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day, print_frame
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    parse_day,
+    print_frame,
+    with_names,
+    working,
+)
 from revops.errors import RevOpsError
+from revops.people import user_names
 
 if TYPE_CHECKING:
     from revops.warehouse import Warehouse
@@ -43,17 +55,20 @@ def _as_of(text: str | None, wh: Warehouse) -> date:
     return day
 
 
-def _ratio(value: float) -> str:
-    return "∞" if value == float("inf") else f"{value:.2f}"
+def _finite(value: float) -> float | None:
+    """max/min is infinite when a rep holds nothing: no ratio to show (n/a), never ∞ in csv."""
+    return None if value == float("inf") else value
 
 
 # -- territories ------------------------------------------------------------------------------
 @territory_app.command("design")
+@formatted
 def territory_design(
     as_of: AsOfOpt = None,
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", help="Solver seconds (default: config).")
     ] = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -62,30 +77,42 @@ def territory_design(
 
     with open_revops(config, warehouse) as ro:
         require(ro.warehouse, "territory.write")
-        design_id, design = run_design(
-            ro.warehouse, ro.model, _as_of(as_of, ro.warehouse), time_limit
-        )
-    out = Table(title=f"Territory design {design_id}", title_justify="left")
-    for col in ("", "potential max/min", "potential CV", "workload max/min", "workload CV"):
-        out.add_column(col, justify="right" if col else "left")
-    for label, s in (("before", design.before), ("after", design.after)):
-        out.add_row(
-            label,
-            _ratio(s.max_min),
-            f"{s.cv:.3f}",
-            _ratio(s.workload_max_min),
-            f"{s.workload_cv:.3f}",
-        )
-    console.print(out)
+        day = _as_of(as_of, ro.warehouse)
+        with working("designing territories") as step:
+            step("solving the assignment")
+            design_id, design = run_design(ro.warehouse, ro.model, day, time_limit)
+    spread = [
+        {
+            "design": label,
+            "potential_max_min": _finite(s.max_min),
+            "potential_cv": s.cv,
+            "workload_max_min": _finite(s.workload_max_min),
+            "workload_cv": s.workload_cv,
+        }
+        for label, s in (("before", design.before), ("after", design.after))
+    ]
+    print_frame(
+        spread,
+        f"Territory design {design_id} (max/min n/a: a rep with none)",
+        name="spread",
+        kinds={
+            "potential_max_min": "multiple",
+            "workload_max_min": "multiple",
+            "potential_cv": "number",
+            "workload_cv": "number",
+        },
+    )
     by_region = design.by_rep.groupby("region").agg(
         reps=("user_id", "size"),
         potential_min=("potential_after", "min"),
         potential_max=("potential_after", "max"),
     )
-    by_region["max/min in region"] = by_region["potential_max"] / by_region["potential_min"]
+    by_region["max_min_in_region"] = by_region["potential_max"] / by_region["potential_min"]
     print_frame(
         by_region.reset_index(),
         "After, by region (the regional constraint bounds the global spread)",
+        name="by_region",
+        kinds={"reps": "count", "max_min_in_region": "multiple"},
     )
     console.print(
         f"{design.moved:,} of {len(design.assignments):,} accounts move; solved in "
@@ -112,6 +139,7 @@ def territory_apply(
 
 # -- quotas -----------------------------------------------------------------------------------
 @quota_app.command("set")
+@formatted
 def quota_set(
     period: PeriodOpt,
     target: Annotated[
@@ -120,6 +148,7 @@ def quota_set(
     method: Annotated[str, typer.Option("--method", help="top_down or bottom_up.")] = "top_down",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, do not write.")] = False,
     as_of: AsOfOpt = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -146,8 +175,12 @@ def quota_set(
 
 
 @quota_app.command("attainment")
+@formatted
 def quota_attainment(
-    period: PeriodOpt, config: ConfigOpt = None, warehouse: WarehouseOpt = None
+    period: PeriodOpt,
+    fmt: FormatOpt = Format.table,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
 ) -> None:
     """Split-credited bookings ÷ quota per rep."""
     from revops.planning.run import attainment_table
@@ -158,6 +191,7 @@ def quota_attainment(
 
 
 @quota_app.command("capacity")
+@formatted
 def quota_capacity(
     start: Annotated[str, typer.Option("--from", help="First month, YYYY-MM.")],
     months: Annotated[int, typer.Option("--months", help="Horizon in months.")] = 12,
@@ -165,6 +199,7 @@ def quota_capacity(
         float | None, typer.Option("--target", help="Bookings target over the horizon.")
     ] = None,
     as_of: AsOfOpt = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -190,20 +225,34 @@ def quota_capacity(
 
 # -- compensation -----------------------------------------------------------------------------
 @comp_app.command("run")
-def comp_run(period: PeriodOpt, config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+@formatted
+def comp_run(
+    period: PeriodOpt,
+    fmt: FormatOpt = Format.table,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
     """Process (or reprocess) an open period into payout lines."""
     from revops.planning.comp import run_period
 
     with open_revops(config, warehouse) as ro:
         who = require(ro.warehouse, "comp.write")
         lines = run_period(ro.warehouse, ro.model, period, who.actor)
+        names = user_names(ro.warehouse)
     if lines.empty:
         console.print(f"{period}: no one is on a compensation plan")
         return
     summary = lines.pivot_table(index="user_id", columns="kind", values="amount", aggfunc="sum")
     summary = summary.fillna(0.0)
     summary["total"] = summary.sum(axis=1)
-    print_frame(summary.reset_index(), f"Payouts {period} (open until `revops comp lock`)")
+    summary.columns.name = None
+    print_frame(
+        with_names(summary.reset_index(), names, user_id="rep"),
+        f"Payouts {period} (open until `revops comp lock`)",
+        name="payouts",
+        kinds=dict.fromkeys(summary.columns, "money"),
+        keep=("rep", "total"),
+    )
     for cap in lines[lines["kind"] == "cap"].to_dict("records"):
         deal = f" on {cap['opportunity_id']}" if isinstance(cap["opportunity_id"], str) else ""
         console.print(
@@ -282,9 +331,11 @@ def comp_dispute(
 
 
 @comp_app.command("statement")
+@formatted
 def comp_statement(
     user_id: Annotated[str, typer.Argument(help="Rep: user id, email or unique name.")],
     period: PeriodOpt,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -317,12 +368,12 @@ def comp_statement(
     )
     if not st.adjustments.empty:
         print_frame(st.adjustments[["adjustment_id", "amount", "note", "actor"]], "Adjustments")
-    totals = Table(title="Totals", title_justify="left")
-    totals.add_column("kind")
-    totals.add_column("amount", justify="right")
-    for kind, amount in st.totals.items():
-        totals.add_row(kind, f"{amount:,.2f}")
-    console.print(totals)
+    print_frame(
+        [{"kind": kind, "amount": amount} for kind, amount in st.totals.items()],
+        "Totals",
+        name="totals",
+        kinds={"amount": "money"},
+    )
     print_frame(st.reconciliation, "Reconciliation: credited bookings = deal amount × split share")
     ok = "[green]reconciles[/]" if st.reconciles else "[bold red]does NOT reconcile[/]"
     expected = float(st.reconciliation["expected"].sum())

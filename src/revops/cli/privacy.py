@@ -16,7 +16,16 @@ import typer
 
 from revops.access import require
 from revops.audit import audit_batch, record
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, print_frame
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    print_frame,
+)
 from revops.errors import RevOpsError
 from revops.privacy.crypto import write_owner_only
 from revops.privacy.export import csv_cell
@@ -69,8 +78,10 @@ def consent_record(
 
 
 @consent_app.command("show")
+@formatted
 def consent_show(
     person_id: Annotated[str, typer.Argument(help="Person id.")],
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:

@@ -14,7 +14,16 @@ import typer
 
 from revops.access import require
 from revops.audit import audited, rows_of
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, print_frame
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    print_frame,
+)
 from revops.warehouse import Batch
 
 quality_app = typer.Typer(help="Data quality: rules, dedupe, merges, matching.")
@@ -61,8 +70,10 @@ def quality_check(
 
 
 @quality_app.command("fix")
+@formatted
 def quality_fix(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change.")] = False,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -119,8 +130,10 @@ def quality_undo(
 
 
 @quality_app.command("utm")
+@formatted
 def quality_utm(
     top: Annotated[int, typer.Option(help="Rows per table.")] = 15,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -147,11 +160,13 @@ def quality_utm(
 
 
 @quality_app.command("scorecard")
+@formatted
 def quality_scorecard(
     html: Annotated[Path | None, typer.Option(help="Also write the HTML report here.")] = None,
     save: Annotated[
         bool, typer.Option("--save/--no-save", help="Store today's snapshot for the trend.")
     ] = True,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:

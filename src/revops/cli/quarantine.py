@@ -7,10 +7,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from revops.access import require
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    print_frame,
+)
 from revops.cli.data import print_load_reports
 
 quarantine_app = typer.Typer(
@@ -21,8 +29,10 @@ LoadArg = Annotated[str, typer.Argument(help="The load id (see `revops quarantin
 
 
 @quarantine_app.command("list")
+@formatted
 def quarantine_list(
     load_id: Annotated[str | None, typer.Option("--load", help="Only this load.")] = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -31,20 +41,32 @@ def quarantine_list(
 
     with open_revops(config, warehouse) as ro:
         loads = [p for p in pending_loads(ro.warehouse) if load_id in (None, p.load_id)]
-    out = Table(title="Quarantine", title_justify="left")
-    for col in ("load", "table", "file", "rows", "pending", "commonest field"):
-        out.add_column(col, justify="right" if col in ("rows", "pending") else "left")
-    for p in loads:
-        out.add_row(
-            p.load_id, p.table, Path(p.file).name, f"{p.rows:,}", f"{p.pending:,}", p.top_field
-        )
-    console.print(out)
+    rows = [
+        {
+            "load_id": p.load_id,
+            "table": p.table,
+            "file": Path(p.file).name,
+            "rows": p.rows,
+            "pending": p.pending,
+            "commonest_field": p.top_field,
+        }
+        for p in loads
+    ]
+    print_frame(
+        rows,
+        "Quarantine",
+        name="quarantine",
+        kinds={"load_id": "text", "rows": "count", "pending": "count"},
+        keep=("load_id", "table", "rows", "pending"),
+    )
 
 
 @quarantine_app.command("show")
+@formatted
 def quarantine_show(
     load_id: LoadArg,
     limit: Annotated[int, typer.Option(help="Rows shown.")] = 50,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -54,13 +76,22 @@ def quarantine_show(
     with open_revops(config, warehouse) as ro:
         require(ro.warehouse, "data.load")  # raw rows hold PII: loaders only
         rows = load_rows(ro.warehouse, load_id)
-    out = Table(title=f"Quarantine of load {load_id}", title_justify="left")
-    for col in ("row", "field", "reason", "raw"):
-        out.add_column(col)
-    for r in rows.slice(0, limit).to_pylist():
-        raw = json.dumps(json.loads(r["raw"]), ensure_ascii=False)
-        out.add_row(str(r["row_number"]), r["field"], r["reason"], raw[:200])
-    console.print(out)
+    shown = [
+        {
+            "row": r["row_number"],
+            "field": r["field"],
+            "reason": r["reason"],
+            "raw": json.dumps(json.loads(r["raw"]), ensure_ascii=False),
+        }
+        for r in rows.slice(0, limit).to_pylist()
+    ]
+    print_frame(
+        shown,
+        f"Quarantine of load {load_id}",
+        name="rows",
+        kinds={"row": "text"},
+        keep=("row", "field", "reason", "raw"),
+    )
     if rows.num_rows > limit:
         console.print(f"{rows.num_rows - limit:,} more; `revops quarantine export` writes them all")
 

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from revops.access import require
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day, print_frame
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    parse_day,
+    print_frame,
+)
 from revops.errors import RevOpsError
 
 if TYPE_CHECKING:
@@ -60,7 +70,9 @@ def _with_accounts(ro: RevOps, by: str | None) -> tuple[ibis.Table, tuple[str, .
 
 
 @revenue_app.command("waterfall")
+@formatted
 def revenue_waterfall(
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
     months: MonthsOpt = 12,
@@ -78,7 +90,9 @@ def revenue_waterfall(
 
 
 @revenue_app.command("retention")
+@formatted
 def revenue_retention(
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
     months: MonthsOpt = 12,
@@ -97,7 +111,9 @@ def revenue_retention(
 
 
 @revenue_app.command("cohorts")
+@formatted
 def revenue_cohorts(
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
     kind: Annotated[str, typer.Option(help="logo or revenue")] = "logo",
@@ -131,7 +147,9 @@ def revenue_cohorts(
 
 
 @revenue_app.command("health")
+@formatted
 def revenue_health(
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
     account: Annotated[
@@ -174,7 +192,9 @@ def revenue_health(
 
 
 @revenue_app.command("at-risk")
+@formatted
 def revenue_at_risk(
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 25,

@@ -10,11 +10,21 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.table import Table
 
 from revops.access import require
 from revops.audit import audited, record, rows_of
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, parse_day
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    parse_day,
+    print_frame,
+    working,
+)
 from revops.errors import RevOpsError
 from revops.lifecycle import EventOutcome
 from revops.people import resolve_user, user_names
@@ -43,6 +53,7 @@ def _parse_at(text: str | None) -> datetime:
 
 
 @routing_app.command("run")
+@formatted
 def route_run(
     since: Annotated[
         str | None,
@@ -56,6 +67,7 @@ def route_run(
         str | None,
         typer.Option("--at", help="Route as of this instant (ISO, UTC if naive); default now."),
     ] = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -69,7 +81,11 @@ def route_run(
             n = len(rows_of(batches, "routing_decisions"))
             return f"{n} leads", {"since": since, "at": at, "leads": n}
 
-        with audited(ro.warehouse, actor, "routing.routed", described):
+        with (
+            working("routing") as step,
+            audited(ro.warehouse, actor, "routing.routed", described),
+        ):
+            step("deciding owners")
             run = route_new(ro.warehouse, ro.model.routing, _parse_at(at), start)
         names = user_names(ro.warehouse)
     stages = ", ".join(ro.model.routing.routable_stages)
@@ -78,21 +94,25 @@ def route_run(
         f" up to {run.until:%Y-%m-%d %H:%M} UTC (the next run starts there)",
         highlight=False,
     )
-    counts = Counter(
-        names.get(r.decision.owner_id or "", r.decision.owner_id or f"queue:{r.decision.queue}")
-        for r in run.routed
-    )
-    out = Table(title="Assignments", title_justify="left")
-    out.add_column("owner or queue")
-    out.add_column("leads", justify="right")
-    for who, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        out.add_row(who, f"{n:,}")
-    console.print(out)
+    counts = Counter((r.decision.owner_id, r.decision.queue) for r in run.routed)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], names.get(kv[0][0] or "", kv[0][1])))
+    rows = [
+        {
+            "owner_id": owner,
+            "owner": names.get(owner, owner) if owner else None,
+            "queue": queue if not owner else None,
+            "leads": n,
+        }
+        for (owner, queue), n in ranked
+    ]
+    print_frame(rows, "Assignments", name="assignments", kinds={"leads": "count"})
 
 
 @routing_app.command("explain")
+@formatted
 def route_explain(
     person_id: Annotated[str, typer.Argument(help="persons.person_id")],
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -104,13 +124,11 @@ def route_explain(
     who = found["owner_id"] or f"queue {found['queue']}"
     console.print(f"{person_id} → [bold]{who}[/] by rule {found['rule'] or '(fallback)'}")
     console.print(f"decided at {found['decided_at']}: {found['reason']}", highlight=False)
-    out = Table(title="Rules evaluated", title_justify="left")
-    out.add_column("rule")
-    out.add_column("matched")
-    out.add_column("why")
-    for t in json.loads(found["evaluated"]):
-        out.add_row(t["rule"], "yes" if t["matched"] else "no", t["reason"])
-    console.print(out)
+    rows = [
+        {"rule": t["rule"], "matched": "yes" if t["matched"] else "no", "why": t["reason"]}
+        for t in json.loads(found["evaluated"])
+    ]
+    print_frame(rows, "Rules evaluated", name="rules", keep=("rule", "matched", "why"))
 
 
 def raise_missing(person_id: str) -> NoReturn:
@@ -155,6 +173,7 @@ def _print_response(person_id: str, what: str, met: bool, lifecycle: EventOutcom
 
 
 @routing_app.command("breaches")
+@formatted
 def route_breaches(
     escalate: Annotated[
         bool,
@@ -167,6 +186,7 @@ def route_breaches(
     page: Annotated[int, typer.Option("--page", min=1, help="Page of the list to show.")] = 1,
     page_size: Annotated[int, typer.Option("--page-size", min=1, help="Rows per page.")] = 50,
     at: AtOpt = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -184,22 +204,25 @@ def route_breaches(
             record(ro.warehouse, esc.actor, "routing.escalated", subject, moved)
     pages = max(1, -(-len(late) // page_size))
     shown = late[(page - 1) * page_size : page * page_size]
-    out = Table(
-        title=f"Overdue SLA clocks at {naive_text(when)} UTC: {len(late):,} "
+    rows = [
+        {
+            "person_id": c["person_id"],
+            "owner_id": c["owner_id"],
+            "owner": names.get(c["owner_id"], c["owner_id"]),
+            "priority": c["priority"],
+            "due_utc": c["due_at"],
+            "breaches_before": c["breach_count"],
+        }
+        for c in shown
+    ]
+    print_frame(
+        rows,
+        f"Overdue SLA clocks at {naive_text(when)} UTC: {len(late):,} "
         f"(page {page} of {pages}, {page_size} a page)",
-        title_justify="left",
+        name="overdue",
+        kinds={"breaches_before": "count", "due_utc": "date", "priority": "text"},
+        keep=("person_id", "owner", "due_utc"),
     )
-    for col in ("person", "owner", "priority", "due (UTC)", "breaches before"):
-        out.add_column(col)
-    for c in shown:
-        out.add_row(
-            c["person_id"],
-            names.get(c["owner_id"], c["owner_id"]),
-            c["priority"],
-            str(c["due_at"]),
-            str(c["breach_count"]),
-        )
-    console.print(out)
     console.print(f"total overdue: {len(late):,}")
     if report is not None:
         console.print(
@@ -293,15 +316,16 @@ def route_capacity(
 
 
 @routing_app.command("reps")
-def route_reps(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+@formatted
+def route_reps(
+    fmt: FormatOpt = Format.table, config: ConfigOpt = None, warehouse: WarehouseOpt = None
+) -> None:
     """Every pool member: paused, out of office now, caps in force."""
     with open_revops(config, warehouse) as ro:
         state = routing_state(ro.warehouse, ro.model.routing)
         names = user_names(ro.warehouse)
     now = datetime.now(UTC)
-    out = Table(title="Reps in routing pools", title_justify="left")
-    for col in ("rep", "pool", "status", "daily cap", "weekly cap"):
-        out.add_column(col)
+    rows = []
     for pool in ro.model.routing.pools:
         for m in pool.members:
             why = unavailable(state, m.user_id, now) or "available"
@@ -312,11 +336,20 @@ def route_reps(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None
                     m.weekly_cap if m.weekly_cap is not None else pool.weekly_cap,
                 ),
             )
-            out.add_row(
-                names.get(m.user_id, m.user_id),
-                pool.name,
-                why.removeprefix(f"{m.user_id}: "),
-                "" if daily is None else str(daily),
-                "" if weekly is None else str(weekly),
+            rows.append(
+                {
+                    "rep_id": m.user_id,
+                    "rep": names.get(m.user_id, m.user_id),
+                    "pool": pool.name,
+                    "status": why.removeprefix(f"{m.user_id}: "),
+                    "daily_cap": daily,
+                    "weekly_cap": weekly,
+                }
             )
-    console.print(out)
+    print_frame(
+        rows,
+        "Reps in routing pools",
+        name="reps",
+        kinds={"daily_cap": "count", "weekly_cap": "count"},
+        keep=("rep", "pool", "status"),
+    )

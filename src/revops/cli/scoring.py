@@ -14,7 +14,16 @@ import pandas as pd
 import typer
 
 from revops.access import require
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops, print_frame
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    print_frame,
+)
 
 score_app = typer.Typer(
     help="Lead scoring: rule scores, the predictive model and its report.", no_args_is_help=True
@@ -41,7 +50,9 @@ def score_train(
 
 
 @score_app.command("apply")
+@formatted
 def score_apply(
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
     out: OutOpt = Path("out/scoring"),
@@ -87,7 +98,8 @@ def score_apply(
 
 
 @score_app.command("report")
-def score_report(out: OutOpt = Path("out/scoring")) -> None:
+@formatted
+def score_report(out: OutOpt = Path("out/scoring"), fmt: FormatOpt = Format.table) -> None:
     """Print the stored validation report of the trained model."""
     import json
 

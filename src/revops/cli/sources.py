@@ -6,9 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from revops.cli._common import ConfigOpt, console, user_errors
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    console,
+    formatted,
+    print_frame,
+    user_errors,
+)
 from revops.config.models import OperatingModel
 
 sources_app = typer.Typer(
@@ -25,19 +32,27 @@ def _model(config: Path | None) -> OperatingModel:
 
 
 @sources_app.command("list")
-def sources_list(config: ConfigOpt = None) -> None:
+@formatted
+def sources_list(fmt: FormatOpt = Format.table, config: ConfigOpt = None) -> None:
     """Every source object and the table it loads into."""
     model = _model(config)
-    out = Table(title="Source mappings", title_justify="left")
-    for col in ("source", "table", "columns", "custom fields", "deleted flag"):
-        out.add_column(col)
-    for system, objects in sorted(model.sources.items()):
-        for name, obj in objects.items():
-            deleted = obj.deleted.column if obj.deleted else ""
-            out.add_row(
-                f"{system}.{name}", obj.table, str(len(obj.columns)), str(len(obj.custom)), deleted
-            )
-    console.print(out)
+    rows = [
+        {
+            "source": f"{system}.{name}",
+            "table": obj.table,
+            "columns": len(obj.columns),
+            "custom_fields": len(obj.custom),
+            "deleted_flag": obj.deleted.column if obj.deleted else None,
+        }
+        for system, objects in sorted(model.sources.items())
+        for name, obj in objects.items()
+    ]
+    print_frame(
+        rows,
+        "Source mappings",
+        name="sources",
+        kinds={"columns": "count", "custom_fields": "count"},
+    )
 
 
 @sources_app.command("show")
