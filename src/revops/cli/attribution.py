@@ -21,6 +21,7 @@ from revops.cli._common import (
     formatted,
     open_revops,
     print_frame,
+    working,
 )
 
 attribution_app = typer.Typer(help="Multi-touch attribution and marketing performance.")
@@ -61,9 +62,10 @@ def run(
         cfg = ro.model.attribution
         if order is not None:
             cfg = cfg.model_copy(update={"markov_order": order})
-        res = attribute(
-            ro.warehouse, conversion or cfg.default_conversion, cfg, model or cfg.default_model
-        )
+        with working("attributing conversions"):
+            res = attribute(
+                ro.warehouse, conversion or cfg.default_conversion, cfg, model or cfg.default_model
+            )
         _scope(res.scope.text)
         console.print(
             f"{res.journeys:,} converting journeys, {res.non_converting:,} non-converting",
@@ -122,7 +124,8 @@ def compare_models(
     with open_revops(config, warehouse) as ro:
         cfg = ro.model.attribution
         conv = conversion or cfg.default_conversion
-        results = compare(load_inputs(ro.warehouse), conv, cfg)
+        with working("comparing attribution models"):
+            results = compare(load_inputs(ro.warehouse), conv, cfg)
         _scope(Scope.of(cfg, conv, tuple(results)).text)
         frame = comparison_frame(results, by)
         models = list(results)

@@ -20,7 +20,9 @@ from revops.cli._common import (
     open_revops,
     parse_day,
     print_frame,
+    working,
 )
+from revops.cli.revenue import RELIABILITY_KINDS
 from revops.errors import RevOpsError
 
 if TYPE_CHECKING:
@@ -96,7 +98,16 @@ def rollup_cmd(
         currency = ro.model.company.currency
     if level is not None:
         out = out[out["level"] == level]
-    print_frame(out.drop(columns=["subject_id"]), f"Forecast {p.label} as of {day}")
+    money = [c for c in out.columns if c not in ("level", "subject_id", "subject_name")]
+    money = [c for c in money if c not in ("opportunity_type", "notes")]
+    print_frame(
+        out,
+        f"Forecast {p.label} as of {day}",
+        name="rollup",
+        kinds={**dict.fromkeys(money, "money"), "subject_id": "text"},
+        hidden=("subject_id",),
+        keep=("level", "subject_name", "opportunity_type", "commit", "best_case"),
+    )
     if res is not None:
         _print_call(res.call, res.call_note + " (company level, all types)", currency)
 
@@ -227,11 +238,17 @@ def changes_cmd(
         a, b = _day(start, "--from", ro.warehouse), _day(end, "--to", ro.warehouse)
         p = parse(ro.model, period) if period else None
         changed, summary = snapshot_changes(ro.warehouse, ro.model, a, b, p)
-    print_frame(summary, f"Changes {a} → {b}" + (f" in {p.label}" if p else ""))
+    print_frame(summary, f"Changes {a} → {b}" + (f" in {p.label}" if p else ""), name="summary")
     shown = ["opportunity_id", "change", "opportunity_type", "stage_before", "stage_after"]
     shown += ["amount_delta", "close_date_before", "close_date_after", "left_period"]
     detail = changed[shown].head(limit)
-    print_frame(detail, f"First {min(limit, len(changed))} of {len(changed)} changes")
+    print_frame(
+        detail,
+        f"First {min(limit, len(changed))} of {len(changed)} changes",
+        name="changes",
+        kinds={"amount_delta": "money"},
+        keep=("opportunity_id", "change", "amount_delta"),
+    )
 
 
 @forecast_app.command("methods")
@@ -251,11 +268,21 @@ def methods_cmd(
         day = _day(as_of, "--as-of", ro.warehouse)
         res = forecast_methods(ro.warehouse, ro.model, p, day)
         currency = ro.model.company.currency
+    money = {c: "money" for c in res.methods.columns if c not in ("method", "opportunity_type")}
     print_frame(
-        res.methods, f"Forecast {p.label} as of {day} (trained through {res.trained_through})"
+        res.methods,
+        f"Forecast {p.label} as of {day} (trained through {res.trained_through})",
+        name="methods",
+        kinds=money,  # type: ignore[arg-type]
+        keep=("method", "opportunity_type", "forecast"),
     )
     _print_call(res.call, res.call_note, currency)
-    print_frame(res.creation, "Pipeline not yet created (from past quarters at the same point)")
+    print_frame(
+        res.creation,
+        "Pipeline not yet created (from past quarters at the same point)",
+        name="not_yet_created",
+        kinds={"quarters": "count", "created_per_quarter": "number", "expected": "money"},
+    )
     for method, reason in res.skipped.items():
         console.print(f"[yellow]{method} left out:[/] {reason}")
 
@@ -280,14 +307,21 @@ def backtest_cmd(
 
     with open_revops(config, warehouse) as ro:
         require(ro.warehouse, "forecast.write")
-        res = run_backtest(ro.warehouse, ro.model, last=last)
+        with working("backtesting") as step:
+            res = run_backtest(ro.warehouse, ro.model, last=last, progress=step)
         configured = ro.model.forecast.backtest_quarters
-    print_frame(res.summary, "Backtest: MAPE and bias (mean signed % error) over the weeks")
+    print_frame(
+        res.summary,
+        "Backtest: MAPE and bias (mean signed % error) over the weeks",
+        name="backtest",
+        kinds={"weeks": "count", "actual": "money", "mape": "ratio", "bias": "ratio"},
+    )
     if not res.recommended.empty:
         picks = res.recommended.drop_duplicates(["quarter", "phase"])
         print_frame(
             picks[["quarter", "phase", "chosen"]],
             "Recommended call: the candidate chosen on earlier quarters only, per phase",
+            name="recommended",
         )
     if last is not None and last != configured:
         console.print(
@@ -306,7 +340,7 @@ def win_model_cmd(
     """Train the per-deal win model on early deals; AUC and calibration on later ones."""
     from revops.pipeline.forecast import win_model_report
 
-    with open_revops(config, warehouse) as ro:
+    with open_revops(config, warehouse) as ro, working("training the win model"):
         ev = win_model_report(ro.warehouse, ro.model)
     console.print(
         f"trained on {ev.model.n_rows:,} snapshot rows of {ev.model.n_deals:,} deals (periods "
@@ -317,13 +351,28 @@ def win_model_cmd(
         f"AUC {ev.auc:.3f} (stage probability alone {ev.stage_auc:.3f}); Brier {ev.brier:.4f} "
         f"(base rate alone {ev.base_brier:.4f})"
     )
-    print_frame(ev.calibration, "Calibration by decile on later deals (10 = highest)")
+    print_frame(
+        ev.calibration,
+        "Calibration by decile on later deals (10 = highest)",
+        name="calibration",
+        kinds={"decile": "text", "rows": "count", "wins": "count"},
+    )
     rel = ev.reliability
     if rel is not None:
         console.print(rel.summary())
-        print_frame(rel.table, "Reliability on the later half of the test rows (before)")
+        print_frame(
+            rel.table,
+            "Reliability on the later half of the test rows (before)",
+            name="reliability",
+            kinds=RELIABILITY_KINDS,
+        )
         if rel.recalibrated:
-            print_frame(rel.table_after, "Reliability after recalibration")
+            print_frame(
+                rel.table_after,
+                "Reliability after recalibration",
+                name="reliability_after",
+                kinds=RELIABILITY_KINDS,
+            )
     if ev.auc <= ev.stage_auc:
         console.print("[yellow]the win model does not beat the stage probability out of time[/]")
 

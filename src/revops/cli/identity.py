@@ -20,6 +20,7 @@ from revops.cli._common import (
     formatted,
     open_revops,
     print_frame,
+    working,
 )
 from revops.cli.quality import quality_app
 from revops.errors import RevOpsError
@@ -142,7 +143,8 @@ def match_cmd(
     with open_revops(config, warehouse) as ro:
         if not dry_run:
             require(ro.warehouse, "identity.merge")
-        run = run_matching(ro.warehouse, ro.model.matching, dry_run=dry_run)
+        with working("matching persons to accounts"):
+            run = run_matching(ro.warehouse, ro.model.matching, dry_run=dry_run)
     frame = run.matches.to_pandas()
     if not frame.empty:
         kinds = frame["reason"].str.replace(r"^domain .*", "domain", regex=True)
@@ -173,7 +175,10 @@ def evaluate_cmd(
 
     from revops.identity.evaluate import evaluate
 
-    with open_revops(config, warehouse) as ro:
+    with (
+        open_revops(config, warehouse) as ro,
+        working("resolving identities against the planted truth"),
+    ):
         scores = evaluate(ro.warehouse, ro.model, truth)
     frame = pd.DataFrame(
         [

@@ -12,7 +12,7 @@ and this module decides how they read:
   - counts as integers: ``56`` (a fractional count rounds; never ``56.25 deals``);
   - days to one decimal; multiples (pipeline coverage) as ``3.2×``; any other number whole
     from 100 up (``19,781,380``, never ``19,781,379.528``), else to at most two decimals;
-  - a missing value as ``n/a``, never 0;
+  - a missing value as ``n/a``, never 0; dates as ``2026-10-31``, months as ``2026-10``;
   - people and accounts by name; an id column is hidden when its name column is beside it.
 
   Tables fit the terminal: a cell wraps rather than being cut, and when even wrapped columns
@@ -56,7 +56,9 @@ from revops.reports.formatting import MINUS, format_value
 if TYPE_CHECKING:
     import pandas as pd
 
-Kind = Literal["text", "id", "date", "money", "ratio", "count", "days", "multiple", "number"]
+Kind = Literal[
+    "text", "id", "date", "month", "money", "ratio", "count", "days", "multiple", "number"
+]
 MISSING = "n/a"
 
 
@@ -85,8 +87,11 @@ _RATIO_WORDS = (
     "ratio",
     "attainment",
     "probability",
-    "pct",
     "mape",
+    "predicted",
+    "observed",
+    "nrr",
+    "grr",
 )
 _MONEY_WORDS = (
     "amount",
@@ -110,7 +115,6 @@ _MONEY_WORDS = (
     "at_risk",
     "at risk",
     "target",
-    "gap",
     "low",
     "high",
     "closed_won",
@@ -124,6 +128,14 @@ _MONEY_WORDS = (
     "capacity",
     "productivity",
     "values",
+    "won_size",
+    "budget",
+    "part",
+    "new",
+    "expansion",
+    "contraction",
+    "churn",
+    "reactivation",
 )
 _COUNT_WORDS = (
     "deals",
@@ -161,7 +173,7 @@ def infer_kind(name: str, values: Iterable[Any]) -> Kind:
     if n == "id" or n.endswith("_id"):
         return "id"
     if any(isinstance(v, (date, datetime)) for v in sample[:5]):
-        return "date"
+        return "month" if n == "month" or n.endswith("_month") else "date"
     if not sample or not all(_is_number(v) for v in sample):
         return "text"
     if _says(n, ("coverage",)):
@@ -200,28 +212,40 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float))
 
 
-def human(value: Any, kind: Kind, currency: str = "USD") -> str:
-    """`value` as a person reads it in a table (the rules are in the module docstring)."""
+def human(value: Any, kind: Kind, currency: str = "USD", decimals: int | None = None) -> str:
+    """`value` as a person reads it in a table (the rules are in the module docstring);
+    `decimals` fixes a plain number's decimals for a whole column (see `number_decimals`)."""
     if is_missing(value):
         return MISSING
     if kind in ("text", "id"):
         return str(value)
     if kind == "date":
         return _iso(value)
+    if kind == "month":
+        return _iso(value)[:7]
     x = float(value) + 0.0
-    if kind == "money":
-        return format_value(x, "currency", currency)
+    if kind == "money":  # rounded first: −$0.25 reads $0, never "−$0"
+        return format_value(round(x) + 0.0, "currency", currency)
     if kind == "ratio":
-        return format_value(x, "percent")
+        return format_value(x if round(x, 3) else 0.0, "percent")  # never "−0.0%"
     if kind == "count":
         return _signed(f"{abs(round(x)):,}", round(x))
     if kind == "days":
         return _signed(f"{abs(x):,.1f}", x)
     if kind == "multiple":
         return _signed(f"{abs(x):,.1f}×", x)
-    if abs(x) >= 100 or round(x, 2).is_integer():
-        return _signed(f"{abs(x):,.0f}", x)
-    return _signed(f"{abs(x):,.2f}".rstrip("0"), x)
+    if decimals is None:
+        decimals = number_decimals([x])
+    return _signed(f"{abs(x):,.{decimals}f}", x)
+
+
+def number_decimals(values: Iterable[Any]) -> int:
+    """Decimals for a column of plain numbers: none when every value is whole or any reaches
+    100 (``19,781,380``, never ``19,781,379.528``), else two, so a column reads aligned."""
+    xs = [float(v) for v in values if not is_missing(v)]
+    if all(round(x, 2).is_integer() for x in xs) or any(abs(x) >= 100 for x in xs):
+        return 0
+    return 2
 
 
 def _signed(text: str, x: float) -> str:
@@ -238,6 +262,8 @@ def machine(value: Any, kind: Kind) -> str | int | float | None:
         return str(value)
     if kind == "date":
         return _iso(value)
+    if kind == "month":
+        return _iso(value)[:7]
     x = float(value) + 0.0
     if math.isinf(x):
         return None  # no csv or json reader agrees on infinity; the figure is not a number
@@ -427,7 +453,7 @@ def render_table(console: Console, section: Section, currency: str = "USD") -> N
     if section.transpose and len(section.rows) == 1:
         section = _transposed(section, currency)
     shown = [c for c in section.columns if c not in section.hidden]
-    cells = {c: [human(r.get(c), section.kinds[c], currency) for r in section.rows] for c in shown}
+    cells = {c: _column_text(section, c, currency) for c in shown}
     dropped: list[str] = []
     while True:
         widths = _widths(section, shown, cells, console.width)
@@ -443,6 +469,13 @@ def render_table(console: Console, section: Section, currency: str = "USD") -> N
             "(a wider terminal or --format csv shows them)[/]",
             highlight=False,
         )
+
+
+def _column_text(section: Section, column: str, currency: str) -> list[str]:
+    values = [r.get(column) for r in section.rows]
+    kind = section.kinds[column]
+    decimals = number_decimals(values) if kind == "number" else None
+    return [human(v, kind, currency, decimals) for v in values]
 
 
 def _transposed(section: Section, currency: str) -> Section:
@@ -508,7 +541,7 @@ def _build(
     table = Table(title=section.title, title_justify="left")
     whole = {c: not _wraps(section, c) for c in shown}
     for c in shown:
-        numeric = section.kinds[c] not in ("text", "id", "date") or c == "value"
+        numeric = section.kinds[c] not in ("text", "id", "date", "month") or c == "value"
         table.add_column(
             Text(_header(c), no_wrap=False, overflow="fold"),  # a header wraps between words
             justify="right" if numeric else "left",

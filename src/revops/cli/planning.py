@@ -160,10 +160,19 @@ def quota_set(
         plan = plan_quotas(
             ro.warehouse, ro.model, period, method, target, _as_of(as_of, ro.warehouse)
         )
+        names = user_names(ro.warehouse)
         if plan.reconciliation is not None:
-            print_frame(plan.reconciliation, f"Top-down vs bottom-up, {period}")
+            print_frame(
+                with_names(plan.reconciliation, names, user_id="rep"),
+                f"Top-down vs bottom-up, {period}",
+                name="reconciliation",
+            )
         else:
-            print_frame(plan.quotas, f"Quotas ({method}), {period}")
+            print_frame(
+                with_names(plan.quotas, names, user_id="rep"),
+                f"Quotas ({method}), {period}",
+                name="quotas",
+            )
         console.print(f"capture rate: {plan.capture_rate:.2%} of annual potential")
         if who is not None:
             n, replaced = write_quotas(ro.warehouse, plan, period, method, who.actor)
@@ -187,7 +196,13 @@ def quota_attainment(
 
     with open_revops(config, warehouse) as ro:
         table = attainment_table(ro.warehouse, ro.model, period)
-    print_frame(table.sort_values("attainment", ascending=False), f"Quota attainment, {period}")
+        names = user_names(ro.warehouse)
+    print_frame(
+        with_names(table.sort_values("attainment", ascending=False), names, user_id="rep"),
+        f"Quota attainment, {period}",
+        name="attainment",
+        keep=("rep", "bookings", "quota", "attainment"),
+    )
 
 
 @quota_app.command("capacity")
@@ -215,7 +230,10 @@ def quota_capacity(
             ro.warehouse, ro.model, first, months, target, _as_of(as_of, ro.warehouse)
         )
     print_frame(
-        result.plan, f"Capacity from {start} ({result.productivity:,.0f} per ramped rep-month)"
+        result.plan,
+        f"Capacity from {start} ({result.productivity:,.0f} per ramped rep-month)",
+        name="capacity",
+        kinds={"month": "month", "headcount": "number", "ramped_reps": "number"},
     )
     total = float(result.plan["capacity"].sum())
     console.print(f"capacity over the horizon: {total:,.0f}")
@@ -237,7 +255,8 @@ def comp_run(
 
     with open_revops(config, warehouse) as ro:
         who = require(ro.warehouse, "comp.write")
-        lines = run_period(ro.warehouse, ro.model, period, who.actor)
+        with working(f"computing payouts for {period}"):
+            lines = run_period(ro.warehouse, ro.model, period, who.actor)
         names = user_names(ro.warehouse)
     if lines.empty:
         console.print(f"{period}: no one is on a compensation plan")
@@ -359,22 +378,37 @@ def comp_statement(
 
         state = states(ro.warehouse, period)
         mine = state[state["user_id"] == user_id]
+        rep_name = user_names(ro.warehouse).get(user_id, user_id)
     shown = "not yet approved" if mine.empty else str(mine["state"].iloc[0])
     # Every line column except the keys the heading already names (id, period, rep, plan).
     cols = LINE_COLUMNS[LINE_COLUMNS.index("kind") :]
     lines = st.lines[cols].astype(object)
     print_frame(
-        lines.where(lines.notna(), None), f"Statement {user_id}, {period} ({st.status}, {shown})"
+        lines.where(lines.notna(), None),
+        f"Statement {rep_name} ({user_id}), {period} ({st.status}, {shown})",
+        name="lines",
+        kinds={"amount": "money", "rate": "ratio", "credit_pct": "number"},
+        keep=("kind", "opportunity_id", "amount"),
     )
     if not st.adjustments.empty:
-        print_frame(st.adjustments[["adjustment_id", "amount", "note", "actor"]], "Adjustments")
+        print_frame(
+            st.adjustments[["adjustment_id", "amount", "note", "actor"]],
+            "Adjustments",
+            name="adjustments",
+            kinds={"amount": "money"},
+        )
     print_frame(
         [{"kind": kind, "amount": amount} for kind, amount in st.totals.items()],
         "Totals",
         name="totals",
         kinds={"amount": "money"},
     )
-    print_frame(st.reconciliation, "Reconciliation: credited bookings = deal amount × split share")
+    print_frame(
+        st.reconciliation,
+        "Reconciliation: credited bookings = deal amount × split share",
+        name="reconciliation",
+        kinds={"expected": "money", "credited": "money", "amount": "money"},
+    )
     ok = "[green]reconciles[/]" if st.reconciles else "[bold red]does NOT reconcile[/]"
     expected = float(st.reconciliation["expected"].sum())
     credited = float(st.reconciliation["credited"].sum())

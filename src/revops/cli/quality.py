@@ -18,6 +18,7 @@ from revops.cli._common import (
     ConfigOpt,
     Format,
     FormatOpt,
+    Kind,
     WarehouseOpt,
     console,
     formatted,
@@ -156,7 +157,7 @@ def quality_utm(
         if frame.empty:
             console.print(f"{title}: [green]none[/]")
         else:
-            print_frame(frame, title)
+            print_frame(frame, title, name=title.split(" (")[0].lower().replace(" ", "_"))
 
 
 @quality_app.command("scorecard")
@@ -183,9 +184,18 @@ def quality_scorecard(
             from revops.reports.quality import write_quality_report
 
             path = write_quality_report(ro, html)
-    print_frame(_percent_frame(now), "Data quality scorecard")
+    keep = ("table", "field", "complete", "valid")
+    print_frame(
+        _percent_frame(now), "Data quality scorecard", name="scorecard", kinds=_RATES, keep=keep
+    )
     if not history.empty:
-        print_frame(_percent_frame(history), "Trend (all scored fields)")
+        print_frame(
+            _percent_frame(history),
+            "Trend (all scored fields)",
+            name="trend",
+            kinds=_RATES,
+            keep=("date", "complete", "valid"),
+        )
     if html is not None:
         console.print(f"wrote [bold]{path}[/]")
 
@@ -203,15 +213,18 @@ _SHORT = {
 
 
 def _percent_frame(df: Any) -> Any:
-    """Rates as '97.5%' strings and short headers, so the table fits an 80-column terminal."""
-    out = df[[c for c in _SHORT if c in df.columns]].rename(columns=_SHORT)
-    for col in ("complete", "valid", "unique", "match"):
-        out[col] = [("–" if v != v else f"{v:.1%}") for v in out[col].astype(float)]
-    if "date" in out.columns:
-        out["date"] = [str(d)[:10] for d in out["date"]]
-    if "rows" in out.columns:
-        out["rows"] = [f"{int(v):,}" for v in out["rows"]]
-    return out
+    """Short headers, so the table fits an 80-column terminal (rates read as % in tables)."""
+    return df[[c for c in _SHORT if c in df.columns]].rename(columns=_SHORT)
+
+
+_RATES: dict[str, Kind] = {
+    "complete": "ratio",
+    "valid": "ratio",
+    "unique": "ratio",
+    "match": "ratio",
+    "rows": "count",
+    "date": "date",
+}
 
 
 def _clip(text: str, most: int = 22) -> str:

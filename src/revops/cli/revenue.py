@@ -12,12 +12,14 @@ from revops.cli._common import (
     ConfigOpt,
     Format,
     FormatOpt,
+    Kind,
     WarehouseOpt,
     console,
     formatted,
     open_revops,
     parse_day,
     print_frame,
+    working,
 )
 from revops.errors import RevOpsError
 
@@ -48,8 +50,11 @@ def revenue_run(
 
     with open_revops(config, warehouse) as ro:
         require(ro.warehouse, "revenue.run")
-        run = build_revenue(ro.warehouse, ro.model, parse_day(as_of, "--as-of"))
-        health = build_health(ro.warehouse, ro.model)
+        with working("revenue") as step:
+            step("MRR, ARR movements and retention")
+            run = build_revenue(ro.warehouse, ro.model, parse_day(as_of, "--as-of"))
+            step("health scores")
+            health = build_health(ro.warehouse, ro.model)
     console.print(
         f"revenue: {run.first_month:%Y-%m} to {run.last_month:%Y-%m}: "
         f"{run.mrr_rows:,} account-months, {run.movement_rows:,} ARR movements; "
@@ -69,6 +74,16 @@ def _with_accounts(ro: RevOps, by: str | None) -> tuple[ibis.Table, tuple[str, .
     return m.join(acc, m.account_id == acc.a_id).drop("a_id"), (by,)
 
 
+RELIABILITY_KINDS: dict[str, Kind] = {
+    "bin": "text",
+    "rows": "count",
+    "predicted": "ratio",
+    "observed": "ratio",
+    "gap": "ratio",
+}
+"""A reliability table's columns: probabilities read as percentages."""
+
+
 @revenue_app.command("waterfall")
 @formatted
 def revenue_waterfall(
@@ -86,7 +101,14 @@ def revenue_waterfall(
         table, keys = _with_accounts(ro, by)
         frame = fetch(ro.warehouse, waterfall(table, keys))
     recent = sorted(set(frame["month"]))[-months:]
-    print_frame(frame[frame["month"].isin(recent)], "ARR waterfall (signed ARR movements)")
+    money = [c for c in frame.columns if c not in ("month", *keys, "customers")]
+    print_frame(
+        frame[frame["month"].isin(recent)],
+        "ARR waterfall (signed ARR movements)",
+        name="waterfall",
+        kinds={**dict.fromkeys(money, "money"), "customers": "count", "month": "month"},
+        keep=("month", *keys, "opening_arr", "closing_arr"),
+    )
 
 
 @revenue_app.command("retention")
@@ -107,7 +129,12 @@ def revenue_retention(
         frame = fetch(ro.warehouse, retention(table, keys))
     recent = sorted(set(frame["month"]))[-months:]
     cols = ["month", *keys, "nrr", "grr", "logo_churn_rate", "revenue_churn_rate", "opening_logos"]
-    print_frame(frame[frame["month"].isin(recent)][cols], "Retention")
+    print_frame(
+        frame[frame["month"].isin(recent)][cols],
+        "Retention",
+        name="retention",
+        kinds={"month": "month", "nrr": "ratio", "grr": "ratio", "opening_logos": "count"},
+    )
 
 
 @revenue_app.command("cohorts")
@@ -143,6 +170,12 @@ def revenue_cohorts(
         grid,
         f"{chosen.capitalize()} retention by start-month cohort"
         + (f" ({segment})" if segment else ""),
+        name="cohorts",
+        kinds={
+            grid.columns[0]: "month",
+            "size": "count",
+            **dict.fromkeys(grid.columns[2:], "ratio"),
+        },
     )
 
 
@@ -177,7 +210,12 @@ def revenue_health(
                     "accounts": counts.to_numpy(),
                 }
             )
-            print_frame(table, f"Health at {latest['month'].max():%Y-%m}")
+            print_frame(
+                table,
+                f"Health at {latest['month'].max():%Y-%m}",
+                name="health",
+                kinds={"accounts": "count"},
+            )
             return
         mine = scores[scores["account_id"] == account].sort_values("month")
         if mine.empty:
@@ -188,7 +226,12 @@ def revenue_health(
     )
     for line in explain(parts, account):
         console.print(f"  • {line}")
-    print_frame(mine[["month", "score", "trend_3m"]].tail(12), "History (last 12 months)")
+    print_frame(
+        mine[["month", "score", "trend_3m"]].tail(12),
+        "History (last 12 months)",
+        name="history",
+        kinds={"month": "month", "score": "number", "trend_3m": "number"},
+    )
 
 
 @revenue_app.command("at-risk")
@@ -203,7 +246,7 @@ def revenue_at_risk(
     """Accounts at risk now, with reasons, owners and ARR at risk (fits the churn model)."""
     from revops.revenue.customers import assess_risk, score_customers
 
-    with open_revops(config, warehouse) as ro:
+    with open_revops(config, warehouse) as ro, working("fitting the churn and expansion models"):
         risk = assess_risk(ro.warehouse, ro.model, score_customers(ro.warehouse, ro.model))
         currency = ro.model.company.currency
     for m in (risk.churn, risk.expansion):
@@ -214,7 +257,12 @@ def revenue_at_risk(
         if m.calibration is not None:
             console.print(f"  {m.calibration.summary()}")
             if m.calibration.recalibrated:
-                print_frame(m.calibration.table_after, f"{m.label}: reliability after")
+                print_frame(
+                    m.calibration.table_after,
+                    f"{m.label}: reliability after",
+                    name=f"{m.label}_reliability",
+                    kinds=RELIABILITY_KINDS,
+                )
         if m.auc <= m.baseline_auc:
             console.print(
                 f"  [yellow]{m.label} model does not beat the health score out of time[/]"
@@ -232,8 +280,15 @@ def revenue_at_risk(
     from revops.reports.formatting import format_value
 
     total = format_value(float(risk.at_risk["arr_at_risk"].sum()), "currency", currency)
-    title = f"At risk: {len(risk.at_risk):,} accounts, {total} ARR at risk (probability × ARR)"
-    print_frame(risk.at_risk[cols].head(limit), title)
+    shown = risk.at_risk[[c for c in ("account_id", *cols, "owner_id") if c in risk.at_risk]]
+    print_frame(
+        shown.head(limit),
+        f"At risk: {len(risk.at_risk):,} accounts, {total} ARR at risk (probability × ARR)",
+        name="at_risk",
+        kinds={"score": "number", "arr": "money", "arr_at_risk": "money"},
+        hidden=("account_id", "owner_id"),
+        keep=("account", "arr", "churn_probability", "arr_at_risk"),
+    )
     if csv is not None:
         risk.at_risk.to_csv(csv, index=False)
         console.print(f"[green]✓[/] wrote {csv}")

@@ -6,6 +6,7 @@ functions of the sibling modules and, where it writes, writes in one atomic batc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -142,14 +143,22 @@ def forecast_methods(
 
 
 def run_backtest(
-    wh: Warehouse, model: OperatingModel, *, last: int | None = None, store: bool = True
+    wh: Warehouse,
+    model: OperatingModel,
+    *,
+    last: int | None = None,
+    store: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> BacktestResult:
     """Backtest the last `forecast.backtest_quarters` quarters (or `last`) with the recommended
     call's walk-forward rows beside the methods'.
 
     Only the configured window is stored (replacing the previous run), so `forecast_accuracy`
     and the recommended call do not depend on who ran the backtest or with which `--last`.
+    `progress` hears each phase as it starts (the CLI shows it; the engine never prints).
     """
+    step = progress or (lambda _phase: None)
+    step("loading deal history")
     data = load(wh, model)
     quarters = finished_quarters(data, model)
     if len(quarters) <= model.forecast.min_training_quarters:
@@ -162,13 +171,18 @@ def run_backtest(
     window = configured if last is None else last
     if window:
         targets = targets[-window:]
-    result = backtest(replay(wh, model, data, quarters), data, model, targets)
+    step(f"replaying {len(quarters)} quarters week by week")
+    past = replay(wh, model, data, quarters)
+    step(f"forecasting {len(targets)} quarters with every method")
+    result = backtest(past, data, model, targets)
     if result.weekly.empty:
         return result
+    step("choosing the recommended call on earlier quarters")
     rec = walk_forward(result.weekly, model.forecast.band_quantiles)
     weekly = pd.concat([result.weekly, rec.drop(columns=["phase", "chosen"])], ignore_index=True)
     result = BacktestResult(weekly, summarize(weekly), result.skipped, rec)
     if store and window == configured:
+        step("storing forecast_backtests")
         rows = stored_rows(weekly, model.forecast.primary_method)
         table = pa.Table.from_pandas(rows, preserve_index=False)
         wh.write_many([Batch("forecast_backtests", table, "replace")])
