@@ -71,7 +71,7 @@ def run(
             f"{res.journeys:,} converting journeys, {res.non_converting:,} non-converting",
             highlight=False,
         )
-        print_frame(res.by(by), f"Credits per {by}")
+        print_frame(res.by(by), f"Credits per {by}", name="credits")
         fitted = res.fitted
         if isinstance(fitted, MarkovResult):
             import pandas as pd
@@ -88,7 +88,12 @@ def run(
                 f"Markov chain, order {fitted.order}, {fitted.n_states:,} states, exact; "
                 f"P(conversion) = {fitted.conversion_probability:.4f}"
             )
-            print_frame(chain, title)
+            print_frame(
+                chain,
+                title,
+                name="markov",
+                kinds={"removal_effect": "ratio", "conversions": "number", "value": "money"},
+            )
         elif isinstance(fitted, ShapleyResult):
             how = "exact" if fitted.exact else f"sampled, {fitted.samples} permutations"
             console.print(f"Shapley values {how}", highlight=False)

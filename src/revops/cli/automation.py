@@ -216,9 +216,11 @@ def automate_retry(
 
 
 @automate_app.command("dry-run")
+@formatted
 def automate_dry_run(
     at: AtOpt = None,
     sample: Annotated[int, typer.Option(help="Events to list per automation.")] = 10,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -232,10 +234,11 @@ def automate_dry_run(
         _needs_rules(ro.model.automations.rules)
         when = naive_utc(_at(at))
         queued = evaluate(ro.warehouse, ro.model, stored(ro.warehouse), enabled(ro.model), when)
-    print_queued(queued, sample)
+        names = user_names(ro.warehouse)
+    print_queued(queued, sample, names)
 
 
-def print_queued(queued: Any, sample: int) -> None:
+def print_queued(queued: Any, sample: int, names: dict[str, str]) -> None:
     by_rule: dict[str, list[dict[str, Any]]] = {}
     for e in queued.events:
         by_rule.setdefault(e["automation"], []).append(e)
@@ -248,15 +251,24 @@ def print_queued(queued: Any, sample: int) -> None:
         console.print("no automation would fire")
     for name, evs in by_rule.items():
         what = ", ".join(f"{k[1]} {n}" for k, n in sorted(statuses.items()) if k[0] == name)
-        console.print(f"[bold]{name}[/]: {len(evs):,} records ({what})")
-        for e in evs[:sample]:
-            console.print(
-                f"  {e['record_table']} {e['record_id']}  owner {e['owner_id'] or '–'}  "
-                f"at {e['occurred_at']}",
-                highlight=False,
-            )
-        if len(evs) > sample:
-            console.print(f"  … {len(evs) - sample:,} more")
+        rows = [
+            {
+                "record_table": e["record_table"],
+                "record_id": e["record_id"],
+                "owner_id": e["owner_id"],
+                "owner": names.get(e["owner_id"], e["owner_id"]) if e["owner_id"] else None,
+                "occurred_at": e["occurred_at"],
+            }
+            for e in evs[:sample]
+        ]
+        more = f"; first {sample}" if len(evs) > sample else ""
+        print_frame(
+            rows,
+            f"{name}: {len(evs):,} records ({what}){more}",
+            name=name,
+            kinds={"record_id": "text", "occurred_at": "date"},
+            keep=("record_table", "record_id", "owner"),
+        )
 
 
 @automate_app.command("export-list")

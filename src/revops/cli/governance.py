@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from revops.cli._common import (
     ConfigOpt,
@@ -30,6 +28,7 @@ from revops.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from revops.config.models import OperatingModel
     from revops.governance import Impact, ModelDiff
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -37,14 +36,8 @@ audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True
 NewFile = Annotated[Path, typer.Argument(help="The proposed operating model (revops.yaml).")]
 
 
-def _fmt(value: float) -> str:
-    if value != value:  # NaN: no value under this model
-        return "–"
-    text = f"{value:,.4f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
 # -- plan ---------------------------------------------------------------------------------------
+@formatted
 def plan(
     new: NewFile,
     days: Annotated[int, typer.Option(help="Re-route the leads of the last N days.")] = 30,
@@ -54,6 +47,7 @@ def plan(
         str | None,
         typer.Option("--at", help="Evaluate automations as of this instant (ISO, UTC); now."),
     ] = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -74,7 +68,7 @@ def plan(
             ro.warehouse, ro.model, proposed.model, diff, days=days, months=months, at=when
         )
     print_changes(diff)
-    print_impact(effect, sample)
+    print_impact(effect, sample, proposed.model)
 
 
 def _plan_at(text: str | None) -> datetime | None:
@@ -90,28 +84,25 @@ def _plan_at(text: str | None) -> datetime | None:
 
 
 def print_changes(diff: ModelDiff) -> None:
-    out = Table(title=f"Changes ({len(diff.changes)})", title_justify="left")
-    out.add_column("area")
-    out.add_column("change", overflow="fold")
-    for area, changes in diff.by_area().items():
-        for c in changes:
-            out.add_row(area, Text(c.text()))  # config text may hold [brackets]
-    console.print(out)
+    rows = [
+        {"area": area, "change": c.text()}
+        for area, changes in diff.by_area().items()
+        for c in changes
+    ]
+    print_frame(rows, f"Changes ({len(diff.changes)})", name="changes", keep=("area", "change"))
 
 
-def print_impact(effect: Impact, sample: int) -> None:
+def print_impact(effect: Impact, sample: int, model: OperatingModel) -> None:
     if effect.stages is not None:
         s = effect.stages
         console.print(
             f"lifecycle: [bold]{s.changed_count:,}[/] of {s.persons:,} persons would change stage"
         )
         if s.moves:
-            out = Table(title="Persons changing stage", title_justify="left")
-            for col in ("current stage", "new stage", "persons"):
-                out.add_column(col, justify="right" if col == "persons" else "left")
-            for a, b, n in s.moves:
-                out.add_row(Text(a or "(none)"), Text(b or "(none)"), f"{n:,}")
-            console.print(out)
+            moves = [{"current_stage": a, "new_stage": b, "persons": n} for a, b, n in s.moves]
+            print_frame(
+                moves, "Persons changing stage", name="stage_moves", kinds={"persons": "count"}
+            )
     if effect.routing is not None:
         _print_routing(effect, sample)
     for auto in effect.automations:
@@ -129,12 +120,20 @@ def print_impact(effect: Impact, sample: int) -> None:
         if len(auto.events) > sample:
             console.print(f"  … {len(auto.events) - sample:,} more")
     for m in effect.metrics:
-        out = Table(title=f"Metric {m.name}", title_justify="left")
-        for col in ("month", "old", "new", "change"):
-            out.add_column(col, justify="left" if col == "month" else "right")
-        for period, old, new, change in m.values.itertuples(index=False, name=None):
-            out.add_row(str(period)[:7], _fmt(old), _fmt(new), _fmt(change))
-        console.print(out)
+        from revops.cli.metrics import metric_kind
+
+        names = {x.name: x for x in model.metrics}
+        kind = metric_kind(names[m.name]) if m.name in names else "number"
+        values = [
+            {"month": period, "old": old, "new": new, "change": change}
+            for period, old, new, change in m.values.itertuples(index=False, name=None)
+        ]
+        print_frame(
+            values,
+            f"Metric {m.name}",
+            name=f"metric_{m.name}",
+            kinds={"month": "month", "old": kind, "new": kind, "change": kind},
+        )
         if m.old_formula == m.new_formula:
             shown = escape(m.new_formula)
             console.print(f"  formula (unchanged, built on a changed metric): {shown}")
@@ -161,36 +160,42 @@ def _print_routing(effect: Impact, sample: int, top: int = 15) -> None:
         f"  {len(r.rerouted) - rotation:,} decided by a different rule; {rotation:,} by the same "
         "rule but a different pool member (the round-robin turn moves with the leads before)"
     )
-    rules = Table(title="Re-routed leads by rule: old → new", title_justify="left")
-    for col in ("old rule", "new rule", "leads"):
-        rules.add_column(col, justify="right" if col == "leads" else "left")
-    for a, b, n in r.by_rule():
-        rules.add_row(Text(a), Text(b), f"{n:,}")
-    console.print(rules)
-    flows = Table(title="Re-routed leads: from → to", title_justify="left")
-    for col in ("from (old rules)", "to (new rules)", "leads"):
-        flows.add_column(col, justify="right" if col == "leads" else "left")
+    print_frame(
+        [{"old_rule": a, "new_rule": b, "leads": n} for a, b, n in r.by_rule()],
+        "Re-routed leads by rule: old → new",
+        name="rerouted_by_rule",
+        kinds={"leads": "count"},
+    )
     pairs = r.flows()
-    for a, b, n in pairs[:top]:
-        flows.add_row(Text(a), Text(b), f"{n:,}")
+    flows: list[dict[str, Any]] = [
+        {"from_old_rules": a, "to_new_rules": b, "leads": n} for a, b, n in pairs[:top]
+    ]
     if len(pairs) > top:
         rest = sum(n for _, _, n in pairs[top:])
-        flows.add_row(f"… {len(pairs) - top} other pairs", "", f"{rest:,}")
-    console.print(flows)
-    shown = r.rerouted[:sample]
-    leads = Table(
-        title=f"Re-routed leads ({len(shown)} of {len(r.rerouted):,})", title_justify="left"
-    )
-    for col in ("person", "created", "old owner (rule)", "new owner (rule)"):
-        leads.add_column(col)
-    for x in shown:
-        leads.add_row(
-            Text(x.person_id),
-            f"{x.created_at:%Y-%m-%d %H:%M}",
-            Text(f"{x.old_owner} ({x.old_rule or 'fallback'})"),
-            Text(f"{x.new_owner} ({x.new_rule or 'fallback'})"),
+        flows.append(
+            {
+                "from_old_rules": f"… {len(pairs) - top} other pairs",
+                "to_new_rules": None,
+                "leads": rest,
+            }
         )
-    console.print(leads)
+    print_frame(flows, "Re-routed leads: from → to", name="flows", kinds={"leads": "count"})
+    shown = r.rerouted[:sample]
+    print_frame(
+        [
+            {
+                "person_id": x.person_id,
+                "created": x.created_at,
+                "old_owner": f"{x.old_owner} ({x.old_rule or 'fallback'})",
+                "new_owner": f"{x.new_owner} ({x.new_rule or 'fallback'})",
+            }
+            for x in shown
+        ],
+        f"Re-routed leads ({len(shown)} of {len(r.rerouted):,})",
+        name="rerouted",
+        kinds={"person_id": "text", "created": "date"},
+        keep=("person_id", "old_owner", "new_owner"),
+    )
 
 
 # -- apply, history, rollback -------------------------------------------------------------------

@@ -150,10 +150,14 @@ def match_cmd(
         kinds = frame["reason"].str.replace(r"^domain .*", "domain", regex=True)
         kinds = kinds.str.replace(r"^fuzzy company [0-9.]+", "fuzzy company", regex=True)
         summary = kinds.value_counts().rename_axis("evidence").reset_index(name="persons")
-        print_frame(summary, "Matches by evidence")
+        print_frame(summary, "Matches by evidence", name="evidence", kinds={"persons": "count"})
         shown = frame.sort_values("confidence", ascending=False).head(top)
         print_frame(
-            shown[["person_id", "account_id", "confidence", "reason", "candidates"]], "Top matches"
+            shown[["person_id", "account_id", "confidence", "reason", "candidates"]],
+            "Top matches",
+            name="matches",
+            kinds={"confidence": "ratio", "candidates": "count"},
+            keep=("person_id", "account_id", "confidence"),
         )
     verb = "would be written" if dry_run else "written to persons.account_id"
     console.print(
@@ -194,4 +198,16 @@ def evaluate_cmd(
             for s in scores
         ]
     )
-    print_frame(frame, "Identity resolution vs planted truth")
+    print_frame(
+        frame,
+        "Identity resolution vs planted truth",
+        name="evaluation",
+        kinds={
+            "precision": "ratio",
+            "recall": "ratio",
+            "f1": "ratio",
+            "correct": "count",
+            "predicted": "count",
+            "planted": "count",
+        },
+    )

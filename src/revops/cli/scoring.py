@@ -85,7 +85,18 @@ def score_apply(
             "avg_probability": [df["predicted_sql_probability"].mean()],
         }
     )
-    print_frame(summary, f"lead_scores written ({df['model_version'].iloc[0] or 'rules only'})")
+    print_frame(
+        summary,
+        f"lead_scores written ({df['model_version'].iloc[0] or 'rules only'})",
+        name="scores",
+        kinds={
+            "persons": "count",
+            "mql_ready": "count",
+            "avg_fit": "number",
+            "avg_engagement": "number",
+            "avg_probability": "ratio",
+        },
+    )
     moves = done.moves
     if moves is not None:
         stages = ro.model.scoring.stages
@@ -126,7 +137,19 @@ def print_report(report: dict[str, Any]) -> None:
         deciles = pd.DataFrame(t["deciles"])[
             ["decile", "leads", "converted", "conversion_rate", "lift", "min_score", "max_score"]
         ]
-        print_frame(deciles.astype({"decile": int, "leads": int, "converted": int}), name)
+        print_frame(
+            deciles,
+            name,
+            name=f"deciles_{name}",
+            kinds={
+                "decile": "text",
+                "leads": "count",
+                "converted": "count",
+                "lift": "multiple",
+                "min_score": "number",
+                "max_score": "number",
+            },
+        )
         th = t["threshold"]
         console.print(
             f"MQL threshold {th['mql_threshold']:g}: {th['conversion_above']:.1%} of "
