@@ -22,7 +22,6 @@ runner = CliRunner()
 # score apply) take --format through the same renderer; test_write_commands_take_format runs
 # two of them on a copy.
 READ_COMMANDS: list[list[str]] = [
-    ["metrics", "list"],
     ["metrics", "show", "win_rate", "--by", "region", "--grain", "all"],
     ["metrics", "show", "pipeline_created", "--grain", "quarter"],
     ["pipeline", "snapshot", "--by", "owner", "--deals"],
@@ -33,7 +32,6 @@ READ_COMMANDS: list[list[str]] = [
     ["revenue", "waterfall"],
     ["revenue", "retention"],
     ["revenue", "cohorts"],
-    ["revenue", "health"],
     ["quota", "attainment", "--period", "2026Q3"],
     ["quota", "capacity", "--from", "2026-11", "--months", "3"],
     ["attribution", "compare"],
@@ -52,7 +50,7 @@ READ_COMMANDS: list[list[str]] = [
     ["access", "list"],
     ["keys", "list"],
 ]
-NO_WAREHOUSE: list[list[str]] = [["tables"], ["sources", "list"]]
+NO_WAREHOUSE: list[list[str]] = [["tables"], ["sources", "list"], ["metrics", "list"]]
 
 
 def _run(args: list[str], *extra: str) -> Any:
@@ -104,9 +102,10 @@ def check_formats(args: list[str]) -> None:
             for value in values[:8]:
                 figure = human(value, kind, decimals=decimals)
                 assert figure in shown, (args, table["name"], column, figure)
-        for row in table["rows"]:  # no machine value carries a thousands separator
-            for value in row.values():
-                assert not (isinstance(value, str) and value.replace(",", "").isdigit()), value
+        for row in table["rows"]:  # a figure is a json number, never text with separators
+            for column, value in row.items():
+                if kinds[column] in ("money", "ratio", "count", "days", "multiple", "number"):
+                    assert value is None or isinstance(value, int | float), (column, value)
 
 
 @pytest.mark.parametrize("args", READ_COMMANDS, ids=lambda a: " ".join(a[:2]))

@@ -38,7 +38,7 @@ def test_run_states_its_scope_and_stores_credits(demo_wh: str) -> None:
     assert res.exit_code == 0, res.output
     assert "model markov (Markov order 1)" in res.output
     assert "lookback 180 days" in res.output
-    assert "removal_effect" in res.output
+    assert "removal effect" in res.output
     with Warehouse.connect(demo_wh) as wh:
         df = wh.execute(wh.table("attribution_credits"))
     # the demo stored W-shaped credits for its report: each conversion's sum to 1
@@ -65,7 +65,7 @@ def test_compare_and_performance(demo_wh: str) -> None:
     assert "w_shaped" in res.output
     res = runner.invoke(app, ["attribution", "performance", "-w", demo_wh], env=ENV)
     assert res.exit_code == 0, res.output
-    assert "cost_per_lead" in res.output
+    assert "cost per lead" in res.output
 
 
 def test_unknown_model_is_one_red_line(demo_wh: str) -> None:

@@ -33,7 +33,7 @@ def _run(db: str, *args: str) -> str:
 def test_snapshot_as_of_a_past_date(db: str) -> None:
     out = _run(db, "pipeline", "snapshot", "--as-of", "2026-03-31", "--deals")
     # Prospecting: o4 (no amount) and o7 4k; Discovery: o3 8k (see pipeline_case.py).
-    assert re.search(r"Prospecting\s*│\s*2\s*│\s*4,000", out)
+    assert re.search(r"Prospecting\s*│\s*2\s*│\s*\$4,000", out)
     assert re.search(r"Discovery\s*│\s*1\s*│\s*8,000", out)
     assert "o6" not in out  # created Apr 10
     # default as-of: the newest stage change (Apr 10), when o4 had moved to Discovery with 30k
@@ -42,7 +42,7 @@ def test_snapshot_as_of_a_past_date(db: str) -> None:
 
 def test_metrics_and_hygiene(db: str) -> None:
     out = _run(db, "pipeline", "metrics", "--as-of", "2026-03-31")
-    assert re.search(r"win_rate\s*│\s*66\.7%", out)
+    assert re.search(r"win rate\s*│\s*66\.7%", out)
     assert re.search(r"cycle_days\s*│\s*54\.5", out)  # whole days, as the dictionary counts
     assert re.search(r"velocity_per_day\s*│\s*312", out)  # 17,000 / 54.5
     assert "Stage skips and regressions" in out

@@ -233,13 +233,14 @@ def history(
     fmt: FormatOpt = Format.table, config: ConfigOpt = None, warehouse: WarehouseOpt = None
 ) -> None:
     """List operating-model versions, newest last; the newest is active."""
+    import pandas as pd
+
     from revops.governance import versions
 
     with open_revops(config, warehouse) as ro:
         rows = versions.history(ro.warehouse)
     if not rows:
         console.print("no config versions yet: `revops apply FILE` records the first")
-        return
     shown = []
     for v in rows:
         note = "active" if v is rows[-1] else ""
@@ -256,8 +257,9 @@ def history(
                 "note": note,
             }
         )
+    columns = ("version", "applied_utc", "by", "approved_by", "reason", "sha256", "note")
     print_frame(
-        shown,
+        shown or pd.DataFrame(columns=list(columns)),
         "Operating-model versions",
         name="versions",
         kinds={"version": "text", "applied_utc": "date", "sha256": "text"},

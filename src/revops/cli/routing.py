@@ -98,14 +98,20 @@ def route_run(
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], names.get(kv[0][0] or "", kv[0][1])))
     rows = [
         {
+            "owner_or_queue": names.get(owner, owner) if owner else f"queue:{queue}",
             "owner_id": owner,
-            "owner": names.get(owner, owner) if owner else None,
-            "queue": queue if not owner else None,
+            "queue": None if owner else queue,
             "leads": n,
         }
         for (owner, queue), n in ranked
     ]
-    print_frame(rows, "Assignments", name="assignments", kinds={"leads": "count"})
+    print_frame(
+        rows,
+        "Assignments",
+        name="assignments",
+        kinds={"leads": "count"},
+        hidden=("owner_id", "queue"),
+    )
 
 
 @routing_app.command("explain")
