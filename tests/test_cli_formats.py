@@ -38,6 +38,7 @@ READ_COMMANDS: list[list[str]] = [
     ["attribution", "performance"],
     ["quality", "scorecard", "--no-save"],
     ["quality", "utm"],
+    ["quality", "check"],
     ["lifecycle", "report"],
     ["route", "reps"],
     ["route", "breaches"],
@@ -144,7 +145,7 @@ def test_csv_and_json_keep_messages_off_stdout(demo_run: tuple[Path, str]) -> No
         ["pipeline", "metrics", "--by", "owner"],
         ["forecast", "rollup", "--period", "2026Q4"],
         ["revenue", "waterfall"],
-        ["metrics", "list"],
+        ["pipeline", "hygiene"],
         ["audit", "log"],
     ],
     ids=lambda a: " ".join(a[:2]),
@@ -163,3 +164,28 @@ def test_tables_fit_80_columns_without_cutting_a_cell(
     for table in doc["tables"]:
         first = table["columns"][0]["name"]  # the key column is always kept
         assert first.replace("_", " ") in result.stdout or first.endswith("_id"), first
+
+
+def test_write_commands_take_format(demo_run: tuple[Path, str], tmp_path: Path) -> None:
+    """Commands that compute, store and show take --format too; run on a copy of the demo."""
+    import shutil
+
+    out, _ = demo_run
+    for name in ("revops.duckdb", "revops.duckdb.audit-anchor"):
+        if (out / name).exists():
+            shutil.copy(out / name, tmp_path / name)
+    wh = str(tmp_path / "revops.duckdb")
+    check_formats(["comp", "run", "--period", "2026-10", "-w", wh])  # reprocessing: same lines
+    payouts = json.loads(
+        _run(["comp", "run", "--period", "2026-10", "-w", wh], "--format", "json").stdout
+    )["tables"][0]
+    row = payouts["rows"][0]
+    assert row["user_id"] != row["rep"]  # the rep's id and name side by side
+    assert row["total"] == pytest.approx(
+        sum(v for k, v in row.items() if k not in ("user_id", "rep", "total"))
+    )
+    design = json.loads(_run(["territory", "design", "-w", wh], "--format", "json").stdout)
+    spread, by_region = design["tables"]
+    assert [r["design"] for r in spread["rows"]] == ["before", "after"]
+    assert sum(r["reps"] for r in by_region["rows"]) > 0
+    assert "accounts move" in _run(["territory", "design", "-w", wh], "--format", "csv").stderr

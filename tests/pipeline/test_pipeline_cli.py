@@ -34,19 +34,19 @@ def test_snapshot_as_of_a_past_date(db: str) -> None:
     out = _run(db, "pipeline", "snapshot", "--as-of", "2026-03-31", "--deals")
     # Prospecting: o4 (no amount) and o7 4k; Discovery: o3 8k (see pipeline_case.py).
     assert re.search(r"Prospecting\s*│\s*2\s*│\s*\$4,000", out)
-    assert re.search(r"Discovery\s*│\s*1\s*│\s*8,000", out)
+    assert re.search(r"Discovery\s*│\s*1\s*│\s*\$8,000", out)
     assert "o6" not in out  # created Apr 10
     # default as-of: the newest stage change (Apr 10), when o4 had moved to Discovery with 30k
-    assert re.search(r"Discovery\s*│\s*2\s*│\s*38,000", _run(db, "pipeline", "snapshot"))
+    assert re.search(r"Discovery\s*│\s*2\s*│\s*\$38,000", _run(db, "pipeline", "snapshot"))
 
 
 def test_metrics_and_hygiene(db: str) -> None:
     out = _run(db, "pipeline", "metrics", "--as-of", "2026-03-31")
     assert re.search(r"win rate\s*│\s*66\.7%", out)
-    assert re.search(r"cycle_days\s*│\s*54\.5", out)  # whole days, as the dictionary counts
-    assert re.search(r"velocity_per_day\s*│\s*312", out)  # 17,000 / 54.5
+    assert re.search(r"cycle days\s*│\s*54\.5", out)  # whole days, as the dictionary counts
+    assert re.search(r"velocity per day\s*│\s*\$312", out)  # 17,000 / 54.5
     assert "Stage skips and regressions" in out
-    assert re.search(r"u2\s*│.*│\s*0\.4\s*│", out)  # coverage 4k / 10k
+    assert re.search(r"Ugo Two\s*│.*│\s*0\.4×\s*│", out)  # u2, by name  # coverage 4k / 10k
     out = _run(db, "pipeline", "hygiene", "--as-of", "2026-03-31", "--rep", "u1")
     assert "close date 2026-03-20 is 11 days past" in out
     assert "no amount" in out

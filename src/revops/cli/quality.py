@@ -31,11 +31,13 @@ quality_app = typer.Typer(help="Data quality: rules, dedupe, merges, matching.")
 
 
 @quality_app.command("check")
+@formatted
 def quality_check(
     table: Annotated[
         list[str] | None, typer.Option("--table", "-t", help="Only these tables.")
     ] = None,
     all_rules: Annotated[bool, typer.Option("--all", help="List passing rules too.")] = False,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -49,20 +51,25 @@ def quality_check(
         console.print(f"[green]all {len(report.results)} rules pass[/]")
         return
     table_rows = [
-        (
-            v.table,
-            v.field,
-            v.rule,
-            f"{v.violations:,}",
-            f"{v.share:.1%}",
-            "yes" if v.fixable else "",
-            " ".join(v.sample_keys[:3]),
-            " ".join(_clip(x) for x in v.sample_values[:2]),
-        )
+        {
+            "table": v.table,
+            "field": v.field,
+            "rule": v.rule,
+            "count": v.violations,
+            "share": v.share,
+            "fix": "yes" if v.fixable else "no",
+            "sample_keys": " ".join(v.sample_keys[:3]),
+            "sample_values": " ".join(_clip(x) for x in v.sample_values[:2]),
+        }
         for v in rows
     ]
-    header = ("table", "field", "rule", "count", "share", "fix", "sample keys", "sample values")
-    _print_rows(table_rows, header, "Rule violations (share of the table's rows)")
+    print_frame(
+        table_rows,
+        "Rule violations (share of the table's rows)",
+        name="violations",
+        kinds={"count": "count", "share": "ratio"},
+        keep=("table", "field", "rule", "count", "share"),
+    )
     fixable = sum(v.violations for v in report.failing if v.fixable)
     console.print(
         f"{report.total:,} violations of {len(report.failing)} rules "
