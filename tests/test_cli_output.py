@@ -80,7 +80,7 @@ def test_the_issue_examples() -> None:
     assert human(-3_200_000, "money") == f"{MINUS}$3,200,000"
     assert human(1.165, "ratio") == "116.5%"
     assert human(3.24, "multiple") == "3.2×"
-    assert human(76.94, "days") == "76.9"
+    assert human(76.94, "days") == "76.9 days"
 
 
 @pytest.mark.parametrize(

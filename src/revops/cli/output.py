@@ -10,8 +10,9 @@ and this module decides how they read:
     sign before the symbol: ``$1,250,000``, ``−$3,200,000`` (never ``$-3.2M``);
   - ratios (rates, shares, attainment, conversion) as percentages to one decimal: ``41.7%``;
   - counts as integers: ``56`` (a fractional count rounds; never ``56.25 deals``);
-  - days to one decimal; multiples (pipeline coverage) as ``3.2×``; any other number whole
-    from 100 up (``19,781,380``, never ``19,781,379.528``), else to at most two decimals;
+  - days to one decimal with their unit (``7.5 days``); multiples (pipeline coverage) as
+    ``3.2×``; any other number whole from 100 up (``19,781,380``, never ``19,781,379.528``),
+    else to two decimals for the whole column;
   - a missing value as ``n/a``, never 0; dates as ``2026-10-31``, months as ``2026-10``;
   - people and accounts by name; an id column is hidden when its name column is beside it.
 
@@ -230,8 +231,8 @@ def human(value: Any, kind: Kind, currency: str = "USD", decimals: int | None = 
         return format_value(x if round(x, 3) else 0.0, "percent")  # never "−0.0%"
     if kind == "count":
         return _signed(f"{abs(round(x)):,}", round(x))
-    if kind == "days":
-        return _signed(f"{abs(x):,.1f}", x)
+    if kind == "days":  # as the dictionary's days read in every report
+        return _signed(f"{abs(x):,.1f}", x) + " days"
     if kind == "multiple":
         return _signed(f"{abs(x):,.1f}×", x)
     if decimals is None:
