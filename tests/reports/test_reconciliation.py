@@ -18,9 +18,11 @@ nothing to reconcile; every figure no metric computes is declared under `compute
 from __future__ import annotations
 
 import html
+import json
 import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -208,6 +210,13 @@ def _run(*args: str) -> str:
     return res.output
 
 
+def _tables(*args: str) -> dict[str, list[dict[str, Any]]]:
+    """A command's tables as `--format json` gives them: name -> rows (ids, names, numbers)."""
+    res = runner.invoke(app, [*args, "--format", "json"], env=ENV)
+    assert res.exit_code == 0, res.output
+    return {t["name"]: t["rows"] for t in json.loads(res.stdout)["tables"]}
+
+
 def _number(text: str) -> float:
     return float(re.sub(r"[^\d.−-]", "", text).replace("−", "-"))
 
@@ -253,7 +262,7 @@ def test_pipeline_coverage_tile_is_the_engine_s_company_row(demo_run: tuple[Path
     # as of the next quarter's first day, the engine's quota period is that quarter
     out = _run("pipeline", "metrics", "--as-of", NEXT_QUARTER[0].isoformat(), "-w", _wh(demo_run))
     company = out[out.index("Pipeline coverage, company") :]
-    engine = re.search(r"│ coverage\s+│ ([\d.]+)", company)
+    engine = re.search(r"│ coverage\s+│\s+([\d.]+)×", company)
     assert engine, company
     tile = _tiles(_page(demo_run, "pipeline"))["pipeline_coverage"]
     assert _number(tile) == pytest.approx(float(engine.group(1)), abs=0.05)
@@ -271,7 +280,7 @@ def test_point_in_time_win_rates_are_the_dictionary_s_on_the_last_day(
     window = (since, date.fromordinal(as_of.toordinal() + 1))
 
     def shown(measure: str) -> str:
-        found = re.search(rf"│ {measure}\s+│ (\S+)", out)
+        found = re.search(rf"│ {measure.replace('_', ' ')}\s+│\s+(\S+)", out)
         assert found, measure
         return found.group(1)
 
@@ -297,9 +306,11 @@ def test_forecast_report_is_the_forecast_cli_s(demo_run: tuple[Path, str]) -> No
     period, as_of = head.groups()
     wh = _wh(demo_run)
     out = _run("forecast", "methods", "--period", period, "--as-of", as_of, "-w", wh)
+    methods = _tables("forecast", "methods", "--period", period, "--as-of", as_of, "-w", wh)
     cli = {
-        method: round(float(value.replace(",", "")))
-        for method, value in re.findall(r"│ (\w+)\s+│ all\s+│.*?│\s+([\d,.]+) │\n", out)
+        r["method"]: round(r["forecast"])
+        for r in methods["methods"]
+        if r["opportunity_type"] == "all"
     }
     found = re.findall(r'data-method="(\w+)">.*?<div class="value">(.*?)</div>', page, re.S)
     report = {method: int(_number(value)) for method, value in found}
@@ -311,11 +322,11 @@ def test_forecast_report_is_the_forecast_cli_s(demo_run: tuple[Path, str]) -> No
     if call and cli_call:
         assert call.group(1) == cli_call.group(1)
     # the company roll-up row, and its categories add up to the dictionary's open pipeline
-    roll = _run("forecast", "rollup", "--period", period, "--as-of", as_of, "--level",
-                "company", "--type", "all", "-w", wh)  # fmt: skip
-    cli_row = re.search(r"│ company │ all\s+│ all\s+│(.*?)\n", roll)
-    assert cli_row
-    cli_cells = [round(float(c.strip().replace(",", ""))) for c in cli_row.group(1).split("│")[:-1]]
+    roll = _tables("forecast", "rollup", "--period", period, "--as-of", as_of, "--level",
+                   "company", "--type", "all", "-w", wh)["rollup"]  # fmt: skip
+    assert len(roll) == 1
+    skip = ("level", "subject_id", "subject_name", "opportunity_type", "notes")
+    cli_cells = [round(v) for k, v in roll[0].items() if k not in skip and v is not None]
     row = re.search(r'<tr data-level="company">(.*?)</tr>', page, re.S)
     assert row
     cells = [_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
@@ -364,17 +375,14 @@ def test_attribution_credits_are_attribution_compare_s(demo_run: tuple[Path, str
         m: [_number(_text(v)) for v in re.findall(r'<td class="num">(.*?)</td>', cells)]
         for m, cells in re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", head, re.S)
     }
-    out = _run("attribution", "compare", "-w", _wh(demo_run))
     checked = 0
-    for table in out.split("Conversions credited per channel: ")[1:]:
-        header = re.search(r"┃ channel\s+┃(.*?)\n", table)
-        assert header
-        models = [m.strip() for m in header.group(1).split("┃")[:-1]]
-        for channel, cells in re.findall(r"│ (\w+)\s+│(.*?)\n", table):
-            values = [float(c.strip().replace(",", "")) for c in cells.split("│")[:-1]]
-            for model, value in zip(models, values, strict=True):
-                i = channels.index(channel)
-                assert rows[model][i] == pytest.approx(value, abs=0.05), (model, channel)
+    for table in _tables("attribution", "compare", "-w", _wh(demo_run)).values():
+        for row in table:
+            i = channels.index(row["channel"])
+            for model, value in row.items():
+                if model == "channel":
+                    continue
+                assert rows[model][i] == pytest.approx(value, abs=0.05), (model, row["channel"])
                 checked += 1
     assert checked >= len(channels) * 5
 
