@@ -274,7 +274,7 @@ def test_point_in_time_win_rates_are_the_dictionary_s_on_the_last_day(
     """`revops pipeline metrics` (rebuilt from stage history as known on the as-of day) prints
     the dictionary's win rate, deal size and cycle over the same closing days."""
     out = _run("pipeline", "metrics", "-w", _wh(demo_run))
-    head = re.search(r"closed (\d{4}-\d\d-\d\d)–(\d{4}-\d\d-\d\d)", out)
+    head = re.search(r"closed (\d{4}-\d\d-\d\d)–(\d{4}-\d\d-\d\d)", " ".join(out.split()))
     assert head
     since, as_of = date.fromisoformat(head.group(1)), date.fromisoformat(head.group(2))
     window = (since, date.fromordinal(as_of.toordinal() + 1))
