@@ -276,7 +276,9 @@ def shipped() -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for path in sorted(MAPPINGS_DIR.glob("*.yaml")):
-        out[path.stem] = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml when present: the same data as safe_load, several times faster
+        loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        out[path.stem] = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
     return out
 
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from revops.audit import audit_batch
 from revops.config import ConfigError, LoadedConfig
-from revops.config.loader import parse_yaml, validate
+from revops.config.loader import model_of
 from revops.errors import RevOpsError
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import utc_now
@@ -61,8 +61,7 @@ def sha256(text: str) -> str:
 
 def load_text(text: str, source: str) -> LoadedConfig:
     """Validate operating-model YAML held in memory; errors name `source` and the line."""
-    data, lines = parse_yaml(text, source)
-    return LoadedConfig(validate(data, lines, source), Path(source), text)
+    return LoadedConfig(model_of(text, source), Path(source), text)
 
 
 _COLUMNS = (
