@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from functools import cache, lru_cache
+from functools import cache
+from typing import Any, NamedTuple
 
 import ibis
+import ibis.expr.schema as sch
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -69,33 +71,105 @@ def custom_columns(wh: Warehouse) -> Extras:
     return tuple(out)
 
 
-@lru_cache(maxsize=256)
-def _metric_sql(
+class _Compiled(NamedTuple):
+    """A compiled query: its SQL text and the Ibis schema of its result."""
+
+    sql: str
+    schema: sch.Schema
+
+
+# The model is frozen and shared (see `revops.config.loader.model_of`), so a model's identity is
+# a stable cache key. A dump of it keys the compiled queries, so an equal model loaded from
+# another text (or rebuilt by a test) shares them; `_DUMPS` holds the model it was made from,
+# so its id is not reused while the entry lives.
+_DUMPS: dict[int, tuple[OperatingModel, str]] = {}
+_COMPILED: dict[tuple[Any, ...], _Compiled] = {}
+_MAX_MODELS, _MAX_QUERIES = 8, 512
+
+
+def _model_key(model: OperatingModel) -> str:
+    """The model's JSON dump, computed once per model object (~1 ms, 80 kB)."""
+    hit = _DUMPS.get(id(model))
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    if len(_DUMPS) >= _MAX_MODELS:
+        del _DUMPS[next(iter(_DUMPS))]
+    key = model.model_dump_json()
+    _DUMPS[id(model)] = (model, key)
+    return key
+
+
+def _cached(key: tuple[Any, ...], build: Callable[[], ir.Table], dialect: str) -> _Compiled:
+    """The compiled query for `key`, built and compiled to SQL on the first call only."""
+    hit = _COMPILED.get(key)
+    if hit is None:
+        expr = build()
+        hit = _Compiled(str(ibis.to_sql(expr, dialect=dialect)), expr.schema())
+        if len(_COMPILED) >= _MAX_QUERIES:
+            del _COMPILED[next(iter(_COMPILED))]
+        _COMPILED[key] = hit
+    return hit
+
+
+def _metric_query(
     dialect: str,
-    model_json: str,
+    model: OperatingModel,
     name: str,
     by: tuple[str, ...],
     grain: Grain | None,
     start: dt.date | None,
     end: dt.date | None,
-    where: str | None = None,
-    extras: Extras = (),
-) -> str:
-    model = OperatingModel.model_validate_json(model_json)
-    expr = compile_metric(
-        model, name, _tables(extras), by=by, grain=grain, start=start, end=end, where=where
+    where: str | None,
+    extras: Extras,
+) -> _Compiled:
+    def build() -> ir.Table:
+        expr = compile_metric(
+            model, name, _tables(extras), by=by, grain=grain, start=start, end=end, where=where
+        )
+        keys = (["period"] if grain else []) + list(by)
+        return expr.order_by(keys) if keys else expr
+
+    key = ("metric", dialect, _model_key(model), name, by, grain, start, end, where, extras)
+    return _cached(key, build, dialect)
+
+
+def _dictionary_query(
+    dialect: str,
+    model: OperatingModel,
+    grain: Grain | None,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> _Compiled:
+    def build() -> ir.Table:
+        return compile_dictionary(model, declared_table, grain=grain, start=start, end=end)
+
+    key = ("dictionary", dialect, _model_key(model), grain, start, end)
+    return _cached(key, build, dialect)
+
+
+def _run(wh: Warehouse, query: _Compiled) -> pd.DataFrame:
+    """Execute compiled SQL, typed by its Ibis schema as `Warehouse.execute` would type it.
+
+    On DuckDB the text goes straight to the connection: wrapping it in `con.sql(...)` for Ibis
+    to execute makes Ibis describe the query, then parse and regenerate the whole SQL text
+    with sqlglot, which costs more than DuckDB takes to run the dictionary at demo scale.
+    """
+    if wh.backend == "postgres":  # given the schema, Ibis need not describe the query first
+        return wh.execute(wh.con.sql(query.sql, schema=query.schema))
+    if wh.backend != "duckdb":
+        return wh.execute(wh.con.sql(query.sql))
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+
+    table = wh.con.con.sql(query.sql).to_arrow_table()
+    # as Ibis' DuckDB backend does: columns with nulls through Python objects, so a NULL
+    # stays None (not NaN) before the schema's conversion
+    df = pd.DataFrame(
+        {
+            name: col.to_pylist() if col.null_count else col.to_pandas()
+            for name, col in zip(table.column_names, table.columns, strict=True)
+        }
     )
-    keys = (["period"] if grain else []) + list(by)
-    return str(ibis.to_sql(expr.order_by(keys) if keys else expr, dialect=dialect))
-
-
-@lru_cache(maxsize=64)
-def _dictionary_sql(
-    dialect: str, model_json: str, grain: Grain | None, start: dt.date | None, end: dt.date | None
-) -> str:
-    model = OperatingModel.model_validate_json(model_json)
-    expr = compile_dictionary(model, declared_table, grain=grain, start=start, end=end)
-    return str(ibis.to_sql(expr, dialect=dialect))
+    return DuckDBPandasData.convert_table(df, query.schema)
 
 
 def metric_sql(
@@ -114,10 +188,21 @@ def metric_sql(
     Cutting or filtering (`by`, `where`) reads the live table schemas first, so a custom column
     the warehouse has is usable; the plain metric compiles against the data model alone.
     """
+    return _metric_compiled(wh, model, name, by, grain, start, end, where).sql
+
+
+def _metric_compiled(
+    wh: Warehouse,
+    model: OperatingModel,
+    name: str,
+    by: Sequence[str],
+    grain: Grain | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    where: str | None,
+) -> _Compiled:
     extras = custom_columns(wh) if by or where else ()
-    return _metric_sql(
-        wh.dialect, model.model_dump_json(), name, tuple(by), grain, start, end, where, extras
-    )
+    return _metric_query(wh.dialect, model, name, tuple(by), grain, start, end, where, extras)
 
 
 def compute(
@@ -134,8 +219,8 @@ def compute(
     """Metric `name` as a DataFrame (period?, *by, value, rows, missing), sorted by period then
     dimensions. `value` is NaN where it is unknown (no denominator, no cost data, every row
     without a value), never 0; `missing` counts the rows that had no value."""
-    sql = metric_sql(wh, model, name, by=by, grain=grain, start=start, end=end, where=where)
-    return frame(wh.execute(wh.con.sql(sql)))
+    query = _metric_compiled(wh, model, name, by, grain, start, end, where)
+    return frame(_run(wh, query))
 
 
 def compute_all(
@@ -151,8 +236,7 @@ def compute_all(
 
     One query for the whole dictionary (see `compile_dictionary`), in dictionary order.
     """
-    sql = _dictionary_sql(wh.dialect, model.model_dump_json(), grain, start, end)
-    return frame(wh.execute(wh.con.sql(sql)))
+    return frame(_run(wh, _dictionary_query(wh.dialect, model, grain, start, end)))
 
 
 def frame(df: pd.DataFrame) -> pd.DataFrame:
