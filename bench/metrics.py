@@ -1,6 +1,8 @@
 """Benchmark: the whole metric dictionary at 10x demo scale, three ways, in one run.
 
-1. revops' metric layer (the dictionary compiled to Ibis, executed by DuckDB);
+1. revops' metric layer (the dictionary compiled to Ibis, executed by DuckDB), both over the
+   whole dictionary (every metric of examples/revops.yaml) and over only the metrics the two
+   baselines compute (`compute_all(only=…)`), the like-for-like comparison;
 2. an idiomatic vectorized pandas implementation of the same metrics (no Python loops);
 3. hand-written DuckDB SQL of the same metrics, as an expert analyst would write it.
 
@@ -193,13 +195,38 @@ def _long(wide: pd.DataFrame) -> pd.DataFrame:
     return out.dropna(subset=["value"])
 
 
-def run_revops(db: Path) -> pd.DataFrame:
+# the metrics the hand-written SQL and pandas compute
+BASELINE_METRICS = (
+    "leads",
+    "mqls",
+    "sals",
+    "sqls",
+    "opportunity_persons",
+    "customer_persons",
+    "opportunities_created",
+    "pipeline_created",
+    "won_deals",
+    "closed_deals",
+    "open_opportunities",
+    "bookings",
+    "closed_amount",
+    "avg_deal_size",
+    "sales_cycle_days",
+    "win_rate",
+    "win_rate_by_value",
+    "marketing_spend",
+    *CONVERSIONS,
+    "sales_velocity",
+)
+
+
+def run_revops(db: Path, only: tuple[str, ...] | None = None) -> pd.DataFrame:
     from revops.config import load_config
     from revops.metrics import compute_all
     from revops.warehouse import Warehouse
 
     wh = Warehouse.connect(db, create=False)
-    df = compute_all(wh, load_config(CONFIG).model, grain="month")
+    df = compute_all(wh, load_config(CONFIG).model, grain="month", only=only)
     wh.close()
     df["period"] = pd.to_datetime(df["period"])
     return df[["period", "metric", "value"]].dropna(subset=["value"])
@@ -224,10 +251,13 @@ def _child(impl: str, db: Path, repeat: int, result_path: Path) -> None:
             return run_pandas(inputs)
     else:
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        fn = run_revops if impl == "revops" else run_sql
 
         def work() -> pd.DataFrame:
-            return fn(db)
+            if impl == "revops":
+                return run_revops(db)
+            if impl == "revops_same":
+                return run_revops(db, BASELINE_METRICS)
+            return run_sql(db)
 
     times = []
     result = pd.DataFrame()
@@ -296,7 +326,12 @@ def check() -> None:
         names = ("persons", "lifecycle_history", "opportunities", "campaign_spend")
         tables = {n: con.table(n).df() for n in names}
         con.close()
-        results = {"revops": run_revops(db), "sql": run_sql(db), "pandas": run_pandas(tables)}
+        results = {
+            "revops": run_revops(db),
+            "revops_same": run_revops(db, BASELINE_METRICS),
+            "sql": run_sql(db),
+            "pandas": run_pandas(tables),
+        }
     agreed = _compare(results)
     if len(agreed) < 20:
         sys.exit(f"only {len(agreed)} metrics compared")
@@ -328,7 +363,7 @@ def main() -> None:
         _setup(args.scale, db)
     results: dict[str, pd.DataFrame] = {}
     figures: dict[str, dict[str, float]] = {}
-    for impl in ("revops", "sql", "pandas"):
+    for impl in ("revops", "revops_same", "sql", "pandas"):
         result_path = work / f"result_{impl}.parquet"
         cmd = [sys.executable, __file__, "--child", impl, "--db", str(db)]
         cmd += ["--repeat", str(args.repeat), "--result", str(result_path)]
@@ -342,26 +377,31 @@ def main() -> None:
 
     n_metrics = len(baseline_metrics)
     print(
-        f"\nwhole dictionary ({n_metrics} metrics, monthly) at scale {args.scale:g}, "
+        f"\nmetric dictionary ({n_metrics} metrics compared, monthly) at scale {args.scale:g}, "
         f"best of {args.repeat}:"
     )
     print(f"{'implementation':<28}{'seconds':>10}{'peak MB':>10}{'vs revops':>12}")
     labels = {
-        "revops": "revops metric layer",
+        "revops": "revops, whole dictionary",
+        "revops_same": "revops, the same metrics",
         "sql": "hand-written DuckDB SQL",
         "pandas": "vectorized pandas",
     }
     base = figures["revops"]["seconds"]
+    same = figures["revops_same"]["seconds"]
     for impl, fig in figures.items():
         print(
             f"{labels[impl]:<28}{fig['seconds']:>10.3f}{fig['peak_mb']:>10.0f}"
             f"{fig['seconds'] / base:>11.2f}x"
         )
+    n_all = len(set(results["revops"]["metric"]))
+    sql_s = figures["sql"]["seconds"]
     print(
-        f"\nrevops is {figures['pandas']['seconds'] / base:.1f}x faster than pandas (goal >= 3x) "
-        f"and takes {base / figures['sql']['seconds']:.2f}x the time of hand-written SQL "
-        f"(goal <= 1.2x). pandas' peak includes its input frames "
-        f"({figures['pandas']['before_mb']:.0f} MB before computing)."
+        f"\nOver the same {n_metrics} metrics, revops is "
+        f"{figures['pandas']['seconds'] / same:.1f}x faster than pandas (goal >= 3x) and takes "
+        f"{same / sql_s:.2f}x the time of hand-written SQL (goal <= 1.2x); the whole dictionary "
+        f"({n_all} metrics with values) takes {base / sql_s:.2f}x. pandas' peak includes its "
+        f"input frames ({figures['pandas']['before_mb']:.0f} MB before computing)."
     )
 
 

@@ -19,7 +19,7 @@ from funnel_case import load
 
 from revops.config import load_config
 from revops.config.models import Grain
-from revops.metrics import compute, compute_all
+from revops.metrics import MetricError, compute, compute_all
 from revops.warehouse import Warehouse
 
 MODEL = load_config(Path(__file__).parents[2] / "examples" / "revops.yaml").model
@@ -67,3 +67,32 @@ def test_a_ratio_over_a_window_with_no_numerator_row_is_zero(warehouse: Warehous
     batch = compute_all(warehouse, MODEL, grain=None, start=start, end=end)
     assert alone["value"].tolist() == [0.0]
     assert batch.loc[batch["metric"] == "win_rate_by_value", "value"].tolist() == [0.0]
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=lambda w: f"{w[0]}-{w[1]}")
+def test_a_part_of_the_dictionary_equals_the_same_rows_of_the_whole(
+    warehouse: Warehouse, window: tuple[Grain | None, dt.date | None, dt.date | None]
+) -> None:
+    """`only` trims the fused scans to what the named metrics need: a ratio whose components
+    are not named, a derived metric over two scans, a conversion and a plain count must come
+    out exactly as they do in the whole dictionary, in dictionary order."""
+    load(warehouse)
+    grain, start, end = window
+    only = ["sales_velocity", "win_rate", "lead_to_mql", "mqls"]
+    whole = compute_all(warehouse, MODEL, grain=grain, start=start, end=end)
+    part = compute_all(warehouse, MODEL, grain=grain, start=start, end=end, only=only)
+    order = [m.name for m in MODEL.metrics if m.name in only]
+    assert list(dict.fromkeys(part["metric"])) == order
+    keys = ["period"] if grain else []
+    for name in only:
+        _same(
+            whole[whole["metric"] == name].drop(columns="metric").reset_index(drop=True),
+            part[part["metric"] == name].reset_index(drop=True),
+            keys,
+            name,
+        )
+
+
+def test_a_part_naming_an_unknown_metric_is_refused(warehouse: Warehouse) -> None:
+    with pytest.raises(MetricError, match="unknown metric 'bokings'"):
+        compute_all(warehouse, MODEL, only=["bookings", "bokings"])

@@ -145,6 +145,7 @@ class _Context:
         *,
         fuse: bool = False,
         where: str | None = None,
+        needed: set[str] | None = None,
     ) -> None:
         self.model = model
         self.tables = tables
@@ -155,6 +156,8 @@ class _Context:
         self.fuse = fuse
         self.where = where
         self.columns = _columns(tables)
+        # the metrics this compilation computes (None: all); a fused scan aggregates only these
+        self.needed = needed
         # One expression per metric and per fused scan, so a component used twice (bookings in
         # win_rate_by_value and quota_attainment) is the same subquery, which the SQL shares.
         self.done: dict[str, ir.Table] = {}
@@ -287,6 +290,7 @@ class _Context:
             if isinstance(m, SimpleMetric)
             and (m.measure.table, m.measure.time_column, m.over_time)
             == (table_name, time_column, over_time)
+            and (self.needed is None or m.name in self.needed)
         ]
         rows, keep = self.base_rows(None, table_name, time_column, None, over_time)
         for metric in members:
@@ -504,6 +508,20 @@ def compile_metric(
     return _Context(model, tables, by, grain, start, end, where=where).compile(name)
 
 
+def _closure(model: OperatingModel, names: set[str] | None) -> set[str] | None:
+    """`names` and every metric they are computed from, transitively (None stays None)."""
+    if names is None:
+        return None
+    out: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in out:
+            out.add(name)
+            todo += references(lookup(model, name))
+    return out
+
+
 def formula(model: OperatingModel, name: str) -> str:
     """The metric's definition as one readable line, shown next to every number it produces."""
     metric = lookup(model, name)
@@ -537,8 +555,12 @@ def compile_dictionary(
     grain: Grain | None = "month",
     start: dt.date | None = None,
     end: dt.date | None = None,
+    only: Sequence[str] | None = None,
 ) -> ir.Table:
     """The whole dictionary as ONE query, long format: metric, period?, value, rows, missing.
+
+    `only` limits it to the named metrics: their scans aggregate only what those metrics and
+    the metrics they are computed from need (a report wanting five figures pays for five).
 
     Simple metrics on the same table and time column share one scan (see `_Context.fused`),
     and ratio and derived metrics reuse those aggregates instead of recomputing them. Rows are
@@ -548,9 +570,12 @@ def compile_dictionary(
         check_references(model.metrics)
     except ValueError as exc:
         raise MetricError(str(exc)) from None
-    ctx = _Context(model, tables, (), grain, start, end, fuse=True)
+    wanted = None if only is None else {lookup(model, n).name for n in only}
+    ctx = _Context(model, tables, (), grain, start, end, fuse=True, needed=_closure(model, wanted))
     parts = []
     for i, metric in enumerate(model.metrics):
+        if wanted is not None and metric.name not in wanted:
+            continue
         result = ctx.compile(metric.name)
         parts.append(
             result.select(

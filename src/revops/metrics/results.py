@@ -139,11 +139,14 @@ def _dictionary_query(
     grain: Grain | None,
     start: dt.date | None,
     end: dt.date | None,
+    only: tuple[str, ...] | None = None,
 ) -> _Compiled:
     def build() -> ir.Table:
-        return compile_dictionary(model, declared_table, grain=grain, start=start, end=end)
+        return compile_dictionary(
+            model, declared_table, grain=grain, start=start, end=end, only=only
+        )
 
-    key = ("dictionary", dialect, _model_key(model), grain, start, end)
+    key = ("dictionary", dialect, _model_key(model), grain, start, end, only)
     return _cached(key, build, dialect)
 
 
@@ -230,13 +233,15 @@ def compute_all(
     grain: Grain | None = "month",
     start: dt.date | None = None,
     end: dt.date | None = None,
+    only: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Every metric of the dictionary in long format: metric, period (with a grain), value,
-    rows and missing (see `compute`).
+    """Every metric of the dictionary (or the `only` ones) in long format: metric, period (with
+    a grain), value, rows and missing (see `compute`).
 
     One query for the whole dictionary (see `compile_dictionary`), in dictionary order.
     """
-    return frame(_run(wh, _dictionary_query(wh.dialect, model, grain, start, end)))
+    names = None if only is None else tuple(only)
+    return frame(_run(wh, _dictionary_query(wh.dialect, model, grain, start, end, names)))
 
 
 def frame(df: pd.DataFrame) -> pd.DataFrame:
