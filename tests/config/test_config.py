@@ -126,3 +126,18 @@ def test_the_digest_changes_with_the_content(tmp_path: Path) -> None:
     b = load_config(_example_with("name: Northwind Analytics", "name: Contoso", tmp_path)).digest
     assert a != b
     assert len(a) == 16
+
+
+def test_the_same_text_is_validated_once_and_a_same_size_rewrite_is_seen(tmp_path: Path) -> None:
+    """One validated model per distinct text is shared for the process, so a command reading
+    revops.yaml several times parses it once; the key is the text, so rewriting the file with
+    a change of the same size at once (same size, maybe the same mtime) is not served stale."""
+    first = load_config(EXAMPLE)
+    assert load_config(EXAMPLE).model is first.model
+    copy = _write(tmp_path, EXAMPLE.read_text())
+    assert load_config(copy).model is first.model
+    assert load_config(copy).path == copy  # where it came from is the caller's path
+    edited = _example_with("fiscal_year_start_month: 2", "fiscal_year_start_month: 4", tmp_path)
+    assert edited.stat().st_size == copy.stat().st_size
+    assert load_config(edited).model.company.fiscal_year_start_month == 4
+    assert first.model.company.fiscal_year_start_month == 2
