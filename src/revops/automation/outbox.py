@@ -34,6 +34,7 @@ from revops.automation.triggers import KEYS, SOURCE_KEYS, SOURCES, candidates
 from revops.config.automation import Automation
 from revops.config.models import OperatingModel
 from revops.config.pipeline import PipelineConfig
+from revops.config.routing import RoutingConfig
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import naive_utc, utc_now
 from revops.warehouse.schema import table
@@ -82,13 +83,15 @@ def detect(
     at: datetime,
     only: Mapping[str, set[str]] | None = None,
     pipeline: PipelineConfig | None = None,
+    routing: RoutingConfig | None = None,
 ) -> list[dict[str, Any]]:
     """Events `rules` fire as of `at` whose condition holds (recorded or not); with `only`
-    (trigger type → source keys), just those a given set of source rows fires."""
+    (trigger type → source keys), just those a given set of source rows fires. `pipeline` and
+    `routing` are the configuration some triggers read (hygiene rules, the SLA calendar)."""
     out: list[dict[str, Any]] = []
     for rule in rules:
         trig = rule.trigger
-        rows = wh.to_arrow(candidates(tables, trig, at, pipeline)).to_pylist()
+        rows = wh.to_arrow(candidates(tables, trig, at, pipeline, routing)).to_pylist()
         if only is not None and trig.type in only:
             keep = only[trig.type]
             rows = [r for r in rows if _source_key(r, trig.type) in keep]
@@ -193,7 +196,7 @@ def evaluate(
     only: Mapping[str, set[str]] | None = None,
 ) -> Queued:
     """New events of `rules` as of `at`, and what their actions will do; nothing written."""
-    found = unrecorded(wh, detect(wh, tables, rules, at, only, model.pipeline))
+    found = unrecorded(wh, detect(wh, tables, rules, at, only, model.pipeline, model.routing))
     planned = plan_actions(wh, tables, model, found, at) if found else Planned()
     return Queued(tuple(found), planned)
 

@@ -7,6 +7,7 @@ however often triggers run) and a few particulars for messages. Only changes wit
 `lookback_hours` before `at` fire, so loading last year's history fires nothing.
 
 Implemented: lifecycle stage change, score crossing a threshold, SLA due soon and breached,
+no follow-up within N business minutes of an assignment,
 deal pushed, regressed and stalled, a deal's forecast call changing, a pipeline hygiene flag
 raised (the rules of `pipeline.hygiene`, evaluated as of the day), health at risk (entering it),
 consent change. Left out for want of a stored source: renewal due (subscriptions keep no renewal
@@ -20,10 +21,15 @@ from datetime import datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from revops.automation.sources import Tables
 from revops.config.automation import Trigger
 from revops.config.pipeline import PipelineConfig
+from revops.config.routing import RoutingConfig
+from revops.routing.calendar import aware
+from revops.routing.sla import business_deadline
+from revops.warehouse.clock import naive_utc
 
 # The source table each trigger type reads; the outbox hook runs a trigger only when a write
 # touches its source. Hygiene flags are evaluated by passes only: they read the whole pipeline.
@@ -32,6 +38,7 @@ SOURCES: dict[str, str | None] = {
     "score_threshold": "lead_scores",
     "sla_due_soon": "sla_clocks",
     "sla_breached": "sla_clocks",
+    "sla_no_followup": "sla_clocks",
     "deal_pushed": "pipeline_changes",
     "deal_regressed": "pipeline_changes",
     "deal_stalled": "opportunity_stage_history",
@@ -46,6 +53,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "score_threshold": ("record_id", "scored_at"),
     "sla_due_soon": ("source_row",),
     "sla_breached": ("source_row",),
+    "sla_no_followup": ("decision_id",),
     "deal_pushed": ("source_row",),
     "deal_regressed": ("source_row",),
     "deal_stalled": ("record_id", "last_change"),
@@ -62,6 +70,7 @@ SOURCE_KEYS: dict[str, tuple[str, ...] | None] = {
     "score_threshold": ("person_id", "scored_at"),
     "sla_due_soon": ("clock_id",),
     "sla_breached": ("clock_id",),
+    "sla_no_followup": None,
     "deal_pushed": ("change_id",),
     "deal_regressed": ("change_id",),
     "deal_stalled": None,
@@ -151,6 +160,92 @@ def sla_due_soon(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
     running = c.closed_at.isnull() & c.responded_at.isnull()
     cond = running & (c.due_at >= ibis.literal(at)) & (c.due_at <= ibis.literal(until))
     return _clock_rows(c, cond, c.breach_count)
+
+
+_NO_FOLLOWUP = pa.schema(
+    [
+        ("record_id", pa.string()),
+        ("source_row", pa.string()),
+        ("decision_id", pa.string()),
+        ("owner_id", pa.string()),
+        ("occurred_at", pa.timestamp("us")),
+        ("due_at", pa.timestamp("us")),
+        ("priority", pa.string()),
+        ("breach", pa.int64()),
+        ("started_at", pa.timestamp("us")),
+    ]
+)
+
+
+def sla_no_followup(
+    tables: Tables, trigger: Trigger, at: datetime, routing: RoutingConfig
+) -> ir.Table:
+    """A lead still unanswered `after_minutes` business minutes after it was assigned: fires
+    at that instant (within the lookback), once per assignment.
+
+    An assignment is a routing decision: its first clock starts at the assignment and the
+    re-armed clocks after breaches keep its decision_id, so the wait is counted from the first
+    clock's start and the event is keyed by the decision (a lead whose short SLA was already
+    breached and re-armed still gets its one alert; a re-routed lead, a new decision, gets a
+    new one). It fires while the decision has a running clock (no response, not closed).
+
+    Business time is the SLA's: the owner's timezone (users.timezone, else the routing
+    default), `routing.sla.business_hours` and `routing.holidays`, through the same
+    `business_deadline` that set the clocks' own due_at. No SQL dialect walks a working
+    calendar, so the running clocks are read and their follow-up deadlines computed here; the
+    answer is a memtable with the columns of the other clock triggers plus `decision_id` and
+    `started_at` (the assignment).
+    """
+    minutes = trigger.after_minutes
+    assert minutes is not None
+    since = at - timedelta(hours=trigger.lookback_hours)
+    c = tables("sla_clocks")
+    firsts = c.group_by(_did=c.decision_id).aggregate(assigned_at=c.started_at.min())
+    running = c.filter(c.closed_at.isnull(), c.responded_at.isnull())
+    joined = running.join(firsts, running.decision_id == firsts._did)
+    # business minutes are never fewer than wall minutes: an assignment younger than
+    # `minutes` cannot be due yet, so it is not read at all
+    young = ibis.literal(at - timedelta(minutes=minutes))
+    clocks = (
+        joined.filter(joined.assigned_at <= young)
+        .select(
+            "clock_id",
+            "person_id",
+            "decision_id",
+            "owner_id",
+            "priority",
+            "assigned_at",
+            "due_at",
+            "breach_count",
+        )
+        .to_pyarrow()
+    )
+    u = tables("users")
+    owners = sorted({o for o in clocks.column("owner_id").to_pylist() if o is not None})
+    users = u.filter(u.user_id.isin(owners)).select("user_id", "timezone")
+    zones = {r["user_id"]: r["timezone"] for r in users.to_pyarrow().to_pylist()}
+    hours, holidays = routing.sla.business_hours, routing.holidays
+    out: list[dict[str, object]] = []
+    for r in clocks.to_pylist():
+        tz = zones.get(r["owner_id"]) or routing.default_timezone
+        start = aware(r["assigned_at"])
+        due = naive_utc(business_deadline(start, minutes, tz, hours, holidays))
+        if since <= due <= at:
+            out.append(
+                {
+                    "record_id": r["person_id"],
+                    "source_row": r["clock_id"],
+                    "decision_id": r["decision_id"],
+                    "owner_id": r["owner_id"],
+                    "occurred_at": due,
+                    "due_at": r["due_at"],
+                    "priority": r["priority"],
+                    "breach": r["breach_count"],
+                    "started_at": r["assigned_at"],
+                }
+            )
+    out.sort(key=lambda r: (str(r["occurred_at"]), str(r["decision_id"])))
+    return ibis.memtable(pa.Table.from_pylist(out, schema=_NO_FOLLOWUP))
 
 
 def _deal_change(tables: Tables, trigger: Trigger, at: datetime, flag: str) -> ir.Table:
@@ -302,10 +397,17 @@ CANDIDATES: dict[str, Callable[[Tables, Trigger, datetime], ir.Table]] = {
 
 
 def candidates(
-    tables: Tables, trigger: Trigger, at: datetime, pipeline: PipelineConfig | None = None
+    tables: Tables,
+    trigger: Trigger,
+    at: datetime,
+    pipeline: PipelineConfig | None = None,
+    routing: RoutingConfig | None = None,
 ) -> ir.Table:
     """Rows that fire `trigger` as of `at` (naive UTC): record_id, owner_id, occurred_at, the
-    trigger's key columns and particulars. `pipeline` holds the hygiene rules."""
+    trigger's key columns and particulars. `pipeline` holds the hygiene rules, `routing` the
+    SLA calendar (business hours, holidays, default timezone) of `sla_no_followup`."""
     if trigger.type == "hygiene_flag":
         return hygiene_flag(tables, trigger, at, pipeline or PipelineConfig())
+    if trigger.type == "sla_no_followup":
+        return sla_no_followup(tables, trigger, at, routing or RoutingConfig())
     return CANDIDATES[trigger.type](tables, trigger, at)

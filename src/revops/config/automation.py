@@ -1,11 +1,12 @@
 """The `automations:` section of revops.yaml: triggers on warehouse events, conditions, actions.
 
 An automation says *when* (a trigger on a change the warehouse records: a lifecycle stage
-entered, a score crossing a threshold, an SLA breach, a pushed deal, an at-risk account, a
-consent change), *for whom* (a condition over the record and its relations, in the metric
-dictionary's expression grammar) and *what* (tasks, escalations, nurture enrolment, webhooks,
-chat messages, email). Everything is checked here (trigger parameters, condition columns,
-endpoints an action names), so a file that validates is one the dispatcher can run.
+entered, a score crossing a threshold, an SLA breach, a lead with no follow-up N business
+minutes after assignment, a pushed deal, an at-risk account, a consent change), *for whom* (a
+condition over the record and its relations, in the metric dictionary's expression grammar)
+and *what* (tasks, escalations, nurture enrolment, webhooks, chat messages, email). Everything
+is checked here (trigger parameters, condition columns, endpoints an action names), so a file
+that validates is one the dispatcher can run.
 Secrets never live in the file: a webhook names the environment variable holding its key.
 """
 
@@ -23,6 +24,7 @@ TriggerType = Literal[
     "score_threshold",
     "sla_due_soon",
     "sla_breached",
+    "sla_no_followup",
     "deal_pushed",
     "deal_regressed",
     "deal_stalled",
@@ -41,6 +43,7 @@ RECORD_TABLES: dict[str, str] = {
     "score_threshold": "persons",
     "sla_due_soon": "persons",
     "sla_breached": "persons",
+    "sla_no_followup": "persons",
     "deal_pushed": "opportunities",
     "deal_regressed": "opportunities",
     "deal_stalled": "opportunities",
@@ -71,6 +74,8 @@ class Trigger(Model):
     threshold: float | None = None  # score_threshold: fires when a score reaches it from below
     min_breaches: int = Field(1, ge=1)  # sla_breached: the owner's Nth breach on the lead
     within_minutes: int | None = Field(None, gt=0)  # sla_due_soon
+    # sla_no_followup: business minutes (the owner's SLA calendar) since the clock started
+    after_minutes: int | None = Field(None, gt=0)
     below: float | None = None  # health_at_risk: score below this
     drop: float | None = Field(None, gt=0)  # health_at_risk: or fell this much over 3 months
     days: int | None = Field(None, gt=0)  # deal_stalled: no stage change for this many days
@@ -95,6 +100,7 @@ class Trigger(Model):
             "score_threshold": {"score", "threshold"},
             "sla_due_soon": {"within_minutes"},
             "sla_breached": {"min_breaches"},
+            "sla_no_followup": {"after_minutes"},
             "deal_pushed": set(),
             "deal_regressed": set(),
             "deal_stalled": {"days"},
@@ -110,6 +116,8 @@ class Trigger(Model):
             raise ValueError("trigger 'score_threshold' needs a threshold")
         if self.type == "sla_due_soon" and self.within_minutes is None:
             raise ValueError("trigger 'sla_due_soon' needs within_minutes")
+        if self.type == "sla_no_followup" and self.after_minutes is None:
+            raise ValueError("trigger 'sla_no_followup' needs after_minutes")
         if self.rule is not None and self.rule not in HygieneConfig.model_fields:
             rules = ", ".join(HygieneConfig.model_fields)
             raise ValueError(f"unknown hygiene rule {self.rule!r}; rules: {rules}")
