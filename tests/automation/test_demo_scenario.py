@@ -2,12 +2,15 @@
 automations (examples/revops.yaml) and a real HTTP receiver standing in for Slack.
 
 The demo company's data ends on Saturday 2026-10-31; its lead desk leaves some MQLs with SLA
-clocks running. On Monday 2026-11-02 at 17:00 UTC the clocks due in the day before are past
-due with no follow-up: each MQL among them gets a call task for its owner and a chat alert.
-`route breaches` then re-arms them; when a re-armed clock runs out too, that second breach
-escalates to the owner's manager. The revenue run's health scores put accounts at risk: each
-gets a save task for its owner and a chat message. A person who opted out of marketing email
-enters MQL and gets no nurture enrolment (the action is blocked); one who opted in is enrolled.
+clocks running. On Monday 2026-11-02 at 17:00 UTC every MQL whose assignment reached 2 business
+hours (120 minutes of 09:00–17:00 weekdays in the owner's timezone, holidays off) without a
+follow-up in the day before gets a call task for its owner and a chat alert — counted here by
+summing each day's overlap with the working window, not by walking the calendar as revops
+does. The clocks due in the day before are past their SLA: `route breaches` re-arms them; when
+a re-armed clock runs out too, that second breach escalates to the owner's manager. The
+revenue run's health scores put accounts at risk: each gets a save task for its owner and a
+chat message. A person who opted out of marketing email enters MQL and gets no nurture
+enrolment (the action is blocked); one who opted in is enrolled.
 A deal won after the last sync goes back to Salesforce with its owner and stage, alone.
 """
 
@@ -15,9 +18,10 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import yaml
@@ -65,6 +69,49 @@ def tasks(wh: Warehouse, automation: str) -> dict[str, str]:
     return {r["record_id"]: r["assignee_id"] for r in found}
 
 
+def business_minutes(start: datetime, end: datetime, tz: str, model: OperatingModel) -> float:
+    """Minutes of the SLA's working window between two UTC instants, in the zone `tz`."""
+    hours, off = model.routing.sla.business_hours, set(model.routing.holidays)
+    zone = ZoneInfo(tz)
+
+    def local(at: datetime) -> datetime:
+        return at.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None)
+
+    a, b = local(start), local(end)
+    total = 0.0
+    day: date = a.date()
+    while day <= b.date():
+        if day.weekday() in hours.days and day not in off:
+            lo = max(a, datetime.combine(day, hours.start))
+            hi = min(b, datetime.combine(day, hours.end))
+            total += max((hi - lo).total_seconds(), 0) / 60
+        day += timedelta(days=1)
+    return total
+
+
+def no_followup(wh: Warehouse, model: OperatingModel, at: datetime) -> dict[str, tuple[str, str]]:
+    """decision_id → (person, owner) of the MQLs the shipped rule fires on as of `at`: the
+    assignment (its decision's first clock) unanswered, with 120 business minutes reached
+    within the 24 hours before `at`."""
+    found = rows(
+        wh,
+        "SELECT c.decision_id, c.person_id, c.owner_id, f.assigned_at, u.timezone "
+        "FROM sla_clocks c JOIN persons p USING (person_id) "
+        "JOIN (SELECT decision_id, min(started_at) AS assigned_at FROM sla_clocks "
+        "GROUP BY decision_id) f USING (decision_id) "
+        "LEFT JOIN users u ON u.user_id = c.owner_id "
+        "WHERE c.responded_at IS NULL AND c.closed_at IS NULL AND p.lifecycle_stage = 'MQL'",
+    )
+    since = at - timedelta(hours=24, microseconds=1)
+    out = {}
+    for r in found:
+        tz = r["timezone"] or model.routing.default_timezone
+        done = business_minutes(r["assigned_at"], at, tz, model)
+        if done >= 120 and business_minutes(r["assigned_at"], since, tz, model) < 120:
+            out[r["decision_id"]] = (r["person_id"], r["owner_id"])
+    return out
+
+
 def test_seed_scenario_on_the_demo(
     demo_run: tuple[Path, str], tmp_path: Path, http_receiver: HttpReceiver
 ) -> None:
@@ -78,21 +125,35 @@ def test_seed_scenario_on_the_demo(
             r["user_id"]: r["manager_id"] for r in rows(wh, "SELECT user_id, manager_id FROM users")
         }
 
-        # 1. MQLs with no follow-up: clocks due in the day before Monday 17:00, still running
+        # 1. MQLs with no follow-up 2 business hours after assignment, found in the day before
+        quiet = no_followup(wh, model, MONDAY)
+        assert quiet, "the demo leaves MQLs unanswered for 2 business hours on Monday"
+        # the SLA clocks due in the day before, still running (past their SLA)
         late = rows(
             wh,
-            "SELECT c.person_id, c.owner_id FROM sla_clocks c JOIN persons p USING (person_id) "
+            "SELECT c.person_id, c.owner_id, c.decision_id, c.due_at FROM sla_clocks c "
+            "JOIN persons p USING (person_id) "
             "WHERE c.responded_at IS NULL AND c.closed_at IS NULL AND p.lifecycle_stage = 'MQL' "
             f"AND c.due_at > TIMESTAMP '{MONDAY - timedelta(hours=24)}' "
             f"AND c.due_at <= TIMESTAMP '{MONDAY}'",
         )
         assert late, "the demo leaves MQLs whose clocks run out on Monday"
         queue(wh, model, MONDAY)
-        assert events(wh, "mql_no_followup") == {r["person_id"] for r in late}
-        assert tasks(wh, "mql_no_followup") == {r["person_id"]: r["owner_id"] for r in late}
+        assert events(wh, "mql_no_followup") == {p for p, _ in quiet.values()}
+        assert tasks(wh, "mql_no_followup") == dict(quiet.values())
+        # each alert came at 2 business hours, before the lead's SLA ran out
+        alerts = rows(
+            wh,
+            "SELECT occurred_at, CAST(json_extract_string(details, '$.due_at') AS TIMESTAMP) "
+            "AS due_at FROM automation_events WHERE automation = 'mql_no_followup'",
+        )
+        assert len(alerts) == len(quiet)
+        assert all(a["occurred_at"] < a["due_at"] for a in alerts)
+        alerted = dict(quiet)
 
         # 2. `route breaches` re-arms them; each re-armed clock that runs out is a second
-        # breach, escalated to the owner's manager
+        # breach, escalated to the owner's manager (the re-armed clocks alert no MQL again:
+        # the wait counts from the assignment, which already fired)
         detect_breaches(wh, model, MONDAY)
         rearmed = rows(
             wh,
@@ -103,6 +164,7 @@ def test_seed_scenario_on_the_demo(
         assert {r["person_id"] for r in rearmed} == {r["person_id"] for r in late}
         for due in sorted({r["due_at"] for r in rearmed}):
             now[0] = due + timedelta(minutes=1)
+            alerted |= no_followup(wh, model, now[0])
             queue(wh, model, now[0])
         escalated = tasks(wh, "second_breach")
         assert escalated == {r["person_id"]: managers[r["owner_id"]] for r in rearmed}
@@ -174,14 +236,28 @@ def test_seed_scenario_on_the_demo(
         assert not members & opted_out
 
         # 5. the dispatcher delivers every chat message once to the local receiver
+        alerted |= no_followup(wh, model, MONDAY + timedelta(days=3))
         report = run_pass(wh, model, "scenario", clock=lambda: MONDAY + timedelta(days=3))
         assert report.leased
         chats = rows(
             wh, "SELECT action_id, automation, status FROM automation_actions WHERE kind = 'chat'"
         )
-        # every missed deadline alerts: the first breaches and the second ones
+        # one alert per unanswered assignment, at whichever evaluation first saw it due
+        fired = rows(
+            wh,
+            "SELECT source_key, record_id FROM automation_events "
+            "WHERE automation = 'mql_no_followup' AND detected_at >= "
+            f"TIMESTAMP '{MONDAY}'",
+        )
+        assert {r["source_key"]: r["record_id"] for r in fired} == {
+            d: p for d, (p, _) in alerted.items()
+        }
+        # with those the demo recorded as of its last evening (sent in this pass too)
+        (total,) = rows(
+            wh, "SELECT count(*) AS n FROM automation_events WHERE automation = 'mql_no_followup'"
+        )
         assert Counter(c["automation"] for c in chats) == {
-            "mql_no_followup": 2 * len(late),
+            "mql_no_followup": total["n"],
             "at_risk_account": len(risky),
         }
         assert {c["status"] for c in chats} == {"delivered"}
