@@ -183,7 +183,7 @@ def run_baseline(folder: Path, persons: int, size: int) -> tuple[set[str], float
             for pid in ids:
                 written[pid] = t
             wh.write("lifecycle_history", history(ids), "append")
-            for e in detect(wh, stored(wh), m.automations.rules, utc_now()):
+            for e in detect(wh, stored(wh), m.automations.rules, utc_now(), routing=m.routing):
                 if e["event_id"] in sent:
                     continue
                 sent.add(e["event_id"])
