@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +178,11 @@ def test_push_through_a_failing_receiver(
     got = {v["object"]: v["csv"] for v in http_receiver.store.values()}
     assert got == expected
     # the stalled request landed after the client gave up; its retry came with the same key
-    # and the receiver kept the first copy
+    # and the receiver kept the first copy. The stalled handler counts its request only when
+    # its stall ends, which can be after the retry was stored: wait for it, within a bound.
+    deadline = time.monotonic() + http_receiver.stall_seconds + 5
+    while sum(http_receiver.received.values()) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert sorted(http_receiver.received.values()) == [1, 1, 1, 2]
     with duckdb.connect(str(db), read_only=True) as con:
         statuses = con.execute(
