@@ -12,6 +12,12 @@ Hand-worked answers at Tuesday 2025-06-10 10:00 UTC:
 * a DE lead with a free-mail address and no company → territory EMEA → c, in Berlin: Tue
   12:00–17:00 local (300) + Wed 09:00–12:00 (180) → Wed 12:00 CEST = 10:00 UTC.
 * a student → queue nurture (no owner, no clock); FR matches nothing → fallback triage.
+  Those four ask for a meeting as the CRO of a 500-person company (MQL needs a company and a
+  country, so they name Initech, no account): fit c_level 30 + mid_market
+  18 (+ core_market 5 for DE and US) ≥ 48, engagement meeting 20, combined ≥ 68 ≥ 60 → MQL, a
+  routable stage; the student requests a demo (fit 45 + 5 ≥ 20, fast-tracked).
+* routing.routable_stages is MQL: a lead that is not MQL-ready (an email and a country: fit 5,
+  engagement 0) enters Lead, is stored and scored, and is not routed; the answer says why.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from api_support import Api, lead
 from revops.api.journal import JournalError
 from revops.audit import verify
 from revops.warehouse.warehouse import WarehouseError
+
+CRO_MEETING = {"company": "Initech", "title": "CRO", "employees": 500, "form": "meeting"}
 
 
 def post(api: Api, body: dict[str, Any], **headers: str) -> Any:
@@ -76,28 +84,68 @@ def test_round_robin_named_accounts_territories_queues_and_fallback(api: Api) ->
     owners = [post(api, lead(f"u{i}@globex.com")).json()["owner"]["id"] for i in range(3)]
     assert owners == ["a", "b", "a"]
 
-    acme = post(api, {"email": "x@acme.de", "country": "DE"}).json()
+    acme = post(api, {"email": "x@acme.de", "country": "DE", **CRO_MEETING}).json()
+    assert acme["lifecycle_stage"] == "MQL"
     assert (acme["owner"]["id"], acme["rule"]) == ("own", "named_accounts")
     assert acme["reason"] == "account 'acme' is owned → owner own"
     assert acme["sla"]["due_at"] == "2025-06-11T10:00:00"
 
-    emea = post(api, {"email": "k@gmail.com", "country": "DE"}).json()
+    emea = post(api, {"email": "k@gmail.com", "country": "DE", **CRO_MEETING}).json()
     assert emea["account"] is None
     assert (emea["owner"]["id"], emea["sla"]["due_at"]) == ("c", "2025-06-11T10:00:00")
 
-    student = post(api, {"email": "s@uni.edu", "title": "Student", "country": "US"}).json()
+    student = {"company": "Initech", "title": "Student", "employees": 1000, "industry": "Software"}
+    student = post(
+        api, {"email": "s@uni.edu", "country": "US", "form": "demo_request", **student}
+    ).json()
+    assert student["lifecycle_stage"] == "MQL"
     assert (student["owner"], student["queue"], student["rule"], student["sla"]) == (
         None,
         "nurture",
         "students",
         None,
     )
-    nowhere = post(api, {"email": "f@example.fr", "country": "FR"}).json()
+    nowhere = post(api, {"email": "f@example.fr", "country": "FR", **CRO_MEETING}).json()
     assert (nowhere["queue"], nowhere["rule"], nowhere["reason"]) == (
         "triage",
         None,
         "no rule matched",
     )
+
+
+def test_a_lead_outside_the_routable_stages_is_stored_and_scored_not_routed(api: Api) -> None:
+    decisions = api.wh.count("routing_decisions")
+    r = post(api, {"email": "quiet@globex.com", "country": "us"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["created"]
+    assert body["scores"] == {
+        "fit": 5.0,
+        "engagement": 0.0,
+        "combined": 5.0,
+        "is_mql_ready": False,
+    }
+    assert body["lifecycle_stage"] == "Lead"
+    assert (body["owner"], body["queue"], body["rule"], body["decision_id"], body["sla"]) == (
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    assert body["reason"] == (
+        "not routed: stage Lead is not routable (routing.routable_stages: MQL)"
+    )
+    pid = body["person_id"]
+    stored = api.wh.sql(
+        f"SELECT owner_id, country, lifecycle_stage FROM persons WHERE person_id = '{pid}'"
+    )
+    assert stored == [(None, "US", "Lead")]
+    assert api.wh.sql(f"SELECT combined FROM lead_scores WHERE person_id = '{pid}'") == [(5.0,)]
+    assert api.wh.count("routing_decisions") == decisions
+    assert api.wh.sql(f"SELECT count(*) FROM sla_clocks WHERE person_id = '{pid}'") == [(0,)]
+    # the round robin did not move: the next MQL-ready US lead goes to a, the pool's first
+    assert post(api, lead("next@globex.com")).json()["owner"]["id"] == "a"
 
 
 def test_duplicate_email_returns_the_existing_person(api: Api) -> None:

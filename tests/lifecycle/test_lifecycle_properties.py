@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from lifecycle_data import events, example_lifecycle, persons
 
 from revops.lifecycle import LifecycleEvent, apply_event, apply_events
+from revops.lifecycle.engine import stage_after
+from revops.lifecycle.rules import compile_lifecycle
 
 LIFECYCLE = example_lifecycle()
 FIELDS = ("email", "company", "country", "owner_id", "account_id")
@@ -91,3 +93,21 @@ def test_one_event_at_a_time_agrees_with_the_batch(case: tuple[pa.Table, pa.Tabl
     assert rejected == {r["event_id"]: r["reason"] for r in batch.rejections.to_pylist()}
     assert repeats == batch.repeats
     assert current == {r["person_id"]: r["lifecycle_stage"] for r in batch.stages.to_pylist()}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=person_fields,
+    asked=st.lists(stage, max_size=6),
+    current=st.sampled_from([None, *LIFECYCLE.stage_names]),
+)
+def test_stage_after_agrees_with_apply_events(
+    fields: dict[str, str | None], asked: list[str], current: str | None
+) -> None:
+    """The intake's plain-Python walk ends where the batch engine does, for any request."""
+    evs = events(*[(f"e{i:03d}", "p0", s, i) for i, s in enumerate(asked)])
+    people = persons(p0=fields)
+    batch = apply_events(evs, people, LIFECYCLE, {"p0": current})
+    expected = batch.stages.column("lifecycle_stage")[0].as_py()
+    row = people.to_pylist()[0]
+    assert stage_after(compile_lifecycle(LIFECYCLE), row, asked, current) == expected

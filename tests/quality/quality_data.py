@@ -68,6 +68,7 @@ QUALITY = {
         "mediums": ["cpc", "paid_social"],
         "channels": ["paid_search", "paid_social", "direct", "webinar"],
         "untracked_channels": ["direct"],
+        "unknown_channel": None,
     },
     "scorecard": {
         "tables": ["persons", "accounts"],

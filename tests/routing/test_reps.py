@@ -117,9 +117,27 @@ def test_cli_pause_ooo_capacity_by_name_and_audited(tmp_path: Path) -> None:
             ("reps.capacity", "u2"),
         }
         assert wh.count("config_versions") == 0
-    result = runner.invoke(app, ["config", "validate", str(cfg), "-w", url], env={"COLUMNS": "400"})
-    assert result.exit_code == 1
-    assert "routing names users the warehouse does not know: 0055g00N00000GzAEI (pool na_sdr)" in (
-        result.output
+    # the shipped model's pools name CRM ids this warehouse does not have: validate -w, plan
+    # and apply all refuse it, each unknown id with its line and key
+    text = cfg.read_text().splitlines()
+    first = 1 + text.index("        - {user_id: 0055g00N00000GzAEI, weight: 2}")
+    ooo = 1 + next(
+        i for i, line in enumerate(text) if "{user_id: 0055g00N00000H1AEI, start" in line
     )
-    assert "0055g00N00000H1AEI (pool na_sdr, out_of_office)" in result.output
+    member = (
+        f"{cfg}:{first}: routing.pools[0] (na_sdr).members[0].user_id: "
+        "unknown user '0055g00N00000GzAEI' (pool na_sdr)"
+    )
+    away = f"{cfg}:{ooo}: routing.out_of_office[0].user_id: unknown user '0055g00N00000H1AEI'"
+    for cmd in (
+        ["config", "validate", str(cfg), "-w", url],
+        ["plan", str(cfg), *args],
+        ["apply", str(cfg), "--approved-by", "Ana", "--reason", "pools", *args],
+    ):
+        result = runner.invoke(app, cmd, env={"COLUMNS": "400"})
+        assert result.exit_code == 1, (cmd, result.output)
+        assert "routing names users the warehouse does not know:" in result.output
+        assert member in result.output, cmd
+        assert away in result.output, cmd
+    with Warehouse.connect(url) as wh:
+        assert wh.count("config_versions") == 0

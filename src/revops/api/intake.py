@@ -3,20 +3,23 @@
 Two halves, so the request path stays short and the batch code is reused:
 
 * `admit` (per request, on the event loop, in memory only): duplicate check by email, account
-  match, routing. These are sequential by nature (each decision moves the round-robin state)
-  and take microseconds against the hot state.
-* `settle` (per journal group, in the journal thread): scores each lead with the scoring rules
-  (`api.scores`, the batch rules in plain Python, checked against `score_frame`), applies the
-  lifecycle with the batch engine (`apply_events`) over every lead of the group at once, starts
-  the SLA clocks and builds the rows. Routing reads no score, so scoring after routing changes
-  no decision. This runs before the journal fsync, on the answer path, so it must stay cheap.
+  match, rule scores (`api.scores`, the batch rules in plain Python, checked against
+  `score_frame`; account fields read as `account.x`), the stage the lifecycle will give the
+  lead (`lifecycle.engine.stage_after`, the engine's tables in plain Python) and, only when
+  that stage is routable (routing.routable_stages), routing. A lead in any other stage (a
+  plain Lead) is stored and scored, and its answer says why it was not routed. These steps are
+  sequential by nature (each decision moves the round-robin state) and take microseconds
+  against the hot state.
+* `settle` (per journal group, in the journal thread): applies the lifecycle with the batch
+  engine (`apply_events`) over every lead of the group at once, starts the SLA clocks and
+  builds the rows. This runs before the journal fsync, on the answer path, so it must stay
+  cheap.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,15 +28,19 @@ import pyarrow as pa
 
 from revops.api.hot import HotState, Routed, email_key
 from revops.api.models import AccountMatch, LeadIn, LeadOut, Owner, Scores, Sla
-from revops.api.scores import score_lead
+from revops.api.scores import Scored, score_lead
 from revops.config.identity import MatchingConfig
 from revops.config.models import Lifecycle, OperatingModel
 from revops.errors import RevOpsError
 from revops.identity.matching import normalize_company, registrable_domain
-from revops.lifecycle.engine import apply_events, filled_masks, required_columns
-from revops.quality.normalize import country as country_code
-from revops.quality.normalize import picklist_key
-from revops.quality.reference import country_codes
+from revops.lifecycle.engine import (
+    apply_events,
+    filled_masks,
+    required_columns,
+    stage_after,
+)
+from revops.lifecycle.rules import CompiledLifecycle, compile_lifecycle
+from revops.quality import edge
 from revops.routing.engine import Decision
 from revops.routing.sla import start_clock
 from revops.routing.sla_store import clock_id
@@ -41,9 +48,7 @@ from revops.warehouse import Batch
 from revops.warehouse.clock import naive_utc
 
 SOURCE = "api"
-_SEPARATORS = re.compile(r"[\s\-]+")
 ENTRY_STAGE = "Lead"
-MQL_STAGE = "MQL"
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class Admitted:
     decision: Decision | None = None
     form: str | None = None
     unknown_source: str | None = None  # a source outside the channel taxonomy, as given
+    scored: Scored | None = None  # rule scores, taken before routing (a new person only)
+    stage: str | None = None  # the stage the lifecycle will give it, which decides routing
 
     @property
     def created(self) -> bool:
@@ -123,46 +130,34 @@ class FieldRefused(RevOpsError):
 
 
 def clean(lead: LeadIn, model: OperatingModel) -> LeadIn:
-    """The lead in the warehouse's vocabulary, or `FieldRefused`.
+    """The lead in the warehouse's vocabulary, or `FieldRefused`, by the same rules as a load
+    (`quality.edge`).
 
     The country becomes its ISO alpha-2 code (from a code in any case, alpha-3, a name or an
-    alias of quality.country_aliases). The source must be a channel of the channel taxonomy
-    (quality.utm.channels; 'Paid Search' spells paid_search). An unknown source becomes channel
-    'other', never a new channel in attribution and every report that groups by channel, and
+    alias of quality.country_aliases). The source becomes a channel of the channel taxonomy
+    ('Paid Search' spells paid_search). An unknown source becomes quality.utm.unknown_channel
+    ('other'), never a new channel in attribution and every report that groups by channel, and
     the value given is kept as the touch's utm_source for the UTM audit to flag: a web form
-    with a stray tag still delivers its lead.
+    with a stray tag still delivers its lead. With unknown_channel null it is refused.
     """
     changes: dict[str, Any] = {}
     if lead.country is not None:
-        code = country_code(lead.country, _country_aliases(model.quality.country_aliases))
-        if code not in country_codes():
+        code = edge.country_code(lead.country, model.quality)
+        if code is None:
             raise FieldRefused(
                 "country", f"{lead.country!r} is not an ISO 3166 country code or name"
             )
         changes["country"] = code
     if lead.source is not None:
-        source = _SEPARATORS.sub("_", lead.source.strip().lower())
-        utm = model.quality.utm
-        if utm is not None and source not in utm.channels:
-            lead = lead.with_unknown_source(lead.source)
+        try:
+            channel = edge.source_channel(lead.source, model.quality)
+        except edge.UnknownSource as exc:
+            raise FieldRefused("source", str(exc)) from None
+        if channel.unknown is not None:
+            lead = lead.with_unknown_source(channel.channel, channel.unknown)
         else:
-            changes["source"] = source
+            changes["source"] = channel.channel
     return lead.model_copy(update=changes) if changes else lead
-
-
-_ALIASES: dict[int, tuple[Mapping[str, str], dict[str, str]]] = {}
-
-
-def _country_aliases(aliases: Mapping[str, str]) -> dict[str, str]:
-    """The operating model's country aliases keyed as `country` looks them up, built once per
-    config (frozen) rather than for every request."""
-    hit = _ALIASES.get(id(aliases))
-    if hit is None or hit[0] is not aliases:
-        hit = (aliases, {picklist_key(k): v for k, v in aliases.items()})
-        if len(_ALIASES) >= 16:
-            _ALIASES.clear()
-        _ALIASES[id(aliases)] = hit
-    return hit[1]
 
 
 def admit(hot: HotState, lead: LeadIn, model: OperatingModel, at: datetime) -> Admitted:
@@ -200,14 +195,62 @@ def admit(hot: HotState, lead: LeadIn, model: OperatingModel, at: datetime) -> A
     if match is not None and match.confidence >= model.matching.write_threshold:
         person["account_id"] = match.account_id
         account = hot.accounts[match.account_id]
-    decision = hot.router.route({**person, "touch_type": lead.form}, account, hot.routing, at)
-    hot.routing = decision.state
-    person["owner_id"] = decision.owner_id
-    decision_id = uuid.uuid4().hex[:20]
-    routed = Routed(decision.owner_id, decision.queue, decision.rule, decision.reason, decision_id)
+    scored = score_lead(_scoring_facts(person, account), lead.form, model.scoring)
+    stage = stage_after(_compiled(model), person, entry_stages(scored.is_mql_ready, model))
+    decision: Decision | None = None
+    if stage in model.routing.routable_stages:
+        decision = hot.router.route({**person, "touch_type": lead.form}, account, hot.routing, at)
+        hot.routing = decision.state
+        person["owner_id"] = decision.owner_id
+        decision_id = uuid.uuid4().hex[:20]
+        routed = Routed(
+            decision.owner_id, decision.queue, decision.rule, decision.reason, decision_id
+        )
+    else:
+        routed = Routed(None, reason=not_routable_reason(stage, model))
     hot.emails[key] = person_id
     hot.persons[person_id] = routed
-    return Admitted(person_id, at, person, routed, match, decision, lead.form, lead.unknown_source)
+    return Admitted(
+        person_id,
+        at,
+        person,
+        routed,
+        match,
+        decision,
+        lead.form,
+        lead.unknown_source,
+        scored,
+        stage,
+    )
+
+
+def entry_stages(ready: bool, model: OperatingModel) -> list[str]:
+    """What a new lead asks the lifecycle for: the entry stage, then MQL when MQL-ready."""
+    return [ENTRY_STAGE, model.scoring.stages.mql] if ready else [ENTRY_STAGE]
+
+
+def not_routable_reason(stage: str | None, model: OperatingModel) -> str:
+    """Why a lead was stored and scored but not routed: its stage is not routable."""
+    stages = ", ".join(model.routing.routable_stages)
+    return f"not routed: stage {stage} is not routable (routing.routable_stages: {stages})"
+
+
+def _scoring_facts(person: dict[str, Any], account: dict[str, Any] | None) -> dict[str, Any]:
+    """The person's fields plus its matched account's as `account.x`, which fit rules read."""
+    return {**person, **{f"account.{k}": v for k, v in (account or {}).items()}}
+
+
+_COMPILED: dict[int, tuple[Lifecycle, CompiledLifecycle]] = {}
+
+
+def _compiled(model: OperatingModel) -> CompiledLifecycle:
+    """The model's lifecycle compiled once (keyed by identity; the model is immutable)."""
+    hit = _COMPILED.get(id(model.lifecycle))
+    if hit is None or hit[0] is not model.lifecycle:
+        hit = (model.lifecycle, compile_lifecycle(model.lifecycle))
+        _COMPILED.clear()
+        _COMPILED[id(model.lifecycle)] = hit
+    return hit[1]
 
 
 @dataclass(frozen=True)
@@ -282,7 +325,7 @@ def _lifecycle(
                     "occurred_at": naive_utc(a.at),
                     "source": SOURCE,
                 }
-                for n, stage in enumerate([ENTRY_STAGE, MQL_STAGE] if ready else [ENTRY_STAGE])
+                for n, stage in enumerate(entry_stages(ready, model))
             ]
         )
     cols = required_columns(model.lifecycle)
@@ -329,7 +372,7 @@ def settle(hot: HotState, admitted: Sequence[Admitted], model: OperatingModel) -
     clocks: dict[str, Sla] = {}
     if created:
         for a in created:
-            s = score_lead(a.person or {}, a.form, model.scoring)
+            s = a.scored or score_lead(a.person or {}, a.form, model.scoring)
             scores[a.person_id] = Scores(
                 fit=s.fit, engagement=s.engagement, combined=s.combined, is_mql_ready=s.is_mql_ready
             )

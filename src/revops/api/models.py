@@ -16,8 +16,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 from revops.ingest.validate import EMAIL
 from revops.warehouse.schema import TOUCH_TYPES
 
-OTHER_CHANNEL = "other"  # where a source outside the channel taxonomy goes
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -92,7 +90,8 @@ class LeadIn(Strict):
         None,
         description="Lead source: a channel of the operating model's channel taxonomy "
         "(quality.utm.channels), e.g. 'paid_search' or 'Paid Search'. Anything else is stored "
-        "as channel 'other' with the value given kept as the touch's utm_source, which the UTM "
+        "as quality.utm.unknown_channel ('other') with the value given kept as the touch's "
+        "utm_source, which the UTM "
         "audit (`revops quality utm`) flags as unknown: never a new channel, never a lost lead.",
     )
     campaign_id: Text | None = None
@@ -107,9 +106,10 @@ class LeadIn(Strict):
     def unknown_source(self) -> str | None:
         return self._unknown_source
 
-    def with_unknown_source(self, given: str) -> LeadIn:
-        """This lead with source 'other', remembering what was given."""
-        copy = self.model_copy(update={"source": OTHER_CHANNEL})
+    def with_unknown_source(self, channel: str, given: str) -> LeadIn:
+        """This lead with source `channel` (quality.utm.unknown_channel), remembering what was
+        given."""
+        copy = self.model_copy(update={"source": channel})
         copy._unknown_source = given
         return copy
 

@@ -23,9 +23,8 @@ from revops.cli._common import (
     user_errors,
 )
 from revops.config import load_config
-from revops.config.routing import RoutingConfig
+from revops.config.loader import LoadedConfig
 from revops.context import default_config_path, default_warehouse_url
-from revops.errors import RevOpsError
 
 config_app = typer.Typer(help="The operating model (revops.yaml).", no_args_is_help=True)
 
@@ -122,7 +121,7 @@ def config_validate(
     every user id routing names must be one of them."""
     with user_errors():
         loaded = load_config(path or default_config_path())
-        _check_users(loaded.model.routing, warehouse)
+        _check_users(loaded, warehouse)
     m = loaded.model
     console.print(
         f"[green]valid[/]: {loaded.path} (version {loaded.digest}): "
@@ -130,9 +129,10 @@ def config_validate(
     )
 
 
-def _check_users(routing: RoutingConfig, warehouse: str | None) -> None:
-    """Unknown user ids in pools, owners and the calendar are errors once users are loaded;
-    without a warehouse (or users) they cannot be checked, and the output says so."""
+def _check_users(loaded: LoadedConfig, warehouse: str | None) -> None:
+    """Unknown user ids in pools, owners and the calendar are errors once users are loaded
+    (`config.users`, each with its line); without a warehouse (or users) they cannot be
+    checked, and the output says so."""
     url = warehouse or default_warehouse_url()
     from revops.warehouse.spark import is_spark_url
 
@@ -140,6 +140,7 @@ def _check_users(routing: RoutingConfig, warehouse: str | None) -> None:
     if local and not Path(url.removeprefix("duckdb://")).exists():
         console.print(f"[yellow]users not checked[/]: no warehouse at {url}")
         return
+    from revops.config.users import check_users
     from revops.people import user_names
     from revops.warehouse import Warehouse
 
@@ -148,8 +149,4 @@ def _check_users(routing: RoutingConfig, warehouse: str | None) -> None:
     if not known:
         console.print("[yellow]users not checked[/]: the warehouse has no users yet")
         return
-    refs = routing.user_references()
-    unknown = sorted(u for u in refs if u not in known)
-    if unknown:
-        where = "; ".join(f"{u} ({', '.join(refs[u])})" for u in unknown)
-        raise RevOpsError(f"routing names users the warehouse does not know: {where}")
+    check_users(loaded, known)

@@ -28,7 +28,9 @@ from revops.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from revops.config.loader import LoadedConfig
     from revops.config.models import OperatingModel
+    from revops.context import RevOps
     from revops.governance import Impact, ModelDiff
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -57,6 +59,7 @@ def plan(
 
     with open_revops(config, warehouse) as ro:
         proposed = load_config(new)
+        _known_users(ro, proposed)
         diff = diff_models(ro.model, proposed.model)
         source = escape(str(ro.config.path))
         console.print(f"plan: [bold]{escape(str(new))}[/] against the active model ({source})")
@@ -69,6 +72,14 @@ def plan(
         )
     print_changes(diff)
     print_impact(effect, sample, proposed.model)
+
+
+def _known_users(ro: RevOps, proposed: LoadedConfig) -> None:
+    """A model naming users the warehouse does not know is refused, each with its line."""
+    from revops.config.users import check_users
+    from revops.people import user_names
+
+    check_users(proposed, user_names(ro.warehouse))
 
 
 def _plan_at(text: str | None) -> datetime | None:
@@ -214,6 +225,7 @@ def apply(
     with open_revops(config, warehouse) as ro:
         who = require(ro.warehouse, "config.apply")
         proposed = load_config(new)
+        _known_users(ro, proposed)
         done = versions.apply(
             ro.warehouse,
             proposed,

@@ -153,6 +153,21 @@ class UtmTaxonomy(Model):
         default=("direct", "organic_search"),
         description="Channels whose touchpoints legitimately carry no UTM parameters.",
     )
+    unknown_channel: str | None = Field(
+        default="other",
+        description="The channel a lead source outside `channels` is stored as (the value "
+        "given is kept for the UTM audit to flag), so a stray tag never becomes a channel; "
+        "it must be one of `channels`. null: such a source is refused.",
+    )
+
+    @model_validator(mode="after")
+    def _unknown_is_declared(self) -> UtmTaxonomy:
+        if self.unknown_channel is not None and self.unknown_channel not in self.channels:
+            raise ValueError(
+                f"unknown_channel {self.unknown_channel!r} is not one of channels "
+                f"({', '.join(self.channels)}); declare it there or set unknown_channel: null"
+            )
+        return self
 
 
 class Scorecard(Model):

@@ -292,20 +292,29 @@ class RoutingConfig(Model):
     def user_references(self) -> dict[str, list[str]]:
         """Every user id the routing names, with where: pools, owners, calendar."""
         refs: dict[str, list[str]] = {}
-        for p in self.pools:
-            for m in p.members:
-                refs.setdefault(m.user_id, []).append(f"pool {p.name}")
-        for r in self.rules:
-            if r.owner is not None:
-                refs.setdefault(r.owner, []).append(f"rule {r.name}")
-            for t in r.territories:
-                if t.owner is not None:
-                    refs.setdefault(t.owner, []).append(f"territory {t.name}")
-        for o in self.out_of_office:
-            refs.setdefault(o.user_id, []).append("out_of_office")
-        for u in self.paused:
-            refs.setdefault(u, []).append("paused")
+        for user, _, label in self.user_reference_paths():
+            refs.setdefault(user, []).append(label)
         return refs
+
+    def user_reference_paths(self) -> list[tuple[str, tuple[str | int, ...], str]]:
+        """(user id, key path under `routing`, label) of every user the routing names, so an
+        unknown one can be reported with its line (`config.users.unknown_users`)."""
+        out: list[tuple[str, tuple[str | int, ...], str]] = []
+        for i, p in enumerate(self.pools):
+            for j, m in enumerate(p.members):
+                out.append((m.user_id, ("pools", i, "members", j, "user_id"), f"pool {p.name}"))
+        for i, r in enumerate(self.rules):
+            if r.owner is not None:
+                out.append((r.owner, ("rules", i, "owner"), f"rule {r.name}"))
+            for k, t in enumerate(r.territories):
+                if t.owner is not None:
+                    path = ("rules", i, "territories", k, "owner")
+                    out.append((t.owner, path, f"territory {t.name}"))
+        for i, o in enumerate(self.out_of_office):
+            out.append((o.user_id, ("out_of_office", i, "user_id"), "out_of_office"))
+        for i, u in enumerate(self.paused):
+            out.append((u, ("paused", i), "paused"))
+        return out
 
     @field_validator("default_timezone")
     @classmethod

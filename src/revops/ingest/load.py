@@ -9,7 +9,8 @@ its counts are the stored truth.
 Re-loading is safe and quiet: rows are merged by primary key, so only rows whose values differ
 from the stored ones are updated; `quality fix` results survive (see `fixes`); duplicate rules
 screen only records new to the warehouse; and a delta export's rows older than the stored
-record (by `updated_at`) are left alone.
+record (by `updated_at`) are left alone. With an operating model, lead sources and countries
+are normalized as the intake API does (`quality.edge`), each change logged in quality_changes.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from revops.ingest.repeats import find_repeats
 from revops.ingest.report import LoadReport
 from revops.ingest.sourced import find_mapping, map_source, sourced_batches
 from revops.ingest.validate import Validated, validate
+from revops.quality.edge import Normalized, normalize_table
 from revops.warehouse import Batch, Table, Warehouse, WarehouseError, WriteResult
 from revops.warehouse import table as table_def
 from revops.warehouse.warehouse import arrow_schema
@@ -198,6 +200,32 @@ def _known(wh: Warehouse, t: Table, quarantine: pa.Table) -> pa.Array:
     return pc.fill_null(pc.is_in(quarantine.column("raw"), value_set=stored), False)
 
 
+def _edge(model: OperatingModel | None, t: Table, good: pa.Table) -> Normalized:
+    """Lead sources and countries as the intake API stores them (`quality.edge`)."""
+    if model is None:
+        return Normalized(good, [])
+    return normalize_table(t.name, good, model.quality)
+
+
+def _change_log(normalized: Normalized, t: Table, load_id: str, now: datetime) -> pa.Table:
+    """The load's normalizations as quality_changes rows (run id: the load id), so the unknown
+    sources are flagged with the value given and `quality undo LOAD_ID` can restore them."""
+    rows = normalized.changes
+    return pa.table(
+        {
+            "change_id": [f"{load_id}:{i:07d}" for i in range(len(rows))],
+            "fix_run_id": [load_id] * len(rows),
+            "table_name": [t.name] * len(rows),
+            "record_id": [r["record_id"] for r in rows],
+            "field": [r["field"] for r in rows],
+            "before": pa.array([r["before"] for r in rows], pa.string()),
+            "after": [r["after"] for r in rows],
+            "rule": [r["rule"] for r in rows],
+            "changed_at": pa.array([now] * len(rows), pa.timestamp("us")),
+        }
+    )
+
+
 def load_file(
     wh: Warehouse,
     path: Path,
@@ -252,6 +280,8 @@ def load_file(
     good, quarantine, alerts = _screen(
         wh, model, t, preset, raw, skipped, good, quarantine, load_id=load_id, file=file, now=now
     )
+    normalized = _edge(model, t, good)
+    good = normalized.table
     duplicates = int(repeats.superseded.size)
     blank = raw.blank_lines
     known = (
@@ -285,6 +315,8 @@ def load_file(
     batches = [Batch(t.name, good, "merge", custom, newer=newer)] if good.num_rows else []
     if fresh.num_rows:
         batches.append(Batch("quarantine", fresh, "append"))
+    if normalized.changes:
+        batches.append(Batch("quality_changes", _change_log(normalized, t, load_id, now), "append"))
     if alerts is not None and alerts.num_rows:
         batches.append(Batch("duplicate_alerts", alerts, "append"))
     if replay is not None:
