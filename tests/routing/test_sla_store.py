@@ -236,6 +236,45 @@ def test_breaches_rearm_then_escalate_by_rerouting(warehouse: Warehouse) -> None
     ] == [("p2", "remind_owner", 1, "b", None), ("p2", "reroute", 2, None, "a")]
 
 
+def test_a_reroute_its_escalation_row_and_audit_entry_are_one_transaction(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same scenario: p2's second breach re-routes it. A failing write leaves nothing of
+    it (no decision, no escalation row, no audit entry, the clock still running); the retry
+    writes the re-assignment, the reroute row and the audit entry together, once."""
+    seed(warehouse)
+    route_unassigned(warehouse, CFG, FRI)
+    for pid in ("p1", "p3", "p4"):
+        accept(warehouse, MODEL, pid, utc(9, 13))
+    detect_breaches(warehouse, MODEL, utc(11, 17, 30), actor="ops")
+    before = {t: warehouse.count(t) for t in ("routing_decisions", "sla_escalations", "audit_log")}
+    original = Warehouse.write_many
+    calls: list[list[str]] = []
+
+    def failing(self: Warehouse, batches: list[object], *args: object, **kw: object) -> object:
+        calls.append([b.table for b in batches])  # type: ignore[attr-defined]
+        raise RevOpsError("disk full")
+
+    monkeypatch.setattr(Warehouse, "write_many", failing)
+    with pytest.raises(RevOpsError, match="disk full"):
+        detect_breaches(warehouse, MODEL, utc(16, 18), actor="ops")
+    monkeypatch.setattr(Warehouse, "write_many", original)
+    assert len(calls) == 1  # everything was handed to one write
+    assert {"routing_decisions", "persons", "sla_clocks", "sla_escalations", "audit_log"} <= set(
+        calls[0]
+    )
+    after = {t: warehouse.count(t) for t in before}
+    assert after == before
+    assert open_clocks(warehouse, ["p2"])["p2"]["owner_id"] == "b"
+
+    report = detect_breaches(warehouse, MODEL, utc(16, 18), actor="ops")
+    assert [(r.person_id, r.decision.owner_id) for r in report.escalated] == [("p2", "a")]
+    assert warehouse.count("routing_decisions") == before["routing_decisions"] + 1
+    assert warehouse.count("sla_escalations") == before["sla_escalations"] + 1
+    (entry,) = [r for r in rows(warehouse, "audit_log") if r["action"] == "routing.escalated"][-1:]
+    assert entry["subject"] == "1 SLA breaches, 1 leads re-routed"
+
+
 def test_escalation_reminds_the_owner_then_the_manager_then_reroutes(
     warehouse: Warehouse,
 ) -> None:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from revops.access import require
-from revops.audit import audited, record, rows_of
+from revops.audit import audited, rows_of
 from revops.cli._common import (
     ConfigOpt,
     Format,
@@ -203,11 +203,7 @@ def route_breaches(
         esc = require(ro.warehouse, "sla.escalate") if escalate else None
         late = overdue(ro.warehouse, when)
         names = user_names(ro.warehouse)
-        report = detect_breaches(ro.warehouse, ro.model, when) if escalate else None
-        if esc is not None and report is not None and report.escalated:
-            moved = {"rerouted": [r.person_id for r in report.escalated][:200]}
-            subject = f"{len(report.escalated)} leads re-routed"
-            record(ro.warehouse, esc.actor, "routing.escalated", subject, moved)
+        report = detect_breaches(ro.warehouse, ro.model, when, esc.actor) if esc else None
     pages = max(1, -(-len(late) // page_size))
     shown = late[(page - 1) * page_size : page * page_size]
     rows = [

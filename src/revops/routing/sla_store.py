@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from revops.audit import audit_batch
 from revops.config.models import OperatingModel
 from revops.config.routing import RoutingConfig
 from revops.errors import RevOpsError
@@ -308,11 +309,17 @@ def _escalation_row(
     }
 
 
-def detect_breaches(wh: Warehouse, model: OperatingModel, at: datetime) -> BreachReport:
+def detect_breaches(
+    wh: Warehouse, model: OperatingModel, at: datetime, actor: str | None = None
+) -> BreachReport:
     """Flag every running clock past due at `at` as breached and take the breach's step
     (`routing.sla.escalation`): remind the owner or their manager (the owner's clock re-arms
-    from the missed deadline) or re-route the lead. Every step lands in sla_escalations."""
-    from revops.routing.store import reroute  # store writes clocks through this module
+    from the missed deadline) or re-route the lead, away from the owner who breached. Every
+    step lands in sla_escalations; with an `actor`, an audit entry records the run. The
+    re-armed clocks, the re-assignments, the escalation rows and the audit entry are one
+    transaction: a failure leaves no lead re-routed without its escalation row, or the
+    reverse."""
+    from revops.routing.store import plan_reroute  # store writes clocks through this module
 
     cfg = model.routing
     holidays: tuple[date, ...] = cfg.holidays
@@ -339,31 +346,36 @@ def detect_breaches(wh: Warehouse, model: OperatingModel, at: datetime) -> Breac
         clock = Clock(c["person_id"], c["owner_id"], c["priority"], start, due)
         rows.append(_new_row(clock, c["decision_id"], count))
         rearmed.append(c["person_id"])
+    batches: list[Batch] = []
     if rows:
-        escalations = pa.Table.from_pylist(steps, ESCALATION_SCHEMA)
-        wh.write_many([Batch("sla_clocks", _table(rows)), Batch("sla_escalations", escalations)])
-    by_owner: dict[str, list[str]] = {}
-    for c in late:
-        if c["person_id"] in escalate:
-            by_owner.setdefault(c["owner_id"], []).append(c["person_id"])
-    escalated: list[RoutedLead] = []
-    for owner, pids in sorted(by_owner.items()):
-        # the owner who breached takes none of these leads back: paused for this re-route
-        away = cfg.model_copy(update={"paused": (*cfg.paused, owner)})
-        escalated += reroute(wh, away, sorted(pids), at, superseded=escalate)
-    if escalated:
-        clocks = {c["person_id"]: c for c in late}
-        moved = [
-            _escalation_row(
-                clocks[r.person_id],
-                "reroute",
-                escalate[r.person_id]["breach_count"],
-                at,
-                rerouted_to=r.decision.owner_id or f"queue:{r.decision.queue}",
-            )
-            for r in escalated
-        ]
-        wh.write_many([Batch("sla_escalations", pa.Table.from_pylist(moved, ESCALATION_SCHEMA))])
+        batches.append(Batch("sla_clocks", _table(rows)))
+    clocks = {c["person_id"]: c for c in late}
+    # the owner who breached takes the lead not back: barred for that decision only
+    away = {pid: clocks[pid]["owner_id"] for pid in escalate}
+    escalated, moves = plan_reroute(wh, cfg, sorted(escalate), at, escalate, away)
+    batches += moves
+    steps += [
+        _escalation_row(
+            clocks[r.person_id],
+            "reroute",
+            escalate[r.person_id]["breach_count"],
+            at,
+            rerouted_to=r.decision.owner_id or f"queue:{r.decision.queue}",
+        )
+        for r in escalated
+    ]
+    if steps:
+        batches.append(Batch("sla_escalations", pa.Table.from_pylist(steps, ESCALATION_SCHEMA)))
+    if batches and actor is not None:
+        details = {
+            "breached": len(late),
+            "reminded": [s["person_id"] for s in steps if s["step"] != "reroute"][:200],
+            "rerouted": [r.person_id for r in escalated][:200],
+        }
+        subject = f"{len(late)} SLA breaches, {len(escalated)} leads re-routed"
+        batches.append(audit_batch(wh, actor, "routing.escalated", subject, details, at=at))
+    if batches:
+        wh.write_many(batches)
     return BreachReport(
         tuple(c["clock_id"] for c in late),
         tuple(rearmed),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -90,25 +90,49 @@ def _route_and_store(
     facts: Mapping[str, Mapping[str, Any]] | None = None,
     also: Sequence[Batch] = (),
 ) -> list[RoutedLead]:
-    """Route `persons` in order from the stored state; decisions, owners and SLA clocks
-    (`sla_store.clock_batches`) land together, with `also`. `facts` adds per person what
-    rules may read besides persons columns (`config.routing.LEAD_FACTS`)."""
+    """Route `persons` (see `_plan`) and write decisions, owners and clocks with `also`."""
+    out, batches = _plan(wh, cfg, persons, at, previous, superseded, facts)
+    if batches or also:
+        wh.write_many([*batches, *also])
+    return out
+
+
+def _plan(
+    wh: Warehouse,
+    cfg: RoutingConfig,
+    persons: pa.Table,
+    at: datetime,
+    previous: dict[str, str],
+    superseded: Mapping[str, Mapping[str, Any]] | None = None,
+    facts: Mapping[str, Mapping[str, Any]] | None = None,
+    away: Mapping[str, str] | None = None,
+) -> tuple[list[RoutedLead], list[Batch]]:
+    """Route `persons` in order from the stored state; the decisions, owners and SLA clocks
+    (`sla_store.clock_batches`) as batches to write together. `facts` adds per person what
+    rules may read besides persons columns (`config.routing.LEAD_FACTS`); `away` names per
+    person a user who must not get the lead (treated as paused for that decision only)."""
     router = compile_routing(cfg)
     state = routing_state(wh, cfg)
     extra = facts or {}
+    barred = away or {}
     rows = [{**r, **extra.get(r["person_id"], {})} for r in persons.to_pylist()]
     accounts = _accounts(wh, (r["account_id"] for r in rows))
     out: list[RoutedLead] = []
     for r in rows:
-        decision = router.route(r, accounts.get(r["account_id"] or ""), state, at)
-        state = decision.state
+        account = accounts.get(r["account_id"] or "")
+        user = barred.get(r["person_id"])
+        if user is None:
+            decision = router.route(r, account, state, at)
+            state = decision.state
+        else:
+            paused = state.paused
+            decision = router.route(r, account, replace(state, paused=paused | {user}), at)
+            state = replace(decision.state, paused=paused)
         replay_of = previous.get(r["person_id"])
         did = _decision_id(r["person_id"], at, replay_of)
         out.append(RoutedLead(did, r["person_id"], decision, replay_of))
     if not out:
-        if also:
-            wh.write_many(list(also))
-        return out
+        return out, []
     decided = naive_utc(at)
     table = pa.Table.from_pylist(
         [
@@ -131,8 +155,7 @@ def _route_and_store(
     updated = persons.set_column(persons.column_names.index("owner_id"), "owner_id", owners)
     leads = {r["person_id"]: r for r in rows}
     clocks = clock_batches(wh, cfg, out, leads, accounts, at, superseded)
-    wh.write_many([Batch("routing_decisions", table), Batch("persons", updated), *clocks, *also])
-    return out
+    return out, [Batch("routing_decisions", table), Batch("persons", updated), *clocks]
 
 
 def route_unassigned(
@@ -259,16 +282,33 @@ def reroute(
     at: datetime,
     superseded: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[RoutedLead]:
-    """Re-route existing leads from the stored state; each new decision names the one it
-    replaces (replay_of), so the history of a lead's ownership is never overwritten.
+    """Re-route existing leads from the stored state (`plan_reroute`) and write it."""
+    out, batches = plan_reroute(wh, cfg, person_ids, at, superseded)
+    if batches:
+        wh.write_many(batches)
+    return out
+
+
+def plan_reroute(
+    wh: Warehouse,
+    cfg: RoutingConfig,
+    person_ids: Sequence[str],
+    at: datetime,
+    superseded: Mapping[str, Mapping[str, Any]] | None = None,
+    away: Mapping[str, str] | None = None,
+) -> tuple[list[RoutedLead], list[Batch]]:
+    """Re-route existing leads from the stored state, as batches for the caller to write in
+    its own transaction; each new decision names the one it replaces (replay_of), so the
+    history of a lead's ownership is never overwritten.
 
     Running SLA clocks of the leads close; `superseded` (person_id → clock fields, used by
-    SLA escalation) is recorded on them in the same transaction."""
+    SLA escalation) is recorded on them; `away` (person_id → user) keeps a lead from the
+    user named, e.g. the owner who breached its SLA."""
     if not person_ids:
-        return []
+        return [], []
     t = wh.table("persons")
     persons = _persons(wh, t.filter(t.person_id.isin(list(person_ids))))
     previous = {k: v["decision_id"] for k, v in latest_decisions(wh, person_ids).items()}
     # re-routing decides the owner afresh: the current one does not keep the lead by default
     facts = {k: {**v, "owner_id": None} for k, v in lead_facts(wh, person_ids, at).items()}
-    return _route_and_store(wh, cfg, persons, at, previous, superseded, facts)
+    return _plan(wh, cfg, persons, at, previous, superseded, facts, away)
