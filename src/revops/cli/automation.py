@@ -314,7 +314,9 @@ def automate_export_list(
 @tasks_app.command("list")
 @formatted
 def tasks_list(
-    assignee: Annotated[str | None, typer.Option(help="Only this user's tasks.")] = None,
+    assignee: Annotated[
+        str | None, typer.Option(help="Only this user's tasks: user id, email or unique name.")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Done tasks too.")] = False,
     fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
@@ -324,6 +326,10 @@ def tasks_list(
     from revops.automation import inbox
 
     with open_revops(config, warehouse) as ro:
+        if assignee is not None:
+            from revops.people import resolve_user
+
+            assignee = resolve_user(ro.warehouse, assignee)
         rows = inbox.tasks(ro.warehouse, assignee=assignee, open_only=not all_)
         names = user_names(ro.warehouse)
     shown = [

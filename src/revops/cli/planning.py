@@ -282,7 +282,7 @@ def comp_run(
 
 @comp_app.command("adjust")
 def comp_adjust(
-    user_id: Annotated[str, typer.Argument(help="Rep (users.user_id).")],
+    user_id: Annotated[str, typer.Argument(help="Rep: user id, email or unique name.")],
     amount: Annotated[float, typer.Argument(help="Signed amount.")],
     period: PeriodOpt,
     note: Annotated[str, typer.Option("--note", help="Why (required).")],
@@ -290,10 +290,12 @@ def comp_adjust(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Add a manual adjustment to an open period (audited)."""
+    from revops.people import resolve_user
     from revops.planning.comp import adjust
 
     with open_revops(config, warehouse) as ro:
         who = require(ro.warehouse, "comp.write")
+        user_id = resolve_user(ro.warehouse, user_id)
         adj_id = adjust(ro.warehouse, period, user_id, amount, note, who.actor)
     console.print(f"adjustment {adj_id}: {amount:+,.2f} for {user_id} in {period}")
 
@@ -311,24 +313,26 @@ def comp_lock(period: PeriodOpt, config: ConfigOpt = None, warehouse: WarehouseO
 
 @comp_app.command("approve")
 def comp_approve(
-    user_id: Annotated[str, typer.Argument(help="Rep (users.user_id).")],
+    user_id: Annotated[str, typer.Argument(help="Rep: user id, email or unique name.")],
     period: PeriodOpt,
     note: Annotated[str, typer.Option("--note", help="Optional remark.")] = "",
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Approve a rep's statement for payment (revops_admin, finance); settles a dispute."""
+    from revops.people import resolve_user
     from revops.planning.comp.approval import record
 
     with open_revops(config, warehouse) as ro:
         who = require(ro.warehouse, "comp.approve")
+        user_id = resolve_user(ro.warehouse, user_id)
         total = record(ro.warehouse, period, user_id, "approved", note, who.actor)
     console.print(f"{user_id} {period}: approved at {total:,.2f}")
 
 
 @comp_app.command("dispute")
 def comp_dispute(
-    user_id: Annotated[str, typer.Argument(help="Rep (users.user_id).")],
+    user_id: Annotated[str, typer.Argument(help="Rep: user id, email or unique name.")],
     period: PeriodOpt,
     note: Annotated[str, typer.Option("--note", help="What is wrong (required).")],
     config: ConfigOpt = None,
@@ -336,10 +340,12 @@ def comp_dispute(
 ) -> None:
     """Dispute a statement you may read (your own, your team's); the period cannot lock."""
     from revops.access.records import statement_visibility, users_frame
+    from revops.people import resolve_user
     from revops.planning.comp.approval import record
 
     with open_revops(config, warehouse) as ro:
         who = require(ro.warehouse, "comp.dispute")
+        user_id = resolve_user(ro.warehouse, user_id)
         vis = statement_visibility(who, users_frame(ro.warehouse))
         if not vis.allows(user_id):
             raise RevOpsError(f"{who.actor} may not dispute {user_id}'s statement: {vis.why}")
