@@ -34,15 +34,43 @@ GENERATED = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
 
 
 @pytest.fixture(scope="module")
-def runs(
+def both(
     demo_run: tuple[Path, str],
     demo_runner: Callable[[Path], str],
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[Path, Path]:
-    """The session's small demo and a second run from the same seed and operating model."""
+) -> tuple[tuple[Path, str], tuple[Path, str]]:
+    """The session's small demo and a second run from the same seed and operating model,
+    each with its printed output."""
     second = tmp_path_factory.mktemp("second")
-    demo_runner(second)
-    return demo_run[0], second
+    return demo_run, (second, demo_runner(second))
+
+
+@pytest.fixture(scope="module")
+def runs(both: tuple[tuple[Path, str], tuple[Path, str]]) -> tuple[Path, Path]:
+    return both[0][0], both[1][0]
+
+
+# the closing note's lead figures (cli/demo.py `_lead_desk`), from the metric dictionary
+LEAD_DESK = re.compile(
+    r"lead desk: .*? ([\d,]+) MQLs, SAL acceptance rate ([\d.]+)% .*? speed to lead "
+    r"([\d,]+) minutes"
+)
+
+
+def _lead_figures(output: str) -> tuple[str, str, str]:
+    found = LEAD_DESK.search(" ".join(output.split()))
+    assert found is not None, output[-2000:]
+    mqls, rate, speed = found.groups()
+    return mqls, rate, speed
+
+
+def test_mqls_acceptance_rate_and_speed_to_lead_are_the_same(
+    both: tuple[tuple[Path, str], tuple[Path, str]],
+) -> None:
+    """The closing note gives the three lead figures, and the second run gives the same."""
+    first, second = (_lead_figures(run[1]) for run in both)
+    assert first == second
+    assert int(first[0].replace(",", "")) > 0
 
 
 def _tables(path: Path) -> dict[str, pd.DataFrame]:
