@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from revops.demo._common import (
@@ -31,6 +32,7 @@ from revops.demo._common import (
 from revops.demo.effects import planted_count
 from revops.demo.org import Org
 from revops.demo.people import Accounts, Persons
+from revops.warehouse.schema import REGIONS
 
 STAGES = (
     "Lead",
@@ -88,6 +90,57 @@ def _after(
     return out
 
 
+# SDR response: the SLA for a demo request is 15 business minutes (routing.sla), and teams that
+# hold such an SLA meet it most of the time. Each accepted MQL is answered from the first
+# business moment (09:00-17:00 Monday to Friday in its region's main timezone) at or after
+# it became MQL: 85% within 1-14 minutes, the rest a tail of breaches (15 minutes plus an
+# exponential wait of mean 4 hours). Rejections (MQL → Disqualified) come within the day.
+REGION_TZ = {
+    "NA": "America/New_York",
+    "EMEA": "Europe/London",
+    "APAC": "Australia/Sydney",
+    "LATAM": "America/Sao_Paulo",
+}
+ON_TIME = 0.85
+TAIL_MEAN_MINUTES = 240.0
+REJECT_DAYS = (0.01, 0.5)
+
+
+def _business_start(at: TimeArray, tz: str) -> TimeArray:
+    """The first instant at or after each UTC time inside 09:00-17:00 Mon-Fri local in tz."""
+    local = pd.DatetimeIndex(at).tz_localize("UTC").tz_convert(tz)
+    day = local.normalize()
+    hour = local.hour + local.minute / 60 + local.second / 3600
+    open_now = (local.dayofweek < 5) & (hour >= 9) & (hour < 17)
+    before = (local.dayofweek < 5) & (hour < 9)
+    # otherwise the next weekday's 09:00
+    nxt = day + pd.Timedelta(days=1)
+    shift = np.where(nxt.dayofweek == 5, 2, np.where(nxt.dayofweek == 6, 1, 0))
+    nxt = nxt + pd.to_timedelta(shift, unit="D")
+    start = np.where(open_now, local, np.where(before, day, nxt))
+    start_index = pd.DatetimeIndex(start)
+    nine = pd.to_timedelta(np.where(open_now, 0, 9), unit="h")
+    # normalize() keeps the zone; adding 9 h of wall time across a DST change is close enough
+    out = (start_index + nine).tz_convert("UTC").tz_localize(None)
+    return np.asarray(out.to_numpy(), dtype="datetime64[s]")
+
+
+def sdr_response(mql: TimeArray, region: IntArray, draw: npt.NDArray[np.float64]) -> TimeArray:
+    """When each MQL is accepted (see ON_TIME): `draw` is one standard exponential per MQL,
+    turned into minutes through its quantile, so the random stream is one draw per SAL."""
+    u = 1.0 - np.exp(-draw)  # uniform on [0, 1)
+    fast = 1.0 + 13.0 * u / ON_TIME
+    tail_u = np.clip((u - ON_TIME) / (1.0 - ON_TIME), 0.0, 1.0 - 1e-12)
+    slow = 15.0 - TAIL_MEAN_MINUTES * np.log1p(-tail_u)
+    minutes = np.where(u < ON_TIME, fast, slow)
+    out = np.full(len(mql), NAT)
+    for r, name in enumerate(REGIONS):
+        mask = region == r
+        if mask.any():
+            out[mask] = _business_start(mql[mask], REGION_TZ[name])
+    return out + days(minutes / 1440.0)
+
+
 def progress(
     rng: np.random.Generator,
     persons: Persons,
@@ -110,15 +163,24 @@ def progress(
     reach = ~np.isnat(mql)
 
     is_sal = reach & (rng.random(n) < 0.72)
+    # `pace`: how fast an accepted lead moves on towards SQL (the SQL decision and the SAL
+    # stage's exits are counted from it); `sal`: when the SDR accepted it (`sdr_response`),
+    # never after `pace`, so the SQL decision always follows the acceptance
+    pace = np.full(n, NAT)
+    rows = np.flatnonzero(is_sal)
+    draw = rng.exponential(1.0, rows.size)
+    pace[rows] = mql[rows] + days(1.8 * draw + 0.05)
+    pace[pace > END] = NAT
     sal = np.full(n, NAT)
-    sal[is_sal] = mql[is_sal] + days(rng.exponential(1.8, int(is_sal.sum())) + 0.05)
-    sal[sal > END] = NAT
+    region = accounts.region[persons.company_account[rows]]
+    sal[rows] = np.minimum(sdr_response(mql[rows], region, draw), pace[rows])
+    sal[np.isnat(pace)] = NAT
     # planted: attending a webinar after MQL raises the odds of qualifying, whatever the source
     attends = reach & (attend_rng.random(n) < WEBINAR_ATTEND)
     p_sql = sigmoid(logit(0.30) + 0.55 * fit + _SQL_SHIFT[ch] + WEBINAR_SQL_LIFT * attends)
-    is_sql = ~np.isnat(sal) & (rng.random(n) < p_sql)
+    is_sql = ~np.isnat(pace) & (rng.random(n) < p_sql)
     sql = np.full(n, NAT)
-    sql[is_sql] = sal[is_sql] + days(rng.gamma(2.0, 5.0, int(is_sql.sum())) + 0.5)
+    sql[is_sql] = pace[is_sql] + days(rng.gamma(2.0, 5.0, int(is_sql.sum())) + 0.5)
     sql[sql > END] = NAT
     # the attendance falls between MQL and SQL, or within three weeks of MQL for the rest
     frac = attend_rng.uniform(0.15, 0.95, n)
@@ -138,9 +200,9 @@ def progress(
 
     # the SDR who accepted the lead: one of the region's SDRs employed on that day
     sal_owner = np.full(n, -1, dtype=np.int64)
-    rows = np.flatnonzero(~np.isnat(sal))
+    rows = np.flatnonzero(~np.isnat(pace))
     region = accounts.region[persons.company_account[rows]]
-    t = sal[rows][:, None]
+    t = pace[rows][:, None]
     employed = (org.sdr_start[None, :] <= t) & (
         np.isnat(org.sdr_end)[None, :] | (org.sdr_end[None, :] >= t)
     )
@@ -159,10 +221,12 @@ def progress(
     rules = (
         # stalled stage, anchor, [(upper bound of u, exit stage, min days, max days)]
         ("Lead", persons.created, [(0.08, "Disqualified", 1, 30), (0.38, "Nurture", 20, 90)]),
-        ("MQL", mql, [(0.20, "Disqualified", 2, 20), (0.75, "Recycled", 7, 45)]),
+        # an MQL the SDR disqualifies is rejected within the working day (the lead desk's
+        # rejections); the rest is recycled by marketing weeks later
+        ("MQL", mql, [(0.20, "Disqualified", *REJECT_DAYS), (0.75, "Recycled", 7, 45)]),
         (
             "SAL",
-            sal,
+            pace,
             [(0.30, "Disqualified", 10, 60), (0.80, "Recycled", 10, 60), (1.00, "Nurture", 10, 60)],
         ),
         ("SQL", sql, [(0.40, "Disqualified", 14, 60), (1.00, "Recycled", 14, 60)]),
