@@ -18,7 +18,7 @@ from api_support import EXAMPLE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from revops.api.intake import ENTRY_STAGE, MQL_STAGE, SOURCE, _lifecycle
+from revops.api.intake import SOURCE, _lifecycle, entry_stages
 from revops.config import load_config
 from revops.lifecycle.engine import apply_events, required_columns
 
@@ -47,7 +47,7 @@ def engine(created: list[Lead], mql: list[bool]) -> tuple[pa.Table, pa.Table, di
             "source": SOURCE,
         }
         for a, ready in zip(created, mql, strict=True)
-        for n, stage in enumerate([ENTRY_STAGE, MQL_STAGE] if ready else [ENTRY_STAGE])
+        for n, stage in enumerate(entry_stages(ready, MODEL))
     ]
     schema = pa.schema(
         [
