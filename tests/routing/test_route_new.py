@@ -146,3 +146,34 @@ def test_route_run_routes_new_routable_persons_once(warehouse: Warehouse) -> Non
     ]
     routed = warehouse.to_arrow(warehouse.table("routing_decisions").select("person_id"))
     assert sorted(routed.column("person_id").to_pylist()) == ["gone", "m1", "m2", "old", "own"]
+
+
+def test_a_stage_change_stamped_at_the_watermark_is_routed_by_the_next_run(
+    warehouse: Warehouse,
+) -> None:
+    """`score apply` stamps the MQLs it creates at the data's end, which is where the last run
+    (or the demo desk) left the watermark: the next run routes them, once."""
+    seed(warehouse)
+    route_new(warehouse, CFG, at(12))
+    warehouse.write(
+        "persons",
+        pa.Table.from_pylist(
+            [
+                {"person_id": "late", "email": "late@x.com", "lifecycle_stage": "MQL"}
+                | {"owner_id": None, "created_at": tue(8)}
+            ]
+        ),
+        mode="upsert",
+    )
+    warehouse.write(
+        "lifecycle_history",
+        pa.Table.from_pylist(
+            [
+                {"transition_id": "late-MQL", "person_id": "late", "to_stage": "MQL"}
+                | {"changed_at": tue(12), "source": "score"}
+            ]
+        ),
+    )
+    nxt = route_new(warehouse, CFG, at(12, 5))
+    assert [r.person_id for r in nxt.routed] == ["late"]
+    assert route_new(warehouse, CFG, at(12, 10)).routed == []

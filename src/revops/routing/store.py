@@ -191,10 +191,14 @@ def watermark(wh: Warehouse, name: str = WATERMARK) -> datetime | None:
 
 
 def routable_since(
-    wh: Warehouse, cfg: RoutingConfig, since: datetime, until: datetime, inclusive: bool = False
+    wh: Warehouse, cfg: RoutingConfig, since: datetime, until: datetime
 ) -> tuple[pa.Table, dict[str, dict[str, Any]]]:
-    """Persons who entered a routable stage in (since, until] ([since, until] if
-    `inclusive`), not already being worked.
+    """Persons who entered a routable stage in [since, until], not already being worked.
+
+    The lower bound is inclusive: a change stamped exactly at the last run's watermark (as
+    `score apply` stamps the MQLs it creates at the data's end, where the demo desk puts the
+    watermark) is routed by the next run; one routed at or after its entry is left alone, so
+    two runs in a row still route nothing the second time.
 
     The entry time is the latest lifecycle_history change into their current (routable)
     stage, or their creation when the history has none. A person with a running SLA clock,
@@ -209,8 +213,7 @@ def routable_since(
     expr = p.filter(p.lifecycle_stage.isin(stages))
     expr = expr.left_join(entered, expr.person_id == entered._h).drop("_h")
     expr = expr.mutate(_became=expr._entered.fill_null(expr.created_at))
-    after = expr._became >= since if inclusive else expr._became > since
-    expr = expr.filter(after, expr._became <= until)
+    expr = expr.filter(expr._became >= since, expr._became <= until)
     c = wh.table("sla_clocks")
     expr = expr.filter(~expr.person_id.isin(c.filter(c.closed_at.isnull()).person_id))
     d = wh.table("routing_decisions")
@@ -252,7 +255,7 @@ def route_new(
     start = naive_utc(aware(since)) if since is not None else watermark(wh)
     if start is None:
         start = until - timedelta(hours=cfg.first_run_lookback_hours)
-    persons, facts = routable_since(wh, cfg, start, until, inclusive=since is not None)
+    persons, facts = routable_since(wh, cfg, start, until)
     mark = pa.Table.from_pylist(
         [{"name": WATERMARK, "watermark_at": until, "updated_at": naive_utc(datetime.now(UTC))}]
     )
