@@ -8,9 +8,9 @@ follow-up in the day before gets a call task for its owner and a chat alert — 
 summing each day's overlap with the working window, not by walking the calendar as revops
 does. The clocks due in the day before are past their SLA: `route breaches` re-arms them; when
 a re-armed clock runs out too, that second breach escalates to the owner's manager. The
-revenue run's health scores put accounts at risk: each gets a save task for its owner and a
-chat message. A person who opted out of marketing email enters MQL and gets no nurture
-enrolment (the action is blocked); one who opted in is enrolled.
+revenue run's health scores put accounts at risk: each gets a save task for its customer
+success manager (not its AE) and a chat message. A person who opted out of marketing email
+enters MQL and gets no nurture enrolment (the action is blocked); one who opted in is enrolled.
 A deal won after the last sync goes back to Salesforce with its owner and stage, alone.
 """
 
@@ -181,9 +181,19 @@ def test_seed_scenario_on_the_demo(
             f"AND month + INTERVAL 1 MONTH > TIMESTAMP '{MONDAY - timedelta(hours=840)}'",
         )
         assert risky, "the demo's health scores put accounts at risk"
-        account_owner = {r["account_id"]: r["owner_id"] for r in rows(wh, "SELECT * FROM accounts")}
+        # the save task goes to the account's customer success manager (Salesforce's
+        # Customer_Success_Manager__c, loaded as accounts.csm_id), not to its AE
+        csm = {
+            r["account_id"]: (r["csm_id"], r["role"])
+            for r in rows(
+                wh,
+                "SELECT a.account_id, a.csm_id, u.role FROM accounts a "
+                "LEFT JOIN users u ON u.user_id = a.csm_id",
+            )
+        }
+        assert all(csm[r["account_id"]][1] == "csm" for r in risky)
         assert tasks(wh, "at_risk_account") == {
-            r["account_id"]: account_owner[r["account_id"]] for r in risky
+            r["account_id"]: csm[r["account_id"]][0] for r in risky
         }
 
         # 4. nurture: an opted-out person and an opted-in one enter MQL

@@ -28,11 +28,13 @@ from revops.config.automation import Action, Automation
 from revops.config.models import OperatingModel
 from revops.privacy.consent import contactable
 from revops.routing.sla import business_deadline
-from revops.warehouse import Warehouse
+from revops.warehouse import Warehouse, schema
 from revops.warehouse.clock import naive_utc
 
 OUTBOUND = ("webhook", "chat", "email")
 _FIELD = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+# the column naming a record's account, per record table (an account is its own account)
+_ACCOUNT_OF = {"persons": "account_id", "opportunities": "account_id"}
 
 
 def action_id(event_id: str, position: int) -> str:
@@ -112,6 +114,58 @@ def _consented(
     return out
 
 
+def _ids(wh: Warehouse, t: Any, key: str, wanted: set[str], value: str) -> dict[str, str]:
+    """`key` → `value` of the rows of `t` whose `key` is in `wanted` (nulls left out)."""
+    import ibis
+
+    chosen = ibis.memtable(pa.table({"_k": pa.array(sorted(wanted), pa.string())}))
+    rows = t.filter(t[key].isin(chosen._k)).select(k=t[key], v=t[value])
+    return {r["k"]: r["v"] for r in wh.to_arrow(rows).to_pylist() if r["v"]}
+
+
+def event_csms(
+    wh: Warehouse, tables: Tables, events: Sequence[Mapping[str, Any]]
+) -> dict[str, str]:
+    """event_id → the customer success manager of the event's account (accounts.csm_id), for
+    the events whose record has an account and that account a CSM."""
+    account: dict[tuple[str, str], str] = {}
+    for name, column in _ACCOUNT_OF.items():
+        ids = {e["record_id"] for e in events if e["record_table"] == name}
+        if ids:
+            pk = schema.table(name).primary_key[0]
+            for rid, acct in _ids(wh, tables(name), pk, ids, column).items():
+                account[(name, rid)] = acct
+    keyed: dict[str, str] = {}
+    for e in events:
+        rec = (e["record_table"], e["record_id"])
+        if e["record_table"] == "accounts":
+            keyed[e["event_id"]] = e["record_id"]
+        elif rec in account:
+            keyed[e["event_id"]] = account[rec]
+    if not keyed:
+        return {}
+    csm = _ids(wh, tables("accounts"), "account_id", set(keyed.values()), "csm_id")
+    return {ev: csm[a] for ev, a in keyed.items() if a in csm}
+
+
+def resolve_assignee(
+    a: Action, owner: str | None, csm: str | None, people: People
+) -> tuple[str | None, str | None]:
+    """Who gets the task `a` makes, and a note when the role asked for was not there.
+
+    An escalation always goes to the owner's manager. A `csm` task falls back to the record's
+    owner when its account has no CSM, so an at-risk account is never left without a save task;
+    the note says so, for whoever reads the action.
+    """
+    if a.type == "escalation" or a.assignee == "manager":
+        return people.manager.get(owner or ""), None
+    if a.assignee == "csm":
+        if csm:
+            return csm, None
+        return owner, "the account has no customer success manager; assigned to the owner"
+    return owner, None
+
+
 def plan_actions(
     wh: Warehouse,
     tables: Tables,
@@ -132,11 +186,13 @@ def plan_actions(
     }
     persons = [e["record_id"] for e in events if e["record_table"] == "persons"]
     allowed = _consented(wh, tables, model, needs, persons) if needs else {}
+    wants_csm = any(a.assignee == "csm" for r in rules.values() for a in r.actions)
+    csms = event_csms(wh, tables, events) if wants_csm else {}
     out = Planned()
     for e in events:
         rule = rules[e["automation"]]
         for position, a in enumerate(rule.actions):
-            _plan_one(out, model, people, allowed, rule, a, position, e, at)
+            _plan_one(out, model, people, allowed, rule, a, position, e, at, csms)
     return out
 
 
@@ -162,6 +218,7 @@ def _plan_one(
     position: int,
     e: Mapping[str, Any],
     at: datetime,
+    csms: Mapping[str, str],
 ) -> None:
     aid = action_id(e["event_id"], position)
     values = _values(e)
@@ -198,14 +255,15 @@ def _plan_one(
             return
     owner = e["owner_id"]
     if a.type in ("task", "escalation"):
-        assignee = people.manager.get(owner or "") if a.type == "escalation" else owner
-        if a.type == "task" and a.assignee == "manager":
-            assignee = people.manager.get(owner or "")
+        assignee, note = resolve_assignee(a, owner, csms.get(e["event_id"]), people)
         row["target"] = assignee
         assert a.title is not None
         payload = {"title": render(a.title, values), "assignee_id": assignee}
+        if note is not None:
+            payload["note"] = note
         if assignee is None:
-            who = "the owner's manager" if a.type == "escalation" else "an owner"
+            manager = a.type == "escalation" or a.assignee == "manager"
+            who = "the owner's manager" if manager else "an owner"
             finish("skipped", f"{e['record_table']} {e['record_id']} has no {who}")
             return
         tz = people.timezone.get(assignee, model.routing.default_timezone)

@@ -34,7 +34,7 @@ TriggerType = Literal[
     "consent_change",
 ]
 ActionKind = Literal["task", "escalation", "nurture", "webhook", "chat", "email"]
-Assignee = Literal["owner", "manager"]
+Assignee = Literal["owner", "manager", "csm"]
 ScoreField = Literal["fit", "engagement", "combined", "predicted_sql_probability"]
 
 # The record each trigger fires on: the table its conditions read and its actions concern.
@@ -143,7 +143,9 @@ class Action(Model):
     """One thing an automation does.
 
     - `task`: a task for `assignee`, due `due_in_hours` business hours after the event, counted
-      in the assignee's timezone and the SLA business hours;
+      in the assignee's timezone and the SLA business hours. `assignee` is a role of the record:
+      its `owner`, the owner's `manager`, or `csm`, the customer success manager of the record's
+      account (accounts.csm_id; the owner, with a note in the action, when the account has none);
     - `escalation`: the same task, for the manager of the record's owner;
     - `nurture`: list membership in `program` for the marketing-automation system to send;
     - `webhook`: JSON POST to `endpoint`, signed with HMAC-SHA256 over timestamp and body;

@@ -158,6 +158,9 @@ def build(scale: float, seed: int) -> Company:
     person_ids = numeric_ids(rng, persons.n, 51_000_000, 40)
     opp_ids = _ids_in_order("006", opps.created)
 
+    customer_accounts = np.zeros(accounts.n, dtype=bool)
+    customer_accounts[subs["account"].to_numpy()] = True
+    csm_of_account = revenue.account_csm(org, accounts, np.arange(accounts.n))
     accounts_df = pd.DataFrame(
         {
             "account_id": account_ids,
@@ -173,6 +176,8 @@ def build(scale: float, seed: int) -> Company:
             "territory_id": org.territories["territory_id"].to_numpy()[accounts.territory],
             "parent_account_id": _lookup(account_ids, accounts.parent),
             "created_at": account_created,
+            # customers have a CSM (the owner of their renewals); prospects have none
+            "csm_id": _lookup(user_ids, np.where(customer_accounts, csm_of_account, -1)),
         }
     ).sort_values("created_at", kind="stable")
 
@@ -185,8 +190,6 @@ def build(scale: float, seed: int) -> Company:
         path.sal_owner,
     )
     account_of = np.where(path.matched, persons.company_account, -1)
-    customer_accounts = np.zeros(accounts.n, dtype=bool)
-    customer_accounts[subs["account"].to_numpy()] = True
     contact = path.matched & (reached_sql | customer_accounts[persons.company_account])
     last_event = events.groupby("person")["occurred_at"].max()
     updated = persons.created.copy()

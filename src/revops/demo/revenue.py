@@ -55,6 +55,20 @@ _REACTIVATE = 0.22
 _LEGACY_SHARE = 0.07
 
 
+def account_csm(org: Org, accounts: Accounts, account: IntArray) -> IntArray:
+    """The customer success manager (user row) of each account: one of its region's CSMs, picked
+    by account index. Renewals are owned by this CSM and the account record names the same one,
+    so a save task addressed to the account's CSM reaches the person who owns the renewal.
+    """
+    out = np.full(len(account), -1, dtype=np.int64)
+    region = accounts.region[account]
+    for r in range(4):
+        csms = org.csm_users[org.csm_region == r]
+        here = region == r
+        out[here] = csms[account[here] % len(csms)]
+    return out
+
+
 @dataclass
 class _Deal:
     account: int
@@ -131,7 +145,6 @@ def contracts(
     lines_out: list[_Line] = []
     line_account: list[int] = []
     deals: list[_Deal] = []
-    csm_by_region = [org.csm_users[org.csm_region == r] for r in range(4)]
     queue = [
         (
             int(won.account[i]),
@@ -187,8 +200,7 @@ def contracts(
         account, product, arr, closed_at, opp_index = queue[position]
         position += 1
         seg = int(accounts.segment[account])
-        csms = csm_by_region[int(accounts.region[account])]
-        csm = int(csms[account % len(csms)])
+        csm = int(account_csm(org, accounts, np.array([account]))[0])
         lines = [_Line(product, round(arr / 12.0, 2), _day(closed_at) + 1, None, opp_index)]
         primary = lines[0]
         year_start = lines[0].start

@@ -12,7 +12,9 @@ lifecycle events (JSON lines). Output is byte-for-byte deterministic.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,8 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import yaml
 
-from revops.config.sources import SourceObject, find_object, shipped_sources
+from revops.config import DEFAULT_CONFIG
+from revops.config.sources import SourceObject, Sources, effective, find_object
 from revops.warehouse.schema import table as schema_table
 
 CHANNEL_LABELS = {
@@ -96,9 +100,22 @@ _KIND_OVERRIDES = {"salesforce": {"CreatedDate": "timestamp", "ActivityDate": "d
 HUBSPOT_TIMEZONE = "America/New_York"
 
 
+@cache
+def demo_sources() -> Sources:
+    """The shipped mappings with the demo company's own `sources:` (config/default.yaml) laid
+    over them: its exports carry its custom fields (Account.Customer_Success_Manager__c) as a
+    real org's do, and they load through the model that declares them."""
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(DEFAULT_CONFIG.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
+    return {
+        system: {name: SourceObject.model_validate(obj) for name, obj in objects.items()}
+        for system, objects in effective(data.get("sources")).items()
+    }
+
+
 def demo_mapping(preset: str, table: str) -> SourceObject:
-    """The shipped mapping a demo file follows (`salesforce.Task`, or a system and a table)."""
-    return find_object(shipped_sources(), preset, table)[1]
+    """The mapping a demo file follows (`salesforce.Task`, or a system and a table)."""
+    return find_object(demo_sources(), preset, table)[1]
 
 
 def export_columns(mapping: SourceObject) -> dict[str, str]:

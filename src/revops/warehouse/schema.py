@@ -178,9 +178,11 @@ TABLES: tuple[Table, ...] = (
             _c("territory_id", "string", "Territory (territories.territory_id)."),
             _c("parent_account_id", "string", "Parent in the account hierarchy."),
             _c("created_at", "timestamp", "When the account was created.", required=True),
+            _c("csm_id", "string", "Customer success manager (users.user_id)."),
         ),
         relations=(
             Relation("owner", "owner_id", "users"),
+            Relation("csm", "csm_id", "users"),
             Relation("territory", "territory_id", "territories"),
             Relation("parent", "parent_account_id", "accounts"),
         ),
