@@ -10,8 +10,8 @@ Implemented: lifecycle stage change, score crossing a threshold, SLA due soon an
 no follow-up within N business minutes of an assignment,
 deal pushed, regressed and stalled, a deal's forecast call changing, a pipeline hygiene flag
 raised (the rules of `pipeline.hygiene`, evaluated as of the day), health at risk (entering it),
-consent change. Left out for want of a stored source: renewal due (subscriptions keep no renewal
-date while active).
+consent change, renewal due (an active subscription's next anniversary of its start date, on
+the trigger's term, within N days).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ SOURCES: dict[str, str | None] = {
     "hygiene_flag": None,
     "health_at_risk": "health_scores",
     "consent_change": "consent_ledger",
+    "renewal_due": "subscriptions",
 }
 # Columns identifying the source row of each trigger's candidates.
 KEYS: dict[str, tuple[str, ...]] = {
@@ -61,6 +62,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "hygiene_flag": ("record_id", "rule", "close_date", "last_activity_at", "stage"),
     "health_at_risk": ("record_id", "month"),
     "consent_change": ("source_row",),
+    "renewal_due": ("subscription_id", "renewal_date"),
 }
 
 # The source-table columns whose values make up KEYS, in order: the outbox hook keeps only the
@@ -78,6 +80,7 @@ SOURCE_KEYS: dict[str, tuple[str, ...] | None] = {
     "hygiene_flag": None,
     "health_at_risk": ("account_id", "month"),
     "consent_change": ("event_id",),
+    "renewal_due": None,
 }
 
 
@@ -382,6 +385,43 @@ def consent_change(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
     return _owner(tables, "persons", "person_id", rows, "record_id")
 
 
+def renewal_due(tables: Tables, trigger: Trigger, at: datetime) -> ir.Table:
+    """An active subscription (no end date) whose next renewal falls within `days` days of
+    `at`'s day: it fires on the account, once per renewal (keyed by subscription and date).
+
+    Subscriptions store no renewal date, so it is the next anniversary of `start_date` on a
+    term of `term_months`: start + k terms for the smallest k >= 1 not before `at`'s day (month
+    arithmetic clamps to the month's last day, as both backends do). There is no lookback: a
+    renewal still ahead is live, however long it has been within reach, like `sla_due_soon`.
+    The event happens when the renewal came within reach (renewal date minus `days`).
+    """
+    assert trigger.days is not None
+    term, today = trigger.term_months, at.date()
+    s = tables("subscriptions")
+    active = s.filter(s.end_date.isnull())
+    elapsed = (today.year - active.start_date.year()) * 12 + (
+        today.month - active.start_date.month()
+    )
+    # whole terms before `at`'s month: the renewal is that many terms on, or one more
+    terms = ibis.greatest(elapsed // term, 1)
+    first = active.start_date + (terms * term).as_interval("M")
+    second = active.start_date + ((terms + 1) * term).as_interval("M")
+    day = ibis.literal(today)
+    renewal = ibis.ifelse(first.cast("date") >= day, first, second).cast("date")
+    due = active.mutate(renewal_date=renewal)
+    until = ibis.literal(today + timedelta(days=trigger.days))
+    due = due.filter(due.renewal_date >= day, due.renewal_date <= until)
+    rows = due.select(
+        record_id=due.account_id,
+        subscription_id=due.subscription_id,
+        renewal_date=due.renewal_date,
+        occurred_at=(due.renewal_date - ibis.interval(days=trigger.days)).cast("timestamp"),
+        product=due.product,
+        mrr=due.mrr,
+    )
+    return _owner(tables, "accounts", "account_id", rows, "record_id")
+
+
 CANDIDATES: dict[str, Callable[[Tables, Trigger, datetime], ir.Table]] = {
     "lifecycle_stage_change": lifecycle_stage_change,
     "score_threshold": score_threshold,
@@ -393,6 +433,7 @@ CANDIDATES: dict[str, Callable[[Tables, Trigger, datetime], ir.Table]] = {
     "forecast_call_change": forecast_call_change,
     "health_at_risk": health_at_risk,
     "consent_change": consent_change,
+    "renewal_due": renewal_due,
 }
 
 

@@ -2,8 +2,9 @@
 
 An automation says *when* (a trigger on a change the warehouse records: a lifecycle stage
 entered, a score crossing a threshold, an SLA breach, a lead with no follow-up N business
-minutes after assignment, a pushed deal, an at-risk account, a consent change), *for whom* (a
-condition over the record and its relations, in the metric dictionary's expression grammar)
+minutes after assignment, a pushed deal, an at-risk account, a consent change, a renewal
+coming due), *for whom* (a condition over the record and its relations, in the metric
+dictionary's expression grammar)
 and *what* (tasks, escalations, nurture enrolment, webhooks, chat messages, email). Everything
 is checked here (trigger parameters, condition columns, endpoints an action names), so a file
 that validates is one the dispatcher can run.
@@ -32,6 +33,7 @@ TriggerType = Literal[
     "hygiene_flag",
     "health_at_risk",
     "consent_change",
+    "renewal_due",
 ]
 ActionKind = Literal["task", "escalation", "nurture", "webhook", "chat", "email"]
 Assignee = Literal["owner", "manager", "csm"]
@@ -51,6 +53,7 @@ RECORD_TABLES: dict[str, str] = {
     "hygiene_flag": "opportunities",
     "health_at_risk": "accounts",
     "consent_change": "persons",
+    "renewal_due": "accounts",
 }
 
 
@@ -78,7 +81,9 @@ class Trigger(Model):
     after_minutes: int | None = Field(None, gt=0)
     below: float | None = None  # health_at_risk: score below this
     drop: float | None = Field(None, gt=0)  # health_at_risk: or fell this much over 3 months
-    days: int | None = Field(None, gt=0)  # deal_stalled: no stage change for this many days
+    # deal_stalled: no stage change for this many days; renewal_due: renewal within this many
+    days: int | None = Field(None, gt=0)
+    term_months: int = Field(12, gt=0)  # renewal_due: subscriptions renew every this many months
     to_category: str | None = None  # forecast_call_change: only calls moved to this category
     rule: str | None = None  # hygiene_flag: only this rule of pipeline.hygiene
     purpose: str | None = None  # consent_change
@@ -108,6 +113,7 @@ class Trigger(Model):
             "hygiene_flag": {"rule"},
             "health_at_risk": {"below", "drop"},
             "consent_change": {"purpose", "status"},
+            "renewal_due": {"days", "term_months"},
         }[self.type]
         extra = sorted(given - allowed)
         if extra:
@@ -123,6 +129,8 @@ class Trigger(Model):
             raise ValueError(f"unknown hygiene rule {self.rule!r}; rules: {rules}")
         if self.type == "deal_stalled" and self.days is None:
             raise ValueError("trigger 'deal_stalled' needs days")
+        if self.type == "renewal_due" and self.days is None:
+            raise ValueError("trigger 'renewal_due' needs days")
         if self.type == "health_at_risk" and self.below is None and self.drop is None:
             raise ValueError("trigger 'health_at_risk' needs below, drop or both")
         return self
