@@ -1,4 +1,5 @@
-"""The renewal_due trigger against hand-worked subscriptions, on DuckDB and PostgreSQL.
+"""The renewal_due trigger against hand-worked subscriptions, on DuckDB and PostgreSQL, and
+the writeback action it can run.
 
 Account acc (owner a) has s1, started 2025-03-15 on the default 12-month term, so its next
 renewal after 2026-01-01 is 2026-03-15. With `days: 30` it comes within reach on 2026-02-13:
@@ -15,10 +16,12 @@ from datetime import date, datetime
 import pyarrow as pa
 import pytest
 from auto_case import model_dict
+from receivers import HttpReceiver
 
+from revops.automation.dispatcher import run_pass
 from revops.automation.outbox import detect, queue
 from revops.automation.sources import stored
-from revops.config.automation import Automation, Trigger
+from revops.config.automation import Action, Automation, Trigger
 from revops.config.models import OperatingModel
 from revops.warehouse import Warehouse
 
@@ -110,3 +113,73 @@ def test_needs_days() -> None:
         Trigger.model_validate({"type": "renewal_due"})
     with pytest.raises(ValueError, match="takes no term_months"):
         Trigger.model_validate({"type": "deal_stalled", "days": 3, "term_months": 6})
+
+
+def test_writeback_action_pushes_the_fired_account_once(
+    subs: Warehouse, http_receiver: HttpReceiver
+) -> None:
+    """acc's renewal fires an automation whose writeback action queues one Salesforce Account
+    file with acc's row alone (acc2, same owner, is not in it): owner a and territory t1 set,
+    no health score yet so At_Risk__c and Health_Score__c empty. It reaches the receiver once,
+    and the ledger now holds acc's owner and territory, so a second pass queues nothing."""
+    subs.write(
+        "accounts",
+        pa.Table.from_pylist(
+            [
+                {"account_id": "acc", "name": "Acme", "owner_id": "a", "territory_id": "t1"},
+                {"account_id": "acc2", "name": "Beta", "owner_id": "a", "territory_id": "t2"},
+            ]
+        ),
+    )
+    data = model_dict()
+    data["automations"] = {
+        "endpoints": [{"name": "crm_sync", "url": f"{http_receiver.url}/writeback"}],
+        "sync": {"salesforce": "crm_sync"},
+        "dispatch": {"backoff_seconds": 0, "timeout_seconds": 1},
+        "rules": [
+            {
+                "name": "renewal_sync",
+                "trigger": {"type": "renewal_due", "days": 30},
+                "actions": [{"type": "writeback", "system": "salesforce"}],
+            }
+        ],
+    }
+    model = OperatingModel.model_validate(data)
+    clock = lambda: datetime(2026, 2, 20, 9)  # noqa: E731
+    report = run_pass(subs, model, "test", clock=clock)
+    assert report.queued_events == 1
+    actions = subs.to_arrow(subs.table("automation_actions")).to_pylist()
+    assert [(a["kind"], a["target"], a["status"]) for a in actions] == [
+        ("sync", "crm_sync", "delivered")
+    ]
+    expected = "Id,OwnerId,Territory__c,At_Risk__c,Health_Score__c\nacc,a,t1,,\n"
+    assert [(v["object"], v["csv"]) for v in http_receiver.store.values()] == [
+        ("salesforce.Account", expected)
+    ]
+    ledger = subs.to_arrow(subs.table("sync_ledger")).to_pylist()
+    assert sorted((r["record_id"], r["field"], r["value"]) for r in ledger) == [
+        ("acc", "owner_id", "a"),
+        ("acc", "territory_id", "t1"),
+    ]
+    runs = subs.to_arrow(subs.table("sync_runs")).to_pylist()
+    assert [(r["object"], r["mode"], r["records"]) for r in runs] == [("Account", "push", 1)]
+    again = run_pass(subs, model, "test", clock=lambda: datetime(2026, 2, 21, 9))
+    assert again.queued_events == 0
+    assert list(http_receiver.received.values()) == [1]
+
+
+def test_writeback_needs_its_sync_endpoint() -> None:
+    data = model_dict()
+    data["automations"] = {
+        "rules": [
+            {
+                "name": "r",
+                "trigger": {"type": "renewal_due", "days": 30},
+                "actions": [{"type": "writeback", "system": "hubspot"}],
+            }
+        ]
+    }
+    with pytest.raises(ValueError, match=r"needs sync\.hubspot"):
+        OperatingModel.model_validate(data)
+    with pytest.raises(ValueError, match="needs system"):
+        Action.model_validate({"type": "writeback"})

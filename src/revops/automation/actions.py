@@ -8,7 +8,9 @@ that cannot be done (no manager, no address) as `skipped` with the reason, never
 
 A new kind is one more entry in `OUTBOUND` with its payload builder here and its sender in
 `revops.automation.channels`: the outbox, retries, idempotency keys, consent and audit are
-shared. Write-back files (`revops.automation.writeback`) are queued as `sync` actions that way.
+shared. Write-back files (`revops.automation.writeback`) are queued as `sync` actions that way:
+by `revops sync push`, and by an automation's `writeback` action for the one fired record,
+whose ledger rows and run row are written with the event (planned, so queued, is synced).
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class Planned:
     actions: list[dict[str, Any]] = field(default_factory=list)
     tasks: list[dict[str, Any]] = field(default_factory=list)
     memberships: list[dict[str, Any]] = field(default_factory=list)
+    ledger: list[dict[str, Any]] = field(default_factory=list)  # sync_ledger, for writebacks
+    runs: list[dict[str, Any]] = field(default_factory=list)  # sync_runs, for writebacks
 
 
 @dataclass(frozen=True)
@@ -192,8 +196,71 @@ def plan_actions(
     for e in events:
         rule = rules[e["automation"]]
         for position, a in enumerate(rule.actions):
-            _plan_one(out, model, people, allowed, rule, a, position, e, at, csms)
+            if a.type == "writeback":
+                _plan_writeback(out, wh, model, rule, a, position, e, at)
+            else:
+                _plan_one(out, model, people, allowed, rule, a, position, e, at, csms)
     return out
+
+
+def _plan_writeback(
+    out: Planned,
+    wh: Warehouse,
+    model: OperatingModel,
+    rule: Automation,
+    a: Action,
+    position: int,
+    e: Mapping[str, Any],
+    at: datetime,
+) -> None:
+    """A `sync` action carrying the import file of the fired record's changed owned fields in
+    `a.system`, with the ledger and run rows that mark them handed over. Of the system's
+    written-back objects on the record's table, the first (mapping order) with a change is
+    queued; nothing changed since the last sync (or no such object) is `skipped`, with why."""
+    from revops.automation import writeback
+
+    assert a.system is not None
+    endpoint = model.automations.sync[a.system]  # validated: a writeback needs sync.<system>
+    aid = action_id(e["event_id"], position)
+    row: dict[str, Any] = {
+        "action_id": aid,
+        "event_id": e["event_id"],
+        "automation": rule.name,
+        "position": position,
+        "kind": "sync",
+        "target": endpoint,
+        "status": "skipped",
+        "attempts": 0,
+        "retries": 0,
+        "next_attempt_at": None,
+        "payload": "{}",
+        "created_at": at,
+        "delivered_at": None,
+    }
+    try:
+        names = [
+            n for n, obj in writeback.objects(model, a.system) if obj.table == e["record_table"]
+        ]
+    except KeyError as exc:
+        names, why = [], str(exc.args[0])
+    else:
+        why = f"{a.system} writes back no {e['record_table']}"
+    for name in names:
+        p = writeback.plan_object(wh, model, a.system, name, e["record_id"])
+        if not p.rows:
+            why = f"{e['record_table']} {e['record_id']}: nothing changed since the last sync"
+            continue
+        rid = writeback.run_id(p, at)
+        if any(r["run_id"] == rid for r in out.runs):
+            why = f"{e['record_table']} {e['record_id']}: already queued by this evaluation"
+            break
+        payload = {"system": p.system, "object": p.object, "run_id": rid, "csv": p.csv()}
+        row.update(status="pending", next_attempt_at=at, payload=json.dumps(payload))
+        out.ledger += writeback.ledger_rows(p, rid, at)
+        out.runs.append(writeback.run_row(p, rid, at, aid))
+        out.actions.append(row | {"last_error": None})
+        return
+    out.actions.append(row | {"last_error": why})
 
 
 def _values(e: Mapping[str, Any]) -> dict[str, Any]:

@@ -173,6 +173,9 @@ def batches(
         out.append(Batch("tasks", _table("tasks", p.tasks), "append"))
     if p.memberships:
         out.append(Batch("nurture_memberships", _table("nurture_memberships", p.memberships)))
+    if p.ledger:
+        out.append(Batch("sync_ledger", _table("sync_ledger", p.ledger)))
+        out.append(Batch("sync_runs", _table("sync_runs", p.runs), "append"))
     by_status: dict[str, list[str]] = {}
     for a in p.actions:
         by_status.setdefault(a["status"], []).append(a["action_id"])

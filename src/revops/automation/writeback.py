@@ -106,9 +106,11 @@ def text(v: Any) -> str | None:
     return str(v)
 
 
-def current(wh: Warehouse, model: OperatingModel, obj: SourceObject) -> list[dict[str, Any]]:
-    """Every record of the object (rows matching its `constants`): `record_id`, the import key
-    and each written-back field as the import file writes it."""
+def current(
+    wh: Warehouse, model: OperatingModel, obj: SourceObject, record_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Every record of the object (rows matching its `constants`), or just `record_id`:
+    `record_id`, the import key and each written-back field as the import file writes it."""
     wb = obj.writeback
     assert wb is not None
     t = table(obj.table)
@@ -116,6 +118,8 @@ def current(wh: Warehouse, model: OperatingModel, obj: SourceObject) -> list[dic
     base = wh.table(obj.table)
     for column, value in sorted(obj.constants.items()):
         base = base.filter(base[column] == value)
+    if record_id is not None:
+        base = base.filter(base[pk] == record_id)
     key_column = obj.columns[wb.key]
     cols = {"record_id": base[pk], "_key": base[key_column]}
     cols.update({f: base[f] for f in wb.fields if f in t.column_names})
@@ -165,8 +169,11 @@ def _ledger(wh: Warehouse, system: str, name: str) -> dict[tuple[str, str], str 
     return {(r["record_id"], r["field"]): r["value"] for r in rows}
 
 
-def plan_object(wh: Warehouse, model: OperatingModel, system: str, name: str) -> ObjectPlan:
-    """The records of `system`.`name` whose owned fields changed since the last sync."""
+def plan_object(
+    wh: Warehouse, model: OperatingModel, system: str, name: str, record_id: str | None = None
+) -> ObjectPlan:
+    """The records of `system`.`name` (or just `record_id`, as an automation's `writeback`
+    action asks) whose owned fields changed since the last sync."""
     obj = model.sources[system][name]
     wb = obj.writeback
     assert wb is not None
@@ -175,7 +182,7 @@ def plan_object(wh: Warehouse, model: OperatingModel, system: str, name: str) ->
     rows: list[tuple[str, ...]] = []
     changes: list[tuple[str, str, str | None]] = []
     unkeyed = 0
-    for r in current(wh, model, obj):
+    for r in current(wh, model, obj, record_id):
         changed = [
             (r["record_id"], f, r[f])
             for f in wb.fields
@@ -223,6 +230,39 @@ def run_id(p: ObjectPlan, at: datetime) -> str:
     return f"{p.system}.{p.object}.{at:%Y%m%dT%H%M%S}.{body}"
 
 
+def ledger_rows(p: ObjectPlan, rid: str, at: datetime) -> list[dict[str, Any]]:
+    """The sync_ledger rows that mark `p`'s changes handed over by run `rid`."""
+    return [
+        {
+            "system": p.system,
+            "object": p.object,
+            "record_id": record_id,
+            "field": f,
+            "value": v,
+            "run_id": rid,
+            "synced_at": at,
+        }
+        for record_id, f, v in p.changes
+    ]
+
+
+def run_row(
+    p: ObjectPlan, rid: str, at: datetime, action_id: str | None, file: str | None = None
+) -> dict[str, Any]:
+    """The sync_runs row of `p`: pushed when it has an outbox action, else exported."""
+    return {
+        "run_id": rid,
+        "system": p.system,
+        "object": p.object,
+        "mode": "push" if action_id is not None else "export",
+        "records": len(p.rows),
+        "changes": len(p.changes),
+        "file": file,
+        "action_id": action_id,
+        "created_at": at,
+    }
+
+
 def record(
     wh: Warehouse,
     plans: Sequence[ObjectPlan],
@@ -243,18 +283,7 @@ def record(
     for p in done:
         rid = run_id(p, at)
         rec = Recorded(rid)
-        ledger += [
-            {
-                "system": p.system,
-                "object": p.object,
-                "record_id": record_id,
-                "field": f,
-                "value": v,
-                "run_id": rid,
-                "synced_at": at,
-            }
-            for record_id, f, v in p.changes
-        ]
+        ledger += ledger_rows(p, rid, at)
         if endpoint is not None:
             event = hashlib.sha256(f"sync|{rid}".encode()).hexdigest()[:32]
             rec.action_id = hashlib.sha256(f"{event}:0".encode()).hexdigest()[:32]
@@ -291,19 +320,7 @@ def record(
                     "delivered_at": None,
                 }
             )
-        runs.append(
-            {
-                "run_id": rid,
-                "system": p.system,
-                "object": p.object,
-                "mode": "push" if endpoint is not None else "export",
-                "records": len(p.rows),
-                "changes": len(p.changes),
-                "file": (files or {}).get(p.object),
-                "action_id": rec.action_id,
-                "created_at": at,
-            }
-        )
+        runs.append(run_row(p, rid, at, rec.action_id, (files or {}).get(p.object)))
         out.append(rec)
 
     def tab(name: str, rows: list[dict[str, Any]]) -> pa.Table:

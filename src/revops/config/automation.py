@@ -4,10 +4,10 @@ An automation says *when* (a trigger on a change the warehouse records: a lifecy
 entered, a score crossing a threshold, an SLA breach, a lead with no follow-up N business
 minutes after assignment, a pushed deal, an at-risk account, a consent change, a renewal
 coming due), *for whom* (a condition over the record and its relations, in the metric
-dictionary's expression grammar)
-and *what* (tasks, escalations, nurture enrolment, webhooks, chat messages, email). Everything
-is checked here (trigger parameters, condition columns, endpoints an action names), so a file
-that validates is one the dispatcher can run.
+dictionary's expression grammar) and *what* (tasks, escalations, nurture enrolment, webhooks,
+chat messages, email, a CRM write-back). Everything is checked here (trigger parameters,
+condition columns, endpoints an action names), so a file that validates is one the dispatcher
+can run.
 Secrets never live in the file: a webhook names the environment variable holding its key.
 """
 
@@ -35,7 +35,8 @@ TriggerType = Literal[
     "consent_change",
     "renewal_due",
 ]
-ActionKind = Literal["task", "escalation", "nurture", "webhook", "chat", "email"]
+ActionKind = Literal["task", "escalation", "nurture", "webhook", "chat", "email", "writeback"]
+System = Literal["salesforce", "hubspot", "marketo"]
 Assignee = Literal["owner", "manager", "csm"]
 ScoreField = Literal["fit", "engagement", "combined", "predicted_sql_probability"]
 
@@ -158,7 +159,9 @@ class Action(Model):
     - `nurture`: list membership in `program` for the marketing-automation system to send;
     - `webhook`: JSON POST to `endpoint`, signed with HMAC-SHA256 over timestamp and body;
     - `chat`: a Slack-compatible incoming-webhook message (`text`) to `endpoint`;
-    - `email`: `subject` and `text` over SMTP to the owner or the owner's manager.
+    - `email`: `subject` and `text` over SMTP to the owner or the owner's manager;
+    - `writeback`: the fired record's owned fields changed since the last sync, as `system`'s
+      import file, queued for the endpoint `sync.<system>` names (as `revops sync push` does).
 
     `title`, `text` and `subject` are templates: `{automation}`, `{trigger}`, `{record_id}`,
     `{record_table}`, `{owner_id}`, `{occurred_at}` and the trigger's details are filled in.
@@ -176,6 +179,7 @@ class Action(Model):
     subject: str | None = None
     to: Literal["owner", "manager"] = "owner"
     consent: Consent | None = None
+    system: System | None = None  # writeback
 
     @model_validator(mode="after")
     def _fields(self) -> Action:
@@ -186,6 +190,7 @@ class Action(Model):
             "webhook": ("endpoint",),
             "chat": ("endpoint", "text"),
             "email": ("subject", "text"),
+            "writeback": ("system",),
         }
         missing = [f for f in need[self.type] if getattr(self, f) is None]
         if missing:
@@ -318,6 +323,11 @@ class AutomationConfig(Model):
                     raise ValueError(
                         f"automation {rule.name!r}: endpoint {a.endpoint!r} needs secret_env "
                         "to sign webhooks"
+                    )
+                if a.type == "writeback" and (a.system or "") not in self.sync:
+                    raise ValueError(
+                        f"automation {rule.name!r}: a writeback to {a.system} needs "
+                        f"sync.{a.system} (the endpoint its files go to)"
                     )
                 if a.type == "email" and self.smtp is None:
                     raise ValueError(f"automation {rule.name!r}: email actions need smtp")
