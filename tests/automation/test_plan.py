@@ -89,10 +89,10 @@ def test_bad_automations_are_refused(patch: dict[str, object], message: str) -> 
 
 def test_errors_name_the_line(tmp_path: Path) -> None:
     data = model_dict()
-    data["automations"]["rules"][3]["trigger"]["type"] = "renewal_due"
+    data["automations"]["rules"][3]["trigger"]["type"] = "contract_signed"
     path = tmp_path / "revops.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    line = [s.strip() for s in path.read_text().splitlines()].index("type: renewal_due") + 1
+    line = [s.strip() for s in path.read_text().splitlines()].index("type: contract_signed") + 1
     with pytest.raises(
         RevOpsError, match=r"automations.rules\[3\] \(mql_nurture\).trigger.type"
     ) as info:

@@ -19,6 +19,7 @@ from auto_case import model_dict
 from receivers import HttpReceiver
 
 from revops.automation.dispatcher import run_pass
+from revops.automation.inbox import retry
 from revops.automation.outbox import detect, queue
 from revops.automation.sources import stored
 from revops.config.automation import Action, Automation, Trigger
@@ -115,6 +116,23 @@ def test_needs_days() -> None:
         Trigger.model_validate({"type": "deal_stalled", "days": 3, "term_months": 6})
 
 
+def writeback_model(url: str) -> OperatingModel:
+    data = model_dict()
+    data["automations"] = {
+        "endpoints": [{"name": "crm_sync", "url": f"{url}/writeback"}],
+        "sync": {"salesforce": "crm_sync"},
+        "dispatch": {"backoff_seconds": 0, "timeout_seconds": 1},
+        "rules": [
+            {
+                "name": "renewal_sync",
+                "trigger": {"type": "renewal_due", "days": 30},
+                "actions": [{"type": "writeback", "system": "salesforce"}],
+            }
+        ],
+    }
+    return OperatingModel.model_validate(data)
+
+
 def test_writeback_action_pushes_the_fired_account_once(
     subs: Warehouse, http_receiver: HttpReceiver
 ) -> None:
@@ -131,20 +149,7 @@ def test_writeback_action_pushes_the_fired_account_once(
             ]
         ),
     )
-    data = model_dict()
-    data["automations"] = {
-        "endpoints": [{"name": "crm_sync", "url": f"{http_receiver.url}/writeback"}],
-        "sync": {"salesforce": "crm_sync"},
-        "dispatch": {"backoff_seconds": 0, "timeout_seconds": 1},
-        "rules": [
-            {
-                "name": "renewal_sync",
-                "trigger": {"type": "renewal_due", "days": 30},
-                "actions": [{"type": "writeback", "system": "salesforce"}],
-            }
-        ],
-    }
-    model = OperatingModel.model_validate(data)
+    model = writeback_model(http_receiver.url)
     clock = lambda: datetime(2026, 2, 20, 9)  # noqa: E731
     report = run_pass(subs, model, "test", clock=clock)
     assert report.queued_events == 1
@@ -166,6 +171,24 @@ def test_writeback_action_pushes_the_fired_account_once(
     again = run_pass(subs, model, "test", clock=lambda: datetime(2026, 2, 21, 9))
     assert again.queued_events == 0
     assert list(http_receiver.received.values()) == [1]
+
+
+def test_a_dead_writeback_is_retried_from_the_dead_letter_list(
+    subs: Warehouse, http_receiver: HttpReceiver
+) -> None:
+    """The receiver refuses the file (400: not retried), so the action dies; `automate retry`
+    puts it back with the same idempotency key and the next pass delivers the same file."""
+    model = writeback_model(http_receiver.url)
+    http_receiver.failures = ["400"]
+    first = run_pass(subs, model, "test", clock=lambda: datetime(2026, 2, 20, 9))
+    assert (first.queued_events, first.dead) == (1, 1)
+    assert http_receiver.store == {}
+    [aid] = retry(subs, "tester", [], datetime(2026, 2, 20, 10))
+    again = run_pass(subs, model, "test", clock=lambda: datetime(2026, 2, 20, 10))
+    assert again.queued_events == 0
+    assert [(k, v["object"]) for k, v in http_receiver.store.items()] == [
+        (aid, "salesforce.Account")
+    ]
 
 
 def test_writeback_needs_its_sync_endpoint() -> None:

@@ -41,7 +41,9 @@ def retry(wh: Warehouse, actor: str, action_ids: list[str], at: datetime) -> lis
     unknown = [a for a in action_ids if a not in known]
     if unknown:
         raise RevOpsError(f"no outbox action {unknown[0]!r}; see `revops automate history`")
-    local = [r["action_id"] for r in rows if r["kind"] not in ("webhook", "chat", "email")]
+    # a write-back file (`sync`, from `sync push` or a writeback action) is sent like a webhook
+    sent = ("webhook", "chat", "email", "sync")
+    local = [r["action_id"] for r in rows if r["kind"] not in sent]
     if local:
         raise RevOpsError(f"action {local[0]} is local (task or list) and was applied already")
     when = naive_utc(at)
