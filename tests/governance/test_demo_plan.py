@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from revops.cli import app
@@ -27,7 +28,10 @@ WON = '    measure: {table: opportunities, agg: count, time: close_date}\n    fi
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    """The small demo loaded, the shipped model as current and the proposal beside it, both
+    with SDR pools naming this warehouse's SDRs (the shipped pools name the full-scale demo's
+    users by CRM id, and `plan` refuses unknown user ids)."""
     root = tmp_path_factory.mktemp("demo_plan")
     url = str(root / "wh.duckdb")
     files = generate(root / "demo", scale=0.02, seed=7)
@@ -36,24 +40,32 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
         for f in files:
             if f.table in ("users", "accounts", "persons", "opportunities"):
                 ro.load(f.path, f.table, f.preset)
+        sdrs = ro.warehouse.sql(
+            "SELECT team, user_id FROM users WHERE role = 'sdr' AND is_active ORDER BY user_id"
+        )
     finally:
         ro.close()
     text = EXAMPLE.read_text()
     assert text.count(RULE) == 1
     assert text.count(WON) == 1
-    proposed = root / "proposed.yaml"
-    proposed.write_text(
-        text.replace(RULE, RULE.replace(", mid_market", "")).replace(
-            WON, WON.replace('"is_won"', "\"is_won and opportunity_type == 'new_business'\"")
-        )
+    proposal = text.replace(RULE, RULE.replace(", mid_market", "")).replace(
+        WON, WON.replace('"is_won"', "\"is_won and opportunity_type == 'new_business'\"")
     )
-    return url, proposed
+    current, proposed = root / "current.yaml", root / "proposed.yaml"
+    for source, out in ((text, current), (proposal, proposed)):
+        data = yaml.safe_load(source)
+        for pool in data["routing"]["pools"]:
+            pool["members"] = [{"user_id": u} for team, u in sdrs if team == pool["team"]]
+            assert pool["members"], pool["team"]
+        data["routing"]["out_of_office"] = []
+        out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return url, current, proposed
 
 
-def test_plan_lists_rerouted_leads_and_metric_values(demo: tuple[str, Path]) -> None:
-    url, proposed = demo
+def test_plan_lists_rerouted_leads_and_metric_values(demo: tuple[str, Path, Path]) -> None:
+    url, current, proposed = demo
     result = runner.invoke(
-        app, ["plan", str(proposed), "-c", str(EXAMPLE), "-w", url], env={"COLUMNS": "200"}
+        app, ["plan", str(proposed), "-c", str(current), "-w", url], env={"COLUMNS": "200"}
     )
     assert result.exit_code == 0, result.output
     out = result.output
@@ -68,11 +80,11 @@ def test_plan_lists_rerouted_leads_and_metric_values(demo: tuple[str, Path]) -> 
     assert "new formula: count(opportunities) where is_won and opportunity_type" in out
 
 
-def test_plan_numbers_agree_with_the_data(demo: tuple[str, Path]) -> None:
-    url, proposed = demo
-    old = load_config(EXAMPLE).model
+def test_plan_numbers_agree_with_the_data(demo: tuple[str, Path, Path]) -> None:
+    url, current, proposed = demo
+    old = load_config(current).model
     new = load_config(proposed).model
-    ro = RevOps.open(EXAMPLE, url)
+    ro = RevOps.open(current, url)
     try:
         diff = diff_models(old, new)
         assert not diff.lifecycle_changed
