@@ -8,6 +8,7 @@ and the intake API share one connection safely.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -72,8 +73,14 @@ async def _page(
     return render(template, request, session, **context)
 
 
-def _filters(month: str, dim: str, value: str, where: str, by: str) -> views.Filters:
+def _filters(
+    month: str = "", dim: str = "", value: str = "", where: str = "", by: str = ""
+) -> views.Filters:
+    """A page's filters from its query string, each cut to a sane length."""
     return views.Filters(month[:7], dim[:80], value[:200], where[:1000], by[:80])
+
+
+Filtered = Annotated[views.Filters, Depends(_filters)]
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -82,48 +89,20 @@ async def home(request: Request, session: Page) -> Response:
 
 
 @router.get("/view/{area}", response_class=HTMLResponse)
-async def area(
-    request: Request,
-    session: Page,
-    area: str,
-    month: str = "",
-    dim: str = "",
-    value: str = "",
-    where: str = "",
-    by: str = "",
-) -> Response:
-    f = _filters(month, dim, value, where, by)
+async def area(request: Request, session: Page, area: str, f: Filtered) -> Response:
     return await _page(request, session, "area.html", views.area_page, area, f, name=area)
 
 
 @router.get("/metric/{name}", response_class=HTMLResponse)
-async def metric(
-    request: Request,
-    session: Page,
-    name: str,
-    month: str = "",
-    dim: str = "",
-    value: str = "",
-    where: str = "",
-    by: str = "",
-) -> Response:
-    f = _filters(month, dim, value, where, by)
+async def metric(request: Request, session: Page, name: str, f: Filtered) -> Response:
     return await _page(request, session, "metric.html", views.metric_page, name, f, name=name)
 
 
 @router.get("/metric/{name}/records", response_class=HTMLResponse)
-async def records(
-    request: Request,
-    session: Page,
-    name: str,
-    month: str = "",
-    dim: str = "",
-    value: str = "",
-    where: str = "",
-) -> Response:
-    f = _filters(month, dim, value, where, "")
+async def records(request: Request, session: Page, name: str, f: Filtered) -> Response:
+    rows = dataclasses.replace(f, by="")  # the rows behind a figure are never cut
     return await _page(
-        request, session, "records.html", views.records_page, name, f, name=f"{name}-records"
+        request, session, "records.html", views.records_page, name, rows, name=f"{name}-records"
     )
 
 
