@@ -214,3 +214,27 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("demo")
     output = run_demo(out)
     return out, str(out / "revops.duckdb") + "\n" + output
+
+
+@pytest.fixture(scope="session")
+def with_own_sdr_pools() -> Callable[[str, str], str]:
+    """A function: an operating model's YAML text, with each SDR pool naming the warehouse's
+    active SDRs of its team and nobody out of office. The shipped pools name the full-scale
+    demo's SDRs by CRM id; a smaller demo has other users, and `plan`, `apply` and
+    `validate -w` refuse user ids the warehouse does not know."""
+
+    def rewrite(text: str, warehouse: str) -> str:
+        import yaml
+
+        with Warehouse.connect(warehouse) as w:
+            sdrs = w.sql(
+                "SELECT team, user_id FROM users WHERE role = 'sdr' AND is_active ORDER BY user_id"
+            )
+        data = yaml.safe_load(text)
+        for pool in data["routing"]["pools"]:
+            pool["members"] = [{"user_id": u} for team, u in sdrs if team == pool["team"]]
+            assert pool["members"], pool["team"]
+        data["routing"]["out_of_office"] = []
+        return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+    return rewrite

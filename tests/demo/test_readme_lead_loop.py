@@ -30,7 +30,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -57,29 +56,13 @@ def warehouse_copy(demo_run: tuple[Path, str], tmp_path: Path) -> Path:
     return dst
 
 
-def _own_pools(warehouse: Path, out: Path) -> Path:
-    """The shipped model with each SDR pool naming the warehouse's active SDRs of its team."""
-    with Warehouse.connect(str(warehouse)) as w:
-        sdrs = w.sql(
-            "SELECT team, user_id FROM users WHERE role = 'sdr' AND is_active ORDER BY user_id"
-        )
-    data = yaml.safe_load(EXAMPLE.read_text())
-    routing = data["routing"]
-    for pool in routing["pools"]:
-        members = [{"user_id": u} for team, u in sdrs if team == pool["team"]]
-        assert members, pool["team"]
-        pool["members"] = members
-    routing["out_of_office"] = []
-    out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    return out
-
-
 def test_readme_commands_in_order_then_the_api_routes_a_demo_request_to_an_sdr(
-    warehouse_copy: Path, tmp_path: Path
+    warehouse_copy: Path, tmp_path: Path, with_own_sdr_pools: Callable[[str, str], str]
 ) -> None:
     wh = str(warehouse_copy)
     scoring = str(tmp_path / "scoring")
-    cfg = _own_pools(warehouse_copy, tmp_path / "revops.yaml")
+    cfg = tmp_path / "revops.yaml"
+    cfg.write_text(with_own_sdr_pools(EXAMPLE.read_text(), wh))
     runner = CliRunner()
 
     def run(*cmd: str, config: bool = True) -> str:

@@ -8,11 +8,11 @@ values before and after; the numbers are cross-checked against the stored data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from revops.cli import app
@@ -28,10 +28,11 @@ WON = '    measure: {table: opportunities, agg: count, time: close_date}\n    fi
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, with_own_sdr_pools: Callable[[str, str], str]
+) -> tuple[str, Path, Path]:
     """The small demo loaded, the shipped model as current and the proposal beside it, both
-    with SDR pools naming this warehouse's SDRs (the shipped pools name the full-scale demo's
-    users by CRM id, and `plan` refuses unknown user ids)."""
+    with SDR pools naming this warehouse's SDRs (`plan` refuses unknown user ids)."""
     root = tmp_path_factory.mktemp("demo_plan")
     url = str(root / "wh.duckdb")
     files = generate(root / "demo", scale=0.02, seed=7)
@@ -40,9 +41,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
         for f in files:
             if f.table in ("users", "accounts", "persons", "opportunities"):
                 ro.load(f.path, f.table, f.preset)
-        sdrs = ro.warehouse.sql(
-            "SELECT team, user_id FROM users WHERE role = 'sdr' AND is_active ORDER BY user_id"
-        )
     finally:
         ro.close()
     text = EXAMPLE.read_text()
@@ -52,13 +50,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
         WON, WON.replace('"is_won"', "\"is_won and opportunity_type == 'new_business'\"")
     )
     current, proposed = root / "current.yaml", root / "proposed.yaml"
-    for source, out in ((text, current), (proposal, proposed)):
-        data = yaml.safe_load(source)
-        for pool in data["routing"]["pools"]:
-            pool["members"] = [{"user_id": u} for team, u in sdrs if team == pool["team"]]
-            assert pool["members"], pool["team"]
-        data["routing"]["out_of_office"] = []
-        out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    current.write_text(with_own_sdr_pools(text, url))
+    proposed.write_text(with_own_sdr_pools(proposal, url))
     return url, current, proposed
 
 
