@@ -44,7 +44,9 @@ def _seed(wh: Warehouse) -> None:
         "region": ["NA", "NA"],
         "is_active": [True, True],
         "start_date": [date(2020, 1, 6)] * 2,
+        "territory_id": ["T1", "T1"],
     }
+    territories = {"territory_id": ["T1"], "name": ["NA SMB"], "region": ["NA"], "segment": ["smb"]}
     accounts = {
         "account_id": ["A1", "A2", "A3", "A4"],
         "name": ["a", "b", "c", "d"],
@@ -74,6 +76,7 @@ def _seed(wh: Warehouse) -> None:
     }
     splits = {"opportunity_id": ["O2", "O2"], "user_id": ["U1", "U2"], "percent": [50.0, 50.0]}
     for name, data in (
+        ("territories", territories),
         ("users", users),
         ("accounts", accounts),
         ("opportunities", opps),
@@ -134,7 +137,7 @@ def test_design_apply_writes_owners_once(warehouse: Warehouse) -> None:
     accounts = warehouse.execute(warehouse.table("accounts"))
     accounts = accounts.assign(potential=accounts["employees"].astype(float), workload=1.0)
     reps = load_reps(warehouse, ("ae",))
-    cfg = TerritoryConfig(workload_weight=0, max_moves=None, bucket_tolerance=0)
+    cfg = TerritoryConfig(potential_band=0, workload_band=1, max_moves=None)
     # U1 holds 10 + 20 + 30 = 60, U2 40: moving A1 (10) balances 50 / 50 with one move.
     design = design_territories(accounts, reps, cfg)
     design_id = save_design(warehouse, design, cfg)

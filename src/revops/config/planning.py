@@ -74,29 +74,20 @@ class TerritoryConfig(Model):
         False, description="Also keep accounts within the rep's territory segment (hard)."
     )
     segment_effort: dict[str, float] = Field(default_factory=lambda: dict(_DEFAULT_EFFORT))
-    potential_weight: float = Field(1.0, ge=0)
-    workload_weight: float = Field(0.5, ge=0)
-    move_penalty: float = Field(
-        0.02, ge=0, description="Objective cost of one moved account, in % of mean potential."
+    potential_band: float = Field(
+        0.05, ge=0, le=1, description="Each rep's potential within this share of the mean."
+    )
+    workload_band: float = Field(
+        0.10, ge=0, le=1, description="Each rep's workload within this share of the mean."
     )
     max_moves: float | None = Field(
         0.2, ge=0, le=1, description="At most this share of each region's accounts may move."
     )
-    bucket_tolerance: float = Field(
-        0.1,
-        ge=0,
-        description="Accounts of one owner and segment whose potentials lie within "
-        "this ratio share a bucket; 0 solves account by account.",
-    )
-    max_bucket_size: int = Field(40, ge=1)
     time_limit_seconds: float = Field(20.0, gt=0)
     target_gap: float = Field(
         0.01,
         ge=0,
-        description="Optimality gap the LP-rounded design may leave before the full MIP runs.",
-    )
-    solver: Literal["SCIP", "CP_SAT"] = Field(
-        "SCIP", description="OR-Tools MIP backend (the LP bound always comes from GLOP)."
+        description="The solver stops once its design is proven this close to the optimum.",
     )
     seed: int = Field(
         7, description="Solver random seed (one thread): the same data give the same design."

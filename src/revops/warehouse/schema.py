@@ -1166,7 +1166,11 @@ TABLES: tuple[Table, ...] = (
             _c("design_id", "string", "Design id.", required=True),
             _c("created_at", "timestamp", "When it was solved (UTC).", required=True),
             _c("status", "string", "proposed or applied.", required=True),
-            _c("solver_status", "string", "CP-SAT status per region, e.g. 'NA:OPTIMAL'."),
+            _c(
+                "solver_status",
+                "string",
+                "Per region (× segment): CP-SAT's moves, bound and gap, or the fallback used.",
+            ),
             _c("solve_seconds", "float", "Wall time of the solver.", required=True),
             _c("accounts", "int", "Accounts in scope.", required=True),
             _c("reps", "int", "Reps in scope.", required=True),
