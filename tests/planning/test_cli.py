@@ -48,7 +48,12 @@ def test_comp_cycle(wh_path: str) -> None:
 
 def test_territory_and_quota_commands(wh_path: str) -> None:
     out = _run(["territory", "design", "--as-of", "2026-10-01", "--time-limit", "2"], wh_path)
-    design_id = out.split("revops territory apply ")[1].split()[0]
+    design_id = out.split("revops territory apply ")[1].split(";")[0]
+    out = _run(["territory", "design", "--as-of", "2026-10-01", "--max-moves", "0"], wh_path)
+    other = out.split("revops territory apply ")[1].split(";")[0]
+    out = _run(["territory", "compare", design_id, other], wh_path)
+    assert "Designs side by side" in out
+    assert "changed" in out
     _run(["territory", "apply", design_id], wh_path)
     out = _run(["quota", "set", "--period", "2026-Q3", "--target", "300000"], wh_path)
     assert "wrote 2 quotas" in out

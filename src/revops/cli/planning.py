@@ -68,6 +68,18 @@ def territory_design(
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", help="Solver seconds (default: config).")
     ] = None,
+    band: Annotated[
+        float | None,
+        typer.Option(
+            "--band", min=0, max=1, help="Potential band, 0.05 for ±5 % (default: config)."
+        ),
+    ] = None,
+    max_moves: Annotated[
+        float | None,
+        typer.Option(
+            "--max-moves", min=0, max=1, help="Share of accounts that may move (default: config)."
+        ),
+    ] = None,
     fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
@@ -80,7 +92,9 @@ def territory_design(
         day = _as_of(as_of, ro.warehouse)
         with working("designing territories") as step:
             step("solving the assignment")
-            design_id, design = run_design(ro.warehouse, ro.model, day, time_limit)
+            design_id, design = run_design(
+                ro.warehouse, ro.model, day, time_limit, band=band, max_moves=max_moves
+            )
     spread = [
         {
             "design": label,
@@ -117,8 +131,44 @@ def territory_design(
     console.print(
         f"{design.moved:,} of {len(design.assignments):,} accounts move; solved in "
         f"{design.solve_seconds:.1f} s ({design.solver_status}). "
-        f"Apply with: revops territory apply {design_id}",
+        f"Apply with: revops territory apply {design_id}; "
+        f"compare with: revops territory compare {design_id} <other design>",
         highlight=False,
+    )
+
+
+@territory_app.command("compare")
+@formatted
+def territory_compare(
+    first: Annotated[str, typer.Argument(help="territory_designs.design_id")],
+    second: Annotated[str, typer.Argument(help="territory_designs.design_id")],
+    fmt: FormatOpt = Format.table,
+    config: ConfigOpt = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Two stored designs side by side: balance, moves and disruption per rep."""
+    from revops.planning.scenarios import compare_by_rep, compare_summary
+    from revops.planning.store import load_assignments, load_reps
+
+    with open_revops(config, warehouse) as ro:
+        designs = {d: load_assignments(ro.warehouse, d) for d in (first, second)}
+        reps = load_reps(ro.warehouse, ro.model.planning.territories.roles)
+        names = user_names(ro.warehouse)
+    summary = compare_summary(designs, reps)
+    ratios = [str(c) for c in summary.columns if "max_min" in str(c)]
+    for col in ratios:
+        summary[col] = summary[col].map(_finite)
+    print_frame(
+        summary,
+        "Designs side by side (max/min n/a: a rep with none)",
+        name="designs",
+        kinds=dict.fromkeys(ratios, "multiple"),
+        transpose=True,
+    )
+    print_frame(
+        with_names(compare_by_rep(designs, reps), names, user_id="rep"),
+        "Per rep: accounts kept, lost, gained (changed = lost + gained) and potential",
+        name="by_rep",
     )
 
 

@@ -40,13 +40,22 @@ def _starts(reps: pd.DataFrame) -> list[date | None]:
 
 
 def run_design(
-    wh: Warehouse, model: OperatingModel, as_of: date, time_limit: float | None = None
+    wh: Warehouse,
+    model: OperatingModel,
+    as_of: date,
+    time_limit: float | None = None,
+    *,
+    band: float | None = None,
+    max_moves: float | None = None,
 ) -> tuple[str, Design]:
-    """Score accounts, solve the design and store it as a proposal."""
+    """Score accounts, solve the design and store it as a proposal.
+
+    `time_limit`, `band` and `max_moves` override the operating model for this one design, so
+    scenarios can be made and compared (`territory compare`) without editing the model.
+    """
     cfg = model.planning
-    tcfg = cfg.territories
-    if time_limit is not None:
-        tcfg = tcfg.model_copy(update={"time_limit_seconds": time_limit})
+    given = {"time_limit_seconds": time_limit, "potential_band": band, "max_moves": max_moves}
+    tcfg = cfg.territories.model_copy(update={k: v for k, v in given.items() if v is not None})
     accounts = load_potential(wh, cfg.potential, tcfg.segment_effort, as_of)
     design = design_territories(accounts, load_reps(wh, tcfg.roles), tcfg)
     return save_design(wh, design, tcfg), design

@@ -121,6 +121,15 @@ def apply_design(wh: Warehouse, design_id: str, actor: str) -> int:
     return len(moved)
 
 
+def load_assignments(wh: Warehouse, design_id: str) -> pd.DataFrame:
+    """A stored design's assignment rows; an unknown id is a one-line error."""
+    a = wh.table("territory_assignments")
+    rows = wh.execute(a.filter(a.design_id == design_id))
+    if rows.empty:
+        raise RevOpsError(f"unknown territory design {design_id!r}")
+    return rows
+
+
 def stats_dict(design: Design) -> dict[str, object]:
     """Before/after figures of a design, for printing and the audit log."""
     return {"before": asdict(design.before), "after": asdict(design.after), "moved": design.moved}
