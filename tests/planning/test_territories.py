@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from revops.config.planning import TerritoryConfig
 from revops.errors import RevOpsError
-from revops.planning.territories import _cuts, design_territories, greedy_design, spread
+from revops.planning.territories import (
+    _cuts,
+    _repair,
+    design_territories,
+    greedy_design,
+    spread,
+)
 
 # potential exactly at the mean; workload free (up to twice the mean)
 EXACT = TerritoryConfig(
@@ -166,6 +172,17 @@ def test_cuts_count_whole_accounts_by_hand() -> None:
     # potential free (±100 %), workload ±10 % is [2.7, 3.3]: R1 must lose a unit (one
     # account) and R2 gain one
     assert _cuts((pot, work), own, 2, (1.0, 0.1)) == ([1, 0], [0, 1])
+
+
+def test_repair_start_by_hand() -> None:
+    # The tiny instance: R1 holds 10, 20, 30 and R2 40, band 0 (each exactly 50). The move that
+    # most reduces the distance outside the bands is a10 → R2 (both reps land on 50): one move,
+    # inside. With no move allowed (cap 0) nothing changes and the start is not inside.
+    pot, work = np.array([10, 20, 30, 40]), np.full(4, 100)
+    own = np.array([0, 0, 0, 1])
+    start = [0, 0, 0, 1]
+    assert _repair((pot, work), own, start, 2, (0.0, 1.0), 4) == ([1, 0, 0, 1], True)
+    assert _repair((pot, work), own, start, 2, (0.0, 1.0), 0) == ([0, 0, 0, 1], False)
 
 
 @settings(max_examples=25, deadline=None)

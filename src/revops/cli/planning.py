@@ -25,6 +25,7 @@ from revops.errors import RevOpsError
 from revops.people import user_names
 
 if TYPE_CHECKING:
+    from revops.cli.output import Kind
     from revops.warehouse import Warehouse
 
 territory_app = typer.Typer(help="Balanced territory design.", no_args_is_help=True)
@@ -151,23 +152,24 @@ def territory_compare(
     from revops.planning.store import load_assignments, load_reps
 
     with open_revops(config, warehouse) as ro:
-        designs = {d: load_assignments(ro.warehouse, d) for d in (first, second)}
+        designs = {"A": load_assignments(ro.warehouse, first)}
+        designs["B"] = load_assignments(ro.warehouse, second)
         reps = load_reps(ro.warehouse, ro.model.planning.territories.roles)
         names = user_names(ro.warehouse)
     summary = compare_summary(designs, reps)
+    summary.insert(1, "design_id", [first, second])
     ratios = [str(c) for c in summary.columns if "max_min" in str(c)]
     for col in ratios:
         summary[col] = summary[col].map(_finite)
+    kinds: dict[str, Kind] = dict.fromkeys(ratios, "multiple")
+    kinds.update({"potential_cv_after": "number", "workload_cv_after": "number"})
     print_frame(
-        summary,
-        "Designs side by side (max/min n/a: a rep with none)",
-        name="designs",
-        kinds=dict.fromkeys(ratios, "multiple"),
-        transpose=True,
+        summary, "Designs side by side (max/min n/a: a rep with none)", name="designs", kinds=kinds
     )
     print_frame(
         with_names(compare_by_rep(designs, reps), names, user_id="rep"),
-        "Per rep: accounts kept, lost, gained (changed = lost + gained) and potential",
+        f"Per rep, A = {first}, B = {second}: accounts kept, lost, gained "
+        "(changed = lost + gained) and potential after",
         name="by_rep",
     )
 

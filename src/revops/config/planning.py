@@ -83,7 +83,12 @@ class TerritoryConfig(Model):
     max_moves: float | None = Field(
         0.2, ge=0, le=1, description="At most this share of each region's accounts may move."
     )
-    time_limit_seconds: float = Field(20.0, gt=0)
+    time_limit_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Wall-clock cap for the whole design; each group stops once its gap is "
+        "within target_gap, so most designs finish well before it.",
+    )
     target_gap: float = Field(
         0.01,
         ge=0,

@@ -65,8 +65,9 @@ def disruption(assign: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
 
 
 def compare_by_rep(designs: dict[str, pd.DataFrame], reps: pd.DataFrame) -> pd.DataFrame:
-    """The disruption tables of several designs joined per rep, columns suffixed by design id."""
+    """The disruption tables of several designs joined per rep, columns suffixed by label."""
     cols = ["kept", "lost", "gained", "changed", "potential_after"]
+    # one design's columns together: kept A, lost A, ..., then B
     base = reps[["user_id", "region"]]
     for design_id, a in designs.items():
         d = disruption(a, reps)

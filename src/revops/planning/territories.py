@@ -26,11 +26,13 @@ it never closed. Here balance is a band (how sales ops states it: every territor
 of the mean) and the objective counts moves, so the bound is on a whole number of moves, and
 CP-SAT proves it on the real accounts, with no aggregation: the gap reported is CP-SAT's own,
 (moves − best bound) / moves, a bound on the design actually proposed. The solver starts from
-the current assignment, runs on one thread with a fixed seed, and stops at the time limit or
-once the gap is within `target_gap`; groups share the time limit in proportion to their
-accounts, and a group that finishes early leaves its time to the next. A group whose bands
-cannot be met has them widened, and one with no design found in time falls back to greedy
-(`_solve_group`); the status of every group says which happened.
+a quick repair of the current assignment (`_repair`), runs on one thread with a fixed seed, and
+stops at the time limit or once the gap is within `target_gap`; groups share the time limit in
+proportion to their accounts, and a group that finishes early leaves its time to the next. A
+group that stops on its gap gives the same design on the same data; one cut short by the
+(wall-clock) limit may not, and its status says FEASIBLE with the gap it reached. A group
+whose bands cannot be met has them widened, and one with no design found in time falls back
+to greedy (`_solve_group`); the status of every group says which happened.
 """
 
 from __future__ import annotations
@@ -195,6 +197,82 @@ def _current(pot: np.ndarray, own: np.ndarray, n_rep: int) -> list[int]:
     return chosen
 
 
+def _repair(
+    data: tuple[np.ndarray, np.ndarray],
+    own: np.ndarray,
+    start: list[int],
+    n_rep: int,
+    widths: tuple[float, float],
+    cap: int,
+) -> tuple[list[int], bool]:
+    """A quick start for the solver, and whether it lies within the bands and the move cap.
+
+    Move one account at a time, always the move that most reduces how far reps sit outside
+    their bands; when no single move helps, the best pair (one of the ten best first moves,
+    then the best second: a rep at the edge of one band can then trade a large account for a
+    small one). Steepest descent takes the largest account that fits first, so it needs few
+    moves. It is only a start (and a design when the solver finds none of its own in time),
+    never the proof: the bound comes from CP-SAT.
+    """
+    bands = [
+        (values, *_band(values, n_rep, w), max(float(values.sum()) / n_rep, 1e-9))
+        for values, w in zip(data, widths, strict=True)
+    ]
+    reps = np.arange(n_rep)
+    rows = np.arange(len(own))
+
+    def outside(load: np.ndarray, lo: int, hi: int, mean: float) -> np.ndarray:
+        return (np.maximum(load - hi, 0) + np.maximum(lo - load, 0)) / mean
+
+    def gains(chosen: np.ndarray) -> np.ndarray:
+        """Change in the total distance outside the bands for every (account, new rep)."""
+        gain = np.zeros((len(chosen), n_rep))
+        for values, lo, hi, mean in bands:
+            load = np.bincount(chosen, weights=values, minlength=n_rep)
+            now = outside(load, lo, hi, mean)
+            leave = outside(load[chosen] - values, lo, hi, mean) - now[chosen]
+            gain += leave[:, None] + outside(load + values[:, None], lo, hi, mean) - now
+        gain[rows, chosen] = np.inf  # staying is no move
+        # moves added: +1 leaving the owner, −1 returning to it; none past the cap
+        added = (chosen == own).astype(int)[:, None] - (reps[None, :] == own[:, None])
+        if int((chosen != own).sum()) >= cap:
+            gain[added > 0] = np.inf
+        return gain + 1e-9 * added  # among equal gains, fewer moves
+
+    def inside(chosen: np.ndarray) -> bool:
+        return all(
+            not outside(np.bincount(chosen, weights=v, minlength=n_rep), lo, hi, mean).any()
+            for v, lo, hi, mean in bands
+        )
+
+    def descend(chosen: np.ndarray) -> None:
+        for _ in range(2 * len(chosen)):
+            gain = gains(chosen)
+            best = np.unravel_index(np.argmin(gain), gain.shape)
+            if gain[best] < -1e-8:
+                chosen[best[0]] = best[1]
+                continue
+            pair, total = None, -1e-8
+            for first in np.argsort(gain, axis=None)[:10]:
+                a, r = np.unravel_index(first, gain.shape)
+                if not np.isfinite(gain[a, r]):
+                    break
+                trial = chosen.copy()
+                trial[a] = r
+                again = gains(trial)
+                second = np.unravel_index(np.argmin(again), again.shape)
+                if gain[a, r] + again[second] < total:
+                    pair, total = ((a, r), second), gain[a, r] + again[second]
+            if pair is None:
+                break
+            for a, r in pair:
+                chosen[a] = r
+
+    chosen = np.array(start)
+    descend(chosen)
+    return [int(c) for c in chosen], inside(chosen) and int((chosen != own).sum()) <= cap
+
+
 def _attempt(
     data: tuple[np.ndarray, np.ndarray],
     own: np.ndarray,
@@ -238,7 +316,8 @@ def _attempt(
     moved = n_acc - cp_model.LinearExpr.sum(stays)
     m.add(moved <= cap)
     m.minimize(moved)
-    for a, start in enumerate(_current(data[0], own, n_rep)):
+    hint, hint_ok = _repair(data, own, _current(data[0], own, n_rep), n_rep, widths, cap)
+    for a, start in enumerate(hint):
         for r in range(n_rep):
             m.add_hint(x[a][r], r == start)
     solver = cp_model.CpSolver()
@@ -248,10 +327,23 @@ def _attempt(
     solver.parameters.relative_gap_limit = cfg.target_gap
     status = solver.solve(m)
     name = solver.status_name(status)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return name, [], math.nan, math.nan
-    chosen = [next(r for r in range(n_rep) if solver.boolean_value(x[a][r])) for a in range(n_acc)]
-    return name, chosen, float(solver.objective_value), float(solver.best_objective_bound)
+    bound = float(solver.best_objective_bound)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        chosen = [
+            next(r for r in range(n_rep) if solver.boolean_value(x[a][r])) for a in range(n_acc)
+        ]
+        return name, chosen, float(solver.objective_value), bound
+    if status == cp_model.UNKNOWN and hint_ok:
+        # no solution of its own in time, but the start is within the bands: it is the design,
+        # and the bound CP-SAT proved meanwhile still holds for it
+        moves = float(sum(1 for o, c in zip(own, hint, strict=True) if o != c))
+        return (
+            "HEURISTIC",
+            hint,
+            moves,
+            max(0.0, bound) if math.isfinite(bound) else 0.0,
+        )
+    return name, [], math.nan, math.nan
 
 
 def _solve_group(
@@ -282,7 +374,7 @@ def _solve_group(
         if chosen:
             gap = _gap(moves, bound)
             # CP-SAT says OPTIMAL once within relative_gap_limit: the name follows the gap
-            name = "OPTIMAL" if gap == 0 else "FEASIBLE"
+            name = "OPTIMAL" if gap == 0 else status if status == "HEURISTIC" else "FEASIBLE"
             owners = pd.Series([rep_ids[r] for r in chosen], index=acc.index)
             text = (
                 f"{name} {moves:.0f} moves (bound {bound:.0f}, gap {gap:.1%}) within "
