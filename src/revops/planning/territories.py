@@ -204,6 +204,7 @@ def _repair(
     n_rep: int,
     widths: tuple[float, float],
     cap: int,
+    seconds: float = math.inf,
 ) -> tuple[list[int], bool]:
     """A quick start for the solver, and whether it lies within the bands and the move cap.
 
@@ -212,8 +213,9 @@ def _repair(
     then the best second: a rep at the edge of one band can then trade a large account for a
     small one). Steepest descent takes the largest account that fits first, so it needs few
     moves. It is only a start (and a design when the solver finds none of its own in time),
-    never the proof: the bound comes from CP-SAT.
+    never the proof: the bound comes from CP-SAT. It stops after `seconds` wherever it is.
     """
+    deadline = time.perf_counter() + seconds
     bands = [
         (values, *_band(values, n_rep, w), max(float(values.sum()) / n_rep, 1e-9))
         for values, w in zip(data, widths, strict=True)
@@ -247,6 +249,8 @@ def _repair(
 
     def descend(chosen: np.ndarray) -> None:
         for _ in range(2 * len(chosen)):
+            if time.perf_counter() > deadline:
+                return
             gain = gains(chosen)
             best = np.unravel_index(np.argmin(gain), gain.shape)
             if gain[best] < -1e-8:
@@ -288,6 +292,7 @@ def _attempt(
     """
     from ortools.sat.python import cp_model
 
+    began = time.perf_counter()
     n_acc = len(own)
     forced = int((own < 0).sum())
     cap = n_acc if cfg.max_moves is None else max(forced, math.floor(cfg.max_moves * n_acc))
@@ -316,12 +321,13 @@ def _attempt(
     moved = n_acc - cp_model.LinearExpr.sum(stays)
     m.add(moved <= cap)
     m.minimize(moved)
-    hint, hint_ok = _repair(data, own, _current(data[0], own, n_rep), n_rep, widths, cap)
+    current = _current(data[0], own, n_rep)
+    hint, hint_ok = _repair(data, own, current, n_rep, widths, cap, seconds / 4)
     for a, start in enumerate(hint):
         for r in range(n_rep):
             m.add_hint(x[a][r], r == start)
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.1, seconds)
+    solver.parameters.max_time_in_seconds = max(0.1, seconds - (time.perf_counter() - began))
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = cfg.seed
     solver.parameters.relative_gap_limit = cfg.target_gap
