@@ -129,9 +129,11 @@ def territory_design(
         name="by_region",
         kinds={"reps": "count", "max_min_in_region": "multiple"},
     )
+    groups = "\n".join(f"  {g}" for g in design.solver_status.split("; "))
     console.print(
         f"{design.moved:,} of {len(design.assignments):,} accounts move; solved in "
-        f"{design.solve_seconds:.1f} s ({design.solver_status}). "
+        f"{design.solve_seconds:.1f} s; per group (gap: CP-SAT's proven distance from the "
+        f"fewest moves):\n{groups}\n"
         f"Apply with: revops territory apply {design_id}; "
         f"compare with: revops territory compare {design_id} <other design>",
         highlight=False,
