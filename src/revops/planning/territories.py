@@ -31,8 +31,8 @@ stops at the time limit or once the gap is within `target_gap`; groups share the
 proportion to their accounts, and a group that finishes early leaves its time to the next. A
 group that stops on its gap gives the same design on the same data; one cut short by the
 (wall-clock) limit may not, and its status says FEASIBLE with the gap it reached. A group
-whose bands cannot be met has them widened, and one with no design found in time falls back
-to greedy (`_solve_group`); the status of every group says which happened.
+whose bands cannot be met has them widened, and one with no design found in time keeps the
+repaired start, said as a fallback (`_solve_group`); every group's status says what happened.
 """
 
 from __future__ import annotations
@@ -185,8 +185,7 @@ def _lpt(pot: np.ndarray, n_rep: int) -> list[int]:
 def _current(pot: np.ndarray, own: np.ndarray, n_rep: int) -> list[int]:
     """The current owners, with accounts of owners who are not reps here to the lightest rep.
 
-    The solver starts from it (as a hint), and it is the fallback when greedy would move more
-    accounts than `max_moves` allows.
+    The repair starts from it, and it is the design when no band can be met at all.
     """
     held = np.bincount(own[own >= 0], weights=pot[own >= 0], minlength=n_rep)
     chosen = [int(o) for o in own]
@@ -339,16 +338,14 @@ def _attempt(
             next(r for r in range(n_rep) if solver.boolean_value(x[a][r])) for a in range(n_acc)
         ]
         return name, chosen, float(solver.objective_value), bound
-    if status == cp_model.UNKNOWN and hint_ok:
-        # no solution of its own in time, but the start is within the bands: it is the design,
-        # and the bound CP-SAT proved meanwhile still holds for it
+    if status == cp_model.UNKNOWN:
+        # no solution of its own in time: the repaired start is the design. Within the bands
+        # it is a solution of the model and the bound CP-SAT proved meanwhile holds for it;
+        # outside them it is only the best the repair reached
         moves = float(sum(1 for o, c in zip(own, hint, strict=True) if o != c))
-        return (
-            "HEURISTIC",
-            hint,
-            moves,
-            max(0.0, bound) if math.isfinite(bound) else 0.0,
-        )
+        if not hint_ok:
+            return "REPAIR", hint, moves, math.nan
+        return "HEURISTIC", hint, moves, max(0.0, bound) if math.isfinite(bound) else 0.0
     return name, [], math.nan, math.nan
 
 
@@ -359,10 +356,11 @@ def _solve_group(
 
     A band no design can meet (one account larger than it, or more moves than `max_moves`)
     is proven so, by `_cuts` or by CP-SAT, usually in a moment; both widths are then doubled
-    (from 1 % when zero), up to three times, and the status names the bands used. When no
-    design within the bands is found in the time limit, the group falls back to greedy LPT
-    (`greedy_design`), or, when that would move more than `max_moves` allows, to the current
-    owners; the status says which and why: the fallback is never silent.
+    (from 1 % when zero), up to three times, and the status names the bands used. When the
+    solver finds no design in the time limit, the repaired start (`_repair`) is the design:
+    within the bands it carries CP-SAT's bound (HEURISTIC), outside them it is a fallback
+    (REPAIR FALLBACK, no gap); with no time left or no band met, the current owners stay
+    (UNCHANGED FALLBACK). The status says which and why: a fallback is never silent.
     """
     started = time.perf_counter()
     data = _cp_data(acc)
@@ -377,6 +375,14 @@ def _solve_group(
             break
         tried = widths
         status, chosen, moves, bound = _attempt(data, own, len(rep_ids), widths, cfg, left)
+        if chosen and status == "REPAIR":
+            text = (
+                f"REPAIR FALLBACK (no design within ±{widths[0]:.0%} potential and "
+                f"±{widths[1]:.0%} workload found in {time.perf_counter() - started:.1f} s: "
+                f"{moves:.0f} moves of steepest descent from the current owners, towards the "
+                "bands but not into them)"
+            )
+            return pd.Series([rep_ids[r] for r in chosen], index=acc.index), text, None
         if chosen:
             gap = _gap(moves, bound)
             # CP-SAT says OPTIMAL once within relative_gap_limit: the name follows the gap
@@ -390,18 +396,11 @@ def _solve_group(
         if status != "INFEASIBLE":
             break
         widths = (min(1.0, max(widths[0] * 2, 0.01)), min(1.0, max(widths[1] * 2, 0.01)))
-    seconds = time.perf_counter() - started
-    why = (
-        f"no design within ±{tried[0]:.0%} potential and ±{tried[1]:.0%} workload found: "
-        f"{status} after {seconds:.1f} s"
+    text = (
+        f"UNCHANGED FALLBACK (no design within ±{tried[0]:.0%} potential and ±{tried[1]:.0%} "
+        f"workload found: {status} after {time.perf_counter() - started:.1f} s)"
     )
-    chosen = _lpt(data[0], len(rep_ids))
-    moves = sum(1 for o, c in zip(own, chosen, strict=True) if o != c)
-    forced = int((own < 0).sum())
-    if cfg.max_moves is None or moves <= max(forced, math.floor(cfg.max_moves * len(own))):
-        text = f"GREEDY FALLBACK ({why})"
-    else:  # greedy would move more than allowed: leave owners, place only the orphans
-        chosen, text = _current(data[0], own, len(rep_ids)), f"UNCHANGED FALLBACK ({why})"
+    chosen = _current(data[0], own, len(rep_ids))
     return pd.Series([rep_ids[r] for r in chosen], index=acc.index), text, None
 
 
