@@ -20,6 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from revops.cli._state import state as state
 from revops.cli.output import Format as Format
 from revops.cli.output import FormatOpt as FormatOpt
 from revops.cli.output import Kind as Kind
@@ -28,7 +29,6 @@ from revops.context import RevOps
 from revops.errors import RevOpsError
 
 console = Console()
-state = {"debug": False}
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="Operating model file (revops.yaml).")

@@ -114,8 +114,3 @@ def access_list(
         known = grants(ro.warehouse)
     rows = [{"user": user, "role": role} for user, role in known.items()]
     print_frame(rows, "CLI grants", name="grants", kinds={"user": "text", "role": "text"})
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(keys_app, name="keys")
-    app.add_typer(access_app, name="access")

@@ -39,11 +39,6 @@ AtOpt = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(automate_app, name="automate")
-    app.add_typer(tasks_app, name="tasks")
-
-
 def _at(text: str | None) -> datetime:
     if text is None:
         return datetime.now(UTC)

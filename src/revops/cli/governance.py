@@ -377,12 +377,3 @@ def audit_log(
         kinds={"seq": "text", "at_utc": "date"},
         keep=("seq", "at_utc", "actor", "action", "subject"),
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add the change-control commands and the `audit` group to the main app."""
-    app.command()(plan)
-    app.command()(apply)
-    app.command()(history)
-    app.command()(rollback)
-    app.add_typer(audit_app, name="audit")

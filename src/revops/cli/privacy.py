@@ -36,11 +36,6 @@ audience_app = typer.Typer(help="Outgoing lists, filtered by consent.", no_args_
 privacy_app.add_typer(consent_app, name="consent")
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(privacy_app, name="privacy")
-    app.add_typer(audience_app, name="audience")
-
-
 @consent_app.command("record")
 def consent_record(
     person_id: Annotated[str, typer.Argument(help="Person id.")],

@@ -31,10 +31,6 @@ ObjectOpt = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(sync_app, name="sync")
-
-
 @contextmanager
 def _known() -> Iterator[None]:
     """An unknown system or object is a one-line error, not a traceback."""

@@ -42,7 +42,3 @@ def passwd(
         who = require(ro.warehouse, "access.manage")
         set_password(ro.warehouse, who, email, _read_password())
     console.print(f"password set for {email.strip().lower()}")
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(users_app, name="users")
