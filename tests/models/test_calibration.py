@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from revops.models.calibration import assess, brier, ece, reliability
+from revops.models.calibration import assess, brier, chance_ece, ece, reliability
 
 
 def test_brier_ece_and_reliability_by_hand() -> None:
@@ -85,3 +85,17 @@ def test_ece_is_a_weighted_mean_gap(rows: list[tuple[float, bool]]) -> None:
     table = reliability(y, p)
     assert table["rows"].sum() == len(rows)
     assert value <= table["gap"].abs().max() + 1e-12
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=300),
+    st.integers(0, 2**32 - 1),
+)
+def test_chance_ece_is_the_ece_of_draws_from_the_model(probs: list[float], seed: int) -> None:
+    """The per-bin counting in `chance_ece` gives, draw for draw, exactly what `ece` gives:
+    the 95th percentile of the ECE over outcomes drawn from the probabilities themselves."""
+    p = np.asarray(probs)
+    rng = np.random.default_rng(seed)
+    sims = [ece((rng.uniform(size=p.size) < p).astype(float), p) for _ in range(25)]
+    assert chance_ece(p, seed=seed, draws=25) == float(np.quantile(sims, 0.95))

@@ -92,8 +92,14 @@ def _lead_times(inp: Inputs, cfg: AttributionConfig) -> pd.Series:
 def conversions(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> pd.DataFrame:
     """One row per conversion and non-conversion: conversion_id entity_id converted_at
     converted revenue opp_at."""
+    return _conversions(inp, conversion, cfg, _entity_touches(inp, cfg))
+
+
+def _conversions(
+    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, touches: pd.DataFrame
+) -> pd.DataFrame:
+    """`conversions`, given the entity touches (`_entity_touches`, built once per journey)."""
     key = "person_id" if cfg.level == "person" else "account_id"
-    touches = _entity_touches(inp, cfg)
     last_touch = touches.groupby("entity_id")["occurred_at"].max()
     if conversion in ("mql", "sql"):
         stage = conversion.upper()
@@ -155,9 +161,9 @@ def build_journeys(inp: Inputs, conversion: ConversionType, cfg: AttributionConf
     account_id channel campaign_id occurred_at days_before pos n is_lead is_opp.
     Conversions with no touch in the lookback have no rows (they cannot be attributed).
     """
-    conv = conversions(inp, conversion, cfg)
-    conv["lead_at"] = conv["entity_id"].map(_lead_times(inp, cfg))
     touches = _entity_touches(inp, cfg)
+    conv = _conversions(inp, conversion, cfg, touches)
+    conv["lead_at"] = conv["entity_id"].map(_lead_times(inp, cfg))
     j = conv.merge(touches, on="entity_id", how="inner")
     lookback = pd.Timedelta(days=cfg.lookback_days.days(conversion))
     inside = (j["occurred_at"] <= j["converted_at"]) & (

@@ -71,7 +71,19 @@ def compare(
     """Every requested model (all configured ones by default) over the same journeys."""
     names = tuple(models or cfg.models)
     _check(names)
-    j = journeys_for(inputs, conversion, cfg)
+    return compare_journeys(journeys_for(inputs, conversion, cfg), conversion, cfg, names)
+
+
+def compare_journeys(
+    j: pd.DataFrame,
+    conversion: ConversionType,
+    cfg: AttributionConfig,
+    models: Sequence[str] | None = None,
+) -> dict[str, Attribution]:
+    """`compare` over journeys already built (`journeys_for`), for a caller that needs them
+    more than once: building them is most of the cost of attribution."""
+    names = tuple(models or cfg.models)
+    _check(names)
     heads = j[j["pos"] == 0]
     n_conv = int(heads["converted"].sum())
     out = {}

@@ -156,7 +156,18 @@ def chance_ece(p: Array, seed: int = 0, draws: int = _CHANCE_DRAWS) -> float:
     if p.size == 0:
         return float("nan")
     rng = np.random.default_rng(seed)
-    sims = [ece((rng.uniform(size=p.size) < p).astype(float), p) for _ in range(draws)]
+    # The bins, their rows and mean prediction depend on `p` alone: take them once from the
+    # reliability table, then count each draw's outcomes per bin with `bincount` (exact for
+    # 0/1 outcomes, so each ECE is the one `ece` gives, at a fraction of a groupby's cost).
+    b = _bins(p, BINS)
+    table = reliability(np.zeros(p.size), p)
+    rows = table["rows"]
+    weight = rows / rows.sum()
+    sims = []
+    for _ in range(draws):
+        y = (rng.uniform(size=p.size) < p).astype(float)
+        observed = np.bincount(b, weights=y, minlength=BINS)[table["bin"]] / rows.to_numpy()
+        sims.append(float((weight * (observed - table["predicted"]).abs()).sum()))
     return float(np.quantile(sims, 0.95))
 
 

@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from revops.attribution.journeys import load_inputs
 from revops.attribution.markov import MarkovResult
 from revops.attribution.performance import performance_table, sourced_influenced
-from revops.attribution.run import Attribution, compare, journeys_for, write_credits
+from revops.attribution.run import Attribution, compare_journeys, journeys_for, write_credits
 from revops.attribution.scope import Scope
 from revops.attribution.shapley import ShapleyResult
 from revops.config.attribution import ConversionType
@@ -88,10 +88,18 @@ def write_attribution_report(
     cfg = ro.model.attribution
     conv = conversion or cfg.default_conversion
     inputs = load_inputs(ro.warehouse)
-    results = compare(inputs, conv, cfg)
+    built: dict[ConversionType, pd.DataFrame] = {}
+
+    def journeys(c: ConversionType) -> pd.DataFrame:
+        """Each conversion's journeys built once: the page reads them up to three times."""
+        if c not in built:
+            built[c] = journeys_for(inputs, c, cfg)
+        return built[c]
+
+    results = compare_journeys(journeys(conv), conv, cfg)
     scope = Scope.of(cfg, conv, tuple(results))
     stored = [
-        compare(inputs, c, cfg, [DICTIONARY_MODEL])[DICTIONARY_MODEL]
+        compare_journeys(journeys(c), c, cfg, [DICTIONARY_MODEL])[DICTIONARY_MODEL]
         for c in ("opportunity", "closed_won")
     ]
     write_credits(ro.warehouse, stored, cfg)
@@ -118,8 +126,8 @@ def write_attribution_report(
         "ROAS per channel (attributed revenue / spend)",
         "number",
     )
-    pipeline = sourced_influenced(journeys_for(inputs, "opportunity", cfg))
-    revenue = sourced_influenced(journeys_for(inputs, "closed_won", cfg))
+    pipeline = sourced_influenced(journeys("opportunity"))
+    revenue = sourced_influenced(journeys("closed_won"))
     env = Environment(
         loader=PackageLoader("revops.reports", "templates"),
         autoescape=select_autoescape(["html"]),

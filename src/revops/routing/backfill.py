@@ -67,13 +67,15 @@ def backfill_desk(wh: Warehouse, model: OperatingModel) -> DeskReport:
     for r in rows:
         changes.setdefault(r["person_id"], []).append((r["changed_at"], r["to_stage"]))
     moments = sorted((r["changed_at"], r["person_id"]) for r in rows if r["to_stage"] == mql)
-    ids = sorted({pid for _, pid in moments})
+    # the persons who were ever MQL, as a semi-join in the warehouse: a literal list of their
+    # ids (tens of thousands) costs more to build and compile than the query to run
+    ever = h.filter(h.to_stage == mql).select("person_id").distinct()
     p = wh.table("persons")
-    persons = {r["person_id"]: r for r in wh.to_arrow(p.filter(p.person_id.isin(ids))).to_pylist()}
+    persons = {r["person_id"]: r for r in wh.to_arrow(p.semi_join(ever, "person_id")).to_pylist()}
     t = wh.table("touchpoints")
     touches: dict[str, list[tuple[datetime, str]]] = {}
     for r in wh.to_arrow(
-        t.filter(t.person_id.isin(ids))
+        t.semi_join(ever, "person_id")
         .order_by(["occurred_at", "touchpoint_id"])
         .select("person_id", "occurred_at", "touch_type")
     ).to_pylist():
