@@ -45,3 +45,24 @@ def test_drift_is_caught_and_mended_out_of_time() -> None:
     test = rows[pd.to_datetime(rows["month"]) >= pd.Timestamp("2025-01-01")]
     assert np.mean(m.predict(test)) < np.mean(m.raw(test))
     assert "recalibrated" in cal.summary()
+
+
+def test_a_model_no_better_than_the_health_score_is_withheld() -> None:
+    # In this book churn depends on the health score alone (the other features are noise):
+    # the model can only match the score's ranking, so it is withheld and the at-risk list
+    # gets the health score's probability unless revenue.use_withheld names the model.
+    rows, y = _book()
+    m = fit(rows, y, horizon=3, test_months=6)
+    v = m.verdict
+    assert v is not None
+    assert v.auc <= v.baseline_auc
+    assert m.withheld
+    assert "churn model WITHHELD: it does not beat the health score" in v.summary()
+    latest = rows[pd.to_datetime(rows["month"]) == pd.to_datetime(rows["month"]).max()]
+    used = m.probability(latest)
+    assert np.allclose(used, v.baseline_probability(latest["score"].to_numpy(float)))
+    # low health, high churn probability
+    assert (
+        used[latest["score"].to_numpy() < 20].mean() > used[latest["score"].to_numpy() > 80].mean()
+    )
+    assert np.allclose(m.probability(latest, use_withheld=True), m.predict(latest))

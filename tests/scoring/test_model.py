@@ -103,7 +103,9 @@ def test_apply_and_cli(demo: tuple[RevOps, str], trained: Trained) -> None:
     assert table.num_rows == ro.warehouse.count("persons")
     p = np.asarray(table.column("predicted_sql_probability").to_numpy(zero_copy_only=False))
     assert ((p >= 0) & (p <= 1)).all()
-    assert set(table.column("model_version").to_pylist()) == {models.version}
+    sql = models.targets["sql"]
+    applied = f"{models.version}:rule" if sql.withheld else models.version
+    assert set(table.column("model_version").to_pylist()) == {applied}
     runner = CliRunner()
     result = runner.invoke(app, ["score", "report", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -111,8 +113,47 @@ def test_apply_and_cli(demo: tuple[RevOps, str], trained: Trained) -> None:
     assert "MQL threshold 60" in result.output
     assert "calibration: sql model: Brier" in result.output
     assert "sql reliability (raw)" in result.output
+    assert "sql model beats the rule score out of time" in result.output or (
+        "sql model WITHHELD: it does not beat the rule score out of time" in result.output
+    )
     missing = runner.invoke(app, ["score", "report", "--out", str(out / "nope")])
     assert missing.exit_code == 1
+
+
+def test_a_withheld_model_is_not_applied_unless_the_model_says(
+    demo: tuple[RevOps, str], trained: Trained
+) -> None:
+    # The sql model, judged worse than the rule score: lead_scores gets the rule score's
+    # calibrated probability (model_version "<version>:rule") and the run says why.
+    from dataclasses import replace
+
+    from revops.scoring.run import score_all
+
+    ro, _ = demo
+    _, models, _ = trained
+    sql = models.targets["sql"]
+    assert sql.verdict is not None
+    worse = replace(sql.verdict, auc=sql.verdict.baseline_auc - 0.05)
+    withheld = TrainedModels(
+        models.version, models.categories, {"sql": replace(sql, verdict=worse)}
+    )
+    cfg = ro.model.scoring
+    run = score_all(ro.warehouse, cfg, withheld)
+    assert set(run.table.column("model_version").to_pylist()) == {f"{models.version}:rule"}
+    combined = run.table.column("combined").to_numpy()
+    p = run.table.column("predicted_sql_probability").to_numpy()
+    assert np.allclose(p, worse.baseline_probability(combined))
+    assert run.source is not None
+    assert "sql model WITHHELD" in run.source
+    assert "the rule score is used instead" in run.source
+    # scoring.model.use_withheld: the operator asks for the model anyway, and it is said.
+    anyway = cfg.model_copy(
+        update={"model": cfg.model.model_copy(update={"use_withheld": ("sql",)})}
+    )
+    run = score_all(ro.warehouse, anyway, withheld)
+    assert set(run.table.column("model_version").to_pylist()) == {models.version}
+    assert run.source is not None
+    assert "used anyway" in run.source
 
 
 def test_rules_only_scores_round_trip(warehouse: Warehouse) -> None:

@@ -339,6 +339,7 @@ def win_model_cmd(
 ) -> None:
     """Train the per-deal win model on early deals; AUC and calibration on later ones."""
     from revops.pipeline.forecast import win_model_report
+    from revops.pipeline.forecast.win_model import WITHHELD_MEANS
 
     with open_revops(config, warehouse) as ro, working("training the win model"):
         ev = win_model_report(ro.warehouse, ro.model)
@@ -373,8 +374,9 @@ def win_model_cmd(
                 name="reliability_after",
                 kinds=RELIABILITY_KINDS,
             )
-    if ev.auc <= ev.stage_auc:
-        console.print("[yellow]the win model does not beat the stage probability out of time[/]")
+    if ev.verdict is not None:
+        style = "bold yellow" if ev.verdict.withheld else "green"
+        console.print(f"[{style}]{ev.verdict.summary(instead=WITHHELD_MEANS)}[/]")
 
 
 @forecast_app.command("report")

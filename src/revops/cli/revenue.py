@@ -263,10 +263,10 @@ def revenue_at_risk(
                     name=f"{m.label}_reliability",
                     kinds=RELIABILITY_KINDS,
                 )
-        if m.auc <= m.baseline_auc:
-            console.print(
-                f"  [yellow]{m.label} model does not beat the health score out of time[/]"
-            )
+        if m.verdict is not None:
+            style = "bold yellow" if m.withheld else "green"
+            used = m.label in ro.model.revenue.use_withheld
+            console.print(f"  [{style}]{m.verdict.summary(used)}[/]")
     cols = [
         "account",
         "owner",

@@ -97,6 +97,9 @@ def score_apply(
             "avg_probability": "ratio",
         },
     )
+    if done.source is not None:
+        style = "yellow" if "WITHHELD" in done.source else "dim"
+        console.print(f"[{style}]predicted_sql_probability: {done.source}[/]")
     moves = done.moves
     if moves is not None:
         stages = ro.model.scoring.stages
@@ -164,5 +167,11 @@ def print_report(report: dict[str, Any]) -> None:
             print_frame(pd.DataFrame(cal["table"]), f"{name} reliability (raw)")
             if cal["recalibrated"]:
                 print_frame(pd.DataFrame(cal["table_after"]), f"{name} reliability (recalibrated)")
+        verdict = t.get("verdict")
+        if verdict is None:
+            console.print("against the rule score: not judged (stored before it was; retrain)")
+        else:
+            style = "bold yellow" if verdict["withheld"] else "green"
+            console.print(f"[{style}]{verdict['summary']}[/]")
     for name, why in report.get("skipped", {}).items():
         console.print(f"[yellow]{name} skipped:[/] {why}")

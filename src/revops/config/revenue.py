@@ -147,3 +147,9 @@ class RevenueConfig(Model):
     seed: int = Field(
         7, description="Seed of the churn and expansion models: same data, same at-risk list."
     )
+    use_withheld: tuple[Literal["churn", "expansion"], ...] = Field(
+        (),
+        description="Models used even when they do not beat the health score out of time; "
+        "otherwise such a model is withheld and the health score's calibrated probability is "
+        "used instead, and said.",
+    )

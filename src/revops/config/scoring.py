@@ -151,12 +151,19 @@ class PredictiveConfig(Model):
     test_fraction: float = Field(0.3, gt=0, lt=1)
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
     seed: int = 0
+    # Targets whose model is applied even when it does not beat the rule score out of time
+    # (revops.models.calibration.Verdict); without this, such a model is withheld and the
+    # rule score's calibrated probability is written instead.
+    use_withheld: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> PredictiveConfig:
         names = [t.name for t in self.targets]
         if not names or len(set(names)) != len(names):
             raise ValueError("scoring.model.targets needs at least one target, names unique")
+        unknown = sorted(set(self.use_withheld) - set(names))
+        if unknown:
+            raise ValueError(f"scoring.model.use_withheld names unknown targets {unknown}")
         return self
 
 

@@ -16,12 +16,20 @@ half (the calibration slice) decides whether the model needs mending (ECE above
 is not "mended" into noise) and fits the mapping (isotonic regression, or Platt's logistic fit
 on the log-odds when the slice is small); the second half (the evaluation slice) is scored
 before and after. The mapping then applies to every prediction the model makes.
+
+A model must also earn its place against the rule or heuristic it replaces (the lead rule
+score, the health score, the stage probability): `versus_baseline` turns the baseline into a
+probability with a monotone map fitted on the same calibration slice, so both sides get the
+same chance to be calibrated, and compares them on the evaluation slice. The model is kept
+only when it ranks better (higher AUC) and its probabilities are no worse (Brier no higher);
+otherwise it is withheld, and the engine that would use it falls back to the baseline's
+probability and says so, unless the operating model names it as used anyway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -72,12 +80,13 @@ def ece(y: Sequence[float] | Array, p: Sequence[float] | Array, bins: int = BINS
     return float((weight * (table["observed"] - table["predicted"]).abs()).sum())
 
 
-Method = Literal["none", "isotonic", "platt"]
+Method = Literal["none", "isotonic", "platt", "logistic"]
 
 
 @dataclass(frozen=True)
 class Recalibrator:
-    """A monotone map from a model's probability to a calibrated one (identity for 'none')."""
+    """A monotone map from a model's probability (or, for 'logistic' and a decreasing isotonic
+    fit, a baseline's score on any scale) to a calibrated one (identity for 'none')."""
 
     method: Method
     fitted: Any = None
@@ -88,6 +97,8 @@ class Recalibrator:
             return pp
         if self.method == "isotonic":
             return np.asarray(self.fitted.predict(pp), float)
+        if self.method == "logistic":
+            return np.asarray(self.fitted.predict_proba(pp.reshape(-1, 1))[:, 1], float)
         return np.asarray(self.fitted.predict_proba(_logit(pp))[:, 1], float)
 
 
@@ -206,3 +217,119 @@ def assess(
         table=reliability(yy[ev], pp[ev]),
         table_after=reliability(yy[ev], after),
     )
+
+
+def fit_score_map(y: Array, score: Array) -> Recalibrator:
+    """A baseline score (any scale, either direction) as a probability: isotonic regression
+    with enough rows, else a logistic fit on the score."""
+    ok = ~np.isnan(score)
+    yy, ss = y[ok], score[ok]
+    if len(set(yy.tolist())) < 2:
+        return Recalibrator("none")
+    if len(yy) >= _ISOTONIC_FROM:
+        from sklearn.isotonic import IsotonicRegression
+
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing="auto", out_of_bounds="clip")
+        return Recalibrator("isotonic", iso.fit(ss, yy))
+    from sklearn.linear_model import LogisticRegression
+
+    return Recalibrator("logistic", LogisticRegression(C=1e6).fit(ss.reshape(-1, 1), yy))
+
+
+CRITERION = "kept only when its AUC is higher and its Brier no higher than the baseline's"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A model against its rule or heuristic baseline on the same later rows."""
+
+    model: str
+    baseline: str  # in words: "the rule score", "the health score", ...
+    rows: int  # the evaluation slice both were judged on
+    auc: float
+    baseline_auc: float
+    brier: float  # the model's, after its own recalibration
+    baseline_brier: float  # the baseline's, through `baseline_map`
+    baseline_map: Recalibrator  # baseline score → probability, fitted on the calibration slice
+    base_rate: float  # the calibration slice's: the baseline's probability where it has no score
+
+    def baseline_probability(self, score: Sequence[float] | Array) -> Array:
+        """The baseline's probability for these scores: what is used when the model is not."""
+        bb = np.asarray(score, float)
+        if self.baseline_map.method == "none":
+            return np.full(len(bb), self.base_rate)
+        mapped = self.baseline_map(np.nan_to_num(bb, nan=0.0))
+        return np.where(np.isnan(bb), self.base_rate, mapped)
+
+    @property
+    def withheld(self) -> bool:
+        """Not better than the baseline out of time (NaN figures count as not better)."""
+        return not (self.auc > self.baseline_auc and self.brier <= self.baseline_brier)
+
+    def summary(self, overridden: bool = False, instead: str | None = None) -> str:
+        """One line for a report: the figures, the criterion and what follows from it
+        (`overridden`: the operating model says to use the model although withheld;
+        `instead`: what happens instead, when it is not simply the baseline)."""
+        figures = (
+            f"AUC {self.auc:.3f} vs {self.baseline_auc:.3f}, Brier {self.brier:.4f} vs "
+            f"{self.baseline_brier:.4f} for {self.baseline} on {self.rows:,} later rows"
+        )
+        if self.withheld:
+            return (
+                f"{self.model} WITHHELD: it does not beat {self.baseline} out of time ({figures};"
+                f" {CRITERION}); "
+                + (
+                    "used anyway, as the operating model says (use_withheld)"
+                    if overridden
+                    else instead or f"{self.baseline} is used instead"
+                )
+            )
+        return f"{self.model} beats {self.baseline} out of time ({figures})"
+
+
+def _auc(y: Array, s: Array) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    ok = ~np.isnan(s)
+    if len(set(y[ok].tolist())) < 2:
+        return float("nan")
+    return float(roc_auc_score(y[ok], s[ok]))
+
+
+def versus_baseline(
+    report: CalibrationReport,
+    y: Sequence[float] | Array,
+    p: Sequence[float] | Array,
+    baseline: Sequence[float] | Array,
+    order: Sequence[Any] | npt.NDArray[Any],
+    baseline_name: str,
+    *,
+    higher_is_positive: bool = True,
+) -> Verdict:
+    """Judge a model (its raw probabilities `p`, mended by `report`'s recalibrator) against a
+    baseline score on the same rows and the same time split as `assess`.
+
+    The baseline's AUC ranks its raw score (high first, or low first when
+    `higher_is_positive` is False); its Brier is that of the score mapped to a probability on
+    the calibration slice. Missing baseline scores are left out of its AUC and predicted at the
+    calibration slice's base rate."""
+    yy, pp, bb = np.asarray(y, float), np.asarray(p, float), np.asarray(baseline, float)
+    idx = np.argsort(np.asarray(order), kind="stable")
+    half = len(idx) // 2
+    cal, ev = idx[:half], idx[half:]
+    smap = fit_score_map(yy[cal], bb[cal])
+    rate = float(yy[cal].mean()) if half else float(yy.mean())
+    sign = 1.0 if higher_is_positive else -1.0
+    verdict = Verdict(
+        model=report.model,
+        baseline=baseline_name,
+        rows=len(ev),
+        auc=_auc(yy[ev], pp[ev]),
+        baseline_auc=_auc(yy[ev], sign * bb[ev]),
+        brier=brier(yy[ev], report.recalibrator(pp[ev])),
+        baseline_brier=float("nan"),
+        baseline_map=smap,
+        base_rate=rate,
+    )
+    mapped = verdict.baseline_probability(bb[ev])
+    return replace(verdict, baseline_brier=brier(yy[ev], mapped))

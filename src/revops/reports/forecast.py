@@ -25,7 +25,7 @@ from revops.pipeline.forecast import forecast_methods, forecast_rollup
 from revops.pipeline.forecast.backtest import summarize
 from revops.pipeline.forecast.periods import Period
 from revops.pipeline.forecast.rollup import wide
-from revops.pipeline.forecast.win_model import WinModelError
+from revops.pipeline.forecast.win_model import WITHHELD_MEANS, WinModelError
 from revops.reports import charts
 from revops.reports.formatting import format_value
 
@@ -125,6 +125,7 @@ def write_forecast_report(ro: RevOps, path: Path, period: Period, as_of: dt.date
         ev=evaluation,
         calibration=[] if evaluation is None else evaluation.calibration.to_dict("records"),
         win_error=win_error,
+        withheld_means=WITHHELD_MEANS,
         accuracy=format_value(None if raw != raw else raw, "percent"),
         accuracy_formula=formula(model, "forecast_accuracy"),
         declared={f.name: f.formula for f in model.computed_elsewhere},

@@ -196,6 +196,7 @@ def write_revenue_report(ro: RevOps, path: Path, risk: RiskRun | None = None) ->
         max_gap=float(wf["check"].abs().max()),
         months=len(wf),
         risk=risk,
+        used_withheld=ro.model.revenue.use_withheld,
         at_risk=risk.at_risk.head(40).to_dict("records"),
         at_risk_count=len(risk.at_risk),
         at_risk_arr=float(risk.at_risk["arr_at_risk"].sum()),

@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from revops.config.revenue import SIGNALS
-from revops.models.calibration import CalibrationReport, assess
+from revops.models.calibration import CalibrationReport, Verdict, assess, versus_baseline
 from revops.revenue.errors import RevenueError
 from revops.revenue.signals import month_index
 
@@ -42,6 +42,21 @@ class FittedModel:
     n_train: int
     n_test: int
     calibration: CalibrationReport | None = None
+    verdict: Verdict | None = None  # against the health score on the same later months
+
+    @property
+    def withheld(self) -> bool:
+        """Did not beat the health score out of time."""
+        return self.verdict is not None and self.verdict.withheld
+
+    def probability(
+        self, rows: pd.DataFrame, use_withheld: bool = False
+    ) -> npt.NDArray[np.float64]:
+        """What the engine uses: the model's calibrated probability, or, when the model is
+        withheld and not named in revenue.use_withheld, the health score's."""
+        if self.verdict is not None and self.withheld and not use_withheld:
+            return self.verdict.baseline_probability(rows["score"].to_numpy(float))
+        return self.predict(rows)
 
     def raw(self, rows: pd.DataFrame) -> npt.NDArray[np.float64]:
         """The classifier's own probability, before any out-of-time recalibration."""
@@ -137,7 +152,17 @@ def fit(
     auc = float(roc_auc_score(y_test, p_test))
     report = assess(f"{label.name} model", y_test.astype(float), p_test, midx[test])
     sign = -1.0 if low_score_is_positive else 1.0
-    baseline = float(roc_auc_score(y_test, sign * data["score"].to_numpy(float)[test]))
+    score_test = data["score"].to_numpy(float)[test]
+    baseline = float(roc_auc_score(y_test, sign * score_test))
+    verdict = versus_baseline(
+        report,
+        y_test.astype(float),
+        p_test,
+        score_test,
+        midx[test],
+        "the health score",
+        higher_is_positive=not low_score_is_positive,
+    )
     return FittedModel(
         model,
         str(label.name),
@@ -148,4 +173,5 @@ def fit(
         int(train.sum()),
         int(test.sum()),
         report,
+        verdict,
     )

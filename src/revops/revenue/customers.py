@@ -120,8 +120,10 @@ def assess_risk(wh: Warehouse, model: OperatingModel, run: CustomerRun) -> RiskR
     churn = fit_churn(rows, moves, cfg.churn_horizon_months, cfg.seed)
     expansion = fit_expansion(rows, moves, cfg.churn_horizon_months, cfg.seed)
     latest = rows[rows["month"] == rows["month"].max()].copy()
-    latest["churn_probability"] = churn.predict(latest)
-    latest["expansion_probability"] = expansion.predict(latest)
+    # a model that does not beat the health score out of time is withheld (the health score's
+    # calibrated probability is used) unless revenue.use_withheld names it
+    latest["churn_probability"] = churn.probability(latest, "churn" in cfg.use_withheld)
+    latest["expansion_probability"] = expansion.probability(latest, "expansion" in cfg.use_withheld)
     latest["trend_3m"] = run.rows.loc[latest.index, "trend_3m"]
     accounts = pd.DataFrame(
         wh.execute(wh.table("accounts").select("account_id", "name", "owner_id", "segment"))

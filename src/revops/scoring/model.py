@@ -21,7 +21,7 @@ import pandas as pd
 
 from revops.config.scoring import ScoringConfig, Target
 from revops.errors import RevOpsError
-from revops.models.calibration import CalibrationReport, assess
+from revops.models.calibration import CalibrationReport, Verdict, assess, versus_baseline
 from revops.scoring.rules import TimeArray, score_frame, to_naive_us
 
 CATEGORICAL = ("industry", "country", "source", "title")
@@ -150,6 +150,15 @@ class FittedTarget:
     # Brier, ECE and reliability on the test leads, and the out-of-time recalibration (if the
     # ECE called for one); None in models stored before it was measured
     calibration: CalibrationReport | None = None
+    # against the rule score on the same later leads; withheld models are not applied unless
+    # the operating model says so (scoring.model.use_withheld)
+    verdict: Verdict | None = None
+
+    @property
+    def withheld(self) -> bool:
+        """Did not beat the rule score out of time (models stored before it was judged: no)."""
+        v = getattr(self, "verdict", None)
+        return v is not None and v.withheld
 
     def raw(self, x: pd.DataFrame) -> npt.NDArray[np.float64]:
         """The classifier's own probability, before any out-of-time recalibration."""
@@ -245,6 +254,9 @@ def fit_target(
         "conversion_below": float(y_test[below].mean()) if below.any() else float("nan"),
     }
     tcut = cut[split.test]
+    # in lead-cut order: the earlier half decides and fits any recalibration, the later
+    # half is scored before and after (revops.models.calibration)
+    report = assess(f"{target.name} model", y_test, p_test, tcut)
     return FittedTarget(
         target=target.name,
         model=model,
@@ -266,9 +278,10 @@ def fit_target(
         ],
         threshold=threshold,
         base_rate=float(y_test.mean()),
-        # in lead-cut order: the earlier half decides and fits any recalibration, the later
-        # half is scored before and after (revops.models.calibration)
-        calibration=assess(f"{target.name} model", y_test, p_test, tcut),
+        calibration=report,
+        verdict=versus_baseline(
+            report, y_test, p_test, combined[split.test], tcut, "the rule score"
+        ),
     )
 
 

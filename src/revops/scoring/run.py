@@ -111,6 +111,7 @@ def report_dict(models: TrainedModels) -> dict[str, Any]:
                 "threshold": t.threshold,
                 "deciles": t.deciles,
                 "calibration": _calibration(t),
+                "verdict": _verdict(t),
             }
             for name, t in models.targets.items()
         },
@@ -135,6 +136,22 @@ def _calibration(t: Any) -> dict[str, Any] | None:
     }
 
 
+def _verdict(t: Any) -> dict[str, Any] | None:
+    """The model against the rule score out of time, or None for models stored before."""
+    v = getattr(t, "verdict", None)
+    if v is None:
+        return None
+    return {
+        "summary": v.summary(),
+        "withheld": v.withheld,
+        "auc": v.auc,
+        "baseline_auc": v.baseline_auc,
+        "brier": v.brier,
+        "baseline_brier": v.baseline_brier,
+        "rows": v.rows,
+    }
+
+
 def load_models(out: Path) -> TrainedModels:
     import joblib
 
@@ -149,10 +166,12 @@ def load_models(out: Path) -> TrainedModels:
 
 @dataclass(frozen=True)
 class ScoreRun:
-    """The lead_scores rows written and, when the lifecycle was given, the stage moves."""
+    """The lead_scores rows written, when the lifecycle was given the stage moves, and in
+    words where predicted_sql_probability came from (None: no model, left empty)."""
 
     table: pa.Table
     moves: StageMoves | None
+    source: str | None = None
 
 
 def apply_scores(
@@ -177,7 +196,9 @@ def score_all(
     transaction.
 
     Without a model the rule scores are still written, with an empty probability, so rule
-    scoring never waits for a trained model.
+    scoring never waits for a trained model. A first-target model that did not beat the rule
+    score out of time is withheld: the rule score's calibrated probability is written instead
+    (model_version `<version>:rule`), unless scoring.model.use_withheld names the target.
     """
     history = load_history(wh, cfg)
     at = to_naive_us([as_of])[0] if as_of is not None else history.data_end
@@ -194,17 +215,30 @@ def score_all(
         }
     )
     first = next(iter(models.targets.values()), None) if models else None
+    source = None
+    frame["predicted_sql_probability"] = np.nan
+    frame["model_version"] = None
     if models is not None and first is not None:
-        x = features(history, cfg, cut, models.categories)
-        frame["predicted_sql_probability"] = first.predict(x)
-        frame["model_version"] = models.version
-    else:
-        frame["predicted_sql_probability"] = np.nan
-        frame["model_version"] = None
+        judged = getattr(first, "verdict", None)
+        use = first.target in cfg.model.use_withheld
+        verdict = judged.summary(use) if judged is not None else ""
+        if judged is not None and judged.withheld and not use:
+            frame["predicted_sql_probability"] = judged.baseline_probability(
+                rule["combined"].to_numpy(float)
+            )
+            frame["model_version"] = f"{models.version}:rule"
+            source = f"the rule score as a probability: {verdict}"
+        else:
+            x = features(history, cfg, cut, models.categories)
+            frame["predicted_sql_probability"] = first.predict(x)
+            frame["model_version"] = models.version
+            source = f"the {first.target} model"
+            if judged is not None and judged.withheld:
+                source += f": {verdict}"
     table = pa.Table.from_pandas(frame, preserve_index=False)
     moves = None
     if lifecycle is not None:
         when = pd.Timestamp(at).to_pydatetime()
         moves = stage_moves(wh, cfg, lifecycle, frame, when)
     wh.write_many([Batch("lead_scores", table), *(moves.batches if moves else [])])
-    return ScoreRun(table, moves)
+    return ScoreRun(table, moves, source)

@@ -22,7 +22,7 @@ import pandas as pd
 from revops.config.forecast import WinModelConfig
 from revops.config.pipeline import PipelineConfig
 from revops.errors import RevOpsError
-from revops.models.calibration import CalibrationReport, assess
+from revops.models.calibration import CalibrationReport, Verdict, assess, versus_baseline
 from revops.pipeline.forecast.data import ForecastData, ts
 from revops.scoring.model import MIN_PER_CLASS
 from revops.warehouse.schema import OPPORTUNITY_TYPES, SEGMENTS
@@ -45,6 +45,11 @@ FEATURES = (
 CATEGORICAL = ("segment", "opportunity_type")
 _PRIOR_DEALS = 10.0  # owner win rate shrinks toward the company rate with this many deals
 _DAY = pd.Timedelta(days=1)
+# What a withheld win model means for the forecast: the call is already chosen out of time.
+WITHHELD_MEANS = (
+    "its forecast stays in the methods table, and the recommended call takes it only in the "
+    "phases of the quarter where its backtest beats the other methods"
+)
 
 
 class WinModelError(RevOpsError):
@@ -237,6 +242,7 @@ class Evaluation:
     stage_auc: float  # AUC of the stage's default probability on the same rows
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     reliability: CalibrationReport | None = None  # Brier, ECE, reliability; recalibrated if off
+    verdict: Verdict | None = None  # against the stage probability on the same later rows
 
 
 def evaluate(
@@ -267,6 +273,9 @@ def evaluate(
     y_test = y[test.to_numpy()]
     p_test = fitted.predict(x[test])
     defaults = rows.loc[test, "stage"].map({s.name: s.probability / 100 for s in stages.stages})
+    order = pd.to_datetime(rows.loc[test, "as_of"]).to_numpy()
+    report = assess("win model", y_test, p_test, order)
+    stage_p = np.asarray(defaults.fillna(0.0), dtype=np.float64)
     return Evaluation(
         model=fitted,
         test_from=test_from,
@@ -275,9 +284,8 @@ def evaluate(
         auc=float(roc_auc_score(y_test, p_test)),
         brier=float(brier_score_loss(y_test, p_test)),
         base_brier=float(brier_score_loss(y_test, np.full(len(y_test), fitted.base_rate))),
-        stage_auc=float(roc_auc_score(y_test, defaults.fillna(0.0).to_numpy(float))),
+        stage_auc=float(roc_auc_score(y_test, stage_p)),
         calibration=calibration_table(y_test, p_test),
-        reliability=assess(
-            "win model", y_test, p_test, pd.to_datetime(rows.loc[test, "as_of"]).to_numpy()
-        ),
+        reliability=report,
+        verdict=versus_baseline(report, y_test, p_test, stage_p, order, "the stage probability"),
     )
