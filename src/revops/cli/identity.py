@@ -183,7 +183,7 @@ def evaluate_cmd(
         open_revops(config, warehouse) as ro,
         working("resolving identities against the planted truth"),
     ):
-        scores = evaluate(ro.warehouse, ro.model, truth)
+        done = evaluate(ro.warehouse, ro.model, truth)
     frame = pd.DataFrame(
         [
             {
@@ -195,7 +195,7 @@ def evaluate_cmd(
                 "predicted": s.predicted,
                 "planted": s.actual,
             }
-            for s in scores
+            for s in done.scores
         ]
     )
     print_frame(
@@ -211,3 +211,13 @@ def evaluate_cmd(
             "planted": "count",
         },
     )
+    from revops.cli.revenue import RELIABILITY_KINDS
+
+    for rep in done.calibration:  # the match probability on every labelled candidate pair
+        console.print(rep.summary())
+        stem = rep.model.replace(" ", "_")
+        print_frame(rep.table, f"{rep.model}: reliability (before)", name=f"{stem}_reliability",
+                    kinds=RELIABILITY_KINDS)  # fmt: skip
+        if rep.recalibrated:
+            print_frame(rep.table_after, f"{rep.model}: reliability (after)",
+                        name=f"{stem}_reliability_after", kinds=RELIABILITY_KINDS)  # fmt: skip

@@ -5,6 +5,8 @@ predicted pair is two records in one auto-merge cluster. Matching is scored per 
 prediction is correct when the chosen account is the true account or a planted duplicate of it
 (matching to either copy of a duplicated company is the right company). Predictions for persons
 outside the truth count as false positives. Run it before merging: merged records are gone.
+The dedupe match probability is also judged for calibration on the same labelled pairs
+(`revops.identity.calibration`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,18 @@ import pyarrow.compute as pc
 
 from revops.config.models import OperatingModel
 from revops.errors import RevOpsError
+from revops.models.calibration import CalibrationReport
 from revops.warehouse import Warehouse
 
-__all__ = ["Score", "cluster_pairs", "entity_pairs", "evaluate", "matching_score", "pair_score"]
+__all__ = [
+    "Evaluation",
+    "Score",
+    "cluster_pairs",
+    "entity_pairs",
+    "evaluate",
+    "matching_score",
+    "pair_score",
+]
 
 Pair = tuple[str, str]
 
@@ -68,6 +79,14 @@ def cluster_pairs(clusters: pa.Table) -> set[Pair]:
     return _pairs(frame.groupby("cluster_id")["record_id"].apply(list))
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """Precision, recall and F1 per task, and the calibration of each dedupe's probability."""
+
+    scores: list[Score]
+    calibration: list[CalibrationReport]
+
+
 def pair_score(name: str, predicted: set[Pair], actual: set[Pair]) -> Score:
     return Score(name, len(predicted & actual), len(predicted), len(actual))
 
@@ -92,12 +111,15 @@ def _truth(truth_dir: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def evaluate(wh: Warehouse, model: OperatingModel, truth_dir: Path) -> list[Score]:
-    """Precision, recall and F1 of person dedupe, account dedupe and lead-to-account matching."""
-    from revops.identity.dedupe import find_duplicates
+def evaluate(wh: Warehouse, model: OperatingModel, truth_dir: Path) -> Evaluation:
+    """Precision, recall and F1 of person dedupe, account dedupe and lead-to-account matching;
+    Brier, ECE and reliability of each dedupe's match probability on every labelled pair."""
+    from revops.identity.calibration import every_pair, match_calibration
+    from revops.identity.dedupe import dedupe_frame, read_records
     from revops.identity.matching import match_accounts
 
     scores = []
+    calibration = []
     tables: tuple[tuple[Literal["persons", "accounts"], str], ...] = (
         ("persons", "person_duplicates"),
         ("accounts", "account_duplicates"),
@@ -110,10 +132,11 @@ def evaluate(wh: Warehouse, model: OperatingModel, truth_dir: Path) -> list[Scor
             .to_pylist()
         )
         truth = truth[truth["record_id"].isin(live)]
-        result = find_duplicates(wh, model, table)
-        scores.append(
-            pair_score(f"{table} dedupe", cluster_pairs(result.clusters), entity_pairs(truth))
-        )
+        settings = every_pair(model.dedupe.settings(table))
+        result = dedupe_frame(read_records(wh, model, table), settings)
+        actual = entity_pairs(truth)
+        scores.append(pair_score(f"{table} dedupe", cluster_pairs(result.clusters), actual))
+        calibration.append(match_calibration(f"{table} match", result.pairs, actual))
     leads = _truth(truth_dir, "lead_accounts")
     pt = wh.table("persons")
     persons = wh.to_arrow(
@@ -127,4 +150,4 @@ def evaluate(wh: Warehouse, model: OperatingModel, truth_dir: Path) -> list[Scor
         pc.greater_equal(matches["confidence"], model.matching.write_threshold)
     ).to_pandas()
     scores.append(matching_score(confident, leads, _truth(truth_dir, "account_duplicates")))
-    return scores
+    return Evaluation(scores, calibration)
