@@ -13,7 +13,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from revops.demo import consent, costs, deals, funnel, marketing, people, revenue, success
+from revops.demo import (
+    consent,
+    costs,
+    deals,
+    funnel,
+    marketing,
+    people,
+    revenue,
+    splits,
+    success,
+)
 from revops.demo import identity as identity_truth
 from revops.demo._common import (
     CHANNELS,
@@ -365,6 +375,10 @@ def build(scale: float, seed: int) -> Company:
     tables["sales_costs"] = costs.build(np.random.default_rng([seed, 9009]), org.users, opps_df)
     # consent ledger, from its own random stream too
     tables["consent_ledger"] = consent.build(np.random.default_rng([seed, 8008]), persons_df)
+    # deals two AEs co-sold (revenue splits), from their own random stream too
+    tables["opportunity_splits"] = splits.build(
+        np.random.default_rng([seed, 6006]), org.users, opps_df
+    )
     planted["dirty_persons"] = int(path.dirty.sum())
     frames = {k: _compact(v.reset_index(drop=True)) for k, v in tables.items()}
     return Company(frames, ident.dirty, planted, ident.truth)
