@@ -13,10 +13,12 @@ from revops.config.planning import (
     CompensationConfig,
     CompPlan,
     Draw,
+    RevenueMeasure,
     Spiff,
     Tier,
 )
 from revops.errors import RevOpsError
+from revops.planning.comp.book import RevenueBook
 from revops.planning.comp.engine import LINE_COLUMNS, PeriodInputs, process_period, reconcile
 
 SEP = (date(2026, 9, 1), date(2026, 9, 30))
@@ -475,3 +477,114 @@ def test_measure_weights_must_add_up() -> None:
                 {"name": "m", "activity_type": "meeting", "weight": 0.5, "target_per_month": 1},
             ),
         )
+
+
+def _book() -> RevenueBook:
+    """Q3 2026 by hand. CSM C1 looks after A1, A2, A3 and A5; AM M1 owns A1, A2 and A5.
+    ARR at the end of June → September: A1 100k → 130k (expansion +30k in August), A2 60k → 50k
+    (contraction in July), A3 40k → 40k, A5 new in August (25k: not in the starting book);
+    A4 (CSM C2) churns. Expansions in June and October fall outside the quarter."""
+    accounts = pd.DataFrame(
+        {
+            "account_id": ["A1", "A2", "A3", "A4", "A5"],
+            "owner_id": ["M1", "M1", "U9", "U9", "M1"],
+            "csm_id": ["C1", "C1", "C1", "C2", "C1"],
+        }
+    )
+    arr = [
+        ("A1", "2026-06-01", 100_000), ("A1", "2026-07-01", 100_000),
+        ("A1", "2026-08-01", 130_000), ("A1", "2026-09-01", 130_000),
+        ("A2", "2026-06-01", 60_000), ("A2", "2026-07-01", 50_000),
+        ("A2", "2026-08-01", 50_000), ("A2", "2026-09-01", 50_000),
+        ("A3", "2026-06-01", 40_000), ("A3", "2026-09-01", 40_000),
+        ("A4", "2026-06-01", 10_000), ("A4", "2026-09-01", 0),
+        ("A5", "2026-08-01", 25_000), ("A5", "2026-09-01", 25_000),
+    ]  # fmt: skip
+    moves = [
+        ("A1", "2026-06-01", "expansion", 7_000), ("A1", "2026-08-01", "expansion", 30_000),
+        ("A1", "2026-10-01", "expansion", 5_000), ("A2", "2026-07-01", "contraction", -10_000),
+        ("A4", "2026-09-01", "churn", -10_000), ("A5", "2026-08-01", "new", 25_000),
+    ]  # fmt: skip
+    return RevenueBook(
+        accounts,
+        pd.DataFrame(arr, columns=["account_id", "month", "arr"]).assign(
+            month=lambda f: pd.to_datetime(f["month"]).dt.date
+        ),
+        pd.DataFrame(moves, columns=["account_id", "month", "movement", "amount"]).assign(
+            month=lambda f: pd.to_datetime(f["month"]).dt.date
+        ),
+    )
+
+
+def test_am_and_csm_plans_on_the_book_by_hand() -> None:
+    # CSM plan (the example's csm_retention): OTE 110,000, base 80 % → 5,500 variable a quarter;
+    # tiers 0–90 % × 0, 90–100 % × 10, 100 %+ × 2 (nothing below 90 % of target).
+    #   GRR: starting book A1 + A2 + A3 = 200k; kept min(130, 100) + 50 + 40 = 190k → 95.0 %,
+    #        of 95 % = 100 % → 0.1 × 10 = 1.0 × 5,500 × 60 % = 3,300.00
+    #   NRR: 130 + 50 + 40 = 220k → 110.0 %, of 105 % = 104.76 % → 1 + 0.047619 × 2 = 1.095238
+    #        × 5,500 × 40 % = 2,409.52
+    # AM plan: OTE 180,000, base 60 % → 18,000 variable a quarter; half on expansion ARR of the
+    #   book (A1, A2, A5): 30k (the August expansion only) of 8,000 × 3 = 24,000 → 125 %
+    #   → 0.5 × 0.5 + 0.5 × 1 + 0.25 × 1.5 = 1.125 × 18,000 × 50 % = 10,125.00
+    # CSM C3 has no accounts: NRR and GRR are undefined, paid nothing, and the line says so.
+    csm = CompPlan(
+        name="csm",
+        ote=110_000,
+        base_share=0.8,
+        bookings_weight=0,
+        plan_period="quarter",
+        tiers=(
+            Tier(from_attainment=0.0, multiplier=0.0),
+            Tier(from_attainment=0.9, multiplier=10.0),
+            Tier(from_attainment=1.0, multiplier=2.0),
+        ),
+        revenue_measures=(
+            RevenueMeasure(
+                name="gross_retention", metric="grr", book="csm", weight=0.6, target=0.95
+            ),
+            RevenueMeasure(name="net_retention", metric="nrr", book="csm", weight=0.4, target=1.05),
+        ),
+    )
+    am = CompPlan(
+        name="am",
+        ote=180_000,
+        base_share=0.6,
+        opportunity_types=("expansion",),
+        annual_quota=480_000,
+        bookings_weight=0.5,
+        plan_period="quarter",
+        tiers=TIERS,
+        revenue_measures=(
+            RevenueMeasure(name="expansion", metric="expansion_arr", weight=0.5, target=8_000),
+        ),
+    )
+    comp = CompensationConfig(
+        plans=(csm, am),
+        assignments=({"plan": "csm", "roles": ("csm",)}, {"plan": "am", "roles": ("am",)}),
+    )
+    users = pd.DataFrame(
+        {"user_id": ["C1", "C3", "M1"], "role": ["csm", "csm", "am"],
+         "start_date": [date(2020, 1, 6)] * 3}
+    )  # fmt: skip
+    deals = _deals([("D1", "A1", "U9", 10_000, date(2026, 9, 2), "smb")])
+    base = _inputs(deals, period=MONTHS[2], quotas={})
+    lines = process_period(replace(base, reps=users, book=_book()), comp, users)
+    pay = lines[lines["kind"] == "commission"].set_index(["user_id", "note"])["amount"]
+    c1 = lines[(lines["user_id"] == "C1") & (lines["kind"] == "commission")]
+    assert c1["amount"].tolist() == pytest.approx([3_300.00, 2_409.52])
+    assert c1["credited_amount"].tolist() == pytest.approx([0.95, 1.10])
+    assert "GRR 95.0% on 3 accounts" in c1["note"].iloc[0]
+    assert "NRR 110.0% on 3 accounts" in c1["note"].iloc[1]
+    m1 = lines[(lines["user_id"] == "M1") & (lines["kind"] == "commission")]
+    assert m1["amount"].tolist() == pytest.approx([10_125.00])
+    assert m1["credited_amount"].iloc[0] == 30_000
+    assert "expansion ARR 30,000.00" in m1["note"].iloc[0]
+    c3 = lines[(lines["user_id"] == "C3") & (lines["kind"] == "commission")]
+    assert c3["amount"].tolist() == [0.0, 0.0]
+    assert c3["credited_amount"].isna().all()  # missing, not 0
+    assert "undefined, no ARR on the book" in c3["note"].iloc[0]
+    assert len(pay) == 5
+    # before the quarter's last month nothing is measured
+    july = process_period(replace(_inputs(deals, period=MONTHS[0], quotas={}), reps=users,
+                                  book=_book()), comp, users)  # fmt: skip
+    assert july[july["kind"] == "commission"].empty

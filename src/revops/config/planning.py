@@ -245,6 +245,27 @@ class ActivityMeasure(Model):
         return self
 
 
+class RevenueMeasure(Model):
+    """A measure on the rep's book of accounts, from the revenue tables, paid at the plan
+    period's end through the plan's tiers with `weight` of its variable pay at target.
+
+    The book is the accounts the rep owns (`owner`: an account manager) or looks after as CSM
+    (`csm`), as the accounts table says now. Over the plan period:
+    - `expansion_arr`: ARR the book's expansion movements added (arr_movements); attainment =
+      that / (`target` × months), `target` being expansion ARR per month;
+    - `nrr`: the ARR, at the period's last month end, of the accounts that had ARR at the end
+      of the month before it, over their ARR then (expansion, contraction and churn; new logos
+      left out); attainment = NRR / `target` (1.05: 105 % NRR is 100 % attainment);
+    - `grr`: the same with each account's ARR capped at its starting ARR (retention only).
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    metric: Literal["expansion_arr", "nrr", "grr"]
+    book: Literal["owner", "csm"] = "owner"
+    weight: float = Field(gt=0, le=1)
+    target: float = Field(gt=0)
+
+
 class CompPlan(Model):
     """One compensation plan: pay mix, what counts, rates, and the special terms."""
 
@@ -284,6 +305,7 @@ class CompPlan(Model):
         1.0, ge=0, le=1, description="Share of variable pay at target the bookings measure carries."
     )
     activity_measures: tuple[ActivityMeasure, ...] = ()
+    revenue_measures: tuple[RevenueMeasure, ...] = ()
 
     @model_validator(mode="after")
     def _check(self) -> CompPlan:
@@ -299,12 +321,19 @@ class CompPlan(Model):
             raise ValueError(f"plan {self.name!r}: ramp values must lie in [0, 1]")
         if self.bookings_weight > 0 and self.base_rate is None and self.annual_quota is None:
             raise ValueError(f"plan {self.name!r}: give base_rate, or annual_quota to derive it")
-        weights = self.bookings_weight + sum(m.weight for m in self.activity_measures)
+        measures: list[ActivityMeasure | RevenueMeasure] = [
+            *self.activity_measures,
+            *self.revenue_measures,
+        ]
+        weights = self.bookings_weight + sum(m.weight for m in measures)
         if abs(weights - 1) > 1e-9:
             raise ValueError(
-                f"plan {self.name!r}: bookings_weight and the activity measures' weights add up "
-                f"to {weights:g}, not 1"
+                f"plan {self.name!r}: bookings_weight and the measures' weights add up to "
+                f"{weights:g}, not 1"
             )
+        names = [m.name for m in measures]
+        if len(set(names)) != len(names):
+            raise ValueError(f"plan {self.name!r}: measure names must be unique")
         return self
 
     @property

@@ -1259,7 +1259,12 @@ TABLES: tuple[Table, ...] = (
             _c("close_date", "date", "Source deal's close date."),
             _c("deal_amount", "float", "Source deal's amount (ACV)."),
             _c("credit_pct", "float", "Rep's split credit, 0–100."),
-            _c("credited_amount", "float", "Bookings credited on this line."),
+            _c(
+                "credited_amount",
+                "float",
+                "Bookings credited on this line; for a measure line, what was measured (a count, "
+                "expansion ARR or a retention ratio).",
+            ),
             _c("tier", "int", "Tier index (from 1) of a commission line."),
             _c("rate", "float", "Commission rate applied."),
             _c("amount", "float", "Payout of the line (negative for recoveries).", required=True),

@@ -42,6 +42,7 @@ import pandas as pd
 
 from revops.config.planning import CompensationConfig, CompPlan, DealCondition
 from revops.errors import RevOpsError
+from revops.planning.comp.book import RevenueBook, measure
 from revops.planning.periods import (
     add_months,
     month_end,
@@ -94,6 +95,7 @@ class PeriodInputs:
     quota_rows: pd.DataFrame | None = None  # the quotas table, for quarter and year plans
     fiscal_start_month: int = 1
     activities: pd.DataFrame | None = None  # user_id, activity_type, outcome, occurred_at
+    book: RevenueBook | None = None  # accounts and revenue tables, for revenue measures
 
 
 def plan_of(users: pd.DataFrame, comp: CompensationConfig) -> dict[str, CompPlan]:
@@ -404,6 +406,28 @@ def _activity_measures(
         )
 
 
+def _revenue_measures(
+    out: _Lines, plan: CompPlan, inputs: PeriodInputs, span: tuple[date, date]
+) -> None:
+    """At the plan period's end: each revenue measure of the rep's book, tiered; an undefined
+    one (no ARR on the book to retain) pays nothing and says why."""
+    months = len(months_between(*span))
+    for m in plan.revenue_measures:
+        if inputs.book is None:
+            raise RevOpsError(f"plan {plan.name!r}: measure {m.name} needs the revenue tables")
+        got = measure(m, out.user_id, inputs.book, span)
+        at_target = plan.variable_annual * m.weight * months / 12
+        pay = 0.0 if got.attainment is None else at_target * tiered(got.attainment, plan)
+        att = "" if got.attainment is None else f" ({got.attainment:.0%}) through the tiers"
+        out.add(
+            "commission",
+            pay,
+            f"{got.note}{att}, × {at_target:,.2f} at target ({m.weight:.0%} of variable)",
+            credited_amount=got.value,
+            rate=at_target,
+        )
+
+
 def _spiffs(out: _Lines, plan: CompPlan, rep_credits: pd.DataFrame) -> None:
     deal: dict[str, Any]
     for deal in rep_credits.to_dict("records"):  # type: ignore[assignment]
@@ -537,6 +561,7 @@ def process_period(
             _true_ups(out, rep_prior, span)
         if last_month:
             _activity_measures(out, plan, inputs, span)
+            _revenue_measures(out, plan, inputs, span)
         _caps(out, plan, span, rep_prior)
         _spiffs(out, plan, mine)
         _clawbacks(out, plan, inputs, rep_prior)

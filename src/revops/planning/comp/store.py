@@ -17,6 +17,7 @@ import pyarrow as pa
 from revops.audit import audit_batch
 from revops.config.models import OperatingModel
 from revops.errors import RevOpsError
+from revops.planning.comp.book import RevenueBook
 from revops.planning.comp.engine import (
     LINE_COLUMNS,
     PeriodInputs,
@@ -116,12 +117,21 @@ def load_activities(wh: Warehouse, start: date, end: date) -> pd.DataFrame:
     return out
 
 
+def load_book(wh: Warehouse) -> RevenueBook:
+    """Accounts with owner and CSM, ARR per account-month and the ARR movements."""
+    acc = wh.table("accounts").select("account_id", "owner_id", "csm_id")
+    arr = wh.table("mrr_monthly").select("account_id", "month", "arr")
+    mv = wh.table("arr_movements").select("account_id", "month", "movement", "amount")
+    return RevenueBook(wh.execute(acc), wh.execute(arr), wh.execute(mv))
+
+
 def inputs_for(
     wh: Warehouse,
     start: date,
     end: date,
     fiscal_start_month: int = 1,
     activities_from: date | None = None,
+    book: bool = False,
 ) -> tuple[PeriodInputs, pd.DataFrame]:
     users = wh.execute(wh.table("users").select("user_id", "role", "start_date"))
     users["start_date"] = pd.to_datetime(users["start_date"]).dt.date
@@ -139,6 +149,7 @@ def inputs_for(
         quota_rows=quotas,
         fiscal_start_month=fiscal_start_month,
         activities=None if activities_from is None else load_activities(wh, activities_from, end),
+        book=load_book(wh) if book else None,
     )
     return inputs, users
 
@@ -150,7 +161,8 @@ def run_period(wh: Warehouse, model: OperatingModel, period: str, actor: str) ->
     fy = model.company.fiscal_year_start_month
     measured = [p for p in model.compensation.plans if p.activity_measures]
     since = min((plan_period(p, (start, end), fy)[0] for p in measured), default=None)
-    inputs, users = inputs_for(wh, start, end, fy, since)
+    book = any(p.revenue_measures for p in model.compensation.plans)
+    inputs, users = inputs_for(wh, start, end, fy, since, book)
     lines = process_period(inputs, model.compensation, users)
     kept = _lines(wh)
     kept = kept[kept["period_start"] != start]
