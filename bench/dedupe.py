@@ -13,6 +13,10 @@ by this script against the true entities.
 
 Usage: python bench/dedupe.py [--sizes 5k,100k]
 
+`--calibration` (no Splink): revops' match probability on every candidate pair, labelled by the
+true entities EM never saw: Brier, ECE and the reliability table before and after any
+recalibration (revops.identity.calibration), per size.
+
 `--check` (CI, no network, no Splink venv): revops dedupes a 2,000-record FEBRL-style file in
 this process and its F1 at the 0.9 threshold, computed by this script against the planted
 truth, must reach 0.9; it checks revops against the truth, not against Splink.
@@ -29,6 +33,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from revops.config.dedupe import DedupeSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "out" / "bench" / "dedupe"
@@ -37,15 +47,11 @@ THRESHOLD = 0.9
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def revops_child(source: Path, target: Path) -> None:
-    """Dedupe `source` with revops and write the scored pairs; print the seconds it took."""
-    import pyarrow.csv as pacsv
-    from _dedupe_data import FIELDS
-
+def settings() -> DedupeSettings:
+    """Both tools' comparisons and blocking rules, and the auto-merge threshold."""
     from revops.config.dedupe import BlockingRule, Comparison, DedupeSettings
-    from revops.identity.dedupe import dedupe_frame
 
-    settings = DedupeSettings(
+    return DedupeSettings(
         comparisons=(
             Comparison(field="given_name", kind="name"),
             Comparison(field="surname", kind="name"),
@@ -67,13 +73,29 @@ def revops_child(source: Path, target: Path) -> None:
         auto_merge_threshold=THRESHOLD,
         review_threshold=0.5,
     )
-    started = time.perf_counter()
+
+
+def read_records(source: Path) -> pa.Table:
+    """The id and compared fields of a benchmark CSV, all as text."""
+    import pyarrow.csv as pacsv
+    from _dedupe_data import FIELDS
+
     types = dict.fromkeys(["id", *FIELDS], "string")
-    records = pacsv.read_csv(
+    return pacsv.read_csv(
         source,
         convert_options=pacsv.ConvertOptions(column_types=types, include_columns=list(types)),
     )
-    result = dedupe_frame(records, settings)
+
+
+def revops_child(source: Path, target: Path) -> None:
+    """Dedupe `source` with revops and write the scored pairs; print the seconds it took."""
+    import pyarrow.csv as pacsv
+
+    from revops.identity.dedupe import dedupe_frame
+
+    started = time.perf_counter()
+    records = read_records(source)
+    result = dedupe_frame(records, settings())
     seconds = time.perf_counter() - started
     pacsv.write_csv(result.pairs.select(["left_id", "right_id", "match_probability"]), target)
     info = {"seconds": seconds, "em_iterations": result.params.iterations}
@@ -123,10 +145,32 @@ def check() -> None:
     print(f"check passed: F1 {score:.3f} against the planted truth on {len(frame):,} records")
 
 
+def calibration(sizes: list[str]) -> None:
+    """The match probability's reliability on every labelled candidate pair, per size."""
+    import _dedupe_data as data
+
+    from revops.identity.calibration import every_pair, match_calibration
+    from revops.identity.dedupe import dedupe_frame
+
+    makers = {"5k": ("febrl3", data.febrl3), "100k": ("febrl_style_100k", data.febrl_style)}
+    for size in sizes:
+        name, make = makers[size]
+        frame = make()
+        records = read_records(data.write_csv(frame, OUT / f"{name}.csv"))
+        result = dedupe_frame(records, every_pair(settings()))
+        rep = match_calibration(f"{name} match", result.pairs, data.true_pairs(frame))
+        print(rep.summary())
+        print("before:\n" + rep.table.round(4).to_string(index=False))
+        if rep.recalibrated:
+            print("after:\n" + rep.table_after.round(4).to_string(index=False))
+        print(flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="5k,100k")
     parser.add_argument("--check", action="store_true", help="Tiny agreement check (CI).")
+    parser.add_argument("--calibration", action="store_true", help="Reliability, no Splink.")
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -134,6 +178,9 @@ def main() -> None:
         return
     if args.check:
         check()
+        return
+    if args.calibration:
+        calibration(args.sizes.split(","))
         return
     import _dedupe_data as data
 

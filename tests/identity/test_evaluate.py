@@ -71,14 +71,18 @@ def test_demo_truth_is_recovered(demo: tuple[RevOps, Path]) -> None:
     assert scores["lead-to-account matching"].actual >= 400
     assert scores["lead-to-account matching"].f1 >= 0.95
     # the match probability judged on every labelled candidate pair, before and after
+    # (every candidate pair, and those at or above the review threshold on their own)
     cal = {c.model: c for c in done.calibration}
-    persons = cal["persons match"]
-    print(persons.summary())
-    assert persons.rows_calibration + persons.rows_evaluation > 100
-    assert int(persons.table["rows"].sum()) == persons.rows_evaluation
-    assert persons.recalibrated == (persons.ece_calibration_slice > max(0.02, persons.ece_chance))
-    if persons.recalibrated:
-        assert persons.brier_after <= persons.brier
+    every = cal["persons match, all candidate pairs"]
+    decides = cal[
+        f"persons match, pairs ≥ review threshold {ro.model.dedupe.persons.review_threshold:g}"
+    ]
+    assert every.rows_calibration + every.rows_evaluation > decides.rows_evaluation * 2 > 40
+    for rep in (every, decides):
+        print(rep.summary())
+        assert int(rep.table["rows"].sum()) == rep.rows_evaluation
+        assert rep.recalibrated == (rep.ece_calibration_slice > max(0.02, rep.ece_chance))
+    assert decides.table["bin"].min() >= int(ro.model.dedupe.persons.review_threshold * 10)
 
 
 def test_planted_truth_is_consistent(demo: tuple[RevOps, Path]) -> None:

@@ -71,11 +71,15 @@ def test_health_explains_an_account(wh_url: str) -> None:
 def test_at_risk_and_report(wh_url: str, tmp_path: Path) -> None:
     out = _run("at-risk", "-w", wh_url, "--csv", str(tmp_path / "risk.csv"))
     assert re.search(r"churn model: AUC 0\.\d+ on [\d,]+ later snapshots", out)
+    # each model judged against the health score, in words, whichever way it went
+    assert re.search(r"churn model (beats|WITHHELD: it does not beat) the health score", out)
+    assert re.search(r"expansion model (beats|WITHHELD: it does not beat) the health score", out)
     assert (tmp_path / "risk.csv").read_text().startswith("account_id,account,owner")
     report = tmp_path / "revenue.html"
     _run("report", "-w", wh_url, "--out", str(report))
     html = report.read_text()
     assert html.count("<svg") >= 5
     assert "reconciles to the cent" in html
+    assert html.count("the health score out of time") == 2  # churn and expansion verdicts
     assert "nrr_current_mrr / nrr_base_mrr" in html
     assert not re.search(r"""(src|href)\\s*=\\s*["']?(https?:)?//""", html)

@@ -7,10 +7,15 @@ typically too sure near 0 and 1. Labels come from a known truth (the demo's plan
 FEBRL's true links): a candidate pair is 1 when both records are one true entity.
 
 Every candidate pair blocking produced is scored and labelled, not only those above the review
-threshold, so the whole range of probabilities is judged. Pairs have no time, so they are split
-in two by a stable hash of the left record: the first half decides and fits any recalibration
-(`revops.models.calibration.assess`: ECE above 0.02 and above chance), the second half is
-scored before and after. Pairs blocking never produced are a recall question, not calibration.
+threshold, so the whole range of probabilities is judged; but nearly all candidates are clear
+non-matches near 0, whose weight makes the overall ECE small whatever happens near 1. So the
+pairs in the decision range (at or above the review threshold: those a reviewer sees or that
+merge) are judged on their own too, and recalibrated on their own when off.
+
+Pairs have no time, so they are split in two by a stable hash of the left record: the first
+half decides and fits any recalibration (`revops.models.calibration.assess`: ECE above 0.02
+and above chance), the second half is scored before and after. Pairs blocking never produced
+are a recall question, not calibration.
 """
 
 from __future__ import annotations
@@ -45,8 +50,11 @@ def labelled(pairs: pa.Table, truth: set[Pair]) -> tuple[Array, Array, npt.NDArr
     return y, p, order
 
 
-def match_calibration(name: str, pairs: pa.Table, truth: set[Pair]) -> CalibrationReport:
-    """Brier, ECE and the reliability table of the match probability on labelled pairs, with
-    a recalibration fitted on the first half when it is off."""
+def match_calibration(
+    name: str, pairs: pa.Table, truth: set[Pair], floor: float = 0.0
+) -> CalibrationReport:
+    """Brier, ECE and the reliability table of the match probability on labelled pairs at or
+    above `floor`, with a recalibration fitted on the first half when it is off."""
     y, p, order = labelled(pairs, truth)
-    return assess(name, y, p, order)
+    keep = p >= floor
+    return assess(name, y[keep], p[keep], order[keep])

@@ -136,7 +136,11 @@ def evaluate(wh: Warehouse, model: OperatingModel, truth_dir: Path) -> Evaluatio
         result = dedupe_frame(read_records(wh, model, table), settings)
         actual = entity_pairs(truth)
         scores.append(pair_score(f"{table} dedupe", cluster_pairs(result.clusters), actual))
-        calibration.append(match_calibration(f"{table} match", result.pairs, actual))
+        every = f"{table} match, all candidate pairs"
+        calibration.append(match_calibration(every, result.pairs, actual))
+        floor = model.dedupe.settings(table).review_threshold
+        decides = f"{table} match, pairs ≥ review threshold {floor:g}"
+        calibration.append(match_calibration(decides, result.pairs, actual, floor))
     leads = _truth(truth_dir, "lead_accounts")
     pt = wh.table("persons")
     persons = wh.to_arrow(

@@ -125,5 +125,7 @@ def test_backtest_methods_and_report(tmp_path: Path, monkeypatch: pytest.MonkeyP
     html = html_path.read_text()
     assert html.count("<svg") == 2
     assert "Win model on later deals" in html
+    # judged against the stage probability on the same later rows, in words
+    assert "the stage probability out of time" in html
     assert "MAPE" in html
     assert "Recommended call" in html
