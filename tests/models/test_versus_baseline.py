@@ -7,9 +7,13 @@ a probability on the calibration slice.
 
 from __future__ import annotations
 
+from random import Random
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from revops.config.scoring import FitGroup, FitRule, PredictiveConfig, ScoringConfig, Target
 from revops.models.calibration import assess, versus_baseline
@@ -134,3 +138,22 @@ def test_a_lead_model_that_cannot_beat_the_rule_is_withheld_in_the_store() -> No
     rule_p = sql.verdict.baseline_probability(np.array([50.0, 0.0]))
     assert rule_p[0] > 0.95
     assert rule_p[1] < 0.05
+
+
+@settings(max_examples=10, deadline=None)  # each assess draws 200 chance ECEs
+@given(
+    st.lists(st.integers(0, 100), min_size=8, max_size=60),
+    st.randoms(use_true_random=False),
+)
+def test_a_model_that_only_restates_the_baseline_is_never_kept(
+    scores: list[int], rnd: Random
+) -> None:
+    # Any strictly increasing function of the baseline ranks exactly as the baseline does:
+    # its AUC cannot be higher, so it is withheld whatever its Brier.
+    score = np.array(scores, float)
+    y = np.array([float(rnd.random() < s / 100) for s in scores])
+    y[0], y[1] = 0.0, 1.0  # both outcomes, in both halves or not: the verdict must still hold
+    p = 0.01 + 0.98 * score / 100
+    order = np.arange(len(score))
+    v = versus_baseline(assess("restated", y, p, order), y, p, score, order, "the rule")
+    assert v.withheld
