@@ -158,12 +158,14 @@ def calibration(sizes: list[str]) -> None:
         frame = make()
         records = read_records(data.write_csv(frame, OUT / f"{name}.csv"))
         result = dedupe_frame(records, every_pair(settings()))
-        rep = match_calibration(f"{name} match", result.pairs, data.true_pairs(frame))
-        print(rep.summary())
-        print("before:\n" + rep.table.round(4).to_string(index=False))
-        if rep.recalibrated:
-            print("after:\n" + rep.table_after.round(4).to_string(index=False))
-        print(flush=True)
+        truth = data.true_pairs(frame)
+        for floor in (0.0, settings().review_threshold):  # every pair, then the decision range
+            rep = match_calibration(f"{name} match, p ≥ {floor:g}", result.pairs, truth, floor)
+            print(rep.summary())
+            print("before:\n" + rep.table.round(4).to_string(index=False))
+            if rep.recalibrated:
+                print("after:\n" + rep.table_after.round(4).to_string(index=False))
+            print(flush=True)
 
 
 def main() -> None:
