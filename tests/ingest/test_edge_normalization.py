@@ -97,3 +97,47 @@ def test_without_an_unknown_channel_an_unknown_source_is_refused() -> None:
     with pytest.raises(UnknownSource, match="carrier_pigeon"):
         source_channel("carrier_pigeon", quality)
     assert source_channel("Paid Search", quality).channel == "paid_search"
+
+
+_SPELLINGS = ["Paid Search", "PPC", "paid-search", "carrier_pigeon", "referral", "", "  ", None]
+_COUNTRIES = ["us", "Germany", "U.K.", "Narnia", "DEU", "", None]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_SPELLINGS), st.sampled_from(_COUNTRIES)), min_size=1, max_size=30
+    )
+)
+def test_normalizing_a_table_judges_each_value_as_the_api_does(
+    rows: list[tuple[str | None, str | None]],
+) -> None:
+    """Judged once per distinct value, a table comes out as if each row went through the API's
+    one-value functions: same stored values, same changes in the same order."""
+    import pyarrow as pa
+
+    from revops.quality.edge import _normalized, normalize_table
+
+    ids = [f"p{i}" for i in range(len(rows))]
+    table = pa.table(
+        {
+            "person_id": ids,
+            "source": pa.array([s for s, _ in rows], pa.string()),
+            "country": pa.array([c for _, c in rows], pa.string()),
+        }
+    )
+    out = normalize_table("persons", table, MODEL.quality)
+    expected_changes = []
+    for field, at in (("source", 0), ("country", 1)):
+        column = []
+        for pid, row in zip(ids, rows, strict=True):
+            new, rule = _normalized(field, row[at], MODEL.quality)
+            if new is not None and new != row[at]:
+                expected_changes.append(
+                    {"record_id": pid, "field": field, "before": row[at], "after": new}
+                    | {"rule": rule}
+                )
+                column.append(new)
+            else:
+                column.append(row[at])
+        assert out.table.column(field).to_pylist() == column
+    assert out.changes == expected_changes

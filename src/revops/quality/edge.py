@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from revops.config.quality import QualityConfig
 from revops.errors import RevOpsError
@@ -111,43 +112,68 @@ def normalize_table(name: str, table: pa.Table, quality: QualityConfig) -> Norma
     A touch's unknown channel keeps the value given as its utm_source when that is empty (the
     UTM audit flags it); every change, unknown sources included, is returned so the load can
     record it in quality_changes, where `quality undo` can restore it.
+
+    A column holds few distinct sources and countries however many rows it has, so each
+    distinct value is judged once and the answers are spread over the rows by index: judging
+    every row in Python took ten seconds per 100,000 rows.
     """
     fields = {"persons": ("source", "country"), "touchpoints": ("channel",)}.get(name, ())
     key = {"persons": "person_id", "touchpoints": "touchpoint_id"}[name] if fields else ""
     present = [f for f in fields if f in table.column_names]
     if not present or table.num_rows == 0:
         return Normalized(table, [])
-    ids = [str(v) for v in table.column(key).to_pylist()]
     changes: list[dict[str, Any]] = []
-    utm_given: dict[int, str] = {}
+    utm_given: pa.Array | None = None
     for field in present:
-        values = table.column(field).to_pylist()
-        out: list[Any] = []
-        for i, value in enumerate(values):
-            new, rule = _normalized(field, value, quality)
-            if new is not None and new != value:
-                changes.append(
-                    {"record_id": ids[i], "field": field, "before": value, "after": new}
-                    | {"rule": rule}
-                )
-                if rule == UNKNOWN_SOURCE_RULE and field == "channel":
-                    utm_given[i] = str(value)
-                out.append(new)
-            else:
-                out.append(value)
-        i_col = table.schema.get_field_index(field)
-        table = table.set_column(i_col, field, pa.array(out, table.schema.field(field).type))
-    if utm_given:
+        column = plain_text(table.column(field))
+        if column is None:
+            continue
+        encoded = pc.dictionary_encode(column)
+        distinct = encoded.dictionary.to_pylist()
+        judged = [_normalized(field, value, quality) for value in distinct]
+        news = pa.array([new for new, _ in judged], pa.string())
+        rules = pa.array([rule for _, rule in judged], pa.string())
+        pairs = zip(distinct, judged, strict=True)
+        changed_value = pa.array([n is not None and n != v for v, (n, _) in pairs], pa.bool_())
+        codes = encoded.indices
+        changed = pc.fill_null(pc.take(changed_value, codes), False)
+        if not pc.any(changed).as_py():
+            continue
+        rows = pc.indices_nonzero(changed)
+        row_codes = pc.take(codes, rows)
+        record_ids = pc.cast(pc.take(table.column(key), rows), pa.string()).to_pylist()
+        befores = pc.take(encoded.dictionary, row_codes).to_pylist()
+        afters = pc.take(news, row_codes).to_pylist()
+        row_rules = pc.take(rules, row_codes).to_pylist()
+        changes += [
+            {"record_id": r, "field": field, "before": b, "after": a, "rule": u}
+            for r, b, a, u in zip(record_ids, befores, afters, row_rules, strict=True)
+        ]
+        out = pc.if_else(changed, pc.take(news, codes), column)
+        table = table.set_column(table.schema.get_field_index(field), field, out)
+        if field == "channel":
+            unknown = pc.and_(changed, pc.equal(pc.take(rules, codes), UNKNOWN_SOURCE_RULE))
+            utm_given = pc.if_else(unknown, column, pa.nulls(len(column), pa.string()))
+    if utm_given is not None and pc.any(utm_given.is_valid()).as_py():
         has = "utm_source" in table.column_names
-        utm = table.column("utm_source").to_pylist() if has else [None] * table.num_rows
-        filled = [utm_given.get(i) if utm[i] in (None, "") else utm[i] for i in range(len(utm))]
-        column = pa.array(filled, pa.string())
+        utm = table.column("utm_source") if has else pa.nulls(table.num_rows, pa.string())
+        empty = pc.or_(pc.is_null(utm), pc.equal(pc.cast(utm, pa.string()), ""))
+        filled = pc.if_else(pc.fill_null(empty, True), utm_given, pc.cast(utm, pa.string()))
         if has:
             at = table.schema.get_field_index("utm_source")
-            table = table.set_column(at, "utm_source", column)
+            table = table.set_column(at, "utm_source", filled)
         else:
-            table = table.append_column("utm_source", column)
+            table = table.append_column("utm_source", filled)
     return Normalized(table, changes)
+
+
+def plain_text(column: pa.ChunkedArray) -> pa.Array | None:
+    """The column as one string array, or None when it holds no text to normalize."""
+    if pa.types.is_large_string(column.type):
+        column = column.cast(pa.string())
+    if not pa.types.is_string(column.type):
+        return None
+    return column.combine_chunks() if column.num_chunks else pa.array([], pa.string())
 
 
 def _normalized(field: str, value: Any, quality: QualityConfig) -> tuple[str | None, str]:
