@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -98,3 +99,41 @@ def test_fast_and_slow_number_paths_agree(text: str, type_: ColumnType) -> None:
     slow = coerce(pa.array([text, "zzz"]), type_)
     assert fast.values.to_pylist() == slow.values.to_pylist()[:1]
     assert fast.invalid.tolist() == slow.invalid.tolist()[:1]
+
+
+_CELLS = st.one_of(
+    st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31)).map(
+        lambda d: d.strftime("%Y-%m-%d %H:%M:%S")
+    ),
+    st.builds(
+        "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format,
+        st.integers(0, 9999),
+        st.integers(0, 13),
+        st.integers(0, 32),
+        st.integers(0, 25),
+        st.integers(0, 61),
+        st.integers(0, 61),
+    ),
+    st.sampled_from(["2025-2-3 10:00:00", "2025-02-03 10:00", "1/5/2024 3:07 PM", "x", ""]),
+    st.none(),
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(_CELLS, min_size=1, max_size=20))
+def test_the_canonical_fast_path_changes_no_outcome(values: list[str | None]) -> None:
+    """A column one bad cell keeps from Arrow's ISO cast is parsed by strptime where values
+    round-trip, by the regexes elsewhere: every value as the regexes alone would read it."""
+    from revops.ingest.dates import _ISO, _US, _assemble
+
+    text = pa.array(values, pa.string())
+    got = parse_times(text)
+    iso = _assemble(pc.extract_regex(text, _ISO), us_style=False)
+    us = _assemble(pc.extract_regex(text, _US), us_style=True)
+    expected_ok = iso.ok | us.ok
+    expected = [
+        int(i) if o else int(u) if uo else None
+        for i, o, u, uo in zip(iso.micros, iso.ok, us.micros, us.ok, strict=True)
+    ]
+    assert (got.ok == expected_ok).all(), values
+    assert [int(m) if o else None for m, o in zip(got.micros, got.ok, strict=True)] == expected

@@ -33,6 +33,7 @@ _ZONED = r"[Zz]$|[Tt ].*[+-]\d{2}(?::?\d{2})?$"
 
 _US_PER_SECOND = 1_000_000
 _US_PER_DAY = 86_400 * _US_PER_SECOND
+_YEAR_1 = -62_135_596_800_000_000  # 0001-01-01 in microseconds since 1970
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -126,24 +127,84 @@ def _arrow_iso(text: pa.Array) -> ParsedTimes | None:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
         ok = np.asarray(parsed.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
-        micros = pc.cast(parsed, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
-        return ParsedTimes(np.asarray(micros, dtype=np.int64), ok)
+        micros = np.asarray(
+            pc.cast(parsed, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), np.int64
+        )
+        ok &= micros >= _YEAR_1  # Arrow reads year 0000, which no calendar here has
+        return ParsedTimes(np.where(ok, micros, 0), ok)
     return None
 
 
+# Fixed-width ISO spellings by length, with the character offsets of their fields.
+_DATE_FIELDS = {"y": (0, 4), "mo": (5, 7), "d": (8, 10)}
+_TIME_FIELDS = {"h": (11, 13), "mi": (14, 16), "s": (17, 19)}
+_ISO_REST = ("f", "tzs", "tzh", "tzm")  # what `_assemble` reads beyond the fields above
+
+
+def _canonical_shape(sample: str) -> tuple[str, dict[str, tuple[int, int]]] | None:
+    """The fixed-width ISO shape (regex, field offsets) of `sample`, if it has one."""
+    date = r"^\d{4}-\d{2}-\d{2}"
+    if len(sample) == 10:
+        return date + "$", _DATE_FIELDS
+    if len(sample) in (16, 19) and sample[10] in "T ":
+        seconds = len(sample) == 19
+        shape = date + sample[10] + r"\d{2}:\d{2}" + (r":\d{2}" if seconds else "") + "$"
+        fields = dict(list(_TIME_FIELDS.items())[: 3 if seconds else 2])
+        return shape, _DATE_FIELDS | fields
+    return None
+
+
+def _canonical(text: pa.Array) -> ParsedTimes | None:
+    """Values written in the first value's fixed-width ISO shape, read by position.
+
+    One bad cell makes Arrow's ISO cast refuse the whole column, and extracting a million
+    values with the ISO regex costs seconds. A value of a fixed shape needs no extraction: its
+    fields are at known offsets, so they are sliced out and judged by `_assemble`, the very
+    code that judges the regex's groups, so a value's outcome never depends on its path."""
+    sample = pc.drop_null(text)[:1]
+    shape = _canonical_shape(sample[0].as_py()) if len(sample) else None
+    if shape is None:
+        return None
+    pattern, offsets = shape
+    fits = pc.fill_null(pc.match_substring_regex(text, pattern), False)
+    rows = pc.indices_nonzero(fits)
+    micros, ok = np.zeros(len(text), np.int64), np.zeros(len(text), np.bool_)
+    if len(rows) == 0:
+        return ParsedTimes(micros, ok)
+    part = text.take(rows)
+    empty = pa.array([""] * len(part), pa.string())
+    names = [*offsets, *(n for n in ("h", "mi", "s", *_ISO_REST) if n not in offsets)]
+    children = [
+        pc.utf8_slice_codeunits(part, *offsets[n]) if n in offsets else empty for n in names
+    ]
+    got = _assemble(pa.StructArray.from_arrays(children, names=names), us_style=False)
+    at = np.asarray(rows.to_numpy(zero_copy_only=False), dtype=np.int64)
+    micros[at], ok[at] = got.micros, got.ok
+    return ParsedTimes(micros, ok)
+
+
 def parse_times(text: pa.Array) -> ParsedTimes:
-    """Parse trimmed, non-empty strings; nulls come back with `ok` False (callers mask them)."""
+    """Parse trimmed, non-empty strings; nulls come back with `ok` False (callers mask them).
+
+    Each value is tried as ISO 8601, then as a US date; the fast paths before the regexes
+    accept only values the ISO regex reads identically."""
     fast = _arrow_iso(text)
     if fast is not None:
         return fast
-    iso = _assemble(pc.extract_regex(text, _ISO), us_style=False)
-    rest = np.flatnonzero(~iso.ok)
-    if rest.size == 0:
-        return iso
-    us = _assemble(pc.extract_regex(text.take(pa.array(rest)), _US), us_style=True)
-    micros, ok = iso.micros.copy(), iso.ok.copy()
-    micros[rest] = us.micros
-    ok[rest] = us.ok
+    canonical = _canonical(text)
+    if canonical is None:
+        micros, ok = np.zeros(len(text), np.int64), np.zeros(len(text), np.bool_)
+    else:
+        micros, ok = canonical.micros, canonical.ok
+    present = np.asarray(text.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    todo = np.flatnonzero(present & ~ok)
+    for pattern, us_style in ((_ISO, False), (_US, True)):
+        if todo.size == 0:
+            break
+        part = text if todo.size == len(text) else text.take(pa.array(todo))
+        got = _assemble(pc.extract_regex(part, pattern), us_style=us_style)
+        micros[todo], ok[todo] = got.micros, got.ok
+        todo = todo[~got.ok]
     return ParsedTimes(micros, ok)
 
 
