@@ -118,10 +118,12 @@ def _arrow_iso(text: pa.Array) -> ParsedTimes | None:
     subset of `_ISO`, with identical values, so taking this path never changes an outcome."""
     naive, zoned = pa.timestamp("us"), pa.timestamp("us", "UTC")
     sample = pc.drop_null(text)[:1]
-    # A failed cast costs as much as a successful one, so try the likelier target first.
-    if len(sample) and pc.any(pc.match_substring_regex(sample, _ZONED)).as_py():
-        naive, zoned = zoned, naive
-    for target in (naive, zoned):
+    targets: tuple[pa.DataType, ...] = (naive, zoned)
+    if len(sample):  # Arrow refuses a zoned value for a naive target and the reverse, so only
+        # the target the first value fits can take the column; a failed cast costs a full pass
+        zoned_first = pc.any(pc.match_substring_regex(sample, _ZONED)).as_py()
+        targets = (zoned,) if zoned_first else (naive,)
+    for target in targets:
         try:
             parsed = pc.cast(text, target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
