@@ -418,6 +418,7 @@ class Phase:
     errors: Counter[int]
     elapsed: float
     cpu_ms_per_lead: float
+    applier_cpu_ms_per_lead: float | None
     load_before: str
     load_after: str
     fsync: tuple[float, float]
@@ -430,14 +431,18 @@ async def measure(
     rate: float,
     pid: int,
     probe_dir: Path,
+    applier: int | None = None,
 ) -> Phase:
-    """One open-loop phase, with the fsync probe just before it and the server's CPU during."""
+    """One open-loop phase, with the fsync probe just before it and the CPU of the server
+    and of its applier process during it."""
     fsync = fsync_probe(probe_dir)
     before, cpu0 = load_avg(), cpu_seconds(pid)
+    app0 = cpu_seconds(applier) if applier else 0.0
     lat, errors, elapsed = await load(client, payloads, rate)
     cpu = cpu_seconds(pid) - cpu0
+    app = 1000 * (cpu_seconds(applier) - app0) / len(payloads) if applier else None
     return Phase(
-        name, rate, lat, errors, elapsed, 1000 * cpu / len(payloads), before, load_avg(), fsync
+        name, rate, lat, errors, elapsed, 1000 * cpu / len(payloads), app, before, load_avg(), fsync
     )
 
 
@@ -464,12 +469,14 @@ def print_phase(p: Phase, base: Phase | None) -> None:
     kinds = ", ".join(f"{n} × {s or 'no response'}" for s, n in sorted(p.errors.items()))
     goal = f"goal < {GOAL_P99_MS:.0f} ms" if p.rate == GOAL_RPS else "reported"
     print(f"{p.name}: open loop at {p.rate:.0f} req/s, {len(p.latencies):,} requests")
-    print(f"  achieved     {len(p.latencies) / p.elapsed:8.1f} req/s")
+    print(f"  achieved     {len(p.latencies) / p.elapsed:8.1f} req/s (answers in the phase's time)")
     print(f"  p50          {statistics.median(p.latencies):8.1f} ms")
     print(f"  p99          {q[98]:8.1f} ms      {goal}")
     print(f"  max          {max(p.latencies):8.1f} ms")
     print(f"  errors       {sum(p.errors.values()):8d}      {kinds}")
-    print(f"  server CPU   {p.cpu_ms_per_lead:8.2f} ms per lead")
+    print(f"  server CPU   {p.cpu_ms_per_lead:8.2f} ms per lead (the process that answers)")
+    if p.applier_cpu_ms_per_lead is not None:
+        print(f"  applier CPU  {p.applier_cpu_ms_per_lead:8.2f} ms per lead (its warehouse writes)")
     print(f"  fsync        median {p.fsync[0]:.1f} ms, p99 {p.fsync[1]:.1f} ms (30 KB, probe)")
     print(f"  load average {p.load_before} before, {p.load_after} after (uptime)")
     if base is not None:
@@ -569,7 +576,8 @@ def server_bench(
                     continue
                 settled(port, proc)
                 n = int(rate * seconds)
-                phase = await measure(name, client, take(n), rate, proc.pid, journal_dir)
+                applier = wait_up(port, proc).get("applier_pid")
+                phase = await measure(name, client, take(n), rate, proc.pid, journal_dir, applier)
                 baseline = start_server(base_cmd, port + 10, env)
                 try:
                     base_client = Client("127.0.0.1", port + 10, token)

@@ -66,6 +66,11 @@ class RevOps:
             except BaseException:
                 wh.close()
                 raise
+        return cls.bind(loaded, wh)
+
+    @classmethod
+    def bind(cls, loaded: LoadedConfig, wh: Warehouse) -> RevOps:
+        """A loaded model on an open warehouse, with the model's write hooks installed."""
         if loaded.model.automations.rules:  # events commit with the writes that cause them
             from revops.automation.outbox import install
 

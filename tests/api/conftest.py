@@ -28,6 +28,6 @@ def api(warehouse: Warehouse, tmp_path: Path) -> Iterator[Api]:
     keys = dict(TOKENS)
     now = [NOW]
     clock: Callable[[], datetime] = lambda: now[0]  # noqa: E731
-    app = create_app(ro, clock=clock, journal=tmp_path / "journal")
+    app = create_app(ro, clock=clock, journal=tmp_path / "journal", applier="thread")
     with TestClient(app) as client:
         yield Api(client, ro, keys, now)

@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from revops.access import Principal
+from revops.api.applier import sql
 from revops.api.journal import MAGIC, Group, Journal, JournalError, encode, journal_id, scan
 from revops.api.models import LeadIn
 from revops.api.recovery import applied_group, apply_groups, locked, merge, replay_journal
@@ -169,31 +170,23 @@ def revops(wh: Warehouse) -> RevOps:
 
 
 async def crash_after_journaling(ro: RevOps, folder: Path, emails: list[str]) -> list[Any]:
-    """Start, take leads, answer them from the journal, and die before the applier writes."""
-    svc = IntakeService(ro, TICK, folder)
+    """Start, take leads, answer them from the journal, and die before the applier writes
+    (its interval is an hour; the pipe closing makes it exit without applying)."""
+    svc = IntakeService(ro, TICK, folder, apply_interval=3600, mode="thread")
     await svc.start()
-
-    def never(groups: Any) -> None:
-        raise OSError("killed")
-
-    svc._apply = never  # type: ignore[method-assign]
     answers = [
         (await svc.create_lead(LeadIn.model_validate(lead(e)), ADMIN, f"idem-{e}"))[0]
         for e in emails
     ]
     for task in svc._tasks:
         task.cancel()
-    svc.executor.shutdown(wait=True)
-    svc.journal_executor.shutdown(wait=True)
-    assert svc.journal is not None
-    svc.journal.close()
-    assert svc._lock is not None
-    svc._lock.__exit__(None, None, None)  # a dead process's lock is released by the kernel
+    svc._closing = True  # a dead process restarts nothing
+    await svc._halt()  # a dead process's lock is released by the kernel
     return answers
 
 
 async def restart(ro: RevOps, folder: Path) -> IntakeService:
-    svc = IntakeService(ro, TICK, folder)
+    svc = IntakeService(ro, TICK, folder, mode="thread")
     await svc.start()
     return svc
 
@@ -293,27 +286,20 @@ def test_a_torn_group_was_never_answered_and_is_ignored_on_restart(
 
 
 def test_reads_wait_for_the_applier(warehouse: Warehouse, tmp_path: Path) -> None:
-    """A read issued after an answer sees the lead even while the apply is slow."""
+    """A read issued after an answer sees the lead, though the applier's interval is an hour:
+    the applier applies every group sent before a call first."""
     seed(warehouse)
     ro = revops(warehouse)
 
     async def scenario() -> int:
-        svc = IntakeService(ro, lambda: NOW, tmp_path / "journal")
+        folder = tmp_path / "journal"
+        svc = IntakeService(ro, lambda: NOW, folder, apply_interval=3600, mode="thread")
         await svc.start()
-        real = svc._apply
-
-        def slow(groups: Any) -> None:
-            import time
-
-            time.sleep(0.2)
-            real(groups)
-
-        svc._apply = slow  # type: ignore[method-assign]
         stored, _ = await svc.create_lead(LeadIn.model_validate(lead("r@globex.com")), ADMIN, None)
         pid = stored.body["person_id"]
-        rows = await svc.read(
-            warehouse.sql, f"SELECT count(*) FROM persons WHERE person_id = '{pid}'"
-        )
+        assert svc.lag == 1
+        query = f"SELECT count(*) FROM persons WHERE person_id = '{pid}'"
+        rows = await svc.read(sql, svc.wh, query)
         await svc.stop()
         return int(rows[0][0])
 

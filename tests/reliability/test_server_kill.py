@@ -7,6 +7,7 @@ from the server's memory, the CLI took those numbers, and the restart refused to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -49,12 +51,16 @@ def serve(path: Path, port: int, apply_interval: float = 0.1) -> int:
             loaded = load_config(EXAMPLE)
             model = loaded.model.model_copy(update={"routing": ROUTING})
             ro = RevOps(replace(loaded, model=model), Warehouse.connect(str(path)))
-            uvicorn.run(create_app(ro), host="127.0.0.1", port=port, log_level="error")
+            app = create_app(ro, applier="process")
+            uvicorn.run(app, host="127.0.0.1", port=port, log_level="error")
         except BaseException:
+            import traceback
+
+            traceback.print_exc()
             code = 70
         finally:
             os._exit(code)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded 2-core machine: two interpreters start
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
@@ -64,6 +70,35 @@ def serve(path: Path, port: int, apply_interval: float = 0.1) -> int:
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     raise AssertionError("the server did not come up")
+
+
+def health(port: int) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+    return answer
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie (a dead grandchild waits for init to reap it, lock released)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_gone(pid: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} did not end"
+        time.sleep(0.05)
+
+
+def open_files(pid: int) -> set[str]:
+    """The files the process has open (/proc/PID/fd)."""
+    out = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            out.add(os.readlink(fd))
+    return out
 
 
 def free_port() -> int:
@@ -82,6 +117,7 @@ def kill_write_restart(folder: Path, leads: int = LEADS) -> dict[str, int]:
     headers = {"Authorization": f"Bearer {TOKENS['revops_admin']}"}
     port = free_port()
     pid = serve(path, port, apply_interval=30.0)
+    applier = health(port)["applier_pid"]
     acked: list[str] = []
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
@@ -90,8 +126,11 @@ def kill_write_restart(folder: Path, leads: int = LEADS) -> dict[str, int]:
                 assert r.status_code == 201
                 acked.append(r.json()["person_id"])
     finally:
-        os.kill(pid, signal.SIGKILL)  # right after the last answer: groups are unapplied
+        # right after the last answer, both processes: groups are journaled, not applied
+        os.kill(pid, signal.SIGKILL)
+        os.kill(applier, signal.SIGKILL)
         os.waitpid(pid, 0)
+        wait_gone(applier)  # its DuckDB lock goes with it
     journal = Path(f"{path}.intake-journal")
     assert sum(p.stat().st_size for p in journal.glob("*.wal")) > 0  # answered, not applied
 
@@ -120,3 +159,60 @@ def test_kill_then_cli_write_then_restart_loses_no_answered_lead(
 ) -> None:
     monkeypatch.setenv("REVOPS_USER", "ops")
     assert kill_write_restart(tmp_path) == {"lost": 0, "applied_twice": 0, "chain_ok": 1}
+
+
+def test_the_server_never_opens_the_warehouse_and_restarts_a_killed_applier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process that answers holds no handle on the DuckDB file (the applier does); kill -9
+    of the applier shows on /health, a new one starts and applies every answered lead."""
+    monkeypatch.setenv("REVOPS_USER", "ops")
+    path = tmp_path / "w.duckdb"
+    with Warehouse.connect(str(path)) as wh:
+        seed(wh)
+        wh.write("api_keys", KEY_ROWS)
+    headers = {"Authorization": f"Bearer {TOKENS['revops_admin']}"}
+    port = free_port()
+    pid = serve(path, port, apply_interval=30.0)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+            first = health(port)
+            applier = first["applier_pid"]
+            acked = []
+            for i in range(10):
+                r = client.post("/leads", json=lead(f"r{i}@globex.com"))
+                assert r.status_code == 201
+                acked.append(r.json()["person_id"])
+            assert client.get(f"/leads/{acked[0]}").status_code == 200  # applied through it
+            database = {str(path), f"{path}.wal"}  # DuckDB's file and its write-ahead log
+            assert str(path) in open_files(applier)
+            assert not open_files(pid) & database
+
+            for i in range(10, 20):  # answered, left in the journal (30 s interval)
+                r = client.post("/leads", json=lead(f"r{i}@globex.com"))
+                assert r.status_code == 201
+                acked.append(r.json()["person_id"])
+            assert health(port)["journal_lag_groups"] > 0
+            os.kill(applier, signal.SIGKILL)
+            wait_gone(applier)
+            deadline = time.monotonic() + 60
+            seen = health(port)
+            while seen["applier_pid"] in (None, applier) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                seen = health(port)
+            assert seen["commits"]["applier_restarts"] == 1
+            assert seen["applier_pid"] not in (None, applier)
+            assert "exited (code -9)" in (seen["last_apply_error"] or "")
+
+            assert all(client.get(f"/leads/{p}").status_code == 200 for p in acked)
+            r = client.post("/leads", json=lead("after@globex.com"))
+            assert r.status_code == 201
+            assert client.get(f"/leads/{r.json()['person_id']}").status_code == 200
+            assert health(port)["last_apply_error"] is None
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+    with Warehouse.connect(str(path), create=False) as wh:
+        (created,) = wh.sql("SELECT count(*) FROM \"audit_log\" WHERE action = 'leads.created'")
+        assert created[0] == 21  # each answered lead once
+        assert verify(wh).ok

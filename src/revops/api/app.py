@@ -25,7 +25,7 @@ from revops.access import Principal, revoke_key
 from revops.api import comp, leads, reps, sla
 from revops.api.auth import requires
 from revops.api.models import Health
-from revops.api.service import Clock, IntakeService, Unavailable
+from revops.api.service import Clock, IntakeService, Mode, Unavailable
 from revops.context import RevOps
 from revops.errors import RevOpsError
 
@@ -46,10 +46,18 @@ class Revoked(BaseModel):
     revoked: bool
 
 
-def create_app(ro: RevOps, *, clock: Clock | None = None, journal: Path | None = None) -> FastAPI:
+def create_app(
+    ro: RevOps,
+    *,
+    clock: Clock | None = None,
+    journal: Path | None = None,
+    applier: Mode | None = None,
+) -> FastAPI:
     """The app over `ro`'s warehouse; `clock` fixes "now" (tests and replays); `journal` is the
-    write-ahead journal folder (default: next to a DuckDB file, see `journal.default_path`)."""
-    service = IntakeService(ro, clock, journal)
+    write-ahead journal folder (default: next to a DuckDB file, see `journal.default_path`);
+    `applier` where the warehouse is held (`IntakeService`; `revops serve` uses a child
+    process)."""
+    service = IntakeService(ro, clock, journal, mode=applier)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -119,6 +127,7 @@ def create_app(ro: RevOps, *, clock: Clock | None = None, journal: Path | None =
             commits=service.stats.as_dict(),
             journal_lag_groups=service.lag,
             last_apply_error=service.last_apply_error,
+            applier_pid=service.applier_pid if service.mode == "process" else None,
         )
 
     return app

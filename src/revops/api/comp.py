@@ -16,6 +16,7 @@ from revops.access import PermissionDenied, Principal
 from revops.access.records import check_statement_read
 from revops.api.auth import requires
 from revops.api.service import IntakeService
+from revops.context import RevOps
 from revops.errors import RevOpsError
 
 router = APIRouter(prefix="/comp", tags=["comp"])
@@ -30,11 +31,11 @@ class StatementOut(BaseModel):
     reconciles: bool
 
 
-def _statement(svc: IntakeService, who: Principal, period: str, user_id: str) -> StatementOut:
+def _statement(ro: RevOps, who: Principal, period: str, user_id: str) -> StatementOut:
     from revops.planning.comp import statement
 
-    check_statement_read(svc.wh, who, period, user_id)
-    st = statement(svc.wh, svc.ro.model, period, user_id)
+    check_statement_read(ro.warehouse, who, period, user_id)
+    st = statement(ro.warehouse, ro.model, period, user_id)
     lines = st.lines.astype(object).where(st.lines.notna(), None)
     records = [{k: (str(v) if hasattr(v, "isoformat") else v) for k, v in r.items()}
                for r in lines.to_dict("records")]  # fmt: skip
@@ -66,7 +67,7 @@ async def read_statement(
     """One rep's statement lines, totals and bookings check for a month."""
     svc: IntakeService = request.app.state.service
     try:
-        return await svc.exclusive(_statement, svc, who, period, user_id)
+        return await svc.exclusive(_statement, svc.ro, who, period, user_id)
     except PermissionDenied as exc:
         raise HTTPException(403, str(exc)) from None
     except RevOpsError as exc:

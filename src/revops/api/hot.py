@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
+import pyarrow as pa
 
 from revops.config.models import OperatingModel
 from revops.identity.freemail import free_mail_domains
@@ -64,16 +65,48 @@ def email_key(email: str) -> str:
     return email.strip().lower()
 
 
-def load_hot_state(wh: Warehouse, model: OperatingModel) -> HotState:
+@dataclass(frozen=True)
+class HotTables:
+    """What the hot state is built from, as read from the warehouse: plain tables and values,
+    so the applier process that reads them can hand them to the server (`api.applier`)."""
+
+    users: pa.Table
+    people: pa.Table
+    latest: pa.Table
+    accounts: pa.Table
+    routing: RoutingState
+    tombstones: TombstoneScreen
+
+
+def hot_tables(wh: Warehouse, model: OperatingModel) -> HotTables:
     """Read users, persons, latest decisions and accounts once (at startup or after a failure)."""
+    d = wh.table("routing_decisions")
+    newest_first = ibis.window(
+        group_by=d.person_id, order_by=[d.decided_at.desc(), d.decision_id.desc()]
+    )
+    latest = d.mutate(n=ibis.row_number().over(newest_first))
+    return HotTables(
+        wh.to_arrow(wh.table("users").select("user_id", "name", "timezone", "is_active")),
+        wh.to_arrow(wh.table("persons").select("person_id", "email", "owner_id")),
+        wh.to_arrow(
+            latest.filter(latest.n == 0).select(
+                "person_id", "owner_id", "queue", "rule", "reason", "decision_id"
+            )
+        ),
+        wh.to_arrow(wh.table("accounts")),
+        routing_state(wh, model.routing),
+        TombstoneScreen.load(wh),
+    )
+
+
+def build_hot_state(tables: HotTables, model: OperatingModel) -> HotState:
+    """The hot state from what `hot_tables` read (in the server's process)."""
     cfg = model.routing
     users = {
         r["user_id"]: User(r["name"], r["timezone"] or cfg.default_timezone, bool(r["is_active"]))
-        for r in wh.to_arrow(
-            wh.table("users").select("user_id", "name", "timezone", "is_active")
-        ).to_pylist()
+        for r in tables.users.to_pylist()
     }
-    people = wh.to_arrow(wh.table("persons").select("person_id", "email", "owner_id"))
+    people = tables.people
     emails: dict[str, str] = {}
     persons: dict[str, Routed] = {}
     for pid, email, owner in zip(
@@ -85,31 +118,21 @@ def load_hot_state(wh: Warehouse, model: OperatingModel) -> HotState:
         if email:
             emails.setdefault(email_key(email), pid)
         persons[pid] = Routed(owner)
-    d = wh.table("routing_decisions")
-    newest_first = ibis.window(
-        group_by=d.person_id, order_by=[d.decided_at.desc(), d.decision_id.desc()]
-    )
-    latest = d.mutate(n=ibis.row_number().over(newest_first))
-    rows = wh.to_arrow(
-        latest.filter(latest.n == 0).select(
-            "person_id", "owner_id", "queue", "rule", "reason", "decision_id"
-        )
-    ).to_pylist()
-    for r in rows:
+    for r in tables.latest.to_pylist():
         if r["person_id"] in persons:
             persons[r["person_id"]] = Routed(
                 r["owner_id"], r["queue"], r["rule"], r["reason"], r["decision_id"]
             )
-    accounts = {r["account_id"]: r for r in wh.to_arrow(wh.table("accounts")).to_pylist()}
+    accounts = {r["account_id"]: r for r in tables.accounts.to_pylist()}
     hot = HotState(
         compile_routing(cfg),
-        routing_state(wh, cfg),
+        tables.routing,
         users,
         emails,
         persons,
         accounts,
         free_domains=frozenset(free_mail_domains()),
-        tombstones=TombstoneScreen.load(wh),
+        tombstones=tables.tombstones,
     )
     for account_id, a in accounts.items():
         add_account_keys(hot, account_id, a)

@@ -277,8 +277,9 @@ class Journal:
     def segments(self) -> int:
         return len(self._closed) + (1 if self._current else 0)
 
-    def append(self, number: int, batches: Sequence[Batch]) -> int:
-        """Write group `number` and fsync it; the bytes written. On failure nothing remains."""
+    def append(self, number: int, batches: Sequence[Batch]) -> tuple[Path, int, int]:
+        """Write group `number` and fsync it; where it lies (segment file, offset, bytes), for
+        the applier to read it back. On failure nothing remains."""
         record = encode(number, self.jid, batches, self.cipher)
         with self._lock:
             if self._broken is not None:
@@ -287,6 +288,7 @@ class Journal:
                 raise JournalError(f"group {number} is not after the last journaled {self.last}")
             segment = self._segment(number)
             assert self._fd is not None
+            offset = segment.size
             try:
                 view = memoryview(record)
                 while view:
@@ -301,7 +303,7 @@ class Journal:
             self.last = number
             self.fsyncs += 1
             self.bytes += len(record)
-            return len(record)
+            return segment.path, offset, len(record)
 
     def release(self, applied: int) -> None:
         """Forget every group <= `applied` (they are in the warehouse): delete whole segments,

@@ -239,3 +239,8 @@ class Health(BaseModel):
         description="Why the last warehouse apply failed, while it is being retried; null when "
         "the last apply succeeded."
     )
+    applier_pid: int | None = Field(
+        None,
+        description="The process id of the applier that holds the warehouse (null while it "
+        "restarts, or when it runs in the server's process).",
+    )

@@ -15,13 +15,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from revops.api.hot import HotState
 from revops.api.models import Breach, Breaches, LeadDetail, Responded, Sla
 from revops.audit import audit_batch
 from revops.config.models import OperatingModel
 from revops.errors import RevOpsError
 from revops.routing.calendar import aware
 from revops.routing.engine import Decision
+from revops.routing.round_robin import RoutingState
 from revops.routing.sla_store import (
     LifecycleRefused,
     accept,
@@ -103,26 +103,28 @@ def respond(
 def assign(
     wh: Warehouse,
     model: OperatingModel,
-    hot: HotState,
+    previous: str | None,
+    routing: RoutingState,
     person_id: str,
     owner_id: str,
     reason: str,
     actor: str,
     at: datetime,
 ) -> tuple[str, str | None, Sla | None]:
-    """A manual routing override: a new decision replacing the last, the owner's SLA clock
-    (the running one closes), and an audit entry naming who, from whom, to whom and why."""
+    """A manual routing override: a new decision replacing the last (`previous`, from the hot
+    state), the owner's SLA clock (the running one closes), and an audit entry naming who,
+    from whom, to whom and why."""
     found = _rows(wh, "persons", "person_id", person_id, ["person_id"])
     if not found:
         raise NotFound(f"no person {person_id!r}")
     person = found[0]
-    previous = hot.persons[person_id].decision_id if person_id in hot.persons else None
     why = f"manual override by {actor}: {reason}"
-    decision = Decision(owner_id, None, OVERRIDE_RULE, None, why, (), hot.routing)
+    decision = Decision(owner_id, None, OVERRIDE_RULE, None, why, (), routing)
     decision_id = uuid.uuid4().hex[:20]
     routed = RoutedLead(decision_id, person_id, decision, previous)
     account_id = person.get("account_id") or ""
-    accounts = {account_id: hot.accounts[account_id]} if account_id in hot.accounts else {}
+    found_account = _rows(wh, "accounts", "account_id", account_id, ["account_id"])
+    accounts = {account_id: found_account[0]} if found_account else {}
     facts = {**person, **lead_facts(wh, [person_id], at)[person_id]}
     clocks = clock_batches(wh, model.routing, [routed], {person_id: facts}, accounts, at)
     row = {

@@ -1,20 +1,20 @@
-"""The intake service: hot state, a write-ahead journal and one warehouse thread.
+"""The intake service: hot state, a write-ahead journal, and an applier that holds the warehouse.
 
 The answer to `POST /leads` must come in milliseconds, and a warehouse commit of an intake
 group costs tens of them (about ten tables, each a statement). So the database is taken off
 the answer path: leads are admitted on the event loop (in memory, microseconds) and queued; the
 journal writer takes everything queued, settles it (scores, lifecycle, clocks, audit entries),
 appends it to the write-ahead journal with one fsync and answers. While one group is being
-journaled the next gathers. A background applier takes every journaled group waiting and writes
-them to the warehouse in ONE `write_many`, together with the last applied group number
-(`intake_journal_state`), then lets the journal forget them. At startup the journal is replayed
-from the group after the stored one, so an acknowledged lead is never lost nor applied twice.
+journaled the next gathers. The applier (`api.applier`, a child process) is then told where
+the group lies; it writes every group waiting in ONE `write_many`, together with the last
+applied group number (`intake_journal_state`), and says so; the journal then forgets them. At
+startup the applier replays the journal from the group after the stored one, so an
+acknowledged lead is never lost nor applied twice.
 
-DuckDB allows one writing process and its connection must not be used from two threads at
-once, so every warehouse call runs on one dedicated thread, in order; the journal has its own
-thread. Reads (`GET /leads/{id}`, breaches) first wait until everything journaled before them is
-applied, so they see every lead already answered; accept, reject and assign also hold the audit
-chain while they write directly, since their audit entries chain after the journaled ones.
+The server's process never opens the warehouse: every read and direct write (accept, reject,
+assign, keys, the web workspace) is a call run by the applier, after every group sent before
+it is applied, so reads see every lead already answered. Accept, reject and assign also hold
+the audit chain while they write, since their audit entries chain after the journaled ones.
 
 Audit entries get provisional sequence numbers and hashes when a group is built, chained from a
 head kept in memory; every apply (and a replay after a crash) chains them again from the head
@@ -25,7 +25,8 @@ If a journal write fails, no answer claims success: once the applier has caught 
 state is rebuilt from the warehouse (new leads wait for it), then the leads of that group and
 any admitted after it (their round-robin turns assumed the failed ones) fail with 503, so a
 retry meets the true state. If a warehouse apply fails, the journal keeps the groups and the
-applier retries with backoff; `/health` shows the lag and the error.
+applier retries with backoff; if the applier dies, a new one is started and sent every group
+not yet applied. `/health` shows the lag, the last error and the applier's restarts.
 """
 
 from __future__ import annotations
@@ -33,28 +34,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import itertools
 import json
+import logging
+import multiprocessing
+import pickle
+import queue
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
 
 from revops.access import Principal
 from revops.api import reengage
+from revops.api.applier import Applier, Handle, Located, nothing, run_process
 from revops.api.auth import Authenticator
-from revops.api.hot import HotState, Routed, load_hot_state
+from revops.api.hot import HotState, Routed, build_hot_state, hot_tables
 from revops.api.idempotency import IdempotencyStore, Stored, request_hash, scoped
 from revops.api.intake import Admitted, admit, settle
-from revops.api.journal import Group, Journal, JournalError, default_path, journal_id
+from revops.api.journal import Journal, JournalError, default_path, journal_id
 from revops.api.models import LeadIn, LeadOut
-from revops.api.recovery import apply_groups, locked, recover
+from revops.api.recovery import locked
 from revops.audit.log import AuditNote, chain_batch, head
 from revops.context import RevOps
 from revops.errors import RevOpsError
@@ -63,11 +71,12 @@ from revops.warehouse.clock import naive_utc
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-DUCKDB_THREADS = 1  # for the server's connection; see IntakeService.start
-# Seconds between warehouse applies under load, unless a read waits. An apply costs about
+Mode = Literal["process", "thread"]
+log = logging.getLogger("revops.api")
+# Seconds between warehouse applies under load, unless a call waits. An apply costs about
 # 25 ms of CPU whatever its size (a statement per table, the audit anchor) plus about 0.15 ms
-# per lead: at 500 leads/s, applying every 0.1 s spent 0.65 ms of CPU per lead, half of the
-# server's; every second, 0.2 ms. Reads never see the lag (they make the applier write first).
+# per lead: at 500 leads/s, applying every 0.1 s spent 0.65 ms of CPU per lead; every second,
+# 0.2 ms. Reads never see the lag (the applier applies before it runs a call).
 APPLY_INTERVAL = 1.0
 
 
@@ -91,6 +100,7 @@ class CommitStats:
     apply_seconds: float = 0.0
     apply_failures: int = 0
     recovered_groups: int = 0
+    applier_restarts: int = 0
 
     def as_dict(self) -> dict[str, float]:
         n = max(self.commits, 1)
@@ -109,6 +119,7 @@ class CommitStats:
             "apply_ms_per_apply": round(1000 * self.apply_seconds / a, 2),
             "apply_failures": self.apply_failures,
             "recovered_groups": self.recovered_groups,
+            "applier_restarts": self.applier_restarts,
         }
 
 
@@ -124,25 +135,131 @@ class _Job:
 
 @dataclass
 class _Journaled:
-    group: Group
+    located: Located
     answers: list[Stored]
     head: tuple[int, str]
     settle_seconds: float
     journal_seconds: float
-    size: int
 
 
 @dataclass
 class _Progress:
-    """Journaled and applied group numbers, and a condition to wait for the applier."""
+    """Journaled and applied group numbers."""
 
     journaled: int = 0
     applied: int = 0
-    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+
+class _Link:
+    """The server's end of the pipe to one applier: calls with futures, messages in order.
+
+    Sending runs on a thread of its own (a full pipe must never block the event loop); a
+    second thread receives and hands each message to the loop. When the pipe closes, `lost`
+    is called on the loop.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        loop: asyncio.AbstractEventLoop,
+        on_message: Callable[[tuple[Any, ...]], None],
+        lost: Callable[[_Link], None],
+        worker: Any,
+    ) -> None:
+        self.conn = conn
+        self.loop = loop
+        self.worker = worker  # the applier's Process or Thread
+        self.calls: dict[int, asyncio.Future[Any]] = {}
+        self.ready: asyncio.Future[tuple[int, int]] = loop.create_future()
+        self.stopped: asyncio.Future[int] = loop.create_future()
+        self._ids = itertools.count(1)
+        self._out: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._on_message = on_message
+        self._lost = lost
+        self.closed = False
+        threading.Thread(target=self._send_loop, name="revops-applier-send", daemon=True).start()
+        threading.Thread(target=self._recv_loop, name="revops-applier-recv", daemon=True).start()
+
+    @property
+    def pid(self) -> int | None:
+        return getattr(self.worker, "pid", None)
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        self._out.put(message)
+
+    def call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = self.loop.create_future()
+        if self.closed:
+            future.set_exception(Unavailable("the applier is restarting; retry"))
+            return future
+        call_id = next(self._ids)
+        self.calls[call_id] = future
+        self.send(("call", call_id, fn, args))
+        return future
+
+    def close(self) -> None:
+        self._out.put(None)
+
+    def _send_loop(self) -> None:
+        while (message := self._out.get()) is not None:
+            try:
+                self.conn.send(message)
+            except (OSError, ValueError):  # the applier is gone: the receiver reports it
+                return
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+    def _recv_loop(self) -> None:
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError, ValueError):
+                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                    self.loop.call_soon_threadsafe(self._gone)
+                return
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self._receive, message)
+
+    def _receive(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "result":
+            _, call_id, ok, payload = message
+            future = self.calls.pop(call_id, None)
+            if future is None or future.done():
+                return
+            value = pickle.loads(payload)  # noqa: S301 (our own applier, over our pipe)
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        elif kind == "ready":
+            if not self.ready.done():
+                self.ready.set_result((message[1], message[2]))
+        elif kind == "stopped":
+            if not self.stopped.done():
+                self.stopped.set_result(message[1])
+        else:
+            self._on_message(message)
+
+    def _gone(self) -> None:
+        self.closed = True
+        gone = Unavailable("the applier stopped before answering; retry")
+        for future in [*self.calls.values(), self.ready, self.stopped]:
+            if not future.done():
+                future.set_exception(gone)
+                future.exception()  # retrieved: no warning when nobody waits on it
+        self.calls.clear()
+        self._lost(self)
 
 
 class IntakeService:
-    """Everything the routers call; one per app, started and stopped by its lifespan."""
+    """Everything the routers call; one per app, started and stopped by its lifespan.
+
+    `mode` says where the applier runs: "process" (a child process, so that applying never
+    holds this interpreter; `revops serve`) or "thread" (the default: in this process, for
+    an in-memory DuckDB warehouse, embedding and tests that read the warehouse object
+    themselves).
+    """
 
     def __init__(
         self,
@@ -152,12 +269,13 @@ class IntakeService:
         *,
         wait_seconds: float = 10.0,
         apply_interval: float = APPLY_INTERVAL,
+        mode: Mode | None = None,
     ) -> None:
         self.ro = ro
         self.wh = ro.warehouse
         self.model = ro.model
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="revops-warehouse")
+        self.mode: Mode = mode or "thread"
         self.journal_executor = ThreadPoolExecutor(1, thread_name_prefix="revops-journal")
         self.auth = Authenticator(self.wh, self.db)
         self.hot: HotState | None = None
@@ -165,21 +283,22 @@ class IntakeService:
         self.generation = 0
         self.journal_id = journal_id(self.wh.url)
         self._journal_path = journal if journal is not None else default_path(self.wh.url)
+        self._path: Path | None = None
         self._temp_journal: Any = None
         self._lock: contextlib.AbstractContextManager[bool] | None = None
         self.journal: Journal | None = None
         self.audit_head: tuple[int, str] = (0, "")
         self.wait_seconds = wait_seconds
         self.apply_interval = apply_interval
-        self._urgent = asyncio.Event()
         self.last_apply_error: str | None = None
         self._pending: list[_Job] = []
-        self._unapplied: list[Group] = []
+        self._unapplied: list[Located] = []
         self._wake: asyncio.Event | None = None
-        self._apply_wake: asyncio.Event | None = None
         self._ready = asyncio.Event()
         self._chain: asyncio.Lock | None = None
         self._progress: _Progress | None = None
+        self._link: _Link | None = None
+        self._linked = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._busy = False
@@ -187,44 +306,45 @@ class IntakeService:
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
-        """Replay the journal into the warehouse, load the hot state, start writer and applier."""
-        if self.wh.backend == "duckdb":
-            # DuckDB runs a query on every core by default; an apply would then take both
-            # cores of a small server from the threads answering requests. One is enough for
-            # the applier (its batches are small) and leaves the rest to the answer path.
-            await self.db(self.wh.sql, f"SET threads = {DUCKDB_THREADS}")
+        """Start the applier (which replays the journal into the warehouse), load the hot
+        state through it, start the journal writer."""
         path = self._journal_path
         if path is None:  # an in-memory warehouse: a journal that lives as long as it does
             self._temp_journal = tempfile.TemporaryDirectory(prefix="revops-journal-")
             path = Path(self._temp_journal.name)
+        self._path = path
         self._lock = locked(path)
         if not self._lock.__enter__():
             self._lock = None
             raise JournalError(f"another intake server is using the journal {path}; stop it first")
         try:
-            self.journal, last = await self.db(self._recover, path)
+            if self.mode == "process":
+                self.wh.close()  # the applier holds the warehouse (DuckDB: one process)
+            link = self._launch(recover=True)
+            last, recovered = await link.ready
+            self.stats.recovered_groups += recovered
+            self._link = link
+            self._linked.set()
+            self.journal, _ = Journal.open(path, self.journal_id)  # replayed and emptied
+            self.journal.last = max(self.journal.last, last)  # numbering goes on after it
         except BaseException:  # e.g. a damaged journal: release it for the next attempt
-            self._lock.__exit__(None, None, None)
-            self._lock = None
+            await self._halt()
             raise
         self._progress = _Progress(last, last)
-        self.hot = await self.db(load_hot_state, self.wh, self.model)
-        self.idempotency = await self.db(IdempotencyStore.load, self.wh)
-        self.audit_head = await self.db(head, self.wh)
+        tables = await self.db(hot_tables, Handle.WAREHOUSE, self.model)
+        self.hot = build_hot_state(tables, self.model)
+        self.idempotency = await self.db(IdempotencyStore.load, Handle.WAREHOUSE)
+        self.audit_head = await self.db(head, Handle.WAREHOUSE)
         # The hot state is hundreds of thousands of long-lived objects; a full collection
         # walking them all stalls every request for tens of milliseconds. Freezing moves them
         # out of the collector's generations (they are still freed normally when released).
         gc.collect()
         gc.freeze()
         self._wake = asyncio.Event()
-        self._apply_wake = asyncio.Event()
         self._chain = asyncio.Lock()
         self._ready = asyncio.Event()
         self._ready.set()
-        self._tasks = [
-            asyncio.create_task(self._run(), name="revops-journal-writer"),
-            asyncio.create_task(self._apply_loop(), name="revops-journal-applier"),
-        ]
+        self._tasks = [asyncio.create_task(self._run(), name="revops-journal-writer")]
 
     async def stop(self) -> None:
         """Journal what is queued, apply what is journaled (while the warehouse takes it), then
@@ -235,13 +355,24 @@ class IntakeService:
                 self._wake.set()
             while self._pending or self._busy:  # the writer task drains the queue
                 await asyncio.sleep(0.005)
-            with contextlib.suppress(Unavailable):
-                await self.caught_up()
             for task in self._tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self.executor.shutdown(wait=True)
+        link = self._link
+        if link is not None and not link.closed:
+            link.send(("stop",))
+            with contextlib.suppress(Unavailable, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(link.stopped), self.wait_seconds)
+        await self._halt()
+
+    async def _halt(self) -> None:
+        """Let the applier go, close the journal and release its lock."""
+        link, self._link = self._link, None
+        self._linked.clear()
+        if link is not None:
+            link.close()
+            await asyncio.to_thread(link.worker.join, self.wait_seconds)
         self.journal_executor.shutdown(wait=True)
         if self.journal is not None:
             self.journal.close()
@@ -251,11 +382,87 @@ class IntakeService:
         if self._temp_journal is not None:
             self._temp_journal.cleanup()
 
-    def _recover(self, path: Path) -> tuple[Journal, int]:
-        """Open the journal and apply every group after the stored one (warehouse thread)."""
-        journal, last, applied = recover(self.wh, path, self.clock())
-        self.stats.recovered_groups += applied
-        return journal, last
+    def _launch(self, *, recover: bool) -> _Link:
+        """Start an applier; with `recover` it first replays what the journal holds."""
+        assert self._path is not None
+        loop = asyncio.get_running_loop()
+        recover_from = self._path if recover else None
+        worker: Any
+        if self.mode == "process":
+            ctx = multiprocessing.get_context("spawn")  # no fork of a threaded server
+            ours, theirs = ctx.Pipe()
+            args = (theirs, self.ro.config, self.wh.url, self.journal_id, self.apply_interval)
+            worker = ctx.Process(
+                target=run_process, args=(*args, recover_from), name="revops-applier", daemon=True
+            )
+            worker.start()
+            theirs.close()
+        else:
+            ours, theirs = multiprocessing.Pipe()
+            applier = Applier(theirs, self.ro, self.journal_id, self.apply_interval)
+            worker = threading.Thread(
+                target=_run_thread, args=(applier, theirs, recover_from), name="revops-applier"
+            )
+            worker.start()
+        return _Link(ours, loop, self._message, self._lost, worker)
+
+    def _message(self, message: tuple[Any, ...]) -> None:
+        """An applier's report: groups applied (the journal may forget them) or a failure."""
+        p = self._progress
+        if message[0] == "apply_error":
+            self.last_apply_error = str(message[1])
+            self.stats.apply_failures += 1
+            return
+        _, number, groups, seconds = message
+        self.last_apply_error = None
+        self.stats.applies += 1
+        self.stats.applied_groups += groups
+        self.stats.apply_seconds += seconds
+        self._unapplied = [loc for loc in self._unapplied if loc.number > number]
+        if p is not None and number > p.applied:
+            p.applied = number
+        if self.journal is not None:
+            with contextlib.suppress(RuntimeError):  # stopping: the next start releases it
+                self.journal_executor.submit(self.journal.release, number)
+
+    def _lost(self, link: _Link) -> None:
+        """The applier's pipe closed: unless stopping, say so and start a new one."""
+        if self._closing or link is not self._link:
+            return
+        self._link = None
+        self._linked.clear()
+        self.stats.applier_restarts += 1
+        self.last_apply_error = "the applier exited; restarting it"
+        self._tasks.append(asyncio.create_task(self._relaunch(link), name="revops-applier-restart"))
+
+    async def _relaunch(self, dead: _Link) -> None:
+        await asyncio.to_thread(dead.worker.join, self.wait_seconds)  # reaped: its exit code
+        code = getattr(dead.worker, "exitcode", None)
+        self.last_apply_error = f"the applier exited (code {code}); restarting it"
+        log.warning(
+            "intake applier exited (code %s); restarting it with %d journal groups to apply",
+            code,
+            len(self._unapplied),
+        )
+        delay = 0.2
+        while not self._closing:
+            link = self._launch(recover=False)
+            try:
+                await link.ready
+            except Unavailable:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            for loc in self._unapplied:  # in order, before any newer group or call
+                link.send(("journaled", loc))
+            self._link = link
+            self._linked.set()
+            log.warning("intake applier restarted (pid %s)", link.pid)
+            return
+
+    @property
+    def applier_pid(self) -> int | None:
+        return None if self._link is None else self._link.pid
 
     @property
     def pending(self) -> int:
@@ -268,47 +475,51 @@ class IntakeService:
         return 0 if p is None else p.journaled - p.applied
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(*args)` on the warehouse thread, after everything queued before it."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, partial(fn, *args))
+        """Run `fn(*args)` in the applier, after every group journaled before it is applied;
+        this service's warehouse, facade and model in `args` become the applier's own."""
+        if self._link is None:
+            try:
+                await asyncio.wait_for(self._linked.wait(), self.wait_seconds)
+            except TimeoutError:
+                raise Unavailable(f"the applier is not running ({self.last_apply_error})") from None
+        assert self._link is not None
+        handles = {id(self.wh): Handle.WAREHOUSE, id(self.ro): Handle.REVOPS}
+        handles[id(self.model)] = Handle.MODEL
+        sent = tuple(handles.get(id(a), a) for a in args)
+        try:
+            return await self._link.call(fn, sent)
+        except RevOpsError as exc:
+            if "has not taken the journal" in str(exc):
+                raise Unavailable(
+                    f"the warehouse is {self.lag} journal groups behind "
+                    f"({self.last_apply_error or 'still applying'}); retry"
+                ) from None
+            raise
 
     async def caught_up(self) -> None:
         """Wait until every group journaled so far is in the warehouse (503 if it stalls)."""
-        p = self._progress
-        if p is None:
-            return
-        target = p.journaled
-        if p.applied < target:
-            self._urgent.set()  # the applier stops gathering and writes now
-
-        async def reached() -> None:
-            async with p.changed:
-                await p.changed.wait_for(lambda: p.applied >= target)
-
         try:
-            await asyncio.wait_for(reached(), self.wait_seconds)
+            await asyncio.wait_for(self.db(nothing), self.wait_seconds)
         except TimeoutError:
             raise Unavailable(
-                f"the warehouse is {p.journaled - p.applied} journal groups behind "
+                f"the warehouse is {self.lag} journal groups behind "
                 f"({self.last_apply_error or 'still applying'}); retry"
             ) from None
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a read on the warehouse thread once every lead answered so far is applied."""
-        await self.caught_up()
+        """A read: it runs once every lead answered so far is applied (see `db`)."""
         return await self.db(fn, *args)
 
     async def exclusive(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a direct write (accept, reject, assign) that appends to the audit log itself:
-        no group is journaled meanwhile and all earlier ones are applied first, so its entry
-        chains after theirs; the head is re-read after it."""
+        no group is journaled meanwhile and all earlier ones are applied first (see `db`), so
+        its entry chains after theirs; the head is re-read after it."""
         assert self._chain is not None
         async with self._chain:
-            await self.caught_up()
             try:
                 return await self.db(fn, *args)
             finally:
-                self.audit_head = await self.db(head, self.wh)
+                self.audit_head = await self.db(head, Handle.WAREHOUSE)
 
     def state(self) -> HotState:
         if self.hot is None:
@@ -371,7 +582,6 @@ class IntakeService:
             self.idempotency.inflight[idem] = (digest, future)
         try:
             async with self._chain:
-                await self.caught_up()
                 ctx = await self.db(reengage.load_context, self.wh, admitted.person_id)
                 done = reengage.plan(self.state(), ctx, lead, self.model, admitted.at)
                 stored = Stored(digest, 200, done.answer.model_dump(mode="json"))
@@ -447,18 +657,17 @@ class IntakeService:
                 _fail(jobs, Unavailable(f"the lead was not stored: {exc}"))
                 return
             self.audit_head = done.head
-            self._unapplied.append(done.group)
-            async with self._progress.changed:
-                self._progress.journaled = number
+            self._unapplied.append(done.located)
+            if self._link is not None:  # else the applier's restart sends it
+                self._link.send(("journaled", done.located))
+            self._progress.journaled = number
         self.stats.commits += 1
         self.stats.leads += len(jobs)
         self.stats.settle_seconds += done.settle_seconds
         self.stats.journal_seconds += done.journal_seconds
-        self.stats.journal_bytes += done.size
+        self.stats.journal_bytes += done.located.size
         self.stats.settle_max = max(self.stats.settle_max, done.settle_seconds)
         self.stats.journal_max = max(self.stats.journal_max, done.journal_seconds)
-        if self._apply_wake is not None:
-            self._apply_wake.set()
         for job, stored in zip(jobs, done.answers, strict=True):
             if job.idem_key is not None:
                 self.idempotency.done[job.idem_key] = stored
@@ -493,57 +702,14 @@ class IntakeService:
         if idem:
             batches.append(Batch("api_idempotency", pa.Table.from_pylist(idem), "append"))
         settled_at = time.perf_counter()
-        size = self.journal.append(number, batches)
+        path, offset, size = self.journal.append(number, batches)
         return _Journaled(
-            Group(number, tuple(batches), len(jobs)),
+            Located(number, str(path), offset, size),
             answers,
             new_head,
             settled_at - started,
             time.perf_counter() - settled_at,
-            size,
         )
-
-    async def _apply_loop(self) -> None:
-        """Write journaled groups to the warehouse, all waiting ones at once; retry failures
-        with backoff (the journal keeps them), never dropping or reordering a group."""
-        assert self._apply_wake is not None
-        assert self._progress is not None
-        delay = 0.05
-        while True:
-            await self._apply_wake.wait()
-            self._apply_wake.clear()
-            while self._unapplied:
-                self._urgent.clear()
-                groups = list(self._unapplied)
-                started = time.perf_counter()
-                try:
-                    await self.db(self._apply, groups)
-                except Exception as exc:
-                    self.last_apply_error = f"{type(exc).__name__}: {exc}"
-                    self.stats.apply_failures += 1
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-                    continue
-                delay = 0.05
-                self.last_apply_error = None
-                del self._unapplied[: len(groups)]
-                self.stats.applies += 1
-                self.stats.applied_groups += len(groups)
-                self.stats.apply_seconds += time.perf_counter() - started
-                async with self._progress.changed:
-                    self._progress.applied = groups[-1].number
-                    self._progress.changed.notify_all()
-                if self.apply_interval and not self._closing:
-                    # gather more groups per apply (its cost is mostly per statement, not per
-                    # lead), unless a read is waiting for the warehouse to catch up
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._urgent.wait(), self.apply_interval)
-
-    def _apply(self, groups: Sequence[Group]) -> None:
-        """Apply and then let the journal forget (warehouse thread)."""
-        assert self.journal is not None
-        apply_groups(self.wh, self.journal_id, groups, self.clock())
-        self.journal.release(groups[-1].number)
 
     async def _reload(self) -> None:
         """Rebuild the hot state from the warehouse once every journaled group is in it; leads
@@ -556,13 +722,23 @@ class IntakeService:
             while not self._closing:
                 try:  # the state must include every journaled group: wait for the applier
                     await self.caught_up()
-                    self.hot = await self.db(load_hot_state, self.wh, self.model)
+                    tables = await self.db(hot_tables, Handle.WAREHOUSE, self.model)
+                    self.hot = build_hot_state(tables, self.model)
                     return
                 except Exception:  # the warehouse is down: leads get 503 meanwhile; retry
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
         finally:
             self._ready.set()
+
+
+def _run_thread(applier: Applier, conn: Connection, recover_from: Path | None) -> None:
+    """The applier on a thread of this process (mode "thread"); its end of the pipe closes
+    with it, as a process's would."""
+    try:
+        applier.run(recover_from)
+    finally:
+        conn.close()
 
 
 def _note(job: _Job, answer: LeadOut) -> AuditNote:

@@ -1,8 +1,9 @@
 """`revops serve`: the real-time intake API on the configured warehouse, with uvicorn.
 
-One process serves: DuckDB admits one writing process, and the server keeps its routing state
-in memory, so it must be the only writer while it runs (stop it before batch commands that
-write, or point both at PostgreSQL and run batch routing elsewhere only when it is stopped).
+The server keeps its routing state in memory, so it must be the only writer while it runs (stop
+it before batch commands that write, or point both at PostgreSQL and run batch routing elsewhere
+only when it is stopped). It answers from one process and holds the warehouse in another, its
+applier (`revops.api.applier`), which it starts, watches and restarts.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ def serve(
     from revops.api import create_app
 
     with open_revops(config, warehouse) as ro:
-        app = create_app(ro)
+        app = create_app(ro, applier="process")
         console.print(f"revops intake API on http://{host}:{port} (docs: /docs)")
-        # The journal and warehouse threads run Python between their fsyncs and statements;
+        # The journal thread runs Python between its fsyncs (settling a group, encoding it);
         # by default a thread keeps the GIL for 5 ms while the event loop, which answers,
         # waits for it. A 1 ms switch interval bounds that wait per request.
         sys.setswitchinterval(SWITCH_INTERVAL)
