@@ -15,11 +15,12 @@ stalled server cannot hide queueing delay (no coordinated omission). The client 
 HTTP/1.1 over a keep-alive connection pool, far cheaper than an HTTP library, since it shares
 the machine with the server. Phases: the first rate; then `--grow` more leads posted through
 the same API (closed loop) and the first rate again, so p99 before and after growth compare;
-then every further rate (1,000 req/s by default). Each phase prints the server's CPU per lead,
-the load average before and after it, an fsync probe of the journal's disk just before it, and
-the baseline measured in the same run right after it: a minimal FastAPI app (one pydantic
-model, no I/O) under the same uvicorn settings at the same rate, the floor that HTTP and
-scheduling on this machine leave.
+then every further rate (1,000 req/s by default). Each phase prints the CPU per lead of the
+server (the process that answers), of its applier (the child process that writes the
+warehouse) and of the load generator, the load average before and after it, an fsync probe of
+the journal's disk just before it, and the baseline measured in the same run right after it: a
+minimal FastAPI app (one pydantic model, no I/O) under the same uvicorn settings at the same
+rate, the floor that HTTP and scheduling on this machine leave.
 
 Part 3. The cost of one intake apply (an upsert of 200 persons) into tables of 10k, 100k and
 1M rows, with the inserted/updated count join the applier used to run (baseline) and without.
@@ -419,6 +420,7 @@ class Phase:
     elapsed: float
     cpu_ms_per_lead: float
     applier_cpu_ms_per_lead: float | None
+    client_cpu_ms_per_request: float
     load_before: str
     load_after: str
     fsync: tuple[float, float]
@@ -438,11 +440,23 @@ async def measure(
     fsync = fsync_probe(probe_dir)
     before, cpu0 = load_avg(), cpu_seconds(pid)
     app0 = cpu_seconds(applier) if applier else 0.0
+    own0 = time.process_time()
     lat, errors, elapsed = await load(client, payloads, rate)
+    own = 1000 * (time.process_time() - own0) / len(payloads)
     cpu = cpu_seconds(pid) - cpu0
     app = 1000 * (cpu_seconds(applier) - app0) / len(payloads) if applier else None
     return Phase(
-        name, rate, lat, errors, elapsed, 1000 * cpu / len(payloads), app, before, load_avg(), fsync
+        name,
+        rate,
+        lat,
+        errors,
+        elapsed,
+        1000 * cpu / len(payloads),
+        app,
+        own,
+        before,
+        load_avg(),
+        fsync,
     )
 
 
@@ -477,6 +491,7 @@ def print_phase(p: Phase, base: Phase | None) -> None:
     print(f"  server CPU   {p.cpu_ms_per_lead:8.2f} ms per lead (the process that answers)")
     if p.applier_cpu_ms_per_lead is not None:
         print(f"  applier CPU  {p.applier_cpu_ms_per_lead:8.2f} ms per lead (its warehouse writes)")
+    print(f"  client CPU   {p.client_cpu_ms_per_request:8.2f} ms per request (load generator)")
     print(f"  fsync        median {p.fsync[0]:.1f} ms, p99 {p.fsync[1]:.1f} ms (30 KB, probe)")
     print(f"  load average {p.load_before} before, {p.load_after} after (uptime)")
     if base is not None:

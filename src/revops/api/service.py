@@ -277,6 +277,9 @@ class IntakeService:
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.mode: Mode = mode or "thread"
         self.journal_executor = ThreadPoolExecutor(1, thread_name_prefix="revops-journal")
+        # forgetting applied groups fsyncs a truncation: never in the journal thread's queue,
+        # where the next group's answers wait
+        self.release_executor = ThreadPoolExecutor(1, thread_name_prefix="revops-release")
         self.auth = Authenticator(self.wh, self.db)
         self.hot: HotState | None = None
         self.idempotency = IdempotencyStore()
@@ -374,6 +377,7 @@ class IntakeService:
             link.close()
             await asyncio.to_thread(link.worker.join, self.wait_seconds)
         self.journal_executor.shutdown(wait=True)
+        self.release_executor.shutdown(wait=True)
         if self.journal is not None:
             self.journal.close()
         if self._lock is not None:
@@ -423,7 +427,7 @@ class IntakeService:
             p.applied = number
         if self.journal is not None:
             with contextlib.suppress(RuntimeError):  # stopping: the next start releases it
-                self.journal_executor.submit(self.journal.release, number)
+                self.release_executor.submit(self.journal.release, number)
 
     def _lost(self, link: _Link) -> None:
         """The applier's pipe closed: unless stopping, say so and start a new one."""
