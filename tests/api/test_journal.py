@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import multiprocessing
+import pickle
+import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from revops.access import Principal
-from revops.api.applier import sql
+from revops.api.applier import Applier, Handle, Located, sql
 from revops.api.journal import MAGIC, Group, Journal, JournalError, encode, journal_id, scan
 from revops.api.models import LeadIn
 from revops.api.recovery import applied_group, apply_groups, locked, merge, replay_journal
@@ -368,3 +371,41 @@ def test_with_the_pii_key_the_journal_holds_no_plaintext(
     monkeypatch.delenv("REVOPS_PII_KEY")
     with pytest.raises(JournalError, match="encrypted; set REVOPS_PII_KEY"):
         Journal.open(tmp_path, "j")
+
+
+def test_the_applier_never_applies_past_a_missing_group(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """Groups reach the applier by their place in the journal file; one sent before an
+    earlier one (it cannot happen in order, but a marker past a gap would lose the earlier
+    group for good) waits, and a call meanwhile is refused rather than read a warehouse
+    missing an answered lead."""
+    seed(warehouse)
+    journal, _ = Journal.open(tmp_path, "j")
+    where = []
+    for n in (1, 2, 3):
+        path, offset, size = journal.append(n, batches(n))
+        where.append(Located(n, str(path), offset, size))
+    journal.close()
+    ours, theirs = multiprocessing.Pipe()
+    applier = Applier(theirs, revops(warehouse), "j", interval=3600)
+    worker = threading.Thread(target=applier.run, args=(None,))
+    worker.start()
+    try:
+        assert ours.recv() == ("ready", 0, 0)
+        ours.send(("journaled", where[2]))
+        ours.send(("call", 1, sql, (Handle.WAREHOUSE, "SELECT count(*) FROM persons")))
+        kind, call_id, ok, payload = ours.recv()
+        assert (kind, call_id, ok) == ("result", 1, False)
+        assert "has not taken the journal" in str(pickle.loads(payload))
+        assert warehouse.count("persons") == 1
+        ours.send(("journaled", where[0]))
+        ours.send(("journaled", where[1]))
+        ours.send(("call", 2, sql, (Handle.WAREHOUSE, "SELECT count(*) FROM persons")))
+        assert ours.recv()[:2] == ("applied", 3)
+        kind, call_id, ok, payload = ours.recv()
+        assert (call_id, ok, pickle.loads(payload)) == (2, True, [(1 + 2 + 3 + 4,)])
+        assert applied_group(warehouse, "j") == 3
+    finally:
+        ours.close()
+        worker.join(10)
