@@ -4,6 +4,7 @@ and revoking a key on a running server."""
 from __future__ import annotations
 
 import time
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -84,3 +85,38 @@ def test_a_key_revoked_through_the_api_stops_working_at_once(api: Api) -> None:
     assert api.client.delete("/keys/nosuchkey", headers=api.headers()).status_code == 404
     actions = [a for (a,) in api.wh.sql('SELECT action FROM "audit_log" ORDER BY seq')]
     assert actions[-1] == "access.key_revoked"
+
+
+def test_a_key_in_use_is_checked_again_in_the_background(api: Api) -> None:
+    """Halfway through its time a remembered key is re-read off the request path (that read
+    waits behind the applier's writes), and forgotten once the row says it is revoked."""
+    import asyncio
+
+    from api_support import KEY_ROWS, TOKENS
+
+    token = TOKENS["revops_admin"]
+    row = next(r for r in KEY_ROWS.to_pylist() if token.split("_")[1] == r["key_id"])
+    stored: list[Any] = [row["name"], row["role"], row["key_hash"], None]
+    reads: list[float] = []
+    gate = asyncio.Event()
+
+    async def run_db(fn: Any, *args: Any) -> tuple[Any, ...]:
+        reads.append(time.monotonic())
+        if len(reads) > 1:
+            await gate.wait()  # the applier is busy: the key's row comes late
+        return tuple(stored)
+
+    async def scenario() -> list[str]:
+        keys = auth.Authenticator(api.ro.warehouse, run_db, ttl_seconds=0.4)
+        seen = [(await keys.principal(token)).role]  # first use: read and argon2, awaited
+        await asyncio.sleep(0.25)  # past half its time
+        seen.append((await asyncio.wait_for(keys.principal(token), 0.05)).role)  # not waiting
+        assert len(reads) == 2  # the background re-check started
+        stored[3] = "2025-06-10"  # revoked by another process meanwhile
+        gate.set()
+        await asyncio.sleep(0.05)
+        with pytest.raises(auth.InvalidKey):
+            await keys.principal(token)
+        return seen
+
+    assert asyncio.run(scenario()) == ["revops_admin", "revops_admin"]

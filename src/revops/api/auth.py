@@ -5,9 +5,10 @@ Keys arrive as `Authorization: Bearer <key>` or `X-API-Key: <key>`. argon2 is sl
 the token: a key revoked by another process stops working within that time, one revoked
 through `DELETE /keys/{key_id}` at once. Failed checks are remembered too, and counted per key
 id and client address: past five in a minute the pair gets 429 with Retry-After, without
-another argon2 check (`FailureLimiter`). The key's row is read on the warehouse
-thread (the one connection is not shared between threads) and the argon2 check runs on another
-thread, so verifying a new key never stalls the writes of leads already in flight.
+another argon2 check (`FailureLimiter`). The key's row is read by the applier (the one holder
+of the warehouse) and the argon2 check runs on a thread, so verifying a new key never stalls
+the writes of leads already in flight; a key in use is checked again in the background
+halfway through its time, so its requests never wait for that read.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ class Authenticator:
         now = time.monotonic()
         hit = self._seen.get(digest)
         if hit is not None and hit[1] > now:
+            if hit[1] - now < self.ttl_seconds / 2 and digest not in self._checking:
+                self._refresh(token, digest)
             return hit[0]
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != PREFIX or not parts[1].isalnum():
@@ -99,6 +102,20 @@ class Authenticator:
             self._failed[digest] = now + self.ttl_seconds
             self.limiter.failed(key_id, client, now)
             raise
+
+    def _refresh(self, token: str, digest: str) -> None:
+        """Check a remembered key again in the background, halfway through its time: a steady
+        client never waits for the key's row, which is read by the applier after the leads
+        it is writing. A key found revoked (or not checked) is forgotten."""
+        running = asyncio.ensure_future(self._check(token, digest))
+        self._checking[digest] = running
+
+        def done(future: asyncio.Future[Principal]) -> None:
+            self._checking.pop(digest, None)
+            if future.cancelled() or future.exception() is not None:
+                self._seen.pop(digest, None)
+
+        running.add_done_callback(done)
 
     async def _check(self, token: str, digest: str) -> Principal:
         key_id = token.split("_", 2)[1]
