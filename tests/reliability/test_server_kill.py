@@ -101,6 +101,11 @@ def open_files(pid: int) -> set[str]:
     return out
 
 
+def client_of(port: int, headers: dict[str, str]) -> httpx.Client:
+    """A client with time for a loaded 2-core machine (a first read imports and checks keys)."""
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -120,7 +125,9 @@ def kill_write_restart(folder: Path, leads: int = LEADS) -> dict[str, int]:
     applier = health(port)["applier_pid"]
     acked: list[str] = []
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60
+        ) as client:
             for i in range(leads):
                 r = client.post("/leads", json=lead(f"k{i}@globex.com"))
                 assert r.status_code == 201
@@ -138,7 +145,9 @@ def kill_write_restart(folder: Path, leads: int = LEADS) -> dict[str, int]:
 
     pid = serve(path, port)  # the restart must come up (it refused to, before)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60
+        ) as client:
             found = sum(client.get(f"/leads/{p}").status_code == 200 for p in acked)
     finally:
         os.kill(pid, signal.SIGTERM)
@@ -175,7 +184,9 @@ def test_the_server_never_opens_the_warehouse_and_restarts_a_killed_applier(
     port = free_port()
     pid = serve(path, port, apply_interval=30.0)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60
+        ) as client:
             first = health(port)
             applier = first["applier_pid"]
             acked = []

@@ -41,6 +41,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from revops.api import operations, reengage  # noqa: F401 (imported before the first call)
 from revops.api.journal import Group, journal_cipher, scan
 from revops.api.recovery import applied_group, apply_groups, recover
 from revops.config import LoadedConfig
