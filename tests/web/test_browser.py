@@ -1,12 +1,12 @@
 """The workspace in a real browser (Debian's chromium, headless, through Selenium): sign in,
 open the council pack for a month, filter by region, drill down from a tile to the deals
-behind it, export CSV and compare it with the dictionary, and a rep who never sees another
-rep's pay. One server and one browser for the module, on the small hand-built company."""
+behind it, export CSV and compare it with `revops metrics show … --format csv`, and a rep
+who never sees another rep's pay. One server and one browser for the module, on the small
+hand-built company."""
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -16,9 +16,12 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
+from typer.testing import CliRunner
 from web_browser import chromium
 from web_fixture import MONTH, PASSWORD
 from web_support import Served
+
+from revops.cli import app
 
 pytestmark = pytest.mark.slow
 
@@ -112,25 +115,33 @@ def test_filter_by_region_drill_to_the_deals_and_export_csv(browser: Any, server
     go(b, b.find_element(By.LINK_TEXT, "O1"))
     assert b.find_element(By.TAG_NAME, "h1").text == "Deal Deal O1 (O1)"
     assert "Stage history" in b.page_source
-    # the breakdown's CSV equals the dictionary's numbers for the same metric and filter
+    # the breakdown's CSV equals `revops metrics show … --format csv` for the same cut
     b.get(server.url + f"/metric/bookings?month={MONTH}&by=region")
     href = b.find_element(By.CSS_SELECTOR, "#breakdown a.csv").get_attribute("href")
     r = fetch(b, href)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/csv")
-    got = list(csv.DictReader(io.StringIO(r.text)))
-    ro = server.ro
-    want = ro.metric(
-        "bookings",
-        by=["region"],
-        grain=None,
-        start=dt.date(2026, 10, 1),
-        end=dt.date(2026, 11, 1),
-    )
-    assert [(g["region"], float(g["value"])) for g in got] == list(
-        zip(want["region"], want["value"], strict=True)
-    )
-    assert [(g["region"], float(g["value"])) for g in got] == [("EMEA", 30_000.0), ("NA", 60_000.0)]
+    page = list(csv.DictReader(io.StringIO(r.text)))
+    cli = cli_csv(server, "bookings", "--by", "region")
+    assert [(p["region"], float(p["value"]), p["rows"]) for p in page] == [
+        (c["region"], float(c["value"]), c["rows"]) for c in cli
+    ]
+    assert [(p["region"], float(p["value"])) for p in page] == [
+        ("EMEA", 30_000.0),
+        ("NA", 60_000.0),
+    ]
+
+
+def cli_csv(server: Served, metric: str, *args: str) -> list[dict[str, str]]:
+    """`revops metrics show METRIC … --grain all` over the month, `--format csv`: its rows."""
+    res = CliRunner().invoke(
+        app,
+        [*("metrics", "show", metric, *args, "--grain", "all", "--format", "csv"),
+         *("--from", "2026-10-01", "--to", "2026-11-01", "-w", str(server.warehouse))],
+        env={"REVOPS_USER": "setup"},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return list(csv.DictReader(io.StringIO(res.stdout)))
 
 
 def test_a_rep_never_sees_another_reps_statement(browser: Any, server: Served) -> None:

@@ -66,6 +66,7 @@ def client(ro: RevOps, tmp_path: Path) -> Iterator[TestClient]:
 class Served:
     url: str
     ro: RevOps
+    warehouse: Path
 
 
 def _free_port() -> int:
@@ -95,7 +96,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
     try:
-        yield Served(f"http://127.0.0.1:{port}", ro)
+        yield Served(f"http://127.0.0.1:{port}", ro, folder / "web.duckdb")
     finally:
         srv.should_exit = True
         thread.join(timeout=30)
