@@ -110,3 +110,12 @@ def visible_rows(frame: pd.DataFrame, owner_column: str, vis: Visibility) -> pd.
         return frame
     keep = frame[owner_column].astype(object).map(lambda o: isinstance(o, str) and o in vis.reps)
     return frame[keep.astype(bool)]
+
+
+def owner_filter(vis: Visibility) -> str | None:
+    """The dictionary filter that keeps a figure to what the visibility may read, by owner:
+    `owner in ['U1', 'U2']` for a rep (their own and their team's), None for everyone. A
+    rep's tiles and breakdowns are their own figures, computed like any other filter."""
+    if vis.everyone:
+        return None
+    return f"owner in {sorted(vis.reps)!r}"

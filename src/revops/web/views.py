@@ -22,6 +22,7 @@ import pandas as pd
 from revops.access.principal import Principal
 from revops.access.records import (
     check_statement_read,
+    owner_filter,
     record_visibility,
     statement_visibility,
     users_frame,
@@ -137,6 +138,78 @@ def figure(ro: RevOps, name: str, period: Period, where: str | None) -> float | 
     return settled(ro.model, name, float(df["value"].iloc[0]), None if pd.isna(rows) else int(rows))
 
 
+OPEN_NOW = "not is_closed"  # a filter on the CRM's state today, not on any past day
+
+
+def current_state(model: OperatingModel, name: str) -> bool:
+    """Whether `name` reads today's open deals (by expected close date): for a month that has
+    ended, that is not what was open then, which only stage history tells."""
+    return any(
+        OPEN_NOW in (getattr(model.metric(leaf), "filter", None) or "")
+        for leaf, _ in leaf_tables(model, name)
+    )
+
+
+def as_of_day(ro: RevOps, period: Period) -> dt.date | None:
+    """The day a month's open deals are read on: its last day, or the data's last day for the
+    month still running; None for a month after the data (there, today's open deals by
+    expected close date are the forecast the dictionary means)."""
+    end = data_end(ro)
+    if end is None or period.start > end:
+        return None
+    return min(period.end - dt.timedelta(days=1), end)
+
+
+def as_of_figure(
+    ro: RevOps, name: str, day: dt.date, f: Filters, scope: Scope
+) -> tuple[float | None, str | None]:
+    """A current-state metric over a month that has begun: what stood open on `day`
+    (`revops pipeline snapshot --as-of DAY`, from stage history) for open_pipeline's and
+    open_opportunities' sum and count, cut by one snapshot dimension at most; otherwise
+    missing, with the reason and the command that answers it. Never today's open deals
+    bucketed into a past month, which reads as $0."""
+    from revops.pipeline.analytics import DIMENSIONS as SNAPSHOT_BY
+    from revops.pipeline.engine import PipelineEngine
+
+    m = ro.model.metric(name)
+    measure = getattr(m, "measure", None)
+    exact = getattr(m, "filter", None) == OPEN_NOW and measure is not None
+    column = {"sum": "value", "count": "deals"}.get(measure.agg if measure else "", "")
+    say = f"{name}: today's open deals by expected close date; on {day}: "
+    if not exact or not column:
+        return None, say + f"`revops pipeline metrics --as-of {day}`"
+    cuts = [(f.dim, {f.value})] if f.dim and f.value else []
+    if scope.own is not None:
+        cuts.append(("owner", set(scope.owners)))
+    if f.where.strip() or len(cuts) > 1 or any(d not in SNAPSHOT_BY for d, _ in cuts):
+        return None, say + f"`revops pipeline snapshot --as-of {day} --by DIMENSION`"
+    engine = PipelineEngine(ro.warehouse, ro.model.pipeline)
+    try:
+        latest = engine.latest_day()
+    except RevOpsError:
+        return None, say + "no stage history to rebuild it from"
+    if latest < day:
+        return None, say + f"stage history ends on {latest}"
+    by = cuts[0][0] if cuts else "stage"
+    frame = engine.snapshot(day, by)  # type: ignore[arg-type]
+    if cuts:
+        frame = frame[frame[by].isin(cuts[0][1])]
+    return float(frame[column].sum()), None
+
+
+def shown_figure(
+    ro: RevOps, name: str, period: Period, f: Filters, scope: Scope
+) -> tuple[float | None, str | None]:
+    """The figure a page shows for `name` over the month, with why it is missing if it is:
+    the dictionary's under the filters and the scope, or for today's open deals over a month
+    that has begun, what stood open at its end (`as_of_figure`)."""
+    day = as_of_day(ro, period) if current_state(ro.model, name) else None
+    if day is not None:
+        return as_of_figure(ro, name, day, f, scope)
+    where, _ = scope.where(ro, name, f)
+    return figure(ro, name, period, where), None
+
+
 @dataclass(frozen=True)
 class TileView:
     name: str
@@ -151,8 +224,36 @@ class TileView:
     note: str | None = None  # a cohort still maturing (see reports.periods.maturing)
 
 
-def tiles(ro: RevOps, names: list[str], period: Period, f: Filters) -> tuple[list[TileView], Grid]:
-    where = f.expression()
+@dataclass(frozen=True)
+class Scope:
+    """Whose figures a page shows: everyone's, or (for a rep) `owner in [...]`, their own and
+    their team's (the record rule of `access.records`). A metric no owner cuts stays
+    company-wide and says so."""
+
+    own: str | None = None
+    why: str = ""
+    owners: frozenset[str] = frozenset()
+
+    def where(self, ro: RevOps, name: str, f: Filters) -> tuple[str | None, str | None]:
+        """(the filter `name` is computed under, a note when a rep sees a company figure)."""
+        where = f.expression()
+        if self.own is None:
+            return where, None
+        if "owner" not in supported_dimensions(ro.model, name):
+            return where, "company-wide: not per owner"
+        return (f"{self.own} and ({where})" if where else self.own), None
+
+
+def scope_of(ro: RevOps, me: Principal) -> Scope:
+    vis = record_visibility(me, users_frame(ro.warehouse))
+    own = owner_filter(vis)
+    return Scope(own, f"Your figures: {vis.why} ({own})." if own else "", vis.reps)
+
+
+def tiles(
+    ro: RevOps, names: list[str], period: Period, f: Filters, scope: Scope | None = None
+) -> tuple[list[TileView], Grid]:
+    scope = scope or Scope()
     out: list[TileView] = []
     grid = Grid(
         "figures",
@@ -164,15 +265,16 @@ def tiles(ro: RevOps, names: list[str], period: Period, f: Filters) -> tuple[lis
     for name in names:
         m = ro.model.metric(name)
         href = f"/metric/{name}?{f.query()}"
+        where, company = scope.where(ro, name, f)
         try:
-            now = figure(ro, name, period, where)
-            before = figure(ro, name, period.previous(), where)
+            (now, reason), (before, _) = (
+                shown_figure(ro, name, p, f, scope) for p in (period, period.previous())
+            )
         except (MetricError, RevOpsError) as exc:
             out.append(TileView(name, m.title, m.owner, "n/a", "n/a", "", "", href, str(exc)))
             continue
         change = format_change(now, before, m.format, currency)
-        reason = None
-        if now is None and where is None:
+        if now is None and where is None and reason is None:
             reason = why_missing(ro.warehouse, ro.model, name, period)
         t = TileView(
             name,
@@ -184,7 +286,7 @@ def tiles(ro: RevOps, names: list[str], period: Period, f: Filters) -> tuple[lis
             formula(ro.model, name),
             href,
             error=reason,
-            note=maturing(ro, name, period, end),
+            note=maturing(ro, name, period, end) or company,
         )
         out.append(t)
         grid.rows.append(
@@ -204,8 +306,9 @@ def tiles(ro: RevOps, names: list[str], period: Period, f: Filters) -> tuple[lis
 def home(ro: RevOps, me: Principal) -> dict[str, Any]:
     period = report_period(ro)
     f = Filters(month_of(period))
-    shown, grid = tiles(ro, [n for n in HEADLINE if _has(ro.model, n)], period, f)
-    return {"period": period, "tiles": shown, "grids": [grid], "filters": f}
+    scope = scope_of(ro, me)
+    shown, grid = tiles(ro, [n for n in HEADLINE if _has(ro.model, n)], period, f, scope)
+    return {"period": period, "tiles": shown, "grids": [grid], "filters": f, "note": scope.why}
 
 
 def _has(model: OperatingModel, name: str) -> bool:
@@ -222,25 +325,12 @@ def dimension_choices(ro: RevOps, names: list[str]) -> list[str]:
     return out
 
 
-def _rep_filter(me: Principal, ro: RevOps) -> str | None:
-    """For a rep: `owner in [...]`, their own and their team's forecast; None for everyone."""
-    vis = record_visibility(me, users_frame(ro.warehouse))
-    if vis.everyone:
-        return None
-    return f"owner in {sorted(vis.reps)!r}"
-
-
 def area_page(ro: RevOps, me: Principal, area: str, f: Filters) -> dict[str, Any]:
     period = parse_month(ro, f.month)
     f = Filters(month_of(period), f.dim, f.value, f.where, f.by)
     names = [m.name for m in area_metrics(ro.model, area)]
-    note = ""
-    if area == "forecast":
-        own = _rep_filter(me, ro)
-        if own:  # a rep's forecast page is their own (and their team's)
-            f = Filters(f.month, f.dim, f.value, f"{own} and ({f.where})" if f.where else own, f.by)
-            note = "Showing your own and your team's forecast only."
-    shown, grid = tiles(ro, names, period, f)
+    scope = scope_of(ro, me)
+    shown, grid = tiles(ro, names, period, f, scope)
     grids = [grid]
     if area == "forecast":
         grids.append(forecast_grid(ro, me, period))
@@ -251,7 +341,7 @@ def area_page(ro: RevOps, me: Principal, area: str, f: Filters) -> dict[str, Any
         "grids": grids,
         "filters": f,
         "dimensions": dimension_choices(ro, names),
-        "note": note,
+        "note": scope.why,
     }
 
 
@@ -291,8 +381,11 @@ def forecast_grid(ro: RevOps, me: Principal, period: Period) -> Grid:
     return grid
 
 
-def breakdown(ro: RevOps, name: str, period: Period, f: Filters, by: str) -> tuple[Grid, Any]:
-    """`name` by `by` over the month: the table, its bars; each row links to its records."""
+def breakdown(
+    ro: RevOps, name: str, period: Period, f: Filters, by: str, where: str | None
+) -> tuple[Grid, Any]:
+    """`name` by `by` over the month under `where` (the filters and whose figures): the
+    table, its bars; each row links to its records."""
     df = compute(
         ro.warehouse,
         ro.model,
@@ -301,7 +394,7 @@ def breakdown(ro: RevOps, name: str, period: Period, f: Filters, by: str) -> tup
         grain=None,
         start=period.start,
         end=period.end,
-        where=f.expression(),
+        where=where,
     )
     grid = Grid("breakdown", f"{ro.model.metric(name).title} by {by}", [by, "value", "rows"])
     labels, values, texts, hrefs = [], [], [], []
@@ -331,15 +424,16 @@ def metric_page(ro: RevOps, me: Principal, name: str, f: Filters) -> dict[str, A
     m = ro.model.metric(name)
     period = parse_month(ro, f.month)
     f = Filters(month_of(period), f.dim, f.value, f.where, f.by)
-    where = f.expression()
+    scope = scope_of(ro, me)
+    where, company = scope.where(ro, name, f)
     dims = list(supported_dimensions(ro.model, name))
     by = f.by or (dims[0] if dims else "")
-    now = figure(ro, name, period, where)
-    before = figure(ro, name, period.previous(), where)
+    now, reason = shown_figure(ro, name, period, f, scope)
+    before, _ = shown_figure(ro, name, period.previous(), f, scope)
     grids: list[Grid] = []
     chart = None
     if by:
-        grid, chart = breakdown(ro, name, period, f, by)
+        grid, chart = breakdown(ro, name, period, f, by, where)
         grids.append(grid)
     parts = components(ro.model, name) if not drillable(ro.model, name) else []
     return {
@@ -358,6 +452,7 @@ def metric_page(ro: RevOps, me: Principal, name: str, f: Filters) -> dict[str, A
         "by": by,
         "chart": chart,
         "grids": grids,
+        "note": reason or company or scope.why,
     }
 
 
@@ -460,6 +555,7 @@ def records_page(ro: RevOps, me: Principal, name: str, f: Filters) -> dict[str, 
     period = parse_month(ro, f.month)
     f = Filters(month_of(period), f.dim, f.value, f.where, f.by)
     where = f.expression()
+    shown_where, _ = scope_of(ro, me).where(ro, name, f)
     table, frame = rows_behind(
         ro.warehouse, ro.model, name, start=period.start, end=period.end, where=where
     )
@@ -476,7 +572,7 @@ def records_page(ro: RevOps, me: Principal, name: str, f: Filters) -> dict[str, 
         "where": where,
         "table": table,
         "formula": formula(ro.model, name),
-        "value_text": _fmt(ro, name, figure(ro, name, period, where)),
+        "value_text": _fmt(ro, name, figure(ro, name, period, shown_where)),
         "grids": [grid],
         "hidden": hidden,
         "why": vis.why,
