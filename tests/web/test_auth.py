@@ -14,7 +14,7 @@ from web_fixture import ADMIN, PASSWORD
 from web_support import company, csrf_of, sign_in
 
 from revops.access import Principal
-from revops.access.passwords import check_password, set_password
+from revops.access.passwords import check_password, role_of, set_password
 from revops.api import create_app
 from revops.audit import entries
 from revops.cli import app
@@ -62,7 +62,8 @@ def test_a_session_is_a_random_httponly_cookie_stored_only_as_a_hash(
     assert ("access.signed_in", "ada@x.com") in [(e.action, e.actor) for e in entries(ro.warehouse)]
     home = client.get("/")
     assert home.status_code == 200
-    assert "ada@x.com · viewer" in home.text
+    assert 'ada@x.com · <span id="role"' in home.text
+    assert "viewer (no grant)</span>" in home.text
     assert "script-src 'none'" in home.headers["content-security-policy"]
 
 
@@ -193,3 +194,42 @@ def test_the_cli_sets_a_password_from_standard_input(tmp_path: Path) -> None:
     assert r.exit_code == 1
     assert "may not access.manage" in r.output
     assert "Traceback" not in r.output
+
+
+def test_an_admin_without_a_grant_under_their_email_is_told_and_can_be_given_one(
+    tmp_path: Path,
+) -> None:
+    """The first writer's grant is under their OS user ("root"), not an email: the person who
+    signs in as root@x.com is a viewer until a grant names the email, and the page says why;
+    `users passwd EMAIL --role ROLE` sets the password and the grant at once."""
+    path = str(tmp_path / "cli.duckdb")
+    Warehouse.connect(path).close()
+    env = {"REVOPS_USER": "root", "REVOPS_API_KEY": "", "COLUMNS": "200"}
+    runner = CliRunner()
+    r = runner.invoke(app, ["users", "passwd", "root@x.com", "-w", path], input=PASSWORD, env=env)
+    assert r.exit_code == 0, r.output
+    assert "no grant under this email, so they sign in as a viewer" in r.output
+    with Warehouse.connect(path) as wh:
+        assert role_of(wh, "root@x.com") == "viewer"
+    r = runner.invoke(
+        app,
+        ["users", "passwd", "root@x.com", "--role", "revops_admin", "-w", path],
+        input=PASSWORD,
+        env=env,
+    )
+    assert r.exit_code == 0, r.output
+    assert "password set for root@x.com (role revops_admin)" in r.output
+    with Warehouse.connect(path) as wh:
+        principal = check_password(wh, "root@x.com", PASSWORD)
+        assert principal is not None
+        assert principal.role == "revops_admin"
+        assert "access.granted" in {row[0] for row in wh.sql('SELECT action FROM "audit_log"')}
+
+
+def test_the_page_says_a_viewer_has_no_grant(client: TestClient) -> None:
+    assert sign_in(client, "viewer@x.com") == 303
+    assert "viewer (no grant)" in client.get("/").text
+    assert sign_in(client, "admin@x.com") == 303
+    page = client.get("/").text
+    assert "revops_admin" in page
+    assert "(no grant)" not in page

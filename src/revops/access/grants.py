@@ -28,7 +28,7 @@ def os_user() -> str:
     return os.environ.get("REVOPS_USER") or getpass.getuser()
 
 
-def _grant_batch(user: str, role: Role, granted_by: str) -> Batch:
+def grant_batch(user: str, role: Role, granted_by: str) -> Batch:
     row = {
         "user_name": [user],
         "role": [role],
@@ -53,7 +53,7 @@ def cli_principal(wh: Warehouse, *, bootstrap: bool = True) -> Principal:
     if not known and bootstrap:
         wh.write_many(
             [
-                _grant_batch(user, "revops_admin", user),
+                grant_batch(user, "revops_admin", user),
                 audit_batch(wh, user, "access.bootstrap", user, {"role": "revops_admin"}),
             ]
         )
@@ -68,7 +68,7 @@ def grant(wh: Warehouse, by: Principal, user: str, role: Role) -> None:
         raise RevOpsError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     wh.write_many(
         [
-            _grant_batch(user, role, by.name),
+            grant_batch(user, role, by.name),
             audit_batch(wh, by.actor, "access.granted", user, {"role": role}),
         ]
     )

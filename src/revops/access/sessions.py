@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pyarrow as pa
 
-from revops.access.passwords import role_of
+from revops.access.passwords import grant_of
 from revops.access.principal import Principal
 from revops.audit import audit_batch
 from revops.warehouse import Batch, Warehouse
@@ -30,6 +30,7 @@ class Session:
 
     principal: Principal
     csrf_token: str
+    granted: bool = True  # False: a viewer for want of any grant, which the page says
 
 
 def _digest(session_id: str) -> str:
@@ -83,7 +84,8 @@ def find_session(wh: Warehouse, session_id: str) -> Session | None:
     login, csrf, expires, ended = rows[0]
     if ended is not None or expires <= utc_now():
         return None
-    return Session(Principal(str(login), role_of(wh, str(login))), str(csrf))
+    role = grant_of(wh, str(login))
+    return Session(Principal(str(login), role or "viewer"), str(csrf), role is not None)
 
 
 def end_session(wh: Warehouse, session_id: str) -> None:

@@ -31,14 +31,30 @@ def _read_password() -> str:
 @users_app.command("passwd")
 def passwd(
     email: Annotated[str, typer.Argument(help="The person's email: what they sign in with.")],
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            help="Grant this role under the email too (viewer, marketing_ops, sales_ops, "
+            "revops_admin, finance); without it the person keeps their grant, or is a viewer.",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Set a person's password (prompted, or one line on standard input)."""
     from revops.access import require
-    from revops.access.passwords import set_password
+    from revops.access.passwords import grant_of, normal_login, set_password
 
+    login = normal_login(email)
     with open_revops(config, warehouse) as ro:
         who = require(ro.warehouse, "access.manage")
-        set_password(ro.warehouse, who, email, _read_password())
-    console.print(f"password set for {email.strip().lower()}")
+        set_password(ro.warehouse, who, login, _read_password(), role)  # type: ignore[arg-type]
+        granted = grant_of(ro.warehouse, login)
+    if granted is None:
+        console.print(
+            f"password set for {login}; no grant under this email, so they sign in as a "
+            f"viewer (add --role ROLE, or `revops access grant {login} ROLE`)"
+        )
+    else:
+        console.print(f"password set for {login} (role {granted})")
