@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,20 @@ from web_support import company, csrf_of, sign_in
 
 from revops.access import Principal
 from revops.access.passwords import check_password, role_of, set_password
+from revops.access.sessions import (
+    end_session,
+    find_session,
+    open_session,
+    record_failure,
+    retry_after,
+)
 from revops.api import create_app
 from revops.audit import entries
 from revops.cli import app
 from revops.context import RevOps
 from revops.errors import RevOpsError
 from revops.warehouse import Warehouse
+from revops.warehouse.clock import utc_now
 
 PAGES = [
     "/",
@@ -233,3 +242,45 @@ def test_the_page_says_a_viewer_has_no_grant(client: TestClient) -> None:
     page = client.get("/").text
     assert "revops_admin" in page
     assert "(no grant)" not in page
+
+
+def test_failed_sign_ins_are_counted_in_the_warehouse_for_every_process(
+    ro: RevOps, tmp_path: Path
+) -> None:
+    """Two server processes on one warehouse (two apps here) share the count: four failures
+    through one and one through the other hold the pair back in both; a minute later it may
+    try again, and the failures that left the window are deleted."""
+    with (
+        TestClient(create_app(ro, journal=tmp_path / "j1")) as one,
+        TestClient(create_app(ro, journal=tmp_path / "j2")) as two,
+    ):
+        for _ in range(4):
+            assert sign_in(one, "bo@x.com", "not the password") == 303
+        assert sign_in(two, "bo@x.com", "not the password") == 303
+        assert sign_in(one, "bo@x.com") == 429
+        assert sign_in(two, "bo@x.com") == 429
+    wh = ro.warehouse
+    later = utc_now() + timedelta(seconds=61)
+    assert retry_after(wh, "bo@x.com", "testclient", later) is None
+    record_failure(wh, "bo@x.com", "testclient", later)
+    assert wh.sql('SELECT count(*) FROM "signin_failures"') == [(1,)]
+
+
+def test_signing_in_deletes_expired_and_ended_sessions(ro: RevOps) -> None:
+    wh = ro.warehouse
+    ada = Principal("ada@x.com", "viewer")
+    old, _ = open_session(wh, ada)
+    ended, _ = open_session(wh, ada)
+    end_session(wh, ended)
+    with wh.transaction() as run:  # `old` expired an hour ago
+        run(
+            "UPDATE \"web_sessions\" SET expires_at = expires_at - INTERVAL '13 hours' "
+            f"WHERE session_hash = '{hashlib.sha256(old.encode()).hexdigest()}'"
+        )
+    assert wh.sql('SELECT count(*) FROM "web_sessions"') == [(2,)]
+    live, _ = open_session(wh, ada)
+    rows = wh.sql('SELECT session_hash FROM "web_sessions"')
+    assert rows == [(hashlib.sha256(live.encode()).hexdigest(),)]
+    assert find_session(wh, live) is not None
+    actions = [e.action for e in entries(wh)]
+    assert actions.count("access.signed_in") >= 3  # the purged sessions stay in the audit log

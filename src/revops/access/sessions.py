@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 
@@ -52,11 +53,25 @@ def open_session(wh: Warehouse, principal: Principal) -> tuple[str, Session]:
     }
     wh.write_many(
         [
+            *_purge(wh, now),
             Batch("web_sessions", pa.table(row, schema=_SCHEMA), "append"),
             audit_batch(wh, principal.actor, "access.signed_in", principal.name),
         ]
     )
     return session_id, Session(principal, csrf)
+
+
+def _purge(wh: Warehouse, now: datetime) -> list[Batch]:
+    """The sessions that have expired or ended, as a delete batch (none: no batch)."""
+    stamp = now.isoformat(sep=" ")
+    rows = wh.sql(
+        'SELECT session_hash FROM "web_sessions" '
+        f"WHERE ended_at IS NOT NULL OR expires_at <= TIMESTAMP '{stamp}'"
+    )
+    if not rows:
+        return []
+    gone = pa.table({"session_hash": [str(r[0]) for r in rows]})
+    return [Batch("web_sessions", gone, "delete")]
 
 
 _SCHEMA = pa.schema(
@@ -105,3 +120,50 @@ def end_session(wh: Warehouse, session_id: str) -> None:
 def csrf_ok(session: Session, sent: str | None) -> bool:
     """Whether a form's token is this session's (constant-time comparison)."""
     return bool(sent) and secrets.compare_digest(session.csrf_token, sent or "")
+
+
+# -- failed sign-ins ---------------------------------------------------------------------------
+FAILURE_LIMIT = 5
+FAILURE_WINDOW = timedelta(minutes=1)
+
+
+def _pair(login: str, client: str) -> str:
+    return hashlib.sha256(f"{login}\n{client}".encode()).hexdigest()
+
+
+def retry_after(
+    wh: Warehouse, login: str, client: str, now: datetime | None = None
+) -> float | None:
+    """Seconds until (login, client) may try again after `FAILURE_LIMIT` failures within
+    `FAILURE_WINDOW`, or None if it may now (then argon2 runs)."""
+    at = now or utc_now()
+    since = (at - FAILURE_WINDOW).isoformat(sep=" ")
+    rows = wh.sql(
+        'SELECT failed_at FROM "signin_failures" '
+        f"WHERE pair = '{_pair(login, client)}' AND failed_at > TIMESTAMP '{since}' "
+        "ORDER BY failed_at"
+    )
+    if len(rows) < FAILURE_LIMIT:
+        return None
+    oldest: datetime = rows[-FAILURE_LIMIT][0]
+    return max((oldest + FAILURE_WINDOW - at).total_seconds(), 0.001)
+
+
+def record_failure(wh: Warehouse, login: str, client: str, now: datetime | None = None) -> None:
+    """Count one failed sign-in, and delete the failures that have left the window."""
+    at = now or utc_now()
+    since = (at - FAILURE_WINDOW).isoformat(sep=" ")
+    old = wh.sql(
+        f"SELECT failure_id FROM \"signin_failures\" WHERE failed_at <= TIMESTAMP '{since}'"
+    )
+    row = {"failure_id": [uuid.uuid4().hex], "pair": [_pair(login, client)], "failed_at": [at]}
+    batches = [Batch("signin_failures", pa.table(row, schema=_FAILURE), "append")]
+    if old:
+        gone = pa.table({"failure_id": [str(r[0]) for r in old]})
+        batches.insert(0, Batch("signin_failures", gone, "delete"))
+    wh.write_many(batches)
+
+
+_FAILURE = pa.schema(
+    [("failure_id", pa.string()), ("pair", pa.string()), ("failed_at", pa.timestamp("us"))]
+)

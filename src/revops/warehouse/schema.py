@@ -1744,6 +1744,19 @@ TABLES: tuple[Table, ...] = (
         system=True,
     ),
     Table(
+        name="signin_failures",
+        description="Failed sign-ins of the web workspace in the last minutes, per login and "
+        "client address: the limit is the warehouse's, so every server process (and a "
+        "restart) sees the same count. Rows older than the window are deleted as new ones come.",
+        primary_key=("failure_id",),
+        columns=(
+            _c("failure_id", "string", "Random id.", required=True),
+            _c("pair", "string", "SHA-256 (hex) of the login and client address.", required=True),
+            _c("failed_at", "timestamp", "When (UTC).", required=True),
+        ),
+        system=True,
+    ),
+    Table(
         name="council_notes",
         description="Notes of the monthly funnel council, one row per note, by the month "
         "discussed.",

@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from revops.access.keys import FailureLimiter
 from revops.access.passwords import matches, normal_login, role_of, stored_hash
 from revops.access.principal import Principal
-from revops.access.sessions import Session, csrf_ok, end_session, find_session, open_session
+from revops.access.sessions import (
+    Session,
+    csrf_ok,
+    end_session,
+    find_session,
+    open_session,
+    record_failure,
+    retry_after,
+)
 from revops.api.service import IntakeService
 from revops.web.render import render
 
@@ -41,14 +47,6 @@ class SignInRequired(Exception):
 def service(request: Request) -> IntakeService:
     svc: IntakeService = request.app.state.service
     return svc
-
-
-def limiter(request: Request) -> FailureLimiter:
-    found: FailureLimiter | None = getattr(request.app.state, "signin_limiter", None)
-    if found is None:
-        found = FailureLimiter()
-        request.app.state.signin_limiter = found
-    return found
 
 
 async def current(request: Request) -> Session | None:
@@ -115,22 +113,20 @@ async def signin(
         raise HTTPException(403, "the sign-in form expired; reload it")
     login = normal_login(email)
     client = request.client.host if request.client is not None else ""
-    limits = limiter(request)
-    now = time.monotonic()
-    wait = limits.retry_after(login, client, now)
+    svc = service(request)
+    wait = await svc.db(retry_after, svc.wh, login, client)
     if wait is not None:
         raise HTTPException(
             429,
             "too many failed sign-ins; try again later",
             headers={"Retry-After": str(max(1, round(wait)))},
         )
-    svc = service(request)
     # the hash is read on the warehouse thread, argon2 runs on another: intake writes go on
     stored = await svc.db(stored_hash, svc.wh, login)
     ok = await asyncio.to_thread(matches, stored, password)
     principal = Principal(login, await svc.db(role_of, svc.wh, login)) if ok else None
     if principal is None:
-        limits.failed(login, client, time.monotonic())
+        await svc.exclusive(record_failure, svc.wh, login, client)
         back = f"/signin?error={quote('wrong email or password')}&next={quote(safe_next(next))}"
         return RedirectResponse(back, status_code=303)
     sid, _ = await svc.exclusive(open_session, svc.wh, principal)
