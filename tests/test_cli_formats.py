@@ -20,7 +20,8 @@ runner = CliRunner()
 # Read commands that leave the warehouse as it was (the session demo is shared). Commands
 # that also write (forecast backtest, territory design, comp run, route run, quality dedupe,
 # score apply) take --format through the same renderer; test_write_commands_take_format runs
-# two of them on a copy.
+# two of them on a copy; sync history and the write-back summary on a copy in
+# tests/automation/test_writeback.py.
 READ_COMMANDS: list[list[str]] = [
     ["metrics", "show", "win_rate", "--by", "region", "--grain", "all"],
     ["metrics", "show", "pipeline_created", "--grain", "quarter"],
@@ -44,6 +45,7 @@ READ_COMMANDS: list[list[str]] = [
     ["route", "breaches"],
     ["automate", "list"],
     ["automate", "history"],
+    ["sync", "plan", "-s", "salesforce"],
     ["tasks", "list", "--all"],
     ["audit", "log"],
     ["history"],

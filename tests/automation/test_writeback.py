@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import time
 from pathlib import Path
@@ -36,6 +37,13 @@ OBJECTS = {
     "hubspot": {"contacts": "persons", "companies": "accounts", "deals": "opportunities"},
 }
 WATCHED = ("persons", "accounts", "opportunities", "lifecycle_events", "lifecycle_history")
+
+
+def cli_out(*args: str | Path) -> str:
+    """A command's standard output alone (csv or json; messages go to stderr)."""
+    result = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return result.stdout
 
 
 def cli(*args: str) -> str:
@@ -135,6 +143,11 @@ def test_changes_since_the_last_sync_and_a_cleared_owner(demo_copy: Path, tmp_pa
     with Warehouse.connect(db) as wh:
         moved = pa.table({"person_id": [a, b], "owner_id": pa.array([other, None], pa.string())})
         wh.write("persons", moved)
+    planned = json.loads(cli_out("sync", "plan", "-s", "salesforce", "--format", "json", "-w", db))
+    (summary,) = planned["tables"]
+    assert summary["name"] == "write_back"
+    lead = next(r for r in summary["rows"] if r["object"] == "salesforce.Lead")
+    assert lead["records"] == 2  # the two leads, nothing else: counts as integers
     out = tmp_path / "second"
     cli("sync", "export", "-s", "salesforce", "--out", str(out), "-w", str(db))
     assert sorted(p.name for p in out.iterdir()) == ["salesforce.Lead.csv"]
@@ -148,6 +161,12 @@ def test_changes_since_the_last_sync_and_a_cleared_owner(demo_copy: Path, tmp_pa
     history = cli("sync", "history", "-w", str(db))
     assert "salesforce.Lead" in history
     assert "export" in history
+    text = cli_out("sync", "history", "--format", "csv", "-w", db)
+    runs = list(csv.DictReader(io.StringIO(text)))
+    assert runs[0]["object"] == "salesforce.Lead"
+    assert runs[0]["mode"] == "export"
+    assert runs[0]["records"] == "2"
+    assert runs[0]["file_or_status"] == str(out / "salesforce.Lead.csv")
 
 
 def test_push_through_a_failing_receiver(

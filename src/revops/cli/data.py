@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from revops.access import require
 from revops.cli._common import (
     ConfigOpt,
     Format,
     FormatOpt,
+    Kind,
     WarehouseOpt,
     bytes_callback,
     console,
@@ -30,6 +30,7 @@ config_app = typer.Typer(help="The operating model (revops.yaml).", no_args_is_h
 
 
 # -- load ---------------------------------------------------------------------------------------
+@formatted
 def load(
     file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON lines file.")],
     table: Annotated[str, typer.Option("--table", "-t", help="Canonical table to load into.")],
@@ -43,6 +44,7 @@ def load(
         ),
     ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8",
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -64,22 +66,23 @@ def load(
 
 
 def print_load_reports(reports: list[Any]) -> None:
-    out = Table(title="Load summary", title_justify="left")
-    columns = ("file", "table", "rows in", "inserted", "updated", "unchanged", "quarantined")
-    for col in (*columns, "repeated ids"):
-        out.add_column(col, justify="left" if col in ("file", "table") else "right")
-    for r in reports:
-        out.add_row(
-            Path(r.file).name,
-            r.table,
-            f"{r.rows_in:,}",
-            f"{r.inserted:,}",
-            f"{r.updated:,}",
-            f"{r.unchanged:,}",
-            f"[yellow]{r.quarantined:,}[/]" if r.quarantined else "0",
-            f"[yellow]{r.duplicates:,}[/]" if r.duplicates else "0",
-        )
-    console.print(out)
+    """The load summary, one row per file, in the running command's format."""
+    rows = [
+        {
+            "file": Path(r.file).name,
+            "table": r.table,
+            "rows_in": r.rows_in,
+            "inserted": r.inserted,
+            "updated": r.updated,
+            "unchanged": r.unchanged,
+            "quarantined": r.quarantined,
+            "repeated_ids": r.duplicates,
+        }
+        for r in reports
+    ]
+    counts = ("rows_in", "inserted", "updated", "unchanged", "quarantined", "repeated_ids")
+    kinds: dict[str, Kind] = {"file": "text", "table": "text", **dict.fromkeys(counts, "count")}
+    print_frame(rows, "Load summary", name="loads", kinds=kinds, keep=("file", "table"))
 
 
 # -- tables / config ------------------------------------------------------------------------------

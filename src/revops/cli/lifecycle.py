@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from revops.access import require
 from revops.cli._common import (
@@ -24,7 +23,10 @@ lifecycle_app = typer.Typer(help="The lifecycle engine.", no_args_is_help=True)
 
 # -- lifecycle ------------------------------------------------------------------------------------
 @lifecycle_app.command("run")
-def lifecycle_run(config: ConfigOpt = None, warehouse: WarehouseOpt = None) -> None:
+@formatted
+def lifecycle_run(
+    fmt: FormatOpt = Format.table, config: ConfigOpt = None, warehouse: WarehouseOpt = None
+) -> None:
     """Apply lifecycle events: record valid transitions, reject the rest with a reason."""
     with open_revops(config, warehouse) as ro:
         require(ro.warehouse, "lifecycle.run")
@@ -55,13 +57,11 @@ def print_lifecycle_report(report: Any) -> None:
         f"[yellow]{report.rejected:,} rejected[/], {report.repeats:,} repeats ignored"
     )
     if report.rejected_by_reason:
-        out = Table(title="Rejections by reason", title_justify="left")
-        out.add_column("reason")
-        out.add_column("count", justify="right")
         ranked = sorted(report.rejected_by_reason.items(), key=lambda kv: -kv[1])
-        for reason, count in ranked[:10]:
-            out.add_row(reason, f"{count:,}")
-        if len(ranked) > 10:
-            rest = sum(count for _, count in ranked[10:])
-            out.add_row(f"… {len(ranked) - 10} other reasons", f"{rest:,}")
-        console.print(out)
+        rows = [{"reason": reason, "count": count} for reason, count in ranked]
+        print_frame(
+            rows,
+            "Rejections by reason",
+            name="rejections",
+            kinds={"reason": "text", "count": "count"},
+        )

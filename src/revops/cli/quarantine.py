@@ -116,11 +116,13 @@ def quarantine_export(
 
 
 @quarantine_app.command("replay")
+@formatted
 def quarantine_replay(
     load_id: LoadArg,
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="The exported CSV, fixed.")
     ] = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:

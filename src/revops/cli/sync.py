@@ -10,10 +10,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from revops.access import require
-from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops
+from revops.cli._common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    WarehouseOpt,
+    console,
+    formatted,
+    open_revops,
+    print_frame,
+)
 from revops.errors import RevOpsError
 
 if TYPE_CHECKING:
@@ -40,20 +48,33 @@ def _known() -> Iterator[None]:
         raise RevOpsError(str(exc.args[0])) from None
 
 
-def _summary(plans: Sequence[ObjectPlan]) -> Table:
-    t = Table("object", "records", "changed values", "without a key", title="write-back")
-    for p in plans:
-        t.add_row(
-            f"{p.system}.{p.object}", f"{len(p.rows):,}", f"{len(p.changes):,}", f"{p.unkeyed:,}"
-        )
-    return t
+def _summary(plans: Sequence[ObjectPlan]) -> None:
+    """The write-back per object, as a table in the command's format."""
+    rows = [
+        {
+            "object": f"{p.system}.{p.object}",
+            "records": len(p.rows),
+            "changed_values": len(p.changes),
+            "without_a_key": p.unkeyed,
+        }
+        for p in plans
+    ]
+    print_frame(
+        rows,
+        "write-back",
+        name="write_back",
+        kinds={"object": "text", "records": "count", "changed_values": "count",
+               "without_a_key": "count"},
+    )  # fmt: skip
 
 
 @sync_app.command("plan")
+@formatted
 def sync_plan(
     system: SystemOpt,
     object_: ObjectOpt = None,
     show: Annotated[int, typer.Option(help="Rows of each file to print.")] = 5,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -63,9 +84,9 @@ def sync_plan(
 
     with open_revops(config, warehouse) as ro, _known():
         plans = plan(ro.warehouse, ro.model, system, object_)
-    console.print(_summary(plans))
-    for p in plans:
-        if p.rows and show:
+    _summary(plans)
+    for p in plans:  # the files' first rows are for people: csv and json carry the summary
+        if p.rows and show and fmt is Format.table:
             console.print(f"[bold]{p.system}.{p.object}[/]", highlight=False)
             console.print(
                 "\n".join(p.csv().splitlines()[: show + 1]), highlight=False, markup=False
@@ -73,10 +94,12 @@ def sync_plan(
 
 
 @sync_app.command("export")
+@formatted
 def sync_export(
     system: SystemOpt,
     out: Annotated[Path, typer.Option(help="Folder for the import files (mode 0600 each).")],
     object_: ObjectOpt = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -97,7 +120,7 @@ def sync_export(
         batches, _ = record(ro.warehouse, plans, datetime.now(UTC), files=files, actor=actor)
         if batches:
             ro.warehouse.write_many(batches)
-    console.print(_summary(plans))
+    _summary(plans)
     for path in files.values():
         console.print(f"[green]✓[/] {path}", highlight=False)
     if not plans:
@@ -105,9 +128,11 @@ def sync_export(
 
 
 @sync_app.command("push")
+@formatted
 def sync_push(
     system: SystemOpt,
     object_: ObjectOpt = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -136,7 +161,7 @@ def sync_push(
             report = dispatch(ro.warehouse, ro.model, holder)
         finally:
             release(ro.warehouse, holder)
-    console.print(_summary(plans))
+    _summary(plans)
     if not plans:
         console.print("nothing changed since the last sync")
     console.print(
@@ -147,9 +172,11 @@ def sync_push(
 
 
 @sync_app.command("history")
+@formatted
 def sync_history(
     system: Annotated[str | None, typer.Option("--system", "-s", help="Only this system.")] = None,
     limit: Annotated[int, typer.Option(help="Most recent runs to show.")] = 20,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -158,17 +185,29 @@ def sync_history(
 
     with open_revops(config, warehouse) as ro:
         rows = history(ro.warehouse, system)[:limit]
-    t = Table("when (UTC)", "object", "mode", "records", "changes", "file / status")
+    if not rows and fmt is Format.table:
+        console.print("no write-back runs yet")
+        return
+    out = []
     for r in rows:
         where = r["file"] or f"{r['status']} after {r['attempts']} attempts"
         if r["last_error"] and r["status"] != "delivered":
             where += f" ({r['last_error']})"
-        t.add_row(
-            f"{r['created_at']:%Y-%m-%d %H:%M:%S}",
-            f"{r['system']}.{r['object']}",
-            r["mode"],
-            f"{r['records']:,}",
-            f"{r['changes']:,}",
-            where,
+        out.append(
+            {
+                "when_utc": r["created_at"],
+                "object": f"{r['system']}.{r['object']}",
+                "mode": r["mode"],
+                "records": r["records"],
+                "changes": r["changes"],
+                "file_or_status": where,
+            }
         )
-    console.print(t if rows else "no write-back runs yet")
+    print_frame(
+        out,
+        "write-back runs",
+        name="runs",
+        kinds={"when_utc": "date", "object": "text", "mode": "text", "records": "count",
+               "changes": "count", "file_or_status": "text"},
+        keep=("when_utc", "object", "file_or_status"),
+    )  # fmt: skip
