@@ -85,9 +85,9 @@ def _cut(ro: RevOps, metric: str, dim: str) -> tuple[list[str], list[float]]:
     return [str(v) for v in df[dim].fillna("(none)")], df["value"].astype(float).tolist()
 
 
-def write_funnel_report(ro: RevOps, path: Path) -> Path:
-    """Render the funnel report to `path` (one self-contained HTML file)."""
-    summary = funnel_summary(ro)
+def funnel_charts(ro: RevOps, summary: FunnelSummary) -> tuple[dict[str, str], list[str]]:
+    """The report's charts as SVG: the funnel, volumes and pipeline by month, and the small
+    cuts (the web workspace's funnel page shows the same)."""
     svgs: dict[str, str] = {
         "funnel": charts.funnel_chart(
             [s.label for s in summary.stages],
@@ -111,7 +111,13 @@ def write_funnel_report(ro: RevOps, path: Path) -> Path:
     for metric, dim, title, kind in cuts:
         lab, vals = _cut(ro, metric, dim)
         small.append(charts.bar_chart(lab, vals, title, kind))
+    return svgs, small
 
+
+def write_funnel_report(ro: RevOps, path: Path) -> Path:
+    """Render the funnel report to `path` (one self-contained HTML file)."""
+    summary = funnel_summary(ro)
+    svgs, small = funnel_charts(ro, summary)
     lifecycle = {k: df.to_dict("records") for k, df in ro.lifecycle_analytics().items()}
 
     env = Environment(

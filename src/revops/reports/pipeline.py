@@ -246,10 +246,8 @@ def _tiles(ro: RevOps, data: PipelineReportData) -> list[dict[str, str]]:
     return tiles
 
 
-def write_pipeline_report(ro: RevOps, path: Path, *, as_of: dt.date | None = None) -> Path:
-    """Render the pipeline report to `path` (one self-contained HTML file)."""
-    data = pipeline_report_data(ro, as_of)
-    currency = ro.model.company.currency
+def pipeline_charts(ro: RevOps, data: PipelineReportData) -> dict[str, str]:
+    """The report's charts as SVG (the web workspace's pipeline page shows the same)."""
     stage_order = [s.name for s in ro.model.pipeline.stages]
     m = data.metrics
     svgs = {"weekly": _weekly_svg(data, stage_order)}
@@ -293,11 +291,22 @@ def write_pipeline_report(ro: RevOps, path: Path, *, as_of: dt.date | None = Non
     )
     card = data.hygiene.scorecard
     rules = [r for r in ro.model.pipeline.hygiene.enabled if r in card.columns]
-    flags = data.hygiene.flags.sort_values("amount", ascending=False, na_position="first")
     rule_totals = {RULE_LABELS[r]: float(card[r].sum()) for r in rules}
     svgs["rules"] = charts.bar_chart(
         list(rule_totals), list(rule_totals.values()), "Open deals flagged, by rule", "number"
     )
+    return svgs
+
+
+def write_pipeline_report(ro: RevOps, path: Path, *, as_of: dt.date | None = None) -> Path:
+    """Render the pipeline report to `path` (one self-contained HTML file)."""
+    data = pipeline_report_data(ro, as_of)
+    currency = ro.model.company.currency
+    m = data.metrics
+    svgs = pipeline_charts(ro, data)
+    card = data.hygiene.scorecard
+    rules = [r for r in ro.model.pipeline.hygiene.enabled if r in card.columns]
+    flags = data.hygiene.flags.sort_values("amount", ascending=False, na_position="first")
 
     env = Environment(
         loader=PackageLoader("revops.reports", "templates"),

@@ -69,7 +69,8 @@ async def _page(
         )
     csv_key = request.query_params.get("csv")
     if csv_key:
-        return _csv(context["grids"], csv_key, name)
+        sections = [g for section in context.get("sections", []) for g in section.grids]
+        return _csv([*context["grids"], *sections], csv_key, name)
     return render(template, request, session, **context)
 
 
@@ -91,6 +92,13 @@ async def home(request: Request, session: Page) -> Response:
 @router.get("/view/{area}", response_class=HTMLResponse)
 async def area(request: Request, session: Page, area: str, f: Filtered) -> Response:
     return await _page(request, session, "area.html", views.area_page, area, f, name=area)
+
+
+@router.get("/view/{area}/report", response_class=HTMLResponse)
+async def area_report(request: Request, session: Page, area: str) -> Response:
+    return await _page(
+        request, session, "report.html", views.report_page, area, name=f"{area}-report"
+    )
 
 
 @router.get("/metric/{name}", response_class=HTMLResponse)

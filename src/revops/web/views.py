@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from revops.access.principal import Principal
+from revops.access.principal import PermissionDenied, Principal
 from revops.access.records import (
     check_statement_read,
     owner_filter,
@@ -61,6 +61,7 @@ AREA_TABLES: dict[str, tuple[str, ...]] = {
     "forecast": ("forecast_backtests", "quotas"),
 }
 RECORD_KINDS = {"opportunities": "deal", "persons": "person", "accounts": "account"}
+REPORT_AREAS = ("funnel", "pipeline", "quality")  # web.report_views.SECTIONS
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,80}$")
 ROW_LIMIT = 500
 
@@ -326,6 +327,8 @@ def dimension_choices(ro: RevOps, names: list[str]) -> list[str]:
 
 
 def area_page(ro: RevOps, me: Principal, area: str, f: Filters) -> dict[str, Any]:
+    """The area's metrics for the month under the filters."""
+
     period = parse_month(ro, f.month)
     f = Filters(month_of(period), f.dim, f.value, f.where, f.by)
     names = [m.name for m in area_metrics(ro.model, area)]
@@ -342,7 +345,24 @@ def area_page(ro: RevOps, me: Principal, area: str, f: Filters) -> dict[str, Any
         "filters": f,
         "dimensions": dimension_choices(ro, names),
         "note": scope.why,
+        "has_report": area in REPORT_AREAS and scope.own is None,
     }
+
+
+def report_page(ro: RevOps, me: Principal, area: str) -> dict[str, Any]:
+    """What the area's static report shows (`web.report_views`), on its own page: the reports
+    compute the whole dictionary by month and rebuild the pipeline week by week, seconds of
+    work an area page's filters should not wait for."""
+    from revops.web.report_views import report_sections
+
+    if area not in REPORT_AREAS:
+        raise RevOpsError(f"no report page for {area!r}")
+    vis = record_visibility(me, users_frame(ro.warehouse))
+    if not vis.everyone:  # the report lists every rep's deals and coverage
+        raise PermissionDenied(
+            f"the {area} report shows every rep's deals; {vis.why} (the area pages show yours)"
+        )
+    return {"area": area, "sections": report_sections(ro, area), "grids": []}
 
 
 def forecast_grid(ro: RevOps, me: Principal, period: Period) -> Grid:
