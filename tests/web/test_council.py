@@ -51,6 +51,12 @@ def test_the_pack_by_hand(ro: RevOps) -> None:
     assert w.target_text == "—"
     assert rows["marketing_spend"].value is None  # no spend rows: missing, never 0
     assert rows["marketing_spend"].reason is not None
+    # the shipped model's targets (the demo's plan): attainment 100%, new-business win rate 32%
+    q = rows["quota_attainment"]
+    assert (q.value, q.target, q.target_text) == (pytest.approx(0.9), 1.0, "100.0%")  # 90k/100k
+    nb = rows["new_business_win_rate"]
+    assert (nb.value, nb.target, nb.target_text) == (pytest.approx(0.75), 0.32, "32.0%")
+    assert rows["mql_to_sql"].target == 0.31
 
 
 def test_actions_carry_over_until_closed(ro: RevOps) -> None:
