@@ -71,8 +71,8 @@ def test_a_session_is_a_random_httponly_cookie_stored_only_as_a_hash(
     assert ("access.signed_in", "ada@x.com") in [(e.action, e.actor) for e in entries(ro.warehouse)]
     home = client.get("/")
     assert home.status_code == 200
-    assert 'ada@x.com · <span id="role"' in home.text
-    assert "viewer (no grant)</span>" in home.text
+    assert '<span class="name" title="ada@x.com">ada@x.com</span>' in home.text
+    assert ">viewer (no grant)</span>" in home.text
     assert "script-src 'none'" in home.headers["content-security-policy"]
 
 

@@ -21,11 +21,12 @@ from revops.access.principal import Principal, authorize
 from revops.audit import audit_batch
 from revops.context import RevOps
 from revops.errors import RevOpsError
-from revops.metrics import Period, compute_all, formula, settled, why_missing
+from revops.metrics import Period, compute_all, settled, why_missing
 from revops.reports.formatting import format_change, format_value
 from revops.reports.periods import data_end, dictionary_values, maturing
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import utc_now
+from revops.web.views import Filters, Scope, current_state, shown_figure, shown_formula
 
 TREND_MONTHS = 12
 
@@ -99,7 +100,13 @@ def council_pack(ro: RevOps, period: Period) -> Pack:
     for m in ro.model.metrics:
         value, prev, ly = now.get(m.name), before.get(m.name), year.get(m.name)
         target = m.targets.get(key)
-        reason = None if value is not None else why_missing(ro.warehouse, ro.model, m.name, period)
+        reason = None
+        if current_state(ro.model, m.name):  # today's open deals: as they stood then
+            value, reason = shown_figure(ro, m.name, period, Filters(key), Scope())
+            prev, _ = shown_figure(ro, m.name, period.previous(), Filters(key), Scope())
+            ly, _ = shown_figure(ro, m.name, same_month_last_year(period), Filters(key), Scope())
+        if value is None and reason is None:
+            reason = why_missing(ro.warehouse, ro.model, m.name, period)
 
         def text(v: float | None, kind: str = m.format) -> str:
             return format_value(v, kind, currency)
@@ -124,7 +131,7 @@ def council_pack(ro: RevOps, period: Period) -> Pack:
                 target_gap_text=(
                     "—" if target is None else format_change(value, target, m.format, currency)
                 ),
-                formula=formula(ro.model, m.name),
+                formula=shown_formula(ro, m.name, period),
                 reason=reason,
                 note=maturing(ro, m.name, period, end),
             )

@@ -99,8 +99,8 @@ def funnel_section(ro: RevOps) -> Section:
     svgs, small = funnel_charts(ro, summary)
     out = Section(
         "From the funnel report",
-        "All time and by month, as `revops report funnel` shows them; the filters above do "
-        "not cut this part.",
+        "All time and by month, as `revops report funnel` shows them; the area page's "
+        "filters do not cut it.",
         charts=[Markup(s) for s in [*svgs.values(), *small]],  # noqa: S704 - our own SVG
     )
     currency = ro.model.company.currency
@@ -132,7 +132,7 @@ def pipeline_section(ro: RevOps) -> Section:
     out = Section(
         "From the pipeline report",
         f"As `revops report pipeline` shows it: point-in-time as of {data.as_of}, flows over "
-        f"{data.period.label}; the filters above do not cut this part.",
+        f"{data.period.label}; the area page's filters do not cut it.",
         charts=[Markup(s) for s in pipeline_charts(ro, data).values()],  # noqa: S704
     )
     flags = data.hygiene.flags.sort_values("amount", ascending=False, na_position="first")
@@ -177,15 +177,18 @@ def quality_section(ro: RevOps) -> Section:
     out = Section(
         "From the quality report",
         "The latest quality snapshot and a fresh check, as `revops report quality` shows them; "
-        "the filters above do not cut this part.",
+        "the area page's filters do not cut it.",
         charts=[Markup(trend_chart(dates, series))] if dates else [],  # noqa: S704
     )
     latest = scorecard.latest(wh)
     if latest.empty:
         latest = scorecard.measure(wh, model)
     rates = {key: "percent" for key, _, _ in RATES}
-    out.grids.append(frame_grid("fields", "Fields: completeness, validity, uniqueness, match",
-                                latest, currency, rates))  # fmt: skip
+    fields = frame_grid("fields", "Fields: completeness, validity, uniqueness, match", latest,
+                        currency, rates)  # fmt: skip
+    shown = {"table_name", "field_name", "rows", *rates}  # the rest is in the CSV
+    fields.hidden = frozenset(c for c in fields.header if c not in shown)
+    out.grids.append(fields)
     report = check(wh, model)
     failing = pd.DataFrame(
         [{"table": v.table, "field": v.field, "rule": v.rule, "violations": v.violations,

@@ -211,6 +211,21 @@ def shown_figure(
     return figure(ro, name, period, where), None
 
 
+def as_of_note(ro: RevOps, name: str, period: Period) -> str | None:
+    """For today's open deals over a month that has begun: the day they are read on."""
+    day = as_of_day(ro, period) if current_state(ro.model, name) else None
+    return None if day is None else f"open on {day}, from stage history"
+
+
+def shown_formula(ro: RevOps, name: str, period: Period) -> str:
+    """The formula behind the figure shown: the dictionary's, or for today's open deals over
+    a month that has begun, the stage-history snapshot's (`open_pipeline_as_of`)."""
+    day = as_of_day(ro, period) if current_state(ro.model, name) else None
+    if day is None:
+        return formula(ro.model, name)
+    return f"as of {day}: {ro.model.elsewhere('open_pipeline_as_of').formula}"
+
+
 @dataclass(frozen=True)
 class TileView:
     name: str
@@ -284,10 +299,12 @@ def tiles(
             _fmt(ro, name, now),
             _fmt(ro, name, before),
             change,
-            formula(ro.model, name),
+            shown_formula(ro, name, period),
             href,
             error=reason,
-            note=maturing(ro, name, period, end) or company,
+            note=(as_of_note(ro, name, period) if now is not None else None)
+            or maturing(ro, name, period, end)
+            or company,
         )
         out.append(t)
         grid.rows.append(
@@ -465,7 +482,7 @@ def metric_page(ro: RevOps, me: Principal, name: str, f: Filters) -> dict[str, A
         "value_text": _fmt(ro, name, now),
         "previous_text": _fmt(ro, name, before),
         "change_text": format_change(now, before, m.format, ro.model.company.currency),
-        "formula": formula(ro.model, name),
+        "formula": shown_formula(ro, name, period),
         "components": [(p, ro.model.metric(p).title, formula(ro.model, p)) for p in parts],
         "drillable": drillable(ro.model, name),
         "dimensions": dimension_choices(ro, [name]),
