@@ -30,6 +30,9 @@ def test_tiles_are_the_principals_own(client: TestClient) -> None:
     for who, bookings, won in WHO:  # one company, signed in as each in turn
         assert sign_in(client, who) == 303
         pipeline = _figures(client, "/view/pipeline?month=2026-10")
+        if who == "mia@x.com":
+            page = client.get("/view/pipeline?month=2026-10").text
+            assert "Your figures: what Ada, Bo, Mia own." in page
         assert float(pipeline["bookings"]) == bookings, who
         assert float(pipeline["won_deals"]) == won, who
         page = client.get("/metric/bookings?month=2026-10&by=region&csv=breakdown")
@@ -37,7 +40,7 @@ def test_tiles_are_the_principals_own(client: TestClient) -> None:
         assert sum(float(r["value"]) for r in rows) == bookings, who
     assert sign_in(client, "ada@x.com") == 303
     home = client.get("/").text
-    assert "Your figures: U1 reads their own records (owner in [&#39;U1&#39;])" in home
+    assert "Your figures: what Ada owns." in home
     forecast = client.get("/view/forecast?month=2026-10")
     assert "Your figures" in forecast.text
     # quota attainment: Ada's 60,000 booked of her 50,000 quota, not the company's 90 of 100

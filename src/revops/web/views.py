@@ -261,9 +261,15 @@ class Scope:
 
 
 def scope_of(ro: RevOps, me: Principal) -> Scope:
+    """Whose figures `me` sees, with a sentence that names them (people, not ids)."""
     vis = record_visibility(me, users_frame(ro.warehouse))
     own = owner_filter(vis)
-    return Scope(own, f"Your figures: {vis.why} ({own})." if own else "", vis.reps)
+    if own is None:
+        return Scope()
+    users = _names(ro).users
+    names = sorted(users.get(u, u) for u in vis.reps)
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return Scope(own, f"Your figures: what {shown} own{'s' if len(names) == 1 else ''}.", vis.reps)
 
 
 def tiles(
