@@ -157,3 +157,28 @@ def test_a_model_that_only_restates_the_baseline_is_never_kept(
     order = np.arange(len(score))
     v = versus_baseline(assess("restated", y, p, order), y, p, score, order, "the rule")
     assert v.withheld
+
+
+def test_a_second_target_is_reported_only_never_said_to_fall_back() -> None:
+    # Only the first target fills lead_scores; a second (the won-lead model in the example)
+    # is applied by nothing, so its verdict must not promise that its rule score stands in.
+    from revops.scoring.run import report_dict
+
+    history, cfg = _history_the_rule_decides()
+    two = (cfg.model.targets[0], Target(name="won", stages=("SQL",), window_days=30))
+    cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"targets": two})})
+    models = train(history, cfg, "lead-test")
+    assert models.targets["won"].withheld
+    stored = report_dict(models)["targets"]
+    assert stored["sql"]["applied"] is True
+    assert "the rule score is used instead" in stored["sql"]["verdict"]["summary"]
+    won = stored["won"]
+    assert won["applied"] is False
+    assert "won model WITHHELD" in won["verdict"]["summary"]
+    assert "is used instead" not in won["verdict"]["summary"]
+    assert won["verdict"]["summary"].endswith(
+        "reported only: nothing applies the won model or its rule score (only the first "
+        "target, sql, fills lead_scores.predicted_sql_probability)"
+    )
+    # named in use_withheld, the applied target says it is used anyway
+    assert "used anyway" in report_dict(models, ("sql",))["targets"]["sql"]["verdict"]["summary"]

@@ -66,3 +66,37 @@ def test_a_model_no_better_than_the_health_score_is_withheld() -> None:
         used[latest["score"].to_numpy() < 20].mean() > used[latest["score"].to_numpy() > 80].mean()
     )
     assert np.allclose(m.probability(latest, use_withheld=True), m.predict(latest))
+
+
+def test_the_at_risk_reason_names_the_probability_used_when_the_model_is_withheld() -> None:
+    # The same book: the model is withheld, so churn_probability is the health score's, and an
+    # account flagged by that probability alone (no health component cost it points) must say
+    # so, not credit the churn model.
+    from revops.config.revenue import RevenueConfig
+    from revops.revenue.at_risk import at_risk_list
+
+    rows, y = _book()
+    m = fit(rows, y, horizon=3, test_months=6)
+    assert m.withheld
+    source = m.source()
+    assert source == (
+        "churn probability from the health score: the churn model is withheld "
+        "(it does not beat the health score out of time)"
+    )
+    assert "used as revenue.use_withheld says" in m.source(use_withheld=True)
+    latest = pd.DataFrame(
+        {"account_id": ["A"], "month": [pd.Timestamp("2025-06-30")], "mrr": [100.0],
+         "score": [95.0], "trend_3m": [0.0], "churn_probability": [0.9],
+         "expansion_probability": [0.1]}
+    )  # fmt: skip
+    parts = pd.DataFrame(
+        {"account_id": ["A"], "month": [pd.Timestamp("2025-06-30")], "component": ["usage"],
+         "score": [100.0], "weight": [1.0], "reason": ["usage steady"]}
+    )  # fmt: skip
+    accounts = pd.DataFrame(
+        {"account_id": ["A"], "name": ["Acme"], "owner_id": [None], "segment": ["smb"]}
+    )
+    users = pd.DataFrame({"user_id": pd.Series([], dtype=str), "name": pd.Series([], dtype=str)})
+    out = at_risk_list(latest, parts, accounts, users, RevenueConfig(), source)
+    assert out.loc[0, "reasons"] == source
+    assert "churn model:" not in out.loc[0, "reasons"]

@@ -74,12 +74,21 @@ def test_at_risk_and_report(wh_url: str, tmp_path: Path) -> None:
     # each model judged against the health score, in words, whichever way it went
     assert re.search(r"churn model (beats|WITHHELD: it does not beat) the health score", out)
     assert re.search(r"expansion model (beats|WITHHELD: it does not beat) the health score", out)
+    # whose churn probability the list uses, the model's or (withheld) the health score's
+    assert re.search(
+        r"churn_probability: (churn model: risk from|churn probability from the health score)",
+        out,
+    )
     assert (tmp_path / "risk.csv").read_text().startswith("account_id,account,owner")
     report = tmp_path / "revenue.html"
     _run("report", "-w", wh_url, "--out", str(report))
     html = report.read_text()
     assert html.count("<svg") >= 5
     assert "reconciles to the cent" in html
-    assert html.count("the health score out of time") == 2  # churn and expansion verdicts
+    # churn and expansion verdicts, then whose probability the at-risk list uses
+    assert len(re.findall(r"the health score out of time \(AUC", html)) == 2
+    assert re.search(
+        r"Churn risk here:\s+(churn model: risk|churn probability from the health)", html
+    )
     assert "nrr_current_mrr / nrr_base_mrr" in html
     assert not re.search(r"""(src|href)\\s*=\\s*["']?(https?:)?//""", html)

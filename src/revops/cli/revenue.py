@@ -267,6 +267,9 @@ def revenue_at_risk(
             style = "bold yellow" if m.withheld else "green"
             used = m.label in ro.model.revenue.use_withheld
             console.print(f"  [{style}]{m.verdict.summary(used)}[/]")
+    console.print(
+        f"churn_probability: {risk.churn.source('churn' in ro.model.revenue.use_withheld)}"
+    )
     cols = [
         "account",
         "owner",

@@ -45,7 +45,7 @@ def score_train(
         check_stages(cfg, {s.name for s in ro.model.lifecycle.stages})
         with console.status("training the lead model"):
             models = train_and_save(load_history(ro.warehouse, cfg), cfg, out)
-    print_report(report_dict(models))
+    print_report(report_dict(models, cfg.model.use_withheld))
     console.print(f"model: [bold]{out}[/]")
 
 

@@ -2,8 +2,10 @@
 
 An account is on the list at the latest month end when its churn probability reaches
 `revenue.at_risk_probability` or its health score falls below `health.at_risk_below`. Reasons
-are the health components that cost it points, biggest first, in the rule's own words; the
-list is sorted by ARR at risk (probability x ARR), the order in which saving accounts pays.
+are the health components that cost it points, biggest first, in the rule's own words; where
+none did, whose churn probability flagged it (the model's or, when the model is withheld, the
+health score's) and why. The list is sorted by ARR at risk (probability x ARR), the order in
+which saving accounts pays.
 """
 
 from __future__ import annotations
@@ -34,9 +36,12 @@ def at_risk_list(
     accounts: pd.DataFrame,
     users: pd.DataFrame,
     cfg: RevenueConfig,
+    probability_source: str = "churn model: risk from MRR, tenure and trend",
 ) -> pd.DataFrame:
     """`latest` has account_id, month, mrr, score, trend_3m, churn_probability and
-    expansion_probability for the latest month end; `parts` the health components."""
+    expansion_probability for the latest month end; `parts` the health components.
+    `probability_source` says whose churn_probability it is (`FittedModel.source`): the reason
+    of an account no health component cost points, flagged by that probability alone."""
     flag = (latest["churn_probability"] >= cfg.at_risk_probability) | (
         latest["score"] < cfg.health.at_risk_below
     )
@@ -52,8 +57,6 @@ def at_risk_list(
     risky["segment"] = risky["account_id"].map(names["segment"])
     risky["arr"] = risky["mrr"] * 12
     risky["arr_at_risk"] = (risky["arr"] * risky["churn_probability"]).round(2)
-    risky["reasons"] = (
-        risky["account_id"].map(reasons).fillna("churn model: risk from MRR, tenure and trend")
-    )
+    risky["reasons"] = risky["account_id"].map(reasons).fillna(probability_source)
     out = risky.sort_values(["arr_at_risk", "account_id"], ascending=[False, True])
     return out[list(COLUMNS)].reset_index(drop=True)

@@ -58,6 +58,21 @@ class FittedModel:
             return self.verdict.baseline_probability(rows["score"].to_numpy(float))
         return self.predict(rows)
 
+    def source(self, use_withheld: bool = False) -> str:
+        """In words, whose probability `probability` returns and why, so that a list built on
+        it never credits a model that was not used."""
+        if self.verdict is not None and self.withheld and not use_withheld:
+            return (
+                f"{self.label} probability from the health score: the {self.label} model is "
+                "withheld (it does not beat the health score out of time)"
+            )
+        if self.withheld:
+            return (
+                f"{self.label} model (withheld, used as revenue.use_withheld says): risk from "
+                "MRR, tenure and trend"
+            )
+        return f"{self.label} model: risk from MRR, tenure and trend"
+
     def raw(self, rows: pd.DataFrame) -> npt.NDArray[np.float64]:
         """The classifier's own probability, before any out-of-time recalibration."""
         from threadpoolctl import threadpool_limits

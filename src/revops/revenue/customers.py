@@ -129,4 +129,6 @@ def assess_risk(wh: Warehouse, model: OperatingModel, run: CustomerRun) -> RiskR
         wh.execute(wh.table("accounts").select("account_id", "name", "owner_id", "segment"))
     )
     users = pd.DataFrame(wh.execute(wh.table("users").select("user_id", "name")))
-    return RiskRun(churn, expansion, at_risk_list(latest, run.parts, accounts, users, cfg), latest)
+    source = churn.source("churn" in cfg.use_withheld)
+    listed = at_risk_list(latest, run.parts, accounts, users, cfg, source)
+    return RiskRun(churn, expansion, listed, latest)

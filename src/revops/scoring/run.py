@@ -92,12 +92,18 @@ def train_and_save(history: History, cfg: ScoringConfig, out: Path) -> TrainedMo
     models = train(history, cfg, version)
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(models, out / MODEL_FILE)
-    (out / REPORT_FILE).write_text(json.dumps(report_dict(models), indent=2, default=str))
+    report = report_dict(models, cfg.model.use_withheld)
+    (out / REPORT_FILE).write_text(json.dumps(report, indent=2, default=str))
     return models
 
 
-def report_dict(models: TrainedModels) -> dict[str, Any]:
-    """The validation figures, without the estimators: what `score report` prints."""
+def report_dict(models: TrainedModels, use_withheld: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The validation figures, without the estimators: what `score report` prints.
+
+    Only the first target is applied (`score_all`); the others are reported only, and their
+    verdict says so rather than promise a fallback that never happens. `use_withheld`
+    (scoring.model.use_withheld) is what the first target's verdict says is done with it."""
+    first = next(iter(models.targets), None)
     return {
         "version": models.version,
         "targets": {
@@ -111,7 +117,8 @@ def report_dict(models: TrainedModels) -> dict[str, Any]:
                 "threshold": t.threshold,
                 "deciles": t.deciles,
                 "calibration": _calibration(t),
-                "verdict": _verdict(t),
+                "applied": name == first,
+                "verdict": _verdict(t, first, name in use_withheld),
             }
             for name, t in models.targets.items()
         },
@@ -136,13 +143,22 @@ def _calibration(t: Any) -> dict[str, Any] | None:
     }
 
 
-def _verdict(t: Any) -> dict[str, Any] | None:
-    """The model against the rule score out of time, or None for models stored before."""
+def _verdict(t: Any, first: str | None, overridden: bool) -> dict[str, Any] | None:
+    """The model against the rule score out of time, and what is done with it (`first`: the
+    applied target's name), or None for models stored before."""
     v = getattr(t, "verdict", None)
     if v is None:
         return None
+    if t.target == first:
+        summary = v.summary(overridden)
+    else:
+        unused = (
+            f"reported only: nothing applies the {t.target} model or its rule score (only the "
+            f"first target, {first}, fills lead_scores.predicted_sql_probability)"
+        )
+        summary = v.summary(instead=unused) if v.withheld else f"{v.summary()}; {unused}"
     return {
-        "summary": v.summary(),
+        "summary": summary,
         "withheld": v.withheld,
         "auc": v.auc,
         "baseline_auc": v.baseline_auc,
