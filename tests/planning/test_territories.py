@@ -212,3 +212,28 @@ def test_reported_gap_and_bound_are_honest(
         slack = 0.005 * len(mine) + 1e-6
         assert (totals >= (1 - width) * mean - slack).all()
         assert (totals <= (1 + width) * mean + slack).all()
+
+
+def test_a_repair_fallback_is_said_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CP-SAT finding nothing in time and the repair not reaching the bands (as in region-only
+    # mode on the full demo) is forced here: the group's status and the design's note say so.
+    import revops.planning.territories as territories
+
+    def no_design(data, own, n_rep, widths, cfg, seconds):  # type: ignore[no-untyped-def]
+        return "REPAIR", [max(0, int(o)) for o in own], 0.0, float("nan")
+
+    monkeypatch.setattr(territories, "_attempt", no_design)
+    accounts = _accounts([("a10", "NA", "R1", 10), ("a20", "NA", "R1", 20), ("b5", "EU", "R3", 5)])
+    reps = _reps([("R1", "NA"), ("R2", "NA"), ("R3", "EU"), ("R4", "EU")])
+    design = design_territories(accounts, reps, EXACT)
+    assert "NA:REPAIR FALLBACK (no design within ±0% potential" in design.solver_status
+    assert design.bounds == {}
+    assert design.fallback_note is not None
+    assert design.fallback_note.startswith("2 of 2 groups (EU, NA) are fallbacks: CP-SAT found")
+
+
+def test_no_fallback_no_note() -> None:
+    accounts = _accounts([("a10", "NA", "R1", 10), ("a20", "NA", "R2", 10)])
+    design = design_territories(accounts, _reps([("R1", "NA"), ("R2", "NA")]), EXACT)
+    assert design.solver_status.startswith("NA:OPTIMAL 0 moves")
+    assert design.fallback_note is None

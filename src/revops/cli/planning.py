@@ -138,6 +138,8 @@ def territory_design(
         f"compare with: revops territory compare {design_id} <other design>",
         highlight=False,
     )
+    if design.fallback_note is not None:
+        console.print(f"[bold yellow]{design.fallback_note}[/]", highlight=False)
 
 
 @territory_app.command("compare")

@@ -72,6 +72,22 @@ class Design:
     # per solved group: the design's moves and CP-SAT's proven lower bound on them
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
+    @property
+    def fallback_note(self) -> str | None:
+        """One plain sentence when any group is a fallback, else None: a fallback's reps are
+        not inside the bands, so its balance can be worse than the greedy design's, and the
+        per-group status alone is easy to read past."""
+        groups = self.solver_status.split("; ")
+        fell = [g.split(":", 1)[0] for g in groups if "FALLBACK" in g]
+        if not fell:
+            return None
+        return (
+            f"{len(fell)} of {len(groups)} groups ({', '.join(fell)}) are fallbacks: CP-SAT "
+            "found no design within the bands in its share of the time limit, so their reps "
+            "are outside the bands and may be less balanced than a greedy design; give more "
+            "time (--time-limit), widen the bands, or set match_segment for smaller groups"
+        )
+
 
 def _cv(values: np.ndarray) -> float:
     mean = float(values.mean()) if len(values) else 0.0
