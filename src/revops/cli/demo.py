@@ -179,12 +179,14 @@ def _pipeline_report(ro: RevOps, path: Path) -> Path:
 
 def _forecast_report(ro: RevOps, path: Path) -> Path:
     """Backtest the configured quarters, then forecast the quarter after the data's end (nothing
-    of it has closed yet: each method's closed part is $0)."""
-    from revops.pipeline.forecast import parse, run_backtest
+    of it has closed yet: each method's closed part is $0). One deal history serves both: loaded
+    and replayed once, each win model fitted once."""
+    from revops.pipeline.forecast import History, parse, run_backtest
     from revops.reports.forecast import write_forecast_report
 
-    run_backtest(ro.warehouse, ro.model)  # forecast.backtest_quarters, as the CLI
-    return write_forecast_report(ro, path, parse(ro.model, "2026Q4"), DEMO_END)
+    history = History(ro.warehouse, ro.model)
+    run_backtest(ro.warehouse, ro.model, history=history)  # forecast.backtest_quarters, as the CLI
+    return write_forecast_report(ro, path, parse(ro.model, "2026Q4"), DEMO_END, history)
 
 
 def print_funnel(summary: Any) -> None:

@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from revops.context import RevOps
 from revops.errors import RevOpsError
 from revops.metrics import compute, formula
-from revops.pipeline.forecast import forecast_methods, forecast_rollup
+from revops.pipeline.forecast import History, forecast_methods, forecast_rollup
 from revops.pipeline.forecast.backtest import summarize
 from revops.pipeline.forecast.periods import Period
 from revops.pipeline.forecast.rollup import wide
@@ -69,9 +69,15 @@ def _week_curve(weekly: pd.DataFrame) -> str:
     )
 
 
-def write_forecast_report(ro: RevOps, path: Path, period: Period, as_of: dt.date) -> Path:
-    """Render the forecast report for `period` as of `as_of` to `path`."""
+def write_forecast_report(
+    ro: RevOps, path: Path, period: Period, as_of: dt.date, history: History | None = None
+) -> Path:
+    """Render the forecast report for `period` as of `as_of` to `path`.
+
+    The methods and the win model's evaluation read the deal history once between them (and with
+    the backtest before, when the caller hands over the `history` it ran that with)."""
     wh, model = ro.warehouse, ro.model
+    history = History(wh, model) if history is None else history
     weekly = stored_backtest(ro)
     summary = summarize(weekly)
     per_q = summary[summary["quarter"] != "overall"]
@@ -86,14 +92,14 @@ def write_forecast_report(ro: RevOps, path: Path, period: Period, as_of: dt.date
         ),
         "weeks": _week_curve(weekly),
     }
-    methods = forecast_methods(wh, model, period, as_of)
+    methods = forecast_methods(wh, model, period, as_of, history)
     totals = methods.methods[methods.methods["opportunity_type"] == "all"]
     roll = wide(forecast_rollup(wh, model, period, as_of))
     roll = roll[roll["level"].isin(["region", "company"]) & (roll["opportunity_type"] == "all")]
     try:
         from revops.pipeline.forecast import win_model_report
 
-        evaluation = win_model_report(wh, model)
+        evaluation = win_model_report(wh, model, history)
         win_error = ""
     except (WinModelError, RevOpsError) as exc:
         evaluation, win_error = None, str(exc)

@@ -12,10 +12,12 @@ from revops.pipeline.forecast.engine import (
     snapshot_changes,
     win_model_report,
 )
+from revops.pipeline.forecast.history import History
 from revops.pipeline.forecast.periods import Period, parse_period, quarter, quarter_of
 
 __all__ = [
     "ForecastInputError",
+    "History",
     "MethodsResult",
     "Period",
     "adjust",

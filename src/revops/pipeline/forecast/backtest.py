@@ -25,7 +25,7 @@ from revops.pipeline.forecast.methods import closed_won, combine, open_parts
 from revops.pipeline.forecast.periods import Period
 from revops.pipeline.forecast.replay import Replay
 from revops.pipeline.forecast.weighted import learn
-from revops.pipeline.forecast.win_model import WinModel, WinModelError, fit
+from revops.pipeline.forecast.win_model import Fit, WinModel, WinModelError, fit
 
 
 @dataclass
@@ -38,8 +38,9 @@ class Trained:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def train(replay: Replay, model: OperatingModel, before: date) -> Trained:
-    """Learn stage probabilities and fit the win model on rows known before `before`."""
+def train(replay: Replay, model: OperatingModel, before: date, fit_model: Fit = fit) -> Trained:
+    """Learn stage probabilities and fit the win model on rows known before `before`
+    (`fit_model` trains it: `fit` unless the caller shares fits across a run)."""
     cfg = model.forecast
     done = [q for q in replay.quarters if q.end < before]
     skipped: dict[str, str] = {}
@@ -59,7 +60,7 @@ def train(replay: Replay, model: OperatingModel, before: date) -> Trained:
     try:
         if sample.empty:
             raise WinModelError("no training rows")
-        wm = fit(
+        wm = fit_model(
             replay.x.loc[sample.index],
             sample["won_in_period"].to_numpy(float),
             sample,
@@ -117,7 +118,11 @@ def quarter_forecasts(
 
 
 def backtest(
-    replay: Replay, data: ForecastData, model: OperatingModel, targets: list[Period] | None = None
+    replay: Replay,
+    data: ForecastData,
+    model: OperatingModel,
+    targets: list[Period] | None = None,
+    fit_model: Fit = fit,
 ) -> BacktestResult:
     """Replay every finished quarter that has enough earlier quarters to learn from."""
     cfg = model.forecast
@@ -134,7 +139,7 @@ def backtest(
         if actual <= 0:
             skipped[name] = "nothing closed won in the quarter; percentage errors are undefined"
             continue
-        trained = train(replay, model, q.start)
+        trained = train(replay, model, q.start, fit_model)
         for method, reason in trained.skipped.items():
             skipped[f"{name} {method}"] = reason
         f = quarter_forecasts(replay, data, model, q, trained)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 import pandas as pd
 import pyarrow as pa
@@ -32,6 +33,7 @@ from revops.pipeline.forecast.data import (
     load,
     states,
 )
+from revops.pipeline.forecast.history import History
 from revops.pipeline.forecast.methods import closed_won, combine, open_parts
 from revops.pipeline.forecast.recommend import (
     RECOMMENDED,
@@ -43,7 +45,7 @@ from revops.pipeline.forecast.recommend import (
     recommend,
     walk_forward,
 )
-from revops.pipeline.forecast.replay import current_rows, finished_quarters, replay
+from revops.pipeline.forecast.replay import current_rows, finished_quarters
 from revops.pipeline.forecast.rollup import deal_calls, rollup
 from revops.pipeline.forecast.snapshots import read_snapshot, take_snapshots
 from revops.pipeline.forecast.win_model import Evaluation, evaluate
@@ -110,14 +112,21 @@ def choices(wh: Warehouse, model: OperatingModel) -> dict[str, Choice]:
 
 
 def forecast_methods(
-    wh: Warehouse, model: OperatingModel, period: P.Period, as_of: date
+    wh: Warehouse,
+    model: OperatingModel,
+    period: P.Period,
+    as_of: date,
+    history: History | None = None,
 ) -> MethodsResult:
-    """Every method's forecast for `period` as of `as_of`, trained on what was known then."""
-    data = load(wh, model)
+    """Every method's forecast for `period` as of `as_of`, trained on what was known then.
+
+    `history` shares the deal history (and its replay and fits) with the run's other steps."""
+    h = History(wh, model) if history is None else history.check(wh, model)
+    data = h.data
     cfg = model.forecast
     done = [q for q in finished_quarters(data, model) if q.end < as_of]
-    past = replay(wh, model, data, done)
-    trained = train(past, model, as_of)
+    past = h.replay(done)
+    trained = train(past, model, as_of, partial(h.fit, past))
     rows, x = current_rows(wh, model, data, period, as_of)
     types = sorted(data.deals["opportunity_type"].dropna().unique())
     parts = open_parts(rows, cfg, model.pipeline, trained.learned, trained.model, x)
@@ -149,17 +158,20 @@ def run_backtest(
     last: int | None = None,
     store: bool = True,
     progress: Callable[[str], None] | None = None,
+    history: History | None = None,
 ) -> BacktestResult:
     """Backtest the last `forecast.backtest_quarters` quarters (or `last`) with the recommended
     call's walk-forward rows beside the methods'.
 
     Only the configured window is stored (replacing the previous run), so `forecast_accuracy`
     and the recommended call do not depend on who ran the backtest or with which `--last`.
-    `progress` hears each phase as it starts (the CLI shows it; the engine never prints).
+    `progress` hears each phase as it starts (the CLI shows it; the engine never prints);
+    `history` shares the deal history (and its replay and fits) with the run's other steps.
     """
     step = progress or (lambda _phase: None)
     step("loading deal history")
-    data = load(wh, model)
+    h = History(wh, model) if history is None else history.check(wh, model)
+    data = h.data
     quarters = finished_quarters(data, model)
     if len(quarters) <= model.forecast.min_training_quarters:
         raise RevOpsError(
@@ -172,9 +184,9 @@ def run_backtest(
     if window:
         targets = targets[-window:]
     step(f"replaying {len(quarters)} quarters week by week")
-    past = replay(wh, model, data, quarters)
+    past = h.replay(quarters)
     step(f"forecasting {len(targets)} quarters with every method")
-    result = backtest(past, data, model, targets)
+    result = backtest(past, data, model, targets, partial(h.fit, past))
     if result.weekly.empty:
         return result
     step("choosing the recommended call on earlier quarters")
@@ -189,10 +201,15 @@ def run_backtest(
     return result
 
 
-def win_model_report(wh: Warehouse, model: OperatingModel) -> Evaluation:
-    """Train the win model on early deals and evaluate it on later deals it never saw."""
-    data = load(wh, model)
-    past = replay(wh, model, data, finished_quarters(data, model))
+def win_model_report(
+    wh: Warehouse, model: OperatingModel, history: History | None = None
+) -> Evaluation:
+    """Train the win model on early deals and evaluate it on later deals it never saw.
+
+    `history` shares the deal history (and its replay and fits) with the run's other steps."""
+    h = History(wh, model) if history is None else history.check(wh, model)
+    data = h.data
+    past = h.replay(finished_quarters(data, model))
     if past.rows.empty:
         raise RevOpsError("no finished quarter with open deals: nothing to train the win model on")
     step = model.forecast.win_model.snapshot_days
@@ -201,7 +218,12 @@ def win_model_report(wh: Warehouse, model: OperatingModel) -> Evaluation:
     ).dt.days
     keep = days_in % step < 7
     return evaluate(
-        past.rows[keep], past.x[keep], model.forecast.win_model, model.pipeline, data.data_end
+        past.rows[keep],
+        past.x[keep],
+        model.forecast.win_model,
+        model.pipeline,
+        data.data_end,
+        partial(h.fit, past),
     )
 
 

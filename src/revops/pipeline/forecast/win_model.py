@@ -11,6 +11,7 @@ row's period ended), with AUC, Brier score and a calibration table by decile.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -217,6 +218,10 @@ def fit(
     return WinModel(model, through, len(y), int(rows["opportunity_id"].nunique()), float(y.mean()))
 
 
+# `fit`'s shape: what a caller may put in its place (a `History` hands out its fits this way).
+Fit = Callable[[pd.DataFrame, npt.NDArray[np.float64], pd.DataFrame, WinModelConfig], WinModel]
+
+
 def calibration_table(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> pd.DataFrame:
     """Predicted against observed win rate per decile of predicted probability (10 = highest)."""
     rank = pd.Series(p).rank(method="first").to_numpy()
@@ -251,9 +256,12 @@ def evaluate(
     cfg: WinModelConfig,
     stages: PipelineConfig,
     data_end: date,
+    fit_model: Fit = fit,
 ) -> Evaluation:
     """Split by deal creation date: test on the latest `test_fraction` of deals, train on rows
-    of earlier deals whose period (hence label) ended before the first test deal was created."""
+    of earlier deals whose period (hence label) ended before the first test deal was created.
+
+    `fit_model` trains the model (`fit` unless the caller shares fits across a run)."""
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
     created = pd.to_datetime(rows["created_date"])
@@ -269,7 +277,7 @@ def evaluate(
     y = rows["won_in_period"].to_numpy(float)
     if not train.any() or len(set(y[test.to_numpy()])) < 2:
         raise WinModelError("too little history to hold out later deals for evaluation")
-    fitted = fit(x[train], y[train.to_numpy()], rows[train], cfg)
+    fitted = fit_model(x[train], y[train.to_numpy()], rows[train], cfg)
     y_test = y[test.to_numpy()]
     p_test = fitted.predict(x[test])
     defaults = rows.loc[test, "stage"].map({s.name: s.probability / 100 for s in stages.stages})

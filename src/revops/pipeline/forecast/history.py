@@ -1,0 +1,93 @@
+"""One run's deal history: read once, replayed once per set of quarters, each win model fitted once.
+
+A forecast run (the demo's, or the report's) backtests, forecasts every method and evaluates the
+win model. Each of these read the same deal facts and replayed the same finished quarters week by
+week from stage history, and the win model could be fitted twice on the very same training rows
+(the held-out evaluation's training set is a backtest quarter's whenever its split date falls in
+that quarter). A `History` is handed to each step instead of a global cache: it is tied to one
+warehouse and operating model, lives as long as the caller keeps it, and every result from it is
+what the step computed on its own before, to the bit (same frames, same rows in the same order,
+same seeded fit).
+
+Keep a history only while the warehouse's deal tables do not change: it is a snapshot of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from revops.config.forecast import WinModelConfig
+from revops.config.models import OperatingModel
+from revops.pipeline.forecast.data import ForecastData, load
+from revops.pipeline.forecast.periods import Period
+from revops.pipeline.forecast.replay import Replay, replay
+from revops.pipeline.forecast.win_model import WinModel, fit
+from revops.warehouse import Warehouse
+
+
+@dataclass
+class History:
+    """The forecast inputs of one warehouse under one operating model, computed on first use."""
+
+    wh: Warehouse
+    model: OperatingModel
+    _data: ForecastData | None = field(default=None, init=False, repr=False)
+    _replays: dict[tuple[Period, ...], Replay] = field(default_factory=dict, init=False)
+    _fits: dict[tuple[tuple[Period, ...], bytes, bytes], WinModel] = field(
+        default_factory=dict, init=False
+    )
+    loads: int = field(default=0, init=False)  # how often the deal facts were read
+    replays: int = field(default=0, init=False)  # how many point-in-time replays ran
+    fits: int = field(default=0, init=False)  # how many win models were trained
+
+    def check(self, wh: Warehouse, model: OperatingModel) -> History:
+        """This history, if it is of `wh` under `model` (a caller mixing them up gets an error
+        rather than another warehouse's forecast)."""
+        if wh is not self.wh or model is not self.model:
+            raise ValueError("this forecast history belongs to another warehouse or model")
+        return self
+
+    @property
+    def data(self) -> ForecastData:
+        """The deal facts (`data.load`), read on first use."""
+        if self._data is None:
+            self._data = load(self.wh, self.model)
+            self.loads += 1
+        return self._data
+
+    def replay(self, quarters: Sequence[Period]) -> Replay:
+        """The weekly replay of `quarters` (`replay.replay`), run once per distinct set."""
+        key = tuple(quarters)
+        if key not in self._replays:
+            self._replays[key] = replay(self.wh, self.model, self.data, key)
+            self.replays += 1
+        return self._replays[key]
+
+    def fit(
+        self,
+        past: Replay,
+        x: pd.DataFrame,
+        y: npt.NDArray[np.float64],
+        rows: pd.DataFrame,
+        cfg: WinModelConfig,
+    ) -> WinModel:
+        """`win_model.fit` on rows of `past`, once per training set.
+
+        Rows of one replay are named by their index, so the same index (and labels) means the
+        same features and the same order; the fit is seeded, hence the same model. A replay this
+        history did not make is fitted afresh every time.
+        """
+        key = tuple(past.quarters)
+        if self._replays.get(key) is not past or cfg is not self.model.forecast.win_model:
+            self.fits += 1
+            return fit(x, y, rows, cfg)
+        name = (key, rows.index.to_numpy(np.int64).tobytes(), np.asarray(y, float).tobytes())
+        if name not in self._fits:
+            self._fits[name] = fit(x, y, rows, cfg)
+            self.fits += 1
+        return self._fits[name]
