@@ -52,7 +52,9 @@ def load(
     wh: Warehouse, path: Any, table: str, preset: str | None, model: OperatingModel
 ) -> LoadReport:
     report = load_file(wh, path, table, preset, model=model)
-    accounted = report.loaded + report.quarantined + report.duplicates + report.deleted
+    accounted = (
+        report.loaded + report.quarantined + report.duplicates + report.deleted + report.ignored
+    )
     assert report.rows_in == accounted
     return report
 
@@ -74,7 +76,11 @@ def load_org(wh: Warehouse) -> dict[str, LoadReport]:
         "leads": load(wh, SF / "Lead.csv", "persons", "salesforce.Lead", m),
         "opportunities": load(wh, SF / "Opportunity.csv", "opportunities", "salesforce", m),
         "history": load(
-            wh, SF / "OpportunityHistory.csv", "opportunity_stage_history", "salesforce", m
+            wh,
+            SF / "OpportunityHistory.csv",
+            "opportunity_stage_history",
+            "salesforce.OpportunityHistory",
+            m,
         ),
         "campaigns": load(wh, SF / "Campaign.csv", "campaigns", "salesforce", m),
         "tasks": load(wh, SF / "Task.csv", "activities", "salesforce.Task", m),
@@ -374,7 +380,13 @@ def test_salesforce_contact_roles_put_contacts_in_the_opportunity_stage(
     contacts = load(warehouse, SF / "Contact.csv", "persons", "salesforce.Contact", m)
     assert counts(contacts) == (4, 3, 0, 1)
     assert warehouse.sql("SELECT DISTINCT person_type FROM persons") == [("contact",)]
-    roles = load(warehouse, SF / "OpportunityContactRole.csv", "lifecycle_events", "salesforce", m)
+    roles = load(
+        warehouse,
+        SF / "OpportunityContactRole.csv",
+        "lifecycle_events",
+        "salesforce.OpportunityContactRole",
+        m,
+    )
     assert counts(roles) == (4, 3, 0, 1)  # the deleted role (of a deleted contact) is no event
     report = run_lifecycle(warehouse, m.lifecycle)
     # 3 contact roles, and 2 won deals whose primary contact becomes a Customer at CloseDate

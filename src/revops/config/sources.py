@@ -37,6 +37,43 @@ class Deleted(_Model):
     values: tuple[str, ...] = ("true",)
 
 
+class Keep(_Model):
+    """Which rows of an export are records of the table; the others are ignored, and counted.
+
+    A history export holds every tracked field's changes (Salesforce LeadHistory: Field =
+    `Status`, `Owner`, `created`, …) while only some are records here. A row is kept when each
+    `where` column holds one of its values (case-insensitive) and each `mapped` canonical column
+    holds a label of its `values` map: an unmapped status is not a stage, so it is no error
+    either (not quarantined), only reported as ignored.
+    """
+
+    where: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    mapped: tuple[str, ...] = ()
+
+
+class FieldHistory(_Model):
+    """A field-history export: one row per change of one tracked field (Salesforce
+    OpportunityFieldHistory: `field` names the field, `old`/`new` its values, `at` when), read
+    as one row per record and save holding every field of `fields` as it was then, the shape
+    OpportunityHistory has, so regressions and close-date pushes come out the same way.
+
+    Before its first change a field held that change's old value; a field the export never
+    shows changing is unknown (missing, or `related:` fills it from the record, whose current
+    value it then still is). The `created` row (Field = `created`) is the record's first row,
+    with every field at its first old value; without it the first change has no row before it.
+    Rows of other fields, and the rows of one save beyond its last, are counted as ignored.
+    A record's rows must come in one file (one batch): they are folded together.
+    """
+
+    record: str
+    fields: tuple[str, ...]
+    field: str = "Field"
+    old: str = "OldValue"
+    new: str = "NewValue"
+    at: str = "CreatedDate"
+    created: str | None = "created"
+
+
 class Owner(_Model):
     """The export column naming the owner, and whether it gives the user's id, email or name.
 
@@ -160,6 +197,10 @@ class SourceObject(_Model):
     constants: dict[str, str] = Field(default_factory=dict)
     # the fields revops writes back into this object, and their import columns
     writeback: WriteBack | None = None
+    # which rows are records of the table (a history export's other fields are ignored)
+    keep: Keep | None = None
+    # a field-history export, folded into one row per record and save
+    history: FieldHistory | None = None
 
     @field_validator("table")
     @classmethod
@@ -188,7 +229,14 @@ class SourceObject(_Model):
                 raise ValueError(f"columns.{source}: {self.table} has no column {canonical!r}")
         converted = [*self.currency.amounts, self.currency.date] if self.currency else []
         filled = [*self.split, *self.combine, *self.first_of, *self.constants]
-        for canonical in [*self.values, *filled, *converted]:
+        for tracked in self.history.fields if self.history else ():
+            if tracked not in self.columns:
+                raise ValueError(f"history.fields: {tracked!r} is not mapped under columns")
+        kept = [*self.keep.mapped] if self.keep else []
+        for canonical in kept:
+            if canonical not in self.values:
+                raise ValueError(f"keep.mapped.{canonical}: no values map for {canonical!r}")
+        for canonical in [*self.values, *filled, *converted, *kept]:
             if canonical not in names:
                 raise ValueError(f"{self.table} has no column {canonical!r}")
         for source, field in self.custom.items():

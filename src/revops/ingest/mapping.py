@@ -5,6 +5,10 @@ validation then judges canonical values exactly as it judges a hand-made file:
 - a write-back file's blank marker (`#N/A`) in a written-back column is an empty cell;
 - deleted rows (`IsDeleted = true`) leave the batch; their ids come back so stored records
   can be removed (they are never counted);
+- rows that are no records of the table (`keep:` a history export's other fields, a status
+  the org maps to no stage) leave the batch too, counted as ignored: not errors, not lost;
+- a field-history export (`history:`) is folded into one row per record and save
+  (`field_history`); the rows folded into another and those of untracked fields are ignored;
 - list cells (`Associated Company IDs` = `a;b`) keep their first element;
 - owners given by name or email become user ids, or the row is refused with the reason;
 - a missing column is combined from others (User FirstName + LastName → name), taken from
@@ -13,7 +17,9 @@ validation then judges canonical values exactly as it judges a hand-made file:
 - a column the export lacks is taken from the related record (`related:`: a Marketo
   activity's channel is its program's);
 - naive timestamps with a time of day are read in the source's time zone and rewritten in UTC
-  (`…Z`); a bare date stays the day it names (midnight UTC);
+  (`…Z`); a bare date stays the day it names (midnight UTC); a typed naive timestamp column
+  (Parquet `timestamp` without `isAdjustedToUTC`) is read in that zone the same way, while a
+  zoned one already names instants and is left for validation to convert, never shifted twice;
 - amounts in another currency are converted to the company currency at the latest dated rate
   (`currency_rates`) on or before the row's date, keeping the original amount and code; a row
   with no such rate is refused with the reason, never loaded unconverted;
@@ -37,10 +43,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from revops.config.sources import SourceObject
-from revops.ingest.coerce import clean_text, coerce, plain
+from revops.ingest.coerce import (
+    _MAX_US,
+    _MIN_US,
+    _PER_US,
+    clean_text,
+    coerce,
+    plain,
+)
 from revops.ingest.dates import parse_times
+from revops.ingest.field_history import fold_history
 from revops.ingest.raw import BrokenRow, IntArray, RawData
 from revops.warehouse.schema import Table
+from revops.warehouse.warehouse import ARROW_TYPES
 
 _ZONED = r"[Zz]$|[Tt ].*[+-]\d{2}(?::?\d{2})?$"
 _US_PER_SECOND = 1_000_000
@@ -54,16 +69,17 @@ Related = dict[str, pa.Table]
 
 @dataclass(frozen=True)
 class Mapped:
-    """The batch ready for validation, the ids it deletes, and the lifecycle events it implies.
+    """The batch ready for validation, the keys it deletes, and the lifecycle events it implies.
 
-    `raw.rows_in + deleted_rows` is the rows the reader produced: deleted rows are accounted
-    for, never silently dropped.
+    `raw.rows_in + deleted_rows + ignored_rows` is the rows the reader produced: deleted and
+    ignored (`keep:`) rows are accounted for, never silently dropped.
     """
 
     raw: RawData
-    deleted_ids: tuple[str, ...]
+    deleted_keys: pa.Table  # primary-key columns of the deleted rows
     deleted_rows: int
     lifecycle_events: pa.Table | None
+    ignored_rows: int = 0
 
 
 def _present(raw: RawData, canonical: str, source: SourceObject) -> str | None:
@@ -120,20 +136,58 @@ def _blanks(raw: RawData, source: SourceObject) -> RawData:
     return raw
 
 
-def _drop_deleted(raw: RawData, source: SourceObject, t: Table) -> tuple[RawData, tuple[str, ...]]:
+def _drop_deleted(raw: RawData, source: SourceObject, t: Table) -> tuple[RawData, pa.Table]:
+    """The batch without its deleted rows, and the keys of those rows: every primary-key
+    column of the table, typed, so a junction record (OpportunitySplit: opportunity and rep)
+    is identified by all of its key. A deleted row missing part of its key names no record."""
+    keys = _keys(raw, t, source, np.zeros(raw.data.num_rows, dtype=np.bool_))
     if source.deleted is None or source.deleted.column not in raw.columns:
-        return raw, ()
+        return raw, keys
     flags = pc.utf8_lower(_text(raw, source.deleted.column))
     marked = pc.is_in(flags, value_set=pa.array([v.lower() for v in source.deleted.values]))
     deleted = np.asarray(marked.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.bool_)
     if not deleted.any():
-        return raw, ()
-    id_col = _present(raw, t.primary_key[0], source)
-    ids: tuple[str, ...] = ()
-    if id_col is not None:
-        found = _text(raw, id_col).filter(pa.array(deleted)).drop_null().to_pylist()
-        ids = tuple(str(v) for v in found)
-    return _keep(raw, ~deleted, []), ids
+        return raw, keys
+    return _keep(raw, ~deleted, []), _keys(raw, t, source, deleted)
+
+
+def _keys(raw: RawData, t: Table, source: SourceObject, rows: np.ndarray) -> pa.Table:
+    """The typed primary-key values of `rows`, complete and valid ones only (empty when the
+    export lacks a key column)."""
+    mask = pa.array(rows)
+    columns: dict[str, pa.Array] = {}
+    complete = rows.copy()
+    for key in t.primary_key:
+        col = _present(raw, key, source)
+        type_ = t.column(key).type
+        if col is None:
+            complete[:] = False
+            columns[key] = pa.nulls(int(rows.sum()), ARROW_TYPES[type_])
+            continue
+        parsed = coerce(_text(raw, col).filter(mask), type_)
+        columns[key] = parsed.values
+        complete[rows] &= np.asarray(parsed.values.is_valid()) & ~parsed.invalid
+    return pa.table(columns).filter(pa.array(complete[rows]))
+
+
+def _keep_rows(raw: RawData, source: SourceObject) -> RawData:
+    """Only the rows `source.keep` says are records; a missing `where` column keeps none."""
+    spec = source.keep
+    if spec is None or raw.data.num_rows == 0:
+        return raw
+    keep = np.ones(raw.data.num_rows, dtype=np.bool_)
+    tests = [(col, values) for col, values in spec.where.items()]
+    for canonical in spec.mapped:
+        col = _present(raw, canonical, source)
+        tests.append((col or canonical, tuple(source.values[canonical])))
+    for col, values in tests:
+        if col not in raw.columns:
+            keep[:] = False
+            break
+        folded = pa.array([v.strip().casefold() for v in values], pa.string())
+        hit = pc.is_in(pc.utf8_lower(_text(raw, col)), value_set=folded).fill_null(False)
+        keep &= np.asarray(hit.to_numpy(zero_copy_only=False), dtype=np.bool_)
+    return raw if keep.all() else _keep(raw, keep, [])
 
 
 def _split_lists(raw: RawData, source: SourceObject) -> RawData:
@@ -393,11 +447,28 @@ def _timestamp_columns(source: SourceObject, t: Table, raw: RawData) -> list[str
     return list(dict.fromkeys(cols))
 
 
+def localize_typed(arr: pa.Array, zone: str) -> pa.Array:
+    """A naive typed timestamp column read in `zone`: the same instants, naive in UTC, in the
+    column's own unit (by the DST rule above). A value outside years 1–9999 is left as it is,
+    for validation to refuse."""
+    unit = arr.type.unit
+    mul, div = _PER_US[unit]
+    native = np.asarray(pc.cast(arr, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False))
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    ok = valid & (native >= _MIN_US // mul * div) & (native <= _MAX_US // mul * div)
+    out = native.astype(np.int64).copy()
+    local = out[ok] * mul // div
+    out[ok] = out[ok] - utc_offsets(local, zone) * div // mul
+    return pa.array(out, pa.timestamp(unit), mask=~valid)
+
+
 def _localize_all(raw: RawData, source: SourceObject, t: Table, zone: str) -> RawData:
     for col in _timestamp_columns(source, t, raw):
         arr = plain(raw.data.column(col))
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
             raw = _set(raw, col, localize(arr.cast(pa.string()), zone))
+        elif pa.types.is_timestamp(arr.type) and arr.type.tz is None:
+            raw = _set(raw, col, localize_typed(arr, zone))
     return raw
 
 
@@ -458,6 +529,11 @@ def map_raw(
     rows_before = raw.rows_in
     raw = _blanks(raw, source)
     raw, deleted = _drop_deleted(raw, source, t)
+    after_deletes = raw.rows_in
+    raw = _keep_rows(raw, source)
+    if source.history is not None:
+        raw = fold_history(raw, source.history)
+    ignored = after_deletes - raw.rows_in
     raw = _split_lists(raw, source)
     raw = _combine(raw, source)
     raw = _first_of(raw, source)
@@ -468,4 +544,4 @@ def map_raw(
     raw = _resolve_owner(raw, source, users)
     raw = _convert_currency(raw, source, rates)
     events = _lifecycle(raw, source, t, system)
-    return Mapped(raw, deleted, rows_before - raw.rows_in, events)
+    return Mapped(raw, deleted, rows_before - after_deletes, events, ignored)

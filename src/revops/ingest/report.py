@@ -11,11 +11,14 @@ class LoadReport:
     """The outcome of one `load_file`.
 
     Invariant: `rows_in == inserted + updated + unchanged + quarantined + duplicates +
-    deleted`. `deleted` rows were flagged deleted in the export (IsDeleted): never loaded, and
-    stored copies removed. A row whose primary key the file repeats later is a `duplicate`: the
-    last row wins and the earlier ones are counted here and sampled in `duplicate_ids` (id, its
-    row numbers), so no input row is dropped unseen. `unchanged` rows equal the stored row (or
-    are older than it by `updated_at`) and were not written. `problems` counts failures by
+    deleted + ignored`. `deleted` rows were flagged deleted in the export (IsDeleted): never
+    loaded, and stored copies removed. `ignored` rows are no records of the table by the
+    mapping's `keep:` (a history export's other fields) or folded into another row's save
+    (`history:`): not errors, so not quarantined. A row whose primary key the file repeats
+    later is a `duplicate`: the last row wins and the earlier ones are counted here and
+    sampled in `duplicate_ids` (id, its row numbers), so no input row is dropped unseen.
+    `unchanged` rows equal the stored row (or are older than it by `updated_at`) and were not
+    written. `problems` counts failures by
     (field, kind); a row failing on two fields counts under both, so its values can sum to more
     than `quarantined`. Row-level failures use the pseudo-fields "(row)" and "(json)". Blank
     lines are not rows; `blank_lines` says how many were skipped.
@@ -30,6 +33,7 @@ class LoadReport:
     updated: int
     quarantined: int
     deleted: int = 0
+    ignored: int = 0
     unchanged: int = 0
     known_quarantined: int = 0  # of `quarantined`: already in quarantine from an earlier load
     duplicates: int = 0
@@ -53,6 +57,7 @@ class LoadReport:
             f"{self.unchanged:,} unchanged, {self.quarantined:,} quarantined, "
             f"{self.duplicates:,} repeated ids"
             + (f", {self.deleted:,} deleted" if self.deleted else "")
+            + (f", {self.ignored:,} ignored (no records of their own)" if self.ignored else "")
             + f" [load {self.load_id}]"
         ]
         if self.problems:

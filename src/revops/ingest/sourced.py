@@ -55,7 +55,7 @@ def map_source(
 ) -> Mapped:
     """`map_raw` with what it needs from the warehouse and the operating model."""
     if mapping is None:
-        return Mapped(raw, (), 0, None)
+        return Mapped(raw, pa.table({}), 0, None)
     zone = model.company.timezone if model is not None else "UTC"
     users = _users(wh, mapping, raw)
     rates = _rates(wh, mapping, raw, model.company.currency if model is not None else "USD")
@@ -77,32 +77,41 @@ def _rates(wh: Warehouse, mapping: SourceObject, raw: RawData, company: str) -> 
     return Rates.of(company, wh.to_arrow(wh.table("currency_rates")))
 
 
-def _stored(wh: Warehouse, t: Table, ids: tuple[str, ...]) -> list[str]:
-    """The ids among `ids` that the table holds (single-column keys only)."""
-    if not ids or len(t.primary_key) != 1 or wh.count(t.name) == 0:
-        return []
-    key = t.primary_key[0]
+def _stored(wh: Warehouse, t: Table, keys: pa.Table) -> pa.Table:
+    """The keys among `keys` that the table holds (all primary-key columns)."""
+    if keys.num_rows == 0 or wh.count(t.name) == 0:
+        return keys.slice(0, 0)
+    names = list(t.primary_key)
     table = wh.table(t.name)
-    found = wh.to_arrow(table.filter(table[key].isin(list(set(ids)))).select(key))
-    return sorted(str(v) for v in found.column(0).to_pylist())
+    first = names[0]
+    wanted = keys.column(first).unique()
+    stored = wh.to_arrow(table.filter(table[first].isin(wanted.to_pylist())).select(*names))
+    stored = stored.cast(keys.schema)
+    found = keys.group_by(names).aggregate([]).join(stored, names, join_type="inner")
+    return found.select(names).sort_by([(n, "ascending") for n in names])
+
+
+def _record_id(keys: pa.Table) -> pa.Array:
+    """A tombstone's record id: the key's values, joined by `|` when it has several columns."""
+    text = [pc.cast(keys.column(n), pa.string()) for n in keys.column_names]
+    return text[0] if len(text) == 1 else pc.binary_join_element_wise(*text, "|")
 
 
 def deletion_batches(
-    wh: Warehouse, t: Table, ids: tuple[str, ...], source: str, *, load_id: str, now: datetime
+    wh: Warehouse, t: Table, keys: pa.Table, source: str, *, load_id: str, now: datetime
 ) -> list[Batch]:
     """Remove stored records the export flags deleted, each with a tombstone and one audit
-    entry for the lot; ids never stored need nothing (the row was just not loaded)."""
-    gone = _stored(wh, t, ids)
-    if not gone:
+    entry for the lot; keys never stored need nothing (the row was just not loaded)."""
+    gone = _stored(wh, t, keys)
+    if gone.num_rows == 0:
         return []
     from revops.audit.log import audit_batch
 
-    n = len(gone)
-    keys = pa.table({t.primary_key[0]: pa.array(gone, pa.string())})
+    n = gone.num_rows
     tombstones = pa.table(
         {
             "target_table": pa.array([t.name] * n, pa.string()),
-            "record_id": pa.array(gone, pa.string()),
+            "record_id": _record_id(gone),
             "source": pa.array([source] * n, pa.string()),
             "load_id": pa.array([load_id] * n, pa.string()),
             "deleted_at": pa.array([now] * n, pa.timestamp("us")),
@@ -111,7 +120,7 @@ def deletion_batches(
     details = {"table": t.name, "records": n, "load_id": load_id, "source": source}
     audit = audit_batch(wh, "load", "source.delete", t.name, details, at=now.replace(tzinfo=UTC))
     return [
-        Batch(t.name, keys, "delete"),
+        Batch(t.name, gone, "delete"),
         Batch("source_deletions", tombstones, "upsert"),
         audit,
     ]
@@ -155,5 +164,5 @@ def sourced_batches(
     now: datetime,
 ) -> list[Batch]:
     """Deletions and lifecycle events a mapped export brings to its load's write."""
-    batches = deletion_batches(wh, t, mapped.deleted_ids, source, load_id=load_id, now=now)
+    batches = deletion_batches(wh, t, mapped.deleted_keys, source, load_id=load_id, now=now)
     return batches + lifecycle_batch(mapped.lifecycle_events, good, t)
