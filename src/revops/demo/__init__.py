@@ -84,7 +84,10 @@ LAYOUT: dict[str, tuple[str | None, str]] = {
     "accounts": ("salesforce", "salesforce_accounts.csv"),
     "campaigns": ("salesforce", "salesforce_campaigns.csv"),
     "opportunities": ("salesforce", "salesforce_opportunities.csv"),
-    "opportunity_stage_history": ("salesforce", "salesforce_opportunity_history.csv"),
+    "opportunity_stage_history": (
+        "salesforce.OpportunityHistory",
+        "salesforce_opportunity_history.csv",
+    ),
     "opportunity_splits": ("salesforce.OpportunitySplit", "salesforce_opportunity_splits.csv"),
     "activities": ("salesforce.Task", "salesforce_activities.csv"),
     "persons": ("hubspot", "hubspot_contacts.csv"),
