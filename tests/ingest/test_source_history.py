@@ -48,6 +48,9 @@ def test_lead_status_history_gives_dated_mqls(warehouse: Warehouse) -> None:
     # HA L7 Disqualified (Closed - Not Converted) loaded: 5 + 4 + 1 = 10.
     assert counts(history) == (10, 5, 0, 1)
     assert history.ignored == 4
+    assert "ignored: 4 rows" in history.summary()
+    logged = "SELECT rows_in, inserted, deleted, ignored FROM load_log WHERE load_id = "
+    assert warehouse.sql(f"{logged}'{history.load_id}'") == [(10, 5, 1, 4)]
     report = run_lifecycle(warehouse, m.lifecycle)
     # Lead.csv: 7 Lead + 3 SQL (converted) + 2 Opportunity = 12; LeadHistory: 5 more
     assert (report.events, report.accepted, report.rejected) == (17, 17, 0)

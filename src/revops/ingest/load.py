@@ -306,6 +306,7 @@ def load_file(
             "duplicates": [duplicates],
             "blank_lines": [blank],
             "deleted": [mapped.deleted_rows],
+            "ignored": [mapped.ignored_rows],
             "loaded_at": pa.array([now], pa.timestamp("us")),
         }
         return [Batch("load_log", pa.table(row), "append")]

@@ -57,9 +57,13 @@ class LoadReport:
             f"{self.unchanged:,} unchanged, {self.quarantined:,} quarantined, "
             f"{self.duplicates:,} repeated ids"
             + (f", {self.deleted:,} deleted" if self.deleted else "")
-            + (f", {self.ignored:,} ignored (no records of their own)" if self.ignored else "")
             + f" [load {self.load_id}]"
         ]
+        if self.ignored:
+            lines.append(
+                f"  ignored: {self.ignored:,} rows that are no records of their own (other "
+                "fields of a history export, values the mapping does not map, saves folded)"
+            )
         if self.problems:
             top = sorted(self.problems.items(), key=lambda kv: (-kv[1], kv[0]))
             shown = ", ".join(f"{f} ({kind}) × {n:,}" for (f, kind), n in top[:8])

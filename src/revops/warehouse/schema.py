@@ -1863,6 +1863,11 @@ TABLES: tuple[Table, ...] = (
                 "int",
                 "Rows the export flags deleted: not loaded, stored copies removed.",
             ),
+            _c(
+                "ignored",
+                "int",
+                "Rows that are no records of their own by the mapping (keep:, history:).",
+            ),
             _c("loaded_at", "timestamp", "When.", required=True),
         ),
         system=True,
