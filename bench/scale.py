@@ -1,0 +1,376 @@
+"""Benchmark: wall time and peak memory of each step of `revops demo` as the company grows.
+
+The steps are those of `revops demo` (src/revops/cli/demo.py), in its order, called through the
+same engine functions: generate the exports, load them, run the lifecycle, replay the lead
+desk, the quality scorecard, the revenue tables, attribution, pipeline and quotas, the forecast
+backtest, the metric dictionary (the funnel report plus the whole dictionary), automations.
+Each step writes its report where the demo writes one.
+
+Each (engine, scale) runs in its own subprocess, so memory is its own; a sampling thread reads
+the resident memory of the process and its children (the Spark driver JVM is a child) from
+/proc every 20 ms, so a step's peak is the largest total seen while it ran (Linux only). On
+Spark a step that raises is reported as "not supported: <the error's first line>" and the run
+goes on; later steps may then lack their inputs, which their own line says.
+
+The growth table gives, per step, the time ratio between two scales divided by the data ratio:
+1.0 is linear, above 1 grows faster than the data. Times on a shared machine are noisy; the
+load average is printed before and after.
+
+Usage: python bench/scale.py [--scales 1 3 10] [--spark-scales 1 3] [--steps load,metrics]
+`--check` runs the demo at scale 0.02 on DuckDB in a temporary folder (CI runs it:
+tests/test_bench.py) and exits 1 unless every step ran and has its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "examples" / "revops.yaml"
+DEMO_END = date(2026, 10, 31)  # as src/revops/cli/demo.py
+DEMO_NOW = datetime(2026, 10, 31, 18, 0)
+QUARTERS = ("2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4")
+
+
+# -- memory ---------------------------------------------------------------------------------------
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and all its descendants, in MB (Linux /proc)."""
+    total, todo, seen = 0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1])
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class PeakSampler:
+    """Tracks the largest resident memory of this process tree since the last `reset`."""
+
+    def __init__(self, every: float = 0.02) -> None:
+        self.every = every
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, _tree_rss_mb(os.getpid()))
+
+    def reset(self) -> None:
+        self.peak = _tree_rss_mb(os.getpid())
+
+    def __enter__(self) -> PeakSampler:
+        self.reset()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# -- the demo's steps -----------------------------------------------------------------------------
+@dataclass
+class Run:
+    """What the steps share: the folder, the warehouse and what earlier steps produced."""
+
+    out: Path
+    warehouse: str
+    scale: float
+    files: list[Any] = field(default_factory=list)
+    ro: Any = None
+
+
+def step_generate(run: Run) -> None:
+    from revops.demo import generate
+
+    run.files = generate(run.out / "demo", scale=run.scale, seed=7)
+
+
+def step_load(run: Run) -> None:
+    from revops.context import RevOps
+
+    run.ro = RevOps.open(CONFIG, run.warehouse)
+    if run.ro.model.automations.rules and run.ro.warehouse.backend != "spark":
+        from revops.automation import install
+
+        install(run.ro.warehouse, run.ro.model, clock=lambda: DEMO_NOW)
+    for f in run.files:
+        run.ro.load(f.path, f.table, f.preset)
+
+
+def step_lifecycle(run: Run) -> None:
+    run.ro.run_lifecycle()
+
+
+def step_lead_desk(run: Run) -> None:
+    from revops.routing.backfill import backfill_desk
+
+    backfill_desk(run.ro.warehouse, run.ro.model)
+
+
+def step_quality(run: Run) -> None:
+    from revops.quality import scorecard
+    from revops.reports.quality import write_quality_report
+
+    scorecard.take_snapshot(run.ro.warehouse, run.ro.model)
+    write_quality_report(run.ro, run.out / "reports" / "quality.html")
+
+
+def step_revenue(run: Run) -> None:
+    from revops.reports.revenue import write_revenue_report
+    from revops.revenue import build_revenue
+
+    build_revenue(run.ro.warehouse, run.ro.model)
+    write_revenue_report(run.ro, run.out / "reports" / "revenue.html")
+
+
+def step_attribution(run: Run) -> None:
+    from revops.reports.attribution import write_attribution_report
+
+    write_attribution_report(run.ro, run.out / "reports" / "attribution.html")
+
+
+def step_pipeline(run: Run) -> None:
+    from revops.access import cli_principal
+    from revops.pipeline.engine import PipelineEngine
+    from revops.planning.run import plan_quotas, write_quotas
+    from revops.reports.pipeline import write_pipeline_report
+
+    wh, model = run.ro.warehouse, run.ro.model
+    PipelineEngine(wh, model.pipeline).build_changes()
+    actor = cli_principal(wh).actor
+    for quarter in QUARTERS:
+        plan = plan_quotas(wh, model, quarter, "bottom_up", None, DEMO_END)
+        write_quotas(wh, plan, quarter, "bottom_up", actor)
+    write_pipeline_report(run.ro, run.out / "reports" / "pipeline.html")
+
+
+def step_forecast(run: Run) -> None:
+    from revops.pipeline.forecast import parse, run_backtest
+    from revops.reports.forecast import write_forecast_report
+
+    run_backtest(run.ro.warehouse, run.ro.model)
+    write_forecast_report(
+        run.ro, run.out / "reports" / "forecast.html", parse(run.ro.model, "2026Q4"), DEMO_END
+    )
+
+
+def step_metrics(run: Run) -> None:
+    from revops.metrics import compute_all
+    from revops.reports.funnel import write_funnel_report
+
+    write_funnel_report(run.ro, run.out / "reports" / "funnel.html")
+    compute_all(run.ro.warehouse, run.ro.model, grain="month")
+
+
+def step_automations(run: Run) -> None:
+    from revops.automation import queue
+
+    if run.ro.model.automations.rules:
+        queue(run.ro.warehouse, run.ro.model, DEMO_NOW)
+
+
+STEPS: dict[str, Callable[[Run], None]] = {
+    "generate": step_generate,
+    "load": step_load,
+    "lifecycle": step_lifecycle,
+    "lead_desk": step_lead_desk,
+    "quality": step_quality,
+    "revenue": step_revenue,
+    "attribution": step_attribution,
+    "pipeline": step_pipeline,
+    "forecast": step_forecast,
+    "metrics": step_metrics,
+    "automations": step_automations,
+}
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Engines may log; the child's stdout carries only its JSON result."""
+    saved = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+
+
+def run_steps(run: Run, steps: list[str]) -> dict[str, dict[str, Any]]:
+    """Run `steps` in order: {step: {seconds, peak_mb} or {error}}. Only Spark may fail."""
+    spark = run.warehouse.startswith("spark")
+    figures: dict[str, dict[str, Any]] = {}
+    with PeakSampler() as sampler, _quiet():
+        for name in steps:
+            sampler.reset()
+            t0 = time.perf_counter()
+            try:
+                STEPS[name](run)
+            except Exception as exc:
+                if not spark:
+                    raise
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                figures[name] = {"error": f"{type(exc).__name__}: {first}"[:160]}
+                if run.ro is None:  # nothing to run the later steps on
+                    break
+                continue
+            figures[name] = {"seconds": time.perf_counter() - t0, "peak_mb": sampler.peak}
+    if run.ro is not None:
+        run.ro.close()
+    return figures
+
+
+# -- the harness ----------------------------------------------------------------------------------
+def _child(engine: str, scale: float, work: Path, steps: list[str]) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    if engine == "spark":
+        warehouse = f"spark-local:{work / 'spark'}?master=local[2]"
+    else:
+        warehouse = str(work / "revops.duckdb")
+        Path(warehouse).unlink(missing_ok=True)
+    figures = run_steps(Run(work, warehouse, scale), steps)
+    print(json.dumps(figures))
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def measure(engine: str, scale: float, work: Path, steps: list[str]) -> dict[str, dict[str, Any]]:
+    """One (engine, scale) run in a fresh subprocess."""
+    cmd = [sys.executable, __file__, "--child", engine, "--scale", str(scale)]
+    cmd += ["--work", str(work), "--steps", ",".join(steps)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        print(proc.stdout, proc.stderr[-4000:])
+        sys.exit(f"{engine} at scale {scale:g} failed")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: list[str]) -> str:
+    """Seconds and peak MB per step for each run, then growth per data ratio."""
+    runs = list(results)
+    lines = []
+    head = f"{'step':<13}" + "".join(f"{f'{e} {s:g}x':>22}" for e, s in runs)
+    lines += [head, f"{'':<13}" + f"{'seconds   peak MB':>22}" * len(runs)]
+    for step in [*steps, "total"]:
+        row = f"{step:<13}"
+        for run in runs:
+            fig = results[run].get(step) if step != "total" else _total(results[run])
+            if fig is None:
+                row += f"{'-':>22}"
+            elif "error" in fig:
+                row += f"{'not supported':>22}"
+            else:
+                row += f"{fig['seconds']:>12.1f}{fig['peak_mb']:>10.0f}"
+        lines.append(row)
+    reasons = [
+        f"  {e} {s:g}x {step}: not supported: {fig['error']}"
+        for (e, s), figures in results.items()
+        for step, fig in figures.items()
+        if "error" in fig
+    ]
+    lines += reasons
+    lines += ["", "growth: time ratio / data ratio (1.0 linear; memory ratio in brackets)"]
+    for engine in dict.fromkeys(e for e, _ in runs):
+        scales = sorted(s for e, s in runs if e == engine)
+        for lo, hi in itertools.pairwise(scales):
+            a, b = results[(engine, lo)], results[(engine, hi)]
+            parts = []
+            for step in [*steps, "total"]:
+                fa = a.get(step) if step != "total" else _total(a)
+                fb = b.get(step) if step != "total" else _total(b)
+                if not fa or not fb or "error" in fa or "error" in fb or fa["seconds"] <= 0:
+                    continue
+                ratio = fb["seconds"] / fa["seconds"] / (hi / lo)
+                mem = fb["peak_mb"] / fa["peak_mb"]
+                parts.append(f"{step} {ratio:.2f} [{mem:.1f}]")
+            lines.append(f"  {engine} {lo:g}x -> {hi:g}x: " + ", ".join(parts))
+    return "\n".join(lines)
+
+
+def _total(figures: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The steps' summed time and largest peak; an error when a step did not run."""
+    done = [f for f in figures.values() if "error" not in f]
+    if not done or len(done) < len(figures):
+        return None if not done else {"error": "incomplete"}
+    return {
+        "seconds": sum(f["seconds"] for f in done),
+        "peak_mb": max(f["peak_mb"] for f in done),
+    }
+
+
+def check() -> None:
+    """The demo at scale 0.02 on DuckDB (0.01 has too little history for the churn model):
+    exit 1 unless every step ran and has a time and a peak."""
+    steps = list(STEPS)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {("duckdb", 0.02): measure("duckdb", 0.02, Path(tmp) / "duckdb", steps)}
+    print(table(results, steps))
+    for run, figures in results.items():
+        timed = [s for s in steps if math.isfinite(figures.get(s, {}).get("seconds", math.nan))]
+        if timed != steps or not all(figures[s]["peak_mb"] > 0 for s in steps):
+            sys.exit(f"{run}: steps without a time or peak: {sorted(set(steps) - set(timed))}")
+    print(f"check passed: {len(steps)} steps timed with their peak memory")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scales", type=float, nargs="*", default=[1.0, 3.0, 10.0])
+    parser.add_argument("--spark-scales", type=float, nargs="*", default=[1.0, 3.0])
+    parser.add_argument("--steps", default=",".join(STEPS), help="Comma-separated steps.")
+    parser.add_argument("--check", action="store_true", help="Tiny run (CI).")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--scale", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    steps = [s for s in args.steps.split(",") if s]
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        sys.exit(f"unknown step {unknown[0]!r}; steps: {', '.join(STEPS)}")
+    if args.child:
+        _child(args.child, args.scale, args.work, steps)
+        return
+    if args.check:
+        check()
+        return
+    print(f"load average before: {_load()}")
+    results: dict[tuple[str, float], dict[str, dict[str, Any]]] = {}
+    runs = [("duckdb", s) for s in args.scales] + [("spark", s) for s in args.spark_scales]
+    for engine, scale in runs:
+        work = ROOT / "out" / "bench" / "scale" / f"{engine}{scale:g}"
+        t0 = time.perf_counter()
+        results[(engine, scale)] = measure(engine, scale, work, steps)
+        print(f"{engine} at {scale:g}x: {time.perf_counter() - t0:.0f} s, load {_load()}")
+    print()
+    print(table(results, steps))
+    print(f"\nload average after: {_load()}")
+
+
+if __name__ == "__main__":
+    main()
