@@ -44,23 +44,47 @@ from _demo import STEPS, Run  # noqa: E402
 
 
 # -- memory ---------------------------------------------------------------------------------------
-def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and all its descendants, in MB (Linux /proc)."""
-    total, todo, seen = 0, [pid], set()
+def _tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (Linux /proc)."""
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
-        if p in seen:
+        if p in out:
             continue
-        seen.add(p)
+        out.append(p)
         try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1])
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo += [int(c) for c in f.read().split()]
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return out
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and all its descendants, in MB."""
+    pages = 0
+    for p in _tree(pid):
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                pages += int(f.read().split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by `pid` and its live descendants: on a shared
+    machine the wall time depends on the load, the CPU time much less."""
+    ticks = 0
+    for p in _tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class PeakSampler:
@@ -107,7 +131,7 @@ def run_steps(run: Run, steps: list[str]) -> dict[str, dict[str, Any]]:
     with PeakSampler() as sampler, _quiet():
         for name in steps:
             sampler.reset()
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), _tree_cpu_s(os.getpid())
             try:
                 STEPS[name](run)
             except Exception as exc:
@@ -118,7 +142,11 @@ def run_steps(run: Run, steps: list[str]) -> dict[str, dict[str, Any]]:
                 if run.ro is None:  # nothing to run the later steps on
                     break
                 continue
-            figures[name] = {"seconds": time.perf_counter() - t0, "peak_mb": sampler.peak}
+            figures[name] = {
+                "seconds": time.perf_counter() - t0,
+                "cpu": _tree_cpu_s(os.getpid()) - cpu0,
+                "peak_mb": sampler.peak,
+            }
     if run.ro is not None:
         run.ro.close()
     return figures
@@ -152,30 +180,31 @@ def measure(engine: str, scale: float, work: Path, steps: list[str]) -> dict[str
 
 
 def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: list[str]) -> str:
-    """Seconds and peak MB per step for each run, then growth per data ratio."""
+    """Wall seconds, CPU seconds and peak MB per step for each run, then growth per data
+    ratio (of the wall time, and of the CPU time, which a busy machine disturbs less)."""
     runs = list(results)
-    lines = []
-    head = f"{'step':<13}" + "".join(f"{f'{e} {s:g}x':>22}" for e, s in runs)
-    lines += [head, f"{'':<13}" + f"{'seconds   peak MB':>22}" * len(runs)]
+    width = 26
+    lines = [f"{'step':<13}" + "".join(f"{f'{e} {s:g}x':>{width}}" for e, s in runs)]
+    lines.append(f"{'':<13}" + f"{'wall s   cpu s  peak MB':>{width}}" * len(runs))
     for step in [*steps, "total"]:
         row = f"{step:<13}"
         for run in runs:
             fig = results[run].get(step) if step != "total" else _total(results[run])
             if fig is None:
-                row += f"{'-':>22}"
+                row += f"{'-':>{width}}"
             elif "error" in fig:
-                row += f"{'not supported':>22}"
+                row += f"{'not supported':>{width}}"
             else:
-                row += f"{fig['seconds']:>12.1f}{fig['peak_mb']:>10.0f}"
+                row += f"{fig['seconds']:>12.1f}{fig['cpu']:>7.1f}{fig['peak_mb']:>7.0f}"
         lines.append(row)
-    reasons = [
+    lines += [
         f"  {e} {s:g}x {step}: not supported: {fig['error']}"
         for (e, s), figures in results.items()
         for step, fig in figures.items()
         if "error" in fig
     ]
-    lines += reasons
-    lines += ["", "growth: time ratio / data ratio (1.0 linear; memory ratio in brackets)"]
+    lines += ["", "growth per data ratio: wall / cpu time ratio over data ratio (1.0 is linear),"]
+    lines += ["peak memory ratio in brackets"]
     for engine in dict.fromkeys(e for e, _ in runs):
         scales = sorted(s for e, s in runs if e == engine)
         for lo, hi in itertools.pairwise(scales):
@@ -186,9 +215,10 @@ def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: li
                 fb = b.get(step) if step != "total" else _total(b)
                 if not fa or not fb or "error" in fa or "error" in fb or fa["seconds"] <= 0:
                     continue
-                ratio = fb["seconds"] / fa["seconds"] / (hi / lo)
+                wall = fb["seconds"] / fa["seconds"] / (hi / lo)
+                cpu = fb["cpu"] / fa["cpu"] / (hi / lo) if fa["cpu"] > 0 else math.nan
                 mem = fb["peak_mb"] / fa["peak_mb"]
-                parts.append(f"{step} {ratio:.2f} [{mem:.1f}]")
+                parts.append(f"{step} {wall:.2f}/{cpu:.2f} [{mem:.1f}]")
             lines.append(f"  {engine} {lo:g}x -> {hi:g}x: " + ", ".join(parts))
     return "\n".join(lines)
 
@@ -200,6 +230,7 @@ def _total(figures: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
         return None if not done else {"error": "incomplete"}
     return {
         "seconds": sum(f["seconds"] for f in done),
+        "cpu": sum(f["cpu"] for f in done),
         "peak_mb": max(f["peak_mb"] for f in done),
     }
 

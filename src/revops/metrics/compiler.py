@@ -10,6 +10,8 @@ when a grain is given), the requested dimensions in the order asked, and `value`
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -161,7 +163,7 @@ class _Context:
         # One expression per metric and per fused scan, so a component used twice (bookings in
         # win_rate_by_value and quota_attainment) is the same subquery, which the SQL shares.
         self.done: dict[str, ir.Table] = {}
-        self.scans: dict[tuple[str, str, str], ir.Table] = {}
+        self.scans: dict[tuple[str, str], ir.Table] = {}
 
     @property
     def keys(self) -> list[str]:
@@ -257,9 +259,8 @@ class _Context:
         )
 
     def fused(self, metric: SimpleMetric) -> ir.Table:
-        """`metric` read from one aggregate shared by every simple metric on the same table,
-        time column and time aggregation: a single scan with a filtered aggregation
-        (FILTER (WHERE …)) per metric.
+        """`metric` read from one aggregate shared by every simple metric on the same table and
+        time column: a single scan with a filtered aggregation (FILTER (WHERE …)) per metric.
 
         Each metric also counts the rows passing its filter, so a bucket where none does is left
         out, exactly as the metric's own WHERE would leave it out. Without keys (no grain, no
@@ -278,21 +279,36 @@ class _Context:
         )
 
     def scan_of(self, metric: SimpleMetric) -> ir.Table:
-        key = (metric.measure.table, metric.measure.time_column, metric.over_time)
+        return self.scan_at((metric.measure.table, metric.measure.time_column))
+
+    def scan_at(self, key: tuple[str, str]) -> ir.Table:
         if key not in self.scans:
             self.scans[key] = self.scan(*key)
         return self.scans[key]
 
-    def scan(self, table_name: str, time_column: str, over_time: str) -> ir.Table:
+    def scan(self, table_name: str, time_column: str) -> ir.Table:
+        """One aggregate over `table_name` by period for every simple metric on it and its time
+        column, flows and stocks alike: a stock's rows are those at the bucket's last (first)
+        point in time, flagged by a window over the bucket rather than read by a scan of their
+        own, so MRR, opening ARR and churned logos cost one pass over mrr_monthly."""
         members = [
             m
             for m in self.model.metrics
             if isinstance(m, SimpleMetric)
-            and (m.measure.table, m.measure.time_column, m.over_time)
-            == (table_name, time_column, over_time)
+            and (m.measure.table, m.measure.time_column) == (table_name, time_column)
             and (self.needed is None or m.name in self.needed)
         ]
-        rows, keep = self.base_rows(None, table_name, time_column, None, over_time)
+        rows, keep = self.base_rows(None, table_name, time_column, None)
+        time = rows[time_column]
+        fy = self.model.company.fiscal_year_start_month
+        window = (
+            ibis.window(group_by=[periods.bucket(time, self.grain, fy)])
+            if self.grain
+            else ibis.window()
+        )
+        edges = {"stock_last": time.max(), "stock_first": time.min()}
+        for over_time in sorted({m.over_time for m in members} - {"flow"}):
+            keep[f"_at_{over_time}"] = time == edges[over_time].over(window)
         for metric in members:
             m = metric.measure
             if m.column is not None:
@@ -304,7 +320,10 @@ class _Context:
         frame = rows.select(**keep)
         aggs: dict[str, ir.Scalar] = {}
         for metric in members:
-            where = frame[f"_f_{metric.name}"] if metric.filter else None
+            conditions = [frame[f"_f_{metric.name}"]] if metric.filter else []
+            if metric.over_time != "flow":
+                conditions.append(frame[f"_at_{metric.over_time}"])
+            where = functools.reduce(operator.and_, conditions) if conditions else None
             column = f"_m_{metric.name}" if f"_m_{metric.name}" in keep else None
             value = aggregate(frame, metric.measure.agg, column, where)
             aggs[f"_v_{metric.name}"] = value.cast("float64")
@@ -341,14 +360,13 @@ class _Context:
             missing=ibis.literal(0).cast(_INT),
         )
 
-    def leaves(self, metric: Metric) -> set[tuple[str, str, str]]:
-        """The (table, time column, over time) scans the simple metrics under `metric` read."""
+    def leaves(self, metric: Metric) -> set[tuple[str, str]]:
+        """The (table, time column) scans the simple metrics under `metric` read."""
         if isinstance(metric, SimpleMetric):
-            m = metric.measure
-            return {(m.table, m.time_column, metric.over_time)}
+            return {(metric.measure.table, metric.measure.time_column)}
         if isinstance(metric, ConversionMetric):
-            return {("", metric.name, "")}  # never shares a scan
-        out: set[tuple[str, str, str]] = set()
+            return {("", metric.name)}  # never shares a scan
+        out: set[tuple[str, str]] = set()
         for ref in references(metric):
             out |= self.leaves(lookup(self.model, ref))
         return out
@@ -360,9 +378,7 @@ class _Context:
         if len(scans) != 1:
             return None
         (key,) = scans
-        if key not in self.scans:
-            self.scans[key] = self.scan(*key)
-        scan = self.scans[key]
+        scan = self.scan_at(key)
         value, present, missing = self.inline(metric, scan)
         rows = scan.filter(present)
         return rows.select(
