@@ -56,7 +56,9 @@ def user_errors() -> Iterator[None]:
         if state["debug"]:
             raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        console.print(f"[bold red]error:[/] {message}", highlight=False)
+        # soft_wrap: the error stays one line at any terminal width, so it can be grepped and
+        # logged whole (the console's width is fixed by whichever command first imported it).
+        console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
