@@ -24,6 +24,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+# The CLI's console reads COLUMNS once, when `revops.cli._common` is first imported. The CLI
+# imports its commands lazily, so without this the first test to run a command would pin the
+# width for the whole session to whatever COLUMNS its CliRunner set (200 in some tests), and the
+# 80-column tests after it would measure a 200-column table. One process per command, as users
+# run it, reads its own terminal.
+import revops.cli._common  # noqa: F401
 from revops.warehouse import TABLES, Warehouse
 
 PG_ADMIN = os.environ.get("REVOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
