@@ -404,8 +404,14 @@ class IntakeService:
         else:
             ours, theirs = multiprocessing.Pipe()
             applier = Applier(theirs, self.ro, self.journal_id, self.apply_interval)
+            # A daemon, like the process's applier: an app that is never shut down (a test's,
+            # an embedding's) must not keep the interpreter alive at exit. Nothing is lost by
+            # it: answered leads are in the fsync'd journal and replayed at the next start.
             worker = threading.Thread(
-                target=_run_thread, args=(applier, theirs, recover_from), name="revops-applier"
+                target=_run_thread,
+                args=(applier, theirs, recover_from),
+                name="revops-applier",
+                daemon=True,
             )
             worker.start()
         return _Link(ours, loop, self._message, self._lost, worker)
