@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz.distance import OSA, DamerauLevenshtein
 
+from revops.config.dedupe import CompareKind
 from revops.identity.compare import compare_codes, encode, level_labels
-from revops.identity.normalize import block_value, normalize
+from revops.identity.normalize import _normalize, block_value, normalize
 
 
 def _levels(kind: str, left: list[str | None], right: list[str | None]) -> list[int]:
@@ -62,3 +66,35 @@ def test_block_functions() -> None:
     names = normalize(pa.array(["Robert", "Rupert", "Ashcraft", None]), "name")
     assert block_value(names, "soundex").to_pylist() == ["R163", "R163", "A261", None]
     assert block_value(names, "prefix3").to_pylist() == ["rob", "rup", "ash", None]
+
+
+@settings(max_examples=500, deadline=None)
+@given(a=st.text("ab@.", max_size=6), b=st.text("ab@.", max_size=6))
+def test_one_edit_by_osa_is_one_edit_by_damerau_levenshtein(a: str, b: str) -> None:
+    """Email and domain bands score with OSA, which agrees with Damerau-Levenshtein within
+    one edit: the level of every pair is what the unrestricted distance gives. (A four-letter
+    alphabet and six letters at most make pairs one edit apart common.)"""
+    assert (OSA.distance(a, b) <= 1) == (DamerauLevenshtein.distance(a, b) <= 1)
+    assert OSA.distance("ab.c@x", "ba.c@x") == 1  # a swap is one edit for both
+    assert DamerauLevenshtein.distance("ca", "abc") == 2 < OSA.distance("ca", "abc") == 3
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.none(),
+            st.sampled_from(
+                ["", " Acme Inc.", "ACME", "a+b@X.com", "+1 (415) 555-0100", "www.acme.com/x"]
+            ),
+            st.text(max_size=12),
+        ),
+        max_size=30,
+    ),
+    kind=st.sampled_from(["name", "text", "email", "domain", "phone", "company", "exact", "date"]),
+)
+def test_normalizing_distinct_values_once_is_normalizing_each_value(
+    values: list[str | None], kind: CompareKind
+) -> None:
+    arr = pa.array(values, pa.string())
+    assert normalize(arr, kind).to_pylist() == _normalize(arr, kind).to_pylist()

@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import process
-from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, DamerauLevenshtein, JaroWinkler, Levenshtein
 
 from revops.config.dedupe import CompareKind
 
@@ -45,9 +45,12 @@ BANDS: dict[CompareKind, tuple[Band, ...]] = {
     "company": _NAME,
     # Colleagues share a domain and namesakes a user part, and the user part repeats the name
     # fields: only a typo-level difference in the whole address is evidence of its own.
-    "email": (Band("one_edit", DamerauLevenshtein.distance, 1, distance=True),),
+    # Within one edit the optimal-string-alignment distance is the Damerau-Levenshtein one
+    # (a single insertion, deletion, substitution or adjacent swap either way), and its
+    # bit-parallel form is 3x faster on unique emails.
+    "email": (Band("one_edit", OSA.distance, 1, distance=True),),
     # acme.com / acme.co is a typo; acme.com / acmelogistics.com is another company.
-    "domain": (Band("one_edit", DamerauLevenshtein.distance, 1, distance=True),),
+    "domain": (Band("one_edit", OSA.distance, 1, distance=True),),
     "phone": (Band("one_edit", Levenshtein.distance, 1, distance=True),),
     "date": (
         Band("one_edit", DamerauLevenshtein.distance, 1, distance=True),
