@@ -18,7 +18,7 @@ from revops.identity import fellegi_sunter as fs
 from revops.identity.blocking import block_keys, cross_pairs
 from revops.identity.compare import comparison_matrix
 from revops.identity.dedupe import prepare
-from revops.identity.duplicate_rules import _fit, _reachable, check_new_records
+from revops.identity.duplicate_rules import _fit, _reaching, check_new_records
 from revops.ingest import load_file
 from revops.warehouse import Warehouse
 
@@ -228,9 +228,9 @@ def test_pairs_dropped_before_comparison_could_not_reach_the_threshold(
     rows = [dict(zip(header, r, strict=True)) for r in stored + incoming]
     settings_ = load_config(DEFAULT_CONFIG).model.dedupe.settings("persons")
     both = pa.Table.from_pylist(rows).select(["id", *settings_.fields])
-    params = _fit(both, settings_)
-    assert params is not None
     prep = prepare(both, settings_)
+    params = _fit(prep, settings_)
+    assert params is not None
     keys = block_keys(prep.fields, settings_.blocking)
     n_old = len(stored)
     left, right, _ = cross_pairs(keys.slice(0, n_old), keys.slice(n_old), 5000)
@@ -238,10 +238,10 @@ def test_pairs_dropped_before_comparison_could_not_reach_the_threshold(
     prob = fs.probabilities(
         fs.match_weights(comparison_matrix(prep.encoded, kinds, left, right), params)
     )
-    kept_l, kept_r = _reachable(prep, params, floor, left, right)
-    kept = set(zip(kept_l.tolist(), kept_r.tolist(), strict=True))
+    kept_l, kept_r = _reaching(prep, settings_, params, floor, n_old)
+    kept = list(zip(kept_l.tolist(), kept_r.tolist(), strict=True))
     reaching = {
         (a, b) for a, b, p in zip(left.tolist(), right.tolist(), prob, strict=True) if p >= floor
     }
-    assert reaching <= kept
-    assert len(kept) == len(kept_l) <= len(left)  # each pair once
+    assert reaching <= set(kept) <= set(zip(left.tolist(), right.tolist(), strict=True))
+    assert kept == sorted(set(kept))  # each pair once, by stored then new position

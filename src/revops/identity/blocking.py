@@ -43,18 +43,20 @@ def block_keys(fields: Mapping[str, pa.Array], rules: tuple[BlockingRule, ...]) 
     return pa.table(columns)
 
 
-def _pairs_sql(n_rules: int, max_block: int, cross: bool) -> str:
-    """Per rule a self-join (l.idx < r.idx) or existing×incoming join, all unioned."""
+def _pairs_sql(n_rules: int, max_block: int, cross: bool, where: str = "") -> str:
+    """Per rule a self-join (l.idx < r.idx) or existing×incoming join, all unioned; `where`
+    is a further condition on the pair's columns (`l.…`, `r.…`)."""
     parts = []
     for i in range(n_rules):
         k = f"k{i}"
         left, right = ("e", "n") if cross else ("keys", "keys")
         order = "" if cross else " AND l.idx < r.idx"
+        also = f" AND ({where})" if where else ""
         parts.append(
             f"SELECT l.idx AS left_idx, r.idx AS right_idx, {i} AS rule FROM {left} l "
             f"JOIN {right} r ON l.{k} = r.{k}{order} "
             f"WHERE l.{k} IN (SELECT {k} FROM {left} WHERE {k} IS NOT NULL "
-            f"GROUP BY {k} HAVING count(*) <= {max_block})"
+            f"GROUP BY {k} HAVING count(*) <= {max_block}){also}"
         )
     return " UNION ALL ".join(parts)
 
@@ -67,12 +69,14 @@ def _distinct_sql(union: str) -> str:
     )
 
 
-def _run(sql: str, tables: Mapping[str, pa.Table]) -> tuple[IntArray, IntArray, IntArray]:
+def _run(
+    sql: str, tables: Mapping[str, pa.Table], params: Mapping[str, float] | None = None
+) -> tuple[IntArray, IntArray, IntArray]:
     con = duckdb.connect()
     try:
         for name, data in tables.items():
             con.register(name, data)
-        out = con.execute(sql).fetch_arrow_table()
+        out = con.execute(sql, dict(params or {})).fetch_arrow_table()
     finally:
         con.close()
     return (
@@ -82,24 +86,40 @@ def _run(sql: str, tables: Mapping[str, pa.Table]) -> tuple[IntArray, IntArray, 
     )
 
 
+def coded(keys: pa.Table) -> pa.Table:
+    """`keys` with each key column replaced by its dictionary codes (null stays null): equal
+    codes are equal keys, and integers join faster than the keys' strings."""
+    for i, name in enumerate(keys.column_names):
+        if name[0] == "k" and name[1:].isdigit():
+            codes = pc.dictionary_encode(keys.column(i).combine_chunks()).indices
+            keys = keys.set_column(i, name, codes)
+    return keys
+
+
 def candidate_pairs(keys: pa.Table, max_block_size: int) -> tuple[IntArray, IntArray, IntArray]:
     """Every pair (i < j) equal on all keys of some rule: positions and the first such rule."""
     n_rules = keys.num_columns - 1
-    return _run(_distinct_sql(_pairs_sql(n_rules, max_block_size, cross=False)), {"keys": keys})
+    sql = _distinct_sql(_pairs_sql(n_rules, max_block_size, cross=False))
+    return _run(sql, {"keys": coded(keys)})
 
 
 def cross_pairs(
-    existing: pa.Table, incoming: pa.Table, max_block_size: int, *, distinct: bool = True
+    existing: pa.Table,
+    incoming: pa.Table,
+    max_block_size: int,
+    *,
+    where: str = "",
+    params: Mapping[str, float] | None = None,
 ) -> tuple[IntArray, IntArray, IntArray]:
-    """Pairs (stored, new) sharing a key, as positions in the tables' `idx` column.
+    """Pairs (stored, new) sharing a key, as positions in the tables' `idx` column, each
+    once with the first rule that found it, ordered by stored then new position.
 
-    New rows are never compared with each other.
-
-    A key is skipped when more than `max_block_size` stored records share it. With
-    `distinct=False` a pair sharing keys of several rules comes once per rule, unordered: the
-    caller that filters most pairs away first (duplicate rules at entry) dedupes the few left,
-    instead of the database grouping millions of pairs.
+    New rows are never compared with each other. A key is skipped when more than
+    `max_block_size` stored records share it. `where` (an SQL condition on the two rows'
+    columns, `l.c0 = r.c0`, with `$name` placeholders bound from `params`) drops pairs inside
+    the join: duplicate rules at entry keep only the pairs that could reach a threshold, so
+    the millions of pairs a coarse key gives never leave the database.
     """
     n_rules = sum(1 for name in existing.column_names if name[0] == "k" and name[1:].isdigit())
-    union = _pairs_sql(n_rules, max_block_size, cross=True)
-    return _run(_distinct_sql(union) if distinct else union, {"e": existing, "n": incoming})
+    union = _pairs_sql(n_rules, max_block_size, cross=True, where=where)
+    return _run(_distinct_sql(union), {"e": existing, "n": incoming}, params)

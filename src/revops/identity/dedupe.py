@@ -82,6 +82,14 @@ def prepare(records: pa.Table, settings: DedupeSettings) -> Prepared:
     return Prepared(ids, fields, encoded)
 
 
+def subset(prep: Prepared, settings: DedupeSettings, rows: IntArray) -> Prepared:
+    """`prepare` of the records at `rows`, from their normalized fields."""
+    take = pa.array(rows)
+    fields = {name: values.take(take) for name, values in prep.fields.items()}
+    encoded = [encode(fields[c.field]) for c in settings.comparisons]
+    return Prepared(prep.ids.take(take), fields, encoded)
+
+
 def _random_pairs(n: int, count: int, seed: int) -> tuple[IntArray, IntArray]:
     """All pairs when there are few, else `count` random pairs of distinct records."""
     if n * (n - 1) // 2 <= count:

@@ -2,12 +2,12 @@
 blocked, as Salesforce duplicate rules do.
 
 New rows are compared only with stored records that share a blocking key with them, so the check
-costs a join, not a scan, and of those pairs only the ones whose equal fields could carry them to
-a rule's threshold are string-compared (`_reachable`): blocking keys shared by many records give
-millions of pairs that differ on everything but the key. The model (m, u, λ) is fitted on a
-bounded random sample of stored plus incoming records, the population the rows are about to
-join, so its cost does not grow with what is stored; rows of one load are not compared with
-each other (a later `revops quality dedupe` finds those).
+costs a join, not a scan, and only the pairs whose equal fields could carry them to a rule's
+threshold leave that join, inside the database, to be string-compared (`_reaching`): blocking
+keys shared by many records give millions of pairs that differ on everything but the key. The
+model (m, u, λ) is fitted on a bounded random sample of stored plus incoming records, the
+population the rows are about to join, so its cost does not grow with what is stored; rows of
+one load are not compared with each other (a later `revops quality dedupe` finds those).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import pyarrow.compute as pc
 from revops.config.dedupe import DedupeSettings, DuplicateRule
 from revops.config.models import OperatingModel
 from revops.identity import fellegi_sunter as fs
-from revops.identity.blocking import IntArray, block_keys, candidate_pairs, cross_pairs
+from revops.identity.blocking import IntArray, block_keys, candidate_pairs, coded, cross_pairs
 from revops.identity.compare import comparison_matrix
-from revops.identity.dedupe import Prepared, fit_candidates, prepare, read_records
+from revops.identity.dedupe import Prepared, fit_candidates, prepare, read_records, subset
 from revops.warehouse import Warehouse
 from revops.warehouse import table as table_def
 
@@ -64,7 +64,7 @@ def check_new_records(
 
     `records` has the table's columns (its primary key, or `id`). `matched_id`, `rule` and
     `action` are null when no rule fires. `probability` is the best match's among the pairs
-    that could reach the lowest rule threshold (see `_bound`), or null when there is none:
+    that could reach the lowest rule threshold (see `_reaching`), or null when there is none:
     only those pairs are scored, which is what keeps a load into a full warehouse cheap.
     """
     pk = table_def(table).primary_key[0]
@@ -84,16 +84,11 @@ def check_new_records(
                 for f in settings.fields
             }
         )
-        both = pa.concat_tables([stored, incoming.cast(stored.schema)])
-        params = _fit(both, settings)
+        prep = prepare(pa.concat_tables([stored, incoming.cast(stored.schema)]), settings)
+        params = _fit(prep, settings)
         if params is not None:
-            prep = prepare(both, settings)
             n_old = stored.num_rows
-            keys = block_keys(prep.fields, settings.blocking)
-            left, right, _ = cross_pairs(
-                keys.slice(0, n_old), keys.slice(n_old), settings.max_block_size, distinct=False
-            )
-            left, right = _reachable(prep, params, min(r.threshold for r in rules), left, right)
+            left, right = _reaching(prep, settings, params, min(r.threshold for r in rules), n_old)
             ids = prep.ids
             other = ~np.asarray(  # a row updating this very record is not its duplicate
                 pc.equal(ids.take(pa.array(left)), ids.take(pa.array(right))).to_numpy(False),
@@ -117,44 +112,45 @@ def check_new_records(
     )
 
 
-def _reachable(
+def _reaching(
     prep: Prepared,
+    settings: DedupeSettings,
     params: fs.FellegiSunterParams,
     floor: float,
-    left: IntArray,
-    right: IntArray,
+    n_old: int,
 ) -> tuple[IntArray, IntArray]:
-    """The distinct pairs whose match probability could reach `floor`, judged by equality alone.
+    """The distinct (stored, new) pairs sharing a blocking key whose match probability could
+    reach `floor`, judged by equality alone, as positions in `prep` (the first `n_old` are
+    the stored records), ordered by stored then new position.
 
     Each compared field adds its exact weight when the two values are equal, nothing when one
     is missing, and otherwise at most the best weight of its other levels (what the string
     comparison could still find). A pair whose sum stays below `floor` cannot reach any rule's
-    threshold whatever the comparison finds, so it is dropped before the costly comparison:
-    most pairs a blocking key produces differ on everything but that key."""
+    threshold whatever the comparison finds, so the join drops it before the costly
+    comparison, inside the database: most pairs a blocking key produces differ on everything
+    but that key. Field codes are the records' dictionary codes (-1 for missing), so equal
+    codes are equal normalized values."""
+    keys = coded(block_keys(prep.fields, settings.blocking))  # codes shared by both sides
+    for f, (codes, _) in enumerate(prep.encoded):
+        keys = keys.append_column(f"c{f}", pa.array(codes))
+    where, bind = "", {}
     if 0 < floor < 1:
         lam = params.lambda_
         # float sums differ in the last bits by summation order: keep pairs at the edge
-        need = float(np.log2(floor / (1 - floor)) - np.log2(lam / (1 - lam))) - 1e-6
-        comps = params.comparisons
-        best = [max(0.0, *c.weights) for c in comps]  # the most a field can add
-        # Fields whose values, when not equal, fall furthest short of their best go first:
-        # they drop the most pairs, so the later fields look at fewer.
-        order = sorted(range(len(comps)), key=lambda f: max(comps[f].weights[:-1]) - best[f])
-        bound = np.zeros(len(left))
-        for done, f in enumerate(order, start=1):
-            codes = prep.encoded[f][0]
-            lc, rc = codes[left], codes[right]
-            w = comps[f].weights
-            near = np.where(lc == rc, w[-1], max(w[:-1]))
-            bound += np.where((lc < 0) | (rc < 0), 0.0, near)
-            # fields not yet looked at add at most their best: drop what cannot get there
-            keep = bound + sum(best[g] for g in order[done:]) >= need
-            left, right, bound = left[keep], right[keep], bound[keep]
-    if len(left) == 0:
-        return left, right
-    width = int(right.max()) + 1
-    pair = np.unique(left * width + right)  # a pair found by several blocking rules, once
-    return pair // width, pair % width
+        bind["need"] = float(np.log2(floor / (1 - floor)) - np.log2(lam / (1 - lam))) - 1e-6
+        terms = []
+        for f, comp in enumerate(params.comparisons):
+            w = comp.weights
+            bind[f"eq{f}"], bind[f"ne{f}"] = float(w[-1]), float(max(w[:-1]))
+            terms.append(
+                f"CASE WHEN l.c{f} < 0 OR r.c{f} < 0 THEN 0.0 "
+                f"WHEN l.c{f} = r.c{f} THEN $eq{f} ELSE $ne{f} END"
+            )
+        where = f"{' + '.join(terms)} >= $need"
+    left, right, _ = cross_pairs(
+        keys.slice(0, n_old), keys.slice(n_old), settings.max_block_size, where=where, params=bind
+    )
+    return left, right
 
 
 def _fire(
@@ -198,18 +194,19 @@ def _fire(
 FIT_RECORDS = 20_000
 
 
-def _fit(both: pa.Table, settings: DedupeSettings) -> fs.FellegiSunterParams | None:
+def _fit(prep: Prepared, settings: DedupeSettings) -> fs.FellegiSunterParams | None:
     """m, u and λ fitted on a seeded random sample of at most FIT_RECORDS of the records.
 
     Fitting on everything stored made every load as slow as a full dedupe (a 100k-row load
     into the demo took 13-15x as long as into an empty warehouse). A uniform sample keeps the
     estimates: m and u are per-pair rates, and λ, the chance that a random pair matches, is
-    the same in a random sample of records as in the whole population."""
-    n = both.num_rows
+    the same in a random sample of records as in the whole population. The sample is taken
+    from the records already normalized (normalization is per value, so this is the sample
+    normalized again, without the cost)."""
+    n = len(prep.ids)
     if n > FIT_RECORDS:
         rng = np.random.default_rng(settings.seed)
-        both = both.take(pa.array(np.sort(rng.choice(n, FIT_RECORDS, replace=False))))
-    prep = prepare(both, settings)
+        prep = subset(prep, settings, np.sort(rng.choice(n, FIT_RECORDS, replace=False)))
     keys = block_keys(prep.fields, settings.blocking)
     left, right, _ = candidate_pairs(keys, settings.max_block_size)
     if len(left) == 0:  # nothing in the sample shares a block: nothing to learn from
@@ -248,7 +245,9 @@ def screen_load(
     action = check.column("action")
     blocked = pc.fill_null(pc.equal(action, "block"), False)
     allowed = pc.fill_null(pc.equal(action, "allow"), False)
-    positions = np.setdiff1d(np.arange(raw.data.num_rows), bad_rows)
+    kept = np.ones(raw.data.num_rows, dtype=np.bool_)  # setdiff1d sorts: slow at 1M rows
+    kept[bad_rows] = False
+    positions = np.flatnonzero(kept)
     blocked_idx = np.flatnonzero(blocked.to_numpy(zero_copy_only=False))
     if len(blocked_idx):
         hits = check.take(pa.array(blocked_idx))
