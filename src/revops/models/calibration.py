@@ -140,6 +140,7 @@ class CalibrationReport:
     ece_after: float
     table: pd.DataFrame  # reliability of the raw model on the evaluation slice
     table_after: pd.DataFrame
+    fitted_on: str = "probability"  # what the recalibrator maps (see `assess`'s `score`)
 
     @property
     def recalibrated(self) -> bool:
@@ -157,8 +158,9 @@ class CalibrationReport:
                 f"{ECE_THRESHOLD} or what chance gives a calibrated model ({self.ece_chance:.3f})"
             )
         return head + (
-            f"; recalibrated ({self.recalibrator.method}, fitted on the {self.rows_calibration:,} "
-            f"rows before): Brier {self.brier_after:.4f}, ECE {self.ece_after:.3f}"
+            f"; recalibrated ({self.recalibrator.method} on the {self.fitted_on}, fitted on the "
+            f"{self.rows_calibration:,} rows before): Brier {self.brier_after:.4f}, "
+            f"ECE {self.ece_after:.3f}"
         )
 
 
@@ -188,18 +190,31 @@ def assess(
     p: Sequence[float] | Array,
     order: Sequence[Any] | npt.NDArray[Any],
     threshold: float = ECE_THRESHOLD,
+    score: tuple[str, Sequence[float] | Array] | None = None,
 ) -> CalibrationReport:
     """Split later rows in time (`order`) into a calibration and an evaluation half; recalibrate
-    on the first when its ECE exceeds `threshold`; score the second before and after."""
+    on the first when its ECE exceeds `threshold`; score the second before and after.
+
+    `score` (its name, and a value per row rising with `p`) is what the recalibration maps
+    instead of `p`, by isotonic regression whatever the slice's size: for a model whose
+    probability saturates (a Fellegi–Sunter weight of 20 and one of 40 are both 1.0 to within
+    1e-6, so the log-odds Platt fits are clipped alike) while its score keeps the order, and
+    takes few distinct values (one per comparison pattern), so the isotonic map is a step per
+    value that a few hundred rows can fit. The recalibrator then takes that score (and when
+    none was needed, the model's probability stands)."""
     yy, pp = np.asarray(y, float), np.asarray(p, float)
+    fitted_on, ss = (
+        ("probability", pp) if score is None else (score[0], np.asarray(score[1], float))
+    )
     idx = np.argsort(np.asarray(order), kind="stable")
     half = len(idx) // 2
     cal, ev = idx[:half], idx[half:]
     cal_ece = ece(yy[cal], pp[cal]) if half else float("nan")
     chance = chance_ece(pp[cal])
     needs = half > 0 and cal_ece > max(threshold, chance)
-    rec = fit_recalibrator(yy[cal], pp[cal]) if needs else Recalibrator("none")
-    after = rec(pp[ev])
+    method: Method | None = None if score is None else "isotonic"
+    rec = fit_recalibrator(yy[cal], ss[cal], method) if needs else Recalibrator("none")
+    after = rec(ss[ev]) if rec.method != "none" else pp[ev]
     base = float(yy[cal].mean()) if half else float(yy.mean())
     return CalibrationReport(
         model=name,
@@ -216,6 +231,7 @@ def assess(
         ece_after=ece(yy[ev], after),
         table=reliability(yy[ev], pp[ev]),
         table_after=reliability(yy[ev], after),
+        fitted_on=fitted_on,
     )
 
 
