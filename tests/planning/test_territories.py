@@ -14,7 +14,9 @@ from revops.planning.territories import (
     _cuts,
     _repair,
     design_territories,
+    fallback_note,
     greedy_design,
+    method_summary,
     spread,
 )
 
@@ -237,3 +239,21 @@ def test_no_fallback_no_note() -> None:
     design = design_territories(accounts, _reps([("R1", "NA"), ("R2", "NA")]), EXACT)
     assert design.solver_status.startswith("NA:OPTIMAL 0 moves")
     assert design.fallback_note is None
+
+
+def test_method_summary_by_hand() -> None:
+    status = (
+        "APAC:OPTIMAL 121 moves (bound 121, gap 0.0%) within ±5% potential and ±10% workload; "
+        "EMEA:REPAIR FALLBACK (no design within ±5% potential and ±10% workload found in 18.3 s: "
+        "304 moves of steepest descent from the current owners, towards the bands but not into "
+        "them); LATAM:FEASIBLE 108 moves (bound 106, gap 1.9%) within ±5% potential and ±10% "
+        "workload; NA:UNCHANGED FALLBACK (no design within ±5% potential and ±10% workload "
+        "found: no time after 0.0 s)"
+    )
+    assert method_summary(status) == (
+        "CP-SAT: 2 of 4 groups solved, worst gap 1.9%; 2 fallback (EMEA, NA)"
+    )
+    assert fallback_note(status) is not None
+    assert fallback_note(status).startswith("2 of 4 groups (EMEA, NA) are fallbacks")  # type: ignore[union-attr]
+    assert method_summary("greedy") == "greedy (no bound)"
+    assert fallback_note("greedy") is None

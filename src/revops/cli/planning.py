@@ -153,15 +153,18 @@ def territory_compare(
 ) -> None:
     """Two stored designs side by side: balance, moves and disruption per rep."""
     from revops.planning.scenarios import compare_by_rep, compare_summary
-    from revops.planning.store import load_assignments, load_reps
+    from revops.planning.store import load_assignments, load_reps, load_status
+    from revops.planning.territories import fallback_note, method_summary
 
     with open_revops(config, warehouse) as ro:
         designs = {"A": load_assignments(ro.warehouse, first)}
         designs["B"] = load_assignments(ro.warehouse, second)
+        statuses = [load_status(ro.warehouse, first), load_status(ro.warehouse, second)]
         reps = load_reps(ro.warehouse, ro.model.planning.territories.roles)
         names = user_names(ro.warehouse)
     summary = compare_summary(designs, reps)
     summary.insert(1, "design_id", [first, second])
+    summary.insert(2, "method", [method_summary(s) for s in statuses])
     ratios = [str(c) for c in summary.columns if "max_min" in str(c)]
     for col in ratios:
         summary[col] = summary[col].map(_finite)
@@ -176,6 +179,10 @@ def territory_compare(
         "(changed = lost + gained) and potential after",
         name="by_rep",
     )
+    for label, status in zip("AB", statuses, strict=True):
+        note = fallback_note(status)
+        if note is not None:
+            console.print(f"[bold yellow]{label}: {note}[/]", highlight=False)
 
 
 @territory_app.command("apply")
@@ -185,12 +192,16 @@ def territory_apply(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Write a design's owners to accounts.owner_id (audited)."""
-    from revops.planning.store import apply_design
+    from revops.planning.store import apply_design, load_status
+    from revops.planning.territories import fallback_note
 
     with open_revops(config, warehouse) as ro:
         who = require(ro.warehouse, "territory.write")
         moved = apply_design(ro.warehouse, design_id, who.actor)
+        note = fallback_note(load_status(ro.warehouse, design_id))
     console.print(f"applied {design_id}: {moved:,} accounts changed owner")
+    if note is not None:
+        console.print(f"[bold yellow]{note}[/]", highlight=False)
 
 
 # -- quotas -----------------------------------------------------------------------------------

@@ -130,6 +130,15 @@ def load_assignments(wh: Warehouse, design_id: str) -> pd.DataFrame:
     return rows
 
 
+def load_status(wh: Warehouse, design_id: str) -> str:
+    """A stored design's solver status: per group, how it was solved or that it fell back."""
+    t = wh.table("territory_designs")
+    rows = wh.execute(t.filter(t.design_id == design_id).select("solver_status"))
+    if rows.empty:
+        raise RevOpsError(f"unknown territory design {design_id!r}")
+    return str(rows["solver_status"].iloc[0])
+
+
 def stats_dict(design: Design) -> dict[str, object]:
     """Before/after figures of a design, for printing and the audit log."""
     return {"before": asdict(design.before), "after": asdict(design.after), "moved": design.moved}

@@ -74,19 +74,42 @@ class Design:
 
     @property
     def fallback_note(self) -> str | None:
-        """One plain sentence when any group is a fallback, else None: a fallback's reps are
-        not inside the bands, so its balance can be worse than the greedy design's, and the
-        per-group status alone is easy to read past."""
-        groups = self.solver_status.split("; ")
-        fell = [g.split(":", 1)[0] for g in groups if "FALLBACK" in g]
-        if not fell:
-            return None
-        return (
-            f"{len(fell)} of {len(groups)} groups ({', '.join(fell)}) are fallbacks: CP-SAT "
-            "found no design within the bands in its share of the time limit, so their reps "
-            "are outside the bands and may be less balanced than a greedy design; give more "
-            "time (--time-limit), widen the bands, or set match_segment for smaller groups"
-        )
+        """One plain sentence when any group is a fallback, else None (`fallback_note`)."""
+        return fallback_note(self.solver_status)
+
+
+def fallback_note(solver_status: str) -> str | None:
+    """One plain sentence when any group of a design is a fallback, else None: a fallback's
+    reps are not inside the bands, so its balance can be worse than the greedy design's, and
+    the per-group status alone is easy to read past. Takes the stored `solver_status`, so a
+    design read back from the warehouse says it as the one just made."""
+    groups = solver_status.split("; ")
+    fell = [g.split(":", 1)[0] for g in groups if "FALLBACK" in g]
+    if not fell:
+        return None
+    return (
+        f"{len(fell)} of {len(groups)} groups ({', '.join(fell)}) are fallbacks: CP-SAT "
+        "found no design within the bands (none exists, or none in its share of the time "
+        "limit: each group's status says which), so their reps are outside the bands and "
+        "may be less balanced than a greedy design; give more time (--time-limit), widen "
+        "the bands, or set match_segment for smaller groups"
+    )
+
+
+def method_summary(solver_status: str) -> str:
+    """How a design was made, in a few words: greedy, or CP-SAT with its groups solved within
+    the bands, the worst proven gap among them, and the groups that fell back."""
+    if solver_status == "greedy":
+        return "greedy (no bound)"
+    groups = [g.split(":", 1) for g in solver_status.split("; ")]
+    fell = [name for name, text in groups if "FALLBACK" in text]
+    gaps = [
+        float(text.split("gap ", 1)[1].split("%", 1)[0]) for _, text in groups if "gap " in text
+    ]
+    solved = f"{len(gaps)} of {len(groups)} groups solved"
+    if gaps:
+        solved += f", worst gap {max(gaps):.1f}%"
+    return f"CP-SAT: {solved}" + (f"; {len(fell)} fallback ({', '.join(fell)})" if fell else "")
 
 
 def _cv(values: np.ndarray) -> float:
