@@ -11,6 +11,7 @@ import pytest
 
 from revops.context import RevOps
 from revops.demo import generate
+from revops.planning.comp.engine import idle_plans
 from revops.planning.comp.store import run_period
 
 CONFIG = Path(__file__).parents[2] / "examples" / "revops.yaml"
@@ -66,3 +67,28 @@ def test_comp_credits_both_split_holders(loaded: tuple[RevOps, pd.DataFrame]) ->
         pct = float(shares.at[uid, "percent"])
         assert row["credit_pct"] == pytest.approx(pct)
         assert row["credited_amount"] == pytest.approx(float(deal["amount"]) * pct / 100)
+
+
+def test_the_demo_pays_its_sdrs_aes_and_csms_and_says_it_has_no_am(
+    loaded: tuple[RevOps, pd.DataFrame],
+) -> None:
+    # The example operating model has a plan per role (SDR, AE, AM, CSM). The demo company
+    # has SDRs, AEs and CSMs but no account managers (its AEs sell expansion too), so at a
+    # quarter's end every plan but the AM one pays, each rep by the plan of their role, and
+    # the AM plan is said to pay no one (it is worked by hand in tests/planning).
+    ro, _ = loaded
+    wh = ro.warehouse
+    lines = run_period(wh, ro.model, "2026-09", "test")
+    users = wh.execute(wh.table("users").select("user_id", "role"))
+    role = users.set_index("user_id")["role"]
+    paid = lines[lines["amount"] != 0]
+    by_plan = paid.groupby("plan")["user_id"].agg(lambda u: set(role[list(set(u))]))
+    assert by_plan.to_dict() == {
+        "ae_standard": {"ae"},
+        "csm_retention": {"csm"},
+        "sdr_meetings": {"sdr"},
+    }
+    assert "am" not in set(users["role"])
+    assert idle_plans(users, ro.model.compensation) == [
+        "plan am_growth pays no one: no user has role am"
+    ]

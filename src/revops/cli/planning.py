@@ -319,12 +319,17 @@ def comp_run(
 ) -> None:
     """Process (or reprocess) an open period into payout lines."""
     from revops.planning.comp import run_period
+    from revops.planning.comp.engine import idle_plans
 
     with open_revops(config, warehouse) as ro:
         who = require(ro.warehouse, "comp.write")
         with working(f"computing payouts for {period}"):
             lines = run_period(ro.warehouse, ro.model, period, who.actor)
         names = user_names(ro.warehouse)
+        users = ro.warehouse.execute(ro.warehouse.table("users").select("user_id", "role"))
+        idle = idle_plans(users, ro.model.compensation)
+    for sentence in idle:
+        console.print(f"note: {sentence}", highlight=False)
     if lines.empty:
         console.print(f"{period}: no one is on a compensation plan")
         return

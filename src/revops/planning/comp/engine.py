@@ -113,6 +113,21 @@ def plan_of(users: pd.DataFrame, comp: CompensationConfig) -> dict[str, CompPlan
     return out
 
 
+def idle_plans(users: pd.DataFrame, comp: CompensationConfig) -> list[str]:
+    """One sentence per plan that nobody is on (no listed user, no user of its roles), so an
+    example plan the company has no one for (the demo has no account managers) is said, not
+    silently skipped."""
+    taken = {p.name for p in plan_of(users, comp).values()}
+    out = []
+    for plan in comp.plans:
+        if plan.name in taken:
+            continue
+        roles = sorted({r for a in comp.assignments if a.plan == plan.name for r in a.roles})
+        who = f"no user has role {' or '.join(roles)}" if roles else "no assignment names it"
+        out.append(f"plan {plan.name} pays no one: {who}")
+    return out
+
+
 def credits(
     deals: pd.DataFrame, splits: pd.DataFrame, max_split_percent: float = 100.0
 ) -> pd.DataFrame:
