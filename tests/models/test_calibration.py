@@ -53,8 +53,24 @@ def test_an_overconfident_model_is_mended_on_the_earlier_half() -> None:
     assert rep.rows_calibration == rep.rows_evaluation == 10_000
     # The mapping learned on the first half lifts 0.25 back to about 0.5.
     assert rep.recalibrator([0.25])[0] == pytest.approx(0.5, abs=0.05)
+    assert not rep.still_miscalibrated
+    assert "approximate" not in rep.summary()
     small = assess("small", y[:400], (p**2)[:400], np.arange(400))
     assert small.recalibrator.method == "platt"
+
+
+def test_a_model_whose_miscalibration_drifts_is_said_to_stay_off() -> None:
+    # The earlier half says p² (mended up), the later half says p (so the mended map now
+    # overshoots: 0.25 is mapped to about 0.5 where the truth is 0.25).
+    rng = np.random.default_rng(7)
+    truth = rng.uniform(0, 1, 20_000)
+    y = (rng.uniform(0, 1, 20_000) < truth).astype(float)
+    said = np.concatenate([truth[:10_000] ** 2, truth[10_000:]])
+    rep = assess("drifting", y, said, np.arange(20_000))
+    assert rep.recalibrated
+    assert rep.ece_after > 0.1
+    assert rep.still_miscalibrated
+    assert "only approximate rates" in rep.summary()
 
 
 def test_noise_on_a_small_slice_is_not_mended() -> None:

@@ -146,6 +146,12 @@ class CalibrationReport:
     def recalibrated(self) -> bool:
         return self.recalibrator.method != "none"
 
+    @property
+    def still_miscalibrated(self) -> bool:
+        """Mended, yet the later rows still show more error than the threshold and chance allow:
+        said in the summary so nobody reads its probabilities as rates unwarned."""
+        return self.recalibrated and self.ece_after > max(ECE_THRESHOLD, self.ece_chance)
+
     def summary(self) -> str:
         """One line for a closing note or a CLI."""
         head = (
@@ -157,11 +163,17 @@ class CalibrationReport:
                 f"; kept: ECE {self.ece_calibration_slice:.3f} on the rows before is within "
                 f"{ECE_THRESHOLD} or what chance gives a calibrated model ({self.ece_chance:.3f})"
             )
-        return head + (
+        mended = (
             f"; recalibrated ({self.recalibrator.method} on the {self.fitted_on}, fitted on the "
             f"{self.rows_calibration:,} rows before): Brier {self.brier_after:.4f}, "
             f"ECE {self.ece_after:.3f}"
         )
+        if self.still_miscalibrated:
+            mended += (
+                f"; still above {ECE_THRESHOLD} and what chance gives ({self.ece_chance:.3f}): "
+                "its probabilities rank well but are only approximate rates"
+            )
+        return head + mended
 
 
 def chance_ece(p: Array, seed: int = 0, draws: int = _CHANCE_DRAWS) -> float:
