@@ -40,6 +40,7 @@ READ_COMMANDS: list[list[str]] = [
     ["quality", "scorecard", "--no-save"],
     ["quality", "utm"],
     ["quality", "check"],
+    ["quality", "merge", "--auto", "--dry-run"],
     ["lifecycle", "report"],
     ["route", "reps"],
     ["route", "breaches"],

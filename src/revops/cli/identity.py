@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.table import Table
 
 from revops.access import require
 from revops.audit import audited, rows_of
@@ -27,26 +26,68 @@ from revops.errors import RevOpsError
 from revops.warehouse import Batch
 
 
-def _value(v: Any) -> str:
-    return "–" if v is None or v == "" else str(v)
+def _plans_frames(plans: Sequence[Any]) -> tuple[Any, Any]:
+    """The merges planned as two tables: each field a merge changes on its survivor (before
+    and after, as text: the fields' types differ), and the child rows it re-parents."""
+    import pandas as pd
 
+    def text(v: Any) -> str | None:
+        return None if v is None or v == "" else str(v)
 
-def _print_plan(plan: Any) -> None:
-    out = Table(
-        title=f"{plan.table}: merge {', '.join(plan.merged_ids)} into {plan.survivor_id}",
-        title_justify="left",
+    changes = pd.DataFrame(
+        [
+            {
+                "survivor_id": p.survivor_id,
+                "merged_ids": ", ".join(p.merged_ids),
+                "field": name,
+                "survivor_now": text(before),
+                "after_merge": text(after),
+            }
+            for p in plans
+            for name, before, after in p.changes()
+        ],
+        columns=["survivor_id", "merged_ids", "field", "survivor_now", "after_merge"],
     )
-    for col in ("field", "survivor now", "after merge"):
-        out.add_column(col, overflow="fold")
-    for name, before, after in plan.changes():
-        out.add_row(name, _value(before), _value(after))
-    console.print(out)
-    counts = plan.child_counts()
-    moved = ", ".join(f"{n:,} {t}" for t, n in sorted(counts.items())) or "no child rows"
-    console.print(f"children re-parented to {plan.survivor_id}: {moved}")
+    children = pd.DataFrame(
+        [
+            {"survivor_id": p.survivor_id, "child_table": table, "rows": n}
+            for p in plans
+            for table, n in sorted(p.child_counts().items())
+        ],
+        columns=["survivor_id", "child_table", "rows"],
+    )
+    return changes, children
+
+
+SHOWN_PLANS = 50  # merges a person reads in a table; csv and json list every one
+
+
+def _print_plans(plans: Sequence[Any], table: str) -> None:
+    from revops.cli.output import current_output
+
+    out = current_output()
+    cut = (out is None or out.for_people) and len(plans) > SHOWN_PLANS
+    changes, children = _plans_frames(plans[:SHOWN_PLANS] if cut else plans)
+    kinds: dict[str, Any] = dict.fromkeys(changes.columns, "text")
+    print_frame(
+        changes,
+        f"{table}: fields each merge changes on its survivor",
+        name="changes",
+        kinds=kinds,
+        keep=("survivor_id", "field", "after_merge"),
+    )
+    print_frame(
+        children,
+        f"{table}: child rows re-parented to the survivor",
+        name="children",
+        kinds={"survivor_id": "id", "child_table": "text", "rows": "count"},
+    )
+    if cut:
+        console.print(f"first {SHOWN_PLANS} of {len(plans):,} merges shown; --format csv lists all")
 
 
 @quality_app.command("merge")
+@formatted
 def merge_cmd(
     survivor_id: Annotated[str | None, typer.Argument(help="Record that survives.")] = None,
     merged_ids: Annotated[list[str] | None, typer.Argument(help="Records merged into it.")] = None,
@@ -58,10 +99,12 @@ def merge_cmd(
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
     ] = False,
     actor: Annotated[str | None, typer.Option(help="Who the merge is logged as.")] = None,
+    fmt: FormatOpt = Format.table,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Merge duplicates with survivorship; children follow the survivor; logged for unmerge."""
+    """Merge duplicates with survivorship; children follow the survivor; logged for unmerge.
+    --dry-run shows the plan (in --format table, csv or json) and writes nothing."""
     from revops.identity.merge import MERGEABLE, apply_merges, auto_groups, plan_merges
 
     with open_revops(config, warehouse) as ro:
@@ -81,8 +124,7 @@ def merge_cmd(
             raise RevOpsError("give SURVIVOR_ID and MERGED_ID…, or --auto")
         plans = plan_merges(ro.warehouse, ro.model.merge, name, groups)
         if dry_run or not auto:
-            for plan in plans[:50] if auto else plans:
-                _print_plan(plan)
+            _print_plans(plans, name)
         if dry_run:
             console.print(f"[yellow]dry run:[/] {len(plans):,} merge(s) planned, nothing written")
             return
@@ -216,8 +258,16 @@ def evaluate_cmd(
     for rep in done.calibration:  # the match probability on every labelled candidate pair
         console.print(rep.summary())
         stem = rep.model.replace(" ", "_")
-        print_frame(rep.table, f"{rep.model}: reliability (before)", name=f"{stem}_reliability",
-                    kinds=RELIABILITY_KINDS)  # fmt: skip
+        print_frame(
+            rep.table,
+            f"{rep.model}: reliability (before)",
+            name=f"{stem}_reliability",
+            kinds=RELIABILITY_KINDS,
+        )
         if rep.recalibrated:
-            print_frame(rep.table_after, f"{rep.model}: reliability (after)",
-                        name=f"{stem}_reliability_after", kinds=RELIABILITY_KINDS)  # fmt: skip
+            print_frame(
+                rep.table_after,
+                f"{rep.model}: reliability (after)",
+                name=f"{stem}_reliability_after",
+                kinds=RELIABILITY_KINDS,
+            )
