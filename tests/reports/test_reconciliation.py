@@ -387,6 +387,83 @@ def test_attribution_credits_are_attribution_compare_s(demo_run: tuple[Path, str
     assert checked >= len(channels) * 5
 
 
+def _report_page(demo_run: tuple[Path, str], area: str) -> dict[str, list[dict[str, str]]]:
+    """The web workspace's report page for `area` (`/view/AREA/report`, what a revops_admin
+    reads): each table's CSV, the raw values its CSV link answers, by table key."""
+    import csv
+    import io
+
+    from revops.access import Principal
+    from revops.context import RevOps
+    from revops.web.views import report_page
+
+    ro = RevOps.open(None, _wh(demo_run))
+    try:
+        page = report_page(ro, Principal("council", "revops_admin"), area)
+    finally:
+        ro.close()
+    (section,) = page["sections"]
+    assert not section.error, section.error
+    return {g.key: list(csv.DictReader(io.StringIO(g.csv()))) for g in section.grids}
+
+
+def _same_rows(page: list[dict[str, str]], cli: list[dict[str, Any]], key: str) -> int:
+    """Page rows (CSV text) equal the CLI's (json) in every column they share; the count."""
+    assert [r[key] for r in page] == [str(r[key]) for r in cli]
+    checked = 0
+    for got, want in zip(page, cli, strict=True):
+        for column, value in want.items():
+            if column not in got or column == key:
+                continue
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                assert float(got[column]) == pytest.approx(value, rel=1e-4, abs=0.01), column
+            else:
+                assert got[column] == ("" if value is None else str(value)), column
+            checked += 1
+    return checked
+
+
+def test_report_pages_are_the_cli_s(demo_run: tuple[Path, str]) -> None:
+    """/view/revenue|attribution|forecast/report show the figures `revops revenue waterfall |
+    at-risk`, `attribution compare | performance` and `forecast methods | rollup` print."""
+    wh = _wh(demo_run)
+    revenue = _report_page(demo_run, "revenue")
+    waterfall = _tables("revenue", "waterfall", "-w", wh)["waterfall"]
+    for row in revenue["waterfall"]:
+        row["month"] = row["month"][:7]  # the page's raw date, the CLI's month
+    assert _same_rows(revenue["waterfall"], waterfall, "month") >= 12 * 7
+    at_risk = _run("revenue", "at-risk", "--limit", "1", "-w", wh)
+    total = re.search(r"At risk: ([\d,]+) accounts, (\$[\d,]+) ARR at risk", at_risk)
+    assert total
+    assert len(revenue["at_risk"]) == int(total.group(1).replace(",", ""))
+    shown = sum(float(r["arr_at_risk"]) for r in revenue["at_risk"])
+    assert shown == pytest.approx(_number(total.group(2)), abs=1)
+
+    attribution = _report_page(demo_run, "attribution")
+    checked = 0
+    for table in _tables("attribution", "compare", "-w", wh).values():
+        checked += _same_rows(attribution["models"], table, "channel")
+    assert checked >= len(attribution["models"]) * 10
+    perf = list(_tables("attribution", "performance", "-w", wh).values())[-1]  # by channel
+    spend = "marketing_spend"  # the page's order: most spent first, none last
+    perf = sorted(
+        (r for r in perf if r["channel"] is not None),
+        key=lambda r: (r[spend] is None, -(r[spend] or 0)),
+    )
+    assert _same_rows(attribution["performance"], perf, "channel") >= len(perf) * 9
+
+    forecast = _report_page(demo_run, "forecast")
+    args = ("--period", "2026Q4", "-w", wh)  # the quarter after the data; as of its last day
+    methods = _tables("forecast", "methods", *args)["methods"]
+    everything = [r for r in methods if r["opportunity_type"] == "all"]
+    assert _same_rows(forecast["methods"], everything, "method") == len(everything) * 4
+    roll = _tables("forecast", "rollup", *args)["rollup"]
+    wanted = [
+        r for r in roll if r["level"] in ("region", "company") and r["opportunity_type"] == "all"
+    ]
+    assert _same_rows(forecast["rollup"], wanted, "subject_id") >= len(wanted) * 5
+
+
 def test_every_declared_elsewhere_figure_is_owned_and_explained() -> None:
     from revops.config import DEFAULT_CONFIG, load_config
 

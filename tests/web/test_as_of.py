@@ -17,11 +17,14 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime
+from pathlib import Path
 
 import pyarrow as pa
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 from web_support import sign_in
 
+from revops.cli import app
 from revops.context import RevOps
 
 # (deal, stage, entered, amount, expected close)
@@ -68,7 +71,21 @@ def _figures(client: TestClient, query: str) -> dict[str, str]:
     return {row["metric"]: row for row in csv.DictReader(io.StringIO(r.text))}
 
 
-def test_a_past_month_shows_what_stood_open_then(ro: RevOps, client: TestClient) -> None:
+def _cli(folder: Path, *args: str) -> list[dict[str, str]]:
+    """`revops metrics show open_pipeline ARGS --format csv` on the company's warehouse."""
+    r = CliRunner().invoke(
+        app,
+        ["metrics", "show", "open_pipeline", *args, "--format", "csv",
+         "-w", str(folder / "web.duckdb")],
+        env={"REVOPS_USER": "setup"},
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    return list(csv.DictReader(io.StringIO(r.stdout)))
+
+
+def test_a_past_month_shows_what_stood_open_then(
+    ro: RevOps, client: TestClient, tmp_path: Path
+) -> None:
     _add_history(ro)
     assert sign_in(client, "admin@x.com") == 303
     rows = _figures(client, "month=2026-09")
@@ -89,6 +106,20 @@ def test_a_past_month_shows_what_stood_open_then(ro: RevOps, client: TestClient)
     # the metric page says the same
     metric = client.get("/metric/open_pipeline?month=2026-09")
     assert '<span class="value" id="value">$125,000</span>' in metric.text
+    # `revops metrics show` reads the same: each month that has begun as it stood at its end,
+    # every month from --from listed; November (after the data) today's open deals by their
+    # expected close date (O7, 25,000)
+    months = _cli(tmp_path, "--grain", "month", "--from", "2026-08-01", "--to", "2026-12-01")
+    assert [(r["period"][:7], float(r["value"])) for r in months] == [
+        ("2026-08", 55_000), ("2026-09", 125_000), ("2026-10", 55_000), ("2026-11", 25_000),
+    ]  # fmt: skip
+    regions = _cli(tmp_path, "--grain", "all", "--from", "2026-09-01", "--to", "2026-10-01",
+                   "--by", "region")  # fmt: skip
+    assert {r["region"]: float(r["value"]) for r in regions} == {"NA": 85_000, "EMEA": 40_000}
+    cut = _cli(tmp_path, "--grain", "all", "--from", "2026-09-01", "--to", "2026-10-01",
+               "--where", "amount > 1")  # fmt: skip
+    assert cut[0]["value"] == ""
+    assert "revops pipeline snapshot --as-of 2026-09-30 --by DIMENSION" in cut[0]["note"]
     # a rep's own: Bo had 40,000 open at September's end and nothing at August's
     assert sign_in(client, "bo@x.com") == 303
     bo = _figures(client, "month=2026-09")

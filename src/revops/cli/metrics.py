@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from typing import Annotated, Any
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,6 +25,9 @@ from revops.config import load_config
 from revops.config.models import DIMENSIONS, Grain, Metric, SimpleMetric
 from revops.context import default_config_path
 from revops.errors import RevOpsError
+
+if TYPE_CHECKING:
+    from revops.context import RevOps
 
 metrics_app = typer.Typer(help="The metric dictionary.", no_args_is_help=True)
 
@@ -109,6 +113,7 @@ def metrics_show(
     import pandas as pd
 
     from revops.metrics import metric_sql, settled
+    from revops.reports.as_of import current_state
 
     with open_revops(config, warehouse) as ro:
         if grain not in ("day", "week", "month", "quarter", "year", "all"):
@@ -146,6 +151,8 @@ def metrics_show(
             line["missing"] = None if pd.isna(row.get("missing")) else int(row["missing"])
             line["note"] = missing_note(row, metric).strip(" ()") or None
             records.append(line)
+        if current_state(ro.model, name):
+            records = _read_as_of(ro, name, records, dims, g, first, last, where)
         if all(r["note"] is None for r in records):
             for r in records:
                 del r["note"]
@@ -163,6 +170,91 @@ def metrics_show(
             hidden=("rows", "missing"),
             keep=("period", *dims, "value"),
         )
+
+
+def _bucket_start(day: date, grain: Grain, fy_start: int) -> date:
+    """The first day of the bucket of `grain` holding `day` (quarters and years fiscal)."""
+    if grain == "day":
+        return day
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    index = day.year * 12 + day.month - 1
+    index -= (index - (fy_start - 1)) % {"month": 1, "quarter": 3, "year": 12}[grain]
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _bucket_end(start: date, grain: Grain) -> date:
+    """The first day after the bucket of `grain` that starts on `start`."""
+    if grain in ("day", "week"):
+        return start + timedelta(days=1 if grain == "day" else 7)
+    index = start.year * 12 + start.month - 1 + {"month": 1, "quarter": 3, "year": 12}[grain]
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _read_as_of(
+    ro: RevOps,
+    name: str,
+    records: list[dict[str, Any]],
+    dims: list[str],
+    grain: Grain | None,
+    first: date | None,
+    last: date | None,
+    where: str | None,
+) -> list[dict[str, Any]]:
+    """`records` with today's open deals over each bucket that has begun read as they stood
+    at its end, as the web pages read them (`revops.reports.as_of`): one row per snapshot
+    group, every bucket from --from on listed (no deal open then is $0, never a bucket left
+    out). Buckets after the data stay today's open deals by expected close date; all time
+    without --from stays today's whole open pipeline. A cut the snapshot cannot make leaves
+    the value missing, with the command that answers it."""
+    import pandas as pd
+
+    from revops.reports.as_of import as_of_day, open_as_of
+    from revops.reports.periods import data_end
+
+    end = data_end(ro)
+    if end is None or (grain is None and first is None):
+        return records
+    stop = min(last or end + timedelta(days=1), end + timedelta(days=1))
+    spans: list[tuple[date | None, date, date]]
+    if grain is None:
+        assert first is not None
+        spans = [(None, first, last or end + timedelta(days=1))]
+    else:
+        starts = {pd.Timestamp(r["period"]).date() for r in records}
+        if first is not None:
+            bucket = _bucket_start(first, grain, ro.model.company.fiscal_year_start_month)
+            while bucket < stop:
+                starts.add(bucket)
+                bucket = _bucket_end(bucket, grain)
+        spans = [(s, s, _bucket_end(s, grain)) for s in sorted(starts)]
+    by = dims[0] if len(dims) == 1 else None
+    restated: dict[Any, list[dict[str, Any]]] = {}
+    for key, begin, finish in spans:
+        day = as_of_day(ro, begin, finish, end)
+        if day is None:
+            continue
+        series, why = open_as_of(ro, name, day, by, where=bool(where) or len(dims) > 1)
+        head: dict[str, Any] = {} if key is None else {"period": pd.Timestamp(key)}
+        note = f"open on {day}, from stage history (revops pipeline snapshot --as-of {day})"
+        if series is None:
+            rows = [{**head, **dict.fromkeys(dims), "value": None, "note": why}]
+        elif by is None:
+            rows = [{**head, "value": float(series.sum()), "note": note}]
+        else:
+            rows = [{**head, by: k, "value": float(v), "note": note} for k, v in series.items()]
+        restated[key] = [{**r, "rows": None, "missing": None} for r in rows]
+    kept = [
+        r for r in records
+        if (None if grain is None else pd.Timestamp(r["period"]).date()) not in restated
+    ]  # fmt: skip
+    for r in kept:  # after the data: the forecast the dictionary means
+        r["note"] = r.get("note") or "open now, by expected close date"
+    out = kept + [r for rows in restated.values() for r in rows]
+    columns = ["period", *dims, "value", "rows", "missing", "note"]
+    order = [c for c in columns if any(c in r for r in out)]
+    out = [{c: r.get(c) for c in order} for r in out]
+    return sorted(out, key=lambda r: pd.Timestamp(r["period"])) if grain else out
 
 
 def metric_kind(metric: Metric) -> Kind:

@@ -4,12 +4,16 @@ One offline HTML page. The scope (models, conversions, lookback, level) is print
 under every chart. The W-shaped credits for opportunities and closed-won deals are stored in
 `attribution_credits` first, so the dictionary metrics on the page (attributed pipeline, ROAS,
 ROI) are the same numbers `revops metrics compute` gives afterwards.
+`attribution_report_data` gathers the numbers and `attribution_charts` draws them (the web
+workspace's attribution report page shows both); `write_attribution_report` renders them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -81,10 +85,28 @@ def _fits(results: Mapping[str, Attribution]) -> pd.DataFrame:
     return df.sort_values(df.columns[0], ascending=False).reset_index()
 
 
-def write_attribution_report(
-    ro: RevOps, path: Path, conversion: ConversionType | None = None
-) -> Path:
-    """Render the attribution report to `path` (one self-contained HTML file)."""
+@dataclass(frozen=True)
+class AttributionReportData:
+    """What the attribution report shows, computed once for the page and the web workspace."""
+
+    scope: Scope  # every model's, for the chosen conversion
+    stored_scope: list[str]  # the W-shaped credits' scope, for opportunity and closed_won
+    results: dict[str, Attribution]  # model -> its credits for the chosen conversion
+    by_channel: pd.DataFrame  # channel, conversions credited by each model
+    by_campaign: pd.DataFrame  # the top 20 campaigns (by name), the same
+    fits: pd.DataFrame  # channel, Markov removal effect and credits, Shapley value and error
+    perf: pd.DataFrame  # performance_table by channel (a channel without spend: n/a, not 0)
+    pipeline: pd.DataFrame  # sourced vs influenced opportunities per channel
+    revenue: pd.DataFrame  # the same for closed-won deals
+
+
+def attribution_report_data(
+    ro: RevOps, conversion: ConversionType | None = None, *, store: bool = True
+) -> AttributionReportData:
+    """The report's numbers. With `store`, the W-shaped credits for opportunities and closed-won
+    deals are written to `attribution_credits` first, so the dictionary's attributed pipeline,
+    ROAS and ROI read this run's credits; without it (a page being read), those metrics read
+    the credits stored last, as `revops attribution performance` does."""
     cfg = ro.model.attribution
     conv = conversion or cfg.default_conversion
     inputs = load_inputs(ro.warehouse)
@@ -97,37 +119,69 @@ def write_attribution_report(
         return built[c]
 
     results = compare_journeys(journeys(conv), conv, cfg)
-    scope = Scope.of(cfg, conv, tuple(results))
-    stored = [
-        compare_journeys(journeys(c), c, cfg, [DICTIONARY_MODEL])[DICTIONARY_MODEL]
-        for c in ("opportunity", "closed_won")
-    ]
-    write_credits(ro.warehouse, stored, cfg)
-    by_channel = comparison_frame(results, "channel")
+    stored_kinds: tuple[ConversionType, ...] = ("opportunity", "closed_won")
+    if store:
+        stored = [
+            compare_journeys(journeys(c), c, cfg, [DICTIONARY_MODEL])[DICTIONARY_MODEL]
+            for c in stored_kinds
+        ]
+        write_credits(ro.warehouse, stored, cfg)
     by_campaign = comparison_frame(results, "campaign").head(20)
     names = ro.warehouse.to_arrow(ro.warehouse.table("campaigns").select("campaign_id", "name"))
     lookup = dict(zip(names["campaign_id"].to_pylist(), names["name"].to_pylist(), strict=True))
     by_campaign["campaign"] = by_campaign["campaign"].map(lambda c: lookup.get(c, c))
-    chosen = [m for m in CHART_MODELS if m in results]
-    svgs = {
+    perf = performance_table(ro.warehouse, ro.model, "channel")
+    perf = perf[perf["channel"].notna()].sort_values("marketing_spend", ascending=False)
+    return AttributionReportData(
+        scope=Scope.of(cfg, conv, tuple(results)),
+        stored_scope=[Scope.of(cfg, c, (DICTIONARY_MODEL,)).text for c in stored_kinds],
+        results=results,
+        by_channel=comparison_frame(results, "channel"),
+        by_campaign=by_campaign,
+        fits=_fits(results),
+        perf=perf.reset_index(drop=True),
+        pipeline=sourced_influenced(journeys("opportunity")),
+        revenue=sourced_influenced(journeys("closed_won")),
+    )
+
+
+def attribution_charts(data: AttributionReportData) -> dict[str, str]:
+    """The report's charts as SVG (the web workspace's attribution report page shows the
+    same); a channel without spend has no point on the scatter and no ROAS bar."""
+    by_channel, perf = data.by_channel, data.perf
+    chosen = [m for m in CHART_MODELS if m in data.results]
+    roas = perf.dropna(subset=["roas"]).sort_values("roas", ascending=False)
+    return {
         "models": charts.grouped_bars(
             by_channel["channel"].astype(str).tolist(),
             {m: by_channel[m].tolist() for m in chosen},
-            f"Conversions ({conv}) credited per channel, by model",
-        )
+            f"Conversions ({data.scope.conversion}) credited per channel, by model",
+        ),
+        "spend": spend_scatter(
+            perf.dropna(subset=["marketing_spend", "attributed_pipeline"]),
+            "Spend vs attributed pipeline per channel",
+        ),
+        "roas": charts.bar_chart(
+            roas["channel"].astype(str).tolist(),
+            roas["roas"].tolist(),
+            "ROAS per channel (attributed revenue / spend)",
+            "number",
+        ),
     }
-    perf = performance_table(ro.warehouse, ro.model, "channel")
-    perf = perf[perf["channel"].notna()].fillna(0.0)
-    perf = perf.sort_values("marketing_spend", ascending=False)
-    svgs["spend"] = spend_scatter(perf, "Spend vs attributed pipeline per channel")
-    svgs["roas"] = charts.bar_chart(
-        perf.sort_values("roas", ascending=False)["channel"].astype(str).tolist(),
-        perf.sort_values("roas", ascending=False)["roas"].tolist(),
-        "ROAS per channel (attributed revenue / spend)",
-        "number",
-    )
-    pipeline = sourced_influenced(journeys("opportunity"))
-    revenue = sourced_influenced(journeys("closed_won"))
+
+
+def _num(value: object, spec: str) -> str:
+    """A report cell: `spec`'s format, or n/a for a missing value (never 0)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return spec.format(value)
+
+
+def write_attribution_report(
+    ro: RevOps, path: Path, conversion: ConversionType | None = None
+) -> Path:
+    """Render the attribution report to `path` (one self-contained HTML file)."""
+    data = attribution_report_data(ro, conversion)
     env = Environment(
         loader=PackageLoader("revops.reports", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -138,18 +192,19 @@ def write_attribution_report(
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         config_digest=ro.config.digest,
         config_path=str(ro.config.path),
-        scope=scope.text,
-        stored_scope=[r.scope.text for r in stored],
-        journeys=next(iter(results.values())),
-        models=list(results),
-        svgs=svgs,
-        by_channel=_records(by_channel),
-        channels=by_channel["channel"].astype(str).tolist(),
-        by_campaign=_records(by_campaign),
-        fits=_records(_fits(results)),
-        pipeline=_records(pipeline),
-        revenue=_records(revenue),
-        perf=_records(perf),
+        scope=data.scope.text,
+        stored_scope=data.stored_scope,
+        journeys=next(iter(data.results.values())),
+        models=list(data.results),
+        svgs=attribution_charts(data),
+        by_channel=_records(data.by_channel),
+        channels=data.by_channel["channel"].astype(str).tolist(),
+        by_campaign=_records(data.by_campaign),
+        fits=_records(data.fits),
+        pipeline=_records(data.pipeline),
+        revenue=_records(data.revenue),
+        perf=_records(data.perf),
+        num=_num,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")

@@ -8,11 +8,15 @@ win model's AUC and calibration on later deals it never saw.
 These are the forecast engine's figures, declared under `computed_elsewhere` in the operating
 model (their formulas are printed here) and the same numbers `revops forecast methods | rollup`
 print; the one dictionary figure, forecast_accuracy, is the dictionary's.
+`forecast_report_data` gathers the numbers and `forecast_charts` draws them (the web
+workspace's forecast report page shows both); `write_forecast_report` renders them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -23,9 +27,10 @@ from revops.errors import RevOpsError
 from revops.metrics import compute, formula
 from revops.pipeline.forecast import History, forecast_methods, forecast_rollup
 from revops.pipeline.forecast.backtest import summarize
+from revops.pipeline.forecast.engine import MethodsResult
 from revops.pipeline.forecast.periods import Period
 from revops.pipeline.forecast.rollup import wide
-from revops.pipeline.forecast.win_model import WITHHELD_MEANS, WinModelError
+from revops.pipeline.forecast.win_model import WITHHELD_MEANS, Evaluation, WinModelError
 from revops.reports import charts
 from revops.reports.formatting import format_value
 
@@ -69,42 +74,80 @@ def _week_curve(weekly: pd.DataFrame) -> str:
     )
 
 
-def write_forecast_report(
-    ro: RevOps, path: Path, period: Period, as_of: dt.date, history: History | None = None
-) -> Path:
-    """Render the forecast report for `period` as of `as_of` to `path`.
+@dataclass(frozen=True)
+class ForecastReportData:
+    """What the forecast report shows, computed once for the page and the web workspace."""
 
-    The methods and the win model's evaluation read the deal history once between them (and with
-    the backtest before, when the caller hands over the `history` it ran that with)."""
+    period: Period
+    as_of: dt.date
+    weekly: pd.DataFrame  # the stored backtest, one row per method and as-of week
+    summary: pd.DataFrame  # summarize(weekly): MAPE and bias per quarter and method, overall
+    methods: MethodsResult  # every method's number, the recommended call, the creation model
+    rollup: pd.DataFrame  # wide roll-up: region and company rows, all opportunity types
+    evaluation: Evaluation | None  # the win model on later deals, None when not trained
+    win_error: str  # why it was not trained
+    accuracy: float | None  # the dictionary's forecast_accuracy over every backtested week
+
+
+def forecast_report_data(
+    ro: RevOps, period: Period, as_of: dt.date, history: History | None = None
+) -> ForecastReportData:
+    """The report's numbers for `period` as of `as_of`. The methods and the win model's
+    evaluation read the deal history once between them (and with the backtest before, when
+    the caller hands over the `history` it ran that with)."""
     wh, model = ro.warehouse, ro.model
     history = History(wh, model) if history is None else history
     weekly = stored_backtest(ro)
-    summary = summarize(weekly)
-    per_q = summary[summary["quarter"] != "overall"]
+    methods = forecast_methods(wh, model, period, as_of, history)
+    roll = wide(forecast_rollup(wh, model, period, as_of))
+    roll = roll[roll["level"].isin(["region", "company"]) & (roll["opportunity_type"] == "all")]
+    try:
+        from revops.pipeline.forecast import win_model_report
+
+        evaluation, win_error = win_model_report(wh, model, history), ""
+    except (WinModelError, RevOpsError) as exc:
+        evaluation, win_error = None, str(exc)
+    accuracy = compute(wh, model, "forecast_accuracy", grain=None)
+    raw = float(accuracy["value"].iloc[0]) if len(accuracy) else math.nan
+    return ForecastReportData(
+        period=period,
+        as_of=as_of,
+        weekly=weekly,
+        summary=summarize(weekly),
+        methods=methods,
+        rollup=roll.reset_index(drop=True),
+        evaluation=evaluation,
+        win_error=win_error,
+        accuracy=None if math.isnan(raw) else raw,
+    )
+
+
+def forecast_charts(data: ForecastReportData) -> dict[str, str]:
+    """The report's charts as SVG (the web workspace's forecast report page shows the same)."""
+    per_q = data.summary[data.summary["quarter"] != "overall"]
     quarters = list(dict.fromkeys(per_q["quarter"]))
     mape = per_q.pivot_table(index="quarter", columns="method", values="mape").reindex(quarters)
-    svgs = {
+    return {
         "mape": charts.grouped_bars(
             quarters,
             {m: mape[m].tolist() for m in METHOD_LABELS if m in mape.columns},
             "MAPE per quarter and method (lower is better)",
             "percent",
         ),
-        "weeks": _week_curve(weekly),
+        "weeks": _week_curve(data.weekly),
     }
-    methods = forecast_methods(wh, model, period, as_of, history)
-    totals = methods.methods[methods.methods["opportunity_type"] == "all"]
-    roll = wide(forecast_rollup(wh, model, period, as_of))
-    roll = roll[roll["level"].isin(["region", "company"]) & (roll["opportunity_type"] == "all")]
-    try:
-        from revops.pipeline.forecast import win_model_report
 
-        evaluation = win_model_report(wh, model, history)
-        win_error = ""
-    except (WinModelError, RevOpsError) as exc:
-        evaluation, win_error = None, str(exc)
-    accuracy = compute(wh, model, "forecast_accuracy", grain=None)
-    raw = float(accuracy["value"].iloc[0]) if len(accuracy) else float("nan")
+
+def write_forecast_report(
+    ro: RevOps, path: Path, period: Period, as_of: dt.date, history: History | None = None
+) -> Path:
+    """Render the forecast report for `period` as of `as_of` to `path` (see
+    `forecast_report_data` for the `history` handed over)."""
+    model = ro.model
+    data = forecast_report_data(ro, period, as_of, history)
+    methods, evaluation = data.methods, data.evaluation
+    totals = methods.methods[methods.methods["opportunity_type"] == "all"]
+    roll = data.rollup
     env = Environment(
         loader=PackageLoader("revops.reports", "templates"), autoescape=select_autoescape(["html"])
     )
@@ -126,13 +169,13 @@ def write_forecast_report(
         trained_through=methods.trained_through,
         rollup=roll.to_dict("records"),
         rollup_columns=[c for c in roll.columns if c not in ("level", "subject_id")],
-        summary=summary.to_dict("records"),
-        svgs=svgs,
+        summary=data.summary.to_dict("records"),
+        svgs=forecast_charts(data),
         ev=evaluation,
         calibration=[] if evaluation is None else evaluation.calibration.to_dict("records"),
-        win_error=win_error,
+        win_error=data.win_error,
         withheld_means=WITHHELD_MEANS,
-        accuracy=format_value(None if raw != raw else raw, "percent"),
+        accuracy=format_value(data.accuracy, "percent"),
         accuracy_formula=formula(model, "forecast_accuracy"),
         declared={f.name: f.formula for f in model.computed_elsewhere},
         money=money,

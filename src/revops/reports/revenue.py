@@ -3,6 +3,8 @@
 One offline HTML page (inline SVG charts) built from the revenue engine's tables, with the
 headline numbers taken from the metric dictionary and their formulas printed beside them, and
 the churn model's AUC on months it never saw next to the health score's.
+`revenue_report_data` gathers the numbers and `revenue_charts` draws them (the web
+workspace's revenue report page shows both); `write_revenue_report` renders them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -142,8 +143,19 @@ def _suffix(value: float | None, unit: str) -> str:
     return "n/a" if value is None else f"{value:.1f}{unit}"
 
 
-def write_revenue_report(ro: RevOps, path: Path, risk: RiskRun | None = None) -> Path:
-    """Render the revenue report to `path`; fits the risk models unless `risk` is given."""
+@dataclass(frozen=True)
+class RevenueReportData:
+    """What the revenue report shows, computed once for the page and the web workspace."""
+
+    waterfall: pd.DataFrame  # every month: opening, movements, closing ARR, customers, check
+    retention: pd.DataFrame  # month, the dictionary's nrr and grr: the last 24 months with NRR
+    logo_cohorts: pd.DataFrame  # cohort_table(…, "logo"): start month → size and ages
+    revenue_cohorts: pd.DataFrame  # the same for MRR against month 0
+    risk: RiskRun
+
+
+def revenue_report_data(ro: RevOps, risk: RiskRun | None = None) -> RevenueReportData:
+    """The report's numbers; fits the risk models unless `risk` is given."""
     wh = ro.warehouse
     wf = fetch(wh, waterfall(wh.table("mrr_monthly")))
     if wf.empty:
@@ -151,7 +163,6 @@ def write_revenue_report(ro: RevOps, path: Path, risk: RiskRun | None = None) ->
 
         raise RevenueError("no revenue tables yet: run `revops revenue run` first")
     wf["check"] = wf["opening_arr"] + wf[list(MOVEMENTS)].sum(axis=1) - wf["closing_arr"]
-    last12 = wf.iloc[-12:]
     # the dictionary's nrr and grr per month (the tiles' figures), not a second computation
     ret = pd.DataFrame(
         {
@@ -161,9 +172,21 @@ def write_revenue_report(ro: RevOps, path: Path, risk: RiskRun | None = None) ->
     )
     ret = ret.dropna(subset=["nrr"]).iloc[-24:].rename_axis("month").reset_index()
     counts = fetch(wh, cohort_counts(wh.table("mrr_monthly"), wh.table("accounts")))
-    risk = risk or assess_risk(wh, ro.model, score_customers(wh, ro.model))
+    return RevenueReportData(
+        waterfall=wf,
+        retention=ret,
+        logo_cohorts=cohort_table(counts, "logo"),
+        revenue_cohorts=cohort_table(counts, "revenue"),
+        risk=risk or assess_risk(wh, ro.model, score_customers(wh, ro.model)),
+    )
+
+
+def revenue_charts(data: RevenueReportData) -> dict[str, str]:
+    """The report's charts as SVG (the web workspace's revenue report page shows the same)."""
+    wf, ret = data.waterfall, data.retention
+    last12 = wf.iloc[-12:]
     latest = wf["month"].iloc[-1]
-    svgs: dict[str, Any] = {
+    return {
         "bridge": _bridge(last12, f"ARR bridge, {last12['month'].iloc[0]:%b %Y} to {latest:%b %Y}"),
         "movements": _movements_chart(wf.iloc[-24:], "ARR movements per month"),
         "retention": charts.line_chart(
@@ -173,14 +196,21 @@ def write_revenue_report(ro: RevOps, path: Path, risk: RiskRun | None = None) ->
             "percent",
         ),
         "logo_heat": _heatmap(
-            cohort_table(counts, "logo"), "Logo retention by start-month cohort", "{:,.0f} accounts"
+            data.logo_cohorts, "Logo retention by start-month cohort", "{:,.0f} accounts"
         ),
         "revenue_heat": _heatmap(
-            cohort_table(counts, "revenue"),
+            data.revenue_cohorts,
             "Revenue retention by start-month cohort (MRR vs month 0)",
             "${:,.0f} MRR",
         ),
     }
+
+
+def write_revenue_report(ro: RevOps, path: Path, risk: RiskRun | None = None) -> Path:
+    """Render the revenue report to `path`; fits the risk models unless `risk` is given."""
+    data = revenue_report_data(ro, risk)
+    wf, risk = data.waterfall, data.risk
+    svgs = revenue_charts(data)
     env = Environment(
         loader=PackageLoader("revops.reports", "templates"), autoescape=select_autoescape(["html"])
     )
@@ -191,7 +221,7 @@ def write_revenue_report(ro: RevOps, path: Path, risk: RiskRun | None = None) ->
         config_digest=ro.config.digest,
         tiles=_tiles(ro, report_period(ro)),
         svgs=svgs,
-        waterfall=last12.to_dict("records"),
+        waterfall=wf.iloc[-12:].to_dict("records"),
         movements=MOVEMENTS,
         max_gap=float(wf["check"].abs().max()),
         months=len(wf),

@@ -22,11 +22,12 @@ from revops.audit import audit_batch
 from revops.context import RevOps
 from revops.errors import RevOpsError
 from revops.metrics import Period, compute_all, settled, why_missing
+from revops.reports.as_of import current_state
 from revops.reports.formatting import format_change, format_value
 from revops.reports.periods import data_end, dictionary_values, maturing
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import utc_now
-from revops.web.views import Filters, Scope, current_state, shown_figure, shown_formula
+from revops.web.views import Filters, Scope, shown_figure, shown_formula
 
 TREND_MONTHS = 12
 

@@ -95,9 +95,15 @@ async def area(request: Request, session: Page, area: str, f: Filtered) -> Respo
 
 
 @router.get("/view/{area}/report", response_class=HTMLResponse)
-async def area_report(request: Request, session: Page, area: str) -> Response:
+async def area_report(request: Request, session: Page, area: str, period: str = "") -> Response:
     return await _page(
-        request, session, "report.html", views.report_page, area, name=f"{area}-report"
+        request,
+        session,
+        "report.html",
+        views.report_page,
+        area,
+        period[:40],
+        name=f"{area}-report",
     )
 
 

@@ -44,6 +44,7 @@ from revops.metrics import (
 from revops.metrics.compiler import leaf_tables
 from revops.metrics.drill import OWNER, components, drillable, rows_behind
 from revops.metrics.results import custom_columns
+from revops.reports.as_of import as_of_day, current_state, open_as_of, open_value
 from revops.reports.formatting import format_change, format_value
 from revops.reports.funnel import HEADLINE
 from revops.reports.periods import data_end, maturing, report_period
@@ -61,7 +62,15 @@ AREA_TABLES: dict[str, tuple[str, ...]] = {
     "forecast": ("forecast_backtests", "quotas"),
 }
 RECORD_KINDS = {"opportunities": "deal", "persons": "person", "accounts": "account"}
-REPORT_AREAS = ("funnel", "pipeline", "quality")  # web.report_views.SECTIONS
+# the areas with a static report, and the command that writes it (web.report_views)
+REPORT_AREAS = {
+    "funnel": "revops report funnel",
+    "pipeline": "revops report pipeline",
+    "quality": "revops quality scorecard --html FILE",
+    "revenue": "revops revenue report",
+    "attribution": "revops attribution report",
+    "forecast": "revops forecast report --period QUARTER",
+}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,80}$")
 ROW_LIMIT = 500
 
@@ -139,63 +148,26 @@ def figure(ro: RevOps, name: str, period: Period, where: str | None) -> float | 
     return settled(ro.model, name, float(df["value"].iloc[0]), None if pd.isna(rows) else int(rows))
 
 
-OPEN_NOW = "not is_closed"  # a filter on the CRM's state today, not on any past day
-
-
-def current_state(model: OperatingModel, name: str) -> bool:
-    """Whether `name` reads today's open deals (by expected close date): for a month that has
-    ended, that is not what was open then, which only stage history tells."""
-    return any(
-        OPEN_NOW in (getattr(model.metric(leaf), "filter", None) or "")
-        for leaf, _ in leaf_tables(model, name)
-    )
-
-
-def as_of_day(ro: RevOps, period: Period) -> dt.date | None:
-    """The day a month's open deals are read on: its last day, or the data's last day for the
-    month still running; None for a month after the data (there, today's open deals by
-    expected close date are the forecast the dictionary means)."""
-    end = data_end(ro)
-    if end is None or period.start > end:
-        return None
-    return min(period.end - dt.timedelta(days=1), end)
-
-
 def as_of_figure(
     ro: RevOps, name: str, day: dt.date, f: Filters, scope: Scope
 ) -> tuple[float | None, str | None]:
-    """A current-state metric over a month that has begun: what stood open on `day`
-    (`revops pipeline snapshot --as-of DAY`, from stage history) for open_pipeline's and
-    open_opportunities' sum and count, cut by one snapshot dimension at most; otherwise
-    missing, with the reason and the command that answers it. Never today's open deals
-    bucketed into a past month, which reads as $0."""
-    from revops.pipeline.analytics import DIMENSIONS as SNAPSHOT_BY
-    from revops.pipeline.engine import PipelineEngine
-
-    m = ro.model.metric(name)
-    measure = getattr(m, "measure", None)
-    exact = getattr(m, "filter", None) == OPEN_NOW and measure is not None
-    column = {"sum": "value", "count": "deals"}.get(measure.agg if measure else "", "")
-    say = f"{name}: today's open deals by expected close date; on {day}: "
-    if not exact or not column:
-        return None, say + f"`revops pipeline metrics --as-of {day}`"
+    """A current-state metric over a month that has begun: what stood open on `day`, cut by
+    one snapshot dimension at most (`reports.as_of.open_as_of`, which `revops metrics show`
+    reads too); otherwise missing, with the reason and the command that answers it. Never
+    today's open deals bucketed into a past month, which reads as $0."""
     cuts = [(f.dim, {f.value})] if f.dim and f.value else []
     if scope.own is not None:
         cuts.append(("owner", set(scope.owners)))
-    if f.where.strip() or len(cuts) > 1 or any(d not in SNAPSHOT_BY for d, _ in cuts):
-        return None, say + f"`revops pipeline snapshot --as-of {day} --by DIMENSION`"
-    engine = PipelineEngine(ro.warehouse, ro.model.pipeline)
-    try:
-        latest = engine.latest_day()
-    except RevOpsError:
-        return None, say + "no stage history to rebuild it from"
-    if latest < day:
-        return None, say + f"stage history ends on {latest}"
-    by = cuts[0][0] if cuts else "stage"
-    frame = engine.snapshot(day, by)  # type: ignore[arg-type]
-    if cuts:
-        frame = frame[frame[by].isin(cuts[0][1])]
-    return float(frame[column].sum()), None
+    by = cuts[0][0] if cuts else None
+    series, why = open_as_of(ro, name, day, by, where=bool(f.where.strip()) or len(cuts) > 1)
+    if series is None:
+        return None, why
+    return open_value(series, cuts[0][1] if cuts else None), None
+
+
+def _as_of_day(ro: RevOps, name: str, period: Period) -> dt.date | None:
+    """For today's open deals over a month that has begun, the day they are read on."""
+    return as_of_day(ro, period.start, period.end) if current_state(ro.model, name) else None
 
 
 def shown_figure(
@@ -204,7 +176,7 @@ def shown_figure(
     """The figure a page shows for `name` over the month, with why it is missing if it is:
     the dictionary's under the filters and the scope, or for today's open deals over a month
     that has begun, what stood open at its end (`as_of_figure`)."""
-    day = as_of_day(ro, period) if current_state(ro.model, name) else None
+    day = _as_of_day(ro, name, period)
     if day is not None:
         return as_of_figure(ro, name, day, f, scope)
     where, _ = scope.where(ro, name, f)
@@ -213,14 +185,14 @@ def shown_figure(
 
 def as_of_note(ro: RevOps, name: str, period: Period) -> str | None:
     """For today's open deals over a month that has begun: the day they are read on."""
-    day = as_of_day(ro, period) if current_state(ro.model, name) else None
+    day = _as_of_day(ro, name, period)
     return None if day is None else f"open on {day}, from stage history"
 
 
 def shown_formula(ro: RevOps, name: str, period: Period) -> str:
     """The formula behind the figure shown: the dictionary's, or for today's open deals over
     a month that has begun, the stage-history snapshot's (`open_pipeline_as_of`)."""
-    day = as_of_day(ro, period) if current_state(ro.model, name) else None
+    day = _as_of_day(ro, name, period)
     if day is None:
         return formula(ro.model, name)
     return f"as of {day}: {ro.model.elsewhere('open_pipeline_as_of').formula}"
@@ -368,14 +340,15 @@ def area_page(ro: RevOps, me: Principal, area: str, f: Filters) -> dict[str, Any
         "filters": f,
         "dimensions": dimension_choices(ro, names),
         "note": scope.why,
-        "has_report": area in REPORT_AREAS and scope.own is None,
+        "report_command": REPORT_AREAS.get(area, "") if scope.own is None else "",
     }
 
 
-def report_page(ro: RevOps, me: Principal, area: str) -> dict[str, Any]:
+def report_page(ro: RevOps, me: Principal, area: str, period: str = "") -> dict[str, Any]:
     """What the area's static report shows (`web.report_views`), on its own page: the reports
-    compute the whole dictionary by month and rebuild the pipeline week by week, seconds of
-    work an area page's filters should not wait for."""
+    compute the whole dictionary by month, rebuild the pipeline week by week and fit models,
+    seconds of work an area page's filters should not wait for. `period` is the forecast
+    report's quarter."""
     from revops.web.report_views import report_sections
 
     if area not in REPORT_AREAS:
@@ -385,7 +358,13 @@ def report_page(ro: RevOps, me: Principal, area: str) -> dict[str, Any]:
         raise PermissionDenied(
             f"the {area} report shows every rep's deals; {vis.why} (the area pages show yours)"
         )
-    return {"area": area, "sections": report_sections(ro, area), "grids": []}
+    return {
+        "area": area,
+        "sections": report_sections(ro, area, period),
+        "grids": [],
+        "command": REPORT_AREAS[area],
+        "period": period,
+    }
 
 
 def forecast_grid(ro: RevOps, me: Principal, period: Period) -> Grid:
