@@ -248,7 +248,7 @@ def _read_as_of(
         r for r in records
         if (None if grain is None else pd.Timestamp(r["period"]).date()) not in restated
     ]  # fmt: skip
-    for r in kept:  # after the data: the forecast the dictionary means
+    for r in kept if restated else []:  # after the data: the forecast the dictionary means
         r["note"] = r.get("note") or "open now, by expected close date"
     out = kept + [r for rows in restated.values() for r in rows]
     columns = ["period", *dims, "value", "rows", "missing", "note"]

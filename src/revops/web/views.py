@@ -688,6 +688,10 @@ def comp_page(ro: RevOps, me: Principal, month: str | None) -> dict[str, Any]:
                 ),
             ]
         )
+    if frame.empty:
+        grid.note = (
+            f"no statements for {period.label}: `revops comp run --period {month_of(period)}`"
+        )
     listed = [r[0].raw for r in grid.rows]
     details = {"period": month_of(period), "reps": listed, "why": vis.why}
     wh.write_many([audit_batch(wh, me.actor, "comp.statements_listed", month_of(period), details)])
