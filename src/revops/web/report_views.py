@@ -31,11 +31,11 @@ from revops.web.grid import Cell, Grid, text_cell
 MONEY = frozenset(
     {"value", "amount", "avg_deal_size", "bookings", "sales_velocity", "open_value",
      "weighted_value", "value_at_risk", "quota", "quota_pipeline", "booked", "gap",
-     "created_value", "pipeline", "remaining_quota"}
+     "created_value", "pipeline", "remaining_quota", "remaining", "open_pipeline"}
 )  # fmt: skip
 PERCENT = frozenset(
     {"win_rate", "win_rate_by_value", "conversion", "rate", "share", "skip_rate",
-     "regression_rate", "attainment", "nrr", "grr"}
+     "regression_rate", "attainment", "nrr", "grr", "resolved_conversion"}
 )  # fmt: skip
 DAYS = frozenset({"sales_cycle_days", "median_days", "p90_days", "mean_days", "avg_days"})
 
@@ -49,6 +49,7 @@ class Section:
     charts: list[Markup] = field(default_factory=list)
     grids: list[Grid] = field(default_factory=list)
     error: str = ""
+    period: str = ""  # the forecast report's quarter (2026Q4)
 
 
 # a record's id in a report table opens its page (deal, person, account, with its history)
@@ -72,6 +73,8 @@ def frame_grid(
                 cell = Cell(v, cell.text, f"/records/{record}/{quote(v, safe='')}")
             cells.append(cell)
         grid.rows.append(cells)
+    if {"name", "user_id"} <= set(grid.header):  # people by name; the id stays in the CSV
+        grid.hidden = frozenset({"user_id"})
     return grid
 
 
@@ -82,7 +85,7 @@ def _kind(column: str) -> str:
         return "percent"
     if column in DAYS or column.endswith("_days"):
         return "days"
-    return ""
+    return "multiple" if column == "coverage" else ""
 
 
 def _cell(v: Any, kind: str, currency: str) -> Cell:
@@ -102,6 +105,8 @@ def _cell(v: Any, kind: str, currency: str) -> Cell:
         return Cell(v, format_value(x, "percent"), numeric=True)
     if kind == "days" or kind == "tenths":  # days; conversions credited (fractions of one)
         return Cell(v, f"{x:,.1f}", numeric=True)
+    if kind == "multiple":  # pipeline coverage, as the CLI writes it
+        return Cell(v, f"{x:,.1f}×", numeric=True)
     if kind == "whole":
         return Cell(v, f"{x:,.0f}", numeric=True)
     return Cell(v, f"{x:,.0f}" if x.is_integer() or abs(x) >= 100 else f"{x:,.2f}", numeric=True)
@@ -452,6 +457,7 @@ def forecast_section(ro: RevOps, period_text: str = "") -> Section:
         "area page's filters do not cut it. Learned parts trained on quarters through "
         f"{m.trained_through or 'n/a'}.",
         charts=[Markup(s) for s in forecast_charts(data).values()],  # noqa: S704
+        period=period.label,
     )
     if m.call is not None:
         c = m.call

@@ -304,7 +304,14 @@ def home(ro: RevOps, me: Principal) -> dict[str, Any]:
     f = Filters(month_of(period))
     scope = scope_of(ro, me)
     shown, grid = tiles(ro, [n for n in HEADLINE if _has(ro.model, n)], period, f, scope)
-    return {"period": period, "tiles": shown, "grids": [grid], "filters": f, "note": scope.why}
+    return {
+        "period": period,
+        "tiles": shown,
+        "grids": [grid],
+        "filters": f,
+        "note": scope.why,
+        "reports": scope.own is None,  # a rep is refused the reports (everyone's deals)
+    }
 
 
 def _has(model: OperatingModel, name: str) -> bool:
