@@ -125,15 +125,16 @@ def run_pandas(file: str) -> dict[str, float]:
     from revops.ingest.validate import validate
     from revops.warehouse import table
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     frame = pd.read_csv(file, dtype=str, keep_default_na=False)
     data = pa.Table.from_pandas(frame, preserve_index=False)
     t = table("persons")
     checked = validate(
         data, plan_columns(Path(file), tuple(data.column_names), t, None, ""), t, None
     )
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "good": checked.good.num_rows, "refused": len(checked.bad_rows)}
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+    good, refused = checked.good.num_rows, len(checked.bad_rows)
+    return {"seconds": seconds, "cpu": cpu, "good": good, "refused": refused}
 
 
 def measured(*args: str) -> tuple[dict[str, float], float]:
@@ -164,7 +165,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def compare(folder: Path, rows: int) -> tuple[float, float, float, float]:
+def compare(folder: Path, rows: int) -> tuple[dict[str, float], dict[str, float]]:
     file = folder / f"persons_{rows}.csv"
     generate(file, rows)
     revops, revops_mb = measured("revops", str(file), str(folder / f"w{rows}.duckdb"))
@@ -172,7 +173,7 @@ def compare(folder: Path, rows: int) -> tuple[float, float, float, float]:
     if (revops["good"], revops["refused"]) != (pandas["good"], pandas["refused"]):
         sys.exit(f"answers differ at {rows:,} rows: revops {revops}, pandas {pandas}")
     file.unlink()
-    return revops["seconds"], pandas["seconds"], revops_mb, pandas_mb
+    return {**revops, "mb": revops_mb}, {**pandas, "mb": pandas_mb}
 
 
 def into_stored(folder: Path, rows: int, stored: int) -> tuple[dict[str, float], dict[str, float]]:
@@ -206,10 +207,18 @@ def main() -> None:
     stored = 2_000 if args.check else args.stored
     with tempfile.TemporaryDirectory(prefix="revops-bench-ingest-") as tmp:
         folder = Path(tmp)
-        print("rows        revops s   pandas+validate s   speed-up   revops MB   pandas MB")
+        print(
+            "     rows   revops s (cpu s)   pandas+validate s (cpu s)   speed-up (cpu)"
+            "   revops MB   pandas MB"
+        )
         for rows in sizes:
-            r, p, r_mb, p_mb = compare(folder, rows)
-            print(f"{rows:>9,}  {r:9.2f}  {p:18.2f}  {p / r:8.2f}x  {r_mb:10.0f}  {p_mb:10.0f}")
+            r, p = compare(folder, rows)
+            print(
+                f"{rows:>9,}  {r['seconds']:8.2f} ({r['cpu']:6.2f})  "
+                f"{p['seconds']:17.2f} ({p['cpu']:6.2f})   "
+                f"{p['seconds'] / r['seconds']:5.2f}x ({p['cpu'] / r['cpu']:5.2f}x)"
+                f"  {r['mb']:10.0f}  {p['mb']:10.0f}"
+            )
         new = min(sizes[0], 100_000)
         empty, full = into_stored(folder, new, stored)
         print(

@@ -140,4 +140,4 @@ def test_normalizing_a_table_judges_each_value_as_the_api_does(
             else:
                 column.append(row[at])
         assert out.table.column(field).to_pylist() == column
-    assert out.changes == expected_changes
+    assert out.changes.to_pylist() == expected_changes

@@ -38,7 +38,7 @@ from revops.ingest.repeats import find_repeats
 from revops.ingest.report import LoadReport
 from revops.ingest.sourced import find_mapping, map_source, sourced_batches
 from revops.ingest.validate import Validated, validate
-from revops.quality.edge import Normalized, normalize_table
+from revops.quality.edge import CHANGES, Normalized, normalize_table
 from revops.warehouse import Batch, Table, Warehouse, WarehouseError, WriteResult
 from revops.warehouse import table as table_def
 from revops.warehouse.warehouse import arrow_schema
@@ -203,7 +203,7 @@ def _known(wh: Warehouse, t: Table, quarantine: pa.Table) -> pa.Array:
 def _edge(model: OperatingModel | None, t: Table, good: pa.Table) -> Normalized:
     """Lead sources and countries as the intake API stores them (`quality.edge`)."""
     if model is None:
-        return Normalized(good, [])
+        return Normalized(good, CHANGES.empty_table())
     return normalize_table(t.name, good, model.quality)
 
 
@@ -211,17 +211,19 @@ def _change_log(normalized: Normalized, t: Table, load_id: str, now: datetime) -
     """The load's normalizations as quality_changes rows (run id: the load id), so the unknown
     sources are flagged with the value given and `quality undo LOAD_ID` can restore them."""
     rows = normalized.changes
+    n = rows.num_rows
+    numbers = pc.utf8_lpad(pc.cast(pa.array(np.arange(n)), pa.string()), 7, "0")
     return pa.table(
         {
-            "change_id": [f"{load_id}:{i:07d}" for i in range(len(rows))],
-            "fix_run_id": [load_id] * len(rows),
-            "table_name": [t.name] * len(rows),
-            "record_id": [r["record_id"] for r in rows],
-            "field": [r["field"] for r in rows],
-            "before": pa.array([r["before"] for r in rows], pa.string()),
-            "after": [r["after"] for r in rows],
-            "rule": [r["rule"] for r in rows],
-            "changed_at": pa.array([now] * len(rows), pa.timestamp("us")),
+            "change_id": pc.binary_join_element_wise(f"{load_id}:", numbers, ""),
+            "fix_run_id": pa.repeat(pa.scalar(load_id), n),
+            "table_name": pa.repeat(pa.scalar(t.name), n),
+            "record_id": rows.column("record_id"),
+            "field": rows.column("field"),
+            "before": rows.column("before"),
+            "after": rows.column("after"),
+            "rule": rows.column("rule"),
+            "changed_at": pa.repeat(pa.scalar(now, pa.timestamp("us")), n),
         }
     )
 
@@ -313,10 +315,12 @@ def load_file(
 
     newer = "updated_at" if "updated_at" in good.column_names else None
     custom = tuple(plan.custom)
-    batches = [Batch(t.name, good, "merge", custom, newer=newer)] if good.num_rows else []
+    # find_repeats kept one row per key, so the write need not hash every key again
+    merge = Batch(t.name, good, "merge", custom, newer=newer, unique_keys=True)
+    batches = [merge] if good.num_rows else []
     if fresh.num_rows:
         batches.append(Batch("quarantine", fresh, "append"))
-    if normalized.changes:
+    if normalized.changes.num_rows:
         batches.append(Batch("quality_changes", _change_log(normalized, t, load_id, now), "append"))
     if alerts is not None and alerts.num_rows:
         batches.append(Batch("duplicate_alerts", alerts, "append"))

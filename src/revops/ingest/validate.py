@@ -77,6 +77,15 @@ def _value_map(text: pa.Array, mapping: dict[str, str]) -> pa.Array:
     return pc.coalesce(pc.take(targets, hit), text)
 
 
+def _has_nul(arr: pa.Array) -> bool:
+    """Whether the values buffer holds a NUL byte at all, by one vectorized minimum: a NUL is
+    so rare that matching every value for it cost more than the rest of the check. The buffer
+    may hold bytes of sliced-off or null values too; they only send the column to the exact
+    per-value match."""
+    data = arr.buffers()[2]
+    return data is not None and data.size > 0 and int(np.frombuffer(data, np.uint8).min()) == 0
+
+
 def _cell_failures(col: Column, arr: pa.Array, limit: int) -> tuple[pa.Array, list[Failure]]:
     """Text no database can store whole: a NUL character (PostgreSQL refuses it in text) or a
     value longer than `limit` characters. Those cells are nulled so nothing later trips on
@@ -84,13 +93,17 @@ def _cell_failures(col: Column, arr: pa.Array, limit: int) -> tuple[pa.Array, li
     if not pa.types.is_string(arr.type):
         return arr, []
     failures = []
-    nul = to_bools(pc.fill_null(pc.match_substring(arr, "\x00"), False))
-    if nul.any():
-        failures.append(Failure(col.name, "nul", nul, "contains a NUL character (\\0)", arr))
-    long = to_bools(pc.fill_null(pc.greater(pc.utf8_length(arr), limit), False))
-    if long.any():
-        problem = f"is longer than the limit of {limit:,} characters"
-        failures.append(Failure(col.name, "too_long", long, problem, arr))
+    nul = long = np.zeros(len(arr), dtype=np.bool_)
+    if _has_nul(arr):
+        nul = to_bools(pc.fill_null(pc.match_substring(arr, "\x00"), False))
+        if nul.any():
+            problem = "contains a NUL character (\\0)"
+            failures.append(Failure(col.name, "nul", nul, problem, arr))
+    if (pc.max(pc.binary_length(arr)).as_py() or 0) > limit:  # bytes ≥ characters: a bound
+        long = to_bools(pc.fill_null(pc.greater(pc.utf8_length(arr), limit), False))
+        if long.any():
+            problem = f"is longer than the limit of {limit:,} characters"
+            failures.append(Failure(col.name, "too_long", long, problem, arr))
     if failures:
         bad = nul | long
         arr = pc.if_else(pa.array(bad), pa.nulls(len(arr), pa.string()), arr)

@@ -103,7 +103,9 @@ class Normalized:
     """A loaded table with sources and countries normalized, and what changed, per value."""
 
     table: pa.Table
-    changes: list[dict[str, Any]]  # record_id, field, before, after, rule
+    # record_id, field, before, after, rule: one row per changed value, as Arrow columns, since
+    # a load whose every row names its source in another spelling changes a million values
+    changes: pa.Table
 
 
 def normalize_table(name: str, table: pa.Table, quality: QualityConfig) -> Normalized:
@@ -121,8 +123,8 @@ def normalize_table(name: str, table: pa.Table, quality: QualityConfig) -> Norma
     key = {"persons": "person_id", "touchpoints": "touchpoint_id"}[name] if fields else ""
     present = [f for f in fields if f in table.column_names]
     if not present or table.num_rows == 0:
-        return Normalized(table, [])
-    changes: list[dict[str, Any]] = []
+        return Normalized(table, CHANGES.empty_table())
+    changes: list[pa.Table] = []
     utm_given: pa.Array | None = None
     for field in present:
         column = plain_text(table.column(field))
@@ -141,14 +143,18 @@ def normalize_table(name: str, table: pa.Table, quality: QualityConfig) -> Norma
             continue
         rows = pc.indices_nonzero(changed)
         row_codes = pc.take(codes, rows)
-        record_ids = pc.cast(pc.take(table.column(key), rows), pa.string()).to_pylist()
-        befores = pc.take(encoded.dictionary, row_codes).to_pylist()
-        afters = pc.take(news, row_codes).to_pylist()
-        row_rules = pc.take(rules, row_codes).to_pylist()
-        changes += [
-            {"record_id": r, "field": field, "before": b, "after": a, "rule": u}
-            for r, b, a, u in zip(record_ids, befores, afters, row_rules, strict=True)
-        ]
+        changes.append(
+            pa.table(
+                [
+                    pc.cast(pc.take(table.column(key), rows), pa.string()),
+                    pa.repeat(pa.scalar(field), len(rows)),
+                    pc.take(encoded.dictionary, row_codes),
+                    pc.take(news, row_codes),
+                    pc.take(rules, row_codes),
+                ],
+                schema=CHANGES,
+            )
+        )
         out = pc.if_else(changed, pc.take(news, codes), column)
         table = table.set_column(table.schema.get_field_index(field), field, out)
         if field == "channel":
@@ -164,7 +170,12 @@ def normalize_table(name: str, table: pa.Table, quality: QualityConfig) -> Norma
             table = table.set_column(at, "utm_source", filled)
         else:
             table = table.append_column("utm_source", filled)
-    return Normalized(table, changes)
+    return Normalized(table, pa.concat_tables(changes) if changes else CHANGES.empty_table())
+
+
+CHANGES = pa.schema(
+    [(name, pa.string()) for name in ("record_id", "field", "before", "after", "rule")]
+)
 
 
 def plain_text(column: pa.ChunkedArray) -> pa.Array | None:

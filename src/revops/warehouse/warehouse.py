@@ -92,6 +92,9 @@ class Batch:
     # `merge` only: a timestamp column (a delta export's Last Modified Date) such that a row
     # older than the stored one is left alone, so an out-of-order delta never rolls a record back
     newer: str | None = None
+    # the caller has already made the primary keys unique (ingestion reports repeats), so the
+    # write skips its own last-row-per-key pass, a hash of every key
+    unique_keys: bool = False
 
 
 def _q(name: str) -> str:
@@ -476,7 +479,10 @@ class Warehouse:
         for standing in self.write_hooks:
             batches = [*batches, *standing(batches)]
         shapes = [with_custom(table(b.table), b.data, b.custom) for b in batches]
-        staged = [(b, t, self._conform(t, b.data)) for b, t in zip(batches, shapes, strict=True)]
+        staged = [
+            (b, t, self._conform(t, b.data, unique=b.unique_keys))
+            for b, t in zip(batches, shapes, strict=True)
+        ]
         results: list[WriteResult] = []
         self.written.update(b.table for b in batches)
         try:
@@ -558,8 +564,9 @@ class Warehouse:
                 add = f"ADD COLUMN IF NOT EXISTS {_q(col.name)} {types[col.type]}"
                 run(f"ALTER TABLE {_q(t.name)} {add}")
 
-    def _conform(self, t: Table, data: pa.Table) -> pa.Table:
-        """Cast to the canonical schema, adding missing columns as nulls, dropping repeats."""
+    def _conform(self, t: Table, data: pa.Table, *, unique: bool = False) -> pa.Table:
+        """Cast to the canonical schema, adding missing columns as nulls, dropping repeats
+        (unless the caller says its keys are `unique`)."""
         arrays = []
         for col in t.columns:
             typ = ARROW_TYPES[col.type]
@@ -568,7 +575,8 @@ class Warehouse:
             else:
                 arrays.append(pa.nulls(data.num_rows, typ))
         out = pa.Table.from_arrays(arrays, schema=arrow_schema(t))
-        out = _last_per_key(out, t.primary_key)
+        if not unique:
+            out = _last_per_key(out, t.primary_key)
         if self.pii is not None:  # before staging: plaintext never reaches the database
             for i, col in enumerate(t.columns):
                 if col.pii:
