@@ -114,6 +114,13 @@ _CELLS = st.one_of(
         st.integers(0, 61),
         st.integers(0, 61),
     ),
+    st.builds(  # the date-only and minute-precision shapes, read by position too
+        "{:04d}-{:02d}-{:02d}{}".format,
+        st.integers(0, 9999),
+        st.integers(0, 13),
+        st.integers(0, 32),
+        st.sampled_from(["", "T23:59", " 24:00", "T00:60", " 07:05"]),
+    ),
     st.sampled_from(["2025-2-3 10:00:00", "2025-02-03 10:00", "1/5/2024 3:07 PM", "x", ""]),
     st.none(),
 )

@@ -120,3 +120,25 @@ def test_validating_in_slices_gives_the_answer_of_one_pass(
     assert sliced.bad_rows.tolist() == whole.bad_rows.tolist()
     assert (sliced.fields, sliced.reasons) == (whole.fields, whole.reasons)
     assert sliced.problems == whole.problems
+
+
+cells = st.lists(st.one_of(st.none(), st.text(alphabet="ab\x00é ", max_size=8)), max_size=30)
+
+
+@given(cells, st.integers(0, 10), st.integers(0, 6))
+def test_nul_and_length_checks_judge_each_value_on_its_own(
+    values: list[str | None], start: int, limit: int
+) -> None:
+    """The NUL and length screens first look at a column's whole buffer and skip the per-value
+    pass when it cannot find anything; the answer must be the per-value one, also for a slice
+    whose hidden neighbours hold a NUL or a long value (the buffer sees them, the values not)."""
+    from revops.warehouse.schema import Column
+
+    column = pa.array(values, pa.string()).slice(start)
+    shown = column.to_pylist()
+    _, failures = v._cell_failures(Column("x", "string", "x"), column, limit)
+    got = {f.kind: f.mask.tolist() for f in failures}
+    nul = [s is not None and "\x00" in s for s in shown]
+    long = [s is not None and len(s) > limit for s in shown]
+    expected = {k: m for k, m in (("nul", nul), ("too_long", long)) if any(m)}
+    assert got == expected

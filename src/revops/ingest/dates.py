@@ -78,11 +78,9 @@ def _days_in_month(y: IntArray, m: IntArray) -> IntArray:
 
 
 def _assemble(parts: pa.StructArray, *, us_style: bool) -> ParsedTimes:
-    matched = np.asarray(parts.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    ok = np.asarray(parts.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
     y, mo, d = (_int_field(parts, k) for k in ("y", "mo", "d"))
     h, mi, s = (_int_field(parts, k) for k in ("h", "mi", "s"))
-    ok = matched & (y >= 1) & (mo >= 1) & (mo <= 12) & (d >= 1)
-    ok &= d <= _days_in_month(y, mo)
     if us_style:
         pm = np.asarray(
             pc.equal(pc.utf8_lower(parts.field("ap")), "pm").to_numpy(zero_copy_only=False),
@@ -105,6 +103,24 @@ def _assemble(parts: pa.StructArray, *, us_style: bool) -> ParsedTimes:
         tzh, tzm = _int_field(parts, "tzh"), _int_field(parts, "tzm")
         ok &= (tzh <= 23) & (tzm <= 59)
         offset_min = sign * (tzh * 60 + tzm)
+    return _judge(ok, y, mo, d, h, mi, s, fraction, offset_min)
+
+
+def _judge(
+    ok: BoolArray,
+    y: IntArray,
+    mo: IntArray,
+    d: IntArray,
+    h: IntArray,
+    mi: IntArray,
+    s: IntArray,
+    fraction: IntArray,
+    offset_min: IntArray,
+) -> ParsedTimes:
+    """Calendar and clock checks and the instant, for fields however they were read; `ok`
+    says which rows had the shape at all."""
+    ok = ok & (y >= 1) & (mo >= 1) & (mo <= 12) & (d >= 1)
+    ok &= d <= _days_in_month(y, mo)
     ok &= (h <= 23) & (mi <= 59) & (s <= 59)
     seconds = h * 3600 + mi * 60 + s - offset_min * 60
     days = _days_from_civil(np.where(ok, y, 1970), np.where(ok, mo, 1), np.where(ok, d, 1))
@@ -140,7 +156,6 @@ def _arrow_iso(text: pa.Array) -> ParsedTimes | None:
 # Fixed-width ISO spellings by length, with the character offsets of their fields.
 _DATE_FIELDS = {"y": (0, 4), "mo": (5, 7), "d": (8, 10)}
 _TIME_FIELDS = {"h": (11, 13), "mi": (14, 16), "s": (17, 19)}
-_ISO_REST = ("f", "tzs", "tzh", "tzm")  # what `_assemble` reads beyond the fields above
 
 
 def _canonical_shape(sample: str) -> tuple[str, dict[str, tuple[int, int]]] | None:
@@ -156,13 +171,30 @@ def _canonical_shape(sample: str) -> tuple[str, dict[str, tuple[int, int]]] | No
     return None
 
 
+def _fixed_width(part: pa.Array, width: int) -> npt.NDArray[np.uint8]:
+    """The bytes of string values that are all `width` ASCII characters long, one row each."""
+    offsets = np.int64 if pa.types.is_large_string(part.type) else np.int32
+    start = int(np.frombuffer(part.buffers()[1], offsets)[part.offset])
+    data = np.frombuffer(part.buffers()[2], np.uint8)
+    return data[start : start + len(part) * width].reshape(len(part), width)
+
+
+def _digits(chars: npt.NDArray[np.uint8], start: int, end: int) -> IntArray:
+    """The number written by ASCII digits in columns start..end-1 of `chars`."""
+    value = np.zeros(len(chars), np.int32)  # at most 4 digits here
+    for i in range(start, end):
+        value = value * 10 + chars[:, i] - 48
+    return value.astype(np.int64)
+
+
 def _canonical(text: pa.Array) -> ParsedTimes | None:
     """Values written in the first value's fixed-width ISO shape, read by position.
 
     One bad cell makes Arrow's ISO cast refuse the whole column, and extracting a million
     values with the ISO regex costs seconds. A value of a fixed shape needs no extraction: its
-    fields are at known offsets, so they are sliced out and judged by `_assemble`, the very
-    code that judges the regex's groups, so a value's outcome never depends on its path."""
+    fields are at known offsets (the shape's regex admits only ASCII digits there, so they are
+    read straight from the values' bytes) and judged by `_judge`, the very code that judges
+    the regex's groups, so a value's outcome never depends on its path."""
     sample = pc.drop_null(text)[:1]
     shape = _canonical_shape(sample[0].as_py()) if len(sample) else None
     if shape is None:
@@ -173,13 +205,13 @@ def _canonical(text: pa.Array) -> ParsedTimes | None:
     micros, ok = np.zeros(len(text), np.int64), np.zeros(len(text), np.bool_)
     if len(rows) == 0:
         return ParsedTimes(micros, ok)
-    part = text.take(rows)
-    empty = pa.array([""] * len(part), pa.string())
-    names = [*offsets, *(n for n in ("h", "mi", "s", *_ISO_REST) if n not in offsets)]
-    children = [
-        pc.utf8_slice_codeunits(part, *offsets[n]) if n in offsets else empty for n in names
-    ]
-    got = _assemble(pa.StructArray.from_arrays(children, names=names), us_style=False)
+    chars = _fixed_width(text.take(rows), len(sample[0].as_py()))
+    zero = np.zeros(len(chars), np.int64)
+    y, mo, d, h, mi, s = (
+        _digits(chars, *offsets[n]) if n in offsets else zero
+        for n in ("y", "mo", "d", "h", "mi", "s")
+    )
+    got = _judge(np.ones(len(chars), np.bool_), y, mo, d, h, mi, s, zero, zero)
     at = np.asarray(rows.to_numpy(zero_copy_only=False), dtype=np.int64)
     micros[at], ok[at] = got.micros, got.ok
     return ParsedTimes(micros, ok)
