@@ -148,26 +148,33 @@ def requires(action: str) -> Callable[..., Awaitable[Principal]]:
         x_api_key: str | None = Security(api_key_header),
     ) -> Principal:
         token = credentials.credentials if credentials is not None else x_api_key
-        challenge = {"WWW-Authenticate": "Bearer"}
-        if not token:
-            raise HTTPException(
-                401,
-                "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-                headers=challenge,
-            )
-        auth: Authenticator = request.app.state.service.auth
-        client = request.client.host if request.client is not None else ""
-        try:
-            principal = await auth.principal(token, client)
-        except InvalidKey as exc:
-            raise HTTPException(401, str(exc), headers=challenge) from None
-        except TooManyFailures as exc:
-            wait = str(max(1, math.ceil(exc.retry_after)))
-            raise HTTPException(429, str(exc), headers={"Retry-After": wait}) from None
-        try:
-            authorize(principal, action)
-        except PermissionDenied as exc:
-            raise HTTPException(403, str(exc)) from None
-        return principal
+        return await authenticate(request, token, action)
 
     return dependency
+
+
+async def authenticate(request: Request, token: str | None, action: str) -> Principal:
+    """The caller of `token` if it may do `action`, else the HTTPException to answer (401, 429
+    or 403): what `requires` does once FastAPI has read the key from the headers, shared with
+    `POST /leads`'s direct path (`api.leads.IntakeRoute`), which reads it itself."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if not token:
+        raise HTTPException(
+            401,
+            "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+            headers=challenge,
+        )
+    auth: Authenticator = request.app.state.service.auth
+    client = request.client.host if request.client is not None else ""
+    try:
+        principal = await auth.principal(token, client)
+    except InvalidKey as exc:
+        raise HTTPException(401, str(exc), headers=challenge) from None
+    except TooManyFailures as exc:
+        wait = str(max(1, math.ceil(exc.retry_after)))
+        raise HTTPException(429, str(exc), headers={"Retry-After": wait}) from None
+    try:
+        authorize(principal, action)
+    except PermissionDenied as exc:
+        raise HTTPException(403, str(exc)) from None
+    return principal

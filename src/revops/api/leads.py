@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
 
 from revops.access import Principal
 from revops.api import operations
-from revops.api.auth import requires
+from revops.api.auth import authenticate, requires
 from revops.api.idempotency import IdempotencyConflict
 from revops.api.intake import ErasedPerson, FieldRefused, clean
 from revops.api.models import (
@@ -56,17 +60,6 @@ def known(svc: IntakeService, person_id: str) -> None:
         raise HTTPException(404, f"no person {person_id!r}")
 
 
-@router.post(
-    "",
-    status_code=201,
-    response_model=LeadOut,
-    responses={
-        **_ERRORS,
-        200: {"model": LeadOut, "description": "The email belongs to an existing person."},
-        503: {"description": "The lead was not stored; retry with the same Idempotency-Key."},
-    },
-    summary="Take in a lead: dedupe, match, score, route and start its SLA clock",
-)
 async def create_lead(
     lead: LeadIn,
     request: Request,
@@ -83,6 +76,12 @@ async def create_lead(
 ) -> JSONResponse:
     """201 with the new person's owner (or queue), the rule and reason, scores and SLA due
     time; 200 with `duplicate_of` when the email is already known (nothing new is created)."""
+    return await _intake(request, lead, principal, idempotency_key)
+
+
+async def _intake(
+    request: Request, lead: LeadIn, principal: Principal, idempotency_key: str | None
+) -> JSONResponse:
     svc = service(request)
     try:
         lead = clean(lead, svc.model)
@@ -100,6 +99,68 @@ async def create_lead(
         raise field_error(["body", "email"], str(exc), "erased_person") from None
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+
+
+async def _direct(request: Request) -> Response | None:
+    """The answer to a plain, well-formed `POST /leads`, or None to let FastAPI take it.
+
+    FastAPI resolves an endpoint's parameters through its dependency machinery (the key's two
+    security schemes, the header, the body, each a dependency with its own cache key and
+    validation pass), which cost about as much CPU as admitting the lead itself. The request
+    every client sends (`Authorization: Bearer`, `Content-Type: application/json`, a body that
+    is a valid `LeadIn`, an optional well-formed Idempotency-Key) is read here directly, with
+    the same JSON decoding, the same model validation and the same `authenticate`; anything
+    else (another auth header, a bad body, a bad header) goes the full way, so every refusal
+    is FastAPI's own, word for word. A bad body never gets here before its key is checked:
+    the full way checks the key first too.
+    """
+    headers = request.headers
+    scheme, _, token = (headers.get("authorization") or "").partition(" ")
+    token = token.strip()
+    key = headers.get("idempotency-key")
+    if (
+        scheme.lower() != "bearer"
+        or not token
+        or headers.get("content-type") != "application/json"
+        or (key is not None and not 0 < len(key) <= 200)
+    ):
+        return None
+    try:
+        lead = LeadIn.model_validate(json.loads(await request.body()))
+    except (ValueError, ValidationError):  # not JSON (JSONDecodeError), or not a lead
+        return None
+    principal = await authenticate(request, token, "leads.create")
+    return await _intake(request, lead, principal, key)
+
+
+class IntakeRoute(APIRoute):
+    """`POST /leads` answered by `_direct` when it can, by FastAPI's handler otherwise; the
+    route, its OpenAPI description and its refusals stay FastAPI's."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        full = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            answer = await _direct(request)
+            return answer if answer is not None else await full(request)
+
+        return handler
+
+
+router.add_api_route(
+    "",
+    create_lead,
+    methods=["POST"],
+    status_code=201,
+    response_model=LeadOut,
+    responses={
+        **_ERRORS,
+        200: {"model": LeadOut, "description": "The email belongs to an existing person."},
+        503: {"description": "The lead was not stored; retry with the same Idempotency-Key."},
+    },
+    summary="Take in a lead: dedupe, match, score, route and start its SLA clock",
+    route_class_override=IntakeRoute,
+)
 
 
 @router.get("/{person_id}", response_model=LeadDetail, responses=_ERRORS)
