@@ -624,7 +624,8 @@ def server_bench(
         f"  journal: {c['commits']:.0f} fsyncs, {c['leads_per_commit']:.1f} leads each, "
         f"settle {c['settle_ms_per_commit']:.1f} ms + encode/write/fsync "
         f"{c['journal_ms_per_commit']:.1f} ms per group (max {c['settle_ms_max']:.1f} + "
-        f"{c['journal_ms_max']:.1f}), {c['journal_bytes_per_commit'] / 1024:.0f} KiB per group"
+        f"{c['journal_ms_max']:.1f}), {c['journal_bytes_per_commit'] / 1024:.0f} KiB per group, "
+        f"journal thread CPU {c['journal_cpu_ms_per_lead']:.2f} ms per lead (of the server's)"
     )
     print(
         f"  warehouse: {c['applies']:.0f} applies, {c['groups_per_apply']:.1f} groups each, "
