@@ -112,22 +112,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def seeded_server(path: Path) -> tuple[int, int, dict[str, str]]:
+    """The hand-built company and its keys in a new DuckDB file at `path`, served with a 30 s
+    apply interval (answered groups stay in the journal): the server's pid, its port and an
+    admin's headers."""
+    with Warehouse.connect(str(path)) as wh:
+        seed(wh)
+        wh.write("api_keys", KEY_ROWS)
+    port = free_port()
+    pid = serve(path, port, apply_interval=30.0)
+    return pid, port, {"Authorization": f"Bearer {TOKENS['revops_admin']}"}
+
+
 def kill_write_restart(folder: Path, leads: int = LEADS) -> dict[str, int]:
     """The scenario of the module docstring (REVOPS_USER set by the caller): answered leads
     lost, applied more than once, and whether the chain verifies (1) with its anchor."""
     path = folder / "w.duckdb"
-    with Warehouse.connect(str(path)) as wh:
-        seed(wh)
-        wh.write("api_keys", KEY_ROWS)
-    headers = {"Authorization": f"Bearer {TOKENS['revops_admin']}"}
-    port = free_port()
-    pid = serve(path, port, apply_interval=30.0)
+    pid, port, headers = seeded_server(path)
     applier = health(port)["applier_pid"]
     acked: list[str] = []
     try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60
-        ) as client:
+        with client_of(port, headers) as client:
             for i in range(leads):
                 r = client.post("/leads", json=lead(f"k{i}@globex.com"))
                 assert r.status_code == 201
@@ -145,9 +150,7 @@ def kill_write_restart(folder: Path, leads: int = LEADS) -> dict[str, int]:
 
     pid = serve(path, port)  # the restart must come up (it refused to, before)
     try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60
-        ) as client:
+        with client_of(port, headers) as client:
             found = sum(client.get(f"/leads/{p}").status_code == 200 for p in acked)
     finally:
         os.kill(pid, signal.SIGTERM)
@@ -177,16 +180,9 @@ def test_the_server_never_opens_the_warehouse_and_restarts_a_killed_applier(
     of the applier shows on /health, a new one starts and applies every answered lead."""
     monkeypatch.setenv("REVOPS_USER", "ops")
     path = tmp_path / "w.duckdb"
-    with Warehouse.connect(str(path)) as wh:
-        seed(wh)
-        wh.write("api_keys", KEY_ROWS)
-    headers = {"Authorization": f"Bearer {TOKENS['revops_admin']}"}
-    port = free_port()
-    pid = serve(path, port, apply_interval=30.0)
+    pid, port, headers = seeded_server(path)
     try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60
-        ) as client:
+        with client_of(port, headers) as client:
             first = health(port)
             applier = first["applier_pid"]
             acked = []
