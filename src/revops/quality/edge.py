@@ -69,12 +69,23 @@ def source_channel(value: str, quality: QualityConfig) -> Channel:
     return Channel(utm.unknown_channel, value)
 
 
+_SOURCE_MAPS: dict[int, tuple[QualityConfig, dict[str, str]]] = {}
+
+
 def _source_map(quality: QualityConfig) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for p in quality.picklists:
-        if p.table == "persons" and p.field == "source":
-            out |= {picklist_key(k): v for k, v in p.map.items()}
-    return out
+    """The persons.source picklist keyed as `picklist_key` looks it up, built once per config
+    (frozen) rather than for every request; the cache clears when full."""
+    hit = _SOURCE_MAPS.get(id(quality))
+    if hit is None or hit[0] is not quality:
+        out: dict[str, str] = {}
+        for p in quality.picklists:
+            if p.table == "persons" and p.field == "source":
+                out |= {picklist_key(k): v for k, v in p.map.items()}
+        hit = (quality, out)
+        if len(_SOURCE_MAPS) >= 16:
+            _SOURCE_MAPS.clear()
+        _SOURCE_MAPS[id(quality)] = hit
+    return hit[1]
 
 
 def country_code(value: str, quality: QualityConfig) -> str | None:
