@@ -20,7 +20,9 @@ server (the process that answers), of its applier (the child process that writes
 warehouse) and of the load generator, the load average before and after it, an fsync probe of
 the journal's disk just before it, and the baseline measured in the same run right after it: a
 minimal FastAPI app (one pydantic model, no I/O) under the same uvicorn settings at the same
-rate, the floor that HTTP and scheduling on this machine leave.
+rate, the floor that HTTP and scheduling on this machine leave. At the end the warehouse must
+have grown by exactly the leads answered 201 (each lead is new), else the run fails; the
+journal line splits the server's CPU into its journal thread's and the rest (the event loop).
 
 Part 3. The cost of one intake apply (an upsert of 200 persons) into tables of 10k, 100k and
 1M rows, with the inserted/updated count join the applier used to run (baseline) and without.
@@ -197,6 +199,7 @@ class Client:
         self.auth = f"Authorization: Bearer {token}\r\n"
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.opened = 0
+        self.statuses: Counter[int] = Counter()  # every answer's status, for the final check
 
     async def post(self, path: str, body: bytes) -> int:
         head = (
@@ -227,7 +230,9 @@ class Client:
                 length = int(value)
         await reader.readexactly(length)
         self.idle.append((reader, writer))
-        return int(status_line.split()[1])
+        status = int(status_line.split()[1])
+        self.statuses[status] += 1
+        return status
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         self.opened += 1
@@ -572,9 +577,9 @@ def server_bench(
         plan += [(f"at {r:.0f} req/s", r) for r in rates[1:]]
         journal_dir = folder / "journals"
         proc = start_server(serve, port, env)
+        client = Client("127.0.0.1", port, token)
 
         async def drive() -> list[Phase]:
-            client = Client("127.0.0.1", port, token)
             await load(client, take(500), 100.0)  # warm-up: key check, code paths
             phases: list[Phase] = []
             for name, rate in plan:
@@ -618,7 +623,16 @@ def server_bench(
         finally:
             proc.terminate()
             proc.wait(timeout=60)
-        print(f"\nafter the run: {_count_persons(wh):,} persons ({backend})")
+        after = _count_persons(wh)
+        print(f"\nafter the run: {after:,} persons ({backend})")
+    # every lead answered 201 is a new person in the warehouse, once; every lead is unique
+    created, answered = client.statuses[201], sum(client.statuses.values())
+    print(
+        f"  answers: {created:,} × 201 created, {answered - created:,} other; the warehouse "
+        f"grew by {after - persons:,} persons"
+    )
+    if after - persons != created:
+        sys.exit("check failed: the warehouse does not hold exactly the leads answered 201")
     c = health["commits"]
     print(
         f"  journal: {c['commits']:.0f} fsyncs, {c['leads_per_commit']:.1f} leads each, "

@@ -328,7 +328,7 @@ class IntakeService:
         try:
             if self.mode == "process":
                 self.wh.close()  # the applier holds the warehouse (DuckDB: one process)
-            link = self._launch(recover=True)
+            link = await self._launch(recover=True)
             last, recovered = await link.ready
             self.stats.recovered_groups += recovered
             self._link = link
@@ -391,8 +391,13 @@ class IntakeService:
         if self._temp_journal is not None:
             self._temp_journal.cleanup()
 
-    def _launch(self, *, recover: bool) -> _Link:
-        """Start an applier; with `recover` it first replays what the journal holds."""
+    async def _launch(self, *, recover: bool) -> _Link:
+        """Start an applier; with `recover` it first replays what the journal holds.
+
+        A spawned process is started on a thread: `start` writes the pickled configuration
+        (about 170 KB, over a pipe's 64 KB) to the child and blocks until the new interpreter
+        has started and read it, seconds on a loaded machine, during which the event loop
+        answered nothing (a restart after an applier crash stalled every request)."""
         assert self._path is not None
         loop = asyncio.get_running_loop()
         recover_from = self._path if recover else None
@@ -404,7 +409,7 @@ class IntakeService:
             worker = ctx.Process(
                 target=run_process, args=(*args, recover_from), name="revops-applier", daemon=True
             )
-            worker.start()
+            await asyncio.to_thread(worker.start)
             theirs.close()
         else:
             ours, theirs = multiprocessing.Pipe()
@@ -461,7 +466,7 @@ class IntakeService:
         )
         delay = 0.2
         while not self._closing:
-            link = self._launch(recover=False)
+            link = await self._launch(recover=False)
             try:
                 await link.ready
             except Unavailable:
