@@ -99,13 +99,13 @@ def step_pipeline(run: Run) -> None:
 
 
 def step_forecast(run: Run) -> None:
-    from revops.pipeline.forecast import parse, run_backtest
+    from revops.pipeline.forecast import History, parse, run_backtest
     from revops.reports.forecast import write_forecast_report
 
-    run_backtest(run.ro.warehouse, run.ro.model)
-    write_forecast_report(
-        run.ro, run.out / "reports" / "forecast.html", parse(run.ro.model, "2026Q4"), DEMO_END
-    )
+    history = History(run.ro.warehouse, run.ro.model)  # one deal history for both, as the demo
+    run_backtest(run.ro.warehouse, run.ro.model, history=history)
+    period = parse(run.ro.model, "2026Q4")
+    write_forecast_report(run.ro, run.out / "reports" / "forecast.html", period, DEMO_END, history)
 
 
 def step_metrics(run: Run) -> None:

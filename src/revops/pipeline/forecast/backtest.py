@@ -95,24 +95,36 @@ def actual_bookings(closes: pd.DataFrame, period: Period) -> float:
 def quarter_forecasts(
     replay: Replay, data: ForecastData, model: OperatingModel, q: Period, trained: Trained
 ) -> pd.DataFrame:
-    """Each method's company-wide forecast for `q` as of each of its weeks."""
+    """Each method's company-wide forecast for `q` as of each of its weeks.
+
+    The open deals of all the weeks are weighted (and the win model asked) in one go, then
+    summed per week: each week's figure is the one it gets alone."""
     cfg = model.forecast
     types = sorted(data.deals["opportunity_type"].dropna().unique())
     earlier = [p for p in replay.quarters if p.end < q.start][-cfg.lookback_quarters :]
-    as_of = pd.to_datetime(replay.rows["as_of"]).dt.date if not replay.rows.empty else None
+    days = [pd.Timestamp(d) for d in q.weeks()]
+    rows = replay.rows
+    if not rows.empty:
+        day = pd.to_datetime(rows["as_of"]).dt.normalize()
+        rows = rows[day.isin(days)].assign(_day=day)
+    x = replay.x.loc[rows.index] if not rows.empty else None
+    parts = open_parts(rows, cfg, model.pipeline, trained.learned, trained.model, x, ("_day",))
+    by_day = {
+        m: {d: g.droplevel(0) for d, g in part.groupby(level=0, sort=False)}
+        for m, part in parts.items()
+    }
+    on = set(rows["_day"]) if not rows.empty else set()
+    none = pd.Series(dtype=float)
     out = []
-    for day in q.weeks():
-        rows = replay.rows[as_of == day] if as_of is not None else replay.rows
-        x = replay.x.loc[rows.index] if not rows.empty else None
-        parts = open_parts(rows, cfg, model.pipeline, trained.learned, trained.model, x)
-        nyc = not_yet_created(data.deals, data.closes, q, day, earlier)
+    for d in days:
+        nyc = not_yet_created(data.deals, data.closes, q, d.date(), earlier)
         frame = combine(
-            closed_won(data.closes, q, day),
-            parts,
+            closed_won(data.closes, q, d.date()),
+            {m: part.get(d, none) for m, part in by_day.items() if m != "win_model" or d in on},
             nyc.set_index("opportunity_type")["expected"],
             types,
         )
-        total = frame[frame["opportunity_type"] == "all"].assign(as_of=day)
+        total = frame[frame["opportunity_type"] == "all"].assign(as_of=d.date())
         out.append(total[["as_of", "method", "forecast"]])
     return pd.concat(out, ignore_index=True)
 

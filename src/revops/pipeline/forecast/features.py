@@ -24,10 +24,10 @@ def place(frame: pd.DataFrame, period_for: Callable[[date], Period]) -> pd.DataF
     """Add period_start/period_end, due_in_period, phase and days_left to open-deal states."""
     out = frame.copy()
     as_of = pd.to_datetime(out["as_of"])
-    periods = {d: period_for(d) for d in as_of.dt.date.unique()}
-    day = as_of.dt.date
-    out["period_start"] = pd.to_datetime(day.map(lambda d: periods[d].start))
-    out["period_end"] = pd.to_datetime(day.map(lambda d: periods[d].end))
+    day = as_of.dt.normalize()
+    periods = {d: period_for(d.date()) for d in day.unique()}
+    out["period_start"] = day.map({d: pd.Timestamp(p.start) for d, p in periods.items()})
+    out["period_end"] = day.map({d: pd.Timestamp(p.end) for d, p in periods.items()})
     close = pd.to_datetime(out["close_date"])
     out["due_in_period"] = (close >= out["period_start"]) & (close <= out["period_end"])
     length = (out["period_end"] - out["period_start"]).dt.days + 1
@@ -60,8 +60,7 @@ def training_rows(rows: pd.DataFrame, before: date, lookback: Period | None = No
     if its as-of date and its period's last day (hence its label) both lie before that day.
     With `lookback`, rows from periods starting before `lookback.start` are left out.
     """
-    end = pd.to_datetime(rows["period_end"]).dt.date
-    keep = end < before
+    keep = pd.to_datetime(rows["period_end"]) < pd.Timestamp(before)  # the day ends before
     if lookback is not None:
-        keep &= pd.to_datetime(rows["period_start"]).dt.date >= lookback.start
+        keep &= pd.to_datetime(rows["period_start"]) >= pd.Timestamp(lookback.start)
     return rows[keep]

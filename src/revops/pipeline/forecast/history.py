@@ -1,4 +1,4 @@
-"""One run's deal history: read once, replayed once per set of quarters, each win model fitted once.
+"""One run's deal history: read once, replayed once, each win model fitted once.
 
 A forecast run (the demo's, or the report's) backtests, forecasts every method and evaluates the
 win model. Each of these read the same deal facts and replayed the same finished quarters week by
@@ -7,7 +7,9 @@ week from stage history, and the win model could be fitted twice on the very sam
 that quarter). A `History` is handed to each step instead of a global cache: it is tied to one
 warehouse and operating model, lives as long as the caller keeps it, and every result from it is
 what the step computed on its own before, to the bit (same frames, same rows in the same order,
-same seeded fit).
+same seeded fit). The finished quarters are replayed together and any set of them is read off
+that replay, so the methods (trained on the quarters before today) share the backtest's rows and
+its last quarter's model.
 
 Keep a history only while the warehouse's deal tables do not change: it is a snapshot of them.
 """
@@ -25,7 +27,7 @@ from revops.config.forecast import WinModelConfig
 from revops.config.models import OperatingModel
 from revops.pipeline.forecast.data import ForecastData, load
 from revops.pipeline.forecast.periods import Period
-from revops.pipeline.forecast.replay import Replay, replay
+from revops.pipeline.forecast.replay import Replay, finished_quarters, replay
 from revops.pipeline.forecast.win_model import WinModel, fit
 from revops.warehouse import Warehouse
 
@@ -38,6 +40,7 @@ class History:
     model: OperatingModel
     _data: ForecastData | None = field(default=None, init=False, repr=False)
     _replays: dict[tuple[Period, ...], Replay] = field(default_factory=dict, init=False)
+    _roots: dict[tuple[Period, ...], tuple[Period, ...]] = field(default_factory=dict, init=False)
     _fits: dict[tuple[tuple[Period, ...], bytes, bytes], WinModel] = field(
         default_factory=dict, init=False
     )
@@ -61,11 +64,18 @@ class History:
         return self._data
 
     def replay(self, quarters: Sequence[Period]) -> Replay:
-        """The weekly replay of `quarters` (`replay.replay`), run once per distinct set."""
+        """The weekly replay of `quarters` (`replay.replay`). Finished quarters are replayed
+        together once and any set of them is a subset of that replay (the methods train on the
+        quarters before today, the backtest and the evaluation on all of them)."""
         key = tuple(quarters)
         if key not in self._replays:
-            self._replays[key] = replay(self.wh, self.model, self.data, key)
-            self.replays += 1
+            every = tuple(finished_quarters(self.data, self.model))
+            if key != every and set(key) <= set(every):
+                self._replays[key] = self.replay(every).subset(key)
+                self._roots[key] = every
+            else:
+                self._replays[key] = replay(self.wh, self.model, self.data, key)
+                self.replays += 1
         return self._replays[key]
 
     def fit(
@@ -78,15 +88,16 @@ class History:
     ) -> WinModel:
         """`win_model.fit` on rows of `past`, once per training set.
 
-        Rows of one replay are named by their index, so the same index (and labels) means the
-        same features and the same order; the fit is seeded, hence the same model. A replay this
-        history did not make is fitted afresh every time.
+        Rows of one replay (and of its subsets, which keep its index) are named by their index,
+        so the same index (and labels) means the same features and the same order; the fit is
+        seeded, hence the same model. A replay this history did not make is fitted afresh.
         """
         key = tuple(past.quarters)
         if self._replays.get(key) is not past or cfg is not self.model.forecast.win_model:
             self.fits += 1
             return fit(x, y, rows, cfg)
-        name = (key, rows.index.to_numpy(np.int64).tobytes(), np.asarray(y, float).tobytes())
+        index = rows.index.to_numpy(np.int64).tobytes()
+        name = (self._roots.get(key, key), index, np.asarray(y, float).tobytes())
         if name not in self._fits:
             self._fits[name] = fit(x, y, rows, cfg)
             self.fits += 1

@@ -14,7 +14,7 @@ A manual probability on a deal replaces the computed one in the three weighted m
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -41,13 +41,13 @@ METHOD_COLUMNS = (
 
 def closed_won(closes: pd.DataFrame, period: Period, as_of: date) -> pd.Series:
     """Closed-won bookings of the period known by the end of `as_of`, by type."""
-    cut = pd.Timestamp(as_of) + pd.Timedelta(days=1)
-    close = pd.to_datetime(closes["close_date"])
+    cut = np.datetime64(as_of + timedelta(days=1), "ns")
+    close = closes["close_date"].to_numpy("datetime64[ns]")
     hit = (
-        closes["won"].astype(bool)
-        & (pd.to_datetime(closes["closed_at"]) < cut)
-        & (close >= pd.Timestamp(period.start))
-        & (close <= pd.Timestamp(period.end))
+        closes["won"].to_numpy(bool)
+        & (closes["closed_at"].to_numpy("datetime64[ns]") < cut)
+        & (close >= np.datetime64(period.start, "ns"))
+        & (close <= np.datetime64(period.end, "ns"))
     )
     return closes[hit].groupby("opportunity_type")["amount"].sum()
 
@@ -59,27 +59,31 @@ def open_parts(
     learned: dict[tuple[str, ...], pd.DataFrame] | None,
     model: WinModel | None,
     x: pd.DataFrame | None,
+    by: tuple[str, ...] = (),
 ) -> dict[ForecastMethod, pd.Series]:
-    """Each method's expected bookings from the open deals in `rows`, by type."""
+    """Each method's expected bookings from the open deals in `rows`, by type (and by the
+    columns `by` before it: the backtest sums every week of a quarter in one go, each week's
+    sums the same as alone, since a group adds its rows in the same order)."""
     amount = rows["amount"].fillna(0.0).astype(float)
     due = rows["due_in_period"].astype(bool)
     typ = rows["opportunity_type"]
+    keys = [*(rows[k] for k in by), typ] if by else typ
     cat = rows["forecast_category"].fillna("pipeline")
     weight = np.where(cat.isin(["commit", "closed"]), 1.0, 0.0) + np.where(
         cat == "best_case", cfg.best_case_share, 0.0
     )
     out: dict[ForecastMethod, pd.Series] = {
-        "category": (amount * weight * due).groupby(typ).sum(),
+        "category": (amount * weight * due).groupby(keys).sum(),
         "stage_default": (amount * prefer_manual(default_probability(rows, stages), rows) * due)
-        .groupby(typ)
+        .groupby(keys)
         .sum(),
     }
     if learned is not None:
         p = prefer_manual(learned_probability(rows, learned, stages), rows)
-        out["stage_learned"] = (amount * p).groupby(typ).sum()
+        out["stage_learned"] = (amount * p).groupby(keys).sum()
     if model is not None and x is not None:
         pm = pd.Series(model.predict(x), index=rows.index)
-        out["win_model"] = (amount * prefer_manual(pm, rows)).groupby(typ).sum()
+        out["win_model"] = (amount * prefer_manual(pm, rows)).groupby(keys).sum()
     return out
 
 

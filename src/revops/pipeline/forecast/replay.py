@@ -51,6 +51,16 @@ class Replay:
     rows: pd.DataFrame
     x: pd.DataFrame
 
+    def subset(self, quarters: Sequence[P.Period]) -> Replay:
+        """The replay of some of these quarters: their weeks' rows, in the same order and with
+        the same index (a row depends only on its own deal and week, so these are the rows and
+        features a replay of `quarters` alone makes)."""
+        if self.rows.empty:
+            return Replay(list(quarters), self.rows, self.x)
+        days = [pd.Timestamp(d) for q in quarters for d in q.weeks()]
+        keep = pd.to_datetime(self.rows["as_of"]).dt.normalize().isin(days).to_numpy()
+        return Replay(list(quarters), self.rows[keep], self.x[keep])
+
 
 def replay(
     wh: Warehouse, model: OperatingModel, data: ForecastData, quarters: Sequence[P.Period]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -265,15 +265,16 @@ def evaluate(
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
     created = pd.to_datetime(rows["created_date"])
-    known = pd.to_datetime(rows["period_end"]).dt.date <= data_end
+    period_end = pd.to_datetime(rows["period_end"])
+    known = period_end < pd.Timestamp(data_end + timedelta(days=1))
     deal_created = created[known].drop_duplicates().sort_values()
     if deal_created.empty:
         raise WinModelError("no deal has a finished period to learn from")
     ordered = deal_created.to_numpy()
     at = min(len(ordered) - 1, int(len(ordered) * (1 - cfg.test_fraction)))
     test_from = pd.Timestamp(ordered[at]).date()
-    test = known & (created.dt.date >= test_from)
-    train = known & (pd.to_datetime(rows["period_end"]).dt.date < test_from)
+    test = known & (created >= pd.Timestamp(test_from))
+    train = known & (period_end < pd.Timestamp(test_from))
     y = rows["won_in_period"].to_numpy(float)
     if not train.any() or len(set(y[test.to_numpy()])) < 2:
         raise WinModelError("too little history to hold out later deals for evaluation")
