@@ -19,7 +19,7 @@ import pandas as pd
 from revops.config.forecast import FORECAST_METHODS
 from revops.config.models import OperatingModel
 from revops.pipeline.forecast.creation import not_yet_created
-from revops.pipeline.forecast.data import ForecastData
+from revops.pipeline.forecast.data import ForecastData, ts
 from revops.pipeline.forecast.features import training_rows
 from revops.pipeline.forecast.methods import closed_won, combine, open_parts
 from revops.pipeline.forecast.periods import Period
@@ -54,7 +54,7 @@ def train(replay: Replay, model: OperatingModel, before: date, fit_model: Fit = 
         skipped["stage_learned"] = "no open deals in the lookback quarters"
     all_rows = training_rows(replay.rows, before)
     step = cfg.win_model.snapshot_days
-    days_in = (pd.to_datetime(all_rows["as_of"]) - pd.to_datetime(all_rows["period_start"])).dt.days
+    days_in = (ts(all_rows["as_of"]) - ts(all_rows["period_start"])).dt.days
     sample = all_rows[days_in % step < 7]
     wm: WinModel | None = None
     try:
@@ -68,7 +68,7 @@ def train(replay: Replay, model: OperatingModel, before: date, fit_model: Fit = 
         )
     except WinModelError as exc:
         skipped["win_model"] = str(exc)
-    seen = pd.to_datetime(all_rows["period_end"]).max() if not all_rows.empty else None
+    seen = ts(all_rows["period_end"]).max() if not all_rows.empty else None
     through = seen.date() if seen is not None and pd.notna(seen) else None
     return Trained(learned, wm, through, skipped)
 
@@ -83,7 +83,7 @@ class BacktestResult:
 
 def actual_bookings(closes: pd.DataFrame, period: Period) -> float:
     """Closed-won bookings with a close date in the period (everything known now)."""
-    close = pd.to_datetime(closes["close_date"])
+    close = ts(closes["close_date"])
     hit = (
         closes["won"].astype(bool)
         & (close >= pd.Timestamp(period.start))
@@ -105,7 +105,7 @@ def quarter_forecasts(
     days = [pd.Timestamp(d) for d in q.weeks()]
     rows = replay.rows
     if not rows.empty:
-        day = pd.to_datetime(rows["as_of"]).dt.normalize()
+        day = ts(rows["as_of"]).dt.normalize()
         rows = rows[day.isin(days)].assign(_day=day)
     x = replay.x.loc[rows.index] if not rows.empty else None
     parts = open_parts(rows, cfg, model.pipeline, trained.learned, trained.model, x, ("_day",))

@@ -69,7 +69,12 @@ class ForecastData:
 
 
 def ts(values: pd.Series) -> pd.Series:
-    """Timestamps at one resolution (ns), so as-of joins never meet mismatched units."""
+    """Timestamps at one resolution (ns), so as-of joins never meet mismatched units.
+
+    Timestamps already are passed on as they are: `pd.to_datetime` on them still builds a
+    Timestamp object for each of their first 500 rows to decide whether to cache."""
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.astype("datetime64[ns]")
     return pd.to_datetime(values).astype("datetime64[ns]")
 
 

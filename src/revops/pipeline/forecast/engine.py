@@ -32,6 +32,7 @@ from revops.pipeline.forecast.data import (
     latest_data_date,
     load,
     states,
+    ts,
 )
 from revops.pipeline.forecast.history import History
 from revops.pipeline.forecast.methods import closed_won, combine, open_parts
@@ -213,9 +214,7 @@ def win_model_report(
     if past.rows.empty:
         raise RevOpsError("no finished quarter with open deals: nothing to train the win model on")
     step = model.forecast.win_model.snapshot_days
-    days_in = (
-        pd.to_datetime(past.rows["as_of"]) - pd.to_datetime(past.rows["period_start"])
-    ).dt.days
+    days_in = (ts(past.rows["as_of"]) - ts(past.rows["period_start"])).dt.days
     keep = days_in % step < 7
     return evaluate(
         past.rows[keep],

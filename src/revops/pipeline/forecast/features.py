@@ -14,6 +14,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from revops.pipeline.forecast.data import ts
 from revops.pipeline.forecast.periods import Period
 
 PHASES = ("early", "mid", "late")
@@ -23,12 +24,13 @@ _DAY = pd.Timedelta(days=1)
 def place(frame: pd.DataFrame, period_for: Callable[[date], Period]) -> pd.DataFrame:
     """Add period_start/period_end, due_in_period, phase and days_left to open-deal states."""
     out = frame.copy()
-    as_of = pd.to_datetime(out["as_of"])
+    as_of = ts(out["as_of"])
     day = as_of.dt.normalize()
     periods = {d: period_for(d.date()) for d in day.unique()}
-    out["period_start"] = day.map({d: pd.Timestamp(p.start) for d, p in periods.items()})
-    out["period_end"] = day.map({d: pd.Timestamp(p.end) for d, p in periods.items()})
-    close = pd.to_datetime(out["close_date"])
+    starts = {d: pd.Timestamp(p.start) for d, p in periods.items()}
+    out["period_start"] = ts(day.map(starts))  # ts: an empty frame maps to floats
+    out["period_end"] = ts(day.map({d: pd.Timestamp(p.end) for d, p in periods.items()}))
+    close = ts(out["close_date"])
     out["due_in_period"] = (close >= out["period_start"]) & (close <= out["period_end"])
     length = (out["period_end"] - out["period_start"]).dt.days + 1
     elapsed = ((as_of - out["period_start"]).dt.days + 1).clip(lower=0) / length
@@ -43,12 +45,10 @@ def label(frame: pd.DataFrame, closes: pd.DataFrame) -> pd.DataFrame:
         columns={"close_date": "final_close_date"}
     )
     out = frame.merge(c, on="opportunity_id", how="left")
-    cut = pd.to_datetime(out["as_of"]) + _DAY
-    final = pd.to_datetime(out["final_close_date"])
+    cut = ts(out["as_of"]) + _DAY
+    final = ts(out["final_close_date"])
     out["won_in_period"] = (
-        out["won"].eq(True)
-        & (pd.to_datetime(out["closed_at"]) >= cut)
-        & (final <= out["period_end"])
+        out["won"].eq(True) & (ts(out["closed_at"]) >= cut) & (final <= out["period_end"])
     ).astype(float)
     return out.drop(columns=["closed_at", "final_close_date", "won"])
 
@@ -60,7 +60,7 @@ def training_rows(rows: pd.DataFrame, before: date, lookback: Period | None = No
     if its as-of date and its period's last day (hence its label) both lie before that day.
     With `lookback`, rows from periods starting before `lookback.start` are left out.
     """
-    keep = pd.to_datetime(rows["period_end"]) < pd.Timestamp(before)  # the day ends before
+    keep = ts(rows["period_end"]) < pd.Timestamp(before)  # the day ends before
     if lookback is not None:
-        keep &= pd.to_datetime(rows["period_start"]) >= pd.Timestamp(lookback.start)
+        keep &= ts(rows["period_start"]) >= pd.Timestamp(lookback.start)
     return rows[keep]

@@ -21,6 +21,7 @@ from revops.pipeline.forecast.data import (
     ForecastData,
     present_overrides,
     states,
+    ts,
     with_overrides,
 )
 from revops.pipeline.forecast.features import label, place
@@ -38,7 +39,7 @@ def finished_quarters(data: ForecastData, model: OperatingModel) -> list[P.Perio
     """Quarters lying wholly between the first deal's creation and the end of the data."""
     if data.deals.empty:
         return []
-    first = pd.to_datetime(data.deals["created_date"]).min().date()
+    first = ts(data.deals["created_date"]).min().date()
     fy, naming = model.company.fiscal_year_start_month, model.forecast.fiscal_year_named_by
     return P.quarters_between(first, data.data_end, fy, naming)
 
@@ -58,7 +59,7 @@ class Replay:
         if self.rows.empty:
             return Replay(list(quarters), self.rows, self.x)
         days = [pd.Timestamp(d) for q in quarters for d in q.weeks()]
-        keep = pd.to_datetime(self.rows["as_of"]).dt.normalize().isin(days).to_numpy()
+        keep = ts(self.rows["as_of"]).dt.normalize().isin(days).to_numpy()
         return Replay(list(quarters), self.rows[keep], self.x[keep])
 
 

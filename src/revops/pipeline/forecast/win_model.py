@@ -81,10 +81,10 @@ def features(rows: pd.DataFrame, data: ForecastData, stages: PipelineConfig) -> 
     order = {s.name: i for i, s in enumerate(stages.stages)}
     x = pd.DataFrame(index=rows.index)
     x["stage_order"] = rows["stage"].map(order).astype(float)
-    x["age_days"] = (cut - pd.to_datetime(rows["created_date"])).dt.days.astype(float)
+    x["age_days"] = (cut - ts(rows["created_date"])).dt.days.astype(float)
     x["log_amount"] = np.log1p(rows["amount"].fillna(0.0).clip(lower=0).astype(float))
-    x["days_since_change"] = (cut - pd.to_datetime(rows["changed_at"])).dt.days.astype(float)
-    x["days_to_close"] = (pd.to_datetime(rows["close_date"]) - cut).dt.days.astype(float)
+    x["days_since_change"] = (cut - ts(rows["changed_at"])).dt.days.astype(float)
+    x["days_to_close"] = (ts(rows["close_date"]) - cut).dt.days.astype(float)
     x["days_left"] = rows["days_left"].astype(float)
     x["due_in_period"] = rows["due_in_period"].astype(float)
     # Pushes up to the history row in force (its changed_at is before the cut by construction).
@@ -198,7 +198,7 @@ def fit(
             f"not enough history for the win model: wins and non-wins must each occur at least "
             f"{MIN_PER_CLASS} times among the training rows ({fewest} did)"
         )
-    order = np.argsort(pd.to_datetime(rows["as_of"]).to_numpy(), kind="stable")
+    order = np.argsort(ts(rows["as_of"]).to_numpy(), kind="stable")
     base = HistGradientBoostingClassifier(
         max_iter=150,
         learning_rate=0.05,
@@ -214,7 +214,7 @@ def fit(
             model.fit(_matrix(x)[order], y[order])
         except ValueError as exc:
             raise WinModelError(f"cannot train the win model: {exc}") from None
-    through = pd.to_datetime(rows["period_end"]).max().date()
+    through = ts(rows["period_end"]).max().date()
     return WinModel(model, through, len(y), int(rows["opportunity_id"].nunique()), float(y.mean()))
 
 
@@ -264,8 +264,8 @@ def evaluate(
     `fit_model` trains the model (`fit` unless the caller shares fits across a run)."""
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
-    created = pd.to_datetime(rows["created_date"])
-    period_end = pd.to_datetime(rows["period_end"])
+    created = ts(rows["created_date"])
+    period_end = ts(rows["period_end"])
     known = period_end < pd.Timestamp(data_end + timedelta(days=1))
     deal_created = created[known].drop_duplicates().sort_values()
     if deal_created.empty:
@@ -282,7 +282,7 @@ def evaluate(
     y_test = y[test.to_numpy()]
     p_test = fitted.predict(x[test])
     defaults = rows.loc[test, "stage"].map({s.name: s.probability / 100 for s in stages.stages})
-    order = pd.to_datetime(rows.loc[test, "as_of"]).to_numpy()
+    order = ts(rows.loc[test, "as_of"]).to_numpy()
     report = assess("win model", y_test, p_test, order)
     stage_p = np.asarray(defaults.fillna(0.0), dtype=np.float64)
     return Evaluation(
