@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
 
 # The CLI's console reads COLUMNS once, when `revops.cli._common` is first imported. The CLI
 # imports its commands lazily, so without this the first test to run a command would pin the
@@ -31,6 +32,15 @@ import pytest
 # run it, reads its own terminal.
 import revops.cli._common  # noqa: F401
 from revops.warehouse import TABLES, Warehouse
+
+# Hypothesis judges speed by wall time: on a loaded machine (CI beside other work, or several
+# test runs at once) example generation and a single example can take longer than its defaults
+# allow, which fails a property that holds. What a property asserts is its outcome, not its speed
+# (speed is measured in bench/), so neither check applies here.
+settings.register_profile(
+    "revops", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("revops")
 
 PG_ADMIN = os.environ.get("REVOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
