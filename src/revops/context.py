@@ -147,11 +147,16 @@ class RevOps:
         )
 
     def all_metrics(
-        self, *, grain: Grain | None = "month", start: date | None = None, end: date | None = None
+        self,
+        *,
+        grain: Grain | None = "month",
+        start: date | None = None,
+        end: date | None = None,
+        only: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         from revops.metrics import compute_all
 
-        return compute_all(self.warehouse, self.model, grain=grain, start=start, end=end)
+        return compute_all(self.warehouse, self.model, grain=grain, start=start, end=end, only=only)
 
     def formula(self, name: str) -> str:
         from revops.metrics import formula

@@ -1,0 +1,167 @@
+"""The steps of `revops demo` after loading, in order: one definition for the command
+(`revops.cli.demo`, which shows each step's status and prints what it returns) and for the
+benchmarks (bench/_demo.py, which time each step).
+
+Each step runs the engines on an open warehouse and writes its report into the reports folder;
+none prints. The dictionary comes last: it reads what every engine before it writes
+(attribution credits, quotas, revenue tables, backtests); before them it would show ROAS and
+coverage from missing inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from revops.context import RevOps
+    from revops.reports.funnel import FunnelSummary
+
+DEMO_END = date(2026, 10, 31)  # the last day of the demo company's data
+# When the demo happens: its automations see the company as of that evening (not the wall
+# clock, so the same seed records the same events)
+DEMO_NOW = datetime(2026, 10, 31, 18, 0)
+QUARTERS = ("2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4")
+
+
+class Step(NamedTuple):
+    """One step: its name (the benchmarks' row), what the command shows while it runs, and
+    the work, given the open warehouse and the reports folder."""
+
+    name: str
+    status: str
+    run: Callable[[RevOps, Path], Any]
+
+
+def install_automations(ro: RevOps) -> None:
+    """Install the operating model's automations before loading, so the loads record events
+    as of the demo's last evening."""
+    if ro.model.automations.rules:
+        from revops.automation import install
+
+        install(ro.warehouse, ro.model, clock=lambda: DEMO_NOW)
+
+
+def lifecycle(ro: RevOps, folder: Path) -> Any:
+    return ro.run_lifecycle()
+
+
+def lead_desk(ro: RevOps, folder: Path) -> str:
+    """Replay the lead desk from the lifecycle (`routing.backfill`): each MQL routed when it
+    qualified and answered when the lifecycle says; the closing note's lead figures."""
+    from revops.metrics import compute
+    from revops.routing.backfill import backfill_desk
+
+    desk = backfill_desk(ro.warehouse, ro.model)
+    figures = {
+        name: compute(ro.warehouse, ro.model, name, grain=None)["value"].iloc[0]
+        for name in ("mqls", "acceptance_rate", "speed_to_lead_minutes")
+    }
+    return (
+        f"lead desk: {desk.routed:,} MQLs routed when they qualified; "
+        f"{figures['mqls']:,.0f} MQLs, SAL acceptance rate {figures['acceptance_rate']:.1%} "
+        f"({desk.accepted:,} accepted, {desk.rejected:,} rejected, {desk.running:,} unanswered), "
+        f"speed to lead {figures['speed_to_lead_minutes']:,.0f} minutes"
+    )
+
+
+def quality(ro: RevOps, folder: Path) -> Path:
+    from revops.quality import scorecard
+    from revops.reports.quality import write_quality_report
+
+    scorecard.take_snapshot(ro.warehouse, ro.model)
+    return write_quality_report(ro, folder / "quality.html")
+
+
+def revenue(ro: RevOps, folder: Path) -> Path:
+    from revops.reports.revenue import write_revenue_report
+    from revops.revenue import build_revenue
+
+    build_revenue(ro.warehouse, ro.model)
+    return write_revenue_report(ro, folder / "revenue.html")
+
+
+def attribution(ro: RevOps, folder: Path) -> Path:
+    from revops.reports.attribution import write_attribution_report
+
+    return write_attribution_report(ro, folder / "attribution.html")
+
+
+def pipeline(ro: RevOps, folder: Path) -> Path:
+    """Stage-change facts, bottom-up quotas for the last year and the next quarter, the report."""
+    from revops.access import cli_principal
+    from revops.pipeline.engine import PipelineEngine
+    from revops.planning.run import plan_quotas, write_quotas
+    from revops.reports.pipeline import write_pipeline_report
+
+    PipelineEngine(ro.warehouse, ro.model.pipeline).build_changes()
+    actor = cli_principal(ro.warehouse).actor
+    for quarter in QUARTERS:
+        plan = plan_quotas(ro.warehouse, ro.model, quarter, "bottom_up", None, DEMO_END)
+        write_quotas(ro.warehouse, plan, quarter, "bottom_up", actor)
+    return write_pipeline_report(ro, folder / "pipeline.html")
+
+
+def forecast(ro: RevOps, folder: Path) -> Path:
+    """Backtest the configured quarters, then forecast the quarter after the data's end (nothing
+    of it has closed yet: each method's closed part is $0). One deal history serves both: loaded
+    and replayed once, each win model fitted once."""
+    from revops.pipeline.forecast import History, parse, run_backtest
+    from revops.reports.forecast import write_forecast_report
+
+    history = History(ro.warehouse, ro.model)
+    run_backtest(ro.warehouse, ro.model, history=history)  # forecast.backtest_quarters, as the CLI
+    return write_forecast_report(
+        ro, folder / "forecast.html", parse(ro.model, "2026Q4"), DEMO_END, history
+    )
+
+
+def metrics(ro: RevOps, folder: Path) -> tuple[FunnelSummary, Path]:
+    """The metric dictionary: the funnel summary (the command's tables) and the funnel report
+    drawn from that same summary."""
+    from revops.reports.funnel import funnel_summary, write_funnel_report
+
+    summary = funnel_summary(ro)
+    return summary, write_funnel_report(ro, folder / "funnel.html", summary)
+
+
+def automations(ro: RevOps, folder: Path) -> str | None:
+    """One pass of the operating model's automations as of DEMO_NOW (time-based triggers too),
+    on top of the events the demo's own writes recorded; nothing is sent (`revops automate run`
+    sends). The closing note's automation line."""
+    from revops.automation import queue
+    from revops.automation.outbox import count_by_status
+
+    if not ro.model.automations.rules:
+        return None
+    queue(ro.warehouse, ro.model, DEMO_NOW)
+    wh = ro.warehouse
+    events = wh.count("automation_events")
+    a = wh.table("automation_actions")
+    kinds = wh.to_arrow(a.group_by("kind").aggregate(n=a.count())).to_pylist()
+    by_kind = ", ".join(f"{r['n']:,} {r['kind']}" for r in sorted(kinds, key=lambda r: r["kind"]))
+    status = count_by_status(wh)
+    return (
+        f"automations: {events:,} events as of {DEMO_NOW:%Y-%m-%d %H:%M} UTC; actions "
+        f"{by_kind or 'none'}; {status.get('pending', 0):,} waiting for `revops automate run`, "
+        f"{status.get('blocked', 0):,} blocked by consent"
+    )
+
+
+STEPS: tuple[Step, ...] = (
+    Step("lifecycle", "running the lifecycle", lifecycle),
+    Step(
+        "lead_desk",
+        "lead desk: routing each MQL when it qualified, answers from the history",
+        lead_desk,
+    ),
+    Step("quality", "data quality scorecard", quality),
+    Step("revenue", "revenue and retention", revenue),
+    Step("attribution", "multi-touch attribution", attribution),
+    Step("pipeline", "pipeline, quotas and hygiene", pipeline),
+    Step("forecast", "forecast backtest and win model", forecast),
+    Step("metrics", "computing the metric dictionary", metrics),
+    Step("automations", "automations as of the demo's last evening", automations),
+)
