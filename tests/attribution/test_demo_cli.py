@@ -87,11 +87,11 @@ def test_report_is_offline_and_scoped(demo_wh: str, tmp_path: Path) -> None:
 
 def _credit_per_journey_touched(demo_wh: str, model: str, markov_order: int) -> pd.Series:
     cfg = CFG.model_copy(update={"markov_order": markov_order})
-    with Warehouse.connect(demo_wh) as wh:
+    with Warehouse.connect(demo_wh) as wh:  # journeys are built in the warehouse
         inputs = load_inputs(wh)
-    journeys = build_journeys(inputs, "sql", cfg)
+        journeys = build_journeys(inputs, "sql", cfg)
+        fitted = compare(inputs, "sql", cfg, [model])[model].fitted
     reach = journeys.drop_duplicates(["conversion_id", "channel"]).groupby("channel").size()
-    fitted = compare(inputs, "sql", cfg, [model])[model].fitted
     assert fitted is not None
     per_journey = pd.Series(fitted.conversions, index=list(fitted.channels)) / reach
     return per_journey.sort_values(ascending=False)

@@ -19,170 +19,167 @@ Milestones, for the U/W-shaped and full-path models: the lead-creation touch is 
 at or before the lead's creation (persons.created_at; for an account, its first person's); the
 opportunity-creation touch is the last touch at or before the end of the opportunity's
 created_date. A journey without a touch at or before the milestone has none (see rules.py).
+
+The warehouse builds them: one query joins, windows and orders the touches, so only the
+journeys' rows come into Python, never every touchpoint merged with its person.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from revops.config.attribution import AttributionConfig, ConversionType
 from revops.warehouse import Warehouse
 
-DAY = pd.Timedelta(days=1)
-END_OF_DAY = DAY - pd.Timedelta(microseconds=1)
+# a conversion on a day happens at the day's last microsecond (the warehouse's precision)
+END_OF_DAY = ibis.interval(days=1) - ibis.interval(microseconds=1)
 
 
 @dataclass(frozen=True)
 class Inputs:
-    """The four tables journeys are built from, as plain frames."""
+    """The warehouse journeys are built in: its touchpoints, persons, lifecycle_history and
+    opportunities stay there; only the journeys' rows come out."""
 
-    touchpoints: pd.DataFrame  # touchpoint_id person_id occurred_at channel campaign_id
-    persons: pd.DataFrame  # person_id account_id created_at
-    lifecycle: pd.DataFrame  # person_id to_stage changed_at
-    opportunities: pd.DataFrame  # opportunity_id account_id person_id amount created_date …
+    wh: Warehouse
+
+    def table(self, name: str) -> ir.Table:
+        return self.wh.table(name)
 
 
 def load_inputs(wh: Warehouse) -> Inputs:
-    """Read the columns journeys need (the only I/O of journey building)."""
-
-    def frame(table: str, cols: list[str]) -> pd.DataFrame:
-        # in the order of the selected columns (ids first): the same data, the same journeys
-        df: pd.DataFrame = wh.to_arrow(wh.table(table).select(cols).order_by(cols)).to_pandas()
-        return df
-
-    return Inputs(
-        frame(
-            "touchpoints", ["touchpoint_id", "person_id", "occurred_at", "channel", "campaign_id"]
-        ),
-        frame("persons", ["person_id", "account_id", "created_at"]),
-        frame("lifecycle_history", ["person_id", "to_stage", "changed_at"]),
-        frame(
-            "opportunities",
-            [
-                "opportunity_id",
-                "account_id",
-                "person_id",
-                "amount",
-                "created_date",
-                "close_date",
-                "is_closed",
-                "is_won",
-                "opportunity_type",
-            ],
-        ),
-    )
+    """The tables journeys are built from (nothing is read until `build_journeys`)."""
+    return Inputs(wh)
 
 
-def _entity_touches(inp: Inputs, cfg: AttributionConfig) -> pd.DataFrame:
-    t = inp.touchpoints.merge(inp.persons[["person_id", "account_id"]], on="person_id", how="left")
-    t["entity_id"] = t["person_id"] if cfg.level == "person" else t["account_id"]
-    t["occurred_at"] = pd.to_datetime(t["occurred_at"])
-    return t.dropna(subset=["entity_id"])
+def _entity_touches(inp: Inputs, cfg: AttributionConfig) -> ir.Table:
+    """Touches with the person's account and the entity they count for (person or account);
+    touches without one are left out."""
+    tp = inp.table("touchpoints")
+    persons = inp.table("persons").select("person_id", "account_id")
+    t = tp.select("touchpoint_id", "person_id", "occurred_at", "channel", "campaign_id")
+    t = t.left_join(persons, "person_id").select(*t.columns, "account_id")
+    t = t.mutate(entity_id=t.person_id if cfg.level == "person" else t.account_id)
+    return t.filter(t.entity_id.notnull())
 
 
-def _lead_times(inp: Inputs, cfg: AttributionConfig) -> pd.Series:
-    p = inp.persons.assign(created_at=pd.to_datetime(inp.persons["created_at"]))
-    key = "person_id" if cfg.level == "person" else "account_id"
-    return p.dropna(subset=[key]).groupby(key)["created_at"].min()
-
-
-def conversions(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> pd.DataFrame:
-    """One row per conversion and non-conversion: conversion_id entity_id converted_at
-    converted revenue opp_at."""
-    return _conversions(inp, conversion, cfg, _entity_touches(inp, cfg))
+def _lead_times(inp: Inputs, cfg: AttributionConfig) -> ir.Table:
+    """entity_id, lead_at: when the entity became a lead (its first person's creation)."""
+    p = inp.table("persons")
+    key = p.person_id if cfg.level == "person" else p.account_id
+    p = p.filter(key.notnull())
+    return p.group_by(entity_id=key).aggregate(lead_at=p.created_at.cast("timestamp").min())
 
 
 def _conversions(
-    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, touches: pd.DataFrame
-) -> pd.DataFrame:
-    """`conversions`, given the entity touches (`_entity_touches`, built once per journey)."""
+    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, touches: ir.Table
+) -> ir.Table:
+    """One row per conversion and non-conversion: entity_id converted_at conversion_id revenue
+    opp_at converted."""
     key = "person_id" if cfg.level == "person" else "account_id"
-    last_touch = touches.groupby("entity_id")["occurred_at"].max()
+    no_time = ibis.null("timestamp")
+    # filled with 0.0 once read: PostgreSQL types a bare 0.0 as NUMERIC
+    no_revenue = ibis.null("float64")
     if conversion in ("mql", "sql"):
-        stage = conversion.upper()
-        lh = inp.lifecycle[inp.lifecycle["to_stage"] == stage].merge(
-            inp.persons[["person_id", "account_id"]], on="person_id", how="left"
+        lh = inp.table("lifecycle_history")
+        lh = lh.filter(lh.to_stage == conversion.upper())
+        persons = inp.table("persons").select("person_id", "account_id")
+        lh = lh.left_join(persons, "person_id").select("person_id", "account_id", "changed_at")
+        lh = lh.filter(lh[key].notnull())
+        first = lh.group_by(entity_id=lh[key]).aggregate(
+            converted_at=lh.changed_at.cast("timestamp").min()
         )
-        first = lh.dropna(subset=[key]).groupby(key)["changed_at"].min()
-        conv = pd.DataFrame(
-            {"entity_id": first.index, "converted_at": pd.to_datetime(first.to_numpy())}
+        conv = first.select(
+            "entity_id",
+            "converted_at",
+            conversion_id=ibis.literal(f"{conversion}:") + first.entity_id.cast("string"),
+            revenue=no_revenue,
+            opp_at=no_time,
+            converted=ibis.literal(True),
         )
-        conv["conversion_id"] = f"{conversion}:" + conv["entity_id"].astype(str)
-        conv["revenue"] = 0.0
-        conv["opp_at"] = pd.NaT
     else:
-        o = inp.opportunities
-        o = o[o["opportunity_type"].isin(cfg.opportunity_types)].dropna(subset=[key])
+        o = inp.table("opportunities")
+        o = o.filter(o.opportunity_type.isin(list(cfg.opportunity_types)), o[key].notnull())
+        won = ibis.literal(True)
+        prefix: ir.StringValue = ibis.literal(f"{conversion}:")
         if conversion == "closed_won":
-            o = o[o["is_closed"].astype(bool)]
-            when = pd.to_datetime(o["close_date"]) + END_OF_DAY
+            o = o.filter(o.is_closed.fill_null(False))
+            when = o.close_date.cast("timestamp") + END_OF_DAY
+            won = o.is_won.fill_null(False)
+            prefix = won.ifelse("closed_won:", "closed_won:lost:")
         else:
-            when = pd.to_datetime(o["created_date"]) + END_OF_DAY
-        conv = pd.DataFrame(
-            {
-                "entity_id": o[key].to_numpy(),
-                "converted_at": when.to_numpy(),
-                "conversion_id": (f"{conversion}:" + o["opportunity_id"].astype(str)).to_numpy(),
-                "revenue": o["amount"].fillna(0.0).astype(float).to_numpy(),
-                "opp_at": (pd.to_datetime(o["created_date"]) + END_OF_DAY).to_numpy(),
-            }
+            when = o.created_date.cast("timestamp") + END_OF_DAY
+        amount = o.amount.fill_null(0.0).cast("float64")
+        conv = o.select(
+            entity_id=o[key],
+            converted_at=when,
+            conversion_id=prefix + o.opportunity_id.cast("string"),
+            revenue=won.ifelse(amount, 0.0),
+            opp_at=o.created_date.cast("timestamp") + END_OF_DAY,
+            converted=won,
         )
-        if conversion == "closed_won":
-            lost = ~o["is_won"].astype(bool).to_numpy()
-            conv["converted"] = ~lost
-            conv.loc[lost, "revenue"] = 0.0
-            conv.loc[lost, "conversion_id"] = conv.loc[lost, "conversion_id"].str.replace(
-                "closed_won:", "closed_won:lost:", regex=False
+    if conversion != "closed_won":  # entities with touches and no conversion: at the last touch
+        last = touches.group_by("entity_id").aggregate(converted_at=touches.occurred_at.max())
+        never = last.anti_join(conv, "entity_id")
+        conv = conv.union(
+            never.select(
+                "entity_id",
+                converted_at=never.converted_at.cast("timestamp"),
+                conversion_id=ibis.literal(f"{conversion}:none:") + never.entity_id,
+                revenue=no_revenue,
+                opp_at=no_time,
+                converted=ibis.literal(False),
             )
-    if "converted" not in conv:
-        conv["converted"] = True
-        never = last_touch[~last_touch.index.isin(conv["entity_id"])]
-        nulls = pd.DataFrame(
-            {
-                "entity_id": never.index,
-                "converted_at": never.to_numpy(),
-                "conversion_id": f"{conversion}:none:" + never.index.astype(str),
-                "revenue": 0.0,
-                "opp_at": pd.NaT,
-                "converted": False,
-            }
         )
-        conv = pd.concat([conv, nulls], ignore_index=True)
     return conv
+
+
+def journeys_expr(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> ir.Table:
+    """The journeys as one query (see `build_journeys`), but `days_before`."""
+    touches = _entity_touches(inp, cfg)
+    conv = _conversions(inp, conversion, cfg, touches)
+    conv = conv.left_join(_lead_times(inp, cfg), "entity_id").select(*conv.columns, "lead_at")
+    j = conv.join(touches, "entity_id").select(
+        *conv.columns, *(c for c in touches.columns if c != "entity_id")
+    )
+    lookback = ibis.interval(days=cfg.lookback_days.days(conversion))
+    at = j.occurred_at.cast("timestamp")
+    j = j.filter(at <= j.converted_at, at >= j.converted_at - lookback)
+    order = [j.occurred_at, j.touchpoint_id]
+    j = j.mutate(
+        pos=ibis.row_number().over(group_by=j.conversion_id, order_by=order),
+        n=j.conversion_id.count().over(group_by=j.conversion_id),
+    )
+    marks = {}
+    for flag, milestone in (("is_lead", "lead_at"), ("is_opp", "opp_at")):
+        before = (j.occurred_at.cast("timestamp") <= j[milestone]).fill_null(False)
+        last = before.ifelse(j.pos, -1).max().over(group_by=j.conversion_id)
+        marks[flag] = before & (j.pos == last)
+    j = j.mutate(**marks)
+    return j.order_by(["conversion_id", "occurred_at", "touchpoint_id"])
 
 
 def build_journeys(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> pd.DataFrame:
     """Touches of every journey, in order: one row per (conversion, touch).
 
-    Columns: conversion_id converted revenue entity_id converted_at touchpoint_id person_id
-    account_id channel campaign_id occurred_at days_before pos n is_lead is_opp.
-    Conversions with no touch in the lookback have no rows (they cannot be attributed).
+    Columns: entity_id converted_at conversion_id revenue opp_at converted lead_at
+    touchpoint_id person_id occurred_at channel campaign_id account_id pos n days_before
+    is_lead is_opp. Conversions with no touch in the lookback have no rows (they cannot be
+    attributed). The warehouse joins, windows and orders them: only the journeys' rows are
+    read, never every touchpoint with its person.
     """
-    touches = _entity_touches(inp, cfg)
-    conv = _conversions(inp, conversion, cfg, touches)
-    conv["lead_at"] = conv["entity_id"].map(_lead_times(inp, cfg))
-    j = conv.merge(touches, on="entity_id", how="inner")
-    lookback = pd.Timedelta(days=cfg.lookback_days.days(conversion))
-    inside = (j["occurred_at"] <= j["converted_at"]) & (
-        j["occurred_at"] >= j["converted_at"] - lookback
-    )
-    j = j[inside].sort_values(["conversion_id", "occurred_at", "touchpoint_id"], kind="stable")
-    j = j.reset_index(drop=True)
-    grp = j.groupby("conversion_id", sort=False)
-    j["pos"] = grp.cumcount()
-    j["n"] = grp["pos"].transform("size")
+    j: pd.DataFrame = inp.wh.to_arrow(journeys_expr(inp, conversion, cfg)).to_pandas()
+    # times as the warehouse keeps them (µs); a day's end as pandas made it from a date (ns)
+    days = ["opp_at", "converted_at"] if conversion in ("opportunity", "closed_won") else ["opp_at"]
+    for col in days:
+        j[col] = j[col].astype("datetime64[ns]")
+    j["revenue"] = j["revenue"].fillna(0.0)
+    j["pos"] = j["pos"].astype("int64")
+    j["n"] = j["n"].astype("int64")
     j["days_before"] = (j["converted_at"] - j["occurred_at"]).dt.total_seconds() / 86400.0
-    j["is_lead"] = _last_at_or_before(j, "lead_at")
-    j["is_opp"] = _last_at_or_before(j, "opp_at")
-    return j
-
-
-def _last_at_or_before(j: pd.DataFrame, column: str) -> np.ndarray:
-    """True on each journey's last touch at or before `column` (a milestone time)."""
-    before = (j["occurred_at"] <= j[column]).fillna(False).to_numpy(dtype=bool)
-    marked = pd.Series(np.where(before, j["pos"].to_numpy(), -1), index=j.index)
-    last = marked.groupby(j["conversion_id"], sort=False).transform("max").to_numpy()
-    return np.asarray(before & (j["pos"].to_numpy() == last), dtype=bool)
+    cols = [c for c in j.columns if c != "days_before"]
+    cols.insert(cols.index("n") + 1, "days_before")
+    return j[cols].astype({"is_lead": bool, "is_opp": bool})
