@@ -1,10 +1,10 @@
 """Benchmark: wall time and peak memory of each step of `revops demo` as the company grows.
 
-The steps are those of `revops demo` (src/revops/cli/demo.py), in its order, called through the
-same engine functions: generate the exports, load them, run the lifecycle, replay the lead
-desk, the quality scorecard, the revenue tables, attribution, pipeline and quotas, the forecast
-backtest, the metric dictionary (the funnel report plus the whole dictionary), automations.
-Each step writes its report where the demo writes one.
+The steps are those of `revops demo` (src/revops/cli/demo.py), in its order: generate the
+exports and load them, then the command's own engine steps (`revops.demo.steps.STEPS`, one
+list for both): the lifecycle, the lead desk replay, the quality scorecard, the revenue tables,
+attribution, pipeline and quotas, the forecast backtest, the metric dictionary (the funnel
+summary and report), automations. Each step writes its report where the demo writes one.
 
 Each (engine, scale) runs in its own subprocess, so memory is its own; a sampling thread reads
 the resident memory of the process and its children (the Spark driver JVM is a child) from
