@@ -298,6 +298,53 @@ def test_lifecycle_analytics(any_warehouse: Warehouse) -> None:
     assert (reached["Lead"], reached["MQL"], reached["SAL"]) == (3, 2, 1)
 
 
+def test_a_lifecycle_run_queues_its_automation_event(any_warehouse: Warehouse) -> None:
+    """p1 asked for Lead 48 h and MQL 24 h before the run, p2 for Lead only: the run writes
+    three transitions, moves both persons, and the outbox (evaluated on the pending write laid
+    over the stored persons) records one mql_nurture event, for p1, owned by u1."""
+    from revops.automation.outbox import install
+    from revops.lifecycle import run_lifecycle
+
+    wh = any_warehouse
+    now = dt.datetime(2026, 3, 2, 12)
+    made = dt.datetime(2026, 2, 1)
+    wh.write(
+        "persons",
+        pa.table(
+            {
+                "person_id": ["p1", "p2"],
+                "email": ["ann@example.com", "bo@example.com"],
+                "company": ["Acme", None],  # MQL requires email, company and country
+                "country": ["DE", None],
+                "owner_id": ["u1", "u2"],
+                "created_at": [made, made],
+                "updated_at": [made, made],
+            }
+        ),
+    )
+    day = dt.timedelta(days=1)
+    wh.write(
+        "lifecycle_events",
+        pa.table(
+            {
+                "event_id": ["e1", "e2", "e3"],
+                "person_id": ["p1", "p1", "p2"],
+                "stage": ["Lead", "MQL", "Lead"],
+                "occurred_at": [now - 2 * day, now - day, now - day],
+            }
+        ),
+    )
+    install(wh, MODEL, clock=lambda: now)
+    report = run_lifecycle(wh, MODEL.lifecycle)
+    assert (report.accepted, report.rejected, report.persons_updated) == (3, 0, 2)
+    assert rows(wh, "persons", "person_id", "lifecycle_stage", "owner_id", "created_at") == [
+        ("p1", "MQL", "u1", made),
+        ("p2", "Lead", "u2", made),
+    ]
+    events = rows(wh, "automation_events", "automation", "record_id", "owner_id", "occurred_at")
+    assert [e for e in events if e[0] == "mql_nurture"] == [("mql_nurture", "p1", "u1", now - day)]
+
+
 def test_pipeline_snapshot_as_of_a_date(any_warehouse: Warehouse) -> None:
     """o1: Prospecting Jan 5 → Discovery Jan 20 (10k) → pushed to Mar 31 on Feb 10; o3 lost
     Feb 15. As of Feb 10 both are open; as of Feb 20 only o1."""

@@ -64,7 +64,9 @@ def overlaid(wh: Warehouse, batches: Sequence[Batch]) -> Tables:
         keys = touched.distinct().mutate(_hit=ibis.literal(1))
         joined = base.left_join(keys, list(t.primary_key))
         kept = joined.filter(joined._hit.isnull()).select(*(base[c] for c in t.column_names))
-        cache[name] = kept.union(new)
+        # the stored types as the backend reports them: Spark's timestamps carry no precision
+        # where Arrow's say microseconds, and a union needs equal schemas
+        cache[name] = kept.union(new.cast(kept.schema()))
         return cache[name]
 
     return lookup
