@@ -9,8 +9,9 @@ summary and report), automations. Each step writes its report where the demo wri
 Each (engine, scale) runs in its own subprocess, so memory is its own; a sampling thread reads
 the resident memory of the process and its children (the Spark driver JVM is a child) from
 /proc every 20 ms, so a step's peak is the largest total seen while it ran (Linux only). On
-Spark a step that raises is reported as "not supported: <the error's first line>" and the run
-goes on; later steps may then lack their inputs, which their own line says.
+Spark a step that raises is reported as "did not run: <the error's first line>" and the run
+goes on; later steps may then lack their inputs, which their own line says. Each step's
+figures are printed as it finishes, the tables when every run is done.
 
 The growth table gives, per step, the time ratio between two scales divided by the data ratio:
 1.0 is linear, above 1 grows faster than the data. Times on a shared machine are noisy; the
@@ -147,6 +148,7 @@ def run_steps(run: Run, steps: list[str]) -> dict[str, dict[str, Any]]:
                     raise
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 figures[name] = {"error": f"{type(exc).__name__}: {first}"[:160]}
+                _progress(name, figures[name])
                 if run.ro is None:  # nothing to run the later steps on
                     break
                 continue
@@ -155,9 +157,23 @@ def run_steps(run: Run, steps: list[str]) -> dict[str, dict[str, Any]]:
                 "cpu": _tree_cpu_s(os.getpid()) - cpu0,
                 "peak_mb": sampler.peak,
             }
+            _progress(name, figures[name])
     if run.ro is not None:
         run.ro.close()
     return figures
+
+
+PROGRESS = "bench: "
+
+
+def _progress(step: str, fig: dict[str, Any]) -> None:
+    """One line per finished step on stderr, which the parent echoes as it comes: a run at
+    10x takes many minutes, and a run cut short still shows the steps it finished."""
+    if "error" in fig:
+        text = f"did not run: {fig['error']}"
+    else:
+        text = f"{fig['seconds']:.1f} s wall, {fig['cpu']:.1f} s cpu, {fig['peak_mb']:.0f} MB peak"
+    print(f"{PROGRESS}{step}: {text}", file=sys.__stderr__, flush=True)
 
 
 # -- the harness ----------------------------------------------------------------------------------
@@ -180,11 +196,23 @@ def measure(engine: str, scale: float, work: Path, steps: list[str]) -> dict[str
     """One (engine, scale) run in a fresh subprocess."""
     cmd = [sys.executable, __file__, "--child", engine, "--scale", str(scale)]
     cmd += ["--work", str(work), "--steps", ",".join(steps)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        print(proc.stdout, proc.stderr[-4000:])
+    # stdout (the JSON result, and whatever the Spark JVM, which inherits it, prints) goes to a
+    # file, so a full pipe cannot stall the child while stderr is read line by line
+    with tempfile.TemporaryFile("w+") as result:
+        proc = subprocess.Popen(cmd, stdout=result, stderr=subprocess.PIPE, text=True)
+        assert proc.stderr is not None
+        tail: list[str] = []
+        for line in proc.stderr:
+            if line.startswith(PROGRESS):
+                print(f"  {engine} {scale:g}x {line.removeprefix(PROGRESS)}", end="", flush=True)
+            tail = [*tail[-60:], line]
+        code = proc.wait()
+        result.seek(0)
+        out = result.read()
+    if code != 0:
+        print(out, "".join(tail)[-4000:])
         sys.exit(f"{engine} at scale {scale:g} failed")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return dict(json.loads(out.strip().splitlines()[-1]))
 
 
 def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: list[str]) -> str:
@@ -201,12 +229,12 @@ def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: li
             if fig is None:
                 row += f"{'-':>{width}}"
             elif "error" in fig:
-                row += f"{'not supported':>{width}}"
+                row += f"{'did not run':>{width}}"
             else:
                 row += f"{fig['seconds']:>12.1f}{fig['cpu']:>7.1f}{fig['peak_mb']:>7.0f}"
         lines.append(row)
     lines += [
-        f"  {e} {s:g}x {step}: not supported: {fig['error']}"
+        f"  {e} {s:g}x {step}: did not run: {fig['error']}"
         for (e, s), figures in results.items()
         for step, fig in figures.items()
         if "error" in fig

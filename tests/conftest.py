@@ -8,8 +8,9 @@ database, dropped at the end. Outside CI a missing server skips the PostgreSQL h
 reason; under CI (CI=true) it is an error, so CI never passes by skipping.
 
 Spark is real too: local mode (`local[2]`, two shuffle partitions, no UI), one session for the
-whole test run because starting the JVM costs seconds, a warehouse directory under tmp, and a
-fresh catalog database per test. Without Java or pyspark the Spark half skips, except under CI.
+whole test run because starting the JVM costs seconds, a warehouse directory under tmp, and one
+catalog database whose filled tables are re-created empty after each test (`reset_spark`).
+Without Java or pyspark the Spark half skips, except under CI.
 """
 
 from __future__ import annotations
