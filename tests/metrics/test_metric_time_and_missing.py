@@ -234,3 +234,40 @@ def test_a_tile_states_its_period_the_previous_one_and_why_a_value_is_missing(
     assert cac.reason == "cac: sales_cost: no sales_costs rows in Mar 2024"
     # a month with nothing won has $0 of bookings (a count or sum over no rows is 0)
     assert period_value(wh, MODEL, "bookings", Period(APR, MAY, "month")).value == 0.0
+
+
+def test_a_month_without_a_quality_snapshot_is_not_measured(warehouse: Warehouse) -> None:
+    # One scorecard snapshot in March: persons.email, 10 rows, 8 filled, 7 valid, 8 distinct.
+    # February had none, so every dq_* figure is missing there (not 0 cells scored), and March
+    # reads 10 cells, completeness 8/10, validity 7/8, uniqueness 8/8.
+    warehouse.write(
+        "quality_snapshots",
+        pa.table(
+            {
+                "snapshot_date": [MAR],
+                "table_name": ["persons"],
+                "field_name": ["email"],
+                "rows": pa.array([10], pa.int64()),
+                "filled": pa.array([8], pa.int64()),
+                "valid": pa.array([7], pa.int64()),
+                "distinct_values": pa.array([8], pa.int64()),
+                "expect_unique": [True],
+                "is_match_field": [False],
+                "taken_at": [dt.datetime(2024, 3, 15, 9, 0)],
+            }
+        ),
+    )
+    feb, mar = Period(FEB, MAR, "month"), Period(MAR, APR, "month")
+    dq = [m.name for m in MODEL.metrics if m.name.startswith("dq_")]
+    assert len(dq) == 12
+    for name in dq:
+        missing = period_value(warehouse, MODEL, name, feb)
+        assert missing.value is None, name
+        assert missing.reason
+        assert "no quality_snapshots rows in Feb 2024" in missing.reason
+    got = {name: period_value(warehouse, MODEL, name, mar).value for name in dq}
+    assert got["dq_cells"] == 10
+    assert got["dq_completeness"] == pytest.approx(0.8)
+    assert got["dq_validity"] == pytest.approx(7 / 8)
+    assert got["dq_uniqueness"] == pytest.approx(1.0)
+    assert got["dq_match_rate"] is None  # no match-link field measured
