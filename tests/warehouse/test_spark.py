@@ -10,7 +10,7 @@ import pytest
 
 from revops.warehouse import Batch, Warehouse, WarehouseError
 from revops.warehouse import spark as sp
-from revops.warehouse.spark import SparkLocationError, parse_location
+from revops.warehouse.spark import SparkLocationError, local_driver_memory, parse_location
 
 ON_SPARK = pytest.mark.parametrize("any_backend", [pytest.param("spark", marks=pytest.mark.spark)])
 
@@ -25,6 +25,15 @@ def test_a_local_location_with_its_options() -> None:
     )
     assert loc.conf == {"spark.sql.shuffle.partitions": "2"}
     assert parse_location("spark-local:/data/wh").master == "local[*]"
+
+
+def test_the_local_driver_heap() -> None:
+    # A quarter of the machine, between 1 and 8 GB: 24 GB → 6g, 2 GB → 1g, 64 GB → 8g.
+    assert local_driver_memory(24 * 2**30) == "6g"
+    assert local_driver_memory(2 * 2**30) == "1g"
+    assert local_driver_memory(64 * 2**30) == "8g"
+    loc = parse_location("spark-local:/data/wh?driver_memory=3g")
+    assert loc.conf["spark.driver.memory"] == "3g"
 
 
 def test_a_cluster_and_a_connect_server() -> None:

@@ -5,6 +5,9 @@ Three locations (see docs/spark.md):
 - `spark-local:/path/to/dir` runs Spark in this process (`local[*]`, or `?master=local[2]`),
   with managed Parquet tables under the directory and a Hive metastore (embedded Derby) in
   `dir/metastore_db`, so `revops load` and a later `revops metrics show` see the same tables.
+  In local mode the driver JVM is also the only executor, so its heap is set to a quarter of
+  the machine's memory (1–8 GB) unless `?driver_memory=` or Spark's own configuration sets it:
+  Spark's default of 1 GB ran out of heap loading the 3× demo's 37 MB activities export.
 - `spark://host:7077?warehouse_dir=...` runs on a standalone cluster; `warehouse_dir` must be
   storage every executor reaches (HDFS, S3, NFS), and `metastore=thrift://...` names a shared
   Hive metastore (without it, an embedded one under a local `warehouse_dir`).
@@ -91,7 +94,7 @@ def parse_location(url: str) -> SparkLocation:
     """Read a `spark-local:`, `spark://` or `sc://` location (see the module docstring)."""
     base, _, query = url.partition("?")
     params = dict(parse_qsl(query, keep_blank_values=True))
-    known = {"database", "master", "warehouse_dir", "metastore", "partitions"}
+    known = {"database", "master", "warehouse_dir", "metastore", "partitions", "driver_memory"}
     unknown = sorted(set(params) - known)
     if unknown:
         raise SparkLocationError(
@@ -101,6 +104,8 @@ def parse_location(url: str) -> SparkLocation:
     conf: dict[str, str] = {}
     if "partitions" in params:
         conf["spark.sql.shuffle.partitions"] = params["partitions"]
+    if "driver_memory" in params:
+        conf["spark.driver.memory"] = params["driver_memory"]
     if base.startswith("sc://"):
         return SparkLocation(None, base, None, None, database, conf)
     if base.startswith("spark-local:"):
@@ -123,6 +128,24 @@ def parse_location(url: str) -> SparkLocation:
             f"{url}: add ?warehouse_dir=... (storage every executor reaches, e.g. hdfs://...)"
         )
     return SparkLocation(base, None, wd, params.get("metastore"), database, conf)
+
+
+def local_driver_memory(total_bytes: int | None = None) -> str:
+    """A quarter of the machine's memory, between 1 and 8 GB, as Spark writes it ("6g")."""
+    if total_bytes is None:
+        total_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{min(8, max(1, total_bytes // 4 // 2**30))}g"
+
+
+def _configured(key: str, conf: dict[str, str]) -> bool:
+    """Whether the location or Spark's own spark-defaults.conf already sets `key`."""
+    if key in conf:
+        return True
+    conf_dir = os.environ.get("SPARK_CONF_DIR")
+    defaults = Path(conf_dir) / "spark-defaults.conf" if conf_dir else None
+    if defaults is None or not defaults.is_file():
+        return False
+    return any(line.split()[:1] == [key] for line in defaults.read_text().splitlines())
 
 
 def _local_dir(path: str) -> Path | None:
@@ -182,6 +205,8 @@ def session_for(loc: SparkLocation) -> SparkSession:
         )
     for key, value in loc.conf.items():
         builder = builder.config(key, value)
+    if loc.master.startswith("local") and not _configured("spark.driver.memory", loc.conf):
+        builder = builder.config("spark.driver.memory", local_driver_memory())
     os.environ.setdefault("PYSPARK_PYTHON", _python())
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
