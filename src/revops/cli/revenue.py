@@ -270,20 +270,11 @@ def revenue_at_risk(
     console.print(
         f"churn_probability: {risk.churn.source('churn' in ro.model.revenue.use_withheld)}"
     )
-    cols = [
-        "account",
-        "owner",
-        "segment",
-        "arr",
-        "score",
-        "churn_probability",
-        "arr_at_risk",
-        "reasons",
-    ]
     from revops.reports.formatting import format_value
+    from revops.revenue.at_risk import SHOWN
 
     total = format_value(float(risk.at_risk["arr_at_risk"].sum()), "currency", currency)
-    shown = risk.at_risk[[c for c in ("account_id", *cols, "owner_id") if c in risk.at_risk]]
+    shown = risk.at_risk[[c for c in ("account_id", *SHOWN, "owner_id") if c in risk.at_risk]]
     print_frame(
         shown.head(limit),
         f"At risk: {len(risk.at_risk):,} accounts, {total} ARR at risk (probability × ARR)",

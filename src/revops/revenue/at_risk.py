@@ -29,6 +29,18 @@ COLUMNS = (
     "reasons",
 )
 
+# What a person reads of the list, in the CLI and the workspace alike (the CSV has every column).
+SHOWN = (
+    "account",
+    "owner",
+    "segment",
+    "arr",
+    "score",
+    "churn_probability",
+    "arr_at_risk",
+    "reasons",
+)
+
 
 def at_risk_list(
     latest: pd.DataFrame,

@@ -25,6 +25,7 @@ from revops.context import RevOps
 from revops.errors import RevOpsError
 from revops.metrics import formula
 from revops.reports.formatting import format_value
+from revops.revenue.at_risk import SHOWN
 from revops.web.grid import Cell, Grid, text_cell
 
 # columns read as money, as percentages and as days wherever a report table holds them
@@ -295,21 +296,7 @@ def revenue_section(ro: RevOps) -> Section:
         cohort_grid.note = "ages 0 to 12 months shown; the CSV has every age"
         out.grids.append(cohort_grid)
     at_risk = risk.at_risk
-    shown = [
-        c
-        for c in (
-            "account_id",
-            "account",
-            "owner",
-            "segment",
-            "arr",
-            "score",
-            "churn_probability",
-            "arr_at_risk",
-            "reasons",
-        )
-        if c in at_risk
-    ]
+    shown = [c for c in ("account_id", *SHOWN) if c in at_risk]
     total = format_value(float(at_risk["arr_at_risk"].sum()), "currency", currency)
     risky = frame_grid(
         "at_risk",
