@@ -47,3 +47,17 @@ def test_the_dictionary_over_a_period_is_the_sql_its_dates_compile_to() -> None:
     assert got.sql == str(ibis.to_sql(expr, dialect="duckdb"))
     assert "MAKE_DATE(2026, 7, 1)" in got.sql
     assert "1791" not in got.sql
+
+
+def test_every_shipped_metric_takes_the_compiled_shape() -> None:
+    # The fast path holds only when the stand-ins' SQL carries no other 18th/19th-century year
+    # (a date derived from a stand-in, or a constant such as 1800): otherwise each window is
+    # compiled on its own, correct but as slow as before. Every metric of the shipped model and
+    # the whole dictionary must keep the fast path.
+    lo, hi = results._STAND_INS
+    for name in [m.name for m in MODEL.metrics]:
+        shape = results._metric_query("duckdb", MODEL, name, (), "month", lo, hi, None, ())
+        rest = shape.sql.replace(str(lo.year), "").replace(str(hi.year), "")
+        assert not results._LEFTOVER_YEAR.search(rest), name
+    whole = results._dictionary_query("duckdb", MODEL, None, lo, hi).sql
+    assert not results._LEFTOVER_YEAR.search(whole.replace("1789", "").replace("1791", ""))
