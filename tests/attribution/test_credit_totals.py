@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference import journey_paths
 
 from revops.attribution.credit import CREDIT_COLUMNS, credits, fit, unplaced
 from revops.attribution.markov import MarkovResult, markov
@@ -59,7 +60,7 @@ def _per_channel(stored: pd.DataFrame, column: str) -> dict[str, float]:
 
 
 def _check(frame: pd.DataFrame, model: str, cfg: AttributionConfig) -> None:
-    fitted = fit(frame, model, cfg)
+    fitted = fit(journey_paths(frame), model, cfg)
     assert fitted is not None
     stored = credits(frame, model, cfg, fitted)
     conversions = _per_channel(stored, "credit")
@@ -93,20 +94,20 @@ def test_against_the_chain_by_hand() -> None:
     touches carry exactly that, though journey A > B alone would split 1/3 : 2/3."""
     frame = _frame([(["A", "B"], True, 100), (["A"], False, 0), (["B"], True, 50)])
     chain = markov(Paths.from_lists([["A", "B"], ["A"], ["B"]], [1, 0, 1], [0, 1, 0], [100, 0, 50]))
-    stored = credits(frame, "markov", AttributionConfig())
+    stored = credits(frame, "markov", AttributionConfig(), chain)
     assert _per_channel(stored, "credit") == pytest.approx(
         dict(zip(chain.channels, chain.conversions, strict=True)), abs=1e-12
     )
     assert _per_channel(stored, "credit") == pytest.approx({"A": 2 / 3, "B": 4 / 3}, abs=1e-12)
     assert _per_channel(stored, "revenue_credit") == pytest.approx({"A": 50, "B": 100}, abs=1e-9)
-    assert isinstance(fit(frame, "markov", AttributionConfig()), MarkovResult)
+    assert isinstance(fit(journey_paths(frame), "markov", AttributionConfig()), MarkovResult)
 
 
 def test_a_channel_only_on_the_way_is_named_unplaced() -> None:
     """C only ever appears before A in journeys that do not convert, yet the chain sends walks
     from C to A, which converts elsewhere: C has a removal effect and no converting touch."""
     frame = _frame([(["C", "A"], False, 0), (["A"], True, 10), (["A"], False, 0)])
-    fitted = fit(frame, "markov", AttributionConfig())
+    fitted = fit(journey_paths(frame), "markov", AttributionConfig())
     stored = credits(frame, "markov", AttributionConfig(), fitted)
     assert isinstance(fitted, MarkovResult)
     lost = unplaced(stored, fitted)

@@ -89,7 +89,7 @@ def _credit_per_journey_touched(demo_wh: str, model: str, markov_order: int) -> 
     cfg = CFG.model_copy(update={"markov_order": markov_order})
     with Warehouse.connect(demo_wh) as wh:  # journeys are built in the warehouse
         inputs = load_inputs(wh)
-        journeys = build_journeys(inputs, "sql", cfg)
+        journeys = build_journeys(inputs, "sql", cfg, converted_only=False)
         fitted = compare(inputs, "sql", cfg, [model])[model].fitted
     reach = journeys.drop_duplicates(["conversion_id", "channel"]).groupby("channel").size()
     assert fitted is not None

@@ -31,7 +31,7 @@ def _touches(j, conversion_id: str) -> list[str]:
 
 
 def test_person_journeys_respect_the_lookback(wh: Warehouse) -> None:
-    j = build_journeys(load_inputs(wh), "mql", CFG)
+    j = build_journeys(load_inputs(wh), "mql", CFG, converted_only=False)
     assert _touches(j, "mql:P1") == ["T1", "T2", "T3"]  # T9, T4 come after the MQL
     assert _touches(j, "mql:P3") == ["T7"]  # T6 is 254 days before: outside 90 days
     assert _touches(j, "mql:none:P2") == ["T5"]  # non-converting journeys end at the last touch

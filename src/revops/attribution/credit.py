@@ -26,7 +26,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from revops.attribution import rules
 from revops.attribution.markov import MarkovResult, markov
@@ -45,23 +44,6 @@ CREDIT_COLUMNS = [
     "occurred_at",
     "converted_at",
 ]
-
-
-def journey_paths(journeys: pd.DataFrame) -> Paths:
-    """One path per journey (channels in time order), converted or not, with its revenue."""
-    heads = journeys[journeys["pos"] == 0]
-    offsets = np.flatnonzero(journeys["pos"].to_numpy() == 0)
-    arr = pa.ListArray.from_arrays(
-        pa.array(np.append(offsets, len(journeys)), pa.int32()),
-        pa.array(journeys["channel"].astype(str).to_numpy(), pa.string()),
-    )
-    converted = heads["converted"].to_numpy(dtype=bool)
-    return Paths.from_arrow(
-        arr,
-        converted.astype(np.float64),
-        (~converted).astype(np.float64),
-        np.where(converted, heads["revenue"].to_numpy(dtype=np.float64), 0.0),
-    )
 
 
 def _rule_weights(conv: pd.DataFrame, model: str, cfg: AttributionConfig) -> np.ndarray:
@@ -99,15 +81,14 @@ def _channel_weighted(conv: pd.DataFrame, weight: Callable[[str], float]) -> np.
     return np.asarray(share / touches_of, dtype=np.float64)
 
 
-def fit(
-    journeys: pd.DataFrame, model: str, cfg: AttributionConfig
-) -> MarkovResult | ShapleyResult | None:
-    """The channel-level fit of a data-driven model (None for rule-based models)."""
+def fit(paths: Paths, model: str, cfg: AttributionConfig) -> MarkovResult | ShapleyResult | None:
+    """The channel-level fit of a data-driven model over the paths of every journey, converted
+    or not (journeys.path_counts); None for rule-based models."""
     if model == "markov":
-        return markov(journey_paths(journeys), cfg.markov_order)
+        return markov(paths, cfg.markov_order)
     if model == "shapley":
         return shapley(
-            journey_paths(journeys),
+            paths,
             cfg.shapley_exact_max_channels,
             cfg.shapley_samples,
             seed=cfg.seed,
@@ -122,12 +103,14 @@ def credits(
     fitted: MarkovResult | ShapleyResult | None = None,
 ) -> pd.DataFrame:
     """Per-touch credits of `model` for every converting journey. A rule-based model's credits
-    of each conversion sum to 1; a data-driven model's sum per channel to its channel credits."""
+    of each conversion sum to 1; a data-driven model's sum per channel to its channel credits
+    (`fitted`, its `fit`)."""
     conv = journeys[journeys["converted"].astype(bool)].reset_index(drop=True)
     if model in RULE_MODELS:
         w = v = _rule_weights(conv, model, cfg)
     elif model in DATA_DRIVEN_MODELS:
-        fitted = fitted or fit(journeys, model, cfg)
+        if fitted is None:
+            raise ValueError(f"credits of {model!r} need its fit")
         if isinstance(fitted, MarkovResult):
             effects = dict(zip(fitted.channels, fitted.removal_effects, strict=True))
             values = dict(zip(fitted.channels, fitted.value_removal_effects, strict=True))

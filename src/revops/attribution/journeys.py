@@ -20,8 +20,10 @@ at or before the lead's creation (persons.created_at; for an account, its first 
 opportunity-creation touch is the last touch at or before the end of the opportunity's
 created_date. A journey without a touch at or before the milestone has none (see rules.py).
 
-The warehouse builds them: one query joins, windows and orders the touches, so only the
-journeys' rows come into Python, never every touchpoint merged with its person.
+The warehouse builds them: one query joins, windows and orders the touches, and only the
+converting journeys' rows come into Python (credits are placed on their touches); the journeys
+that did not convert, which the Markov chain also reads, come only as counts per distinct path
+(`path_counts`). Never is every touchpoint merged with its person read.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from revops.attribution.paths import Paths
 from revops.config.attribution import AttributionConfig, ConversionType
 from revops.warehouse import Warehouse
 
@@ -137,10 +140,15 @@ def _conversions(
     return conv
 
 
-def journeys_expr(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> ir.Table:
-    """The journeys as one query (see `build_journeys`), but `days_before`."""
+def _in_lookback(
+    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, converted_only: bool
+) -> ir.Table:
+    """Each conversion's touches inside its lookback, numbered in time order (`pos`, from 0;
+    touches at the same instant in touchpoint_id order) and counted (`n`)."""
     touches = _entity_touches(inp, cfg)
     conv = _conversions(inp, conversion, cfg, touches)
+    if converted_only:
+        conv = conv.filter(conv.converted)
     conv = conv.left_join(_lead_times(inp, cfg), "entity_id").select(*conv.columns, "lead_at")
     j = conv.join(touches, "entity_id").select(
         *conv.columns, *(c for c in touches.columns if c != "entity_id")
@@ -149,10 +157,17 @@ def journeys_expr(inp: Inputs, conversion: ConversionType, cfg: AttributionConfi
     at = j.occurred_at.cast("timestamp")
     j = j.filter(at <= j.converted_at, at >= j.converted_at - lookback)
     order = [j.occurred_at, j.touchpoint_id]
-    j = j.mutate(
+    return j.mutate(
         pos=ibis.row_number().over(group_by=j.conversion_id, order_by=order),
         n=j.conversion_id.count().over(group_by=j.conversion_id),
     )
+
+
+def journeys_expr(
+    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, converted_only: bool = True
+) -> ir.Table:
+    """The journeys as one query (see `build_journeys`), but `days_before`."""
+    j = _in_lookback(inp, conversion, cfg, converted_only)
     marks = {}
     for flag, milestone in (("is_lead", "lead_at"), ("is_opp", "opp_at")):
         before = (j.occurred_at.cast("timestamp") <= j[milestone]).fill_null(False)
@@ -162,8 +177,48 @@ def journeys_expr(inp: Inputs, conversion: ConversionType, cfg: AttributionConfi
     return j.order_by(["conversion_id", "occurred_at", "touchpoint_id"])
 
 
-def build_journeys(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> pd.DataFrame:
-    """Touches of every journey, in order: one row per (conversion, touch).
+def path_counts_expr(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> ir.Table:
+    """The input of the data-driven models as one query: one row per distinct channel path
+    (`path`, the journey's channels in `pos` order) with the journeys that took it, converted
+    (`conversions`) and not (`nulls`), and the revenue of the converted ones (`value`).
+
+    Rows come in order of the smallest conversion_id that took each path, so channels are
+    numbered in the order they first appear across the journeys sorted by conversion_id, as
+    they were when the paths were built in Python from every touch."""
+    j = _in_lookback(inp, conversion, cfg, converted_only=False)
+    if inp.wh.backend == "spark":  # Ibis cannot order Spark's collect_list: sort by pos
+        pairs = ibis.struct({"pos": j.pos, "channel": j.channel}).collect().sort()
+        path = pairs.map(lambda pair: pair.channel)
+    else:
+        path = j.channel.collect(order_by=j.pos)
+    per = j.group_by(["conversion_id", "converted", "revenue"]).aggregate(path=path)
+    won = per.converted
+    counts = per.group_by("path").aggregate(
+        conversions=won.ifelse(1, 0).sum(),
+        nulls=won.ifelse(0, 1).sum(),
+        value=won.ifelse(per.revenue.fill_null(0.0), 0.0).sum(),
+        first=per.conversion_id.min(),
+    )
+    return counts.order_by("first").drop("first")
+
+
+def path_counts(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> Paths:
+    """Distinct channel paths with their counts (see `path_counts_expr`): all the Markov chain
+    and the Shapley game read, and only as many rows as there are distinct paths."""
+    t = inp.wh.to_arrow(path_counts_expr(inp, conversion, cfg))
+    return Paths.from_arrow(
+        t["path"],
+        t["conversions"].to_numpy(),
+        t["nulls"].to_numpy(),
+        t["value"].to_numpy(),
+    )
+
+
+def build_journeys(
+    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, converted_only: bool = True
+) -> pd.DataFrame:
+    """Touches of every converting journey (with `converted_only=False`, of the journeys that
+    did not convert too), in order: one row per (conversion, touch).
 
     Columns: entity_id converted_at conversion_id revenue opp_at converted lead_at
     touchpoint_id person_id occurred_at channel campaign_id account_id pos n days_before
@@ -171,7 +226,8 @@ def build_journeys(inp: Inputs, conversion: ConversionType, cfg: AttributionConf
     attributed). The warehouse joins, windows and orders them: only the journeys' rows are
     read, never every touchpoint with its person.
     """
-    j: pd.DataFrame = inp.wh.to_arrow(journeys_expr(inp, conversion, cfg)).to_pandas()
+    expr = journeys_expr(inp, conversion, cfg, converted_only)
+    j: pd.DataFrame = inp.wh.to_arrow(expr).to_pandas()
     # times as the warehouse keeps them (µs); a day's end as pandas made it from a date (ns)
     days = ["opp_at", "converted_at"] if conversion in ("opportunity", "closed_won") else ["opp_at"]
     for col in days:

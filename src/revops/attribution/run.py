@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 import pyarrow as pa
 
 from revops.attribution.credit import credits, fit
-from revops.attribution.journeys import Inputs, build_journeys, load_inputs
+from revops.attribution.journeys import Inputs, build_journeys, load_inputs, path_counts
 from revops.attribution.markov import MarkovResult
+from revops.attribution.paths import Paths
 from revops.attribution.scope import Scope
 from revops.attribution.shapley import ShapleyResult
-from revops.config.attribution import MODELS, AttributionConfig, ConversionType
+from revops.config.attribution import DATA_DRIVEN_MODELS, MODELS, AttributionConfig, ConversionType
 from revops.errors import RevOpsError
 from revops.warehouse import Warehouse
 from revops.warehouse.warehouse import Batch
@@ -53,11 +55,27 @@ def _check(models: Sequence[str]) -> None:
             raise AttributionError(f"unknown attribution model {m!r}; known: {', '.join(MODELS)}")
 
 
-def journeys_for(
-    inputs: Inputs, conversion: ConversionType, cfg: AttributionConfig
-) -> pd.DataFrame:
-    j = build_journeys(inputs, conversion, cfg)
-    if not j["converted"].any():
+class Journeys:
+    """What a run reads from the warehouse for one conversion type, each part once and only when
+    asked for: the touches of the converting journeys (credits are placed on them) and the
+    distinct channel paths of all journeys with their counts (the data-driven models are
+    fitted on them, and they count the journeys). Neither is every touchpoint."""
+
+    def __init__(self, inputs: Inputs, conversion: ConversionType, cfg: AttributionConfig):
+        self.inputs, self.conversion, self.cfg = inputs, conversion, cfg
+
+    @cached_property
+    def touches(self) -> pd.DataFrame:
+        return build_journeys(self.inputs, self.conversion, self.cfg)
+
+    @cached_property
+    def paths(self) -> Paths:
+        return path_counts(self.inputs, self.conversion, self.cfg)
+
+
+def journeys_for(inputs: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> Journeys:
+    j = Journeys(inputs, conversion, cfg)
+    if j.touches.empty:
         raise AttributionError(f"no {conversion} conversion has a touch in its lookback window")
     return j
 
@@ -75,7 +93,7 @@ def compare(
 
 
 def compare_journeys(
-    j: pd.DataFrame,
+    j: Journeys,
     conversion: ConversionType,
     cfg: AttributionConfig,
     models: Sequence[str] | None = None,
@@ -84,13 +102,13 @@ def compare_journeys(
     more than once: building them is most of the cost of attribution."""
     names = tuple(models or cfg.models)
     _check(names)
-    heads = j[j["pos"] == 0]
-    n_conv = int(heads["converted"].sum())
+    n_conv = int(j.paths.conversions.sum())
+    n_null = int(j.paths.nulls.sum())
     out = {}
     for m in names:
-        fitted = fit(j, m, cfg)
+        fitted = fit(j.paths, m, cfg) if m in DATA_DRIVEN_MODELS else None
         scope = Scope.of(cfg, conversion, (m,))
-        out[m] = Attribution(scope, credits(j, m, cfg, fitted), n_conv, len(heads) - n_conv, fitted)
+        out[m] = Attribution(scope, credits(j.touches, m, cfg, fitted), n_conv, n_null, fitted)
     return out
 
 

@@ -163,7 +163,7 @@ def performance(
         )
         for conv, what in pairs:
             _scope(Scope.of(cfg, conv, ("first touch = sourced, any touch = influenced",)).text)
-            table = sourced_influenced(journeys_for(inputs, conv, cfg), by)
+            table = sourced_influenced(journeys_for(inputs, conv, cfg).touches, by)
             print_frame(table, f"Sourced vs influenced {what} by {by}")
         _scope(
             "Attribution scope: attributed_pipeline / attributed_revenue use the W-shaped model "

@@ -23,7 +23,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from revops.attribution.journeys import load_inputs
 from revops.attribution.markov import MarkovResult
 from revops.attribution.performance import performance_table, sourced_influenced
-from revops.attribution.run import Attribution, compare_journeys, journeys_for, write_credits
+from revops.attribution.run import (
+    Attribution,
+    Journeys,
+    compare_journeys,
+    journeys_for,
+    write_credits,
+)
 from revops.attribution.scope import Scope
 from revops.attribution.shapley import ShapleyResult
 from revops.config.attribution import ConversionType
@@ -110,9 +116,9 @@ def attribution_report_data(
     cfg = ro.model.attribution
     conv = conversion or cfg.default_conversion
     inputs = load_inputs(ro.warehouse)
-    built: dict[ConversionType, pd.DataFrame] = {}
+    built: dict[ConversionType, Journeys] = {}
 
-    def journeys(c: ConversionType) -> pd.DataFrame:
+    def journeys(c: ConversionType) -> Journeys:
         """Each conversion's journeys built once: the page reads them up to three times."""
         if c not in built:
             built[c] = journeys_for(inputs, c, cfg)
@@ -140,8 +146,8 @@ def attribution_report_data(
         by_campaign=by_campaign,
         fits=_fits(results),
         perf=perf.reset_index(drop=True),
-        pipeline=sourced_influenced(journeys("opportunity")),
-        revenue=sourced_influenced(journeys("closed_won")),
+        pipeline=sourced_influenced(journeys("opportunity").touches),
+        revenue=sourced_influenced(journeys("closed_won").touches),
     )
 
 
