@@ -5,9 +5,12 @@ New rows are compared only with stored records that share a blocking key with th
 costs a join, not a scan, and only the pairs whose equal fields could carry them to a rule's
 threshold leave that join, inside the database, to be string-compared (`_reaching`): blocking
 keys shared by many records give millions of pairs that differ on everything but the key. The
-model (m, u, λ) is fitted on a bounded random sample of stored plus incoming records, the
-population the rows are about to join, so its cost does not grow with what is stored; rows of
-one load are not compared with each other (a later `revops quality dedupe` finds those).
+model (m, u, λ) is not refitted per load: the stored fit (`stored_fit`) is reused, so a load's
+decisions depend on its rows and the stored records only, not on a fit that moved with every
+record. A fit is made (on a bounded random sample of stored plus incoming records, the
+population the rows are about to join) when a table's first records arrive, when none is
+stored or it is stale. Rows of one load are not compared with each other (a later
+`revops quality dedupe` finds those).
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import pyarrow.compute as pc
 from revops.config.dedupe import DedupeSettings, DuplicateRule
 from revops.config.models import OperatingModel
 from revops.identity import fellegi_sunter as fs
+from revops.identity import stored_fit
 from revops.identity.blocking import IntArray, block_keys, candidate_pairs, coded, cross_pairs
 from revops.identity.compare import comparison_matrix
 from revops.identity.dedupe import Prepared, fit_candidates, prepare, read_records, subset
 from revops.warehouse import Warehouse
 from revops.warehouse import table as table_def
+from revops.warehouse.clock import utc_now
 
 if TYPE_CHECKING:
     from revops.ingest.raw import RawData
@@ -59,6 +64,7 @@ def check_new_records(
     records: pa.Table,
     *,
     preset: str | None = None,
+    now: datetime | None = None,
 ) -> pa.Table:
     """One row per incoming record: its best stored match, and the rule and action that fire.
 
@@ -66,26 +72,20 @@ def check_new_records(
     `action` are null when no rule fires. `probability` is the best match's among the pairs
     that could reach the lowest rule threshold (see `_reaching`), or null when there is none:
     only those pairs are scored, which is what keeps a load into a full warehouse cheap.
+    The stored fit scores the pairs; when there is none or it is stale, one is fitted and
+    stored (stamped `now`), which is the only write this check makes.
     """
-    pk = table_def(table).primary_key[0]
     settings = model.dedupe.settings(table)
-    id_col = pk if pk in records.column_names else "id"
     n_new = records.num_rows
     rules = [r for r in model.dedupe.rules if r.table == table]
     stored = read_records(wh, model, table) if rules and n_new else None
-    new_ids = pc.cast(records.column(id_col), pa.string()).combine_chunks()
+    incoming = _incoming(records, table, settings)
+    new_ids = incoming.column("id")
     best_p = np.full(n_new, np.nan)
     best_id = np.full(n_new, None, dtype=object)
     if stored is not None and stored.num_rows:
-        incoming = pa.table(
-            {"id": new_ids}
-            | {
-                f: records.column(f) if f in records.column_names else pa.nulls(n_new, pa.string())
-                for f in settings.fields
-            }
-        )
         prep = prepare(pa.concat_tables([stored, incoming.cast(stored.schema)]), settings)
-        params = _fit(prep, settings)
+        params = _params(wh, table, settings, prep, stored.num_rows, now=now or utc_now())
         if params is not None:
             n_old = stored.num_rows
             left, right = _reaching(prep, settings, params, min(r.threshold for r in rules), n_old)
@@ -110,6 +110,86 @@ def check_new_records(
         [new_ids, pa.array(out_match, pa.string()), probability, out_rule, out_action],
         schema=CHECK_SCHEMA,
     )
+
+
+def _incoming(records: pa.Table, table: TableName, settings: DedupeSettings) -> pa.Table:
+    """`records` as `id` (the primary key, as text) plus the fields the settings read; a field
+    the load does not bring is missing (null)."""
+    pk = table_def(table).primary_key[0]
+    id_col = pk if pk in records.column_names else "id"
+    n = records.num_rows
+    return pa.table(
+        {"id": pc.cast(records.column(id_col), pa.string()).combine_chunks()}
+        | {
+            f: records.column(f) if f in records.column_names else pa.nulls(n, pa.string())
+            for f in settings.fields
+        }
+    )
+
+
+def _params(
+    wh: Warehouse,
+    table: TableName,
+    settings: DedupeSettings,
+    prep: Prepared,
+    n_old: int,
+    *,
+    now: datetime,
+) -> fs.FellegiSunterParams | None:
+    """The stored fit; when it is stale (or missing), one fitted now on `prep` (the `n_old`
+    stored records, then the incoming ones) and stored, or None when the sample has no
+    candidate pair to learn from."""
+    fit = stored_fit.latest(wh, table)
+    reason = stored_fit.stale(fit, settings, n_old)
+    if fit is not None and reason is None:
+        return fit.params
+    params = _fit(prep, settings)
+    if params is not None:
+        stored_fit.save(
+            wh, table, params, settings, records=len(prep.ids), reason=reason or "", now=now
+        )
+    return params
+
+
+def fit_on_arrival(
+    wh: Warehouse, model: OperatingModel, table: TableName, records: pa.Table, *, now: datetime
+) -> stored_fit.StoredFit | None:
+    """A table's first records (a load into an empty table): fit and store the model on them
+    when it has duplicate rules and no usable fit, so the next load screens without fitting.
+    Only the sample is normalized, so a million-row first load pays for FIT_RECORDS."""
+    settings = model.dedupe.settings(table)
+    if not any(r.table == table for r in model.dedupe.rules) or records.num_rows < MIN_RECORDS:
+        return None
+    reason = stored_fit.stale(stored_fit.latest(wh, table), settings, 0)
+    if reason is None:
+        return None
+    return _fit_and_save(wh, table, settings, _incoming(records, table, settings), reason, now)
+
+
+def refit(
+    wh: Warehouse, model: OperatingModel, table: TableName, *, now: datetime
+) -> stored_fit.StoredFit | None:
+    """Fit the model on the stored records now (`revops quality model --refit`) and store it;
+    None when no two sampled records share a blocking key."""
+    settings = model.dedupe.settings(table)
+    return _fit_and_save(wh, table, settings, read_records(wh, model, table), "requested", now)
+
+
+def _fit_and_save(
+    wh: Warehouse,
+    table: TableName,
+    settings: DedupeSettings,
+    records: pa.Table,
+    reason: str,
+    now: datetime,
+) -> stored_fit.StoredFit | None:
+    n = records.num_rows
+    rows = _sample(n, settings)
+    sample = records if rows is None else records.take(pa.array(rows))
+    params = _fit(prepare(sample, settings), settings)  # normalizing is per value: the same
+    if params is None:
+        return None
+    return stored_fit.save(wh, table, params, settings, records=n, reason=reason, now=now)
 
 
 def _reaching(
@@ -192,6 +272,16 @@ def _fire(
 
 
 FIT_RECORDS = 20_000
+# A first load smaller than this fits nothing: the next load fits on stored plus incoming
+MIN_RECORDS = 1_000
+
+
+def _sample(n: int, settings: DedupeSettings) -> IntArray | None:
+    """Sorted positions of a seeded random FIT_RECORDS of `n` records, or None for all."""
+    if n <= FIT_RECORDS:
+        return None
+    rng = np.random.default_rng(settings.seed)
+    return np.sort(rng.choice(n, FIT_RECORDS, replace=False))
 
 
 def _fit(prep: Prepared, settings: DedupeSettings) -> fs.FellegiSunterParams | None:
@@ -203,10 +293,9 @@ def _fit(prep: Prepared, settings: DedupeSettings) -> fs.FellegiSunterParams | N
     the same in a random sample of records as in the whole population. The sample is taken
     from the records already normalized (normalization is per value, so this is the sample
     normalized again, without the cost)."""
-    n = len(prep.ids)
-    if n > FIT_RECORDS:
-        rng = np.random.default_rng(settings.seed)
-        prep = subset(prep, settings, np.sort(rng.choice(n, FIT_RECORDS, replace=False)))
+    rows = _sample(len(prep.ids), settings)
+    if rows is not None:
+        prep = subset(prep, settings, rows)
     keys = block_keys(prep.fields, settings.blocking)
     left, right, _ = candidate_pairs(keys, settings.max_block_size)
     if len(left) == 0:  # nothing in the sample shares a block: nothing to learn from
@@ -241,7 +330,7 @@ def screen_load(
 ) -> Screened:
     """Apply the duplicate rules to a validated load; blocked rows join the quarantine rows."""
     table: TableName = "persons" if table_name == "persons" else "accounts"
-    check = check_new_records(wh, model, table, good, preset=preset)
+    check = check_new_records(wh, model, table, good, preset=preset, now=now)
     action = check.column("action")
     blocked = pc.fill_null(pc.equal(action, "block"), False)
     allowed = pc.fill_null(pc.equal(action, "allow"), False)

@@ -155,7 +155,8 @@ def _screen(
     now: datetime,
 ) -> tuple[pa.Table, pa.Table, pa.Table | None]:
     """Tombstones, then duplicate rules on the records new to the warehouse only: an update
-    of a stored record is that record, not a duplicate of it."""
+    of a stored record is that record, not a duplicate of it. A table's first records have
+    nothing to be duplicates of, but they fit the model later loads screen with."""
     if t.name == "persons":  # erased persons stay erased: their rows go to quarantine, sans PII
         from revops.privacy.tombstones import screen_erased
 
@@ -165,9 +166,13 @@ def _screen(
     if model is None or not any(r.table == t.name for r in model.dedupe.rules):
         return good, quarantine, None
     stored = _stored(wh, t, good)
-    if stored.all() or wh.count(t.name) == 0:  # no new record, or nothing to match against
+    if stored.all():  # no new record
         return good, quarantine, None
-    from revops.identity.duplicate_rules import screen_load
+    from revops.identity.duplicate_rules import fit_on_arrival, screen_load
+
+    if wh.count(t.name) == 0:  # nothing to match against
+        fit_on_arrival(wh, model, "persons" if t.name == "persons" else "accounts", good, now=now)
+        return good, quarantine, None
 
     positions = _kept(raw.data.num_rows, skipped)
     new = good.filter(pa.array(~stored))

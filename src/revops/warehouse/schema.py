@@ -785,6 +785,42 @@ TABLES: tuple[Table, ...] = (
         system=True,
     ),
     Table(
+        name="dedupe_models",
+        description="Fellegi-Sunter fits (m, u and λ per compared field) that duplicate rules "
+        "at entry reuse, so a load blocks its rows against stored records without refitting; "
+        "the newest row per table is in use until the settings change, the stored records "
+        "outgrow it, or `revops quality model --refit` asks.",
+        primary_key=("target_table", "fitted_at"),
+        columns=(
+            _c("target_table", "string", "persons or accounts.", required=True),
+            _c("fitted_at", "timestamp", "When the model was fitted.", required=True),
+            _c("records", "int", "Records in the population it was fitted on.", required=True),
+            _c(
+                "settings_hash",
+                "string",
+                "Hash of the dedupe settings it was fitted under.",
+                required=True,
+            ),
+            _c(
+                "reason",
+                "string",
+                "Why it was fitted (first fit, settings changed, …).",
+                required=True,
+            ),
+            _c(
+                "prior",
+                "float",
+                "λ: the probability that two random records are one entity.",
+                required=True,
+            ),
+            _c("iterations", "int", "EM iterations, summed over sessions.", required=True),
+            _c("converged", "bool", "Every EM session met the tolerance.", required=True),
+            _c("params", "string", "The fit as JSON (FellegiSunterParams).", required=True),
+        ),
+        time_column="fitted_at",
+        system=True,
+    ),
+    Table(
         name="sales_costs",
         description="Sales cost (salaries, commissions, tools) per period, for CAC: marketing "
         "spend plus these, per new customer.",
