@@ -174,3 +174,26 @@ def test_quality_model_shows_when_the_model_was_fitted_and_refits_on_request(
     assert dedupe.exit_code == 0, dedupe.output
     with Warehouse.connect(url) as wh:
         assert _fits(wh) == [("persons", 330, "requested"), ("persons", 330, "quality dedupe")]
+
+
+def test_decisions_do_not_depend_on_the_order_records_were_stored_in(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """Two stored records equal to an incoming one tie: the smaller id wins, however the
+    table was written, and the stored fit is the same (its sample is drawn in key order)."""
+    rows = _stored_rows()
+    twin = ["a0005", *rows[5][1:]]  # p0005 entered again under a smaller id
+    model = _model(RULE)
+    outcomes = []
+    for order in ([*rows, twin], [twin, *reversed(rows)]):
+        _empty(warehouse)
+        warehouse.write(
+            "dedupe_models", arrow_schema(table("dedupe_models")).empty_table(), "replace"
+        )
+        load_file(warehouse, _write(tmp_path / "stored.csv", order), "persons")
+        out = check_new_records(warehouse, model, "persons", _rows(_incoming()))
+        fit = stored_fit.latest(warehouse, "persons")
+        assert fit is not None
+        outcomes.append((out.to_pylist(), fit.params))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0][0]["matched_id"] == "a0005"

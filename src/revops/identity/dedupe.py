@@ -205,10 +205,12 @@ def dedupe_frame(records: pa.Table, settings: DedupeSettings) -> DedupeResult:
 def read_records(
     wh: Warehouse, model: OperatingModel, table: Literal["persons", "accounts"]
 ) -> pa.Table:
-    """The table's primary key as `id` plus the fields its dedupe settings read."""
+    """The table's primary key as `id` plus the fields its dedupe settings read, in key order:
+    a fit's random sample and the tie between two equally probable matches (the first stored
+    wins) are then the same whatever order the database scans the table in."""
     settings = model.dedupe.settings(table)
     pk = table_def(table).primary_key[0]
-    expr = wh.table(table).select(pk, *settings.fields)
+    expr = wh.table(table).select(pk, *settings.fields).order_by(pk)
     data = wh.to_arrow(expr)
     return data.rename_columns(["id", *settings.fields])
 
