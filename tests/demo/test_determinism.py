@@ -22,6 +22,7 @@ import pytest
 RUN_METADATA = {
     "access_grants": {"granted_at"},
     "audit_log": {"at", "prev_hash", "hash"},  # the chain hashes `at`
+    "dedupe_models": {"fitted_at"},  # a first load's fit: when it ran, not what it found
     "demo_origin": {"created_at"},
     "forecast_backtests": {"run_at"},
     "load_log": {"load_id", "loaded_at"},
