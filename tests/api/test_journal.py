@@ -142,6 +142,7 @@ def test_merge_concatenates_by_table_mode_and_columns_in_first_seen_order() -> N
         ("persons", "upsert", 2 + 3),
         ("lifecycle_events", "append", 2),
     ]
+    assert [b.data.column(0).num_chunks for b in merged] == [1, 1]  # contiguous for the insert
 
 
 def test_apply_records_the_group_in_the_same_transaction(warehouse: Warehouse) -> None:
