@@ -21,6 +21,7 @@ import httpx
 import pytest
 from killing import run_cli
 
+from revops.api.applier import NICE
 from revops.audit import verify
 from revops.warehouse import Warehouse
 
@@ -106,6 +107,10 @@ def client_of(port: int, headers: dict[str, str]) -> httpx.Client:
     return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60)
 
 
+def niceness(pid: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, pid)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -176,8 +181,9 @@ def test_kill_then_cli_write_then_restart_loses_no_answered_lead(
 def test_the_server_never_opens_the_warehouse_and_restarts_a_killed_applier(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The process that answers holds no handle on the DuckDB file (the applier does); kill -9
-    of the applier shows on /health, a new one starts and applies every answered lead."""
+    """The process that answers holds no handle on the DuckDB file (the applier does) and
+    runs at a higher CPU priority than it; kill -9 of the applier shows on /health, a new one
+    starts (at the same lower priority) and applies every answered lead."""
     monkeypatch.setenv("REVOPS_USER", "ops")
     path = tmp_path / "w.duckdb"
     pid, port, headers = seeded_server(path)
@@ -194,6 +200,7 @@ def test_the_server_never_opens_the_warehouse_and_restarts_a_killed_applier(
             database = {str(path), f"{path}.wal"}  # DuckDB's file and its write-ahead log
             assert str(path) in open_files(applier)
             assert not open_files(pid) & database
+            assert niceness(applier) == min(niceness(pid) + NICE, 19)
 
             for i in range(10, 20):  # answered, left in the journal (30 s interval)
                 r = client.post("/leads", json=lead(f"r{i}@globex.com"))
@@ -210,6 +217,7 @@ def test_the_server_never_opens_the_warehouse_and_restarts_a_killed_applier(
             assert seen["commits"]["applier_restarts"] == 1
             assert seen["applier_pid"] not in (None, applier)
             assert "exited (code -9)" in (seen["last_apply_error"] or "")
+            assert niceness(seen["applier_pid"]) == min(niceness(pid) + NICE, 19)
 
             assert all(client.get(f"/leads/{p}").status_code == 200 for p in acked)
             r = client.post("/leads", json=lead("after@globex.com"))

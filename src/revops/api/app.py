@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from revops.access import Principal, revoke_key
 from revops.api import comp, leads, reps, sla
+from revops.api.applier import NICE
 from revops.api.auth import requires
 from revops.api.models import Health
 from revops.api.service import Clock, IntakeService, Mode, Unavailable
@@ -64,12 +65,13 @@ def create_app(
     clock: Clock | None = None,
     journal: Path | None = None,
     applier: Mode | None = None,
+    applier_nice: int = NICE,
 ) -> FastAPI:
     """The app over `ro`'s warehouse; `clock` fixes "now" (tests and replays); `journal` is the
     write-ahead journal folder (default: next to a DuckDB file, see `journal.default_path`);
     `applier` where the warehouse is held (`IntakeService`; `revops serve` uses a child
-    process)."""
-    service = IntakeService(ro, clock, journal, mode=applier)
+    process), `applier_nice` how far that process's CPU priority is lowered."""
+    service = IntakeService(ro, clock, journal, mode=applier, applier_nice=applier_nice)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

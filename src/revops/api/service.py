@@ -55,7 +55,7 @@ import pyarrow as pa
 
 from revops.access import Principal
 from revops.api import reengage
-from revops.api.applier import Applier, Handle, Located, nothing, run_process
+from revops.api.applier import NICE, Applier, Handle, Located, nothing, run_process
 from revops.api.auth import Authenticator
 from revops.api.hot import HotState, Routed, build_hot_state, hot_tables
 from revops.api.idempotency import IdempotencyStore, Stored, request_hash, scoped
@@ -275,6 +275,7 @@ class IntakeService:
         wait_seconds: float = 10.0,
         apply_interval: float = APPLY_INTERVAL,
         mode: Mode | None = None,
+        applier_nice: int = NICE,
     ) -> None:
         self.ro = ro
         self.wh = ro.warehouse
@@ -298,6 +299,7 @@ class IntakeService:
         self.audit_head: tuple[int, str] = (0, "")
         self.wait_seconds = wait_seconds
         self.apply_interval = apply_interval
+        self.applier_nice = applier_nice  # the applier process's nice increment (0: none)
         self.last_apply_error: str | None = None
         self._pending: list[_Job] = []
         self._unapplied: list[Located] = []
@@ -407,7 +409,10 @@ class IntakeService:
             ours, theirs = ctx.Pipe()
             args = (theirs, self.ro.config, self.wh.url, self.journal_id, self.apply_interval)
             worker = ctx.Process(
-                target=run_process, args=(*args, recover_from), name="revops-applier", daemon=True
+                target=run_process,
+                args=(*args, recover_from, self.applier_nice),
+                name="revops-applier",
+                daemon=True,
             )
             await asyncio.to_thread(worker.start)
             theirs.close()

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from revops.api.applier import NICE
 from revops.cli._common import ConfigOpt, WarehouseOpt, console, open_revops
 
 SWITCH_INTERVAL = 0.001  # seconds; see serve()
@@ -26,6 +27,15 @@ def serve(
     ] = False,
     config: ConfigOpt = None,
     warehouse: WarehouseOpt = None,
+    applier_nice: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=19,
+            help="Lower the applier's CPU priority by this nice increment (0: as the server's); "
+            "it writes the warehouse in the background, the server answers.",
+        ),
+    ] = NICE,
 ) -> None:
     """Serve POST /leads, accept/reject/assign, GET /leads/{id} and /sla/breaches.
 
@@ -36,7 +46,7 @@ def serve(
     from revops.api import create_app
 
     with open_revops(config, warehouse) as ro:
-        app = create_app(ro, applier="process")
+        app = create_app(ro, applier="process", applier_nice=applier_nice)
         console.print(f"revops intake API on http://{host}:{port} (docs: /docs)")
         # The journal thread runs Python between its fsyncs (settling a group, encoding it);
         # by default a thread keeps the GIL for 5 ms while the event loop, which answers,
