@@ -16,7 +16,7 @@ import contextlib
 import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,9 @@ import pyarrow.csv as pacsv
 
 from revops.ingest.errors import IngestError
 from revops.ingest.raw import (
+    CHUNK_ROWS,
     BrokenRow,
+    Check,
     IntArray,
     Progress,
     RawData,
@@ -196,8 +198,59 @@ def _number_rows(
     return first[~skipped], tuple(broken), blank
 
 
-def read_csv(path: Path, encoding: str, progress: Progress | None) -> RawData:
-    """Read a .csv or .csv.gz file; see the module docstring for how rows are numbered."""
+def _render_again(
+    path: Path, encoding: str, names: tuple[str, ...], wanted: list[int]
+) -> dict[int, str]:
+    """The raw JSON of rows at `wanted` positions, read from the file a second time: a
+    streamed read keeps no text, and a screen that refuses a validated row (an erased person,
+    a blocked duplicate) needs the row as the file gave it. The parse is the same, so the
+    positions are too."""
+    wanted_set = np.asarray(sorted(set(wanted)), dtype=np.int64)
+    found: dict[int, str] = {}
+    disk, reader = _open(path, encoding, dict.fromkeys(names, pa.string()), lambda row: "skip")
+    try:
+        offset = 0
+        for batch in reader:
+            n = batch.num_rows
+            lo, hi = np.searchsorted(wanted_set, [offset, offset + n])
+            if hi > lo:
+                here = wanted_set[lo:hi]
+                rendered = rows_to_json(pa.Table.from_batches([batch]))(here - offset)
+                found.update(zip(here.tolist(), rendered, strict=True))
+            offset += n
+            if hi == len(wanted_set):
+                break
+    finally:
+        disk.close()
+    return found
+
+
+def _streamed_json(
+    path: Path, encoding: str, names: tuple[str, ...], refused: dict[int, str]
+) -> Callable[[IntArray], list[str]]:
+    """A `raw_json` for a streamed read: the rows `check` refused were rendered while their
+    text was in memory; any other row is read again from the file."""
+
+    def render(indices: IntArray) -> list[str]:
+        positions = [int(i) for i in indices]
+        missing = [i for i in positions if i not in refused]
+        if missing:
+            refused.update(_render_again(path, encoding, names, missing))
+        return [refused[i] for i in positions]
+
+    return render
+
+
+def read_csv(
+    path: Path, encoding: str, progress: Progress | None, check: Check | None = None
+) -> RawData:
+    """Read a .csv or .csv.gz file; see the module docstring for how rows are numbered.
+
+    With `check`, the read is streamed: each slice of up to CHUNK_ROWS parsed rows is handed
+    to `check`, which returns the positions (in the slice) it refuses; those rows are rendered
+    as JSON for quarantine at once and the slice's text is let go, so memory does not grow
+    with the file. The returned RawData then holds no columns, only the row count.
+    """
     invalid: list[tuple[int, str, int]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -206,6 +259,20 @@ def read_csv(path: Path, encoding: str, progress: Progress | None) -> RawData:
 
     total = path.stat().st_size
     batches: list[pa.RecordBatch] = []
+    pending: list[pa.RecordBatch] = []
+    refused: dict[int, str] = {}
+    done = 0  # rows handed to `check` so far
+
+    def hand_over(schema: pa.Schema) -> None:
+        nonlocal done
+        assert check is not None
+        chunk = pa.Table.from_batches(pending, schema=schema)
+        pending.clear()
+        bad = check(chunk)
+        if bad.size:
+            refused.update(zip((bad + done).tolist(), rows_to_json(chunk)(bad), strict=True))
+        done += chunk.num_rows
+
     undecodable: list[BaseException] = []
     try:
         with _decode_errors_kept(undecodable):
@@ -217,18 +284,30 @@ def read_csv(path: Path, encoding: str, progress: Progress | None) -> RawData:
                 # about how far parsing got; the text behind the parsed rows does. The end is
                 # reported only at the end (by read_file).
                 parsed, ratio = 0, _disk_ratio(path, total)
+                schema = reader.schema
                 for batch in reader:
-                    batches.append(batch)
                     parsed += _text_bytes(batch)
                     if progress is not None:
                         progress(max(0, min(int(parsed * ratio), total - 1)), total)
-                schema = reader.schema
+                    if check is None:
+                        batches.append(batch)
+                        continue
+                    pending.append(batch)
+                    if sum(b.num_rows for b in pending) >= CHUNK_ROWS:
+                        hand_over(schema)
+                if check is not None and (pending or done == 0):
+                    hand_over(schema)  # an empty file is checked too: its plan must hold
             finally:
                 disk.close()
         if undecodable:
             raise undecodable[0]
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise _unreadable(path, encoding, exc) from exc
-    data = pa.Table.from_batches(batches, schema=schema)
+    if check is None:
+        data = pa.Table.from_batches(batches, schema=schema)
+        render = rows_to_json(data)
+    else:  # no columns, only the row count: the text went slice by slice
+        data = pa.table({"rows": pa.nulls(done)}).select([])
+        render = _streamed_json(path, encoding, names, refused)
     row_numbers, broken, blank = _number_rows(path, data.num_rows, invalid, names)
-    return RawData(names, data, row_numbers, broken, rows_to_json(data), blank)
+    return RawData(names, data, row_numbers, broken, render, blank)

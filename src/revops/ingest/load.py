@@ -37,7 +37,7 @@ from revops.ingest.readers import read_file
 from revops.ingest.repeats import find_repeats
 from revops.ingest.report import LoadReport
 from revops.ingest.sourced import find_mapping, map_source, sourced_batches
-from revops.ingest.validate import Validated, validate
+from revops.ingest.validate import Validated, combine, validate
 from revops.quality.edge import CHANGES, Normalized, normalize_table
 from revops.warehouse import Batch, Table, Warehouse, WarehouseError, WriteResult
 from revops.warehouse import table as table_def
@@ -261,13 +261,26 @@ def load_file(
     path = Path(path)
     t = _target(table)
     source_name, mapping = find_mapping(preset, table, model)
+    # Without a source mapping (which reads the whole export: history folding, deletions) a
+    # CSV file is validated as it is read, a slice at a time, and its text is let go
+    parts: list[Validated] = []
+
+    def check(chunk: pa.Table) -> IntArray:
+        plan = plan_columns(path, tuple(chunk.column_names), t, None, "", updates=True)
+        parts.append(validate(chunk, plan, t, None))
+        return parts[-1].bad_rows
+
     raw = read_file(
-        path, encoding=encoding, progress=progress, text_fields=_text_fields(t, mapping)
+        path,
+        encoding=encoding,
+        progress=progress,
+        text_fields=_text_fields(t, mapping),
+        check=check if mapping is None else None,
     )
     mapped = map_source(wh, raw, mapping, t, source_name, model)
     raw = mapped.raw
     plan = plan_columns(path, raw.columns, t, mapping, preset or "", updates=True)
-    checked = validate(raw.data, plan, t, mapping)
+    checked = combine(parts) if parts else validate(raw.data, plan, t, mapping)
     if plan.missing:
         _updates_only(wh, path, t, plan, checked, raw)
 

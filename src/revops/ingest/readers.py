@@ -9,7 +9,7 @@ from revops.ingest.csvfile import read_csv
 from revops.ingest.errors import IngestError
 from revops.ingest.jsonlines import read_jsonl
 from revops.ingest.parquetfile import read_parquet
-from revops.ingest.raw import Progress, RawData, check_encoding
+from revops.ingest.raw import Check, Progress, RawData, check_encoding
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet",)
@@ -22,18 +22,20 @@ def read_file(
     encoding: str = "utf-8",
     progress: Progress | None = None,
     text_fields: frozenset[str] = frozenset(),
+    check: Check | None = None,
 ) -> RawData:
     """Parse `path` into `RawData`; IngestError if the file as a whole cannot be read.
 
     `text_fields` names the file columns that feed text columns; formats that infer types
-    (JSON) use it to keep those values exactly as written.
+    (JSON) use it to keep those values exactly as written. `check` streams a CSV file through
+    it a slice at a time (see `read_csv`); the other formats are read whole and not checked.
     """
     name = path.name.lower()
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
     codec = check_encoding(encoding)
     if name.endswith(CSV_SUFFIXES):
-        raw = read_csv(path, codec, progress)
+        raw = read_csv(path, codec, progress, check)
     elif name.endswith(PARQUET_SUFFIXES):
         raw = read_parquet(path, progress)
     elif name.endswith(JSON_SUFFIXES):

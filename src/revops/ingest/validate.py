@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from revops.config.sources import SourceObject
 from revops.ingest.coerce import as_text, clean_text, coerce, plain, to_bools
 from revops.ingest.columns import ColumnPlan
+from revops.ingest.raw import CHUNK_ROWS
 from revops.warehouse.schema import Column, Table
 
 BoolArray = npt.NDArray[np.bool_]
@@ -173,25 +174,28 @@ def _reasons(failures: list[Failure], bad_rows: IntArray) -> tuple[list[str], li
     return pc.coalesce(*fields).to_pylist(), joined.to_pylist()
 
 
-# Rows checked at a time. Each check makes whole-column temporaries (trimmed text, masks,
-# parsed parts); over a 3M-row file they took more memory than the file and its parsed rows.
-# Every rule is judged per cell, so checking slices gives the same answer as one pass.
-CHUNK_ROWS = 1 << 18
-
-
 def validate(data: pa.Table, plan: ColumnPlan, t: Table, preset: SourceObject | None) -> Validated:
     """Check `data` (file columns) against table `t`, mapping columns through `plan`, a slice
-    of CHUNK_ROWS rows at a time."""
+    of CHUNK_ROWS rows at a time (see `revops.ingest.raw.CHUNK_ROWS`)."""
     if data.num_rows <= CHUNK_ROWS:
         return _validate(data, plan, t, preset)
-    parts = [
-        _validate(data.slice(start, CHUNK_ROWS), plan, t, preset)
-        for start in range(0, data.num_rows, CHUNK_ROWS)
-    ]
+    return combine(
+        [
+            _validate(data.slice(start, CHUNK_ROWS), plan, t, preset)
+            for start in range(0, data.num_rows, CHUNK_ROWS)
+        ]
+    )
+
+
+def combine(parts: list[Validated]) -> Validated:
+    """The validation of consecutive slices as the validation of the rows they make up."""
+    if len(parts) == 1:
+        return parts[0]
     problems: Counter[tuple[str, str]] = Counter()
     for part in parts:
         problems.update(part.problems)
-    offsets = range(0, data.num_rows, CHUNK_ROWS)
+    sizes = [part.good.num_rows + part.bad_rows.size for part in parts]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     return Validated(
         good=pa.concat_tables([part.good for part in parts]),
         bad_rows=np.concatenate(
