@@ -281,6 +281,7 @@ def load_file(
     raw = mapped.raw
     plan = plan_columns(path, raw.columns, t, mapping, preset or "", updates=True)
     checked = combine(parts) if parts else validate(raw.data, plan, t, mapping)
+    parts.clear()  # `checked` holds them now; `del checked` below must let them go
     if plan.missing:
         _updates_only(wh, path, t, plan, checked, raw)
 
