@@ -108,6 +108,19 @@ def test_nested_json_and_lone_surrogates_quarantine_their_line(
     ]
 
 
+def test_a_list_of_only_nulls_loads_without_a_traceback(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """Arrow 26's JSON reader gives `[null, null]` list offsets past its values: an invalid
+    array that failed much later (ArrowIndexError in a concatenation); found by the fuzz test."""
+    line = '{"person_id": "n1", "email": "a@b.io", "created_at": "2025-01-02", '
+    line += '"first_name": [null, null]}'
+    report = load_file(warehouse, write(tmp_path, "n.jsonl", line + "\n"), "persons")
+    assert (report.rows_in, report.inserted, report.quarantined) == (1, 1, 0)
+    _accounted(warehouse, report)
+    assert warehouse.sql("SELECT email FROM persons WHERE person_id = 'n1'") == [("a@b.io",)]
+
+
 def test_invalid_utf8_in_a_short_row_is_one_line_without_a_traceback(
     warehouse: Warehouse, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

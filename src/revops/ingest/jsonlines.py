@@ -159,6 +159,10 @@ def read_jsonl(
             io.BytesIO(b"\n".join(lines)),
             parse_options=pajson.ParseOptions(newlines_in_values=False),
         )
+        # Arrow 26's JSON reader can build an invalid array (a list of only nulls, `[null,
+        # null]`, gets offsets past its values), which fails later far from here: such a file
+        # takes the exact per-line path instead
+        table.validate(full=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raw = _from_lines(lines)
     else:
