@@ -14,6 +14,7 @@ watermark is set to the end of the data, so `route run` then handles only what i
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,11 +27,12 @@ from revops.routing.engine import compile_routing
 from revops.routing.round_robin import RoutingState
 from revops.routing.sla import start_clock
 from revops.routing.sla_store import ACCEPTED_STAGE, CLOCK_SCHEMA, clock_id
-from revops.routing.store import WATERMARK, _accounts, _decision_id, load_users
+from revops.routing.store import WATERMARK, _decision_id, load_users
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import naive_utc
 
 DISQUALIFIED = "Disqualified"  # the one exit a rep decides: a rejection
+NO_TOUCHES: tuple[list[datetime], list[str]] = ([], [])
 
 
 @dataclass(frozen=True)
@@ -73,14 +75,26 @@ def backfill_desk(wh: Warehouse, model: OperatingModel) -> DeskReport:
     p = wh.table("persons")
     persons = {r["person_id"]: r for r in wh.to_arrow(p.semi_join(ever, "person_id")).to_pylist()}
     t = wh.table("touchpoints")
-    touches: dict[str, list[tuple[datetime, str]]] = {}
+    # per person, the instants of their touches in order and the touch types beside them: the
+    # touch a lead arrived with is found by bisecting its MQL instant, not by a scan per MQL
+    touches: dict[str, tuple[list[datetime], list[str]]] = {}
     for r in wh.to_arrow(
         t.semi_join(ever, "person_id")
         .order_by(["occurred_at", "touchpoint_id"])
         .select("person_id", "occurred_at", "touch_type")
     ).to_pylist():
-        touches.setdefault(r["person_id"], []).append((r["occurred_at"], r["touch_type"]))
-    accounts = _accounts(wh, (r["account_id"] for r in persons.values()))
+        times, kinds = touches.setdefault(r["person_id"], ([], []))
+        times.append(r["occurred_at"])
+        kinds.append(r["touch_type"])
+    # their accounts, as a semi-join too (`_accounts` would compile thousands of ids as literals)
+    a = wh.table("accounts")
+    mql_persons = p.semi_join(ever, "person_id")
+    accounts = {
+        r["account_id"]: r
+        for r in wh.to_arrow(
+            a.semi_join(mql_persons, a.account_id == mql_persons.account_id)
+        ).to_pylist()
+    }
     zones = {u.user_id: u.timezone for u in load_users(wh, cfg)}
     reasons: dict[str, str] = {}  # stage → the first rejection reason leading there
     for reason, target in cfg.sla.reentry.items():
@@ -97,8 +111,10 @@ def backfill_desk(wh: Warehouse, model: OperatingModel) -> DeskReport:
         person = persons.get(pid)
         if person is None:
             continue
-        before = [k for at, k in touches.get(pid, []) if at <= when]
-        lead = {**person, "owner_id": owners.get(pid), "touch_type": before[-1] if before else None}
+        times, kinds = touches.get(pid, NO_TOUCHES)
+        seen = bisect_right(times, when)  # touches at or before the MQL instant
+        last_touch = kinds[seen - 1] if seen else None
+        lead = {**person, "owner_id": owners.get(pid), "touch_type": last_touch}
         account = accounts.get(person["account_id"] or "")
         at = aware(when)
         d = router.route(lead, account, state, at)

@@ -16,7 +16,7 @@ from typing import Literal
 from revops.config.routing import EscalationStep, SlaConfig, WorkingHours
 from revops.errors import RevOpsError
 from revops.routing.calendar import aware, local_time, zone
-from revops.routing.rules import Record, compile_condition, first_failure
+from revops.routing.rules import Compiled, Record, compile_condition, first_failure
 
 Outcome = Literal["accepted", "rejected"]
 _MAX_DAYS = 3660  # ten years of calendar: a target no calendar can meet is a config error
@@ -53,11 +53,30 @@ def business_deadline(
     raise RevOpsError(f"no business time within {_MAX_DAYS} days of {start}")
 
 
+_TARGETS: dict[int, tuple[SlaConfig, tuple[tuple[tuple[Compiled, ...], str, int], ...]]] = {}
+
+
+def _targets(cfg: SlaConfig) -> tuple[tuple[tuple[Compiled, ...], str, int], ...]:
+    """The targets' conditions compiled once per config object (frozen), not once per lead:
+    a backfill of the desk asks for the priority of every MQL in the history."""
+    hit = _TARGETS.get(id(cfg))
+    if hit is None or hit[0] is not cfg:
+        compiled = tuple(
+            (tuple(compile_condition(c) for c in t.when), t.priority, t.minutes)
+            for t in cfg.targets
+        )
+        hit = (cfg, compiled)
+        if len(_TARGETS) >= 16:
+            _TARGETS.clear()
+        _TARGETS[id(cfg)] = hit
+    return hit[1]
+
+
 def priority(lead: Record, account: Record | None, cfg: SlaConfig) -> tuple[str, int]:
     """The lead's SLA priority and target minutes: the first target whose conditions hold."""
-    for t in cfg.targets:
-        if first_failure(tuple(compile_condition(c) for c in t.when), lead, account) is None:
-            return t.priority, t.minutes
+    for when, name, minutes in _targets(cfg):
+        if first_failure(when, lead, account) is None:
+            return name, minutes
     return "default", cfg.default_minutes
 
 
