@@ -97,7 +97,9 @@ def figure(ro: RevOps, name: str, period: Period) -> Figure:
         format_change(t.current.value, t.previous.value, m.format, ro.model.company.currency),
         formula(ro.model, name),
         t.current.reason,
-        maturing(ro, name, period, data_end(ro)),
+        # only a conversion metric can be maturing: the data's end (two queries) is not asked
+        # for every other tile
+        maturing(ro, name, period, data_end(ro)) if isinstance(m, ConversionMetric) else None,
     )
 
 
