@@ -121,7 +121,8 @@ class PipelineEngine:
     ) -> PipelineMetrics:
         t, cfg, run = self.t, self.config, self.wh.execute
         start = since or as_of - timedelta(days=an.DEFAULT_LOOKBACK_DAYS)
-        cov = an.coverage(t, cfg, as_of, quota_day)
+        # a row per quota holder, computed once for the table and the company total
+        cov = ibis.memtable(self.wh.to_arrow(an.coverage(t, cfg, as_of, quota_day)))
         names = t.users.select(user_id=t.users.user_id, name=t.users.name)
         named = cov.left_join(names, "user_id").select("name", *cov.columns)
         return PipelineMetrics(
@@ -140,6 +141,10 @@ class PipelineEngine:
         wide = hy.deal_flags(self.t, self.config, as_of)
         if rep is not None:
             wide = wide.filter(wide.owner_id == rep)
+        # One row per open deal, computed once: the scorecard and the flag rows (one branch per
+        # rule) each rebuilt the point-in-time pipeline under it otherwise, at several times
+        # the cost of reading back a row per open deal.
+        wide = ibis.memtable(self.wh.to_arrow(wide))
         names = self.t.users.select(owner_id=self.t.users.user_id, rep=self.t.users.name)
         card = hy.scorecard(wide, self.config)
         card = card.left_join(names, "owner_id").select("rep", *card.columns)
