@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -21,6 +21,10 @@ from revops.cli._common import (
 from revops.cli.data import print_load_reports
 from revops.cli.lifecycle import print_lifecycle_report
 from revops.context import default_warehouse_url
+
+if TYPE_CHECKING:
+    from revops.context import RevOps
+    from revops.demo.steps import Step
 
 
 # -- demo ---------------------------------------------------------------------------------------
@@ -63,12 +67,7 @@ def demo(
                     ro.load(f.path, f.table, f.preset, progress=bytes_callback(progress, task))
                 )
         print_load_reports(reports)
-        done: dict[str, Any] = {}
-        for step in steps.STEPS:  # one list with bench/_demo.py
-            with console.status(step.status):
-                done[step.name] = step.run(ro, out / "reports")
-            if step.name == "lifecycle":
-                print_lifecycle_report(done["lifecycle"])
+        done = run_engines(ro, out / "reports")
         summary, funnel = done["metrics"]
         print_funnel(summary)
     written = [funnel] + [v for v in done.values() if isinstance(v, Path)]
@@ -79,6 +78,31 @@ def demo(
         console.print(f"report: [bold]{path}[/]")
     console.print(f"warehouse: [bold]{url}[/]")
     console.print(f"done in {time.perf_counter() - started:.1f} s")
+
+
+def run_engines(ro: RevOps, folder: Path) -> dict[str, Any]:
+    """The engine steps, two at a time where they can (`revops.demo.schedule`), with the
+    running ones in the status line; the lifecycle report prints as soon as it is done."""
+    from revops.demo.schedule import run_steps
+
+    running: list[Step] = []
+    with console.status("") as status:
+
+        def show() -> None:
+            status.update(" · ".join(s.status for s in running))
+
+        def started(step: Step) -> None:
+            running.append(step)
+            show()
+
+        def finished(step: Step, result: Any) -> None:
+            running.remove(step)
+            show()
+            console.print(f"[green]✓[/] {step.status}")
+            if step.name == "lifecycle":
+                print_lifecycle_report(result)
+
+        return run_steps(ro, folder, started=started, finished=finished)
 
 
 def print_funnel(summary: Any) -> None:

@@ -1,11 +1,23 @@
-"""The steps of `revops demo` after loading, in order: one definition for the command
+"""The steps of `revops demo` after loading: one definition for the command
 (`revops.cli.demo`, which shows each step's status and prints what it returns) and for the
 benchmarks (bench/_demo.py, which time each step).
 
 Each step runs the engines on an open warehouse and writes its report into the reports folder;
-none prints. The dictionary comes last: it reads what every engine before it writes
-(attribution credits, quotas, revenue tables, backtests); before them it would show ROAS and
-coverage from missing inputs.
+none prints. `after` names the steps whose writes a step reads, so `revops.demo.schedule` can
+run the others side by side on two threads:
+
+- the lifecycle writes lifecycle_history and persons' stages, which the lead desk, quality,
+  revenue, attribution and pipeline steps read; the forecast reads none of it;
+- the pipeline step comes after the lead desk: both append to the audit chain (the lead desk
+  through the automation events its SLA clocks fire, the pipeline through quota writes), and
+  the chain's order, like its sequence numbers, must not depend on which thread is quicker;
+- the dictionary comes after every engine: it reads what they write (attribution credits,
+  quotas, revenue tables, backtests); before them it would show ROAS and coverage from missing
+  inputs; the automation pass comes last, as of everything the demo wrote.
+
+`STEPS` is in the order the steps start: the forecast, the longest, beside the lifecycle, then
+the steps that spend their time inside DuckDB (which releases the GIL) while the forecast's
+Python runs. Run one after another in this order they give the same warehouse.
 """
 
 from __future__ import annotations
@@ -27,12 +39,13 @@ QUARTERS = ("2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4")
 
 
 class Step(NamedTuple):
-    """One step: its name (the benchmarks' row), what the command shows while it runs, and
-    the work, given the open warehouse and the reports folder."""
+    """One step: its name (the benchmarks' row), what the command shows while it runs, the
+    work, given the open warehouse and the reports folder, and the steps it must follow."""
 
     name: str
     status: str
     run: Callable[[RevOps, Path], Any]
+    after: tuple[str, ...] = ()
 
 
 def install_automations(ro: RevOps) -> None:
@@ -150,18 +163,25 @@ def automations(ro: RevOps, folder: Path) -> str | None:
     )
 
 
+_ENGINES = ("lifecycle", "forecast", "quality", "attribution", "lead_desk", "pipeline", "revenue")
 STEPS: tuple[Step, ...] = (
     Step("lifecycle", "running the lifecycle", lifecycle),
+    Step("forecast", "forecast backtest and win model", forecast),
+    Step("quality", "data quality scorecard", quality, after=("lifecycle",)),
+    Step("attribution", "multi-touch attribution", attribution, after=("lifecycle",)),
     Step(
         "lead_desk",
         "lead desk: routing each MQL when it qualified, answers from the history",
         lead_desk,
+        after=("lifecycle",),
     ),
-    Step("quality", "data quality scorecard", quality),
-    Step("revenue", "revenue and retention", revenue),
-    Step("attribution", "multi-touch attribution", attribution),
-    Step("pipeline", "pipeline, quotas and hygiene", pipeline),
-    Step("forecast", "forecast backtest and win model", forecast),
-    Step("metrics", "computing the metric dictionary", metrics),
-    Step("automations", "automations as of the demo's last evening", automations),
+    Step("pipeline", "pipeline, quotas and hygiene", pipeline, after=("lifecycle", "lead_desk")),
+    Step("revenue", "revenue and retention", revenue, after=("lifecycle",)),
+    Step("metrics", "computing the metric dictionary", metrics, after=_ENGINES),
+    Step(
+        "automations",
+        "automations as of the demo's last evening",
+        automations,
+        after=(*_ENGINES, "metrics"),
+    ),
 )

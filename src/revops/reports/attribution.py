@@ -55,7 +55,7 @@ def comparison_frame(results: Mapping[str, Attribution], by: str = "channel") ->
 
 def spend_scatter(perf: pd.DataFrame, title: str) -> str:
     """Spend (x) against attributed pipeline (y), one labelled point per channel."""
-    with plt.rc_context({"svg.fonttype": "path", "font.size": 9, "axes.titlesize": 10}):
+    with charts.drawing({"svg.fonttype": "path", "font.size": 9, "axes.titlesize": 10}):
         fig, ax = plt.subplots(figsize=(7, 3.6))
         x, y = perf["marketing_spend"].to_numpy(), perf["attributed_pipeline"].to_numpy()
         ax.scatter(x, y, color=charts.PALETTE[0], s=36)

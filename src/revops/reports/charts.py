@@ -7,7 +7,9 @@ into paths (`svg.fonttype = path`) so the page looks the same on a machine witho
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import matplotlib
@@ -29,11 +31,24 @@ _STYLE: Any = {
 }
 
 
+# matplotlib's style (rcParams) and pyplot's figures are global to the process: while one
+# thread draws inside `rc_context`, another's entering or leaving it would change the first
+# one's style and SVG ids. One thread draws at a time (`revops demo` runs reports side by side).
+_DRAWING = threading.RLock()
+
+
+@contextmanager
+def drawing(style: Any = _STYLE) -> Iterator[None]:
+    """Draw a figure in `style` (rcParams), no other thread drawing meanwhile."""
+    with _DRAWING, plt.rc_context(style):
+        yield
+
+
 def _svg(fig: Figure) -> str:
     """The figure as inline SVG, the same bytes for the same figure: a fixed hash salt for the
     element ids matplotlib derives, and no creation date in the metadata."""
     buf = io.StringIO()
-    with plt.rc_context({"svg.hashsalt": "revops"}):
+    with drawing({"svg.hashsalt": "revops"}):
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
@@ -63,7 +78,7 @@ def _thin_ticks(ax: Any, labels: list[str], most: int = 12) -> None:
 
 def funnel_chart(stages: Sequence[str], counts: Sequence[float], title: str) -> str:
     """Horizontal funnel: one bar per stage, widest first, labelled with count and step rate."""
-    with plt.rc_context(_STYLE):
+    with drawing():
         fig, ax = plt.subplots(figsize=(7, 0.45 * len(stages) + 0.8))
         ys = list(range(len(stages)))[::-1]
         ax.barh(ys, counts, color=PALETTE[0], height=0.65)
@@ -84,7 +99,7 @@ def line_chart(
     x: Sequence[str], series: Mapping[str, Sequence[float]], title: str, kind: str = "number"
 ) -> str:
     """Monthly trend lines sharing one axis."""
-    with plt.rc_context(_STYLE):
+    with drawing():
         fig, ax = plt.subplots(figsize=(7, 2.8))
         for i, (name, values) in enumerate(series.items()):
             ax.plot(
@@ -106,7 +121,7 @@ def grouped_bars(
     width_inches: float = 14,
 ) -> str:
     """Side-by-side bars per x value (e.g. pipeline created vs bookings per month)."""
-    with plt.rc_context(_STYLE):
+    with drawing():
         fig, ax = plt.subplots(figsize=(width_inches, 2.8))
         n = len(series)
         width = 0.8 / max(n, 1)
@@ -124,7 +139,7 @@ def grouped_bars(
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, kind: str) -> str:
     """One bar per category, sorted as given, with the value printed on each bar."""
-    with plt.rc_context(_STYLE):
+    with drawing():
         fig, ax = plt.subplots(figsize=(3.4, 0.32 * len(labels) + 0.9))
         ys = list(range(len(labels)))[::-1]
         ax.barh(ys, list(values), color=PALETTE[2], height=0.6)

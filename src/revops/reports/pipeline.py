@@ -138,7 +138,7 @@ def stacked_area(
     x: Sequence[str], series: dict[str, list[float]], title: str, kind: str = "currency"
 ) -> str:
     """Stacked areas over time (open pipeline by stage, week by week)."""
-    with plt.rc_context(charts._STYLE):
+    with charts.drawing():
         fig, ax = plt.subplots(figsize=(14, 3.2))
         colors = [charts.PALETTE[i % len(charts.PALETTE)] for i in range(len(series))]
         ax.stackplot(

@@ -45,7 +45,7 @@ def trend_chart(dates: Sequence[str], series: dict[str, list[float]]) -> str:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import PercentFormatter
 
-    with plt.rc_context({"svg.fonttype": "path", "font.size": 9}):
+    with charts.drawing({"svg.fonttype": "path", "font.size": 9}):
         fig, ax = plt.subplots(figsize=(12, 3.2))
         x = list(range(len(dates)))
         for i, (name, values) in enumerate(series.items()):

@@ -48,7 +48,7 @@ def _bridge(wf: pd.DataFrame, title: str) -> str:
     order = ["new", "expansion", "reactivation", "contraction", "churn"]
     steps = [float(wf[m].sum()) for m in order]
     opening, closing = float(wf["opening_arr"].iloc[0]), float(wf["closing_arr"].iloc[-1])
-    with plt.rc_context(charts._STYLE):
+    with charts.drawing():
         fig, ax = plt.subplots(figsize=(7, 3.8))
         ax.bar(0, opening, color="#6b7280")
         level = opening
@@ -78,7 +78,7 @@ def _movements_chart(wf: pd.DataFrame, title: str) -> str:
     import matplotlib.pyplot as plt
 
     x = [f"{m:%Y-%m}" for m in wf["month"]]
-    with plt.rc_context(charts._STYLE):
+    with charts.drawing():
         fig, ax = plt.subplots(figsize=(14, 3.2))
         up = np.zeros(len(wf))
         down = np.zeros(len(wf))
@@ -106,7 +106,7 @@ def _heatmap(
 
     cols = [str(a) for a in range(ages + 1) if str(a) in grid.columns]
     data = grid[cols].iloc[-cohorts:]
-    with plt.rc_context(charts._STYLE):
+    with charts.drawing():
         fig, ax = plt.subplots(figsize=(14, 0.28 * len(data) + 1.2))
         img = ax.imshow(data.to_numpy(float), aspect="auto", cmap="RdYlGn", vmin=0.5, vmax=1.1)
         ax.set_xticks(range(len(cols)), cols)

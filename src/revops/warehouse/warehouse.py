@@ -271,6 +271,23 @@ class Warehouse:
                     raw.remove_function(fn_name)
                 raw.create_function(fn_name, node.__func__, ["VARCHAR"], "VARCHAR", type="arrow")
 
+    def sibling(self) -> Warehouse:
+        """A second connection to this same DuckDB database, for another thread.
+
+        One DuckDB connection runs one statement at a time and holds one transaction, so two
+        threads cannot share it; connections of one process to one database file run their
+        queries side by side (each in its own transaction) and DuckDB releases the GIL while
+        they run. The sibling decrypts PII as this one does; write hooks are the caller's to
+        install, since a hook reads through the warehouse it was made for.
+        """
+        if self.backend != "duckdb":
+            raise WarehouseError(f"a sibling connection is for DuckDB, not {self.backend}")
+        con = self.con.con.cursor()
+        other = Warehouse(ibis.duckdb.from_connection(con), self.url)
+        other.pii, other._pii_udfs = self.pii, self._pii_udfs
+        other._register_pii_udfs()
+        return other
+
     @property
     def dialect(self) -> str:
         """The SQL dialect Ibis compiles to for this warehouse (`ibis.to_sql(dialect=...)`)."""
