@@ -19,6 +19,10 @@ load average is printed before and after.
 
 Usage: python bench/scale.py [--scales 1 3 10] [--spark-scales 1 3] [--steps load,metrics]
 (the steps before the last one named run untimed, so `--steps forecast` times the forecast alone)
+Each step runs alone, one after another. `--as-demo` times the demo as the command schedules it
+instead: two rows, "generate+load" (the generator in a child process, its CPU included, while
+the files load) and "engines" (the engine steps two at a time; each step's start and end within
+it are printed as it runs); their total is the demo's.
 `--check` runs the demo at scale 0.02 on DuckDB in a temporary folder (CI runs it:
 tests/test_bench.py) and exits 1 unless every step ran and has its figures.
 """
@@ -30,6 +34,7 @@ import itertools
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -42,7 +47,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from _demo import STEPS, Run  # noqa: E402
+from _demo import AS_DEMO, STEPS, Run  # noqa: E402
 
 
 # -- memory ---------------------------------------------------------------------------------------
@@ -76,8 +81,10 @@ def _tree_rss_mb(pid: int) -> float:
 
 
 def _tree_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) used so far by `pid` and its live descendants: on a shared
-    machine the wall time depends on the load, the CPU time much less."""
+    """CPU seconds (user + system) used so far by `pid` and its descendants, live ones read
+    from /proc, ended ones (the demo's generator process) from this process's rusage: on a
+    shared machine the wall time depends on the load, the CPU time much less."""
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
     ticks = 0
     for p in _tree(pid):
         try:
@@ -86,7 +93,7 @@ def _tree_cpu_s(pid: int) -> float:
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
         except (FileNotFoundError, ProcessLookupError):
             continue
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return ticks / os.sysconf("SC_CLK_TCK") + ended.ru_utime + ended.ru_stime
 
 
 class PeakSampler:
@@ -133,16 +140,17 @@ def run_steps(run: Run, steps: list[str]) -> dict[str, dict[str, Any]]:
     made: `--steps forecast` times the forecast on the loaded company), untimed."""
     spark = run.warehouse.startswith("spark")
     figures: dict[str, dict[str, Any]] = {}
-    order = list(STEPS)
+    table = AS_DEMO if set(steps) <= set(AS_DEMO) else STEPS
+    order = list(table)
     with PeakSampler() as sampler, _quiet():
         for name in order[: max(order.index(s) for s in steps) + 1]:
             if name not in steps:
-                STEPS[name](run)
+                table[name](run)
                 continue
             sampler.reset()
             t0, cpu0 = time.perf_counter(), _tree_cpu_s(os.getpid())
             try:
-                STEPS[name](run)
+                table[name](run)
             except Exception as exc:
                 if not spark:
                     raise
@@ -158,6 +166,9 @@ def run_steps(run: Run, steps: list[str]) -> dict[str, dict[str, Any]]:
                 "peak_mb": sampler.peak,
             }
             _progress(name, figures[name])
+            for step, (start, end) in run.spans.items():  # the engines' overlapped steps
+                print(f"{PROGRESS}  {step}: {start:.1f}-{end:.1f} s", file=sys.__stderr__)
+            run.spans.clear()
     if run.ro is not None:
         run.ro.close()
     return figures
@@ -291,14 +302,17 @@ def main() -> None:
     parser.add_argument("--spark-scales", type=float, nargs="*", default=[1.0, 3.0])
     parser.add_argument("--steps", default=",".join(STEPS), help="Comma-separated steps.")
     parser.add_argument("--check", action="store_true", help="Tiny run (CI).")
+    parser.add_argument(
+        "--as-demo", action="store_true", help="Time the demo as the command schedules it."
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--scale", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    steps = [s for s in args.steps.split(",") if s]
-    unknown = [s for s in steps if s not in STEPS]
+    steps = list(AS_DEMO) if args.as_demo else [s for s in args.steps.split(",") if s]
+    unknown = [s for s in steps if s not in STEPS and s not in AS_DEMO]
     if unknown:
-        sys.exit(f"unknown step {unknown[0]!r}; steps: {', '.join(STEPS)}")
+        sys.exit(f"unknown step {unknown[0]!r}; steps: {', '.join([*STEPS, *AS_DEMO])}")
     if args.child:
         _child(args.child, args.scale, args.work, steps)
         return

@@ -16,9 +16,11 @@ from rich.progress import (
     DownloadColumn,
     Progress,
     SpinnerColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from revops.cli._state import state as state
 from revops.cli.output import Format as Format
@@ -91,12 +93,22 @@ def _replay_journal(ro: RevOps) -> None:
         )
 
 
+class _Amount(DownloadColumn):
+    """Bytes read for a file's task; a task that counts something else names its `unit`."""
+
+    def render(self, task: Task) -> Text:
+        unit = task.fields.get("unit")
+        if unit is None:
+            return super().render(task)
+        return Text(f"{task.completed:.0f}/{task.total or 0:.0f} {unit}", "progress.download")
+
+
 def load_progress() -> Progress:
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
+        _Amount(),
         TimeElapsedColumn(),
         console=console,
         transient=False,

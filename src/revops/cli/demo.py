@@ -47,25 +47,28 @@ def demo(
 
     The demo writes its own warehouse: it replaces one it created (or an empty one) and refuses
     any other that holds data unless `--force`."""
-    from revops.demo import generate, steps
+    from revops.demo import steps
+    from revops.demo.background import Generation
     from revops.demo.claim import claim
 
     started = time.perf_counter()
     url = warehouse or default_warehouse_url()
     with user_errors():
         claim(url, seed=seed, scale=scale, force=force)
-        with console.status(f"generating the demo company (scale {scale:g}, seed {seed})"):
-            files = generate(out / "demo", scale=scale, seed=seed)
-        console.print(f"[green]✓[/] generated {len(files)} export files in {out / 'demo'}")
-    with open_revops(config, url) as ro:
+    # the generator writes the files in a child process while this one loads each finished one
+    with Generation(out / "demo", scale=scale, seed=seed) as files, open_revops(config, url) as ro:
         steps.install_automations(ro)
         reports = []
         with load_progress() as progress:
+            making = f"generating the demo company (scale {scale:g}, seed {seed})"
+            generating = progress.add_task(making, total=files.count, unit="files")
             for f in files:
+                progress.advance(generating)
                 task = progress.add_task(f"{f.path.name} → {f.table}", total=None)
                 reports.append(
                     ro.load(f.path, f.table, f.preset, progress=bytes_callback(progress, task))
                 )
+        console.print(f"[green]✓[/] generated {len(reports)} export files in {out / 'demo'}")
         print_load_reports(reports)
         done = run_engines(ro, out / "reports")
         summary, funnel = done["metrics"]

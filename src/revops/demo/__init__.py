@@ -46,6 +46,7 @@ Planted effects (see `PLANTED_EFFECTS` for the numbers a metric should show):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,11 +153,19 @@ def _write(company: Company, table: str, out_dir: Path) -> DemoFile:
     return DemoFile(table, path, preset)
 
 
-def generate(out_dir: Path, *, scale: float = 1.0, seed: int = 7) -> list[DemoFile]:
+def generate(
+    out_dir: Path,
+    *,
+    scale: float = 1.0,
+    seed: int = 7,
+    written: Callable[[DemoFile], None] | None = None,
+) -> list[DemoFile]:
     """Generate Northwind Analytics into `out_dir` and return the files written.
 
     `scale` multiplies every volume (1.0 ≈ 50,000 persons); tiny scales keep a minimum company
     so every table and effect exists. The same `seed` and `scale` always give identical bytes.
+    Files are written in `LAYOUT` order, `written` told of each as soon as it is complete (the
+    demo loads one while the next is written: `revops.demo.background`).
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
@@ -164,7 +173,12 @@ def generate(out_dir: Path, *, scale: float = 1.0, seed: int = 7) -> list[DemoFi
     out_dir.mkdir(parents=True, exist_ok=True)
     company = build(scale, seed)
     _write_truth(company, out_dir / "truth")
-    return [_write(company, table, out_dir) for table in LAYOUT]
+    files = []
+    for table in LAYOUT:
+        files.append(_write(company, table, out_dir))
+        if written is not None:
+            written(files[-1])
+    return files
 
 
 def _write_truth(company: Company, truth_dir: Path) -> None:
