@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import random
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,10 +17,11 @@ from revops.config import DEFAULT_CONFIG, load_config
 from revops.config.dedupe import DedupeConfig, DuplicateRule
 from revops.config.models import OperatingModel
 from revops.identity import fellegi_sunter as fs
-from revops.identity.blocking import block_keys, cross_pairs
+from revops.identity.blocking import block_keys, candidate_pairs, cross_pairs
 from revops.identity.compare import comparison_matrix
 from revops.identity.dedupe import prepare
-from revops.identity.duplicate_rules import _fit, _reaching, check_new_records
+from revops.identity.duplicate_rules import _fit, _reaching, check_new_records, refit
+from revops.identity.stored_fit import latest
 from revops.ingest import load_file
 from revops.warehouse import Warehouse
 
@@ -215,7 +218,8 @@ def test_pairs_dropped_before_comparison_could_not_reach_the_threshold(
     floor: float, seed: int
 ) -> None:
     """The equality bound only drops pairs whose scored probability is below the lowest rule
-    threshold: screening every pair the blocking keys give finds the same matches."""
+    threshold: screening every pair the blocking keys give (stored with new, and earlier new
+    with later new) finds the same matches."""
     rng = random.Random(seed)
     stored = _stored_rows()
     incoming = []
@@ -234,6 +238,8 @@ def test_pairs_dropped_before_comparison_could_not_reach_the_threshold(
     keys = block_keys(prep.fields, settings_.blocking)
     n_old = len(stored)
     left, right, _ = cross_pairs(keys.slice(0, n_old), keys.slice(n_old), 5000)
+    inner_left, inner_right, _ = candidate_pairs(keys.slice(n_old), 5000)
+    left, right = np.r_[left, inner_left], np.r_[right, inner_right]
     kinds = [c.kind for c in settings_.comparisons]
     prob = fs.probabilities(
         fs.match_weights(comparison_matrix(prep.encoded, kinds, left, right), params)
@@ -244,4 +250,101 @@ def test_pairs_dropped_before_comparison_could_not_reach_the_threshold(
         (a, b) for a, b, p in zip(left.tolist(), right.tolist(), prob, strict=True) if p >= floor
     }
     assert reaching <= set(kept) <= set(zip(left.tolist(), right.tolist(), strict=True))
-    assert kept == sorted(set(kept))  # each pair once, by stored then new position
+    assert kept == sorted(set(kept))  # each pair once, by left then right position
+
+
+ZELDA = ["m1", "zelda.quux@brandnew.org", "Zelda", "Quux", "Brand New Ltd", "+44 20 7946 0018"]
+ZEDLA = ["m2", "zelda.quux@brandnew.org", "Zedla", "Quux", "Brand New Ltd", "+44 20 7946 0018"]
+YURI = ["m3", "yuri@vexx.io", "Yuri", "Vexx", "Vexx Labs", "+49 30 1234 5678"]
+
+
+def _file(*people: list[str], source: str = "paid_search") -> list[list[str]]:
+    return [[*p, source, "2024-03-01 00:00:00"] for p in people]
+
+
+def test_a_row_is_screened_against_the_rows_before_it_in_the_file(
+    stored: Warehouse, tmp_path: Path
+) -> None:
+    """m2 is m1 with a typo'd first name, both new: m2 is blocked as a duplicate of m1, the
+    earlier row; m1 and the unrelated m3 are loaded. Rows in = loaded + quarantined."""
+    model = _model(DuplicateRule(name="no_dupes", table="persons", action="block"))
+    path = _write(tmp_path / "new.csv", _file(ZELDA, ZEDLA, YURI))
+    report = load_file(stored, path, "persons", model=model)
+    assert (report.rows_in, report.inserted, report.quarantined) == (3, 2, 1)
+    assert report.rows_in == report.inserted + report.quarantined + report.duplicates
+    [(row, reason)] = stored.sql("SELECT row_number, reason FROM quarantine")
+    assert row == 2
+    assert reason.startswith("duplicate of m1 (rule no_dupes, p=")
+    assert stored.sql("SELECT person_id FROM persons WHERE person_id LIKE 'm%' ORDER BY 1") == [
+        ("m1",),
+        ("m3",),
+    ]
+
+
+def test_an_allowed_match_inside_the_file_is_loaded_with_an_alert(
+    stored: Warehouse, tmp_path: Path
+) -> None:
+    model = _model(
+        DuplicateRule(name="webinar_ok", table="persons", action="allow", sources=("webinar",)),
+        DuplicateRule(name="no_dupes", table="persons", action="block"),
+    )
+    rows = _file(ZELDA) + _file(ZEDLA, source="webinar") + _file(YURI)
+    report = load_file(stored, _write(tmp_path / "new.csv", rows), "persons", model=model)
+    assert (report.inserted, report.quarantined) == (3, 0)
+    assert stored.sql("SELECT record_id, matched_id, rule FROM duplicate_alerts") == [
+        ("m2", "m1", "webinar_ok")
+    ]
+
+
+def test_a_blocked_row_is_no_match_target_for_the_rows_after_it(stored: Warehouse) -> None:
+    """n1 is stored p0005 under a new email, n1b is n1 again under another id. When n1 is
+    blocked it never enters the table, so n1b is a duplicate of p0005; when n1 is allowed (an
+    alert) it is loaded, and n1b's best match is n1, which shares its email too."""
+    p5 = {r[0]: r for r in _stored_rows()}["p0005"]
+    n1 = ["n1", "ada.new@elsewhere.org", *p5[2:6]]
+    n1b = ["n1b", *n1[1:]]
+    model = _model(
+        DuplicateRule(name="webinar_ok", table="persons", action="allow", sources=("webinar",)),
+        DuplicateRule(name="no_dupes", table="persons", action="block"),
+    )
+
+    def check(source: str) -> list[tuple[str, str | None, str | None]]:
+        rows = _file(n1, source=source) + _file(n1b)
+        incoming = pa.Table.from_pylist([dict(zip(HEADER, r, strict=True)) for r in rows])
+        out = check_new_records(stored, model, "persons", incoming).to_pylist()
+        return [(r["record_id"], r["matched_id"], r["action"]) for r in out]
+
+    assert check("paid_search") == [("n1", "p0005", "block"), ("n1b", "p0005", "block")]
+    assert check("webinar") == [("n1", "p0005", "allow"), ("n1b", "n1", "block")]
+
+
+OTHERS = [
+    [f"u{i}", f"{f}.{last}@x{i}.net", f.title(), last.title(), f"U{i} GmbH", f"+33 1 {4e7 + i:.0f}"]
+    for i, (f, last) in enumerate(zip(FIRST, reversed(LAST), strict=True))
+]
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_unrelated_rows_around_the_pair_do_not_change_which_pair_is_caught(
+    stored: Warehouse, data: st.DataObject
+) -> None:
+    """Whatever unrelated rows the file holds and in whatever order, the one caught is the
+    later of the two Zeldas, naming the earlier one (on a fit of the stored records only, so
+    every example screens with the same model)."""
+    if latest(stored, "persons") is None:
+        assert refit(stored, _model(), "persons", now=datetime(2024, 6, 1)) is not None
+    others = data.draw(st.permutations(OTHERS).map(lambda p: p[: len(p) // 2]))
+    people = [*others, ZELDA, ZEDLA]
+    order = data.draw(st.permutations(range(len(people))))
+    rows = _file(*[people[i] for i in order])
+    model = _model(DuplicateRule(name="no_dupes", table="persons", action="block"))
+    incoming = pa.Table.from_pylist([dict(zip(HEADER, r, strict=True)) for r in rows])
+    out = check_new_records(stored, model, "persons", incoming).to_pylist()
+    caught = [(r["record_id"], r["matched_id"]) for r in out if r["action"] is not None]
+    first, second = sorted((ZELDA[0], ZEDLA[0]), key=[p[0] for p in rows].index)
+    assert caught == [(second, first)]

@@ -96,11 +96,21 @@ def coded(keys: pa.Table) -> pa.Table:
     return keys
 
 
-def candidate_pairs(keys: pa.Table, max_block_size: int) -> tuple[IntArray, IntArray, IntArray]:
-    """Every pair (i < j) equal on all keys of some rule: positions and the first such rule."""
-    n_rules = keys.num_columns - 1
-    sql = _distinct_sql(_pairs_sql(n_rules, max_block_size, cross=False))
-    return _run(sql, {"keys": coded(keys)})
+def _n_rules(keys: pa.Table) -> int:
+    return sum(1 for name in keys.column_names if name[0] == "k" and name[1:].isdigit())
+
+
+def candidate_pairs(
+    keys: pa.Table,
+    max_block_size: int,
+    *,
+    where: str = "",
+    params: Mapping[str, float] | None = None,
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Every pair (i < j) equal on all keys of some rule: positions and the first such rule,
+    ordered. `where` and `params` drop pairs inside the join, as for `cross_pairs`."""
+    sql = _distinct_sql(_pairs_sql(_n_rules(keys), max_block_size, cross=False, where=where))
+    return _run(sql, {"keys": coded(keys)}, params)
 
 
 def cross_pairs(
@@ -114,12 +124,12 @@ def cross_pairs(
     """Pairs (stored, new) sharing a key, as positions in the tables' `idx` column, each
     once with the first rule that found it, ordered by stored then new position.
 
-    New rows are never compared with each other. A key is skipped when more than
-    `max_block_size` stored records share it. `where` (an SQL condition on the two rows'
-    columns, `l.c0 = r.c0`, with `$name` placeholders bound from `params`) drops pairs inside
-    the join: duplicate rules at entry keep only the pairs that could reach a threshold, so
-    the millions of pairs a coarse key gives never leave the database.
+    New rows are not compared with each other here (`candidate_pairs` on the new rows does
+    that). A key is skipped when more than `max_block_size` stored records share it. `where`
+    (an SQL condition on the two rows' columns, `l.c0 = r.c0`, with `$name` placeholders bound
+    from `params`) drops pairs inside the join: duplicate rules at entry keep only the pairs
+    that could reach a threshold, so the millions of pairs a coarse key gives never leave the
+    database.
     """
-    n_rules = sum(1 for name in existing.column_names if name[0] == "k" and name[1:].isdigit())
-    union = _pairs_sql(n_rules, max_block_size, cross=True, where=where)
+    union = _pairs_sql(_n_rules(existing), max_block_size, cross=True, where=where)
     return _run(_distinct_sql(union), {"e": existing, "n": incoming}, params)

@@ -9,8 +9,17 @@ model (m, u, λ) is not refitted per load: the stored fit (`stored_fit`) is reus
 decisions depend on its rows and the stored records only, not on a fit that moved with every
 record. A fit is made (on a bounded random sample of stored plus incoming records, the
 population the rows are about to join) when a table's first records arrive, when none is
-stored or it is stale. Rows of one load are not compared with each other (a later
-`revops quality dedupe` finds those).
+stored or it is stale.
+
+Rows of one load are screened as if the file were entered one row at a time: a row is compared
+with the stored records and with the rows before it in the file, on the same fit, keys and
+equality bound, and an earlier row it matches is its `matched_id`. A blocked row never enters
+the table, so it is no match target for the rows after it (they would be called duplicates of
+a record that is not there, as quarantine reasons and alerts name stored records); an allowed
+or unmatched earlier row is. Inside the file a key is skipped when more than `max_block_size`
+new rows share it, as a key shared by that many stored records is. A table's first load is
+not screened (there is nothing stored to be a duplicate of and it is what the model is fitted
+on): `revops quality dedupe` finds its pairs.
 """
 
 from __future__ import annotations
@@ -66,12 +75,15 @@ def check_new_records(
     preset: str | None = None,
     now: datetime | None = None,
 ) -> pa.Table:
-    """One row per incoming record: its best stored match, and the rule and action that fire.
+    """One row per incoming record: its best match, and the rule and action that fire.
 
-    `records` has the table's columns (its primary key, or `id`). `matched_id`, `rule` and
-    `action` are null when no rule fires. `probability` is the best match's among the pairs
-    that could reach the lowest rule threshold (see `_reaching`), or null when there is none:
-    only those pairs are scored, which is what keeps a load into a full warehouse cheap.
+    `records` has the table's columns (its primary key, or `id`), in file order. A record's
+    match targets are the stored records and the records before it that are not blocked
+    (module docstring); ties go to the stored record, then to the earlier row. `matched_id`,
+    `rule` and `action` are null when no rule fires. `probability` is the best match's among
+    the pairs that could reach the lowest rule threshold (see `_reaching`), or null when there
+    is none: only those pairs are scored, which is what keeps a load into a full warehouse
+    cheap.
     The stored fit scores the pairs; when there is none or it is stale, one is fitted and
     stored (stamped `now`), which is the only write this check makes.
     """
@@ -83,6 +95,7 @@ def check_new_records(
     new_ids = incoming.column("id")
     best_p = np.full(n_new, np.nan)
     best_id = np.full(n_new, None, dtype=object)
+    covers = _covers(rules, preset, records)
     if stored is not None and stored.num_rows:
         prep = prepare(pa.concat_tables([stored, incoming.cast(stored.schema)]), settings)
         params = _params(wh, table, settings, prep, stored.num_rows, now=now or utc_now())
@@ -99,17 +112,55 @@ def check_new_records(
                 kinds = [c.kind for c in settings.comparisons]
                 levels = comparison_matrix(prep.encoded, kinds, left, right)
                 prob = fs.probabilities(fs.match_weights(levels, params))
-                new = right - n_old
-                order = np.lexsort((-prob, new))  # per new row, its most probable match first
-                first = order[np.r_[True, new[order][1:] != new[order][:-1]]]
-                best_p[new[first]] = prob[first]
-                best_id[new[first]] = ids.take(pa.array(left[first])).to_numpy(False)
-    out_rule, out_action, out_match = _fire(rules, preset, records, best_p, best_id)
+                rows, at = _first_come(rules, covers, left, right, prob, n_old)
+                best_p[rows] = prob[at]
+                best_id[rows] = ids.take(pa.array(left[at])).to_numpy(False)
+    out_rule, out_action, out_match = _fire(rules, covers, best_p, best_id)
     probability = pa.array(best_p, pa.float64(), from_pandas=True)  # NaN: no match, null
     return pa.table(
         [new_ids, pa.array(out_match, pa.string()), probability, out_rule, out_action],
         schema=CHECK_SCHEMA,
     )
+
+
+def _first_come(
+    rules: list[DuplicateRule],
+    covers: np.ndarray,
+    left: IntArray,
+    right: IntArray,
+    prob: np.ndarray,
+    n_old: int,
+) -> tuple[IntArray, IntArray]:
+    """Per new row that has a pair, the pair of its best match target, in file order: the new
+    rows (as positions among the new rows) and the positions of their pairs.
+
+    A pair's target is a stored record (`left < n_old`) or an earlier new row; the latter
+    counts only when that row is not blocked, and whether it is depends on its own best
+    target, so rows with an earlier new row among their pairs are settled one by one in file
+    order. The others (most rows) take their best stored match at once."""
+    new = right - n_old
+    order = np.lexsort((-prob, new))  # per new row, most probable first; ties: smaller left
+    starts = np.flatnonzero(np.r_[True, new[order][1:] != new[order][:-1]])
+    at = order[starts]
+    rows = new[at]
+    inner = np.zeros(len(rows), dtype=np.bool_)
+    np.logical_or.at(inner, np.searchsorted(rows, new[left >= n_old]), True)
+    if not inner.any():
+        return rows, at
+    blocks = np.array([r.action == "block" for r in rules] + [False])  # [-1]: no rule fired
+    best = np.full(covers.shape[1], np.nan)
+    best[rows] = prob[at]
+    blocked = blocks[_rule_index(rules, covers, best)]
+    ends = np.r_[starts[1:], len(order)]
+    for g in np.flatnonzero(inner).tolist():  # ascending: earlier rows are settled first
+        j = int(rows[g])
+        targets = order[starts[g] : ends[g]]
+        free = (left[targets] < n_old) | ~blocked[np.maximum(left[targets] - n_old, 0)]
+        at[g] = targets[free.argmax()] if free.any() else -1
+        best[j] = prob[at[g]] if at[g] >= 0 else np.nan
+        blocked[j] = blocks[_rule_index(rules, covers[:, j : j + 1], best[j : j + 1])[0]]
+    keep = at >= 0
+    return rows[keep], at[keep]
 
 
 def _incoming(records: pa.Table, table: TableName, settings: DedupeSettings) -> pa.Table:
@@ -199,9 +250,10 @@ def _reaching(
     floor: float,
     n_old: int,
 ) -> tuple[IntArray, IntArray]:
-    """The distinct (stored, new) pairs sharing a blocking key whose match probability could
-    reach `floor`, judged by equality alone, as positions in `prep` (the first `n_old` are
-    the stored records), ordered by stored then new position.
+    """The distinct pairs (stored, new) and (earlier new, later new) sharing a blocking key
+    whose match probability could reach `floor`, judged by equality alone, as positions in
+    `prep` (the first `n_old` are the stored records, then the new ones in file order),
+    ordered by left then right position.
 
     Each compared field adds its exact weight when the two values are equal, nothing when one
     is missing, and otherwise at most the best weight of its other levels (what the string
@@ -227,46 +279,54 @@ def _reaching(
                 f"WHEN l.c{f} = r.c{f} THEN $eq{f} ELSE $ne{f} END"
             )
         where = f"{' + '.join(terms)} >= $need"
+    new = keys.slice(n_old)
     left, right, _ = cross_pairs(
-        keys.slice(0, n_old), keys.slice(n_old), settings.max_block_size, where=where, params=bind
+        keys.slice(0, n_old), new, settings.max_block_size, where=where, params=bind
     )
-    return left, right
+    inner_left, inner_right, _ = candidate_pairs(
+        new, settings.max_block_size, where=where, params=bind
+    )
+    return np.r_[left, inner_left], np.r_[right, inner_right]
+
+
+def _covers(rules: list[DuplicateRule], preset: str | None, records: pa.Table) -> np.ndarray:
+    """Which rule covers which record (rules × records): all of them when the rule names the
+    load's preset or has no sources, else those whose `source` it names."""
+    n = records.num_rows
+    source = records.column("source") if "source" in records.column_names else None
+    covers = np.zeros((len(rules), n), dtype=np.bool_)
+    for i, r in enumerate(rules):
+        if _applies(r, preset, None):
+            covers[i] = True
+        elif source is not None:
+            hit = pc.is_in(source, value_set=pa.array(list(r.sources), source.type))
+            covers[i] = np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), np.bool_)
+    return covers
+
+
+def _rule_index(rules: list[DuplicateRule], covers: np.ndarray, best_p: np.ndarray) -> IntArray:
+    """Per record the position of the first rule that covers it and whose threshold its best
+    match probability reaches, or -1 (a missing probability reaches none)."""
+    out = np.full(len(best_p), -1, dtype=np.int64)
+    p = np.nan_to_num(best_p, nan=-1.0)
+    for i in reversed(range(len(rules))):  # the first rule that fires overwrites later ones
+        out[covers[i] & (p >= rules[i].threshold)] = i
+    return out
 
 
 def _fire(
-    rules: list[DuplicateRule],
-    preset: str | None,
-    records: pa.Table,
-    best_p: np.ndarray,
-    best_id: np.ndarray,
+    rules: list[DuplicateRule], covers: np.ndarray, best_p: np.ndarray, best_id: np.ndarray
 ) -> tuple[pa.Array, pa.Array, pa.Array]:
     """Per record the first rule that covers it and whose threshold its best match reaches:
     that rule's name and action and the match, or nulls."""
-    n = len(best_p)
-    source = records.column("source") if "source" in records.column_names else None
-    rule = np.full(n, None, dtype=object)
-    action = np.full(n, None, dtype=object)
-    open_ = ~np.isnan(best_p)
-    fired = np.zeros(n, dtype=np.bool_)
-    for r in rules:
-        if not open_.any():
-            break
-        if _applies(r, preset, None):
-            covers = np.ones(n, dtype=np.bool_)
-        elif source is None:
-            covers = np.zeros(n, dtype=np.bool_)
-        else:
-            hit = pc.is_in(source, value_set=pa.array(list(r.sources), source.type))
-            covers = np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), np.bool_)
-        fires = open_ & covers & (np.nan_to_num(best_p, nan=-1.0) >= r.threshold)
-        rule[fires], action[fires] = r.name, r.action
-        open_ &= ~fires
-        fired |= fires
+    fired = _rule_index(rules, covers, best_p)
+    names = np.array([r.name for r in rules] + [None], dtype=object)
+    actions = np.array([r.action for r in rules] + [None], dtype=object)
     match = best_id.copy()
-    match[~fired] = None
+    match[fired < 0] = None
     return (
-        pa.array(rule, pa.string()),
-        pa.array(action, pa.string()),
+        pa.array(names[fired], pa.string()),
+        pa.array(actions[fired], pa.string()),
         pa.array(match, pa.string()),
     )
 
