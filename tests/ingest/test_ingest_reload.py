@@ -134,3 +134,30 @@ def test_quarantine_export_fix_and_replay(warehouse: Warehouse, tmp_path: Path) 
     assert load_rows(warehouse, first.load_id).num_rows == 0
     with pytest.raises(Exception, match="no pending quarantined rows"):
         replay(warehouse, first.load_id, lambda *a, **k: load_file(warehouse, *a, **k))
+
+
+def test_duplicate_rules_screen_pairs_inside_the_file_and_a_reload_files_nothing_twice(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """n2 is n1 again under another id, both new: n2 is blocked naming n1, the row before it;
+    p3 is an update of a stored record (never screened) and n3 someone new. Reloading the file
+    inserts nothing and files no second quarantine row."""
+    rows = [f"p{i},person{i}@acme{i}.com,Name{i},,US,2025-01-02,\n" for i in range(40)]
+    load_file(warehouse, write(tmp_path, "persons.csv", HEADER + "".join(rows)), "persons")
+    new = (
+        HEADER + "n1,zoe@quux.io,Zoe,+1 415 555 0199,US,2025-03-01,\n"
+        "p3,person3@acme3.com,Name3,+1 415 555 0103,US,2025-01-02,\n"
+        "n2,zoe@quux.io,Zoe,+1 415 555 0199,US,2025-03-02,\n"
+        "n3,yan@elsewhere.org,Yan,,US,2025-03-03,\n"
+    )
+    path = write(tmp_path, "new.csv", new)
+    model = _rules_model()
+    report = load_file(warehouse, path, "persons", model=model)
+    assert (report.inserted, report.updated, report.quarantined) == (2, 1, 1)
+    assert report.rows_in == 4 == report.inserted + report.updated + report.quarantined
+    [(row, reason)] = warehouse.sql("SELECT row_number, reason FROM quarantine")
+    assert (row, reason.split(" (")[0]) == (3, "duplicate of n1")  # the third data row
+    again = load_file(warehouse, path, "persons", model=model)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+    assert again.known_quarantined == 1
+    assert warehouse.count("quarantine") == 1

@@ -14,9 +14,9 @@ stored or it is stale.
 Rows of one load are screened as if the file were entered one row at a time: a row is compared
 with the stored records and with the rows before it in the file, on the same fit, keys and
 equality bound, and an earlier row it matches is its `matched_id`. A blocked row never enters
-the table, so it is no match target for the rows after it (they would be called duplicates of
-a record that is not there, as quarantine reasons and alerts name stored records); an allowed
-or unmatched earlier row is. Inside the file a key is skipped when more than `max_block_size`
+the table, so it is no match target for the rows after it (their quarantine reasons and
+alerts would name a record that is not there); an allowed or unmatched earlier row is loaded
+with the file and is one. Inside the file a key is skipped when more than `max_block_size`
 new rows share it, as a key shared by that many stored records is. A table's first load is
 not screened (there is nothing stored to be a duplicate of and it is what the model is fitted
 on): `revops quality dedupe` finds its pairs.

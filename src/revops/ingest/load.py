@@ -246,8 +246,9 @@ def load_file(
 ) -> LoadReport:
     """Load one export file into `table`, merging good rows and quarantining bad ones.
 
-    With a `model`, its duplicate rules (dedupe.rules) screen new persons and accounts rows: a
-    blocked row is quarantined, an allowed match is loaded and recorded in duplicate_alerts.
+    With a `model`, its duplicate rules (dedupe.rules) screen new persons and accounts rows
+    against the stored records and the file's earlier new rows: a blocked row is quarantined,
+    an allowed match is loaded and recorded in duplicate_alerts.
     `preset` names a source mapping (`hubspot`, `salesforce.Lead`): the model's `sources:`,
     else the shipped mapping files; without a model, naive times are read as UTC and amounts
     converted into USD. `replay` (quarantine replay) is given this load's id and refused rows
