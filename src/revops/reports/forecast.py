@@ -95,18 +95,24 @@ def forecast_report_data(
     """The report's numbers for `period` as of `as_of`. The methods and the win model's
     evaluation read the deal history once between them (and with the backtest before, when
     the caller hands over the `history` it ran that with)."""
+    from revops.pipeline.forecast.engine import start_win_model_report
+
     wh, model = ro.warehouse, ro.model
     history = History(wh, model) if history is None else history
     weekly = stored_backtest(ro)
+    # The evaluation's model trains in a worker while the methods and the roll-up are computed.
+    evaluation, win_error = None, ""
+    try:
+        scored = start_win_model_report(wh, model, history)
+    except (WinModelError, RevOpsError) as exc:
+        scored, win_error = None, str(exc)
     methods = forecast_methods(wh, model, period, as_of, history)
     roll = wide(forecast_rollup(wh, model, period, as_of))
     roll = roll[roll["level"].isin(["region", "company"]) & (roll["opportunity_type"] == "all")]
     try:
-        from revops.pipeline.forecast import win_model_report
-
-        evaluation, win_error = win_model_report(wh, model, history), ""
+        evaluation = scored() if scored is not None else None
     except (WinModelError, RevOpsError) as exc:
-        evaluation, win_error = None, str(exc)
+        win_error = str(exc)
     accuracy = compute(wh, model, "forecast_accuracy", grain=None)
     raw = float(accuracy["value"].iloc[0]) if len(accuracy) else math.nan
     return ForecastReportData(

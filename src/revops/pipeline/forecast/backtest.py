@@ -25,7 +25,13 @@ from revops.pipeline.forecast.methods import closed_won, combine, open_parts
 from revops.pipeline.forecast.periods import Period
 from revops.pipeline.forecast.replay import Replay
 from revops.pipeline.forecast.weighted import learn
-from revops.pipeline.forecast.win_model import Fit, WinModel, WinModelError, fit
+from revops.pipeline.forecast.win_model import (
+    Pending,
+    StartFit,
+    WinModel,
+    WinModelError,
+    start_fit,
+)
 
 
 @dataclass
@@ -38,15 +44,37 @@ class Trained:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def train(replay: Replay, model: OperatingModel, before: date, fit_model: Fit = fit) -> Trained:
-    """Learn stage probabilities and fit the win model on rows known before `before`
-    (`fit_model` trains it: `fit` unless the caller shares fits across a run)."""
+@dataclass
+class Training:
+    """The learned parts for forecasts made on or after a date, the win model still fitting."""
+
+    learned: dict[tuple[str, ...], pd.DataFrame] | None
+    pending: Pending | None
+    trained_through: date | None
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def done(self) -> Trained:
+        """Wait for the win model; a fit that failed leaves it out with the reason."""
+        skipped, wm = dict(self.skipped), None
+        if self.pending is not None:
+            try:
+                wm = self.pending()
+            except WinModelError as exc:
+                skipped["win_model"] = str(exc)
+        return Trained(self.learned, wm, self.trained_through, skipped)
+
+
+def start_training(
+    replay: Replay, model: OperatingModel, before: date, fit_model: StartFit = start_fit
+) -> Training:
+    """Learn stage probabilities and start fitting the win model on rows known before `before`
+    (`fit_model` starts the fit: `start_fit` unless the caller shares fits across a run)."""
     cfg = model.forecast
     done = [q for q in replay.quarters if q.end < before]
     skipped: dict[str, str] = {}
     if replay.rows.empty or not done:
         reason = "no finished quarter before this date to learn from"
-        return Trained(None, None, None, {"stage_learned": reason, "win_model": reason})
+        return Training(None, None, None, {"stage_learned": reason, "win_model": reason})
     recent = done[-cfg.lookback_quarters :]
     rows = training_rows(replay.rows, before, lookback=recent[0])
     learned = learn(rows, cfg.min_deals) if not rows.empty else None
@@ -56,11 +84,11 @@ def train(replay: Replay, model: OperatingModel, before: date, fit_model: Fit = 
     step = cfg.win_model.snapshot_days
     days_in = (ts(all_rows["as_of"]) - ts(all_rows["period_start"])).dt.days
     sample = all_rows[days_in % step < 7]
-    wm: WinModel | None = None
+    pending: Pending | None = None
     try:
         if sample.empty:
             raise WinModelError("no training rows")
-        wm = fit_model(
+        pending = fit_model(
             replay.x.loc[sample.index],
             sample["won_in_period"].to_numpy(float),
             sample,
@@ -70,7 +98,14 @@ def train(replay: Replay, model: OperatingModel, before: date, fit_model: Fit = 
         skipped["win_model"] = str(exc)
     seen = ts(all_rows["period_end"]).max() if not all_rows.empty else None
     through = seen.date() if seen is not None and pd.notna(seen) else None
-    return Trained(learned, wm, through, skipped)
+    return Training(learned, pending, through, skipped)
+
+
+def train(
+    replay: Replay, model: OperatingModel, before: date, fit_model: StartFit = start_fit
+) -> Trained:
+    """`start_training`, waited for."""
+    return start_training(replay, model, before, fit_model).done()
 
 
 @dataclass
@@ -134,24 +169,33 @@ def backtest(
     data: ForecastData,
     model: OperatingModel,
     targets: list[Period] | None = None,
-    fit_model: Fit = fit,
+    fit_model: StartFit = start_fit,
 ) -> BacktestResult:
-    """Replay every finished quarter that has enough earlier quarters to learn from."""
+    """Replay every finished quarter that has enough earlier quarters to learn from.
+
+    Every quarter's training starts before the first quarter is forecast, so win models
+    fitted in worker processes (a `History`'s) are fitted side by side."""
     cfg = model.forecast
     skipped: dict[str, str] = {}
     quarters = replay.quarters
     targets = targets or quarters[cfg.min_training_quarters :]
+    actuals = {q: actual_bookings(data.closes, q) for q in targets}
+    started = {
+        q: start_training(replay, model, q.start, fit_model)
+        for q in targets
+        if quarters.index(q) >= cfg.min_training_quarters and actuals[q] > 0
+    }
     weekly = []
     for q in targets:
         name = q.label or str(q.start)
         if quarters.index(q) < cfg.min_training_quarters:
             skipped[name] = f"fewer than {cfg.min_training_quarters} earlier quarters to learn from"
             continue
-        actual = actual_bookings(data.closes, q)
+        actual = actuals[q]
         if actual <= 0:
             skipped[name] = "nothing closed won in the quarter; percentage errors are undefined"
             continue
-        trained = train(replay, model, q.start, fit_model)
+        trained = started[q].done()
         for method, reason in trained.skipped.items():
             skipped[f"{name} {method}"] = reason
         f = quarter_forecasts(replay, data, model, q, trained)

@@ -49,7 +49,7 @@ from revops.pipeline.forecast.recommend import (
 from revops.pipeline.forecast.replay import current_rows, finished_quarters
 from revops.pipeline.forecast.rollup import deal_calls, rollup
 from revops.pipeline.forecast.snapshots import read_snapshot, take_snapshots
-from revops.pipeline.forecast.win_model import Evaluation, evaluate
+from revops.pipeline.forecast.win_model import Evaluation, start_evaluate
 from revops.warehouse import Batch, Warehouse
 
 
@@ -127,7 +127,7 @@ def forecast_methods(
     cfg = model.forecast
     done = [q for q in finished_quarters(data, model) if q.end < as_of]
     past = h.replay(done)
-    trained = train(past, model, as_of, partial(h.fit, past))
+    trained = train(past, model, as_of, partial(h.start_fit, past))
     rows, x = current_rows(wh, model, data, period, as_of)
     types = sorted(data.deals["opportunity_type"].dropna().unique())
     parts = open_parts(rows, cfg, model.pipeline, trained.learned, trained.model, x)
@@ -187,7 +187,7 @@ def run_backtest(
     step(f"replaying {len(quarters)} quarters week by week")
     past = h.replay(quarters)
     step(f"forecasting {len(targets)} quarters with every method")
-    result = backtest(past, data, model, targets, partial(h.fit, past))
+    result = backtest(past, data, model, targets, partial(h.start_fit, past))
     if result.weekly.empty:
         return result
     step("choosing the recommended call on earlier quarters")
@@ -202,10 +202,11 @@ def run_backtest(
     return result
 
 
-def win_model_report(
+def start_win_model_report(
     wh: Warehouse, model: OperatingModel, history: History | None = None
-) -> Evaluation:
-    """Train the win model on early deals and evaluate it on later deals it never saw.
+) -> Callable[[], Evaluation]:
+    """Start training the win model on early deals; calling the result waits for it and
+    evaluates it on later deals it never saw (a caller goes on with its work meanwhile).
 
     `history` shares the deal history (and its replay and fits) with the run's other steps."""
     h = History(wh, model) if history is None else history.check(wh, model)
@@ -216,14 +217,22 @@ def win_model_report(
     step = model.forecast.win_model.snapshot_days
     days_in = (ts(past.rows["as_of"]) - ts(past.rows["period_start"])).dt.days
     keep = days_in % step < 7
-    return evaluate(
+    return start_evaluate(
         past.rows[keep],
         past.x[keep],
         model.forecast.win_model,
         model.pipeline,
         data.data_end,
-        partial(h.fit, past),
+        partial(h.start_fit, past),
     )
+
+
+def win_model_report(
+    wh: Warehouse, model: OperatingModel, history: History | None = None
+) -> Evaluation:
+    """Train the win model on early deals and evaluate it on later deals it never saw
+    (`start_win_model_report`, waited for)."""
+    return start_win_model_report(wh, model, history)()
 
 
 def snapshot(wh: Warehouse, model: OperatingModel, dates: list[date]) -> int:

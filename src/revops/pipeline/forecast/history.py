@@ -9,7 +9,8 @@ warehouse and operating model, lives as long as the caller keeps it, and every r
 what the step computed on its own before, to the bit (same frames, same rows in the same order,
 same seeded fit). The finished quarters are replayed together and any set of them is read off
 that replay, so the methods (trained on the quarters before today) share the backtest's rows and
-its last quarter's model.
+its last quarter's model. Its fits run in worker processes (`revops.models.workers`), so the
+backtest's quarters and the evaluation train side by side while the run goes on.
 
 Keep a history only while the warehouse's deal tables do not change: it is a snapshot of them.
 """
@@ -25,10 +26,11 @@ import pandas as pd
 
 from revops.config.forecast import WinModelConfig
 from revops.config.models import OperatingModel
+from revops.models.workers import Workers
 from revops.pipeline.forecast.data import ForecastData, load
 from revops.pipeline.forecast.periods import Period
 from revops.pipeline.forecast.replay import Replay, finished_quarters, replay
-from revops.pipeline.forecast.win_model import WinModel, fit
+from revops.pipeline.forecast.win_model import Pending, WinModel, start_fit
 from revops.warehouse import Warehouse
 
 
@@ -41,9 +43,10 @@ class History:
     _data: ForecastData | None = field(default=None, init=False, repr=False)
     _replays: dict[tuple[Period, ...], Replay] = field(default_factory=dict, init=False)
     _roots: dict[tuple[Period, ...], tuple[Period, ...]] = field(default_factory=dict, init=False)
-    _fits: dict[tuple[tuple[Period, ...], bytes, bytes], WinModel] = field(
+    _fits: dict[tuple[tuple[Period, ...], bytes, bytes], Pending] = field(
         default_factory=dict, init=False
     )
+    _workers: Workers = field(default_factory=Workers, init=False, repr=False)
     loads: int = field(default=0, init=False)  # how often the deal facts were read
     replays: int = field(default=0, init=False)  # how many point-in-time replays ran
     fits: int = field(default=0, init=False)  # how many win models were trained
@@ -59,6 +62,7 @@ class History:
     def data(self) -> ForecastData:
         """The deal facts (`data.load`), read on first use."""
         if self._data is None:
+            self._workers.start()  # they import their libraries while the history is read
             self._data = load(self.wh, self.model)
             self.loads += 1
         return self._data
@@ -78,15 +82,15 @@ class History:
                 self.replays += 1
         return self._replays[key]
 
-    def fit(
+    def start_fit(
         self,
         past: Replay,
         x: pd.DataFrame,
         y: npt.NDArray[np.float64],
         rows: pd.DataFrame,
         cfg: WinModelConfig,
-    ) -> WinModel:
-        """`win_model.fit` on rows of `past`, once per training set.
+    ) -> Pending:
+        """`win_model.start_fit` on rows of `past` in a worker process, once per training set.
 
         Rows of one replay (and of its subsets, which keep its index) are named by their index,
         so the same index (and labels) means the same features and the same order; the fit is
@@ -95,10 +99,21 @@ class History:
         key = tuple(past.quarters)
         if self._replays.get(key) is not past or cfg is not self.model.forecast.win_model:
             self.fits += 1
-            return fit(x, y, rows, cfg)
+            return start_fit(x, y, rows, cfg, self._workers.submit)
         index = rows.index.to_numpy(np.int64).tobytes()
         name = (self._roots.get(key, key), index, np.asarray(y, float).tobytes())
         if name not in self._fits:
-            self._fits[name] = fit(x, y, rows, cfg)
+            self._fits[name] = start_fit(x, y, rows, cfg, self._workers.submit)
             self.fits += 1
         return self._fits[name]
+
+    def fit(
+        self,
+        past: Replay,
+        x: pd.DataFrame,
+        y: npt.NDArray[np.float64],
+        rows: pd.DataFrame,
+        cfg: WinModelConfig,
+    ) -> WinModel:
+        """`start_fit`, waited for."""
+        return self.start_fit(past, x, y, rows, cfg)()

@@ -12,8 +12,10 @@ row's period ended), with AUC, Brier score and a calibration table by decile.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,7 @@ from revops.config.forecast import WinModelConfig
 from revops.config.pipeline import PipelineConfig
 from revops.errors import RevOpsError
 from revops.models.calibration import CalibrationReport, Verdict, assess, versus_baseline
+from revops.models.workers import calibrated_trees, here
 from revops.pipeline.forecast.data import ForecastData, ts
 from revops.scoring.model import MIN_PER_CLASS
 from revops.warehouse.schema import OPPORTUNITY_TYPES, SEGMENTS
@@ -183,15 +186,23 @@ class WinModel:
         return np.asarray(proba[:, 1], dtype=np.float64)
 
 
-def fit(
-    x: pd.DataFrame, y: npt.NDArray[np.float64], rows: pd.DataFrame, cfg: WinModelConfig
-) -> WinModel:
-    """Train on rows in time order; calibration folds never look ahead of their training part."""
-    from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.model_selection import TimeSeriesSplit
-    from threadpoolctl import threadpool_limits
+# A fit under way: calling it waits for the model (and raises `WinModelError` if it failed).
+Pending = Callable[[], "WinModel"]
+# How to run the trees' fit: `submit(calibrated_trees, *args)` (a `Workers.submit`).
+Submit = Callable[..., Future[Any]]
 
+
+def start_fit(
+    x: pd.DataFrame,
+    y: npt.NDArray[np.float64],
+    rows: pd.DataFrame,
+    cfg: WinModelConfig,
+    submit: Submit = here,
+) -> Pending:
+    """Start training on rows in time order (calibration folds never look ahead of their
+    training part) through `submit`: in this process unless given a worker pool's.
+
+    Too few wins or non-wins raise here; the trees' own errors when the result is asked for."""
     fewest = min(int(y.sum()), int(len(y) - y.sum()))
     if fewest < MIN_PER_CLASS:
         raise WinModelError(
@@ -199,27 +210,34 @@ def fit(
             f"{MIN_PER_CLASS} times among the training rows ({fewest} did)"
         )
     order = np.argsort(ts(rows["as_of"]).to_numpy(), kind="stable")
-    base = HistGradientBoostingClassifier(
-        max_iter=150,
-        learning_rate=0.05,
-        max_leaf_nodes=15,
-        min_samples_leaf=40,
-        l2_regularization=1.0,
-        categorical_features=[c in CATEGORICAL for c in FEATURES],
-        random_state=cfg.seed,
+    categorical = [c in CATEGORICAL for c in FEATURES]
+    future = submit(
+        calibrated_trees, _matrix(x)[order], y[order], categorical, cfg.seed, cfg.calibration
     )
-    model = CalibratedClassifierCV(base, method=cfg.calibration, cv=TimeSeriesSplit(n_splits=3))
-    with threadpool_limits(1):
+    through = ts(rows["period_end"]).max().date()
+    n_deals = int(rows["opportunity_id"].nunique())
+
+    @cache
+    def result() -> WinModel:
         try:
-            model.fit(_matrix(x)[order], y[order])
+            model = future.result()
         except ValueError as exc:
             raise WinModelError(f"cannot train the win model: {exc}") from None
-    through = ts(rows["period_end"]).max().date()
-    return WinModel(model, through, len(y), int(rows["opportunity_id"].nunique()), float(y.mean()))
+        return WinModel(model, through, len(y), n_deals, float(y.mean()))
+
+    return result
 
 
-# `fit`'s shape: what a caller may put in its place (a `History` hands out its fits this way).
-Fit = Callable[[pd.DataFrame, npt.NDArray[np.float64], pd.DataFrame, WinModelConfig], WinModel]
+def fit(
+    x: pd.DataFrame, y: npt.NDArray[np.float64], rows: pd.DataFrame, cfg: WinModelConfig
+) -> WinModel:
+    """Train on rows in time order, here and now (`start_fit`, waited for)."""
+    return start_fit(x, y, rows, cfg)()
+
+
+# `start_fit`'s shape: what a caller may put in its place (a `History` hands out its fits,
+# run in worker processes and shared across a run, this way).
+StartFit = Callable[[pd.DataFrame, npt.NDArray[np.float64], pd.DataFrame, WinModelConfig], Pending]
 
 
 def calibration_table(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> pd.DataFrame:
@@ -250,20 +268,19 @@ class Evaluation:
     verdict: Verdict | None = None  # against the stage probability on the same later rows
 
 
-def evaluate(
+def start_evaluate(
     rows: pd.DataFrame,
     x: pd.DataFrame,
     cfg: WinModelConfig,
     stages: PipelineConfig,
     data_end: date,
-    fit_model: Fit = fit,
-) -> Evaluation:
+    fit_model: StartFit = start_fit,
+) -> Callable[[], Evaluation]:
     """Split by deal creation date: test on the latest `test_fraction` of deals, train on rows
     of earlier deals whose period (hence label) ended before the first test deal was created.
 
-    `fit_model` trains the model (`fit` unless the caller shares fits across a run)."""
-    from sklearn.metrics import brier_score_loss, roc_auc_score
-
+    The model's fit starts now (`fit_model`: `start_fit` unless the caller shares fits across a
+    run); calling the result waits for it and scores the later deals."""
     created = ts(rows["created_date"])
     period_end = ts(rows["period_end"])
     known = period_end < pd.Timestamp(data_end + timedelta(days=1))
@@ -278,8 +295,26 @@ def evaluate(
     y = rows["won_in_period"].to_numpy(float)
     if not train.any() or len(set(y[test.to_numpy()])) < 2:
         raise WinModelError("too little history to hold out later deals for evaluation")
-    fitted = fit_model(x[train], y[train.to_numpy()], rows[train], cfg)
-    y_test = y[test.to_numpy()]
+    pending = fit_model(x[train], y[train.to_numpy()], rows[train], cfg)
+
+    def scored() -> Evaluation:
+        return _score(pending(), rows, x, test, y[test.to_numpy()], test_from, stages)
+
+    return scored
+
+
+def _score(
+    fitted: WinModel,
+    rows: pd.DataFrame,
+    x: pd.DataFrame,
+    test: pd.Series,
+    y_test: npt.NDArray[np.float64],
+    test_from: date,
+    stages: PipelineConfig,
+) -> Evaluation:
+    """How `fitted` did on the `test` rows, against the stage probability on the same rows."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
     p_test = fitted.predict(x[test])
     defaults = rows.loc[test, "stage"].map({s.name: s.probability / 100 for s in stages.stages})
     order = ts(rows.loc[test, "as_of"]).to_numpy()
@@ -298,3 +333,15 @@ def evaluate(
         reliability=report,
         verdict=versus_baseline(report, y_test, p_test, stage_p, order, "the stage probability"),
     )
+
+
+def evaluate(
+    rows: pd.DataFrame,
+    x: pd.DataFrame,
+    cfg: WinModelConfig,
+    stages: PipelineConfig,
+    data_end: date,
+    fit_model: StartFit = start_fit,
+) -> Evaluation:
+    """`start_evaluate`, waited for."""
+    return start_evaluate(rows, x, cfg, stages, data_end, fit_model)()
