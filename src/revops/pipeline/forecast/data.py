@@ -2,8 +2,9 @@
 
 Every forecast method and the backtest are pure functions of these frames plus the point-in-time
 pipeline from `pipeline_as_of`, so a replay as of a past week sees exactly the rows that existed
-then: deal states from stage history, closes with the moment they happened, activities with
-their time, overrides with the time they were set.
+then: deal states from stage history, closes with the moment they happened, overrides with the
+time they were set, activities with their time. The stage history stays in the warehouse, which
+counts what each replayed row needs from it (`evidence`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import ibis
 import pandas as pd
 
 from revops.config.models import OperatingModel
+from revops.pipeline.forecast.evidence import last_closes, open_deals_with_evidence
 from revops.pipeline.snapshot import pipeline_as_of
 from revops.warehouse import Warehouse
 
@@ -61,7 +63,6 @@ class ForecastData:
 
     deals: pd.DataFrame  # opportunity_id, owner_id, opportunity_type, created_date, segment
     closes: pd.DataFrame  # opportunity_id, closed_at, close_date, won, amount, opportunity_type
-    pushes: pd.DataFrame  # opportunity_id, changed_at, pushes (cumulative up to that row)
     activities: pd.DataFrame  # opportunity_id, occurred_at
     users: pd.DataFrame  # user_id, name, manager_id, region
     overrides: pd.DataFrame  # opportunity_id, probability, set_at
@@ -99,23 +100,14 @@ def load(wh: Warehouse, model: OperatingModel) -> ForecastData:
         ["opportunity_id"],
     )
     deals["created_date"] = ts(deals["created_date"])
-    hist = wh.table("opportunity_stage_history")
-    h = _frame(
-        wh,
-        hist.select("opportunity_id", "history_id", "stage", "changed_at", "amount", "close_date"),
-        ["opportunity_id", "changed_at", "history_id"],
+    # Each deal's last row in a closed stage, in pandas' order of deal ids (a database may
+    # collate them otherwise): the closes' sums below add up in this order.
+    last = _frame(
+        wh, last_closes(wh.table("opportunity_stage_history"), stages), ["opportunity_id"]
     )
-    h["changed_at"] = ts(h["changed_at"])
-    h["close_date"] = ts(h["close_date"])
-    h = h.sort_values(["opportunity_id", "changed_at", "history_id"], kind="stable")
-    prev_close = h.groupby("opportunity_id")["close_date"].shift()
-    h["pushed"] = (h["close_date"] > prev_close).astype(int)
-    h["pushes"] = h.groupby("opportunity_id")["pushed"].cumsum()
-    pushes = h[["opportunity_id", "changed_at", "pushes"]].drop_duplicates(
-        ["opportunity_id", "changed_at"], keep="last"
-    )
-    closed = h[h["stage"].isin(stages.won_stages + stages.lost_stages)]
-    last = closed.drop_duplicates("opportunity_id", keep="last")
+    last = last.sort_values("opportunity_id", kind="stable")
+    last["changed_at"] = ts(last["changed_at"])
+    last["close_date"] = ts(last["close_date"])
     closes = pd.DataFrame(
         {
             "opportunity_id": last["opportunity_id"].to_numpy(),
@@ -141,9 +133,7 @@ def load(wh: Warehouse, model: OperatingModel) -> ForecastData:
         ["opportunity_id", "set_at"],
     )
     ov["set_at"] = ts(ov["set_at"])
-    end = h["changed_at"].max()
-    data_end = end.date() if pd.notna(end) else date.today()
-    return ForecastData(deals, closes, pushes, acts, users, ov, data_end)
+    return ForecastData(deals, closes, acts, users, ov, latest_data_date(wh))
 
 
 def states(
@@ -157,6 +147,24 @@ def states(
         model.pipeline,
         open_only=open_only,
     )
+    return _states(wh, expr)
+
+
+def states_with_evidence(
+    wh: Warehouse, model: OperatingModel, dates: Sequence[date]
+) -> pd.DataFrame:
+    """Every deal open at the end of each date, with what was known of it then
+    (`evidence.EVIDENCE`), in one query."""
+    expr = open_deals_with_evidence(
+        wh.table("opportunity_stage_history"),
+        wh.table("opportunities"),
+        list(dates),
+        model.pipeline,
+    )
+    return _states(wh, expr)
+
+
+def _states(wh: Warehouse, expr: ibis.Table) -> pd.DataFrame:
     out = _frame(wh, expr, ["as_of", "opportunity_id"])
     for col in ("as_of", "close_date", "created_date", "changed_at"):
         out[col] = ts(out[col])

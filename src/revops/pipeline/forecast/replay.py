@@ -20,10 +20,11 @@ from revops.pipeline.forecast import periods as P
 from revops.pipeline.forecast.data import (
     ForecastData,
     present_overrides,
-    states,
+    states_with_evidence,
     ts,
     with_overrides,
 )
+from revops.pipeline.forecast.evidence import EVIDENCE
 from revops.pipeline.forecast.features import label, place
 from revops.pipeline.forecast.win_model import features
 from revops.warehouse import Warehouse
@@ -70,18 +71,18 @@ def replay(
     dates = sorted({d for q in quarters for d in q.weeks()})
     if not dates:
         return Replay(list(quarters), pd.DataFrame(), pd.DataFrame())
-    frame = states(wh, model, dates, open_only=True)
+    frame = states_with_evidence(wh, model, dates)
     rows = label(place(frame, quarter_fn(model)), data.closes)
     rows = with_overrides(rows, data.overrides).reset_index(drop=True)
     x = features(rows, data, model.pipeline)
-    return Replay(list(quarters), rows, x)
+    return Replay(list(quarters), rows.drop(columns=list(EVIDENCE)), x)
 
 
 def current_rows(
     wh: Warehouse, model: OperatingModel, data: ForecastData, period: P.Period, as_of: date
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Open deals as of `as_of`, placed in `period` (which may lie ahead), with features."""
-    frame = states(wh, model, [as_of], open_only=True)
+    frame = states_with_evidence(wh, model, [as_of])
     overrides = present_overrides(data.overrides, as_of, data.data_end)
     rows = with_overrides(place(frame, lambda _d: period), overrides).reset_index(drop=True)
-    return rows, features(rows, data, model.pipeline)
+    return rows.drop(columns=list(EVIDENCE)), features(rows, data, model.pipeline)

@@ -78,9 +78,10 @@ def _asof_by(
 
 
 def features(rows: pd.DataFrame, data: ForecastData, stages: PipelineConfig) -> pd.DataFrame:
-    """Model inputs for placed open-deal rows; everything is as of each row's as-of instant."""
+    """Model inputs for placed open-deal rows carrying their `evidence.EVIDENCE` (counted by
+    the warehouse); everything is as of each row's as-of instant."""
     cut = ts(rows["as_of"]) + _DAY
-    base = rows.assign(_cut=cut, changed_at=ts(rows["changed_at"]))
+    base = rows.assign(_cut=cut)
     order = {s.name: i for i, s in enumerate(stages.stages)}
     x = pd.DataFrame(index=rows.index)
     x["stage_order"] = rows["stage"].map(order).astype(float)
@@ -90,13 +91,7 @@ def features(rows: pd.DataFrame, data: ForecastData, stages: PipelineConfig) -> 
     x["days_to_close"] = (ts(rows["close_date"]) - cut).dt.days.astype(float)
     x["days_left"] = rows["days_left"].astype(float)
     x["due_in_period"] = rows["due_in_period"].astype(float)
-    # Pushes up to the history row in force (its changed_at is before the cut by construction).
-    p = base[["opportunity_id", "changed_at"]].merge(
-        data.pushes.assign(changed_at=ts(data.pushes["changed_at"])),
-        on=["opportunity_id", "changed_at"],
-        how="left",
-    )
-    x["pushes"] = p["pushes"].fillna(0.0).to_numpy(float)
+    x["pushes"] = _count(rows["pushes"])
     # Activities strictly before the cut: last one and how many in the last 30 days.
     acts = data.activities.assign(occurred_at=ts(data.activities["occurred_at"]))
     acts = acts.sort_values("occurred_at")
@@ -112,8 +107,13 @@ def features(rows: pd.DataFrame, data: ForecastData, stages: PipelineConfig) -> 
     )
     x["segment"] = _codes(deal["segment"], SEGMENTS)
     x["opportunity_type"] = _codes(rows["opportunity_type"], OPPORTUNITY_TYPES)
-    x["owner_win_rate"] = owner_win_rate(base, data)
+    x["owner_win_rate"] = owner_win_rate(rows)
     return x[list(FEATURES)]
+
+
+def _count(values: pd.Series) -> npt.NDArray[np.float64]:
+    """A count from the warehouse as floats; none counted (no row joined) is 0."""
+    return np.asarray(values.astype(float).fillna(0.0), dtype=np.float64)
 
 
 def _codes(values: pd.Series, levels: tuple[str, ...]) -> npt.NDArray[np.float64]:
@@ -121,40 +121,14 @@ def _codes(values: pd.Series, levels: tuple[str, ...]) -> npt.NDArray[np.float64
     return np.where(codes < 0, np.nan, codes)
 
 
-def owner_win_rate(rows: pd.DataFrame, data: ForecastData) -> npt.NDArray[np.float64]:
-    """Owner's count win rate over deals closed before each row's cut, shrunk to the company's."""
-    c = data.closes.merge(data.deals[["opportunity_id", "owner_id"]], on="opportunity_id")
-    c = c.assign(closed_at=ts(c["closed_at"])).sort_values("closed_at")
-    c["n"] = c.groupby("owner_id").cumcount() + 1.0
-    c["w"] = c.groupby("owner_id")["won"].cumsum().astype(float)
-    c["all_n"] = np.arange(1, len(c) + 1, dtype=float)
-    c["all_w"] = c["won"].astype(float).cumsum()
-    left = rows[["owner_id", "_cut"]].assign(owner_id=rows["owner_id"].astype(str))
-    by_owner = _asof_by(
-        left,
-        c[["owner_id", "closed_at", "n", "w"]].assign(owner_id=c["owner_id"].astype(str)),
-        "_cut",
-        "closed_at",
-        "owner_id",
-    )
-    lt = left.reset_index().sort_values("_cut")
-    overall = (
-        pd.merge_asof(
-            lt,
-            c[["closed_at", "all_n", "all_w"]],
-            left_on="_cut",
-            right_on="closed_at",
-            direction="backward",
-            allow_exact_matches=False,
-        )
-        .sort_values("index")
-        .set_index("index")
-    )
-    company = (overall["all_w"].fillna(0.0) + 1.0) / (overall["all_n"].fillna(0.0) + 2.0)
-    n = by_owner["n"].fillna(0.0)
-    w = by_owner["w"].fillna(0.0)
+def owner_win_rate(rows: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Owner's count win rate over deals closed before each row's cut, shrunk to the company's
+    (from the warehouse's counts of those closes)."""
+    company = (_count(rows["company_won"]) + 1.0) / (_count(rows["company_closed"]) + 2.0)
+    n = _count(rows["owner_closed"])
+    w = _count(rows["owner_won"])
     rate = (w + _PRIOR_DEALS * company) / (n + _PRIOR_DEALS)
-    return rate.to_numpy(float)
+    return np.asarray(rate, dtype=np.float64)
 
 
 def _matrix(x: pd.DataFrame) -> npt.NDArray[np.float64]:

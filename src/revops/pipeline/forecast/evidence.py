@@ -1,0 +1,108 @@
+"""What was known about each open deal on each as-of date, counted by the warehouse engine.
+
+A replay holds every open deal on every week of the finished quarters, and the win model's
+features for each row need what was known at that instant: among them the close-date pushes so
+far and its owner's and the company's closes before it. Counting those in pandas meant reading
+the whole stage history into Python; here they are counts and range joins run where the data
+lives, and only one row per (as-of date, deal) comes back. The float transforms (the log of the
+amount, the shrunk win rate) stay in Python, on these exact integers, so every feature is the
+same number, to the bit, as when pandas counted.
+
+The activity features are still counted in pandas (`win_model.features`): the counts it made
+depend on how an unstable sort orders activities logged at the same instant, which no database
+reproduces, and counting them here would change the win model's forecasts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+
+import ibis
+
+from revops.config.pipeline import PipelineConfig
+from revops.pipeline.snapshot import SNAPSHOT_COLUMNS, pipeline_as_of
+
+EVIDENCE = (
+    "pushes",  # close-date pushes up to the history row in force
+    "owner_closed",  # deals of the owner closed (won or lost) strictly before the instant
+    "owner_won",
+    "company_closed",  # every deal closed strictly before the instant
+    "company_won",
+)
+
+
+def instants(dates: Sequence[date]) -> ibis.Table:
+    """Each as-of date with the instant it ends (midnight after), computed here so no
+    backend's interval arithmetic is involved."""
+    days = sorted(set(dates))
+    cuts = [datetime.combine(d + timedelta(days=1), time()) for d in days]
+    return ibis.memtable({"as_of": days, "_cut": cuts})
+
+
+def last_closes(history: ibis.Table, stages: PipelineConfig) -> ibis.Table:
+    """Each deal's last history row in a won or lost stage (when it closed, as what, for how
+    much): opportunity_id, stage, changed_at, amount, close_date."""
+    closed = history.filter(history.stage.isin([*stages.won_stages, *stages.lost_stages]))
+    w = ibis.window(
+        group_by=closed.opportunity_id,
+        order_by=[ibis.desc(closed.changed_at), ibis.desc(closed.history_id)],
+    )
+    ranked = closed.mutate(_n=ibis.row_number().over(w))
+    last = ranked.filter(ranked._n == 0)
+    return last.select("opportunity_id", "stage", "changed_at", "amount", "close_date")
+
+
+def pushes_so_far(history: ibis.Table) -> ibis.Table:
+    """Per deal and history timestamp, how often its close date had moved later by then."""
+    order = [history.changed_at, history.history_id]
+    prev = history.close_date.lag().over(group_by=history.opportunity_id, order_by=order)
+    later = (history.close_date > prev).fill_null(False)
+    pushed = ibis.ifelse(later, 1, 0)  # PostgreSQL casts no boolean to an integer
+    h = history.select("opportunity_id", "changed_at", "history_id", _pushed=pushed)
+    running = h._pushed.sum().over(
+        ibis.window(
+            group_by=h.opportunity_id,
+            order_by=[h.changed_at, h.history_id],
+            preceding=None,
+            following=0,
+        )
+    )
+    h = h.mutate(pushes=running)
+    return h.group_by(["opportunity_id", "changed_at"]).aggregate(pushes=h.pushes.max())
+
+
+def open_deals_with_evidence(
+    history: ibis.Table,
+    opportunities: ibis.Table,
+    dates: Sequence[date],
+    stages: PipelineConfig,
+) -> ibis.Table:
+    """`pipeline_as_of` (open deals) on `dates`, each row with its `EVIDENCE` columns."""
+    snap = pipeline_as_of(history, opportunities, list(dates), stages, open_only=True)
+    rows = snap.join(instants(dates), "as_of")
+
+    owners = opportunities.select(_deal="opportunity_id", _owner="owner_id")
+    lc = last_closes(history, stages)
+    closes = lc.join(owners, lc.opportunity_id == owners._deal).select(
+        "_owner", _closed_at=lc.changed_at, _won=lc.stage.isin(stages.won_stages)
+    )
+    owner_keys = rows.select("owner_id", "as_of", "_cut").distinct()
+    by_owner = owner_keys.join(
+        closes, [owner_keys.owner_id == closes._owner, closes._closed_at < owner_keys._cut]
+    )
+    owner = by_owner.group_by(["owner_id", "as_of"]).aggregate(
+        owner_closed=by_owner.count(), owner_won=by_owner.count(where=by_owner._won)
+    )
+    inst = instants(dates)
+    everyone = inst.join(closes, closes._closed_at < inst._cut)
+    company = everyone.group_by("as_of").aggregate(
+        company_closed=everyone.count(), company_won=everyone.count(where=everyone._won)
+    )
+
+    out = (
+        rows.left_join(pushes_so_far(history), ["opportunity_id", "changed_at"])
+        .left_join(owner, ["owner_id", "as_of"])
+        .left_join(company, "as_of")
+    )
+    return out.select(*SNAPSHOT_COLUMNS, *EVIDENCE)
