@@ -103,7 +103,7 @@ class Workers:
         for proc in procs:
             self._idle.put(proc)
         self._threads = ThreadPoolExecutor(self.max_workers, thread_name_prefix="revops-worker")
-        weakref.finalize(self, _stop, procs, self._threads)
+        self._stop = weakref.finalize(self, _stop, procs, self._threads)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """`fn(*args)` in a worker (or here, on one core); the future holds its outcome. `fn`
@@ -112,6 +112,14 @@ class Workers:
         if self._threads is None:
             return here(fn, *args)
         return self._threads.submit(self._call, fn, args)
+
+    def close(self) -> None:
+        """Stop the workers now (each finishes the call it is on); a later submission starts
+        new ones."""
+        if self._threads is not None:
+            self._stop()
+            self._threads = None
+            self._idle = queue.SimpleQueue()
 
     def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         proc = self._idle.get()
