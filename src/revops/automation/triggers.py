@@ -16,8 +16,8 @@ the trigger's term, within N days).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Collection
+from datetime import date, datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -26,7 +26,8 @@ import pyarrow as pa
 from revops.automation.sources import Tables
 from revops.config.automation import Trigger
 from revops.config.pipeline import PipelineConfig
-from revops.config.routing import RoutingConfig
+from revops.config.routing import RoutingConfig, WorkingHours
+from revops.errors import RevOpsError
 from revops.routing.calendar import aware
 from revops.routing.sla import business_deadline
 from revops.warehouse.clock import naive_utc
@@ -180,6 +181,46 @@ _NO_FOLLOWUP = pa.schema(
 )
 
 
+# More than any two UTC offsets of one zone can differ (each is under a day either side).
+_OFFSET_SPAN = timedelta(days=2)
+# How far back the bound is looked for: beyond it, every old clock is read as before.
+_FURTHEST = timedelta(days=4096)
+
+
+def too_old_to_fire(
+    since: datetime, minutes: int, timezone: str, hours: WorkingHours, holidays: Collection[date]
+) -> datetime | None:
+    """An instant (naive UTC) such that a clock started then or earlier in `timezone` has its
+    follow-up deadline before `since`, so it can no longer fire; None when none is found.
+
+    The deadline in local wall time never decreases as the local start moves later, and a zone's
+    wall time and UTC differ by less than `_OFFSET_SPAN` however its offset changes: so if a start
+    L is due before `since - _OFFSET_SPAN`, every start up to `L - _OFFSET_SPAN` is due before
+    `since`. L is the latest whole minute found by bisection; the bound only has to be safe, and
+    lets the old backlog of unanswered clocks stay unread."""
+    limit = since - _OFFSET_SPAN
+
+    def early(start: datetime) -> bool:
+        return naive_utc(business_deadline(start, minutes, timezone, hours, holidays)) < limit
+
+    late, step = limit, timedelta(days=1)
+    good = limit - step
+    try:
+        while not early(good):
+            late, step = good, step * 2
+            if step > _FURTHEST:
+                return None
+            good = limit - step
+        while late - good > timedelta(minutes=1):
+            middle = good + (late - good) // 2
+            good, late = (middle, late) if early(middle) else (good, middle)
+    except (RevOpsError, KeyError, ValueError):
+        # no business time at all, or a zone no one can read: nothing is left unread, and the
+        # clocks that need the zone fail as they always did
+        return None
+    return good - _OFFSET_SPAN
+
+
 def sla_no_followup(
     tables: Tables, trigger: Trigger, at: datetime, routing: RoutingConfig
 ) -> ir.Table:
@@ -195,7 +236,9 @@ def sla_no_followup(
     Business time is the SLA's: the owner's timezone (users.timezone, else the routing
     default), `routing.sla.business_hours` and `routing.holidays`, through the same
     `business_deadline` that set the clocks' own due_at. No SQL dialect walks a working
-    calendar, so the running clocks are read and their follow-up deadlines computed here; the
+    calendar, so the running clocks are read and their follow-up deadlines computed here, all
+    but those provably due before the lookback (`too_old_to_fire`): the intake hook runs this on
+    every applied batch, and unanswered leads pile up. The
     answer is a memtable with the columns of the other clock triggers plus `decision_id` and
     `started_at` (the assignment).
     """
@@ -209,8 +252,18 @@ def sla_no_followup(
     # business minutes are never fewer than wall minutes: an assignment younger than
     # `minutes` cannot be due yet, so it is not read at all
     young = ibis.literal(at - timedelta(minutes=minutes))
+    recent = joined.assigned_at <= young
+    # nor is an assignment so old that its deadline fell before the lookback in every zone
+    # (users are the reps: few, read whole)
+    u = tables("users").select("user_id", "timezone").to_pyarrow().to_pylist()
+    zones = {r["user_id"]: r["timezone"] for r in u}
+    hours, holidays = routing.sla.business_hours, routing.holidays
+    in_use = {str(z) for z in zones.values() if z} | {routing.default_timezone}
+    bounds = [too_old_to_fire(since, minutes, tz, hours, holidays) for tz in sorted(in_use)]
+    if all(b is not None for b in bounds):
+        recent &= joined.assigned_at > ibis.literal(min(b for b in bounds if b is not None))
     clocks = (
-        joined.filter(joined.assigned_at <= young)
+        joined.filter(recent)
         .select(
             "clock_id",
             "person_id",
@@ -223,11 +276,6 @@ def sla_no_followup(
         )
         .to_pyarrow()
     )
-    u = tables("users")
-    owners = sorted({o for o in clocks.column("owner_id").to_pylist() if o is not None})
-    users = u.filter(u.user_id.isin(owners)).select("user_id", "timezone")
-    zones = {r["user_id"]: r["timezone"] for r in users.to_pyarrow().to_pylist()}
-    hours, holidays = routing.sla.business_hours, routing.holidays
     out: list[dict[str, object]] = []
     for r in clocks.to_pylist():
         tz = zones.get(r["owner_id"]) or routing.default_timezone
