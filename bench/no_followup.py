@@ -10,7 +10,8 @@ SQL (`triggers.too_old_to_fire`). Baseline: the same code reading every running 
 
 Printed, for the example model's `mql_no_followup` rule (120 business minutes, 24 h lookback)
 at several instants (now, and hours after the demo's last assignment, when events do fire):
-CPU seconds and wall seconds per evaluation, mean of `--repeat`, and the events found.
+CPU seconds and wall seconds per evaluation, mean of `--repeat`, the events found and how many
+business deadlines were worked out (the bound's own bisection included).
 
 Usage: python bench/no_followup.py [--scale 1] [--warehouse FILE] [--repeat 5] [--check]
 `--check` (CI, a few seconds after building a scale-0.1 demo): exit 1 unless both paths find
@@ -29,6 +30,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import yaml
 
@@ -40,6 +42,7 @@ from revops.automation import triggers
 from revops.automation.outbox import detect
 from revops.automation.sources import stored
 from revops.config.models import OperatingModel
+from revops.routing.sla import business_deadline
 from revops.warehouse import Warehouse
 from revops.warehouse.clock import utc_now
 
@@ -61,6 +64,13 @@ def evaluate(wh: Warehouse, model: OperatingModel, at: datetime) -> list[dict[st
     rule = next(r for r in model.automations.rules if r.name == RULE)
     events = detect(wh, stored(wh), [rule], at, routing=model.routing)
     return sorted(events, key=lambda e: str(e["event_id"]))
+
+
+def deadlines(wh: Warehouse, model: OperatingModel, at: datetime) -> int:
+    """How many business deadlines one evaluation works out (the bound's own included)."""
+    with mock.patch.object(triggers, "business_deadline", wraps=business_deadline) as spy:
+        evaluate(wh, model, at)
+    return spy.call_count
 
 
 def timed(wh: Warehouse, model: OperatingModel, at: datetime, repeat: int) -> tuple[float, float]:
@@ -103,8 +113,14 @@ def main() -> None:
             with everything_read():
                 expected = evaluate(wh, model, at)
             same = found == expected
+            calls = deadlines(wh, model, at)
+            with everything_read():
+                base_calls = deadlines(wh, model, at)
             failed |= not same
-            print(f"{name} ({at:%Y-%m-%d %H:%M}): {len(found)} events, same answer: {same}")
+            print(
+                f"{name} ({at:%Y-%m-%d %H:%M}): {len(found)} events, same answer: {same};"
+                f" deadlines worked out: baseline {base_calls}, revops {calls}"
+            )
             if args.check:
                 continue
             with everything_read():
@@ -117,6 +133,8 @@ def main() -> None:
                 f" {wall * 1000:8.1f} ms wall   x{base_cpu / cpu:.1f} CPU"
             )
         wh.close()
+    if args.check and not failed:
+        print("check passed")
     sys.exit(1 if failed else 0)
 
 
