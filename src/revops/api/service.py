@@ -449,6 +449,7 @@ class IntakeService:
         if self.journal is not None:
             with contextlib.suppress(RuntimeError):  # stopping: the next start releases it
                 self.release_executor.submit(self.journal.release, number)
+        freeze_survivors()
 
     def _lost(self, link: _Link) -> None:
         """The applier's pipe closed: unless stopping, say so and start a new one."""
@@ -781,6 +782,23 @@ def _note(job: _Job, answer: LeadOut) -> AuditNote:
         details["idempotency_key"] = job.idem_key
     action = "leads.created" if answer.created else "leads.duplicate"
     return AuditNote(job.actor, action, answer.person_id, details, job.admitted.at)
+
+
+def freeze_survivors() -> None:
+    """Move what outlived the last apply out of the collector's reach.
+
+    Every lead adds long-lived objects to the hot state (its routing, its person). Python runs a
+    full collection whenever the oldest generation has grown by a quarter since the last, and a
+    full collection walks every object in it with the interpreter held: measured on the demo
+    warehouse at 500 leads/s, such passes took 20-78 ms once 20,000 leads had arrived, and grew
+    with the leads. Collecting the young generations, then freezing what survived, once per
+    apply (about a second) keeps the oldest generation at about a second's objects: every pass
+    measured under 5 ms after this. The price: a reference cycle that becomes garbage after it
+    was frozen is not reclaimed until the server restarts: the hot state holds no cycles, and
+    of requests' cycles only those of the few requests in flight at a freeze can be caught.
+    """
+    gc.collect(1)
+    gc.freeze()
 
 
 def _fail(jobs: Sequence[_Job], exc: Exception) -> None:
