@@ -26,6 +26,8 @@ from revops.cli.revenue import RELIABILITY_KINDS
 from revops.errors import RevOpsError
 
 if TYPE_CHECKING:
+    from revops.context import RevOps
+    from revops.pipeline.forecast import History
     from revops.pipeline.forecast.recommend import Call
     from revops.warehouse import Warehouse
 
@@ -57,6 +59,15 @@ def _day(text: str | None, option: str, wh: Warehouse) -> date:
     day = latest_data_date(wh)
     console.print(f"[dim]{option} {day}: the warehouse's latest data date[/]")
     return day
+
+
+def _history(ro: RevOps) -> History:
+    """The command's forecast history, its win models fitted in worker processes: a standalone
+    command has the machine's cores to itself (the demo and the web fit in their own process)."""
+    from revops.models.workers import usable
+    from revops.pipeline.forecast import History
+
+    return History(ro.warehouse, ro.model, workers=usable())
 
 
 def _print_call(call: Call | None, note: str, money: str) -> None:
@@ -94,7 +105,7 @@ def rollup_cmd(
         day = _day(as_of, "--as-of", ro.warehouse)
         out = wide(forecast_rollup(ro.warehouse, ro.model, p, day, opportunity_type))
         show_call = level in (None, "company") and opportunity_type in (None, "all")
-        res = forecast_methods(ro.warehouse, ro.model, p, day) if show_call else None
+        res = forecast_methods(ro.warehouse, ro.model, p, day, _history(ro)) if show_call else None
         currency = ro.model.company.currency
     if level is not None:
         out = out[out["level"] == level]
@@ -266,7 +277,7 @@ def methods_cmd(
     with open_revops(config, warehouse) as ro:
         p = parse(ro.model, period)
         day = _day(as_of, "--as-of", ro.warehouse)
-        res = forecast_methods(ro.warehouse, ro.model, p, day)
+        res = forecast_methods(ro.warehouse, ro.model, p, day, _history(ro))
         currency = ro.model.company.currency
     money = {c: "money" for c in res.methods.columns if c not in ("method", "opportunity_type")}
     print_frame(
@@ -308,7 +319,9 @@ def backtest_cmd(
     with open_revops(config, warehouse) as ro:
         require(ro.warehouse, "forecast.write")
         with working("backtesting") as step:
-            res = run_backtest(ro.warehouse, ro.model, last=last, progress=step)
+            res = run_backtest(
+                ro.warehouse, ro.model, last=last, progress=step, history=_history(ro)
+            )
         configured = ro.model.forecast.backtest_quarters
     print_frame(
         res.summary,
@@ -342,7 +355,7 @@ def win_model_cmd(
     from revops.pipeline.forecast.win_model import WITHHELD_MEANS
 
     with open_revops(config, warehouse) as ro, working("training the win model"):
-        ev = win_model_report(ro.warehouse, ro.model)
+        ev = win_model_report(ro.warehouse, ro.model, _history(ro))
     console.print(
         f"trained on {ev.model.n_rows:,} snapshot rows of {ev.model.n_deals:,} deals (periods "
         f"through {ev.model.trained_through}); tested on {ev.n_test_rows:,} rows of "
@@ -395,5 +408,5 @@ def report_cmd(
 
     with open_revops(config, warehouse) as ro:
         day = _day(as_of, "--as-of", ro.warehouse)
-        path = write_forecast_report(ro, out, parse(ro.model, period), day)
+        path = write_forecast_report(ro, out, parse(ro.model, period), day, _history(ro))
     console.print(f"report: {path}")

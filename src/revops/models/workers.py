@@ -81,13 +81,21 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def usable() -> int:
+    """How many workers this machine's cores allow (up to `MAX_WORKERS`), for a caller that has
+    the cores to itself (a standalone forecast command). A caller already keeping the cores busy
+    (the demo runs its steps side by side; the web serves other requests) fits in its own
+    process instead: workers would only add their interpreters' start-up and take turns."""
+    return min(MAX_WORKERS, _cores())
+
+
 class Workers:
     """Up to `MAX_WORKERS` worker processes for independent fits, started on the first
     submission (or `start`) and stopped when their owner lets go of them. On a single core a
     fit runs in the caller, at submission: a worker would only take turns with it."""
 
     def __init__(self, max_workers: int | None = None) -> None:
-        self.max_workers = min(MAX_WORKERS, _cores()) if max_workers is None else max_workers
+        self.max_workers = usable() if max_workers is None else max_workers
         self._threads: ThreadPoolExecutor | None = None
         self._idle: queue.SimpleQueue[subprocess.Popen[bytes]] = queue.SimpleQueue()
 

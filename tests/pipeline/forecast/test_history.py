@@ -1,7 +1,8 @@
 """One forecast `History` serves the demo's backtest, methods and win-model report: the deal
 history is read and replayed once and a win model fitted on the same rows is fitted once. On the
 session's small demo (conftest.py `demo_run`) every figure from the shared path is, to the bit,
-what each step computes on its own (a fresh history per step, as before the history existed)."""
+what each step computes on its own (a fresh history per step, as before the history existed), and
+the shared history's fits in worker processes are the fits each step makes in its own process."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def test_shared_history_gives_each_steps_own_figures(demo_run: tuple[Path, str])
     try:
         wh, model = ro.warehouse, ro.model
         period = parse(model, "2026Q4")
-        shared = History(wh, model)
+        shared = History(wh, model, workers=2)  # as `revops forecast` asks on two cores
         a = run_backtest(wh, model, store=False, history=shared)
         b = run_backtest(wh, model, store=False)
         m_shared = forecast_methods(wh, model, period, AS_OF, shared)

@@ -9,8 +9,11 @@ warehouse and operating model, lives as long as the caller keeps it, and every r
 what the step computed on its own before, to the bit (same frames, same rows in the same order,
 same seeded fit). The finished quarters are replayed together and any set of them is read off
 that replay, so the methods (trained on the quarters before today) share the backtest's rows and
-its last quarter's model. Its fits run in worker processes (`revops.models.workers`), so the
-backtest's quarters and the evaluation train side by side while the run goes on.
+its last quarter's model. With `workers` above one its fits run in worker processes
+(`revops.models.workers`), so the backtest's quarters and the evaluation train side by side
+while the run goes on; only a caller with the cores to itself asks for them (a standalone
+forecast command, not the demo, whose steps already share the cores, nor the web). The fits are
+the same to the bit either way.
 
 Keep a history only while the warehouse's deal tables do not change: it is a snapshot of them.
 """
@@ -40,16 +43,20 @@ class History:
 
     wh: Warehouse
     model: OperatingModel
+    workers: int = 1  # fit in this many worker processes (`models.workers.usable()`); 1: here
     _data: ForecastData | None = field(default=None, init=False, repr=False)
     _replays: dict[tuple[Period, ...], Replay] = field(default_factory=dict, init=False)
     _roots: dict[tuple[Period, ...], tuple[Period, ...]] = field(default_factory=dict, init=False)
     _fits: dict[tuple[tuple[Period, ...], bytes, bytes], Pending] = field(
         default_factory=dict, init=False
     )
-    _workers: Workers = field(default_factory=Workers, init=False, repr=False)
+    _workers: Workers = field(init=False, repr=False)
     loads: int = field(default=0, init=False)  # how often the deal facts were read
     replays: int = field(default=0, init=False)  # how many point-in-time replays ran
     fits: int = field(default=0, init=False)  # how many win models were trained
+
+    def __post_init__(self) -> None:
+        self._workers = Workers(self.workers)
 
     def check(self, wh: Warehouse, model: OperatingModel) -> History:
         """This history, if it is of `wh` under `model` (a caller mixing them up gets an error
