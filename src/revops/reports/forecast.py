@@ -100,7 +100,8 @@ def forecast_report_data(
     wh, model = ro.warehouse, ro.model
     history = History(wh, model) if history is None else history
     weekly = stored_backtest(ro)
-    # The evaluation's model trains in a worker while the methods and the roll-up are computed.
+    # With workers (`revops forecast report`), the evaluation's model trains in one while the
+    # methods and the roll-up are computed.
     evaluation, win_error = None, ""
     try:
         scored = start_win_model_report(wh, model, history)

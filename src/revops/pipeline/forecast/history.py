@@ -97,7 +97,8 @@ class History:
         rows: pd.DataFrame,
         cfg: WinModelConfig,
     ) -> Pending:
-        """`win_model.start_fit` on rows of `past` in a worker process, once per training set.
+        """`win_model.start_fit` on rows of `past` in a worker process (when it has
+        workers), once per training set.
 
         Rows of one replay (and of its subsets, which keep its index) are named by their index,
         so the same index (and labels) means the same features and the same order; the fit is
