@@ -74,6 +74,7 @@ def check_new_records(
     *,
     preset: str | None = None,
     now: datetime | None = None,
+    defer: list[pa.Table] | None = None,
 ) -> pa.Table:
     """One row per incoming record: its best match, and the rule and action that fire.
 
@@ -85,7 +86,8 @@ def check_new_records(
     is none: only those pairs are scored, which is what keeps a load into a full warehouse
     cheap.
     The stored fit scores the pairs; when there is none or it is stale, one is fitted and
-    stored (stamped `now`), which is the only write this check makes.
+    stored (stamped `now`), which is the only write this check makes (into `defer` when
+    given: see `stored_fit.save`).
     """
     settings = model.dedupe.settings(table)
     n_new = records.num_rows
@@ -98,7 +100,8 @@ def check_new_records(
     covers = _covers(rules, preset, records)
     if stored is not None and stored.num_rows:
         prep = prepare(pa.concat_tables([stored, incoming.cast(stored.schema)]), settings)
-        params = _params(wh, table, settings, prep, stored.num_rows, now=now or utc_now())
+        fitted_at = now or utc_now()
+        params = _params(wh, table, settings, prep, stored.num_rows, now=fitted_at, defer=defer)
         if params is not None:
             n_old = stored.num_rows
             left, right = _reaching(prep, settings, params, min(r.threshold for r in rules), n_old)
@@ -186,6 +189,7 @@ def _params(
     n_old: int,
     *,
     now: datetime,
+    defer: list[pa.Table] | None = None,
 ) -> fs.FellegiSunterParams | None:
     """The stored fit; when it is stale (or missing), one fitted now on `prep` (the `n_old`
     stored records, then the incoming ones) and stored, or None when the sample has no
@@ -196,14 +200,21 @@ def _params(
         return fit.params
     params = _fit(prep, settings)
     if params is not None:
+        n = len(prep.ids)
         stored_fit.save(
-            wh, table, params, settings, records=len(prep.ids), reason=reason or "", now=now
+            wh, table, params, settings, records=n, reason=reason or "", now=now, defer=defer
         )
     return params
 
 
 def fit_on_arrival(
-    wh: Warehouse, model: OperatingModel, table: TableName, records: pa.Table, *, now: datetime
+    wh: Warehouse,
+    model: OperatingModel,
+    table: TableName,
+    records: pa.Table,
+    *,
+    now: datetime,
+    defer: list[pa.Table] | None = None,
 ) -> stored_fit.StoredFit | None:
     """A table's first records (a load into an empty table): fit and store the model on them
     when it has duplicate rules and no usable fit, so the next load screens without fitting.
@@ -214,7 +225,8 @@ def fit_on_arrival(
     reason = stored_fit.stale(stored_fit.latest(wh, table), settings, 0)
     if reason is None:
         return None
-    return _fit_and_save(wh, table, settings, _incoming(records, table, settings), reason, now)
+    incoming = _incoming(records, table, settings)
+    return _fit_and_save(wh, table, settings, incoming, reason, now, defer)
 
 
 def refit(
@@ -233,6 +245,7 @@ def _fit_and_save(
     records: pa.Table,
     reason: str,
     now: datetime,
+    defer: list[pa.Table] | None = None,
 ) -> stored_fit.StoredFit | None:
     n = records.num_rows
     rows = _sample(n, settings)
@@ -240,7 +253,9 @@ def _fit_and_save(
     params = _fit(prepare(sample, settings), settings)  # normalizing is per value: the same
     if params is None:
         return None
-    return stored_fit.save(wh, table, params, settings, records=n, reason=reason, now=now)
+    return stored_fit.save(
+        wh, table, params, settings, records=n, reason=reason, now=now, defer=defer
+    )
 
 
 def _reaching(
@@ -387,10 +402,12 @@ def screen_load(
     load_id: str,
     file: str,
     now: datetime,
+    defer: list[pa.Table] | None = None,
 ) -> Screened:
-    """Apply the duplicate rules to a validated load; blocked rows join the quarantine rows."""
+    """Apply the duplicate rules to a validated load; blocked rows join the quarantine rows.
+    A fit made on the way goes into `defer` when given (see `stored_fit.save`)."""
     table: TableName = "persons" if table_name == "persons" else "accounts"
-    check = check_new_records(wh, model, table, good, preset=preset, now=now)
+    check = check_new_records(wh, model, table, good, preset=preset, now=now, defer=defer)
     action = check.column("action")
     blocked = pc.fill_null(pc.equal(action, "block"), False)
     allowed = pc.fill_null(pc.equal(action, "allow"), False)

@@ -119,8 +119,14 @@ def save(
     records: int,
     reason: str,
     now: datetime,
+    defer: list[pa.Table] | None = None,
 ) -> StoredFit:
-    """Store a fit as the table's newest; returns it as `latest` will read it."""
+    """Store a fit as the table's newest; returns it as `latest` will read it. With `defer`,
+    the row is added there instead, for the caller to write in its own transaction (a load
+    stores the fit it made with the rows it screened, so a crash leaves neither or both)."""
     row = fit_row(table, params, settings, records=records, reason=reason, now=now)
-    wh.write("dedupe_models", row, "append")
+    if defer is not None:
+        defer.append(row)
+    else:
+        wh.write("dedupe_models", row, "append")
     return StoredFit(table, now, records, settings_hash(settings), reason, params)

@@ -153,10 +153,12 @@ def _screen(
     load_id: str,
     file: str,
     now: datetime,
+    fits: list[pa.Table],
 ) -> tuple[pa.Table, pa.Table, pa.Table | None]:
     """Tombstones, then duplicate rules on the records new to the warehouse only: an update
     of a stored record is that record, not a duplicate of it. A table's first records have
-    nothing to be duplicates of, but they fit the model later loads screen with."""
+    nothing to be duplicates of, but they fit the model later loads screen with. A fit made
+    here is added to `fits`, for the load's own transaction."""
     if t.name == "persons":  # erased persons stay erased: their rows go to quarantine, sans PII
         from revops.privacy.tombstones import screen_erased
 
@@ -168,10 +170,11 @@ def _screen(
     stored = _stored(wh, t, good)
     if stored.all():  # no new record
         return good, quarantine, None
-    from revops.identity.duplicate_rules import fit_on_arrival, screen_load
+    from revops.identity.duplicate_rules import TableName, fit_on_arrival, screen_load
 
     if wh.count(t.name) == 0:  # nothing to match against
-        fit_on_arrival(wh, model, "persons" if t.name == "persons" else "accounts", good, now=now)
+        name: TableName = "persons" if t.name == "persons" else "accounts"
+        fit_on_arrival(wh, model, name, good, now=now, defer=fits)
         return good, quarantine, None
 
     positions = _kept(raw.data.num_rows, skipped)
@@ -188,6 +191,7 @@ def _screen(
         load_id=load_id,
         file=file,
         now=now,
+        defer=fits,
     )
     good = pa.concat_tables([good.filter(pa.array(stored)), screened.good])
     return good, screened.quarantine, screened.alerts
@@ -299,8 +303,20 @@ def load_file(
         good = good.filter(pa.array(keep))
         skipped = np.union1d(skipped, positions[repeats.superseded]).astype(np.int64)
     good = keep_fixes(wh, t, good)
+    fits: list[pa.Table] = []  # a duplicate-rule fit made on the way, stored with the rows
     good, quarantine, alerts = _screen(
-        wh, model, t, preset, raw, skipped, good, quarantine, load_id=load_id, file=file, now=now
+        wh,
+        model,
+        t,
+        preset,
+        raw,
+        skipped,
+        good,
+        quarantine,
+        load_id=load_id,
+        file=file,
+        now=now,
+        fits=fits,
     )
     normalized = _edge(model, t, good)
     good = normalized.table
@@ -357,6 +373,8 @@ def load_file(
         batches.append(Batch("quality_changes", changes, "append", unique_keys=True))
     if alerts is not None and alerts.num_rows:
         batches.append(Batch("duplicate_alerts", alerts, "append"))
+    if fits:
+        batches.append(Batch("dedupe_models", pa.concat_tables(fits), "append"))
     if replay is not None:
         batches.extend(replay(load_id, quarantine))
     batches += sourced
