@@ -13,7 +13,12 @@
 The baseline writes nothing, while `revops load` also stores every row durably, files the
 quarantine and screens duplicates; that is the comparison the issue asks for.
 
-Usage: python bench/ingest.py [--sizes 100000,1000000,3000000] [--stored 51000]
+`--floor` adds, per size, what storing the file costs DuckDB alone: its own CSV reader into the
+persons table (primary key and all) in one transaction, no validation, no quarantine, no
+screening. No load that stores the rows can be cheaper, so it bounds what the speed-up over the
+baseline can be: at 1M rows its CPU seconds already exceed the baseline's (issue 12, item 7).
+
+Usage: python bench/ingest.py [--sizes 100000,1000000,3000000] [--stored 51000] [--floor]
 `--check` (CI, a few seconds): 3,000 rows; the answers must agree; exit 1 otherwise.
 """
 
@@ -26,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +143,43 @@ def run_pandas(file: str) -> dict[str, float]:
     return {"seconds": seconds, "cpu": cpu, "good": good, "refused": refused}
 
 
+def run_floor(file: str, warehouse: str) -> dict[str, float]:
+    """DuckDB's native CSV reader straight into the persons table, typed by casts, in one
+    transaction: the cost of parsing and storing the rows (compression, the primary-key index,
+    the commit) with none of revops's work. Rows that would not cast are stored as NULL, so
+    `good` is every row and nothing is refused."""
+    from revops.warehouse import Warehouse, table
+
+    Warehouse.connect(warehouse).close()  # the schema, as `revops load` finds it
+    import duckdb
+
+    t = table("persons")
+    names = _schema().names
+    cols = ", ".join(f'"{n}"' for n in names)
+    typed = ", ".join(
+        f'TRY_CAST("{c.name}" AS {"BIGINT" if c.type == "int" else "TIMESTAMP"})'
+        if c.type in ("int", "timestamp")
+        else f'"{c.name}"'
+        for c in t.columns
+        if c.name in names
+    )
+    con = duckdb.connect(warehouse)
+    try:
+        start, cpu = time.perf_counter(), _cpu()
+        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            f"INSERT INTO persons ({cols}) SELECT {typed} "
+            "FROM read_csv($file, all_varchar = true, header = true)",
+            {"file": file},
+        )
+        con.execute("COMMIT")
+        seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+        rows = con.execute("SELECT count(*) FROM persons").fetchone()
+    finally:
+        con.close()
+    return {"seconds": seconds, "cpu": cpu, "good": float(rows[0] if rows else 0), "refused": 0}
+
+
 def measured(*args: str) -> tuple[dict[str, float], float]:
     """Run this script's `--run …` mode in a child; its answer and its peak memory in MB
     (the child's own maximum resident set size)."""
@@ -165,15 +208,23 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def compare(folder: Path, rows: int) -> tuple[dict[str, float], dict[str, float]]:
+def compare(
+    folder: Path, rows: int, floor: bool = False
+) -> tuple[dict[str, float], dict[str, float], dict[str, float] | None]:
     file = folder / f"persons_{rows}.csv"
     generate(file, rows)
     revops, revops_mb = measured("revops", str(file), str(folder / f"w{rows}.duckdb"))
     pandas, pandas_mb = measured("pandas", str(file))
     if (revops["good"], revops["refused"]) != (pandas["good"], pandas["refused"]):
         sys.exit(f"answers differ at {rows:,} rows: revops {revops}, pandas {pandas}")
+    least = None
+    if floor:
+        least, least_mb = measured("floor", str(file), str(folder / f"f{rows}.duckdb"))
+        if least["good"] != rows:
+            sys.exit(f"the floor stored {least['good']:,.0f} of {rows:,} rows")
+        least["mb"] = least_mb
     file.unlink()
-    return {**revops, "mb": revops_mb}, {**pandas, "mb": pandas_mb}
+    return {**revops, "mb": revops_mb}, {**pandas, "mb": pandas_mb}, least
 
 
 def into_stored(folder: Path, rows: int, stored: int) -> tuple[dict[str, float], dict[str, float]]:
@@ -196,11 +247,17 @@ def main() -> None:
     ap.add_argument("--check", action="store_true", help="tiny run; exit 1 unless answers agree")
     ap.add_argument("--sizes", default="100000,1000000,3000000")
     ap.add_argument("--stored", type=int, default=51_000)
+    ap.add_argument("--floor", action="store_true", help="also time DuckDB alone storing each file")
     ap.add_argument("--run", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run:
         kind, *rest = args.run
-        answer = run_revops(*rest) if kind == "revops" else run_pandas(*rest)
+        runs: dict[str, Callable[..., dict[str, float]]] = {
+            "revops": run_revops,
+            "pandas": run_pandas,
+            "floor": run_floor,
+        }
+        answer = runs[kind](*rest)
         print(json.dumps({**answer, "peak_mb": _peak_mb()}))
         return
     sizes = [3_000] if args.check else [int(s) for s in args.sizes.split(",")]
@@ -212,13 +269,19 @@ def main() -> None:
             "   revops MB   pandas MB"
         )
         for rows in sizes:
-            r, p = compare(folder, rows)
+            r, p, f = compare(folder, rows, args.floor or args.check)
             print(
                 f"{rows:>9,}  {r['seconds']:8.2f} ({r['cpu']:6.2f})  "
                 f"{p['seconds']:17.2f} ({p['cpu']:6.2f})   "
                 f"{p['seconds'] / r['seconds']:5.2f}x ({p['cpu'] / r['cpu']:5.2f}x)"
                 f"  {r['mb']:10.0f}  {p['mb']:10.0f}"
             )
+            if f is not None:
+                print(
+                    f"{'floor':>9}  {f['seconds']:8.2f} ({f['cpu']:6.2f})"
+                    f"{'DuckDB read_csv into persons, nothing checked':>48}"
+                    f"  {f['mb']:10.0f}"
+                )
         new = min(sizes[0], 100_000)
         empty, full = into_stored(folder, new, stored)
         print(
