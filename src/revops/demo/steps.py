@@ -106,13 +106,15 @@ def pipeline(ro: RevOps, folder: Path) -> Path:
     """Stage-change facts, bottom-up quotas for the last year and the next quarter, the report."""
     from revops.access import cli_principal
     from revops.pipeline.engine import PipelineEngine
-    from revops.planning.run import plan_quotas, write_quotas
+    from revops.planning.run import plan_quotas, quota_inputs, write_quotas
     from revops.reports.pipeline import write_pipeline_report
 
     PipelineEngine(ro.warehouse, ro.model.pipeline).build_changes()
     actor = cli_principal(ro.warehouse).actor
+    # every quarter is planned as of DEMO_END: the reps, potential and capture rate read once
+    inputs = quota_inputs(ro.warehouse, ro.model, DEMO_END)
     for quarter in QUARTERS:
-        plan = plan_quotas(ro.warehouse, ro.model, quarter, "bottom_up", None, DEMO_END)
+        plan = plan_quotas(ro.warehouse, ro.model, quarter, "bottom_up", None, DEMO_END, inputs)
         write_quotas(ro.warehouse, plan, quarter, "bottom_up", actor)
     return write_pipeline_report(ro, folder / "pipeline.html")
 

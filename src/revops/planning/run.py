@@ -88,17 +88,22 @@ class QuotaPlan:
     end: date
 
 
-def plan_quotas(
-    wh: Warehouse,
-    model: OperatingModel,
-    period: str,
-    method: str,
-    target: float | None,
-    as_of: date,
-) -> QuotaPlan:
-    """Top-down, bottom-up and their reconciliation for `period` (nothing written)."""
+@dataclass(frozen=True)
+class QuotaInputs:
+    """What quota planning reads as of a day, whatever the period planned: the reps who carry
+    quota, their accounts' potential and the capture rate. Planning several periods as of
+    one day (the demo plans five quarters) reads them once."""
+
+    as_of: date
+    reps: pd.DataFrame
+    potential: pd.Series
+    rate: float
+
+
+def quota_inputs(wh: Warehouse, model: OperatingModel, as_of: date) -> QuotaInputs:
+    """The reps, their potential and the capture rate (configured, or measured from the
+    bookings of the lookback before `as_of`)."""
     qcfg = model.planning.quotas
-    start, end = parse_period(period, model.company.fiscal_year_start_month)
     reps = load_reps(wh, qcfg.roles)
     if reps.empty:
         raise RevOpsError(f"no active users with roles {', '.join(qcfg.roles)} to carry quota")
@@ -109,6 +114,26 @@ def plan_quotas(
         booked = _bookings(wh, qcfg.opportunity_types, since, as_of)["credited_amount"].sum()
         annual = float(booked) * 365 / qcfg.capture_lookback_days
         rate = capture_rate(annual, float(potential.sum()))
+    return QuotaInputs(as_of, reps, potential, rate)
+
+
+def plan_quotas(
+    wh: Warehouse,
+    model: OperatingModel,
+    period: str,
+    method: str,
+    target: float | None,
+    as_of: date,
+    inputs: QuotaInputs | None = None,
+) -> QuotaPlan:
+    """Top-down, bottom-up and their reconciliation for `period` (nothing written); from
+    `inputs` (`quota_inputs` as of `as_of`, read once for several periods) when given."""
+    qcfg = model.planning.quotas
+    start, end = parse_period(period, model.company.fiscal_year_start_month)
+    if inputs is not None and inputs.as_of != as_of:
+        raise ValueError(f"quota inputs as of {inputs.as_of}, not {as_of}")
+    got = inputs or quota_inputs(wh, model, as_of)
+    reps, potential, rate = got.reps, got.potential, got.rate
     cap = capacity(reps, start, end, qcfg.ramp)
     bottom = bottom_up(reps, potential, rate, start, end, cap, qcfg.bottom_up_bounds)
     top = (
