@@ -116,3 +116,43 @@ def test_the_desk_is_rebuilt_from_the_lifecycle(warehouse: Warehouse) -> None:
     backfill_desk(warehouse, MODEL)
     assert warehouse.to_arrow(warehouse.table("sla_clocks").order_by("person_id")) == clocks
     assert warehouse.count("routing_decisions") == 3
+
+
+def test_a_lead_arrives_with_its_last_touch_at_or_before_the_mql(warehouse: Warehouse) -> None:
+    """The touch type a lead is routed with: its person's last touch at or before the MQL
+    instant (the later touchpoint_id of two at one instant), never a later one or another
+    person's; none before it: no touch type."""
+    from revops.routing.backfill import _last_touches
+
+    touches = [
+        ("t1", "p1", mon(9, 0), "webinar"),
+        ("t3", "p1", mon(10, 0), "demo_request"),  # at the MQL instant, the later id: this one
+        ("t2", "p1", mon(10, 0), "content"),
+        ("t4", "p1", mon(10, 30), "event"),  # after the MQL
+        ("t5", "p2", mon(10, 59), "event"),  # p3's MQL is later, but this is p2's
+        ("t6", "p3", mon(12, 1), "webinar"),  # after p3's MQL
+    ]
+    warehouse.write(
+        "touchpoints",
+        pa.Table.from_pylist(
+            [
+                {"touchpoint_id": i, "person_id": p, "occurred_at": at, "touch_type": kind}
+                | {"channel": "paid_search"}
+                for i, p, at, kind in touches
+            ]
+        ),
+    )
+    h = warehouse.table("lifecycle_history")
+    warehouse.write(
+        "lifecycle_history",
+        pa.Table.from_pylist(
+            [
+                {"transition_id": p, "person_id": p, "to_stage": "MQL", "changed_at": t}
+                | {"source": "crm"}
+                for p, t in (("p1", mon(10, 0)), ("p2", mon(11, 0)), ("p3", mon(12, 0)))
+            ]
+        ),
+    )
+    ever = h.filter(h.to_stage == "MQL").select("person_id").distinct()
+    moments = [(mon(10, 0), "p1"), (mon(11, 0), "p2"), (mon(12, 0), "p3")]
+    assert _last_touches(warehouse, ever, moments) == ["demo_request", "event", None]
