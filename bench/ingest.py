@@ -9,6 +9,11 @@
    time is printed. Peak memory is each subprocess's maximum resident set size.
 2. 100k new rows loaded into a warehouse already holding a demo-sized population (51,000
    persons from the same generator, other ids, names that collide) against into an empty one.
+   A table's first load of at least MIN_RECORDS rows also fits the duplicate-rule model once
+   (stored_fit), which no later load pays; so the empty load is timed twice: as it is (fit
+   included) and into an empty warehouse given the stored population's fit beforehand (no
+   fit). The goal (into the demo within 1.5x of into an empty warehouse) is judged on the
+   second, like for like: neither load fits, and the into-demo load screens its rows.
 
 The baseline writes nothing, while `revops load` also stores every row durably, files the
 quarantine and screens duplicates; that is the comparison the issue asks for.
@@ -33,10 +38,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+
+if TYPE_CHECKING:
+    from revops.context import RevOps
 
 HERE = Path(__file__).resolve()
 
@@ -111,9 +120,13 @@ def run_revops(*pairs: str) -> dict[str, float]:
 
     os.environ.setdefault("REVOPS_USER", "bench")
     answer: dict[str, float] = {}
+    fitted = pairs[0].startswith("fit=")  # copy that warehouse's duplicate-rule fit first
+    source, pairs = (pairs[0][4:], pairs[1:]) if fitted else ("", pairs)
     for file, warehouse in zip(pairs[::2], pairs[1::2], strict=True):
         ro = RevOps.open(warehouse=warehouse)
         try:
+            if source:
+                _copy_fit(source, ro)
             start, cpu = time.perf_counter(), _cpu()
             report = ro.load(Path(file), "persons")
             seconds, cpu = time.perf_counter() - start, _cpu() - cpu
@@ -122,6 +135,30 @@ def run_revops(*pairs: str) -> dict[str, float]:
         good = report.inserted + report.updated + report.unchanged + report.duplicates
         answer = {"seconds": seconds, "cpu": cpu, "good": good, "refused": report.quarantined}
     return answer
+
+
+def _copy_fit(source: str, ro: RevOps) -> None:
+    """Store the persons fit of the warehouse at `source` in `ro`'s, as if `ro` had fitted it."""
+    from revops.context import RevOps
+    from revops.identity import stored_fit
+
+    src = RevOps.open(warehouse=source)
+    try:
+        fit = stored_fit.latest(src.warehouse, "persons")
+    finally:
+        src.close()
+    if fit is None:
+        sys.exit(f"{source} holds no persons fit to copy")
+    settings = ro.model.dedupe.settings("persons")
+    stored_fit.save(
+        ro.warehouse,
+        "persons",
+        fit.params,
+        settings,
+        records=fit.records,
+        reason=fit.reason,
+        now=fit.fitted_at,
+    )
 
 
 def run_pandas(file: str) -> dict[str, float]:
@@ -227,9 +264,10 @@ def compare(
     return {**revops, "mb": revops_mb}, {**pandas, "mb": pandas_mb}, least
 
 
-def into_stored(folder: Path, rows: int, stored: int) -> tuple[dict[str, float], dict[str, float]]:
-    """Wall and CPU seconds to load `rows` new persons into an empty warehouse, then into one
-    holding `stored` persons (loaded first, not timed)."""
+def into_stored(folder: Path, rows: int, stored: int) -> dict[str, dict[str, float]]:
+    """Wall and CPU seconds to load `rows` new persons into an empty warehouse (`empty`, which
+    fits the model on them), into an empty one holding the stored population's fit (`unfitted`:
+    no fit to make), and into one holding `stored` persons (`full`, loaded first, not timed)."""
     new = folder / "new.csv"
     generate(new, rows, start=10_000_000, seed=11)
     empty, _ = measured("revops", str(new), str(folder / "empty.duckdb"))
@@ -237,9 +275,10 @@ def into_stored(folder: Path, rows: int, stored: int) -> tuple[dict[str, float],
     generate(base, stored, start=20_000_000, seed=11)
     full = str(folder / "full.duckdb")
     loaded, _ = measured("revops", str(base), full, str(new), full)
-    if loaded["good"] + loaded["refused"] != rows or empty["good"] + empty["refused"] != rows:
+    unfitted, _ = measured("revops", f"fit={full}", str(new), str(folder / "fitted.duckdb"))
+    if any(r["good"] + r["refused"] != rows for r in (empty, loaded, unfitted)):
         sys.exit("a load lost rows")
-    return empty, loaded
+    return {"empty": empty, "unfitted": unfitted, "full": loaded}
 
 
 def main() -> None:
@@ -283,13 +322,21 @@ def main() -> None:
                     f"  {f['mb']:10.0f}"
                 )
         new = min(sizes[0], 100_000)
-        empty, full = into_stored(folder, new, stored)
+        t = into_stored(folder, new, stored)
+        full = t["full"]
         print(
-            f"{new:,} new rows: into an empty warehouse {empty['seconds']:.2f} s "
-            f"({empty['cpu']:.2f} s CPU), into one holding {stored:,} persons "
-            f"{full['seconds']:.2f} s ({full['cpu']:.2f} s CPU): "
-            f"{full['seconds'] / empty['seconds']:.2f}x wall, {full['cpu'] / empty['cpu']:.2f}x CPU"
+            f"{new:,} new rows into a warehouse holding {stored:,} persons: "
+            f"{full['seconds']:.2f} s ({full['cpu']:.2f} s CPU)"
         )
+        for key, what in (
+            ("empty", "into an empty warehouse, with its one-time fit"),
+            ("unfitted", "into an empty warehouse whose fit exists (the goal's figure)"),
+        ):
+            e = t[key]
+            print(
+                f"  vs {what}: {e['seconds']:.2f} s ({e['cpu']:.2f} s CPU): "
+                f"{full['seconds'] / e['seconds']:.2f}x wall, {full['cpu'] / e['cpu']:.2f}x CPU"
+            )
     if args.check:
         print("check passed: revops load and pandas + validation agree on good and refused rows")
 
