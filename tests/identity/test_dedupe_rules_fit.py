@@ -4,6 +4,8 @@ reason, and shown by `revops quality model`."""
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,6 +19,7 @@ from revops.cli import app
 from revops.config.dedupe import DuplicateRule
 from revops.identity import duplicate_rules, stored_fit
 from revops.identity import fellegi_sunter as fs
+from revops.identity.dedupe import prepare, read_records
 from revops.identity.duplicate_rules import check_new_records
 from revops.ingest import load_file
 from revops.warehouse import Warehouse, table
@@ -197,3 +200,36 @@ def test_decisions_do_not_depend_on_the_order_records_were_stored_in(
         outcomes.append((out.to_pylist(), fit.params))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0][0]["matched_id"] == "a0005"
+
+
+def test_a_threshold_no_pair_can_reach_is_answered_without_the_stored_records(
+    warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a fit whose best pattern (every field at its best weight) stays below the rule's
+    bar, no pair can fire it: the join's own filter keeps none, and the check says so without
+    reading, normalizing or joining the stored records."""
+    load_file(warehouse, _write(tmp_path / "stored.csv", _stored_rows()), "persons")
+    model = _model(RULE)
+    settings = model.dedupe.persons
+    check_new_records(warehouse, model, "persons", _rows(_incoming()))  # fits, finds p0005
+    fit = stored_fit.latest(warehouse, "persons")
+    assert fit is not None
+    assert duplicate_rules._can_reach(fit.params, RULE.threshold)
+    rare = dataclasses.replace(fit.params, lambda_=1e-30)  # a bar of about 100 bits
+    assert not duplicate_rules._can_reach(rare, RULE.threshold)
+    stored = read_records(warehouse, model, "persons")
+    new = duplicate_rules._incoming(_rows(_incoming()), "persons", settings)
+    both = pa.concat_tables([stored, new.cast(stored.schema)])
+    left, _ = duplicate_rules._reaching(prepare(both, settings), settings, rare, 0.9, 330)
+    assert len(left) == 0  # the filter inside the join agrees
+    later = fit.fitted_at + timedelta(days=1)
+    stored_fit.save(warehouse, "persons", rare, settings, records=333, reason="test", now=later)
+
+    def unread(*_: object) -> pa.Table:
+        raise AssertionError("the stored records were read")
+
+    monkeypatch.setattr(duplicate_rules, "read_records", unread)
+    out = check_new_records(warehouse, model, "persons", _rows(_incoming()))
+    assert out.column("record_id").to_pylist() == ["n1", "n2", "n3"]
+    assert out.column("matched_id").to_pylist() == [None, None, None]
+    assert out.column("probability").null_count == 3
