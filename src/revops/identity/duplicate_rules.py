@@ -169,7 +169,7 @@ def _first_come(
         free = (left[targets] < n_old) | ~blocked[np.maximum(left[targets] - n_old, 0)]
         at[g] = targets[free.argmax()] if free.any() else -1
         best[j] = prob[at[g]] if at[g] >= 0 else np.nan
-        blocked[j] = blocks[_rule_index(rules, covers[:, j : j + 1], best[j : j + 1])[0]]
+        blocked[j] = blocks[_first_rule(rules, covers[:, j], float(best[j]))]
     keep = at >= 0
     return rows[keep], at[keep]
 
@@ -348,6 +348,18 @@ def _rule_index(rules: list[DuplicateRule], covers: np.ndarray, best_p: np.ndarr
     for i in reversed(range(len(rules))):  # the first rule that fires overwrites later ones
         out[covers[i] & (p >= rules[i].threshold)] = i
     return out
+
+
+def _first_rule(rules: list[DuplicateRule], covers: np.ndarray, p: float) -> int:
+    """`_rule_index` of one record (`covers`: which rules cover it) whose best match has
+    probability `p` (NaN: none): the row-by-row settling calls it once per row, where the
+    array form's overhead was most of the cost."""
+    if np.isnan(p):
+        return -1
+    for i, (rule, covered) in enumerate(zip(rules, covers.tolist(), strict=True)):
+        if covered and p >= rule.threshold:
+            return i
+    return -1
 
 
 def _fire(
