@@ -43,10 +43,14 @@ def block_keys(fields: Mapping[str, pa.Array], rules: tuple[BlockingRule, ...]) 
     return pa.table(columns)
 
 
-def _pairs_sql(n_rules: int, max_block: int, cross: bool, where: str = "") -> str:
+def _pairs_sql(
+    n_rules: int, max_block: int, cross: bool, where: str = "", equal: tuple[str, ...] = ()
+) -> str:
     """Per rule a self-join (l.idx < r.idx) or existing×incoming join, all unioned; `where`
-    is a further condition on the pair's columns (`l.…`, `r.…`)."""
+    is a further condition on the pair's columns (`l.…`, `r.…`), and `equal` columns the two
+    rows must also agree on, joined on with the key."""
     parts = []
+    same = "".join(f" AND l.{c} = r.{c}" for c in equal)
     for i in range(n_rules):
         k = f"k{i}"
         left, right = ("e", "n") if cross else ("keys", "keys")
@@ -54,7 +58,7 @@ def _pairs_sql(n_rules: int, max_block: int, cross: bool, where: str = "") -> st
         also = f" AND ({where})" if where else ""
         parts.append(
             f"SELECT l.idx AS left_idx, r.idx AS right_idx, {i} AS rule FROM {left} l "
-            f"JOIN {right} r ON l.{k} = r.{k}{order} "
+            f"JOIN {right} r ON l.{k} = r.{k}{same}{order} "
             f"WHERE l.{k} IN (SELECT {k} FROM {left} WHERE {k} IS NOT NULL "
             f"GROUP BY {k} HAVING count(*) <= {max_block}){also}"
         )
@@ -106,10 +110,12 @@ def candidate_pairs(
     *,
     where: str = "",
     params: Mapping[str, float] | None = None,
+    equal: tuple[str, ...] = (),
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Every pair (i < j) equal on all keys of some rule: positions and the first such rule,
-    ordered. `where` and `params` drop pairs inside the join, as for `cross_pairs`."""
-    sql = _distinct_sql(_pairs_sql(_n_rules(keys), max_block_size, cross=False, where=where))
+    ordered. `where`, `params` and `equal` drop pairs inside the join, as for `cross_pairs`."""
+    union = _pairs_sql(_n_rules(keys), max_block_size, cross=False, where=where, equal=equal)
+    sql = _distinct_sql(union)
     return _run(sql, {"keys": coded(keys)}, params)
 
 
@@ -120,6 +126,7 @@ def cross_pairs(
     *,
     where: str = "",
     params: Mapping[str, float] | None = None,
+    equal: tuple[str, ...] = (),
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Pairs (stored, new) sharing a key, as positions in the tables' `idx` column, each
     once with the first rule that found it, ordered by stored then new position.
@@ -129,7 +136,9 @@ def cross_pairs(
     (an SQL condition on the two rows' columns, `l.c0 = r.c0`, with `$name` placeholders bound
     from `params`) drops pairs inside the join: duplicate rules at entry keep only the pairs
     that could reach a threshold, so the millions of pairs a coarse key gives never leave the
-    database.
+    database. `equal` names columns a pair must also agree on (`c4`), as join keys: a pair
+    that `where` would drop unless they agree is then never formed, which is far cheaper than
+    forming and dropping it when a block is coarse.
     """
-    union = _pairs_sql(_n_rules(existing), max_block_size, cross=True, where=where)
+    union = _pairs_sql(_n_rules(existing), max_block_size, cross=True, where=where, equal=equal)
     return _run(_distinct_sql(union), {"e": existing, "n": incoming}, params)

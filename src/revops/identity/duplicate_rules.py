@@ -281,6 +281,19 @@ def _can_reach(params: fs.FellegiSunterParams, floor: float) -> bool:
     return bool(best >= _need(params, floor) - 1e-6)
 
 
+def _needed(params: fs.FellegiSunterParams, floor: float) -> list[int]:
+    """The compared fields (positions) on which a pair must agree to reach probability `floor`:
+    with any other level of that field (at most its best non-exact weight, or nothing when a
+    value is missing) even the best of every other field falls short. `_reaching` joins on
+    them with the blocking key, so a coarse key's pairs that differ there are never formed."""
+    if not 0 < floor < 1:
+        return []
+    best = [max(0.0, *comp.weights) for comp in params.comparisons]
+    other = [max(0.0, *comp.weights[:-1]) for comp in params.comparisons]
+    need, total = _need(params, floor), sum(best)
+    return [f for f in range(len(best)) if total - best[f] + other[f] < need - 1e-6]
+
+
 def _reaching(
     prep: Prepared,
     settings: DedupeSettings,
@@ -315,12 +328,13 @@ def _reaching(
                 f"WHEN l.c{f} = r.c{f} THEN $eq{f} ELSE $ne{f} END"
             )
         where = f"{' + '.join(terms)} >= $need"
+    equal = tuple(f"c{f}" for f in _needed(params, floor))
     new = keys.slice(n_old)
     left, right, _ = cross_pairs(
-        keys.slice(0, n_old), new, settings.max_block_size, where=where, params=bind
+        keys.slice(0, n_old), new, settings.max_block_size, where=where, params=bind, equal=equal
     )
     inner_left, inner_right, _ = candidate_pairs(
-        new, settings.max_block_size, where=where, params=bind
+        new, settings.max_block_size, where=where, params=bind, equal=equal
     )
     return np.r_[left, inner_left], np.r_[right, inner_right]
 
