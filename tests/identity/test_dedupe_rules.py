@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from revops.config import DEFAULT_CONFIG, load_config
 from revops.config.dedupe import DedupeConfig, DuplicateRule
 from revops.config.models import OperatingModel
+from revops.identity import duplicate_rules
 from revops.identity import fellegi_sunter as fs
 from revops.identity.blocking import block_keys, candidate_pairs, cross_pairs
 from revops.identity.compare import comparison_matrix
@@ -348,3 +349,29 @@ def test_unrelated_rows_around_the_pair_do_not_change_which_pair_is_caught(
     caught = [(r["record_id"], r["matched_id"]) for r in out if r["action"] is not None]
     first, second = sorted((ZELDA[0], ZEDLA[0]), key=[p[0] for p in rows].index)
     assert caught == [(second, first)]
+
+
+def test_fields_a_pair_must_agree_on_are_joined_on_without_losing_a_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a threshold only pairs agreeing on one field can reach, that field joins with the
+    blocking key: the pairs kept are exactly those the join's filter alone keeps."""
+    rows = _stored_rows()
+    settings_ = load_config(DEFAULT_CONFIG).model.dedupe.settings("persons")
+    table = pa.Table.from_pylist([dict(zip(["id", *HEADER[1:]], r, strict=True)) for r in rows])
+    prep = prepare(table.select(["id", *settings_.fields]), settings_)
+    params = _fit(prep, settings_)
+    assert params is not None
+    best = [max(0.0, *c.weights) for c in params.comparisons]
+    other = [max(0.0, *c.weights[:-1]) for c in params.comparisons]
+    f = int(np.argmax(np.subtract(best, other)))
+    need = sum(best) - (best[f] - other[f]) / 2  # reachable, but only when field f agrees
+    lam = params.lambda_
+    floor = float(1 / (1 + 2 ** -(need + np.log2(lam / (1 - lam)))))
+    assert duplicate_rules._needed(params, floor) == [f]
+    n_old = 200
+    joined = duplicate_rules._reaching(prep, settings_, params, floor, n_old)
+    monkeypatch.setattr(duplicate_rules, "_needed", lambda *_: [])
+    filtered = duplicate_rules._reaching(prep, settings_, params, floor, n_old)
+    assert len(filtered[0]) > 0
+    assert [a.tolist() for a in joined] == [a.tolist() for a in filtered]
