@@ -82,19 +82,38 @@ def test_a_torn_or_corrupt_tail_is_cut_off_at_the_last_whole_record(cut: int, fl
     assert end == len(first) + len(second)
 
 
+def held(folder: Path) -> list[Path]:
+    """The segments with anything but zeros in them, in reading order (spares are all zeros)."""
+    return [p for p in sorted(folder.glob("*.wal")) if p.read_bytes().strip(b"\0")]
+
+
+def all_zeros(folder: Path) -> bool:
+    return held(folder) == []
+
+
+def write_at_records_end(segment: Path, data: bytes) -> int:
+    """Write `data` where the segment's whole records end, as an append would; that offset."""
+    whole = scan(segment.read_bytes())[1]
+    with open(segment, "r+b") as f:
+        f.seek(whole)
+        f.write(data)
+    return whole
+
+
 def test_open_discards_a_torn_tail_and_numbering_continues(tmp_path: Path) -> None:
     journal, groups = Journal.open(tmp_path, "j")
     assert groups == []
     journal.append(1, batches(1))
     journal.append(2, batches(2))
     journal.close()
-    (segment,) = tmp_path.glob("*.wal")
-    whole = segment.stat().st_size
-    with open(segment, "ab") as f:
-        f.write(encode(3, "j", batches(3))[:-5])  # the process died mid-write: never answered
+    (segment,) = held(tmp_path)
+    size = segment.stat().st_size
+    torn = encode(3, "j", batches(3))[:-5]  # the process died mid-write: never answered
+    whole = write_at_records_end(segment, torn)
     journal, groups = Journal.open(tmp_path, "j")
     assert [g.number for g in groups] == [1, 2]
-    assert segment.stat().st_size == whole
+    data = segment.read_bytes()
+    assert (len(data), data[whole:].strip(b"\0")) == (size, b"")  # zeros again, same size
     assert journal.last == 2
     with pytest.raises(JournalError, match="not after"):
         journal.append(2, batches(1))
@@ -109,11 +128,11 @@ def test_segments_roll_over_and_applied_ones_are_deleted(tmp_path: Path) -> None
         journal.append(n, batches(n))
     assert journal.segments == 4
     journal.release(2)
-    assert len(list(tmp_path.glob("*.wal"))) == 2
+    assert len(held(tmp_path)) == 2
     assert [g.number for g in Journal.open(tmp_path, "j")[1]] == [3, 4]
-    journal.release(4)  # all applied: the current segment is emptied, not deleted
+    journal.release(4)  # all applied: the current segment is zeroed, a spare stays ready
     journal.close()
-    assert [p.stat().st_size for p in tmp_path.glob("*.wal")] == [0]
+    assert all_zeros(tmp_path)
     reopened, groups = Journal.open(tmp_path, "j")
     assert (groups, reopened.last) == ([], 0)
 
@@ -229,7 +248,7 @@ def test_a_lead_journaled_but_not_applied_is_in_the_warehouse_after_restart_once
     check = verify(warehouse)
     assert check.ok, check.problems
     assert applied_group(warehouse, svc.journal_id) == 3
-    assert [p.stat().st_size for p in folder.glob("*.wal")] == [0]
+    assert all_zeros(folder)
 
     async def again() -> None:  # a third start finds nothing to do
         svc = await restart(ro, folder)
@@ -273,10 +292,9 @@ def test_a_torn_group_was_never_answered_and_is_ignored_on_restart(
     ro = revops(warehouse)
     folder = tmp_path / "journal"
     asyncio.run(crash_after_journaling(ro, folder, ["c1@globex.com"]))
-    (segment,) = folder.glob("*.wal")
-    record = segment.read_bytes()
-    with open(segment, "ab") as f:  # a second group half written when the process died
-        f.write(record[: len(record) // 2])
+    (segment,) = held(folder)
+    record = segment.read_bytes()[: scan(segment.read_bytes())[1]]
+    write_at_records_end(segment, record[: len(record) // 2])  # half written when it died
 
     async def scenario() -> float:
         svc = await restart(ro, folder)
@@ -360,7 +378,7 @@ def test_with_the_pii_key_the_journal_holds_no_plaintext(
     journal, _ = Journal.open(tmp_path, "j")
     journal.append(1, batches(2))
     journal.close()
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("*.wal"))
+    raw = b"".join(p.read_bytes() for p in sorted(tmp_path.glob("*.wal")))
     assert raw.startswith(b"RVJE")
     assert b"globex.com" not in raw
     assert b"persons" not in raw

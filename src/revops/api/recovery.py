@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from revops.api.journal import Group, Journal, default_path, journal_id
+from revops.api.journal import Group, Journal, default_path, holds_records, journal_id
 from revops.audit import head, rechain
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import naive_utc
@@ -126,7 +126,7 @@ def replay_pending(wh: Warehouse) -> int:
 
 def replay_journal(wh: Warehouse, path: Path) -> int:
     """`replay_pending` for the journal in folder `path`."""
-    if not path.is_dir() or not any(p.stat().st_size for p in path.glob("*.wal")):
+    if not path.is_dir() or not holds_records(path):
         return 0
     with locked(path) as mine:
         if not mine:

@@ -283,8 +283,8 @@ class IntakeService:
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.mode: Mode = mode or "thread"
         self.journal_executor = ThreadPoolExecutor(1, thread_name_prefix="revops-journal")
-        # forgetting applied groups fsyncs a truncation: never in the journal thread's queue,
-        # where the next group's answers wait
+        # forgetting applied groups syncs zeros or readies a segment: never in the journal
+        # thread's queue, where the next group's answers wait
         self.release_executor = ThreadPoolExecutor(1, thread_name_prefix="revops-release")
         self.auth = Authenticator(self.wh, self.db)
         self.hot: HotState | None = None
@@ -337,6 +337,7 @@ class IntakeService:
             self._linked.set()
             self.journal, _ = Journal.open(path, self.journal_id)  # replayed and emptied
             self.journal.last = max(self.journal.last, last)  # numbering goes on after it
+            self.journal.prepare()  # a preallocated segment before the first lead
         except BaseException:  # e.g. a damaged journal: release it for the next attempt
             await self._halt()
             raise
