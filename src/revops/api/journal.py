@@ -42,6 +42,7 @@ start rather than silently lose acknowledged leads. Segments written before prea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import threading
@@ -311,25 +312,18 @@ class Journal:
             raise JournalError(f"cannot create the intake journal {folder}: {exc}") from None
         journal = cls(folder, jid, segment_bytes)
         groups: list[Group] = []
-        files = sorted(folder.glob(f"*{SUFFIX}"), key=_name)
-        contents = [path.read_bytes() for path in files]
-        used = [i for i, data in enumerate(contents) if data.count(0) != len(data)]
-        for i, (path, data) in enumerate(zip(files, contents, strict=True)):
+        torn: tuple[Path, int, int] | None = None  # a segment's non-zero tail, until it is last
+        for path in sorted(folder.glob(f"*{SUFFIX}"), key=_name):
+            data = path.read_bytes()  # one segment at a time: a lagging journal has many
+            if torn is not None and data.count(0) != len(data):
+                raise JournalError(
+                    f"the intake journal segment {torn[0]} is damaged at byte {torn[1]} and "
+                    "later segments hold acknowledged leads; restore it or move the journal "
+                    "aside after checking what is missing"
+                )
             records, end = scan(data, journal.cipher)
             if not clean_after(data, end):
-                if i != used[-1]:
-                    raise JournalError(
-                        f"the intake journal segment {path} is damaged at byte {end} and later "
-                        "segments hold acknowledged leads; restore it or move the journal aside "
-                        "after checking what is missing"
-                    )
-                torn = end + len(data[end:].rstrip(b"\0"))
-                fd = os.open(path, os.O_WRONLY)
-                try:  # the unacknowledged torn record: zeros again, as before the write
-                    _zero(fd, end, torn)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                torn = (path, end, end + len(data[end:].rstrip(b"\0")))
             first = records[0][0] if records else 0
             for number, rid, batches in records:
                 if rid != jid:
@@ -343,6 +337,13 @@ class Journal:
                 journal.last = number
             last = records[-1][0] if records else 0
             journal._closed.append(_Segment(path, _name(path), first, last, end, len(data)))
+        if torn is not None:  # the unacknowledged torn record: zeros again, as before it
+            fd = os.open(torn[0], os.O_WRONLY)
+            try:
+                _zero(fd, torn[1], torn[2])
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         journal._next_name = max((s.name for s in journal._closed), default=0) + 1
         return journal, groups
 
@@ -380,6 +381,8 @@ class Journal:
             with self._lock:
                 if self._broken is not None:
                     raise JournalError(f"the intake journal is unusable: {self._broken}")
+                if self._shut:
+                    raise JournalError("the intake journal is closed")
                 if number <= self.last:
                     raise JournalError(
                         f"group {number} is not after the last journaled {self.last}"
@@ -402,7 +405,8 @@ class Journal:
         (skipped on replay) or, mixed with zeros, a torn tail of the last segment (cut).
         """
         if self._writing:
-            self._ensure_spare()
+            with contextlib.suppress(JournalError):  # deleting below may be what frees room
+                self._ensure_spare()
         sync: int | None = None
         with self._lock:
             drop = [s for s in self._closed if s.last <= applied]
