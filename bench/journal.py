@@ -144,6 +144,7 @@ def capture_groups(folder: Path, leads: int) -> list[tuple[Batch, ...]]:
     ro = RevOps.open(CONFIG, str(db))
     domains = [str(d) for (d,) in ro.warehouse.sql("SELECT domain FROM accounts LIMIT 20")]
     captured: list[tuple[Batch, ...]] = []
+    inline: list[int] = []  # segments the service's appends had to prepare themselves
     principal = Principal("form", "marketing_ops", "bench")
 
     def body(i: int) -> LeadIn:
@@ -184,12 +185,15 @@ def capture_groups(folder: Path, leads: int) -> list[tuple[Batch, ...]]:
                 )
             )
             i += size
+        inline.append(svc.journal.prepared_inline)
         await svc.stop()
 
     try:
         asyncio.run(run())
     finally:
         ro.close()
+    if inline != [0]:
+        sys.exit(f"check failed: the intake service prepared {inline} segments on appends")
     return captured
 
 

@@ -268,3 +268,11 @@ def test_holds_records_ignores_spares(tmp_path: Path) -> None:
     journal.close()
     assert not holds_records(tmp_path)
     assert os.listdir(tmp_path)  # the spare stays for the next start
+
+
+def test_an_append_after_close_is_refused(tmp_path: Path) -> None:
+    journal, _ = Journal.open(tmp_path, "j", SEG)
+    journal.prepare()
+    journal.close()
+    with pytest.raises(JournalError, match="closed"):
+        journal.append(1, lead_batches(1))
