@@ -148,7 +148,8 @@ def quarter_forecasts(
         m: {d: g.droplevel(0) for d, g in part.groupby(level=0, sort=False)}
         for m, part in parts.items()
     }
-    on = set(rows["_day"]) if not rows.empty else set()
+    # The distinct days only: a set of every row's day builds a Timestamp per row.
+    on = set(rows["_day"].unique()) if not rows.empty else set()
     none = pd.Series(dtype=float)
     out = []
     for d in days:
