@@ -3,8 +3,8 @@
 Every forecast method and the backtest are pure functions of these frames plus the point-in-time
 pipeline from `pipeline_as_of`, so a replay as of a past week sees exactly the rows that existed
 then: deal states from stage history, closes with the moment they happened, overrides with the
-time they were set, activities with their time. The stage history stays in the warehouse, which
-counts what each replayed row needs from it (`evidence`).
+time they were set. The stage history and the activities stay in the warehouse, which counts
+what each replayed row needs from them (`evidence`).
 """
 
 from __future__ import annotations
@@ -63,7 +63,6 @@ class ForecastData:
 
     deals: pd.DataFrame  # opportunity_id, owner_id, opportunity_type, created_date, segment
     closes: pd.DataFrame  # opportunity_id, closed_at, close_date, won, amount, opportunity_type
-    activities: pd.DataFrame  # opportunity_id, occurred_at
     users: pd.DataFrame  # user_id, name, manager_id, region
     overrides: pd.DataFrame  # opportunity_id, probability, set_at
     data_end: date
@@ -117,13 +116,6 @@ def load(wh: Warehouse, model: OperatingModel) -> ForecastData:
             "amount": last["amount"].fillna(0.0).to_numpy(),
         }
     ).merge(deals[["opportunity_id", "opportunity_type"]], on="opportunity_id", how="left")
-    act = wh.table("activities")
-    acts = _frame(
-        wh,
-        act.filter(act.opportunity_id.notnull()).select("opportunity_id", "occurred_at"),
-        ["opportunity_id", "occurred_at"],
-    )
-    acts["occurred_at"] = ts(acts["occurred_at"])
     users = _frame(
         wh, wh.table("users").select("user_id", "name", "manager_id", "region"), ["user_id"]
     )
@@ -133,7 +125,7 @@ def load(wh: Warehouse, model: OperatingModel) -> ForecastData:
         ["opportunity_id", "set_at"],
     )
     ov["set_at"] = ts(ov["set_at"])
-    return ForecastData(deals, closes, acts, users, ov, latest_data_date(wh))
+    return ForecastData(deals, closes, users, ov, latest_data_date(wh))
 
 
 def states(
@@ -158,6 +150,7 @@ def states_with_evidence(
     expr = open_deals_with_evidence(
         wh.table("opportunity_stage_history"),
         wh.table("opportunities"),
+        wh.table("activities"),
         list(dates),
         model.pipeline,
     )

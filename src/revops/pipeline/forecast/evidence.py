@@ -8,9 +8,11 @@ lives, and only one row per (as-of date, deal) comes back. The float transforms 
 amount, the shrunk win rate) stay in Python, on these exact integers, so every feature is the
 same number, to the bit, as when pandas counted.
 
-The activity features are still counted in pandas (`win_model.features`): the counts it made
-depend on how an unstable sort orders activities logged at the same instant, which no database
-reproduces, and counting them here would change the win model's forecasts.
+The activity features are counted here too: the deal's last activity before the instant and
+how many it logged in the 30 days before it, every activity once. Counted in pandas (a running
+count over activities sorted by time, looked up by as-of join) they depended on how an unstable
+sort ordered activities logged at the same instant, and undercounted those; and every activity
+was read into Python to count them.
 """
 
 from __future__ import annotations
@@ -29,15 +31,19 @@ EVIDENCE = (
     "owner_won",
     "company_closed",  # every deal closed strictly before the instant
     "company_won",
+    "last_activity",  # the deal's latest activity strictly before the instant (null: none)
+    "activities_30d",  # its activities in the 30 days before the instant (null: none)
 )
+ACTIVITY_WINDOW = timedelta(days=30)
 
 
 def instants(dates: Sequence[date]) -> ibis.Table:
-    """Each as-of date with the instant it ends (midnight after), computed here so no
-    backend's interval arithmetic is involved."""
+    """Each as-of date with the instant it ends (midnight after) and the start of the activity
+    window before it, computed here so no backend's interval arithmetic is involved."""
     days = sorted(set(dates))
     cuts = [datetime.combine(d + timedelta(days=1), time()) for d in days]
-    return ibis.memtable({"as_of": days, "_cut": cuts})
+    since = [c - ACTIVITY_WINDOW for c in cuts]
+    return ibis.memtable({"as_of": days, "_cut": cuts, "_since": since})
 
 
 def last_closes(history: ibis.Table, stages: PipelineConfig) -> ibis.Table:
@@ -72,9 +78,26 @@ def pushes_so_far(history: ibis.Table) -> ibis.Table:
     return h.group_by(["opportunity_id", "changed_at"]).aggregate(pushes=h.pushes.max())
 
 
+def activity_so_far(rows: ibis.Table, activities: ibis.Table) -> ibis.Table:
+    """Per row of `rows` (one per deal and as-of date, with its `instants`): the deal's last
+    activity strictly before the instant and how many it logged in the window before it (at or
+    after `_since`), each activity counted once however many share its timestamp. Rows without
+    an activity before the instant are left out."""
+    acts = activities.filter(activities.opportunity_id.notnull()).select(
+        _deal=activities.opportunity_id, _t=activities.occurred_at
+    )
+    keys = rows.select("opportunity_id", "as_of", "_cut", "_since")
+    logged = keys.join(acts, [keys.opportunity_id == acts._deal, acts._t < keys._cut])
+    return logged.group_by(["opportunity_id", "as_of"]).aggregate(
+        last_activity=logged._t.max(),
+        activities_30d=logged.count(where=logged._t >= logged._since),
+    )
+
+
 def open_deals_with_evidence(
     history: ibis.Table,
     opportunities: ibis.Table,
+    activities: ibis.Table,
     dates: Sequence[date],
     stages: PipelineConfig,
 ) -> ibis.Table:
@@ -104,5 +127,6 @@ def open_deals_with_evidence(
         rows.left_join(pushes_so_far(history), ["opportunity_id", "changed_at"])
         .left_join(owner, ["owner_id", "as_of"])
         .left_join(company, "as_of")
+        .left_join(activity_so_far(rows, activities), ["opportunity_id", "as_of"])
     )
     return out.select(*SNAPSHOT_COLUMNS, *EVIDENCE)

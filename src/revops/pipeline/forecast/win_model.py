@@ -60,28 +60,10 @@ class WinModelError(RevOpsError):
     """The win model cannot be trained or evaluated on this data."""
 
 
-def _asof_by(
-    left: pd.DataFrame, right: pd.DataFrame, left_on: str, right_on: str, by: str
-) -> pd.DataFrame:
-    """merge_asof keeping `left`'s row order (strictly earlier right rows only)."""
-    lt = left.reset_index().sort_values(left_on)
-    out = pd.merge_asof(
-        lt,
-        right.sort_values(right_on),
-        left_on=left_on,
-        right_on=right_on,
-        by=by,
-        direction="backward",
-        allow_exact_matches=False,
-    )
-    return out.sort_values("index").set_index("index")
-
-
 def features(rows: pd.DataFrame, data: ForecastData, stages: PipelineConfig) -> pd.DataFrame:
     """Model inputs for placed open-deal rows carrying their `evidence.EVIDENCE` (counted by
     the warehouse); everything is as of each row's as-of instant."""
     cut = ts(rows["as_of"]) + _DAY
-    base = rows.assign(_cut=cut)
     order = {s.name: i for i, s in enumerate(stages.stages)}
     x = pd.DataFrame(index=rows.index)
     x["stage_order"] = rows["stage"].map(order).astype(float)
@@ -92,16 +74,10 @@ def features(rows: pd.DataFrame, data: ForecastData, stages: PipelineConfig) -> 
     x["days_left"] = rows["days_left"].astype(float)
     x["due_in_period"] = rows["due_in_period"].astype(float)
     x["pushes"] = _count(rows["pushes"])
-    # Activities strictly before the cut: last one and how many in the last 30 days.
-    acts = data.activities.assign(occurred_at=ts(data.activities["occurred_at"]))
-    acts = acts.sort_values("occurred_at")
-    acts["n"] = acts.groupby("opportunity_id").cumcount() + 1.0
-    a = acts.rename(columns={"occurred_at": "_t"})
-    now = _asof_by(base[["opportunity_id", "_cut"]], a, "_cut", "_t", "opportunity_id")
-    back = base[["opportunity_id", "_cut"]].assign(_cut=cut - pd.Timedelta(days=30))
-    then = _asof_by(back, a, "_cut", "_t", "opportunity_id")
-    x["days_since_activity"] = (cut - now["_t"]).dt.days.to_numpy(float)
-    x["activities_30d"] = now["n"].fillna(0.0).to_numpy() - then["n"].fillna(0.0).to_numpy()
+    # Activities strictly before the cut (counted by the warehouse): days since the last one
+    # (NaN: none yet) and how many in the 30 days before the cut.
+    x["days_since_activity"] = (cut - ts(rows["last_activity"])).dt.days.to_numpy(float)
+    x["activities_30d"] = _count(rows["activities_30d"])
     deal = rows[["opportunity_id"]].merge(
         data.deals[["opportunity_id", "segment"]], on="opportunity_id", how="left"
     )
