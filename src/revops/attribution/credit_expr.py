@@ -35,6 +35,7 @@ import ibis.expr.types as ir
 from ibis.expr.builders import LegacyWindowBuilder
 
 from revops.attribution import rules
+from revops.attribution.credit import CREDIT_COLUMNS
 from revops.attribution.markov import MarkovResult
 from revops.attribution.shapley import ShapleyResult
 from revops.config.attribution import (
@@ -44,18 +45,7 @@ from revops.config.attribution import (
     PositionWeights,
 )
 
-# the columns of attribution_credits a run fills, in its order (see credit.CREDIT_COLUMNS)
-KEY_COLUMNS = (
-    "conversion_id",
-    "entity_id",
-    "person_id",
-    "account_id",
-    "touchpoint_id",
-    "channel",
-    "campaign_id",
-    "occurred_at",
-    "converted_at",
-)
+KEY_COLUMNS = tuple(CREDIT_COLUMNS)  # what each credit row says about its touch
 
 
 def _f(x: float) -> ir.FloatingScalar:
@@ -195,7 +185,8 @@ def _channel_weighted(
     """`j` with column `out`: credit.credits' data-driven shares (the distinct channels of a
     journey share 1 by `weight`, split evenly per touch; see credit._channel_weighted), times
     `_revenue` when `out` is a revenue column, scaled so each channel's touches sum to its
-    `scale` (credit._to_channel_totals). Needs `_touches_of` and `_first` (`credits_expr`)."""
+    `scale` (credit._to_channel_totals). Needs `_touches_of` and `_first` (`credits_expr`);
+    its own working columns are overwritten by a second call, `out` is kept."""
     w = _lookup(j.channel, weight)
     j = j.mutate(
         _cw=w,
@@ -244,12 +235,8 @@ def credits_expr(
             _touches_of=j.pos.count().over(pair).cast("float64"),
             _first=ibis.row_number().over(pair, order_by=j.pos) == 0,
         )
-        c = _channel_weighted(j, "credit", effects, _totals(fitted, "conversions"))
-        r = _channel_weighted(j, "revenue_credit", values, _totals(fitted, "value"))
-        out = c.select(*KEY_COLUMNS, "credit").join(
-            r.select("conversion_id", "touchpoint_id", "revenue_credit"),
-            ["conversion_id", "touchpoint_id"],
-        )
+        j = _channel_weighted(j, "credit", effects, _totals(fitted, "conversions"))
+        out = _channel_weighted(j, "revenue_credit", values, _totals(fitted, "value"))
     else:
         raise ValueError(f"unknown attribution model {model!r}")
     return out.select(

@@ -65,14 +65,23 @@ class Attribution:
         order = ["conversion_id", "occurred_at", "touchpoint_id"]
         return self.wh.to_arrow(self.expr.order_by(order)).to_pandas()
 
-    def by(self, dim: str = "channel") -> pd.DataFrame:
-        """Conversions and revenue credited per channel or campaign_id, largest first (the
-        warehouse sums them)."""
-        col = "campaign_id" if dim == "campaign" else dim
+    @cached_property
+    def totals(self) -> pd.DataFrame:
+        """Conversions and revenue credited per (channel, campaign_id), summed by the warehouse
+        in one query: `by` derives both of its cuts from these few rows."""
         t = self.expr
-        t = t.mutate(**{col: t[col].fill_null("(none)")})
-        agg = t.group_by(col).aggregate(conversions=t.credit.sum(), revenue=t.revenue_credit.sum())
-        out = self.wh.to_arrow(agg).to_pandas().sort_values(col, ignore_index=True)
+        t = t.mutate(campaign_id=t.campaign_id.fill_null("(none)"))
+        agg = t.group_by(["channel", "campaign_id"]).aggregate(
+            conversions=t.credit.sum(), revenue=t.revenue_credit.sum()
+        )
+        out = self.wh.to_arrow(agg).to_pandas()
+        return out.sort_values(["channel", "campaign_id"], ignore_index=True)
+
+    def by(self, dim: str = "channel") -> pd.DataFrame:
+        """Conversions and revenue credited per channel or campaign_id, largest first."""
+        col = "campaign_id" if dim == "campaign" else dim
+        g = self.totals.groupby(col, as_index=False)
+        out = g.agg(conversions=("conversions", "sum"), revenue=("revenue", "sum"))
         return out.sort_values("conversions", ascending=False, ignore_index=True)
 
 
@@ -93,9 +102,11 @@ class Journeys:
 
     @cached_property
     def marked(self) -> ir.Table:
-        """The converting journeys' touches as a query (journeys.marked_expr): credits and
-        sourced/influenced counts are computed over it in the warehouse."""
-        return marked_expr(self.inputs, self.conversion, self.cfg)
+        """The converting journeys' touches (journeys.marked_expr), built once into a temporary
+        table of the warehouse (Ibis `cache`, released with this object): every model's
+        credits and the sourced/influenced counts are computed over it there, so the joins
+        and windows that find the journeys run once, not once per model."""
+        return marked_expr(self.inputs, self.conversion, self.cfg).cache()
 
     @cached_property
     def touches(self) -> pd.DataFrame:
