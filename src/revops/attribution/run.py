@@ -13,6 +13,7 @@ models are fitted on and the totals, so memory does not grow with the touches.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -103,10 +104,22 @@ class Journeys:
     @cached_property
     def marked(self) -> ir.Table:
         """The converting journeys' touches (journeys.marked_expr), built once into a temporary
-        table of the warehouse (Ibis `cache`, released with this object): every model's
-        credits and the sourced/influenced counts are computed over it there, so the joins
-        and windows that find the journeys run once, not once per model."""
-        return marked_expr(self.inputs, self.conversion, self.cfg).cache()
+        table of the warehouse: every model's credits and the sourced/influenced counts are
+        computed over it there, so the joins and windows that find the journeys run once, not
+        once per model.
+
+        The table is named after the conversion type and the configuration, and a later run
+        with both the same overwrites it, so a long-lived connection (the web workspace) holds
+        one per kind, not one per request; it goes with the connection. Not Ibis `cache`: that
+        drops its table when the object is collected, which may be after the connection has
+        closed. Spark has no temporary tables; there the query runs for each model."""
+        expr = marked_expr(self.inputs, self.conversion, self.cfg)
+        wh = self.inputs.wh
+        if wh.backend == "spark":
+            return expr
+        key = hashlib.sha256(f"{self.conversion}:{self.cfg.model_dump_json()}".encode())
+        name = f"_revops_journeys_{self.conversion}_{key.hexdigest()[:12]}"
+        return wh.con.create_table(name, expr, temp=True, overwrite=True)
 
     @cached_property
     def touches(self) -> pd.DataFrame:
