@@ -10,6 +10,12 @@ that rule's fields, so a session estimates m only for the other fields (those of
 look perfectly reliable). λ is then the population prior over all n(n-1)/2 pairs, found by EM on
 λ alone with the unblocked pairs taken as non-matches. EM runs on distinct comparison patterns
 with counts, so a million pairs cost a few hundred pattern updates per iteration.
+
+EM alone can make a closer level count for less than a farther one: on records with few real
+duplicates it takes some other structure for "match", and an exact last name came out at -10
+bits, exact agreement counted as evidence against a match. `fit` repairs each comparison after
+EM (pooling adjacent violating levels, as isotonic regression does) so that its weight
+never falls as similarity rises, and marks the comparisons it changed.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class ComparisonParams:
     labels: tuple[str, ...]
     m: tuple[float, ...]
     u: tuple[float, ...]
+    repaired: bool = False  # `fit` pooled levels whose fitted weights fell as similarity rose
 
     @property
     def weights(self) -> tuple[float, ...]:
@@ -57,7 +64,13 @@ class FellegiSunterParams:
     def from_json(cls, text: str) -> FellegiSunterParams:
         data = json.loads(text)
         comps = tuple(
-            ComparisonParams(c["field"], tuple(c["labels"]), tuple(c["m"]), tuple(c["u"]))
+            ComparisonParams(
+                c["field"],
+                tuple(c["labels"]),
+                tuple(c["m"]),
+                tuple(c["u"]),
+                bool(c.get("repaired", False)),  # fits stored before the guard lack it
+            )
             for c in data["comparisons"]
         )
         return cls(comps, data["lambda_"], data["iterations"], data["converged"])
@@ -199,7 +212,8 @@ def fit(
     max_iterations: int,
     tolerance: float,
 ) -> FellegiSunterParams:
-    """Estimate m per session (rows, free fields), average per field, then the prior λ."""
+    """Estimate m per session (rows, free fields), average per field, make each field's weights
+    monotone (`pool_adjacent_violators`), then the prior λ."""
     k = len(fields)
     estimates: list[list[FloatArray]] = [[] for _ in range(k)]
     iterations, converged = 0, True
@@ -227,17 +241,57 @@ def fit(
         converged = converged and ok
         for f in missing:
             estimates[f].append(m[f])
-    m_final = [
+    fitted = [
         np.mean(estimates[f], axis=0) if estimates[f] else initial_m(len(u[f])) for f in range(k)
     ]
+    m_final = [pool_adjacent_violators(m, np.asarray(u[f])) for f, m in enumerate(fitted)]
     lam = population_lambda(levels, m_final, u, total_pairs)
     comps = tuple(
         ComparisonParams(
-            fields[f], labels[f], tuple(map(float, m_final[f])), tuple(map(float, u[f]))
+            fields[f],
+            labels[f],
+            tuple(map(float, m_final[f])),
+            tuple(map(float, u[f])),
+            not np.allclose(m_final[f], fitted[f], rtol=1e-9, atol=0.0),
         )
         for f in range(k)
     )
     return FellegiSunterParams(comps, lam, iterations, converged)
+
+
+def pool_adjacent_violators(m: FloatArray, u: FloatArray) -> FloatArray:
+    """m made so that log2(m/u) never falls from level 0 (different) to the last (exact).
+
+    Levels are pooled left to right: whenever a level's ratio m/u is below the block before
+    it, the two are merged into one block whose ratio is Σm/Σu, the Bayes factor the merged
+    levels would have as a single level. This is isotonic regression of the ratios weighted by
+    u, each level's share of (nearly all non-matching) pairs. Within a block m is shared in
+    proportion to u, so every level gets the block's ratio and Σm stays 1 (u is unchanged: it
+    is measured on random pairs, not estimated). Since Σm = Σu, the highest ratio is at least
+    1, so after pooling the top level never counts against a match.
+    """
+    blocks: list[tuple[int, float, float]] = []  # (first level, Σm, Σu)
+    for i, (mi, ui) in enumerate(zip(m, u, strict=True)):
+        start, sm, su = i, float(mi), float(ui)
+        while blocks and blocks[-1][1] * su > sm * blocks[-1][2]:  # previous ratio > this one
+            start, pm, pu = blocks.pop()
+            sm, su = sm + pm, su + pu
+        blocks.append((start, sm, su))
+    out = np.empty(len(m), dtype=np.float64)
+    ends = [b[0] for b in blocks[1:]] + [len(m)]
+    for (start, sm, su), end in zip(blocks, ends, strict=True):
+        out[start:end] = np.asarray(u[start:end], dtype=np.float64) * (sm / su)
+    return out
+
+
+def is_monotone(params: FellegiSunterParams) -> bool:
+    """Whether no comparison's weight falls as its similarity level rises: true of every fit
+    `fit` makes, not of fits stored before the guard (see `pool_adjacent_violators`)."""
+    return all(
+        b >= a - 1e-9
+        for comp in params.comparisons
+        for a, b in zip(comp.weights, comp.weights[1:], strict=False)
+    )
 
 
 def match_weights(levels: LevelArray, params: FellegiSunterParams) -> FloatArray:
