@@ -169,6 +169,7 @@ def model_cmd(
             "lambda": f"{f['prior']:.2e}",  # 3e-7 and 5e-9 both round to 0 as a number
             "em_iterations": f["iterations"],
             "converged": f["converged"],
+            "repaired": f["repaired"],  # fields pooled because their weights fell
             "status": status.get((f["target_table"], f["fitted_at"]), "superseded"),
         }
         for f in fits
@@ -186,6 +187,7 @@ def model_cmd(
             "records": "count",
             "reason": "text",
             "lambda": "text",
+            "repaired": "text",
             "status": "text",
         },
         keep=("table", "fitted_at", "records", "status"),

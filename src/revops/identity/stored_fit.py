@@ -6,7 +6,8 @@ data with few real duplicates EM does not converge, and dropping one record of 1
 A fit is made once, when a table first has records to screen (or by `revops quality dedupe`,
 or on request), stored with the settings it was made under and the size of its population,
 and reused until one of the `stale` reasons holds. Every fit is a new row, so the table is the
-audit trail of when and why the model changed.
+audit trail of when and why the model changed. A fit's weights never fall as similarity rises
+(`fellegi_sunter.pool_adjacent_violators`): a fit stored before that guard is stale.
 """
 
 from __future__ import annotations
@@ -70,9 +71,18 @@ def latest(wh: Warehouse, table: str) -> StoredFit | None:
 
 
 def history(wh: Warehouse) -> pa.Table:
-    """Every fit, newest first, without its JSON: what `revops quality model` lists."""
+    """Every fit, newest first, what `revops quality model` lists: without its JSON, but with
+    `repaired`, the fields whose fitted weights fell as similarity rose and were pooled
+    (`fellegi_sunter.pool_adjacent_violators`), comma-separated: a fit with several says EM
+    found little to learn from (records with few real duplicates)."""
     t = wh.table("dedupe_models")
-    return wh.to_arrow(t.drop("params").order_by([t.target_table, t.fitted_at.desc()]))
+    fits = wh.to_arrow(t.order_by([t.target_table, t.fitted_at.desc()]))
+    repaired = [
+        ", ".join(c.field for c in fs.FellegiSunterParams.from_json(p).comparisons if c.repaired)
+        for p in fits.column("params").to_pylist()
+    ]
+    fits = fits.drop_columns(["params"])
+    return fits.append_column("repaired", pa.array(repaired, pa.string()))
 
 
 def stale(fit: StoredFit | None, settings: DedupeSettings, stored: int) -> str | None:
@@ -83,6 +93,9 @@ def stale(fit: StoredFit | None, settings: DedupeSettings, stored: int) -> str |
         return "dedupe settings changed"
     if stored > GROWTH * fit.records:
         return f"records grew from {fit.records:,} to {stored:,}"
+    if not fs.is_monotone(fit.params):
+        # fitted before the guard: an exact agreement may count against a match (issue 12)
+        return "weights fall as similarity rises"
     return None
 
 
