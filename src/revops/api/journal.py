@@ -60,6 +60,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from revops.audit.anchor import warehouse_id
 from revops.errors import RevOpsError
+from revops.fsio import sync_path
 from revops.warehouse import Batch
 from revops.warehouse.pii import PII_KEY_ENV
 from revops.warehouse.warehouse import WriteMode
@@ -248,14 +249,6 @@ def _zero(fd: int, start: int, end: int) -> None:
     at = start
     while at < end:
         at += os.pwrite(fd, memoryview(chunk)[: end - at], at)
-
-
-def _sync_folder(folder: Path) -> None:
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _name(path: Path) -> int:
@@ -529,7 +522,7 @@ class Journal:
             try:
                 _zero(fd, 0, self.segment_bytes)
                 os.fsync(fd)
-                _sync_folder(self.folder)  # the new file's name must be durable too
+                sync_path(self.folder)  # the new file's name must be durable too
             except OSError as exc:
                 os.close(fd)
                 path.unlink(missing_ok=True)

@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
+from revops.fsio import sync_path
+
 FILE_ENV = "REVOPS_AUDIT_ANCHOR"
 COMMAND_ENV = "REVOPS_AUDIT_ANCHOR_COMMAND"
 URL_ENV = "REVOPS_AUDIT_ANCHOR_URL"
@@ -77,11 +79,7 @@ def _write_file(path: Path, text: str) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    sync_path(path.parent)
 
 
 def anchor_head(url: str, seq: int, digest: str) -> None:

@@ -31,6 +31,7 @@ import pyarrow as pa
 from revops.audit import audit_batch
 from revops.audit.anchor import STATE_ENV, warehouse_id
 from revops.errors import RevOpsError
+from revops.fsio import sync_path
 from revops.privacy.crypto import write_owner_only
 from revops.privacy.identifiers import normalize_phone, salted_hash
 from revops.privacy.scrub import FREE_TEXT, PII_COLUMNS, scrub_json, scrub_text
@@ -241,17 +242,9 @@ def rewrite_duckdb(wh: Warehouse, path: Path) -> None:
         raw.execute(f'COPY FROM DATABASE "{current}" TO revops_rewrite')
     finally:
         raw.execute("DETACH revops_rewrite")
-    _fsync(fresh)
+    sync_path(fresh)
     wh.con.disconnect()
     os.replace(fresh, path)
     Path(str(path) + ".wal").unlink(missing_ok=True)
-    _fsync(path.parent)
+    sync_path(path.parent)
     wh.con = Warehouse.connect(str(path), create=False).con
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
