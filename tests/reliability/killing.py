@@ -74,7 +74,7 @@ def _arm(point: str | None, counter: Path | None) -> None:
         erase = importlib.import_module("revops.privacy.erase")  # the package exports erase()
 
         if kind == "rewrite":
-            erase._fsync = lambda *a, **k: _die()  # the copy is complete, not yet swapped in
+            erase.sync_path = lambda *a, **k: _die()  # the copy is complete, not yet swapped in
         else:
             original_rewrite = erase.rewrite_duckdb
 
