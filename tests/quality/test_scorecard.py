@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 from quality_data import ACCOUNTS, PERSON_COLUMNS, PERSONS, load, model
 
@@ -76,3 +77,22 @@ def test_snapshots_feed_the_dictionary_metrics_and_the_trend(warehouse: Warehous
     assert daily["value"].tolist() == pytest.approx([17 / 32, 25 / 32])
     latest = scorecard.latest(warehouse).set_index(["table_name", "field_name"])
     assert latest.loc[("persons", "seniority"), "completeness"] == pytest.approx(4 / 5)
+
+
+@pytest.mark.parametrize("tables", [None, ("persons",)])
+def test_measure_and_check_is_measure_and_check_apart(
+    warehouse: Warehouse, tables: tuple[str, ...] | None
+) -> None:
+    """One scan per scorecard table gives the same counts and rule results (samples too) as
+    the scorecard and the check run apart, also for a rule's table outside the scorecard."""
+    from revops.quality.check import check
+
+    load(warehouse)
+    only = {"tables": tables, "unique": ["persons.email"], "match": ["persons.account_id"]}
+    m = model() if tables is None else model(scorecard=only)
+    counts, checked = scorecard.measure_and_check(warehouse, m)
+    pd.testing.assert_frame_equal(counts, scorecard.measure(warehouse, m))
+    apart = check(warehouse, m)
+    assert checked == apart
+    assert {v.table for v in apart.results} >= {"persons", "accounts"}
+    assert apart.failing  # the test rows break rules, so the samples are compared too

@@ -7,9 +7,11 @@ warehouse of half a million touchpoints.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import ibis.expr.types as ir
 import pandas as pd
 
 from revops.config.models import OperatingModel
@@ -80,19 +82,28 @@ def _key(row: pd.Series, pk: tuple[str, ...]) -> str:
     return "|".join(str(row[k]) for k in pk)
 
 
-def _table_results(wh: Warehouse, name: str, checks: list[RuleCheck]) -> list[Violation]:
+def rule_counts(t: ir.Table, checks: list[RuleCheck]) -> dict[str, ir.IntegerScalar]:
+    """The aggregates that count each rule's violations on `t` (`r0`, `r1`, ... in the order
+    of `checks`), for a caller to put in an aggregate of its own: the scorecard scans a table
+    once for its counts and these (`scorecard.measure_and_check`)."""
+    return {f"r{i}": count_true(c.violation(t).fill_null(False)) for i, c in enumerate(checks)}
+
+
+def table_results(
+    wh: Warehouse, name: str, checks: list[RuleCheck], counts: Mapping[str, Any]
+) -> list[Violation]:
+    """Each rule's result on table `name` from `counts` (the table's row count `n` and the
+    `rule_counts` aggregates), with sample keys fetched for the rules that fire."""
     t = wh.table(name)
-    preds = [c.violation(t).fill_null(False) for c in checks]
-    aggs = {f"r{i}": count_true(p) for i, p in enumerate(preds)}
-    counts = wh.execute(t.aggregate(n=t.count(), **aggs)).iloc[0]
     rows = int(counts["n"])
     pk = schema.table(name).primary_key
     out = []
-    for i, (check, pred) in enumerate(zip(checks, preds, strict=True)):
+    for i, check in enumerate(checks):
         found = int(counts[f"r{i}"] or 0)
         keys: tuple[str, ...] = ()
         values: tuple[str, ...] = ()
         if found:
+            pred = check.violation(t).fill_null(False)
             cols = list(dict.fromkeys([*pk, check.field]))
             sample = wh.execute(t.filter(pred).select(*cols).order_by(list(pk)).limit(SAMPLE))
             keys = tuple(_key(r, pk) for _, r in sample.iterrows())
@@ -106,23 +117,44 @@ def _table_results(wh: Warehouse, name: str, checks: list[RuleCheck]) -> list[Vi
     return out
 
 
+def check_table(wh: Warehouse, name: str, checks: list[RuleCheck]) -> list[Violation]:
+    """`checks` on table `name`: one scan counts them all (`rule_counts`)."""
+    t = wh.table(name)
+    counts = wh.execute(t.aggregate(n=t.count(), **rule_counts(t, checks))).iloc[0]
+    return table_results(wh, name, checks, counts)
+
+
+def checks_by_table(
+    model: OperatingModel, tables: Iterable[str] = ()
+) -> dict[str, list[RuleCheck]]:
+    """The rules `check` runs, per table in the order it reports them."""
+    wanted = tuple(tables)
+    for name in wanted:
+        schema.table(name)
+    by_table: dict[str, list[RuleCheck]] = {}
+    for c in all_checks(model, wanted):
+        if not wanted or c.table in wanted:
+            by_table.setdefault(c.table, []).append(c)
+    return by_table
+
+
 def check(wh: Warehouse, model: OperatingModel, tables: Iterable[str] = ()) -> CheckReport:
     """Run every configured rule (plus the data model's enums) over the warehouse.
 
     `tables` limits the check to those tables; empty means every table the rules touch.
     """
-    wanted = tuple(tables)
-    for name in wanted:
-        schema.table(name)
-    checks = all_checks(model, wanted)
-    by_table: dict[str, list[RuleCheck]] = {}
-    for c in checks:
-        if not wanted or c.table in wanted:
-            by_table.setdefault(c.table, []).append(c)
     results: list[Violation] = []
-    for name, table_checks in by_table.items():
-        results += _table_results(wh, name, table_checks)
+    for name, table_checks in checks_by_table(model, tables).items():
+        results += check_table(wh, name, table_checks)
     return CheckReport(tuple(results))
 
 
-__all__ = ["CheckReport", "Violation", "check"]
+__all__ = [
+    "CheckReport",
+    "Violation",
+    "check",
+    "check_table",
+    "checks_by_table",
+    "rule_counts",
+    "table_results",
+]

@@ -16,6 +16,14 @@ import pandas as pd
 import pyarrow as pa
 
 from revops.config.models import OperatingModel
+from revops.quality.check import (
+    CheckReport,
+    Violation,
+    check_table,
+    checks_by_table,
+    rule_counts,
+    table_results,
+)
 from revops.quality.rules import RuleCheck, all_checks, count_true, filled
 from revops.warehouse import Warehouse, schema
 
@@ -32,8 +40,13 @@ def _validity_checks(model: OperatingModel) -> dict[tuple[str, str], list[RuleCh
 
 
 def _measure_table(
-    wh: Warehouse, name: str, checks: dict[tuple[str, str], list[RuleCheck]]
-) -> pd.DataFrame:
+    wh: Warehouse,
+    name: str,
+    checks: dict[tuple[str, str], list[RuleCheck]],
+    check_rules: list[RuleCheck] | None = None,
+) -> tuple[pd.DataFrame, list[Violation] | None]:
+    """The table's scorecard counts and, given `check_rules` (`check.checks_by_table`'s for
+    it), their `check` results, counted in the same scan of the table."""
     t = wh.table(name)
     # A warehouse created before a column was added to the data model simply lacks it.
     columns = [c for c in schema.table(name).column_names if c in t.columns]
@@ -48,6 +61,8 @@ def _measure_table(
             for r in rules:
                 broken = broken | r.violation(t).fill_null(False)
             aggs[f"v{i}"] = count_true(has & ~broken)
+    if check_rules is not None:
+        aggs.update(rule_counts(t, check_rules))
     got = wh.execute(t.aggregate(**aggs)).iloc[0]
     rows = []
     for i, col in enumerate(columns):
@@ -62,14 +77,42 @@ def _measure_table(
                 "distinct_values": int(got[f"d{i}"] or 0),
             }
         )
-    return pd.DataFrame(rows).astype(dict.fromkeys(COUNTS, "Int64"))
+    counts = pd.DataFrame(rows).astype(dict.fromkeys(COUNTS, "Int64"))
+    return counts, None if check_rules is None else table_results(wh, name, check_rules, got)
 
 
 def measure(wh: Warehouse, model: OperatingModel) -> pd.DataFrame:
     """The scorecard counts for every field of the scorecard tables, as of now."""
-    sc = model.quality.scorecard
     checks = _validity_checks(model)
-    frames = [_measure_table(wh, name, checks) for name in sc.tables]
+    return _scored(model, [_measure_table(wh, name, checks)[0] for name in _tables(model)])
+
+
+def measure_and_check(wh: Warehouse, model: OperatingModel) -> tuple[pd.DataFrame, CheckReport]:
+    """`measure` and `check.check` (every table) together: a scorecard table's rule
+    violations are counted in the scan that measures it, rather than in a second scan of the
+    same rows (the quality report shows both). The same figures as the two run apart."""
+    checks = _validity_checks(model)
+    rules = checks_by_table(model)
+    frames: list[pd.DataFrame] = []
+    results: dict[str, list[Violation]] = {}
+    for name in _tables(model):
+        frame, found = _measure_table(wh, name, checks, rules.get(name))
+        frames.append(frame)
+        if found is not None:
+            results[name] = found
+    violations: list[Violation] = []
+    for name, table_rules in rules.items():
+        violations += results[name] if name in results else check_table(wh, name, table_rules)
+    return _scored(model, frames), CheckReport(tuple(violations))
+
+
+def _tables(model: OperatingModel) -> tuple[str, ...]:
+    return model.quality.scorecard.tables
+
+
+def _scored(model: OperatingModel, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The tables' counts with their flags and rates."""
+    sc = model.quality.scorecard
     df = pd.concat(frames, ignore_index=True)
     refs = df["table_name"] + "." + df["field_name"]
     keys = {f"{t}.{schema.table(t).primary_key[0]}" for t in sc.tables}
@@ -102,9 +145,20 @@ def take_snapshot(
     now: dt.datetime | None = None,
 ) -> pd.DataFrame:
     """Measure and store today's scorecard (re-running on the same day replaces it)."""
+    return store(wh, measure(wh, model), snapshot_date=snapshot_date, now=now)
+
+
+def store(
+    wh: Warehouse,
+    df: pd.DataFrame,
+    *,
+    snapshot_date: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """Store `df` (`measure`'s counts) as today's scorecard (re-running on the same day
+    replaces it)."""
     at = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     day = snapshot_date or at.date()
-    df = measure(wh, model)
     data = pa.table(
         {
             "snapshot_date": pa.array([day] * len(df), pa.date32()),

@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from revops.context import RevOps
 from revops.metrics import compute
 from revops.quality import scorecard
-from revops.quality.check import check
+from revops.quality.check import CheckReport, check
 from revops.quality.utm import audit
 from revops.reports import charts
 from revops.reports.formatting import format_value
@@ -74,8 +74,9 @@ def _cells(row: dict[Any, Any]) -> list[dict[str, str]]:
     return out
 
 
-def report_context(ro: RevOps) -> dict[str, Any]:
-    """Everything the template shows, as plain data."""
+def report_context(ro: RevOps, checked: CheckReport | None = None) -> dict[str, Any]:
+    """Everything the template shows, as plain data; `checked`: the rules' results if the
+    caller has them (`scorecard.measure_and_check`), else the rules are checked here."""
     wh, model = ro.warehouse, ro.model
     history = scorecard.trend(wh, model)
     latest = scorecard.latest(wh)
@@ -106,7 +107,7 @@ def report_context(ro: RevOps) -> dict[str, Any]:
         }
         for r in latest.to_dict("records")
     ]
-    report = check(wh, model)
+    report = check(wh, model) if checked is None else checked
     violations = [
         {
             "table": v.table,
@@ -147,13 +148,14 @@ def report_context(ro: RevOps) -> dict[str, Any]:
     }
 
 
-def write_quality_report(ro: RevOps, path: Path) -> Path:
-    """Render the data quality report to `path` (one self-contained HTML file)."""
+def write_quality_report(ro: RevOps, path: Path, checked: CheckReport | None = None) -> Path:
+    """Render the data quality report to `path` (one self-contained HTML file); `checked` as
+    `report_context` takes it."""
     env = Environment(
         loader=PackageLoader("revops.reports", "templates"),
         autoescape=select_autoescape(["html"]),
     )
-    html = env.get_template("quality.html").render(**report_context(ro))
+    html = env.get_template("quality.html").render(**report_context(ro, checked))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
     return path
