@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.telemetry import TelemetryConfig
 from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 
 from revops.access import Principal, revoke_key
 from revops.api import comp, leads, reps, sla
@@ -54,6 +55,30 @@ def _otel_configured() -> bool:
     return any(name.startswith("OTEL_") for name in os.environ)
 
 
+class IntakeApp(FastAPI):
+    """The FastAPI app, with `POST /leads` taken ahead of its middleware stack
+    (`leads.serve_direct`) while nothing needs that stack on the way: no telemetry, no user
+    middleware, no body limit, no root path."""
+
+    direct = True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.direct
+            and not self.user_middleware
+            and self.max_body_size is None
+            and not self.root_path
+            and leads.takes_directly(scope)
+        ):
+            await leads.serve_direct(self, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    async def full_call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request through the whole stack (a lead `serve_direct` handed over)."""
+        await super().__call__(scope, receive, send)
+
+
 class Revoked(BaseModel):
     key_id: str
     revoked: bool
@@ -81,13 +106,15 @@ def create_app(
         finally:
             await service.stop()
 
-    app = FastAPI(
+    telemetry = _otel_configured()
+    app = IntakeApp(
         title="revops intake API",
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
-        telemetry=None if _otel_configured() else _NO_TELEMETRY,
+        telemetry=None if telemetry else _NO_TELEMETRY,
     )
+    app.direct = not telemetry  # traced requests take the whole stack, telemetry included
     app.state.service = service
     app.include_router(leads.router)
     app.include_router(sla.router)
