@@ -104,7 +104,10 @@ class LeadIn(Strict):
 
     @property
     def unknown_source(self) -> str | None:
-        return self._unknown_source
+        # read from pydantic's private dict directly: `self._unknown_source` goes through
+        # BaseModel.__getattr__, a Python-level miss handler, once per lead on the answer path
+        private = self.__pydantic_private__
+        return None if private is None else private.get("_unknown_source")
 
     def with_unknown_source(self, channel: str, given: str) -> LeadIn:
         """This lead with source `channel` (quality.utm.unknown_channel), remembering what was
