@@ -16,9 +16,9 @@ assign, keys, the web workspace) is a call run by the applier, after every group
 it is applied, so reads see every lead already answered. Accept, reject and assign also hold
 the audit chain while they write, since their audit entries chain after the journaled ones.
 
-Audit entries get provisional sequence numbers and hashes when a group is built, chained from a
-head kept in memory; every apply (and a replay after a crash) chains them again from the head
-stored in the warehouse (`revops.api.recovery`), since another writer may have appended
+Audit entries get provisional sequence numbers (no hashes) when a group is built, counted from
+a head kept in memory; every apply (and a replay after a crash) chains and hashes them from the
+head stored in the warehouse (`revops.api.recovery`), since another writer may have appended
 entries meanwhile. A running server holds an exclusive lock on its journal folder.
 
 If a journal write fails, no answer claims success: once the applier has caught up, the hot
@@ -63,7 +63,7 @@ from revops.api.intake import Admitted, admit, settle
 from revops.api.journal import Journal, JournalError, default_path, journal_id
 from revops.api.models import LeadIn, LeadOut
 from revops.api.recovery import locked
-from revops.audit.log import AuditNote, chain_batch, head
+from revops.audit.log import AuditNote, head, unchained_batch
 from revops.context import RevOps
 from revops.errors import RevOpsError
 from revops.warehouse import Batch
@@ -715,7 +715,9 @@ class IntakeService:
             for j, a in zip(jobs, settled.answers, strict=True)
         ]
         notes = [_note(j, a) for j, a in zip(jobs, settled.answers, strict=True)]
-        audit, new_head = chain_batch(self.audit_head, notes)
+        # numbered, not hashed: every apply chains them again from the stored head (rechain)
+        audit = unchained_batch(self.audit_head[0], notes)
+        new_head = (self.audit_head[0] + len(notes), "")
         batches = [*settled.batches, audit]
         idem = [
             {
