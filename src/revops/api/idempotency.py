@@ -25,9 +25,14 @@ class IdempotencyConflict(Exception):
 
 @dataclass(frozen=True)
 class Stored:
+    """An answer: its status and body, and the body already encoded when the journal thread
+    made it (`raw`, compact UTF-8 JSON, as a JSONResponse renders `body`), so the event loop,
+    whose CPU queues the answers, does not encode it again."""
+
     request_hash: str
     status_code: int
     body: dict[str, Any]
+    raw: bytes | None = field(default=None, compare=False, repr=False)
 
 
 def request_hash(payload: dict[str, Any]) -> str:

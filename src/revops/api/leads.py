@@ -99,6 +99,8 @@ async def _intake(
     except ErasedPerson as exc:
         raise field_error(["body", "email"], str(exc), "erased_person") from None
     headers = {"Idempotent-Replayed": "true"} if replayed else None
+    if stored.raw is not None:  # encoded by the journal thread (`Stored.raw`)
+        return Response(stored.raw, stored.status_code, headers, "application/json")
     return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
 
 

@@ -711,7 +711,12 @@ class IntakeService:
         started, cpu = time.perf_counter(), time.thread_time()
         settled = settle(hot, [j.admitted for j in jobs], self.model)
         answers = [
-            Stored(j.digest, 201 if a.created else 200, a.model_dump(mode="json"))
+            Stored(
+                j.digest,
+                201 if a.created else 200,
+                a.model_dump(mode="json"),
+                a.model_dump_json().encode(),
+            )
             for j, a in zip(jobs, settled.answers, strict=True)
         ]
         notes = [_note(j, a) for j, a in zip(jobs, settled.answers, strict=True)]
