@@ -592,16 +592,21 @@ def status_label(status: int) -> str:
     return "no response" if status == NO_RESPONSE else str(status)
 
 
+def kinds(errors: Counter[int]) -> str:
+    """Error counts by kind, e.g. "3 × 503, 2 × timed out (10 s)"."""
+    return ", ".join(f"{n} × {status_label(s)}" for s, n in sorted(errors.items()))
+
+
 def print_phase(p: Phase, base: Phase | None) -> None:
     q = statistics.quantiles(p.latencies, n=100)
-    kinds = ", ".join(f"{n} × {status_label(s)}" for s, n in sorted(p.errors.items()))
+    what = kinds(p.errors)
     goal = f"goal < {GOAL_P99_MS:.0f} ms" if p.rate == GOAL_RPS else "reported"
     print(f"{p.name}: open loop at {p.rate:.0f} req/s, {len(p.latencies):,} requests")
     print(f"  achieved     {len(p.latencies) / p.elapsed:8.1f} req/s (answers in the phase's time)")
     print(f"  p50          {statistics.median(p.latencies):8.1f} ms")
     print(f"  p99          {q[98]:8.1f} ms      {goal}")
     print(f"  max          {max(p.latencies):8.1f} ms")
-    print(f"  errors       {sum(p.errors.values()):8d}      {kinds}")
+    print(f"  errors       {sum(p.errors.values()):8d}      {what}")
     print(f"  server CPU   {p.cpu_ms_per_lead:8.2f} ms per lead (the process that answers)")
     if p.applier_cpu_ms_per_lead is not None:
         print(f"  applier CPU  {p.applier_cpu_ms_per_lead:8.2f} ms per lead (its warehouse writes)")
@@ -699,7 +704,8 @@ def server_bench(
                     print(
                         f"\ngrew the warehouse by {growth:,} leads through POST /leads "
                         f"({concurrency} at a time) in {took:.0f} s = {growth / took:.0f} req/s, "
-                        f"{sum(errs.values())} errors; load {load0} before, {load_avg()} after; "
+                        f"{sum(errs.values())} errors ({kinds(errs) or 'none'}); "
+                        f"load {load0} before, {load_avg()} after; "
                         f"applied to the warehouse {settled(port, proc)} s later"
                     )
                     continue
