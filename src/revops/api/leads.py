@@ -74,7 +74,7 @@ async def create_lead(
             description="Retrying with the same key and body returns the first answer.",
         ),
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """201 with the new person's owner (or queue), the rule and reason, scores and SLA due
     time; 200 with `duplicate_of` when the email is already known (nothing new is created)."""
     return await _intake(request, lead, principal, idempotency_key)
@@ -82,7 +82,7 @@ async def create_lead(
 
 async def _intake(
     request: Request, lead: LeadIn, principal: Principal, idempotency_key: str | None
-) -> JSONResponse:
+) -> Response:
     svc = service(request)
     try:
         lead = clean(lead, svc.model)
