@@ -428,3 +428,33 @@ def test_the_applier_never_applies_past_a_missing_group(
     finally:
         ours.close()
         worker.join(10)
+
+
+def test_an_applier_whose_server_is_gone_ends_quietly(warehouse: Warehouse, tmp_path: Path) -> None:
+    """A server that stops while the applier works through a backlog closes its end of the
+    pipe; the applier's next message meets a broken pipe. It must end without a traceback
+    (the journal keeps the groups for the next server), not die printing one."""
+    seed(warehouse)
+    journal, _ = Journal.open(tmp_path, "j")
+    path, offset, size = journal.append(1, batches(1))
+    journal.close()
+    ours, theirs = multiprocessing.Pipe()
+    applier = Applier(theirs, revops(warehouse), "j", interval=3600)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            applier.run(None)
+        except BaseException as exc:  # what would have been the traceback
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert ours.recv() == ("ready", 0, 0)
+    ours.send(("journaled", Located(1, str(path), offset, size)))
+    ours.send(("stop",))
+    ours.close()  # gone before the applier answers "stopped"
+    worker.join(30)
+    assert not worker.is_alive()
+    assert errors == []
+    assert applied_group(warehouse, "j") == 1

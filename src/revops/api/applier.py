@@ -30,6 +30,7 @@ pipe, for warehouses no second process can open (in-memory DuckDB).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import pickle
@@ -95,6 +96,10 @@ def nothing() -> None:
     """A call that only waits: it returns once every group sent before it is applied."""
 
 
+class _ServerGone(Exception):
+    """The server's end of the pipe closed (it stopped or died): the applier ends quietly."""
+
+
 class Applier:
     """The loop: take messages in order, apply journaled groups every `interval` seconds and
     before any call, answer calls. Runs until the pipe closes or a stop message."""
@@ -110,6 +115,18 @@ class Applier:
         self.delay = 0.05
 
     def run(self, recover_from: Path | None) -> None:
+        """The loop, until the server stops it or goes away (the journal keeps what is not
+        applied yet, and the next server replays it)."""
+        with contextlib.suppress(_ServerGone):
+            self._loop(recover_from)
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        try:
+            self.conn.send(message)
+        except (BrokenPipeError, ConnectionResetError, EOFError) as exc:
+            raise _ServerGone from exc
+
+    def _loop(self, recover_from: Path | None) -> None:
         wh = self.ro.warehouse
         if wh.backend == "duckdb":
             wh.sql(f"SET threads = {DUCKDB_THREADS}")
@@ -118,7 +135,7 @@ class Applier:
             journal, _, recovered = recover(wh, recover_from)
             journal.close()
         self.applied = applied_group(wh, self.jid)
-        self.conn.send(("ready", self.applied, recovered))
+        self._send(("ready", self.applied, recovered))
         while True:
             now = time.monotonic()
             if self.waiting and now >= self.due:
@@ -129,8 +146,8 @@ class Applier:
                 continue
             try:
                 message = self.conn.recv()
-            except (EOFError, OSError):  # the server is gone: the journal keeps the rest
-                return
+            except (EOFError, OSError) as exc:  # the server is gone
+                raise _ServerGone from exc
             kind = message[0]
             if kind == "journaled":
                 loc: Located = message[1]
@@ -142,7 +159,7 @@ class Applier:
                 self.call(message[1], message[2], message[3])
             elif kind == "stop":
                 self.apply()
-                self.conn.send(("stopped", self.applied))
+                self._send(("stopped", self.applied))
                 return
 
     def apply(self) -> bool:
@@ -161,7 +178,7 @@ class Applier:
             groups = [read_group(loc) for loc in todo]
             apply_groups(self.ro.warehouse, self.jid, groups, datetime.now(UTC))
         except Exception as exc:
-            self.conn.send(("apply_error", f"{type(exc).__name__}: {exc}"))
+            self._send(("apply_error", f"{type(exc).__name__}: {exc}"))
             self.due = time.monotonic() + self.delay
             self.delay = min(self.delay * 2, 5.0)
             return False
@@ -170,7 +187,7 @@ class Applier:
             del self.waiting[loc.number]
         self.applied = todo[-1].number
         self.due = time.monotonic() + self.interval
-        self.conn.send(("applied", self.applied, len(todo), time.perf_counter() - started))
+        self._send(("applied", self.applied, len(todo), time.perf_counter() - started))
         return not self.waiting
 
     def call(self, call_id: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
@@ -201,7 +218,7 @@ class Applier:
         except Exception:
             text = f"{type(value).__name__}: {value}"
             ok, payload = False, pickle.dumps(RevOpsError(text))
-        self.conn.send(("result", call_id, ok, payload))
+        self._send(("result", call_id, ok, payload))
 
 
 def run_process(

@@ -218,7 +218,8 @@ class _Link:
         while True:
             try:
                 message = self.conn.recv()
-            except (EOFError, OSError, ValueError):
+            # TypeError: `close` ran while recv read (the Connection's handle became None)
+            except (EOFError, OSError, ValueError, TypeError):
                 with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
                     self.loop.call_soon_threadsafe(self._gone)
                 return
