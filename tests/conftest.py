@@ -25,6 +25,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
+from pg_reset import empty_tables
 
 # The CLI's console reads COLUMNS once, when `revops.cli._common` is first imported. The CLI
 # imports its commands lazily, so without this the first test to run a command would pin the
@@ -187,12 +188,11 @@ def _warehouse(backend: str, request: pytest.FixtureRequest) -> Iterator[Warehou
             )
             if table in names and (table, column) not in canonical
         ]
-        with wh.transaction() as run:
-            for t in TABLES:
-                run(f'TRUNCATE TABLE "{t.name}"')
-            # custom columns an earlier test's load added: the session database is shared
-            for table, column in extra:
-                run(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+        empty_tables(wh)
+        if extra:  # custom columns an earlier test's load added: the session database is shared
+            with wh.transaction() as run:
+                for table, column in extra:
+                    run(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
     try:
         yield wh
     finally:

@@ -16,12 +16,13 @@ import pytest
 from auto_case import at, build_model, mql_history, seed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pg_reset import empty_tables
 from receivers import HttpReceiver
 
 from revops.automation import dispatch, inbox, queue
 from revops.automation import dispatcher as dispatcher_module
 from revops.automation.channels import Outcome
-from revops.warehouse import TABLES, Warehouse
+from revops.warehouse import Warehouse
 
 ANSWERS = st.sampled_from(["ok", "retry", "permanent"])
 
@@ -99,9 +100,7 @@ def test_two_dispatchers_on_one_warehouse_never_send_an_action_twice(
     pg_url: str, http_receiver: HttpReceiver, hook_secret: None
 ) -> None:
     wh = Warehouse.connect(pg_url)
-    with wh.transaction() as run:
-        for t in TABLES:
-            run(f'TRUNCATE TABLE "{t.name}"')
+    empty_tables(wh)
     model = build_model(http_receiver.url)
     seed(wh, model)
     wh.write("lifecycle_history", mql_history(), "append")

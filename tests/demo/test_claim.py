@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from pg_reset import empty_tables
 from typer.testing import CliRunner
 
 from revops.cli import app
 from revops.demo.claim import ForeignWarehouseError, check_ownership, claim
-from revops.warehouse import TABLES, Warehouse
+from revops.warehouse import Warehouse
 
 
 @pytest.fixture
@@ -27,9 +28,8 @@ def url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
         yield str(tmp_path / "company.duckdb")
         return
     pg = str(request.getfixturevalue("pg_url"))
-    with Warehouse.connect(pg) as wh, wh.transaction() as run:
-        for t in TABLES:
-            run(f'TRUNCATE TABLE "{t.name}"')
+    with Warehouse.connect(pg) as wh:
+        empty_tables(wh)
     yield pg
 
 

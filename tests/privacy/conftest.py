@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pg_reset import empty_tables
 
-from revops.warehouse import TABLES, Warehouse
+from revops.warehouse import Warehouse
 
 
 @pytest.fixture(autouse=True)
@@ -27,9 +28,7 @@ def file_warehouse(
         wh = Warehouse.connect(tmp_path / "wh.duckdb")
     else:
         wh = Warehouse.connect(request.getfixturevalue("pg_url"))
-        with wh.transaction() as run:
-            for t in TABLES:
-                run(f'TRUNCATE TABLE "{t.name}"')
+        empty_tables(wh)
     try:
         yield wh
     finally:
