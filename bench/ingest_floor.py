@@ -20,6 +20,8 @@ cases, where DuckDB's own parallel CSV reader parses and casts the file.
   merge_pk     merge_nopk on persons with its primary key
 
 Usage: python bench/ingest_floor.py [--sizes 1000000,3000000] [--cases arrow_pk,...]
+`--check` (CI, seconds): every case at 3,000 rows; each must store exactly the rows it was
+given (and the reloads change exactly 1% of them); exit 1 otherwise.
 """
 
 from __future__ import annotations
@@ -203,7 +205,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000000,3000000")
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--run", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--check", action="store_true", help="every case at 3,000 rows; exit 1 if wrong"
+    )
     args = ap.parse_args()
+    if args.check:
+        args.sizes = "3000"
     if args.run:
         answer = run(*args.run)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -212,6 +219,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE.parent))
     from ingest import generate
 
+    wrong: list[str] = []
     print(f"{'case':>12} {'rows':>10} {'wall s':>7} {'cpu s':>7} {'peak MB':>8} {'pre MB':>7}")
     with tempfile.TemporaryDirectory(prefix="revops-floor-") as tmp:
         for rows in (int(s) for s in args.sizes.split(",")):
@@ -232,7 +240,18 @@ def main() -> None:
                     flush=True,
                 )
                 db.unlink()
+                reload = case.startswith(("reload", "merge"))
+                expect = (rows + rows // 100, len(range(0, rows, 100))) if reload else (rows, 0)
+                if (a["rows"], a["changed"]) != expect:
+                    wrong.append(
+                        f"{case} at {rows:,}: {a['rows']:,.0f} rows, {a['changed']:,.0f} changed"
+                    )
             file.unlink()
+    if wrong:
+        print("check failed: " + "; ".join(wrong))
+        sys.exit(1)
+    if args.check:
+        print("check passed: every storage path stored exactly the rows it was given")
 
 
 if __name__ == "__main__":
