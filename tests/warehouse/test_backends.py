@@ -449,3 +449,44 @@ def test_attribution_path_counts(any_warehouse: Warehouse) -> None:
         "email": (0.0, 1.0),
     }
     assert paths.channels == ("paid_search", "webinar", "email", "direct")
+
+
+def test_attribution_rule_credits(any_warehouse: Warehouse) -> None:
+    """The case of tests/attribution/case.py plus T0, a direct touch of P1 at the very instant
+    of T3 (01-25): the warehouse numbers it before T3 (ties break by touchpoint_id), and every
+    rule model's credits, computed and stored there, equal the Python reference's touch by
+    touch. Storing twice replaces: the table holds one run."""
+    from revops.attribution.credit import credits
+    from revops.attribution.journeys import load_inputs
+    from revops.attribution.run import compare, journeys_for, write_credits
+    from revops.config.attribution import RULE_MODELS
+
+    wh = any_warehouse
+    load_attribution_case(wh)
+    tie = {"touchpoint_id": "T0", "person_id": "P1", "occurred_at": dt.datetime(2024, 1, 25)}
+    tie |= {"channel": "direct", "touch_type": "web_visit"}
+    wh.write("touchpoints", pa.Table.from_pylist([tie]))
+    cfg = MODEL.attribution
+    inputs = load_inputs(wh)
+    journeys = journeys_for(inputs, "opportunity", cfg).touches
+    o1 = journeys[journeys["conversion_id"] == "opportunity:O1"]
+    assert o1["touchpoint_id"].tolist()[:4] == ["T1", "T2", "T0", "T3"]
+    results = compare(inputs, "opportunity", cfg, RULE_MODELS)
+    for model, res in results.items():
+        got = res.credits.set_index(["conversion_id", "touchpoint_id"])
+        want = credits(journeys, model, cfg).set_index(["conversion_id", "touchpoint_id"])
+        assert sorted(got.index) == sorted(want.index)
+        for col in ("credit", "revenue_credit"):
+            diff = (got[col] - want.loc[got.index, col]).abs().max()
+            assert diff <= 1e-9 * max(1.0, float(want[col].abs().max())), (model, col)
+        assert res.by("channel")["conversions"].sum() == pytest.approx(2.0, abs=1e-9)
+    stored = [results["w_shaped"], results["linear"]]
+    n = write_credits(wh, stored, cfg)
+    assert n == 2 * len(journeys)
+    assert write_credits(wh, stored, cfg) == n
+    rows_by_model = rows(wh, "attribution_credits", "model", "conversion_id", "credit")
+    assert len(rows_by_model) == n
+    sums: dict[tuple[str, str], float] = {}
+    for model, conversion, credit in rows_by_model:
+        sums[(model, conversion)] = sums.get((model, conversion), 0.0) + credit
+    assert sums == pytest.approx(dict.fromkeys(sums, 1.0), abs=1e-9)
