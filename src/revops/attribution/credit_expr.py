@@ -24,6 +24,11 @@ largest weight), so the two agree to far better than 1e-9, not bit for bit.
 * Markov and Shapley (credit.py): each journey's distinct channels share 1 by the model's
   channel weight (equally when all weights are 0), split evenly over the channel's touches,
   then every channel's touches are scaled to the model's channel total.
+
+Every sum of floats here (time decay's journey sum, the data-driven journey and channel sums)
+is warehouse.exact's: a float sum's last bit depends on the order the warehouse adds in, which
+its threads choose, and the same seed must give the same credits, bit for bit. Counts are
+integer sums, exact already.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from revops.config.attribution import (
     AttributionConfig,
     PositionWeights,
 )
+from revops.warehouse.exact import exact_sum_over
 
 KEY_COLUMNS = tuple(CREDIT_COLUMNS)  # what each credit row says about its touch
 
@@ -86,7 +92,8 @@ def _time_decay(j: ir.Table, half_life_days: float) -> ir.Table:
     j = j.mutate(_at=_seconds(j.occurred_at.cast("timestamp")))
     j = j.mutate(_last=j._at.max().over(_over(j)))
     j = j.mutate(_d=_f(2.0).pow((j._at - j._last) / (86400.0 * half_life_days)))
-    return j.mutate(_w=j._d / j._d.sum().over(_over(j)))
+    j = exact_sum_over(j, j._d, "conversion_id", "_dsum")
+    return j.mutate(_w=j._d / j._dsum)
 
 
 def _milestones(
@@ -188,16 +195,13 @@ def _channel_weighted(
     `scale` (credit._to_channel_totals). Needs `_touches_of` and `_first` (`credits_expr`);
     its own working columns are overwritten by a second call, `out` is kept."""
     w = _lookup(j.channel, weight)
-    j = j.mutate(
-        _cw=w,
-        _total=j._first.ifelse(w, _f(0.0)).sum().over(_over(j)),
-        _distinct=j._first.ifelse(_f(1.0), _f(0.0)).sum().over(_over(j)),
-    )
+    j = j.mutate(_cw=w, _distinct=j._first.ifelse(1, 0).sum().over(_over(j)).cast("float64"))
+    j = exact_sum_over(j, j._first.ifelse(j._cw, _f(0.0)), "conversion_id", "_total")
     share = (j._total > 0).ifelse(j._cw / j._total, _f(1.0) / j._distinct) / j._touches_of
     if out == "revenue_credit":
         share = share * j._revenue
     j = j.mutate(_share=share)
-    j = j.mutate(_sums=j._share.sum().over(ibis.window(group_by=j.channel)))
+    j = exact_sum_over(j, j._share, "channel", "_sums")
     target = _lookup(j.channel, scale)
     return j.mutate(**{out: (j._sums > 0).ifelse(j._share * target / j._sums, _f(0.0))})
 

@@ -19,6 +19,7 @@ import pandas as pd
 from revops.config.models import Grain, OperatingModel
 from revops.metrics import compute
 from revops.warehouse import Warehouse
+from revops.warehouse.exact import exact_sum
 
 PERFORMANCE_METRICS = (
     "marketing_spend",
@@ -37,17 +38,18 @@ PERFORMANCE_METRICS = (
 def sourced_influenced(journeys: ir.Table, dim: str = "channel") -> pd.DataFrame:
     """Per channel (or campaign): conversions and revenue sourced and influenced. `journeys` is
     the journeys query (journeys.marked_expr, `run.Journeys.marked`): the warehouse counts,
-    only the per-channel rows come back."""
+    only the per-channel rows come back. Amounts are summed exactly (warehouse.exact): the
+    same journeys give the same bits, however the warehouse splits the rows over threads."""
     col = "campaign_id" if dim == "campaign" else dim
     j = journeys.filter(journeys.converted)
     j = j.mutate(**{col: j[col].fill_null("(none)"), "revenue": j.revenue.fill_null(0.0)})
     first = j.filter(j.pos == 0)
     sourced = first.group_by(col).aggregate(
-        sourced=first.conversion_id.count(), sourced_amount=first.revenue.sum()
+        sourced=first.conversion_id.count(), sourced_amount=exact_sum(first.revenue)
     )
     pairs = j.group_by([col, "conversion_id"]).aggregate(revenue=j.revenue.max())
     influenced = pairs.group_by(col).aggregate(
-        influenced=pairs.conversion_id.count(), influenced_amount=pairs.revenue.sum()
+        influenced=pairs.conversion_id.count(), influenced_amount=exact_sum(pairs.revenue)
     )
     out = influenced.left_join(sourced, col).select(
         influenced[col], "sourced", "influenced", "sourced_amount", "influenced_amount"

@@ -40,6 +40,7 @@ from revops.attribution.shapley import ShapleyResult
 from revops.config.attribution import DATA_DRIVEN_MODELS, MODELS, AttributionConfig, ConversionType
 from revops.errors import RevOpsError
 from revops.warehouse import Warehouse
+from revops.warehouse.exact import exact_sum
 from revops.warehouse.schema import table as schema_table
 from revops.warehouse.warehouse import Batch, arrow_schema
 
@@ -69,11 +70,13 @@ class Attribution:
     @cached_property
     def totals(self) -> pd.DataFrame:
         """Conversions and revenue credited per (channel, campaign_id), summed by the warehouse
-        in one query: `by` derives both of its cuts from these few rows."""
+        in one query: `by` derives both of its cuts from these few rows. Exact sums
+        (warehouse.exact), so a run's totals do not depend on how the warehouse's threads
+        split the rows."""
         t = self.expr
         t = t.mutate(campaign_id=t.campaign_id.fill_null("(none)"))
         agg = t.group_by(["channel", "campaign_id"]).aggregate(
-            conversions=t.credit.sum(), revenue=t.revenue_credit.sum()
+            conversions=exact_sum(t.credit), revenue=exact_sum(t.revenue_credit)
         )
         out = self.wh.to_arrow(agg).to_pandas()
         return out.sort_values(["channel", "campaign_id"], ignore_index=True)
