@@ -31,7 +31,10 @@ from pg_reset import empty_tables
 # imports its commands lazily, so without this the first test to run a command would pin the
 # width for the whole session to whatever COLUMNS its CliRunner set (200 in some tests), and the
 # 80-column tests after it would measure a 200-column table. One process per command, as users
-# run it, reads its own terminal.
+# run it, reads its own terminal. A pytest-xdist worker inherits COLUMNS=80 from its controller,
+# which would pin the console to 80 columns before any CliRunner sets its own width: dropped.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
 import revops.cli._common  # noqa: F401
 from revops.warehouse import TABLES, Warehouse
 
@@ -45,6 +48,19 @@ settings.register_profile(
 settings.load_profile("revops")
 
 PG_ADMIN = os.environ.get("REVOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group the tests for pytest-xdist's `--dist loadgroup` (pyproject's addopts): a file's
+    tests stay together, so its module-scoped fixtures (demo warehouses, servers, a browser) are
+    built on one worker only, and all Spark tests share one worker, so one JVM starts, not two.
+    Runs before xdist reads the groups (tryfirst)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        group = "spark" if item.get_closest_marker("spark") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def _pg_reachable() -> bool:
