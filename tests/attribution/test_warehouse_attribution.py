@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from case import load
 
-from revops.attribution.journeys import build_journeys, load_inputs, marked_expr
+from revops.attribution.journeys import build_journeys, load_inputs
 from revops.attribution.run import compare, write_credits
 from revops.config import load_config
 from revops.config.attribution import AttributionConfig
@@ -134,7 +134,7 @@ def test_sourced_and_influenced_pipeline(wh: Warehouse) -> None:
 
     # O1 (10,000): T1 paid_search first, then webinar, email, paid_social; O2 (5,000): T6
     # webinar first, then paid_search. Sourced adds up to 15,000; influenced counts in full.
-    j = marked_expr(load_inputs(wh), "opportunity", CFG)
+    j = build_journeys(load_inputs(wh), "opportunity", CFG)
     got = sourced_influenced(j).set_index("channel")
     assert got["sourced"].to_dict() == {
         "paid_search": 1,

@@ -2,10 +2,8 @@
 
 Journeys (journeys.py) are built from touchpoints and conversion events inside the lookback
 windows of revops.yaml; rule-based and milestone models (rules.py), the exact Markov chain
-(markov.py) and Shapley values (shapley.py) turn them into credits: credit_expr.py places them as
-queries the warehouse runs (rules.py and credit.py are the same models in Python, the reference
-the tests hold them to); run.py reads and writes the warehouse; performance.py joins spend;
-scope.py says what every number answers.
+(markov.py) and Shapley values (shapley.py) turn them into credits (credit.py); run.py reads and
+writes the warehouse; performance.py joins spend; scope.py says what every number answers.
 """
 
 from revops.attribution.markov import MarkovResult, markov

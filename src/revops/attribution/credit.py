@@ -1,8 +1,4 @@
-"""Credits per touch for any model, in Python: the reference the warehouse's credits are held to.
-
-A run computes the rows of `attribution_credits` in the warehouse (credit_expr.py); this module
-states the same models over a journeys frame (journeys.build_journeys), and the tests compare
-the two touch by touch. What follows is what both compute.
+"""Credits per touch for any model: the rows stored in `attribution_credits`.
 
 Rule-based models weight each converting journey's touches (rules.py). The data-driven models
 are fitted on all journeys (converting and not) at channel level, then each conversion is

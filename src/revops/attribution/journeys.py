@@ -37,7 +37,6 @@ import pandas as pd
 from revops.attribution.paths import Paths
 from revops.config.attribution import AttributionConfig, ConversionType
 from revops.warehouse import Warehouse
-from revops.warehouse.exact import exact_sum
 
 # a conversion on a day happens at the day's last microsecond (the warehouse's precision)
 END_OF_DAY = ibis.interval(days=1) - ibis.interval(microseconds=1)
@@ -164,25 +163,17 @@ def _in_lookback(
     )
 
 
-def marked_expr(
+def journeys_expr(
     inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, converted_only: bool = True
 ) -> ir.Table:
-    """The journeys as one unordered query with their milestone flags `is_lead` and `is_opp`:
-    what the credits (credit_expr) and the sourced/influenced counts are computed over."""
+    """The journeys as one query (see `build_journeys`), but `days_before`."""
     j = _in_lookback(inp, conversion, cfg, converted_only)
     marks = {}
     for flag, milestone in (("is_lead", "lead_at"), ("is_opp", "opp_at")):
         before = (j.occurred_at.cast("timestamp") <= j[milestone]).fill_null(False)
         last = before.ifelse(j.pos, -1).max().over(group_by=j.conversion_id)
         marks[flag] = before & (j.pos == last)
-    return j.mutate(**marks)
-
-
-def journeys_expr(
-    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, converted_only: bool = True
-) -> ir.Table:
-    """The journeys as one query (see `build_journeys`), but `days_before`."""
-    j = marked_expr(inp, conversion, cfg, converted_only)
+    j = j.mutate(**marks)
     return j.order_by(["conversion_id", "occurred_at", "touchpoint_id"])
 
 
@@ -205,7 +196,7 @@ def path_counts_expr(inp: Inputs, conversion: ConversionType, cfg: AttributionCo
     counts = per.group_by("path").aggregate(
         conversions=won.ifelse(1, 0).sum(),
         nulls=won.ifelse(0, 1).sum(),
-        value=exact_sum(won.ifelse(per.revenue.fill_null(0.0), 0.0)),  # same bits every run
+        value=won.ifelse(per.revenue.fill_null(0.0), 0.0).sum(),
         first=per.conversion_id.min(),
     )
     return counts.order_by("first").drop("first")

@@ -13,13 +13,11 @@ numbers `revops metrics compute` gives.
 
 from __future__ import annotations
 
-import ibis.expr.types as ir
 import pandas as pd
 
 from revops.config.models import Grain, OperatingModel
 from revops.metrics import compute
 from revops.warehouse import Warehouse
-from revops.warehouse.exact import exact_sum
 
 PERFORMANCE_METRICS = (
     "marketing_spend",
@@ -35,30 +33,23 @@ PERFORMANCE_METRICS = (
 )
 
 
-def sourced_influenced(journeys: ir.Table, dim: str = "channel") -> pd.DataFrame:
-    """Per channel (or campaign): conversions and revenue sourced and influenced. `journeys` is
-    the journeys query (journeys.marked_expr, `run.Journeys.marked`): the warehouse counts,
-    only the per-channel rows come back. Amounts are summed exactly (warehouse.exact): the
-    same journeys give the same bits, however the warehouse splits the rows over threads."""
+def sourced_influenced(journeys: pd.DataFrame, dim: str = "channel") -> pd.DataFrame:
+    """Per channel (or campaign): conversions and revenue sourced and influenced."""
     col = "campaign_id" if dim == "campaign" else dim
-    j = journeys.filter(journeys.converted)
-    j = j.mutate(**{col: j[col].fill_null("(none)"), "revenue": j.revenue.fill_null(0.0)})
-    first = j.filter(j.pos == 0)
-    sourced = first.group_by(col).aggregate(
-        sourced=first.conversion_id.count(), sourced_amount=exact_sum(first.revenue)
+    conv = journeys[journeys["converted"].astype(bool)].fillna({col: "(none)"})
+    first = conv[conv["pos"] == 0]
+    sourced = first.groupby(col).agg(
+        sourced=("conversion_id", "size"), sourced_amount=("revenue", "sum")
     )
-    pairs = j.group_by([col, "conversion_id"]).aggregate(revenue=j.revenue.max())
-    influenced = pairs.group_by(col).aggregate(
-        influenced=pairs.conversion_id.count(), influenced_amount=exact_sum(pairs.revenue)
+    touched = conv.drop_duplicates(["conversion_id", col])
+    influenced = touched.groupby(col).agg(
+        influenced=("conversion_id", "size"), influenced_amount=("revenue", "sum")
     )
-    out = influenced.left_join(sourced, col).select(
-        influenced[col], "sourced", "influenced", "sourced_amount", "influenced_amount"
-    )
-    df = out.to_pyarrow().to_pandas().rename(columns={col: dim})
-    df = df.fillna({"sourced": 0, "sourced_amount": 0.0})
-    df = df.astype({"sourced": int, "influenced": int, "sourced_amount": float})
-    df = df.sort_values(dim, ignore_index=True)
-    return df.sort_values("sourced_amount", ascending=False, ignore_index=True)
+    out = influenced.join(sourced, how="left").fillna(0.0).reset_index()
+    out = out.rename(columns={col: dim})
+    out["sourced"] = out["sourced"].astype(int)
+    cols = [dim, "sourced", "influenced", "sourced_amount", "influenced_amount"]
+    return out[cols].sort_values("sourced_amount", ascending=False, ignore_index=True)
 
 
 def performance_table(

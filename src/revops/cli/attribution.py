@@ -100,8 +100,7 @@ def run(
         if isinstance(fitted, MarkovResult | ShapleyResult):
             from revops.attribution.credit import unplaced
 
-            placed = res.by("channel").rename(columns={"conversions": "credit"})
-            for channel, amount in unplaced(placed, fitted).items():
+            for channel, amount in unplaced(res.credits, fitted).items():
                 console.print(
                     f"[yellow]{channel}: {amount:,.2f} conversions credited by the model, "
                     "but no converting journey has a touch of it to carry them[/]",
@@ -164,7 +163,7 @@ def performance(
         )
         for conv, what in pairs:
             _scope(Scope.of(cfg, conv, ("first touch = sourced, any touch = influenced",)).text)
-            table = sourced_influenced(journeys_for(inputs, conv, cfg).marked, by)
+            table = sourced_influenced(journeys_for(inputs, conv, cfg).touches, by)
             print_frame(table, f"Sourced vs influenced {what} by {by}")
         _scope(
             "Attribution scope: attributed_pipeline / attributed_revenue use the W-shaped model "

@@ -146,8 +146,8 @@ def attribution_report_data(
         by_campaign=by_campaign,
         fits=_fits(results),
         perf=perf.reset_index(drop=True),
-        pipeline=sourced_influenced(journeys("opportunity").marked),
-        revenue=sourced_influenced(journeys("closed_won").marked),
+        pipeline=sourced_influenced(journeys("opportunity").touches),
+        revenue=sourced_influenced(journeys("closed_won").touches),
     )
 
 
