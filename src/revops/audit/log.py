@@ -91,40 +91,23 @@ def chain_batch(
 ) -> tuple[Batch, tuple[int, str]]:
     """Entries chained after `start` (seq, hash), as one append batch, and the new head.
 
-    `audit_batch` starts from the stored head; the intake API starts from the head it keeps in
-    memory, because it chains groups long before they are stored.
+    `audit_batch` starts from the stored head; a writer that builds several batches before it
+    stores them starts from the head it keeps (the automation outbox). The intake API's
+    journaled entries are only numbered (`unchained_batch`) and chained when applied.
     """
     seq, prev = start
-    rows: list[dict[str, Any]] = []
-    for n in notes:
-        seq += 1
-        when = naive_utc(n.at)
-        text = _canonical_details(n.details)
-        digest = entry_hash(seq, when, n.actor, n.action, n.subject, text, prev)
-        rows.append(
-            {
-                "seq": seq,
-                "at": when,
-                "actor": n.actor,
-                "action": n.action,
-                "subject": n.subject,
-                "details": text,
-                "prev_hash": prev,
-                "hash": digest,
-            }
-        )
-        prev = digest
+    rows = _numbered(seq, notes)
+    for row in rows:
+        fields = (row["seq"], row["at"], row["actor"], row["action"], row["subject"])
+        row["prev_hash"] = prev
+        row["hash"] = prev = entry_hash(*fields, row["details"], prev)
     data = pa.Table.from_pylist(rows, arrow_schema(table("audit_log")))
-    return Batch("audit_log", data, "append"), (seq, prev)
+    return Batch("audit_log", data, "append"), (seq + len(rows), prev)
 
 
-def unchained_batch(start: int, notes: Sequence[AuditNote]) -> Batch:
-    """Entries numbered after `start` but not hashed (`prev_hash` and `hash` empty), as one
-    append batch, for a writer whose entries are always chained again before they are stored
-    (the intake API's journal: `rechain` at every apply and replay renumbers and hashes them
-    from the stored head). Hashing them when journaling too cost the answering process a
-    SHA-256 and a JSON encoding per lead that nothing ever read."""
-    rows = [
+def _numbered(start: int, notes: Sequence[AuditNote]) -> list[dict[str, Any]]:
+    """The entries' rows numbered after `start`, hashes empty."""
+    return [
         {
             "seq": seq,
             "at": naive_utc(n.at),
@@ -137,9 +120,16 @@ def unchained_batch(start: int, notes: Sequence[AuditNote]) -> Batch:
         }
         for seq, n in enumerate(notes, start + 1)
     ]
-    return Batch(
-        "audit_log", pa.Table.from_pylist(rows, arrow_schema(table("audit_log"))), "append"
-    )
+
+
+def unchained_batch(start: int, notes: Sequence[AuditNote]) -> Batch:
+    """Entries numbered after `start` but not hashed (`prev_hash` and `hash` empty), as one
+    append batch, for a writer whose entries are always chained again before they are stored
+    (the intake API's journal: `rechain` at every apply and replay renumbers and hashes them
+    from the stored head). Hashing them when journaling too cost the answering process a
+    SHA-256 and a JSON encoding per lead that nothing ever read."""
+    data = pa.Table.from_pylist(_numbered(start, notes), arrow_schema(table("audit_log")))
+    return Batch("audit_log", data, "append")
 
 
 def audit_batch(
