@@ -6,6 +6,8 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from revops.config.planning import PotentialConfig
 from revops.errors import RevOpsError
@@ -34,6 +36,28 @@ def test_parse_period() -> None:
     assert parse_period("2026-Q3", 2) == (date(2026, 8, 1), date(2026, 10, 31))
     assert parse_period("2026-Q4", 2) == (date(2026, 11, 1), date(2027, 1, 31))
     assert parse_period("2026", 2) == (date(2026, 2, 1), date(2027, 1, 31))
+
+
+@given(
+    year=st.integers(0, 9999),
+    form=st.sampled_from(["{y:04d}-{m:02d}", "{y:04d}-Q{q}", "{y:04d}"]),
+    month=st.integers(1, 12),
+    q=st.integers(1, 4),
+    fiscal_start=st.integers(1, 12),
+)
+def test_any_four_digit_period_parses_or_is_refused_in_one_line(
+    year: int, form: str, month: int, q: int, fiscal_start: int
+) -> None:
+    """Schemathesis sent the comp statement route `0000-01` and got a 500 (year 0 is no date);
+    `9999-12` ends in a month that has no successor. Every period of the accepted shapes now
+    either gives its days or a RevOpsError naming it."""
+    text = form.format(y=year, m=month, q=q)
+    if 1000 <= year <= 8999:
+        start, end = parse_period(text, fiscal_start)
+        assert start <= end
+    else:
+        with pytest.raises(RevOpsError, match=f"period '{text}' is outside the years"):
+            parse_period(text, fiscal_start)
 
 
 def test_ramp_fraction() -> None:

@@ -6,7 +6,7 @@ import re
 from datetime import date, timedelta
 
 from revops.errors import RevOpsError
-from revops.pipeline.forecast.periods import quarter
+from revops.pipeline.forecast.periods import check_years, quarter
 
 
 def month_start(day: date) -> date:
@@ -31,6 +31,8 @@ def parse_period(text: str, fiscal_start_month: int = 1) -> tuple[date, date]:
     layer buckets by.
     """
     t = text.strip()
+    if m := re.match(r"\d{4}", t):
+        check_years(text, int(m[0]))
     if m := re.fullmatch(r"(\d{4})-(\d{2})", t):
         if 1 <= int(m[2]) <= 12:
             start = date(int(m[1]), int(m[2]), 1)

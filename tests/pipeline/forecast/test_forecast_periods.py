@@ -29,6 +29,14 @@ def test_bad_period_is_a_clear_error() -> None:
         parse_period("2026Q5", 2)
 
 
+@pytest.mark.parametrize(
+    "text", ["0000Q1", "9999Q4", "0999-12-31..2026-01-01", "2026-01-01..9999-12-31"]
+)
+def test_a_period_outside_the_calendar_is_a_clear_error(text: str) -> None:
+    with pytest.raises(RevOpsError, match="outside the years"):
+        parse_period(text, 1)
+
+
 def test_quarters_between_only_whole_quarters() -> None:
     qs = quarters_between(date(2024, 11, 1), date(2026, 10, 31), 2)
     assert len(qs) == 8  # the demo company's two years

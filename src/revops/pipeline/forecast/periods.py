@@ -17,6 +17,16 @@ from revops.errors import RevOpsError
 Naming = Literal["start", "end"]
 _QUARTER = re.compile(r"^(?:FY)?(\d{4})-?Q([1-4])$", re.IGNORECASE)
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.\.|:)(\d{4}-\d{2}-\d{2})$")
+# Years a period may name. Four digits admit year 0 (no such date) and 9999 (whose next month
+# or quarter is no date either); periods are walked forwards and backwards from the one named,
+# so the bounds leave a wide margin rather than stopping at Python's date range.
+FIRST_YEAR, LAST_YEAR = 1000, 8999
+
+
+def check_years(text: str, *years: int) -> None:
+    """Refuse a period naming a year outside FIRST_YEAR..LAST_YEAR, with a one-line error."""
+    if any(not FIRST_YEAR <= y <= LAST_YEAR for y in years):
+        raise RevOpsError(f"period {text!r} is outside the years {FIRST_YEAR}–{LAST_YEAR}")
 
 
 @dataclass(frozen=True, order=True)
@@ -87,6 +97,7 @@ def parse_period(text: str, fy_start_month: int, naming: Naming = "start") -> Pe
     raw = text.strip()
     m = _QUARTER.match(raw)
     if m:
+        check_years(text, int(m.group(1)))
         return quarter(int(m.group(1)), int(m.group(2)), fy_start_month, naming)
     r = _RANGE.match(raw)
     if r:
@@ -94,6 +105,7 @@ def parse_period(text: str, fy_start_month: int, naming: Naming = "start") -> Pe
             start, end = date.fromisoformat(r.group(1)), date.fromisoformat(r.group(2))
         except ValueError:
             raise RevOpsError(f"period {text!r} holds an invalid date") from None
+        check_years(text, start.year, end.year)
         return Period(start, end, raw)
     raise RevOpsError(
         f"period {text!r} is not a fiscal quarter (2026Q4) or a range (2026-08-01..2026-10-31)"
