@@ -63,6 +63,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(group))
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a test that xdist did not put in its group (its node id ends `@group` when it did).
+
+    With pytest 9 it silently did not: xdist 3.8 writes `item._nodeid`, which pytest 9 no
+    longer reads, so every file was spread over both workers, each module fixture was built
+    twice and Spark started two JVMs. Hence the pytest pin in pyproject.toml, and this check,
+    which says so instead of a suite that quietly does its costliest setup twice.
+    """
+    mark = item.get_closest_marker("xdist_group")
+    if mark is None or not getattr(item.config.option, "loadgroup", False):
+        return
+    if not item.nodeid.endswith(f"@{mark.args[0]}"):
+        pytest.fail(
+            f"pytest-xdist did not put this test in its group {mark.args[0]!r}: this pytest "
+            f"({pytest.__version__}) and pytest-xdist do not work together (see the pytest pin "
+            "in pyproject.toml)",
+            pytrace=False,
+        )
+
+
 def _pg_reachable() -> bool:
     try:
         with psycopg.connect(PG_ADMIN, connect_timeout=3):
