@@ -1,16 +1,20 @@
 """The demo's schedule: steps side by side on their own connections, never before the steps they
-follow; the generator in a child process giving the same files; charts drawn from two threads
-giving the bytes one thread gives."""
+follow; a step that reads only some loaded tables started while the others load, beside the
+loader, and the forecast reading nothing but the tables it says; the generator in a child
+process giving the same files; charts drawn from two threads giving the bytes one thread
+gives."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -18,12 +22,13 @@ from revops.config import load_config
 from revops.context import RevOps
 from revops.demo import LAYOUT, generate
 from revops.demo.background import Generation
-from revops.demo.schedule import run_steps
-from revops.demo.steps import STEPS, Step
+from revops.demo.schedule import Schedule, run_steps
+from revops.demo.steps import FORECAST_READS, STEPS, Step
 from revops.reports import charts
 from revops.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
+GENERATED = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")  # a report's generation time
 
 
 @pytest.fixture
@@ -41,7 +46,13 @@ class Journal:
         self.events: list[tuple[str, str]] = []
         self.connections: set[int] = set()
 
-    def step(self, name: str, after: tuple[str, ...] = (), fail: bool = False) -> Step:
+    def step(
+        self,
+        name: str,
+        after: tuple[str, ...] = (),
+        fail: bool = False,
+        reads: frozenset[str] | None = None,
+    ) -> Step:
         def run(ro: RevOps, folder: Path) -> str:
             with self.lock:
                 self.events.append(("start", name))
@@ -53,7 +64,11 @@ class Journal:
                 self.events.append(("end", name))
             return name.upper()
 
-        return Step(name, name, run, after)
+        return Step(name, name, run, after, reads)
+
+    def started(self) -> list[str]:
+        with self.lock:
+            return [name for kind, name in self.events if kind == "start"]
 
 
 def test_steps_start_after_the_steps_they_follow_and_overlap_the_others(
@@ -98,6 +113,87 @@ def test_one_worker_runs_in_order_on_the_commands_connection(ro: RevOps, tmp_pat
     run_steps(ro, tmp_path, steps, workers=1)
     assert j.events == [(k, n) for n in "abc" for k in ("start", "end")]
     assert j.connections == {id(ro.warehouse.con.con)}
+
+
+def _until(condition: Any) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_step_reading_loaded_tables_starts_while_the_rest_load_one_beside_the_loader(
+    ro: RevOps, tmp_path: Path
+) -> None:
+    j = Journal()
+    deals = frozenset({"opportunities", "users"})
+    steps = [
+        j.step("early", reads=deals),
+        j.step("also_early", reads=frozenset({"users"})),
+        j.step("late"),
+        j.step("after_early", after=("early",)),
+    ]
+    told: list[tuple[str, str]] = []
+    with Schedule(ro, tmp_path, steps) as schedule:
+        schedule.loaded("users")
+        _until(lambda: j.started() == ["also_early"])  # its tables are loaded; first ready
+        schedule.loaded("opportunities")
+        # once also_early has ended, the one worker beside the loader takes early as the next
+        # file loads (a step is started as a file is done, never in between)
+        _until(lambda: schedule.loaded("persons") or j.started() == ["also_early", "early"])
+        assert told == []  # nothing is told while the files load
+        done = schedule.finish(
+            started=lambda s: told.append(("start", s.name)),
+            finished=lambda s, r: told.append(("end", s.name)),
+        )
+    assert list(done) == ["early", "also_early", "late", "after_early"]
+    assert done["early"] == "EARLY"
+    # the steps started while loading are told first, in the order of `steps`; one that had
+    # already ended is told as ended at once
+    assert told[:3] == [("start", "early"), ("start", "also_early"), ("end", "also_early")]
+    assert sorted(told) == sorted((k, s.name) for s in steps for k in ("start", "end"))
+    position = {event: i for i, event in enumerate(j.events)}
+    assert position[("end", "early")] < position[("start", "after_early")]
+
+
+def test_an_error_while_loading_is_raised_when_the_loading_is_done(
+    ro: RevOps, tmp_path: Path
+) -> None:
+    j = Journal()
+    steps = [j.step("early", fail=True, reads=frozenset({"users"})), j.step("late")]
+    with Schedule(ro, tmp_path, steps) as schedule:
+        schedule.loaded("users")
+        _until(lambda: j.started() == ["early"])
+        time.sleep(0.1)
+        schedule.loaded("persons")  # a later file loads still
+        with pytest.raises(RuntimeError, match="early broke"):
+            schedule.finish()
+    assert j.started() == ["early"]
+
+
+def test_the_forecast_reads_only_the_tables_it_names(tmp_path: Path) -> None:
+    """The forecast on a warehouse holding only FORECAST_READS of the loaded files writes the
+    backtests and report it writes once every file is loaded, so it may start that early."""
+    from revops.demo.steps import forecast
+
+    files = generate(tmp_path / "files", scale=0.03, seed=7)
+    config = load_config(ROOT / "examples" / "revops.yaml")
+    outcomes = []
+    for name, wanted in (("some", FORECAST_READS), ("all", set(LAYOUT))):
+        ro = RevOps(config, Warehouse.connect(tmp_path / name / "w.duckdb"))
+        try:
+            for f in files:
+                if f.table in wanted:
+                    ro.load(f.path, f.table, f.preset)
+            page = forecast(ro, tmp_path / name).read_text()
+            weekly = ro.warehouse.execute(ro.warehouse.table("forecast_backtests"))
+        finally:
+            ro.close()
+        outcomes.append((GENERATED.sub("", page), weekly.drop(columns=["run_at"])))
+    (page_some, weekly_some), (page_all, weekly_all) = outcomes
+    assert len(weekly_all) > 0
+    pd.testing.assert_frame_equal(weekly_some, weekly_all)
+    assert page_some == page_all
 
 
 def test_every_demo_step_follows_only_steps_listed_before_it() -> None:

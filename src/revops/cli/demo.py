@@ -23,7 +23,7 @@ from revops.cli.lifecycle import print_lifecycle_report
 from revops.context import default_warehouse_url
 
 if TYPE_CHECKING:
-    from revops.context import RevOps
+    from revops.demo.schedule import Schedule
     from revops.demo.steps import Step
 
 
@@ -50,13 +50,19 @@ def demo(
     from revops.demo import steps
     from revops.demo.background import Generation
     from revops.demo.claim import claim
+    from revops.demo.schedule import Schedule
 
     started = time.perf_counter()
     url = warehouse or default_warehouse_url()
     with user_errors():
         claim(url, seed=seed, scale=scale, force=force)
-    # the generator writes the files in a child process while this one loads each finished one
-    with Generation(out / "demo", scale=scale, seed=seed) as files, open_revops(config, url) as ro:
+    # the generator writes the files in a child process while this one loads each finished one;
+    # the forecast starts as soon as the deal tables are loaded (`revops.demo.schedule`)
+    with (
+        Generation(out / "demo", scale=scale, seed=seed) as files,
+        open_revops(config, url) as ro,
+        Schedule(ro, out / "reports") as schedule,
+    ):
         steps.install_automations(ro)
         reports = []
         with load_progress() as progress:
@@ -68,9 +74,10 @@ def demo(
                 reports.append(
                     ro.load(f.path, f.table, f.preset, progress=bytes_callback(progress, task))
                 )
+                schedule.loaded(f.table)
         console.print(f"[green]✓[/] generated {len(reports)} export files in {out / 'demo'}")
         print_load_reports(reports)
-        done = run_engines(ro, out / "reports")
+        done = run_engines(schedule)
         summary, funnel = done["metrics"]
         print_funnel(summary)
     written = [funnel] + [v for v in done.values() if isinstance(v, Path)]
@@ -83,11 +90,9 @@ def demo(
     console.print(f"done in {time.perf_counter() - started:.1f} s")
 
 
-def run_engines(ro: RevOps, folder: Path) -> dict[str, Any]:
+def run_engines(schedule: Schedule) -> dict[str, Any]:
     """The engine steps, two at a time where they can (`revops.demo.schedule`), with the
     running ones in the status line; the lifecycle report prints as soon as it is done."""
-    from revops.demo.schedule import run_steps
-
     running: list[Step] = []
     with console.status("") as status:
 
@@ -105,7 +110,7 @@ def run_engines(ro: RevOps, folder: Path) -> dict[str, Any]:
             if step.name == "lifecycle":
                 print_lifecycle_report(result)
 
-        return run_steps(ro, folder, started=started, finished=finished)
+        return schedule.finish(started=started, finished=finished)
 
 
 def print_funnel(summary: Any) -> None:

@@ -15,9 +15,16 @@ run the others side by side on two threads:
   quotas, revenue tables, backtests); before them it would show ROAS and coverage from missing
   inputs; the automation pass comes last, as of everything the demo wrote.
 
-`STEPS` is in the order the steps start: the forecast, the longest, beside the lifecycle, then
-the steps that spend their time inside DuckDB (which releases the GIL) while the forecast's
-Python runs. Run one after another in this order they give the same warehouse.
+`reads` names the loaded tables a step reads when it reads only some of them, so the schedule
+may start it while later files still load: the forecast reads the deal tables, users and
+activities (loaded among the first files) and none of what the other steps write, and it is the
+longest step, so it runs while the files load and its fits fill the core that loading leaves
+idle. Every other step reads what the lifecycle writes, which reads the late files.
+
+`STEPS` is in the order the steps start when several are ready: the forecast first; then the
+longest chain after the lifecycle first (the lead desk, then the pipeline that follows it), then
+the others, longest first, so the two threads end together before the dictionary. Run one after
+another in this order they give the same warehouse.
 """
 
 from __future__ import annotations
@@ -40,12 +47,14 @@ QUARTERS = ("2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4")
 
 class Step(NamedTuple):
     """One step: its name (the benchmarks' row), what the command shows while it runs, the
-    work, given the open warehouse and the reports folder, and the steps it must follow."""
+    work, given the open warehouse and the reports folder, the steps it must follow and, if
+    it reads only some of the loaded tables, which."""
 
     name: str
     status: str
     run: Callable[[RevOps, Path], Any]
     after: tuple[str, ...] = ()
+    reads: frozenset[str] | None = None  # the loaded tables it reads, if not all (see module)
 
 
 def install_automations(ro: RevOps) -> None:
@@ -168,11 +177,14 @@ def automations(ro: RevOps, folder: Path) -> str | None:
 
 
 _ENGINES = ("lifecycle", "forecast", "quality", "attribution", "lead_desk", "pipeline", "revenue")
+# what the forecast reads of the loaded files (`revops.pipeline.forecast.data`); everything
+# else it reads (overrides, adjustments, snapshots, backtests) only revops writes
+FORECAST_READS = frozenset(
+    ("users", "accounts", "opportunities", "opportunity_stage_history", "activities")
+)
 STEPS: tuple[Step, ...] = (
+    Step("forecast", "forecast backtest and win model", forecast, reads=FORECAST_READS),
     Step("lifecycle", "running the lifecycle", lifecycle),
-    Step("forecast", "forecast backtest and win model", forecast),
-    Step("quality", "data quality scorecard", quality, after=("lifecycle",)),
-    Step("attribution", "multi-touch attribution", attribution, after=("lifecycle",)),
     Step(
         "lead_desk",
         "lead desk: routing each MQL when it qualified, answers from the history",
@@ -180,6 +192,8 @@ STEPS: tuple[Step, ...] = (
         after=("lifecycle",),
     ),
     Step("pipeline", "pipeline, quotas and hygiene", pipeline, after=("lifecycle", "lead_desk")),
+    Step("quality", "data quality scorecard", quality, after=("lifecycle",)),
+    Step("attribution", "multi-touch attribution", attribution, after=("lifecycle",)),
     Step("revenue", "revenue and retention", revenue, after=("lifecycle",)),
     Step("metrics", "computing the metric dictionary", metrics, after=_ENGINES),
     Step(
