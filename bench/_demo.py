@@ -69,7 +69,7 @@ def generate_and_load(run: Run) -> None:
         run.ro = RevOps.open(CONFIG, run.warehouse)
         if run.ro.warehouse.backend != "spark":
             install_automations(run.ro)
-        run.schedule = Schedule(run.ro, run.out / "reports")
+        run.schedule = Schedule(run.ro, run.out / "reports").__enter__()  # `engines` leaves it
         try:
             for f in files:
                 run.files.append(f)

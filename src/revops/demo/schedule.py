@@ -14,7 +14,8 @@ While the files load, the loader is one of the `workers`: one step at most runs 
 only a step whose `reads` are all loaded (the forecast, which reads the deal tables loaded
 first, so its win-model fits use the core that loading and the generator leave idle). A table
 once loaded is not written again by a later load, so such a step sees what it would see after
-loading.
+loading. Before the first file is even written (the generator builds the whole company first),
+a thread imports what the steps will import (`warm_up`), off their path.
 
     with Schedule(ro, folder) as schedule:
         for f in files:
@@ -30,13 +31,16 @@ from two threads nor while the files' progress bars are drawn.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from revops.demo.steps import STEPS, Step, install_automations
+from revops.demo.steps import IMPORTS, STEPS, Step, install_automations
 
 if TYPE_CHECKING:
     from revops.context import RevOps
@@ -70,8 +74,12 @@ class Schedule:
         self.error: BaseException | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._announced: set[str] = set()
+        self._warming: threading.Thread | None = None
 
     def __enter__(self) -> Schedule:
+        """Start importing what the steps import (`warm_up`), on a thread of its own."""
+        self._warming = threading.Thread(target=warm_up, name="demo-imports", daemon=True)
+        self._warming.start()
         return self
 
     def __exit__(
@@ -83,6 +91,8 @@ class Schedule:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._warming is not None:
+            self._warming.join()
 
     def loaded(self, table: str) -> None:
         """`table` is loaded: start a step that reads only loaded tables, if a worker is free
@@ -178,6 +188,15 @@ def run_steps(
     what each returned, in the order of `steps`."""
     with Schedule(ro, folder, steps, workers=workers) as schedule:
         return schedule.finish(started=started, finished=finished)
+
+
+def warm_up(modules: Sequence[str] = IMPORTS) -> None:
+    """Import `modules` now. Entering a `Schedule` runs this on a thread while the generator
+    builds the company and the loader, with no file yet, leaves its core idle; a module that
+    cannot be imported is left for its step to report."""
+    for name in modules:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 def _on_sibling(ro: RevOps, step: Step, folder: Path) -> Any:

@@ -177,6 +177,30 @@ def automations(ro: RevOps, folder: Path) -> str | None:
 
 
 _ENGINES = ("lifecycle", "forecast", "quality", "attribution", "lead_desk", "pipeline", "revenue")
+# The modules the steps import that take a while to import (scikit-learn above all), imported
+# while the generator builds the company and the loader has no file yet (`schedule.warm_up`):
+# else each step imports them on the critical path, holding the GIL the other thread wants.
+IMPORTS = (
+    "sklearn.ensemble",
+    "sklearn.calibration",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "revops.lifecycle",
+    "revops.pipeline.forecast",
+    "revops.reports.forecast",
+    "revops.reports.quality",
+    "revops.quality.scorecard",
+    "revops.reports.attribution",
+    "revops.routing.backfill",
+    "revops.metrics",
+    "revops.reports.pipeline",
+    "revops.pipeline.engine",
+    "revops.planning.run",
+    "revops.reports.revenue",
+    "revops.revenue",
+    "revops.reports.funnel",
+    "revops.automation.outbox",
+)
 # what the forecast reads of the loaded files (`revops.pipeline.forecast.data`); everything
 # else it reads (overrides, adjustments, snapshots, backtests) only revops writes
 FORECAST_READS = frozenset(
