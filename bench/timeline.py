@@ -1,7 +1,10 @@
 """A timeline of one `revops demo` run: when each part ran, on which thread, and how busy the
 machine's cores were meanwhile, to find the demo's critical path and the core time left idle.
 
-    nice .venv/bin/python bench/timeline.py --out /tmp/tl [--scale 1] [--json tl.json]
+    nice .venv/bin/python bench/timeline.py --out /tmp/tl [--scale 1] [--deep] [--json tl.json]
+
+`--check` (CI: tests/test_bench.py) times a demo at scale 0.02 in a temporary folder and exits 1
+unless every file, every engine step and the CPU samples are in its timeline.
 
 Runs the command in this process (`revops.cli.demo.demo`, its console output discarded) with
 hooks around what it calls: each file as the generator finishes it and as it is loaded, each
@@ -262,14 +265,47 @@ def _busy(tl: Timeline, total: float) -> list[str]:
     return [f"{tl.cpu_between(t, t + 1):.1f}" for t in range(int(total) + 1)]
 
 
+def check() -> None:
+    """A tiny run: every file loaded, every engine step run, CPU sampled, each in the table."""
+    import sys
+    import tempfile
+
+    from revops.demo import LAYOUT
+    from revops.demo.steps import STEPS
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tl = run(Path(tmp) / "demo", 0.02, 7, deep=True)
+    text = table(tl)
+    print(text)
+    names = {s.name for s in tl.spans}
+    missing = [f"step {s.name}" for s in STEPS if f"step {s.name}" not in names]
+    loads = [s for s in tl.spans if s.name.startswith("load ")]
+    if len(loads) != len(LAYOUT):
+        missing.append(f"{len(LAYOUT) - len(loads)} file loads")
+    if not tl.samples or tl.samples[-1][1] <= 0:
+        missing.append("CPU samples")
+    if "    fit calibrated_trees" not in names:
+        missing.append("the win model's fits")
+    if missing:
+        print("check failed: no " + ", ".join(missing))
+        sys.exit(1)
+    print("check passed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="Folder for the run (replaced).")
+    parser.add_argument("--out", type=Path, help="Folder for the run (replaced).")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--deep", action="store_true", help="Also charts, fits, forecast reads.")
     parser.add_argument("--json", type=Path, help="Also write the spans and samples here.")
+    parser.add_argument("--check", action="store_true", help="Tiny run (CI).")
     args = parser.parse_args()
+    if args.check:
+        check()
+        return
+    if args.out is None:
+        parser.error("--out is required")
     tl = run(args.out, args.scale, args.seed, args.deep)
     print(table(tl))
     if args.json:
