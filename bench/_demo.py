@@ -63,13 +63,14 @@ def generate_and_load(run: Run) -> None:
     `revops demo` does them."""
     from revops.context import RevOps
     from revops.demo.background import Generation
-    from revops.demo.schedule import Schedule
+    from revops.demo.schedule import Schedule, warm_up
 
     with Generation(run.out / "demo", scale=run.scale, seed=7) as files:
         run.ro = RevOps.open(CONFIG, run.warehouse)
         if run.ro.warehouse.backend != "spark":
             install_automations(run.ro)
         run.schedule = Schedule(run.ro, run.out / "reports").__enter__()  # `engines` leaves it
+        warm_up()
         try:
             for f in files:
                 run.files.append(f)

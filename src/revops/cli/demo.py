@@ -50,7 +50,7 @@ def demo(
     from revops.demo import steps
     from revops.demo.background import Generation
     from revops.demo.claim import claim
-    from revops.demo.schedule import Schedule
+    from revops.demo.schedule import Schedule, warm_up
 
     started = time.perf_counter()
     url = warehouse or default_warehouse_url()
@@ -64,6 +64,7 @@ def demo(
         Schedule(ro, out / "reports") as schedule,
     ):
         steps.install_automations(ro)
+        warm_up()  # the steps' imports, while the child builds the company (no file yet)
         reports = []
         with load_progress() as progress:
             making = f"generating the demo company (scale {scale:g}, seed {seed})"

@@ -15,7 +15,7 @@ only a step whose `reads` are all loaded (the forecast, which reads the deal tab
 first, so its win-model fits use the core that loading and the generator leave idle). A table
 once loaded is not written again by a later load, so such a step sees what it would see after
 loading. Before the first file is even written (the generator builds the whole company first),
-a thread imports what the steps will import (`warm_up`), off their path.
+the loader imports what the steps will import (`warm_up`), off their path.
 
     with Schedule(ro, folder) as schedule:
         for f in files:
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -74,12 +73,8 @@ class Schedule:
         self.error: BaseException | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._announced: set[str] = set()
-        self._warming: threading.Thread | None = None
 
     def __enter__(self) -> Schedule:
-        """Start importing what the steps import (`warm_up`), on a thread of its own."""
-        self._warming = threading.Thread(target=warm_up, name="demo-imports", daemon=True)
-        self._warming.start()
         return self
 
     def __exit__(
@@ -91,8 +86,6 @@ class Schedule:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-        if self._warming is not None:
-            self._warming.join()
 
     def loaded(self, table: str) -> None:
         """`table` is loaded: start a step that reads only loaded tables, if a worker is free
@@ -191,9 +184,10 @@ def run_steps(
 
 
 def warm_up(modules: Sequence[str] = IMPORTS) -> None:
-    """Import `modules` now. Entering a `Schedule` runs this on a thread while the generator
-    builds the company and the loader, with no file yet, leaves its core idle; a module that
-    cannot be imported is left for its step to report."""
+    """Import `modules` now: the demo calls this while the generator builds the company and the
+    loader, with no file yet, would leave its core idle. On the loader's own thread, before any
+    step starts, so no two threads import at once (concurrent imports can deadlock); a module
+    that cannot be imported is left for its step to report."""
     for name in modules:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)

@@ -179,7 +179,7 @@ def automations(ro: RevOps, folder: Path) -> str | None:
 _ENGINES = ("lifecycle", "forecast", "quality", "attribution", "lead_desk", "pipeline", "revenue")
 # The modules the steps import that take a while to import (scikit-learn above all), imported
 # while the generator builds the company and the loader has no file yet (`schedule.warm_up`):
-# else each step imports them on the critical path, holding the GIL the other thread wants.
+# else a step imports them on the critical path, holding the GIL the other thread wants.
 IMPORTS = (
     "sklearn.ensemble",
     "sklearn.calibration",
