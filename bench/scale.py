@@ -48,36 +48,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from _demo import AS_DEMO, STEPS, Run  # noqa: E402
+from _proc import cpu_s, rss_mb, tree  # noqa: E402
 
 
 # -- memory ---------------------------------------------------------------------------------------
-def _tree(pid: int) -> list[int]:
-    """`pid` and all its descendants (Linux /proc)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        if p in out:
-            continue
-        out.append(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return out
-
-
 def _tree_rss_mb(pid: int) -> float:
     """Resident memory of `pid` and all its descendants, in MB."""
-    pages = 0
-    for p in _tree(pid):
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                pages += int(f.read().split()[1])
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return sum(rss_mb(p) for p in tree(pid))
 
 
 def _tree_cpu_s(pid: int) -> float:
@@ -85,15 +62,7 @@ def _tree_cpu_s(pid: int) -> float:
     from /proc, ended ones (the demo's generator process) from this process's rusage: on a
     shared machine the wall time depends on the load, the CPU time much less."""
     ended = resource.getrusage(resource.RUSAGE_CHILDREN)
-    ticks = 0
-    for p in _tree(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return ticks / os.sysconf("SC_CLK_TCK") + ended.ru_utime + ended.ru_stime
+    return sum(cpu_s(p) for p in tree(pid)) + ended.ru_utime + ended.ru_stime
 
 
 class PeakSampler:

@@ -25,6 +25,7 @@ import contextlib
 import io
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,8 +34,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from _proc import cpu_s, tree  # noqa: E402
+
 CONFIG = ROOT / "examples" / "revops.yaml"
-TICK = os.sysconf("SC_CLK_TCK")
 CORES = len(os.sched_getaffinity(0))
 
 
@@ -90,23 +93,6 @@ def _at(samples: list[tuple[float, float]], t: float) -> float:
     return c1 if t2 == t1 else c1 + (c2 - c1) * (t - t1) / (t2 - t1)
 
 
-def _proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of process `pid` (all its threads), 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
 class Sampler(threading.Thread):
     """Every `every` s: this process's CPU plus that of its live descendants, plus the CPU of
     descendants already gone (their last reading)."""
@@ -117,16 +103,12 @@ class Sampler(threading.Thread):
         self.last: dict[int, float] = {}
 
     def read(self) -> None:
-        me = os.getpid()
-        todo = _children(me)
-        while todo:
-            pid = todo.pop()
-            cpu = _proc_cpu(pid)
-            if cpu:
+        me, *descendants = tree(os.getpid())
+        for pid in descendants:
+            if cpu := cpu_s(pid):
                 self.last[pid] = max(cpu, self.last.get(pid, 0.0))
-            todo += _children(pid)
         now, theirs = self.tl.now(), sum(self.last.values())
-        self.tl.samples.append((now, _proc_cpu(me) + theirs))
+        self.tl.samples.append((now, cpu_s(me) + theirs))
         self.tl.children.append((now, theirs))
 
     def run(self) -> None:
