@@ -58,30 +58,61 @@ def load_inputs(wh: Warehouse) -> Inputs:
     return Inputs(wh)
 
 
-def _entity_touches(inp: Inputs, cfg: AttributionConfig) -> ir.Table:
-    """Touches with the person's account and the entity they count for (person or account);
-    touches without one are left out."""
+def _entity_touches(inp: Inputs, cfg: AttributionConfig, keys: ir.Table | None) -> ir.Table:
+    """Touches with the entity they count for (person or account) and, given `keys` (the
+    entity_id of the conversions wanted), the person's account; touches without an entity
+    are left out.
+
+    Without `keys` (the counts the data-driven models read) the person level needs no person
+    at all; with them, only the persons of those entities are read, so that the warehouse
+    holds a hash table of them rather than of every person."""
     tp = inp.table("touchpoints")
-    persons = inp.table("persons").select("person_id", "account_id")
     t = tp.select("touchpoint_id", "person_id", "occurred_at", "channel", "campaign_id")
-    t = t.left_join(persons, "person_id").select(*t.columns, "account_id")
-    t = t.mutate(entity_id=t.person_id if cfg.level == "person" else t.account_id)
-    return t.filter(t.entity_id.notnull())
+    persons = inp.table("persons").select("person_id", "account_id")
+    if cfg.level == "person":
+        t = t.filter(t.person_id.notnull()).mutate(entity_id=t.person_id)
+        if keys is None:
+            return t
+        persons = persons.semi_join(keys, persons.person_id == keys.entity_id)
+        t = t.left_join(persons, "person_id").select(*t.columns, "account_id")
+        return t.select(*(c for c in t.columns if c != "entity_id"), "entity_id")
+    persons = persons.filter(persons.account_id.notnull())
+    if keys is not None:
+        persons = persons.semi_join(keys, persons.account_id == keys.entity_id)
+    t = t.join(persons, "person_id").select(*t.columns, "account_id")
+    return t.mutate(entity_id=t.account_id)
 
 
-def _lead_times(inp: Inputs, cfg: AttributionConfig) -> ir.Table:
-    """entity_id, lead_at: when the entity became a lead (its first person's creation)."""
+def _last_touches(inp: Inputs, cfg: AttributionConfig) -> ir.Table:
+    """entity_id, converted_at: each entity's last touch (where its non-conversion ends).
+
+    Built apart from `_entity_touches`, not from it: a query that read that expression twice
+    would share it as one common table expression, which DuckDB materializes, holding every
+    touch with its person in memory (most of the attribution step's peak)."""
+    tp = inp.table("touchpoints").select("person_id", "occurred_at")
+    if cfg.level == "person":
+        t = tp.select(entity_id=tp.person_id, at=tp.occurred_at)
+    else:
+        persons = inp.table("persons").select("person_id", "account_id")
+        t = tp.join(persons, "person_id").select(entity_id=persons.account_id, at=tp.occurred_at)
+    t = t.filter(t.entity_id.notnull())
+    return t.group_by("entity_id").aggregate(converted_at=t.at.max())
+
+
+def _lead_times(inp: Inputs, cfg: AttributionConfig, keys: ir.Table) -> ir.Table:
+    """entity_id, lead_at: when each entity of `keys` became a lead (its first person's
+    creation)."""
     p = inp.table("persons")
     key = p.person_id if cfg.level == "person" else p.account_id
-    p = p.filter(key.notnull())
+    p = p.filter(key.notnull()).semi_join(keys, key == keys.entity_id)
     return p.group_by(entity_id=key).aggregate(lead_at=p.created_at.cast("timestamp").min())
 
 
 def _conversions(
-    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, touches: ir.Table
+    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, converted_only: bool = False
 ) -> ir.Table:
-    """One row per conversion and non-conversion: entity_id converted_at conversion_id revenue
-    opp_at converted."""
+    """One row per conversion and, unless `converted_only`, non-conversion: entity_id
+    converted_at conversion_id revenue opp_at converted."""
     key = "person_id" if cfg.level == "person" else "account_id"
     no_time = ibis.null("timestamp")
     # filled with 0.0 once read: PostgreSQL types a bare 0.0 as NUMERIC
@@ -124,9 +155,10 @@ def _conversions(
             opp_at=o.created_date.cast("timestamp") + END_OF_DAY,
             converted=won,
         )
+    if converted_only:
+        return conv.filter(conv.converted)
     if conversion != "closed_won":  # entities with touches and no conversion: at the last touch
-        last = touches.group_by("entity_id").aggregate(converted_at=touches.occurred_at.max())
-        never = last.anti_join(conv, "entity_id")
+        never = _last_touches(inp, cfg).anti_join(conv, "entity_id")
         conv = conv.union(
             never.select(
                 "entity_id",
@@ -140,22 +172,36 @@ def _conversions(
     return conv
 
 
-def _in_lookback(
-    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, converted_only: bool
+def _lookback_touches(
+    inp: Inputs,
+    conversion: ConversionType,
+    cfg: AttributionConfig,
+    converted_only: bool,
+    detail: bool = True,
 ) -> ir.Table:
-    """Each conversion's touches inside its lookback, numbered in time order (`pos`, from 0;
-    touches at the same instant in touchpoint_id order) and counted (`n`)."""
-    touches = _entity_touches(inp, cfg)
-    conv = _conversions(inp, conversion, cfg, touches)
-    if converted_only:
-        conv = conv.filter(conv.converted)
-    conv = conv.left_join(_lead_times(inp, cfg), "entity_id").select(*conv.columns, "lead_at")
+    """Each conversion's touches inside its lookback, in no order. With `detail`, each row
+    also holds the lead's creation (`lead_at`) and the touch's account; the counts of the
+    data-driven models need neither."""
+    conv = _conversions(inp, conversion, cfg, converted_only)
+    keys = conv.select("entity_id") if detail else None
+    touches = _entity_touches(inp, cfg, keys)
+    if keys is not None:
+        lead = _lead_times(inp, cfg, keys)
+        conv = conv.left_join(lead, "entity_id").select(*conv.columns, "lead_at")
     j = conv.join(touches, "entity_id").select(
         *conv.columns, *(c for c in touches.columns if c != "entity_id")
     )
     lookback = ibis.interval(days=cfg.lookback_days.days(conversion))
     at = j.occurred_at.cast("timestamp")
-    j = j.filter(at <= j.converted_at, at >= j.converted_at - lookback)
+    return j.filter(at <= j.converted_at, at >= j.converted_at - lookback)
+
+
+def _in_lookback(
+    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, converted_only: bool
+) -> ir.Table:
+    """Each conversion's touches inside its lookback, numbered in time order (`pos`, from 0;
+    touches at the same instant in touchpoint_id order) and counted (`n`)."""
+    j = _lookback_touches(inp, conversion, cfg, converted_only)
     order = [j.occurred_at, j.touchpoint_id]
     return j.mutate(
         pos=ibis.row_number().over(group_by=j.conversion_id, order_by=order),
