@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 
 from revops.attribution import rules
-from revops.attribution.markov import MarkovResult, markov
+from revops.attribution.counts import FitCounts
+from revops.attribution.markov import MarkovResult, markov, markov_counts
 from revops.attribution.paths import Paths
-from revops.attribution.shapley import ShapleyResult, shapley
+from revops.attribution.shapley import ShapleyResult, shapley, shapley_counts
 from revops.config.attribution import DATA_DRIVEN_MODELS, RULE_MODELS, AttributionConfig
 
 CREDIT_COLUMNS = [
@@ -81,18 +82,23 @@ def _channel_weighted(conv: pd.DataFrame, weight: Callable[[str], float]) -> np.
     return np.asarray(share / touches_of, dtype=np.float64)
 
 
-def fit(paths: Paths, model: str, cfg: AttributionConfig) -> MarkovResult | ShapleyResult | None:
-    """The channel-level fit of a data-driven model over the paths of every journey, converted
-    or not (journeys.path_counts); None for rule-based models."""
+def fit(
+    data: Paths | FitCounts, model: str, cfg: AttributionConfig
+) -> MarkovResult | ShapleyResult | None:
+    """The channel-level fit of a data-driven model over every journey, converted or not: their
+    counts as the warehouse makes them (counts.fit_counts) or their paths (hand-made journeys,
+    tests); None for rule-based models."""
+    sampling = (cfg.shapley_exact_max_channels, cfg.shapley_samples, cfg.seed)
+    if isinstance(data, FitCounts):
+        if model == "markov":
+            return markov_counts(data)
+        if model == "shapley":
+            return shapley_counts(data, *sampling)
+        return None
     if model == "markov":
-        return markov(paths, cfg.markov_order)
+        return markov(data, cfg.markov_order)
     if model == "shapley":
-        return shapley(
-            paths,
-            cfg.shapley_exact_max_channels,
-            cfg.shapley_samples,
-            seed=cfg.seed,
-        )
+        return shapley(data, *sampling)
     return None
 
 

@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.linalg import splu
 
+from revops.attribution.counts import START, FitCounts
 from revops.attribution.paths import Paths
 
 FloatArray = NDArray[np.float64]
@@ -148,16 +149,54 @@ def build_chain(paths: Paths, order: int) -> Chain:
         ],
         n_t,
     )
+    vpc = _per_conversion(end_state, paths.conversions[end_path], paths.value[end_path], n_t)
+    return Chain(counts, _contains(uniq, n_t, n_ch, order), vpc)
+
+
+def chain_of(counts: FitCounts) -> Chain:
+    """The chain `build_chain` makes of the paths, from the warehouse's counts of the same
+    journeys' moves and ends (`counts.fit_counts`): the same states in the same order, and the
+    same whole-number counts."""
+    n_ch = len(counts.channels)
+    uniq = np.unique(counts.dst)
+    n_t = len(uniq) + 1
+    state = (np.searchsorted(uniq, counts.dst) + 1).astype(np.int32)
+    src = np.where(counts.src == START, 0, np.searchsorted(uniq, counts.src) + 1).astype(np.int32)
+    end_state = (np.searchsorted(uniq, counts.end) + 1).astype(np.int32)
+    full = np.full(len(end_state), n_t, dtype=np.int32)
+    matrix = _counts(
+        [
+            (src, state, counts.moves),
+            (end_state, full, counts.end_conversions),
+            (end_state, full + 1, counts.end_nulls),
+        ],
+        n_t,
+    )
+    return Chain(
+        matrix,
+        _contains(uniq, n_t, n_ch, counts.order),
+        _per_conversion(end_state, counts.end_conversions, counts.end_value, n_t),
+    )
+
+
+def _contains(uniq: IntArray, n_t: int, n_ch: int, order: int) -> NDArray[np.bool_]:
+    """Transient state x channel: the state's window holds the channel (state 0 is the start)."""
     contains = np.zeros((n_t, n_ch + 1), dtype=bool)
     rest = uniq.copy()
     for _ in range(order):
         contains[np.arange(1, n_t), rest % (n_ch + 1)] = True
         rest //= n_ch + 1
-    conv_by_state = np.bincount(end_state, paths.conversions[end_path], minlength=n_t)
-    value_by_state = np.bincount(end_state, paths.value[end_path], minlength=n_t)
+    return contains[:, :n_ch]
+
+
+def _per_conversion(
+    end_state: I32Array, conversions: FloatArray, value: FloatArray, n_t: int
+) -> FloatArray:
+    """Mean conversion value of the journeys ending in each state."""
+    conv_by_state = np.bincount(end_state, conversions, minlength=n_t)
+    value_by_state = np.bincount(end_state, value, minlength=n_t)
     safe = np.where(conv_by_state > 0, conv_by_state, 1.0)
-    vpc = np.where(conv_by_state > 0, value_by_state / safe, 0.0)
-    return Chain(counts, contains[:, :n_ch], vpc)
+    return np.asarray(np.where(conv_by_state > 0, value_by_state / safe, 0.0), dtype=np.float64)
 
 
 def _absorption(q: sp.csr_matrix, rewards: list[FloatArray], keep: NDArray[np.bool_]) -> FloatArray:
@@ -177,6 +216,21 @@ def _normalized(effects: FloatArray, total: float) -> FloatArray:
 def markov(paths: Paths, order: int = 1) -> MarkovResult:
     """Exact removal effects and credits of the order-k Markov model over `paths`."""
     chain = build_chain(paths, order)
+    total = (float(paths.conversions.sum()), float(paths.value.sum()))
+    return solve(chain, paths.channels, order, *total)
+
+
+def markov_counts(counts: FitCounts) -> MarkovResult:
+    """`markov` over the warehouse's counts of the journeys instead of their paths."""
+    chain = chain_of(counts)
+    return solve(chain, counts.channels, counts.order, counts.conversions, counts.value)
+
+
+def solve(
+    chain: Chain, channels: tuple[str, ...], order: int, conversions: float, value: float
+) -> MarkovResult:
+    """Removal effects of every channel in `chain`, and credits that share out the total
+    `conversions` and `value` in their proportions."""
     counts = chain.counts
     n_t = chain.n_transient
     out = np.asarray(counts.sum(axis=1)).ravel()
@@ -187,7 +241,7 @@ def markov(paths: Paths, order: int = 1) -> MarkovResult:
     rewards = [r, r * chain.value_per_conversion]
     everything = np.ones(n_t, dtype=bool)
     base = _absorption(q, rewards, everything)
-    n_ch = len(paths.channels)
+    n_ch = len(channels)
     removed = np.zeros((n_ch, 2))
     for c in range(n_ch):
         removed[c] = _absorption(q, rewards, ~chain.contains[:, c])
@@ -195,12 +249,12 @@ def markov(paths: Paths, order: int = 1) -> MarkovResult:
         effects = np.where(base > 0, 1.0 - removed / base, 0.0)
     effects = np.clip(effects, 0.0, None)
     return MarkovResult(
-        channels=paths.channels,
+        channels=channels,
         order=order,
         n_states=n_t - 1,
         conversion_probability=float(base[0]),
         removal_effects=effects[:, 0],
-        conversions=_normalized(effects[:, 0], float(paths.conversions.sum())),
+        conversions=_normalized(effects[:, 0], conversions),
         value_removal_effects=effects[:, 1],
-        value=_normalized(effects[:, 1], float(paths.value.sum())),
+        value=_normalized(effects[:, 1], value),
     )

@@ -15,10 +15,10 @@ from functools import cached_property
 import pandas as pd
 import pyarrow as pa
 
+from revops.attribution.counts import FitCounts, fit_counts
 from revops.attribution.credit import credits, fit
-from revops.attribution.journeys import Inputs, build_journeys, load_inputs, path_counts
+from revops.attribution.journeys import Inputs, build_journeys, load_inputs
 from revops.attribution.markov import MarkovResult
-from revops.attribution.paths import Paths
 from revops.attribution.scope import Scope
 from revops.attribution.shapley import ShapleyResult
 from revops.config.attribution import DATA_DRIVEN_MODELS, MODELS, AttributionConfig, ConversionType
@@ -58,8 +58,8 @@ def _check(models: Sequence[str]) -> None:
 class Journeys:
     """What a run reads from the warehouse for one conversion type, each part once and only when
     asked for: the touches of the converting journeys (credits are placed on them) and the
-    distinct channel paths of all journeys with their counts (the data-driven models are
-    fitted on them, and they count the journeys). Neither is every touchpoint."""
+    counts of all journeys' moves between channels and of their channel sets (the data-driven
+    models are fitted on them, and they count the journeys). Neither is every touchpoint."""
 
     def __init__(self, inputs: Inputs, conversion: ConversionType, cfg: AttributionConfig):
         self.inputs, self.conversion, self.cfg = inputs, conversion, cfg
@@ -69,8 +69,8 @@ class Journeys:
         return build_journeys(self.inputs, self.conversion, self.cfg)
 
     @cached_property
-    def paths(self) -> Paths:
-        return path_counts(self.inputs, self.conversion, self.cfg)
+    def counts(self) -> FitCounts:
+        return fit_counts(self.inputs, self.conversion, self.cfg)
 
 
 def journeys_for(inputs: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> Journeys:
@@ -102,11 +102,11 @@ def compare_journeys(
     more than once: building them is most of the cost of attribution."""
     names = tuple(models or cfg.models)
     _check(names)
-    n_conv = int(j.paths.conversions.sum())
-    n_null = int(j.paths.nulls.sum())
+    n_conv = int(j.counts.conversions)
+    n_null = int(j.counts.nulls)
     out = {}
     for m in names:
-        fitted = fit(j.paths, m, cfg) if m in DATA_DRIVEN_MODELS else None
+        fitted = fit(j.counts, m, cfg) if m in DATA_DRIVEN_MODELS else None
         scope = Scope.of(cfg, conversion, (m,))
         out[m] = Attribution(scope, credits(j.touches, m, cfg, fitted), n_conv, n_null, fitted)
     return out

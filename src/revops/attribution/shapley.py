@@ -24,6 +24,7 @@ from math import factorial
 import numpy as np
 from numpy.typing import NDArray
 
+from revops.attribution.counts import FitCounts
 from revops.attribution.paths import Paths
 
 FloatArray = NDArray[np.float64]
@@ -83,15 +84,44 @@ def _sampled(
 
 def shapley(paths: Paths, exact_max: int = 14, samples: int = 2000, seed: int = 0) -> ShapleyResult:
     """Shapley credits per channel: exact up to `exact_max` channels, sampled beyond."""
-    n = len(paths.channels)
     uniq, inverse = paths.channel_masks()
     conv = np.bincount(inverse, paths.conversions, minlength=len(uniq)).astype(np.float64)
     value = np.bincount(inverse, paths.value, minlength=len(uniq)).astype(np.float64)
+    return shapley_sets(paths.channels, uniq, conv, value, exact_max, samples, seed)
+
+
+def shapley_counts(
+    counts: FitCounts, exact_max: int = 14, samples: int = 2000, seed: int = 0
+) -> ShapleyResult:
+    """`shapley` over the warehouse's conversions per channel set instead of the paths."""
+    return shapley_sets(
+        counts.channels,
+        counts.masks,
+        counts.mask_conversions,
+        counts.mask_value,
+        exact_max,
+        samples,
+        seed,
+    )
+
+
+def shapley_sets(
+    channels: tuple[str, ...],
+    uniq: IntArray,
+    conv: FloatArray,
+    value: FloatArray,
+    exact_max: int = 14,
+    samples: int = 2000,
+    seed: int = 0,
+) -> ShapleyResult:
+    """Shapley credits from the conversions and value of each distinct channel set (`uniq`,
+    ascending bitmasks over `channels`)."""
+    n = len(channels)
     if n <= exact_max:
         dense = uniq.astype(np.int64)
         phi_c = exact_shapley(coalition_values(dense, conv, n), n)
         phi_v = exact_shapley(coalition_values(dense, value, n), n)
         zeros = np.zeros(n)
-        return ShapleyResult(paths.channels, True, phi_c, phi_v, zeros, 0)
+        return ShapleyResult(channels, True, phi_c, phi_v, zeros, 0)
     mean, se = _sampled(uniq, np.column_stack([conv, value]), n, samples, seed)
-    return ShapleyResult(paths.channels, False, mean[:, 0], mean[:, 1], se[:, 0], samples)
+    return ShapleyResult(channels, False, mean[:, 0], mean[:, 1], se[:, 0], samples)

@@ -1,0 +1,194 @@
+"""What the data-driven models read, counted in the warehouse: the Markov chain's transitions and
+the Shapley game's conversions per channel set.
+
+Both models were fitted on the distinct channel paths of every journey (`path_counts`), but
+long journeys are mostly unique, so the paths grow with the company (47k distinct paths at the
+demo's scale, 136k at three times it) while neither model needs a path: the chain reads how
+many journeys moved from each state to the next and how many ended in each state, converted or
+not; the Shapley game reads the conversions per set of channels. The warehouse counts those,
+and Python receives rows in the number of states squared and of channel sets, whatever the
+number of journeys. They are the very counts `build_chain` and `Paths.channel_masks` take from
+the paths (whole numbers, so equal to the bit), and so give the same removal effects and
+Shapley values; only the conversion value is summed in another order (to about 1e-15).
+
+Channels are numbered as the paths numbered them: in the order they first appear across the
+journeys sorted by conversion_id (each journey's touches in `pos` order), which fixes the Markov
+states' order and so the chain's exact floating-point solution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+from numpy.typing import NDArray
+
+from revops.attribution.journeys import Inputs, _lookback_touches
+from revops.config.attribution import AttributionConfig, ConversionType
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+START = -1  # the code of the chain's start state in `FitCounts.src`
+
+
+@dataclass(frozen=True)
+class FitCounts:
+    """Counts of every journey (converted or not) for one conversion type.
+
+    Windows (the order-k chain's states) are coded as in `markov._window_codes`: k channel
+    codes in base `len(channels) + 1`, the extra digit padding a journey shorter than k.
+    """
+
+    channels: tuple[str, ...]
+    order: int
+    src: IntArray  # the window code each transition leaves (START: the journey's start)
+    dst: IntArray  # the window code it enters (repeats of one window collapsed)
+    moves: FloatArray  # journeys making it
+    end: IntArray  # a journey's last window code
+    end_conversions: FloatArray  # journeys ending there that converted
+    end_nulls: FloatArray  # that did not
+    end_value: FloatArray  # revenue of the converted ones
+    masks: IntArray  # distinct channel sets (bit c: channels[c]), ascending
+    mask_conversions: FloatArray  # converted journeys with exactly that set
+    mask_value: FloatArray  # their revenue
+
+    @property
+    def conversions(self) -> float:
+        return float(self.end_conversions.sum())
+
+    @property
+    def nulls(self) -> float:
+        return float(self.end_nulls.sum())
+
+    @property
+    def value(self) -> float:
+        return float(self.mask_value.sum())
+
+
+def channels_expr(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> ir.Table:
+    """Each channel with the first journey (smallest conversion_id) it appears in."""
+    j = _lookback_touches(inp, conversion, cfg, converted_only=False, detail=False)
+    return j.group_by("channel").aggregate(first=j.conversion_id.min())
+
+
+def first_touches_expr(
+    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, firsts: dict[str, str]
+) -> ir.Table:
+    """The channels of `firsts` (channel -> its first journey, `channels_expr`) in the order of
+    their first touch in it, journeys by conversion_id: the paths' numbering. Two queries, as
+    one that read the journeys twice would have DuckDB hold them all in memory."""
+    j = _lookback_touches(inp, conversion, cfg, converted_only=False, detail=False)
+    j = j.filter(ibis.or_(*((j.channel == c) & (j.conversion_id == x) for c, x in firsts.items())))
+    j = j.select("channel", "conversion_id", "occurred_at", "touchpoint_id")
+    order = [j.occurred_at, j.touchpoint_id]
+    j = j.filter(ibis.row_number().over(group_by=j.channel, order_by=order) == 0)
+    return j.order_by(["conversion_id", "occurred_at", "touchpoint_id"])
+
+
+def channel_order(
+    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig
+) -> tuple[str, ...]:
+    """The channels in the order the paths numbered them (see the module's docstring)."""
+    firsts = inp.wh.to_arrow(channels_expr(inp, conversion, cfg))
+    if not firsts.num_rows:
+        return ()
+    pairs = dict(zip(firsts["channel"].to_pylist(), firsts["first"].to_pylist(), strict=True))
+    ordered = inp.wh.to_arrow(first_touches_expr(inp, conversion, cfg, pairs))
+    return tuple(str(c) for c in ordered["channel"].to_pylist())
+
+
+def _coded(j: ir.Table, channels: tuple[str, ...]) -> ir.IntegerColumn:
+    cases = [(c, i) for i, c in enumerate(channels)]
+    code: ir.IntegerColumn = j.channel.cases(*cases, else_=len(channels)).cast("int64")
+    return code
+
+
+def moves_expr(
+    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, channels: tuple[str, ...]
+) -> ir.Table:
+    """One row per (src, dst) window pair: the journeys making that move (`moves`) and, of
+    those for which dst is the last window, the converted (`conversions`), the others
+    (`nulls`) and the converted ones' revenue (`value`).
+
+    One pass of window functions over the journeys' touches, in time order: the window of k
+    channels at a touch is its channel and the next k - 1 (padded past a journey's end). A
+    window exists at the first touch and at every touch followed by k - 1 more; the one
+    before it (its `src`) is the previous touch's channel followed by all but its last digit,
+    and consecutive equal windows are one state (ChannelAttribution's collapse), so only the
+    touches whose window differs from the previous one make a move. The last window is at the
+    touch k - 1 before the journey's end (or the first touch of a shorter journey)."""
+    k = cfg.markov_order
+    pad = len(channels)
+    j = _lookback_touches(inp, conversion, cfg, converted_only=False, detail=False)
+    j = j.select(
+        "conversion_id",
+        "converted",
+        "revenue",
+        "occurred_at",
+        "touchpoint_id",
+        ch=_coded(j, channels),
+    )
+    w = ibis.window(group_by=j.conversion_id, order_by=[j.occurred_at, j.touchpoint_id])
+    code: ir.IntegerValue = j.ch
+    for t in range(1, k):
+        code = code * (pad + 1) + j.ch.lead(t).over(w).fill_null(pad)
+    before = j.ch.lag().over(w)
+    first = before.isnull()
+    src = first.ifelse(START, before * (pad + 1) ** (k - 1) + code // (pad + 1))
+    exists = ibis.literal(True) if k == 1 else first | j.ch.lead(k - 1).over(w).notnull()
+    last = exists & j.ch.lead(k).over(w).isnull()
+    j = j.select("converted", "revenue", src=src, dst=code, exists=exists, last=last)
+    moved = j.src != j.dst
+    j = j.filter(j.exists & (moved | j.last))
+    won = j.last & j.converted
+    return j.group_by(["src", "dst"]).aggregate(
+        moves=moved.ifelse(1, 0).sum(),
+        conversions=won.ifelse(1, 0).sum(),
+        nulls=(j.last & ~j.converted).ifelse(1, 0).sum(),
+        value=won.ifelse(j.revenue.fill_null(0.0), 0.0).sum(),
+    )
+
+
+def masks_expr(
+    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, channels: tuple[str, ...]
+) -> ir.Table:
+    """One row per distinct channel set (`mask`) with the converted journeys and their
+    revenue."""
+    j = _lookback_touches(inp, conversion, cfg, converted_only=False, detail=False)
+    bit = ibis.literal(2).pow(_coded(j, channels)).cast("int64")
+    per = j.group_by(["conversion_id", "converted", "revenue"]).aggregate(mask=bit.bit_or())
+    return per.group_by("mask").aggregate(
+        conversions=per.converted.ifelse(1, 0).sum(),
+        value=per.converted.ifelse(per.revenue.fill_null(0.0), 0.0).sum(),
+    )
+
+
+def fit_counts(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> FitCounts:
+    """The counts the data-driven models are fitted on (see the module's docstring)."""
+    wh = inp.wh
+    channels = channel_order(inp, conversion, cfg)
+    if len(channels) > 62:
+        raise ValueError("channel sets as bitmasks support at most 62 channels")
+    mv = wh.to_arrow(moves_expr(inp, conversion, cfg, channels))
+    ms = wh.to_arrow(masks_expr(inp, conversion, cfg, channels)).sort_by("mask")
+    src, dst = (mv[c].to_numpy().astype(np.int64) for c in ("src", "dst"))
+    moves = mv["moves"].to_numpy().astype(np.float64)
+    conv, nulls = (mv[c].to_numpy().astype(np.float64) for c in ("conversions", "nulls"))
+    ends = (conv + nulls) > 0
+    value = mv["value"].to_numpy().astype(np.float64)
+    return FitCounts(
+        channels=channels,
+        order=cfg.markov_order,
+        src=src[moves > 0],
+        dst=dst[moves > 0],
+        moves=moves[moves > 0],
+        end=dst[ends],
+        end_conversions=conv[ends],
+        end_nulls=nulls[ends],
+        end_value=value[ends],
+        masks=ms["mask"].to_numpy().astype(np.int64),
+        mask_conversions=ms["conversions"].to_numpy().astype(np.float64),
+        mask_value=ms["value"].to_numpy().astype(np.float64),
+    )
