@@ -42,10 +42,13 @@ DICTIONARY_MODEL = "w_shaped"  # the model of attributed_pipeline / attributed_r
 
 def comparison_frame(results: Mapping[str, Attribution], by: str = "channel") -> pd.DataFrame:
     """Rows: channels (or campaigns); columns: conversions credited by each model."""
-    cols = {
-        m: r.by(by).set_index(by if by == "channel" else "campaign_id")["conversions"]
-        for m, r in results.items()
-    }
+    return comparison_of({m: r.by(by) for m, r in results.items()}, by)
+
+
+def comparison_of(sums: Mapping[str, pd.DataFrame], by: str = "channel") -> pd.DataFrame:
+    """`comparison_frame` from each model's credits already summed (`Attribution.by`)."""
+    key = by if by == "channel" else "campaign_id"
+    cols = {m: frame.set_index(key)["conversions"] for m, frame in sums.items()}
     out = pd.DataFrame(cols).fillna(0.0)
     first = next(iter(cols))
     out = out.sort_values(first, ascending=False)
@@ -76,7 +79,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, object]]:
     return [{str(k): v for k, v in row.items()} for row in df.to_dict("records")]
 
 
-def _fits(results: Mapping[str, Attribution]) -> pd.DataFrame:
+def _fits(results: Mapping[str, ModelFigures]) -> pd.DataFrame:
     rows: dict[str, dict[str, float]] = {}
     for r in results.values():
         f = r.fitted
@@ -92,12 +95,24 @@ def _fits(results: Mapping[str, Attribution]) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class ModelFigures:
+    """One model's run as the page shows it: its per-touch credits are summed per channel and
+    per campaign (`AttributionReportData.by_channel`, `by_campaign`) as soon as they are made
+    and not kept, so the page holds one model's credits at a time, not every model's."""
+
+    scope: Scope
+    journeys: int  # converting journeys attributed
+    non_converting: int  # journeys in the null state (used by Markov)
+    fitted: MarkovResult | ShapleyResult | None
+
+
+@dataclass(frozen=True)
 class AttributionReportData:
     """What the attribution report shows, computed once for the page and the web workspace."""
 
     scope: Scope  # every model's, for the chosen conversion
     stored_scope: list[str]  # the W-shaped credits' scope, for opportunity and closed_won
-    results: dict[str, Attribution]  # model -> its credits for the chosen conversion
+    results: dict[str, ModelFigures]  # model -> its run for the chosen conversion
     by_channel: pd.DataFrame  # channel, conversions credited by each model
     by_campaign: pd.DataFrame  # the top 20 campaigns (by name), the same
     fits: pd.DataFrame  # channel, Markov removal effect and credits, Shapley value and error
@@ -124,7 +139,14 @@ def attribution_report_data(
             built[c] = journeys_for(inputs, c, cfg)
         return built[c]
 
-    results = compare_journeys(journeys(conv), conv, cfg)
+    results: dict[str, ModelFigures] = {}
+    sums: dict[str, dict[str, pd.DataFrame]] = {"channel": {}, "campaign": {}}
+    for m in cfg.models:  # one model's per-touch credits at a time
+        res = compare_journeys(journeys(conv), conv, cfg, [m])[m]
+        for by, frames in sums.items():
+            frames[m] = res.by(by)
+        results[m] = ModelFigures(res.scope, res.journeys, res.non_converting, res.fitted)
+        del res
     stored_kinds: tuple[ConversionType, ...] = ("opportunity", "closed_won")
     if store:
         stored = [
@@ -132,7 +154,11 @@ def attribution_report_data(
             for c in stored_kinds
         ]
         write_credits(ro.warehouse, stored, cfg)
-    by_campaign = comparison_frame(results, "campaign").head(20)
+        del stored
+    pipeline = sourced_influenced(journeys("opportunity").touches)
+    revenue = sourced_influenced(journeys("closed_won").touches)
+    built.clear()
+    by_campaign = comparison_of(sums["campaign"], "campaign").head(20)
     names = ro.warehouse.to_arrow(ro.warehouse.table("campaigns").select("campaign_id", "name"))
     lookup = dict(zip(names["campaign_id"].to_pylist(), names["name"].to_pylist(), strict=True))
     by_campaign["campaign"] = by_campaign["campaign"].map(lambda c: lookup.get(c, c))
@@ -142,12 +168,12 @@ def attribution_report_data(
         scope=Scope.of(cfg, conv, tuple(results)),
         stored_scope=[Scope.of(cfg, c, (DICTIONARY_MODEL,)).text for c in stored_kinds],
         results=results,
-        by_channel=comparison_frame(results, "channel"),
+        by_channel=comparison_of(sums["channel"], "channel"),
         by_campaign=by_campaign,
         fits=_fits(results),
         perf=perf.reset_index(drop=True),
-        pipeline=sourced_influenced(journeys("opportunity").touches),
-        revenue=sourced_influenced(journeys("closed_won").touches),
+        pipeline=pipeline,
+        revenue=revenue,
     )
 
 
