@@ -1,11 +1,15 @@
-"""The path counts the warehouse computes are the paths Python built from every touch.
+"""The path counts the warehouse computes are the paths Python built from every touch, and the
+counts the data-driven models are fitted on (counts.fit_counts: the chain's moves and ends, the
+conversions per channel set) are the ones those paths give.
 
 On generated companies (persons in accounts, touches on a handful of instants so that many tie,
 MQL entries and won, lost and open opportunities), `path_counts` gives, for every conversion
 type and both levels, the same distinct paths with the same conversions, nulls and value as
 the per-journey paths of reference.py, the same channel numbering, and so the same Markov and
 Shapley figures: conversion credits identical to the bit (the counts are whole numbers), value
-credits to 1e-12 (revenue is summed per path in the warehouse, in another order).
+credits to 1e-12 (revenue is summed per path in the warehouse, in another order). `fit_counts`
+gives, at Markov orders 1 and 2, the very chain `build_chain` makes of those paths (the same
+states, the same transition counts to the bit) and the same channel sets, so the same figures.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import counted, journey_paths
 
+from revops.attribution.counts import fit_counts
 from revops.attribution.journeys import build_journeys, load_inputs, path_counts
-from revops.attribution.markov import markov
-from revops.attribution.shapley import shapley
+from revops.attribution.markov import build_chain, chain_of, markov, markov_counts
+from revops.attribution.shapley import shapley, shapley_counts
 from revops.config.attribution import AttributionConfig, ConversionType, Lookback
 from revops.warehouse import Warehouse
 from revops.warehouse.schema import table
@@ -149,8 +154,25 @@ def test_pushed_down_path_counts_equal_the_python_paths(wh: Warehouse, c: dict[s
             for path, (conv, nulls, value) in want.items():
                 assert got[path][:2] == (conv, nulls)
                 assert got[path][2] == pytest.approx(value, rel=1e-12)
-            if not old.conversions.sum():
-                continue
             for order in (1, 2):
-                _same_fits(markov(new, order), markov(old, order))
-            _same_fits(shapley(new), shapley(old))
+                ordered = cfg.model_copy(update={"markov_order": order})
+                counts = fit_counts(inp, conversion, ordered)
+                assert counts.channels == old.channels
+                assert (counts.conversions, counts.nulls) == (
+                    old.conversions.sum(),
+                    old.nulls.sum(),
+                )
+                if not len(old):
+                    continue
+                want, got = build_chain(old, order), chain_of(counts)
+                assert (want.counts != got.counts).nnz == 0
+                assert np.array_equal(want.contains, got.contains)
+                np.testing.assert_allclose(
+                    got.value_per_conversion, want.value_per_conversion, rtol=1e-12
+                )
+                if old.conversions.sum():
+                    _same_fits(markov(new, order), markov(old, order))
+                    _same_fits(markov_counts(counts), markov(old, order))
+                    _same_fits(shapley_counts(counts), shapley(old))
+            if old.conversions.sum():
+                _same_fits(shapley(new), shapley(old))

@@ -449,3 +449,35 @@ def test_attribution_path_counts(any_warehouse: Warehouse) -> None:
         "email": (0.0, 1.0),
     }
     assert paths.channels == ("paid_search", "webinar", "email", "direct")
+
+
+def test_attribution_fit_counts(any_warehouse: Warehouse) -> None:
+    """The same case counted for the data-driven models: channels numbered as the paths number
+    them (0 paid_search, 1 webinar, 2 email, 3 direct); the chain's moves from the start (-1)
+    and between channels, where each journey ends and whether it converted; the converted
+    journeys per channel set (bitmask). The chain and the Shapley values are the paths'."""
+    from revops.attribution.counts import fit_counts
+    from revops.attribution.journeys import load_inputs, path_counts
+    from revops.attribution.markov import markov, markov_counts
+    from revops.attribution.shapley import shapley, shapley_counts
+
+    wh = any_warehouse
+    load_attribution_case(wh)
+    inp = load_inputs(wh)
+    counts = fit_counts(inp, "mql", MODEL.attribution)
+    assert counts.channels == ("paid_search", "webinar", "email", "direct")
+    moved = zip(counts.src, counts.dst, counts.moves, strict=True)
+    moves = {(int(a), int(b)): float(n) for a, b, n in moved}
+    assert moves == {(-1, 0): 2.0, (0, 1): 1.0, (1, 2): 1.0, (-1, 3): 1.0, (-1, 2): 1.0}
+    ends: dict[int, tuple[float, float]] = {}
+    for e, c, n in zip(counts.end, counts.end_conversions, counts.end_nulls, strict=True):
+        was = ends.get(int(e), (0.0, 0.0))
+        ends[int(e)] = (was[0] + float(c), was[1] + float(n))
+    assert ends == {0: (1.0, 0.0), 2: (1.0, 1.0), 3: (0.0, 1.0)}
+    assert counts.masks.tolist() == [1, 4, 7, 8]
+    assert counts.mask_conversions.tolist() == [1.0, 0.0, 1.0, 0.0]
+    paths = path_counts(inp, "mql", MODEL.attribution)
+    chain, by_paths = markov_counts(counts), markov(paths, 1)
+    assert chain.removal_effects.tolist() == by_paths.removal_effects.tolist()
+    assert chain.conversions.tolist() == by_paths.conversions.tolist()
+    assert shapley_counts(counts).conversions.tolist() == shapley(paths).conversions.tolist()

@@ -100,6 +100,7 @@ def channel_order(
 
 
 def _coded(j: ir.Table, channels: tuple[str, ...]) -> ir.IntegerColumn:
+    """Each touch's channel code (its index in `channels`)."""
     cases = [(c, i) for i, c in enumerate(channels)]
     code: ir.IntegerColumn = j.channel.cases(*cases, else_=len(channels)).cast("int64")
     return code
@@ -171,6 +172,22 @@ def fit_counts(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) 
     channels = channel_order(inp, conversion, cfg)
     if len(channels) > 62:
         raise ValueError("channel sets as bitmasks support at most 62 channels")
+    if not channels:  # no journey
+        codes, counts = np.zeros(0, dtype=np.int64), np.zeros(0)
+        return FitCounts(
+            (),
+            cfg.markov_order,
+            codes,
+            codes,
+            counts,
+            codes,
+            counts,
+            counts,
+            counts,
+            codes,
+            counts,
+            counts,
+        )
     mv = wh.to_arrow(moves_expr(inp, conversion, cfg, channels))
     ms = wh.to_arrow(masks_expr(inp, conversion, cfg, channels)).sort_by("mask")
     src, dst = (mv[c].to_numpy().astype(np.int64) for c in ("src", "dst"))
