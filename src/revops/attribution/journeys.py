@@ -21,9 +21,11 @@ opportunity-creation touch is the last touch at or before the end of the opportu
 created_date. A journey without a touch at or before the milestone has none (see rules.py).
 
 The warehouse builds them: one query joins, windows and orders the touches, and only the
-converting journeys' rows come into Python (credits are placed on their touches); the journeys
-that did not convert, which the Markov chain also reads, come only as counts per distinct path
-(`path_counts`). Never is every touchpoint merged with its person read.
+converting journeys' rows come into Python (credits are placed on them); the journeys that did
+not convert, which the Markov chain also reads, come only as counts (counts.fit_counts: moves
+between channels, ends, channel sets). `path_counts`, the distinct paths with their counts, is
+what a caller that wants the paths themselves reads (the tests check the counts against it).
+Never is every touchpoint merged with its person read.
 """
 
 from __future__ import annotations
@@ -249,8 +251,9 @@ def path_counts_expr(inp: Inputs, conversion: ConversionType, cfg: AttributionCo
 
 
 def path_counts(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> Paths:
-    """Distinct channel paths with their counts (see `path_counts_expr`): all the Markov chain
-    and the Shapley game read, and only as many rows as there are distinct paths."""
+    """Distinct channel paths with their counts (see `path_counts_expr`): as many rows as there
+    are distinct paths, which grow with the journeys; a run fits the models on
+    `counts.fit_counts`, whose rows do not."""
     t = inp.wh.to_arrow(path_counts_expr(inp, conversion, cfg))
     return Paths.from_arrow(
         t["path"],
