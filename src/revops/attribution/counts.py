@@ -158,8 +158,13 @@ def masks_expr(
     """One row per distinct channel set (`mask`) with the converted journeys and their
     revenue."""
     j = _lookback_touches(inp, conversion, cfg, converted_only=False, detail=False)
-    bit = ibis.literal(2).pow(_coded(j, channels)).cast("int64")
-    per = j.group_by(["conversion_id", "converted", "revenue"]).aggregate(mask=bit.bit_or())
+    keys = ["conversion_id", "converted", "revenue"]
+    j = j.select(*keys, bit=ibis.literal(2).pow(_coded(j, channels)).cast("int64"))
+    if inp.wh.backend == "spark":  # Ibis compiles no BIT_OR for Spark: OR is the distinct sum
+        j = j.distinct()
+        per = j.group_by(keys).aggregate(mask=j.bit.sum())
+    else:
+        per = j.group_by(keys).aggregate(mask=j.bit.bit_or())
     return per.group_by("mask").aggregate(
         conversions=per.converted.ifelse(1, 0).sum(),
         value=per.converted.ifelse(per.revenue.fill_null(0.0), 0.0).sum(),
