@@ -37,6 +37,13 @@ class WinModelConfig(Model):
         0.3, gt=0, lt=1, description="Share of deals, by creation date, held out for evaluation."
     )
     seed: int = 7
+    max_training_rows: int | None = Field(
+        60_000,
+        ge=1_000,
+        description="Most rows a win model trains on: above it, a sample stratified by outcome, "
+        "drawn with `seed` (null: every row). The training rows grow with the company while "
+        "the model does not; the default is above the demo company's 35,000.",
+    )
 
 
 class ForecastConfig(Model):

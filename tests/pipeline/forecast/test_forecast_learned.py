@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from forecast_case import USERS, _rows, example_model, load_team
@@ -67,9 +68,17 @@ def test_learned_stage_probabilities(warehouse: Warehouse) -> None:
         ]
     )
     data = load(warehouse, MODEL)
-    rows = replay(warehouse, MODEL, data, [Q]).rows
+    past = replay(warehouse, MODEL, data, [Q])
+    rows, _ = past.read()
     assert len(rows) == 4 * 13
     learned = learn(rows, min_deals=1)
+    # The warehouse's aggregate of the replay it holds is pandas' on the rows read out.
+    for min_deals in (1, 3):
+        mine, theirs = past.learned([Q], min_deals), learn(rows, min_deals)
+        assert mine is not None and mine.keys() == theirs.keys()
+        for keys, cells in theirs.items():
+            got = mine[keys][list(cells.columns)].astype(cells.dtypes.to_dict())
+            pd.testing.assert_frame_equal(got, cells, check_exact=True)
     by_stage = learned[("stage",)].set_index("stage")
     assert by_stage.loc["Proposal", "probability"] == pytest.approx(0.25)
     assert by_stage.loc["Proposal", "count_probability"] == pytest.approx(0.5)

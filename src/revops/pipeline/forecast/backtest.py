@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pandas as pd
 
-from revops.config.forecast import FORECAST_METHODS
+from revops.config.forecast import FORECAST_METHODS, ForecastMethod
 from revops.config.models import OperatingModel
 from revops.pipeline.forecast.creation import not_yet_created
 from revops.pipeline.forecast.data import ForecastData, ts
@@ -24,7 +25,6 @@ from revops.pipeline.forecast.features import training_rows
 from revops.pipeline.forecast.methods import closed_won, combine, open_parts
 from revops.pipeline.forecast.periods import Period
 from revops.pipeline.forecast.replay import Replay
-from revops.pipeline.forecast.weighted import learn
 from revops.pipeline.forecast.win_model import (
     Pending,
     StartFit,
@@ -68,37 +68,39 @@ def start_training(
     replay: Replay, model: OperatingModel, before: date, fit_model: StartFit = start_fit
 ) -> Training:
     """Learn stage probabilities and start fitting the win model on rows known before `before`
-    (`fit_model` starts the fit: `start_fit` unless the caller shares fits across a run)."""
+    (`fit_model` starts the fit: `start_fit` unless the caller shares fits across a run).
+
+    The rows allowed are whole quarters (`features.training_rows`: a row's period ended before
+    `before`): the stage probabilities are the warehouse's aggregates of the last
+    `lookback_quarters` of them, the win model trains on the replay's pool rows in them."""
     cfg = model.forecast
     done = [q for q in replay.quarters if q.end < before]
     skipped: dict[str, str] = {}
-    if replay.rows.empty or not done:
+    if replay.empty or not done:
         reason = "no finished quarter before this date to learn from"
         return Training(None, None, None, {"stage_learned": reason, "win_model": reason})
     recent = done[-cfg.lookback_quarters :]
-    rows = training_rows(replay.rows, before, lookback=recent[0])
-    learned = learn(rows, cfg.min_deals) if not rows.empty else None
+    lookback = [q for q in done if q.start >= recent[0].start]
+    learned = replay.learned(lookback, cfg.min_deals)
     if learned is None:
         skipped["stage_learned"] = "no open deals in the lookback quarters"
-    all_rows = training_rows(replay.rows, before)
-    step = cfg.win_model.snapshot_days
-    days_in = (ts(all_rows["as_of"]) - ts(all_rows["period_start"])).dt.days
-    sample = all_rows[days_in % step < 7]
+    pool, x = replay.pool()
+    sample = training_rows(pool, before) if not pool.empty else pool
     pending: Pending | None = None
     try:
         if sample.empty:
             raise WinModelError("no training rows")
         pending = fit_model(
-            replay.x.loc[sample.index],
+            x.loc[sample.index],
             sample["won_in_period"].to_numpy(float),
             sample,
             cfg.win_model,
         )
     except WinModelError as exc:
         skipped["win_model"] = str(exc)
-    seen = ts(all_rows["period_end"]).max() if not all_rows.empty else None
-    through = seen.date() if seen is not None and pd.notna(seen) else None
-    return Training(learned, pending, through, skipped)
+    counts = replay.counts()
+    seen = [q.end for q in done if any(counts.get(d, 0) for d in q.weeks())]
+    return Training(learned, pending, max(seen) if seen else None, skipped)
 
 
 def train(
@@ -132,24 +134,24 @@ def quarter_forecasts(
 ) -> pd.DataFrame:
     """Each method's company-wide forecast for `q` as of each of its weeks.
 
-    The open deals of all the weeks are weighted (and the win model asked) in one go, then
-    summed per week: each week's figure is the one it gets alone."""
+    The open deals of a few weeks at a time (`Replay.chunks`) are weighted (and the win model
+    asked) in one go, then summed per week: each week's figure is the one it gets alone."""
     cfg = model.forecast
     types = sorted(data.deals["opportunity_type"].dropna().unique())
     earlier = [p for p in replay.quarters if p.end < q.start][-cfg.lookback_quarters :]
     days = [pd.Timestamp(d) for d in q.weeks()]
-    rows = replay.rows
-    if not rows.empty:
-        day = ts(rows["as_of"]).dt.normalize()
-        rows = rows[day.isin(days)].assign(_day=day)
-    x = replay.x.loc[rows.index] if not rows.empty else None
-    parts = open_parts(rows, cfg, model.pipeline, trained.learned, trained.model, x, ("_day",))
-    by_day = {
-        m: {d: g.droplevel(0) for d, g in part.groupby(level=0, sort=False)}
-        for m, part in parts.items()
-    }
-    # The distinct days only: a set of every row's day builds a Timestamp per row.
-    on = set(rows["_day"].unique()) if not rows.empty else set()
+    methods: list[ForecastMethod] = ["category", "stage_default"]
+    methods += ["stage_learned"] if trained.learned is not None else []
+    methods += ["win_model"] if trained.model is not None else []
+    by_day: dict[ForecastMethod, dict[Any, pd.Series]] = {m: {} for m in methods}
+    on: set[pd.Timestamp] = set()
+    for rows, x in replay.chunks(q.weeks()):
+        rows = rows.assign(_day=ts(rows["as_of"]).dt.normalize())
+        parts = open_parts(rows, cfg, model.pipeline, trained.learned, trained.model, x, ("_day",))
+        for m, part in parts.items():
+            by_day[m].update({d: g.droplevel(0) for d, g in part.groupby(level=0, sort=False)})
+        # The distinct days only: a set of every row's day builds a Timestamp per row.
+        on |= set(rows["_day"].unique())
     none = pd.Series(dtype=float)
     out = []
     for d in days:

@@ -32,9 +32,9 @@ from revops.pipeline.forecast.data import (
     latest_data_date,
     load,
     states,
-    ts,
 )
 from revops.pipeline.forecast.history import History
+from revops.pipeline.forecast.holdout import start_evaluate_replay
 from revops.pipeline.forecast.methods import closed_won, combine, open_parts
 from revops.pipeline.forecast.recommend import (
     RECOMMENDED,
@@ -49,7 +49,7 @@ from revops.pipeline.forecast.recommend import (
 from revops.pipeline.forecast.replay import current_rows, finished_quarters
 from revops.pipeline.forecast.rollup import deal_calls, rollup
 from revops.pipeline.forecast.snapshots import read_snapshot, take_snapshots
-from revops.pipeline.forecast.win_model import Evaluation, start_evaluate
+from revops.pipeline.forecast.win_model import Evaluation
 from revops.warehouse import Batch, Warehouse
 
 
@@ -210,21 +210,10 @@ def start_win_model_report(
 
     `history` shares the deal history (and its replay and fits) with the run's other steps."""
     h = History(wh, model) if history is None else history.check(wh, model)
-    data = h.data
-    past = h.replay(finished_quarters(data, model))
-    if past.rows.empty:
+    past = h.replay(finished_quarters(h.data, model))
+    if past.empty:
         raise RevOpsError("no finished quarter with open deals: nothing to train the win model on")
-    step = model.forecast.win_model.snapshot_days
-    days_in = (ts(past.rows["as_of"]) - ts(past.rows["period_start"])).dt.days
-    keep = days_in % step < 7
-    return start_evaluate(
-        past.rows[keep],
-        past.x[keep],
-        model.forecast.win_model,
-        model.pipeline,
-        data.data_end,
-        partial(h.start_fit, past),
-    )
+    return start_evaluate_replay(past, partial(h.start_fit, past))
 
 
 def win_model_report(

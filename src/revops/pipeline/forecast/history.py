@@ -7,13 +7,15 @@ week from stage history, and the win model could be fitted twice on the very sam
 that quarter). A `History` is handed to each step instead of a global cache: it is tied to one
 warehouse and operating model, lives as long as the caller keeps it, and every result from it is
 what the step computed on its own before, to the bit (same frames, same rows in the same order,
-same seeded fit). The finished quarters are replayed together and any set of them is read off
-that replay, so the methods (trained on the quarters before today) share the backtest's rows and
-its last quarter's model. With `workers` above one its fits run in worker processes
-(`revops.models.workers`), so the backtest's quarters and the evaluation train side by side
-while the run goes on; only a caller with the cores to itself asks for them (a standalone
-forecast command, not the demo, whose steps already share the cores, nor the web). The fits are
-the same to the bit either way.
+same seeded fit). The replay itself stays in the warehouse (`replay.Replay`); the history holds
+the deal facts, the replay's per-day counts and the win models' pool of training rows, none of
+which grows with the company beyond one row per deal (or the pool's cap). The finished quarters
+are replayed together and any set of them is read off that replay, so the methods (trained on
+the quarters before today) share the backtest's pool rows and its last quarter's model. With
+`workers` above one its fits run in worker processes (`revops.models.workers`), so the
+backtest's quarters and the evaluation train side by side while the run goes on; only a caller
+with the cores to itself asks for them (a standalone forecast command, not the demo, whose steps
+already share the cores, nor the web). The fits are the same to the bit either way.
 
 Keep a history only while the warehouse's deal tables do not change: it is a snapshot of them.
 """
@@ -75,9 +77,10 @@ class History:
         return self._data
 
     def replay(self, quarters: Sequence[Period]) -> Replay:
-        """The weekly replay of `quarters` (`replay.replay`). Finished quarters are replayed
-        together once and any set of them is a subset of that replay (the methods train on the
-        quarters before today, the backtest and the evaluation on all of them)."""
+        """The weekly replay of `quarters` (`replay.Replay`, left in the warehouse). Finished
+        quarters make one replay and any set of them is a subset of it (the methods train on
+        the quarters before today, the backtest and the evaluation on all of them), sharing its
+        counts and the win models' pool."""
         key = tuple(quarters)
         if key not in self._replays:
             every = tuple(finished_quarters(self.data, self.model))
@@ -100,9 +103,9 @@ class History:
         """`win_model.start_fit` on rows of `past` in a worker process (when it has
         workers), once per training set.
 
-        Rows of one replay (and of its subsets, which keep its index) are named by their index,
-        so the same index (and labels) means the same features and the same order; the fit is
-        seeded, hence the same model. A replay this history did not make is fitted afresh.
+        Pool rows of one replay (and of its subsets, which keep its index) are named by their
+        index, so the same index (and labels) means the same features and the same order; the
+        fit is seeded, hence the same model. A replay this history did not make is fitted afresh.
         """
         key = tuple(past.quarters)
         if self._replays.get(key) is not past or cfg is not self.model.forecast.win_model:

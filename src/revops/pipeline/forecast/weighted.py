@@ -43,12 +43,20 @@ def learn(rows: pd.DataFrame, min_deals: int) -> dict[tuple[str, ...], pd.DataFr
             rows=("opportunity_id", "size"),
             won_rows=("won_in_period", "sum"),
         )
-        g["probability"] = np.where(
-            g["amount"] > 0, g["won_amount"] / g["amount"].where(g["amount"] > 0, 1.0), np.nan
-        )
-        g["count_probability"] = g["won_rows"] / g["rows"]
-        out[keys] = g[g["deals"] >= min_deals].reset_index()
+        out[keys] = cells(g, min_deals)
     return out
+
+
+def cells(g: pd.DataFrame, min_deals: int) -> pd.DataFrame:
+    """The rates of one key set's cells from their sums (indexed by the keys), keeping cells
+    of at least `min_deals` deals: pandas' groupby in `learn`, or the warehouse's aggregate
+    of a replay it holds (`replay.Replay.learned`)."""
+    g = g.copy()
+    g["probability"] = np.where(
+        g["amount"] > 0, g["won_amount"] / g["amount"].where(g["amount"] > 0, 1.0), np.nan
+    )
+    g["count_probability"] = g["won_rows"] / g["rows"]
+    return g[g["deals"] >= min_deals].reset_index()
 
 
 def learned_probability(

@@ -263,18 +263,42 @@ def _score(
     stages: PipelineConfig,
 ) -> Evaluation:
     """How `fitted` did on the `test` rows, against the stage probability on the same rows."""
+    return score(
+        fitted,
+        y_test,
+        fitted.predict(x[test]),
+        stage_probability(rows.loc[test, "stage"], stages),
+        ts(rows.loc[test, "as_of"]).to_numpy(),
+        test_from,
+        int(rows.loc[test, "opportunity_id"].nunique()),
+    )
+
+
+def stage_probability(stage: pd.Series, stages: PipelineConfig) -> npt.NDArray[np.float64]:
+    """The configured probability (0–1) of each row's stage: the baseline the model must beat."""
+    defaults = stage.map({s.name: s.probability / 100 for s in stages.stages})
+    return np.asarray(defaults.fillna(0.0), dtype=np.float64)
+
+
+def score(
+    fitted: WinModel,
+    y_test: npt.NDArray[np.float64],
+    p_test: npt.NDArray[np.float64],
+    stage_p: npt.NDArray[np.float64],
+    order: npt.NDArray[np.datetime64],
+    test_from: date,
+    n_test_deals: int,
+) -> Evaluation:
+    """The evaluation from the test rows' outcomes, the model's and the stage's probabilities
+    and their as-of dates, in row order (arrays: a caller may read the rows in pieces)."""
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
-    p_test = fitted.predict(x[test])
-    defaults = rows.loc[test, "stage"].map({s.name: s.probability / 100 for s in stages.stages})
-    order = ts(rows.loc[test, "as_of"]).to_numpy()
     report = assess("win model", y_test, p_test, order)
-    stage_p = np.asarray(defaults.fillna(0.0), dtype=np.float64)
     return Evaluation(
         model=fitted,
         test_from=test_from,
-        n_test_rows=int(test.sum()),
-        n_test_deals=int(rows.loc[test, "opportunity_id"].nunique()),
+        n_test_rows=len(y_test),
+        n_test_deals=n_test_deals,
         auc=float(roc_auc_score(y_test, p_test)),
         brier=float(brier_score_loss(y_test, p_test)),
         base_brier=float(brier_score_loss(y_test, np.full(len(y_test), fitted.base_rate))),
