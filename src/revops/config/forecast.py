@@ -39,7 +39,7 @@ class WinModelConfig(Model):
     seed: int = 7
     max_training_rows: int | None = Field(
         60_000,
-        ge=1_000,
+        ge=100,
         description="Most rows a win model trains on: above it, a sample stratified by outcome, "
         "drawn with `seed` (null: every row). The training rows grow with the company while "
         "the model does not; the default is above the demo company's 35,000.",

@@ -75,7 +75,8 @@ def test_learned_stage_probabilities(warehouse: Warehouse) -> None:
     # The warehouse's aggregate of the replay it holds is pandas' on the rows read out.
     for min_deals in (1, 3):
         mine, theirs = past.learned([Q], min_deals), learn(rows, min_deals)
-        assert mine is not None and mine.keys() == theirs.keys()
+        assert mine is not None
+        assert mine.keys() == theirs.keys()
         for keys, cells in theirs.items():
             got = mine[keys][list(cells.columns)].astype(cells.dtypes.to_dict())
             pd.testing.assert_frame_equal(got, cells, check_exact=True)

@@ -1,0 +1,85 @@
+"""The win models' training pool: every snapshot row up to `win_model.max_training_rows`, above
+it a seeded sample stratified by outcome, the same rows for the same seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from forecast_case import example_model, load_synthetic
+from hypothesis import given
+from hypothesis import strategies as st
+
+from revops.config.models import OperatingModel
+from revops.pipeline.forecast.data import load
+from revops.pipeline.forecast.replay import finished_quarters, replay, sample_ranks
+from revops.warehouse import Warehouse
+
+
+@given(
+    losses=st.integers(0, 5_000),
+    wins=st.integers(0, 5_000),
+    cap=st.integers(100, 6_000),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_sample_ranks_keep_each_outcome_s_share(
+    losses: int, wins: int, cap: int, seed: int
+) -> None:
+    counts = {False: losses, True: wins}
+    total = losses + wins
+    if total == 0:
+        return
+    ranks = sample_ranks(counts, cap, seed)
+    again = sample_ranks(counts, cap, seed)
+    for won, n in counts.items():
+        r = ranks[won]
+        np.testing.assert_array_equal(r, again[won])  # same seed, same rows
+        assert len(r) == (min(n, max(1, cap * n // total)) if n else 0)
+        assert len(np.unique(r)) == len(r)
+        assert (np.diff(r) > 0).all()
+        assert ((r >= 0) & (r < max(n, 1))).all()
+    assert sum(len(r) for r in ranks.values()) <= cap + 1
+
+
+def _with_cap(cap: int | None, seed: int = 7) -> OperatingModel:
+    model = example_model()
+    wm = model.forecast.win_model.model_copy(update={"max_training_rows": cap, "seed": seed})
+    return model.model_copy(
+        update={"forecast": model.forecast.model_copy(update={"win_model": wm})}
+    )
+
+
+def _pool(wh: Warehouse, model: OperatingModel) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    data = load(wh, model)
+    past = replay(wh, model, data, finished_quarters(data, model))
+    rows, x = past.pool()
+    return rows, x, past.pool_rows
+
+
+def _keys(rows: pd.DataFrame) -> list[tuple[object, object]]:
+    return list(zip(rows["as_of"], rows["opportunity_id"], strict=True))
+
+
+def test_pool_is_every_row_up_to_the_cap_and_a_seeded_sample_above(warehouse: Warehouse) -> None:
+    load_synthetic(warehouse)
+    full, x_full, n = _pool(warehouse, _with_cap(None))
+    assert len(full) == n > 300
+    # At or above the pool's size the cap changes nothing.
+    same, x_same, _ = _pool(warehouse, _with_cap(n))
+    pd.testing.assert_frame_equal(same, full, check_exact=True)
+    pd.testing.assert_frame_equal(x_same, x_full, check_exact=True)
+    # Below it: a sample of the same rows with the same features, each outcome its share.
+    cap = n // 3
+    a, x_a, _ = _pool(warehouse, _with_cap(cap))
+    b, x_b, _ = _pool(warehouse, _with_cap(cap))
+    pd.testing.assert_frame_equal(a, b, check_exact=True)  # same seed, same rows
+    pd.testing.assert_frame_equal(x_a, x_b, check_exact=True)
+    wins = int(full["won_in_period"].sum())
+    assert int(a["won_in_period"].sum()) == max(1, cap * wins // n)
+    assert len(a) == max(1, cap * wins // n) + max(1, cap * (n - wins) // n)
+    by_key = dict(zip(_keys(full), range(len(full)), strict=True))
+    at = [by_key[k] for k in _keys(a)]
+    assert at == sorted(at)  # in the pool's (as-of date, deal) order
+    expect = x_full.iloc[at].set_axis(x_a.index)
+    pd.testing.assert_frame_equal(x_a, expect, check_exact=True)
+    other, _, _ = _pool(warehouse, _with_cap(cap, seed=8))
+    assert _keys(other) != _keys(a)
