@@ -17,7 +17,7 @@ was read into Python to count them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 
 import ibis
@@ -100,9 +100,15 @@ def open_deals_with_evidence(
     activities: ibis.Table,
     dates: Sequence[date],
     stages: PipelineConfig,
+    only: Callable[[ibis.Table], ibis.Table] | None = None,
 ) -> ibis.Table:
-    """`pipeline_as_of` (open deals) on `dates`, each row with its `EVIDENCE` columns."""
+    """`pipeline_as_of` (open deals) on `dates`, each row with its `EVIDENCE` columns.
+
+    `only` narrows the open deals before their evidence is counted (a sample's rows, deals
+    created since a date): the warehouse then counts the evidence of those rows alone."""
     snap = pipeline_as_of(history, opportunities, list(dates), stages, open_only=True)
+    if only is not None:
+        snap = only(snap)
     rows = snap.join(instants(dates), "as_of")
 
     owners = opportunities.select(_deal="opportunity_id", _owner="owner_id")

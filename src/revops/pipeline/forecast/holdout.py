@@ -65,10 +65,8 @@ def start_evaluate_replay(
         y, p, stage_p, order = [], [], [], []
         deals: set[str] = set()
         since = pd.Timestamp(test_from)
-        for rows, xs in past.chunks(known):
+        for rows, xs in past.chunks(known, test_from):
             test = (ts(rows["created_date"]) >= since).to_numpy()
-            if not test.any():
-                continue
             y.append(rows["won_in_period"].to_numpy(float)[test])
             p.append(fitted.predict(xs[test]))
             stage_p.append(stage_probability(rows.loc[test, "stage"], model.pipeline))

@@ -48,6 +48,7 @@ from revops.warehouse import Warehouse
 CHUNK_ROWS = 20_000
 # What the win models' pool keeps of each row: the fit orders by as-of date and reports the span
 # and deals it saw, the evaluation splits by creation date and period end.
+_SUMS = ("amount", "won_amount", "deals", "rows", "won_rows")  # `weighted.learn`'s, per cell
 POOL_COLUMNS = (
     "as_of",
     "opportunity_id",
@@ -214,12 +215,24 @@ class Replay:
         this replay's counts and win-model pool."""
         return Replay(self.wh, self.model, self.data, list(quarters), self._root or self)
 
-    def read(self, days: Sequence[date] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Rows and features of `days` (all replayed days by default) in one read: for a small
-        company or a few days; `chunks` keeps a large one's memory flat."""
+    def read(
+        self, days: Sequence[date] | None = None, created_from: date | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Rows and features of `days` (all replayed days by default) in one read, of deals
+        created on or after `created_from` if given: for a small company or a few days;
+        `chunks` keeps a large one's memory flat."""
         days = self.days if days is None else sorted(days)
         if not days:
             return pd.DataFrame(), pd.DataFrame()
+        only = None
+        if created_from is not None:
+            since = created_from
+            only = lambda t: t.filter(t.created_date >= since)  # noqa: E731
+        return self._read(days, only)
+
+    def _read(
+        self, days: Sequence[date], only: Callable[[ibis.Table], ibis.Table] | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         self.reads += 1
         wh, model = self.wh, self.model
         expr = open_deals_with_evidence(
@@ -228,13 +241,17 @@ class Replay:
             wh.table("activities"),
             days,
             model.pipeline,
+            only,
         )
         return _rows(wh, model, self.data, expr)
 
-    def chunks(self, days: Sequence[date]) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-        """Rows and features of `days` in date order, whole days at a time, each read holding
-        at most `CHUNK_ROWS` rows (or one day); days without an open deal are not read."""
-        counts = self.counts()
+    def chunks(
+        self, days: Sequence[date], created_from: date | None = None
+    ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        """Rows and features of `days` in date order (of deals created on or after
+        `created_from` if given), whole days at a time, each read holding at most `CHUNK_ROWS`
+        rows (or one day); days without such a deal are not read."""
+        counts = self.counts() if created_from is None else self._counts_since(created_from)
         batch: list[date] = []
         size = 0
         for d in sorted(days):
@@ -242,12 +259,26 @@ class Replay:
             if not n:
                 continue
             if batch and size + n > CHUNK_ROWS:
-                yield self.read(batch)
+                yield self.read(batch, created_from)
                 batch, size = [], 0
             batch.append(d)
             size += n
         if batch:
-            yield self.read(batch)
+            yield self.read(batch, created_from)
+
+    def _counts_since(self, created_from: date) -> dict[date, int]:
+        """Open deals created on or after `created_from`, per replayed day."""
+        snap = pipeline_as_of(
+            self.wh.table("opportunity_stage_history"),
+            self.wh.table("opportunities"),
+            self.days,
+            self.model.pipeline,
+            open_only=True,
+        )
+        snap = snap.filter(snap.created_date >= created_from)
+        per = self.wh.execute(snap.group_by("as_of").aggregate(n=snap.count()))
+        pairs = zip(per["as_of"], per["n"], strict=True)
+        return {pd.Timestamp(d).date(): int(n) for d, n in pairs}
 
     def learned(self, quarters: Sequence[P.Period], min_deals: int) -> dict | None:
         """`weighted.learn` on the rows of `quarters`, aggregated by the warehouse; None when
@@ -259,8 +290,9 @@ class Replay:
             return None
         t = placed(self.wh, self.model, days)
         amount = t.amount.cast("float64").fill_null(0.0)
-        out = {}
-        for keys in FALLBACKS:
+        every = sorted({k for keys in FALLBACKS for k in keys})
+        parts = []
+        for i, keys in enumerate(FALLBACKS):
             g = t.group_by(list(keys)).aggregate(
                 amount=amount.sum(),
                 won_amount=ibis.ifelse(t.won_in_period, amount, 0.0).sum(),
@@ -268,10 +300,17 @@ class Replay:
                 rows=t.count(),
                 won_rows=t.count(where=t.won_in_period),
             )
-            frame = self.wh.execute(g).sort_values(list(keys), kind="stable")
-            frame = frame.set_index(list(keys))
-            frame["won_rows"] = frame["won_rows"].astype(float)
-            out[keys] = cells(frame, min_deals)
+            # One query for every key set: the others' keys are null, `_set` tells them apart.
+            pad = {k: ibis.null(t[k].type()) for k in every if k not in keys}
+            parts.append(g.mutate(_set=ibis.literal(i), **pad).select("_set", *every, *_SUMS))
+        frame = self.wh.execute(ibis.union(*parts))
+        out = {}
+        for i, keys in enumerate(FALLBACKS):
+            g = frame[frame["_set"] == i].infer_objects()  # a key null in other sets: object
+            g = g.sort_values(list(keys), kind="stable")
+            g = g.set_index(list(keys))[list(_SUMS)]
+            g["won_rows"] = g["won_rows"].astype(float)
+            out[keys] = cells(g, min_deals)
         return out
 
     def pool(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -299,19 +338,12 @@ class Replay:
         self.pool_rows = sum(counts[d] for d in days)
         if not days:
             return pd.DataFrame(columns=list(POOL_COLUMNS)), pd.DataFrame()
-        wh, model = self.wh, self.model
-        expr = open_deals_with_evidence(
-            wh.table("opportunity_stage_history"),
-            wh.table("opportunities"),
-            wh.table("activities"),
-            days,
-            model.pipeline,
-        )
         cap = cfg.max_training_rows
+        only = None
         if cap is not None and self.pool_rows > cap:
-            expr = expr.semi_join(self._sample(days, cap), ["as_of", "opportunity_id"])
-        self.reads += 1
-        rows, x = _rows(wh, model, self.data, expr)
+            keep = self._sample(days, cap)
+            only = lambda t: t.semi_join(keep, ["as_of", "opportunity_id"])  # noqa: E731
+        rows, x = self._read(days, only)
         return rows[list(POOL_COLUMNS)], x
 
     def _sample(self, days: Sequence[date], cap: int) -> ibis.Table:
