@@ -412,6 +412,12 @@ class Warehouse:
     def execute(self, expr: ibis.Expr) -> Any:
         return self.con.execute(expr)
 
+    def cache(self, expr: ibis.Table) -> ibis.Table:
+        """`expr` computed once into a temporary table of this connection (Ibis' cache, which
+        DuckDB, PostgreSQL and Spark each implement), for a result many later queries read;
+        it goes when the returned table is released or the connection closes."""
+        return expr.cache()
+
     def to_arrow(self, expr: ibis.Table) -> pa.Table:
         return self.con.to_pyarrow(expr)
 

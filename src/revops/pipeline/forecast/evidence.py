@@ -18,12 +18,13 @@ was read into Python to count them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import ibis
 
 from revops.config.pipeline import PipelineConfig
-from revops.pipeline.snapshot import SNAPSHOT_COLUMNS, pipeline_as_of
+from revops.pipeline.snapshot import SNAPSHOT_COLUMNS, pipeline_as_of, stage_intervals
 
 EVIDENCE = (
     "pushes",  # close-date pushes up to the history row in force
@@ -94,6 +95,47 @@ def activity_so_far(rows: ibis.Table, activities: ibis.Table) -> ibis.Table:
     )
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What every as-of query reads off the whole stage history, whatever its dates: each
+    row's validity interval, the pushes so far and each deal's close with its owner. A replay
+    read in pieces asks the warehouse for these once (`Warehouse.cache`) instead of running
+    the same windows over the whole history for every piece."""
+
+    intervals: ibis.Table
+    pushes: ibis.Table
+    closes: ibis.Table
+
+
+def prepare(
+    history: ibis.Table,
+    opportunities: ibis.Table,
+    stages: PipelineConfig,
+    keep: Callable[[ibis.Table], ibis.Table] = lambda t: t,
+) -> Prepared:
+    """The `Prepared` tables, each passed through `keep` (a cache, or nothing)."""
+    owners = opportunities.select(_deal="opportunity_id", _owner="owner_id")
+    lc = last_closes(history, stages)
+    closes = lc.join(owners, lc.opportunity_id == owners._deal).select(
+        "_owner",
+        _deal=lc.opportunity_id,
+        _closed_at=lc.changed_at,
+        _final=lc.close_date.fill_null(lc.changed_at.date()),
+        _won=lc.stage.isin(stages.won_stages),
+    )
+    iv = stage_intervals(history).select(
+        "opportunity_id",
+        "stage",
+        "amount",
+        "close_date",
+        "forecast_category",
+        "probability",
+        "changed_at",
+        "valid_to",
+    )
+    return Prepared(keep(iv), keep(pushes_so_far(history)), keep(closes))
+
+
 def open_deals_with_evidence(
     history: ibis.Table,
     opportunities: ibis.Table,
@@ -101,21 +143,22 @@ def open_deals_with_evidence(
     dates: Sequence[date],
     stages: PipelineConfig,
     only: Callable[[ibis.Table], ibis.Table] | None = None,
+    prepared: Prepared | None = None,
 ) -> ibis.Table:
     """`pipeline_as_of` (open deals) on `dates`, each row with its `EVIDENCE` columns.
 
     `only` narrows the open deals before their evidence is counted (a sample's rows, deals
-    created since a date): the warehouse then counts the evidence of those rows alone."""
-    snap = pipeline_as_of(history, opportunities, list(dates), stages, open_only=True)
+    created since a date): the warehouse then counts the evidence of those rows alone.
+    `prepared` holds the history's windows when the caller had them computed once."""
+    p = prepare(history, opportunities, stages) if prepared is None else prepared
+    snap = pipeline_as_of(
+        history, opportunities, list(dates), stages, open_only=True, intervals=p.intervals
+    )
     if only is not None:
         snap = only(snap)
     rows = snap.join(instants(dates), "as_of")
 
-    owners = opportunities.select(_deal="opportunity_id", _owner="owner_id")
-    lc = last_closes(history, stages)
-    closes = lc.join(owners, lc.opportunity_id == owners._deal).select(
-        "_owner", _closed_at=lc.changed_at, _won=lc.stage.isin(stages.won_stages)
-    )
+    closes = p.closes
     owner_keys = rows.select("owner_id", "as_of", "_cut").distinct()
     by_owner = owner_keys.join(
         closes, [owner_keys.owner_id == closes._owner, closes._closed_at < owner_keys._cut]
@@ -130,7 +173,7 @@ def open_deals_with_evidence(
     )
 
     out = (
-        rows.left_join(pushes_so_far(history), ["opportunity_id", "changed_at"])
+        rows.left_join(p.pushes, ["opportunity_id", "changed_at"])
         .left_join(owner, ["owner_id", "as_of"])
         .left_join(company, "as_of")
         .left_join(activity_so_far(rows, activities), ["opportunity_id", "as_of"])

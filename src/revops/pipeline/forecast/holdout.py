@@ -47,7 +47,7 @@ def start_evaluate_replay(
     ]
     if not known:
         raise WinModelError("no deal has a finished period to learn from")
-    t = placed(wh, model, known)
+    t = placed(wh, model, known, past.prepared)
     created = ts(wh.execute(t.select("created_date").distinct())["created_date"])
     ordered = created.drop_duplicates().sort_values().to_numpy()
     at = min(len(ordered) - 1, int(len(ordered) * (1 - cfg.test_fraction)))

@@ -36,7 +36,12 @@ from revops.pipeline.forecast.data import (
     ts,
     with_overrides,
 )
-from revops.pipeline.forecast.evidence import EVIDENCE, last_closes, open_deals_with_evidence
+from revops.pipeline.forecast.evidence import (
+    EVIDENCE,
+    Prepared,
+    open_deals_with_evidence,
+    prepare,
+)
 from revops.pipeline.forecast.features import PHASES, label, place
 from revops.pipeline.forecast.weighted import FALLBACKS, cells
 from revops.pipeline.forecast.win_model import features
@@ -102,20 +107,17 @@ def calendar(days: Sequence[date], period_for: Callable[[date], P.Period]) -> ib
     return ibis.memtable(out)
 
 
-def placed(wh: Warehouse, model: OperatingModel, days: Sequence[date]) -> ibis.Table:
+def placed(
+    wh: Warehouse, model: OperatingModel, days: Sequence[date], prepared: Prepared | None = None
+) -> ibis.Table:
     """Open deals on `days`, placed and labelled by the warehouse as `features.place` and
     `features.label` do in pandas: period, phase, due_in_period and won_in_period."""
     stages = model.pipeline
-    history = wh.table("opportunity_stage_history")
-    snap = pipeline_as_of(history, wh.table("opportunities"), list(days), stages, open_only=True)
+    history, opps = wh.table("opportunity_stage_history"), wh.table("opportunities")
+    p = prepare(history, opps, stages) if prepared is None else prepared
+    snap = pipeline_as_of(history, opps, list(days), stages, open_only=True, intervals=p.intervals)
     rows = snap.join(calendar(days, quarter_fn(model)), "as_of")
-    lc = last_closes(history, stages)
-    closes = lc.select(
-        _deal=lc.opportunity_id,
-        _closed_at=lc.changed_at,
-        _final=lc.close_date.fill_null(lc.changed_at.date()),
-        _won=lc.stage.isin(stages.won_stages),
-    )
+    closes = p.closes
     out = rows.left_join(closes, rows.opportunity_id == closes._deal)
     won = out._won & (out._closed_at >= out._cut) & (out._final <= out.period_end)
     due = (out.close_date >= out.period_start) & (out.close_date <= out.period_end)
@@ -178,6 +180,36 @@ class Replay:
     pool_rows: int = field(default=0, init=False)  # rows the pool stands for, sampled or not
     reads: int = field(default=0, init=False)  # queries that brought rows into Python
 
+    _prepared: Prepared | None = field(default=None, init=False, repr=False)
+
+    @property
+    def prepared(self) -> Prepared:
+        """The stage history's windows, computed once into the warehouse's temporary tables
+        (`evidence.Prepared`) and read by every query on this replay and its subsets."""
+        if self._root is not None:
+            return self._root.prepared
+        if self._prepared is None:
+            wh = self.wh
+            self._prepared = prepare(
+                wh.table("opportunity_stage_history"),
+                wh.table("opportunities"),
+                self.model.pipeline,
+                wh.cache,
+            )
+        return self._prepared
+
+    def _snap(self, days: Sequence[date]) -> ibis.Table:
+        """The open deals on `days` (`pipeline_as_of`), off the prepared intervals."""
+        wh = self.wh
+        return pipeline_as_of(
+            wh.table("opportunity_stage_history"),
+            wh.table("opportunities"),
+            list(days),
+            self.model.pipeline,
+            open_only=True,
+            intervals=self.prepared.intervals,
+        )
+
     @property
     def days(self) -> list[date]:
         return sorted({d for q in self.quarters for d in q.weeks()})
@@ -190,13 +222,7 @@ class Replay:
         if self._counts is None:
             self._counts = {}
             if self.days:
-                snap = pipeline_as_of(
-                    self.wh.table("opportunity_stage_history"),
-                    self.wh.table("opportunities"),
-                    self.days,
-                    self.model.pipeline,
-                    open_only=True,
-                )
+                snap = self._snap(self.days)
                 per = self.wh.execute(snap.group_by("as_of").aggregate(n=snap.count()))
                 got = {
                     pd.Timestamp(d).date(): int(n)
@@ -242,6 +268,7 @@ class Replay:
             days,
             model.pipeline,
             only,
+            self.prepared,
         )
         return _rows(wh, model, self.data, expr)
 
@@ -268,13 +295,7 @@ class Replay:
 
     def _counts_since(self, created_from: date) -> dict[date, int]:
         """Open deals created on or after `created_from`, per replayed day."""
-        snap = pipeline_as_of(
-            self.wh.table("opportunity_stage_history"),
-            self.wh.table("opportunities"),
-            self.days,
-            self.model.pipeline,
-            open_only=True,
-        )
+        snap = self._snap(self.days)
         snap = snap.filter(snap.created_date >= created_from)
         per = self.wh.execute(snap.group_by("as_of").aggregate(n=snap.count()))
         pairs = zip(per["as_of"], per["n"], strict=True)
@@ -288,7 +309,7 @@ class Replay:
         counts = self.counts()
         if not any(counts.get(d, 0) for d in days):
             return None
-        t = placed(self.wh, self.model, days)
+        t = placed(self.wh, self.model, days, self.prepared)
         amount = t.amount.cast("float64").fill_null(0.0)
         every = sorted({k for keys in FALLBACKS for k in keys})
         parts = []
@@ -341,14 +362,18 @@ class Replay:
         cap = cfg.max_training_rows
         only = None
         if cap is not None and self.pool_rows > cap:
-            keep = self._sample(days, cap)
+            # The sample's keys come to Python (model-sized) and go back as a table: inside the
+            # evidence query as a subquery, DuckDB held several times the memory for it.
+            keys = self.wh.execute(self._sample(days, cap))
+            keys["as_of"] = ts(keys["as_of"]).dt.date
+            keep = ibis.memtable(keys)
             only = lambda t: t.semi_join(keep, ["as_of", "opportunity_id"])  # noqa: E731
         rows, x = self._read(days, only)
         return rows[list(POOL_COLUMNS)], x
 
     def _sample(self, days: Sequence[date], cap: int) -> ibis.Table:
         """(as_of, opportunity_id) of the rows `sample_ranks` keeps, chosen by the warehouse."""
-        t = placed(self.wh, self.model, days)
+        t = placed(self.wh, self.model, days, self.prepared)
         per = self.wh.execute(t.group_by("won_in_period").aggregate(n=t.count()))
         counts = {bool(w): int(n) for w, n in zip(per["won_in_period"], per["n"], strict=True)}
         ranks = sample_ranks(counts, cap, self.model.forecast.win_model.seed)
