@@ -17,7 +17,7 @@ import ibis
 import pandas as pd
 
 from revops.config.models import OperatingModel
-from revops.pipeline.forecast.evidence import last_closes, open_deals_with_evidence
+from revops.pipeline.forecast.evidence import Prepared, last_closes, open_deals_with_evidence
 from revops.pipeline.snapshot import pipeline_as_of
 from revops.warehouse import Warehouse
 
@@ -143,16 +143,20 @@ def states(
 
 
 def states_with_evidence(
-    wh: Warehouse, model: OperatingModel, dates: Sequence[date]
+    wh: Warehouse,
+    model: OperatingModel,
+    dates: Sequence[date],
+    prepared: Prepared | None = None,
 ) -> pd.DataFrame:
     """Every deal open at the end of each date, with what was known of it then
-    (`evidence.EVIDENCE`), in one query."""
+    (`evidence.EVIDENCE`), in one query (off the history's windows in `prepared` if given)."""
     expr = open_deals_with_evidence(
         wh.table("opportunity_stage_history"),
         wh.table("opportunities"),
         wh.table("activities"),
         list(dates),
         model.pipeline,
+        prepared=prepared,
     )
     return _states(wh, expr)
 

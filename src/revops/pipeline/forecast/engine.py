@@ -128,7 +128,7 @@ def forecast_methods(
     done = [q for q in finished_quarters(data, model) if q.end < as_of]
     past = h.replay(done)
     trained = train(past, model, as_of, partial(h.start_fit, past))
-    rows, x = current_rows(wh, model, data, period, as_of)
+    rows, x = current_rows(wh, model, data, period, as_of, past.prepared)
     types = sorted(data.deals["opportunity_type"].dropna().unique())
     parts = open_parts(rows, cfg, model.pipeline, trained.learned, trained.model, x)
     nyc = not_yet_created(data.deals, data.closes, period, as_of, done[-cfg.lookback_quarters :])

@@ -397,10 +397,16 @@ def replay(
 
 
 def current_rows(
-    wh: Warehouse, model: OperatingModel, data: ForecastData, period: P.Period, as_of: date
+    wh: Warehouse,
+    model: OperatingModel,
+    data: ForecastData,
+    period: P.Period,
+    as_of: date,
+    prepared: Prepared | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Open deals as of `as_of`, placed in `period` (which may lie ahead), with features."""
-    frame = states_with_evidence(wh, model, [as_of])
+    """Open deals as of `as_of`, placed in `period` (which may lie ahead), with features
+    (off a replay's `prepared` history windows when the caller has them)."""
+    frame = states_with_evidence(wh, model, [as_of], prepared)
     overrides = present_overrides(data.overrides, as_of, data.data_end)
     rows = with_overrides(place(frame, lambda _d: period), overrides).reset_index(drop=True)
     return rows.drop(columns=list(EVIDENCE)), features(rows, data, model.pipeline)
