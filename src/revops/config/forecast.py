@@ -42,7 +42,7 @@ class WinModelConfig(Model):
         ge=100,
         description="Most rows a win model trains on: above it, a sample stratified by outcome, "
         "drawn with `seed` (null: every row). The training rows grow with the company while "
-        "the model does not; the default is above the demo company's 35,000.",
+        "the model does not; the default is above the demo company's 34,583.",
     )
 
 
