@@ -299,6 +299,10 @@ class Warehouse:
         return self.con._session
 
     def close(self) -> None:
+        # Tables still cached (`cache`) are dropped now: Ibis drops one when its expression is
+        # garbage-collected, which may be after the connection closed (an error in a finalizer).
+        for name in list(getattr(self.con, "_cache_name_to_entry", {})):
+            self.con._finalize_cached_table(name)
         # A Spark session is the process's one JVM-side session: stopping it here would make
         # the next RevOps.open in this process pay Spark's start-up again, so it lives on.
         if self.backend != "spark":
@@ -415,7 +419,7 @@ class Warehouse:
     def cache(self, expr: ibis.Table) -> ibis.Table:
         """`expr` computed once into a temporary table of this connection (Ibis' cache, which
         DuckDB, PostgreSQL and Spark each implement), for a result many later queries read;
-        it goes when the returned table is released or the connection closes."""
+        it is dropped when the returned table is garbage-collected or the warehouse closes."""
         return expr.cache()
 
     def to_arrow(self, expr: ibis.Table) -> pa.Table:
