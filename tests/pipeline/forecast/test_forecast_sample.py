@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from revops.config.models import OperatingModel
 from revops.pipeline.forecast.data import load
 from revops.pipeline.forecast.replay import finished_quarters, replay, sample_ranks
+from revops.pipeline.forecast.weighted import learn
 from revops.warehouse import Warehouse
 
 
@@ -59,7 +60,11 @@ def _keys(rows: pd.DataFrame) -> list[tuple[object, object]]:
     return list(zip(rows["as_of"], rows["opportunity_id"], strict=True))
 
 
-def test_pool_is_every_row_up_to_the_cap_and_a_seeded_sample_above(warehouse: Warehouse) -> None:
+def test_pool_is_every_row_up_to_the_cap_and_a_seeded_sample_above(
+    any_warehouse: Warehouse,
+) -> None:
+    """On each backend (Spark too: the replay's counts, sample and reads are its queries)."""
+    warehouse = any_warehouse
     load_synthetic(warehouse)
     full, x_full, n = _pool(warehouse, _with_cap(None))
     assert len(full) == n > 300
@@ -83,3 +88,14 @@ def test_pool_is_every_row_up_to_the_cap_and_a_seeded_sample_above(warehouse: Wa
     pd.testing.assert_frame_equal(x_a, expect, check_exact=True)
     other, _, _ = _pool(warehouse, _with_cap(cap, seed=8))
     assert _keys(other) != _keys(a)
+    # The learned rates the warehouse aggregates are pandas' on the same rows, on each backend.
+    model = example_model()
+    data = load(warehouse, model)
+    past = replay(warehouse, model, data, finished_quarters(data, model))
+    last = past.quarters[-4:]
+    rows, _ = past.read([d for q in last for d in q.weeks()])
+    mine, theirs = past.learned(last, 3), learn(rows, 3)
+    assert mine is not None
+    for keys, cells in theirs.items():
+        got = mine[keys][list(cells.columns)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, cells, check_exact=True)
