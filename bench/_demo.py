@@ -58,6 +58,16 @@ def step_load(run: Run) -> None:
         run.ro.load(f.path, f.table, f.preset)
 
 
+def reopen(run: Run) -> None:
+    """Open the warehouse earlier steps filled, in a new process, as loading left it open: with
+    the demo's automation clock (bench/scale.py runs each engine step in a fresh process)."""
+    from revops.context import RevOps
+
+    run.ro = RevOps.open(CONFIG, run.warehouse)
+    if run.ro.warehouse.backend != "spark":
+        install_automations(run.ro)
+
+
 def generate_and_load(run: Run) -> None:
     """Generation and loading overlapped, the forecast started once its tables are loaded, as
     `revops demo` does them."""

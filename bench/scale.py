@@ -6,23 +6,32 @@ list for both): the lifecycle, the lead desk replay, the quality scorecard, the 
 attribution, pipeline and quotas, the forecast backtest, the metric dictionary (the funnel
 summary and report), automations. Each step writes its report where the demo writes one.
 
-Each (engine, scale) runs in its own subprocess, so memory is its own; a sampling thread reads
-the resident memory of the process and its children (the Spark driver JVM is a child) from
-/proc every 20 ms, so a step's peak is the largest total seen while it ran (Linux only). On
-Spark a step that raises is reported as "did not run: <the error's first line>" and the run
-goes on; later steps may then lack their inputs, which their own line says. Each step's
-figures are printed as it finishes, the tables when every run is done.
+Generating and loading run in one subprocess per (engine, scale); then each engine step runs
+in a fresh subprocess of its own on the warehouse the steps before it left, in the demo's order
+(opened, the steps' modules imported, then timed), so a step's memory is its own: not the
+Python heap an earlier step never returned, nor the table blocks DuckDB cached for it. A
+sampling thread reads the resident memory of the process and its children (the Spark driver
+JVM is a child) from /proc every 20 ms (Linux only). Per step: the memory when it starts
+("open"), its peak, the growth between them (the step's own), the most DuckDB's buffer manager
+held meanwhile (`duckdb_memory()`, read on a connection of its own: its cached blocks, hash
+tables and sorts; the rest of the growth is Python's, pandas' and Arrow's), wall and CPU
+seconds (the tree's). On Spark a step that raises is reported as "did not run: <the error's
+first line>" and the run goes on; later steps may then lack their inputs, which their own line
+says. Each step's figures are printed as it finishes, the tables when every run is done.
 
 The growth table gives, per step, the time ratio between two scales divided by the data ratio:
-1.0 is linear, above 1 grows faster than the data. Times on a shared machine are noisy; the
+1.0 is linear, above 1 grows faster than the data; and in brackets the ratio of the step's own
+memory growth: 1.0 is flat, the data ratio is linear. Times on a shared machine are noisy; the
 load average is printed before and after.
 
 Usage: python bench/scale.py [--scales 1 3 10] [--spark-scales 1 3] [--steps load,metrics]
-(the steps before the last one named run untimed, so `--steps forecast` times the forecast alone)
-Each step runs alone, one after another. `--as-demo` times the demo as the command schedules it
-instead: two rows, "generate+load" (the generator in a child process, its CPU included, while
-the files load) and "engines" (the engine steps two at a time; each step's start and end within
-it are printed as it runs); their total is the demo's.
+(the engine steps before the last one named run untimed, so `--steps forecast` times the
+forecast alone). `--on 1=a/revops.duckdb 10=b/revops.duckdb` times the engine steps again on
+copies of DuckDB warehouses the demo already filled (each step runs a second time there).
+`--as-demo` times the demo as the command schedules it instead, in one process: two rows,
+"generate+load" (the generator in a child process, its CPU included, while the files load) and
+"engines" (the engine steps two at a time; each step's start and end within it are printed as
+it runs); their total is the demo's.
 `--check` runs the demo at scale 0.02 on DuckDB in a temporary folder (CI runs it:
 tests/test_bench.py) and exits 1 unless every step ran and has its figures.
 """
@@ -35,19 +44,20 @@ import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from _demo import AS_DEMO, STEPS, Run  # noqa: E402
+from _demo import AS_DEMO, STEPS, Run, reopen  # noqa: E402
 from _proc import cpu_s, rss_mb, tree  # noqa: E402
 
 
@@ -66,20 +76,25 @@ def _tree_cpu_s(pid: int) -> float:
 
 
 class PeakSampler:
-    """Tracks the largest resident memory of this process tree since the last `reset`."""
+    """Tracks the largest resident memory of this process tree since the last `reset`, and
+    the largest value `probe` returned (DuckDB's own accounting: see `_duckdb_mb`)."""
 
-    def __init__(self, every: float = 0.02) -> None:
+    def __init__(self, every: float = 0.02, probe: Callable[[], float] | None = None) -> None:
         self.every = every
         self.peak = 0.0
+        self.probe, self.probe_peak = probe, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
             self.peak = max(self.peak, _tree_rss_mb(os.getpid()))
+            if self.probe is not None:
+                self.probe_peak = max(self.probe_peak, self.probe())
 
     def reset(self) -> None:
         self.peak = _tree_rss_mb(os.getpid())
+        self.probe_peak = self.probe() if self.probe is not None else 0.0
 
     def __enter__(self) -> PeakSampler:
         self.reset()
@@ -89,6 +104,15 @@ class PeakSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.peak = max(self.peak, _tree_rss_mb(os.getpid()))
+
+
+def _duckdb_mb(ro: Any) -> Callable[[], float]:
+    """DuckDB's own memory (buffer pool: cached table blocks, hash tables, sort runs), read
+    on a connection of its own to the same database, so it runs beside the step's queries."""
+    con = ro.warehouse.con.con.cursor()
+    query = "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()"
+    return lambda: float(con.execute(query).fetchone()[0]) / 2**20
 
 
 @contextmanager
@@ -103,19 +127,14 @@ def _quiet() -> Iterator[None]:
 
 
 def run_steps(run: Run, steps: list[str]) -> dict[str, dict[str, Any]]:
-    """Run `steps` in order: {step: {seconds, peak_mb} or {error}}. Only Spark may fail.
-
-    The demo's steps before the last one asked for run too (a step reads what the earlier ones
-    made: `--steps forecast` times the forecast on the loaded company), untimed."""
+    """Run `steps` in order in this process: {step: {seconds, cpu, peak_mb} or {error}}. Only
+    Spark may fail. A step's peak here includes what the steps before it left behind; this
+    times generating and loading, and the demo as it schedules its steps (`--as-demo`)."""
     spark = run.warehouse.startswith("spark")
     figures: dict[str, dict[str, Any]] = {}
     table = AS_DEMO if set(steps) <= set(AS_DEMO) else STEPS
-    order = list(table)
     with PeakSampler() as sampler, _quiet():
-        for name in order[: max(order.index(s) for s in steps) + 1]:
-            if name not in steps:
-                table[name](run)
-                continue
+        for name in steps:
             sampler.reset()
             t0, cpu0 = time.perf_counter(), _tree_cpu_s(os.getpid())
             try:
@@ -123,8 +142,7 @@ def run_steps(run: Run, steps: list[str]) -> dict[str, dict[str, Any]]:
             except Exception as exc:
                 if not spark:
                     raise
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                figures[name] = {"error": f"{type(exc).__name__}: {first}"[:160]}
+                figures[name] = _error(exc)
                 _progress(name, figures[name])
                 if run.ro is None:  # nothing to run the later steps on
                     break
@@ -143,6 +161,46 @@ def run_steps(run: Run, steps: list[str]) -> dict[str, dict[str, Any]]:
     return figures
 
 
+def run_alone(run: Run, step: str) -> dict[str, Any]:
+    """One engine step in this fresh process on the warehouse the earlier steps left: open it,
+    import what the steps import, then time the step and sample its memory. `open_mb` is the
+    tree's memory before the step starts, so `peak_mb - open_mb` is the step's own growth;
+    `duckdb_mb` the most DuckDB's buffer manager held meanwhile (0 on Spark)."""
+    from revops.demo.schedule import warm_up
+
+    reopen(run)
+    duckdb = run.ro.warehouse.backend == "duckdb"
+    warm_up()
+    probe = _duckdb_mb(run.ro) if duckdb else None
+    limit = run.ro.warehouse.sql("SELECT current_setting('memory_limit')")[0][0] if duckdb else ""
+    try:
+        with PeakSampler(probe=probe) as sampler, _quiet():
+            opened = sampler.peak
+            t0, cpu0 = time.perf_counter(), _tree_cpu_s(os.getpid())
+            try:
+                STEPS[step](run)
+            except Exception as exc:
+                if duckdb:
+                    raise
+                return _error(exc)
+            wall, cpu = time.perf_counter() - t0, _tree_cpu_s(os.getpid()) - cpu0
+        return {
+            "seconds": wall,
+            "cpu": cpu,
+            "open_mb": opened,
+            "peak_mb": sampler.peak,
+            "duckdb_mb": sampler.probe_peak,
+            "memory_limit": str(limit),
+        }
+    finally:
+        run.ro.close()
+
+
+def _error(exc: Exception) -> dict[str, Any]:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return {"error": f"{type(exc).__name__}: {first}"[:160]}
+
+
 PROGRESS = "bench: "
 
 
@@ -153,18 +211,33 @@ def _progress(step: str, fig: dict[str, Any]) -> None:
         text = f"did not run: {fig['error']}"
     else:
         text = f"{fig['seconds']:.1f} s wall, {fig['cpu']:.1f} s cpu, {fig['peak_mb']:.0f} MB peak"
+        if "open_mb" in fig:
+            text += f" (+{fig['peak_mb'] - fig['open_mb']:.0f} MB, DuckDB {fig['duckdb_mb']:.0f})"
     print(f"{PROGRESS}{step}: {text}", file=sys.__stderr__, flush=True)
 
 
 # -- the harness ----------------------------------------------------------------------------------
-def _child(engine: str, scale: float, work: Path, steps: list[str]) -> None:
-    work.mkdir(parents=True, exist_ok=True)
+ENGINE_STEPS = [s for s in STEPS if s not in ("generate", "load")]
+
+
+def _warehouse(engine: str, work: Path) -> str:
     if engine == "spark":
-        warehouse = f"spark-local:{work / 'spark'}?master=local[2]"
+        return f"spark-local:{work / 'spark'}?master=local[2]"
+    return str(work / "revops.duckdb")
+
+
+def _child(engine: str, scale: float, work: Path, steps: list[str], alone: str | None) -> None:
+    """`alone`: that engine step in a fresh process; otherwise `steps` one after another (the
+    company generated and loaded, or the demo as scheduled), in this process."""
+    work.mkdir(parents=True, exist_ok=True)
+    run = Run(work, _warehouse(engine, work), scale)
+    if alone:
+        figures = {alone: run_alone(run, alone)}
+        _progress(alone, figures[alone])
     else:
-        warehouse = str(work / "revops.duckdb")
-        Path(warehouse).unlink(missing_ok=True)
-    figures = run_steps(Run(work, warehouse, scale), steps)
+        if engine == "duckdb":
+            Path(run.warehouse).unlink(missing_ok=True)
+        figures = run_steps(run, steps)
     print(json.dumps(figures))
 
 
@@ -172,10 +245,10 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def measure(engine: str, scale: float, work: Path, steps: list[str]) -> dict[str, dict[str, Any]]:
-    """One (engine, scale) run in a fresh subprocess."""
+def _spawn(engine: str, scale: float, work: Path, args: list[str]) -> dict[str, dict[str, Any]]:
+    """One child process (see `_child`): its JSON result; its progress lines echoed."""
     cmd = [sys.executable, __file__, "--child", engine, "--scale", str(scale)]
-    cmd += ["--work", str(work), "--steps", ",".join(steps)]
+    cmd += ["--work", str(work), *args]
     # stdout (the JSON result, and whatever the Spark JVM, which inherits it, prints) goes to a
     # file, so a full pipe cannot stall the child while stderr is read line by line
     with tempfile.TemporaryFile("w+") as result:
@@ -195,45 +268,69 @@ def measure(engine: str, scale: float, work: Path, steps: list[str]) -> dict[str
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
+def measure(
+    engine: str, scale: float, work: Path, steps: list[str], prepared: bool = False
+) -> dict[str, dict[str, Any]]:
+    """One (engine, scale) run: the company generated and loaded in one child process, then
+    each engine step up to the last one asked in a fresh child of its own, in the demo's order,
+    on the warehouse the steps before it left (a step not asked for runs there untimed).
+    `prepared`: the warehouse in `work` already holds the demo after every step; only the
+    steps asked run, again. `--as-demo` steps run in one child, as the command runs them."""
+    if set(steps) <= set(AS_DEMO):
+        return _spawn(engine, scale, work, ["--steps", ",".join(steps)])
+    figures = {} if prepared else _spawn(engine, scale, work, ["--steps", "generate,load"])
+    asked = [s for s in ENGINE_STEPS if s in steps]
+    todo = asked if prepared else ENGINE_STEPS[: ENGINE_STEPS.index(asked[-1]) + 1] if asked else []
+    for step in todo:
+        figures |= _spawn(engine, scale, work, ["--alone", step])
+    return {s: f for s, f in figures.items() if s in steps}
+
+
+def _growth(fig: dict[str, Any]) -> float:
+    """A step's own memory: its peak less the memory it started with (alone), or its peak."""
+    return float(fig["peak_mb"] - fig.get("open_mb", 0.0))
+
+
 def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: list[str]) -> str:
-    """Wall seconds, CPU seconds and peak MB per step for each run, then growth per data
-    ratio (of the wall time, and of the CPU time, which a busy machine disturbs less)."""
-    runs = list(results)
-    width = 26
-    lines = [f"{'step':<13}" + "".join(f"{f'{e} {s:g}x':>{width}}" for e, s in runs)]
-    lines.append(f"{'':<13}" + f"{'wall s   cpu s  peak MB':>{width}}" * len(runs))
-    for step in [*steps, "total"]:
-        row = f"{step:<13}"
-        for run in runs:
-            fig = results[run].get(step) if step != "total" else _total(results[run])
+    """Per run and step: the tree's memory when the step starts, its peak and the growth
+    between them, the most DuckDB's buffer manager held, wall and CPU seconds; then growth per
+    data ratio (of the wall time, of the CPU time, which a busy machine disturbs less, and of
+    the step's own memory)."""
+    head = f"  {'step':<13}{'open MB':>9}{'peak MB':>9}{'growth':>8}{'DuckDB':>8}"
+    lines = []
+    for (engine, scale), figures in results.items():
+        limits = {f["memory_limit"] for f in figures.values() if f.get("memory_limit")}
+        lines.append(f"{engine} {scale:g}x" + "".join(f", memory_limit {x}" for x in limits))
+        lines.append(f"{head}{'wall s':>9}{'cpu s':>8}")
+        for step in [*steps, "total"]:
+            fig = figures.get(step) if step != "total" else _total(figures)
             if fig is None:
-                row += f"{'-':>{width}}"
-            elif "error" in fig:
-                row += f"{'did not run':>{width}}"
-            else:
-                row += f"{fig['seconds']:>12.1f}{fig['cpu']:>7.1f}{fig['peak_mb']:>7.0f}"
-        lines.append(row)
-    lines += [
-        f"  {e} {s:g}x {step}: did not run: {fig['error']}"
-        for (e, s), figures in results.items()
-        for step, fig in figures.items()
-        if "error" in fig
-    ]
-    lines += ["", "growth per data ratio: wall / cpu time ratio over data ratio (1.0 is linear),"]
-    lines += ["peak memory ratio in brackets"]
+                continue
+            if "error" in fig:
+                lines.append(f"  {step:<13}did not run: {fig['error']}")
+                continue
+            alone = "open_mb" in fig
+            mem = [fig["open_mb"], fig["peak_mb"], _growth(fig), fig["duckdb_mb"]] if alone else []
+            cells = [f"{x:>9.0f}" for x in mem[:2]] + [f"{x:>8.0f}" for x in mem[2:]]
+            if not alone:
+                cells = [f"{'-':>9}", f"{fig['peak_mb']:>9.0f}", f"{'-':>8}", f"{'-':>8}"]
+            lines.append(f"  {step:<13}{''.join(cells)}{fig['seconds']:>9.1f}{fig['cpu']:>8.1f}")
+        lines.append("")
+    lines += ["growth per data ratio: wall / cpu time ratio over data ratio (1.0 is linear);"]
+    lines += ["in brackets the step's own memory (its growth) ratio: 1.0 is flat"]
+    runs = list(results)
     for engine in dict.fromkeys(e for e, _ in runs):
         scales = sorted(s for e, s in runs if e == engine)
         for lo, hi in itertools.pairwise(scales):
             a, b = results[(engine, lo)], results[(engine, hi)]
             parts = []
-            for step in [*steps, "total"]:
-                fa = a.get(step) if step != "total" else _total(a)
-                fb = b.get(step) if step != "total" else _total(b)
+            for step in steps:
+                fa, fb = a.get(step), b.get(step)
                 if not fa or not fb or "error" in fa or "error" in fb or fa["seconds"] <= 0:
                     continue
                 wall = fb["seconds"] / fa["seconds"] / (hi / lo)
                 cpu = fb["cpu"] / fa["cpu"] / (hi / lo) if fa["cpu"] > 0 else math.nan
-                mem = fb["peak_mb"] / fa["peak_mb"]
+                mem = _growth(fb) / _growth(fa) if _growth(fa) > 0 else math.nan
                 parts.append(f"{step} {wall:.2f}/{cpu:.2f} [{mem:.1f}]")
             lines.append(f"  {engine} {lo:g}x -> {hi:g}x: " + ", ".join(parts))
     return "\n".join(lines)
@@ -253,7 +350,8 @@ def _total(figures: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
 
 def check() -> None:
     """The demo at scale 0.02 on DuckDB (0.01 has too little history for the churn model):
-    exit 1 unless every step ran and has a time and a peak."""
+    exit 1 unless every step ran and has a time and a peak, and every engine step, run alone,
+    its memory before it started and DuckDB's."""
     steps = list(STEPS)
     with tempfile.TemporaryDirectory() as tmp:
         results = {("duckdb", 0.02): measure("duckdb", 0.02, Path(tmp) / "duckdb", steps)}
@@ -262,6 +360,9 @@ def check() -> None:
         timed = [s for s in steps if math.isfinite(figures.get(s, {}).get("seconds", math.nan))]
         if timed != steps or not all(figures[s]["peak_mb"] > 0 for s in steps):
             sys.exit(f"{run}: steps without a time or peak: {sorted(set(steps) - set(timed))}")
+        alone = [s for s in ENGINE_STEPS if figures[s].get("open_mb", 0) > 0]
+        if alone != ENGINE_STEPS or not all(figures[s]["duckdb_mb"] >= 0 for s in alone):
+            sys.exit(f"{run}: engine steps not measured alone: {set(ENGINE_STEPS) - set(alone)}")
     print(f"check passed: {len(steps)} steps timed with their peak memory")
 
 
@@ -274,7 +375,15 @@ def main() -> None:
     parser.add_argument(
         "--as-demo", action="store_true", help="Time the demo as the command schedules it."
     )
+    parser.add_argument(
+        "--on",
+        nargs="*",
+        default=[],
+        metavar="SCALE=PATH",
+        help="Time the engine steps again on a copy of DuckDB warehouses the demo filled.",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--alone", help=argparse.SUPPRESS)
     parser.add_argument("--scale", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -283,7 +392,7 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown step {unknown[0]!r}; steps: {', '.join([*STEPS, *AS_DEMO])}")
     if args.child:
-        _child(args.child, args.scale, args.work, steps)
+        _child(args.child, args.scale, args.work, steps, args.alone)
         return
     if args.check:
         check()
@@ -291,10 +400,17 @@ def main() -> None:
     print(f"load average before: {_load()}")
     results: dict[tuple[str, float], dict[str, dict[str, Any]]] = {}
     runs = [("duckdb", s) for s in args.scales] + [("spark", s) for s in args.spark_scales]
+    prepared = {float(s): Path(p) for s, _, p in (x.partition("=") for x in args.on)}
+    if prepared:
+        runs = [("duckdb", s) for s in prepared]
+        steps = [s for s in steps if s in ENGINE_STEPS]
     for engine, scale in runs:
         work = ROOT / "out" / "bench" / "scale" / f"{engine}{scale:g}"
+        if scale in prepared:
+            work.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(prepared[scale], work / "revops.duckdb")
         t0 = time.perf_counter()
-        results[(engine, scale)] = measure(engine, scale, work, steps)
+        results[(engine, scale)] = measure(engine, scale, work, steps, scale in prepared)
         print(f"{engine} at {scale:g}x: {time.perf_counter() - t0:.0f} s, load {_load()}")
     print()
     print(table(results, steps))
