@@ -408,7 +408,10 @@ def main() -> None:
         work = ROOT / "out" / "bench" / "scale" / f"{engine}{scale:g}"
         if scale in prepared:
             work.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(prepared[scale], work / "revops.duckdb")
+            for suffix in ("", ".audit-anchor"):  # the audit chain's head beside the file
+                source = Path(f"{prepared[scale]}{suffix}")
+                if source.exists():
+                    shutil.copyfile(source, work / f"revops.duckdb{suffix}")
         t0 = time.perf_counter()
         results[(engine, scale)] = measure(engine, scale, work, steps, scale in prepared)
         print(f"{engine} at {scale:g}x: {time.perf_counter() - t0:.0f} s, load {_load()}")

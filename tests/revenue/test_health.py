@@ -8,15 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from revops.config import load_config
 from revops.config.revenue import HealthComponent, RevenueConfig
 from revops.revenue.at_risk import at_risk_list
 from revops.revenue.churn_model import labels
+from revops.revenue.customers import load_success
 from revops.revenue.health import components, explain, scores
 from revops.revenue.signals import SuccessData, signals
+from revops.warehouse import Warehouse
 
 MODEL = load_config(Path(__file__).parents[2] / "examples" / "revops.yaml").model
 D = dt.date
@@ -44,7 +49,7 @@ def _data() -> SuccessData:
             ],
             columns=["account_id", "due_date", "paid_date"],
         ),
-        activities=pd.DataFrame({"account_id": ["B"], "occurred_at": [T("2024-12-01")]}),
+        activities=pd.DataFrame({"account_id": ["B"], "month": [D(2024, 12, 1)], "touches": [1]}),
         champions=pd.DataFrame({"account_id": ["A"], "changed_at": [T("2025-01-10")]}),
     )
 
@@ -69,6 +74,63 @@ def test_signals_as_of_the_month_end(scored: tuple[pd.DataFrame, pd.DataFrame]) 
     assert a_jun["champion_change"] == 0  # January is outside the lookback
     a_mar = rows.iloc[0]
     assert (a_mar["usage_trend"], a_mar["tickets"], a_mar["champion_change"]) == (0, 1, 1)
+
+
+def test_activities_are_counted_per_account_and_month_in_the_warehouse(
+    any_warehouse: Warehouse,
+) -> None:
+    """The warehouse counts activities per account and logged month; an activity without an
+    account or a time is no account's touch."""
+    rows = [
+        ("a1", "A", dt.datetime(2025, 3, 3, 9)),
+        ("a2", "A", dt.datetime(2025, 3, 31, 23, 59)),
+        ("a3", "A", dt.datetime(2025, 4, 1, 0, 0)),
+        ("a4", "B", dt.datetime(2025, 3, 15)),
+        ("a5", None, dt.datetime(2025, 3, 15)),
+        ("a6", "B", None),
+    ]
+    any_warehouse.write(
+        "activities",
+        pa.table(
+            {
+                "activity_id": [r[0] for r in rows],
+                "activity_type": ["email"] * len(rows),
+                "account_id": [r[1] for r in rows],
+                "occurred_at": pa.array([r[2] for r in rows], pa.timestamp("us")),
+            }
+        ),
+    )
+    got = load_success(any_warehouse).activities
+    counted = sorted(
+        zip(got["account_id"], pd.to_datetime(got["month"]).dt.date, got["touches"], strict=True)
+    )
+    assert counted == [("A", D(2025, 3, 1), 2), ("A", D(2025, 4, 1), 1), ("B", D(2025, 3, 1), 1)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("AB"), st.integers(0, 11)), max_size=30))
+def test_engagement_counts_every_activity_of_the_lookback(events: list[tuple[str, int]]) -> None:
+    """Counted per month, each activity still counts once in the engagement of every month end
+    whose lookback (3 months) holds its month."""
+    months = [D(2025, m, 1) for m in range(1, 13)]
+    counted = (
+        pd.DataFrame([(a, months[m]) for a, m in events], columns=["account_id", "month"])
+        .groupby(["account_id", "month"], as_index=False)
+        .size()
+        .rename(columns={"size": "touches"})
+    )
+    data = SuccessData(
+        usage=pd.DataFrame(columns=["account_id", "month", "active_users"]),
+        tickets=pd.DataFrame(columns=["account_id", "opened_at", "priority"]),
+        invoices=pd.DataFrame(columns=["account_id", "due_date", "paid_date"]),
+        activities=counted,
+        champions=pd.DataFrame(columns=["account_id", "changed_at"]),
+    )
+    snaps = pd.DataFrame([(a, m) for a in "AB" for m in months], columns=["account_id", "month"])
+    rows = signals(snaps, data, 3)
+    for i, (account, got) in enumerate(zip(snaps["account_id"], rows["engagement"], strict=True)):
+        month = i % 12  # the snapshots: A's twelve month ends, then B's
+        assert got == sum(1 for a, m in events if a == account and month - 3 < m <= month)
 
 
 def test_weighted_score_trend_and_explanation(scored: tuple[pd.DataFrame, pd.DataFrame]) -> None:

@@ -32,13 +32,13 @@ def load_success(wh: Warehouse) -> SuccessData:
         return pd.DataFrame(wh.execute(t.select(*names)))
 
     acts = wh.table("activities")
+    acts = acts.filter(acts.account_id.notnull(), acts.occurred_at.notnull())
+    touches = acts.group_by(account_id=acts.account_id, month=acts.occurred_at.truncate("M"))
     return SuccessData(
         usage=cols("product_usage", "account_id", "month", "active_users"),
         tickets=cols("support_tickets", "account_id", "opened_at", "priority"),
         invoices=cols("invoices", "account_id", "due_date", "paid_date"),
-        activities=pd.DataFrame(
-            wh.execute(acts.filter(acts.account_id.notnull()).select("account_id", "occurred_at"))
-        ),
+        activities=pd.DataFrame(wh.execute(touches.aggregate(touches=acts.count()))),
         champions=cols("champion_changes", "account_id", "changed_at"),
     )
 

@@ -26,12 +26,14 @@ FloatGrid = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class SuccessData:
-    """The raw inputs: frames with the canonical columns named in each comment."""
+    """The inputs: frames with the canonical columns named in each comment; activities come
+    counted per account and month (the warehouse counts them: there are far more activities
+    than account-months, and an activity's only signal is the month it was logged in)."""
 
     usage: pd.DataFrame  # account_id, month, active_users
     tickets: pd.DataFrame  # account_id, opened_at, priority
     invoices: pd.DataFrame  # account_id, due_date, paid_date
-    activities: pd.DataFrame  # account_id, occurred_at
+    activities: pd.DataFrame  # account_id, month, touches (activities logged that month)
     champions: pd.DataFrame  # account_id, changed_at
 
 
@@ -92,7 +94,7 @@ def signals(snapshots: pd.DataFrame, data: SuccessData, lookback: int) -> pd.Dat
     tickets = grid.counts(t["account_id"], month_index(t["opened_at"]), weight)
 
     a = data.activities
-    touches = grid.counts(a["account_id"], month_index(a["occurred_at"]))
+    touches = grid.counts(a["account_id"], month_index(a["month"]), a["touches"].to_numpy(float))
 
     inv = data.invoices
     due = pd.to_datetime(inv["due_date"])
