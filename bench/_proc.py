@@ -4,6 +4,7 @@ driver is a child JVM, so a process's own rusage misses work the run does."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -12,19 +13,41 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def tree(pid: int) -> list[int]:
     """`pid` first, then all its live descendants."""
-    out, todo = [], [pid]
+    return list(_parents(pid))
+
+
+def _parents(pid: int) -> dict[int, int | None]:
+    """`pid` and all its live descendants, each with its parent (None for `pid`)."""
+    out: dict[int, int | None] = {}
+    todo: list[tuple[int, int | None]] = [(pid, None)]
     while todo:
-        p = todo.pop()
+        p, parent = todo.pop()
         if p in out:
             continue
-        out.append(p)
+        out[p] = parent
         try:
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
+                    todo += [(int(c), p) for c in f.read().split()]
         except OSError:  # gone meanwhile
             continue
     return out
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and its descendants, in MB. A child forked but not yet
+    running its own program (a subprocess between fork and exec: joblib asks `lscpu` for the
+    core count) reports its parent's memory as its own: it is not counted a second time."""
+    statm: dict[int, list[str]] = {}
+    for p in (family := _parents(pid)):
+        with contextlib.suppress(OSError):
+            statm[p] = Path(f"/proc/{p}/statm").read_text().split()
+    pages = 0
+    for p, m in statm.items():
+        parent = family[p]
+        if parent is None or m != statm.get(parent):
+            pages += int(m[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def cpu_s(pid: int) -> float:
@@ -34,12 +57,3 @@ def cpu_s(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of process `pid` in MB, 0 once it is gone."""
-    try:
-        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-    except OSError:
-        return 0.0
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20

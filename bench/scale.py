@@ -11,7 +11,8 @@ in a fresh subprocess of its own on the warehouse the steps before it left, in t
 (opened, the steps' modules imported, then timed), so a step's memory is its own: not the
 Python heap an earlier step never returned, nor the table blocks DuckDB cached for it. A
 sampling thread reads the resident memory of the process and its children (the Spark driver
-JVM is a child) from /proc every 20 ms (Linux only). Per step: the memory when it starts
+JVM is a child; a child between fork and exec, which shows its parent's memory, is not
+counted twice) from /proc every 20 ms (Linux only). Per step: the memory when it starts
 ("open"), its peak, the growth between them (the step's own), the most DuckDB's buffer manager
 held meanwhile (`duckdb_memory()`, read on a connection of its own: its cached blocks, hash
 tables and sorts; the rest of the growth is Python's, pandas' and Arrow's), wall and CPU
@@ -58,15 +59,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from _demo import AS_DEMO, STEPS, Run, reopen  # noqa: E402
-from _proc import cpu_s, rss_mb, tree  # noqa: E402
+from _proc import cpu_s, tree, tree_rss_mb  # noqa: E402
 
 
 # -- memory ---------------------------------------------------------------------------------------
-def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and all its descendants, in MB."""
-    return sum(rss_mb(p) for p in tree(pid))
-
-
 def _tree_cpu_s(pid: int) -> float:
     """CPU seconds (user + system) used so far by `pid` and its descendants, live ones read
     from /proc, ended ones (the demo's generator process) from this process's rusage: on a
@@ -88,12 +84,12 @@ class PeakSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            self.peak = max(self.peak, _tree_rss_mb(os.getpid()))
+            self.peak = max(self.peak, tree_rss_mb(os.getpid()))
             if self.probe is not None:
                 self.probe_peak = max(self.probe_peak, self.probe())
 
     def reset(self) -> None:
-        self.peak = _tree_rss_mb(os.getpid())
+        self.peak = tree_rss_mb(os.getpid())
         self.probe_peak = self.probe() if self.probe is not None else 0.0
 
     def __enter__(self) -> PeakSampler:
@@ -104,7 +100,7 @@ class PeakSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, _tree_rss_mb(os.getpid()))
+        self.peak = max(self.peak, tree_rss_mb(os.getpid()))
 
 
 def _duckdb_mb(ro: Any) -> Callable[[], float]:
@@ -310,8 +306,8 @@ def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: li
                 lines.append(f"  {step:<13}did not run: {fig['error']}")
                 continue
             alone = "open_mb" in fig
-            mem = [fig["open_mb"], fig["peak_mb"], _growth(fig), fig["duckdb_mb"]] if alone else []
-            cells = [f"{x:>9.0f}" for x in mem[:2]] + [f"{x:>8.0f}" for x in mem[2:]]
+            mb = [fig["open_mb"], fig["peak_mb"], _growth(fig), fig["duckdb_mb"]] if alone else []
+            cells = [f"{x:>9.0f}" for x in mb[:2]] + [f"{x:>8.0f}" for x in mb[2:]]
             if not alone:
                 cells = [f"{'-':>9}", f"{fig['peak_mb']:>9.0f}", f"{'-':>8}", f"{'-':>8}"]
             lines.append(f"  {step:<13}{''.join(cells)}{fig['seconds']:>9.1f}{fig['cpu']:>8.1f}")
