@@ -170,10 +170,10 @@ class Warehouse:
             # DuckDB's own memory_limit (80% of RAM) is kept, and its temp_directory (spills go
             # to `<file>.tmp` beside the warehouse). Measured on the 10x demo (800 MB file,
             # 2026-12-05): the lifecycle, pipeline, quality, revenue and metrics steps run in
-            # one process left 72-203 MB of cached table blocks in its buffer pool; what a step
-            # holds is query memory (bench/scale.py shows it per step), which a budget turns
-            # into failures rather than spills: attribution's path query fails under 2 GB, the
-            # quality scorecard's distinct counts under 256 MB.
+            # one process left 72-203 MB of cached table blocks in its buffer pool; each step
+            # alone held at most 650 MB of query memory (bench/scale.py shows it per step), and
+            # a budget below a step's need fails it rather than spilling: the quality
+            # scorecard's exact distinct counts fail under 256 MB at 10x, and grow with data.
             try:
                 con = ibis.duckdb.connect(path)
             except Exception as exc:  # duckdb.IOException: another process holds the file
