@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from revops.config.models import Lifecycle
-from revops.lifecycle.engine import LifecycleResult, apply_events
+from revops.lifecycle.engine import (
+    EVENT_COLUMNS,
+    LifecycleResult,
+    apply_events,
+    required_columns,
+)
 from revops.lifecycle.rules import REASON_KINDS, ReasonKind, reason_kind
 from revops.warehouse import Batch, Warehouse
 
@@ -83,13 +89,12 @@ def summarize(
     )
 
 
-def _changed_persons(persons: pa.Table, stages: pa.Table) -> pa.Table:
-    """Full rows of the persons whose stage changes, carrying the new stage.
+def _changed_stages(persons: pa.Table, stages: pa.Table) -> pa.Table:
+    """person_id and the new lifecycle_stage of the persons whose stage changes.
 
-    The warehouse's upsert writes whole rows (missing columns become NULL), so the other
-    columns are written back exactly as read; only rows that change are written at all, which
-    keeps a re-run a no-op and narrows the window in which a concurrent edit could be lost.
-    `stages` is aligned with `persons` row for row (the engine keeps the persons order).
+    Only rows that change are written at all, which keeps a re-run a no-op and narrows the
+    window in which a concurrent edit could be lost. `stages` is aligned with `persons` row for
+    row (the engine keeps the persons order).
     """
     old = persons.column("lifecycle_stage")
     new = stages.column("lifecycle_stage")
@@ -97,20 +102,42 @@ def _changed_persons(persons: pa.Table, stages: pa.Table) -> pa.Table:
     one_null = pc.xor(pc.is_valid(old), pc.is_valid(new))
     changed = pc.fill_null(both_valid_differ, False)
     changed = pc.or_(changed, one_null)
-    position = persons.column_names.index("lifecycle_stage")
-    return persons.filter(changed).set_column(position, "lifecycle_stage", new.filter(changed))
+    ids = persons.column("person_id").filter(changed)
+    return pa.table({"person_id": ids, "lifecycle_stage": new.filter(changed)})
+
+
+def _changed_persons(wh: Warehouse, changed: pa.Table) -> pa.Table:
+    """Full rows of the changed persons, carrying the new stage, joined in the warehouse.
+
+    The upsert is handed whole rows (the other columns exactly as stored) because write hooks
+    such as the automation outbox read a batch as the rows it will leave behind. Only the
+    changed persons are pulled whole, so a re-run (few or no changes) never holds the persons
+    table in Python; the engine itself reads just the columns it judges by.
+    """
+    persons = wh.table("persons")
+    columns = persons.columns
+    if changed.num_rows == 0:
+        return wh.to_arrow(persons.limit(0))
+    ids = ibis.memtable(changed)
+    joined = persons.drop("lifecycle_stage").inner_join(ids, "person_id")
+    return wh.to_arrow(joined.select(*columns))
 
 
 def run_lifecycle(wh: Warehouse, lifecycle: Lifecycle) -> LifecycleReport:
     """Recompute lifecycle_history, lifecycle_rejections and persons.lifecycle_stage.
 
     The engine owns persons.lifecycle_stage: afterwards it is the last accepted stage of each
-    person, and NULL for a person with no accepted event, whatever it was before.
+    person, and NULL for a person with no accepted event, whatever it was before. Persons are
+    read narrow (person_id, lifecycle_stage and the required fields): the other columns, PII
+    among them, would cost memory and decryption for nothing.
     """
-    events = wh.to_arrow(wh.table("lifecycle_events"))
-    persons = wh.to_arrow(wh.table("persons"))
+    events = wh.to_arrow(wh.table("lifecycle_events").select(*EVENT_COLUMNS))
+    wanted = dict.fromkeys((*required_columns(lifecycle), "lifecycle_stage"))
+    persons = wh.to_arrow(wh.table("persons").select(*wanted))
     result = apply_events(events, persons, lifecycle)
-    changed = _changed_persons(persons, result.stages)
+    stages = _changed_stages(persons, result.stages)
+    del persons, events
+    changed = _changed_persons(wh, stages)
     wh.write_many(
         [
             Batch("lifecycle_history", result.history, "replace"),
