@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pyarrow as pa
@@ -142,3 +143,33 @@ def test_a_failed_write_keeps_the_previous_history(warehouse: Warehouse) -> None
             ]
         )
     assert rows(warehouse, "lifecycle_history", "transition_id") == before
+
+
+def test_write_hooks_see_whole_rows_of_only_the_changed_persons(warehouse: Warehouse) -> None:
+    """The engine reads persons narrow, but the batch it writes carries whole stored rows:
+    a write hook (the automation outbox) reads a batch as the rows it leaves behind."""
+    people = load(warehouse)
+    seen: list[Batch] = []
+
+    def hook(batches: Sequence[Batch]) -> list[Batch]:
+        seen.extend(batches)
+        return []
+
+    warehouse.write_hooks.append(hook)
+    run_lifecycle(warehouse, LIFECYCLE)
+    (written,) = [b.data for b in seen if b.table == "persons"]
+    assert set(written.column_names) == set(people.column_names)
+    stored = {r["person_id"]: r for r in people.to_pylist()}
+    got = {r["person_id"]: r for r in written.to_pylist()}
+    assert set(got) == {"p1", "p2", "p3"}  # p3's CRM stage has no events behind it: cleared
+    assert {p: r["lifecycle_stage"] for p, r in got.items()} == {
+        "p1": "SAL",
+        "p2": "Lead",
+        "p3": None,
+    }
+    for pid, row in got.items():
+        others = {k: v for k, v in row.items() if k != "lifecycle_stage"}
+        assert others == {k: v for k, v in stored[pid].items() if k != "lifecycle_stage"}
+    seen.clear()
+    run_lifecycle(warehouse, LIFECYCLE)  # nothing changes: no person row is written again
+    assert [b.data.num_rows for b in seen if b.table == "persons"] == [0]
