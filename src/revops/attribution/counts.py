@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from revops.attribution.journeys import Inputs, _lookback_touches
 from revops.config.attribution import AttributionConfig, ConversionType
+from revops.warehouse.sums import exact_sum
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -148,7 +149,7 @@ def moves_expr(
         moves=moved.ifelse(1, 0).sum(),
         conversions=won.ifelse(1, 0).sum(),
         nulls=(j.last & ~j.converted).ifelse(1, 0).sum(),
-        value=won.ifelse(j.revenue.fill_null(0.0), 0.0).sum(),
+        value=exact_sum(won.ifelse(j.revenue.fill_null(0.0), 0.0)),
     )
 
 
@@ -167,7 +168,7 @@ def masks_expr(
         per = j.group_by(keys).aggregate(mask=j.bit.bit_or())
     return per.group_by("mask").aggregate(
         conversions=per.converted.ifelse(1, 0).sum(),
-        value=per.converted.ifelse(per.revenue.fill_null(0.0), 0.0).sum(),
+        value=exact_sum(per.converted.ifelse(per.revenue.fill_null(0.0), 0.0)),
     )
 
 

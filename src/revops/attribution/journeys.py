@@ -39,6 +39,7 @@ import pandas as pd
 from revops.attribution.paths import Paths
 from revops.config.attribution import AttributionConfig, ConversionType
 from revops.warehouse import Warehouse
+from revops.warehouse.sums import exact_sum
 
 # a conversion on a day happens at the day's last microsecond (the warehouse's precision)
 END_OF_DAY = ibis.interval(days=1) - ibis.interval(microseconds=1)
@@ -244,7 +245,7 @@ def path_counts_expr(inp: Inputs, conversion: ConversionType, cfg: AttributionCo
     counts = per.group_by("path").aggregate(
         conversions=won.ifelse(1, 0).sum(),
         nulls=won.ifelse(0, 1).sum(),
-        value=won.ifelse(per.revenue.fill_null(0.0), 0.0).sum(),
+        value=exact_sum(won.ifelse(per.revenue.fill_null(0.0), 0.0)),
         first=per.conversion_id.min(),
     )
     return counts.order_by("first").drop("first")

@@ -38,6 +38,7 @@ from revops.metrics.expressions import (
 )
 from revops.metrics.graph import check_references, references
 from revops.warehouse import schema
+from revops.warehouse.sums import exact_mean, exact_sum
 
 Tables = dimensions.Tables
 
@@ -480,13 +481,6 @@ def _missing(
     return frame.count(where=isnull if where is None else isnull & where)
 
 
-# The fixed decimal floating-point values are summed in. 15 decimal places round each value by
-# at most 5e-16, below a double's own precision for anything from about 1 up (the sum is then the
-# exactly rounded sum of the values, where a float sum drifts by some ulps over thousands of rows),
-# and 23 integer digits hold any money total; a larger total fails loudly rather than wrapping.
-EXACT_SUM = "decimal(38, 15)"
-
-
 def aggregate(
     frame: ir.Table, agg: str, column: str | None, where: ir.BooleanValue | None = None
 ) -> ir.Scalar:
@@ -499,13 +493,8 @@ def aggregate(
     if agg == "count_distinct":
         return value.nunique(where=where)
     if agg in ("sum", "avg") and value.type().is_floating():
-        # A floating-point sum depends on the order of its additions, and DuckDB, PostgreSQL and
-        # Spark add partial sums in whatever order their threads finish: the same data and seed
-        # gave different last digits from run to run at 10x scale. A DECIMAL sum is exact
-        # integer arithmetic on all three, so every order gives the same figure.
-        exact = value.cast(EXACT_SUM)
-        total = exact.sum(where=where) if agg == "sum" else exact.mean(where=where)
-        return total.cast("float64")
+        # Float sums depend on the order rows are added in, which the backends do not fix.
+        return exact_sum(value, where) if agg == "sum" else exact_mean(value, where)
     method = {"sum": "sum", "avg": "mean", "min": "min", "max": "max"}[agg]
     return getattr(value, method)(where=where)
 
