@@ -44,7 +44,9 @@ from _demo import demo_company  # noqa: E402
 # aggregates, a month spine joining the tables for the ratios that cross them. Conventions of
 # the dictionary it follows: a count or sum over no rows is 0 inside a ratio (NULL for costs and
 # quotas: no row means unknown), a bucket where a filtered metric matches no row has no value,
-# division by 0 is NULL, a stock is read at the last snapshot of the month.
+# division by 0 is NULL, a stock is read at the last snapshot of the month. Floating-point
+# columns are summed and averaged as DECIMAL(38, 15), as the metric layer does: a DOUBLE
+# sum's last digits depend on the order DuckDB's threads finish, so it is not one answer.
 M = "date_trunc('month', {})::DATE"
 CONVERSION = """
     {name}_matched AS (
@@ -86,7 +88,8 @@ AGGREGATES = {
     ),
     "opportunities_created": (
         "created_date",
-        "count(*)::DOUBLE AS opportunities_created, sum(amount) AS pipeline_created",
+        "count(*)::DOUBLE AS opportunities_created, "
+        "sum(amount::DECIMAL(38, 15)) AS pipeline_created",
     ),
     "opportunities_closed": (
         "close_date",
@@ -99,22 +102,23 @@ AGGREGATES = {
           AS new_business_closed_deals,
         nullif(count(DISTINCT account_id) FILTER (WHERE is_won AND {NEW_BUSINESS}), 0)::DOUBLE
           AS new_customers,
-        sum(amount) FILTER (WHERE is_won) AS bookings,
-        sum(amount) FILTER (WHERE is_closed) AS closed_amount,
-        sum(amount) FILTER (WHERE NOT is_closed) AS open_pipeline,
-        sum(amount) FILTER (WHERE is_won AND {QUOTA_TYPES}) AS quota_bookings,
-        sum(amount) FILTER (WHERE NOT is_closed AND {QUOTA_TYPES}) AS quota_pipeline,
+        sum(amount::DECIMAL(38, 15)) FILTER (WHERE is_won) AS bookings,
+        sum(amount::DECIMAL(38, 15)) FILTER (WHERE is_closed) AS closed_amount,
+        sum(amount::DECIMAL(38, 15)) FILTER (WHERE NOT is_closed) AS open_pipeline,
+        sum(amount::DECIMAL(38, 15)) FILTER (WHERE is_won AND {QUOTA_TYPES}) AS quota_bookings,
+        sum(amount::DECIMAL(38, 15)) FILTER (WHERE NOT is_closed AND {QUOTA_TYPES})
+          AS quota_pipeline,
         -- over the won deals with an amount: a missing amount is not a $0 deal
-        avg(amount) FILTER (WHERE is_won) AS avg_deal_size,
+        avg(amount::DECIMAL(38, 15)) FILTER (WHERE is_won) AS avg_deal_size,
         avg(close_date - created_date) FILTER (WHERE is_won) AS sales_cycle_days""",
     ),
-    "campaign_spend": ("spend_date", "sum(amount) AS marketing_spend"),
-    "sales_costs": ("cost_date", "sum(amount) AS sales_cost"),
-    "quotas": ("period_start", "sum(amount) AS quota"),
+    "campaign_spend": ("spend_date", "sum(amount::DECIMAL(38, 15)) AS marketing_spend"),
+    "sales_costs": ("cost_date", "sum(amount::DECIMAL(38, 15)) AS sales_cost"),
+    "quotas": ("period_start", "sum(amount::DECIMAL(38, 15)) AS quota"),
     "arr_movements": (
         "month",
         ",\n".join(
-            f"sum(amount) FILTER (WHERE movement = '{m}') AS {name}"
+            f"sum(amount::DECIMAL(38, 15)) FILTER (WHERE movement = '{m}') AS {name}"
             for m, name in (
                 ("new", "new_arr"),
                 ("expansion", "expansion_arr"),
@@ -128,23 +132,25 @@ AGGREGATES = {
     # are the month itself
     "mrr_monthly": (
         "month",
-        """sum(mrr) AS mrr, sum(arr) AS arr, sum(prior_mrr * 12) AS opening_arr,
+        """sum(mrr::DECIMAL(38, 15)) AS mrr, sum(arr::DECIMAL(38, 15)) AS arr,
+        sum((prior_mrr * 12)::DECIMAL(38, 15)) AS opening_arr,
         nullif(count(*) FILTER (WHERE prior_mrr > 0), 0)::DOUBLE AS opening_logos,
         nullif(count(*) FILTER (WHERE prior_mrr > 0 AND mrr = 0), 0)::DOUBLE AS churned_logos,
-        sum(mrr_12m_ago) AS nrr_base_mrr,
-        sum(mrr) FILTER (WHERE mrr_12m_ago > 0) AS nrr_current_mrr,
-        sum(retained_mrr_12m) AS grr_retained_mrr""",
+        sum(mrr_12m_ago::DECIMAL(38, 15)) AS nrr_base_mrr,
+        sum(mrr::DECIMAL(38, 15)) FILTER (WHERE mrr_12m_ago > 0) AS nrr_current_mrr,
+        sum(retained_mrr_12m::DECIMAL(38, 15)) AS grr_retained_mrr""",
     ),
     "unit_economics": (
         "month",
-        "avg(ltv) AS ltv, avg(cac_payback_months) AS cac_payback_months, "
-        "avg(ltv_to_cac) AS ltv_to_cac",
+        "avg(ltv::DECIMAL(38, 15)) AS ltv, "
+        "avg(cac_payback_months::DECIMAL(38, 15)) AS cac_payback_months, "
+        "avg(ltv_to_cac::DECIMAL(38, 15)) AS ltv_to_cac",
     ),
     "attribution_credits": (
         "converted_at",
-        """sum(revenue_credit) FILTER (WHERE model = 'w_shaped'
+        """sum(revenue_credit::DECIMAL(38, 15)) FILTER (WHERE model = 'w_shaped'
           AND conversion_type = 'opportunity') AS attributed_pipeline,
-        sum(revenue_credit) FILTER (WHERE model = 'w_shaped'
+        sum(revenue_credit::DECIMAL(38, 15)) FILTER (WHERE model = 'w_shaped'
           AND conversion_type = 'closed_won') AS attributed_revenue""",
     ),
     "sla_clocks": (
@@ -154,13 +160,14 @@ AGGREGATES = {
         nullif(count(*) FILTER (WHERE responded_at IS NOT NULL OR breached), 0)::DOUBLE
           AS sla_clocks_due,
         nullif(count(*) FILTER (WHERE response = 'accepted'), 0)::DOUBLE AS sla_accepted,
-        avg(epoch(responded_at) - epoch(started_at)) / 60 AS speed_to_lead_minutes,
-        avg(epoch(responded_at) - epoch(started_at)) FILTER (WHERE response = 'accepted')
-          / 86400 AS conversion_lag_days""",
+        avg((epoch(responded_at) - epoch(started_at))::DECIMAL(38, 15)) / 60
+          AS speed_to_lead_minutes,
+        avg((epoch(responded_at) - epoch(started_at))::DECIMAL(38, 15))
+          FILTER (WHERE response = 'accepted') / 86400 AS conversion_lag_days""",
     ),
     "forecast_backtests": (
         "period_start",
-        "avg(1 - abs_pct_error) FILTER (WHERE is_primary) AS forecast_accuracy",
+        "avg((1 - abs_pct_error)::DECIMAL(38, 15)) FILTER (WHERE is_primary) AS forecast_accuracy",
     ),
     "pipeline_changes": (
         "changed_at",
@@ -168,7 +175,8 @@ AGGREGATES = {
         nullif(count(*) FILTER (WHERE is_skip), 0)::DOUBLE AS stage_skips,
         nullif(count(*) FILTER (WHERE is_regression), 0)::DOUBLE AS stage_regressions,
         nullif(count(*) FILTER (WHERE is_push), 0)::DOUBLE AS close_date_pushes,
-        avg(days_in_stage) FILTER (WHERE is_stage_change AND from_open) AS avg_days_in_stage""",
+        avg(days_in_stage::DECIMAL(38, 15)) FILTER (WHERE is_stage_change AND from_open)
+          AS avg_days_in_stage""",
     ),
 }
 # the last snapshot of each month
