@@ -48,10 +48,14 @@ def sign_in(b: Any, server: Served, email: str, then: str = "/") -> None:
 
 
 def go(b: Any, element: Any) -> None:
-    """Click a link or button and wait for the next page (a click does not wait for it)."""
+    """Click a link or button and wait for the next page (a click does not wait for it): the old
+    page gone, then the new one parsed whole; the old page's going alone leaves a moment, on
+    a busy machine, when the new one has not yet built the element the test looks for."""
     page = b.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(b, 60).until(staleness_of(page))
+    wait = WebDriverWait(b, 60)
+    wait.until(staleness_of(page))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def cells(b: Any, metric: str) -> list[str]:
