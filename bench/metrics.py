@@ -38,6 +38,8 @@ CONFIG = ROOT / "examples" / "revops.yaml"
 sys.path.insert(0, str(ROOT / "bench"))
 from _demo import demo_company  # noqa: E402
 
+from revops.warehouse.sums import EXACT  # noqa: E402
+
 # -- hand-written DuckDB SQL --------------------------------------------------------------------
 # Every metric of examples/revops.yaml, monthly, in ONE statement, as an analyst who knows DuckDB
 # would write it: one aggregate per table and time column with FILTER clauses, ratios from the
@@ -46,7 +48,11 @@ from _demo import demo_company  # noqa: E402
 # quotas: no row means unknown), a bucket where a filtered metric matches no row has no value,
 # division by 0 is NULL, a stock is read at the last snapshot of the month. Floating-point
 # columns are summed and averaged as DECIMAL(38, 15), as the metric layer does: a DOUBLE
-# sum's last digits depend on the order DuckDB's threads finish, so it is not one answer.
+# sum's last digits depend on the order DuckDB's threads finish, so it is not one answer. The
+# SQL spells the type out, as an analyst would; this check keeps it the metric layer's type.
+EXACT_SQL = "DECIMAL(38, 15)"
+if EXACT.upper() != EXACT_SQL:
+    sys.exit(f"bench/metrics.py sums as {EXACT_SQL} but the metric layer as {EXACT}: align them")
 M = "date_trunc('month', {})::DATE"
 CONVERSION = """
     {name}_matched AS (
