@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from revops.audit.log import AuditNote, chain_batch, head
 from revops.automation import sources
@@ -58,22 +59,57 @@ def _source_key(row: Mapping[str, Any], trigger: str) -> str:
     return "|".join(_key_text(row[k]) for k in KEYS[trigger])
 
 
-def written_keys(written: Sequence[Batch], rules: Sequence[Automation]) -> dict[str, set[str]]:
+def _key_text_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """`_key_text` of every value, as Arrow text. Text columns (every single-column source
+    key) need no conversion, so they are never turned into Python objects; other types go
+    through `_key_text` itself, the one definition of a key's text."""
+    if pa.types.is_string(column.type):
+        return column.fill_null(_key_text(None)) if column.null_count else column
+    return pa.chunked_array([pa.array([_key_text(v) for v in column.to_pylist()], pa.string())])
+
+
+@dataclass(frozen=True)
+class WrittenKeys:
+    """Per trigger type, the source keys of the rows a write holds, kept as Arrow text.
+
+    The hook only needs to know which of a trigger's candidates (the few rows in its lookback
+    window) a write caused. A lifecycle recompute writes a million history rows, whose keys as
+    a Python set cost about 300 MB at its peak; looking the candidates' keys up in the column
+    costs a boolean mask.
+    """
+
+    texts: Mapping[str, pa.ChunkedArray]
+
+    def __contains__(self, trigger: object) -> bool:
+        return trigger in self.texts
+
+    def among(self, trigger: str, keys: Iterable[str]) -> set[str]:
+        """Those of `keys` that a written row of `trigger`'s source table has."""
+        wanted = pa.array(sorted(set(keys)), pa.string())
+        texts = self.texts[trigger]
+        if not len(wanted) or not len(texts):
+            return set()
+        return set(texts.filter(pc.is_in(texts, value_set=wanted)).unique().to_pylist())
+
+
+def written_keys(written: Sequence[Batch], rules: Sequence[Automation]) -> WrittenKeys:
     """Per trigger type of `rules`: the source keys of the rows `written` holds, built from the
-    source-table columns the way `detect` builds them from candidates."""
-    out: dict[str, set[str]] = {}
+    source-table columns the way `detect` builds them from candidates ('|'-joined texts)."""
+    out: dict[str, pa.ChunkedArray] = {}
     for rule in rules:
         trig = rule.trigger.type
         columns = SOURCE_KEYS[trig]
         if columns is None or trig in out:
             continue
-        keys: set[str] = set()
+        chunks: list[pa.Array] = []
         for b in written:
             if b.table == SOURCES[trig] and b.data.num_rows:
-                data = sources.canonical(b.table, b.data).select(list(columns)).to_pylist()
-                keys.update("|".join(_key_text(r[c]) for c in columns) for r in data)
-        out[trig] = keys
-    return out
+                data = sources.canonical(b.table, b.data)
+                parts = [_key_text_column(data.column(c)) for c in columns]
+                texts = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "|")
+                chunks += texts.chunks
+        out[trig] = pa.chunked_array(chunks, pa.string())
+    return WrittenKeys(out)
 
 
 def detect(
@@ -81,19 +117,19 @@ def detect(
     tables: sources.Tables,
     rules: Sequence[Automation],
     at: datetime,
-    only: Mapping[str, set[str]] | None = None,
+    only: WrittenKeys | None = None,
     pipeline: PipelineConfig | None = None,
     routing: RoutingConfig | None = None,
 ) -> list[dict[str, Any]]:
     """Events `rules` fire as of `at` whose condition holds (recorded or not); with `only`
-    (trigger type → source keys), just those a given set of source rows fires. `pipeline` and
-    `routing` are the configuration some triggers read (hygiene rules, the SLA calendar)."""
+    (the source keys a write holds, per trigger type), just those its rows fire. `pipeline`
+    and `routing` are the configuration some triggers read (hygiene rules, the SLA calendar)."""
     out: list[dict[str, Any]] = []
     for rule in rules:
         trig = rule.trigger
         rows = wh.to_arrow(candidates(tables, trig, at, pipeline, routing)).to_pylist()
         if only is not None and trig.type in only:
-            keep = only[trig.type]
+            keep = only.among(trig.type, (_source_key(r, trig.type) for r in rows))
             rows = [r for r in rows if _source_key(r, trig.type) in keep]
         if rule.when is not None and rows:
             ok = matching(
@@ -196,7 +232,7 @@ def evaluate(
     tables: sources.Tables,
     rules: Sequence[Automation],
     at: datetime,
-    only: Mapping[str, set[str]] | None = None,
+    only: WrittenKeys | None = None,
 ) -> Queued:
     """New events of `rules` as of `at`, and what their actions will do; nothing written."""
     found = unrecorded(wh, detect(wh, tables, rules, at, only, model.pipeline, model.routing))
