@@ -150,7 +150,8 @@ def _parts(
             events.filter(events.person_id.isin(chosen.person_id)),
             persons.filter(persons.person_id.isin(chosen.person_id)),
         )
-    stray = events.person_id.isnull() | ~events.person_id.isin(persons.person_id)
+    known = persons.filter(persons.person_id.notnull()).person_id  # NOT IN needs it null-free
+    stray = events.person_id.isnull() | ~events.person_id.isin(known)
     yield events.filter(stray), persons.limit(0)
 
 
