@@ -258,6 +258,33 @@ def test_each_trigger_fires_on_the_hand_worked_rows(company: Warehouse) -> None:
     assert wrong == []
 
 
+def test_events_come_in_source_key_order_whatever_order_the_warehouse_returns(
+    company: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit entry lists and hashes the events in their order, and at scale the warehouse
+    returns candidates in any order (DuckDB's threads): detect orders them by source key."""
+    rule = Automation.model_validate(
+        {
+            "name": "t",
+            "trigger": {"type": "hygiene_flag", "rule": "missing_amount"},
+            "actions": [{"type": "task", "title": "x"}],
+        }
+    )
+    read = company.to_arrow
+    for order in ("ascending", "descending"):
+        monkeypatch.setattr(
+            company, "to_arrow", lambda e, o=order: _ordered(read(e), "record_id", o)
+        )
+        events = detect(company, stored(company), [rule], AT)
+        keys = [e["source_key"] for e in events]
+        assert len(keys) == 2
+        assert keys == sorted(keys)
+
+
+def _ordered(table: pa.Table, column: str, order: str) -> pa.Table:
+    return table.sort_by([(column, order)]) if column in table.column_names else table
+
+
 def test_the_write_hook_fires_on_the_written_rows_only(company: Warehouse) -> None:
     """Inside a write, only the rows being written fire (timestamp and date keys included);
     the stored p2 crossing fires nothing until a pass looks at it."""

@@ -141,8 +141,10 @@ def detect(
                 f"automation {rule.name}",
             )
             rows = [r for r in rows if r["record_id"] in ok]
-        for r in rows:
-            key = _source_key(r, trig.type)
+        # the warehouse returns candidates in any order (DuckDB's threads, at scale), and the
+        # events' order is what the audit entry lists and hashes: by source key, one order
+        keyed = sorted(((_source_key(r, trig.type), r) for r in rows), key=lambda kr: kr[0])
+        for key, r in keyed:
             details = {k: v for k, v in r.items() if k not in _CORE and k != "source_row"}
             out.append(
                 {
