@@ -17,13 +17,18 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from revops.config import load_config
 from revops.config.routing import RoutingConfig
 from revops.metrics import compute
 from revops.routing.backfill import backfill_desk
+from revops.routing.desk_facts import window_facts
 from revops.routing.store import watermark
 from revops.warehouse import Warehouse
+from revops.warehouse.schema import table
+from revops.warehouse.warehouse import arrow_schema
 
 SHIPPED = load_config(Path(__file__).parents[2] / "examples" / "revops.yaml").model
 ROUTING = RoutingConfig.model_validate(
@@ -119,11 +124,9 @@ def test_the_desk_is_rebuilt_from_the_lifecycle(warehouse: Warehouse) -> None:
 
 
 def test_a_lead_arrives_with_its_last_touch_at_or_before_the_mql(warehouse: Warehouse) -> None:
-    """The touch type a lead is routed with: its person's last touch at or before the MQL
-    instant (the later touchpoint_id of two at one instant), never a later one or another
-    person's; none before it: no touch type."""
-    from revops.routing.backfill import _last_touches
-
+    """The touch type a lead is routed with, found by the warehouse: its person's last touch
+    at or before the MQL instant (the later touchpoint_id of two at one instant), never a
+    later one, another person's or one of no known instant; none before it: no touch type."""
     touches = [
         ("t1", "p1", mon(9, 0), "webinar"),
         ("t3", "p1", mon(10, 0), "demo_request"),  # at the MQL instant, the later id: this one
@@ -131,6 +134,7 @@ def test_a_lead_arrives_with_its_last_touch_at_or_before_the_mql(warehouse: Ware
         ("t4", "p1", mon(10, 30), "event"),  # after the MQL
         ("t5", "p2", mon(10, 59), "event"),  # p3's MQL is later, but this is p2's
         ("t6", "p3", mon(12, 1), "webinar"),  # after p3's MQL
+        ("t7", "p3", None, "demo_request"),  # no known instant: ignored
     ]
     warehouse.write(
         "touchpoints",
@@ -142,17 +146,200 @@ def test_a_lead_arrives_with_its_last_touch_at_or_before_the_mql(warehouse: Ware
             ]
         ),
     )
-    h = warehouse.table("lifecycle_history")
-    warehouse.write(
+    _history(
+        warehouse, [(p, "MQL", t) for p, t in (("p1", mon(10)), ("p2", mon(11)), ("p3", mon(12)))]
+    )
+    facts = window_facts(warehouse, "MQL", {"SAL"}, ("person_id",), ("account_id",), (None, None))
+    got = list(zip(facts["person_id"].to_pylist(), facts["touch_type"].to_pylist(), strict=True))
+    assert got == [("p1", "demo_request"), ("p2", "event"), ("p3", None)]
+
+
+def _history(wh: Warehouse, changes: list[tuple[str, str, datetime]]) -> None:
+    wh.write(
         "lifecycle_history",
         pa.Table.from_pylist(
             [
-                {"transition_id": p, "person_id": p, "to_stage": "MQL", "changed_at": t}
+                {"transition_id": f"h{n}", "person_id": p, "to_stage": s, "changed_at": t}
                 | {"source": "crm"}
-                for p, t in (("p1", mon(10, 0)), ("p2", mon(11, 0)), ("p3", mon(12, 0)))
+                for n, (p, s, t) in enumerate(changes)
             ]
         ),
     )
-    ever = h.filter(h.to_stage == "MQL").select("person_id").distinct()
-    moments = [(mon(10, 0), "p1"), (mon(11, 0), "p2"), (mon(12, 0), "p3")]
-    assert _last_touches(warehouse, ever, moments) == ["demo_request", "event", None]
+
+
+# -- varied histories: the warehouse's facts equal the rules said in Python, and a replay
+# read a few MQLs at a time equals one read whole ----------------------------------------------
+PEOPLE = [f"p{i}" for i in range(6)]
+STAGES = ["MQL", "MQL", "MQL", "SAL", "Disqualified", "Nurture", "Recycled", "SQL"]
+INSTANTS = [mon(h, m, day) for day in (9, 10) for h in (8, 10, 16) for m in (0, 30)]
+ANSWERS = {"MQL", "SAL", "Disqualified", "Nurture", "Recycled"}
+
+changes_st = st.lists(
+    st.tuples(st.sampled_from(PEOPLE), st.sampled_from(STAGES), st.sampled_from(INSTANTS)),
+    min_size=8,  # enough for several windows, and returning leads
+    max_size=25,
+)
+touches_st = st.lists(
+    st.tuples(
+        st.sampled_from(PEOPLE),
+        st.one_of(st.none(), st.sampled_from(INSTANTS)),
+        st.sampled_from(["demo_request", "webinar", "content", None]),
+    ),
+    max_size=20,
+)
+_person_st = st.tuples(
+    st.sampled_from(["a0", "a1", "a2", "a9", None]),  # a9: no such account
+    st.sampled_from(["US", "GB", "DE", None]),
+    st.sampled_from(["Student", "VP Sales", None]),
+    st.sampled_from(["webinar", "web", None]),
+)
+persons_st = st.fixed_dictionaries(dict.fromkeys(PEOPLE[:5], _person_st))  # p5: no person
+DESK = SHIPPED.model_copy(
+    update={
+        "routing": RoutingConfig.model_validate(
+            {
+                "fallback_queue": "triage",
+                "pools": [
+                    {"name": "na", "members": [{"user_id": "a"}, {"user_id": "b"}]},
+                    {"name": "eu", "members": [{"user_id": "c"}], "daily_cap": 1},
+                ],
+                "rules": [
+                    {
+                        "name": "students",
+                        "when": [{"field": "title", "op": "contains", "value": "student"}],
+                        "queue": "nurture",
+                    },
+                    {
+                        "name": "named",
+                        "kind": "account_owner",
+                        "when": [{"field": "account.segment", "op": "in", "value": ["ent"]}],
+                    },
+                    {
+                        "name": "territories",
+                        "kind": "territory",
+                        "territories": [
+                            {"name": "NA", "countries": ["US"], "pool": "na"},
+                            {"name": "EU", "countries": ["GB", "DE"], "pool": "eu"},
+                        ],
+                    },
+                ],
+                "sla": {
+                    "targets": [
+                        {
+                            "priority": "hot",
+                            "minutes": 15,
+                            "when": [{"field": "touch_type", "op": "eq", "value": "demo_request"}],
+                        },
+                        {
+                            "priority": "event",
+                            "minutes": 60,
+                            "when": [{"field": "source", "op": "eq", "value": "webinar"}],
+                        },
+                    ]
+                },
+            }
+        )
+    }
+)
+
+
+def _seed_varied(
+    wh: Warehouse,
+    changes: list[tuple[str, str, datetime]],
+    touches: list[tuple[str, datetime | None, str | None]],
+    persons: dict[str, tuple[str | None, str | None, str | None, str | None]],
+) -> None:
+    for name in (*SEEDED, *DESK_TABLES):  # the previous example's
+        wh.write(name, arrow_schema(table(name)).empty_table(), mode="replace")
+    _history(wh, changes)
+    users = [
+        {"user_id": u, "name": u, "team": "SDR", "role": "sdr", "timezone": z, "is_active": True}
+        for u, z in (("a", "UTC"), ("b", "America/New_York"), ("c", "Europe/Berlin"))
+    ]
+    wh.write("users", pa.Table.from_pylist(users))
+    accounts = [
+        {"account_id": a, "name": a, "segment": seg, "owner_id": owner, "country": country}
+        for a, seg, owner, country in [
+            ("a0", "ent", "b", "US"),
+            ("a1", "ent", None, None),  # a named account without an owner
+            ("a2", "smb", "a", "GB"),
+        ]
+    ]
+    wh.write("accounts", pa.Table.from_pylist(accounts))
+    if persons:
+        rows = [
+            {"person_id": p, "email": f"{p}@x.com", "created_at": mon(7)}
+            | {"account_id": a, "country": c, "title": t, "source": s}
+            for p, (a, c, t, s) in sorted(persons.items())
+        ]
+        wh.write("persons", pa.Table.from_pylist(rows))
+    if touches:
+        rows = [
+            {"touchpoint_id": f"t{n:02d}", "person_id": p, "occurred_at": at, "touch_type": k}
+            | {"channel": "web"}
+            for n, (p, at, k) in enumerate(touches)
+        ]
+        wh.write("touchpoints", pa.Table.from_pylist(rows))
+
+
+VARIED = settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@VARIED
+@given(changes=changes_st, touches=touches_st, persons=persons_st)
+def test_the_warehouse_finds_each_mqls_touch_and_answer_as_the_rules_say(
+    warehouse: Warehouse,
+    changes: list[tuple[str, str, datetime]],
+    touches: list[tuple[str, datetime | None, str | None]],
+    persons: dict[str, tuple[str | None, str | None, str | None, str | None]],
+) -> None:
+    """Per MQL moment: the last touch at or before it (of a known instant; the later id of
+    one instant) and the first change into an answering stage after it (over the person's
+    whole later history; the first stage by name of one instant), as a direct reading of
+    the lists says; moments in (instant, person) order, repeats kept."""
+    _seed_varied(warehouse, changes, touches, persons)
+    facts = window_facts(warehouse, "MQL", ANSWERS, ("person_id",), ("account_id",), (None, None))
+    moments = sorted((t, p) for p, s, t in changes if s == "MQL")
+    ids = [(f"t{n:02d}", p, at, k) for n, (p, at, k) in enumerate(touches)]
+    expected = []
+    for at, p in moments:
+        mine = [(w, i, k) for i, who, w, k in ids if who == p and w is not None and w <= at]
+        later = sorted((t, s) for who, s, t in changes if who == p and s in ANSWERS and t > at)
+        answer = later[0] if later else (None, None)
+        expected.append((p, at, max(mine)[2] if mine else None, *answer))
+    columns = ("person_id", "at", "touch_type", "answered_at", "answer_stage")
+    got = zip(*(facts[c].to_pylist() for c in columns), strict=True)
+    assert list(got) == expected
+
+
+@VARIED
+@given(changes=changes_st, touches=touches_st, persons=persons_st, window=st.integers(1, 4))
+def test_a_replay_read_a_few_mqls_at_a_time_equals_one_read_whole(
+    warehouse: Warehouse,
+    changes: list[tuple[str, str, datetime]],
+    touches: list[tuple[str, datetime | None, str | None]],
+    persons: dict[str, tuple[str | None, str | None, str | None, str | None]],
+    window: int,
+) -> None:
+    """The same decisions, clocks, watermark and counts whatever the window: the routing
+    state, a returning lead's owner and the answers carry over from one window to the next."""
+    _seed_varied(warehouse, changes, touches, persons)
+    runs = []
+    for size in (window, 10**6):
+        report = backfill_desk(warehouse, DESK, window=size)
+        runs.append((report, *(_stored(warehouse, t) for t in DESK_TABLES)))
+        for name in DESK_TABLES:  # the next run starts from an empty desk
+            warehouse.write(name, arrow_schema(table(name)).empty_table(), mode="replace")
+    assert runs[0] == runs[1]
+
+
+DESK_TABLES = ("routing_decisions", "sla_clocks", "routing_watermarks")
+SEEDED = ("lifecycle_history", "users", "accounts", "persons", "touchpoints")
+
+
+def _stored(wh: Warehouse, name: str) -> list[dict[str, object]]:
+    t = wh.table(name)
+    rows = wh.to_arrow(t.drop("updated_at") if "updated_at" in t.columns else t).to_pylist()
+    return sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items()))

@@ -14,25 +14,47 @@ watermark is set to the end of the data, so `route run` then handles only what i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import ibis.expr.types as ir
 import pyarrow as pa
 
 from revops.config.models import OperatingModel
+from revops.config.routing import RoutingConfig
 from revops.routing.calendar import aware
-from revops.routing.engine import compile_routing
+from revops.routing.desk_facts import ACCOUNT_PREFIX, mql_windows, window_facts
+from revops.routing.engine import Router, columns_read, compile_routing
 from revops.routing.round_robin import RoutingState
 from revops.routing.sla import start_clock
 from revops.routing.sla_store import ACCEPTED_STAGE, CLOCK_SCHEMA, clock_id
 from revops.routing.store import WATERMARK, _decision_id, load_users
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import naive_utc
+from revops.warehouse.schema import table
+from revops.warehouse.warehouse import arrow_schema
 
 DISQUALIFIED = "Disqualified"  # the one exit a rep decides: a rejection
+WINDOW = 20_000  # MQL moments read and replayed at a time: memory follows it, not the history
+# the decision columns the desk writes (in the table's order)
+DECISION_SCHEMA = pa.schema(
+    [
+        arrow_schema(table("routing_decisions")).field(c)
+        for c in [
+            "decision_id",
+            "person_id",
+            "owner_id",
+            "queue",
+            "rule",
+            "pool",
+            "reason",
+            "evaluated",
+            "decided_at",
+            "replay_of",
+        ]
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -43,175 +65,155 @@ class DeskReport:
     running: int
 
 
-def _first_after(
-    changes: list[tuple[datetime, str]], after: datetime, stages: set[str]
-) -> tuple[datetime, str] | None:
-    for when, stage in changes:
-        if when > after and stage in stages:
-            return when, stage
-    return None
-
-
-def backfill_desk(wh: Warehouse, model: OperatingModel) -> DeskReport:
+def backfill_desk(wh: Warehouse, model: OperatingModel, window: int = WINDOW) -> DeskReport:
     """Route every MQL of the history at its MQL time, start and answer its clock (see the
     module docstring); writes decisions, clocks and the watermark in one transaction.
     persons.owner_id is left as the CRM has it: the desk's owner is on the decision.
+
+    The MQLs are read `window` moments at a time (`desk_facts`), and each window's decisions
+    and clocks kept as Arrow record batches, so memory follows the window and the (columnar)
+    result, not the history.
     """
     cfg = model.routing
     mql = model.scoring.stages.mql
-    h = wh.table("lifecycle_history")
-    # the persons who were ever MQL, as a semi-join in the warehouse: a literal list of their
-    # ids (tens of thousands) costs more to build and compile than the query to run
-    ever = h.filter(h.to_stage == mql).select("person_id").distinct()
-    # their stage changes in order (only theirs: nobody else is routed), read by column
-    rows = list(
-        _rows(
-            wh.to_arrow(
-                h.semi_join(ever, "person_id")
-                .select("person_id", "to_stage", "changed_at")
-                .order_by(["changed_at", "person_id", "to_stage"])
-            )
-        )
-    )
-    changes: dict[str, list[tuple[datetime, str]]] = {}
-    for pid, stage, when in rows:
-        changes.setdefault(pid, []).append((when, stage))
-    moments = sorted((when, pid) for pid, stage, when in rows if stage == mql)
-    p = wh.table("persons")
-    persons = {r["person_id"]: r for r in wh.to_arrow(p.semi_join(ever, "person_id")).to_pylist()}
-    arrived_with = _last_touches(wh, ever, moments)
-    # their accounts, as a semi-join too (`_accounts` would compile thousands of ids as literals)
-    a = wh.table("accounts")
-    mql_persons = p.semi_join(ever, "person_id")
-    accounts = {
-        r["account_id"]: r
-        for r in wh.to_arrow(
-            a.semi_join(mql_persons, a.account_id == mql_persons.account_id)
-        ).to_pylist()
-    }
-    zones = {u.user_id: u.timezone for u in load_users(wh, cfg)}
     reasons: dict[str, str] = {}  # stage → the first rejection reason leading there
     for reason, target in cfg.sla.reentry.items():
         reasons.setdefault(target, reason)
-    router = compile_routing(cfg)
+    users = load_users(wh, cfg)
     # the desk's own history from its start: stored decisions (a previous backfill) are
     # replaced, not replayed, so running it again gives the same desk
-    state = RoutingState.initial(load_users(wh, cfg), cfg)
-    decisions: list[dict[str, Any]] = []
-    clocks: list[dict[str, Any]] = []
-    owners: dict[str, str | None] = {}
-    counts = {"accepted": 0, "rejected": 0, "running": 0}  # running: never answered
-    for (when, pid), last_touch in zip(moments, arrived_with, strict=True):
-        person = persons.get(pid)
-        if person is None:
-            continue
-        lead = {**person, "owner_id": owners.get(pid), "touch_type": last_touch}
-        account = accounts.get(person["account_id"] or "")
-        at = aware(when)
-        d = router.route(lead, account, state, at)
-        state = d.state
-        did = _decision_id(pid, at, None)
-        decisions.append(
-            {
-                "decision_id": did,
-                "person_id": pid,
-                "owner_id": d.owner_id,
-                "queue": d.queue,
-                "rule": d.rule,
-                "pool": d.pool,
-                "reason": d.reason,
-                "evaluated": d.evaluated_json(),
-                "decided_at": when,
-                "replay_of": None,
-            }
-        )
-        owners[pid] = d.owner_id or owners.get(pid)
-        if d.owner_id is None:
-            continue
-        tz = zones.get(d.owner_id, cfg.default_timezone)
-        clock = start_clock(pid, d.owner_id, lead, account, tz, cfg.sla, at, cfg.holidays)
-        row: dict[str, Any] = {
-            "clock_id": clock_id(did, clock.started_at),
-            "person_id": pid,
-            "decision_id": did,
-            "owner_id": d.owner_id,
-            "priority": clock.priority,
-            "started_at": when,
-            "due_at": naive_utc(clock.due_at),
-            "breached": False,
-            "breach_count": 0,
-        }
-        answer = _first_after(changes[pid], when, {ACCEPTED_STAGE, *reasons, mql})
-        if answer is None:
-            counts["running"] += 1
-        elif answer[1] not in (ACCEPTED_STAGE, DISQUALIFIED):
-            # qualified again, or marketing took it back (nurture, recycle) before anyone
-            # answered: the clock stops without an answer
-            row["closed_at"] = answer[0]
-            counts["running"] += 1
-        else:
-            responded, stage = answer
-            accepted = stage == ACCEPTED_STAGE
-            late = responded > row["due_at"]
-            row |= {
-                "responded_at": responded,
-                "response": "accepted" if accepted else "rejected",
-                "rejection_reason": None if accepted else reasons[stage],
-                "breached": late,
-                "breach_count": int(late),
-                "closed_at": responded,
-            }
-            counts["accepted" if accepted else "rejected"] += 1
-        clocks.append(row)
+    desk = _Desk(
+        compile_routing(cfg),
+        cfg,
+        mql,
+        reasons,
+        {u.user_id: u.timezone for u in users},
+        RoutingState.initial(users, cfg),
+    )
+    lead_columns, account_columns = columns_read(cfg)
+    answers = {ACCEPTED_STAGE, *reasons, mql}
+    for span in mql_windows(wh, mql, window):
+        facts = window_facts(wh, mql, answers, lead_columns, account_columns, span)
+        desk.replay(facts, lead_columns, account_columns)
+        desk.forget_before(span[1])
     end = _data_end(wh)
     mark = {"name": WATERMARK, "watermark_at": end, "updated_at": naive_utc(datetime.now(UTC))}
     batches = [Batch("routing_watermarks", pa.Table.from_pylist([mark]))]
-    if decisions:
-        batches.append(Batch("routing_decisions", pa.Table.from_pylist(decisions)))
-    if clocks:
-        batches.append(Batch("sla_clocks", pa.Table.from_pylist(clocks, CLOCK_SCHEMA)))
+    if desk.routed:
+        batches.append(Batch("routing_decisions", _table(desk.decisions, DECISION_SCHEMA)))
+    if any(b.num_rows for b in desk.clocks):
+        batches.append(Batch("sla_clocks", _table(desk.clocks, CLOCK_SCHEMA)))
     wh.write_many(batches)
-    return DeskReport(len(decisions), counts["accepted"], counts["rejected"], counts["running"])
+    c = desk.counts
+    return DeskReport(desk.routed, c["accepted"], c["rejected"], c["running"])
 
 
-def _last_touches(
-    wh: Warehouse, ever: ir.Table, moments: list[tuple[datetime, str]]
-) -> list[str | None]:
-    """The touch each MQL arrived with, for `moments` ((instant, person) in order): the type
-    of the person's last touch at or before the instant, the later touchpoint_id among touches
-    of one instant; None without one. One as-of merge over the touches by column: a list per
-    person bisected per MQL cost more than the routing of a quarter of a million touches."""
-    import pandas as pd
-
-    t = wh.table("touchpoints")
-    touches = wh.to_arrow(
-        t.semi_join(ever, "person_id")
-        .order_by(["occurred_at", "touchpoint_id"])
-        .select("person_id", "occurred_at", "touch_type")
-    ).to_pandas()
-    touches = touches[touches["occurred_at"].notna()]  # a touch of no known instant: none
-    if not moments:
-        return []
-    left = pd.DataFrame(moments, columns=["at", "person_id"])
-    left["at"] = left["at"].astype(touches["occurred_at"].dtype)
-    # backward: the last touch whose instant is at or before the MQL's, in the order above
-    # (occurred_at, then touchpoint_id), so the later id among equal instants, as bisect_right
-    found = pd.merge_asof(
-        left,
-        touches,
-        left_on="at",
-        right_on="occurred_at",
-        by="person_id",
-        direction="backward",
-        allow_exact_matches=True,
-    )
-    return [k if isinstance(k, str) else None for k in found["touch_type"].tolist()]
+def _table(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_batches([b for b in batches if b.num_rows], schema)
 
 
-def _rows(table: pa.Table) -> Iterator[tuple[Any, ...]]:
-    """The rows of `table` as tuples, converted column by column (a dict per row from
-    `to_pylist` costs more than the replay's use of a quarter of a million touches)."""
-    return zip(*(column.to_pylist() for column in table.columns), strict=True)
+@dataclass
+class _Desk:
+    """The replay's state from one window to the next, and its output so far."""
+
+    router: Router
+    cfg: RoutingConfig
+    mql: str
+    reasons: dict[str, str]
+    zones: dict[str, str]
+    state: RoutingState
+    # person → (the desk's owner so far, their last MQL instant): a later MQL of theirs keeps
+    # its owner (`keep_active_owner`); forgotten once their last MQL is replayed
+    owners: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
+    decisions: list[pa.RecordBatch] = field(default_factory=list)
+    clocks: list[pa.RecordBatch] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)  # running: never answered
+    routed: int = 0
+
+    def replay(
+        self, facts: pa.Table, lead_columns: tuple[str, ...], account_columns: tuple[str, ...]
+    ) -> None:
+        """Route the MQL moments of one window (`desk_facts.window_facts`), in its order."""
+        cfg = self.cfg
+        col = {name: facts.column(name).to_pylist() for name in facts.column_names}
+        account_key = col[f"{ACCOUNT_PREFIX}account_id"]
+        decisions: list[dict[str, Any]] = []
+        clocks: list[dict[str, Any]] = []
+        for i, pid in enumerate(col["person_id"]):
+            if not col["found"][i]:
+                continue
+            when: datetime = col["at"][i]
+            before, _ = self.owners.get(pid, (None, when))
+            lead = {c: col[c][i] for c in lead_columns}
+            lead |= {"owner_id": before, "touch_type": col["touch_type"][i]}
+            account = None
+            if account_key[i] is not None:
+                account = {c: col[f"{ACCOUNT_PREFIX}{c}"][i] for c in account_columns}
+            at = aware(when)
+            d = self.router.route(lead, account, self.state, at)
+            self.state = d.state
+            did = _decision_id(pid, at, None)
+            decisions.append(
+                {
+                    "decision_id": did,
+                    "person_id": pid,
+                    "owner_id": d.owner_id,
+                    "queue": d.queue,
+                    "rule": d.rule,
+                    "pool": d.pool,
+                    "reason": d.reason,
+                    "evaluated": d.evaluated_json(),
+                    "decided_at": when,
+                    "replay_of": None,
+                }
+            )
+            self.owners[pid] = (d.owner_id or before, col["last_mql"][i])
+            if d.owner_id is None:
+                continue
+            tz = self.zones.get(d.owner_id, cfg.default_timezone)
+            clock = start_clock(pid, d.owner_id, lead, account, tz, cfg.sla, at, cfg.holidays)
+            row: dict[str, Any] = {
+                "clock_id": clock_id(did, clock.started_at),
+                "person_id": pid,
+                "decision_id": did,
+                "owner_id": d.owner_id,
+                "priority": clock.priority,
+                "started_at": when,
+                "due_at": naive_utc(clock.due_at),
+                "breached": False,
+                "breach_count": 0,
+            }
+            responded, stage = col["answered_at"][i], col["answer_stage"][i]
+            if responded is None:
+                self.counts["running"] += 1
+            elif stage not in (ACCEPTED_STAGE, DISQUALIFIED):
+                # qualified again, or marketing took it back (nurture, recycle) before anyone
+                # answered: the clock stops without an answer
+                row["closed_at"] = responded
+                self.counts["running"] += 1
+            else:
+                accepted = stage == ACCEPTED_STAGE
+                late = responded > row["due_at"]
+                row |= {
+                    "responded_at": responded,
+                    "response": "accepted" if accepted else "rejected",
+                    "rejection_reason": None if accepted else self.reasons[stage],
+                    "breached": late,
+                    "breach_count": int(late),
+                    "closed_at": responded,
+                }
+                self.counts["accepted" if accepted else "rejected"] += 1
+            clocks.append(row)
+        self.routed += len(decisions)
+        self.decisions.append(pa.RecordBatch.from_pylist(decisions, schema=DECISION_SCHEMA))
+        self.clocks.append(pa.RecordBatch.from_pylist(clocks, schema=CLOCK_SCHEMA))
+
+    def forget_before(self, until: datetime | None) -> None:
+        """Drop the owners of persons with no MQL at or after `until` (None: the end)."""
+        if until is None:
+            self.owners.clear()
+        else:
+            self.owners = {p: o for p, o in self.owners.items() if o[1] >= until}
 
 
 def _data_end(wh: Warehouse) -> datetime:

@@ -14,11 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from revops.config.routing import RoutingConfig, Rule, Target
+from revops.config.routing import LEAD_FACTS, RoutingConfig, Rule, Target
 from revops.routing.calendar import aware
 from revops.routing.round_robin import Calendar, CompiledPool, RoutingState, unavailable
 from revops.routing.rules import Compiled, Record, compile_condition, first_failure
-from revops.routing.territories import CompiledTerritory, match
+from revops.routing.territories import (
+    ACCOUNT_COLUMNS,
+    LEAD_COLUMNS,
+    CompiledTerritory,
+    match,
+)
 
 EXISTING_OWNER = "existing_owner"
 
@@ -162,6 +167,29 @@ def _compile_rule(r: Rule) -> _Rule:
         r,
         tuple(CompiledTerritory.of(t) for t in r.territories),
     )
+
+
+def columns_read(cfg: RoutingConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The persons and the accounts columns a decision and its SLA priority can read, for
+    callers that fetch only those (PII columns no rule names stay encrypted and unread):
+    the fields the rules' and SLA targets' conditions name, the territories' fields, and the
+    keys (a lead's account; an account's id and owner, which `account_owner` rules read).
+    A lead fact (`LEAD_FACTS`) is no persons column: the caller supplies it."""
+    lead = {"person_id"}
+    account = {"account_id", "owner_id"}
+    if any(r.kind == "territory" for r in cfg.rules):
+        lead.update(LEAD_COLUMNS)
+        account.update(ACCOUNT_COLUMNS)
+    for c in (
+        *(c for r in cfg.rules for c in r.when),
+        *(c for t in cfg.sla.targets for c in t.when),
+    ):
+        source, _, column = c.field.rpartition(".")
+        if source == "account":
+            account.add(column)
+        elif c.field not in LEAD_FACTS:
+            lead.add(column)
+    return tuple(sorted(lead)), tuple(sorted(account))
 
 
 _ROUTERS: dict[int, tuple[RoutingConfig, Router]] = {}

@@ -13,6 +13,11 @@ from typing import Any
 from revops.config.routing import Territory
 from revops.routing.rules import Record
 
+# the columns a territory may read (see `CompiledTerritory.miss`), for readers that fetch only
+# what routing uses: state exists only on the lead, region only on the account
+LEAD_COLUMNS = ("country", "state", "industry", "employees")
+ACCOUNT_COLUMNS = ("country", "region", "industry", "employees")
+
 
 def _pick(lead: Record, account: Record | None, column: str) -> Any:
     if account is not None:
