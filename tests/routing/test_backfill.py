@@ -182,9 +182,10 @@ changes_st = st.lists(
 touches_st = st.lists(
     st.tuples(
         st.sampled_from(PEOPLE),
-        st.one_of(st.none(), st.sampled_from(INSTANTS)),
+        st.one_of(st.none(), st.sampled_from(INSTANTS[::3])),  # few instants: many ties
         st.sampled_from(["demo_request", "webinar", "content", None]),
     ),
+    min_size=6,
     max_size=20,
 )
 _person_st = st.tuples(
