@@ -292,3 +292,25 @@ def test_the_decision_leaves_the_old_state_untouched() -> None:
     assert s.pool_counts == {}
     assert s.tallies == {}
     assert d.state.pool_counts == {"p": {"a": 1}}
+
+
+def test_only_the_columns_rules_targets_and_territories_name_are_read() -> None:
+    """The desk replay reads persons and accounts by `columns_read`: the shipped config names
+    title (a condition), source (an SLA target), the territories' fields and account.segment;
+    touch_type is a lead fact, no column; no PII column (email, names, phone) is read unless
+    a rule names it."""
+    from pathlib import Path
+
+    from revops.config import load_config
+    from revops.routing.engine import columns_read
+
+    shipped = load_config(Path(__file__).parents[2] / "examples" / "revops.yaml").model
+    lead, account = columns_read(shipped.routing)
+    assert lead == ("country", "employees", "industry", "person_id", "source", "state", "title")
+    accounts = ("account_id", "country", "employees", "industry", "owner_id", "region", "segment")
+    assert account == accounts
+    assert columns_read(cfg()) == (("person_id",), ("account_id", "owner_id"))
+    phone = cfg(
+        rules=[{"name": "x", "when": [{"field": "lead.phone", "op": "exists"}], "queue": "q"}]
+    )
+    assert columns_read(phone) == (("person_id", "phone"), ("account_id", "owner_id"))

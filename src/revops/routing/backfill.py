@@ -10,6 +10,8 @@ back from `sla.reentry`), closed unanswered when marketing took it back first (N
 Recycled, a new MQL), running otherwise. Decision and clock ids are
 derived from the person and instant, so the same history gives the same desk. The routing
 watermark is set to the end of the data, so `route run` then handles only what is new.
+The history is read a window of MQLs at a time, with what each needs computed by the warehouse
+(`desk_facts`), so the replay's memory follows the window and its own output.
 """
 
 from __future__ import annotations

@@ -172,8 +172,8 @@ def _compile_rule(r: Rule) -> _Rule:
 def columns_read(cfg: RoutingConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The persons and the accounts columns a decision and its SLA priority can read, for
     callers that fetch only those (PII columns no rule names stay encrypted and unread):
-    the fields the rules' and SLA targets' conditions name, the territories' fields, and the
-    keys (a lead's account; an account's id and owner, which `account_owner` rules read).
+    the fields the rules' and SLA targets' conditions name, the territories' fields, the
+    lead's id, and the account's id and owner (which `account_owner` rules read).
     A lead fact (`LEAD_FACTS`) is no persons column: the caller supplies it."""
     lead = {"person_id"}
     account = {"account_id", "owner_id"}
