@@ -212,17 +212,24 @@ def _in_lookback(
     )
 
 
-def journeys_expr(
+def marked_touches(
     inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, converted_only: bool = True
 ) -> ir.Table:
-    """The journeys as one query (see `build_journeys`), but `days_before`."""
+    """The journeys' touches with their milestones marked (`is_lead`, `is_opp`), in no order."""
     j = _in_lookback(inp, conversion, cfg, converted_only)
     marks = {}
     for flag, milestone in (("is_lead", "lead_at"), ("is_opp", "opp_at")):
         before = (j.occurred_at.cast("timestamp") <= j[milestone]).fill_null(False)
         last = before.ifelse(j.pos, -1).max().over(group_by=j.conversion_id)
         marks[flag] = before & (j.pos == last)
-    j = j.mutate(**marks)
+    return j.mutate(**marks)
+
+
+def journeys_expr(
+    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, converted_only: bool = True
+) -> ir.Table:
+    """The journeys as one query (see `build_journeys`), but `days_before`."""
+    j = marked_touches(inp, conversion, cfg, converted_only)
     return j.order_by(["conversion_id", "occurred_at", "touchpoint_id"])
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
@@ -19,6 +20,7 @@ from revops.attribution.counts import FitCounts, fit_counts
 from revops.attribution.credit import credits, fit
 from revops.attribution.journeys import Inputs, build_journeys, load_inputs
 from revops.attribution.markov import MarkovResult
+from revops.attribution.placed import touches_table
 from revops.attribution.scope import Scope
 from revops.attribution.shapley import ShapleyResult
 from revops.config.attribution import DATA_DRIVEN_MODELS, MODELS, AttributionConfig, ConversionType
@@ -67,6 +69,11 @@ class Journeys:
     @cached_property
     def touches(self) -> pd.DataFrame:
         return build_journeys(self.inputs, self.conversion, self.cfg)
+
+    @cached_property
+    def table(self) -> ir.Table:
+        """The touches kept in the warehouse (placed.touches_table), for credits summed there."""
+        return touches_table(self.inputs, self.conversion, self.cfg)
 
     @cached_property
     def counts(self) -> FitCounts:
@@ -122,22 +129,25 @@ def attribute(
 
 def write_credits(wh: Warehouse, results: Sequence[Attribution], cfg: AttributionConfig) -> int:
     """Store credits, replacing earlier rows of each (model, conversion type); returns rows."""
-    batches, rows = [], 0
-    table = wh.table("attribution_credits")
-    keep = table
-    for res in results:
-        model, conv = res.scope.models[0], res.scope.conversion
+    tables = [(r.scope, pa.Table.from_pandas(r.credits, preserve_index=False)) for r in results]
+    return write_credit_tables(wh, tables, cfg)
+
+
+def write_credit_tables(
+    wh: Warehouse, tables: Sequence[tuple[Scope, pa.Table]], cfg: AttributionConfig
+) -> int:
+    """`write_credits` of per-touch credits as Arrow (CREDIT_COLUMNS, model, credit,
+    revenue_credit), each with the scope it answers; returns rows."""
+    keep = wh.table("attribution_credits")
+    for scope, _ in tables:
+        model, conv = scope.models[0], scope.conversion
         keep = keep.filter(~((keep.model == model) & (keep.conversion_type == conv)))
-    kept = wh.to_arrow(keep)
-    frames = [kept.to_pandas()] if kept.num_rows else []
-    for res in results:
-        c = res.credits.copy()
-        c["conversion_type"] = res.scope.conversion
-        c["level"] = cfg.level
-        c["lookback_days"] = res.scope.lookback_days
-        frames.append(c)
-        rows += len(c)
-    data = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
-    batches.append(Batch("attribution_credits", data, "replace"))
+    batches = [Batch("attribution_credits", wh.to_arrow(keep), "replace")]
+    for scope, data in tables:
+        n = data.num_rows
+        data = data.append_column("conversion_type", pa.array([scope.conversion] * n, pa.string()))
+        data = data.append_column("level", pa.array([cfg.level] * n, pa.string()))
+        data = data.append_column("lookback_days", pa.array([scope.lookback_days] * n, pa.int64()))
+        batches.append(Batch("attribution_credits", data, "append"))
     wh.write_many(batches)
-    return rows
+    return sum(data.num_rows for _, data in tables)

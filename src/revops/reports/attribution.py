@@ -20,19 +20,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from revops.attribution.credit import fit
 from revops.attribution.journeys import load_inputs
 from revops.attribution.markov import MarkovResult
-from revops.attribution.performance import performance_table, sourced_influenced
-from revops.attribution.run import (
-    Attribution,
-    Journeys,
-    compare_journeys,
-    journeys_for,
-    write_credits,
-)
+from revops.attribution.performance import performance_table
+from revops.attribution.placed import credit_sums, credits_expr, sourced_influenced
+from revops.attribution.run import Attribution, Journeys, journeys_for, write_credit_tables
 from revops.attribution.scope import Scope
 from revops.attribution.shapley import ShapleyResult
-from revops.config.attribution import ConversionType
+from revops.config.attribution import DATA_DRIVEN_MODELS, ConversionType
 from revops.context import RevOps
 from revops.reports import charts
 
@@ -141,22 +137,27 @@ def attribution_report_data(
 
     results: dict[str, ModelFigures] = {}
     sums: dict[str, dict[str, pd.DataFrame]] = {"channel": {}, "campaign": {}}
-    for m in cfg.models:  # one model's per-touch credits at a time
-        res = compare_journeys(journeys(conv), conv, cfg, [m])[m]
+    wh = ro.warehouse
+    for m in cfg.models:  # summed in the warehouse: no model's per-touch credits come out
+        j = journeys(conv)
+        fitted = fit(j.counts, m, cfg) if m in DATA_DRIVEN_MODELS else None
+        credits = credits_expr(wh, j.table, m, cfg, fitted)
         for by, frames in sums.items():
-            frames[m] = res.by(by)
-        results[m] = ModelFigures(res.scope, res.journeys, res.non_converting, res.fitted)
-        del res
+            frames[m] = credit_sums(wh, credits, by)
+        counts = j.counts
+        scope = Scope.of(cfg, conv, (m,))
+        results[m] = ModelFigures(scope, int(counts.conversions), int(counts.nulls), fitted)
     stored_kinds: tuple[ConversionType, ...] = ("opportunity", "closed_won")
     if store:
-        stored = [
-            compare_journeys(journeys(c), c, cfg, [DICTIONARY_MODEL])[DICTIONARY_MODEL]
-            for c in stored_kinds
-        ]
-        write_credits(ro.warehouse, stored, cfg)
+        stored = []
+        for c in stored_kinds:
+            credits = credits_expr(wh, journeys(c).table, DICTIONARY_MODEL, cfg)
+            rows = wh.to_arrow(credits.order_by(["conversion_id", "pos"]).drop("pos"))
+            stored.append((Scope.of(cfg, c, (DICTIONARY_MODEL,)), rows))
+        write_credit_tables(wh, stored, cfg)
         del stored
-    pipeline = sourced_influenced(journeys("opportunity").touches)
-    revenue = sourced_influenced(journeys("closed_won").touches)
+    pipeline = sourced_influenced(wh, journeys("opportunity").table)
+    revenue = sourced_influenced(wh, journeys("closed_won").table)
     built.clear()
     by_campaign = comparison_of(sums["campaign"], "campaign").head(20)
     names = ro.warehouse.to_arrow(ro.warehouse.table("campaigns").select("campaign_id", "name"))
