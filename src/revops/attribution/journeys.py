@@ -21,7 +21,8 @@ opportunity-creation touch is the last touch at or before the end of the opportu
 created_date. A journey without a touch at or before the milestone has none (see rules.py).
 
 The warehouse builds them: one query joins, windows and orders the touches, and only the
-converting journeys' rows come into Python (credits are placed on them); the journeys that did
+converting journeys' rows come into Python (credits are placed on them; the attribution report
+places and sums them in the warehouse instead, placed.py); the journeys that did
 not convert, which the Markov chain also reads, come only as counts (counts.fit_counts: moves
 between channels, ends, channel sets). `path_counts`, the distinct paths with their counts, is
 what a caller that wants the paths themselves reads (the tests check the counts against it).

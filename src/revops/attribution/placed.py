@@ -117,7 +117,9 @@ def credits_expr(
 
 def credit_sums(wh: Warehouse, credits: ir.Table, dim: str = "channel") -> pd.DataFrame:
     """Conversions and revenue credited per channel or campaign_id, largest first: the frame
-    `Attribution.by` makes of the same credits, with exact sums."""
+    `Attribution.by` makes of the same credits, with exact_sum (the same in any row order, but
+    not math.fsum's: decimal(38, 15) rounds each fraction, so a sum may differ from pandas' in
+    its last few bits)."""
     col = "campaign_id" if dim == "campaign" else dim
     key = credits[col].fill_null("(none)")
     sums = credits.group_by(**{col: key}).aggregate(

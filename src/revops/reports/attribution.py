@@ -92,9 +92,9 @@ def _fits(results: Mapping[str, ModelFigures]) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class ModelFigures:
-    """One model's run as the page shows it: its per-touch credits are summed per channel and
-    per campaign (`AttributionReportData.by_channel`, `by_campaign`) as soon as they are made
-    and not kept, so the page holds one model's credits at a time, not every model's."""
+    """One model's run as the page shows it: its per-touch credits are placed and summed per
+    channel and per campaign in the warehouse (placed.py; `AttributionReportData.by_channel`,
+    `by_campaign`), so the page holds sums, never a model's credits per touch."""
 
     scope: Scope
     journeys: int  # converting journeys attributed
