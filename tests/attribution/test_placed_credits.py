@@ -5,13 +5,15 @@ many tie, single-touch journeys, direct touches, lead and opportunity milestones
 levels and for every conversion type, every model's per-touch credits from the warehouse equal
 credit.credits': to the bit for the rule models weighed by journey shape, to 1e-13 for time
 decay (its normalising sum is exact there, numpy's pairwise here), to 1e-9 for the data-driven
-models (exact sums against pandas'). The sums per channel and campaign, and the sourced and
-influenced conversions, are `Attribution.by`'s and performance.sourced_influenced's. On the
+models (exact sums against pandas'). The sums per channel and campaign are `Attribution.by`'s
+and each exactly math.fsum of its credits; the sourced and influenced conversions are
+performance.sourced_influenced's. On the
 hand-worked case the W-shaped credits are the figures worked out by hand, on every backend.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,7 +71,9 @@ def _compare(wh: Warehouse, conversion: ConversionType, cfg: AttributionConfig) 
                 np.testing.assert_allclose(got[col], want[col], rtol=tol, atol=tol, err_msg=model)
         res = Attribution(Scope.of(cfg, conversion, (model,)), want, 0, 0, fitted)
         for by in ("channel", "campaign"):
-            _same_sums(credit_sums(wh, expr, by), res.by(by))
+            sums = credit_sums(wh, expr, by)
+            _same_sums(sums, res.by(by))
+            _exact_sums(sums, got, by)
     for by in ("channel", "campaign"):
         a = sourced_influenced(wh, table, by).set_index(by).sort_index()
         b = performance.sourced_influenced(journeys, by).set_index(by).sort_index()
@@ -80,6 +84,15 @@ def _same_sums(got: pd.DataFrame, want: pd.DataFrame) -> None:
     key = got.columns[0]
     a, b = got.set_index(key).sort_index(), want.set_index(key).sort_index()
     pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=1e-9, atol=1e-9)
+
+
+def _exact_sums(sums: pd.DataFrame, credits: pd.DataFrame, by: str) -> None:
+    """Each sum is math.fsum of the credits it adds up: exact, whatever the order."""
+    col = "campaign_id" if by == "campaign" else by
+    groups = credits.fillna({col: "(none)"}).groupby(col)
+    for total, column in (("conversions", "credit"), ("revenue", "revenue_credit")):
+        exact = groups[column].apply(math.fsum)
+        assert sums.set_index(col)[total].to_dict() == exact.to_dict()
 
 
 @pytest.fixture(scope="module")

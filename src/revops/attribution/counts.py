@@ -23,15 +23,24 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 import numpy as np
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from revops.attribution.journeys import Inputs, _lookback_touches
 from revops.config.attribution import AttributionConfig, ConversionType
-from revops.warehouse.sums import exact_sum
+from revops.warehouse import Warehouse
+from revops.warehouse.sums import EXACT
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 START = -1  # the code of the chain's start state in `FitCounts.src`
+Bucket = tuple[int, int]  # (index, count): the journeys whose conversion_id hashes to index
+WHOLE: Bucket = (0, 1)  # every journey
+# DuckDB holds each journey's touches while it windows them (the moves), about 140 bytes a
+# touch: at 10x demo scale (4.9M touchpoints) the moves held +420 MB. Counted in buckets of
+# journeys, one query each, it holds one bucket's (at 3x, 3 buckets: 217 -> 120 MB); each
+# query joins the lookback again.
+TOUCHPOINTS_PER_BUCKET = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,11 @@ def _coded(j: ir.Table, channels: tuple[str, ...]) -> ir.IntegerColumn:
 
 
 def moves_expr(
-    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, channels: tuple[str, ...]
+    inp: Inputs,
+    conversion: ConversionType,
+    cfg: AttributionConfig,
+    channels: tuple[str, ...],
+    bucket: Bucket = WHOLE,
 ) -> ir.Table:
     """One row per (src, dst) window pair: the journeys making that move (`moves`) and, of
     those for which dst is the last window, the converted (`conversions`), the others
@@ -120,10 +133,15 @@ def moves_expr(
     before it (its `src`) is the previous touch's channel followed by all but its last digit,
     and consecutive equal windows are one state (ChannelAttribution's collapse), so only the
     touches whose window differs from the previous one make a move. The last window is at the
-    touch k - 1 before the journey's end (or the first touch of a shorter journey)."""
+    touch k - 1 before the journey's end (or the first touch of a shorter journey).
+
+    Only the journeys of `bucket`; `value` is an exact decimal, for the buckets' sums to add
+    up exactly (`_added`)."""
     k = cfg.markov_order
     pad = len(channels)
-    j = _lookback_touches(inp, conversion, cfg, converted_only=False, detail=False)
+    j = _in_bucket(
+        _lookback_touches(inp, conversion, cfg, converted_only=False, detail=False), bucket
+    )
     j = j.select(
         "conversion_id",
         "converted",
@@ -149,16 +167,22 @@ def moves_expr(
         moves=moved.ifelse(1, 0).sum(),
         conversions=won.ifelse(1, 0).sum(),
         nulls=(j.last & ~j.converted).ifelse(1, 0).sum(),
-        value=exact_sum(won.ifelse(j.revenue.fill_null(0.0), 0.0)),
+        value=won.ifelse(j.revenue.fill_null(0.0), 0.0).cast(EXACT).sum(),
     )
 
 
 def masks_expr(
-    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, channels: tuple[str, ...]
+    inp: Inputs,
+    conversion: ConversionType,
+    cfg: AttributionConfig,
+    channels: tuple[str, ...],
+    bucket: Bucket = WHOLE,
 ) -> ir.Table:
     """One row per distinct channel set (`mask`) with the converted journeys and their
-    revenue."""
-    j = _lookback_touches(inp, conversion, cfg, converted_only=False, detail=False)
+    revenue (an exact decimal), of the journeys of `bucket`."""
+    j = _in_bucket(
+        _lookback_touches(inp, conversion, cfg, converted_only=False, detail=False), bucket
+    )
     keys = ["conversion_id", "converted", "revenue"]
     j = j.select(*keys, bit=ibis.literal(2).pow(_coded(j, channels)).cast("int64"))
     if inp.wh.backend == "spark":  # Ibis compiles no BIT_OR for Spark: OR is the distinct sum
@@ -168,8 +192,34 @@ def masks_expr(
         per = j.group_by(keys).aggregate(mask=j.bit.bit_or())
     return per.group_by("mask").aggregate(
         conversions=per.converted.ifelse(1, 0).sum(),
-        value=exact_sum(per.converted.ifelse(per.revenue.fill_null(0.0), 0.0)),
+        value=per.converted.ifelse(per.revenue.fill_null(0.0), 0.0).cast(EXACT).sum(),
     )
+
+
+def _buckets(inp: Inputs) -> int:
+    """How many buckets the journeys are counted in: one per TOUCHPOINTS_PER_BUCKET touchpoints
+    on DuckDB (whose memory they bound); one on PostgreSQL and Spark, which spill instead."""
+    if inp.wh.backend != "duckdb":
+        return 1
+    return max(1, -(-inp.wh.count("touchpoints") // TOUCHPOINTS_PER_BUCKET))
+
+
+def _in_bucket(j: ir.Table, bucket: Bucket) -> ir.Table:
+    """The touches of the journeys of `bucket`. The hash comes as a signed integer, so its
+    remainder may be negative: its absolute value puts every journey in one bucket."""
+    index, count = bucket
+    return j if count == 1 else j.filter((j.conversion_id.hash() % count).abs() == index)
+
+
+def _added(wh: Warehouse, parts: list[ir.Table], *keys: str) -> pa.Table:
+    """The buckets' counts added per `keys`, with `value` the exact sum of their decimal sums
+    cast once, as a single query over every journey would: the same bits."""
+    if len(parts) == 1:
+        return wh.to_arrow(parts[0].mutate(value=parts[0].value.cast("float64")))
+    t = ibis.memtable(pa.concat_tables(wh.to_arrow(p) for p in parts))
+    counts = {c: t[c].sum() for c in t.columns if c not in (*keys, "value")}
+    sums = t.group_by(list(keys)).aggregate(**counts, value=t.value.sum().cast("float64"))
+    return wh.to_arrow(sums)
 
 
 def fit_counts(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> FitCounts:
@@ -194,8 +244,11 @@ def fit_counts(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) 
             counts,
             counts,
         )
-    mv = wh.to_arrow(moves_expr(inp, conversion, cfg, channels))
-    ms = wh.to_arrow(masks_expr(inp, conversion, cfg, channels)).sort_by("mask")
+    n = _buckets(inp)
+    buckets = [(i, n) for i in range(n)]
+    mv = _added(wh, [moves_expr(inp, conversion, cfg, channels, b) for b in buckets], "src", "dst")
+    ms = _added(wh, [masks_expr(inp, conversion, cfg, channels, b) for b in buckets], "mask")
+    ms = ms.sort_by("mask")
     src, dst = (mv[c].to_numpy().astype(np.int64) for c in ("src", "dst"))
     moves = mv["moves"].to_numpy().astype(np.float64)
     conv, nulls = (mv[c].to_numpy().astype(np.float64) for c in ("conversions", "nulls"))
