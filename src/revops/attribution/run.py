@@ -26,7 +26,8 @@ from revops.attribution.shapley import ShapleyResult
 from revops.config.attribution import DATA_DRIVEN_MODELS, MODELS, AttributionConfig, ConversionType
 from revops.errors import RevOpsError
 from revops.warehouse import Warehouse
-from revops.warehouse.warehouse import Batch
+from revops.warehouse.schema import table
+from revops.warehouse.warehouse import Batch, arrow_schema
 
 
 class AttributionError(RevOpsError, ValueError):
@@ -137,17 +138,32 @@ def write_credit_tables(
     wh: Warehouse, tables: Sequence[tuple[Scope, pa.Table]], cfg: AttributionConfig
 ) -> int:
     """`write_credits` of per-touch credits as Arrow (CREDIT_COLUMNS, model, credit,
-    revenue_credit), each with the scope it answers; returns rows."""
+    revenue_credit), each with the scope it answers; returns rows.
+
+    One `replace` batch of the rows kept and the new ones, as Arrow in the table's schema. (A
+    `replace` of the kept rows followed by `append`s of the new ones left DuckDB 1.4 with a
+    table that counted 292,200 rows and scanned none at 10x demo scale.)"""
     keep = wh.table("attribution_credits")
     for scope, _ in tables:
         model, conv = scope.models[0], scope.conversion
         keep = keep.filter(~((keep.model == model) & (keep.conversion_type == conv)))
-    batches = [Batch("attribution_credits", wh.to_arrow(keep), "replace")]
+    schema = arrow_schema(table("attribution_credits"))
+    parts = [_shaped(wh.to_arrow(keep), schema)]
     for scope, data in tables:
         n = data.num_rows
         data = data.append_column("conversion_type", pa.array([scope.conversion] * n, pa.string()))
         data = data.append_column("level", pa.array([cfg.level] * n, pa.string()))
         data = data.append_column("lookback_days", pa.array([scope.lookback_days] * n, pa.int64()))
-        batches.append(Batch("attribution_credits", data, "append"))
-    wh.write_many(batches)
+        parts.append(_shaped(data, schema))
+    wh.write_many([Batch("attribution_credits", pa.concat_tables(parts), "replace")])
     return sum(data.num_rows for _, data in tables)
+
+
+def _shaped(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`data` in `schema`'s columns and types (a column it lacks is NULL)."""
+    n = data.num_rows
+    columns = [
+        data[f.name].cast(f.type) if f.name in data.column_names else pa.nulls(n, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
