@@ -145,22 +145,23 @@ def _exact_parts(name: str, value: ir.FloatingValue) -> dict[str, ir.DecimalScal
     to a multiple of 2^-30, lo = x - hi (exact: both are on x's own grid), each counted in its
     grid's units as a whole number and summed as DECIMAL(38, 0), integer arithmetic on every
     backend. Only bits of lo below 2^-90 are rounded (in values under 2^-38)."""
-    scaled = (value * HI_UNITS).round()
-    lo = value - scaled / HI_UNITS
+    grid = ibis.literal(2**30, "int64")  # an integer: Spark reads 1073741824.0 as a DECIMAL
+    scaled = (value * grid).round()
+    lo = value - scaled / grid
     return {
         f"{name}_hi": scaled.cast("int64").cast(WHOLE).sum(),
-        f"{name}_lo": (lo * LO_UNITS).round().cast("int64").cast(WHOLE).sum(),
+        f"{name}_lo": (lo * grid * grid * grid).round().cast("int64").cast(WHOLE).sum(),
     }
 
 
-HI_UNITS, LO_UNITS = 2.0**30, 2.0**90  # a value must be below 2^33 (8.6e9) to fit
+HI_BITS, LO_BITS = 30, 90  # a value must be below 2^33 (8.6e9) to fit
 WHOLE = "decimal(38, 0)"
 
 
 def _added_parts(hi: list[Decimal | None], lo: list[Decimal | None]) -> list[float]:
     """`_exact_parts`' two sums added exactly and rounded once (correctly, by Python)."""
     return [
-        float(Fraction(int(h or 0), int(HI_UNITS)) + Fraction(int(low or 0), int(LO_UNITS)))
+        float(Fraction(int(h or 0), 2**HI_BITS) + Fraction(int(low or 0), 2**LO_BITS))
         for h, low in zip(hi, lo, strict=True)
     ]
 
