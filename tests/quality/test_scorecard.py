@@ -17,12 +17,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from quality_data import ACCOUNTS, PERSON_COLUMNS, PERSONS, load, model
 
 from revops.metrics import compute
 from revops.quality import fix, scorecard
-from revops.warehouse import Warehouse, schema
+from revops.quality.rules import filled
+from revops.warehouse import Batch, Warehouse, schema
+from revops.warehouse.warehouse import arrow_schema
 
 
 def _completeness_by_hand() -> float:
@@ -96,3 +101,49 @@ def test_measure_and_check_is_measure_and_check_apart(
     assert checked == apart
     assert {v.table for v in apart.results} >= {"persons", "accounts"}
     assert apart.failing  # the test rows break rules, so the samples are compared too
+
+
+_VALUES = {  # few values per type, so rows repeat them; blanks are set but not filled
+    "string": st.sampled_from([None, "", " ", "\t", "a", "A", "a ", " a", "b"]),
+    "int": st.sampled_from([None, -1, 0, 0, 7]),
+    "float": st.sampled_from([None, 0.0, -0.0, 1.5, 2.0]),
+    "bool": st.sampled_from([None, True, False]),
+    "date": st.sampled_from([None, dt.date(2025, 1, 1), dt.date(2025, 1, 2)]),
+    "timestamp": st.sampled_from([None, dt.datetime(2025, 1, 1, 9), dt.datetime(2025, 1, 1)]),
+}
+
+
+@st.composite
+def _rows(draw: st.DrawFn, name: str) -> pa.Table:
+    """Rows of table `name` with repeated, missing and blank values in every column, and
+    distinct primary keys (some blank, which are not filled)."""
+    t = schema.table(name)
+    (key,) = t.primary_key
+    keys = draw(st.lists(st.sampled_from(["", " ", "k1", "k2", "K1", "k1 "]), unique=True))
+    data = {
+        c.name: keys if c.name == key else [draw(_VALUES[c.type]) for _ in keys] for c in t.columns
+    }
+    return pa.table(data, schema=arrow_schema(t))
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(accounts=_rows("accounts"), opportunities=_rows("opportunities"))
+def test_distinct_values_are_count_distinct_of_the_filled_values(
+    any_warehouse: Warehouse, accounts: pa.Table, opportunities: pa.Table
+) -> None:
+    """Each field's distinct count (apart, blanks left out when there are none, the enforced
+    key's from its filled count) is one COUNT(DISTINCT) of its filled values, for every type
+    (accounts and opportunities hold all six)."""
+    wh = any_warehouse
+    wh.write_many(
+        [Batch("accounts", accounts, "replace"), Batch("opportunities", opportunities, "replace")]
+    )
+    m = model(scorecard={"tables": ["accounts", "opportunities"], "unique": [], "match": []})
+    got = scorecard.measure(wh, m).set_index(["table_name", "field_name"])["distinct_values"]
+    for name in ("accounts", "opportunities"):
+        t = wh.table(name)
+        for col in schema.table(name).column_names:
+            plain = int(wh.execute(t[col].nunique(where=filled(t, col))) or 0)
+            assert got[(name, col)] == plain, (name, col)

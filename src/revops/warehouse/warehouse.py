@@ -395,6 +395,23 @@ class Warehouse:
         """The columns of every table in the warehouse, by table (custom columns included)."""
         return self._existing_columns()
 
+    def enforced_key(self, name: str) -> tuple[str, ...]:
+        """The columns of the primary key the database enforces on table `name` (so their
+        values are never NULL and never repeat), sorted; () for a table without one, and on
+        Spark, which enforces no key. Read from the catalog, not assumed from the data model,
+        so a table made some other way is not trusted to be unique."""
+        if self.backend == "spark":
+            return ()
+        literal = "'" + name.replace("'", "''") + "'"
+        query = (
+            "SELECT k.column_name FROM information_schema.table_constraints c "
+            "JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name "
+            "AND k.table_schema = c.table_schema AND k.table_name = c.table_name "
+            "WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = current_schema() "
+            f"AND c.table_name = {literal}"
+        )
+        return tuple(sorted(str(column) for (column,) in self.sql(query)))
+
     def _existing_columns(self, run: Any = None) -> dict[str, set[str]]:
         if self.backend == "spark":
             from revops.warehouse import spark
