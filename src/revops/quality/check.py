@@ -15,7 +15,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from revops.config.models import OperatingModel
-from revops.quality.rules import RuleCheck, all_checks, count_true
+from revops.quality.rules import RuleCheck, all_checks, count_true, counted
 from revops.warehouse import Warehouse, schema
 
 SAMPLE = 5
@@ -99,7 +99,7 @@ def table_results(
     pk = schema.table(name).primary_key
     out = []
     for i, check in enumerate(checks):
-        found = int(counts[f"r{i}"] or 0)
+        found = counted(counts[f"r{i}"])
         keys: tuple[str, ...] = ()
         values: tuple[str, ...] = ()
         if found:

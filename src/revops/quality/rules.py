@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from revops.config.models import OperatingModel
 from revops.config.quality import FormatRule
@@ -47,8 +49,15 @@ def filled(t: ir.Table, field: str) -> ir.BooleanValue:
 
 
 def count_true(pred: ir.BooleanValue) -> ir.IntegerScalar:
-    """How many rows `pred` holds on; portable (PostgreSQL cannot cast boolean to bigint)."""
+    """How many rows `pred` holds on; portable (PostgreSQL cannot cast boolean to bigint).
+    Read its value with `counted`: over no rows it is a SUM of nothing."""
     return ibis.ifelse(pred, 1, 0).sum()
+
+
+def counted(value: Any) -> int:
+    """A `count_true` read from an aggregate row: the SUM of no rows is NULL, which pandas
+    gives as None or (Spark) NaN; either is 0 rows."""
+    return 0 if pd.isna(value) else int(value)
 
 
 def _missing(field: str) -> Predicate:

@@ -10,7 +10,6 @@ what lets the metric dictionary's `dq_*` ratios re-aggregate them over any perio
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -26,7 +25,7 @@ from revops.quality.check import (
     rule_counts,
     table_results,
 )
-from revops.quality.rules import RuleCheck, all_checks, count_true, filled
+from revops.quality.rules import RuleCheck, all_checks, count_true, counted, filled
 from revops.warehouse import Warehouse, schema
 
 COUNTS = ("rows", "filled", "valid", "distinct_values")
@@ -77,31 +76,25 @@ def _measure_table(
     rows = []
     for i, col in enumerate(columns):
         valid = got.get(f"v{i}")
-        filled_count = _count(got[f"f{i}"])
+        filled_count = counted(got[f"f{i}"])
         if key == (col,):
             distinct = filled_count
         elif apart:
             distinct = _distinct_count(wh, t, col, blanks=int(got[f"s{i}"]) > filled_count)
         else:
-            distinct = _count(got[f"d{i}"])
+            distinct = counted(got[f"d{i}"])
         rows.append(
             {
                 "table_name": name,
                 "field_name": col,
                 "rows": int(got["n"]),
                 "filled": filled_count,
-                "valid": None if valid is None else _count(valid),
+                "valid": None if valid is None else counted(valid),
                 "distinct_values": distinct,
             }
         )
     counts = pd.DataFrame(rows).astype(dict.fromkeys(COUNTS, "Int64"))
     return counts, None if check_rules is None else table_results(wh, name, check_rules, got)
-
-
-def _count(value: Any) -> int:
-    """A count from an aggregate row: the SUM of no rows is NULL, which pandas gives as None
-    or (Spark) NaN; either is 0 rows."""
-    return 0 if pd.isna(value) else int(value)
 
 
 def _distinct_count(wh: Warehouse, t: ir.Table, col: str, *, blanks: bool) -> int:
