@@ -39,8 +39,11 @@ WHOLE: Bucket = (0, 1)  # every journey
 # DuckDB holds each journey's touches while it windows them (the moves), about 140 bytes a
 # touch: at 10x demo scale (4.9M touchpoints) the moves held +420 MB. Counted in buckets of
 # journeys, one query each, it holds one bucket's (at 3x, 3 buckets: 217 -> 120 MB); each
-# query joins the lookback again.
-TOUCHPOINTS_PER_BUCKET = 1_000_000
+# query joins the lookback again, which costs CPU. At 10x, 5 buckets of 1M held DuckDB's peak
+# at 250 MB (1 bucket: 400) but left the step's own growth where it was (+463-490 MB against
+# +455: its peak is then Python's) for 38 s of CPU against 23.5; hence a bucket per 5M
+# touchpoints: one up to 10x, more only where DuckDB's part would set the peak.
+TOUCHPOINTS_PER_BUCKET = 5_000_000
 
 
 @dataclass(frozen=True)
