@@ -128,22 +128,23 @@ def detect(
     for rule in rules:
         trig = rule.trigger
         rows = wh.to_arrow(candidates(tables, trig, at, pipeline, routing)).to_pylist()
+        keyed = [(_source_key(r, trig.type), r) for r in rows]
         if only is not None and trig.type in only:
-            keep = only.among(trig.type, (_source_key(r, trig.type) for r in rows))
-            rows = [r for r in rows if _source_key(r, trig.type) in keep]
-        if rule.when is not None and rows:
+            keep = only.among(trig.type, (key for key, _ in keyed))
+            keyed = [(key, r) for key, r in keyed if key in keep]
+        if rule.when is not None and keyed:
             ok = matching(
                 wh,
                 tables,
                 trig.record_table,
                 rule.when,
-                (r["record_id"] for r in rows),
+                (r["record_id"] for _, r in keyed),
                 f"automation {rule.name}",
             )
-            rows = [r for r in rows if r["record_id"] in ok]
+            keyed = [(key, r) for key, r in keyed if r["record_id"] in ok]
         # the warehouse returns candidates in any order (DuckDB's threads, at scale), and the
         # events' order is what the audit entry lists and hashes: by source key, one order
-        keyed = sorted(((_source_key(r, trig.type), r) for r in rows), key=lambda kr: kr[0])
+        keyed.sort(key=lambda kr: kr[0])
         for key, r in keyed:
             details = {k: v for k, v in r.items() if k not in _CORE and k != "source_row"}
             out.append(
