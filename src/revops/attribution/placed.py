@@ -38,7 +38,7 @@ from revops.attribution.markov import MarkovResult
 from revops.attribution.shapley import ShapleyResult
 from revops.config.attribution import AttributionConfig, ConversionType
 from revops.warehouse import Warehouse
-from revops.warehouse.sums import EXACT, exact_sum
+from revops.warehouse.sums import exact_sum, exact_window_sum
 
 # what decides each rule's weights in a journey, besides a touch's position `pos`
 SHAPE_KEYS: Mapping[str, tuple[str, ...]] = {
@@ -219,11 +219,6 @@ def _shape_touches(shape: Mapping[str, int], cfg: AttributionConfig) -> rules.To
     )
 
 
-def _window_exact_sum(value: ir.NumericValue, window: ibis.Window) -> ir.FloatingValue:
-    """An exact (decimal) sum over `window`: the same in any row order (warehouse.sums)."""
-    return value.cast(EXACT).sum().over(window).cast("float64")
-
-
 def _time_decay(t: ir.Table, half_life_days: float) -> ir.Table:
     """`t` with rules.time_decay's `credit` in SQL: 2^(-days before / half-life), normalised to
     sum 1 per journey, the rounding residue on the heaviest touch (the first of the latest).
@@ -234,10 +229,10 @@ def _time_decay(t: ir.Table, half_life_days: float) -> ir.Table:
     t = t.mutate(_latest=t.days_before.min().over(journey))
     t = t.mutate(_raw=ibis.literal(2.0) ** (-(t.days_before - t._latest) / half_life_days))
     t = t.mutate(
-        _share=t._raw / _window_exact_sum(t._raw, journey),
+        _share=t._raw / exact_window_sum(t._raw, journey),
         _heaviest=(t.days_before == t._latest).ifelse(t.pos, t.n).min().over(journey),
     )
-    t = t.mutate(_residue=1.0 - _window_exact_sum(t._share, journey))
+    t = t.mutate(_residue=1.0 - exact_window_sum(t._share, journey))
     return t.mutate(credit=(t.pos == t._heaviest).ifelse(t._share + t._residue, t._share))
 
 
@@ -269,8 +264,8 @@ def _data_driven(t: ir.Table, fitted: MarkovResult | ShapleyResult) -> ir.Table:
     )
     t = t.mutate(
         _n_distinct=t._first.ifelse(1, 0).sum().over(journey).cast("float64"),
-        _total_w=_window_exact_sum(t._first.ifelse(t._w, 0.0), journey),
-        _total_v=_window_exact_sum(t._first.ifelse(t._v, 0.0), journey),
+        _total_w=exact_window_sum(t._first.ifelse(t._w, 0.0), journey),
+        _total_v=exact_window_sum(t._first.ifelse(t._v, 0.0), journey),
     )
 
     def share(w: ir.FloatingValue, total: ir.FloatingValue) -> ir.FloatingValue:
@@ -278,7 +273,7 @@ def _data_driven(t: ir.Table, fitted: MarkovResult | ShapleyResult) -> ir.Table:
 
     t = t.mutate(_s=share(t._w, t._total_w), _r=share(t._v, t._total_v) * t.revenue)
     channel = ibis.window(group_by=t.channel)
-    t = t.mutate(_sum_s=_window_exact_sum(t._s, channel), _sum_r=_window_exact_sum(t._r, channel))
+    t = t.mutate(_sum_s=exact_window_sum(t._s, channel), _sum_r=exact_window_sum(t._r, channel))
     return t.mutate(
         credit=(t._sum_s > 0).ifelse(t._s * t._conversions / t._sum_s, 0.0),
         revenue_credit=(t._sum_r > 0).ifelse(t._r * t._value / t._sum_r, 0.0),

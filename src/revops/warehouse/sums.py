@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 
 # 15 decimal places round each value by at most 5e-16, below a double's own precision for
@@ -27,3 +28,9 @@ def exact_sum(value: Any, where: ir.BooleanValue | None = None) -> ir.FloatingSc
 def exact_mean(value: Any, where: ir.BooleanValue | None = None) -> ir.FloatingScalar:
     """The average of the float column `value`: the exact sum over the count, as float64."""
     return value.cast(EXACT).mean(where=where).cast("float64")
+
+
+def exact_window_sum(value: Any, window: ibis.Window) -> ir.FloatingValue:
+    """The sum of the float column `value` over `window`, as float64: the same in any row
+    order, as `exact_sum`."""
+    return value.cast(EXACT).sum().over(window).cast("float64")
