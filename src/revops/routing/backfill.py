@@ -130,7 +130,11 @@ class _Desk:
     decisions: list[pa.RecordBatch] = field(default_factory=list)
     clocks: list[pa.RecordBatch] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)  # running: never answered
-    routed: int = 0
+
+    @property
+    def routed(self) -> int:
+        """MQL moments routed so far: one decision each."""
+        return sum(b.num_rows for b in self.decisions)
 
     def replay(
         self, facts: pa.Table, lead_columns: tuple[str, ...], account_columns: tuple[str, ...]
@@ -206,7 +210,6 @@ class _Desk:
                 }
                 self.counts["accepted" if accepted else "rejected"] += 1
             clocks.append(row)
-        self.routed += len(decisions)
         self.decisions.append(pa.RecordBatch.from_pylist(decisions, schema=DECISION_SCHEMA))
         self.clocks.append(pa.RecordBatch.from_pylist(clocks, schema=CLOCK_SCHEMA))
 
