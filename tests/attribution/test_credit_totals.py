@@ -65,7 +65,7 @@ def _check(frame: pd.DataFrame, model: str, cfg: AttributionConfig) -> None:
     stored = credits(frame, model, cfg, fitted)
     conversions = _per_channel(stored, "credit")
     value = _per_channel(stored, "revenue_credit")
-    lost = unplaced(stored, fitted)
+    lost = unplaced(conversions, fitted)
     for channel, conv, val in zip(fitted.channels, fitted.conversions, fitted.value, strict=True):
         if channel in lost:
             assert conversions.get(channel, 0.0) == 0.0
@@ -110,7 +110,7 @@ def test_a_channel_only_on_the_way_is_named_unplaced() -> None:
     fitted = fit(journey_paths(frame), "markov", AttributionConfig())
     stored = credits(frame, "markov", AttributionConfig(), fitted)
     assert isinstance(fitted, MarkovResult)
-    lost = unplaced(stored, fitted)
+    lost = unplaced(_per_channel(stored, "credit"), fitted)
     assert set(lost) == {"C"}
     assert lost["C"] > 0
     assert float(stored["credit"].sum()) + lost["C"] == pytest.approx(1.0)

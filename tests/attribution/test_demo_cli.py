@@ -109,3 +109,51 @@ def test_webinar_converts_best_per_journey_it_touches(demo_wh: str, model: str, 
     ranked = _credit_per_journey_touched(demo_wh, model, order)
     assert ranked.index[0] == "webinar", ranked.to_dict()
     assert ranked.iloc[0] > 1.5 * ranked.iloc[1:].median(), ranked.to_dict()
+
+
+def _json_tables(args: list[str]) -> dict[str, list[dict[str, object]]]:
+    import json
+
+    res = runner.invoke(app, [*args, "--format", "json"], env=ENV)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    return {t["title"]: t["rows"] for t in doc["tables"]}
+
+
+def test_the_commands_show_the_reports_numbers(demo_wh: str) -> None:
+    """One number per figure: `compare`, `run` and `performance` print the very credits and
+    sourced/influenced figures the report and the workspace show (attribution_report_data),
+    to csv/json's precision, not a second computation of them."""
+    from revops.cli.output import machine
+    from revops.context import RevOps
+    from revops.reports.attribution import attribution_report_data
+
+    ro = RevOps.open(None, demo_wh)
+    try:
+        data = attribution_report_data(ro, store=False)
+    finally:
+        ro.warehouse.close()
+    page = data.by_channel.set_index("channel")
+    compared = _json_tables(["attribution", "compare", "-w", demo_wh])
+    seen = 0
+    for title, rows in compared.items():
+        assert title.startswith("Conversions credited per channel"), title
+        for row in rows:
+            for model, value in row.items():
+                if model != "channel":
+                    assert value == machine(page.loc[row["channel"], model], "number"), model
+                    seen += 1
+    assert seen == page.shape[0] * (page.shape[1])
+    run = _json_tables(["attribution", "run", "--model", "shapley", "--no-write", "-w", demo_wh])
+    credits = {r["channel"]: r["conversions"] for r in run["Credits per channel"]}
+    want = page["shapley"]
+    assert credits == {c: machine(v, "number") for c, v in want.items() if c in credits}
+    assert set(credits) == set(want[want != 0].index) | set(credits)
+    perf = _json_tables(["attribution", "performance", "-w", demo_wh])
+    for what, frame in (("pipeline", data.pipeline), ("revenue", data.revenue)):
+        rows = perf[f"Sourced vs influenced {what} by channel"]
+        shown = {r["channel"]: (r["sourced"], r["influenced"]) for r in rows}
+        assert shown == {
+            r.channel: (machine(r.sourced, "number"), machine(r.influenced, "number"))
+            for r in frame.itertuples()
+        }

@@ -22,7 +22,7 @@ leads walks towards converting states) has nowhere to put its credit: `unplaced`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -153,11 +153,13 @@ def _to_channel_totals(
     return np.asarray(np.where(sums > 0, scaled, 0.0), dtype=np.float64)
 
 
-def unplaced(credits: pd.DataFrame, fitted: MarkovResult | ShapleyResult) -> dict[str, float]:
-    """Channels the model credits (conversions) that no stored touch carries, with the amount."""
-    placed = credits.groupby(credits["channel"].astype(str))["credit"].sum()
+def unplaced(
+    credited: Mapping[str, float], fitted: MarkovResult | ShapleyResult
+) -> dict[str, float]:
+    """Channels the model credits (conversions) that no stored touch carries, with the amount;
+    `credited`: the conversions the stored touches carry per channel (`Placed.by`'s)."""
     out = {}
     for c, total in _totals(fitted, "conversions").items():
-        if total > 0 and float(placed.get(c, 0.0)) == 0.0:
+        if total > 0 and float(credited.get(c, 0.0)) == 0.0:
             out[c] = total
     return out

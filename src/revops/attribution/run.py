@@ -1,9 +1,13 @@
 """Running attribution against the warehouse: journeys in, credits out (the engine's I/O edge).
 
-`attribute` computes one model for one conversion type and returns the credits with the fitted
-channel-level model; `compare` runs many models over the same journeys; `write_credits` stores
-credits in `attribution_credits`, replacing earlier rows of the same model and conversion type in
-one transaction, so metrics over that table (attributed pipeline, ROAS…) always see one run.
+`place` computes models for one conversion type with their credits kept in the warehouse
+(placed.py): every figure revops shows (the report, the workspace, `revops attribution run` and
+`compare`) is summed from them, so a channel's credits are one number wherever they appear.
+`attribute` and `compare` compute the same credits in pandas (credit.py), the in-memory form the
+tests hold the warehouse's against and the independent implementations are compared with.
+`write_credits` / `write_credit_tables` store credits in `attribution_credits`, replacing earlier
+rows of the same model and conversion type in one transaction, so metrics over that table
+(attributed pipeline, ROAS…) always see one run.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from revops.attribution.counts import FitCounts, fit_counts
 from revops.attribution.credit import credits, fit
 from revops.attribution.journeys import Inputs, build_journeys, load_inputs
 from revops.attribution.markov import MarkovResult
-from revops.attribution.placed import touches_table
+from revops.attribution.placed import credit_sums, credits_expr, touches_table
 from revops.attribution.scope import Scope
 from revops.attribution.shapley import ShapleyResult
 from revops.config.attribution import DATA_DRIVEN_MODELS, MODELS, AttributionConfig, ConversionType
@@ -52,7 +56,7 @@ class Attribution:
         return out.sort_values("conversions", ascending=False, ignore_index=True)
 
 
-def _check(models: Sequence[str]) -> None:
+def check_models(models: Sequence[str]) -> None:
     for m in models:
         if m not in MODELS:
             raise AttributionError(f"unknown attribution model {m!r}; known: {', '.join(MODELS)}")
@@ -96,29 +100,53 @@ def compare(
     cfg: AttributionConfig,
     models: Sequence[str] | None = None,
 ) -> dict[str, Attribution]:
-    """Every requested model (all configured ones by default) over the same journeys."""
+    """Every requested model (all configured ones by default) over the same journeys, credits
+    in pandas (credit.py)."""
     names = tuple(models or cfg.models)
-    _check(names)
-    return compare_journeys(journeys_for(inputs, conversion, cfg), conversion, cfg, names)
-
-
-def compare_journeys(
-    j: Journeys,
-    conversion: ConversionType,
-    cfg: AttributionConfig,
-    models: Sequence[str] | None = None,
-) -> dict[str, Attribution]:
-    """`compare` over journeys already built (`journeys_for`), for a caller that needs them
-    more than once: building them is most of the cost of attribution."""
-    names = tuple(models or cfg.models)
-    _check(names)
-    n_conv = int(j.counts.conversions)
-    n_null = int(j.counts.nulls)
+    check_models(names)
+    j = journeys_for(inputs, conversion, cfg)
+    n_conv, n_null = int(j.counts.conversions), int(j.counts.nulls)
     out = {}
     for m in names:
         fitted = fit(j.counts, m, cfg) if m in DATA_DRIVEN_MODELS else None
         scope = Scope.of(cfg, conversion, (m,))
         out[m] = Attribution(scope, credits(j.touches, m, cfg, fitted), n_conv, n_null, fitted)
+    return out
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One model's credits for one conversion type, placed in the warehouse (`place`): only
+    their sums (`by`) or the rows to store (`rows`) come out."""
+
+    scope: Scope
+    credits: ir.Table  # placed.credits_expr: one row per (conversion, touch), with `pos`
+    journeys: int  # converting journeys attributed
+    non_converting: int  # journeys in the null state (used by Markov)
+    fitted: MarkovResult | ShapleyResult | None
+
+    def by(self, wh: Warehouse, dim: str = "channel") -> pd.DataFrame:
+        """Conversions and revenue credited per channel or campaign_id, largest first."""
+        return credit_sums(wh, self.credits, dim)
+
+    def rows(self, wh: Warehouse) -> pa.Table:
+        """The per-touch credits as `write_credit_tables` stores them."""
+        return wh.to_arrow(self.credits.order_by(["conversion_id", "pos"]).drop("pos"))
+
+
+def place(
+    wh: Warehouse, j: Journeys, cfg: AttributionConfig, models: Sequence[str] | None = None
+) -> dict[str, Placed]:
+    """Every requested model (all configured ones by default) over the same journeys, with
+    credits kept in the warehouse (`j.table`); the data-driven models fitted on `j.counts`."""
+    names = tuple(models or cfg.models)
+    check_models(names)
+    n_conv, n_null = int(j.counts.conversions), int(j.counts.nulls)
+    out = {}
+    for m in names:
+        fitted = fit(j.counts, m, cfg) if m in DATA_DRIVEN_MODELS else None
+        scope = Scope.of(cfg, j.conversion, (m,))
+        out[m] = Placed(scope, credits_expr(wh, j.table, m, cfg, fitted), n_conv, n_null, fitted)
     return out
 
 

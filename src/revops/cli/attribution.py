@@ -54,24 +54,28 @@ def run(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Attribute one conversion type with one model and store the credits."""
-    from revops.attribution import MarkovResult, ShapleyResult, attribute, write_credits
+    from revops.attribution import MarkovResult, ShapleyResult
+    from revops.attribution.journeys import load_inputs
+    from revops.attribution.run import check_models, journeys_for, place, write_credit_tables
 
     with open_revops(config, warehouse) as ro:
         if write:
             require(ro.warehouse, "attribution.run")
-        cfg = ro.model.attribution
+        wh, cfg = ro.warehouse, ro.model.attribution
         if order is not None:
             cfg = cfg.model_copy(update={"markov_order": order})
+        chosen = model or cfg.default_model
+        check_models([chosen])
         with working("attributing conversions"):
-            res = attribute(
-                ro.warehouse, conversion or cfg.default_conversion, cfg, model or cfg.default_model
-            )
+            j = journeys_for(load_inputs(wh), conversion or cfg.default_conversion, cfg)
+            res = place(wh, j, cfg, [chosen])[chosen]
+            sums = res.by(wh, by)
         _scope(res.scope.text)
         console.print(
             f"{res.journeys:,} converting journeys, {res.non_converting:,} non-converting",
             highlight=False,
         )
-        print_frame(res.by(by), f"Credits per {by}", name="credits")
+        print_frame(sums, f"Credits per {by}", name="credits")
         fitted = res.fitted
         if isinstance(fitted, MarkovResult):
             import pandas as pd
@@ -100,14 +104,16 @@ def run(
         if isinstance(fitted, MarkovResult | ShapleyResult):
             from revops.attribution.credit import unplaced
 
-            for channel, amount in unplaced(res.credits, fitted).items():
+            per_channel = sums if by == "channel" else res.by(wh, "channel")
+            credited = dict(zip(per_channel["channel"], per_channel["conversions"], strict=True))
+            for channel, amount in unplaced(credited, fitted).items():
                 console.print(
                     f"[yellow]{channel}: {amount:,.2f} conversions credited by the model, "
                     "but no converting journey has a touch of it to carry them[/]",
                     highlight=False,
                 )
         if write:
-            rows = write_credits(ro.warehouse, [res], cfg)
+            rows = write_credit_tables(wh, [(res.scope, res.rows(wh))], cfg)
             console.print(f"stored {rows:,} credit rows in attribution_credits", highlight=False)
 
 
@@ -122,17 +128,17 @@ def compare_models(
 ) -> None:
     """Every model side by side: conversions credited per channel or campaign."""
     from revops.attribution.journeys import load_inputs
-    from revops.attribution.run import compare
+    from revops.attribution.run import journeys_for, place
     from revops.attribution.scope import Scope
     from revops.reports.attribution import comparison_frame
 
     with open_revops(config, warehouse) as ro:
-        cfg = ro.model.attribution
+        wh, cfg = ro.warehouse, ro.model.attribution
         conv = conversion or cfg.default_conversion
         with working("comparing attribution models"):
-            results = compare(load_inputs(ro.warehouse), conv, cfg)
+            results = place(wh, journeys_for(load_inputs(wh), conv, cfg), cfg)
+            frame = comparison_frame(wh, results, by)
         _scope(Scope.of(cfg, conv, tuple(results)).text)
-        frame = comparison_frame(results, by)
         models = list(results)
         for i in range(0, len(models), 5):  # five models per table keeps it readable
             part = models[i : i + 5]
@@ -150,7 +156,8 @@ def performance(
     """Sourced vs influenced pipeline and revenue; spend, cost per lead/MQL/SQL/opportunity,
     attributed pipeline, ROAS and ROI."""
     from revops.attribution.journeys import load_inputs
-    from revops.attribution.performance import performance_table, sourced_influenced
+    from revops.attribution.performance import performance_table
+    from revops.attribution.placed import sourced_influenced
     from revops.attribution.run import journeys_for
     from revops.attribution.scope import Scope
 
@@ -163,7 +170,7 @@ def performance(
         )
         for conv, what in pairs:
             _scope(Scope.of(cfg, conv, ("first touch = sourced, any touch = influenced",)).text)
-            table = sourced_influenced(journeys_for(inputs, conv, cfg).touches, by)
+            table = sourced_influenced(ro.warehouse, journeys_for(inputs, conv, cfg).table, by)
             print_frame(table, f"Sourced vs influenced {what} by {by}")
         _scope(
             "Attribution scope: attributed_pipeline / attributed_revenue use the W-shaped model "

@@ -20,31 +20,30 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from revops.attribution.credit import fit
 from revops.attribution.journeys import load_inputs
 from revops.attribution.markov import MarkovResult
 from revops.attribution.performance import performance_table
-from revops.attribution.placed import credit_sums, credits_expr, sourced_influenced
-from revops.attribution.run import Attribution, Journeys, journeys_for, write_credit_tables
+from revops.attribution.placed import sourced_influenced
+from revops.attribution.run import Journeys, Placed, journeys_for, place, write_credit_tables
 from revops.attribution.scope import Scope
 from revops.attribution.shapley import ShapleyResult
-from revops.config.attribution import DATA_DRIVEN_MODELS, ConversionType
+from revops.config.attribution import ConversionType
 from revops.context import RevOps
 from revops.reports import charts
+from revops.warehouse import Warehouse
 
 CHART_MODELS = ("first_touch", "last_touch", "linear", "w_shaped", "markov", "shapley")
 DICTIONARY_MODEL = "w_shaped"  # the model of attributed_pipeline / attributed_revenue
 
 
-def comparison_frame(results: Mapping[str, Attribution], by: str = "channel") -> pd.DataFrame:
-    """Rows: channels (or campaigns); columns: conversions credited by each model."""
-    return comparison_of({m: r.by(by) for m, r in results.items()}, by)
-
-
-def comparison_of(sums: Mapping[str, pd.DataFrame], by: str = "channel") -> pd.DataFrame:
-    """`comparison_frame` from each model's credits already summed (`Attribution.by`)."""
+def comparison_frame(
+    wh: Warehouse, results: Mapping[str, Placed], by: str = "channel"
+) -> pd.DataFrame:
+    """Rows: channels (or campaigns); columns: conversions credited by each model, summed in the
+    warehouse (`Placed.by`): the report, the workspace and `revops attribution compare` show
+    these very numbers."""
     key = by if by == "channel" else "campaign_id"
-    cols = {m: frame.set_index(key)["conversions"] for m, frame in sums.items()}
+    cols = {m: r.by(wh, by).set_index(key)["conversions"] for m, r in results.items()}
     out = pd.DataFrame(cols).fillna(0.0)
     first = next(iter(cols))
     out = out.sort_values(first, ascending=False)
@@ -94,7 +93,8 @@ def _fits(results: Mapping[str, ModelFigures]) -> pd.DataFrame:
 class ModelFigures:
     """One model's run as the page shows it: its per-touch credits are placed and summed per
     channel and per campaign in the warehouse (placed.py; `AttributionReportData.by_channel`,
-    `by_campaign`), so the page holds sums, never a model's credits per touch."""
+    `by_campaign`), so the page holds sums, never a model's credits per touch, nor the
+    warehouse table they are placed in."""
 
     scope: Scope
     journeys: int  # converting journeys attributed
@@ -135,31 +135,25 @@ def attribution_report_data(
             built[c] = journeys_for(inputs, c, cfg)
         return built[c]
 
-    results: dict[str, ModelFigures] = {}
-    sums: dict[str, dict[str, pd.DataFrame]] = {"channel": {}, "campaign": {}}
     wh = ro.warehouse
-    for m in cfg.models:  # summed in the warehouse: no model's per-touch credits come out
-        j = journeys(conv)
-        fitted = fit(j.counts, m, cfg) if m in DATA_DRIVEN_MODELS else None
-        credits = credits_expr(wh, j.table, m, cfg, fitted)
-        for by, frames in sums.items():
-            frames[m] = credit_sums(wh, credits, by)
-        counts = j.counts
-        scope = Scope.of(cfg, conv, (m,))
-        results[m] = ModelFigures(scope, int(counts.conversions), int(counts.nulls), fitted)
+    placed = place(wh, journeys(conv), cfg)  # summed in the warehouse: no credits per touch
+    by_channel = comparison_frame(wh, placed, "channel")
+    by_campaign = comparison_frame(wh, placed, "campaign").head(20)
+    results = {
+        m: ModelFigures(r.scope, r.journeys, r.non_converting, r.fitted) for m, r in placed.items()
+    }
+    del placed
     stored_kinds: tuple[ConversionType, ...] = ("opportunity", "closed_won")
     if store:
         stored = []
         for c in stored_kinds:
-            credits = credits_expr(wh, journeys(c).table, DICTIONARY_MODEL, cfg)
-            rows = wh.to_arrow(credits.order_by(["conversion_id", "pos"]).drop("pos"))
-            stored.append((Scope.of(cfg, c, (DICTIONARY_MODEL,)), rows))
+            w_shaped = place(wh, journeys(c), cfg, [DICTIONARY_MODEL])[DICTIONARY_MODEL]
+            stored.append((w_shaped.scope, w_shaped.rows(wh)))
         write_credit_tables(wh, stored, cfg)
         del stored
     pipeline = sourced_influenced(wh, journeys("opportunity").table)
     revenue = sourced_influenced(wh, journeys("closed_won").table)
     built.clear()
-    by_campaign = comparison_of(sums["campaign"], "campaign").head(20)
     names = ro.warehouse.to_arrow(ro.warehouse.table("campaigns").select("campaign_id", "name"))
     lookup = dict(zip(names["campaign_id"].to_pylist(), names["name"].to_pylist(), strict=True))
     by_campaign["campaign"] = by_campaign["campaign"].map(lambda c: lookup.get(c, c))
@@ -169,7 +163,7 @@ def attribution_report_data(
         scope=Scope.of(cfg, conv, tuple(results)),
         stored_scope=[Scope.of(cfg, c, (DICTIONARY_MODEL,)).text for c in stored_kinds],
         results=results,
-        by_channel=comparison_of(sums["channel"], "channel"),
+        by_channel=by_channel,
         by_campaign=by_campaign,
         fits=_fits(results),
         perf=perf.reset_index(drop=True),
