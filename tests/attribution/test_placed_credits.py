@@ -6,9 +6,9 @@ levels and for every conversion type, every model's per-touch credits from the w
 credit.credits': to the bit for the rule models weighed by journey shape, to 1e-13 for time
 decay (its normalising sum is exact there, numpy's pairwise here), to 1e-9 for the data-driven
 models (exact sums against pandas'). The sums per channel and campaign are `Attribution.by`'s
-and each exactly math.fsum of its credits; the sourced and influenced conversions are
-performance.sourced_influenced's. On the
-hand-worked case the W-shaped credits are the figures worked out by hand, on every backend.
+and each exactly math.fsum of its credits; the sourced and influenced conversions are those
+counted in plain Python from the journeys (`_sourced_influenced`). On the hand-worked case
+the W-shaped credits are the figures worked out by hand, on every backend.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from hypothesis import HealthCheck, given, settings
 from test_path_counts import _load as load_company
 from test_path_counts import company
 
-from revops.attribution import performance
 from revops.attribution.credit import credits, fit
 from revops.attribution.journeys import build_journeys, load_inputs
 from revops.attribution.placed import (
@@ -76,8 +75,39 @@ def _compare(wh: Warehouse, conversion: ConversionType, cfg: AttributionConfig) 
             _exact_sums(sums, got, by)
     for by in ("channel", "campaign"):
         a = sourced_influenced(wh, table, by).set_index(by).sort_index()
-        b = performance.sourced_influenced(journeys, by).set_index(by).sort_index()
-        pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=1e-12)
+        b = _sourced_influenced(journeys, by).set_index(by).sort_index()
+        pd.testing.assert_frame_equal(a[b.columns], b, check_dtype=False, rtol=1e-12)
+
+
+def _sourced_influenced(journeys: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Per channel (campaign), read row by row: a converting journey is sourced by its first
+    touch's and influenced by every touch's, each counted once with the journey's revenue."""
+    col = "campaign_id" if by == "campaign" else by
+    rows: dict[str, dict[str, Any]] = {}
+    seen: set[tuple[str, Any]] = set()
+    for r in journeys[journeys["converted"].astype(bool)].to_dict("records"):
+        key = "(none)" if pd.isna(r[col]) else str(r[col])
+        row = rows.setdefault(key, {"sourced": 0, "influenced": 0, "s": [], "i": []})
+        if r["pos"] == 0:
+            row["sourced"] += 1
+            row["s"].append(r["revenue"])
+        if (key, r["conversion_id"]) not in seen:
+            seen.add((key, r["conversion_id"]))
+            row["influenced"] += 1
+            row["i"].append(r["revenue"])
+    return pd.DataFrame(
+        [
+            {
+                by: key,
+                "sourced": row["sourced"],
+                "influenced": row["influenced"],
+                "sourced_amount": math.fsum(row["s"]),
+                "influenced_amount": math.fsum(row["i"]),
+            }
+            for key, row in rows.items()
+        ],
+        columns=[by, "sourced", "influenced", "sourced_amount", "influenced_amount"],
+    )
 
 
 def _same_sums(got: pd.DataFrame, want: pd.DataFrame) -> None:

@@ -130,12 +130,12 @@ def test_config_defaults_validate() -> None:
 
 
 def test_sourced_and_influenced_pipeline(wh: Warehouse) -> None:
-    from revops.attribution.performance import sourced_influenced
+    from revops.attribution.placed import sourced_influenced, touches_table
 
     # O1 (10,000): T1 paid_search first, then webinar, email, paid_social; O2 (5,000): T6
     # webinar first, then paid_search. Sourced adds up to 15,000; influenced counts in full.
-    j = build_journeys(load_inputs(wh), "opportunity", CFG)
-    got = sourced_influenced(j).set_index("channel")
+    j = touches_table(load_inputs(wh), "opportunity", CFG)
+    got = sourced_influenced(wh, j).set_index("channel")
     assert got["sourced"].to_dict() == {
         "paid_search": 1,
         "webinar": 1,

@@ -1,5 +1,7 @@
 """Marketing performance: spend beside what it sourced, influenced and was credited with.
 
+Sourced and influenced conversions are counted in the warehouse (`placed.sourced_influenced`):
+
 * Sourced: a conversion is sourced by the channel (campaign) of the first touch of its journey
   inside the lookback; each conversion is sourced by exactly one, so sourced values add up to
   the total.
@@ -31,25 +33,6 @@ PERFORMANCE_METRICS = (
     "roas",
     "roi",
 )
-
-
-def sourced_influenced(journeys: pd.DataFrame, dim: str = "channel") -> pd.DataFrame:
-    """Per channel (or campaign): conversions and revenue sourced and influenced."""
-    col = "campaign_id" if dim == "campaign" else dim
-    conv = journeys[journeys["converted"].astype(bool)].fillna({col: "(none)"})
-    first = conv[conv["pos"] == 0]
-    sourced = first.groupby(col).agg(
-        sourced=("conversion_id", "size"), sourced_amount=("revenue", "sum")
-    )
-    touched = conv.drop_duplicates(["conversion_id", col])
-    influenced = touched.groupby(col).agg(
-        influenced=("conversion_id", "size"), influenced_amount=("revenue", "sum")
-    )
-    out = influenced.join(sourced, how="left").fillna(0.0).reset_index()
-    out = out.rename(columns={col: dim})
-    out["sourced"] = out["sourced"].astype(int)
-    cols = [dim, "sourced", "influenced", "sourced_amount", "influenced_amount"]
-    return out[cols].sort_values("sourced_amount", ascending=False, ignore_index=True)
 
 
 def performance_table(
