@@ -101,10 +101,16 @@ def backfill_desk(wh: Warehouse, model: OperatingModel, window: int = WINDOW) ->
     end = _data_end(wh)
     mark = {"name": WATERMARK, "watermark_at": end, "updated_at": naive_utc(datetime.now(UTC))}
     batches = [Batch("routing_watermarks", pa.Table.from_pylist([mark]))]
+    # `merge`: the same rows as an upsert, but a stored decision or clock the replay gives
+    # again unchanged (running the backfill again) is left alone rather than rewritten: at
+    # scale 10 (353k rows, all stored) DuckDB held 122 MB for the write against 226-318 MB
+    # for rewriting every row, and as much as an upsert into empty tables (2026-12-06)
     if desk.routed:
-        batches.append(Batch("routing_decisions", _table(desk.decisions, DECISION_SCHEMA)))
+        decisions = _table(desk.decisions, DECISION_SCHEMA)
+        batches.append(Batch("routing_decisions", decisions, "merge"))
     if any(b.num_rows for b in desk.clocks):
-        batches.append(Batch("sla_clocks", _table(desk.clocks, CLOCK_SCHEMA)))
+        clocks = _table(desk.clocks, CLOCK_SCHEMA)
+        batches.append(Batch("sla_clocks", clocks, "merge"))
     wh.write_many(batches)
     c = desk.counts
     return DeskReport(desk.routed, c["accepted"], c["rejected"], c["running"])
