@@ -59,29 +59,39 @@ def usual_stage_days(t: PipelineTables, stages: PipelineConfig, as_of: date) -> 
     )
 
 
-def deal_flags(t: PipelineTables, stages: PipelineConfig, as_of: date) -> ir.Table:
+def deal_flags(
+    t: PipelineTables, stages: PipelineConfig, as_of: date, usual: ir.Table | None = None
+) -> ir.Table:
     """One row per deal open on `as_of` with a boolean per rule and the evidence behind each.
 
     Columns: as_of, opportunity_id, owner_id, stage, amount, close_date, next_step, still_open,
     days_overdue, last_activity_at, days_idle, days_in_stage, usual_days, pushes,
     first_close_date, one boolean column per rule in RULES (False for disabled rules), flagged.
+    `usual` is `usual_stage_days` when the caller has read it already (the engine reads its
+    few rows first, so its windows over every deal's history do not run inside this query).
     """
     cfg = stages.hygiene
     end = ibis.literal(cutoff(as_of))
     snap = pipeline_as_of(t.history, t.opportunities, [as_of], stages, open_only=True)
+    # Every per-deal figure below is read for the open deals only: their history and
+    # activities, not every deal's (the windows partition by deal, so a deal's rows give the
+    # same figures alone), which keeps each join's build side the size of the open pipeline.
+    open_ids = snap.select("opportunity_id")
+    history = t.history.semi_join(open_ids, "opportunity_id")
 
     acts = t.activities.filter(
         t.activities.opportunity_id.notnull() & (t.activities.occurred_at < end)
-    )
+    ).semi_join(open_ids, "opportunity_id")
     last_act = acts.group_by("opportunity_id").aggregate(last_activity_at=acts.occurred_at.max())
 
-    e = stage_entries(t.history, stages, as_of)
+    e = stage_entries(history, stages, as_of)
     current = e.filter(e.left_at.isnull()).select("opportunity_id", stage_entered_at=e.entered_at)
 
-    pushes = close_date_pushes(t.history, as_of).select(
+    pushes = close_date_pushes(history, as_of).select(
         "opportunity_id", "pushes", "first_close_date"
     )
-    usual = usual_stage_days(t, stages, as_of)
+    if usual is None:
+        usual = usual_stage_days(t, stages, as_of)
     # next_step is today's value; for a deal closed since the as-of date it says nothing about
     # then, so it is only judged on deals still open now.
     o = t.opportunities
