@@ -178,18 +178,21 @@ def sales_velocity(
     *,
     since: date | None = None,
     by: Sequence[str] = (),
+    rates: ir.Table | None = None,
 ) -> ir.Table:
     """Sales velocity on `as_of`: open deals × win rate × average deal size ÷ cycle length.
 
     The revenue per day the open pipeline should produce at the recent (trailing year by
     default) win rate, deal size and sales cycle. Columns: *by, open_deals, open_value,
-    win_rate, avg_deal_size, cycle_days, velocity_per_day.
+    win_rate, avg_deal_size, cycle_days, velocity_per_day. `rates` is `win_rates` with the
+    same arguments when the caller has read it already (a row per `by` group): the engine
+    shows both, and each alone holds half the memory the two hold in one query.
     """
     by = check_by(by)
     o = open_pipeline(t, stages, as_of, by=by)
-    w = win_rates(t, stages, as_of, since=since, by=by).select(
-        *by, "win_rate", "avg_deal_size", cycle_days="cycle_days_mean"
-    )
+    if rates is None:
+        rates = win_rates(t, stages, as_of, since=since, by=by)
+    w = rates.select(*by, "win_rate", "avg_deal_size", cycle_days="cycle_days_mean")
     j = o.join(w, list(by), how="left") if by else o.cross_join(w)
     j = j.select(*by, "open_deals", "open_value", "win_rate", "avg_deal_size", "cycle_days")
     return j.mutate(
@@ -343,25 +346,19 @@ def skips_and_regressions(
 
 
 # -- coverage -------------------------------------------------------------------------------------
-def coverage(
+def _quotas_on(t: PipelineTables, day: date) -> ir.Table:
+    """The quotas whose period contains `day`: user_id, period_start, period_end, quota."""
+    d = ibis.literal(day)
+    q = t.quotas.filter((t.quotas.period_start <= d) & (t.quotas.period_end >= d))
+    return q.select("user_id", "period_start", "period_end", quota=q.amount)
+
+
+def quota_bookings(
     t: PipelineTables, stages: PipelineConfig, as_of: date, quota_day: date | None = None
 ) -> ir.Table:
-    """Pipeline coverage per quota holder on `as_of`, and for the company.
-
-    `quota_day` picks the quota period (default: the one containing `as_of`); on a quarter's
-    last evening nothing is left to sell in it, so reports pass the next day to show the
-    coming quarter's coverage. For each quota whose period contains that day: remaining quota
-    = quota − bookings won in the period up to `as_of` (floored at zero); open pipeline = open
-    deals of the holder whose close date (as known then) falls in the period; coverage = open
-    pipeline ÷ remaining quota. Managers' quotas are shown but left out of the company row when
-    a direct report also holds a quota that period, so a team is not counted twice. Columns:
-    user_id, period_start, period_end, quota, booked, remaining, open_pipeline, coverage,
-    in_total.
-    """
-    day = ibis.literal(quota_day or as_of)
-    q = t.quotas.filter((t.quotas.period_start <= day) & (t.quotas.period_end >= day))
-    q = q.select("user_id", "period_start", "period_end", quota=q.amount)
-
+    """Per quota of `coverage`, what its holder won in the period up to `as_of`: user_id,
+    period_start, period_end, quota, booked."""
+    q = _quotas_on(t, quota_day or as_of)
     c = closes(t, stages, as_of).filter(lambda r: r.won)
     own = t.opportunities.select("opportunity_id", "owner_id")
     won = c.join(own, "opportunity_id")
@@ -373,10 +370,17 @@ def coverage(
         ],
     )
     # no won deal is 0 booked; won deals whose amounts are all missing leave it unknown
-    booked = qb.group_by(["user_id", "period_start", "period_end", "quota"]).aggregate(
+    return qb.group_by(["user_id", "period_start", "period_end", "quota"]).aggregate(
         booked=ibis.ifelse(qb.opportunity_id.count() == 0, 0.0, qb.amount.sum())
     )
 
+
+def quota_pipeline(
+    t: PipelineTables, stages: PipelineConfig, as_of: date, quota_day: date | None = None
+) -> ir.Table:
+    """Per quota of `coverage`, its holder's open pipeline on `as_of` closing in the period:
+    user_id, period_start, open_pipeline."""
+    q = _quotas_on(t, quota_day or as_of)
     snap = pipeline_as_of(t.history, t.opportunities, [as_of], stages, open_only=True)
     qp = q.left_join(
         snap,
@@ -386,9 +390,38 @@ def coverage(
             snap.close_date <= q.period_end,
         ],
     )
-    pipe = qp.group_by(["user_id", "period_start"]).aggregate(
+    return qp.group_by(["user_id", "period_start"]).aggregate(
         open_pipeline=ibis.ifelse(qp.opportunity_id.count() == 0, 0.0, qp.amount.sum())
     )
+
+
+def coverage(
+    t: PipelineTables,
+    stages: PipelineConfig,
+    as_of: date,
+    quota_day: date | None = None,
+    *,
+    booked: ir.Table | None = None,
+    pipeline: ir.Table | None = None,
+) -> ir.Table:
+    """Pipeline coverage per quota holder on `as_of`, and for the company.
+
+    `quota_day` picks the quota period (default: the one containing `as_of`); on a quarter's
+    last evening nothing is left to sell in it, so reports pass the next day to show the
+    coming quarter's coverage. For each quota whose period contains that day: remaining quota
+    = quota − bookings won in the period up to `as_of` (floored at zero); open pipeline = open
+    deals of the holder whose close date (as known then) falls in the period; coverage = open
+    pipeline ÷ remaining quota. Managers' quotas are shown but left out of the company row when
+    a direct report also holds a quota that period, so a team is not counted twice. Columns:
+    user_id, period_start, period_end, quota, booked, remaining, open_pipeline, coverage,
+    in_total. `booked` and `pipeline` are `quota_bookings` and `quota_pipeline` (a row per
+    quota) when the caller has read them already: in one query the deals' closes and the
+    open pipeline each held their windows over all stage history at once.
+    """
+    q = _quotas_on(t, quota_day or as_of)
+    if booked is None:
+        booked = quota_bookings(t, stages, as_of, quota_day)
+    pipe = quota_pipeline(t, stages, as_of, quota_day) if pipeline is None else pipeline
 
     j = booked.join(pipe, ["user_id", "period_start"])
     j = j.mutate(remaining=ibis.greatest(j.quota - j.booked, 0.0))
