@@ -195,11 +195,12 @@ def pipeline_changes(history: ir.Table, stages: PipelineConfig) -> ir.Table:
             else_=ibis.null("timestamp"),
         )
     )
-    running = ibis.window(
-        group_by=h.opportunity_id, order_by=[h.changed_at, h.history_id], rows=(None, 0)
+    # the latest entry before this row: a running max over the rows before it, in the same
+    # window pass (a lag of the running max up to this row took a third pass over history)
+    before = ibis.window(
+        group_by=h.opportunity_id, order_by=[h.changed_at, h.history_id], rows=(None, -1)
     )
-    h = h.mutate(current_entry=h.entry_at.max().over(running))
-    h = h.mutate(from_entered=h.current_entry.lag().over(order))
+    h = h.mutate(from_entered=h.entry_at.max().over(before))
     h = h.filter(h.from_stage.notnull())
     from_rank = stage_rank(h.from_stage, stages)
     to_rank = stage_rank(h.stage, stages)
