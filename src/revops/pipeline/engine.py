@@ -128,7 +128,6 @@ class PipelineEngine:
     ) -> PipelineMetrics:
         t, cfg, run = self.t, self.config, self.wh.execute
         start = since or as_of - timedelta(days=an.DEFAULT_LOOKBACK_DAYS)
-        # a row per quota holder, computed once for the table and the company total
         # Parts with windows over all stage history run in queries of their own, each read
         # back as a row per quota holder or group: in one query their windows held memory at
         # once (at 10x coverage 145 MB of DuckDB's memory and velocity 120 MB; now under 95).
