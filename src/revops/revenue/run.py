@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from revops.config.models import OperatingModel
@@ -67,10 +68,18 @@ def fetch(wh: Warehouse, expr: ir.Table) -> pd.DataFrame:
         if name in frame.columns:
             column = frame[name]
             if pd.api.types.is_datetime64_dtype(column):  # in one pass, not a Python loop
-                frame[name] = pd.Series(column.dt.date, index=frame.index, dtype=object)
+                frame[name] = _dates(column)
             else:
                 frame[name] = [_as_date(v) for v in column]
     return frame
+
+
+def _dates(column: pd.Series) -> pd.Series:
+    """`column.dt.date` with one `datetime.date` object per distinct value, shared by its
+    rows: a month column holds few months, and an object per row costs ~40 bytes of memory."""
+    codes, uniques = pd.factorize(column)
+    objects = np.array([*pd.DatetimeIndex(uniques).date, pd.NaT], dtype=object)
+    return pd.Series(objects[codes], index=column.index, dtype=object)  # NaT is code -1
 
 
 def _as_date(value: object) -> dt.date:
