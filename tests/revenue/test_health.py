@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from revops.config import load_config
-from revops.config.revenue import HealthComponent, RevenueConfig
+from revops.config.revenue import SIGNALS, Health, HealthComponent, HealthRule, RevenueConfig
 from revops.revenue.at_risk import at_risk_list
 from revops.revenue.churn_model import labels
 from revops.revenue.customers import load_success
-from revops.revenue.health import components, explain, scores
+from revops.revenue.health import compensated_sum, components, explain, scores
 from revops.revenue.signals import SuccessData, signals
 from revops.warehouse import Warehouse
 
@@ -134,8 +134,8 @@ def test_engagement_counts_every_activity_of_the_lookback(events: list[tuple[str
 
 
 def test_weighted_score_trend_and_explanation(scored: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    _, parts = scored
-    sc = scores(parts).set_index(["account_id", "month"])
+    rows, parts = scored
+    sc = scores(rows, MODEL.revenue.health).set_index(["account_id", "month"])
     # A in June: usage 0 x .35 + support 50 x .2 + engagement 30 x .1 + payments 40 x .15
     # + champion 100 x .2 = 39; in March: 100 x .35 + 100 x .2 + 30 x .1 + 100 x .15 + 0 = 73
     assert sc.loc[("A", D(2025, 6, 1)), "score"] == pytest.approx(39.0)
@@ -152,9 +152,9 @@ def test_weighted_score_trend_and_explanation(scored: tuple[pd.DataFrame, pd.Dat
 def test_at_risk_list_has_reasons_owners_and_order(
     scored: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
-    _, parts = scored
+    rows, parts = scored
     june = parts[parts["month"] == D(2025, 6, 1)]
-    latest = scores(june).assign(
+    latest = scores(rows[rows["month"] == D(2025, 6, 1)], MODEL.revenue.health).assign(
         mrr=[1000.0, 500.0], churn_probability=[0.2, 0.5], expansion_probability=[0.1, 0.3]
     )
     accounts = pd.DataFrame(
@@ -170,6 +170,80 @@ def test_at_risk_list_has_reasons_owners_and_order(
     assert list(out["owner"]) == ["unassigned", "Dana CSM"]
     assert out.loc[1, "reasons"].split("; ")[0] == "active users down over 25% in 3 months"
     assert out.loc[0, "reasons"] == "no touch from the team in the lookback"
+
+
+@st.composite
+def _health_and_snapshots(draw: st.DrawFn) -> tuple[Health, pd.DataFrame]:
+    """A health model of random weights and rules, and snapshots with random signal values."""
+    points = st.floats(0, 100)
+    comps = []
+    for i, signal in enumerate(
+        draw(st.lists(st.sampled_from(list(SIGNALS)), min_size=1, max_size=6))
+    ):
+        bounds = sorted(draw(st.lists(st.floats(-5, 5), max_size=3)))
+        rules = [HealthRule(below=b, score=draw(points), reason=f"r{i}<{b}") for b in bounds]
+        comps.append(
+            HealthComponent(
+                name=f"c{i}",
+                signal=signal,
+                weight=draw(st.floats(0.01, 10)),
+                rules=(*rules, HealthRule(score=draw(points), reason=f"r{i} else")),
+            )
+        )
+    months = draw(st.lists(st.integers(0, 11), min_size=1, max_size=12, unique=True))
+    accounts = sorted(draw(st.sets(st.sampled_from("ABC"), min_size=1)))
+    keys = [(a, D(2025, m + 1, 1)) for a in accounts for m in months]
+    value = st.one_of(st.floats(-6, 6), st.just(float("nan")), st.sampled_from([-1.0, 0.0, 2.5]))
+    snaps = pd.DataFrame(keys, columns=["account_id", "month"])
+    for signal in SIGNALS:
+        snaps[signal] = draw(st.lists(value, min_size=len(keys), max_size=len(keys)))
+    return Health(components=tuple(comps)), snaps
+
+
+@settings(max_examples=150, deadline=None)
+@given(_health_and_snapshots())
+def test_scores_and_components_equal_the_plain_reading(case: tuple[Health, pd.DataFrame]) -> None:
+    """Each component row is its rule's (`rule_for`), and the score is the weighted mean of the
+    long table summed per account and month by pandas, to the last bit, with its 3-month trend."""
+    health, snaps = case
+    parts = components(snaps, health)
+    plain = [
+        (a, m, c.name, v, c.rule_for(v).score, c.weight, c.rule_for(v).reason)
+        for c in health.components
+        for a, m, v in zip(snaps["account_id"], snaps["month"], snaps[c.signal], strict=True)
+    ]
+    expected = pd.DataFrame(plain, columns=list(parts.columns))
+    pd.testing.assert_frame_equal(parts, expected, check_exact=True)
+
+    p = parts.assign(points=parts["score"] * parts["weight"])
+    g = p.groupby(["account_id", "month"], sort=False)[["points", "weight"]].sum().reset_index()
+    g["score"] = (g["points"] / g["weight"]).round(2)
+    back = {(a, m): s for a, m, s in zip(g["account_id"], g["month"], g["score"], strict=True)}
+    g["trend_3m"] = [
+        s - back.get((a, D(m.year, m.month - 3, 1)) if m.month > 3 else None, np.nan)
+        for a, m, s in zip(g["account_id"], g["month"], g["score"], strict=True)
+    ]
+    got = scores(snaps, health)
+    pd.testing.assert_frame_equal(got, g[list(got.columns)], check_exact=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 8).flatmap(
+        lambda n: st.lists(
+            st.lists(st.floats(-1e6, 1e6) | st.floats(0, 1), min_size=n, max_size=n),
+            min_size=1,
+            max_size=7,
+        )
+    )
+)
+def test_compensated_sum_is_the_groupby_sum(terms: list[list[float]]) -> None:
+    """Term by term, the sum pandas' groupby takes of each group's rows in row order."""
+    n = len(terms[0])
+    long = pd.DataFrame({"g": np.tile(np.arange(n), len(terms)), "x": np.concatenate(terms)})
+    expected = long.groupby("g", sort=False)["x"].sum().to_numpy()
+    got = compensated_sum([np.array(t) for t in terms], n)
+    assert got.tobytes() == expected.tobytes()
 
 
 def test_churn_labels_look_ahead_only_within_the_horizon() -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from revops.config.models import OperatingModel
+from revops.config.revenue import Health
 from revops.revenue.at_risk import at_risk_list
 from revops.revenue.churn_model import FittedModel
 from revops.revenue.errors import RevenueError
@@ -64,7 +65,13 @@ def snapshots(wh: Warehouse) -> pd.DataFrame:
 @dataclass(frozen=True)
 class CustomerRun:
     rows: pd.DataFrame  # every scored snapshot with signals, score and features
-    parts: pd.DataFrame  # health components
+    health: Health  # the components that scored them
+
+    @property
+    def parts(self) -> pd.DataFrame:
+        """The health components of every snapshot, built when asked: five rows per snapshot,
+        which only `build_health` stores whole (the at-risk list needs one month's)."""
+        return components(self.rows, self.health)
 
 
 def score_customers(wh: Warehouse, model: OperatingModel) -> CustomerRun:
@@ -76,11 +83,10 @@ def score_customers(wh: Warehouse, model: OperatingModel) -> CustomerRun:
         first = min(month_index(data.usage["month"]))
         rows = rows[month_index(rows["month"]) >= first].reset_index(drop=True)
     rows = signals(rows, data, health.lookback_months)
-    parts = components(rows, health)
-    sc = scores(parts)
-    rows = rows.merge(sc, on=["account_id", "month"])
+    del data  # the raw success data: every signal is in `rows` now
+    rows = rows.merge(scores(rows, health), on=["account_id", "month"])
     rows["trend_3m"] = rows["trend_3m"].astype(float)
-    return CustomerRun(rows, parts)
+    return CustomerRun(rows, health)
 
 
 def build_health(wh: Warehouse, model: OperatingModel) -> CustomerRun:
@@ -130,5 +136,5 @@ def assess_risk(wh: Warehouse, model: OperatingModel, run: CustomerRun) -> RiskR
     )
     users = pd.DataFrame(wh.execute(wh.table("users").select("user_id", "name")))
     source = churn.source("churn" in cfg.use_withheld)
-    listed = at_risk_list(latest, run.parts, accounts, users, cfg, source)
+    listed = at_risk_list(latest, components(latest, cfg.health), accounts, users, cfg, source)
     return RiskRun(churn, expansion, listed, latest)
