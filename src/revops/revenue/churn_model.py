@@ -134,16 +134,21 @@ def fit(
     from sklearn.model_selection import TimeSeriesSplit
     from threadpoolctl import threadpool_limits
 
-    known = label.notna()
-    data, y = rows[known], label[known].astype(int)
-    midx = month_index(data["month"])
+    known = np.flatnonzero(label.notna().to_numpy())  # positions of the labelled snapshots
+    y = label.to_numpy()[known].astype(int)
+    midx = month_index(rows["month"])[known]
     test_from = int(midx.max()) - test_months + 1
     train_until = test_from - horizon - 1
     train, test = midx <= train_until, midx >= test_from
     order = np.argsort(midx[train], kind="stable")
-    x_train = data[list(FEATURES)].to_numpy(float)[train][order]
-    y_train = y.to_numpy()[train][order]
-    if len(set(y_train)) < 2 or len(set(y.to_numpy()[test])) < 2:
+    # the feature matrix once, its train and test rows taken from it by position: no copy of
+    # the labelled rows' frame, nor of their matrix before the train rows are ordered
+    features = rows[list(FEATURES)].to_numpy(float)
+    x_train = features[known[train][order]]
+    x_test = features[known[test]]
+    del features
+    y_train = y[train][order]
+    if len(set(y_train)) < 2 or len(set(y[test])) < 2:
         raise RevenueError(
             f"not enough history for the {label.name} model: both outcomes must occur in the "
             "training months and in the later test months"
@@ -160,14 +165,13 @@ def fit(
     # more than they save.
     with threadpool_limits(1):
         model.fit(x_train, y_train)
-    x_test = data[list(FEATURES)].to_numpy(float)[test]
-    y_test = y.to_numpy()[test]
+    y_test = y[test]
     with threadpool_limits(1):
         p_test = np.asarray(model.predict_proba(x_test)[:, 1], float)
     auc = float(roc_auc_score(y_test, p_test))
     report = assess(f"{label.name} model", y_test.astype(float), p_test, midx[test])
     sign = -1.0 if low_score_is_positive else 1.0
-    score_test = data["score"].to_numpy(float)[test]
+    score_test = rows["score"].to_numpy(float)[known[test]]
     baseline = float(roc_auc_score(y_test, sign * score_test))
     verdict = versus_baseline(
         report,

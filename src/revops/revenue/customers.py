@@ -54,12 +54,13 @@ def snapshots(wh: Warehouse) -> pd.DataFrame:
     midx = month_index(rows["month"])
     rows["tenure"] = midx - month_index(rows["first_month"])
     rows["log_mrr"] = np.log1p(rows["mrr"].to_numpy(float))
-    before = pd.DataFrame(
-        {"account_id": rows["account_id"], "k": midx + 3, "mrr_before": rows["mrr"]}
-    )
-    rows = rows.assign(k=midx).merge(before, on=["account_id", "k"], how="left")
-    rows["mrr_change_3m"] = (rows["mrr"] / rows["mrr_before"] - 1).fillna(0.0)
-    return rows.drop(columns=["k", "mrr_before"])
+    # the same account's row 3 months before, found by position (a merge copied every row)
+    key = pd.factorize(rows["account_id"])[0].astype(np.int64) * 1_000_000 + midx
+    at = pd.Index(key).get_indexer(key - 3)  # -1: no MRR 3 months before
+    mrr = rows["mrr"].to_numpy(float)
+    change = mrr / np.where(at >= 0, mrr[at], np.nan) - 1
+    rows["mrr_change_3m"] = np.where(np.isnan(change), 0.0, change)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ def assess_risk(wh: Warehouse, model: OperatingModel, run: CustomerRun) -> RiskR
     so the same data give the same probabilities and the same list."""
     cfg = model.revenue
     moves = fetch(wh, wh.table("arr_movements").select("account_id", "month", "movement"))
-    rows = run.rows.assign(trend_3m=run.rows["trend_3m"].fillna(0.0))
+    rows = run.rows.copy(deep=False)  # the same columns, not a copy of them (assign's)
+    rows["trend_3m"] = rows["trend_3m"].fillna(0.0)  # a new column: run.rows keeps its NaN
     churn = fit_churn(rows, moves, cfg.churn_horizon_months, cfg.seed)
     expansion = fit_expansion(rows, moves, cfg.churn_horizon_months, cfg.seed)
     latest = rows[rows["month"] == rows["month"].max()].copy()

@@ -73,45 +73,55 @@ def trailing(grid: FloatGrid, months: int, lag: int = 0) -> FloatGrid:
 
 
 def signals(snapshots: pd.DataFrame, data: SuccessData, lookback: int) -> pd.DataFrame:
-    """`snapshots` (account_id, month) with the five signals added, as of each month end."""
+    """`snapshots` (account_id, month) with the five signals added, as of each month end.
+
+    Each signal is taken at the snapshots' cells as soon as its grids are summed, so only one
+    signal's grids (accounts x months) are held at a time."""
     snap_month = month_index(snapshots["month"])
     accounts = pd.Index(pd.unique(snapshots["account_id"]))
     first = int(snap_month.min()) - 2 * TREND_MONTHS if len(snap_month) else 0
     width = (int(snap_month.max()) - first + 1) if len(snap_month) else 1
     grid = _Grid(accounts, first, width)
+    cells = (accounts.get_indexer(pd.Index(snapshots["account_id"])), snap_month - first)
+
+    def window(counts: FloatGrid) -> FloatGrid:
+        return trailing(counts, lookback)[cells]
 
     u = data.usage
     users = grid.counts(u["account_id"], month_index(u["month"]), u["active_users"].to_numpy(float))
     seen = grid.counts(u["account_id"], month_index(u["month"]))
     recent_n, prior_n = trailing(seen, TREND_MONTHS), trailing(seen, TREND_MONTHS, TREND_MONTHS)
+    del seen
     recent = trailing(users, TREND_MONTHS) / np.maximum(recent_n, 1)
     prior = trailing(users, TREND_MONTHS, TREND_MONTHS) / np.maximum(prior_n, 1)
+    del users
     with np.errstate(divide="ignore", invalid="ignore"):
-        trend = np.where((prior_n > 0) & (recent_n > 0), recent / prior - 1.0, 0.0)
+        usage_trend = np.where((prior_n > 0) & (recent_n > 0), recent / prior - 1.0, 0.0)[cells]
+    del recent, prior, recent_n, prior_n
 
     t = data.tickets
     weight = np.where(t["priority"].isin(SEVERE).to_numpy(), 2.0, 1.0)
-    tickets = grid.counts(t["account_id"], month_index(t["opened_at"]), weight)
+    tickets = window(grid.counts(t["account_id"], month_index(t["opened_at"]), weight))
 
     a = data.activities
-    touches = grid.counts(a["account_id"], month_index(a["month"]), a["touches"].to_numpy(float))
+    engagement = window(
+        grid.counts(a["account_id"], month_index(a["month"]), a["touches"].to_numpy(float))
+    )
 
     inv = data.invoices
     due = pd.to_datetime(inv["due_date"])
     overdue_at = due + pd.Timedelta(days=LATE_DAYS)
     paid = pd.to_datetime(inv["paid_date"])
     late = (paid.isna() | (paid > overdue_at)).to_numpy()
-    lates = grid.counts(inv["account_id"][late], month_index(overdue_at[late]))
+    late_payments = window(grid.counts(inv["account_id"][late], month_index(overdue_at[late])))
+    del due, overdue_at, paid, late
 
     ch = data.champions
-    changes = grid.counts(ch["account_id"], month_index(ch["changed_at"]))
-
-    row = accounts.get_indexer(pd.Index(snapshots["account_id"]))
-    col = snap_month - first
+    changes = window(grid.counts(ch["account_id"], month_index(ch["changed_at"])))
     return snapshots.assign(
-        usage_trend=trend[row, col],
-        tickets=trailing(tickets, lookback)[row, col],
-        engagement=trailing(touches, lookback)[row, col],
-        late_payments=trailing(lates, lookback)[row, col],
-        champion_change=np.minimum(trailing(changes, lookback)[row, col], 1.0),
+        usage_trend=usage_trend,
+        tickets=tickets,
+        engagement=engagement,
+        late_payments=late_payments,
+        champion_change=np.minimum(changes, 1.0),
     )
