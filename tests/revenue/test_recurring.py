@@ -15,11 +15,12 @@ from revenue_book import JAN25, load_book
 from revops.config import load_config
 from revops.config.models import OperatingModel
 from revops.metrics import compute
-from revops.revenue import build_revenue
+from revops.revenue import build_revenue, mrr
 from revops.revenue.cohorts import cohort_counts, cohort_table
 from revops.revenue.retention import retention
-from revops.revenue.run import fetch
-from revops.revenue.unit_economics import bounded_ltv
+from revops.revenue.run import fetch, revenue_range
+from revops.revenue.unit_economics import bounded_ltv, dictionary_costs, unit_economics
+from revops.revenue.unit_economics import compute as compute_economics
 from revops.revenue.waterfall import waterfall
 from revops.warehouse import Warehouse
 
@@ -176,6 +177,22 @@ def test_unit_economics_by_hand(book: Warehouse) -> None:
     assert _metric(book, "cac_payback_months") == pytest.approx(1500 / 32)
     assert _metric(book, "ltv_to_cac") == pytest.approx(LTV / 1500)
     assert _metric(book, "cac") == pytest.approx(1500)  # one CAC: the engine's is the dictionary's
+
+
+def test_unit_economics_read_from_the_columns_it_uses_equal_the_whole_frames(
+    book: Warehouse,
+) -> None:
+    """`unit_economics` hands `compute` five columns with datetime64 months, not the whole
+    mrr_monthly frame with a date object per row and month: the same figures, bit for bit."""
+    first, last = revenue_range(book)
+    monthly = book.to_arrow(mrr.monthly(book.table("subscriptions"), mrr.calendar(first, last)))
+    got = unit_economics(book, monthly, MODEL, first, last).to_pandas()
+    costs = dictionary_costs(book, MODEL)
+    whole = compute_economics(
+        monthly.to_pandas(), costs, MODEL.revenue.unit_economics, mrr.months(first, last)
+    )
+    whole = whole.replace([np.inf, -np.inf], np.nan)
+    pd.testing.assert_frame_equal(got, whole, check_exact=True, check_dtype=False)
 
 
 def test_cac_is_unknown_without_sales_cost_data(warehouse: Warehouse) -> None:

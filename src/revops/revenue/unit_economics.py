@@ -129,7 +129,11 @@ def unit_economics(
 ) -> pa.Table:
     """`compute` over the dictionary's CAC components and the given `mrr_monthly` rows."""
     cfg = model.revenue.unit_economics
-    frame = compute(monthly.to_pandas(), dictionary_costs(wh, model), cfg, mrr.months(first, last))
+    # only the columns `compute` reads, months as datetime64 (what it makes of them): a date
+    # object per row and month column would be ~40 bytes each
+    used = monthly.select(["account_id", "month", "mrr", "prior_mrr", "first_month"])
+    rows = used.to_pandas(date_as_object=False, coerce_temporal_nanoseconds=True)
+    frame = compute(rows, dictionary_costs(wh, model), cfg, mrr.months(first, last))
     frame = frame.replace([np.inf, -np.inf], np.nan)
     return pa.Table.from_pandas(
         frame, schema=arrow_schema(table("unit_economics")), preserve_index=False
