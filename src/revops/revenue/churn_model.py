@@ -78,13 +78,20 @@ class FittedModel:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):
-            proba = self.model.predict_proba(rows[list(FEATURES)].to_numpy(float))
+            proba = self.model.predict_proba(features(rows, slice(None)))
         return np.asarray(proba[:, 1])
 
     def predict(self, rows: pd.DataFrame) -> npt.NDArray[np.float64]:
         """Calibrated probability: the raw one through the recalibration fitted out of time."""
         p = self.raw(rows)
         return p if self.calibration is None else self.calibration.recalibrator(p)
+
+
+def features(rows: pd.DataFrame, at: npt.NDArray[np.intp] | slice) -> npt.NDArray[np.float64]:
+    """The FEATURES of the rows at positions `at`, as a float matrix built column by column
+    from those rows only: `rows[list(FEATURES)]` would copy every row's features twice (the
+    frame, then its matrix) before a subset was taken."""
+    return np.column_stack([rows[name].to_numpy(float)[at] for name in FEATURES])
 
 
 def labels(
@@ -141,12 +148,8 @@ def fit(
     train_until = test_from - horizon - 1
     train, test = midx <= train_until, midx >= test_from
     order = np.argsort(midx[train], kind="stable")
-    # the feature matrix once, its train and test rows taken from it by position: no copy of
-    # the labelled rows' frame, nor of their matrix before the train rows are ordered
-    features = rows[list(FEATURES)].to_numpy(float)
-    x_train = features[known[train][order]]
-    x_test = features[known[test]]
-    del features
+    x_train = features(rows, known[train][order])
+    x_test = features(rows, known[test])
     y_train = y[train][order]
     if len(set(y_train)) < 2 or len(set(y[test])) < 2:
         raise RevenueError(
