@@ -18,7 +18,7 @@ from revops.config import load_config
 from revops.config.revenue import SIGNALS, Health, HealthComponent, HealthRule, RevenueConfig
 from revops.revenue.at_risk import at_risk_list
 from revops.revenue.churn_model import labels
-from revops.revenue.customers import load_success
+from revops.revenue.customers import change_since, load_success
 from revops.revenue.health import compensated_sum, components, explain, scores
 from revops.revenue.signals import SuccessData, signals
 from revops.warehouse import Warehouse
@@ -244,6 +244,28 @@ def test_compensated_sum_is_the_groupby_sum(terms: list[list[float]]) -> None:
     expected = long.groupby("g", sort=False)["x"].sum().to_numpy()
     got = compensated_sum([np.array(t) for t in terms], n)
     assert got.tobytes() == expected.tobytes()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(
+        st.tuples(st.sampled_from("ABC"), st.integers(0, 30)), st.floats(0.5, 1e5), max_size=40
+    ),
+    st.integers(1, 12),
+)
+def test_change_since_is_against_the_same_account_months_before(
+    mrr: dict[tuple[str, int], float], months: int
+) -> None:
+    keys = list(mrr)
+    got = change_since(
+        pd.Series([a for a, _ in keys], dtype=object),
+        np.array([24_000 + m for _, m in keys], dtype=np.int64),
+        np.array(list(mrr.values())),
+        months,
+    )
+    for (a, m), value, change in zip(keys, mrr.values(), got, strict=True):
+        before = mrr.get((a, m - months))
+        assert change == (0.0 if before is None else value / before - 1)
 
 
 def test_churn_labels_look_ahead_only_within_the_horizon() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
@@ -54,13 +55,20 @@ def snapshots(wh: Warehouse) -> pd.DataFrame:
     midx = month_index(rows["month"])
     rows["tenure"] = midx - month_index(rows["first_month"])
     rows["log_mrr"] = np.log1p(rows["mrr"].to_numpy(float))
-    # the same account's row 3 months before, found by position (a merge copied every row)
-    key = pd.factorize(rows["account_id"])[0].astype(np.int64) * 1_000_000 + midx
-    at = pd.Index(key).get_indexer(key - 3)  # -1: no MRR 3 months before
-    mrr = rows["mrr"].to_numpy(float)
-    change = mrr / np.where(at >= 0, mrr[at], np.nan) - 1
-    rows["mrr_change_3m"] = np.where(np.isnan(change), 0.0, change)
+    rows["mrr_change_3m"] = change_since(rows["account_id"], midx, rows["mrr"].to_numpy(float), 3)
     return rows
+
+
+def change_since(
+    accounts: pd.Series, midx: npt.NDArray[np.int64], mrr: npt.NDArray[np.float64], months: int
+) -> npt.NDArray[np.float64]:
+    """Per row (one per account and month index), MRR over the same account's MRR `months`
+    earlier, minus 1; 0 where it had no row then. The earlier row is found by position (a merge
+    on account and month copied every row)."""
+    key = pd.factorize(accounts)[0].astype(np.int64) * 1_000_000 + midx
+    at = pd.Index(key).get_indexer(key - months)  # -1: no row then
+    change = mrr / np.where(at >= 0, mrr[at], np.nan) - 1
+    return np.where(np.isnan(change), 0.0, change)
 
 
 @dataclass(frozen=True)
