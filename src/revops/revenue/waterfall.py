@@ -12,6 +12,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from revops.warehouse.sums import exact_sum
+
 MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation")
 
 
@@ -41,15 +43,19 @@ def movements(monthly: ir.Table) -> ir.Table:
 def waterfall(monthly: ir.Table, by: tuple[str, ...] = ()) -> ir.Table:
     """Per month (and `by` columns of `monthly`): opening ARR, the five movements, closing ARR.
 
-    Computed from the same rows as `movements`, in one aggregate; `check` the result with
-    `reconcile`.
+    Computed from the same rows as `movements`, in one aggregate. The sums are exact
+    (`sums.exact_sum`): a float SUM's last digits follow the order the warehouse's threads add
+    its rows in, which at 10x demo scale changed the report's bridge from run to run of the
+    same seed.
     """
     m = monthly.mutate(movement=_movement(monthly), delta=(monthly.mrr - monthly.prior_mrr) * 12)
-    sums = {name: ibis.cases((m.movement == name, m.delta), else_=0.0).sum() for name in MOVEMENTS}
+    sums = {
+        name: exact_sum(ibis.cases((m.movement == name, m.delta), else_=0.0)) for name in MOVEMENTS
+    }
     out = m.group_by(["month", *by]).aggregate(
-        opening_arr=(m.prior_mrr.sum() * 12),
+        opening_arr=(exact_sum(m.prior_mrr) * 12),
         **sums,
-        closing_arr=(m.mrr.sum() * 12),
+        closing_arr=(exact_sum(m.mrr) * 12),
         customers=(m.mrr > 0).sum(),
     )
     return out.order_by(["month", *by])
