@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta
 import ibis
 
 from revops.config.pipeline import PipelineConfig
-from revops.pipeline.snapshot import SNAPSHOT_COLUMNS, pipeline_as_of, stage_intervals
+from revops.pipeline.snapshot import SNAPSHOT_COLUMNS, as_of_dates, stage_intervals
 
 EVIDENCE = (
     "pushes",  # close-date pushes up to the history row in force
@@ -61,22 +61,16 @@ def last_closes(history: ibis.Table, stages: PipelineConfig) -> ibis.Table:
 
 
 def pushes_so_far(history: ibis.Table) -> ibis.Table:
-    """Per deal and history timestamp, how often its close date had moved later by then."""
-    order = [history.changed_at, history.history_id]
-    prev = history.close_date.lag().over(group_by=history.opportunity_id, order_by=order)
-    later = (history.close_date > prev).fill_null(False)
-    pushed = ibis.ifelse(later, 1, 0)  # PostgreSQL casts no boolean to an integer
-    h = history.select("opportunity_id", "changed_at", "history_id", _pushed=pushed)
-    running = h._pushed.sum().over(
-        ibis.window(
-            group_by=h.opportunity_id,
-            order_by=[h.changed_at, h.history_id],
-            preceding=None,
-            following=0,
-        )
-    )
-    h = h.mutate(pushes=running)
-    return h.group_by(["opportunity_id", "changed_at"]).aggregate(pushes=h.pushes.max())
+    """Each history row with `valid_to` (`stage_intervals`) and `pushes`: how often its deal's
+    close date had moved later by the row's timestamp (every row of that instant counted, so
+    rows sharing it share the count)."""
+    iv = stage_intervals(history)
+    order = [iv.changed_at, iv.history_id]
+    prev = iv.close_date.lag().over(group_by=iv.opportunity_id, order_by=order)
+    later = (iv.close_date > prev).fill_null(False)
+    h = iv.mutate(_pushed=ibis.ifelse(later, 1, 0))  # PostgreSQL casts no boolean to an integer
+    upto = ibis.window(group_by=h.opportunity_id, order_by=h.changed_at, range=(None, 0))
+    return h.mutate(pushes=h._pushed.sum().over(upto))
 
 
 def activity_so_far(rows: ibis.Table, activities: ibis.Table) -> ibis.Table:
@@ -97,14 +91,22 @@ def activity_so_far(rows: ibis.Table, activities: ibis.Table) -> ibis.Table:
 
 @dataclass(frozen=True)
 class Prepared:
-    """What every as-of query reads off the whole stage history, whatever its dates: each
-    row's validity interval, the pushes so far and each deal's close with its owner. A replay
+    """What every as-of query reads off the whole stage history, whatever its dates. A replay
     read in pieces asks the warehouse for these once (`Warehouse.cache`) instead of running
-    the same windows over the whole history for every piece."""
+    the same windows over the whole history for every piece.
 
-    intervals: ibis.Table
-    pushes: ibis.Table
+    `open` holds each history row in an open stage with its validity interval (`valid_to`),
+    its deal's static columns from opportunities, its pushes so far and the deal's close
+    (`_closed_at`, `_final`, `_won`: null while it has none), so an as-of query over it
+    (`open_as_of`) is the range join of its dates and nothing else. Joined per query, DuckDB
+    built its hash tables on the replayed rows (the join's side it cannot size), a table of
+    every open deal on every date asked. `closes` is each deal's close with its owner."""
+
+    open: ibis.Table
     closes: ibis.Table
+
+
+OPEN_COLUMNS = (*SNAPSHOT_COLUMNS, "pushes", "_closed_at", "_final", "_won")
 
 
 def prepare(
@@ -116,24 +118,37 @@ def prepare(
     """The `Prepared` tables, each passed through `keep` (a cache, or nothing)."""
     owners = opportunities.select(_deal="opportunity_id", _owner="owner_id")
     lc = last_closes(history, stages)
-    closes = lc.join(owners, lc.opportunity_id == owners._deal).select(
-        "_owner",
-        _deal=lc.opportunity_id,
-        _closed_at=lc.changed_at,
-        _final=lc.close_date.fill_null(lc.changed_at.date()),
-        _won=lc.stage.isin(stages.won_stages),
+    closes = keep(
+        lc.join(owners, lc.opportunity_id == owners._deal).select(
+            "_owner",
+            _deal=lc.opportunity_id,
+            _closed_at=lc.changed_at,
+            _final=lc.close_date.fill_null(lc.changed_at.date()),
+            _won=lc.stage.isin(stages.won_stages),
+        )
     )
-    iv = stage_intervals(history).select(
-        "opportunity_id",
-        "stage",
-        "amount",
-        "close_date",
-        "forecast_category",
-        "probability",
-        "changed_at",
-        "valid_to",
+    iv = pushes_so_far(history)  # every row's interval and pushes, then the open ones
+    iv = iv.filter(iv.stage.isin(stages.open_stages))
+    opp = opportunities.select(
+        "opportunity_id", "owner_id", "account_id", "opportunity_type", "created_date"
     )
-    return Prepared(keep(iv), keep(pushes_so_far(history)), keep(closes))
+    deal = iv.join(opp, "opportunity_id")
+    out = deal.left_join(closes, deal.opportunity_id == closes._deal)
+    columns = [c for c in OPEN_COLUMNS if c not in ("as_of", "is_open", "is_won")]
+    return Prepared(keep(out.select(*columns, "valid_to")), closes)
+
+
+def open_as_of(p: Prepared, dates: Sequence[date], stages: PipelineConfig) -> ibis.Table:
+    """`pipeline_as_of(..., open_only=True)` on `dates` off `p.open`: the same rows (one per
+    date and deal open then, in its state that day) with `OPEN_COLUMNS`."""
+    days = as_of_dates(dates)
+    iv = p.open
+    alive = days.join(iv, [iv.changed_at < days.cutoff, iv.valid_to >= days.cutoff])
+    out = alive.mutate(
+        is_open=alive.stage.isin(stages.open_stages),
+        is_won=alive.stage.isin(stages.won_stages),
+    )
+    return out.select(*OPEN_COLUMNS)
 
 
 def open_deals_with_evidence(
@@ -151,9 +166,7 @@ def open_deals_with_evidence(
     created since a date): the warehouse then counts the evidence of those rows alone.
     `prepared` holds the history's windows when the caller had them computed once."""
     p = prepare(history, opportunities, stages) if prepared is None else prepared
-    snap = pipeline_as_of(
-        history, opportunities, list(dates), stages, open_only=True, intervals=p.intervals
-    )
+    snap = open_as_of(p, dates, stages)
     if only is not None:
         snap = only(snap)
     rows = snap.join(instants(dates), "as_of")
@@ -173,8 +186,7 @@ def open_deals_with_evidence(
     )
 
     out = (
-        rows.left_join(p.pushes, ["opportunity_id", "changed_at"])
-        .left_join(owner, ["owner_id", "as_of"])
+        rows.left_join(owner, ["owner_id", "as_of"])
         .left_join(company, "as_of")
         .left_join(activity_so_far(rows, activities), ["opportunity_id", "as_of"])
     )

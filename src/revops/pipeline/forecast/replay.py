@@ -39,13 +39,13 @@ from revops.pipeline.forecast.data import (
 from revops.pipeline.forecast.evidence import (
     EVIDENCE,
     Prepared,
+    open_as_of,
     open_deals_with_evidence,
     prepare,
 )
 from revops.pipeline.forecast.features import PHASES, label, place
 from revops.pipeline.forecast.weighted import FALLBACKS, cells
 from revops.pipeline.forecast.win_model import features
-from revops.pipeline.snapshot import pipeline_as_of
 from revops.warehouse import Warehouse
 
 # Rows read into Python at once (whole days: a day with more is read alone). The 1x demo has
@@ -115,10 +115,8 @@ def placed(
     stages = model.pipeline
     history, opps = wh.table("opportunity_stage_history"), wh.table("opportunities")
     p = prepare(history, opps, stages) if prepared is None else prepared
-    snap = pipeline_as_of(history, opps, list(days), stages, open_only=True, intervals=p.intervals)
-    rows = snap.join(calendar(days, quarter_fn(model)), "as_of")
-    closes = p.closes
-    out = rows.left_join(closes, rows.opportunity_id == closes._deal)
+    snap = open_as_of(p, days, stages)
+    out = snap.join(calendar(days, quarter_fn(model)), "as_of")
     won = out._won & (out._closed_at >= out._cut) & (out._final <= out.period_end)
     due = (out.close_date >= out.period_start) & (out.close_date <= out.period_end)
     return out.select(
@@ -199,16 +197,8 @@ class Replay:
         return self._prepared
 
     def _snap(self, days: Sequence[date]) -> ibis.Table:
-        """The open deals on `days` (`pipeline_as_of`), off the prepared intervals."""
-        wh = self.wh
-        return pipeline_as_of(
-            wh.table("opportunity_stage_history"),
-            wh.table("opportunities"),
-            list(days),
-            self.model.pipeline,
-            open_only=True,
-            intervals=self.prepared.intervals,
-        )
+        """The open deals on `days` (`pipeline_as_of`), off the prepared history."""
+        return open_as_of(self.prepared, days, self.model.pipeline)
 
     @property
     def days(self) -> list[date]:
