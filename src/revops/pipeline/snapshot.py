@@ -66,17 +66,15 @@ def pipeline_as_of(
     stages: PipelineConfig,
     *,
     open_only: bool = False,
-    intervals: ibis.Table | None = None,
 ) -> ibis.Table:
     """One row per (date, deal that existed by then), with the deal's state on that date.
 
     `is_open` / `is_won` follow the stage kinds of the operating model, so a deal counted open on
     a date is one whose stage that day was an open stage. Static attributes (owner, account, type,
     created date) come from the opportunities table: owner changes are not historised.
-    `intervals` is `stage_intervals(history)` when the caller has it already (computed once by
-    the warehouse for many as-of queries).
+    (The forecast's replay asks for many dates off one prepared history: `evidence.open_as_of`.)
     """
-    iv = stage_intervals(history) if intervals is None else intervals
+    iv = stage_intervals(history)
     days = as_of_dates(dates)
     alive = days.join(iv, [iv.changed_at < days.cutoff, iv.valid_to >= days.cutoff])
     opp = opportunities.select(
