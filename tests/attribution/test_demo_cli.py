@@ -148,7 +148,7 @@ def test_the_commands_show_the_reports_numbers(demo_wh: str) -> None:
     credits = {r["channel"]: r["conversions"] for r in run["Credits per channel"]}
     want = page["shapley"]
     assert credits == {c: machine(v, "number") for c, v in want.items() if c in credits}
-    assert set(credits) == set(want[want != 0].index) | set(credits)
+    assert set(want[want != 0].index) <= set(credits)  # every channel the page credits
     perf = _json_tables(["attribution", "performance", "-w", demo_wh])
     for what, frame in (("pipeline", data.pipeline), ("revenue", data.revenue)):
         rows = perf[f"Sourced vs influenced {what} by channel"]
