@@ -655,6 +655,8 @@ class Warehouse:
                 match = f"SELECT 1 FROM {_q(stage)} s WHERE {pk}"
                 run(f"DELETE FROM {_q(t.name)} t WHERE EXISTS ({match})")
                 return WriteResult(inserted=0, updated=gone)
+            if mode == "upsert" and self.backend == "duckdb":
+                return self._update_then_insert(run, t, stage, data.num_rows, present, counts)
             if mode == "replace":
                 self._empty(run, t)
                 updated = 0
@@ -667,7 +669,7 @@ class Warehouse:
                 )
             cols = ", ".join(_q(c) for c in t.column_names)
             insert = f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {_q(stage)}"
-            if mode == "upsert":
+            if mode == "upsert":  # PostgreSQL: see _update_then_insert for why not on DuckDB
                 keys = ", ".join(_q(k) for k in t.primary_key)
                 rest = [c for c in t.column_names if c not in t.primary_key and c in present]
                 sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in rest)
@@ -675,6 +677,40 @@ class Warehouse:
                 insert += f" ON CONFLICT ({keys}) DO {action}"
             run(insert)
         return WriteResult(inserted=data.num_rows - updated, updated=updated)
+
+    def _update_then_insert(
+        self, run: Any, t: Table, stage: str, rows: int, present: frozenset[str], counts: bool
+    ) -> WriteResult:
+        """DuckDB's upsert: UPDATE the stored rows whose keys the batch holds (only the columns
+        it brings, so the others keep their stored values), then INSERT its other rows.
+
+        Not INSERT ... ON CONFLICT DO UPDATE: for the lead desk's 353k-row upsert at scale 10
+        DuckDB's buffer manager held 264 MB on the conflict path against 123 MB this way, with
+        less CPU (2026-12-06); and the UPDATE's count is the updated rows, so no join is spent
+        counting them. PostgreSQL keeps ON CONFLICT, which is atomic under concurrent writers
+        (the intake API's appliers): there a row another transaction commits between this
+        UPDATE and INSERT would fail the INSERT. A DuckDB file has one writing process, and
+        its transactions on one key conflict and abort either way.
+        """
+        on = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in t.primary_key)
+        rest = [c for c in t.column_names if c not in t.primary_key and c in present]
+        updated = 0
+        if rest:
+            sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in rest)
+            updated = self._scalar(
+                run, f"UPDATE {_q(t.name)} AS t SET {sets} FROM {_q(stage)} AS s WHERE {on}"
+            )
+        elif counts:  # only keys: the stored rows are left as they are, but still counted
+            updated = self._scalar(
+                run, f"SELECT count(*) FROM {_q(stage)} s JOIN {_q(t.name)} t ON {on}"
+            )
+        if updated < rows:
+            cols = ", ".join(_q(c) for c in t.column_names)
+            new = f"NOT EXISTS (SELECT 1 FROM {_q(t.name)} t WHERE {on})"
+            run(f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {_q(stage)} s WHERE {new}")
+        if not counts:
+            return WriteResult(inserted=rows, updated=0)
+        return WriteResult(inserted=rows - updated, updated=updated)
 
     def _merge(
         self,
