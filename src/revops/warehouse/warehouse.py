@@ -704,10 +704,8 @@ class Warehouse:
             updated = self._scalar(
                 run, f"SELECT count(*) FROM {_q(stage)} s JOIN {_q(t.name)} t ON {on}"
             )
-        if updated < rows:
-            cols = ", ".join(_q(c) for c in t.column_names)
-            new = f"NOT EXISTS (SELECT 1 FROM {_q(t.name)} t WHERE {on})"
-            run(f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {_q(stage)} s WHERE {new}")
+        if updated < rows:  # `updated` counts the stored keys unless only keys came uncounted
+            self._insert_new(run, t, stage, on, none_stored=updated == 0 and (bool(rest) or counts))
         if not counts:
             return WriteResult(inserted=rows, updated=0)
         return WriteResult(inserted=rows - updated, updated=updated)
@@ -744,14 +742,22 @@ class Warehouse:
                     f"UPDATE {_q(t.name)} AS t SET {sets} FROM {_q(stage)} AS s "
                     f"WHERE {on} AND {change}"
                 )
-            cols = ", ".join(_q(c) for c in t.column_names)
             if matched < data.num_rows:
-                new = f"NOT EXISTS (SELECT 1 FROM {_q(t.name)} t WHERE {on})"
-                run(
-                    f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {_q(stage)} s "
-                    f"WHERE {new}"
-                )
+                self._insert_new(run, t, stage, on, none_stored=matched == 0)
         return WriteResult(data.num_rows - matched, updated, matched - updated)
+
+    @staticmethod
+    def _insert_new(run: Any, t: Table, stage: str, on: str, *, none_stored: bool) -> None:
+        """INSERT the batch's rows whose keys are not stored (`on` joins stage `s` to table `t`).
+
+        When the write has counted no stored key in the batch (a first write into an empty
+        table, as the lead desk's first run), a plain INSERT: DuckDB's anti-join against the
+        table held 128-143 MB where the plain INSERT held 82-96 MB, for the desk's 181k
+        decisions and 171k clocks at scale 10 (2026-12-06).
+        """
+        cols = ", ".join(_q(c) for c in t.column_names)
+        new = "" if none_stored else f" WHERE NOT EXISTS (SELECT 1 FROM {_q(t.name)} t WHERE {on})"
+        run(f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {_q(stage)} s{new}")
 
     def _empty(self, run: Any, t: Table) -> None:
         """Empty a table inside the running transaction.
