@@ -1,13 +1,17 @@
-"""Learned stage probabilities from a hand-made history, and manual probabilities that survive."""
+"""Learned stage probabilities from a hand-made history, and manual probabilities that survive;
+the warehouse's aggregate (`Replay.learned`) is pandas' (`weighted.learn`) on any history."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 from forecast_case import USERS, _rows, example_model, load_team
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from revops.pipeline.forecast.adjustments import set_probability
 from revops.pipeline.forecast.data import load
@@ -92,6 +96,68 @@ def test_learned_stage_probabilities(warehouse: Warehouse) -> None:
     # With more deals required per cell than there are, every cell falls back to the default.
     thin = learned_probability(rows, learn(rows, min_deals=3), MODEL.pipeline)
     assert sorted(set(thin.round(6))) == [0.2, 0.6]
+
+
+def _same_learned(wh: Warehouse, min_deals: int) -> None:
+    """`Replay.learned` of Q equals `learn` on the replay's rows read out, to the last bit."""
+    data = load(wh, MODEL)
+    past = replay(wh, MODEL, data, [Q])
+    rows, _ = past.read()
+    mine = past.learned([Q], min_deals)
+    if rows.empty:
+        assert mine is None
+        return
+    theirs = learn(rows, min_deals)
+    assert mine is not None
+    assert mine.keys() == theirs.keys()
+    for keys, cells in theirs.items():
+        got = mine[keys][list(cells.columns)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, cells, check_exact=True)
+
+
+@pytest.fixture(scope="module")
+def mem() -> Iterator[Warehouse]:
+    with Warehouse.connect(":memory:") as wh:
+        yield wh
+
+
+Step = tuple[str, int, float | None, int]  # stage, day, amount, close day (after Jan 20)
+OPEN = ["Prospecting", "Discovery", "Solution", "Proposal", "Negotiation"]
+step = st.tuples(
+    st.sampled_from([*OPEN, "Closed Won", "Closed Lost"]),
+    st.integers(0, 110),  # days after Jan 20: Q's weeks are Feb 1 … Apr 26
+    st.one_of(st.none(), st.integers(1, 9).map(lambda k: k * 1000.0)),
+    st.integers(0, 150),  # close date, days after Jan 20 (due in Q or not)
+)
+deal = st.tuples(
+    st.sampled_from(["new_business", "expansion", "renewal"]),
+    st.lists(step, min_size=1, max_size=5),
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(deals=st.lists(deal, min_size=1, max_size=6), min_deals=st.integers(1, 3))
+def test_learned_is_pandas_learn_on_any_history(
+    mem: Warehouse, deals: list[tuple[str, list[Step]]], min_deals: int
+) -> None:
+    """Deals that move between stages, phases and due dates within the quarter, so a deal sits
+    in several cells of a key set and one cell of a coarser set holds it several times."""
+    made = []
+    for i, (kind, steps) in enumerate(deals):
+        walk = [
+            (stage, J20 + timedelta(days=at), amount, J20.date() + timedelta(days=close))
+            for stage, at, amount, close in sorted(steps, key=lambda s: s[1])
+        ]
+        made.append((f"h{i}", ("r1", "r2")[i % 2], kind, walk))
+    opp, hist = _rows(made)
+    mem.write_many(
+        [
+            Batch("users", pa.table(USERS), "replace"),
+            Batch("opportunities", opp, "replace"),
+            Batch("opportunity_stage_history", hist, "replace"),
+        ]
+    )
+    _same_learned(mem, min_deals)
 
 
 def test_manual_probability_survives_a_stage_change(warehouse: Warehouse) -> None:

@@ -302,17 +302,25 @@ class Replay:
         t = placed(self.wh, self.model, days, self.prepared)
         amount = t.amount.cast("float64").fill_null(0.0)
         every = sorted({k for keys in FALLBACKS for k in keys})
+        # Each deal's rows summed per finest cell first: the key sets' distinct deal counts
+        # then hash a row per deal and cell, not one per deal and week.
+        d = t.group_by([*every, "opportunity_id"]).aggregate(
+            amount=amount.sum(),
+            won_amount=ibis.ifelse(t.won_in_period, amount, 0.0).sum(),
+            rows=t.count(),
+            won_rows=t.count(where=t.won_in_period),
+        )
         parts = []
         for i, keys in enumerate(FALLBACKS):
-            g = t.group_by(list(keys)).aggregate(
-                amount=amount.sum(),
-                won_amount=ibis.ifelse(t.won_in_period, amount, 0.0).sum(),
-                deals=t.opportunity_id.nunique(),
-                rows=t.count(),
-                won_rows=t.count(where=t.won_in_period),
+            g = d.group_by(list(keys)).aggregate(
+                amount=d.amount.sum(),
+                won_amount=d.won_amount.sum(),
+                deals=d.opportunity_id.nunique(),
+                rows=d.rows.sum().cast("int64"),
+                won_rows=d.won_rows.sum().cast("int64"),
             )
             # One query for every key set: the others' keys are null, `_set` tells them apart.
-            pad = {k: ibis.null(t[k].type()) for k in every if k not in keys}
+            pad = {k: ibis.null(d[k].type()) for k in every if k not in keys}
             parts.append(g.mutate(_set=ibis.literal(i), **pad).select("_set", *every, *_SUMS))
         frame = self.wh.execute(ibis.union(*parts))
         out = {}
