@@ -182,11 +182,17 @@ def _lookback_touches(
     cfg: AttributionConfig,
     converted_only: bool,
     detail: bool = True,
+    numbered: bool = False,
 ) -> ir.Table:
     """Each conversion's touches inside its lookback, in no order. With `detail`, each row
     also holds the lead's creation (`lead_at`) and the touch's account; the counts of the
-    data-driven models need neither."""
+    data-driven models need neither. With `numbered`, each row holds its conversion's number
+    (`journey`, an integer in no particular order, unique within this one query): an 8-byte
+    key for the counts to partition and group the touches by, where conversion_id is a string
+    of 20 to 30 characters."""
     conv = _conversions(inp, conversion, cfg, converted_only)
+    if numbered:
+        conv = conv.mutate(journey=ibis.row_number())
     keys = conv.select("entity_id") if detail else None
     touches = _entity_touches(inp, cfg, keys)
     if keys is not None:
