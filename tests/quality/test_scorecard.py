@@ -15,6 +15,7 @@ Scored: persons and accounts; persons.email expected unique; match link persons.
 from __future__ import annotations
 
 import datetime as dt
+import string
 
 import pandas as pd
 import pyarrow as pa
@@ -147,6 +148,51 @@ def test_distinct_values_are_count_distinct_of_the_filled_values(
         for col in schema.table(name).column_names:
             plain = int(wh.execute(t[col].nunique(where=filled(t, col))) or 0)
             assert got[(name, col)] == plain, (name, col)
+
+
+def _filled_distinct(values: list[object]) -> int:
+    """The distinct filled values of a column, read in plain Python: not None and, for text,
+    not only whitespace (0.0 and -0.0 are one value, as in SQL)."""
+    blank = lambda v: isinstance(v, str) and not v.strip(string.whitespace)  # noqa: E731
+    return len({v for v in values if v is not None and not blank(v)})
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(opportunities=_rows("opportunities"), passes=st.integers(1, 7))
+def test_a_distinct_count_in_passes_is_the_plain_count(
+    warehouse: Warehouse, opportunities: pa.Table, passes: int
+) -> None:
+    """Split by hash into any number of passes, each column's distinct filled values sum to
+    the plain count (opportunities hold all six types, with blanks, nulls and 0.0 / -0.0)."""
+    if warehouse.backend != "duckdb":
+        pytest.skip("the passes are DuckDB's (its HASH); other backends count in one scan")
+    warehouse.write_many([Batch("opportunities", opportunities, "replace")])
+    t = warehouse.table("opportunities")
+    for col in opportunities.column_names:
+        got = scorecard._distinct_count(warehouse, t, col, blanks=True, passes=passes)
+        assert got == _filled_distinct(opportunities[col].to_pylist()), (col, passes)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(accounts=_rows("accounts"))
+def test_measure_counts_in_passes_where_the_estimate_asks(
+    warehouse: Warehouse, accounts: pa.Table
+) -> None:
+    """With a pass holding at most one value, `measure` estimates every column and counts it
+    in as many passes as it has values: the same distinct counts as the plain reading."""
+    if warehouse.backend != "duckdb":
+        pytest.skip("the passes are DuckDB's (its HASH); other backends count in one scan")
+    warehouse.write_many([Batch("accounts", accounts, "replace")])
+    m = model(scorecard={"tables": ["accounts"], "unique": [], "match": []})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(scorecard, "PASS_VALUES", 1)
+        got = scorecard.measure(warehouse, m).set_index("field_name")["distinct_values"]
+    for col in accounts.column_names:
+        assert got[col] == _filled_distinct(accounts[col].to_pylist()), col
 
 
 def test_rules_on_an_empty_table_find_no_violation(any_warehouse: Warehouse) -> None:
