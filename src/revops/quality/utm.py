@@ -95,7 +95,9 @@ def audit(wh: Warehouse, tax: UtmTaxonomy | None) -> UtmAudit:
     """Audit touchpoints and campaigns against `tax`; counts are (touchpoint, field) issues."""
     if tax is None:
         raise TaxonomyMissing("revops.yaml has no quality.utm taxonomy to audit against")
-    tp = _issues(_tagged(wh.table("touchpoints")), tax)
+    # the groups fetched once: the by-campaign, by-month and by-value queries below each
+    # grouped every touchpoint again (9.3 of the audit's 9.6 s CPU at 10x, 2026-12-06)
+    tp = _issues(ibis.memtable(wh.to_arrow(_tagged(wh.table("touchpoints")))), tax)
     campaigns = wh.table("campaigns")
     spend = wh.table("campaign_spend")
 
