@@ -17,16 +17,17 @@ from __future__ import annotations
 import datetime as dt
 import string
 
+import ibis
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from quality_data import ACCOUNTS, PERSON_COLUMNS, PERSONS, load, model
 
 from revops.metrics import compute
 from revops.quality import fix, scorecard
-from revops.quality.rules import filled
+from revops.quality.rules import count_true, counted, filled
 from revops.warehouse import Batch, Warehouse, schema
 from revops.warehouse.warehouse import arrow_schema
 
@@ -193,6 +194,31 @@ def test_measure_counts_in_passes_where_the_estimate_asks(
         got = scorecard.measure(warehouse, m).set_index("field_name")["distinct_values"]
     for col in accounts.column_names:
         assert got[col] == _filled_distinct(accounts[col].to_pylist()), col
+
+
+_TEXT = st.one_of(
+    st.none(),
+    st.text(alphabet=st.sampled_from([*string.whitespace, "\x1f", "!", "a", "é", "\x00", "~"])),
+    st.text(max_size=4),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(names=st.lists(_TEXT, max_size=12))
+@example(names=[" ", "  ", " \t", "", "!", " !", "\x1f", "\x00", "\x00 ", None])
+def test_the_quick_filled_test_on_duckdb_is_filled(
+    warehouse: Warehouse, names: list[str | None]
+) -> None:
+    """The scorecard's filled count on DuckDB (a byte-order test before the TRIM) counts the
+    values that are neither null nor only whitespace, read in plain Python."""
+    if warehouse.backend != "duckdb":
+        pytest.skip("the byte-order test is DuckDB's; PostgreSQL's collations differ")
+    t = ibis.memtable(pa.table({"name": pa.array(names, pa.string())}))
+    got = warehouse.execute(count_true(scorecard._filled_on_duckdb(t, "name")))
+    want = sum(v is not None and v.strip(string.whitespace) != "" for v in names)
+    assert counted(got) == want
 
 
 def test_rules_on_an_empty_table_find_no_violation(any_warehouse: Warehouse) -> None:

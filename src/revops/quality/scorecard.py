@@ -68,8 +68,8 @@ def _measure_table(
     estimate = apart and int(wh.execute(t.count())) > PASS_VALUES
     aggs: dict[str, ir.Value] = {"n": t.count()}
     for i, col in enumerate(columns):
-        has = filled(t, col)
-        aggs[f"f{i}"] = count_true(has)
+        has = filled(t, col)  # as the rules write it, so DuckDB shares it with theirs
+        aggs[f"f{i}"] = count_true(_filled_on_duckdb(t, col) if apart else has)
         if apart:
             aggs[f"s{i}"] = t[col].count()  # set (non-null); more than filled if blanks
             if estimate and key != (col,):
@@ -109,6 +109,19 @@ def _measure_table(
         )
     counts = pd.DataFrame(rows).astype(dict.fromkeys(COUNTS, "Int64"))
     return counts, None if check_rules is None else table_results(wh, name, check_rules, got)
+
+
+def _filled_on_duckdb(t: ir.Table, col: str) -> ir.BooleanValue:
+    """`rules.filled`, with a first test that spares most rows the TRIM: DuckDB orders
+    strings by their bytes, so a value at or above '!' starts with a byte above every
+    whitespace character TRIM removes, and is filled; only the others are trimmed (the OR
+    stops at its first true side). Trimming every value was most of the scan's CPU: 1.3 s
+    against 0.19 s for touchpoints.touchpoint_id at 10x (2026-12-06). Not on PostgreSQL,
+    whose collations need not order strings by their bytes."""
+    c = t[col]
+    if not c.type().is_string():
+        return filled(t, col)
+    return c.notnull() & ((c >= "!") | (c.strip() != ""))
 
 
 def _passes(estimate: Any) -> int:
