@@ -158,6 +158,7 @@ def _filled_distinct(values: list[object]) -> int:
     return len({v for v in values if v is not None and not blank(v)})
 
 
+@pytest.mark.parametrize("backend", ["duckdb"])  # DuckDB's own SQL (HASH, byte order)
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -167,8 +168,6 @@ def test_a_distinct_count_in_passes_is_the_plain_count(
 ) -> None:
     """Split by hash into any number of passes, each column's distinct filled values sum to
     the plain count (opportunities hold all six types, with blanks, nulls and 0.0 / -0.0)."""
-    if warehouse.backend != "duckdb":
-        pytest.skip("the passes are DuckDB's (its HASH); other backends count in one scan")
     warehouse.write_many([Batch("opportunities", opportunities, "replace")])
     t = warehouse.table("opportunities")
     for col in opportunities.column_names:
@@ -176,6 +175,7 @@ def test_a_distinct_count_in_passes_is_the_plain_count(
         assert got == _filled_distinct(opportunities[col].to_pylist()), (col, passes)
 
 
+@pytest.mark.parametrize("backend", ["duckdb"])  # DuckDB's own SQL (HASH, byte order)
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -185,8 +185,6 @@ def test_measure_counts_in_passes_where_the_estimate_asks(
 ) -> None:
     """With a pass holding at most one value, `measure` estimates every column and counts it
     in as many passes as it has values: the same distinct counts as the plain reading."""
-    if warehouse.backend != "duckdb":
-        pytest.skip("the passes are DuckDB's (its HASH); other backends count in one scan")
     warehouse.write_many([Batch("accounts", accounts, "replace")])
     m = model(scorecard={"tables": ["accounts"], "unique": [], "match": []})
     with pytest.MonkeyPatch.context() as mp:
@@ -203,6 +201,7 @@ _TEXT = st.one_of(
 )
 
 
+@pytest.mark.parametrize("backend", ["duckdb"])  # DuckDB's own SQL (HASH, byte order)
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -213,8 +212,6 @@ def test_the_quick_filled_test_on_duckdb_is_filled(
 ) -> None:
     """The scorecard's filled count on DuckDB (a byte-order test before the TRIM) counts the
     values that are neither null nor only whitespace, read in plain Python."""
-    if warehouse.backend != "duckdb":
-        pytest.skip("the byte-order test is DuckDB's; PostgreSQL's collations differ")
     t = ibis.memtable(pa.table({"name": pa.array(names, pa.string())}))
     got = warehouse.execute(count_true(scorecard._filled_on_duckdb(t, "name")))
     want = sum(v is not None and v.strip(string.whitespace) != "" for v in names)
