@@ -656,7 +656,7 @@ class Warehouse:
     ) -> WriteResult:
         with self._staged(run, t, f"_revops_stage_{t.name}_{i}", data) as stage:
             if mode == "delete":  # rows whose primary key is in the batch are removed
-                pk = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in t.primary_key)
+                pk = _key_match(t)
                 gone = self._scalar(
                     run, f"SELECT count(*) FROM {_q(stage)} s JOIN {_q(t.name)} t ON {pk}"
                 )
@@ -671,7 +671,7 @@ class Warehouse:
             elif mode == "append" or not counts:  # append: a repeated key fails the write
                 updated = 0
             else:
-                pk = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in t.primary_key)
+                pk = _key_match(t)
                 updated = self._scalar(
                     run, f"SELECT count(*) FROM {_q(stage)} s JOIN {_q(t.name)} t ON {pk}"
                 )
@@ -679,7 +679,7 @@ class Warehouse:
             insert = f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {_q(stage)}"
             if mode == "upsert":  # PostgreSQL: see _update_then_insert for why not on DuckDB
                 keys = ", ".join(_q(k) for k in t.primary_key)
-                rest = [c for c in t.column_names if c not in t.primary_key and c in present]
+                rest = _brought(t, present)
                 sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in rest)
                 action = f"UPDATE SET {sets}" if rest else "NOTHING"
                 insert += f" ON CONFLICT ({keys}) DO {action}"
@@ -700,8 +700,8 @@ class Warehouse:
         UPDATE and INSERT would fail the INSERT. A DuckDB file has one writing process, and
         its transactions on one key conflict and abort either way.
         """
-        on = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in t.primary_key)
-        rest = [c for c in t.column_names if c not in t.primary_key and c in present]
+        on = _key_match(t)
+        rest = _brought(t, present)
         updated = 0
         if rest:
             sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in rest)
@@ -733,8 +733,8 @@ class Warehouse:
         INSERT plus an UPDATE of only the changed rows.
         """
         with self._staged(run, t, f"_revops_stage_{t.name}_{i}", data) as stage:
-            on = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in t.primary_key)
-            rest = [c for c in t.column_names if c not in t.primary_key and c in present]
+            on = _key_match(t)
+            rest = _brought(t, present)
             differs = " OR ".join(f"s.{_q(c)} IS DISTINCT FROM t.{_q(c)}" for c in rest)
             change = f"({differs or 'FALSE'})"
             if newer is not None and newer in present:
@@ -823,6 +823,16 @@ def with_custom(t: Table, data: pa.Table, custom: tuple[str, ...]) -> Table:
         if f.name in custom and f.name not in t.column_names and str(f.type) in _TYPE_OF_ARROW
     ]
     return replace(t, columns=t.columns + tuple(extra)) if extra else t
+
+
+def _key_match(t: Table) -> str:
+    """The join condition of a staged batch `s` with the stored table `t`: their keys equal."""
+    return " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in t.primary_key)
+
+
+def _brought(t: Table, present: frozenset[str]) -> list[str]:
+    """The columns beyond the key that a batch brings: the ones a write sets on stored rows."""
+    return [c for c in t.column_names if c not in t.primary_key and c in present]
 
 
 def _repeats_any(column: pa.ChunkedArray) -> bool:
