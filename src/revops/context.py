@@ -115,18 +115,13 @@ class RevOps:
 
     def lifecycle_analytics(self) -> dict[str, pd.DataFrame]:
         """Funnel conversion, time in stage and rejections, computed from the stored history."""
-        from revops.lifecycle import (
-            funnel_conversion,
-            rejection_summary,
-            time_in_stage_summary,
-        )
+        from revops.lifecycle import funnel_frame, rejection_summary, time_in_stage_frame
 
-        history = self.warehouse.table("lifecycle_history")
-        lifecycle = self.model.lifecycle
+        wh, lifecycle = self.warehouse, self.model.lifecycle
         run = self.warehouse.execute
         return {
-            "funnel": run(funnel_conversion(history, lifecycle)),
-            "time_in_stage": run(time_in_stage_summary(history, lifecycle)),
+            "funnel": funnel_frame(wh, lifecycle),
+            "time_in_stage": time_in_stage_frame(wh, lifecycle),
             "rejections": run(rejection_summary(self.warehouse.table("lifecycle_rejections"))),
         }
 

@@ -7,9 +7,11 @@ time in stage and conversion from the history it writes.
 
 from revops.lifecycle.analytics import (
     funnel_conversion,
+    funnel_frame,
     rejection_summary,
     stage_conversion,
     time_in_stage,
+    time_in_stage_frame,
     time_in_stage_summary,
 )
 from revops.lifecycle.engine import (
@@ -33,6 +35,7 @@ __all__ = [
     "apply_event",
     "apply_events",
     "funnel_conversion",
+    "funnel_frame",
     "reason_kind",
     "rejection_summary",
     "required_columns",
@@ -40,5 +43,6 @@ __all__ = [
     "stage_conversion",
     "summarize",
     "time_in_stage",
+    "time_in_stage_frame",
     "time_in_stage_summary",
 ]
