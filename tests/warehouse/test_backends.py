@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 
 from revops.config import load_config
 from revops.config.pipeline import PipelineConfig
-from revops.lifecycle import funnel_conversion, time_in_stage
+from revops.lifecycle import analytics as lifecycle_analytics
+from revops.lifecycle import funnel_conversion, funnel_frame, time_in_stage, time_in_stage_frame
 from revops.metrics import compute, compute_all
 from revops.pipeline import pipeline_as_of
 from revops.revenue.waterfall import waterfall
@@ -267,8 +268,9 @@ def _history(*steps: tuple[str, str, str | None, str, float]) -> pa.Table:
     )
 
 
-def test_lifecycle_analytics(any_warehouse: Warehouse) -> None:
-    """a: Lead 0 → MQL 2 → SAL 5; b: Lead 0 → MQL 4 → Recycled 10; c: Lead 1 (days)."""
+def test_lifecycle_analytics(any_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    """a: Lead 0 → MQL 2 → SAL 5; b: Lead 0 → MQL 4 → Recycled 10; c: Lead 1 (days). The
+    frames the reports read agree, in passes on DuckDB (one a row) and in one elsewhere."""
     wh = any_warehouse
     wh.write(
         "lifecycle_history",
@@ -296,6 +298,12 @@ def test_lifecycle_analytics(any_warehouse: Warehouse) -> None:
     funnel = wh.to_arrow(funnel_conversion(history, MODEL.lifecycle)).to_pylist()
     reached = {r["stage"]: r["reached"] for r in funnel}
     assert (reached["Lead"], reached["MQL"], reached["SAL"]) == (3, 2, 1)
+    monkeypatch.setattr(lifecycle_analytics, "PASS_ROWS", 1)
+    frame = funnel_frame(wh, MODEL.lifecycle)
+    assert dict(zip(frame["stage"], frame["reached"], strict=True)) == reached
+    frame = time_in_stage_frame(wh, MODEL.lifecycle).set_index("stage")
+    assert frame.loc[["Lead", "MQL"], "median_days"].tolist() == [3.0, 4.5]
+    assert frame.loc[["Lead", "MQL", "SAL"], "still_in_stage"].tolist() == [1, 0, 1]
 
 
 def test_a_lifecycle_run_queues_its_automation_event(any_warehouse: Warehouse) -> None:
