@@ -4,6 +4,10 @@ Written as Ibis expressions over `wh.table(...)` so the same definitions compile
 PostgreSQL and run where the data lives. Transitions of one person are ordered by
 (changed_at, transition_id) — the order the engine decided them in — so ties on the timestamp
 resolve the same way here as in the engine.
+
+`funnel_frame` and `time_in_stage_frame` are what the reports read: the same tables, computed
+on DuckDB in passes over parts of the persons once the history outgrows one pass (PASS_ROWS),
+so the memory they take does not grow with the history.
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ HOURS_PER_DAY = 24
 # More rows than this are taken in passes over the persons whose hash falls in one part.
 # The demo at 1x (114k rows) runs in one pass, as the plain expressions.
 PASS_ROWS = 250_000
-# The most durations `_nth_values` fetches one by one: a bucket of more than this is split by
-# the second first (see `_median_days`).
+# The most durations a bucket of `_median_days` may hold for them to be fetched (as distinct
+# values with their counts): an hour holding more is counted again by the second first.
 FETCH_VALUES = 20_000
 
 
@@ -327,8 +331,9 @@ def _median_days(
 
 def _hour(days: ir.FloatingValue) -> ir.IntegerValue:
     """The hour a duration falls in, FLOOR(days * 24): fine enough that at the demo's 10x no
-    hour holding a median has more than FETCH_VALUES durations (a whole day had 100k), coarse
-    enough that a stage's histogram has at most 24 buckets a day of its longest stint."""
+    hour holding a median has more than FETCH_VALUES durations (no count by the second: a
+    histogram, then the fetch), coarse enough that a stage's histogram has at most 24 buckets
+    a day of its longest stint, however many stints there are."""
     return (days * HOURS_PER_DAY).floor()
 
 
