@@ -16,6 +16,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
 from typing import TypeVar
 
 import ibis
@@ -27,6 +28,7 @@ from ibis.expr.builders import LegacyWindowBuilder
 from revops.config.models import Lifecycle
 from revops.lifecycle.rules import REASON_PREFIXES
 from revops.warehouse import Warehouse
+from revops.warehouse.sums import EXACT, exact_mean
 
 SECONDS_PER_DAY = 86_400
 HOURS_PER_DAY = 24
@@ -83,7 +85,7 @@ def time_in_stage_summary(history: ir.Table, lifecycle: Lifecycle) -> ir.Table:
         entries=stints.count(),
         exits=stints.exited_at.count(),
         median_days=stints.days_in_stage.median(),
-        mean_days=stints.days_in_stage.mean(),
+        mean_days=exact_mean(stints.days_in_stage),
         still_in_stage=stints.count(where=stints.exited_at.isnull()),
     )
     return summary.order_by(_stage_order(summary.stage, lifecycle))
@@ -183,24 +185,24 @@ def funnel_frame(wh: Warehouse, lifecycle: Lifecycle) -> pd.DataFrame:
 
 @dataclass
 class _Stage:
-    """One stage's stints gathered over the parts: the counts, the float sum of the finished
-    durations, and how many finished durations fall in each hour (`_hour`)."""
+    """One stage's stints gathered over the parts: the counts, the exact (decimal) sum of the
+    finished durations, and how many finished durations fall in each hour (`_hour`)."""
 
     entries: int = 0
     exits: int = 0
     still: int = 0
     finished: int = 0
-    total: float = 0.0
+    total: Decimal = Decimal(0)
     hours: Counter[int] = field(default_factory=Counter)
 
 
 def time_in_stage_frame(wh: Warehouse, lifecycle: Lifecycle) -> pd.DataFrame:
     """`time_in_stage_summary` of the stored history, computed in bounded memory on DuckDB.
 
-    The counts add up over the parts (`_parts`). The mean is the parts' float sums over the
-    count: float addition in another order, so it may differ from one statement's AVG in the
-    last bits, as one statement's AVG does from run to run (its threads add partial sums in
-    the order they finish). The median is QUANTILE_CONT's exactly (`_median_days`): the value
+    The counts add up over the parts (`_parts`). The mean is the parts' exact decimal sums
+    (`revops.warehouse.sums`) over the count: the same in every run, whatever order the parts'
+    groups arrive in, where float sums would differ in the last bits from run to run. The
+    median is QUANTILE_CONT's exactly (`_median_days`): the value
     at rank (n-1)/2, or lo * 0.5 + hi * 0.5 between the two middle ones.
     """
     history = wh.table("lifecycle_history")
@@ -217,7 +219,7 @@ def time_in_stage_frame(wh: Warehouse, lifecycle: Lifecycle) -> pd.DataFrame:
             exits=stints.exited_at.count(),
             still=stints.count(where=stints.exited_at.isnull()),
             finished=days.count(),
-            total=days.sum(),
+            total=days.cast(EXACT).sum(),
         )
         for row in wh.execute(grouped).itertuples(index=False):
             s = stages.setdefault(row.stage, _Stage())
@@ -226,7 +228,7 @@ def time_in_stage_frame(wh: Warehouse, lifecycle: Lifecycle) -> pd.DataFrame:
             s.still += int(row.still)
             if row.finished:
                 s.finished += int(row.finished)
-                s.total += float(row.total)
+                s.total += Decimal(row.total)
                 s.hours[int(row.hour)] += int(row.finished)
     medians = _median_days(wh, parts, stages)
     names = sorted(stages, key=_order_key(lifecycle))
@@ -238,7 +240,7 @@ def time_in_stage_frame(wh: Warehouse, lifecycle: Lifecycle) -> pd.DataFrame:
             "median_days": pd.Series([medians.get(n, math.nan) for n in names], dtype="float64"),
             "mean_days": pd.Series(
                 [
-                    stages[n].total / stages[n].finished if stages[n].finished else math.nan
+                    _mean(stages[n].total, stages[n].finished) if stages[n].finished else math.nan
                     for n in names
                 ],
                 dtype="float64",
@@ -246,6 +248,13 @@ def time_in_stage_frame(wh: Warehouse, lifecycle: Lifecycle) -> pd.DataFrame:
             "still_in_stage": pd.Series([stages[n].still for n in names], dtype="int64"),
         }
     )
+
+
+def _mean(total: Decimal, count: int) -> float:
+    """An exact sum over its count, rounded once to a float."""
+    with localcontext() as ctx:
+        ctx.prec = 60  # decimal(38, 15) sums: far beyond a double's 17 digits
+        return float(total / count)
 
 
 def _order_key(lifecycle: Lifecycle) -> Callable[[str | None], tuple[int, str]]:

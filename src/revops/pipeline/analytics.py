@@ -23,6 +23,7 @@ from revops.config.pipeline import PipelineConfig
 from revops.errors import RevOpsError
 from revops.pipeline.snapshot import pipeline_as_of
 from revops.pipeline.stages import count_true, cutoff, days_between, stage_entries, stage_moves
+from revops.warehouse.sums import exact_mean
 
 DIMENSIONS = ("owner", "segment", "region", "opportunity_type")
 DEFAULT_LOOKBACK_DAYS = 365
@@ -311,7 +312,7 @@ def time_in_stage(
     agg = e.group_by([*by, "stage", "rank"]).aggregate(
         stays=count_true(e.done),
         median_days=done_days.quantile(0.5),
-        mean_days=done_days.mean(),
+        mean_days=exact_mean(done_days),  # the same in every run (warehouse.sums)
         p75_days=done_days.quantile(0.75),
         p90_days=done_days.quantile(0.9),
         in_stage_now=count_true(~e.done),
