@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from revops.attribution.journeys import Inputs, _lookback_touches
+from revops.attribution.journeys import WHOLE, Bucket, Inputs, _lookback_touches
 from revops.config.attribution import AttributionConfig, ConversionType
 from revops.warehouse import Warehouse
 from revops.warehouse.sums import EXACT
@@ -34,20 +34,17 @@ from revops.warehouse.sums import EXACT
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 START = -1  # the code of the chain's start state in `FitCounts.src`
-Bucket = tuple[int, int]  # (index, count): the journeys whose conversion_id hashes to index
-WHOLE: Bucket = (0, 1)  # every journey
 # DuckDB holds each journey's touches while it windows them (the moves), about 140 bytes a
-# touch: at 10x demo scale (4.9M touchpoints) the moves held +420 MB. Counted in buckets of
-# journeys, one query each, it holds one bucket's (at 3x, 3 buckets: 217 -> 120 MB); each
-# query joins the lookback again, which costs CPU. At 10x, 5 buckets of 1M held DuckDB's peak
-# at 250 MB (1 bucket: 400) but left the step's own growth where it was (+463-490 MB against
-# +455: its peak is then Python's) for 38 s of CPU against 23.5; hence a bucket per 5M
-# touchpoints: one up to 10x, more only where DuckDB's part would set the peak. (At 10x the
-# 5,001,391 touchpoints make two.) Each held touch is narrower since 2026-12-06: its journey
-# as an integer, not the conversion_id string, its channel as one byte: at 10x DuckDB's peak
-# in the step fell from 401 to 350 MB (the query alone, one bucket, fresh connection: 663 to
-# 518 MB) and its CPU from 11.6 to 9.7 s.
-TOUCHPOINTS_PER_BUCKET = 5_000_000
+# touch (its journey as an integer, its channel as one byte): at 10x demo scale (4.9M touches
+# in the lookback) one or two buckets held +230 MB of the step's peak, the step's largest
+# phase. Counted in buckets of entities (journeys.in_bucket), one query per bucket holds that
+# bucket's share. Until 2026-12-06 a bucket was the journeys whose conversion_id hashed to it,
+# filtered after the join, so every bucket's query joined and grouped every touchpoint again
+# (five buckets at 10x: 38 s of CPU against 23.5); the entity's hash now filters the
+# touchpoints as they are scanned, so a bucket reads, joins and windows only its own. At 10x,
+# 6 buckets of 1M: the moves' phase +41 MB over the memory it started with (2 buckets: +229),
+# DuckDB's peak in it 210 MB (352), the counts' CPU 10.2 s (11.1). One bucket up to 1x.
+TOUCHPOINTS_PER_BUCKET = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -124,13 +121,16 @@ def _coded(j: ir.Table, channels: tuple[str, ...], dtype: str = "int64") -> ir.I
     return code
 
 
-def _numbered_touches(inp: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> ir.Table:
-    """Every journey's touches (converted or not), each with its journey's number (`journey`).
+def _numbered_touches(
+    inp: Inputs, conversion: ConversionType, cfg: AttributionConfig, bucket: Bucket = WHOLE
+) -> ir.Table:
+    """The touches of every journey (converted or not) of the entities in `bucket`, each with
+    its journey's number (`journey`).
 
     The counts partition (moves) and group (channel sets) the touches by journey: by that
     8-byte integer rather than the conversion_id string, each held touch is narrower."""
     return _lookback_touches(
-        inp, conversion, cfg, converted_only=False, detail=False, numbered=True
+        inp, conversion, cfg, converted_only=False, detail=False, numbered=True, bucket=bucket
     )
 
 
@@ -157,7 +157,7 @@ def moves_expr(
     up exactly (`_added`)."""
     k = cfg.markov_order
     pad = len(channels)
-    j = _in_bucket(_numbered_touches(inp, conversion, cfg), bucket)
+    j = _numbered_touches(inp, conversion, cfg, bucket)
     j = j.select(
         "journey",
         "converted",
@@ -203,7 +203,7 @@ def masks_expr(
 ) -> ir.Table:
     """One row per distinct channel set (`mask`) with the converted journeys and their
     revenue (an exact decimal), of the journeys of `bucket`."""
-    j = _in_bucket(_numbered_touches(inp, conversion, cfg), bucket)
+    j = _numbered_touches(inp, conversion, cfg, bucket)
     keys = ["journey", "converted", "revenue"]
     j = j.select(*keys, bit=ibis.literal(2).pow(_coded(j, channels)).cast("int64"))
     if inp.wh.backend == "spark":  # Ibis compiles no BIT_OR for Spark: OR is the distinct sum
@@ -219,17 +219,11 @@ def masks_expr(
 
 def _buckets(inp: Inputs) -> int:
     """How many buckets the journeys are counted in: one per TOUCHPOINTS_PER_BUCKET touchpoints
-    on DuckDB (whose memory they bound); one on PostgreSQL and Spark, which spill instead."""
+    on DuckDB (whose memory they bound); one on PostgreSQL and Spark, which spill instead (and
+    whose hash functions differ: `journeys.in_bucket` is DuckDB's)."""
     if inp.wh.backend != "duckdb":
         return 1
     return max(1, -(-inp.wh.count("touchpoints") // TOUCHPOINTS_PER_BUCKET))
-
-
-def _in_bucket(j: ir.Table, bucket: Bucket) -> ir.Table:
-    """The touches of the journeys of `bucket`. The hash comes as a signed integer, so its
-    remainder may be negative: its absolute value puts every journey in one bucket."""
-    index, count = bucket
-    return j if count == 1 else j.filter((j.conversion_id.hash() % count).abs() == index)
 
 
 def _added(wh: Warehouse, parts: list[ir.Table], *keys: str) -> pa.Table:
