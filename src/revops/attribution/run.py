@@ -130,8 +130,9 @@ class Placed:
         return credit_sums(wh, self.credits, dim)
 
     def rows(self, wh: Warehouse) -> pa.Table:
-        """The per-touch credits as `write_credit_tables` stores them."""
-        return wh.to_arrow(self.credits.order_by(["conversion_id", "pos"]).drop("pos"))
+        """The per-touch credits as `write_credit_tables` stores them (streamed: see
+        `Warehouse.to_arrow_streamed`)."""
+        return wh.to_arrow_streamed(self.credits.order_by(["conversion_id", "pos"]).drop("pos"))
 
 
 def place(

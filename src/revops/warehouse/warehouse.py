@@ -457,6 +457,17 @@ class Warehouse:
     def to_arrow(self, expr: ibis.Table) -> pa.Table:
         return self.con.to_pyarrow(expr)
 
+    def to_arrow_streamed(self, expr: ibis.Table, rows: int = 100_000) -> pa.Table:
+        """`to_arrow`, on DuckDB read as a stream of record batches of up to `rows` rows: its
+        `to_arrow` materializes the whole result, then copies it into Arrow, so a large result
+        is held twice; streamed, only the Arrow table grows (attribution's 211k credit rows at
+        10x: +53 MB against +92 MB, 2026-12-06). The same rows in the same order. Elsewhere
+        plain `to_arrow` (Ibis builds PostgreSQL's batches from Python tuples, and Spark's
+        from its whole result)."""
+        if self.backend != "duckdb":
+            return self.to_arrow(expr)
+        return self.con.to_pyarrow_batches(expr, chunk_size=rows).read_all()
+
     def count(self, name: str) -> int:
         return int(self.con.execute(self.table(name).count()))
 
