@@ -20,7 +20,6 @@ from decimal import Decimal, localcontext
 from typing import TypeVar
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 from ibis.expr.builders import LegacyWindowBuilder
@@ -28,6 +27,7 @@ from ibis.expr.builders import LegacyWindowBuilder
 from revops.config.models import Lifecycle
 from revops.lifecycle.rules import REASON_PREFIXES
 from revops.warehouse import Warehouse
+from revops.warehouse.parts import in_part
 from revops.warehouse.sums import EXACT, exact_mean
 
 SECONDS_PER_DAY = 86_400
@@ -141,11 +141,6 @@ def funnel_conversion(history: ir.Table, lifecycle: Lifecycle) -> ir.Table:
     return table.mutate(conversion=conversion).order_by("step")
 
 
-@ibis.udf.scalar.builtin(name="hash")  # type: ignore[untyped-decorator]
-def _hash(value) -> dt.uint64:  # type: ignore[no-untyped-def]  # of any type: unannotated
-    """DuckDB's HASH, as the UBIGINT it is (ibis's own `hash()` casts it through BIT)."""
-
-
 def _passes(wh: Warehouse, history: ir.Table) -> int:
     """How many passes over persons the history needs: 1 off DuckDB (PostgreSQL sorts in
     work_mem and spills, Spark partitions) or when it has at most PASS_ROWS rows."""
@@ -161,7 +156,7 @@ def _parts(history: ir.Table, passes: int) -> Iterator[ir.Table]:
     person's rows in exactly one part, and per-person results are those of the whole.
     """
     for part in range(passes):
-        yield history.filter(_hash(history.person_id) % passes == part)
+        yield history.filter(in_part(history.person_id, part, passes))
 
 
 def funnel_frame(wh: Warehouse, lifecycle: Lifecycle) -> pd.DataFrame:
