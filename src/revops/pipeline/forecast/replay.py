@@ -19,7 +19,7 @@ on the snapshot days of the finished quarters) that is, above
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -164,6 +164,38 @@ def sample_ranks(counts: dict[bool, int], cap: int, seed: int) -> dict[bool, np.
     return out
 
 
+def batches(days: Sequence[date], counts: Mapping[date, int], limit: int) -> list[list[date]]:
+    """`days` in date order, in runs of consecutive days holding at most `limit` rows by
+    `counts` (a day with more alone); days without a row are left out. Python reads a replay
+    one run at a time, so what it holds at once does not grow with the company."""
+    out: list[list[date]] = []
+    batch: list[date] = []
+    size = 0
+    for d in sorted(days):
+        n = counts.get(d, 0)
+        if not n:
+            continue
+        if batch and size + n > limit:
+            out.append(batch)
+            batch, size = [], 0
+        batch.append(d)
+        size += n
+    if batch:
+        out.append(batch)
+    return out
+
+
+def _only(
+    keys: pd.DataFrame | None, days: Sequence[date]
+) -> Callable[[ibis.Table], ibis.Table] | None:
+    """A narrowing of a read of `days` to the sampled (as_of, opportunity_id) `keys` of those
+    days (None: no sample, every row)."""
+    if keys is None:
+        return None
+    keep = ibis.memtable(keys[keys["as_of"].isin(set(days))].reset_index(drop=True))
+    return lambda t: t.semi_join(keep, ["as_of", "opportunity_id"])
+
+
 @dataclass
 class Replay:
     """The weekly open-deal rows of the given quarters, left in the warehouse."""
@@ -269,18 +301,7 @@ class Replay:
         `created_from` if given), whole days at a time, each read holding at most `CHUNK_ROWS`
         rows (or one day); days without such a deal are not read."""
         counts = self.counts() if created_from is None else self._counts_since(created_from)
-        batch: list[date] = []
-        size = 0
-        for d in sorted(days):
-            n = counts.get(d, 0)
-            if not n:
-                continue
-            if batch and size + n > CHUNK_ROWS:
-                yield self.read(batch, created_from)
-                batch, size = [], 0
-            batch.append(d)
-            size += n
-        if batch:
+        for batch in batches(days, counts, CHUNK_ROWS):
             yield self.read(batch, created_from)
 
     def _counts_since(self, created_from: date) -> dict[date, int]:
@@ -358,16 +379,25 @@ class Replay:
         if not days:
             return pd.DataFrame(columns=list(POOL_COLUMNS)), pd.DataFrame()
         cap = cfg.max_training_rows
-        only = None
+        keys = None
         if cap is not None and self.pool_rows > cap:
             # The sample's keys come to Python (model-sized) and go back as a table: inside the
             # evidence query as a subquery, DuckDB held several times the memory for it.
             keys = self.wh.execute(self._sample(days, cap))
             keys["as_of"] = ts(keys["as_of"]).dt.date
-            keep = ibis.memtable(keys)
-            only = lambda t: t.semi_join(keep, ["as_of", "opportunity_id"])  # noqa: E731
-        rows, x = self._read(days, only)
-        return rows[list(POOL_COLUMNS)], x
+            counts = keys.groupby("as_of").size().to_dict()
+        # Read `CHUNK_ROWS` at a time, keeping the pool's columns of each read: read whole, the
+        # evidence query's hash tables and the reads' full frames (with the copies placing,
+        # labelling and the overrides make of them) were the step's peak, while the pool only
+        # keeps six columns and the features. A row depends only on its own deal and week, so
+        # the pieces, in date order, are the whole read's rows in its order.
+        rows, xs = [], []
+        for batch in batches(days, counts, CHUNK_ROWS):
+            rows_b, x_b = self._read(batch, _only(keys, batch))
+            rows.append(rows_b[list(POOL_COLUMNS)])
+            xs.append(x_b)
+            del rows_b
+        return pd.concat(rows, ignore_index=True), pd.concat(xs, ignore_index=True)
 
     def _sample(self, days: Sequence[date], cap: int) -> ibis.Table:
         """(as_of, opportunity_id) of the rows `sample_ranks` keeps, chosen by the warehouse."""
