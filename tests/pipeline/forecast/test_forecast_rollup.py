@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from functools import partial
 
 import pandas as pd
+import pyarrow as pa
 import pytest
-from forecast_case import example_model, load_team
+from forecast_case import USERS, _rows, example_model, load_team
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from revops.audit import entries, verify
 from revops.pipeline.forecast import ForecastInputError, adjust, forecast_rollup, parse
-from revops.pipeline.forecast.data import latest_data_date
-from revops.warehouse import Warehouse
+from revops.pipeline.forecast.adjustments import adjustments_frame
+from revops.pipeline.forecast.data import human_inputs_until, latest_data_date, states
+from revops.pipeline.forecast.rollup import counting, deal_calls, rollup
+from revops.warehouse import Batch, Warehouse
 
 AS_OF = date(2026, 3, 15)
 MODEL = example_model()
@@ -123,3 +130,79 @@ def test_adjustment_needs_a_note_and_a_known_subject(warehouse: Warehouse) -> No
     with pytest.raises(ForecastInputError, match="region"):
         adjust(warehouse, level="region", subject_id="MARS", note="x", **common)  # type: ignore[arg-type]
     assert warehouse.count("forecast_adjustments") == 0
+
+
+@pytest.fixture(scope="module")
+def mem() -> Iterator[Warehouse]:
+    with Warehouse.connect(":memory:") as wh:
+        yield wh
+
+
+J20 = datetime(2026, 1, 20, 9)
+STAGES = ["Prospecting", "Discovery", "Solution", "Proposal", "Negotiation"]
+STAGES += ["Closed Won", "Closed Lost"]
+# Close dates anywhere around 2026Q1 (Feb 1 … Apr 30: days 12 … 100 after Jan 20), its first
+# and last days and the days either side of them often, or none.
+CLOSE = st.one_of(st.none(), st.integers(0, 150), st.sampled_from([11, 12, 100, 101]))
+step = st.tuples(
+    st.sampled_from(STAGES),
+    st.integers(0, 110),
+    st.one_of(st.none(), st.integers(1, 9).map(lambda k: k * 1000.0)),
+    CLOSE,
+)
+deal = st.tuples(
+    st.sampled_from(["new_business", "expansion", "renewal"]),
+    st.lists(step, min_size=1, max_size=4),
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(deals=st.lists(deal, min_size=1, max_size=8), as_of=st.integers(0, 120))
+# Won on the quarter's last day and open due on it, as of a day after both.
+@example(
+    deals=[
+        ("new_business", [("Proposal", 0, 1000.0, 100), ("Closed Won", 90, 1000.0, 100)]),
+        ("expansion", [("Negotiation", 5, 2000.0, 100)]),
+    ],
+    as_of=95,
+)
+def test_rollup_reads_only_the_deals_that_count_and_is_the_plain_rollup(
+    mem: Warehouse,
+    deals: list[tuple[str, list[tuple[str, int, float | None, int | None]]]],
+    as_of: int,
+) -> None:
+    """The warehouse keeps the deals `deal_calls` counts (won or open, due in the period); the
+    roll-up is the one of every deal's state read whole and counted in pandas."""
+    made = []
+    for i, (kind, steps) in enumerate(deals):
+        walk = [
+            (
+                stage,
+                J20 + timedelta(days=at),
+                amount,
+                None if close is None else J20.date() + timedelta(days=close),
+            )
+            for stage, at, amount, close in sorted(steps, key=lambda s: s[1])
+        ]
+        made.append((f"h{i}", ("r1", "r2")[i % 2], kind, walk))
+    opp, hist = _rows(made)  # type: ignore[arg-type]
+    mem.write_many(
+        [
+            Batch("users", pa.table(USERS), "replace"),
+            Batch("opportunities", opp, "replace"),
+            Batch("opportunity_stage_history", hist, "replace"),
+        ]
+    )
+    period = parse(MODEL, "2026Q1")
+    day = J20.date() + timedelta(days=as_of)
+    every = states(mem, MODEL, [day], open_only=False)
+    narrowed = states(mem, MODEL, [day], open_only=False, narrow=partial(counting, period=period))
+    expect = deal_calls(every, period).reset_index(drop=True)
+    got = deal_calls(narrowed, period).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expect, check_exact=True)
+    assert len(narrowed) == len(expect)  # nothing read that the calls leave out
+    until = human_inputs_until(day, latest_data_date(mem))
+    plain = rollup(
+        deal_calls(every, period), pd.DataFrame(USERS), adjustments_frame(mem), period, until
+    )
+    pd.testing.assert_frame_equal(forecast_rollup(mem, MODEL, period, day), plain, check_exact=True)

@@ -9,7 +9,7 @@ what each replayed row needs from them (`evidence`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -129,9 +129,15 @@ def load(wh: Warehouse, model: OperatingModel) -> ForecastData:
 
 
 def states(
-    wh: Warehouse, model: OperatingModel, dates: Sequence[date], *, open_only: bool = True
+    wh: Warehouse,
+    model: OperatingModel,
+    dates: Sequence[date],
+    *,
+    open_only: bool = True,
+    narrow: Callable[[ibis.Table], ibis.Table] | None = None,
 ) -> pd.DataFrame:
-    """Every deal's state at the end of each date, from stage history, in one query."""
+    """Every deal's state at the end of each date, from stage history, in one query (only the
+    rows `narrow` keeps of it, when given: the warehouse drops the others)."""
     expr = pipeline_as_of(
         wh.table("opportunity_stage_history"),
         wh.table("opportunities"),
@@ -139,7 +145,7 @@ def states(
         model.pipeline,
         open_only=open_only,
     )
-    return _states(wh, expr)
+    return _states(wh, expr if narrow is None else narrow(expr))
 
 
 def states_with_evidence(

@@ -47,7 +47,7 @@ from revops.pipeline.forecast.recommend import (
     walk_forward,
 )
 from revops.pipeline.forecast.replay import current_rows, finished_quarters
-from revops.pipeline.forecast.rollup import deal_calls, rollup
+from revops.pipeline.forecast.rollup import counting, deal_calls, rollup
 from revops.pipeline.forecast.snapshots import read_snapshot, take_snapshots
 from revops.pipeline.forecast.win_model import Evaluation
 from revops.warehouse import Batch, Warehouse
@@ -72,7 +72,7 @@ def forecast_rollup(
     Adjustments count from their own timestamp; as of the data's last date (the present, as far
     as the warehouse knows) every adjustment recorded so far counts.
     """
-    frame = states(wh, model, [as_of], open_only=False)
+    frame = states(wh, model, [as_of], open_only=False, narrow=partial(counting, period=period))
     calls = deal_calls(frame, period)
     users: pd.DataFrame = wh.execute(
         wh.table("users").select("user_id", "name", "manager_id", "region")
