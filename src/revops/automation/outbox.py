@@ -281,6 +281,12 @@ class OutboxHook:
             if source is not None:
                 self.by_source.setdefault(source, []).append(rule)
 
+    @property
+    def reads(self) -> frozenset[str]:
+        """The tables whose written rows this hook reads (its rules' sources): a write of any
+        other table, a staged one included (`Batch.stage`), triggers nothing here."""
+        return frozenset(self.by_source)
+
     def __call__(self, written: Sequence[Batch]) -> list[Batch]:
         touched = {b.table for b in written if b.data.num_rows}
         rules = [r for name, rs in self.by_source.items() if name in touched for r in rs]

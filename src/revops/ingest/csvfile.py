@@ -242,7 +242,11 @@ def _streamed_json(
 
 
 def read_csv(
-    path: Path, encoding: str, progress: Progress | None, check: Check | None = None
+    path: Path,
+    encoding: str,
+    progress: Progress | None,
+    check: Check | None = None,
+    slice_rows: int | None = None,
 ) -> RawData:
     """Read a .csv or .csv.gz file; see the module docstring for how rows are numbered.
 
@@ -250,7 +254,9 @@ def read_csv(
     to `check`, which returns the positions (in the slice) it refuses; those rows are rendered
     as JSON for quarantine at once and the slice's text is let go, so memory does not grow
     with the file. The returned RawData then holds no columns, only the row count.
+    `slice_rows` overrides CHUNK_ROWS (a streamed load's slice size).
     """
+    rows = CHUNK_ROWS if slice_rows is None else slice_rows
     invalid: list[tuple[int, str, int]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -293,7 +299,7 @@ def read_csv(
                         batches.append(batch)
                         continue
                     pending.append(batch)
-                    if sum(b.num_rows for b in pending) >= CHUNK_ROWS:
+                    if sum(b.num_rows for b in pending) >= rows:
                         hand_over(schema)
                 if check is not None and (pending or done == 0):
                     hand_over(schema)  # an empty file is checked too: its plan must hold

@@ -16,7 +16,7 @@ from revops.warehouse import Warehouse
 from revops.warehouse.schema import Table
 
 
-def _active_fixes(wh: Warehouse, t: Table) -> pa.Table:
+def active_fixes(wh: Warehouse, t: Table) -> pa.Table:
     """The latest fix not undone per (record, field) of table `t`: record_id, field, before,
     after."""
     q = wh.table("quality_changes")
@@ -30,11 +30,12 @@ def _active_fixes(wh: Warehouse, t: Table) -> pa.Table:
     return rows.take(first.column("__pos_min"))
 
 
-def keep_fixes(wh: Warehouse, t: Table, good: pa.Table) -> pa.Table:
-    """`good` with each value a stored fix replaced put back to the fixed value."""
+def keep_fixes(wh: Warehouse, t: Table, good: pa.Table, fixes: pa.Table | None = None) -> pa.Table:
+    """`good` with each value a stored fix replaced put back to the fixed value. `fixes` is
+    `active_fixes(wh, t)` when the caller read it already (a load done a slice at a time)."""
     if good.num_rows == 0 or len(t.primary_key) != 1:
         return good
-    fixes = _active_fixes(wh, t)
+    fixes = active_fixes(wh, t) if fixes is None else fixes
     if fixes.num_rows == 0:
         return good
     ids = pc.cast(good.column(t.primary_key[0]), pa.string())

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,15 +33,25 @@ from revops.config.sources import SourceObject
 from revops.ingest.columns import ColumnPlan, plan_columns
 from revops.ingest.errors import IngestError
 from revops.ingest.fixes import keep_fixes
-from revops.ingest.raw import IntArray, Progress, RawData
+from revops.ingest.raw import IntArray, Progress, RawData, check_encoding, refuse_duplicates
 from revops.ingest.readers import read_file
 from revops.ingest.repeats import find_repeats
 from revops.ingest.report import LoadReport
-from revops.ingest.sourced import find_mapping, map_source, sourced_batches
+from revops.ingest.sourced import (
+    Lookups,
+    deletion_batches,
+    find_mapping,
+    lifecycle_batch,
+    lookups,
+    map_source,
+    sourced_batches,
+)
+from revops.ingest.streamed import header, mapped_plan, read_sliced, streamable
 from revops.ingest.validate import Validated, combine, validate
 from revops.quality.edge import CHANGES, Normalized, normalize_table
 from revops.warehouse import Batch, Table, Warehouse, WarehouseError, WriteResult
 from revops.warehouse import table as table_def
+from revops.warehouse.stage import Stage
 from revops.warehouse.warehouse import arrow_schema
 
 log = logging.getLogger(__name__)
@@ -83,6 +94,13 @@ def _quarantine(
         raws = raw.raw_json(checked.bad_rows)
         rows += list(zip(numbers, checked.fields, checked.reasons, raws, strict=True))
     rows.sort(key=lambda r: r[0])
+    return _quarantine_rows(rows, load_id, t, file, now)
+
+
+def _quarantine_rows(
+    rows: list[tuple[int, str, str, str]], load_id: str, t: Table, file: str, now: datetime
+) -> pa.Table:
+    """Quarantine rows from (row number, field, reason, raw JSON), in that order."""
     n = len(rows)
     return pa.table(
         [
@@ -216,10 +234,10 @@ def _edge(model: OperatingModel | None, t: Table, good: pa.Table) -> Normalized:
     return normalize_table(t.name, good, model.quality)
 
 
-def _change_log(normalized: Normalized, t: Table, load_id: str, now: datetime) -> pa.Table:
-    """The load's normalizations as quality_changes rows (run id: the load id), so the unknown
-    sources are flagged with the value given and `quality undo LOAD_ID` can restore them."""
-    rows = normalized.changes
+def _change_log(rows: pa.Table, t: Table, load_id: str, now: datetime) -> pa.Table:
+    """The load's normalizations (`Normalized.changes`) as quality_changes rows (run id: the
+    load id), so the unknown sources are flagged with the value given and `quality undo
+    LOAD_ID` can restore them."""
     n = rows.num_rows
     numbers = pc.utf8_lpad(pc.cast(pa.array(np.arange(n)), pa.string()), 7, "0")
     return pa.table(
@@ -266,6 +284,22 @@ def load_file(
     path = Path(path)
     t = _target(table)
     source_name, mapping = find_mapping(preset, table, model)
+    sliced = _sliced_plan(wh, path, t, mapping, preset, model, replay, encoding)
+    if sliced is not None:
+        plan, names, found = sliced
+        with wh.stage(t.name, tuple(plan.custom)) as stage:
+            return _load_sliced(
+                wh,
+                path,
+                t,
+                preset,
+                (source_name, mapping, model),
+                (plan, names, found),
+                stage,
+                encoding=encoding,
+                progress=progress,
+                started=started,
+            )
     # Without a source mapping (which reads the whole export: history folding, deletions) a
     # CSV file is validated as it is read, a slice at a time, and its text is let go
     parts: list[Validated] = []
@@ -334,12 +368,6 @@ def load_file(
     # The file's parsed text is not needed past this point: let it go before the write, whose
     # database buffers would otherwise come on top of it (a third of the peak at 1M rows)
     del raw, mapped, checked
-    known = (
-        _known(wh, t, quarantine)
-        if replay is None
-        else pa.array([True] * quarantine.num_rows, pa.bool_())
-    )
-    fresh = quarantine.filter(pc.invert(known))
 
     def log_row(results: list[WriteResult]) -> list[Batch]:
         done = results[0] if good.num_rows else WriteResult(0, 0, 0)
@@ -362,19 +390,110 @@ def load_file(
         return [Batch("load_log", pa.table(row), "append")]
 
     newer = "updated_at" if "updated_at" in good.column_names else None
-    custom = tuple(plan.custom)
     # find_repeats kept one row per key, so the write need not hash every key again
-    merge = Batch(t.name, good, "merge", custom, newer=newer, unique_keys=True)
-    batches = [merge] if good.num_rows else []
+    merge = Batch(t.name, good, "merge", tuple(plan.custom), newer=newer, unique_keys=True)
+    changes = _change_log(normalized.changes, t, load_id, now)
+    outcome = _Outcome(
+        rows_in=rows_in,
+        deleted=deleted,
+        ignored=ignored,
+        blank_lines=blank,
+        duplicates=duplicates,
+        duplicate_ids=repeats.sample,
+        problems=dict(problems),
+        ignored_columns=plan.ignored,
+        alerts=alerts,
+    )
+    dedupe = [Batch("dedupe_models", pa.concat_tables(fits), "append")] if fits else []
+    return _commit(
+        wh,
+        path,
+        t,
+        preset,
+        load_id,
+        now,
+        merge if good.num_rows else None,
+        quarantine,
+        changes,
+        dedupe,
+        sourced,
+        replay,
+        outcome,
+        started,
+    )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a load found besides the rows it writes: its counts for load_log and the report."""
+
+    rows_in: int
+    deleted: int
+    ignored: int
+    blank_lines: int
+    duplicates: int
+    duplicate_ids: tuple[tuple[str, tuple[int, ...]], ...]
+    problems: dict[tuple[str, str], int]
+    ignored_columns: tuple[str, ...]
+    alerts: pa.Table | None
+
+
+def _commit(
+    wh: Warehouse,
+    path: Path,
+    t: Table,
+    preset: str | None,
+    load_id: str,
+    now: datetime,
+    merge: Batch | None,
+    quarantine: pa.Table,
+    changes: pa.Table,
+    dedupe: list[Batch],
+    sourced: list[Batch],
+    replay: Callable[[str, pa.Table], Sequence[Batch]] | None,
+    outcome: _Outcome,
+    started: float,
+) -> LoadReport:
+    """The load's one write (rows, quarantine, changes, alerts, a duplicate-rule fit,
+    replayed quarantine, deletions and events, load_log) and its report; `merge` is None when
+    no row is good."""
+    file = str(path)
+    known = (
+        _known(wh, t, quarantine)
+        if replay is None
+        else pa.array([True] * quarantine.num_rows, pa.bool_())
+    )
+    fresh = quarantine.filter(pc.invert(known))
+    alerts = outcome.alerts
+
+    def log_row(results: list[WriteResult]) -> list[Batch]:
+        done = results[0] if merge is not None else WriteResult(0, 0, 0)
+        row = {
+            "load_id": [load_id],
+            "target_table": [t.name],
+            "file": [file],
+            "preset": pa.array([preset], pa.string()),
+            "rows_in": [outcome.rows_in],
+            "inserted": [done.inserted],
+            "updated": [done.updated],
+            "quarantined": [quarantine.num_rows],
+            "unchanged": [done.unchanged],
+            "duplicates": [outcome.duplicates],
+            "blank_lines": [outcome.blank_lines],
+            "deleted": [outcome.deleted],
+            "ignored": [outcome.ignored],
+            "loaded_at": pa.array([now], pa.timestamp("us")),
+        }
+        return [Batch("load_log", pa.table(row), "append")]
+
+    batches = [merge] if merge is not None else []
     if fresh.num_rows:
         batches.append(Batch("quarantine", fresh, "append"))
-    if normalized.changes.num_rows:
-        changes = _change_log(normalized, t, load_id, now)  # change ids unique by construction
+    if changes.num_rows:  # change ids unique by construction
         batches.append(Batch("quality_changes", changes, "append", unique_keys=True))
     if alerts is not None and alerts.num_rows:
         batches.append(Batch("duplicate_alerts", alerts, "append"))
-    if fits:
-        batches.append(Batch("dedupe_models", pa.concat_tables(fits), "append"))
+    batches += dedupe
     if replay is not None:
         batches.extend(replay(load_id, quarantine))
     batches += sourced
@@ -382,26 +501,26 @@ def load_file(
         results = wh.write_many(batches, then=log_row)
     except WarehouseError as exc:
         raise IngestError(f"{path}: nothing was loaded; the warehouse write failed: {exc}") from exc
-    done = results[0] if good.num_rows else WriteResult(0, 0, 0)
+    done = results[0] if merge is not None else WriteResult(0, 0, 0)
     report = LoadReport(
         load_id=load_id,
         file=file,
         table=t.name,
         preset=preset,
-        rows_in=rows_in,
-        deleted=deleted,
-        ignored=ignored,
+        rows_in=outcome.rows_in,
+        deleted=outcome.deleted,
+        ignored=outcome.ignored,
         inserted=done.inserted,
         updated=done.updated,
         unchanged=done.unchanged,
         quarantined=quarantine.num_rows,
         known_quarantined=quarantine.num_rows - fresh.num_rows,
-        duplicates=duplicates,
-        duplicate_ids=repeats.sample,
+        duplicates=outcome.duplicates,
+        duplicate_ids=outcome.duplicate_ids,
         alerts=0 if alerts is None else alerts.num_rows,
-        blank_lines=blank,
-        problems=dict(problems),
-        ignored_columns=plan.ignored,
+        blank_lines=outcome.blank_lines,
+        problems=outcome.problems,
+        ignored_columns=outcome.ignored_columns,
         seconds=time.perf_counter() - started,
     )
     log.info(
@@ -419,3 +538,102 @@ def load_file(
         report.seconds,
     )
     return report
+
+
+def _sliced_plan(
+    wh: Warehouse,
+    path: Path,
+    t: Table,
+    mapping: SourceObject | None,
+    preset: str | None,
+    model: OperatingModel | None,
+    replay: object,
+    encoding: str,
+) -> tuple[ColumnPlan, tuple[str, ...], Lookups | None] | None:
+    """The plan, header and mapping lookups of a file to load a slice at a time, or None to
+    read it whole (`streamed.streamable`; an update file; a file whose header already fails:
+    the whole read then says why, as it always did)."""
+    if not path.is_file() or not streamable(wh, path, t, mapping, model, replay=replay is not None):
+        return None
+    try:
+        names = header(path, check_encoding(encoding))
+        refuse_duplicates(path, names)
+        found = lookups(wh, mapping, names, t, model) if mapping is not None else None
+        plan = mapped_plan(path, names, t, mapping, preset, found)
+    except (IngestError, pa.ArrowInvalid, OSError, UnicodeDecodeError):
+        return None
+    return None if plan.missing else (plan, names, found)
+
+
+def _load_sliced(
+    wh: Warehouse,
+    path: Path,
+    t: Table,
+    preset: str | None,
+    source: tuple[str, SourceObject | None, OperatingModel | None],
+    planned: tuple[ColumnPlan, tuple[str, ...], Lookups | None],
+    stage: Stage,
+    *,
+    encoding: str,
+    progress: Progress | None,
+    started: float,
+) -> LoadReport:
+    """`load_file` a slice at a time (see `revops.ingest.streamed`): the same rows, quarantine,
+    changes, deletions, events, load_log and report as the whole read, from a stage."""
+    source_name, mapping, model = source
+    plan, names, found = planned
+    got = read_sliced(
+        wh,
+        path,
+        t,
+        mapping,
+        source_name,
+        model,
+        plan,
+        stage,
+        names=names,
+        found=found,
+        encoding=encoding,
+        progress=progress,
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    load_id = _new_load_id(now)
+    quarantine = _quarantine_rows(got.refused, load_id, t, str(path), now)
+    merge = None
+    if stage.rows:
+        newer = "updated_at" if "updated_at" in stage.present else None
+        data = stage.empty
+        merge = Batch(t.name, data, "merge", tuple(plan.custom), newer=newer, stage=stage)
+    sourced = deletion_batches(wh, t, got.deleted_keys, source_name, load_id=load_id, now=now)
+    if got.events is not None and got.events.num_rows:
+        key = t.primary_key[0]
+        stored = pa.table({key: stage.keys(key)})
+        sourced += lifecycle_batch(got.events, stored, t)
+    outcome = _Outcome(
+        rows_in=got.rows_in,  # the reader's rows: deleted and ignored ones among them
+        deleted=got.deleted_rows,
+        ignored=got.ignored_rows,
+        blank_lines=got.blank_lines,
+        duplicates=int(got.repeats.superseded.size),
+        duplicate_ids=got.repeats.sample,
+        problems=dict(got.problems),
+        ignored_columns=plan.ignored,
+        alerts=None,
+    )
+    changes = _change_log(got.changes, t, load_id, now)
+    return _commit(
+        wh,
+        path,
+        t,
+        preset,
+        load_id,
+        now,
+        merge,
+        quarantine,
+        changes,
+        [],
+        sourced,
+        None,
+        outcome,
+        started,
+    )

@@ -23,6 +23,7 @@ def read_file(
     progress: Progress | None = None,
     text_fields: frozenset[str] = frozenset(),
     check: Check | None = None,
+    slice_rows: int | None = None,
 ) -> RawData:
     """Parse `path` into `RawData`; IngestError if the file as a whole cannot be read.
 
@@ -35,7 +36,7 @@ def read_file(
         raise IngestError(f"{path}: no such file")
     codec = check_encoding(encoding)
     if name.endswith(CSV_SUFFIXES):
-        raw = read_csv(path, codec, progress, check)
+        raw = read_csv(path, codec, progress, check, slice_rows)
     elif name.endswith(PARQUET_SUFFIXES):
         raw = read_parquet(path, progress)
     elif name.endswith(JSON_SUFFIXES):

@@ -7,6 +7,7 @@ deletions, tombstones, audit entry and events, or not at all.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -17,7 +18,7 @@ from revops.config.models import OperatingModel
 from revops.config.sources import SourceObject, find_object, shipped_sources
 from revops.ingest.coerce import coerce
 from revops.ingest.errors import IngestError
-from revops.ingest.mapping import Mapped, Rates, map_raw
+from revops.ingest.mapping import Mapped, Rates, Related, map_raw
 from revops.ingest.raw import RawData
 from revops.warehouse import Batch, Table, Warehouse
 from revops.warehouse import table as table_def
@@ -37,12 +38,59 @@ def find_mapping(
         raise IngestError(str(exc)) from None
 
 
-def _users(wh: Warehouse, mapping: SourceObject | None, raw: RawData) -> pa.Table | None:
+def _users(
+    wh: Warehouse, mapping: SourceObject | None, columns: tuple[str, ...]
+) -> pa.Table | None:
     """user_id, name and email of every user, when the mapping resolves owners by name/email."""
     owner = mapping.owner if mapping else None
-    if owner is None or owner.by == "id" or owner.column not in raw.columns:
+    if owner is None or owner.by == "id" or owner.column not in columns:
         return None
     return wh.to_arrow(wh.table("users").select("user_id", "name", "email"))
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """What `map_raw` reads from the warehouse and the model: read once per load, so a load
+    mapped a slice at a time reads them once too."""
+
+    timezone: str
+    users: pa.Table | None
+    rates: Rates | None
+    related: Related
+
+
+def lookups(
+    wh: Warehouse,
+    mapping: SourceObject,
+    columns: tuple[str, ...],
+    t: Table,
+    model: OperatingModel | None,
+) -> Lookups:
+    """The users, rates and related values a file with `columns` needs mapped."""
+    zone = model.company.timezone if model is not None else "UTC"
+    users = _users(wh, mapping, columns)
+    rates = _rates(wh, mapping, columns, model.company.currency if model is not None else "USD")
+    related = {}
+    for canonical, relation in mapping.related.items():
+        rel = t.relation(relation)
+        target = wh.table(rel.table)
+        key = table_def(rel.table).primary_key[0]
+        related[canonical] = wh.to_arrow(target.select(key, canonical))
+    return Lookups(zone, users, rates, related)
+
+
+def map_with(raw: RawData, mapping: SourceObject, t: Table, name: str, found: Lookups) -> Mapped:
+    """`map_raw` of `raw` with lookups read before."""
+    return map_raw(
+        raw,
+        mapping,
+        t,
+        system=name,
+        timezone=found.timezone,
+        users=found.users,
+        rates=found.rates,
+        related=found.related,
+    )
 
 
 def map_source(
@@ -56,23 +104,14 @@ def map_source(
     """`map_raw` with what it needs from the warehouse and the operating model."""
     if mapping is None:
         return Mapped(raw, pa.table({}), 0, None)
-    zone = model.company.timezone if model is not None else "UTC"
-    users = _users(wh, mapping, raw)
-    rates = _rates(wh, mapping, raw, model.company.currency if model is not None else "USD")
-    related = {}
-    for canonical, relation in mapping.related.items():
-        rel = t.relation(relation)
-        target = wh.table(rel.table)
-        key = table_def(rel.table).primary_key[0]
-        related[canonical] = wh.to_arrow(target.select(key, canonical))
-    return map_raw(
-        raw, mapping, t, system=name, timezone=zone, users=users, rates=rates, related=related
-    )
+    return map_with(raw, mapping, t, name, lookups(wh, mapping, raw.columns, t, model))
 
 
-def _rates(wh: Warehouse, mapping: SourceObject, raw: RawData, company: str) -> Rates | None:
+def _rates(
+    wh: Warehouse, mapping: SourceObject, columns: tuple[str, ...], company: str
+) -> Rates | None:
     """The dated currency rates, when the export has a currency column to convert."""
-    if mapping.currency is None or mapping.currency.column not in raw.columns:
+    if mapping.currency is None or mapping.currency.column not in columns:
         return None
     return Rates.of(company, wh.to_arrow(wh.table("currency_rates")))
 

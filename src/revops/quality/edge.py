@@ -16,6 +16,7 @@ The intake API (`api.intake.clean`) and `revops load` of persons and touchpoints
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -117,6 +118,9 @@ class Normalized:
     # record_id, field, before, after, rule: one row per changed value, as Arrow columns, since
     # a load whose every row names its source in another spelling changes a million values
     changes: pa.Table
+    # per change, the position of its row in the table (a load done a slice at a time keeps
+    # only the changes of the rows it stores, in the order one pass over them makes)
+    rows: pa.Array = dataclasses.field(default_factory=lambda: pa.array([], pa.int64()))
 
 
 def normalize_table(name: str, table: pa.Table, quality: QualityConfig) -> Normalized:
@@ -136,6 +140,7 @@ def normalize_table(name: str, table: pa.Table, quality: QualityConfig) -> Norma
     if not present or table.num_rows == 0:
         return Normalized(table, CHANGES.empty_table())
     changes: list[pa.Table] = []
+    positions: list[pa.Array] = []
     utm_given: pa.Array | None = None
     for field in present:
         column = plain_text(table.column(field))
@@ -153,6 +158,7 @@ def normalize_table(name: str, table: pa.Table, quality: QualityConfig) -> Norma
         if not pc.any(changed).as_py():
             continue
         rows = pc.indices_nonzero(changed)
+        positions.append(pc.cast(rows, pa.int64()))
         row_codes = pc.take(codes, rows)
         changes.append(
             pa.table(
@@ -181,7 +187,9 @@ def normalize_table(name: str, table: pa.Table, quality: QualityConfig) -> Norma
             table = table.set_column(at, "utm_source", filled)
         else:
             table = table.append_column("utm_source", filled)
-    return Normalized(table, pa.concat_tables(changes) if changes else CHANGES.empty_table())
+    if not changes:
+        return Normalized(table, CHANGES.empty_table())
+    return Normalized(table, pa.concat_tables(changes), pa.concat_arrays(positions))
 
 
 CHANGES = pa.schema(

@@ -31,6 +31,7 @@ from revops.warehouse.pii import PII_KEY_ENV, PiiCipher, cipher_from_env, column
 from revops.warehouse.schema import TABLES, Column, ColumnType, Table, table
 from revops.warehouse.spark import SQL_TYPES as SPARK_TYPES
 from revops.warehouse.spark import is_spark_url
+from revops.warehouse.stage import Stage, staging
 
 DEFAULT_URL = "out/revops.duckdb"
 _SCHEMA_LOCK = 0x7265766F7073  # "revops": the advisory lock serializing schema creation
@@ -95,6 +96,10 @@ class Batch:
     # the caller has already made the primary keys unique (ingestion reports repeats), so the
     # write skips its own last-row-per-key pass, a hash of every key
     unique_keys: bool = False
+    # `merge` only: the rows are in this stage (`Warehouse.stage`), not in `data`, which is
+    # then an empty table of their columns (what write hooks see: a hook that reads a table's
+    # rows must not be given a staged batch of it)
+    stage: Stage | None = None
 
 
 def _q(name: str) -> str:
@@ -513,6 +518,24 @@ class Warehouse:
                 yield lambda q: cur.execute(q)
 
     # -- writing ------------------------------------------------------------------------------
+    @contextmanager
+    def stage(self, name: str, custom: tuple[str, ...] = ()) -> Iterator[Stage]:
+        """A `Stage` for rows of table `name` that a later `merge` Batch (`stage=`) writes:
+        each slice appended is conformed as a batch is (PII encrypted) and spooled to disk, so
+        a big load holds one slice in memory. Its keys must be unique when it is written
+        (`Stage.repeated`, `Stage.drop`). Not on Spark, whose writes stage whole tables."""
+        if self.backend == "spark":
+            raise WarehouseError("a staged write is for DuckDB and PostgreSQL, not Spark")
+
+        def shape_of(data: pa.Table) -> Table:
+            return with_custom(table(name), data, custom)
+
+        def conform(t: Table, data: pa.Table) -> pa.Table:
+            return self._conform(t, data, unique=True)
+
+        with staging(name, conform, shape_of) as staged:
+            yield staged
+
     def write(self, name: str, data: pa.Table, mode: WriteMode = "upsert") -> WriteResult:
         """Write one table atomically; see `write_many`."""
         return self.write_many([Batch(name, data, mode)])[0]
@@ -548,11 +571,17 @@ class Warehouse:
             batches = [*batches, *hook(batches)]
         for standing in self.write_hooks:
             batches = [*batches, *standing(batches)]
-        shapes = [with_custom(table(b.table), b.data, b.custom) for b in batches]
+        shapes = [_shape(b) for b in batches]
         staged = [
-            (b, t, self._conform(t, b.data, unique=b.unique_keys))
+            (
+                b,
+                t,
+                b.data if b.stage is not None else self._conform(t, b.data, unique=b.unique_keys),
+            )
             for b, t in zip(batches, shapes, strict=True)
         ]
+        if self.backend == "spark" and any(b.stage is not None for b in batches):
+            raise WarehouseError("a staged write is for DuckDB and PostgreSQL, not Spark")
         results: list[WriteResult] = []
         self.written.update(b.table for b in batches)
         try:
@@ -583,9 +612,11 @@ class Warehouse:
         with self.transaction() as run:
             for i, (batch, t, data) in enumerate(staged):
                 present = frozenset(batch.data.column_names)
+                if batch.stage is not None:
+                    present = batch.stage.present
                 self._add_custom(run, t)
                 if batch.mode == "merge":
-                    results.append(self._merge(run, t, data, i, present, batch.newer))
+                    results.append(self._merge(run, t, data, i, present, batch.newer, batch.stage))
                 else:
                     results.append(self._apply(run, t, data, batch.mode, i, present, counts))
             for j, batch in enumerate(then(list(results)) if then else (), len(staged)):
@@ -724,7 +755,9 @@ class Warehouse:
                 run, f"SELECT count(*) FROM {_q(stage)} s JOIN {_q(t.name)} t ON {on}"
             )
         if updated < rows:  # `updated` counts the stored keys unless only keys came uncounted
-            self._insert_new(run, t, stage, on, none_stored=updated == 0 and (bool(rest) or counts))
+            self._insert_new(
+                run, t, _q(stage), on, none_stored=updated == 0 and (bool(rest) or counts)
+            )
         if not counts:
             return WriteResult(inserted=rows, updated=0)
         return WriteResult(inserted=rows - updated, updated=updated)
@@ -737,20 +770,23 @@ class Warehouse:
         i: int,
         present: frozenset[str],
         newer: str | None,
+        staged: Stage | None = None,
     ) -> WriteResult:
         """Insert new keys, update the stored rows that differ, count the rest (see write_many).
 
         No ON CONFLICT: DuckDB's conflict path is about three times slower than an anti-joined
-        INSERT plus an UPDATE of only the changed rows.
+        INSERT plus an UPDATE of only the changed rows. The rows are `data`, or `staged`'s.
         """
-        with self._staged(run, t, f"_revops_stage_{t.name}_{i}", data) as stage:
+        name = f"_revops_stage_{t.name}_{i}"
+        rows = data.num_rows if staged is None else staged.rows
+        with self._merge_source(run, t, name, data, staged) as stage:
             on = _key_match(t)
             rest = _brought(t, present)
             differs = " OR ".join(f"s.{_q(c)} IS DISTINCT FROM t.{_q(c)}" for c in rest)
             change = f"({differs or 'FALSE'})"
             if newer is not None and newer in present:
                 change += f" AND NOT coalesce(s.{_q(newer)} < t.{_q(newer)}, FALSE)"
-            joined = f"FROM {_q(stage)} s JOIN {_q(t.name)} t ON {on}"
+            joined = f"FROM {stage} s JOIN {_q(t.name)} t ON {on}"
             matched = self._scalar(run, f"SELECT count(*) {joined}")
             updated = 0
             if matched:
@@ -758,16 +794,36 @@ class Warehouse:
             if updated:
                 sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in rest)
                 run(
-                    f"UPDATE {_q(t.name)} AS t SET {sets} FROM {_q(stage)} AS s "
-                    f"WHERE {on} AND {change}"
+                    f"UPDATE {_q(t.name)} AS t SET {sets} FROM {stage} AS s WHERE {on} AND {change}"
                 )
-            if matched < data.num_rows:
+            if matched < rows:
                 self._insert_new(run, t, stage, on, none_stored=matched == 0)
-        return WriteResult(data.num_rows - matched, updated, matched - updated)
+        return WriteResult(rows - matched, updated, matched - updated)
+
+    @contextmanager
+    def _merge_source(
+        self, run: Any, t: Table, name: str, data: pa.Table, staged: Stage | None
+    ) -> Iterator[str]:
+        """What a merge reads its rows from, as SQL: the batch's data (`_staged`), or a stage:
+        on DuckDB its Parquet files read in place, on PostgreSQL a temporary table COPYed
+        from them a file at a time (each file's rows, then the next: one in memory)."""
+        if staged is None:
+            with self._staged(run, t, name, data) as stage:
+                yield _q(stage)
+            return
+        if self.backend == "duckdb":
+            yield staged.relation()
+            return
+        run(self.ddl(t, name, temporary=True))
+        for part in staged.batches():
+            self._copy(name, t, part)
+        yield _q(name)
+        run(f"DROP TABLE {_q(name)}")
 
     @staticmethod
     def _insert_new(run: Any, t: Table, stage: str, on: str, *, none_stored: bool) -> None:
-        """INSERT the batch's rows whose keys are not stored (`on` joins stage `s` to table `t`).
+        """INSERT the batch's rows whose keys are not stored (`on` joins stage `s` to table `t`;
+        `stage` is SQL: a quoted name or a subquery).
 
         When the write has counted no stored key in the batch (a first write into an empty
         table, as the lead desk's first run), a plain INSERT: DuckDB's anti-join against the
@@ -776,7 +832,7 @@ class Warehouse:
         """
         cols = ", ".join(_q(c) for c in t.column_names)
         new = "" if none_stored else f" WHERE NOT EXISTS (SELECT 1 FROM {_q(t.name)} t WHERE {on})"
-        run(f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {_q(stage)} s{new}")
+        run(f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {stage} s{new}")
 
     def _empty(self, run: Any, t: Table) -> None:
         """Empty a table inside the running transaction.
@@ -808,14 +864,18 @@ class Warehouse:
                 raw.unregister(stage)
             return
         run(self.ddl(t, stage, temporary=True))
+        self._copy(stage, t, data)
+        yield stage
+        run(f"DROP TABLE {_q(stage)}")
+
+    def _copy(self, stage: str, t: Table, data: pa.Table) -> None:
+        """PostgreSQL: COPY `data` (columns of `t`, in order) into the table `stage`."""
         buf = io.BytesIO()
         pacsv.write_csv(data.combine_chunks(), buf, pacsv.WriteOptions(include_header=False))
         cols = ", ".join(_q(c) for c in t.column_names)
         cur = self.con.con.cursor()
         with cur.copy(f"COPY {_q(stage)} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(buf.getvalue())
-        yield stage
-        run(f"DROP TABLE {_q(stage)}")
 
     @staticmethod
     def _scalar(run: Any, query: str) -> int:
@@ -834,6 +894,13 @@ def with_custom(t: Table, data: pa.Table, custom: tuple[str, ...]) -> Table:
         if f.name in custom and f.name not in t.column_names and str(f.type) in _TYPE_OF_ARROW
     ]
     return replace(t, columns=t.columns + tuple(extra)) if extra else t
+
+
+def _shape(b: Batch) -> Table:
+    """The table a batch writes: the data model's plus its custom columns."""
+    if b.stage is not None and b.stage.shape is not None:
+        return b.stage.shape
+    return with_custom(table(b.table), b.data, b.custom)
 
 
 def _key_match(t: Table) -> str:

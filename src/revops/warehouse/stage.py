@@ -1,0 +1,185 @@
+"""A load's good rows spooled to disk a slice at a time, merged into their table in one write.
+
+A big export's rows used to be held whole until the load's one transaction. A `Stage` takes
+them as they are produced instead: each slice is conformed as `write_many` conforms a batch
+(canonical types, PII encrypted before anything leaves the process) and written, with each
+row's position in the file (`__pos`), to its own Parquet file in a private temporary folder.
+Only the final `write_many` reads them: DuckDB straight from the files, PostgreSQL through a
+temporary table it COPYs them into one file at a time. So the warehouse is untouched until
+that one transaction, which a crash leaves as before or as after, and memory holds one slice.
+
+Why files and not a temporary table: a DuckDB temporary table lives in DuckDB's memory (its
+temp catalog is in-memory, spilled only at the memory limit, 80% of RAM), which would hold the
+whole file's rows again; Parquet files cost disk only, and DuckDB reads them in the merge as
+it reads a table.
+
+Repeated keys (the last row of a key wins) are found in SQL over the files by a private
+in-process DuckDB with a small memory limit (it spills, see `repeated`), and the superseded
+rows are rewritten out of the files that hold them (`drop`), so the merge reads unique keys.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from revops.warehouse.schema import Table
+
+POS = "__pos"
+# The private DuckDB that finds repeated keys: enough for a slice's worth of keys in memory,
+# the rest spills to the stage's folder (a 3M-row file's keys hashed whole held ~300 MB).
+_SQL_MEMORY = "256MB"
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Stage:
+    """The staged rows of one table: Parquet files of conformed rows with their positions.
+
+    `conform` turns a slice (the columns a load validated) into the table's canonical Arrow
+    schema; `shape` is the table as the write sees it (custom columns included), fixed by the
+    first slice (a later slice with other custom columns is a bug, refused), and `present` the
+    columns any slice brings (a merge sets only those on stored rows; a slice without one of
+    them brings it empty, as a whole batch's missing cells are: touchpoints' utm_source is
+    added only to slices holding an unknown channel).
+    """
+
+    table: str
+    folder: Path
+    conform: Callable[[Table, pa.Table], pa.Table]
+    shape_of: Callable[[pa.Table], Table]
+    shape: Table | None = None
+    present: frozenset[str] = frozenset()
+    schema: pa.Schema | None = None  # the slices' own schema (before conforming)
+    files: list[tuple[Path, int, int]] = field(default_factory=list)  # path, first pos, rows
+    rows: int = 0
+
+    def append(self, data: pa.Table, positions: npt.NDArray[np.int64]) -> None:
+        """Spool `data` (rows of the table) with each row's position in the file."""
+        if self.shape is None:
+            self.shape = self.shape_of(data)
+            self.schema = data.schema.remove_metadata()
+        elif self.shape_of(data).column_names != self.shape.column_names:
+            raise ValueError(f"{self.table}: a staged slice brings other custom columns")
+        self.present |= frozenset(data.column_names)
+        if data.num_rows == 0:
+            return
+        out = self.conform(self.shape, data)
+        out = out.append_column(POS, pa.array(positions, pa.int64()))
+        path = self.folder / f"{len(self.files):06d}.parquet"
+        pq.write_table(out, path)
+        self.files.append((path, int(positions[0]), data.num_rows))
+        self.rows += data.num_rows
+
+    @property
+    def empty(self) -> pa.Table:
+        """A zero-row table of the slices' schema (what a write's hooks see as its data)."""
+        return (self.schema or pa.schema([])).empty_table()
+
+    def sql_files(self) -> str:
+        """The staged files as a DuckDB list literal, for read_parquet."""
+        return "[" + ", ".join(_lit(str(p)) for p, _, _ in self.files) + "]"
+
+    def relation(self) -> str:
+        """The staged rows (canonical columns, no positions) as a DuckDB subquery."""
+        assert self.shape is not None
+        cols = ", ".join(_q(c) for c in self.shape.column_names)
+        return f"(SELECT {cols} FROM read_parquet({self.sql_files()}))"
+
+    def batches(self) -> Iterator[pa.Table]:
+        """The staged rows a file at a time, canonical columns only (PostgreSQL's COPY)."""
+        for path, _, _ in self.files:
+            yield pq.read_table(path).drop_columns([POS])
+
+    @contextmanager
+    def _duckdb(self) -> Iterator[object]:
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            con.execute(f"SET memory_limit = '{_SQL_MEMORY}'")
+            con.execute(f"SET temp_directory = {_lit(str(self.folder / 'spill'))}")
+            con.execute("SET threads = 1")
+            yield con
+        finally:
+            con.close()
+
+    def repeated(self, keys: tuple[str, ...]) -> pa.Table:
+        """Every staged row whose key another staged row has: its key columns and position,
+        in file order. Usually none, and then the only cost is one grouped pass."""
+        if not self.files:
+            return pa.table({**{k: pa.array([], pa.string()) for k in keys}, POS: []})
+        cols = ", ".join(_q(k) for k in keys)
+        src = f"read_parquet({self.sql_files()})"
+        query = (
+            f"SELECT {cols}, {POS} FROM {src} SEMI JOIN "
+            f"(SELECT {cols} FROM {src} GROUP BY ALL HAVING count(*) > 1) r USING ({cols}) "
+            f"ORDER BY {POS}"
+        )
+        with self._duckdb() as con:
+            return con.execute(query).fetch_arrow_table()  # type: ignore[attr-defined]
+
+    def keys(self, key: str) -> pa.Array:
+        """The distinct values of column `key` among the staged rows."""
+        if not self.files:
+            return pa.array([], pa.string())
+        query = f"SELECT DISTINCT {_q(key)} FROM read_parquet({self.sql_files()})"
+        with self._duckdb() as con:
+            found = con.execute(query).fetch_arrow_table()  # type: ignore[attr-defined]
+        return found.column(0).combine_chunks()
+
+    def drop(self, positions: npt.NDArray[np.int64]) -> None:
+        """Remove the rows at `positions` (superseded repeats), rewriting only their files."""
+        if positions.size == 0:
+            return
+        wanted = np.sort(positions)
+        kept: list[tuple[Path, int, int]] = []
+        ends = [first for _, first, _ in self.files[1:]] + [np.iinfo(np.int64).max]
+        for (path, first, n), end in zip(self.files, ends, strict=True):
+            lo, hi = np.searchsorted(wanted, [first, end])
+            here = wanted[lo:hi]
+            if here.size == 0:
+                kept.append((path, first, n))
+                continue
+            data = pq.read_table(path)
+            mask = pc.invert(pc.is_in(data.column(POS), value_set=pa.array(here, pa.int64())))
+            data = data.filter(mask)
+            self.rows -= n - data.num_rows
+            if data.num_rows:
+                pq.write_table(data, path)
+                kept.append((path, first, data.num_rows))
+            else:
+                path.unlink()
+        self.files = kept
+
+
+@contextmanager
+def staging(
+    table: str,
+    conform: Callable[[Table, pa.Table], pa.Table],
+    shape_of: Callable[[pa.Table], Table],
+    where: Path | None = None,
+) -> Iterator[Stage]:
+    """A Stage in a fresh temporary folder (under `where`, else the system's), removed after."""
+    folder = Path(tempfile.mkdtemp(prefix=f"revops-stage-{table}-", dir=where))
+    try:
+        yield Stage(table, folder, conform, shape_of)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
