@@ -20,8 +20,9 @@ What is not streamed (`streamable` says so, and `load_file` reads the file whole
 - files other than CSV (JSON lines and Parquet are read whole by their readers);
 - Spark warehouses, which stage whole tables in their own write;
 - mappings that fold a field history (`history:`), which groups rows across the file;
-- persons, whose rows are screened against erased records, and accounts screened by the
-  model's duplicate rules: both look at the file's new records as a whole;
+- persons once someone was erased (their rows are screened against the erased, with the
+  raw rows of the file), and persons and accounts the model's duplicate rules screen: both
+  look at the file's new records as a whole;
 - update files (required columns missing: every row must name a stored record, `_updates_only`);
 - tables a write hook reads (the automations' sources: hooks read `Batch.data`), and loads
   under an audit hook or a quarantine replay.
@@ -116,7 +117,10 @@ def streamable(
     if mapping is not None and mapping.history is not None:
         return False
     if t.name == "persons":
-        return False
+        from revops.privacy.tombstones import anyone_erased
+
+        if anyone_erased(wh):
+            return False
     if model is not None and any(r.table == t.name for r in model.dedupe.rules):
         return False
     return not _hooked(wh, t)
@@ -265,9 +269,11 @@ def read_sliced(
         refused.append((int(numbers[b.row_number]), b.field, b.reason, b.raw))
     refused += [(int(numbers[p]), f, r, j) for p, f, r, j in slices.refused]
     refused.sort(key=lambda r: r[0])
-    problems = slices.problems
-    for b in (*raw.broken, *slices.broken):
-        problems[(b.field, b.kind)] += 1
+    problems = slices.problems  # then the broken rows' kinds, in row order as a whole read
+    kinds = [(b.row_number, b.field, b.kind) for b in raw.broken]
+    kinds += [(int(numbers[b.row_number]), b.field, b.kind) for b in slices.broken]
+    for _, field, kind in sorted(kinds, key=lambda r: r[0]):
+        problems[(field, kind)] += 1
     repeats = _repeats(stage, t.primary_key, numbers)
     stage.drop(repeats.superseded)
     keys = pa.concat_tables(slices.deleted) if slices.deleted else pa.table({})

@@ -34,6 +34,12 @@ def _hashes(wh: Warehouse) -> tuple[frozenset[str], frozenset[str]]:
     return emails, phones
 
 
+def anyone_erased(wh: Warehouse) -> bool:
+    """Whether any person was erased (a load of persons must then screen its rows)."""
+    emails, phones = _hashes(wh)
+    return bool(emails or phones)
+
+
 def erased_mask(
     wh: Warehouse, emails: Sequence[str | None], phones: Sequence[str | None] | None = None
 ) -> list[bool]:
