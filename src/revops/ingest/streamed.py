@@ -62,9 +62,16 @@ _EDGE_FIELDS = {"persons": ("source", "country"), "touchpoints": ("channel",)}
 
 
 def _header_columns(path: Path, encoding: str) -> tuple[str, ...]:
-    from revops.ingest.csvfile import _header
+    """The header as the reader parses it; bytes the encoding cannot decode raise here, quietly
+    (see `csvfile._decode_errors_kept`), and the whole read then says where they are."""
+    from revops.ingest.csvfile import _decode_errors_kept, _header
 
-    return _header(path, encoding)
+    undecodable: list[BaseException] = []
+    with _decode_errors_kept(undecodable):
+        names = _header(path, encoding)
+    if undecodable:
+        raise undecodable[0]
+    return names
 
 
 def _empty_raw(names: tuple[str, ...]) -> RawData:
