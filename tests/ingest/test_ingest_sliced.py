@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -306,3 +307,32 @@ def test_what_needs_the_whole_file_is_read_whole(tmp_path: Path) -> None:
         assert not able(csv_file, "opportunities", "salesforce", None)
         wh.write_hooks = [_Hook(None)]  # reads who knows what
         assert not able(csv_file, "opportunities", "salesforce", None)
+
+
+def test_a_sliced_load_failing_mid_file_leaves_the_warehouse_as_it_was(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """Slices already staged never reach the warehouse: the load is still one transaction."""
+    again, first = tmp_path / "again.csv", tmp_path / "first.csv"
+    again.write_text(AGAIN)
+    first.write_text(FIRST)
+    with tiny_slices(1):
+        load_file(warehouse, again, "persons", model=MODEL)
+    before = stored(warehouse)
+    real = streamed.validate
+    seen: list[int] = []
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        seen.append(1)
+        if len(seen) == 2:
+            raise KeyboardInterrupt  # Ctrl-C on the second slice, the first one staged
+        return real(*args, **kwargs)
+
+    with (
+        tiny_slices(1),
+        mock.patch.object(streamed, "validate", failing),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        load_file(warehouse, first, "persons", model=MODEL)
+    assert stored(warehouse) == before
+    assert not list(Path(tempfile.gettempdir()).glob("revops-stage-persons-*"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -161,3 +162,15 @@ def test_a_stage_is_refused_on_spark_writes() -> None:
         with pytest.raises(WarehouseError, match="not Spark"):
             wh.write_many([Batch("accounts", stage.empty, "merge", stage=stage)])
         wh.backend = "duckdb"
+
+
+def test_a_stage_lives_beside_a_duckdb_file_and_is_removed_after(tmp_path: Path) -> None:
+    with Warehouse.connect(tmp_path / "w.duckdb") as wh:
+        with wh.stage("accounts") as stage:
+            stage.append(pa.table({"account_id": ["a1"]}), np.array([0]))
+            assert stage.folder.parent == tmp_path.resolve()
+            assert list(stage.folder.glob("*.parquet"))
+        assert not stage.folder.exists()
+        with pytest.raises(RuntimeError), wh.stage("accounts") as failed:
+            raise RuntimeError("a load failing mid-read")
+        assert not failed.folder.exists()

@@ -3,7 +3,8 @@
 A big export's rows used to be held whole until the load's one transaction. A `Stage` takes
 them as they are produced instead: each slice is conformed as `write_many` conforms a batch
 (canonical types, PII encrypted before anything leaves the process) and written, with each
-row's position in the file (`__pos`), to its own Parquet file in a private temporary folder.
+row's position in the file (`__pos`), to its own Parquet file in a private temporary folder
+(beside a DuckDB warehouse file, else in TMPDIR: see `Warehouse.stage`).
 Only the final `write_many` reads them: DuckDB straight from the files, PostgreSQL through a
 temporary table it COPYs them into one file at a time. So the warehouse is untouched until
 that one transaction, which a crash leaves as before or as after, and memory holds one slice.
@@ -177,7 +178,9 @@ def staging(
     shape_of: Callable[[pa.Table], Table],
     where: Path | None = None,
 ) -> Iterator[Stage]:
-    """A Stage in a fresh temporary folder (under `where`, else the system's), removed after."""
+    """A Stage in a fresh temporary folder (under `where`, else the system's), removed after
+    (a killed process leaves its `revops-stage-*` folder, which holds nothing the warehouse
+    needs: the rows reach the warehouse only in the load's one transaction)."""
     folder = Path(tempfile.mkdtemp(prefix=f"revops-stage-{table}-", dir=where))
     try:
         yield Stage(table, folder, conform, shape_of)

@@ -533,8 +533,17 @@ class Warehouse:
         def conform(t: Table, data: pa.Table) -> pa.Table:
             return self._conform(t, data, unique=True)
 
-        with staging(name, conform, shape_of) as staged:
+        with staging(name, conform, shape_of, self._stage_folder()) as staged:
             yield staged
+
+    def _stage_folder(self) -> Path | None:
+        """Where a stage's files go: beside a DuckDB file (the disk that holds the data, where
+        DuckDB spills too), else the system's temporary folder (TMPDIR), which may be memory
+        (tmpfs) on some systems and would then hold the rows in RAM after all."""
+        path = self.url.removeprefix("duckdb://")
+        if self.backend != "duckdb" or path == ":memory:":
+            return None
+        return Path(path).resolve().parent
 
     def write(self, name: str, data: pa.Table, mode: WriteMode = "upsert") -> WriteResult:
         """Write one table atomically; see `write_many`."""
