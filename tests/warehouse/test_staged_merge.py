@@ -174,3 +174,33 @@ def test_a_stage_lives_beside_a_duckdb_file_and_is_removed_after(tmp_path: Path)
         with pytest.raises(RuntimeError), wh.stage("accounts") as failed:
             raise RuntimeError("a load failing mid-read")
         assert not failed.folder.exists()
+
+
+def test_a_stage_never_holds_pii_in_clear_and_the_merge_stores_it_as_given(
+    warehouse: Warehouse,
+) -> None:
+    """A warehouse without REVOPS_PII_KEY stores persons' emails in clear, but the stage's
+    files (on disk for the load's length, left behind by a killed load) hold them sealed: no
+    byte of the plaintext is in any file, and the merge stores exactly the values given."""
+    people = pa.table(
+        {
+            "person_id": ["p1", "p2", "p3"],
+            "email": ["ada.lovelace@example.com", None, "grace@example.org"],
+            "first_name": ["Ada", "Grace", None],
+            "phone": ["+44 20 7946 0958", None, None],
+        }
+    )
+    with warehouse.stage("persons") as stage:
+        stage.append(people.slice(0, 2), np.array([0, 1]))
+        stage.append(people.slice(2), np.array([2]))
+        assert stage.sealed == ("email", "first_name", "last_name", "phone")
+        files = b"".join(p.read_bytes() for p, _, _ in stage.files)
+        for secret in ("ada.lovelace", "grace@example.org", "Ada", "Grace", "7946"):
+            assert secret.encode() not in files, secret
+        warehouse.write_many([Batch("persons", stage.empty, "merge", stage=stage)])
+    stored = warehouse.sql("SELECT person_id, email, first_name, phone FROM persons ORDER BY 1")
+    assert stored == [
+        ("p1", "ada.lovelace@example.com", "Ada", "+44 20 7946 0958"),
+        ("p2", None, "Grace", None),
+        ("p3", "grace@example.org", None, None),
+    ]

@@ -21,6 +21,7 @@ rows are rewritten out of the files that hold them (`drop`), so the merge reads 
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from revops.warehouse.pii import PiiCipher, column_label
 from revops.warehouse.schema import Table
 
 POS = "__pos"
@@ -60,6 +62,11 @@ class Stage:
     columns any slice brings (a merge sets only those on stored rows; a slice without one of
     them brings it empty, as a whole batch's missing cells are: touchpoints' utm_source is
     added only to slices holding an unknown channel).
+
+    `sealed` names the PII columns the warehouse keeps in clear (no REVOPS_PII_KEY): the files
+    hold them encrypted with `cipher`, a key made for this stage that lives only in this
+    process, and the merge reads them opened (`openers`), so no plaintext PII is ever written
+    to a temporary file, even one a killed load leaves behind.
     """
 
     table: str
@@ -71,6 +78,8 @@ class Stage:
     schema: pa.Schema | None = None  # the slices' own schema (before conforming)
     files: list[tuple[Path, int, int]] = field(default_factory=list)  # path, first pos, rows
     rows: int = 0
+    sealed: tuple[str, ...] = ()
+    cipher: PiiCipher | None = None
 
     def append(self, data: pa.Table, positions: npt.NDArray[np.int64]) -> None:
         """Spool `data` (rows of the table) with each row's position in the file."""
@@ -82,12 +91,45 @@ class Stage:
         self.present |= frozenset(data.column_names)
         if data.num_rows == 0:
             return
-        out = self.conform(self.shape, data)
+        out = self._seal(self.conform(self.shape, data))
         out = out.append_column(POS, pa.array(positions, pa.int64()))
         path = self.folder / f"{len(self.files):06d}.parquet"
         pq.write_table(out, path)
         self.files.append((path, int(positions[0]), data.num_rows))
         self.rows += data.num_rows
+
+    def _seal(self, data: pa.Table) -> pa.Table:
+        for name in self.sealed:
+            assert self.cipher is not None
+            i = data.schema.get_field_index(name)
+            closed = self.cipher.encrypt_column(data.column(i), column_label(self.table, name))
+            data = data.set_column(i, name, closed)
+        return data
+
+    def _open(self, data: pa.Table) -> pa.Table:
+        for name in self.sealed:
+            assert self.cipher is not None
+            i = data.schema.get_field_index(name)
+            opened = self.cipher.decrypt_column(data.column(i), column_label(self.table, name))
+            data = data.set_column(i, name, opened)
+        return data
+
+    def _opener_name(self, column: str) -> str:
+        return "revops_stage_open_" + "".join(c if c.isalnum() else "_" for c in column)
+
+    def openers(self) -> dict[str, Callable[[pa.Array], pa.Array]]:
+        """The DuckDB functions (Arrow UDFs, by name) `relation` opens the sealed columns
+        with; the caller registers them for the merge."""
+        return {self._opener_name(name): self._opener(name) for name in self.sealed}
+
+    def _opener(self, column: str) -> Callable[[pa.Array], pa.Array]:
+        cipher, label = self.cipher, column_label(self.table, column)
+        assert cipher is not None
+
+        def opened(values: pa.Array) -> pa.Array:
+            return cipher.decrypt_column(values, label)
+
+        return opened
 
     @property
     def empty(self) -> pa.Table:
@@ -101,13 +143,16 @@ class Stage:
     def relation(self) -> str:
         """The staged rows (canonical columns, no positions) as a DuckDB subquery."""
         assert self.shape is not None
-        cols = ", ".join(_q(c) for c in self.shape.column_names)
+        cols = ", ".join(
+            f"{self._opener_name(c)}({_q(c)}) AS {_q(c)}" if c in self.sealed else _q(c)
+            for c in self.shape.column_names
+        )
         return f"(SELECT {cols} FROM read_parquet({self.sql_files()}))"
 
     def batches(self) -> Iterator[pa.Table]:
         """The staged rows a file at a time, canonical columns only (PostgreSQL's COPY)."""
         for path, _, _ in self.files:
-            yield pq.read_table(path).drop_columns([POS])
+            yield self._open(pq.read_table(path).drop_columns([POS]))
 
     @contextmanager
     def _duckdb(self) -> Iterator[object]:
@@ -177,12 +222,14 @@ def staging(
     conform: Callable[[Table, pa.Table], pa.Table],
     shape_of: Callable[[pa.Table], Table],
     where: Path | None = None,
+    sealed: tuple[str, ...] = (),
 ) -> Iterator[Stage]:
     """A Stage in a fresh temporary folder (under `where`, else the system's), removed after
     (a killed process leaves its `revops-stage-*` folder, which holds nothing the warehouse
     needs: the rows reach the warehouse only in the load's one transaction)."""
     folder = Path(tempfile.mkdtemp(prefix=f"revops-stage-{table}-", dir=where))
     try:
-        yield Stage(table, folder, conform, shape_of)
+        cipher = PiiCipher(secrets.token_hex(32)) if sealed else None
+        yield Stage(table, folder, conform, shape_of, sealed=sealed, cipher=cipher)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

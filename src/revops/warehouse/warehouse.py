@@ -533,7 +533,9 @@ class Warehouse:
         def conform(t: Table, data: pa.Table) -> pa.Table:
             return self._conform(t, data, unique=True)
 
-        with staging(name, conform, shape_of, self._stage_folder()) as staged:
+        # PII stored in clear is sealed in the stage's files all the same (`Stage.sealed`)
+        clear = () if self.pii is not None else tuple(c.name for c in table(name).columns if c.pii)
+        with staging(name, conform, shape_of, self._stage_folder(), clear) as staged:
             yield staged
 
     def _stage_folder(self) -> Path | None:
@@ -821,7 +823,15 @@ class Warehouse:
                 yield _q(stage)
             return
         if self.backend == "duckdb":
-            yield staged.relation()
+            raw = self.con.con
+            openers = staged.openers()
+            for fn_name, fn in openers.items():
+                raw.create_function(fn_name, fn, ["VARCHAR"], "VARCHAR", type="arrow")
+            try:
+                yield staged.relation()
+            finally:
+                for fn_name in openers:
+                    raw.remove_function(fn_name)
             return
         run(self.ddl(t, name, temporary=True))
         for part in staged.batches():
