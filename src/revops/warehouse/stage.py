@@ -99,19 +99,19 @@ class Stage:
         self.rows += data.num_rows
 
     def _seal(self, data: pa.Table) -> pa.Table:
-        for name in self.sealed:
-            assert self.cipher is not None
-            i = data.schema.get_field_index(name)
-            closed = self.cipher.encrypt_column(data.column(i), column_label(self.table, name))
-            data = data.set_column(i, name, closed)
-        return data
+        return self._through(data, seal=True)
 
     def _open(self, data: pa.Table) -> pa.Table:
+        return self._through(data, seal=False)
+
+    def _through(self, data: pa.Table, *, seal: bool) -> pa.Table:
+        """`data` with its sealed columns encrypted (`seal`) or decrypted."""
         for name in self.sealed:
             assert self.cipher is not None
             i = data.schema.get_field_index(name)
-            opened = self.cipher.decrypt_column(data.column(i), column_label(self.table, name))
-            data = data.set_column(i, name, opened)
+            label = column_label(self.table, name)
+            run = self.cipher.encrypt_column if seal else self.cipher.decrypt_column
+            data = data.set_column(i, name, run(data.column(i), label))
         return data
 
     def _opener_name(self, column: str) -> str:
