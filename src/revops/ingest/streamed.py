@@ -48,7 +48,7 @@ from revops.ingest.readers import CSV_SUFFIXES, read_file
 from revops.ingest.repeats import Repeats, find_repeats
 from revops.ingest.sourced import Lookups, map_with
 from revops.ingest.validate import validate
-from revops.quality.edge import CHANGES, normalize_table
+from revops.quality.edge import CHANGES, FIELDS, normalize_table
 from revops.warehouse import Table, Warehouse
 from revops.warehouse.stage import POS, Stage
 
@@ -58,12 +58,11 @@ from revops.warehouse.stage import POS, Stage
 # the load's start: 65,536 rows +166 MB, 262,144 rows +224 MB; half the latter between.
 SLICE_ROWS = 1 << 17
 
-_EDGE_FIELDS = {"persons": ("source", "country"), "touchpoints": ("channel",)}
 
-
-def _header_columns(path: Path, encoding: str) -> tuple[str, ...]:
-    """The header as the reader parses it; bytes the encoding cannot decode raise here, quietly
-    (see `csvfile._decode_errors_kept`), and the whole read then says where they are."""
+def header(path: Path, encoding: str) -> tuple[str, ...]:
+    """The file's column names, as the reader parses them; bytes the encoding cannot decode
+    raise here, quietly (see `csvfile._decode_errors_kept`), and the whole read then says
+    where they are."""
     from revops.ingest.csvfile import _decode_errors_kept, _header
 
     undecodable: list[BaseException] = []
@@ -77,11 +76,6 @@ def _header_columns(path: Path, encoding: str) -> tuple[str, ...]:
 def _empty_raw(names: tuple[str, ...]) -> RawData:
     data = pa.table({n: pa.array([], pa.string()) for n in names})
     return RawData(names, data, np.zeros(0, np.int64), (), rows_to_json(data))
-
-
-def header(path: Path, encoding: str) -> tuple[str, ...]:
-    """The file's column names (as the reader will parse them)."""
-    return _header_columns(path, encoding)
 
 
 def mapped_plan(
@@ -138,7 +132,6 @@ class Sliced:
     """What a streamed read leaves for the load's write besides the staged rows."""
 
     refused: list[tuple[int, str, str, str]]  # row number, field, reason, raw JSON; sorted
-    broken: int  # refused by the reader or the mapping (the rest by validation)
     problems: Counter[tuple[str, str]]
     rows_in: int
     blank_lines: int
@@ -212,7 +205,7 @@ class _Slices:
             normalized = normalize_table(self.t.name, good, self.model.quality)
             good = normalized.table
             if normalized.changes.num_rows:
-                fields = _EDGE_FIELDS[self.t.name]
+                fields = FIELDS[self.t.name]
                 rank = pc.index_in(normalized.changes.column("field"), pa.array(fields))
                 self.changes.append(
                     normalized.changes.append_column("__rank", rank).append_column(
@@ -289,7 +282,6 @@ def read_sliced(
     events = pa.concat_tables(slices.events) if slices.events else None
     return Sliced(
         refused=refused,
-        broken=len(raw.broken) + len(slices.broken),
         problems=problems,
         rows_in=raw.rows_in,
         blank_lines=raw.blank_lines,

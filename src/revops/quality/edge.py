@@ -34,6 +34,8 @@ from revops.quality.reference import country_codes
 _SEPARATORS = re.compile(r"[\s\-]+")
 UNKNOWN_SOURCE_RULE = "unknown_source"
 RULES = {"source": "source_channel", "channel": "source_channel", "country": "country_code"}
+# the columns a load normalizes, per table, in the order their changes are recorded
+FIELDS = {"persons": ("source", "country"), "touchpoints": ("channel",)}
 
 
 class UnknownSource(RevOpsError):
@@ -134,7 +136,7 @@ def normalize_table(name: str, table: pa.Table, quality: QualityConfig) -> Norma
     distinct value is judged once and the answers are spread over the rows by index: judging
     every row in Python took ten seconds per 100,000 rows.
     """
-    fields = {"persons": ("source", "country"), "touchpoints": ("channel",)}.get(name, ())
+    fields = FIELDS.get(name, ())
     key = {"persons": "person_id", "touchpoints": "touchpoint_id"}[name] if fields else ""
     present = [f for f in fields if f in table.column_names]
     if not present or table.num_rows == 0:
