@@ -22,6 +22,7 @@ from revops.audit import AuditNote, chain_batch, head
 from revops.errors import RevOpsError
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import utc_now
+from revops.warehouse.sql import literal
 
 MIN_LENGTH = 12
 _hasher = PasswordHasher()
@@ -82,8 +83,8 @@ def role_of(wh: Warehouse, login: str) -> Role:
 
 def stored_hash(wh: Warehouse, login: str) -> str | None:
     """The login's argon2 hash, or None without a password."""
-    who = _quoted(normal_login(login))
-    rows = wh.sql(f"SELECT password_hash FROM \"user_passwords\" WHERE login = '{who}'")
+    who = literal(normal_login(login))
+    rows = wh.sql(f'SELECT password_hash FROM "user_passwords" WHERE login = {who}')
     return str(rows[0][0]) if rows else None
 
 
@@ -103,7 +104,3 @@ def check_password(wh: Warehouse, login: str, password: str) -> Principal | None
         return None
     who = normal_login(login)
     return Principal(who, role_of(wh, who))
-
-
-def _quoted(text: str) -> str:
-    return text.replace("'", "''")

@@ -39,6 +39,7 @@ from revops.config.models import OperatingModel
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.clock import utc_now
 from revops.warehouse.schema import table
+from revops.warehouse.sql import literal
 from revops.warehouse.warehouse import arrow_schema
 
 LEASE = "dispatcher"
@@ -83,10 +84,6 @@ def _ts(at: datetime) -> str:
     return f"TIMESTAMP '{at.isoformat(sep=' ')}'"
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def acquire(wh: Warehouse, holder: str, seconds: float, now: datetime, name: str = LEASE) -> bool:
     """Take the lease, or renew it, unless another holder's lease is still running (a lease
     whose holder's process is gone, see `abandoned`, is not running).
@@ -95,31 +92,31 @@ def acquire(wh: Warehouse, holder: str, seconds: float, now: datetime, name: str
     expired lease re-reads the row after the first commits and no longer matches.
     """
     until = now + timedelta(seconds=seconds)
+    lease, me = literal(name), literal(holder)
     with wh.transaction() as run:
-        row = run(f'SELECT holder FROM "automation_leases" WHERE name = {_lit(name)}').fetchone()
+        row = run(f'SELECT holder FROM "automation_leases" WHERE name = {lease}').fetchone()
         if row is not None and str(row[0]) != holder and abandoned(str(row[0])):
             # its process is gone: the lease is free now, not when it lapses
             run(
-                f'DELETE FROM "automation_leases" WHERE name = {_lit(name)} '
-                f"AND holder = {_lit(str(row[0]))}"
+                f'DELETE FROM "automation_leases" WHERE name = {lease} '
+                f"AND holder = {literal(str(row[0]))}"
             )
         run(
             'INSERT INTO "automation_leases" (name, holder, expires_at) VALUES '
-            f"({_lit(name)}, {_lit(holder)}, {_ts(until)}) ON CONFLICT (name) DO NOTHING"
+            f"({lease}, {me}, {_ts(until)}) ON CONFLICT (name) DO NOTHING"
         )
         run(
-            f'UPDATE "automation_leases" SET holder = {_lit(holder)}, expires_at = {_ts(until)} '
-            f"WHERE name = {_lit(name)} AND (holder = {_lit(holder)} OR expires_at < {_ts(now)})"
+            f'UPDATE "automation_leases" SET holder = {me}, expires_at = {_ts(until)} '
+            f"WHERE name = {lease} AND (holder = {me} OR expires_at < {_ts(now)})"
         )
-        row = run(f'SELECT holder FROM "automation_leases" WHERE name = {_lit(name)}').fetchone()
+        row = run(f'SELECT holder FROM "automation_leases" WHERE name = {lease}').fetchone()
     return row is not None and str(row[0]) == holder
 
 
 def release(wh: Warehouse, holder: str, name: str = LEASE) -> None:
+    lease, me = literal(name), literal(holder)
     with wh.transaction() as run:
-        run(
-            f'DELETE FROM "automation_leases" WHERE name = {_lit(name)} AND holder = {_lit(holder)}'
-        )
+        run(f'DELETE FROM "automation_leases" WHERE name = {lease} AND holder = {me}')
 
 
 def backoff(cfg: Dispatch, action_id: str, attempt: int) -> float:

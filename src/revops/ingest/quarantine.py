@@ -25,6 +25,7 @@ import pyarrow as pa
 from revops.ingest.errors import IngestError
 from revops.ingest.report import LoadReport
 from revops.warehouse import Batch, Warehouse
+from revops.warehouse.sql import literal
 
 ROW = "_quarantine_row"  # the exported file's link back to the quarantined row
 REASON = "_reason"  # shown for editing; ignored when the file is replayed
@@ -65,14 +66,10 @@ def load_rows(wh: Warehouse, load_id: str, *, pending_only: bool = True) -> pa.T
         q = q.filter(q.replayed_by.isnull())
     rows = wh.to_arrow(q.order_by("row_number"))
     if rows.num_rows == 0 and not wh.sql(
-        f"SELECT 1 FROM \"load_log\" WHERE load_id = '{_literal(load_id)}'"
+        f'SELECT 1 FROM "load_log" WHERE load_id = {literal(load_id)}'
     ):
         raise IngestError(f"no load {load_id!r}; `revops quarantine list` shows the loads")
     return rows
-
-
-def _literal(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def _as_cell(value: Any) -> str:
@@ -160,7 +157,7 @@ def replay(wh: Warehouse, load_id: str, load: Loader, edited: Path | None = None
     if rows.num_rows == 0:
         raise IngestError(f"load {load_id} has no pending quarantined rows")
     table = rows.column("target_table")[0].as_py()
-    logged = wh.sql(f"SELECT preset FROM \"load_log\" WHERE load_id = '{_literal(load_id)}'")
+    logged = wh.sql(f'SELECT preset FROM "load_log" WHERE load_id = {literal(load_id)}')
     preset = logged[0][0] if logged else None
     with tempfile.TemporaryDirectory(prefix="revops-replay-") as tmp:
         path, numbers = _replay_file(rows, edited, Path(tmp))

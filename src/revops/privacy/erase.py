@@ -39,6 +39,7 @@ from revops.privacy.secrets import tombstone_salt
 from revops.privacy.subjects import Subject, find_subject, rows_about
 from revops.warehouse import Batch, Warehouse
 from revops.warehouse.schema import TABLES, table
+from revops.warehouse.sql import literal
 from revops.warehouse.warehouse import arrow_schema
 
 ERASED_DOMAIN = "erased.invalid"
@@ -236,8 +237,7 @@ def rewrite_duckdb(wh: Warehouse, path: Path) -> None:
     fresh = path.with_name(path.name + ".rewrite")
     fresh.unlink(missing_ok=True)
     raw.execute("CHECKPOINT")
-    target = str(fresh).replace("'", "''")
-    raw.execute(f"ATTACH '{target}' AS revops_rewrite")
+    raw.execute(f"ATTACH {literal(str(fresh))} AS revops_rewrite")
     try:
         raw.execute(f'COPY FROM DATABASE "{current}" TO revops_rewrite')
     finally:

@@ -37,19 +37,12 @@ import pyarrow.parquet as pq
 
 from revops.warehouse.pii import PiiCipher, column_label
 from revops.warehouse.schema import Table
+from revops.warehouse.sql import ident, literal
 
 POS = "__pos"
 # The private DuckDB that finds repeated keys: enough for a slice's worth of keys in memory,
 # the rest spills to the stage's folder (a 3M-row file's keys hashed whole held ~300 MB).
 _SQL_MEMORY = "256MB"
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass
@@ -138,13 +131,13 @@ class Stage:
 
     def sql_files(self) -> str:
         """The staged files as a DuckDB list literal, for read_parquet."""
-        return "[" + ", ".join(_lit(str(p)) for p, _, _ in self.files) + "]"
+        return "[" + ", ".join(literal(str(p)) for p, _, _ in self.files) + "]"
 
     def relation(self) -> str:
         """The staged rows (canonical columns, no positions) as a DuckDB subquery."""
         assert self.shape is not None
         cols = ", ".join(
-            f"{self._opener_name(c)}({_q(c)}) AS {_q(c)}" if c in self.sealed else _q(c)
+            f"{self._opener_name(c)}({ident(c)}) AS {ident(c)}" if c in self.sealed else ident(c)
             for c in self.shape.column_names
         )
         return f"(SELECT {cols} FROM read_parquet({self.sql_files()}))"
@@ -161,7 +154,7 @@ class Stage:
         con = duckdb.connect()
         try:
             con.execute(f"SET memory_limit = '{_SQL_MEMORY}'")
-            con.execute(f"SET temp_directory = {_lit(str(self.folder / 'spill'))}")
+            con.execute(f"SET temp_directory = {literal(str(self.folder / 'spill'))}")
             con.execute("SET threads = 1")
             yield con
         finally:
@@ -172,7 +165,7 @@ class Stage:
         in file order. Usually none, and then the only cost is one grouped pass."""
         if not self.files:
             return pa.table({**{k: pa.array([], pa.string()) for k in keys}, POS: []})
-        cols = ", ".join(_q(k) for k in keys)
+        cols = ", ".join(ident(k) for k in keys)
         src = f"read_parquet({self.sql_files()})"
         query = (
             f"SELECT {cols}, {POS} FROM {src} SEMI JOIN "
@@ -186,7 +179,7 @@ class Stage:
         """The distinct values of column `key` among the staged rows."""
         if not self.files:
             return pa.array([], pa.string())
-        query = f"SELECT DISTINCT {_q(key)} FROM read_parquet({self.sql_files()})"
+        query = f"SELECT DISTINCT {ident(key)} FROM read_parquet({self.sql_files()})"
         with self._duckdb() as con:
             found = con.execute(query).fetch_arrow_table()  # type: ignore[attr-defined]
         return found.column(0).combine_chunks()

@@ -31,6 +31,7 @@ from revops.warehouse.pii import PII_KEY_ENV, PiiCipher, cipher_from_env, column
 from revops.warehouse.schema import TABLES, Column, ColumnType, Table, table
 from revops.warehouse.spark import SQL_TYPES as SPARK_TYPES
 from revops.warehouse.spark import is_spark_url
+from revops.warehouse.sql import ident, literal
 from revops.warehouse.stage import Stage, staging
 
 DEFAULT_URL = "out/revops.duckdb"
@@ -100,10 +101,6 @@ class Batch:
     # then an empty table of their columns (what write hooks see: a hook that reads a table's
     # rows must not be given a staged batch of it)
     stage: Stage | None = None
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def arrow_schema(t: Table) -> pa.Schema:
@@ -257,8 +254,8 @@ class Warehouse:
         for t in TABLES:
             cols = [c.name for c in t.columns if c.pii and c.name in present.get(t.name, ())]
             if cols:
-                cond = " OR ".join(f"{_q(c)} IS NOT NULL" for c in cols)
-                if self.sql(f"SELECT 1 FROM {_q(t.name)} WHERE {cond} LIMIT 1"):
+                cond = " OR ".join(f"{ident(c)} IS NOT NULL" for c in cols)
+                if self.sql(f"SELECT 1 FROM {ident(t.name)} WHERE {cond} LIMIT 1"):
                     return True
         return False
 
@@ -344,11 +341,11 @@ class Warehouse:
             return (
                 f"CREATE TABLE IF NOT EXISTS {q(name or t.name)} ({', '.join(cols)}) USING parquet"
             )
-        cols = [f"{_q(c.name)} {types[c.type]}" for c in t.columns]
+        cols = [f"{ident(c.name)} {types[c.type]}" for c in t.columns]
         if not temporary:
-            cols.append(f"PRIMARY KEY ({', '.join(_q(k) for k in t.primary_key)})")
+            cols.append(f"PRIMARY KEY ({', '.join(ident(k) for k in t.primary_key)})")
         kind = "TEMPORARY TABLE" if temporary else "TABLE"
-        return f"CREATE {kind} IF NOT EXISTS {_q(name or t.name)} ({', '.join(cols)})"
+        return f"CREATE {kind} IF NOT EXISTS {ident(name or t.name)} ({', '.join(cols)})"
 
     def ensure_schema(self) -> None:
         """Create every canonical table that does not exist yet, and add the columns the data
@@ -374,8 +371,8 @@ class Warehouse:
                     continue
                 for col in t.columns:
                     if col.name not in present[t.name]:
-                        add = f"ADD COLUMN {_q(col.name)} {types[col.type]}"
-                        run(f"ALTER TABLE {_q(t.name)} {add}")
+                        add = f"ADD COLUMN {ident(col.name)} {types[col.type]}"
+                        run(f"ALTER TABLE {ident(t.name)} {add}")
 
     def _ensure_spark_schema(self) -> None:
         """Spark: finish an interrupted write's swap first, then create and widen tables.
@@ -415,13 +412,12 @@ class Warehouse:
         so a table made some other way is not trusted to be unique."""
         if self.backend == "spark":
             return ()
-        literal = "'" + name.replace("'", "''") + "'"
         query = (
             "SELECT k.column_name FROM information_schema.table_constraints c "
             "JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name "
             "AND k.table_schema = c.table_schema AND k.table_name = c.table_name "
             "WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = current_schema() "
-            f"AND c.table_name = {literal}"
+            f"AND c.table_name = {literal(name)}"
         )
         return tuple(sorted(str(column) for (column,) in self.sql(query)))
 
@@ -673,8 +669,8 @@ class Warehouse:
         types = _SQL_TYPES[self.backend]
         for col in t.columns:
             if col.name not in canonical:
-                add = f"ADD COLUMN IF NOT EXISTS {_q(col.name)} {types[col.type]}"
-                run(f"ALTER TABLE {_q(t.name)} {add}")
+                add = f"ADD COLUMN IF NOT EXISTS {ident(col.name)} {types[col.type]}"
+                run(f"ALTER TABLE {ident(t.name)} {add}")
 
     def _conform(self, t: Table, data: pa.Table, *, unique: bool = False) -> pa.Table:
         """Cast to the canonical schema, adding missing columns as nulls, dropping repeats
@@ -711,10 +707,10 @@ class Warehouse:
             if mode == "delete":  # rows whose primary key is in the batch are removed
                 pk = _key_match(t)
                 gone = self._scalar(
-                    run, f"SELECT count(*) FROM {_q(stage)} s JOIN {_q(t.name)} t ON {pk}"
+                    run, f"SELECT count(*) FROM {ident(stage)} s JOIN {ident(t.name)} t ON {pk}"
                 )
-                match = f"SELECT 1 FROM {_q(stage)} s WHERE {pk}"
-                run(f"DELETE FROM {_q(t.name)} t WHERE EXISTS ({match})")
+                match = f"SELECT 1 FROM {ident(stage)} s WHERE {pk}"
+                run(f"DELETE FROM {ident(t.name)} t WHERE EXISTS ({match})")
                 return WriteResult(inserted=0, updated=gone)
             if mode == "upsert" and self.backend == "duckdb":
                 return self._update_then_insert(run, t, stage, data.num_rows, present, counts)
@@ -726,14 +722,14 @@ class Warehouse:
             else:
                 pk = _key_match(t)
                 updated = self._scalar(
-                    run, f"SELECT count(*) FROM {_q(stage)} s JOIN {_q(t.name)} t ON {pk}"
+                    run, f"SELECT count(*) FROM {ident(stage)} s JOIN {ident(t.name)} t ON {pk}"
                 )
-            cols = ", ".join(_q(c) for c in t.column_names)
-            insert = f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {_q(stage)}"
+            cols = ", ".join(ident(c) for c in t.column_names)
+            insert = f"INSERT INTO {ident(t.name)} ({cols}) SELECT {cols} FROM {ident(stage)}"
             if mode == "upsert":  # PostgreSQL: see _update_then_insert for why not on DuckDB
-                keys = ", ".join(_q(k) for k in t.primary_key)
+                keys = ", ".join(ident(k) for k in t.primary_key)
                 rest = _brought(t, present)
-                sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in rest)
+                sets = ", ".join(f"{ident(c)} = excluded.{ident(c)}" for c in rest)
                 action = f"UPDATE SET {sets}" if rest else "NOTHING"
                 insert += f" ON CONFLICT ({keys}) DO {action}"
             run(insert)
@@ -757,17 +753,17 @@ class Warehouse:
         rest = _brought(t, present)
         updated = 0
         if rest:
-            sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in rest)
+            sets = ", ".join(f"{ident(c)} = s.{ident(c)}" for c in rest)
             updated = self._scalar(
-                run, f"UPDATE {_q(t.name)} AS t SET {sets} FROM {_q(stage)} AS s WHERE {on}"
+                run, f"UPDATE {ident(t.name)} AS t SET {sets} FROM {ident(stage)} AS s WHERE {on}"
             )
         elif counts:  # only keys: the stored rows are left as they are, but still counted
             updated = self._scalar(
-                run, f"SELECT count(*) FROM {_q(stage)} s JOIN {_q(t.name)} t ON {on}"
+                run, f"SELECT count(*) FROM {ident(stage)} s JOIN {ident(t.name)} t ON {on}"
             )
         if updated < rows:  # `updated` counts the stored keys unless only keys came uncounted
             self._insert_new(
-                run, t, _q(stage), on, none_stored=updated == 0 and (bool(rest) or counts)
+                run, t, ident(stage), on, none_stored=updated == 0 and (bool(rest) or counts)
             )
         if not counts:
             return WriteResult(inserted=rows, updated=0)
@@ -793,20 +789,19 @@ class Warehouse:
         with self._merge_source(run, t, name, data, staged) as stage:
             on = _key_match(t)
             rest = _brought(t, present)
-            differs = " OR ".join(f"s.{_q(c)} IS DISTINCT FROM t.{_q(c)}" for c in rest)
+            differs = " OR ".join(f"s.{ident(c)} IS DISTINCT FROM t.{ident(c)}" for c in rest)
             change = f"({differs or 'FALSE'})"
             if newer is not None and newer in present:
-                change += f" AND NOT coalesce(s.{_q(newer)} < t.{_q(newer)}, FALSE)"
-            joined = f"FROM {stage} s JOIN {_q(t.name)} t ON {on}"
+                change += f" AND NOT coalesce(s.{ident(newer)} < t.{ident(newer)}, FALSE)"
+            joined = f"FROM {stage} s JOIN {ident(t.name)} t ON {on}"
             matched = self._scalar(run, f"SELECT count(*) {joined}")
             updated = 0
             if matched:
                 updated = self._scalar(run, f"SELECT count(*) {joined} WHERE {change}")
             if updated:
-                sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in rest)
-                run(
-                    f"UPDATE {_q(t.name)} AS t SET {sets} FROM {stage} AS s WHERE {on} AND {change}"
-                )
+                sets = ", ".join(f"{ident(c)} = s.{ident(c)}" for c in rest)
+                target = ident(t.name)
+                run(f"UPDATE {target} AS t SET {sets} FROM {stage} AS s WHERE {on} AND {change}")
             if matched < rows:
                 self._insert_new(run, t, stage, on, none_stored=matched == 0)
         return WriteResult(rows - matched, updated, matched - updated)
@@ -820,7 +815,7 @@ class Warehouse:
         from them a file at a time (each file's rows, then the next: one in memory)."""
         if staged is None:
             with self._staged(run, t, name, data) as stage:
-                yield _q(stage)
+                yield ident(stage)
             return
         if self.backend == "duckdb":
             raw = self.con.con
@@ -836,8 +831,8 @@ class Warehouse:
         run(self.ddl(t, name, temporary=True))
         for part in staged.batches():
             self._copy(name, t, part)
-        yield _q(name)
-        run(f"DROP TABLE {_q(name)}")
+        yield ident(name)
+        run(f"DROP TABLE {ident(name)}")
 
     @staticmethod
     def _insert_new(run: Any, t: Table, stage: str, on: str, *, none_stored: bool) -> None:
@@ -849,9 +844,9 @@ class Warehouse:
         table held 128-143 MB where the plain INSERT held 82-96 MB, for the desk's 181k
         decisions and 171k clocks at scale 10 (2026-12-06).
         """
-        cols = ", ".join(_q(c) for c in t.column_names)
-        new = "" if none_stored else f" WHERE NOT EXISTS (SELECT 1 FROM {_q(t.name)} t WHERE {on})"
-        run(f"INSERT INTO {_q(t.name)} ({cols}) SELECT {cols} FROM {stage} s{new}")
+        cols, target = ", ".join(ident(c) for c in t.column_names), ident(t.name)
+        new = "" if none_stored else f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
+        run(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage} s{new}")
 
     def _empty(self, run: Any, t: Table) -> None:
         """Empty a table inside the running transaction.
@@ -861,10 +856,10 @@ class Warehouse:
         instant, and just as transactional (a rollback restores the table and its rows).
         """
         if self.backend == "duckdb":
-            run(f"DROP TABLE {_q(t.name)}")
+            run(f"DROP TABLE {ident(t.name)}")
             run(self.ddl(t))
         else:
-            run(f"DELETE FROM {_q(t.name)}")
+            run(f"DELETE FROM {ident(t.name)}")
 
     @contextmanager
     def _staged(self, run: Any, t: Table, stage: str, data: pa.Table) -> Iterator[str]:
@@ -885,15 +880,15 @@ class Warehouse:
         run(self.ddl(t, stage, temporary=True))
         self._copy(stage, t, data)
         yield stage
-        run(f"DROP TABLE {_q(stage)}")
+        run(f"DROP TABLE {ident(stage)}")
 
     def _copy(self, stage: str, t: Table, data: pa.Table) -> None:
         """PostgreSQL: COPY `data` (columns of `t`, in order) into the table `stage`."""
         buf = io.BytesIO()
         pacsv.write_csv(data.combine_chunks(), buf, pacsv.WriteOptions(include_header=False))
-        cols = ", ".join(_q(c) for c in t.column_names)
+        cols = ", ".join(ident(c) for c in t.column_names)
         cur = self.con.con.cursor()
-        with cur.copy(f"COPY {_q(stage)} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+        with cur.copy(f"COPY {ident(stage)} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(buf.getvalue())
 
     @staticmethod
@@ -924,7 +919,7 @@ def _shape(b: Batch) -> Table:
 
 def _key_match(t: Table) -> str:
     """The join condition of a staged batch `s` with the stored table `t`: their keys equal."""
-    return " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in t.primary_key)
+    return " AND ".join(f"s.{ident(k)} = t.{ident(k)}" for k in t.primary_key)
 
 
 def _brought(t: Table, present: frozenset[str]) -> list[str]:
