@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from revops.warehouse import Batch, Warehouse, WarehouseError
+from revops.warehouse import stage as stage_module
 from revops.warehouse.schema import table
 from revops.warehouse.stage import POS
 
@@ -204,3 +207,53 @@ def test_a_stage_never_holds_pii_in_clear_and_the_merge_stores_it_as_given(
         ("p2", None, "Grace", None),
         ("p3", "grace@example.org", None, None),
     ]
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended (and was reaped): no process holds it now."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_killed_stage_is_swept_by_the_next_and_live_ones_are_not(tmp_path: Path) -> None:
+    """A load killed mid-stage leaves its folder (nothing runs its `finally`); the next stage
+    made there removes it, but never a live process's stage (another warehouse in the same
+    folder), another machine's (a shared volume), or a folder of some other name."""
+    killed = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, numpy as np, pyarrow as pa\n"
+            "from revops.warehouse import Warehouse\n"
+            f"wh = Warehouse.connect({str(tmp_path / 'a.duckdb')!r})\n"
+            "with wh.stage('accounts') as stage:\n"
+            "    stage.append(pa.table({'account_id': ['a1']}), np.array([0]))\n"
+            "    print(stage.folder, flush=True)\n"
+            "    time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert killed.stdout is not None
+    left = Path(killed.stdout.readline().strip())
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        killed.kill()
+        killed.wait()
+        assert list(left.glob("*.parquet"))  # the killed load's rows are still on disk
+        host = stage_module._host()
+        live = tmp_path / f"revops-stage-{host}-{sleeper.pid}-accounts-live"
+        elsewhere = tmp_path / f"revops-stage-0000abcd-{_dead_pid()}-accounts-x"
+        gone = tmp_path / f"revops-stage-{host}-{_dead_pid()}-persons-y"
+        other = tmp_path / "revops-stage-accounts-old"
+        for folder in (live, elsewhere, gone, other):
+            folder.mkdir()
+        with Warehouse.connect(tmp_path / "b.duckdb") as wh, wh.stage("accounts") as stage:
+            assert stage.folder.exists()
+            assert [f.exists() for f in (left, gone)] == [False, False]
+            assert [f.exists() for f in (live, elsewhere, other)] == [True, True, True]
+        assert not stage.folder.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()

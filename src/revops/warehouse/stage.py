@@ -21,8 +21,12 @@ rows are rewritten out of the files that hold them (`drop`), so the merge reads 
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 import secrets
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -209,6 +213,43 @@ class Stage:
         self.files = kept
 
 
+# A stage folder's name: which machine and process made it, so a later stage can tell a folder
+# whose process is gone (killed mid-load: nothing ran its `finally`) from a live one. The host
+# is hashed to fixed hex, so the name parses whatever the host name holds.
+_FOLDER = re.compile(r"^revops-stage-([0-9a-f]{8})-(\d+)-")
+
+
+def _host() -> str:
+    return hashlib.blake2s(socket.gethostname().encode(), digest_size=4).hexdigest()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def sweep_abandoned(where: Path) -> list[Path]:
+    """Remove the stage folders in `where` that a process on this machine left when it was
+    killed, and return them. A folder is taken only when its maker is certainly gone: made on
+    this host (another machine's pid means nothing here: a shared volume) by a process id no
+    process holds now. A live process's stage, even for another warehouse in the same folder,
+    is never touched. Its files hold nothing the warehouse needs (rows reach the warehouse
+    only in a load's one transaction) and no PII in clear (`Stage.sealed`)."""
+    host, removed = _host(), []
+    for folder in where.glob("revops-stage-*"):
+        made = _FOLDER.match(folder.name)
+        if made is None or made[1] != host or int(made[2]) == os.getpid() or _alive(int(made[2])):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 @contextmanager
 def staging(
     table: str,
@@ -217,10 +258,13 @@ def staging(
     where: Path | None = None,
     sealed: tuple[str, ...] = (),
 ) -> Iterator[Stage]:
-    """A Stage in a fresh temporary folder (under `where`, else the system's), removed after
-    (a killed process leaves its `revops-stage-*` folder, which holds nothing the warehouse
-    needs: the rows reach the warehouse only in the load's one transaction)."""
-    folder = Path(tempfile.mkdtemp(prefix=f"revops-stage-{table}-", dir=where))
+    """A Stage in a fresh temporary folder (under `where`, else the system's), removed after.
+    A killed process cannot remove its folder; the next stage made in the same place on the
+    same machine does (`sweep_abandoned`)."""
+    parent = Path(where) if where is not None else Path(tempfile.gettempdir())
+    sweep_abandoned(parent)
+    prefix = f"revops-stage-{_host()}-{os.getpid()}-{table}-"
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     try:
         cipher = PiiCipher(secrets.token_hex(32)) if sealed else None
         yield Stage(table, folder, conform, shape_of, sealed=sealed, cipher=cipher)
