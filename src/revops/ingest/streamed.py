@@ -95,13 +95,6 @@ def mapped_plan(
     return plan_columns(path, columns, t, mapping, preset or "", updates=True)
 
 
-def _hooked(wh: Warehouse, t: Table) -> bool:
-    """Whether a write hook may read the rows written to `t` (a staged batch has none)."""
-    if wh.audit_hook is not None:
-        return True
-    return any(t.name in getattr(hook, "reads", {t.name}) for hook in wh.write_hooks)
-
-
 def streamable(
     wh: Warehouse,
     path: Path,
@@ -124,7 +117,7 @@ def streamable(
             return False
     if model is not None and any(r.table == t.name for r in model.dedupe.rules):
         return False
-    return not _hooked(wh, t)
+    return not wh.hooks_read(t.name)
 
 
 @dataclass(frozen=True)

@@ -97,9 +97,9 @@ class Batch:
     # the caller has already made the primary keys unique (ingestion reports repeats), so the
     # write skips its own last-row-per-key pass, a hash of every key
     unique_keys: bool = False
-    # `merge` only: the rows are in this stage (`Warehouse.stage`), not in `data`, which is
-    # then an empty table of their columns (what write hooks see: a hook that reads a table's
-    # rows must not be given a staged batch of it)
+    # `merge` or `replace` only: the rows are in this stage (`Warehouse.stage`), not in `data`,
+    # which is then an empty table of their columns (what write hooks see: a hook that reads a
+    # table's rows must not be given a staged batch of it, see `Warehouse.hooks_read`)
     stage: Stage | None = None
 
 
@@ -534,6 +534,14 @@ class Warehouse:
         with staging(name, conform, shape_of, self._stage_folder(), clear) as staged:
             yield staged
 
+    def hooks_read(self, name: str) -> bool:
+        """Whether a write hook may read the rows written to table `name` (a staged batch
+        has none in `Batch.data`): the audit hook of an audited write reads every batch, a
+        standing hook the tables its `reads` names (every table when it names none)."""
+        if self.audit_hook is not None:
+            return True
+        return any(name in getattr(hook, "reads", {name}) for hook in self.write_hooks)
+
     def _stage_folder(self) -> Path | None:
         """Where a stage's files go: beside a DuckDB file (the disk that holds the data, where
         DuckDB spills too), else the system's temporary folder (TMPDIR), which may be memory
@@ -589,6 +597,8 @@ class Warehouse:
         ]
         if self.backend == "spark" and any(b.stage is not None for b in batches):
             raise WarehouseError("a staged write is for DuckDB and PostgreSQL, not Spark")
+        if any(b.stage is not None and b.mode not in ("merge", "replace") for b in batches):
+            raise WarehouseError("a staged batch is written by `merge` or `replace` only")
         results: list[WriteResult] = []
         self.written.update(b.table for b in batches)
         try:
@@ -624,6 +634,8 @@ class Warehouse:
                 self._add_custom(run, t)
                 if batch.mode == "merge":
                     results.append(self._merge(run, t, data, i, present, batch.newer, batch.stage))
+                elif batch.stage is not None:
+                    results.append(self._replace_staged(run, t, data, i, batch.stage))
                 else:
                     results.append(self._apply(run, t, data, batch.mode, i, present, counts))
             for j, batch in enumerate(then(list(results)) if then else (), len(staged)):
@@ -786,6 +798,8 @@ class Warehouse:
         """
         name = f"_revops_stage_{t.name}_{i}"
         rows = data.num_rows if staged is None else staged.rows
+        if staged is not None and not staged.files:  # read_parquet refuses an empty list
+            return WriteResult(0, 0, 0)
         with self._merge_source(run, t, name, data, staged) as stage:
             on = _key_match(t)
             rest = _brought(t, present)
@@ -805,6 +819,17 @@ class Warehouse:
             if matched < rows:
                 self._insert_new(run, t, stage, on, none_stored=matched == 0)
         return WriteResult(rows - matched, updated, matched - updated)
+
+    def _replace_staged(
+        self, run: Any, t: Table, data: pa.Table, i: int, staged: Stage
+    ) -> WriteResult:
+        """`replace` from a stage: the table emptied, then the staged rows (unique keys: see
+        `Warehouse.stage`) inserted by one INSERT, read as a merge reads them."""
+        self._empty(run, t)
+        if staged.files:  # read_parquet refuses an empty list of files
+            with self._merge_source(run, t, f"_revops_stage_{t.name}_{i}", data, staged) as src:
+                self._insert_new(run, t, src, "", none_stored=True)
+        return WriteResult(inserted=staged.rows, updated=0)
 
     @contextmanager
     def _merge_source(
