@@ -8,10 +8,12 @@ transaction, so readers never see a history that disagrees with persons.lifecycl
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ibis
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,6 +26,7 @@ from revops.lifecycle.engine import (
 )
 from revops.lifecycle.rules import REASON_KINDS, ReasonKind, reason_kind
 from revops.warehouse import Batch, Warehouse
+from revops.warehouse.stage import Stage
 
 
 @dataclass(frozen=True)
@@ -65,29 +68,54 @@ def _counts(values: pa.ChunkedArray | pa.Array) -> dict[str | None, int]:
     return {p["values"]: p["counts"] for p in pairs}
 
 
+@dataclass
+class _Tally:
+    """The counts a report needs, summed over the parts' results (which are then let go)."""
+
+    events: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    repeats: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    stages: Counter[str | None] = field(default_factory=Counter)
+
+    def add(self, result: LifecycleResult) -> None:
+        self.events += result.events
+        self.accepted += result.accepted
+        self.rejected += result.rejected
+        self.repeats += result.repeats
+        for reason, n in _counts(result.rejections.column("reason")).items():
+            self.reasons[str(reason)] += n
+        self.stages.update(_counts(result.stages.column("lifecycle_stage")))
+
+    def report(self, lifecycle: Lifecycle, persons_updated: int) -> LifecycleReport:
+        by_kind = dict.fromkeys(REASON_KINDS, 0)
+        for reason, n in self.reasons.items():
+            by_kind[reason_kind(reason)] += n
+        stages = {k: n for k, n in self.stages.items() if n}
+        without = stages.pop(None, 0)
+        ordered = {name: stages.pop(name, 0) for name in lifecycle.stage_names}
+        ordered.update({str(k): v for k, v in sorted(stages.items(), key=lambda kv: str(kv[0]))})
+        return LifecycleReport(
+            events=self.events,
+            accepted=self.accepted,
+            rejected=self.rejected,
+            rejected_by_kind=by_kind,
+            rejected_by_reason=dict(sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+            repeats=self.repeats,
+            persons_updated=persons_updated,
+            stage_counts=ordered,
+            persons_without_stage=without,
+        )
+
+
 def summarize(
     result: LifecycleResult, lifecycle: Lifecycle, persons_updated: int
 ) -> LifecycleReport:
     """Count a result into a report."""
-    by_reason = {str(r): n for r, n in _counts(result.rejections.column("reason")).items()}
-    by_kind = dict.fromkeys(REASON_KINDS, 0)
-    for reason, n in by_reason.items():
-        by_kind[reason_kind(reason)] += n
-    stages = _counts(result.stages.column("lifecycle_stage"))
-    without = stages.pop(None, 0)
-    ordered = {name: stages.pop(name, 0) for name in lifecycle.stage_names}
-    ordered.update({str(k): v for k, v in sorted(stages.items(), key=lambda kv: str(kv[0]))})
-    return LifecycleReport(
-        events=result.events,
-        accepted=result.accepted,
-        rejected=result.rejected,
-        rejected_by_kind=by_kind,
-        rejected_by_reason=dict(sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
-        repeats=result.repeats,
-        persons_updated=persons_updated,
-        stage_counts=ordered,
-        persons_without_stage=without,
-    )
+    tally = _Tally()
+    tally.add(result)
+    return tally.report(lifecycle, persons_updated)
 
 
 def _changed_stages(persons: pa.Table, stages: pa.Table) -> pa.Table:
@@ -155,6 +183,24 @@ def _parts(
     yield events.filter(stray), persons.limit(0)
 
 
+def _judged(
+    wh: Warehouse, lifecycle: Lifecycle, per_part: int
+) -> Iterator[tuple[LifecycleResult, pa.Table]]:
+    """Each part's result with the (person_id, lifecycle_stage) pairs of its changed persons."""
+    for events_part, persons_part in _parts(wh, lifecycle, per_part):
+        events = wh.to_arrow(events_part)
+        persons = wh.to_arrow(persons_part)
+        result = apply_events(events, persons, lifecycle)
+        yield result, _changed_stages(persons, result.stages)
+        del events, persons, result
+
+
+# The tables a run writes: a write hook that reads any of them fires on the run's write, and
+# may then read all of them as they will be (`automation.sources.overlaid`: the history's
+# candidates are joined to persons), so each batch must carry its rows in `Batch.data`.
+_WRITTEN = ("lifecycle_history", "lifecycle_rejections", "persons")
+
+
 def run_lifecycle(
     wh: Warehouse, lifecycle: Lifecycle, per_part: int = PERSONS_PER_PART
 ) -> LifecycleReport:
@@ -165,16 +211,52 @@ def run_lifecycle(
     read narrow (person_id, lifecycle_stage and the required fields): the other columns, PII
     among them, would cost memory and decryption for nothing. Persons are judged `per_part`
     at a time (see `PERSONS_PER_PART`); the parts' rows are still written in one transaction.
+
+    Each part's rows are spooled to a stage (`Warehouse.stage`) and the new stages set by one
+    UPDATE of that column, so memory holds one part, not the history nor whole persons rows.
+    Spark (which has no stage) and a warehouse whose write hooks read these tables (they read
+    `Batch.data`) keep every part's rows in memory until the write (`_run_held`).
     """
+    if wh.backend == "spark" or any(wh.hooks_read(name) for name in _WRITTEN):
+        return _run_held(wh, lifecycle, per_part)
+    tally = _Tally()
+    with (
+        wh.stage("lifecycle_history") as history,
+        wh.stage("lifecycle_rejections") as rejections,
+        wh.stage("persons") as persons,
+    ):
+        for result, changed in _judged(wh, lifecycle, per_part):
+            tally.add(result)
+            _spool(history, result.history)
+            _spool(rejections, result.rejections)
+            _spool(persons, changed)
+        # Both tables' keys are the events' ids (lifecycle_events' primary key) and each event
+        # is judged in one part only, so the staged keys are unique as `write_many` wants them
+        # (a repeat would fail the write's INSERT, changing nothing).
+        wh.write_many(
+            [
+                Batch("lifecycle_history", history.empty, "replace", stage=history),
+                Batch("lifecycle_rejections", rejections.empty, "replace", stage=rejections),
+                # a merge sets only the columns staged (lifecycle_stage) on the stored rows
+                Batch("persons", persons.empty, "merge", stage=persons),
+            ]
+        )
+        return tally.report(lifecycle, persons.rows)
+
+
+def _spool(stage: Stage, rows: pa.Table) -> None:
+    """Append `rows` to `stage`, numbered on from the rows already staged."""
+    start = stage.rows
+    stage.append(rows, np.arange(start, start + rows.num_rows, dtype=np.int64))
+
+
+def _run_held(wh: Warehouse, lifecycle: Lifecycle, per_part: int) -> LifecycleReport:
+    """The run with every part's rows held until the write, whole persons rows included."""
     results: list[LifecycleResult] = []
     stages: list[pa.Table] = []
-    for events_part, persons_part in _parts(wh, lifecycle, per_part):
-        events = wh.to_arrow(events_part)
-        persons = wh.to_arrow(persons_part)
-        result = apply_events(events, persons, lifecycle)
-        stages.append(_changed_stages(persons, result.stages))
+    for result, changed in _judged(wh, lifecycle, per_part):
+        stages.append(changed)
         results.append(result)
-        del events, persons
     result = _combined(results)
     changed = _changed_persons(wh, pa.concat_tables(stages))
     wh.write_many(
