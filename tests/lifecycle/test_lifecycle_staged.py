@@ -180,3 +180,41 @@ def test_the_stage_files_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyP
         with pytest.raises(WarehouseError):
             run_lifecycle(wh, LIFECYCLE, per_part=2)
         assert not list(tmp_path.glob("revops-stage-*"))
+
+
+def _with_outbox(run: Callable[[Warehouse], LifecycleReport]) -> tuple[Any, ...]:
+    """The example's automations installed (the outbox reads lifecycle_history, and persons
+    through the overlay): the run's report, tables and the automation rows its write added."""
+    from lifecycle_data import EXAMPLE, at
+
+    from revops.automation.outbox import install
+    from revops.config import load_config
+
+    people, evts = _example()
+    with Warehouse.connect(":memory:") as wh:
+        _fill(wh, people, evts)
+        install(wh, load_config(EXAMPLE).model, clock=lambda: at(2.5))
+        seen: list[bool] = []
+        write_many = wh.write_many
+
+        def spy(batches: Sequence[Batch], **kwargs: Any) -> Any:
+            seen.extend(b.stage is not None for b in batches)
+            return write_many(batches, **kwargs)
+
+        wh.write_many = spy  # type: ignore[method-assign]
+        report = run(wh)
+        added = {
+            name: wh.to_arrow(wh.table(name)).sort_by([(key, "ascending")]).to_pylist()
+            for name, key in (("automation_events", "event_id"), ("audit_log", "seq"))
+        }
+        return report, _tables(wh), added, any(seen)
+
+
+def test_the_outbox_reads_a_staged_run_as_a_held_one() -> None:
+    """On DuckDB the outbox reads the staged batches from their files: the same events."""
+    report, tables, added, staged = _with_outbox(_staged(2))
+    assert staged
+    assert [e["record_id"] for e in added["automation_events"]] == ["p0"]  # p0's MQL
+    held = _with_outbox(_held)
+    assert not held[3]
+    assert (report, tables, added) == held[:3]

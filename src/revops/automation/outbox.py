@@ -103,8 +103,12 @@ def written_keys(written: Sequence[Batch], rules: Sequence[Automation]) -> Writt
             continue
         chunks: list[pa.Array] = []
         for b in written:
-            if b.table == SOURCES[trig] and b.data.num_rows:
-                data = sources.canonical(b.table, b.data)
+            if b.table != SOURCES[trig]:
+                continue
+            data = sources.canonical(b.table, b.data)
+            if b.stage is not None:  # the rows are in its files: only the key columns are read
+                data = b.stage.columns(list(columns))
+            if data.num_rows:
                 parts = [_key_text_column(data.column(c)) for c in columns]
                 texts = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "|")
                 chunks += texts.chunks
@@ -281,6 +285,10 @@ class OutboxHook:
             if source is not None:
                 self.by_source.setdefault(source, []).append(rule)
 
+    # A staged batch (`Batch.stage`, rows on disk) is read from its files on DuckDB
+    # (`sources.overlaid`), so a write of one need not hold its rows for this hook.
+    reads_stages = True
+
     @property
     def reads(self) -> frozenset[str]:
         """The tables whose written rows this hook reads (its rules' sources): a write of any
@@ -288,7 +296,7 @@ class OutboxHook:
         return frozenset(self.by_source)
 
     def __call__(self, written: Sequence[Batch]) -> list[Batch]:
-        touched = {b.table for b in written if b.data.num_rows}
+        touched = {b.table for b in written if b.data.num_rows or (b.stage and b.stage.rows)}
         rules = [r for name, rs in self.by_source.items() if name in touched for r in rs]
         if not rules:
             return []

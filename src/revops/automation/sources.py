@@ -52,6 +52,9 @@ def overlaid(wh: Warehouse, batches: Sequence[Batch]) -> Tables:
         if name in cache:
             return cache[name]
         t = table(name)
+        if any(b.stage is not None for b in pending[name]):
+            cache[name] = _staged(wh, name, pending[name])
+            return cache[name]
         replaced = any(b.mode == "replace" for b in pending[name])
         every = pa.concat_tables([canonical(name, b.data) for b in pending[name]])
         written = [canonical(name, b.data) for b in pending[name] if b.mode != "delete"]
@@ -70,3 +73,39 @@ def overlaid(wh: Warehouse, batches: Sequence[Batch]) -> Tables:
         return cache[name]
 
     return lookup
+
+
+def _staged(wh: Warehouse, name: str, pending: Sequence[Batch]) -> ir.Table:
+    """Table `name` as a staged batch (`Batch.stage`, the write's only batch of it) leaves it,
+    read from the stage's files where they lie rather than from `Batch.data` (empty): a
+    `replace` is the staged rows; a `merge` sets the columns it brings on the stored rows of
+    its keys (the others keep their stored values, as the write keeps them) and adds its new
+    keys, the columns it does not bring empty (as the write inserts them)."""
+    if len(pending) != 1 or pending[0].mode not in ("replace", "merge"):
+        raise ValueError(f"{name}: a staged batch is read alone, as a replace or a merge")
+    batch, t = pending[0], table(name)
+    assert batch.stage is not None
+    rows = wh.staged_table(batch.stage)
+    base = wh.table(name).select(*t.column_names)
+    types = base.schema()
+    if batch.mode == "replace":
+        missing = {c: ibis.null().cast(types[c]) for c in t.column_names if c not in rows.columns}
+        return rows.mutate(**missing).select(*t.column_names)
+    keys = list(t.primary_key)
+    brought = {c: f"_staged_{c}" for c in rows.columns}
+    staged = rows.rename({new: old for old, new in brought.items()}).mutate(_hit=ibis.literal(1))
+    joined = base.left_join(staged, [base[k] == staged[brought[k]] for k in keys])
+    hit = joined._hit.notnull()
+    kept = joined.select(
+        **{
+            c: ibis.ifelse(hit, joined[brought[c]], joined[c]) if c in brought else joined[c]
+            for c in t.column_names
+        }
+    )
+    stored = base.select(*keys).mutate(_stored=ibis.literal(1))
+    fresh = rows.left_join(stored, keys)
+    fresh = fresh.filter(fresh._stored.isnull())
+    new = fresh.select(
+        **{c: fresh[c] if c in rows.columns else ibis.null().cast(types[c]) for c in t.column_names}
+    )
+    return kept.union(new.cast(kept.schema()))

@@ -197,8 +197,21 @@ def _judged(
 
 # The tables a run writes: a write hook that reads any of them fires on the run's write, and
 # may then read all of them as they will be (`automation.sources.overlaid`: the history's
-# candidates are joined to persons), so each batch must carry its rows in `Batch.data`.
+# candidates are joined to persons), from `Batch.data` unless it reads stages.
 _WRITTEN = ("lifecycle_history", "lifecycle_rejections", "persons")
+
+
+def _stageable(wh: Warehouse) -> bool:
+    """Whether the run may write from stages: not on Spark (no stage), and every write hook
+    that reads these tables reads a staged batch from its files (`reads_stages`, the
+    automation outbox, on DuckDB only) instead of its rows in `Batch.data`."""
+    if wh.backend == "spark" or wh.audit_hook is not None:
+        return False
+    return all(
+        not any(name in getattr(hook, "reads", _WRITTEN) for name in _WRITTEN)
+        or (getattr(hook, "reads_stages", False) and wh.backend == "duckdb")
+        for hook in wh.write_hooks
+    )
 
 
 def run_lifecycle(
@@ -214,10 +227,11 @@ def run_lifecycle(
 
     Each part's rows are spooled to a stage (`Warehouse.stage`) and the new stages set by one
     UPDATE of that column, so memory holds one part, not the history nor whole persons rows.
-    Spark (which has no stage) and a warehouse whose write hooks read these tables (they read
-    `Batch.data`) keep every part's rows in memory until the write (`_run_held`).
+    Spark (which has no stage) and write hooks that read these tables from `Batch.data` (any
+    but the automation outbox on DuckDB, see `_stageable`) keep every part's rows in memory
+    until the write (`_run_held`).
     """
-    if wh.backend == "spark" or any(wh.hooks_read(name) for name in _WRITTEN):
+    if not _stageable(wh):
         return _run_held(wh, lifecycle, per_part)
     tally = _Tally()
     with (

@@ -146,6 +146,14 @@ class Stage:
         )
         return f"(SELECT {cols} FROM read_parquet({self.sql_files()}))"
 
+    def columns(self, names: list[str]) -> pa.Table:
+        """Columns `names` of every staged row, in file order (a write hook's source keys:
+        a few columns of the staged rows, never the sealed ones)."""
+        assert not set(names) & set(self.sealed), "sealed columns are read by `relation`"
+        if not self.files:
+            return pa.table({n: pa.array([], pa.string()) for n in names})
+        return pa.concat_tables(pq.read_table(p, columns=names) for p, _, _ in self.files)
+
     def batches(self) -> Iterator[pa.Table]:
         """The staged rows a file at a time, canonical columns only (PostgreSQL's COPY)."""
         for path, _, _ in self.files:

@@ -534,6 +534,22 @@ class Warehouse:
         with staging(name, conform, shape_of, self._stage_folder(), clear) as staged:
             yield staged
 
+    def staged_table(self, staged: Stage) -> ibis.Table:
+        """The staged rows' columns that the write sets (`Stage.present`) as an Ibis table, so
+        a write hook can query them beside the stored tables (`automation.sources.overlaid`):
+        DuckDB reads the stage's files in place. Not its sealed columns (PII in clear, which
+        the files hold under the stage's own key), nor on PostgreSQL, which reads no files."""
+        if self.backend != "duckdb":
+            raise WarehouseError(f"a staged table is read on DuckDB, not {self.backend}")
+        shape = staged.shape or table(staged.table)
+        columns = [c for c in shape.column_names if c in staged.present]
+        if set(columns) & set(staged.sealed):
+            raise WarehouseError(f"{staged.table}: a hook cannot read sealed staged columns")
+        if not staged.files:  # read_parquet refuses an empty list of files
+            return ibis.memtable(arrow_schema(shape).empty_table().select(columns))
+        cols = ", ".join(ident(c) for c in columns)
+        return self.con.sql(f"SELECT {cols} FROM read_parquet({staged.sql_files()})")
+
     def hooks_read(self, name: str) -> bool:
         """Whether a write hook may read the rows written to table `name` (a staged batch
         has none in `Batch.data`): the audit hook of an audited write reads every batch, a
