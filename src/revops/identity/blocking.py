@@ -8,7 +8,7 @@ switchboard number) are skipped: such a key identifies no one and would swamp th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import duckdb
 import numpy as np
@@ -142,3 +142,50 @@ def cross_pairs(
     """
     union = _pairs_sql(_n_rules(existing), max_block_size, cross=True, where=where, equal=equal)
     return _run(_distinct_sql(union), {"e": existing, "n": incoming}, params)
+
+
+def _usable(keys: pa.Table, max_block_size: int) -> pa.Table:
+    """`coded(keys)` with the codes of keys shared by more than `max_block_size` records made
+    null: such keys join nothing, as `_pairs_sql`'s HAVING has them."""
+    keys = coded(keys)
+    for i, name in enumerate(keys.column_names):
+        if name[0] == "k" and name[1:].isdigit():
+            codes = keys.column(i).combine_chunks()
+            valid = codes.is_valid().to_numpy(zero_copy_only=False)
+            values = codes.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+            sizes = np.bincount(values[valid], minlength=1)
+            small = valid & (sizes[values] <= max_block_size)
+            keys = keys.set_column(i, name, pa.array(values, mask=~small))
+    return keys
+
+
+def streamed_pairs(
+    keys: pa.Table, max_block_size: int, batch_rows: int
+) -> Iterator[tuple[IntArray, IntArray]]:
+    """The pairs of `candidate_pairs` (each once, i < j), at most `batch_rows` at a time and in
+    no particular order, without ever holding them all: a pair is produced by the first rule
+    whose key it shares (later rules' joins skip pairs an earlier key joined), so no DISTINCT
+    nor ORDER BY keeps the whole pair set in the database either. A fit needs only their
+    pattern counts (`pair_tally`); 20,000 sampled accounts of the 10x demo give ~10M pairs
+    (1 GB of pairs, levels and temporaries at once before)."""
+    n = _n_rules(keys)
+    if n == 0:
+        return
+    parts = []
+    for i in range(n):
+        seen = "".join(f" AND NOT coalesce(l.k{j} = r.k{j}, false)" for j in range(i))
+        parts.append(
+            f"SELECT l.idx AS left_idx, r.idx AS right_idx FROM keys l "
+            f"JOIN keys r ON l.k{i} = r.k{i} AND l.idx < r.idx WHERE true{seen}"
+        )
+    con = duckdb.connect()
+    try:
+        con.register("keys", _usable(keys, max_block_size))
+        with con.execute(" UNION ALL ".join(parts)).fetch_record_batch(batch_rows) as reader:
+            for batch in reader:
+                yield (
+                    batch.column(0).to_numpy().astype(np.int64, copy=False),
+                    batch.column(1).to_numpy().astype(np.int64, copy=False),
+                )
+    finally:
+        con.close()

@@ -23,6 +23,7 @@ from revops.identity import fellegi_sunter as fs
 from revops.identity.blocking import block_keys, candidate_pairs
 from revops.identity.compare import comparison_matrix, encode, level_labels
 from revops.identity.normalize import normalize
+from revops.identity.pair_tally import PairTally, count, key_codes, shared_keys
 from revops.warehouse import Warehouse
 from revops.warehouse import table as table_def
 
@@ -124,6 +125,15 @@ def fit_candidates(
     levels: npt.NDArray[np.int8],
     keys: pa.Table,
 ) -> fs.FellegiSunterParams:
+    """`fit_tally` of the candidate pairs (`left`, `right`) and their `levels`."""
+    codes = key_codes(keys, len(settings.blocking))
+    return fit_tally(prep, settings, count(levels, shared_keys(codes, left, right)))
+
+
+def fit_tally(prep: Prepared, settings: DedupeSettings, pairs: PairTally) -> fs.FellegiSunterParams:
+    """m, u and λ fitted on the records `prep` and their candidate pairs, counted by pattern
+    (`pair_tally`): u from random record pairs, m by EM per blocking rule on the pairs sharing
+    its key, λ over all pairs."""
     n = len(prep.ids)
     comps = settings.comparisons
     kinds = [c.kind for c in comps]
@@ -133,12 +143,10 @@ def fit_candidates(
     u = fs.estimate_u(comparison_matrix(prep.encoded, kinds, rl, rr), n_levels, exact)
     sessions = []
     for i, rule in enumerate(settings.blocking):
-        codes, _ = encode(keys.column(f"k{i}").combine_chunks())
-        rows = (codes[left] == codes[right]) & (codes[left] >= 0)
         free = [f for f, c in enumerate(comps) if c.field not in rule.fields]
-        sessions.append((rows, free))
+        sessions.append((pairs.shared[:, i], free))
     return fs.fit(
-        levels,
+        pairs.levels,
         sessions,
         u,
         [c.field for c in comps],
@@ -146,6 +154,7 @@ def fit_candidates(
         n * (n - 1) // 2,
         max_iterations=settings.max_iterations,
         tolerance=settings.tolerance,
+        counts=pairs.counts,
     )
 
 

@@ -42,7 +42,8 @@ from revops.identity import fellegi_sunter as fs
 from revops.identity import stored_fit
 from revops.identity.blocking import IntArray, block_keys, candidate_pairs, coded, cross_pairs
 from revops.identity.compare import comparison_matrix
-from revops.identity.dedupe import Prepared, fit_candidates, prepare, read_records, subset
+from revops.identity.dedupe import Prepared, fit_tally, prepare, read_records, subset
+from revops.identity.pair_tally import pair_tally
 from revops.warehouse import Warehouse
 from revops.warehouse import table as table_def
 from revops.warehouse.clock import utc_now
@@ -418,13 +419,10 @@ def _fit(prep: Prepared, settings: DedupeSettings) -> fs.FellegiSunterParams | N
     rows = _sample(len(prep.ids), settings)
     if rows is not None:
         prep = subset(prep, settings, rows)
-    keys = block_keys(prep.fields, settings.blocking)
-    left, right, _ = candidate_pairs(keys, settings.max_block_size)
-    if len(left) == 0:  # nothing in the sample shares a block: nothing to learn from
+    pairs = pair_tally(prep.encoded, settings, block_keys(prep.fields, settings.blocking))
+    if pairs.pairs == 0:  # nothing in the sample shares a block: nothing to learn from
         return None
-    kinds = [c.kind for c in settings.comparisons]
-    levels = comparison_matrix(prep.encoded, kinds, left, right)
-    return fit_candidates(prep, settings, left, right, levels, keys)
+    return fit_tally(prep, settings, pairs)
 
 
 @dataclass(frozen=True)

@@ -111,17 +111,25 @@ def initial_m(n_levels: int) -> FloatArray:
     return np.asarray(raw / raw.sum(), dtype=np.float64)
 
 
-def _patterns(levels: LevelArray) -> tuple[LevelArray, FloatArray]:
-    """Distinct rows of the level matrix and how often each occurs."""
+def _patterns(levels: LevelArray, counts: IntArray | None = None) -> tuple[LevelArray, FloatArray]:
+    """Distinct rows of the level matrix and how often each occurs; with `counts`, each row
+    stands for that many pairs (a `pair_tally`). Rows come in lexicographic order either way,
+    and the summed counts are whole numbers, so a tally gives the same patterns and counts, bit
+    for bit, as the pairs it counted."""
     if levels.shape[1] == 0:
-        return levels[:1], np.array([float(len(levels))])
+        total = float(len(levels)) if counts is None else float(counts.sum())
+        return levels[:1], np.array([total])
     shifted = levels.astype(np.int64) + 1
     radix = int(shifted.max()) + 1
     code = np.zeros(len(levels), dtype=np.int64)
     for f in range(levels.shape[1]):
         code = code * radix + shifted[:, f]
-    _, first, counts = np.unique(code, return_index=True, return_counts=True)
-    return levels[first], counts.astype(np.float64)
+    if counts is None:
+        _, first, found = np.unique(code, return_index=True, return_counts=True)
+        return levels[first], found.astype(np.float64)
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    summed = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(first))
+    return levels[first], summed.astype(np.float64)
 
 
 def _log_factor(patterns: LevelArray, probs: Sequence[FloatArray]) -> FloatArray:
@@ -146,19 +154,21 @@ def em_session(
     *,
     max_iterations: int,
     tolerance: float,
+    counts: IntArray | None = None,
 ) -> tuple[list[FloatArray], float, int, bool]:
-    """EM for m and λ with u held fixed, over the pairs (rows) and fields (columns) given.
+    """EM for m and λ with u held fixed, over the pairs (rows) and fields (columns) given
+    (each row standing for `counts` pairs when given: see `_patterns`).
 
     Returns (m per field, λ among these pairs, iterations, converged).
     """
-    patterns, counts = _patterns(levels)
+    patterns, freq = _patterns(levels, counts)
     log_u = _log_factor(patterns, u)
     m = [np.asarray(x, dtype=np.float64).copy() for x in m0]
     lam = float(lam0)
     for iteration in range(1, max_iterations + 1):
         post = _posterior(_log_factor(patterns, m) - log_u, lam)
-        weight = counts * post
-        new_lam = float(np.clip(weight.sum() / counts.sum(), _FLOOR, 1 - _FLOOR))
+        weight = freq * post
+        new_lam = float(np.clip(weight.sum() / freq.sum(), _FLOOR, 1 - _FLOOR))
         new_m = []
         for f, old in enumerate(m):
             col = patterns[:, f]
@@ -187,13 +197,16 @@ def population_lambda(
     *,
     max_iterations: int = 200,
     tolerance: float = 1e-9,
+    counts: IntArray | None = None,
 ) -> float:
-    """EM on λ alone over all `total_pairs`, the pairs blocking left out counted as non-matches."""
-    patterns, counts = _patterns(levels)
+    """EM on λ alone over all `total_pairs`, the pairs blocking left out counted as non-matches
+    (rows of `levels` standing for `counts` pairs when given: see `_patterns`)."""
+    n_pairs = len(levels) if counts is None else int(counts.sum())
+    patterns, freq = _patterns(levels, counts)
     log_bf = _log_factor(patterns, m) - _log_factor(patterns, u)
-    lam = max(min(len(levels) / max(total_pairs, 1) / 2, 0.5), 1.0 / max(total_pairs, 2))
+    lam = max(min(n_pairs / max(total_pairs, 1) / 2, 0.5), 1.0 / max(total_pairs, 2))
     for _ in range(max_iterations):
-        new = float((counts * _posterior(log_bf, lam)).sum() / max(total_pairs, 1))
+        new = float((freq * _posterior(log_bf, lam)).sum() / max(total_pairs, 1))
         new = min(max(new, 1.0 / (10.0 * max(total_pairs, 1))), 1 - _FLOOR)
         if abs(new - lam) <= tolerance * max(lam, 1e-12):
             return new
@@ -211,10 +224,14 @@ def fit(
     *,
     max_iterations: int,
     tolerance: float,
+    counts: IntArray | None = None,
 ) -> FellegiSunterParams:
     """Estimate m per session (rows, free fields), average per field, make each field's weights
-    monotone (`pool_adjacent_violators`), then the prior λ."""
+    monotone (`pool_adjacent_violators`), then the prior λ. With `counts`, each row of
+    `levels` stands for that many candidate pairs (a `pair_tally`): the fit is the same as on
+    the pairs themselves, which need not be held at once."""
     k = len(fields)
+    n_pairs = len(levels) if counts is None else int(counts.sum())
     estimates: list[list[FloatArray]] = [[] for _ in range(k)]
     iterations, converged = 0, True
     for rows, free in sessions:
@@ -224,18 +241,24 @@ def fit(
         m0 = [initial_m(len(u[f])) for f in cols]
         sub = levels[np.ix_(rows, np.asarray(cols, dtype=np.int64))]
         m, _, its, ok = em_session(
-            sub, [u[f] for f in cols], m0, 0.5, max_iterations=max_iterations, tolerance=tolerance
+            sub,
+            [u[f] for f in cols],
+            m0,
+            0.5,
+            max_iterations=max_iterations,
+            tolerance=tolerance,
+            counts=None if counts is None else counts[rows],
         )
         iterations += its
         converged = converged and ok
         for f, est in zip(cols, m, strict=True):
             estimates[f].append(est)
     missing = [f for f in range(k) if not estimates[f]]
-    if missing and len(levels):
+    if missing and n_pairs:
         # A field in every blocking rule: estimate it over all candidate pairs, with the rest.
         m0 = [initial_m(len(u[f])) for f in range(k)]
         m, _, its, ok = em_session(
-            levels, u, m0, 0.5, max_iterations=max_iterations, tolerance=tolerance
+            levels, u, m0, 0.5, max_iterations=max_iterations, tolerance=tolerance, counts=counts
         )
         iterations += its
         converged = converged and ok
@@ -245,7 +268,7 @@ def fit(
         np.mean(estimates[f], axis=0) if estimates[f] else initial_m(len(u[f])) for f in range(k)
     ]
     m_final = [pool_adjacent_violators(m, np.asarray(u[f])) for f, m in enumerate(fitted)]
-    lam = population_lambda(levels, m_final, u, total_pairs)
+    lam = population_lambda(levels, m_final, u, total_pairs, counts=counts)
     comps = tuple(
         ComparisonParams(
             fields[f],
