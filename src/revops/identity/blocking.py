@@ -166,8 +166,8 @@ def streamed_pairs(
     no particular order, without ever holding them all: a pair is produced by the first rule
     whose key it shares (later rules' joins skip pairs an earlier key joined), so no DISTINCT
     nor ORDER BY keeps the whole pair set in the database either. A fit needs only their
-    pattern counts (`pair_tally`); 20,000 sampled accounts of the 10x demo give ~10M pairs
-    (1 GB of pairs, levels and temporaries at once before)."""
+    pattern counts (`pair_tally`); 20,000 sampled accounts of the 10x demo give ~4M pairs
+    (+860 MB of pairs, levels and temporaries at once before)."""
     n = _n_rules(keys)
     if n == 0:
         return

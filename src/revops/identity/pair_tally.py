@@ -4,8 +4,9 @@ EM and the prior λ see the pairs only through how many show each pattern of lev
 blocking keys a pair shares (a session per rule: `dedupe.fit_candidates`). So the pairs can
 be compared a batch at a time and counted by (levels, keys shared), and the fit run on the
 counts (`fellegi_sunter.fit(counts=…)`), with the same result: memory follows the batch and
-the patterns (a few hundred), not the pairs. The fit made when a table's first records
-arrive (`duplicate_rules`) read 20,000 sampled accounts' ~10M pairs at once: +860 MB.
+the patterns, not the pairs. The fit made when a table's first records arrive
+(`duplicate_rules`) held the ~4M pairs of 20,000 sampled accounts of the 10x demo at once
+(+860 MB); they show 17 distinct rows.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from revops.identity.blocking import IntArray, streamed_pairs
 from revops.identity.compare import LevelArray, comparison_matrix
 
 # Pairs compared at a time: each costs some 100 bytes of comparison temporaries (codes, masks,
-# value pairs per field). With 262,144 the first accounts fit of the 10x demo (20,000 sampled
-# records, ~10M pairs) grew the load by +62 MB, against +860 MB for all its pairs at once.
-PAIR_BATCH = 1 << 18
+# value pairs per field). The first accounts fit of the 10x demo (20,000 sampled records,
+# ~4M pairs) grew the load by +860 MB with all pairs at once, +62 MB at 262,144 a batch and
+# +39 MB at 65,536 (most of it the u sample's 200,000 pairs), CPU no higher (2026-12-06).
+PAIR_BATCH = 1 << 16
 
 
 @dataclass(frozen=True)
