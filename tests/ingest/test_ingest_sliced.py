@@ -286,6 +286,7 @@ class _Hook:
 def test_what_needs_the_whole_file_is_read_whole(tmp_path: Path) -> None:
     full = load_config(EXAMPLE).model  # with the persons and accounts duplicate rules
     csv_file, jsonl = tmp_path / "x.csv", tmp_path / "x.jsonl"
+    parquet = tmp_path / "x.parquet"
     with Warehouse.connect(":memory:") as wh:
 
         def able(path: Path, table: str, preset: str | None, model: OperatingModel | None) -> bool:
@@ -294,7 +295,8 @@ def test_what_needs_the_whole_file_is_read_whole(tmp_path: Path) -> None:
 
         assert able(csv_file, "opportunities", "salesforce", None)
         assert able(csv_file, "persons", None, MODEL)
-        assert not able(jsonl, "persons", None, None)  # not a CSV file
+        assert able(jsonl, "persons", None, None)  # JSON lines: see test_jsonl_sliced.py
+        assert not able(parquet, "persons", None, None)
         assert not able(
             csv_file, "opportunity_stage_history", "salesforce.OpportunityFieldHistory", None
         )

@@ -33,8 +33,9 @@ from revops.config.sources import SourceObject
 from revops.ingest.columns import ColumnPlan, plan_columns
 from revops.ingest.errors import IngestError
 from revops.ingest.fixes import keep_fixes
+from revops.ingest.jsonlines import Shape, Unsliceable
 from revops.ingest.raw import IntArray, Progress, RawData, check_encoding, refuse_duplicates
-from revops.ingest.readers import read_file
+from revops.ingest.readers import JSON_SUFFIXES, read_file
 from revops.ingest.repeats import find_repeats
 from revops.ingest.report import LoadReport
 from revops.ingest.sourced import (
@@ -46,7 +47,7 @@ from revops.ingest.sourced import (
     map_source,
     sourced_batches,
 )
-from revops.ingest.streamed import header, mapped_plan, read_sliced, streamable
+from revops.ingest.streamed import header, json_shape, mapped_plan, read_sliced, streamable
 from revops.ingest.validate import Validated, combine, validate
 from revops.quality.edge import CHANGES, Normalized, normalize_table
 from revops.warehouse import Batch, Table, Warehouse, WarehouseError, WriteResult
@@ -286,20 +287,23 @@ def load_file(
     source_name, mapping = find_mapping(preset, table, model)
     sliced = _sliced_plan(wh, path, t, mapping, preset, model, replay, encoding)
     if sliced is not None:
-        plan, names, found = sliced
-        with wh.stage(t.name, tuple(plan.custom)) as stage:
-            return _load_sliced(
-                wh,
-                path,
-                t,
-                preset,
-                (source_name, mapping, model),
-                (plan, names, found),
-                stage,
-                encoding=encoding,
-                progress=progress,
-                started=started,
-            )
+        plan, names, found, shape = sliced
+        try:
+            with wh.stage(t.name, tuple(plan.custom)) as stage:
+                return _load_sliced(
+                    wh,
+                    path,
+                    t,
+                    preset,
+                    (source_name, mapping, model),
+                    (plan, names, found, shape),
+                    stage,
+                    encoding=encoding,
+                    progress=progress,
+                    started=started,
+                )
+        except Unsliceable as exc:  # the whole read decides what Arrow's parse makes of it
+            log.info("%s: read whole: %s", path, exc)
     # Without a source mapping (which reads the whole export: history folding, deletions) a
     # CSV file is validated as it is read, a slice at a time, and its text is let go
     parts: list[Validated] = []
@@ -549,20 +553,28 @@ def _sliced_plan(
     model: OperatingModel | None,
     replay: object,
     encoding: str,
-) -> tuple[ColumnPlan, tuple[str, ...], Lookups | None] | None:
-    """The plan, header and mapping lookups of a file to load a slice at a time, or None to
-    read it whole (`streamed.streamable`; an update file; a file whose header already fails:
-    the whole read then says why, as it always did)."""
+) -> tuple[ColumnPlan, tuple[str, ...], Lookups | None, Shape | None] | None:
+    """The plan, header (a JSON-lines file: its keys and parse) and mapping lookups of a file
+    to load a slice at a time, or None to read it whole (`streamed.streamable`; an update file;
+    a file whose header or JSON lines already fail: the whole read then says why, as it
+    always did)."""
     if not path.is_file() or not streamable(wh, path, t, mapping, model, replay=replay is not None):
         return None
+    shape = None
     try:
-        names = header(path, check_encoding(encoding))
+        if path.name.lower().endswith(JSON_SUFFIXES):
+            shape = json_shape(path, check_encoding(encoding), _text_fields(t, mapping))
+            if shape is None:
+                return None
+            names = shape.columns
+        else:
+            names = header(path, check_encoding(encoding))
         refuse_duplicates(path, names)
         found = lookups(wh, mapping, names, t, model) if mapping is not None else None
         plan = mapped_plan(path, names, t, mapping, preset, found)
     except (IngestError, pa.ArrowInvalid, OSError, UnicodeDecodeError):
         return None
-    return None if plan.missing else (plan, names, found)
+    return None if plan.missing else (plan, names, found, shape)
 
 
 def _load_sliced(
@@ -571,7 +583,7 @@ def _load_sliced(
     t: Table,
     preset: str | None,
     source: tuple[str, SourceObject | None, OperatingModel | None],
-    planned: tuple[ColumnPlan, tuple[str, ...], Lookups | None],
+    planned: tuple[ColumnPlan, tuple[str, ...], Lookups | None, Shape | None],
     stage: Stage,
     *,
     encoding: str,
@@ -581,7 +593,7 @@ def _load_sliced(
     """`load_file` a slice at a time (see `revops.ingest.streamed`): the same rows, quarantine,
     changes, deletions, events, load_log and report as the whole read, from a stage."""
     source_name, mapping, model = source
-    plan, names, found = planned
+    plan, names, found, shape = planned
     got = read_sliced(
         wh,
         path,
@@ -595,6 +607,7 @@ def _load_sliced(
         found=found,
         encoding=encoding,
         progress=progress,
+        shape=shape,
     )
     now = datetime.now(UTC).replace(tzinfo=None)
     load_id = _new_load_id(now)
