@@ -21,17 +21,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_ingest_sliced import MODEL, counts, stored, tiny_slices, whole_file
 
+import revops.ingest.load as load_module
 from revops.ingest import jsonlines
 from revops.ingest.errors import IngestError
 from revops.ingest.load import load_file
+from revops.ingest.report import LoadReport
 from revops.warehouse import Warehouse
 
 
 @contextmanager
 def tiny_json_slices(rows: int) -> Iterator[list[int]]:
-    """Slices of `rows` lines, read a few bytes at a time (lines and characters split)."""
-    with tiny_slices(rows) as calls, mock.patch.object(jsonlines, "_READ", 5):
-        yield calls
+    """Slices of `rows` lines, read a few bytes at a time (lines and characters split); yields
+    a list that counts the sliced loads that ran to the end (not left to the whole read)."""
+    done: list[int] = []
+    with tiny_slices(rows), mock.patch.object(jsonlines, "_READ", 5):
+        real = load_module._load_sliced
+
+        def counted(*args: Any, **kwargs: Any) -> LoadReport:
+            report = real(*args, **kwargs)
+            done.append(1)
+            return report
+
+        with mock.patch.object(load_module, "_load_sliced", counted):
+            yield done
 
 
 # -- Arrow's whole-file inference, one slice at a time -------------------------------------------
@@ -51,7 +63,32 @@ VALUES = st.recursive(
     ),
     max_leaves=6,
 )
-OBJECTS = st.dictionaries(st.sampled_from(["k", "m", "n", "late"]), VALUES, max_size=4)
+NUMBERS = st.one_of(
+    st.integers(-5, 5), st.floats(-10, 10, allow_nan=False), st.integers(2**63, 2**64)
+)
+TEXTS = st.sampled_from(["x", "2026-01-05", "2026-01-05T10:00:00Z", "2026-01-05 10:00:00.5"])
+# a column's values mostly of one JSON kind, so Arrow's whole-file parse often succeeds
+FAMILIES = [
+    NUMBERS,
+    TEXTS,
+    st.booleans(),
+    st.lists(st.one_of(st.none(), NUMBERS), max_size=3),
+    st.dictionaries(st.sampled_from(["a", "b"]), st.one_of(st.none(), NUMBERS, TEXTS)),
+    VALUES,
+]
+
+
+@st.composite
+def objects(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Lines whose keys `k`, `m`, `n` and `late` each draw from one family of values (or are
+    null or absent); `late` only in the second half."""
+    family = {key: draw(st.sampled_from(FAMILIES)) for key in ("k", "m", "n", "late")}
+    count = draw(st.integers(1, 12))
+    lines = []
+    for i in range(count):
+        keys = [k for k in family if draw(st.booleans()) and (k != "late" or 2 * i >= count)]
+        lines.append({k: draw(st.one_of(st.none(), family[k])) for k in keys})
+    return lines
 
 
 def _file(lines: list[str], folder: Path) -> Path:
@@ -61,7 +98,7 @@ def _file(lines: list[str], folder: Path) -> Path:
 
 
 @settings(max_examples=200)
-@given(st.lists(OBJECTS, min_size=1, max_size=12), st.integers(1, 4))
+@given(objects(), st.integers(1, 4))
 def test_slices_unify_to_the_types_arrow_infers_over_the_whole_file(
     objects: list[dict[str, Any]], rows: int
 ) -> None:
@@ -116,6 +153,7 @@ def persons_jsonl(draw: st.DrawFn) -> str:
             obj["created_at"] = draw(CREATED)
         obj["employees"] = draw(EMPLOYEES)
         obj["source"] = draw(SOURCES)
+        obj["company"] = draw(st.sampled_from(["Acme", "2026-01-05", "2026-01-05T10:00:00Z"]))
         if i > 3 and draw(st.booleans()):
             obj[late] = draw(st.sampled_from(["us", "Narnia", "2026-01-06T00:00:00Z", None]))
         if typed_only:
@@ -150,7 +188,7 @@ def test_a_sliced_jsonl_load_stores_and_reports_what_the_whole_file_load_does(
         folder = Path(tmp)
         whole, whole_reports, _ = run(texts, folder, whole_file, gz)
         sliced, sliced_reports, calls = run(texts, folder, lambda: tiny_json_slices(rows), gz)
-    assert len(calls) == len(texts)  # every load went through the sliced path
+    assert len(calls) == len(texts)  # every load went through the sliced path to its end
     assert sliced_reports == whole_reports
     assert sliced == whole
 

@@ -319,6 +319,12 @@ def _merged(a: list[pa.Field], b: list[pa.Field]) -> list[pa.Field]:
     return [pa.field(name, type_) for name, type_ in fields.items()]
 
 
+# Arrow's JSON reader fails a line that spans two of its blocks (1 MiB), which depends on where
+# the line starts: a 1.6 MB line passed at the start of a file and failed 0.5 MB into it. A
+# slice with a line that long is left to the whole read, whose blocks fall where they fall.
+_LONGEST = pajson.ReadOptions().block_size // 2
+
+
 def _parsed(lines: list[bytes], schema: pa.Schema | None = None) -> pa.Table:
     options = pajson.ParseOptions(newlines_in_values=False, explicit_schema=schema)
     return pajson.read_json(io.BytesIO(b"\n".join(lines)), parse_options=options)
@@ -328,8 +334,10 @@ def _typed_schema(
     path: Path, encoding: str, rows: int, text_fields: frozenset[str]
 ) -> pa.Schema | bool | None:
     """Arrow's whole-file schema when the whole-file read would keep Arrow's typed parse, by
-    parsing one slice at a time; None when it would read per line; False when a slice could
-    not be judged safely (it could crash Arrow's parser while the whole file would not)."""
+    parsing one slice at a time; None when it would read per line; False when a slice cannot
+    be judged as the whole file would be (brackets that could crash Arrow's parser in the
+    slice alone, a line Arrow's blocks may split, an invalid array, a type `_unified` does
+    not know): the whole read decides then."""
     fields: list[pa.Field] = []
     depth, lines_seen, rows_parsed, typed = 0, 0, 0, True
     for lines in _line_slices(path, encoding, rows):
@@ -338,7 +346,7 @@ def _typed_schema(
             return None  # as `_too_deep`: the whole file goes per line
         if not typed:
             continue  # only the depth is left to check
-        if rise > _ARROW_MAX_DEPTH:
+        if rise > _ARROW_MAX_DEPTH or max(map(len, lines)) > _LONGEST:
             return False
         lines_seen += len(lines)
         try:
