@@ -273,3 +273,28 @@ def test_a_typed_file_is_parsed_under_the_whole_files_types(tmp_path: Path) -> N
     seen: list[pa.Table] = []
     jsonlines.read_sliced(path, "utf-8", None, shape, lambda raw: seen.append(raw.data), 1)
     assert [t.schema for t in seen] == [shape.schema] * 3
+
+
+GOOD = '{"person_id": "p%d", "email": "a%d@x.com", "created_at": "2026-01-0%d", "employees": %s}'
+DECIDED = {
+    # a malformed line in the last slice only: the whole file is read per line, as text
+    "late_malformed": [GOOD % (1, 1, 1, "1.0"), GOOD % (2, 2, 2, "2"), "{oops"],
+    # a number in one slice, text in another: Arrow's whole parse fails, so per line
+    "late_text": [GOOD % (1, 1, 1, "3"), GOOD % (2, 2, 2, "3"), GOOD % (3, 3, 3, '"4"')],
+    # a text column all date-like: Arrow would make it a timestamp, so per line
+    "dated_text": [
+        '{"person_id": "p1", "email": "a@x.com", "created_at": "2026-01-01", '
+        '"company": "2026-01-05T10:00:00Z"}'
+    ]
+    * 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECIDED))
+def test_the_whole_files_choice_of_parse_holds_in_every_slice(name: str, tmp_path: Path) -> None:
+    """What the whole read decides from one line anywhere, every slice is read under."""
+    text = "\n".join(DECIDED[name]) + "\n"
+    whole, whole_reports, _ = run([text], tmp_path, whole_file, False)
+    sliced, sliced_reports, done = run([text], tmp_path, lambda: tiny_json_slices(1), False)
+    assert done == [1]
+    assert (sliced, sliced_reports) == (whole, whole_reports)
