@@ -23,7 +23,7 @@ from revops.config.pipeline import PipelineConfig
 from revops.errors import RevOpsError
 from revops.pipeline.snapshot import pipeline_as_of
 from revops.pipeline.stages import count_true, cutoff, days_between, stage_entries, stage_moves
-from revops.warehouse.sums import exact_mean
+from revops.warehouse.sums import exact_mean, exact_sum
 
 DIMENSIONS = ("owner", "segment", "region", "opportunity_type")
 DEFAULT_LOOKBACK_DAYS = 365
@@ -138,12 +138,12 @@ def win_rates(
         by,
         closed=c.count(),
         won=count_true(c.won),
-        closed_value=amount.sum(),
-        won_value=amount.sum(where=c.won),
+        closed_value=exact_sum(amount),
+        won_value=exact_sum(amount, where=c.won),
         won_priced=amount.count(where=c.won),
         closed_missing_amount=count_true(unknown),
         won_missing_amount=count_true(unknown & c.won),
-        cycle_days_mean=won_cycle.mean(),
+        cycle_days_mean=exact_mean(won_cycle),
         cycle_days_median=won_cycle.quantile(0.5),
         cycle_days_p90=won_cycle.quantile(0.9),
     )
@@ -167,7 +167,7 @@ def open_pipeline(
         snap,
         by,
         open_deals=snap.count(),
-        open_value=snap.amount.sum(),
+        open_value=exact_sum(snap.amount),
         open_missing_amount=count_true(snap.amount.isnull()),
     )
 
@@ -230,7 +230,7 @@ def pipeline_created(
     j = j.mutate(period=j.created_date.truncate(_unit(grain)))
     return j.group_by(["period", *by]).aggregate(
         created=j.count(),
-        created_value=j.amount.sum(),
+        created_value=exact_sum(j.amount),
         created_missing_amount=count_true(j.amount.isnull()),
     )
 
@@ -372,7 +372,7 @@ def quota_bookings(
     )
     # no won deal is 0 booked; won deals whose amounts are all missing leave it unknown
     return qb.group_by(["user_id", "period_start", "period_end", "quota"]).aggregate(
-        booked=ibis.ifelse(qb.opportunity_id.count() == 0, 0.0, qb.amount.sum())
+        booked=ibis.ifelse(qb.opportunity_id.count() == 0, 0.0, exact_sum(qb.amount))
     )
 
 
@@ -392,7 +392,7 @@ def quota_pipeline(
         ],
     )
     return qp.group_by(["user_id", "period_start"]).aggregate(
-        open_pipeline=ibis.ifelse(qp.opportunity_id.count() == 0, 0.0, qp.amount.sum())
+        open_pipeline=ibis.ifelse(qp.opportunity_id.count() == 0, 0.0, exact_sum(qp.amount))
     )
 
 
@@ -449,10 +449,10 @@ def coverage_total(rows: ir.Table) -> ir.Table:
     """The company row of `coverage`: sums over the holders counted in the total."""
     r = rows.filter(rows.in_total)
     agg = r.aggregate(
-        quota=r.quota.sum(),
-        booked=r.booked.sum(),
-        remaining=r.remaining.sum(),
-        open_pipeline=r.open_pipeline.sum(),
+        quota=exact_sum(r.quota),
+        booked=exact_sum(r.booked),
+        remaining=exact_sum(r.remaining),
+        open_pipeline=exact_sum(r.open_pipeline),
     )
     return agg.mutate(coverage=agg.open_pipeline / agg.remaining.nullif(0.0))
 
@@ -475,6 +475,6 @@ def pipeline_over_time(
         snap = _with_dims(snap, t, check_by([by]))
     return snap.group_by(["as_of", snap[by].name("key")]).aggregate(
         deals=snap.count(),
-        value=snap.amount.sum(),
+        value=exact_sum(snap.amount),
         missing_amount=count_true(snap.amount.isnull()),
     )

@@ -23,6 +23,7 @@ from revops.pipeline import hygiene as hy
 from revops.pipeline.snapshot import pipeline_as_of
 from revops.pipeline.stages import pipeline_changes, require_declared, undeclared_stages
 from revops.warehouse import Warehouse
+from revops.warehouse.sums import exact_sum
 
 SnapshotBy = Literal["stage", "owner", "segment", "region", "opportunity_type", "forecast_category"]
 
@@ -99,7 +100,7 @@ class PipelineEngine:
         )
         weighted = amount * snap.probability.fill_null(default) / 100
         agg = snap.group_by(snap[by].name(by)).aggregate(
-            deals=snap.count(), value=amount.sum(), weighted_value=weighted.sum()
+            deals=snap.count(), value=exact_sum(amount), weighted_value=exact_sum(weighted)
         )
         df = self.wh.execute(agg)
         if by == "stage":

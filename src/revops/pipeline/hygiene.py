@@ -31,6 +31,7 @@ from revops.pipeline.stages import (
     days_between,
     stage_entries,
 )
+from revops.warehouse.sums import exact_sum
 
 RULES = (
     "close_date_past",
@@ -227,9 +228,9 @@ def scorecard(wide: ir.Table, stages: PipelineConfig) -> ir.Table:
     per_rule = {rule: count_true(wide[rule]) for rule in stages.hygiene.enabled}
     agg = wide.group_by("owner_id").aggregate(
         open_deals=wide.count(),
-        open_value=amount.sum(),
+        open_value=exact_sum(amount),
         flagged_deals=count_true(wide.flagged),
-        value_at_risk=amount.sum(where=wide.flagged),
+        value_at_risk=exact_sum(amount, where=wide.flagged),
         **per_rule,
     )
     agg = agg.mutate(
