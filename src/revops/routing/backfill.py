@@ -90,9 +90,11 @@ def backfill_desk(wh: Warehouse, model: OperatingModel, window: int = WINDOW) ->
     users = load_users(wh, cfg)
     lead_columns, account_columns = columns_read(cfg)
     answers = {ACCEPTED_STAGE, *reasons, mql}
+    spans = mql_windows(wh, mql, window)
+    staged = len(spans) > 1  # one window's rows are held: see `_output`
     with (
-        _output(wh, "routing_decisions", DECISION_SCHEMA) as decisions,
-        _output(wh, "sla_clocks", CLOCK_SCHEMA) as clocks,
+        _output(wh, "routing_decisions", DECISION_SCHEMA, staged) as decisions,
+        _output(wh, "sla_clocks", CLOCK_SCHEMA, staged) as clocks,
     ):
         # the desk's own history from its start: stored decisions (a previous backfill) are
         # replaced, not replayed, so running it again gives the same desk
@@ -106,7 +108,7 @@ def backfill_desk(wh: Warehouse, model: OperatingModel, window: int = WINDOW) ->
             decisions,
             clocks,
         )
-        for span in mql_windows(wh, mql, window):
+        for span in spans:
             facts = window_facts(wh, mql, answers, lead_columns, account_columns, span)
             desk.replay(facts, lead_columns, account_columns)
             desk.forget_before(span[1])
@@ -166,10 +168,13 @@ class _Output:
 
 
 @contextmanager
-def _output(wh: Warehouse, name: str, schema: pa.Schema) -> Iterator[_Output]:
-    """Staged where the warehouse stages (not Spark) and no write hook reads the rows; the
-    stage's files are removed on leaving."""
-    if wh.backend == "spark" or wh.hooks_read(name):
+def _output(wh: Warehouse, name: str, schema: pa.Schema, staged: bool) -> Iterator[_Output]:
+    """Staged when the replay takes more than one window (`staged`), where the warehouse
+    stages (not Spark) and no write hook reads the rows; the stage's files are removed on
+    leaving. One window's rows are held: a stage's Parquet writing and reading cost a process
+    about 50 MB once (the 1x demo's desk, one window: +152 MB held, +203 MB staged,
+    bench/scale.py 2026-12-06), more than the rows it would spare."""
+    if not staged or wh.backend == "spark" or wh.hooks_read(name):
         yield _Output(name, schema, None)
         return
     with wh.stage(name) as stage:
