@@ -312,9 +312,14 @@ def test_what_needs_the_whole_file_is_read_whole(tmp_path: Path) -> None:
 
 
 def test_a_sliced_load_failing_mid_file_leaves_the_warehouse_as_it_was(
-    warehouse: Warehouse, tmp_path: Path
+    warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Slices already staged never reach the warehouse: the load is still one transaction."""
+    """Slices already staged never reach the warehouse: the load is still one transaction, and
+    its stage folder goes too. The stage (of a warehouse in memory or on PostgreSQL) goes to
+    the temporary folder, this test's own here: other tests' live stages are not its concern."""
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
     again, first = tmp_path / "again.csv", tmp_path / "first.csv"
     again.write_text(AGAIN)
     first.write_text(FIRST)
@@ -327,7 +332,8 @@ def test_a_sliced_load_failing_mid_file_leaves_the_warehouse_as_it_was(
     def failing(*args: Any, **kwargs: Any) -> Any:
         seen.append(1)
         if len(seen) == 2:
-            raise KeyboardInterrupt  # Ctrl-C on the second slice, the first one staged
+            assert len(list(spool.glob("revops-stage-*"))) == 1  # the first slice is staged
+            raise KeyboardInterrupt  # Ctrl-C on the second slice
         return real(*args, **kwargs)
 
     with (
@@ -337,4 +343,4 @@ def test_a_sliced_load_failing_mid_file_leaves_the_warehouse_as_it_was(
     ):
         load_file(warehouse, first, "persons", model=MODEL)
     assert stored(warehouse) == before
-    assert not list(Path(tempfile.gettempdir()).glob("revops-stage-persons-*"))
+    assert not list(spool.iterdir())
