@@ -49,8 +49,14 @@ def step_generate(run: Run) -> None:
 
 
 def step_load(run: Run) -> None:
+    """Load the exports, in the order generated; in a process of its own (bench/scale.py), the
+    files the generator left in the run's folder, named by the demo's layout."""
     from revops.context import RevOps
+    from revops.demo import LAYOUT, DemoFile
 
+    if not run.files:
+        folder = run.out / "demo"
+        run.files = [DemoFile(t, folder / name, preset) for t, (preset, name) in LAYOUT.items()]
     run.ro = RevOps.open(CONFIG, run.warehouse)
     if run.ro.warehouse.backend != "spark":
         install_automations(run.ro)
