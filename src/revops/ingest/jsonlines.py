@@ -139,12 +139,9 @@ def _too_deep(data: bytes) -> bool:
     """Whether brackets nest deeper than Arrow's JSON parser may go: it recurses per level
     and crashes the process (SIGSEGV) at a depth of about 100,000, where Python's parser
     raises RecursionError, which quarantines the line. Brackets inside strings count too; that
-    only sends an odd file down the slower per-line path."""
-    raw = np.frombuffer(data, dtype=np.uint8)
-    step = np.zeros(len(raw), dtype=np.int8)
-    step[(raw == ord("[")) | (raw == ord("{"))] = 1
-    step[(raw == ord("]")) | (raw == ord("}"))] = -1
-    return bool(len(raw)) and int(np.cumsum(step, dtype=np.int32).max()) > _ARROW_MAX_DEPTH
+    only sends an odd file down the slower per-line path. Counted as the sliced first pass
+    counts it (`_deepest`), so both judge a file alike."""
+    return _deepest([data], 0)[0] > _ARROW_MAX_DEPTH
 
 
 def _mangled(table: pa.Table, text_fields: frozenset[str]) -> bool:
@@ -265,8 +262,8 @@ _NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
 
 
 def _deepest(lines: list[bytes], before: int) -> tuple[int, int, int]:
-    """Bracket depth over `lines` (as `_too_deep` counts it) started at `before`: the deepest
-    point, the depth after them, and the most any run of lines rises by itself."""
+    """Bracket depth over `lines` started at `before` (brackets inside strings count too): the
+    deepest point, the depth after them, and the most any run of lines rises by itself."""
     brackets = np.frombuffer(b"".join(lines).translate(None, _NOT_BRACKETS), dtype=np.uint8)
     steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
     depth = np.concatenate([np.zeros(1, np.int64), np.cumsum(steps, dtype=np.int64)])
