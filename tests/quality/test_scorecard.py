@@ -146,9 +146,11 @@ def test_distinct_values_are_count_distinct_of_the_filled_values(
     got = scorecard.measure(wh, m).set_index(["table_name", "field_name"])["distinct_values"]
     for name in ("accounts", "opportunities"):
         t = wh.table(name)
-        for col in schema.table(name).column_names:
-            plain = int(wh.execute(t[col].nunique(where=filled(t, col))) or 0)
-            assert got[(name, col)] == plain, (name, col)
+        cols = schema.table(name).column_names
+        # one query per table (on Spark, one per column took two minutes over the examples)
+        plain = wh.to_arrow(t.aggregate(**{c: t[c].nunique(where=filled(t, c)) for c in cols}))
+        for col in cols:
+            assert got[(name, col)] == int(plain[col][0].as_py() or 0), (name, col)
 
 
 def _filled_distinct(values: list[object]) -> int:
