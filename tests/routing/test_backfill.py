@@ -434,3 +434,82 @@ def test_a_replay_staged_a_few_mqls_at_a_time_equals_one_held_whole(
         stored = runs[1][1 + DESK_TABLES.index(name)]
         key = table(name).primary_key[0]
         assert reader.seen.get(name, set()) == {r[key] for r in stored}
+
+
+# -- the automations' outbox reads the SLA clocks: on DuckDB it reads them staged ------------
+
+
+def _with_outbox(
+    changes: list[tuple[str, str, datetime]],
+    touches: list[tuple[str, datetime | None, str | None]],
+    persons: dict[str, tuple[str | None, str | None, str | None, str | None]],
+    window: int,
+    held: bool,
+) -> tuple[Any, ...]:
+    """The desk replayed `window` MQLs at a time on a fresh DuckDB warehouse with the shipped
+    automations installed (the no-follow-up rule reads sla_clocks, and persons through the
+    overlay; every person is an MQL, so open clocks fire it), as of the second evening. `held`
+    adds a hook that reads the desk's rows from the batches, which keeps them held. Returns
+    the report, the desk's and the automations' rows, whether each table was staged and the
+    number of windows."""
+    from revops.automation.outbox import install
+
+    with Warehouse.connect(":memory:") as wh:
+        _seed_varied(wh, changes, touches, persons)
+        wh.con.raw_sql("UPDATE persons SET lifecycle_stage = 'MQL'")
+        install(wh, DESK, clock=lambda: mon(20, day=10))
+        if held:
+            wh.write_hooks.append(_Reader())
+        staged: dict[str, bool] = {}
+        write_many = wh.write_many
+
+        def spy(batches: Sequence[Batch], **kwargs: Any) -> Any:
+            staged.update({b.table: b.stage is not None for b in batches})
+            return write_many(batches, **kwargs)
+
+        wh.write_many = spy  # type: ignore[method-assign]
+        report = backfill_desk(wh, DESK, window=window)
+        added = ("automation_events", "automation_actions", "tasks")
+        rows = [_stored(wh, t) for t in (*DESK_TABLES, *added)]
+        windows = len(mql_windows(wh, DESK.scoring.stages.mql, window))
+        return report, rows, staged, windows
+
+
+def _automated(rows: list[list[dict[str, object]]]) -> list[object]:
+    """The events' automations and records."""
+    events = rows[len(DESK_TABLES)]
+    return sorted((e["automation"], e["record_id"]) for e in events)
+
+
+def test_the_outbox_reads_the_clocks_staged_as_held_on_an_example() -> None:
+    """p0 and p1 become MQLs on Tuesday morning and nobody answers: two windows, both desk
+    tables staged, and the outbox, reading the staged clocks, finds both open clocks past
+    their deadline that evening, as it does when the rows are held."""
+    changes = [("p0", "MQL", mon(10, day=10)), ("p1", "MQL", mon(11, day=10))]
+    touches = [("p0", mon(9, day=10), "webinar")]
+    persons = dict.fromkeys(PEOPLE[:5], ("a0", "US", None, None))
+    report, rows, staged, windows = _with_outbox(changes, touches, persons, 1, held=False)
+    assert windows == 2
+    assert staged == {"routing_decisions": True, "sla_clocks": True, "routing_watermarks": False}
+    assert _automated(rows) == [("mql_no_followup", "p0"), ("mql_no_followup", "p1")]
+    held = _with_outbox(changes, touches, persons, 10**6, held=True)
+    assert not any(held[2].values())
+    assert (report, rows) == held[:2]
+
+
+@VARIED
+@given(changes=changes_st, touches=touches_st, persons=persons_st, window=st.integers(1, 3))
+def test_the_outbox_reads_staged_clocks_as_held_ones(
+    changes: list[tuple[str, str, datetime]],
+    touches: list[tuple[str, datetime | None, str | None]],
+    persons: dict[str, tuple[str | None, str | None, str | None, str | None]],
+    window: int,
+) -> None:
+    """With the automations' outbox reading the SLA clocks, the desk still stages its rows
+    on DuckDB (more than one window), and the write stores and triggers what a held run
+    does: the same desk rows, events, actions and tasks."""
+    report, rows, staged, windows = _with_outbox(changes, touches, persons, window, held=False)
+    assert staged.get("sla_clocks", False) == (windows > 1 and bool(rows[1]))
+    held = _with_outbox(changes, touches, persons, 10**6, held=True)
+    assert not any(held[2].values())
+    assert (report, rows) == held[:2]

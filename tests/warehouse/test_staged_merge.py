@@ -257,3 +257,40 @@ def test_a_killed_stage_is_swept_by_the_next_and_live_ones_are_not(tmp_path: Pat
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+class _Hook:
+    """A write hook reading `reads` (every table when None), from the stage's files if
+    `reads_stages`."""
+
+    def __init__(self, reads: frozenset[str] | None, reads_stages: bool = False) -> None:
+        if reads is not None:
+            self.reads = reads
+        self.reads_stages = reads_stages
+
+    def __call__(self, written: Any) -> list[Batch]:
+        return []
+
+
+def test_a_write_may_stage_only_what_no_hook_reads_from_the_batches(
+    warehouse: Warehouse,
+) -> None:
+    """`may_stage`: with no hook, or hooks that read other tables, a table may be staged; a
+    hook that reads it from `Batch.data` (or names no tables: it reads all) forbids it; one
+    that reads stages from their files allows it on DuckDB only (PostgreSQL reads no files)."""
+    wh = warehouse
+    assert wh.may_stage("sla_clocks", "persons")
+    duckdb = wh.backend == "duckdb"
+    cases = [  # the hook; may_stage of (sla_clocks, persons), of sla_clocks alone
+        (_Hook(frozenset({"accounts"})), True, True),
+        (_Hook(frozenset({"persons"})), False, True),
+        (_Hook(None), False, False),
+        (_Hook(frozenset({"persons"}), reads_stages=True), duckdb, True),
+    ]
+    for hook, both, clocks in cases:
+        wh.write_hooks.append(hook)
+        try:
+            assert wh.may_stage("sla_clocks", "persons") == both, vars(hook)
+            assert wh.may_stage("sla_clocks") == clocks, vars(hook)
+        finally:
+            wh.write_hooks.remove(hook)

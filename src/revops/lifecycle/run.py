@@ -201,19 +201,6 @@ def _judged(
 _WRITTEN = ("lifecycle_history", "lifecycle_rejections", "persons")
 
 
-def _stageable(wh: Warehouse) -> bool:
-    """Whether the run may write from stages: not on Spark (no stage), and every write hook
-    that reads these tables reads a staged batch from its files (`reads_stages`, the
-    automation outbox, on DuckDB only) instead of its rows in `Batch.data`."""
-    if wh.backend == "spark" or wh.audit_hook is not None:
-        return False
-    return all(
-        not any(name in getattr(hook, "reads", _WRITTEN) for name in _WRITTEN)
-        or (getattr(hook, "reads_stages", False) and wh.backend == "duckdb")
-        for hook in wh.write_hooks
-    )
-
-
 def run_lifecycle(
     wh: Warehouse, lifecycle: Lifecycle, per_part: int = PERSONS_PER_PART
 ) -> LifecycleReport:
@@ -228,12 +215,12 @@ def run_lifecycle(
     Each part's rows are spooled to a stage (`Warehouse.stage`) and the new stages set by one
     UPDATE of that column, so memory holds one part, not the history nor whole persons rows.
     Spark (which has no stage) and write hooks that read these tables from `Batch.data` (any
-    but the automation outbox on DuckDB, see `_stageable`) keep every part's rows in memory
-    until the write (`_run_held`), and so does a run of one part: a stage's Parquet writing
-    and reading cost a process about 50 MB once, more than one part's rows (the 1x demo's
-    first run, 50k persons: +87 MB held, +136 MB staged, bench/scale.py 2026-12-06).
+    but the automation outbox on DuckDB, see `Warehouse.may_stage`) keep every part's rows in
+    memory until the write (`_run_held`), and so does a run of one part: a stage's Parquet
+    writing and reading cost a process about 50 MB once, more than one part's rows (the 1x
+    demo's first run, 50k persons: +87 MB held, +136 MB staged, bench/scale.py 2026-12-06).
     """
-    if not _stageable(wh) or wh.execute(wh.table("persons").count()) <= per_part:
+    if not wh.may_stage(*_WRITTEN) or wh.execute(wh.table("persons").count()) <= per_part:
         return _run_held(wh, lifecycle, per_part)
     tally = _Tally()
     with (

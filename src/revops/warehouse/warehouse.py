@@ -558,6 +558,20 @@ class Warehouse:
             return True
         return any(name in getattr(hook, "reads", {name}) for hook in self.write_hooks)
 
+    def may_stage(self, *names: str) -> bool:
+        """Whether a write of tables `names` may hand them over staged (`Batch.stage`, rows on
+        disk): not on Spark (no stage), nor in an audited write (its hook reads every batch's
+        rows), and every write hook that reads any of them reads a staged batch from its files
+        (`reads_stages`: the automation outbox, on DuckDB only, `Warehouse.staged_table`)
+        rather than its rows in `Batch.data`."""
+        if self.backend == "spark" or self.audit_hook is not None:
+            return False
+        return all(
+            (getattr(hook, "reads_stages", False) and self.backend == "duckdb")
+            or not any(name in getattr(hook, "reads", names) for name in names)
+            for hook in self.write_hooks
+        )
+
     def _stage_folder(self) -> Path | None:
         """Where a stage's files go: beside a DuckDB file (the disk that holds the data, where
         DuckDB spills too), else the system's temporary folder (TMPDIR), which may be memory
