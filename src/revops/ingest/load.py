@@ -373,26 +373,6 @@ def load_file(
     # database buffers would otherwise come on top of it (a third of the peak at 1M rows)
     del raw, mapped, checked
 
-    def log_row(results: list[WriteResult]) -> list[Batch]:
-        done = results[0] if good.num_rows else WriteResult(0, 0, 0)
-        row = {
-            "load_id": [load_id],
-            "target_table": [t.name],
-            "file": [file],
-            "preset": pa.array([preset], pa.string()),
-            "rows_in": [rows_in],
-            "inserted": [done.inserted],
-            "updated": [done.updated],
-            "quarantined": [quarantine.num_rows],
-            "unchanged": [done.unchanged],
-            "duplicates": [duplicates],
-            "blank_lines": [blank],
-            "deleted": [deleted],
-            "ignored": [ignored],
-            "loaded_at": pa.array([now], pa.timestamp("us")),
-        }
-        return [Batch("load_log", pa.table(row), "append")]
-
     newer = "updated_at" if "updated_at" in good.column_names else None
     # find_repeats kept one row per key, so the write need not hash every key again
     merge = Batch(t.name, good, "merge", tuple(plan.custom), newer=newer, unique_keys=True)
