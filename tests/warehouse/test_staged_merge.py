@@ -10,6 +10,8 @@ import datetime as dt
 import itertools
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from hypothesis import strategies as st
 
 from revops.warehouse import Batch, Warehouse, WarehouseError
 from revops.warehouse import stage as stage_module
+from revops.warehouse import warehouse as warehouse_module
 from revops.warehouse.schema import table
 from revops.warehouse.stage import POS
 
@@ -92,6 +95,16 @@ def stored_rows(wh: Warehouse) -> dict[str, Row]:
     }
 
 
+@contextmanager
+def _patched(per_file_from: int) -> Iterator[None]:
+    saved = warehouse_module._PER_FILE_FROM
+    warehouse_module._PER_FILE_FROM = per_file_from
+    try:
+        yield
+    finally:
+        warehouse_module._PER_FILE_FROM = saved
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -131,6 +144,61 @@ def test_a_staged_merge_agrees_with_a_plain_merge(
     got = (results[0].inserted, results[0].updated, results[0].unchanged) if results else (0, 0, 0)
     assert got == counts
     assert stored_rows(warehouse) == expected
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    first=rows(COLUMNS),
+    batch=rows(COLUMNS),
+    cut=st.lists(st.integers(0, 8), max_size=6),
+    per_file_from=st.sampled_from([1, 2, 3, 8]),
+)
+def test_new_rows_inserted_a_file_at_a_time_are_the_rows_of_one_insert(
+    warehouse: Warehouse,
+    first: list[Row],
+    batch: list[Row],
+    cut: list[int],
+    per_file_from: int,
+) -> None:
+    """A staged merge into a table holding none of its keys inserts the rows a file at a time
+    once the stage has `_PER_FILE_FROM` files (DuckDB), else in one INSERT: the same rows and
+    counts either way, every file's rows included."""
+    with warehouse.transaction() as run:
+        run('DELETE FROM "accounts"')
+    if first:
+        warehouse.write("accounts", arrow(first, COLUMNS), "upsert")
+    before = stored_rows(warehouse)
+    batch = [{**r, "account_id": "new-" + str(r["account_id"])} for r in batch]  # none stored
+    expected, counts = model(before, batch, COLUMNS, None)
+    table_ = arrow(batch, COLUMNS)
+    inserts: list[str] = []
+    parts = stage_module.Stage.parts
+
+    def counted(stage: stage_module.Stage) -> Iterator[str]:
+        for part in parts(stage):
+            inserts.append(part)
+            yield part
+
+    with (
+        warehouse.stage("accounts") as stage,
+        _patched(per_file_from),
+        pytest.MonkeyPatch.context() as mp,
+    ):
+        mp.setattr(stage_module.Stage, "parts", counted)
+        bounds = sorted({0, table_.num_rows, *(min(c, table_.num_rows) for c in cut)})
+        for lo, hi in itertools.pairwise(bounds):
+            stage.append(table_.slice(lo, hi - lo), np.arange(lo, hi, dtype=np.int64))
+        files = len(stage.files)
+        results = warehouse.write_many(
+            [Batch("accounts", stage.empty, "merge", stage=stage)] if stage.rows else []
+        )
+    got = (results[0].inserted, results[0].updated, results[0].unchanged) if results else (0, 0, 0)
+    assert got == counts
+    assert stored_rows(warehouse) == expected
+    per_file = warehouse.backend == "duckdb" and files >= per_file_from
+    assert len(inserts) == (files if per_file else 0)
 
 
 @given(st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=30), st.integers(1, 7))

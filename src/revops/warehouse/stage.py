@@ -137,14 +137,22 @@ class Stage:
         """The staged files as a DuckDB list literal, for read_parquet."""
         return "[" + ", ".join(literal(str(p)) for p, _, _ in self.files) + "]"
 
-    def relation(self) -> str:
-        """The staged rows (canonical columns, no positions) as a DuckDB subquery."""
+    def relation(self, files: list[tuple[Path, int, int]] | None = None) -> str:
+        """The staged rows (canonical columns, no positions) as a DuckDB subquery: of every
+        file, or of `files` (some of `self.files`)."""
         assert self.shape is not None
         cols = ", ".join(
             f"{self._opener_name(c)}({ident(c)}) AS {ident(c)}" if c in self.sealed else ident(c)
             for c in self.shape.column_names
         )
-        return f"(SELECT {cols} FROM read_parquet({self.sql_files()}))"
+        paths = "[" + ", ".join(literal(str(p)) for p, _, _ in files or self.files) + "]"
+        return f"(SELECT {cols} FROM read_parquet({paths}))"
+
+    def parts(self) -> Iterator[str]:
+        """The staged rows as DuckDB subqueries of one file each, in order (a file holds one
+        slice: the rows one `append` spooled)."""
+        for file in self.files:
+            yield self.relation([file])
 
     def columns(self, names: list[str]) -> pa.Table:
         """Columns `names` of every staged row, in file order (a write hook's source keys:
