@@ -11,7 +11,6 @@ import itertools
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -95,16 +94,6 @@ def stored_rows(wh: Warehouse) -> dict[str, Row]:
     }
 
 
-@contextmanager
-def _patched(per_file_from: int) -> Iterator[None]:
-    saved = warehouse_module._PER_FILE_FROM
-    warehouse_module._PER_FILE_FROM = per_file_from
-    try:
-        yield
-    finally:
-        warehouse_module._PER_FILE_FROM = saved
-
-
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -181,11 +170,8 @@ def test_new_rows_inserted_a_file_at_a_time_are_the_rows_of_one_insert(
             inserts.append(part)
             yield part
 
-    with (
-        warehouse.stage("accounts") as stage,
-        _patched(per_file_from),
-        pytest.MonkeyPatch.context() as mp,
-    ):
+    with warehouse.stage("accounts") as stage, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(warehouse_module, "_PER_FILE_FROM", per_file_from)
         mp.setattr(stage_module.Stage, "parts", counted)
         bounds = sorted({0, table_.num_rows, *(min(c, table_.num_rows) for c in cut)})
         for lo, hi in itertools.pairwise(bounds):

@@ -133,9 +133,10 @@ class Stage:
         """A zero-row table of the slices' schema (what a write's hooks see as its data)."""
         return (self.schema or pa.schema([])).empty_table()
 
-    def sql_files(self) -> str:
-        """The staged files as a DuckDB list literal, for read_parquet."""
-        return "[" + ", ".join(literal(str(p)) for p, _, _ in self.files) + "]"
+    def sql_files(self, files: list[tuple[Path, int, int]] | None = None) -> str:
+        """The staged files (or `files`, some of them) as a DuckDB list literal, for
+        read_parquet."""
+        return "[" + ", ".join(literal(str(p)) for p, _, _ in files or self.files) + "]"
 
     def relation(self, files: list[tuple[Path, int, int]] | None = None) -> str:
         """The staged rows (canonical columns, no positions) as a DuckDB subquery: of every
@@ -145,8 +146,7 @@ class Stage:
             f"{self._opener_name(c)}({ident(c)}) AS {ident(c)}" if c in self.sealed else ident(c)
             for c in self.shape.column_names
         )
-        paths = "[" + ", ".join(literal(str(p)) for p, _, _ in files or self.files) + "]"
-        return f"(SELECT {cols} FROM read_parquet({paths}))"
+        return f"(SELECT {cols} FROM read_parquet({self.sql_files(files)}))"
 
     def parts(self) -> Iterator[str]:
         """The staged rows as DuckDB subqueries of one file each, in order (a file holds one
