@@ -15,16 +15,20 @@ sampling thread reads the resident memory of the process and its children (the S
 JVM is a child; a child between fork and exec, which shows its parent's memory, is not
 counted twice) from /proc every 20 ms (Linux only). Per step: the memory when it starts
 ("open"), its peak, the growth between them (the step's own), the most DuckDB's buffer manager
-held meanwhile (`duckdb_memory()`, read on a connection of its own: its cached blocks, hash
-tables and sorts; the rest of the growth is Python's, pandas' and Arrow's), wall and CPU
-seconds (the tree's). On Spark a step that raises is reported as "did not run: <the error's
-first line>" and the run goes on; later steps may then lack their inputs, which their own line
-says. Each step's figures are printed as it finishes, the tables when every run is done.
+held meanwhile (`duckdb_memory()`, read on a connection of its own), and of it the most that
+was blocks of stored tables and indexes ("stored": read or written by the step and kept while
+DuckDB's memory limit allows, so they grow with the data it reads) and the most that was its
+queries' working memory ("work": hash tables, sorts, results, temporary tables); the rest of
+the growth is outside DuckDB's buffer manager (Python's, pandas' and Arrow's memory, and what
+the allocators keep of memory freed), wall and CPU seconds (the tree's). On Spark a step that
+raises is reported as "did not run: <the error's first line>" and the run goes on; later steps
+may then lack their inputs, which their own line says. Each step's figures are printed as it
+finishes, the tables when every run is done.
 
 The growth table gives, per step, the time ratio between two scales divided by the data ratio:
 1.0 is linear, above 1 grows faster than the data; and in brackets the ratio of the step's own
-memory growth: 1.0 is flat, the data ratio is linear. Times on a shared machine are noisy; the
-load average is printed before and after.
+memory growth, then of DuckDB's working memory: 1.0 is flat, the data ratio is linear. Times
+on a shared machine are noisy; the load average is printed before and after.
 
 Usage: python bench/scale.py [--scales 1 3 10] [--spark-scales 1 3] [--steps load,metrics]
 (the engine steps before the last one named run untimed, so `--steps forecast` times the
@@ -74,12 +78,14 @@ def _tree_cpu_s(pid: int) -> float:
 
 class PeakSampler:
     """Tracks the largest resident memory of this process tree since the last `reset`, and
-    the largest value `probe` returned (DuckDB's own accounting: see `_duckdb_mb`)."""
+    the largest of each figure `probe` returned (DuckDB's own accounting: see `_duckdb_mb`)."""
 
-    def __init__(self, every: float = 0.02, probe: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, every: float = 0.02, probe: Callable[[], dict[str, float]] | None = None
+    ) -> None:
         self.every = every
         self.peak = 0.0
-        self.probe, self.probe_peak = probe, 0.0
+        self.probe, self.probe_peak = probe, dict[str, float]()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -87,11 +93,12 @@ class PeakSampler:
         while not self._stop.wait(self.every):
             self.peak = max(self.peak, tree_rss_mb(os.getpid()))
             if self.probe is not None:
-                self.probe_peak = max(self.probe_peak, self.probe())
+                for name, mb in self.probe().items():
+                    self.probe_peak[name] = max(self.probe_peak.get(name, 0.0), mb)
 
     def reset(self) -> None:
         self.peak = tree_rss_mb(os.getpid())
-        self.probe_peak = self.probe() if self.probe is not None else 0.0
+        self.probe_peak = self.probe() if self.probe is not None else {}
 
     def __enter__(self) -> PeakSampler:
         self.reset()
@@ -104,12 +111,32 @@ class PeakSampler:
         self.peak = max(self.peak, tree_rss_mb(os.getpid()))
 
 
-def _duckdb_mb(ro: Any) -> Callable[[], float]:
-    """DuckDB's own memory (buffer pool: cached table blocks, hash tables, sort runs), read
-    on a connection of its own to the same database, so it runs beside the step's queries."""
+# DuckDB's memory tags (`duckdb_memory()`) that hold the database's own blocks: its tables' and
+# indexes' data and metadata, read from the file or written and not yet checkpointed, and the
+# cache of files it read (a stage's Parquet). It keeps them while its memory limit (80% of RAM)
+# allows, so they grow with the data a step reads; every other tag is the step's queries'
+# working memory (hash tables, sorts, results, temporary tables), held while they run.
+STORED_TAGS = ("BASE_TABLE", "ART_INDEX", "METADATA", "EXTERNAL_FILE_CACHE")
+DUCKDB_FIGURES = ("duckdb", "stored", "work")  # what `_duckdb_mb` reads
+
+
+def _duckdb_mb(ro: Any) -> Callable[[], dict[str, float]]:
+    """DuckDB's own memory (its buffer manager's), read on a connection of its own to the same
+    database, so it runs beside the step's queries: all of it (`duckdb`), the blocks of stored
+    data it holds (`stored`, STORED_TAGS) and the rest, the queries' working memory (`work`)."""
     con = ro.warehouse.con.con.cursor()
-    query = "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()"
-    return lambda: float(con.execute(query).fetchone()[0]) / 2**20
+    stored = ", ".join(f"'{tag}'" for tag in STORED_TAGS)
+    query = (
+        "SELECT coalesce(sum(memory_usage_bytes), 0), "
+        f"coalesce(sum(memory_usage_bytes) FILTER (WHERE tag IN ({stored})), 0) "
+        "FROM duckdb_memory()"
+    )
+
+    def read() -> dict[str, float]:
+        total, kept = (float(x) / 2**20 for x in con.execute(query).fetchone())
+        return {"duckdb": total, "stored": kept, "work": total - kept}
+
+    return read
 
 
 @contextmanager
@@ -162,7 +189,9 @@ def run_alone(run: Run, step: str) -> dict[str, Any]:
     """One engine step in this fresh process on the warehouse the earlier steps left: open it,
     import what the steps import, then time the step and sample its memory. `open_mb` is the
     tree's memory before the step starts, so `peak_mb - open_mb` is the step's own growth;
-    `duckdb_mb` the most DuckDB's buffer manager held meanwhile (0 on Spark)."""
+    `duckdb_mb` the most DuckDB's buffer manager held meanwhile, `stored_mb` the most of it that
+    was stored data and `work_mb` the most that was its queries' working memory (`_duckdb_mb`;
+    0 on Spark)."""
     from revops.demo.schedule import warm_up
 
     reopen(run)
@@ -186,7 +215,7 @@ def run_alone(run: Run, step: str) -> dict[str, Any]:
             "cpu": cpu,
             "open_mb": opened,
             "peak_mb": sampler.peak,
-            "duckdb_mb": sampler.probe_peak,
+            **{f"{name}_mb": sampler.probe_peak.get(name, 0.0) for name in DUCKDB_FIGURES},
             "memory_limit": str(limit),
         }
     finally:
@@ -209,7 +238,10 @@ def _progress(step: str, fig: dict[str, Any]) -> None:
     else:
         text = f"{fig['seconds']:.1f} s wall, {fig['cpu']:.1f} s cpu, {fig['peak_mb']:.0f} MB peak"
         if "open_mb" in fig:
-            text += f" (+{fig['peak_mb'] - fig['open_mb']:.0f} MB, DuckDB {fig['duckdb_mb']:.0f})"
+            text += (
+                f" (+{fig['peak_mb'] - fig['open_mb']:.0f} MB, DuckDB {fig['duckdb_mb']:.0f}:"
+                f" stored {fig['stored_mb']:.0f}, work {fig['work_mb']:.0f})"
+            )
     print(f"{PROGRESS}{step}: {text}", file=sys.__stderr__, flush=True)
 
 
@@ -294,10 +326,12 @@ def _growth(fig: dict[str, Any]) -> float:
 
 def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: list[str]) -> str:
     """Per run and step: the tree's memory when the step starts, its peak and the growth
-    between them, the most DuckDB's buffer manager held, wall and CPU seconds; then growth per
-    data ratio (of the wall time, of the CPU time, which a busy machine disturbs less, and of
-    the step's own memory)."""
-    head = f"  {'step':<13}{'open MB':>9}{'peak MB':>9}{'growth':>8}{'DuckDB':>8}"
+    between them, the most DuckDB's buffer manager held (and of it, the most that was stored
+    data and the most that was working memory: `_duckdb_mb`), wall and CPU seconds; then growth
+    per data ratio (of the wall time, of the CPU time, which a busy machine disturbs less, of
+    the step's own memory and of DuckDB's working memory)."""
+    head = f"  {'step':<13}{'open MB':>9}{'peak MB':>9}{'growth':>8}{'DuckDB':>8}{'stored':>8}"
+    head += f"{'work':>7}"
     lines = []
     for (engine, scale), figures in results.items():
         limits = {f["memory_limit"] for f in figures.values() if f.get("memory_limit")}
@@ -311,14 +345,17 @@ def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: li
                 lines.append(f"  {step:<13}did not run: {fig['error']}")
                 continue
             alone = "open_mb" in fig
-            mb = [fig["open_mb"], fig["peak_mb"], _growth(fig), fig["duckdb_mb"]] if alone else []
-            cells = [f"{x:>9.0f}" for x in mb[:2]] + [f"{x:>8.0f}" for x in mb[2:]]
+            duck = [fig.get(f"{name}_mb", math.nan) for name in DUCKDB_FIGURES]
+            mb = [fig["open_mb"], fig["peak_mb"], _growth(fig), *duck] if alone else []
+            cells = [f"{x:>9.0f}" for x in mb[:2]] + [f"{x:>8.0f}" for x in mb[2:-1]]
+            cells += [f"{x:>7.0f}" for x in mb[-1:]]
             if not alone:
-                cells = [f"{'-':>9}", f"{fig['peak_mb']:>9.0f}", f"{'-':>8}", f"{'-':>8}"]
+                cells = [f"{'-':>9}", f"{fig['peak_mb']:>9.0f}", *[f"{'-':>8}"] * 3, f"{'-':>7}"]
             lines.append(f"  {step:<13}{''.join(cells)}{fig['seconds']:>9.1f}{fig['cpu']:>8.1f}")
         lines.append("")
     lines += ["growth per data ratio: wall / cpu time ratio over data ratio (1.0 is linear);"]
-    lines += ["in brackets the step's own memory (its growth) ratio: 1.0 is flat"]
+    lines += ["in brackets the step's own memory (its growth) ratio, then DuckDB's working"]
+    lines += ["memory's (`work`): 1.0 is flat"]
     runs = list(results)
     for engine in dict.fromkeys(e for e, _ in runs):
         scales = sorted(s for e, s in runs if e == engine)
@@ -332,9 +369,15 @@ def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: li
                 wall = fb["seconds"] / fa["seconds"] / (hi / lo)
                 cpu = fb["cpu"] / fa["cpu"] / (hi / lo) if fa["cpu"] > 0 else math.nan
                 mem = _growth(fb) / _growth(fa) if _growth(fa) > 0 else math.nan
-                parts.append(f"{step} {wall:.2f}/{cpu:.2f} [{mem:.1f}]")
+                work = _ratio(fb.get("work_mb"), fa.get("work_mb"))
+                parts.append(f"{step} {wall:.2f}/{cpu:.2f} [{mem:.1f}; {work:.1f}]")
             lines.append(f"  {engine} {lo:g}x -> {hi:g}x: " + ", ".join(parts))
     return "\n".join(lines)
+
+
+def _ratio(high: float | None, low: float | None) -> float:
+    """high / low, NaN when either is missing (a step not run alone, Spark) or low is 0."""
+    return high / low if high is not None and low else math.nan
 
 
 def _total(figures: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -352,7 +395,8 @@ def _total(figures: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
 def check() -> None:
     """The demo at scale 0.02 on DuckDB (0.01 has too little history for the churn model):
     exit 1 unless every step ran and has a time and a peak, and every engine step, run alone,
-    its memory before it started and DuckDB's."""
+    its memory before it started and DuckDB's (its stored blocks and working memory each at
+    most the whole, and each read above 0 in some step)."""
     steps = list(STEPS)
     with tempfile.TemporaryDirectory() as tmp:
         results = {("duckdb", 0.02): measure("duckdb", 0.02, Path(tmp) / "duckdb", steps)}
@@ -362,8 +406,12 @@ def check() -> None:
         if timed != steps or not all(figures[s]["peak_mb"] > 0 for s in steps):
             sys.exit(f"{run}: steps without a time or peak: {sorted(set(steps) - set(timed))}")
         alone = [s for s in ENGINE_STEPS if figures[s].get("open_mb", 0) > 0]
-        if alone != ENGINE_STEPS or not all(figures[s]["duckdb_mb"] >= 0 for s in alone):
+        if alone != ENGINE_STEPS:
             sys.exit(f"{run}: engine steps not measured alone: {set(ENGINE_STEPS) - set(alone)}")
+        duckdb = [[figures[s][f"{name}_mb"] for name in DUCKDB_FIGURES] for s in alone]
+        parts = all(0 <= part <= total for total, *rest in duckdb for part in rest)
+        if not parts or not all(any(f[i] > 0 for f in duckdb) for i in range(3)):
+            sys.exit(f"{run}: DuckDB's memory not read, or its parts above it: {duckdb}")
     print(f"check passed: {len(steps)} steps timed with their peak memory")
 
 
