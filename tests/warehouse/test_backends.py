@@ -353,6 +353,19 @@ def test_a_lifecycle_run_queues_its_automation_event(any_warehouse: Warehouse) -
     assert [e for e in events if e[0] == "mql_nurture"] == [("mql_nurture", "p1", "u1", now - day)]
 
 
+@pytest.mark.parametrize("mode", ["append", "replace", "upsert"])
+def test_a_batch_of_chunks_some_empty_is_written_whole(any_warehouse: Warehouse, mode: Any) -> None:
+    """A batch concatenated from parts, some empty (0, 0, 2, 0 and 1 rows), writes its three
+    rows: PySpark 4.0 read an Arrow table only up to an empty chunk after the first."""
+    made = dt.datetime(2026, 2, 1)
+    part = pa.table({"person_id": ["p1", "p2", "p3"], "created_at": [made] * 3})
+    empty = part.slice(0, 0)
+    data = pa.concat_tables([empty, empty, part.slice(0, 2), empty, part.slice(2)])
+    assert [b.num_rows for b in data.to_batches()] == [0, 0, 2, 0, 1]
+    assert any_warehouse.write("persons", data, mode).inserted == 3
+    assert rows(any_warehouse, "persons", "person_id") == [("p1",), ("p2",), ("p3",)]
+
+
 def test_pipeline_snapshot_as_of_a_date(any_warehouse: Warehouse) -> None:
     """o1: Prospecting Jan 5 → Discovery Jan 20 (10k) → pushed to Mar 31 on Feb 10; o3 lost
     Feb 15. As of Feb 10 both are open; as of Feb 20 only o1."""

@@ -332,6 +332,17 @@ class Step:
     newer: str | None = None
 
 
+def _no_empty_chunks(data: pa.Table) -> pa.Table:
+    """`data` without its empty record batches (no copy).
+
+    PySpark 4.0's `createDataFrame` of an Arrow table loses every row after an empty batch
+    that is not the first (2026-12-06, pyspark 4.0.5: chunks of 2, 0 and 2 rows gave 2 rows,
+    of 0, 0 and 2 rows none): an Arrow table concatenated from parts, some of them empty (the
+    lifecycle's rejections when only its last part has any), would be written short."""
+    batches = [b for b in data.to_batches() if b.num_rows]
+    return pa.Table.from_batches(batches, schema=data.schema)
+
+
 @dataclass
 class Write:
     """One write in progress: the staged contents of each touched table, swapped in at the end.
@@ -360,7 +371,7 @@ class Write:
         cols = live + [(c.name, SQL_TYPES[c.type].lower()) for c in t.columns if c.name not in have]
         n = next(self._seq)
         view = f"_revops_in_{n}"
-        self.session.createDataFrame(step.data).createOrReplaceTempView(view)
+        self.session.createDataFrame(_no_empty_chunks(step.data)).createOrReplaceTempView(view)
         self.views.append(view)
         batch_cols = set(t.column_names)
         typed = ", ".join(
