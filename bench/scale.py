@@ -238,10 +238,11 @@ def _progress(step: str, fig: dict[str, Any]) -> None:
     else:
         text = f"{fig['seconds']:.1f} s wall, {fig['cpu']:.1f} s cpu, {fig['peak_mb']:.0f} MB peak"
         if "open_mb" in fig:
-            text += (
-                f" (+{fig['peak_mb'] - fig['open_mb']:.0f} MB, DuckDB {fig['duckdb_mb']:.0f}:"
-                f" stored {fig['stored_mb']:.0f}, work {fig['work_mb']:.0f})"
-            )
+            text += f" (+{fig['peak_mb'] - fig['open_mb']:.0f} MB"
+            if fig.get("memory_limit"):  # DuckDB's: Spark has none
+                text += f", DuckDB {fig['duckdb_mb']:.0f}: stored {fig['stored_mb']:.0f}"
+                text += f", work {fig['work_mb']:.0f}"
+            text += ")"
     print(f"{PROGRESS}{step}: {text}", file=sys.__stderr__, flush=True)
 
 
@@ -324,14 +325,17 @@ def _growth(fig: dict[str, Any]) -> float:
     return float(fig["peak_mb"] - fig.get("open_mb", 0.0))
 
 
+WIDTHS = (9, 9, 8, 8, 8, 7)  # of `table`'s memory columns
+
+
 def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: list[str]) -> str:
     """Per run and step: the tree's memory when the step starts, its peak and the growth
     between them, the most DuckDB's buffer manager held (and of it, the most that was stored
     data and the most that was working memory: `_duckdb_mb`), wall and CPU seconds; then growth
     per data ratio (of the wall time, of the CPU time, which a busy machine disturbs less, of
     the step's own memory and of DuckDB's working memory)."""
-    head = f"  {'step':<13}{'open MB':>9}{'peak MB':>9}{'growth':>8}{'DuckDB':>8}{'stored':>8}"
-    head += f"{'work':>7}"
+    names = ("open MB", "peak MB", "growth", "DuckDB", "stored", "work")
+    head = f"  {'step':<13}" + "".join(f"{n:>{w}}" for n, w in zip(names, WIDTHS, strict=True))
     lines = []
     for (engine, scale), figures in results.items():
         limits = {f["memory_limit"] for f in figures.values() if f.get("memory_limit")}
@@ -344,13 +348,15 @@ def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: li
             if "error" in fig:
                 lines.append(f"  {step:<13}did not run: {fig['error']}")
                 continue
-            alone = "open_mb" in fig
-            duck = [fig.get(f"{name}_mb", math.nan) for name in DUCKDB_FIGURES]
-            mb = [fig["open_mb"], fig["peak_mb"], _growth(fig), *duck] if alone else []
-            cells = [f"{x:>9.0f}" for x in mb[:2]] + [f"{x:>8.0f}" for x in mb[2:-1]]
-            cells += [f"{x:>7.0f}" for x in mb[-1:]]
-            if not alone:
-                cells = [f"{'-':>9}", f"{fig['peak_mb']:>9.0f}", *[f"{'-':>8}"] * 3, f"{'-':>7}"]
+            alone = "open_mb" in fig  # generating and loading are not run alone
+            duckdb = alone and bool(fig.get("memory_limit"))  # Spark has no DuckDB figures
+            duck = [fig[f"{name}_mb"] if duckdb else math.nan for name in DUCKDB_FIGURES]
+            opened, growth = (fig["open_mb"], _growth(fig)) if alone else (math.nan, math.nan)
+            mb = [opened, fig["peak_mb"], growth, *duck]
+            cells = [
+                f"{x:>{w}.0f}" if math.isfinite(x) else f"{'-':>{w}}"
+                for x, w in zip(mb, WIDTHS, strict=True)
+            ]
             lines.append(f"  {step:<13}{''.join(cells)}{fig['seconds']:>9.1f}{fig['cpu']:>8.1f}")
         lines.append("")
     lines += ["growth per data ratio: wall / cpu time ratio over data ratio (1.0 is linear);"]
@@ -369,8 +375,9 @@ def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: li
                 wall = fb["seconds"] / fa["seconds"] / (hi / lo)
                 cpu = fb["cpu"] / fa["cpu"] / (hi / lo) if fa["cpu"] > 0 else math.nan
                 mem = _growth(fb) / _growth(fa) if _growth(fa) > 0 else math.nan
-                work = _ratio(fb.get("work_mb"), fa.get("work_mb"))
-                parts.append(f"{step} {wall:.2f}/{cpu:.2f} [{mem:.1f}; {work:.1f}]")
+                work = _ratio(fb.get("work_mb"), fa.get("work_mb"))  # NaN on Spark: left out
+                ratios = f"{mem:.1f}" + (f"; {work:.1f}" if math.isfinite(work) else "")
+                parts.append(f"{step} {wall:.2f}/{cpu:.2f} [{ratios}]")
             lines.append(f"  {engine} {lo:g}x -> {hi:g}x: " + ", ".join(parts))
     return "\n".join(lines)
 
