@@ -126,3 +126,16 @@ def test_route_store_and_reroute(warehouse: Warehouse) -> None:
     after = routing_state(warehouse, CFG)
     assert after.pool_counts == {"p": {"a": 2, "b": 2}}
     assert after.tallies["b"].day_count == 3
+
+
+def test_a_stored_decision_without_a_person_leaves_the_others_routable(
+    warehouse: Warehouse,
+) -> None:
+    """A decision row whose person_id is missing (a hand-made import, say) names nobody: the
+    unowned persons are routed as without it. Read as `NOT IN (decided persons)`, its NULL made
+    every comparison unknown and routed no one."""
+    seed(warehouse)
+    orphan = {"decision_id": "d0", "person_id": None, "reason": "-", "evaluated": "[]"}
+    warehouse.write("routing_decisions", pa.Table.from_pylist([orphan]), "append")
+    routed = route_unassigned(warehouse, CFG, AT)
+    assert [r.person_id for r in routed] == ["p1", "p2", "p3", "p5"]

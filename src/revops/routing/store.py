@@ -164,10 +164,11 @@ def route_unassigned(
     """Route every person without an owner and without a stored decision (a lead parked in a
     queue stays there until re-routed), created on or after `since`, oldest first."""
     t = wh.table("persons")
-    decided = wh.table("routing_decisions").person_id
-    expr = t.filter(t.owner_id.isnull(), ~t.person_id.isin(decided))
+    decided = wh.table("routing_decisions").select("person_id")
+    # an anti join, not NOT IN: see `routable_since`
+    expr = t.filter(t.owner_id.isnull()).anti_join(decided, "person_id")
     if since is not None:
-        expr = expr.filter(t.created_at >= datetime.combine(since, datetime.min.time()))
+        expr = expr.filter(expr.created_at >= datetime.combine(since, datetime.min.time()))
     return _route_and_store(wh, cfg, _persons(wh, expr), at, {})
 
 
@@ -215,7 +216,9 @@ def routable_since(
     expr = expr.mutate(_became=expr._entered.fill_null(expr.created_at))
     expr = expr.filter(expr._became >= since, expr._became <= until)
     c = wh.table("sla_clocks")
-    expr = expr.filter(~expr.person_id.isin(c.filter(c.closed_at.isnull()).person_id))
+    # An anti join, not NOT IN: Spark plans NOT IN as a nested loop over both sides, and a
+    # clock without a person would make NOT IN leave every person out.
+    expr = expr.anti_join(c.filter(c.closed_at.isnull()).select("person_id"), "person_id")
     d = wh.table("routing_decisions")
     last = d.group_by(d.person_id.name("_d")).aggregate(_decided=d.decided_at.max())
     expr = expr.left_join(last, expr.person_id == last._d).drop("_d")
