@@ -374,7 +374,7 @@ def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: li
                     continue
                 wall = fb["seconds"] / fa["seconds"] / (hi / lo)
                 cpu = fb["cpu"] / fa["cpu"] / (hi / lo) if fa["cpu"] > 0 else math.nan
-                mem = _growth(fb) / _growth(fa) if _growth(fa) > 0 else math.nan
+                mem = _ratio(_growth(fb), _growth(fa))
                 work = _ratio(fb.get("work_mb"), fa.get("work_mb"))  # NaN on Spark: left out
                 ratios = f"{mem:.1f}" + (f"; {work:.1f}" if math.isfinite(work) else "")
                 parts.append(f"{step} {wall:.2f}/{cpu:.2f} [{ratios}]")
@@ -383,8 +383,9 @@ def table(results: dict[tuple[str, float], dict[str, dict[str, Any]]], steps: li
 
 
 def _ratio(high: float | None, low: float | None) -> float:
-    """high / low, NaN when either is missing (a step not run alone, Spark) or low is 0."""
-    return high / low if high is not None and low else math.nan
+    """high / low, NaN when either is missing (a step not run alone, Spark) or low is not above
+    0 (a ratio of a growth that did not grow says nothing)."""
+    return high / low if high is not None and low is not None and low > 0 else math.nan
 
 
 def _total(figures: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -417,7 +418,8 @@ def check() -> None:
             sys.exit(f"{run}: engine steps not measured alone: {set(ENGINE_STEPS) - set(alone)}")
         duckdb = [[figures[s][f"{name}_mb"] for name in DUCKDB_FIGURES] for s in alone]
         parts = all(0 <= part <= total for total, *rest in duckdb for part in rest)
-        if not parts or not all(any(f[i] > 0 for f in duckdb) for i in range(3)):
+        read = all(any(f[i] > 0 for f in duckdb) for i in range(len(DUCKDB_FIGURES)))
+        if not parts or not read:
             sys.exit(f"{run}: DuckDB's memory not read, or its parts above it: {duckdb}")
     print(f"check passed: {len(steps)} steps timed with their peak memory")
 
