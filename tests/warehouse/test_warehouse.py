@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
+import ibis
 import pyarrow as pa
 import pytest
 
 from revops.warehouse import Batch, Warehouse, WarehouseError
 from revops.warehouse.schema import TABLES, render_markdown, resolve_path, table
+from revops.warehouse.scratch import SCRATCH
 
 
 def _spend(ids: list[str | None], amounts: list[float]) -> pa.Table:
@@ -117,3 +120,74 @@ def test_duckdb_returns_freed_query_memory_in_the_background(tmp_path: object) -
             query = "SELECT current_setting('allocator_background_threads')"
             assert wh.sql(query) == [(True,)]
             assert wh.sibling().sql(query) == [(True,)]
+
+
+def _in_memory_table_bytes(wh: Warehouse) -> int:
+    query = "SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'"
+    return int(wh.sql(query)[0][0])
+
+
+def _scratch_tables(wh: Warehouse) -> set[str]:
+    query = f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{SCRATCH}'"
+    return {r[0] for r in wh.sql(query)}
+
+
+def test_duckdb_caches_a_result_compressed_and_drops_it_with_its_expression(
+    tmp_path: object,
+) -> None:
+    """`Warehouse.cache` on DuckDB (`revops.warehouse.scratch`): the same rows as the
+    expression, in the compressed scratch database, in a small part of the memory a temporary
+    table of them holds; dropped once its expression is collected, on a sibling too."""
+    rows = 300_000
+    query = f"SELECT range AS n, range // 1000 AS deal, 'Qualification' AS stage FROM range({rows})"
+    with Warehouse.connect(f"{tmp_path}/w.duckdb") as wh:
+        expr = wh.con.sql(query)
+        before = _in_memory_table_bytes(wh)
+        cached = wh.cache(expr)
+        compressed = _in_memory_table_bytes(wh) - before
+        assert _scratch_tables(wh) == {cached.op().name}
+        assert wh.to_arrow(cached.order_by("n")).equals(wh.to_arrow(expr.order_by("n")))
+        wh.sql(f"CREATE TEMPORARY TABLE plain AS {query}")
+        plain = _in_memory_table_bytes(wh) - before - compressed
+        assert 0 < compressed < plain / 4
+
+        del cached
+        gc.collect()
+        assert _scratch_tables(wh) == set()
+        sibling = wh.sibling()
+        held = sibling.cache(sibling.con.sql(query))
+        assert _scratch_tables(wh) == {held.op().name}
+        sibling.close()
+        assert _scratch_tables(wh) == set()
+
+
+def test_a_cached_result_dropped_inside_a_write_transaction_leaves_the_write_whole() -> None:
+    """Ibis drops a cached table when its expression is collected, which can happen inside a
+    transaction that wrote to the warehouse: a DuckDB transaction writes to one database only,
+    so the drop runs on a connection of its own, and the transaction commits."""
+    with Warehouse.connect(":memory:") as wh:
+        cached = wh.cache(wh.con.sql("SELECT range AS n FROM range(10)"))
+        with wh.transaction() as run:
+            run(
+                "INSERT INTO campaign_spend (campaign_id, spend_date, amount) "
+                "VALUES ('c1', DATE '2024-01-01', 5.0)"
+            )
+            del cached
+            gc.collect()
+            run(
+                "INSERT INTO campaign_spend (campaign_id, spend_date, amount) "
+                "VALUES ('c2', DATE '2024-01-01', 7.0)"
+            )
+        assert wh.sql('SELECT sum(amount) FROM "campaign_spend"') == [(12.0,)]
+        assert _scratch_tables(wh) == set()
+
+
+def test_a_read_only_duckdb_warehouse_caches_in_a_temporary_table(tmp_path: object) -> None:
+    """A read-only DuckDB database cannot attach the scratch database: its results are cached
+    as Ibis caches them, in temporary tables."""
+    path = f"{tmp_path}/w.duckdb"
+    Warehouse.connect(path).close()
+    with Warehouse(ibis.duckdb.connect(path, read_only=True), path) as wh:
+        cached = wh.cache(wh.con.sql("SELECT range AS n FROM range(5)"))
+        assert wh.to_arrow(cached.order_by("n"))["n"].to_pylist() == [0, 1, 2, 3, 4]
+        assert "temp" in cached.get_name()

@@ -29,6 +29,7 @@ from ibis.backends import BaseBackend
 from revops.errors import RevOpsError
 from revops.warehouse.pii import PII_KEY_ENV, PiiCipher, cipher_from_env, column_label
 from revops.warehouse.schema import TABLES, Column, ColumnType, Table, table
+from revops.warehouse.scratch import cache_compressed
 from revops.warehouse.spark import SQL_TYPES as SPARK_TYPES
 from revops.warehouse.spark import is_spark_url
 from revops.warehouse.sql import ident, literal
@@ -126,6 +127,8 @@ class Warehouse:
         # batches to it, so events commit in the same transaction as the change behind them
         self.write_hooks: list[Callable[[Sequence[Batch]], list[Batch]]] = []
         self.written: set[str] = set()  # tables this connection wrote to (test clean-up)
+        if self.backend == "duckdb":
+            cache_compressed(con)
 
     # -- connecting ---------------------------------------------------------------------------
     @classmethod
@@ -453,7 +456,8 @@ class Warehouse:
     def cache(self, expr: ibis.Table) -> ibis.Table:
         """`expr` computed once into a temporary table of this connection (Ibis' cache, which
         DuckDB, PostgreSQL and Spark each implement), for a result many later queries read;
-        it is dropped when the returned table is garbage-collected or the warehouse closes."""
+        it is dropped when the returned table is garbage-collected or the warehouse closes.
+        On DuckDB the table is compressed (`revops.warehouse.scratch`)."""
         return expr.cache()
 
     def to_arrow(self, expr: ibis.Table) -> pa.Table:
