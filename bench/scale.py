@@ -18,7 +18,7 @@ counted twice) from /proc every 20 ms (Linux only). Per step: the memory when it
 held meanwhile (`duckdb_memory()`, read on a connection of its own), and of it the most that
 was blocks of stored tables and indexes ("stored": read or written by the step and kept while
 DuckDB's memory limit allows, so they grow with the data it reads) and the most that was its
-queries' working memory ("work": hash tables, sorts, results, temporary tables); the rest of
+queries' working memory ("work": hash tables, sorts, results, cached results); the rest of
 the growth is outside DuckDB's buffer manager (Python's, pandas' and Arrow's memory, and what
 the allocators keep of memory freed), wall and CPU seconds (the tree's). On Spark a step that
 raises is reported as "did not run: <the error's first line>" and the run goes on; later steps
@@ -115,7 +115,8 @@ class PeakSampler:
 # indexes' data and metadata, read from the file or written and not yet checkpointed, and the
 # cache of files it read (a stage's Parquet). It keeps them while its memory limit (80% of RAM)
 # allows, so they grow with the data a step reads; every other tag is the step's queries'
-# working memory (hash tables, sorts, results, temporary tables), held while they run.
+# working memory (hash tables, sorts, results, and the results cached for later queries:
+# `Warehouse.cache`, compressed), held while they run.
 STORED_TAGS = ("BASE_TABLE", "ART_INDEX", "METADATA", "EXTERNAL_FILE_CACHE")
 DUCKDB_FIGURES = ("duckdb", "stored", "work")  # what `_duckdb_mb` reads
 

@@ -4,7 +4,7 @@ The attribution report shows each model's credits per channel and per campaign, 
 each channel sourced and influenced, and stores one model's credits per touch. Reading every
 converting journey's touches into pandas for that cost the step about 300 MB at 10x (211k
 touches, copied per model). Here the touches stay in the warehouse, computed once per
-conversion type into a temporary table (`touches_table`); each model's credits are an Ibis
+conversion type into a cached table (`touches_table`); each model's credits are an Ibis
 expression over it (`credits_expr`), and only sums (`credit_sums`, `sourced_influenced`) or the
 rows to store come out.
 
@@ -59,8 +59,9 @@ _NOT_DIRECT = "\0not direct"  # a channel name no configuration lists as direct
 
 
 def touches_table(inputs: Inputs, conversion: ConversionType, cfg: AttributionConfig) -> ir.Table:
-    """The converting journeys' touches, computed once into a temporary table: CREDIT_COLUMNS,
-    revenue (0.0 when none), pos, n, days_before and the shape keys (`NONE` when missing)."""
+    """The converting journeys' touches, computed once into a cached table (`Warehouse.cache`):
+    CREDIT_COLUMNS, revenue (0.0 when none), pos, n, days_before and the shape keys (`NONE` when
+    missing)."""
     j = marked_touches(inputs, conversion, cfg)
     journey = ibis.window(group_by=j.conversion_id)
     direct = list(cfg.direct_channels)

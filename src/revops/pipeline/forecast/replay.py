@@ -214,7 +214,7 @@ class Replay:
 
     @property
     def prepared(self) -> Prepared:
-        """The stage history's windows, computed once into the warehouse's temporary tables
+        """The stage history's windows, computed once into tables of the warehouse's cache
         (`evidence.Prepared`) and read by every query on this replay and its subsets."""
         if self._root is not None:
             return self._root.prepared
