@@ -208,11 +208,11 @@ def test_group_commit_keeps_order_fairness_and_one_audit_chain(api: Api) -> None
     and the audit chain stay exactly as if they had been sent one by one."""
     import asyncio
 
-    import httpx
+    import httpx2
 
     async def burst() -> list[dict[str, Any]]:
-        transport = httpx.ASGITransport(app=api.client.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        transport = httpx2.ASGITransport(app=api.client.app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://t") as c:
             calls = [
                 c.post("/leads", json=lead(f"g{i}@globex.com"), headers=api.headers())
                 for i in range(24)

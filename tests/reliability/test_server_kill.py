@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from killing import run_cli
 
@@ -65,9 +65,9 @@ def serve(path: Path, port: int, apply_interval: float = 0.1) -> int:
     deadline = time.monotonic() + 180  # a loaded 2-core machine: two interpreters start
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+            if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return pid
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
@@ -75,7 +75,7 @@ def serve(path: Path, port: int, apply_interval: float = 0.1) -> int:
 
 
 def health(port: int) -> dict[str, Any]:
-    answer: dict[str, Any] = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+    answer: dict[str, Any] = httpx2.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
     return answer
 
 
@@ -103,9 +103,9 @@ def open_files(pid: int) -> set[str]:
     return out
 
 
-def client_of(port: int, headers: dict[str, str]) -> httpx.Client:
+def client_of(port: int, headers: dict[str, str]) -> httpx2.Client:
     """A client with time for a loaded 2-core machine (a first read imports and checks keys)."""
-    return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60)
+    return httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60)
 
 
 def niceness(pid: int) -> int:

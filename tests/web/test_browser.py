@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
@@ -63,10 +63,10 @@ def cells(b: Any, metric: str) -> list[str]:
     return [td.text for td in row.find_elements(By.TAG_NAME, "td")]
 
 
-def fetch(b: Any, url: str) -> httpx.Response:
+def fetch(b: Any, url: str) -> httpx2.Response:
     """GET `url` with the browser's session cookie (a download, read as the browser would)."""
     jar = {c["name"]: c["value"] for c in b.get_cookies()}
-    return httpx.get(url, cookies=jar, follow_redirects=False, timeout=60)
+    return httpx2.get(url, cookies=jar, follow_redirects=False, timeout=60)
 
 
 def test_sign_in_and_the_council_pack_carries_open_actions(browser: Any, server: Served) -> None:
