@@ -454,10 +454,12 @@ class Warehouse:
         return self.con.execute(expr)
 
     def cache(self, expr: ibis.Table) -> ibis.Table:
-        """`expr` computed once into a temporary table of this connection (Ibis' cache, which
-        DuckDB, PostgreSQL and Spark each implement), for a result many later queries read;
-        it is dropped when the returned table is garbage-collected or the warehouse closes.
-        On DuckDB the table is compressed (`revops.warehouse.scratch`)."""
+        """`expr` computed once into a table (Ibis' cache, which DuckDB, PostgreSQL and Spark
+        each implement), for a result many later queries read; it is dropped when the returned
+        table is garbage-collected or the warehouse closes. PostgreSQL keeps it as a temporary
+        table of the connection, Spark as a cached temporary view of the session, DuckDB in an
+        attached in-memory database shared by the instance's connections, compressed
+        (`revops.warehouse.scratch`)."""
         return expr.cache()
 
     def to_arrow(self, expr: ibis.Table) -> pa.Table:
