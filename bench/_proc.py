@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -57,3 +58,22 @@ def cpu_s(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+
+
+PROBE_STEPS = 10_000_000
+
+
+def speed_probe(repeat: int = 3) -> float:
+    """Seconds for a fixed pure-Python loop of `PROBE_STEPS` additions, the best of `repeat`:
+    one core's speed, to compare figures measured on different machines or hours, which the
+    load average does not show: on 2026-12-06 the demo of the code that had taken 25.7 s on
+    one machine took 44-47 s on another of the same kind, idle (load 1.1), where this probe
+    read 0.36-0.39 s; the earlier machine's reading is not known."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        total = 0
+        for i in range(PROBE_STEPS):
+            total += i
+        best = min(best, time.perf_counter() - start)
+    return best

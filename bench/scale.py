@@ -28,7 +28,8 @@ finishes, the tables when every run is done.
 The growth table gives, per step, the time ratio between two scales divided by the data ratio:
 1.0 is linear, above 1 grows faster than the data; and in brackets the ratio of the step's own
 memory growth, then of DuckDB's working memory: 1.0 is flat, the data ratio is linear. Times
-on a shared machine are noisy; the load average is printed before and after.
+on a shared machine are noisy, and machines of one kind differ: the load average and a probe of
+one core's speed (a fixed pure-Python loop, `_proc.speed_probe`) are printed before and after.
 
 Usage: python bench/scale.py [--scales 1 3 10] [--spark-scales 1 3] [--steps load,metrics]
 (the engine steps before the last one named run untimed, so `--steps forecast` times the
@@ -64,7 +65,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from _demo import AS_DEMO, STEPS, Run, reopen  # noqa: E402
-from _proc import cpu_s, tree, tree_rss_mb  # noqa: E402
+from _proc import PROBE_STEPS, cpu_s, speed_probe, tree, tree_rss_mb  # noqa: E402
 
 
 # -- memory ---------------------------------------------------------------------------------------
@@ -276,6 +277,11 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _machine() -> str:
+    """The load average and one core's speed (`speed_probe`), for a run's first and last line."""
+    return f"load average {_load()}; {PROBE_STEPS:,}-step Python loop {speed_probe():.2f} s"
+
+
 def _spawn(engine: str, scale: float, work: Path, args: list[str]) -> dict[str, dict[str, Any]]:
     """One child process (see `_child`): its JSON result; its progress lines echoed."""
     cmd = [sys.executable, __file__, "--child", engine, "--scale", str(scale)]
@@ -407,6 +413,7 @@ def check() -> None:
     its memory before it started and DuckDB's (its stored blocks and working memory each at
     most the whole, and each read above 0 in some step)."""
     steps = list(STEPS)
+    print(f"machine: {_machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         results = {("duckdb", 0.02): measure("duckdb", 0.02, Path(tmp) / "duckdb", steps)}
     print(table(results, steps))
@@ -456,7 +463,7 @@ def main() -> None:
     if args.check:
         check()
         return
-    print(f"load average before: {_load()}")
+    print(f"before: {_machine()}")
     results: dict[tuple[str, float], dict[str, dict[str, Any]]] = {}
     runs = [("duckdb", s) for s in args.scales] + [("spark", s) for s in args.spark_scales]
     prepared = {float(s): Path(p) for s, _, p in (x.partition("=") for x in args.on)}
@@ -476,7 +483,7 @@ def main() -> None:
         print(f"{engine} at {scale:g}x: {time.perf_counter() - t0:.0f} s, load {_load()}")
     print()
     print(table(results, steps))
-    print(f"\nload average after: {_load()}")
+    print(f"\nafter: {_machine()}")
 
 
 if __name__ == "__main__":
