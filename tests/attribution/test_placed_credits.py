@@ -165,4 +165,5 @@ def test_hand_worked_case_on_every_backend(any_warehouse: Warehouse) -> None:
         {"paid_search": 15000, "webinar": 15000, "email": 10000, "paid_social": 10000}
     )
     _compare(any_warehouse, "opportunity", cfg)
-    _compare(any_warehouse, "closed_won", cfg)
+    if any_warehouse.backend != "spark":  # the same queries on other rows: 60 s more on Spark
+        _compare(any_warehouse, "closed_won", cfg)
