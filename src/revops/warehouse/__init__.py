@@ -1,7 +1,22 @@
-"""The canonical data model and the warehouse that stores it."""
+"""The canonical data model and the warehouse that stores it.
+
+The data model (`schema`) is imported here at once; the warehouse (`warehouse`, which imports
+Ibis, DuckDB and Arrow's file systems: 0.4 s) only when one of its names is first asked for, so
+a process that needs the tables' definitions alone (the demo's generator, which writes exports
+in a child process while the demo waits for its first file) does not pay for a database.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from revops.warehouse.schema import TABLES, Column, Relation, Table, table
-from revops.warehouse.warehouse import Batch, Warehouse, WarehouseError, WriteResult
+
+if TYPE_CHECKING:
+    from revops.warehouse.warehouse import Batch, Warehouse, WarehouseError, WriteResult
+
+_LAZY = frozenset(("Batch", "Warehouse", "WarehouseError", "WriteResult"))
 
 __all__ = [
     "TABLES",
@@ -14,3 +29,9 @@ __all__ = [
     "WriteResult",
     "table",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module("revops.warehouse.warehouse"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
