@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import importlib
 import os
 import signal
@@ -104,6 +105,10 @@ def run_cli(argv: list[str], kill_at: str | None = None, counter: Path | None = 
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
+        # objects the fork copied from pytest's process (DuckDB connections that earlier tests
+        # left for the garbage collector) must not be collected here: their destructors join
+        # worker threads that only the parent has, and the child would wait for them forever
+        gc.freeze()
         code = 1
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)

@@ -8,6 +8,7 @@ from the server's memory, the CLI took those numbers, and the restart refused to
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -38,6 +39,7 @@ def serve(path: Path, port: int, apply_interval: float = 0.1) -> int:
     A long `apply_interval` keeps answered groups in the journal until the kill."""
     pid = os.fork()
     if pid == 0:
+        gc.freeze()  # never collect what the fork copied (see killing.run_cli)
         code = 0
         try:
             import uvicorn
