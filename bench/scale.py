@@ -25,13 +25,19 @@ raises is reported as "did not run: <the error's first line>" and the run goes o
 may then lack their inputs, which their own line says. Each step's figures are printed as it
 finishes, the tables when every run is done.
 
+On PostgreSQL (`--postgres-scales`, a fresh database per scale on the server `REVOPS_BENCH_PG`
+names, by default 127.0.0.1:5432 as user postgres) the warehouse engine is another process, so
+a step's growth is revops' own memory alone: what an engine brings into Python, without the
+table blocks and query memory that embedded DuckDB keeps inside the process.
+
 The growth table gives, per step, the time ratio between two scales divided by the data ratio:
 1.0 is linear, above 1 grows faster than the data; and in brackets the ratio of the step's own
 memory growth, then of DuckDB's working memory: 1.0 is flat, the data ratio is linear. Times
 on a shared machine are noisy, and machines of one kind differ: the load average and a probe of
 one core's speed (a fixed pure-Python loop, `_proc.speed_probe`) are printed before and after.
 
-Usage: python bench/scale.py [--scales 1 3 10] [--spark-scales 1 3] [--steps load,metrics]
+Usage: python bench/scale.py [--scales 1 3 10] [--spark-scales 1 3] [--postgres-scales 1 10]
+[--steps load,metrics]
 (the engine steps before the last one named run untimed, so `--steps forecast` times the
 forecast alone). `--on 1=a/revops.duckdb 10=b/revops.duckdb` times the engine steps again on
 copies of DuckDB warehouses the demo already filled (each step runs a second time there).
@@ -39,8 +45,9 @@ copies of DuckDB warehouses the demo already filled (each step runs a second tim
 "generate+load" (the generator in a child process, its CPU included, while the files load) and
 "engines" (the engine steps two at a time; each step's start and end within it are printed as
 it runs); their total is the demo's.
-`--check` runs the demo at scale 0.02 on DuckDB in a temporary folder (CI runs it:
-tests/test_bench.py) and exits 1 unless every step ran and has its figures.
+`--check` runs the demo at scale 0.02 on DuckDB in a temporary folder, and on PostgreSQL as far
+as the first engine step (CI runs it: tests/test_bench.py), and exits 1 unless every step ran
+and has its figures.
 """
 
 from __future__ import annotations
@@ -252,10 +259,26 @@ def _progress(step: str, fig: dict[str, Any]) -> None:
 ENGINE_STEPS = [s for s in STEPS if s not in ("generate", "load")]
 
 
+PG_SERVER = os.environ.get("REVOPS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
 def _warehouse(engine: str, work: Path) -> str:
     if engine == "spark":
         return f"spark-local:{work / 'spark'}?master=local[2]"
+    if engine == "postgres":  # one database per run folder (`_fresh_database`)
+        return f"{PG_SERVER.rsplit('/', 1)[0]}/revops_bench_{work.name.replace('.', '_')}"
     return str(work / "revops.duckdb")
+
+
+def _fresh_database(url: str, *, create: bool = True) -> None:
+    """Drop the database `url` names, on the server of `PG_SERVER`, and create it empty."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_SERVER, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            con.execute(f'CREATE DATABASE "{name}"')
 
 
 def _child(engine: str, scale: float, work: Path, steps: list[str], alone: str | None) -> None:
@@ -314,6 +337,8 @@ def measure(
     untimed).
     `prepared`: the warehouse in `work` already holds the demo after every step; only the
     steps asked run, again. `--as-demo` steps run in one child, as the command runs them."""
+    if engine == "postgres":
+        _fresh_database(_warehouse(engine, work))
     if set(steps) <= set(AS_DEMO):
         return _spawn(engine, scale, work, ["--steps", ",".join(steps)])
     figures: dict[str, dict[str, Any]] = {}
@@ -411,12 +436,25 @@ def check() -> None:
     """The demo at scale 0.02 on DuckDB (0.01 has too little history for the churn model):
     exit 1 unless every step ran and has a time and a peak, and every engine step, run alone,
     its memory before it started and DuckDB's (its stored blocks and working memory each at
-    most the whole, and each read above 0 in some step)."""
+    most the whole, and each read above 0 in some step); then on PostgreSQL, as far as the
+    first engine step, which must have its memory before it started and no DuckDB figures."""
     steps = list(STEPS)
     print(f"machine: {_machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         results = {("duckdb", 0.02): measure("duckdb", 0.02, Path(tmp) / "duckdb", steps)}
+        # PostgreSQL as far as the first engine step, in a database of this check's own
+        pg_steps = ["generate", "load", ENGINE_STEPS[0]]
+        pg_work = Path(tmp) / f"postgres{os.getpid()}"
+        try:
+            pg = measure("postgres", 0.02, pg_work, pg_steps)
+        finally:
+            _fresh_database(_warehouse("postgres", pg_work), create=False)
     print(table(results, steps))
+    print(table({("postgres", 0.02): pg}, pg_steps))
+    if [s for s in pg_steps if pg.get(s, {}).get("peak_mb", 0) > 0] != pg_steps:
+        sys.exit(f"postgres: steps without a peak: {pg}")
+    if not pg[ENGINE_STEPS[0]].get("open_mb", 0) > 0 or pg[ENGINE_STEPS[0]].get("memory_limit"):
+        sys.exit(f"postgres: {ENGINE_STEPS[0]} not measured alone, or with DuckDB's figures")
     for run, figures in results.items():
         timed = [s for s in steps if math.isfinite(figures.get(s, {}).get("seconds", math.nan))]
         if timed != steps or not all(figures[s]["peak_mb"] > 0 for s in steps):
@@ -429,13 +467,14 @@ def check() -> None:
         read = all(any(f[i] > 0 for f in duckdb) for i in range(len(DUCKDB_FIGURES)))
         if not parts or not read:
             sys.exit(f"{run}: DuckDB's memory not read, or its parts above it: {duckdb}")
-    print(f"check passed: {len(steps)} steps timed with their peak memory")
+    print(f"check passed: {len(steps)} steps timed with their peak memory, and PostgreSQL's")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scales", type=float, nargs="*", default=[1.0, 3.0, 10.0])
     parser.add_argument("--spark-scales", type=float, nargs="*", default=[1.0, 3.0])
+    parser.add_argument("--postgres-scales", type=float, nargs="*", default=[])
     parser.add_argument("--steps", default=",".join(STEPS), help="Comma-separated steps.")
     parser.add_argument("--check", action="store_true", help="Tiny run (CI).")
     parser.add_argument(
@@ -466,6 +505,7 @@ def main() -> None:
     print(f"before: {_machine()}")
     results: dict[tuple[str, float], dict[str, dict[str, Any]]] = {}
     runs = [("duckdb", s) for s in args.scales] + [("spark", s) for s in args.spark_scales]
+    runs += [("postgres", s) for s in args.postgres_scales]
     prepared = {float(s): Path(p) for s, _, p in (x.partition("=") for x in args.on)}
     if prepared:
         runs = [("duckdb", s) for s in prepared]
