@@ -7,6 +7,7 @@ tables the run writes: it is the plain reading these tests compare the staged on
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -182,16 +183,19 @@ def test_the_stage_files_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert not list(tmp_path.glob("revops-stage-*"))
 
 
-def _with_outbox(run: Callable[[Warehouse], LifecycleReport]) -> tuple[Any, ...]:
+def _with_outbox(
+    run: Callable[[Warehouse], LifecycleReport], on: Warehouse | None = None
+) -> tuple[Any, ...]:
     """The example's automations installed (the outbox reads lifecycle_history, and persons
-    through the overlay): the run's report, tables and the automation rows its write added."""
+    through the overlay), on warehouse `on` (empty) or a new in-memory DuckDB: the run's
+    report, tables and the automation rows its write added."""
     from lifecycle_data import EXAMPLE, at
 
     from revops.automation.outbox import install
     from revops.config import load_config
 
     people, evts = _example()
-    with Warehouse.connect(":memory:") as wh:
+    with contextlib.nullcontext(on) if on is not None else Warehouse.connect(":memory:") as wh:
         _fill(wh, people, evts)
         install(wh, load_config(EXAMPLE).model, clock=lambda: at(2.5))
         seen: list[bool] = []
@@ -210,9 +214,10 @@ def _with_outbox(run: Callable[[Warehouse], LifecycleReport]) -> tuple[Any, ...]
         return report, _tables(wh), added, any(seen)
 
 
-def test_the_outbox_reads_a_staged_run_as_a_held_one() -> None:
-    """On DuckDB the outbox reads the staged batches from their files: the same events."""
-    report, tables, added, staged = _with_outbox(_staged(2))
+def test_the_outbox_reads_a_staged_run_as_a_held_one(warehouse: Warehouse) -> None:
+    """The outbox reads the staged batches (from their files on DuckDB, from a temporary
+    table they are copied into on PostgreSQL): the same events as the held run's."""
+    report, tables, added, staged = _with_outbox(_staged(2), warehouse)
     assert staged
     assert [e["record_id"] for e in added["automation_events"]] == ["p0"]  # p0's MQL
     held = _with_outbox(_held)

@@ -285,7 +285,7 @@ class OutboxHook:
             if source is not None:
                 self.by_source.setdefault(source, []).append(rule)
 
-    # A staged batch (`Batch.stage`, rows on disk) is read from its files on DuckDB
+    # A staged batch (`Batch.stage`, rows on disk) is read through `Warehouse.staged_table`
     # (`sources.overlaid`), so a write of one need not hold its rows for this hook.
     reads_stages = True
 

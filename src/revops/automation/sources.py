@@ -77,7 +77,7 @@ def overlaid(wh: Warehouse, batches: Sequence[Batch]) -> Tables:
 
 def _staged(wh: Warehouse, name: str, pending: Sequence[Batch]) -> ir.Table:
     """Table `name` as a staged batch (`Batch.stage`, the write's only batch of it) leaves it,
-    read from the stage's files where they lie rather than from `Batch.data` (empty): a
+    read through `Warehouse.staged_table` rather than from `Batch.data` (empty): a
     `replace` is the staged rows; a `merge` sets the columns it brings on the stored rows of
     its keys (the others keep their stored values, as the write keeps them) and adds its new
     keys, the columns it does not bring empty (as the write inserts them)."""

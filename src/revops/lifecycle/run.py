@@ -217,7 +217,7 @@ def run_lifecycle(
     Each part's rows are spooled to a stage (`Warehouse.stage`) and the new stages set by one
     UPDATE of that column, so memory holds one part, not the history nor whole persons rows.
     Spark (which has no stage) and write hooks that read these tables from `Batch.data` (any
-    but the automation outbox on DuckDB, see `Warehouse.may_stage`) keep every part's rows in
+    but the automation outbox, see `Warehouse.may_stage`) keep every part's rows in
     memory until the write (`_run_held`), and so does a run of one part: a stage's Parquet
     writing and reading cost a process about 50 MB once, more than one part's rows (the 1x
     demo's first run, 50k persons: +87 MB held, +136 MB staged, bench/scale.py 2026-12-06).

@@ -171,8 +171,8 @@ class _Output:
 def _output(wh: Warehouse, name: str, schema: pa.Schema, staged: bool) -> Iterator[_Output]:
     """Staged when the replay takes more than one window (`staged`), where the warehouse
     may stage the table (`Warehouse.may_stage`: not Spark, and any write hook that reads the
-    rows reads them from the stage's files, as the automation outbox, which reads the SLA
-    clocks, does on DuckDB); the stage's files are removed on leaving. One window's rows are
+    rows reads them through `Warehouse.staged_table`, as the automation outbox, which reads
+    the SLA clocks, does); the stage's files are removed on leaving. One window's rows are
     held: a stage's Parquet writing and reading cost a process about 50 MB once (the 1x demo's
     desk, one window: +152 MB held, +203 MB staged, bench/scale.py 2026-12-06), more than the
     rows it would spare."""

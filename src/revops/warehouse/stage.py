@@ -77,6 +77,9 @@ class Stage:
     rows: int = 0
     sealed: tuple[str, ...] = ()
     cipher: PiiCipher | None = None
+    # PostgreSQL: the temporary table a write hook had the rows COPYed into and the files it
+    # holds (`Warehouse.staged_table`); the write merges from it, and it goes with the stage
+    copied: tuple[str, tuple[tuple[Path, int, int], ...]] | None = None
 
     def append(self, data: pa.Table, positions: npt.NDArray[np.int64]) -> None:
         """Spool `data` (rows of the table) with each row's position in the file."""

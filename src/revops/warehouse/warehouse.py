@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -539,23 +540,58 @@ class Warehouse:
         # PII stored in clear is sealed in the stage's files all the same (`Stage.sealed`)
         clear = () if self.pii is not None else tuple(c.name for c in table(name).columns if c.pii)
         with staging(name, conform, shape_of, self._stage_folder(), clear) as staged:
-            yield staged
+            try:
+                yield staged
+            finally:
+                self._drop_copy(staged)
 
     def staged_table(self, staged: Stage) -> ibis.Table:
         """The staged rows' columns that the write sets (`Stage.present`) as an Ibis table, so
         a write hook can query them beside the stored tables (`automation.sources.overlaid`):
-        DuckDB reads the stage's files in place. Not its sealed columns (PII in clear, which
-        the files hold under the stage's own key), nor on PostgreSQL, which reads no files."""
-        if self.backend != "duckdb":
-            raise WarehouseError(f"a staged table is read on DuckDB, not {self.backend}")
+        DuckDB reads the stage's files in place; PostgreSQL, which reads no files, a temporary
+        table they are COPYed into a file at a time (`_copied`), from which the write then
+        merges too. Not its sealed columns (PII in clear, which the files hold under the
+        stage's own key), nor on Spark, which has no stage."""
+        if self.backend == "spark":
+            raise WarehouseError("a staged table is read on DuckDB or PostgreSQL, not Spark")
         shape = staged.shape or table(staged.table)
         columns = [c for c in shape.column_names if c in staged.present]
         if set(columns) & set(staged.sealed):
             raise WarehouseError(f"{staged.table}: a hook cannot read sealed staged columns")
         if not staged.files:  # read_parquet refuses an empty list of files
             return ibis.memtable(arrow_schema(shape).empty_table().select(columns))
+        if self.backend == "postgres":
+            return self.con.table(self._copied(staged)).select(*columns)
         cols = ", ".join(ident(c) for c in columns)
         return self.con.sql(f"SELECT {cols} FROM read_parquet({staged.sql_files()})")
+
+    def _copied(self, staged: Stage) -> str:
+        """PostgreSQL: the temporary table holding `staged`'s rows as its files hold them now,
+        COPYed a file at a time (one file's rows in memory) on first use; dropped with the
+        stage (`stage`). Outside the write's transaction, as a hook runs before it: a temporary
+        table is the session's own, and the write only reads it."""
+        files = tuple(staged.files)
+        if staged.copied is not None and staged.copied[1] == files:
+            return staged.copied[0]
+        self._drop_copy(staged)
+        assert staged.shape is not None  # set by the first slice; a stage with files has one
+        name = f"_revops_staged_{staged.table}_{secrets.token_hex(4)}"
+        with self.transaction() as run:
+            run(self.ddl(staged.shape, name, temporary=True))
+            for part in staged.batches():
+                self._copy(name, staged.shape, part)
+        staged.copied = (name, files)
+        return name
+
+    def _drop_copy(self, staged: Stage) -> None:
+        """Drop the temporary table `_copied` made of `staged`, if any. A failure is left
+        alone: the table goes with the session anyway, and the error that ended the stage is
+        the one to report."""
+        if staged.copied is None:
+            return
+        name, staged.copied = staged.copied[0], None
+        with contextlib.suppress(Exception):
+            self.con.con.execute(f"DROP TABLE IF EXISTS {ident(name)}")
 
     def hooks_read(self, name: str) -> bool:
         """Whether a write hook may read the rows written to table `name` (a staged batch
@@ -568,13 +604,13 @@ class Warehouse:
     def may_stage(self, *names: str) -> bool:
         """Whether a write of tables `names` may hand them over staged (`Batch.stage`, rows on
         disk): not on Spark (no stage), nor in an audited write (its hook reads every batch's
-        rows), and every write hook that reads any of them reads a staged batch from its files
-        (`reads_stages`: the automation outbox, on DuckDB only, `Warehouse.staged_table`)
-        rather than its rows in `Batch.data`."""
+        rows), and every write hook that reads any of them reads a staged batch through
+        `Warehouse.staged_table` (`reads_stages`: the automation outbox) rather than its rows
+        in `Batch.data`."""
         if self.backend == "spark" or self.audit_hook is not None:
             return False
         return all(
-            (getattr(hook, "reads_stages", False) and self.backend == "duckdb")
+            getattr(hook, "reads_stages", False)
             or not any(name in getattr(hook, "reads", names) for name in names)
             for hook in self.write_hooks
         )
@@ -908,6 +944,9 @@ class Warehouse:
             finally:
                 for fn_name in openers:
                     raw.remove_function(fn_name)
+            return
+        if staged.copied is not None and staged.copied[1] == tuple(staged.files):
+            yield ident(staged.copied[0])  # a write hook had them copied (`staged_table`)
             return
         run(self.ddl(t, name, temporary=True))
         for part in staged.batches():
