@@ -271,7 +271,8 @@ def _warehouse(engine: str, work: Path) -> str:
 
 
 def _fresh_database(url: str, *, create: bool = True) -> None:
-    """Drop the database `url` names, on the server of `PG_SERVER`, and create it empty."""
+    """Drop the database `url` names, on the server of `PG_SERVER`, and (`create`) create it
+    empty."""
     import psycopg
 
     name = url.rsplit("/", 1)[1]
