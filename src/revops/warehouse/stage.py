@@ -81,6 +81,13 @@ class Stage:
     # holds (`Warehouse.staged_table`); the write merges from it, and it goes with the stage
     copied: tuple[str, tuple[tuple[Path, int, int], ...]] | None = None
 
+    def copy_table(self) -> str | None:
+        """The temporary table `copied` names while it holds the files as they are now (a stage
+        changed since, by `drop`, is copied again); else None."""
+        if self.copied is not None and self.copied[1] == tuple(self.files):
+            return self.copied[0]
+        return None
+
     def append(self, data: pa.Table, positions: npt.NDArray[np.int64]) -> None:
         """Spool `data` (rows of the table) with each row's position in the file."""
         if self.shape is None:

@@ -570,9 +570,8 @@ class Warehouse:
         COPYed a file at a time (one file's rows in memory) on first use; dropped with the
         stage (`stage`). Outside the write's transaction, as a hook runs before it: a temporary
         table is the session's own, and the write only reads it."""
-        files = tuple(staged.files)
-        if staged.copied is not None and staged.copied[1] == files:
-            return staged.copied[0]
+        if (copy := staged.copy_table()) is not None:
+            return copy
         self._drop_copy(staged)
         assert staged.shape is not None  # set by the first slice; a stage with files has one
         name = f"_revops_staged_{staged.table}_{secrets.token_hex(4)}"
@@ -580,7 +579,7 @@ class Warehouse:
             run(self.ddl(staged.shape, name, temporary=True))
             for part in staged.batches():
                 self._copy(name, staged.shape, part)
-        staged.copied = (name, files)
+        staged.copied = (name, tuple(staged.files))
         return name
 
     def _drop_copy(self, staged: Stage) -> None:
@@ -945,8 +944,8 @@ class Warehouse:
                 for fn_name in openers:
                     raw.remove_function(fn_name)
             return
-        if staged.copied is not None and staged.copied[1] == tuple(staged.files):
-            yield ident(staged.copied[0])  # a write hook had them copied (`staged_table`)
+        if (copy := staged.copy_table()) is not None:
+            yield ident(copy)  # a write hook had them copied (`staged_table`)
             return
         run(self.ddl(t, name, temporary=True))
         for part in staged.batches():
