@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
@@ -117,7 +118,7 @@ def compare(
 @dataclass(frozen=True)
 class Placed:
     """One model's credits for one conversion type, placed in the warehouse (`place`): only
-    their sums (`by`) or the rows to store (`rows`) come out."""
+    their sums (`by`) come out, and `store_placed` writes them there."""
 
     scope: Scope
     credits: ir.Table  # placed.credits_expr: one row per (conversion, touch), with `pos`
@@ -128,11 +129,6 @@ class Placed:
     def by(self, wh: Warehouse, dim: str = "channel") -> pd.DataFrame:
         """Conversions and revenue credited per channel or campaign_id, largest first."""
         return credit_sums(wh, self.credits, dim)
-
-    def rows(self, wh: Warehouse) -> pa.Table:
-        """The per-touch credits as `write_credit_tables` stores them (streamed: see
-        `Warehouse.to_arrow_streamed`)."""
-        return wh.to_arrow_streamed(self.credits.order_by(["conversion_id", "pos"]).drop("pos"))
 
 
 def place(
@@ -161,6 +157,29 @@ def write_credits(wh: Warehouse, results: Sequence[Attribution], cfg: Attributio
     """Store credits, replacing earlier rows of each (model, conversion type); returns rows."""
     tables = [(r.scope, pa.Table.from_pandas(r.credits, preserve_index=False)) for r in results]
     return write_credit_tables(wh, tables, cfg)
+
+
+def store_placed(wh: Warehouse, placed: Sequence[Placed], cfg: AttributionConfig) -> int:
+    """`write_credit_tables` of placed credits, each model and conversion type given once;
+    returns rows. The warehouse computes and writes them in place where it can
+    (`Warehouse.replace_where`): at 10x demo scale the report's 211k rows had been read out
+    as Arrow only to be written back, 77 MB of the attribution step's peak."""
+    scopes = [(p.scope.models[0], p.scope.conversion) for p in placed]
+    if len(set(scopes)) < len(scopes):
+        raise AttributionError("each model's credits for a conversion type are stored once")
+
+    def given(stored: ir.Table) -> ir.BooleanValue:
+        return ibis.or_(*((stored.model == m) & (stored.conversion_type == c) for m, c in scopes))
+
+    queries = [
+        p.credits.mutate(
+            conversion_type=ibis.literal(p.scope.conversion, "string"),
+            level=ibis.literal(cfg.level, "string"),
+            lookback_days=ibis.literal(p.scope.lookback_days, "int64"),
+        )
+        for p in placed
+    ]
+    return wh.replace_where("attribution_credits", given, queries)
 
 
 def write_credit_tables(

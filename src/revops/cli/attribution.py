@@ -56,7 +56,7 @@ def run(
     """Attribute one conversion type with one model and store the credits."""
     from revops.attribution import MarkovResult, ShapleyResult
     from revops.attribution.journeys import load_inputs
-    from revops.attribution.run import check_models, journeys_for, place, write_credit_tables
+    from revops.attribution.run import check_models, journeys_for, place, store_placed
 
     with open_revops(config, warehouse) as ro:
         if write:
@@ -113,7 +113,7 @@ def run(
                     highlight=False,
                 )
         if write:
-            rows = write_credit_tables(wh, [(res.scope, res.rows(wh))], cfg)
+            rows = store_placed(wh, [res], cfg)
             console.print(f"stored {rows:,} credit rows in attribution_credits", highlight=False)
 
 

@@ -24,7 +24,7 @@ from revops.attribution.journeys import load_inputs
 from revops.attribution.markov import MarkovResult
 from revops.attribution.performance import performance_table
 from revops.attribution.placed import sourced_influenced
-from revops.attribution.run import Journeys, Placed, journeys_for, place, write_credit_tables
+from revops.attribution.run import Journeys, Placed, journeys_for, place, store_placed
 from revops.attribution.scope import Scope
 from revops.attribution.shapley import ShapleyResult
 from revops.config.attribution import ConversionType
@@ -146,22 +146,15 @@ def attribution_report_data(
     stored_kinds: tuple[ConversionType, ...] = ("opportunity", "closed_won")
     if conv not in stored_kinds:
         del built[conv]
-    # one conversion type's touches at a time: each type's credits to store and its sourced vs
-    # influenced figures are taken, then its touches' cached table is dropped (with its
-    # Journeys) before the next type's is made; at 10x the opportunities' held 52 MB of
-    # DuckDB's memory through the closed-won deals' and the credits' write as a temporary
-    # table, 7.2 MB compressed (`warehouse.scratch`)
     stored = []
     shown = {}
     for c in stored_kinds:
-        if store:
-            w_shaped = place(wh, journeys(c), cfg, [DICTIONARY_MODEL])[DICTIONARY_MODEL]
-            stored.append((w_shaped.scope, w_shaped.rows(wh)))
-            del w_shaped
+        if store:  # its credits are computed from its touches' cached table when stored
+            stored.append(place(wh, journeys(c), cfg, [DICTIONARY_MODEL])[DICTIONARY_MODEL])
         shown[c] = sourced_influenced(wh, journeys(c).table)
         del built[c]
     if store:
-        write_credit_tables(wh, stored, cfg)
+        store_placed(wh, stored, cfg)
     del stored
     pipeline, revenue = shown["opportunity"], shown["closed_won"]
     names = ro.warehouse.to_arrow(ro.warehouse.table("campaigns").select("campaign_id", "name"))
