@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
@@ -142,6 +143,53 @@ def test_a_failed_write_of_several_tables_changes_none(any_warehouse: Warehouse)
         )
     assert rows(wh, "accounts", "account_id", "name") == [("a1", "Acme")]
     assert wh.count("opportunities") == 0
+    assert {t for t in wh.columns() if t.startswith("_revops_")} <= {"_revops_schema"}
+
+
+def test_rows_computed_in_the_warehouse_replace_the_rows_a_condition_selects(
+    any_warehouse: Warehouse, any_backend: str
+) -> None:
+    """`replace_where`: the stored quotas of Q1 give way to quotas computed from the open
+    deals (u2 owns o2, $8k: a quota of twice that) and a literal row; Q2's stay as they were.
+    In place on DuckDB and PostgreSQL; read out and written as a batch on Spark."""
+    wh = any_warehouse
+    wh.write("opportunities", pa.table(OPPS), "replace")
+    q1, q2 = dt.date(2026, 1, 1), dt.date(2026, 4, 1)
+    quotas = {
+        "user_id": ["u1", "u1", "u2"],
+        "period_start": [q1, q2, q1],
+        "period_end": [dt.date(2026, 3, 31), dt.date(2026, 6, 30), dt.date(2026, 3, 31)],
+        "amount": [100.0, 120.0, 90.0],
+        "method": ["loaded"] * 3,
+    }
+    wh.write("quotas", pa.table(quotas), "replace")
+    o = wh.table("opportunities")
+    computed = (
+        o.filter(~o.is_closed)
+        .group_by(user_id=o.owner_id)
+        .aggregate(amount=(o.amount.sum() * 2).cast("float64"))
+        .mutate(
+            period_start=ibis.date(2026, 1, 1),
+            period_end=ibis.date(2026, 3, 31),
+            method=ibis.literal("bottom_up"),
+        )
+    )
+    given = ibis.memtable(
+        {"user_id": ["u9"], "period_start": [q1], "period_end": [q1], "amount": [5.0]}
+    )
+    added = wh.replace_where("quotas", lambda t: t.period_start == q1, [computed, given])
+    assert added == 2
+    assert sorted(rows(wh, "quotas", "user_id", "period_start", "amount", "method")) == [
+        ("u1", q2, 120.0, "loaded"),
+        ("u2", q1, 16_000.0, "bottom_up"),
+        ("u9", q1, 5.0, None),
+    ]
+    with pytest.raises(WarehouseError, match="read from it"):
+        wh.replace_where("quotas", lambda t: t.user_id == "u1", [wh.table("quotas")])
+    if any_backend != "spark":  # a repeated key: the database refuses it, and nothing changes
+        with pytest.raises(WarehouseError, match="nothing was changed"):
+            wh.replace_where("quotas", lambda t: t.user_id == "u9", [given, given])
+        assert wh.count("quotas") == 3
     assert {t for t in wh.columns() if t.startswith("_revops_")} <= {"_revops_schema"}
 
 

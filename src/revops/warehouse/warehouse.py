@@ -22,6 +22,7 @@ from typing import Any, Literal, cast
 from urllib.parse import unquote, urlparse
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -709,8 +710,12 @@ class Warehouse:
         out of the same warehouse. A repeated key then fails on the table's key, and nothing
         changes. Where a write hook reads the table's rows (`hooks_read`), the table has PII
         columns (stored sealed, which a query cannot do) or the warehouse is Spark, the rows
-        are read out and written by `write_many` as one `replace`."""
+        are read out and written by `write_many` as one `replace`. No query may read the table
+        itself: in place, it is emptied before they run."""
         t = table(name)
+        read = {r.name for q in queries for r in q.op().find(ops.PhysicalTable)}
+        if name in read:  # the kept rows are set aside and the table emptied before the queries
+            raise WarehouseError(f"{name}: rows replacing some of its own are read from it")
         types = ibis.Schema.from_pyarrow(arrow_schema(t))
         shaped = [
             q.select(
