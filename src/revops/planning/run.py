@@ -17,7 +17,6 @@ from revops.config.models import OperatingModel
 from revops.errors import RevOpsError
 from revops.planning.capacity import capacity_plan, hires_needed, measured_productivity
 from revops.planning.comp.engine import credits
-from revops.planning.comp.store import load_deals
 from revops.planning.periods import add_months, month_start, months_between, parse_period
 from revops.planning.potential import load_potential
 from revops.planning.quotas import (
@@ -62,13 +61,16 @@ def run_design(
 
 
 def _bookings(wh: Warehouse, types: tuple[str, ...], start: date, end: date) -> pd.DataFrame:
-    """Split-credited bookings of won deals of `types` closed in [start, end]."""
-    deals = load_deals(wh)
-    deals = deals[
-        deals["opportunity_type"].isin(types)
-        & (deals["close_date"] >= start)
-        & (deals["close_date"] <= end)
-    ]
+    """Split-credited bookings of won deals of `types` closed in [start, end]: only those
+    deals' three columns are read (every won deal, whole, was 66 MB of the pipeline step's
+    peak at 10x demo scale on PostgreSQL)."""
+    opp = wh.table("opportunities")
+    won = opp.filter(
+        opp.is_won, opp.opportunity_type.isin(types), opp.close_date.between(start, end)
+    )
+    deals = wh.execute(
+        won.select("opportunity_id", "owner_id", amount=won.amount.cast("float64").fill_null(0.0))
+    )
     splits = wh.execute(wh.table("opportunity_splits"))
     return credits(deals, splits, float("inf"))
 
