@@ -730,18 +730,18 @@ class Warehouse:
             )
             for q in queries
         ]
-        in_place = self.backend != "spark" and not self.hooks_read(name)
-        if not in_place or any(c.pii for c in t.columns):
-            stored, schema = self.table(name), arrow_schema(t)
-            kept = stored.filter(~drop(stored)).select(*t.column_names)
-            # not streamed: DuckDB types a literal cast to its own type by the value
-            # (`CAST(30 AS BIGINT)` compiles to `30`, an INTEGER) and a stream's batches must
-            # match Ibis' schema; `to_arrow` casts the whole result to it
-            parts = [self.to_arrow(q) for q in (kept, *shaped)]
-            rows = pa.concat_tables([pa.Table.from_arrays(p.columns, schema=schema) for p in parts])
-            self.write_many([Batch(name, rows, "replace", unique_keys=True)])
-            return rows.num_rows - parts[0].num_rows
-        return self._replace_in_place(t, drop, shaped)
+        pii = any(c.pii for c in t.columns)
+        if self.backend != "spark" and not self.hooks_read(name) and not pii:
+            return self._replace_in_place(t, drop, shaped)
+        stored, schema = self.table(name), arrow_schema(t)
+        kept = stored.filter(~drop(stored)).select(*t.column_names)
+        # not streamed: DuckDB types a literal cast to its own type by the value
+        # (`CAST(30 AS BIGINT)` compiles to `30`, an INTEGER) and a stream's batches must
+        # match Ibis' schema; `to_arrow` casts the whole result to it
+        parts = [self.to_arrow(q) for q in (kept, *shaped)]
+        rows = pa.concat_tables([pa.Table.from_arrays(p.columns, schema=schema) for p in parts])
+        self.write_many([Batch(name, rows, "replace", unique_keys=True)])
+        return rows.num_rows - parts[0].num_rows
 
     def _replace_in_place(
         self, t: Table, drop: Callable[[ibis.Table], ir.BooleanValue], shaped: list[ibis.Table]
